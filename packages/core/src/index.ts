@@ -1,0 +1,2 @@
+export * from "./electric-protocol.js";
+export * from "./run-columns.js";
