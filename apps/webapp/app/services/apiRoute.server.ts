@@ -1,0 +1,174 @@
+/**
+ * One pipeline for every API route (style.md rule 6): a route declares its schemas, auth, resource
+ * lookup and authorization as config, and gets a typed handler.
+ *
+ *   preflight → authenticate → validate params/query/body (400) → find resource (404)
+ *   → authorize (403) → handler → CORS wrap
+ *
+ * Thrown HttpErrors and Responses become responses; anything else is logged once and becomes
+ * a 500 with a generic JSON body (never a stack).
+ */
+import type { ActionFunctionArgs, AppLoadContext, LoaderFunctionArgs } from "@remix-run/node";
+import type { ScopeResource } from "@runfeed/core";
+import { z, type ZodType } from "zod";
+import { authenticate, type Authentication } from "./auth.server";
+import { HttpError, badRequest, forbidden, notFound } from "./httpErrors.server";
+import type { Services } from "./services.server";
+import { applyCors, preflightResponse } from "./cors.server";
+
+export const CURRENT_API_VERSION = "2025-07-16";
+export type ApiVersion = typeof CURRENT_API_VERSION | "none";
+
+type Infer<T> = T extends ZodType ? z.output<T> : undefined;
+type Method = "GET" | "POST" | "PUT" | "DELETE";
+
+export interface ApiRouteConfig<
+  TParams extends ZodType | undefined,
+  TQuery extends ZodType | undefined,
+  TBody extends ZodType | undefined,
+  TResource,
+> {
+  /** Route name for logs and metrics, e.g. "api.v1.tasks.trigger". */
+  name: string;
+  method: Method;
+  params?: TParams;
+  searchParams?: TQuery;
+  /** JSON body schema; leave out to read the body yourself (e.g. NDJSON). */
+  body?: TBody;
+  maxContentLength?: number;
+  /** Accept public JWTs (otherwise secret keys only). */
+  allowJWT?: boolean;
+  /** Answer browser preflights and add CORS headers. */
+  cors?: boolean;
+  findResource?: (args: {
+    params: Infer<TParams>;
+    searchParams: Infer<TQuery>;
+    authentication: Authentication;
+    services: Services;
+  }) => Promise<TResource | null | undefined>;
+  notFoundMessage?: string;
+  shouldRetryNotFound?: boolean;
+  /** Any-of: the caller's ability must grant `action` on at least one resource. */
+  authorization?: {
+    action: string;
+    resources: (resource: TResource, params: Infer<TParams>, searchParams: Infer<TQuery>) => ScopeResource[];
+  };
+}
+
+export interface ApiHandlerArgs<TParams, TQuery, TBody, TResource> {
+  request: Request;
+  params: TParams;
+  searchParams: TQuery;
+  body: TBody;
+  authentication: Authentication;
+  resource: TResource;
+  services: Services;
+  apiVersion: ApiVersion;
+  signal: AbortSignal;
+}
+
+export function createApiRoute<
+  TParams extends ZodType | undefined = undefined,
+  TQuery extends ZodType | undefined = undefined,
+  TBody extends ZodType | undefined = undefined,
+  TResource = true,
+>(
+  config: ApiRouteConfig<TParams, TQuery, TBody, TResource>,
+  handler: (
+    args: ApiHandlerArgs<Infer<TParams>, Infer<TQuery>, Infer<TBody>, TResource>,
+  ) => Promise<Response>,
+) {
+  async function run(request: Request, rawParams: Record<string, string | undefined>, context: AppLoadContext) {
+    const { services } = context;
+    const started = performance.now();
+    let response: Response;
+    if (config.cors && request.method === "OPTIONS") {
+      response = preflightResponse(request);
+    } else if (request.method !== config.method && !(config.method === "GET" && request.method === "HEAD")) {
+      response = Response.json({ error: "Method Not Allowed" }, { status: 405, headers: { allow: config.method } });
+    } else {
+      response = await handle(request, rawParams, services);
+    }
+    services.metrics.httpRequests.inc({ route: config.name, status: String(response.status) });
+    services.metrics.httpDuration.observe({ route: config.name }, (performance.now() - started) / 1000);
+    return config.cors ? applyCors(request, response) : response;
+  }
+
+  async function handle(request: Request, rawParams: Record<string, string | undefined>, services: Services) {
+    try {
+      const authentication = await authenticate(services.prisma, request, { allowJWT: config.allowJWT ?? false });
+      const params = validate(config.params, rawParams, "Params Error") as Infer<TParams>;
+      const searchParams = validate(
+        config.searchParams,
+        Object.fromEntries(new URL(request.url).searchParams),
+        "Query Error",
+      ) as Infer<TQuery>;
+      const body = (config.body ? validate(config.body, await readJson(request, config.maxContentLength), "Invalid request body") : undefined) as Infer<TBody>;
+
+      let resource = true as TResource;
+      if (config.findResource) {
+        const found = await config.findResource({ params, searchParams, authentication, services });
+        if (!found) throw notFound(config.notFoundMessage ?? "Not found", config.shouldRetryNotFound ?? false);
+        resource = found;
+      }
+      if (config.authorization) {
+        const resources = config.authorization.resources(resource, params, searchParams);
+        if (!authentication.ability.canAny(config.authorization.action, resources)) throw forbidden();
+      }
+      return await handler({
+        request,
+        params,
+        searchParams,
+        body,
+        authentication,
+        resource,
+        services,
+        apiVersion: request.headers.get("x-trigger-api-version") === CURRENT_API_VERSION ? CURRENT_API_VERSION : "none",
+        signal: request.signal,
+      });
+    } catch (error) {
+      if (error instanceof HttpError) {
+        if (error.status >= 500) services.logger.error({ route: config.name, err: error.message }, "request failed");
+        return error.toResponse();
+      }
+      if (error instanceof Response) return error;
+      services.logger.error({ route: config.name, err: error }, "unhandled error in API route");
+      return Response.json({ error: "Internal Server Error" }, { status: 500 });
+    }
+  }
+
+  const entry = ({ request, params, context }: LoaderFunctionArgs | ActionFunctionArgs) => run(request, params, context);
+  return { loader: entry, action: entry };
+}
+
+/** Validates with zod; a failure is a 400 whose message names each bad field. */
+export function validate<T extends ZodType>(schema: T | undefined, value: unknown, label: string): z.output<T> | undefined {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const details = result.error.issues.map((issue) => ({
+    path: issue.path.join(".") || "(root)",
+    message: issue.message,
+  }));
+  const summary = details.map((d) => `${d.path}: ${d.message}`).join("; ");
+  throw badRequest(`${label}: ${summary}`, details);
+}
+
+/** Reads a JSON body with a size limit: 413 when larger, 400 when not JSON. */
+export async function readJson(request: Request, maxBytes = 3 * 1024 * 1024): Promise<unknown> {
+  const text = await readText(request, maxBytes);
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest("Invalid JSON in request body");
+  }
+}
+
+export async function readText(request: Request, maxBytes: number): Promise<string> {
+  const declared = Number(request.headers.get("content-length") ?? "NaN");
+  if (Number.isFinite(declared) && declared > maxBytes) throw new HttpError(413, { error: "Request body too large" });
+  const buffer = await request.arrayBuffer();
+  if (buffer.byteLength > maxBytes) throw new HttpError(413, { error: "Request body too large" });
+  return new TextDecoder().decode(buffer);
+}

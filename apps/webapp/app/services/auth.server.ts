@@ -1,0 +1,188 @@
+/**
+ * Bearer authentication (realtime-contract §4.1–4.3, checklist #30–#36):
+ * root secret keys, additional keys by SHA-256 hash with scopes, and public JWTs (HS256 only,
+ * signed with the environment's root key, iss/aud/exp enforced).
+ */
+import { createHash } from "node:crypto";
+import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify } from "jose";
+import { ADDITIONAL_KEY_REGEX, Ability } from "@runfeed/core";
+import type { PrismaClient, RuntimeEnvironment, Project } from "@runfeed/database";
+import { HttpError, unauthorized } from "./httpErrors.server";
+
+export const JWT_ISSUER = "https://id.trigger.dev";
+export const JWT_AUDIENCE = "https://api.trigger.dev";
+
+export type AuthenticatedEnvironment = RuntimeEnvironment & {
+  project: Project;
+  parentEnvironment: RuntimeEnvironment | null;
+};
+
+export interface RealtimeClaims {
+  skipColumns?: string[];
+}
+
+export type Authentication =
+  | { type: "SECRET_KEY"; environment: AuthenticatedEnvironment; ability: Ability }
+  | { type: "API_KEY"; environment: AuthenticatedEnvironment; ability: Ability; apiKeyId: string; scopes: string[] }
+  | {
+      type: "PUBLIC_JWT";
+      environment: AuthenticatedEnvironment;
+      ability: Ability;
+      token: string;
+      scopes: string[];
+      realtime?: RealtimeClaims;
+      oneTimeUse: boolean;
+    };
+
+export interface AuthenticateOptions {
+  allowJWT: boolean;
+}
+
+const ENV_INCLUDE = { project: true, parentEnvironment: true } as const;
+
+export function bearerToken(request: Request): string | undefined {
+  const header = request.headers.get("authorization");
+  if (!header) return undefined;
+  const token = header.replace(/^Bearer /i, "").trim();
+  return token || undefined;
+}
+
+/** A JWT whose unverified payload says `pub: true` (the SDK's own test, contract §4.1). */
+export function isPublicJWT(token: string): boolean {
+  try {
+    return decodeJwt(token).pub === true;
+  } catch {
+    return false;
+  }
+}
+
+export async function authenticate(
+  prisma: PrismaClient,
+  request: Request,
+  options: AuthenticateOptions,
+): Promise<Authentication> {
+  const token = bearerToken(request);
+  if (!token) throw unauthorized("Invalid or Missing API key");
+
+  if (isPublicJWT(token)) {
+    if (!options.allowJWT) throw unauthorized("Public Access Tokens are not allowed on this endpoint");
+    return authenticatePublicJWT(prisma, token);
+  }
+  if (ADDITIONAL_KEY_REGEX.test(token)) {
+    const key = await prisma.apiKey.findUnique({
+      where: { keyHash: sha256(token) },
+      include: { runtimeEnvironment: { include: ENV_INCLUDE } },
+    });
+    if (!key || key.revokedAt || (key.expiresAt && key.expiresAt < new Date())) throw unauthorized("Invalid API key");
+    const environment = await resolveBranch(prisma, key.runtimeEnvironment, request);
+    assertLive(environment);
+    touchApiKey(prisma, key.id, key.lastUsedAt);
+    return { type: "API_KEY", environment, ability: Ability.fromScopes(key.scopes), apiKeyId: key.id, scopes: key.scopes };
+  }
+  const rootEnvironment = await prisma.runtimeEnvironment.findUnique({ where: { apiKey: token }, include: ENV_INCLUDE });
+  if (!rootEnvironment) throw unauthorized("Invalid API key");
+  const environment = await resolveBranch(prisma, rootEnvironment, request);
+  assertLive(environment);
+  return { type: "SECRET_KEY", environment, ability: Ability.full() };
+}
+
+async function authenticatePublicJWT(prisma: PrismaClient, token: string): Promise<Authentication> {
+  const invalid = () => unauthorized("Public Access Token is invalid");
+  const sub = safeDecode(token)?.sub;
+  if (typeof sub !== "string" || !sub) throw invalid();
+  const environment = await prisma.runtimeEnvironment.findUnique({ where: { id: sub }, include: ENV_INCLUDE });
+  if (!environment || environment.project.deletedAt || environment.archivedAt) throw unauthorized("Invalid Public Access Token");
+  try {
+    const { payload } = await jwtVerify(token, signingKey(environment), {
+      issuer: JWT_ISSUER,
+      audience: JWT_AUDIENCE,
+      algorithms: ["HS256"],
+      requiredClaims: ["exp"],
+    });
+    const scopes = Array.isArray(payload.scopes) ? payload.scopes.filter((s): s is string => typeof s === "string") : [];
+    const realtime = parseRealtimeClaim(payload.realtime);
+    return {
+      type: "PUBLIC_JWT",
+      environment,
+      ability: Ability.fromScopes(scopes),
+      token,
+      scopes,
+      realtime,
+      oneTimeUse: payload.otu === true,
+    };
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    if (error instanceof joseErrors.JOSEError) throw invalid();
+    throw error;
+  }
+}
+
+function parseRealtimeClaim(value: unknown): RealtimeClaims | undefined {
+  if (!value || typeof value !== "object") return undefined;
+  const skip = (value as { skipColumns?: unknown }).skipColumns;
+  return Array.isArray(skip) ? { skipColumns: skip.filter((s): s is string => typeof s === "string") } : {};
+}
+
+function safeDecode(token: string) {
+  try {
+    return decodeJwt(token);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Branch environments sign with their parent's key (contract §4.3). */
+export function signingKey(environment: AuthenticatedEnvironment): Uint8Array {
+  return new TextEncoder().encode(environment.parentEnvironment?.apiKey ?? environment.apiKey);
+}
+
+export interface PublicTokenClaims {
+  scopes: string[];
+  realtime?: RealtimeClaims;
+  otu?: boolean;
+}
+
+/** Mints a public JWT for an environment, as the server does for trigger/batch responses. */
+export async function signPublicToken(
+  environment: AuthenticatedEnvironment,
+  claims: PublicTokenClaims,
+  expirationTime: string | number = "1h",
+): Promise<string> {
+  return new SignJWT({ pub: true, ...claims })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(environment.id)
+    .setIssuer(JWT_ISSUER)
+    .setAudience(JWT_AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime(expirationTime)
+    .sign(signingKey(environment));
+}
+
+export const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
+
+async function resolveBranch(
+  prisma: PrismaClient,
+  environment: AuthenticatedEnvironment,
+  request: Request,
+): Promise<AuthenticatedEnvironment> {
+  const branch = request.headers.get("x-trigger-branch")?.trim();
+  if (environment.type === "PREVIEW" && !branch) throw unauthorized("x-trigger-branch header required for preview env");
+  if (!branch || (environment.type !== "PREVIEW" && environment.type !== "DEVELOPMENT")) return environment;
+  if (environment.type === "DEVELOPMENT" && branch === "default") return environment;
+  const child = await prisma.runtimeEnvironment.findFirst({
+    where: { parentEnvironmentId: environment.id, branchName: branch, archivedAt: null },
+    include: ENV_INCLUDE,
+  });
+  if (!child) throw unauthorized("No matching branch env");
+  return child;
+}
+
+function assertLive(environment: AuthenticatedEnvironment) {
+  if (environment.project.deletedAt || environment.archivedAt) throw unauthorized("Invalid API key");
+}
+
+const TOUCH_INTERVAL_MS = 5 * 60_000;
+function touchApiKey(prisma: PrismaClient, id: string, lastUsedAt: Date | null) {
+  if (lastUsedAt && Date.now() - lastUsedAt.getTime() < TOUCH_INTERVAL_MS) return;
+  void prisma.apiKey.update({ where: { id }, data: { lastUsedAt: new Date() } }).catch(() => {});
+}

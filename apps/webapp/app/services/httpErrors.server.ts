@@ -1,0 +1,27 @@
+/**
+ * An error that knows its HTTP status and renders itself as JSON (style.md rule 4).
+ * Route code throws these; the API pipeline turns them into responses.
+ */
+export class HttpError extends Error {
+  override name = "HttpError";
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(typeof body.error === "string" ? body.error : `HTTP ${status}`);
+  }
+
+  toResponse(): Response {
+    return Response.json(this.body, { status: this.status, headers: this.headers });
+  }
+}
+
+export const unauthorized = (message: string) => new HttpError(401, { error: message });
+export const notFound = (message = "Not found", shouldRetry = false) =>
+  new HttpError(404, { error: message }, { "x-should-retry": String(shouldRetry) });
+export const forbidden = () =>
+  new HttpError(403, { error: "Unauthorized", code: "unauthorized", param: "access_token", type: "authorization" });
+export const badRequest = (error: string, details?: unknown) =>
+  new HttpError(400, details === undefined ? { error } : { error, details });
+export const unprocessable = (message: string) => new HttpError(422, { error: message });

@@ -1,0 +1,42 @@
+/** Prometheus metrics of the webapp: one registry per app instance, exposed at /metrics. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "runfeed_webapp_" });
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "runfeed_http_requests_total",
+      help: "API requests by route and status",
+      labelNames: ["route", "status"] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: "runfeed_http_request_duration_seconds",
+      help: "API request duration by route (for live requests: time to response headers)",
+      labelNames: ["route"] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+      registers: [registry],
+    }),
+    realtimeConcurrent: new Gauge({
+      name: "runfeed_realtime_concurrent_requests",
+      help: "Live realtime requests in flight per environment (this instance)",
+      labelNames: ["environment"] as const,
+      registers: [registry],
+    }),
+    realtimeRejected: new Counter({
+      name: "runfeed_realtime_rejected_total",
+      help: "Live realtime requests refused by the concurrency limit",
+      labelNames: ["environment"] as const,
+      registers: [registry],
+    }),
+    limiterRedisErrors: new Counter({
+      name: "runfeed_realtime_limiter_redis_errors_total",
+      help: "Limiter calls that failed because Redis was unreachable (policy decides admit/refuse)",
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,48 @@
+/**
+ * Everything a request handler needs, built once per app instance from the parsed env and handed to
+ * Remix loaders/actions as `context.services` (server/app.ts). No module-level singletons, so tests
+ * can run several instances side by side.
+ */
+import { Redis } from "ioredis";
+import { createPrismaClient, type PrismaClient } from "@runfeed/database";
+import type { WebappEnv } from "../env.server";
+import { createLogger, type Logger } from "./logger.server";
+import { createMetrics, type Metrics } from "./metrics.server";
+
+export interface Services {
+  env: WebappEnv;
+  prisma: PrismaClient;
+  redis: Redis;
+  logger: Logger;
+  metrics: Metrics;
+  /** Hooks run by close(), in reverse order of registration (workers, timers, connections). */
+  onClose(fn: () => Promise<void> | void): void;
+  close(): Promise<void>;
+}
+
+export function createServices(env: WebappEnv): Services {
+  const logger = createLogger(env.LOG_LEVEL);
+  const prisma = createPrismaClient(env.DATABASE_URL, { max: env.DATABASE_POOL_SIZE });
+  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false });
+  redis.on("error", (error) => logger.debug({ err: error.message }, "redis connection error"));
+  const closers: Array<() => Promise<void> | void> = [];
+  return {
+    env,
+    prisma,
+    redis,
+    logger,
+    metrics: createMetrics(),
+    onClose: (fn) => closers.push(fn),
+    async close() {
+      for (const fn of closers.reverse()) await fn();
+      redis.disconnect();
+      await prisma.$disconnect();
+    },
+  };
+}
+
+declare module "@remix-run/node" {
+  interface AppLoadContext {
+    services: Services;
+  }
+}
