@@ -8,6 +8,7 @@ import { createPrismaClient, type PrismaClient } from "@runfeed/database";
 import type { WebappEnv } from "../env.server";
 import { createLogger, type Logger } from "./logger.server";
 import { createMetrics, type Metrics } from "./metrics.server";
+import { createRealtimeServices, type RealtimeServices } from "./realtime/realtimeServices.server";
 
 export interface Services {
   env: WebappEnv;
@@ -15,6 +16,8 @@ export interface Services {
   redis: Redis;
   logger: Logger;
   metrics: Metrics;
+  /** Realtime feed: concurrency limiter and createdAt cache (services/realtime). */
+  realtime: RealtimeServices;
   /** Hooks run by close(), in reverse order of registration (workers, timers, connections). */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -26,12 +29,16 @@ export function createServices(env: WebappEnv): Services {
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false });
   redis.on("error", (error) => logger.debug({ err: error.message }, "redis connection error"));
   const closers: Array<() => Promise<void> | void> = [];
+  const metrics = createMetrics();
+  const realtime = createRealtimeServices({ env, redis, logger, metrics });
+  closers.push(() => realtime.close());
   return {
     env,
     prisma,
     redis,
     logger,
-    metrics: createMetrics(),
+    metrics,
+    realtime,
     onClose: (fn) => closers.push(fn),
     async close() {
       for (const fn of closers.reverse()) await fn();

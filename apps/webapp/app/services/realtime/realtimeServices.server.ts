@@ -1,0 +1,48 @@
+/**
+ * Wiring of the realtime feed's per-instance objects (style rule 8: classes take plain options,
+ * this module takes the env). Built once per webapp instance in createServices.
+ */
+import type { Redis } from "ioredis";
+import type { WebappEnv } from "../../env.server";
+import type { Logger } from "../logger.server";
+import type { Metrics } from "../metrics.server";
+import { ConcurrencyLimiter } from "./concurrencyLimiter.server";
+import { CreatedAtCache } from "./createdAtCache.server";
+
+export interface RealtimeServices {
+  limiter: ConcurrencyLimiter;
+  createdAtCache: CreatedAtCache;
+  close(): void;
+}
+
+export function createRealtimeServices(deps: {
+  env: WebappEnv;
+  redis: Redis;
+  logger: Logger;
+  metrics: Metrics;
+}): RealtimeServices {
+  const { env, redis, logger, metrics } = deps;
+  const limiter = new ConcurrencyLimiter({
+    redis,
+    keyPrefix: env.REDIS_KEY_PREFIX,
+    entryTtlMs: env.REALTIME_LIMITER_ENTRY_TTL_MS,
+    redisDownPolicy: env.REALTIME_LIMITER_REDIS_DOWN_POLICY,
+    metrics,
+    logger,
+  });
+  const createdAtCache = new CreatedAtCache({
+    redis,
+    keyPrefix: env.REDIS_KEY_PREFIX,
+    freshMs: env.REALTIME_CREATED_AT_CACHE_FRESH_MS,
+    staleMs: env.REALTIME_CREATED_AT_CACHE_STALE_MS,
+  });
+  return { limiter, createdAtCache, close: () => limiter.stop() };
+}
+
+/** Live realtime requests per environment across all instances (the dashboard's usage view). */
+export function realtimeUsage(
+  services: { realtime: RealtimeServices },
+  environmentIds: readonly string[],
+): Promise<Record<string, number>> {
+  return services.realtime.limiter.usage(environmentIds);
+}

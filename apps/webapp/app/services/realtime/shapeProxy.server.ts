@@ -1,0 +1,178 @@
+/**
+ * The realtime proxy (realtime-contract §3, checklist #3, #5–#14, #19, #26–#28, #37):
+ * limiter → rewrite → stream the upstream shape response back.
+ *
+ * Nothing from the client reaches upstream but the Electric protocol parameters: no headers, no
+ * table/where/columns/params. The upstream fetch carries the request's AbortSignal, so a client
+ * that goes away aborts the long-poll upstream and releases its limiter slot.
+ */
+import {
+  ELECTRIC_EXPOSED_HEADERS,
+  ELECTRIC_HANDLE_HEADER,
+  INITIAL_OFFSET,
+  LIVE_PARAM,
+  NOW_OFFSET,
+  OFFSET_PARAM,
+} from "@runfeed/core";
+import type { Authentication } from "../auth.server";
+import type { ApiVersion } from "../apiRoute.server";
+import { CURRENT_API_VERSION } from "../apiRoute.server";
+import type { Services } from "../services.server";
+import { buildShapeUrl, createdAtFloor, hasHandle, type RealtimeFeed } from "./shapeRewrite.server";
+
+export interface ProxyFeedArgs {
+  services: Services;
+  request: Request;
+  authentication: Authentication;
+  feed: RealtimeFeed;
+  apiVersion: ApiVersion;
+  signal: AbortSignal;
+  /** Tag feed: the raw `createdAt` query value. */
+  createdAt?: string;
+}
+
+/** Hop-by-hop or rewritten upstream headers never copied to the client. */
+const DROPPED_HEADERS = new Set([
+  "content-encoding",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "access-control-allow-origin",
+  "access-control-expose-headers",
+  "access-control-allow-credentials",
+  "vary",
+]);
+const EXPOSE = ELECTRIC_EXPOSED_HEADERS.join(", ");
+
+export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<Response> {
+  const { services, request, authentication, feed, signal } = args;
+  const { env, realtime } = services;
+  const incoming = new URL(request.url).searchParams;
+  const environment = authentication.environment;
+  const origin = request.headers.get("origin") ?? "*";
+
+  // createdAt floor (tag feed): a new shape computes it; a request continuing a handle reads it back.
+  let floor: Date | undefined;
+  let storeFloor = false;
+  if (feed.kind === "tags") {
+    const offset = incoming.get(OFFSET_PARAM);
+    // Electric ignores `handle` when offset is -1/now, so those requests start a shape afresh.
+    const startsShape = !hasHandle(incoming) || offset === null || offset === INITIAL_OFFSET || offset === NOW_OFFSET;
+    if (startsShape) {
+      floor = createdAtFloor(args.createdAt, Date.now(), env.REALTIME_MAXIMUM_CREATED_AT_FILTER_AGE_IN_MS);
+      storeFloor = true;
+    } else {
+      floor = await realtime.createdAtCache.get(incoming.get("handle") ?? incoming.get("shape_id") ?? "");
+    }
+  }
+
+  const url = buildShapeUrl({
+    origin: env.ELECTRIC_ORIGIN,
+    incoming,
+    environmentId: environment.id,
+    feed,
+    claimSkipColumns: authentication.type === "PUBLIC_JWT" ? authentication.realtime?.skipColumns : undefined,
+    createdAtFloor: floor,
+  });
+
+  // Only live requests continuing a handle hold a slot (#37).
+  let release: (() => Promise<void>) | undefined;
+  if (incoming.get(LIVE_PARAM) === "true" && hasHandle(incoming)) {
+    const limit = environment.realtimeConcurrencyLimit ?? env.REALTIME_DEFAULT_CONCURRENCY_LIMIT;
+    const admission = await realtime.limiter.acquire(environment.id, limit);
+    if (admission.kind === "rejected") {
+      return Response.json({ error: "Too many concurrent requests" }, { status: 429, headers: { "retry-after": "1" } });
+    }
+    if (admission.kind === "unavailable") {
+      return Response.json(
+        { error: "Realtime concurrency limiter unavailable" },
+        { status: 503, headers: { "retry-after": "1" } },
+      );
+    }
+    release = admission.release;
+  }
+
+  let upstream: Response;
+  try {
+    upstream = await fetch(url, { signal, redirect: "manual" });
+  } catch (error) {
+    await release?.();
+    if (signal.aborted) return new Response(null, { status: 499 });
+    services.logger.warn({ err: (error as Error).message, origin: env.ELECTRIC_ORIGIN }, "shape server unreachable");
+    return Response.json(
+      { error: "Realtime service unavailable, retry later" },
+      { status: 503, headers: { "retry-after": "1", "cache-control": "no-store" } },
+    );
+  }
+
+  try {
+    const headers = new Headers();
+    upstream.headers.forEach((value, name) => {
+      if (!DROPPED_HEADERS.has(name)) headers.set(name, value);
+    });
+    headers.set("access-control-allow-origin", origin);
+    headers.set("access-control-expose-headers", EXPOSE);
+    if (origin !== "*") headers.set("vary", "Origin");
+    // The response is authorised per token: never let a shared cache keep it.
+    headers.set("cache-control", "no-store");
+
+    const handle = upstream.headers.get(ELECTRIC_HANDLE_HEADER);
+    if (storeFloor && floor && handle && upstream.status === 200) {
+      const error = await realtime.createdAtCache.set(handle, floor);
+      if (error) services.logger.warn({ err: error.message }, "could not cache the createdAt floor");
+    }
+
+    const rewriteDequeued =
+      args.apiVersion !== CURRENT_API_VERSION &&
+      upstream.status === 200 &&
+      !(upstream.headers.get("content-type") ?? "").includes("text/event-stream");
+    if (rewriteDequeued) {
+      const text = (await upstream.text()).replaceAll('"status":"DEQUEUED"', '"status":"EXECUTING"');
+      await release?.();
+      return new Response(text, { status: upstream.status, headers });
+    }
+    if (!upstream.body) {
+      await release?.();
+      return new Response(null, { status: upstream.status, headers });
+    }
+    const body = release ? releasingStream(upstream.body, release) : upstream.body;
+    return new Response(body, { status: upstream.status, headers });
+  } catch (error) {
+    await release?.();
+    await upstream.body?.cancel().catch(() => {});
+    if (signal.aborted) return new Response(null, { status: 499 });
+    throw error;
+  }
+}
+
+/** Passes `source` through and calls `done` exactly once when it ends, errors or is cancelled. */
+function releasingStream(source: ReadableStream<Uint8Array>, done: () => Promise<void>): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    void done();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done: end, value } = await reader.read();
+        if (end) {
+          finish();
+          controller.close();
+        } else {
+          controller.enqueue(value);
+        }
+      } catch (error) {
+        finish();
+        controller.error(error);
+      }
+    },
+    async cancel(reason) {
+      finish();
+      await reader.cancel(reason).catch(() => {});
+    },
+  });
+}

@@ -1,0 +1,140 @@
+/**
+ * Pure rewrite of a realtime feed request into an upstream Electric `GET /v1/shape` URL
+ * (realtime-contract §3.1–3.3, checklist #5, #26–#28). No I/O, no env: the caller passes the
+ * origin, the environment id, the feed and the createdAt floor.
+ *
+ * Only the Electric protocol parameters are copied from the client. `table`, `where`, `params` and
+ * `columns` are always ours; every value is a bound `params[n]`, never spliced into SQL text, so the
+ * where text is a constant per feed kind and byte-identical for a handle's life.
+ */
+import {
+  COLUMNS_PARAM,
+  ELECTRIC_PROTOCOL_QUERY_PARAMS,
+  HANDLE_PARAM,
+  PARAMS_PARAM,
+  RUNS_TABLE,
+  TABLE_PARAM,
+  WHERE_PARAM,
+  quoteColumns,
+  runColumnsWithout,
+} from "@runfeed/core";
+
+export type RealtimeFeed =
+  | { kind: "run"; runId: string }
+  | { kind: "batch"; batchId: string }
+  | { kind: "tags"; tags: string[] };
+
+export interface ShapeRequest {
+  /** `ELECTRIC_ORIGIN`, e.g. `http://127.0.0.1:3060` (a path prefix is kept). */
+  origin: string;
+  /** The client's query string (protocol params are picked from it, everything else dropped). */
+  incoming: URLSearchParams;
+  environmentId: string;
+  feed: RealtimeFeed;
+  /** JWT `realtime.skipColumns` claim; when present it replaces the URL `skipColumns` entirely. */
+  claimSkipColumns?: string[];
+  /** Tag feed only: the createdAt floor (absent = no floor clause). */
+  createdAtFloor?: Date;
+}
+
+export const WHERE_RUN = `"runtimeEnvironmentId" = $1 AND "id" = $2`;
+export const WHERE_BATCH = `"runtimeEnvironmentId" = $1 AND "batchId" = $2`;
+
+/** The where text and its bound values for a feed. */
+export function feedWhere(
+  environmentId: string,
+  feed: RealtimeFeed,
+  createdAtFloor?: Date,
+): { where: string; params: string[] } {
+  switch (feed.kind) {
+    case "run":
+      return { where: WHERE_RUN, params: [environmentId, feed.runId] };
+    case "batch":
+      return { where: WHERE_BATCH, params: [environmentId, feed.batchId] };
+    case "tags": {
+      const clauses = [`"runtimeEnvironmentId" = $1`];
+      const params = [environmentId];
+      if (feed.tags.length > 0) {
+        params.push(postgresTextArray(feed.tags));
+        clauses.push(`"runTags" @> $${params.length}::text[]`);
+      }
+      if (createdAtFloor) {
+        params.push(timestampParam(createdAtFloor));
+        clauses.push(`"createdAt" > $${params.length}::timestamp`);
+      }
+      return { where: clauses.join(" AND "), params };
+    }
+  }
+}
+
+export function buildShapeUrl(request: ShapeRequest): URL {
+  const url = new URL(`${request.origin.replace(/\/+$/, "")}/v1/shape`);
+  for (const name of ELECTRIC_PROTOCOL_QUERY_PARAMS) {
+    const value = request.incoming.get(name);
+    if (value !== null) url.searchParams.set(name, value);
+  }
+  const { where, params } = feedWhere(request.environmentId, request.feed, request.createdAtFloor);
+  url.searchParams.set(TABLE_PARAM, RUNS_TABLE);
+  url.searchParams.set(WHERE_PARAM, where);
+  params.forEach((value, index) => url.searchParams.set(`${PARAMS_PARAM}[${index + 1}]`, value));
+  url.searchParams.set(COLUMNS_PARAM, quoteColumns(runColumnsWithout(skipColumnsFor(request))));
+  return url;
+}
+
+export function skipColumnsFor(request: Pick<ShapeRequest, "incoming" | "claimSkipColumns">): string[] {
+  if (request.claimSkipColumns) return request.claimSkipColumns;
+  return (request.incoming.get("skipColumns") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+export const hasHandle = (incoming: URLSearchParams) =>
+  Boolean(incoming.get(HANDLE_PARAM) || incoming.get("shape_id"));
+
+// --- tags (#26)
+
+/** Control characters, backslash and double quote (UNSAFE_REALTIME_TAG_CHARS upstream). */
+export const UNSAFE_TAG_CHARS = /[\x00-\x1f\x7f\\"]/;
+
+/** Splits `tags=a,b`; returns an error message for an empty or unsafe tag. */
+export function parseTags(raw: string | undefined): { tags: string[] } | { error: string } {
+  if (raw === undefined) return { tags: [] };
+  const tags = raw.split(",");
+  for (const tag of tags) {
+    if (tag.length === 0) return { error: "Tags must not be empty" };
+    if (UNSAFE_TAG_CHARS.test(tag)) return { error: "Tags must not contain control characters, backslashes or double quotes" };
+  }
+  return { tags };
+}
+
+/** A Postgres array literal with every element double-quoted and `\`/`"` escaped: `{"a","b c"}`. */
+export function postgresTextArray(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join(",")}}`;
+}
+
+/** `timestamp without time zone` literal in UTC, as the column stores it: `2026-06-06T10:00:00.123`. */
+export function timestampParam(date: Date): string {
+  return date.toISOString().replace(/Z$/, "");
+}
+
+// --- createdAt (#26, §3.3)
+
+const DURATION_RE = /^(\d+(?:w|d|hr|h|m|s))+$/;
+const DURATION_PART_RE = /(\d+)(w|d|hr|h|m|s)/g;
+const UNIT_MS: Record<string, number> = { w: 604_800_000, d: 86_400_000, hr: 3_600_000, h: 3_600_000, m: 60_000, s: 1000 };
+
+/** Parses `1h`, `30m`, `1d12h`…; undefined when the text does not match the grammar. */
+export function parseDurationMs(text: string): number | undefined {
+  if (text.length > 100 || !DURATION_RE.test(text)) return undefined;
+  let total = 0;
+  for (const [, amount, unit] of text.matchAll(DURATION_PART_RE)) total += Number(amount) * UNIT_MS[unit!]!;
+  return total;
+}
+
+/**
+ * The createdAt floor of a new tag-feed shape: now − parse(createdAt ?? "24h"), never older than
+ * now − maxAgeMs. An unparsable value is clamped to the oldest floor (the native path's behaviour,
+ * so that a typo never means "no floor at all").
+ */
+export function createdAtFloor(createdAt: string | undefined, now: number, maxAgeMs: number): Date {
+  const ago = parseDurationMs(createdAt ?? "24h") ?? maxAgeMs;
+  return new Date(now - Math.min(ago, maxAgeMs));
+}
