@@ -1,0 +1,39 @@
+/**
+ * GET /realtime/v1/batches/:batchId — every run of a batch, including runs added later
+ * (checklist #1, #27, #33).
+ */
+import { z } from "zod";
+import { createApiRoute } from "../services/apiRoute.server";
+import { proxyRealtimeFeed } from "../services/realtime/shapeProxy.server";
+
+const route = createApiRoute(
+  {
+    name: "realtime.v1.batches.$batchId",
+    method: "GET",
+    params: z.object({ batchId: z.string().min(1) }),
+    allowJWT: true,
+    cors: true,
+    shouldRetryNotFound: true,
+    findResource: ({ params, authentication, services }) =>
+      services.prisma.batchTaskRun.findFirst({
+        where: { friendlyId: params.batchId, runtimeEnvironmentId: authentication.environment.id },
+        select: { id: true, friendlyId: true },
+      }),
+    authorization: {
+      action: "read",
+      resources: (batch) => [{ type: "batch", id: batch.friendlyId }, { type: "runs" }],
+    },
+  },
+  ({ request, resource, authentication, services, apiVersion, signal }) =>
+    proxyRealtimeFeed({
+      services,
+      request,
+      authentication,
+      apiVersion,
+      signal,
+      feed: { kind: "batch", batchId: resource.id },
+    }),
+);
+
+export const loader = route.loader;
+export const action = route.action;

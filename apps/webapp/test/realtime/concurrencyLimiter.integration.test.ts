@@ -1,0 +1,110 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { testRedisPrefix, testServices } from "@runfeed/devstack/test-context";
+import { ConcurrencyLimiter, type Admission } from "../../app/services/realtime/concurrencyLimiter.server.js";
+import { CreatedAtCache } from "../../app/services/realtime/createdAtCache.server.js";
+import { createMetrics } from "../../app/services/metrics.server.js";
+
+let redis: Redis;
+const prefix = testRedisPrefix();
+const admitted = (a: Admission): a is Extract<Admission, { kind: "admitted" }> => a.kind === "admitted";
+
+beforeAll(() => {
+  redis = new Redis(testServices().redisUrl);
+});
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+});
+
+const limiterFor = (ttl = 30_000, extra: Partial<ConstructorParameters<typeof ConcurrencyLimiter>[0]> = {}) =>
+  new ConcurrencyLimiter({ redis, keyPrefix: prefix, entryTtlMs: ttl, redisDownPolicy: "open", ...extra });
+
+describe("ConcurrencyLimiter against real Redis", () => {
+  it("admits exactly N of N+k concurrent requests and frees slots on release", async () => {
+    const limiter = limiterFor();
+    const env = "env_exact";
+    const results = await Promise.all(Array.from({ length: 25 }, () => limiter.acquire(env, 10)));
+    expect(results.filter(admitted)).toHaveLength(10);
+    expect(results.filter((r) => r.kind === "rejected")).toHaveLength(15);
+    expect(await limiter.usage([env, "env_none"])).toEqual({ [env]: 10, env_none: 0 });
+
+    const [first] = results.filter(admitted);
+    await first!.release();
+    await first!.release(); // idempotent
+    expect((await limiter.acquire(env, 10)).kind).toBe("admitted");
+    expect((await limiter.acquire(env, 10)).kind).toBe("rejected");
+    for (const r of results.filter(admitted)) await r.release();
+    expect((await limiter.usage([env]))[env]).toBe(1);
+    limiter.stop();
+  });
+
+  it("uses Redis TIME scores and keys per environment", async () => {
+    const limiter = limiterFor();
+    const lease = await limiter.acquire("env_time", 5);
+    const [, score] = await redis.zrange(limiter.key("env_time"), 0, -1, "WITHSCORES");
+    const [seconds, micros] = await redis.time();
+    const redisNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    expect(Math.abs(redisNow - Number(score))).toBeLessThan(2000);
+    expect(limiter.key("env_time")).toBe(`${prefix}realtime:concurrency:env_time`);
+    if (admitted(lease)) await lease.release();
+    limiter.stop();
+  });
+
+  it("frees a crashed instance's slots within the TTL while a live instance keeps its own", async () => {
+    const ttl = 600;
+    const crashed = limiterFor(ttl);
+    const alive = limiterFor(ttl);
+    const env = "env_crash";
+    for (let i = 0; i < 2; i++) expect((await crashed.acquire(env, 4)).kind).toBe("admitted");
+    const kept = await Promise.all([alive.acquire(env, 4), alive.acquire(env, 4)]);
+    expect(kept.every(admitted)).toBe(true);
+    expect((await alive.acquire(env, 4)).kind).toBe("rejected");
+    crashed.stop(); // the process "dies": no refresh, no release
+    const started = Date.now();
+    await vi.waitFor(async () => expect((await alive.usage([env]))[env]).toBe(2), { timeout: 5000, interval: 50 });
+    expect(Date.now() - started).toBeLessThan(ttl * 3);
+    // Long after the TTL, the refreshing instance's entries are still there.
+    await new Promise((resolve) => setTimeout(resolve, ttl * 2));
+    expect((await alive.usage([env]))[env]).toBe(2);
+    for (const lease of kept) if (admitted(lease)) await lease.release();
+    expect((await alive.usage([env]))[env]).toBe(0);
+    alive.stop();
+  });
+
+  it("applies the Redis-down policy: open admits and counts, closed refuses", async () => {
+    const dead = new Redis("redis://127.0.0.1:1", { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
+    dead.on("error", () => {});
+    const metrics = createMetrics();
+    const logged: unknown[] = [];
+    const logger = { warn: (...args: unknown[]) => void logged.push(args) };
+    const open = new ConcurrencyLimiter({
+      redis: dead, keyPrefix: prefix, entryTtlMs: 1000, redisDownPolicy: "open", metrics, logger, redisTimeoutMs: 300,
+    });
+    const a = await open.acquire("env_down", 1);
+    const b = await open.acquire("env_down", 1);
+    expect([a.kind, b.kind]).toEqual(["admitted", "admitted"]);
+    expect(admitted(a) && a.degraded).toBe(true);
+    expect((await metrics.limiterRedisErrors.get()).values[0]?.value).toBe(2);
+    expect(logged).toHaveLength(1); // once per interval
+    const closed = new ConcurrencyLimiter({ redis: dead, keyPrefix: prefix, entryTtlMs: 1000, redisDownPolicy: "closed", redisTimeoutMs: 300 });
+    expect((await closed.acquire("env_down", 1)).kind).toBe("unavailable");
+    dead.disconnect();
+  });
+});
+
+describe("CreatedAtCache", () => {
+  it("reads a floor back on another instance through Redis, and misses unknown handles", async () => {
+    const options = { redis, keyPrefix: prefix, freshMs: 60_000, staleMs: 120_000 };
+    const writer = new CreatedAtCache(options);
+    const reader = new CreatedAtCache(options);
+    const floor = new Date("2026-06-06T10:00:00.123Z");
+    expect(await writer.set("handle-1", floor)).toBeUndefined();
+    expect((await reader.get("handle-1"))?.toISOString()).toBe(floor.toISOString());
+    expect(await reader.get("handle-unknown")).toBeUndefined();
+    const ttl = await redis.pttl(`${prefix}cache:realtime:createdAtFilter:handle-1`);
+    expect(ttl).toBeGreaterThan(100_000);
+    expect(ttl).toBeLessThanOrEqual(120_000);
+  });
+});
