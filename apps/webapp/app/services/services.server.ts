@@ -9,6 +9,8 @@ import type { WebappEnv } from "../env.server";
 import { createLogger, type Logger } from "./logger.server";
 import { createMetrics, type Metrics } from "./metrics.server";
 import { createRealtimeServices, type RealtimeServices } from "./realtime/realtimeServices.server";
+import { createWorker } from "./worker.server";
+import type { RunWorker } from "../worker/runWorker.server";
 
 export interface Services {
   env: WebappEnv;
@@ -18,6 +20,8 @@ export interface Services {
   metrics: Metrics;
   /** Realtime feed: concurrency limiter and createdAt cache (services/realtime). */
   realtime: RealtimeServices;
+  /** The example worker (app/worker), when WORKER_ENABLED; `wake()` it after triggering in-process. */
+  worker: RunWorker | undefined;
   /** Hooks run by close(), in reverse order of registration (workers, timers, connections). */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -32,6 +36,11 @@ export function createServices(env: WebappEnv): Services {
   const metrics = createMetrics();
   const realtime = createRealtimeServices({ env, redis, logger, metrics });
   closers.push(() => realtime.close());
+  const worker = env.WORKER_ENABLED ? createWorker({ env, prisma, logger }) : undefined;
+  if (worker) {
+    worker.start();
+    closers.push(() => worker.stop());
+  }
   return {
     env,
     prisma,
@@ -39,6 +48,7 @@ export function createServices(env: WebappEnv): Services {
     logger,
     metrics,
     realtime,
+    worker,
     onClose: (fn) => closers.push(fn),
     async close() {
       for (const fn of closers.reverse()) await fn();

@@ -1,0 +1,67 @@
+/**
+ * Dequeue: claims up to `limit` PENDING runs and moves them to EXECUTING in one statement.
+ *
+ * Fair across environments: every environment with queued work offers its oldest runs
+ * (`FOR UPDATE SKIP LOCKED`, so concurrent workers never claim the same run), and the runs are
+ * taken round-robin by their rank inside their environment — one busy environment cannot starve
+ * another. Timestamps are written in UTC to match Prisma's `TIMESTAMP(3)` columns.
+ */
+import type { PrismaClient } from "@runfeed/database";
+
+export interface ClaimedRun {
+  id: string;
+  friendlyId: string;
+  taskIdentifier: string;
+  runtimeEnvironmentId: string;
+  projectId: string;
+  payload: string;
+  payloadType: string;
+  metadata: string | null;
+  runTags: string[] | null;
+  parentTaskRunId: string | null;
+  rootTaskRunId: string | null;
+  depth: number;
+  attemptCount: number;
+  startedAt: Date;
+}
+
+export async function claimRuns(prisma: PrismaClient, limit: number): Promise<ClaimedRun[]> {
+  if (limit <= 0) return [];
+  return prisma.$queryRaw<ClaimedRun[]>`
+    WITH envs AS (
+      SELECT DISTINCT "runtimeEnvironmentId" AS env_id
+      FROM "TaskRun"
+      WHERE status = 'PENDING' AND ("delayUntil" IS NULL OR "delayUntil" <= (now() AT TIME ZONE 'UTC'))
+    ),
+    candidates AS (
+      SELECT c.* FROM envs
+      CROSS JOIN LATERAL (
+        SELECT r.id, r."runtimeEnvironmentId" AS env_id, r."queuedAt", r."createdAt"
+        FROM "TaskRun" r
+        WHERE r."runtimeEnvironmentId" = envs.env_id
+          AND r.status = 'PENDING'
+          AND (r."delayUntil" IS NULL OR r."delayUntil" <= (now() AT TIME ZONE 'UTC'))
+        ORDER BY r."queuedAt" ASC NULLS LAST, r."createdAt" ASC, r.id
+        LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED
+      ) c
+    ),
+    picked AS (
+      SELECT id FROM (
+        SELECT id, row_number() OVER (PARTITION BY env_id ORDER BY "queuedAt" ASC NULLS LAST, "createdAt" ASC, id) AS rank
+        FROM candidates
+      ) ranked
+      ORDER BY rank, random()
+      LIMIT ${limit}
+    )
+    UPDATE "TaskRun" t
+    SET status = 'EXECUTING',
+        "startedAt" = (now() AT TIME ZONE 'UTC'),
+        "updatedAt" = (now() AT TIME ZONE 'UTC'),
+        "attemptCount" = t."attemptCount" + 1
+    FROM picked
+    WHERE t.id = picked.id
+    RETURNING t.id, t."friendlyId", t."taskIdentifier", t."runtimeEnvironmentId", t."projectId", t.payload,
+              t."payloadType", t.metadata, t."runTags", t."parentTaskRunId", t."rootTaskRunId", t.depth,
+              t."attemptCount", t."startedAt"`;
+}

@@ -1,0 +1,267 @@
+/**
+ * The example worker: claims queued runs (claim.server.ts), executes the registered task functions
+ * (examples/tasks) and records the outcome.
+ *
+ *   PENDING ──claim──► EXECUTING ──return──► COMPLETED_SUCCESSFULLY   (output, completedAt)
+ *                                └─throw───► COMPLETED_WITH_ERRORS    (BUILT_IN_ERROR, completedAt)
+ *                                └─no task─► SYSTEM_FAILURE           (INTERNAL_ERROR COULD_NOT_FIND_TASK)
+ *
+ * A run waiting for its children (`ctx.waitForChildren`) gives its slot back, so parents can never
+ * starve their own children. On stop, running tasks are aborted and put back in the queue.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { MetadataOperation } from "@runfeed/core";
+import type { PrismaClient } from "@runfeed/database";
+import type { ChildRunResult, TaskContext, TaskDefinition } from "../../../../examples/tasks/types";
+import type { Logger } from "../services/logger.server";
+import { claimRuns, type ClaimedRun } from "./claim.server";
+import { applyRunMetadata } from "./metadata.server";
+import { createChildBatch } from "./runs.server";
+
+export interface RunWorkerOptions {
+  prisma: PrismaClient;
+  logger: Logger;
+  tasks: ReadonlyArray<TaskDefinition<any, any>>;
+  /** Runs executing at once in this process (waiting parents excluded). */
+  concurrency?: number;
+  /** How often to look for work when idle; `wake()` short-cuts it. */
+  pollIntervalMs?: number;
+  metadataMaximumSize?: number;
+}
+
+export const RunWorkerDefaults = {
+  concurrency: 4,
+  pollIntervalMs: 250,
+  childPollIntervalMs: 250,
+  metadataMaximumSize: 262_144,
+} as const;
+
+/** Cost model of the example machine (small-1x): cents per second of execution, and per run. */
+const CENTS_PER_SECOND = 0.00169;
+const BASE_COST_IN_CENTS = 0.0025;
+
+export class RunWorker {
+  readonly #options: Required<RunWorkerOptions>;
+  readonly #tasks: Map<string, TaskDefinition<any, any>>;
+  readonly #abort = new AbortController();
+  readonly #inFlight = new Set<Promise<void>>();
+  #busy = 0;
+  #loop: Promise<void> | undefined;
+  #wakeUp: (() => void) | undefined;
+
+  constructor(options: RunWorkerOptions) {
+    this.#options = {
+      concurrency: RunWorkerDefaults.concurrency,
+      pollIntervalMs: RunWorkerDefaults.pollIntervalMs,
+      metadataMaximumSize: RunWorkerDefaults.metadataMaximumSize,
+      ...options,
+    };
+    this.#tasks = new Map(options.tasks.map((task) => [task.id, task]));
+  }
+
+  get taskIdentifiers(): string[] {
+    return [...this.#tasks.keys()];
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Look for work now (after a trigger in this process). */
+  wake(): void {
+    this.#wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort(new Error("worker stopping"));
+    this.wake();
+    await this.#loop;
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  async #run(): Promise<void> {
+    const { logger, prisma } = this.#options;
+    while (!this.#abort.signal.aborted) {
+      const free = this.#options.concurrency - this.#busy;
+      let claimed: ClaimedRun[] = [];
+      if (free > 0) {
+        try {
+          claimed = await claimRuns(prisma, free);
+        } catch (error) {
+          if (this.#abort.signal.aborted) break;
+          logger.warn({ err: (error as Error).message }, "worker: claiming runs failed");
+        }
+      }
+      for (const run of claimed) this.#track(this.#execute(run));
+      if (claimed.length === 0 || claimed.length < free) await this.#idle();
+    }
+  }
+
+  #idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, this.#options.pollIntervalMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wakeUp = done;
+    });
+  }
+
+  #track(promise: Promise<void>) {
+    this.#inFlight.add(promise);
+    void promise.finally(() => this.#inFlight.delete(promise));
+  }
+
+  async #execute(run: ClaimedRun): Promise<void> {
+    const { prisma, logger } = this.#options;
+    this.#busy++;
+    let holdsSlot = true;
+    const releaseSlot = () => {
+      if (holdsSlot) {
+        holdsSlot = false;
+        this.#busy--;
+        this.wake();
+      }
+    };
+    const task = this.#tasks.get(run.taskIdentifier);
+    const started = performance.now();
+    try {
+      if (!task) {
+        await this.#finish(run, started, {
+          status: "SYSTEM_FAILURE",
+          error: { type: "INTERNAL_ERROR", code: "COULD_NOT_FIND_TASK", message: `No task "${run.taskIdentifier}" is registered in examples/tasks.` },
+        });
+        return;
+      }
+      const ctx = this.#context(run, releaseSlot, () => {
+        this.#busy++;
+        holdsSlot = true;
+      });
+      const output = await task.run(parsePayload(run), ctx);
+      await this.#finish(run, started, { status: "COMPLETED_SUCCESSFULLY", output });
+    } catch (error) {
+      if (this.#abort.signal.aborted) {
+        // Shutting down: hand the run back to the queue for the next worker.
+        await prisma.taskRun
+          .update({ where: { id: run.id }, data: { status: "PENDING", startedAt: null } })
+          .catch(() => {});
+        return;
+      }
+      logger.info({ run: run.friendlyId, task: run.taskIdentifier, err: (error as Error).message }, "worker: run failed");
+      await this.#finish(run, started, { status: "COMPLETED_WITH_ERRORS", error: builtInError(error) }).catch((finishError) =>
+        logger.error({ run: run.friendlyId, err: (finishError as Error).message }, "worker: could not record failure"),
+      );
+    } finally {
+      releaseSlot();
+    }
+  }
+
+  async #finish(
+    run: ClaimedRun,
+    started: number,
+    outcome: { status: "COMPLETED_SUCCESSFULLY"; output: unknown } | { status: "COMPLETED_WITH_ERRORS" | "SYSTEM_FAILURE"; error: object },
+  ) {
+    const durationMs = Math.round(performance.now() - started);
+    await this.#options.prisma.taskRun.update({
+      where: { id: run.id },
+      data: {
+        status: outcome.status,
+        completedAt: new Date(),
+        usageDurationMs: durationMs,
+        costInCents: (durationMs / 1000) * CENTS_PER_SECOND,
+        baseCostInCents: BASE_COST_IN_CENTS,
+        ...("output" in outcome
+          ? { output: outcome.output === undefined ? null : JSON.stringify(outcome.output), outputType: "application/json" }
+          : { error: outcome.error }),
+      },
+    });
+  }
+
+  #context(run: ClaimedRun, releaseSlot: () => void, reacquireSlot: () => void): TaskContext {
+    const { prisma, logger } = this.#options;
+    const signal = this.#abort.signal;
+    let current: Record<string, unknown> = parseObject(run.metadata);
+    const apply = async (operations: MetadataOperation[]) => {
+      current = await applyRunMetadata(prisma, run.id, operations);
+    };
+    const applyParent = async (operations: MetadataOperation[]) => {
+      if (run.parentTaskRunId) await applyRunMetadata(prisma, run.parentTaskRunId, operations);
+    };
+    return {
+      run: {
+        id: run.id,
+        friendlyId: run.friendlyId,
+        taskIdentifier: run.taskIdentifier,
+        tags: run.runTags ?? [],
+        attempt: run.attemptCount,
+      },
+      signal,
+      metadata: {
+        current: () => current,
+        set: (key, value) => apply([{ type: "set", key, value }]),
+        increment: (key, by = 1) => apply([{ type: "increment", key, value: by }]),
+        replace: (value) => apply([{ type: "update", value }]),
+        parent: {
+          set: (key, value) => applyParent([{ type: "set", key, value }]),
+          increment: (key, by = 1) => applyParent([{ type: "increment", key, value: by }]),
+        },
+      },
+      batchTrigger: async (taskIdentifier, items) => {
+        const environment = await prisma.runtimeEnvironment.findUniqueOrThrow({ where: { id: run.runtimeEnvironmentId } });
+        const batch = await createChildBatch(prisma, run, environment, taskIdentifier, items, this.#options.metadataMaximumSize);
+        this.wake();
+        return batch;
+      },
+      waitForChildren: async () => {
+        releaseSlot();
+        try {
+          for (;;) {
+            const children = await prisma.taskRun.findMany({
+              where: { parentTaskRunId: run.id },
+              select: { friendlyId: true, status: true, completedAt: true, output: true },
+              orderBy: { createdAt: "asc" },
+            });
+            if (children.every((child) => child.completedAt !== null)) {
+              return children.map(
+                (child): ChildRunResult => ({ friendlyId: child.friendlyId, status: child.status, output: parseJson(child.output) }),
+              );
+            }
+            await sleep(RunWorkerDefaults.childPollIntervalMs, undefined, { signal });
+          }
+        } finally {
+          reacquireSlot();
+        }
+      },
+      sleep: (ms) => sleep(ms, undefined, { signal }),
+      log: (message, fields) => logger.info({ run: run.friendlyId, ...fields }, message),
+    };
+  }
+}
+
+function parsePayload(run: ClaimedRun): unknown {
+  if (run.payloadType === "application/json") return parseJson(run.payload);
+  return run.payload;
+}
+
+function parseJson(text: string | null): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function parseObject(text: string | null): Record<string, unknown> {
+  const value = parseJson(text);
+  return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/** A thrown value as the contract's `TaskRunError` (§5.4): BUILT_IN_ERROR for Errors, STRING_ERROR otherwise. */
+export function builtInError(error: unknown): object {
+  if (error instanceof Error) {
+    return { type: "BUILT_IN_ERROR", name: error.name, message: error.message, stackTrace: error.stack ?? "" };
+  }
+  return { type: "STRING_ERROR", raw: typeof error === "string" ? error : JSON.stringify(error) ?? String(error) };
+}

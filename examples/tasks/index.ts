@@ -1,0 +1,14 @@
+/**
+ * Task functions the example worker executes (apps/webapp/app/worker). Add a task here and it can be
+ * triggered with `POST /api/v1/tasks/<id>/trigger`.
+ */
+import { csvImport, csvImportBatch } from "./csv-import.js";
+import { helloWorld } from "./hello-world.js";
+import type { TaskDefinition } from "./types.js";
+
+export const exampleTasks: ReadonlyArray<TaskDefinition<any, any>> = [csvImport, csvImportBatch, helloWorld];
+
+export { csvImport, csvImportBatch, helloWorld };
+export { parseCsv, sampleCsv } from "./csv.js";
+export type * from "./types.js";
+export type { CsvImportPayload, CsvImportOutput, CsvBatchPayload, CsvBatchOutput } from "./csv-import.js";

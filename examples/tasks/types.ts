@@ -1,0 +1,64 @@
+/**
+ * The contract between task functions and the worker that runs them (apps/webapp/app/worker).
+ * Task modules import only this file, so they stay free of the webapp, Prisma and env.
+ */
+export interface TaskRunInfo {
+  /** Internal id. */
+  id: string;
+  /** Public id, `run_…`. */
+  friendlyId: string;
+  taskIdentifier: string;
+  tags: string[];
+  attempt: number;
+}
+
+export interface MetadataApi {
+  /** The run's metadata as last read or written by this context. */
+  current(): Record<string, unknown>;
+  set(key: string, value: unknown): Promise<void>;
+  increment(key: string, by?: number): Promise<void>;
+  /** Replace the whole object. */
+  replace(value: Record<string, unknown>): Promise<void>;
+}
+
+export interface BatchItem {
+  payload: unknown;
+  tags?: string[];
+}
+
+export interface ChildRunResult {
+  friendlyId: string;
+  /** DB status name (COMPLETED_SUCCESSFULLY, COMPLETED_WITH_ERRORS, …). */
+  status: string;
+  output: unknown;
+}
+
+export interface TaskContext {
+  run: TaskRunInfo;
+  /** Aborted when the worker shuts down; long tasks should stop promptly. */
+  signal: AbortSignal;
+  metadata: MetadataApi & {
+    /** Operations on the parent run's metadata (no-ops for a run without a parent). */
+    parent: Pick<MetadataApi, "set" | "increment">;
+  };
+  /**
+   * Triggers child runs of this run as one batch. Idempotent per run: calling it again after a
+   * restart returns the batch created the first time.
+   */
+  batchTrigger(taskIdentifier: string, items: BatchItem[]): Promise<{ batchId: string; runIds: string[] }>;
+  /** Waits, without holding a worker slot, until every child of this run has finished. */
+  waitForChildren(): Promise<ChildRunResult[]>;
+  /** Abortable sleep. */
+  sleep(ms: number): Promise<void>;
+  log(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface TaskDefinition<TPayload = unknown, TOutput = unknown> {
+  id: string;
+  description: string;
+  run(payload: TPayload, ctx: TaskContext): Promise<TOutput>;
+}
+
+export function defineTask<TPayload, TOutput>(task: TaskDefinition<TPayload, TOutput>): TaskDefinition<TPayload, TOutput> {
+  return task;
+}
