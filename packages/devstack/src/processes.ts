@@ -1,0 +1,83 @@
+/** Child processes of the start command: prefixed output, readiness by HTTP, clean stop. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+
+export interface ManagedProcess {
+  name: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const COLOURS: Record<string, string> = { "shape-sync": "\x1b[35m", webapp: "\x1b[36m", seed: "\x1b[33m" };
+
+export function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  options: { cwd: string; env: Record<string, string | undefined>; onExit?: (code: number | null) => void },
+): ManagedProcess {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+    // Own process group: Ctrl-C reaches only the start command, which stops children in order.
+    detached: true,
+  });
+  const prefix = `${COLOURS[name] ?? ""}[${name}]\x1b[0m `;
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream! }).on("line", (line) => process.stdout.write(prefix + line + "\n"));
+  }
+  child.once("exit", (code) => options.onExit?.(code));
+  return {
+    name,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        child.once("exit", () => {
+          clearTimeout(force);
+          resolve();
+        });
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+/** Polls `url` until it answers 2xx (and `accept(body)` holds), or throws after `timeoutMs`. */
+export async function waitForHttp(
+  url: string,
+  timeoutMs: number,
+  accept: (body: string) => boolean = () => true,
+  isAlive: () => boolean = () => true,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer";
+  while (Date.now() < deadline) {
+    if (!isAlive()) throw new Error(`process serving ${url} exited`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      const body = await response.text();
+      if (response.ok && accept(body)) return;
+      last = `${response.status} ${body.slice(0, 200)}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms (last: ${last})`);
+}
+
+/** Runs a command to completion and returns its stdout; stderr is passed through. */
+export function runToCompletion(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: Record<string, string | undefined> },
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.on("data", (chunk) => (out += chunk));
+    child.once("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} ${args.join(" ")} exited with ${code}`))));
+  });
+}

