@@ -1,1 +1,48 @@
-export {};
+/**
+ * @runfeed/sdk — trigger runs and watch them change live, from Node or the browser.
+ * Speaks the Trigger.dev wire contract, so it works against runfeed and Trigger.dev servers.
+ */
+import { createPublicToken } from "./auth.js";
+import { flushAll, forRun } from "./metadata.js";
+import { subscribeToBatch, subscribeToRun, subscribeToRunsWithTag } from "./realtime.js";
+import { batchTrigger, cancel, retrieve, trigger } from "./tasks.js";
+
+export { configure, getConfig, type ClientConfig, type RequestOptions } from "./config.js";
+
+export const tasks = { trigger };
+export const batch = { trigger: batchTrigger };
+export const runs = { retrieve, cancel, subscribeToRun, subscribeToRunsWithTag, subscribeToBatch };
+export const auth = { createPublicToken };
+export const metadata = { forRun, flush: flushAll };
+
+export type { TriggerOptions, TriggerResult, BatchItem, BatchTriggerResult, RetrievedRun } from "./tasks.js";
+export type { CreatePublicTokenOptions, PublicTokenScopes } from "./auth.js";
+export { RunMetadata, MetadataTarget, type RunMetadataOptions } from "./metadata.js";
+export {
+  STATUS_ONLY_SKIP_COLUMNS,
+  type RealtimeRunSkipColumn,
+  type SkipColumnsOption,
+  type SubscribeOptions,
+  type SubscribeToRunOptions,
+  type SubscribeToRunsWithTagOptions,
+} from "./realtime.js";
+export { RunSubscription, type SubscriptionObserver } from "./subscription.js";
+export type { SubscriptionState } from "./subscription-state.js";
+export { toRealtimeRun, type RealtimeRun, type RunStatus, type RunError, type RawRunRow } from "./run.js";
+export {
+  RunfeedError,
+  ConfigurationError,
+  ApiError,
+  BadRequestError,
+  AuthenticationError,
+  PermissionDeniedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnprocessableEntityError,
+  RateLimitError,
+  InternalServerError,
+  ConnectionError,
+  MissingRealtimeHeadersError,
+  RunParseError,
+} from "./errors.js";
+export { createFetchWithRetry, createFetchWithErrors, RetryDefaults, type RetryOptions } from "./fetch.js";

@@ -1,0 +1,103 @@
+/** The three realtime feeds (contract §1.2), each a RunSubscription against `{baseURL}/realtime/v1/…`. */
+import type { RunStreamColumn } from "@runfeed/core";
+import { apiUrl, resolveConfig, type RequestOptions } from "./config.js";
+import type { RealtimeRun } from "./run.js";
+import { RunSubscription } from "./subscription.js";
+import { API_VERSION, API_VERSION_HEADER, AUTHORIZATION_HEADER, bearer, CREATED_AT_PARAM, SKIP_COLUMNS_PARAM, TAGS_PARAM } from "./wire.js";
+
+/** Columns a subscriber may ask the server not to send (the server never skips id, status, dates…). */
+export type RealtimeRunSkipColumn = Exclude<RunStreamColumn, "id" | "taskIdentifier" | "friendlyId" | "status" | "createdAt" | "updatedAt">;
+
+/**
+ * Status-only: everything but the status, the timestamps and the task. Small rows for dashboards
+ * and progress pills; `payload`, `output`, `metadata`, `error` and `tags` are then undefined/empty.
+ * `completedAt` is kept, so a single-run subscription still ends on completion.
+ */
+export const STATUS_ONLY_SKIP_COLUMNS: readonly RealtimeRunSkipColumn[] = [
+  "payload",
+  "payloadType",
+  "output",
+  "outputType",
+  "metadata",
+  "metadataType",
+  "error",
+  "ttl",
+  "runTags",
+  "realtimeStreams",
+  "number",
+  "isTest",
+  "usageDurationMs",
+  "costInCents",
+  "baseCostInCents",
+];
+
+export type SkipColumnsOption = readonly RealtimeRunSkipColumn[] | "status-only";
+
+export interface SubscribeOptions extends RequestOptions {
+  /** Columns not to stream, or "status-only" (STATUS_ONLY_SKIP_COLUMNS). */
+  skipColumns?: SkipColumnsOption;
+}
+
+export interface SubscribeToRunOptions extends SubscribeOptions {
+  /** End the subscription once the run has finished (finishedAt set). Default true. */
+  stopOnCompletion?: boolean;
+}
+
+export interface SubscribeToRunsWithTagOptions extends SubscribeOptions {
+  /** Only runs created within this window, e.g. "1h", "2d" (server default and cap: 24h). */
+  createdAt?: string;
+}
+
+const skipParam = (skip: SkipColumnsOption | undefined) => {
+  const columns = skip === "status-only" ? STATUS_ONLY_SKIP_COLUMNS : skip;
+  return columns && columns.length > 0 ? columns.join(",") : undefined;
+};
+
+function open<TRun extends RealtimeRun<any, any, any>>(
+  path: string,
+  params: Record<string, string | undefined>,
+  options: RequestOptions,
+  stopOnCompletion: boolean,
+): RunSubscription<TRun> {
+  const config = resolveConfig(options);
+  return new RunSubscription<TRun>({
+    url: apiUrl(config, path, params),
+    headers: { [AUTHORIZATION_HEADER]: bearer(config.accessToken), [API_VERSION_HEADER]: API_VERSION },
+    signal: options.signal,
+    fetch: config.fetch,
+    stopOnCompletion,
+  });
+}
+
+/**
+ * Watches one run. Emits the run on every change; ends by itself after the run finishes.
+ *
+ * @example
+ * ```ts
+ * for await (const run of runs.subscribeToRun(runId, { accessToken: publicToken })) {
+ *   console.log(run.status, run.metadata?.progress);
+ * }
+ * ```
+ */
+export function subscribeToRun<TRun extends RealtimeRun<any, any, any> = RealtimeRun>(runId: string, options: SubscribeToRunOptions = {}): RunSubscription<TRun> {
+  return open<TRun>(`/realtime/v1/runs/${encodeURIComponent(runId)}`, { [SKIP_COLUMNS_PARAM]: skipParam(options.skipColumns) }, options, options.stopOnCompletion ?? true);
+}
+
+/** Watches every run carrying all of `tags` (created within `createdAt`). Never ends by itself. */
+export function subscribeToRunsWithTag<TRun extends RealtimeRun<any, any, any> = RealtimeRun>(
+  tags: string | readonly string[],
+  options: SubscribeToRunsWithTagOptions = {},
+): RunSubscription<TRun> {
+  const list = typeof tags === "string" ? [tags] : tags;
+  return open<TRun>(
+    "/realtime/v1/runs",
+    { [TAGS_PARAM]: list.join(","), [CREATED_AT_PARAM]: options.createdAt, [SKIP_COLUMNS_PARAM]: skipParam(options.skipColumns) },
+    options,
+    false,
+  );
+}
+
+/** Watches every run of a batch, including runs created after subscribing. Never ends by itself. */
+export function subscribeToBatch<TRun extends RealtimeRun<any, any, any> = RealtimeRun>(batchId: string, options: SubscribeOptions = {}): RunSubscription<TRun> {
+  return open<TRun>(`/realtime/v1/batches/${encodeURIComponent(batchId)}`, { [SKIP_COLUMNS_PARAM]: skipParam(options.skipColumns) }, options, false);
+}
