@@ -1,0 +1,261 @@
+/**
+ * Run metadata writes and reads (realtime-contract §6.3, checklist #40–#42).
+ *
+ * Concurrency — why no increment is ever lost:
+ * 1. Every write is `UPDATE … SET metadata = $new, "metadataVersion" = "metadataVersion" + 1
+ *    WHERE id = $id AND "metadataVersion" = $v` (optimistic concurrency). A write computed from a stale
+ *    read changes 0 rows and is recomputed from a fresh read, so two writers can never both win
+ *    from the same version — across any number of webapp instances.
+ * 2. Within one instance, requests for the same run are queued (RunMetadataWriter): while a write for a
+ *    run is in flight, newly arriving requests wait, then the whole queue is applied in arrival order to
+ *    one fresh read and written with ONE versioned UPDATE. Each request still gets its own result (the
+ *    metadata right after its own operations) and its own 413; a request whose operations would exceed
+ *    the size limit is rejected alone and the others are unaffected. This turns N contending writers
+ *    into ~1 statement per round instead of N-1 conflicts per round.
+ * 3. If the versioned UPDATE keeps losing (another instance is writing the same run), after
+ *    OPTIMISTIC_ATTEMPTS the queue falls back to a short transaction that takes the row lock
+ *    (`SELECT … FOR UPDATE`), applies, writes and commits: guaranteed progress.
+ *
+ * `parentOperations`/`rootOperations` go to the parent/root run (the run itself when it has none).
+ * A request that touches more than one row is written in one locked transaction (rows locked in id
+ * order, so such requests cannot deadlock each other), so a failure (e.g. 413 on the parent) leaves
+ * every row as it was. Every write bumps `updatedAt`, which is what the realtime feeds see.
+ */
+import {
+  applyMetadataOperations,
+  deepEqual,
+  metadataByteLength,
+  parseMetadataPacket,
+  type MetadataObject,
+  type MetadataOperation,
+  type UpdateMetadataRequestBody,
+} from "@runfeed/core";
+import type { PrismaClient } from "@runfeed/database";
+import { HttpError, unprocessable } from "./httpErrors.server";
+import { runNotFound, runWhere, type Db } from "./runs.server";
+import { metadataTooLarge } from "./trigger.server";
+
+/** Runs completed longer ago than this no longer accept metadata (upstream RUN_UPDATABLE_WINDOW_MS). */
+export const RUN_UPDATABLE_WINDOW_MS = 60 * 60_000;
+export const OPTIMISTIC_ATTEMPTS = 4;
+
+interface MetadataRow {
+  id: string;
+  metadata: string | null;
+  metadataType: string;
+  metadataVersion: number;
+}
+
+const METADATA_SELECT = { id: true, metadata: true, metadataType: true, metadataVersion: true } as const;
+
+export interface MetadataServiceOptions {
+  maximumSize: number;
+  now?: () => Date;
+}
+
+export async function getRunMetadata(prisma: PrismaClient, environmentId: string, runParam: string): Promise<MetadataObject> {
+  const run = await prisma.taskRun.findFirst({ where: runWhere(environmentId, runParam), select: METADATA_SELECT });
+  if (!run) throw runNotFound();
+  return parseMetadataPacket(run.metadata, run.metadataType);
+}
+
+export async function updateRunMetadata(
+  prisma: PrismaClient,
+  environmentId: string,
+  runParam: string,
+  body: UpdateMetadataRequestBody,
+  options: MetadataServiceOptions,
+): Promise<MetadataObject> {
+  const now = options.now ?? (() => new Date());
+  const run = await prisma.taskRun.findFirst({
+    where: runWhere(environmentId, runParam),
+    select: { ...METADATA_SELECT, completedAt: true, parentTaskRunId: true, rootTaskRunId: true },
+  });
+  if (!run) throw runNotFound();
+  if (run.completedAt && now().getTime() - run.completedAt.getTime() > RUN_UPDATABLE_WINDOW_MS) {
+    throw unprocessable("Cannot update metadata for a completed run");
+  }
+
+  // `metadata` alone (legacy/direct path) is a whole replacement; `{}` is ignored as upstream does.
+  const ownOperations: MetadataOperation[] =
+    body.operations ?? (body.metadata && Object.keys(body.metadata).length > 0 ? [{ type: "update", value: body.metadata }] : []);
+
+  // Group by target row, keeping request order: own, then parent, then root operations.
+  const targets = new Map<string, MetadataOperation[]>([[run.id, [...ownOperations]]]);
+  const route = (id: string, ops: MetadataOperation[] | undefined) => {
+    if (!ops?.length) return;
+    targets.set(id, [...(targets.get(id) ?? []), ...ops]);
+  };
+  route(run.parentTaskRunId ?? run.id, body.parentOperations);
+  route(run.rootTaskRunId ?? run.id, body.rootOperations);
+
+  if (targets.size === 1) {
+    const operations = targets.get(run.id)!;
+    if (operations.length === 0) return parseMetadataPacket(run.metadata, run.metadataType);
+    return writerFor(prisma, options.maximumSize).submit(run, operations);
+  }
+  const results = await updateLocked(prisma, targets, options.maximumSize);
+  return results.get(run.id)!;
+}
+
+/** Applies and serialises; `undefined` data means "nothing changed, don't write". */
+function compute(current: MetadataObject, operations: MetadataOperation[], maximumSize: number) {
+  const { newMetadata } = applyMetadataOperations(current, operations);
+  if (deepEqual(current, newMetadata)) return { metadata: current, data: undefined };
+  const data = JSON.stringify(newMetadata);
+  if (metadataByteLength(data) > maximumSize) throw metadataTooLarge(maximumSize);
+  return { metadata: newMetadata, data };
+}
+
+type Outcome = { ok: true; metadata: MetadataObject } | { ok: false; error: unknown };
+
+interface Waiter {
+  operations: MetadataOperation[];
+  hint: MetadataRow;
+  resolve(metadata: MetadataObject): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Per-instance queue of metadata writes per run (see the header comment, point 2). One per Prisma
+ * client, held in a WeakMap so separate app instances (tests) never share one.
+ */
+export class RunMetadataWriter {
+  readonly #queues = new Map<string, Waiter[]>();
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly maximumSize: number,
+  ) {}
+
+  submit(row: MetadataRow, operations: MetadataOperation[]): Promise<MetadataObject> {
+    return new Promise((resolve, reject) => {
+      const waiter = { operations, hint: row, resolve, reject };
+      const queue = this.#queues.get(row.id);
+      if (queue) {
+        queue.push(waiter);
+        return;
+      }
+      this.#queues.set(row.id, [waiter]);
+      void this.#drain(row.id);
+    });
+  }
+
+  async #drain(runId: string) {
+    const queue = this.#queues.get(runId)!;
+    while (queue.length > 0) {
+      const batch = queue.splice(0, queue.length);
+      try {
+        await this.#write(runId, batch);
+      } catch (error) {
+        for (const waiter of batch) waiter.reject(error);
+      }
+    }
+    this.#queues.delete(runId);
+  }
+
+  async #write(runId: string, batch: Waiter[]) {
+    // Start from the freshest row any waiter read; stale hints only cost a conflict and a re-read.
+    let row: MetadataRow | null = batch.reduce((a, w) => (w.hint.metadataVersion > a.metadataVersion ? w.hint : a), batch[0]!.hint);
+    for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
+      if (!row) throw runNotFound();
+      const plan = this.#plan(row, batch);
+      if (plan.data === undefined) return this.#settle(batch, plan.outcomes);
+      const { count } = await this.prisma.taskRun.updateMany({
+        where: { id: runId, metadataVersion: row.metadataVersion },
+        data: { metadata: plan.data, metadataType: "application/json", metadataVersion: { increment: 1 }, updatedAt: new Date() },
+      });
+      if (count === 1) return this.#settle(batch, plan.outcomes);
+      row = await this.prisma.taskRun.findUnique({ where: { id: runId }, select: METADATA_SELECT });
+    }
+    // Still contended (another instance): take the row lock.
+    const outcomes = await this.prisma.$transaction(
+      async (tx) => {
+        const locked = (await lockRows(tx, [runId])).get(runId);
+        if (!locked) throw runNotFound();
+        const plan = this.#plan(locked, batch);
+        if (plan.data !== undefined) {
+          await tx.taskRun.update({
+            where: { id: runId },
+            data: { metadata: plan.data, metadataType: "application/json", metadataVersion: { increment: 1 }, updatedAt: new Date() },
+          });
+        }
+        return plan.outcomes;
+      },
+      { maxWait: 10_000, timeout: 15_000 },
+    );
+    this.#settle(batch, outcomes);
+  }
+
+  /** Applies each waiter's operations in order; a waiter that fails (413) is skipped alone. */
+  #plan(row: MetadataRow, batch: Waiter[]) {
+    const initial = parseMetadataPacket(row.metadata, row.metadataType);
+    let current = initial;
+    const outcomes: Outcome[] = [];
+    for (const waiter of batch) {
+      try {
+        const { metadata } = compute(current, waiter.operations, this.maximumSize);
+        current = metadata;
+        outcomes.push({ ok: true, metadata });
+      } catch (error) {
+        if (!(error instanceof HttpError)) throw error;
+        outcomes.push({ ok: false, error });
+      }
+    }
+    const data = current === initial ? undefined : JSON.stringify(current);
+    return { data, outcomes };
+  }
+
+  #settle(batch: Waiter[], outcomes: Outcome[]) {
+    batch.forEach((waiter, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) waiter.resolve(outcome.metadata);
+      else waiter.reject(outcome.error);
+    });
+  }
+}
+
+const writers = new WeakMap<PrismaClient, RunMetadataWriter>();
+function writerFor(prisma: PrismaClient, maximumSize: number): RunMetadataWriter {
+  let writer = writers.get(prisma);
+  if (!writer) {
+    writer = new RunMetadataWriter(prisma, maximumSize);
+    writers.set(prisma, writer);
+  }
+  return writer;
+}
+
+/** Locks every target row (in id order), applies, writes, commits: all or nothing. */
+async function updateLocked(
+  prisma: PrismaClient,
+  targets: Map<string, MetadataOperation[]>,
+  maximumSize: number,
+): Promise<Map<string, MetadataObject>> {
+  const ids = [...targets.keys()].sort();
+  return prisma.$transaction(
+    async (tx) => {
+      const rows = await lockRows(tx, ids);
+      const results = new Map<string, MetadataObject>();
+      for (const id of ids) {
+        const row = rows.get(id);
+        if (!row) throw runNotFound();
+        const { metadata, data } = compute(parseMetadataPacket(row.metadata, row.metadataType), targets.get(id)!, maximumSize);
+        results.set(id, metadata);
+        if (data === undefined) continue;
+        await tx.taskRun.update({
+          where: { id },
+          data: { metadata: data, metadataType: "application/json", metadataVersion: { increment: 1 }, updatedAt: new Date() },
+        });
+      }
+      return results;
+    },
+    { maxWait: 10_000, timeout: 15_000 },
+  );
+}
+
+async function lockRows(tx: Db, ids: string[]): Promise<Map<string, MetadataRow>> {
+  const rows = await tx.$queryRaw<MetadataRow[]>`
+    SELECT "id", "metadata", "metadataType", "metadataVersion" FROM "TaskRun"
+    WHERE "id" = ANY(${ids}::text[]) ORDER BY "id" FOR UPDATE`;
+  return new Map(rows.map((row) => [row.id, row]));
+}

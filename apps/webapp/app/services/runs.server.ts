@@ -1,0 +1,36 @@
+/**
+ * Run lookup shared by the write and read API routes. A run is only ever found inside the caller's
+ * environment, so a run of another environment is a 404 exactly like a missing one.
+ */
+import type { Prisma, PrismaClient, TaskRun } from "@runfeed/database";
+import { z } from "zod";
+import { notFound } from "./httpErrors.server";
+
+export type Db = PrismaClient | Prisma.TransactionClient;
+
+/** Route params of the /runs/:runId routes. */
+export const RunIdParams = z.object({ runId: z.string().min(1).max(256) });
+
+/** `run_…` is a friendly id; anything else is tried as the internal id. */
+export function runWhere(environmentId: string, runParam: string): Prisma.TaskRunWhereInput {
+  return runParam.startsWith("run_")
+    ? { friendlyId: runParam, runtimeEnvironmentId: environmentId }
+    : { id: runParam, runtimeEnvironmentId: environmentId };
+}
+
+export function findRun(db: Db, environmentId: string, runParam: string): Promise<TaskRun | null> {
+  return db.taskRun.findFirst({ where: runWhere(environmentId, runParam) });
+}
+
+export const runNotFound = () => notFound("Task Run not found");
+
+/** True when a Prisma error is a unique-constraint violation (optionally on a given column). */
+export function isUniqueViolation(error: unknown, column?: string): boolean {
+  const e = error as { code?: string; meta?: { target?: unknown; driverAdapterError?: { cause?: { constraint?: { fields?: string[] } } } } };
+  if (e?.code !== "P2002") return false;
+  if (!column) return true;
+  const target = e.meta?.target;
+  const fields = e.meta?.driverAdapterError?.cause?.constraint?.fields;
+  const text = JSON.stringify([target, fields]);
+  return text.includes(column);
+}
