@@ -53,3 +53,7 @@ export async function seedProject(
 
 export const seedDemo = (prisma: PrismaClient) =>
   seedProject(prisma, { orgSlug: "demo", orgTitle: "Demo Org", projectSlug: "demo", projectName: "Demo project" });
+
+/** The demo sign-in (`seedDemoUser(prisma) → {email, password}`) and the live CSV import (`seedDemoScenario`). */
+export { seedDemoUser, type DemoUser } from "./session.server";
+export { seedDemoScenario, type DemoScenario } from "./worker.server";

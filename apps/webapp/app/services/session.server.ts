@@ -109,12 +109,13 @@ export interface DemoUser {
 }
 
 /**
- * Creates (or resets the password of) the demo user and makes it a member of every organisation
- * given. Returns the credentials to print; the password is new on every call.
+ * Creates (or resets the password of) the demo user and makes it a member of the given
+ * organisations (default: the `demo` organisation of seedDemo). Returns the credentials to print;
+ * the password is new on every call unless one is given.
  */
 export async function seedDemoUser(
   prisma: PrismaClient,
-  options: { organizationIds: string[]; email?: string; password?: string; name?: string },
+  options: { organizationIds?: string[]; email?: string; password?: string; name?: string } = {},
 ): Promise<DemoUser> {
   const email = (options.email ?? "demo@runfeed.dev").toLowerCase();
   const password = options.password ?? `demo-${randomString(12)}`;
@@ -124,7 +125,9 @@ export async function seedDemoUser(
     update: { passwordHash },
     create: { email, name: options.name ?? "Demo user", passwordHash },
   });
-  for (const organizationId of options.organizationIds) {
+  const organizationIds =
+    options.organizationIds ?? (await prisma.organization.findMany({ where: { slug: "demo" }, select: { id: true } })).map((o) => o.id);
+  for (const organizationId of organizationIds) {
     await prisma.orgMember.upsert({
       where: { userId_organizationId: { userId: user.id, organizationId } },
       update: {},

@@ -1,0 +1,97 @@
+/** The dashboard frame: a sidebar (brand, environment switcher, navigation, user) and the page. */
+import { Form, NavLink, useLocation, useNavigate, useParams } from "@remix-run/react";
+import type { ReactNode } from "react";
+
+export interface ShellOrganization {
+  slug: string;
+  title: string;
+  projects: Array<{ slug: string; name: string; environments: Array<{ slug: string; type: string }> }>;
+}
+
+const ENV_LABEL: Record<string, string> = { DEVELOPMENT: "Development", STAGING: "Staging", PRODUCTION: "Production", PREVIEW: "Preview" };
+
+export function AppShell({ user, organizations, children }: { user: { name: string; email: string }; organizations: ShellOrganization[]; children: ReactNode }) {
+  const params = useParams();
+  const base =
+    params.orgSlug && params.projectSlug && params.envSlug
+      ? `/orgs/${params.orgSlug}/projects/${params.projectSlug}/env/${params.envSlug}`
+      : undefined;
+  return (
+    <div className="shell">
+      <aside className="sidebar">
+        <a className="brand" href="/">
+          <span className="brand-mark" aria-hidden>
+            ▲
+          </span>
+          runfeed
+        </a>
+        <EnvironmentSwitcher organizations={organizations} />
+        {base ? (
+          <nav className="nav" aria-label="Environment">
+            <NavLink to={`${base}/runs`} className="nav-link">
+              <span aria-hidden>≡</span> Runs
+            </NavLink>
+            <NavLink to={`${base}/apikeys`} className="nav-link">
+              <span aria-hidden>⚿</span> API keys
+            </NavLink>
+            <NavLink to={`${base}/realtime`} className="nav-link">
+              <span aria-hidden>◉</span> Realtime
+            </NavLink>
+          </nav>
+        ) : null}
+        <div className="sidebar-footer">
+          <div className="user">
+            <span className="avatar" aria-hidden>
+              {user.name.slice(0, 1).toUpperCase()}
+            </span>
+            <span className="user-text">
+              <strong>{user.name}</strong>
+              <span className="muted">{user.email}</span>
+            </span>
+          </div>
+          <Form method="post" action="/logout">
+            <button className="button button-ghost button-small" type="submit">
+              Sign out
+            </button>
+          </Form>
+        </div>
+      </aside>
+      <main className="main">{children}</main>
+    </div>
+  );
+}
+
+function EnvironmentSwitcher({ organizations }: { organizations: ShellOrganization[] }) {
+  const params = useParams();
+  const navigate = useNavigate();
+  const current = params.orgSlug ? `/orgs/${params.orgSlug}/projects/${params.projectSlug}/env/${params.envSlug}` : "";
+  const location = useLocation();
+  const page = /\/(apikeys|realtime)$/.exec(location.pathname)?.[1] ?? "runs";
+  const currentEnv = organizations
+    .flatMap((o) => o.projects.flatMap((p) => p.environments.map((e) => ({ o, p, e }))))
+    .find(({ o, p, e }) => o.slug === params.orgSlug && p.slug === params.projectSlug && e.slug === params.envSlug);
+  return (
+    <label className="switcher">
+      <span className="switcher-caption">{currentEnv ? `${currentEnv.o.title} / ${currentEnv.p.name}` : "Environment"}</span>
+      <select
+        aria-label="Organisation, project and environment"
+        value={current}
+        onChange={(event) => navigate(`${event.target.value}/${page}`)}
+        data-env-type={currentEnv?.e.type}
+      >
+        {current === "" ? <option value="">Choose an environment…</option> : null}
+        {organizations.map((organization) =>
+          organization.projects.map((project) => (
+            <optgroup key={`${organization.slug}/${project.slug}`} label={`${organization.title} / ${project.name}`}>
+              {project.environments.map((environment) => (
+                <option key={environment.slug} value={`/orgs/${organization.slug}/projects/${project.slug}/env/${environment.slug}`}>
+                  {ENV_LABEL[environment.type] ?? environment.slug} ({environment.slug})
+                </option>
+              ))}
+            </optgroup>
+          )),
+        )}
+      </select>
+    </label>
+  );
+}

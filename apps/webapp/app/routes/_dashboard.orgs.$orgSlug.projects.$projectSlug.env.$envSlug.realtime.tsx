@@ -1,0 +1,112 @@
+/**
+ * Realtime: live requests held right now per environment of the project (from the limiter, across
+ * all webapp instances) against each limit, and the shape server's health and metrics.
+ */
+import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { useLoaderData, useRevalidator } from "@remix-run/react";
+import { useEffect } from "react";
+import { PageHeader, ProgressBar } from "../components/ui";
+import { requireEnvironment, shapeServerHealth } from "../services/dashboard.server";
+import { realtimeUsage } from "../services/realtime/realtimeServices.server";
+import { requireUser } from "../services/session.server";
+
+export const meta: MetaFunction = () => [{ title: "Realtime · runfeed" }];
+
+export async function loader({ request, params, context }: LoaderFunctionArgs) {
+  const { services } = context;
+  const user = await requireUser(services, request);
+  const environment = await requireEnvironment(services, user.id, params);
+  const environments = await services.prisma.runtimeEnvironment.findMany({
+    where: { projectId: environment.projectId, archivedAt: null },
+    orderBy: { createdAt: "asc" },
+    select: { id: true, slug: true, type: true, realtimeConcurrencyLimit: true },
+  });
+  const [usage, health] = await Promise.all([
+    realtimeUsage(services, environments.map((e) => e.id)).catch(() => undefined),
+    shapeServerHealth(services.env.ELECTRIC_ORIGIN),
+  ]);
+  return {
+    currentId: environment.id,
+    environments: environments.map((e) => ({
+      slug: e.slug,
+      type: e.type,
+      current: e.id === environment.id,
+      inUse: usage?.[e.id] ?? null,
+      limit: e.realtimeConcurrencyLimit ?? services.env.REALTIME_DEFAULT_CONCURRENCY_LIMIT,
+    })),
+    health,
+    checkedAt: Date.now(),
+  };
+}
+
+export default function RealtimePage() {
+  const { environments, health } = useLoaderData<typeof loader>();
+  const revalidator = useRevalidator();
+  useEffect(() => {
+    const timer = setInterval(() => {
+      if (revalidator.state === "idle" && document.visibilityState === "visible") revalidator.revalidate();
+    }, 5000);
+    return () => clearInterval(timer);
+  }, [revalidator]);
+  const healthy = health.status === "active";
+
+  return (
+    <section className="page">
+      <PageHeader title="Realtime" subtitle="Live subscriptions held open right now, and the shape server behind them. Refreshes every 5 s." />
+
+      <div className="card">
+        <h2>Concurrent live requests</h2>
+        <p className="muted">Long-polls holding a slot in the limiter, across every webapp instance. New live requests beyond the limit get 429.</p>
+        <div className="usage-list">
+          {environments.map((environment) => (
+            <div key={environment.slug} className={environment.current ? "usage usage-current" : "usage"} data-env={environment.slug}>
+              <div className="usage-head">
+                <strong>{environment.slug}</strong>
+                <span className="mono" data-testid={`usage-${environment.slug}`}>
+                  {environment.inUse ?? "?"} / {environment.limit.toLocaleString("en-US")}
+                </span>
+              </div>
+              <ProgressBar value={environment.inUse === null ? 0 : environment.inUse / environment.limit} label={environment.inUse === null ? "limiter unavailable" : undefined} compact />
+            </div>
+          ))}
+        </div>
+      </div>
+
+      <div className="card">
+        <h2>
+          Shape server <span className={`health ${healthy ? "health-ok" : "health-bad"}`}>{health.status}</span>
+        </h2>
+        <p className="muted">
+          <code>{health.origin}</code>
+          {health.error ? <> · {health.error}</> : null}
+        </p>
+        {health.metrics.length ? (
+          <div className="table-wrap">
+            <table className="table metrics-table">
+              <thead>
+                <tr>
+                  <th>Metric</th>
+                  <th>Labels</th>
+                  <th className="num">Value</th>
+                </tr>
+              </thead>
+              <tbody>
+                {health.metrics.slice(0, 60).map((sample) => (
+                  <tr key={`${sample.name}${sample.labels}`}>
+                    <td className="mono">{sample.name}</td>
+                    <td className="mono muted">{sample.labels}</td>
+                    <td className="num mono">{formatMetric(sample.value)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <p className="muted">No shape, subscriber or replication metrics were reported.</p>
+        )}
+      </div>
+    </section>
+  );
+}
+
+const formatMetric = (value: number) => (Number.isInteger(value) ? value.toLocaleString("en-US") : value.toFixed(3));

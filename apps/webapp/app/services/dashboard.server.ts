@@ -1,0 +1,376 @@
+/**
+ * What the dashboard routes read and write: environment access for a signed-in user, the run list
+ * (filters and keyset pagination), one run with its relatives, API keys, the realtime token, and
+ * shape-server health. Route modules stay thin and call these.
+ */
+import { z } from "zod";
+import {
+  ADDITIONAL_KEY_REGEX,
+  PUBLIC_RUN_STATUSES,
+  TASK_RUN_STATUSES,
+  generateAdditionalKey,
+  generateRootKey,
+  parseScope,
+  publicStatusFromRunStatus,
+  type PublicRunStatus,
+} from "@runfeed/core";
+import type { Prisma, PrismaClient, TaskRunStatus } from "@runfeed/database";
+import { runFromPrisma, type RunListItem } from "../components/runs/runRow";
+import { sha256, signPublicToken, type AuthenticatedEnvironment } from "./auth.server";
+import { notFound } from "./httpErrors.server";
+import type { Services } from "./services.server";
+
+// --- environments --------------------------------------------------------------------------------
+
+export interface EnvParams {
+  orgSlug?: string;
+  projectSlug?: string;
+  envSlug?: string;
+}
+
+export type DashboardEnvironment = AuthenticatedEnvironment & { organization: { id: string; slug: string; title: string } };
+
+/**
+ * The environment named by the URL, if the user is a member of its organisation; otherwise a 404
+ * (never a 403: other organisations' slugs are not revealed).
+ */
+export async function requireEnvironment(services: Services, userId: string, params: EnvParams): Promise<DashboardEnvironment> {
+  const { orgSlug, projectSlug, envSlug } = params;
+  if (!orgSlug || !projectSlug || !envSlug) throw new Response("Not found", { status: 404 });
+  const environment = await services.prisma.runtimeEnvironment.findFirst({
+    where: {
+      slug: envSlug,
+      archivedAt: null,
+      project: { slug: projectSlug, deletedAt: null, organization: { slug: orgSlug, members: { some: { userId } } } },
+    },
+    include: { project: { include: { organization: true } }, parentEnvironment: true },
+  });
+  if (!environment) throw new Response("Environment not found", { status: 404 });
+  return { ...environment, organization: environment.project.organization };
+}
+
+export interface SwitcherOrganization {
+  slug: string;
+  title: string;
+  projects: Array<{ slug: string; name: string; environments: Array<{ slug: string; type: string }> }>;
+}
+
+const ENV_ORDER: Record<string, number> = { DEVELOPMENT: 0, STAGING: 1, PREVIEW: 2, PRODUCTION: 3 };
+
+export async function switcherTree(prisma: PrismaClient, userId: string): Promise<SwitcherOrganization[]> {
+  const organizations = await prisma.organization.findMany({
+    where: { members: { some: { userId } } },
+    orderBy: { title: "asc" },
+    include: {
+      projects: {
+        where: { deletedAt: null },
+        orderBy: { name: "asc" },
+        include: { environments: { where: { archivedAt: null, parentEnvironmentId: null }, select: { slug: true, type: true } } },
+      },
+    },
+  });
+  return organizations.map((organization) => ({
+    slug: organization.slug,
+    title: organization.title,
+    projects: organization.projects.map((project) => ({
+      slug: project.slug,
+      name: project.name,
+      environments: project.environments.sort((a, b) => (ENV_ORDER[a.type] ?? 9) - (ENV_ORDER[b.type] ?? 9)),
+    })),
+  }));
+}
+
+export function envPath(params: { orgSlug: string; projectSlug: string; envSlug: string }, page = "runs"): string {
+  return `/orgs/${params.orgSlug}/projects/${params.projectSlug}/env/${params.envSlug}/${page}`;
+}
+
+/** The first environment the user can see (development first), for the landing redirect. */
+export async function defaultEnvPath(prisma: PrismaClient, userId: string): Promise<string | undefined> {
+  for (const organization of await switcherTree(prisma, userId)) {
+    for (const project of organization.projects) {
+      const environment = project.environments[0];
+      if (environment) return envPath({ orgSlug: organization.slug, projectSlug: project.slug, envSlug: environment.slug });
+    }
+  }
+  return undefined;
+}
+
+// --- realtime token ------------------------------------------------------------------------------
+
+/** Short-lived: the pages revalidate well before it expires. */
+export const DASHBOARD_TOKEN_TTL_SECONDS = 15 * 60;
+
+/**
+ * The dashboard's own public token: the same kind a customer's backend mints, so the live table goes
+ * through the same realtime route, proxy and limiter as everyone else. List tokens skip the heavy
+ * columns (payload, output).
+ */
+export function dashboardRealtimeToken(environment: AuthenticatedEnvironment, runFriendlyId?: string): Promise<string> {
+  return signPublicToken(
+    environment,
+    runFriendlyId
+      ? { scopes: [`read:runs:${runFriendlyId}`] }
+      : { scopes: ["read:runs"], realtime: { skipColumns: ["payload", "output"] } },
+    Math.floor(Date.now() / 1000) + DASHBOARD_TOKEN_TTL_SECONDS,
+  );
+}
+
+// --- run list ------------------------------------------------------------------------------------
+
+export const TIME_RANGES = {
+  "15m": 15 * 60_000,
+  "1h": 3_600_000,
+  "6h": 6 * 3_600_000,
+  "24h": 86_400_000,
+  "7d": 7 * 86_400_000,
+  "30d": 30 * 86_400_000,
+  all: undefined,
+} as const;
+export type TimeRange = keyof typeof TIME_RANGES;
+
+export const RunFilters = z.object({
+  status: z.enum(PUBLIC_RUN_STATUSES).optional().catch(undefined),
+  task: z.string().trim().max(128).optional().catch(undefined).transform((v) => v || undefined),
+  tag: z.string().trim().max(128).optional().catch(undefined).transform((v) => v || undefined),
+  range: z.enum(Object.keys(TIME_RANGES) as [TimeRange, ...TimeRange[]]).catch("7d").default("7d"),
+  /** `<createdAtMs>_<id>` of the last row of the previous page. */
+  cursor: z.string().regex(/^\d+_[A-Za-z0-9]+$/).optional().catch(undefined),
+  limit: z.coerce.number().int().min(1).max(500).catch(25).default(25),
+});
+export type RunFilters = z.output<typeof RunFilters>;
+
+export function parseRunFilters(url: URL): RunFilters {
+  const raw = Object.fromEntries([...url.searchParams].filter(([, value]) => value !== ""));
+  return RunFilters.parse(raw);
+}
+
+/** DB statuses that map to a public status. */
+export function dbStatusesFor(status: PublicRunStatus): TaskRunStatus[] {
+  return TASK_RUN_STATUSES.filter((s) => publicStatusFromRunStatus(s) === status) as TaskRunStatus[];
+}
+
+export interface RunPage {
+  runs: RunListItem[];
+  nextCursor: string | undefined;
+  tasks: string[];
+}
+
+export async function listRuns(prisma: PrismaClient, environmentId: string, filters: RunFilters, now = Date.now()): Promise<RunPage> {
+  const where: Prisma.TaskRunWhereInput = { runtimeEnvironmentId: environmentId };
+  if (filters.status) where.status = { in: dbStatusesFor(filters.status) };
+  if (filters.task) where.taskIdentifier = filters.task;
+  if (filters.tag) where.runTags = { has: filters.tag };
+  const rangeMs = TIME_RANGES[filters.range];
+  const and: Prisma.TaskRunWhereInput[] = [];
+  if (rangeMs !== undefined) and.push({ createdAt: { gte: new Date(now - rangeMs) } });
+  if (filters.cursor) {
+    const [ms, id] = filters.cursor.split("_") as [string, string];
+    const createdAt = new Date(Number(ms));
+    and.push({ OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] });
+  }
+  if (and.length) where.AND = and;
+
+  const [rows, tasks] = await Promise.all([
+    prisma.taskRun.findMany({
+      where,
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: filters.limit + 1,
+      select: LIST_SELECT,
+    }),
+    prisma.taskRun.findMany({
+      where: { runtimeEnvironmentId: environmentId },
+      distinct: ["taskIdentifier"],
+      select: { taskIdentifier: true },
+      orderBy: { taskIdentifier: "asc" },
+      take: 100,
+    }),
+  ]);
+  const runs = rows.slice(0, filters.limit).map(runFromPrisma);
+  const last = runs[runs.length - 1];
+  return {
+    runs,
+    nextCursor: rows.length > filters.limit && last ? runCursor(last) : undefined,
+    tasks: tasks.map((t) => t.taskIdentifier),
+  };
+}
+
+export const runCursor = (run: Pick<RunListItem, "createdAt" | "id">) => `${run.createdAt}_${run.id}`;
+
+const LIST_SELECT = {
+  id: true,
+  friendlyId: true,
+  taskIdentifier: true,
+  status: true,
+  runTags: true,
+  createdAt: true,
+  updatedAt: true,
+  startedAt: true,
+  completedAt: true,
+  usageDurationMs: true,
+  costInCents: true,
+  baseCostInCents: true,
+  metadata: true,
+} as const;
+
+// --- one run -------------------------------------------------------------------------------------
+
+export async function getRunDetail(prisma: PrismaClient, environmentId: string, friendlyId: string) {
+  const run = await prisma.taskRun.findFirst({
+    where: { runtimeEnvironmentId: environmentId, friendlyId },
+    include: { batch: { select: { friendlyId: true } } },
+  });
+  if (!run) throw notFound("Run not found");
+  const relatives = (ids: Array<string | null>) =>
+    prisma.taskRun.findMany({
+      where: { id: { in: ids.filter((id): id is string => !!id) }, runtimeEnvironmentId: environmentId },
+      select: LIST_SELECT,
+    });
+  const [lineage, children] = await Promise.all([
+    relatives([run.parentTaskRunId, run.rootTaskRunId]),
+    prisma.taskRun.findMany({
+      where: { parentTaskRunId: run.id, runtimeEnvironmentId: environmentId },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+      take: 200,
+      select: LIST_SELECT,
+    }),
+  ]);
+  const byId = new Map(lineage.map((r) => [r.id, runFromPrisma(r)]));
+  return {
+    run: {
+      ...runFromPrisma(run),
+      payload: run.payload,
+      payloadType: run.payloadType,
+      output: run.output,
+      outputType: run.outputType,
+      error: run.error as unknown,
+      queuedAt: run.queuedAt?.getTime() ?? null,
+      delayUntil: run.delayUntil?.getTime() ?? null,
+      expiredAt: run.expiredAt?.getTime() ?? null,
+      isTest: run.isTest,
+      attemptCount: run.attemptCount,
+      batchFriendlyId: run.batch?.friendlyId ?? null,
+      idempotencyKey: run.idempotencyKey,
+      depth: run.depth,
+    },
+    parent: run.parentTaskRunId ? (byId.get(run.parentTaskRunId) ?? null) : null,
+    root: run.rootTaskRunId && run.rootTaskRunId !== run.parentTaskRunId ? (byId.get(run.rootTaskRunId) ?? null) : null,
+    children: children.map(runFromPrisma),
+  };
+}
+export type RunDetail = Awaited<ReturnType<typeof getRunDetail>>;
+
+// --- API keys ------------------------------------------------------------------------------------
+
+export async function listApiKeys(prisma: PrismaClient, environmentId: string) {
+  const keys = await prisma.apiKey.findMany({
+    where: { runtimeEnvironmentId: environmentId },
+    orderBy: [{ revokedAt: { sort: "desc", nulls: "first" } }, { createdAt: "desc" }],
+  });
+  return keys.map((key) => ({
+    id: key.id,
+    name: key.name,
+    keyPrefix: key.keyPrefix,
+    scopes: key.scopes,
+    createdAt: key.createdAt.getTime(),
+    lastUsedAt: key.lastUsedAt?.getTime() ?? null,
+    revokedAt: key.revokedAt?.getTime() ?? null,
+  }));
+}
+
+/** Scopes offered as checkboxes; any valid scope may also be typed in. */
+export const COMMON_SCOPES = ["read:runs", "write:runs", "trigger:tasks", "batchTrigger:tasks", "read:tags", "read:batch", "admin"] as const;
+
+export const CreateApiKeyForm = z.object({
+  name: z.string().trim().min(1, "Give the key a name").max(64),
+  scopes: z
+    .array(z.string().trim())
+    .transform((scopes) => [...new Set(scopes.filter(Boolean))])
+    .refine((scopes) => scopes.length > 0, "Pick at least one scope")
+    .refine((scopes) => scopes.every((scope) => parseScope(scope) !== undefined), "A scope is not valid (action:type[:id])"),
+});
+
+/** Creates an additional key; the plaintext is returned once and only its SHA-256 is stored. */
+export async function createApiKey(
+  prisma: PrismaClient,
+  environment: Pick<AuthenticatedEnvironment, "id" | "type">,
+  input: z.output<typeof CreateApiKeyForm>,
+): Promise<{ id: string; key: string }> {
+  const key = generateAdditionalKey(environment.type);
+  if (!ADDITIONAL_KEY_REGEX.test(key)) throw new Error("generated key has the wrong format");
+  const created = await prisma.apiKey.create({
+    data: {
+      name: input.name,
+      keyHash: sha256(key),
+      keyPrefix: key.slice(0, key.lastIndexOf("_") + 5),
+      scopes: input.scopes,
+      runtimeEnvironmentId: environment.id,
+    },
+  });
+  return { id: created.id, key };
+}
+
+export async function revokeApiKey(prisma: PrismaClient, environmentId: string, id: string): Promise<boolean> {
+  const { count } = await prisma.apiKey.updateMany({
+    where: { id, runtimeEnvironmentId: environmentId, revokedAt: null },
+    data: { revokedAt: new Date() },
+  });
+  return count === 1;
+}
+
+/**
+ * A new root secret key. The old one stops working at once, and so do public tokens signed with it
+ * (they are HS256 over the root key).
+ */
+export async function rollRootKey(prisma: PrismaClient, environment: Pick<AuthenticatedEnvironment, "id" | "type">): Promise<string> {
+  const apiKey = generateRootKey(environment.type);
+  await prisma.runtimeEnvironment.update({ where: { id: environment.id }, data: { apiKey } });
+  return apiKey;
+}
+
+// --- realtime health -----------------------------------------------------------------------------
+
+export interface ShapeServerHealth {
+  origin: string;
+  status: "active" | "starting" | "unreachable" | string;
+  /** Prometheus samples whose names mention shapes, subscribers, lag or replication. */
+  metrics: Array<{ name: string; labels: string; value: number }>;
+  error?: string;
+}
+
+const INTERESTING_METRIC = /shape|subscriber|lag|replication|slot|wal|lsn|request/i;
+
+export async function shapeServerHealth(origin: string, timeoutMs = 2000): Promise<ShapeServerHealth> {
+  const get = (path: string) => fetch(new URL(path, origin), { signal: AbortSignal.timeout(timeoutMs) });
+  let status: ShapeServerHealth["status"] = "unreachable";
+  let error: string | undefined;
+  try {
+    const response = await get("/v1/health");
+    const body = (await response.json().catch(() => ({}))) as { status?: string };
+    status = body.status ?? (response.ok ? "active" : `HTTP ${response.status}`);
+  } catch (cause) {
+    error = (cause as Error).message;
+    return { origin, status, metrics: [], error };
+  }
+  let metrics: ShapeServerHealth["metrics"] = [];
+  try {
+    const response = await get("/metrics");
+    if (response.ok) metrics = parsePrometheus(await response.text()).filter((sample) => INTERESTING_METRIC.test(sample.name));
+    else error = `/metrics answered ${response.status}`;
+  } catch (cause) {
+    error = `/metrics: ${(cause as Error).message}`;
+  }
+  return { origin, status, metrics, error };
+}
+
+/** Prometheus text exposition → samples (no histograms' _bucket lines; comments skipped). */
+export function parsePrometheus(text: string): Array<{ name: string; labels: string; value: number }> {
+  const samples: Array<{ name: string; labels: string; value: number }> = [];
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!match || match[1]!.endsWith("_bucket")) continue;
+    const value = Number(match[3]);
+    if (Number.isFinite(value)) samples.push({ name: match[1]!, labels: match[2] ?? "", value });
+  }
+  return samples;
+}
