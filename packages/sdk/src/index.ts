@@ -17,7 +17,8 @@ export const metadata = { forRun, flush: flushAll };
 
 export type { TriggerOptions, TriggerResult, BatchItem, BatchTriggerResult, RetrievedRun } from "./tasks.js";
 export type { CreatePublicTokenOptions, PublicTokenScopes } from "./auth.js";
-export { RunMetadata, MetadataTarget, type RunMetadataOptions } from "./metadata.js";
+export { RunMetadata, MetadataTarget, collapseOperations, type RunMetadataOptions } from "./metadata.js";
+export type { MetadataOperation } from "./public-types.js";
 export {
   STATUS_ONLY_SKIP_COLUMNS,
   type RealtimeRunSkipColumn,

@@ -3,7 +3,7 @@
  * about once a second in one `PUT /api/v1/runs/:id/metadata { operations, parentOperations, rootOperations }`.
  * Requires a secret key (the route accepts no public tokens).
  */
-import type { MetadataOperation } from "@runfeed/core";
+import type { MetadataOperation } from "./public-types.js";
 import type { RequestOptions } from "./config.js";
 import { apiRequest } from "./http.js";
 

@@ -1,12 +1,11 @@
 /** The three realtime feeds (contract §1.2), each a RunSubscription against `{baseURL}/realtime/v1/…`. */
-import type { RunStreamColumn } from "@runfeed/core";
+import type { RealtimeRunSkipColumn } from "./public-types.js";
 import { apiUrl, resolveConfig, type RequestOptions } from "./config.js";
 import type { RealtimeRun } from "./run.js";
 import { RunSubscription } from "./subscription.js";
 import { API_VERSION, API_VERSION_HEADER, AUTHORIZATION_HEADER, bearer, CREATED_AT_PARAM, SKIP_COLUMNS_PARAM, TAGS_PARAM } from "./wire.js";
 
-/** Columns a subscriber may ask the server not to send (the server never skips id, status, dates…). */
-export type RealtimeRunSkipColumn = Exclude<RunStreamColumn, "id" | "taskIdentifier" | "friendlyId" | "status" | "createdAt" | "updatedAt">;
+export type { RealtimeRunSkipColumn };
 
 /**
  * Status-only: everything but the status, the timestamps and the task. Small rows for dashboards

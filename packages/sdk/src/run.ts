@@ -3,13 +3,14 @@
  * Trigger.dev SDK's `RealtimeRun` has. Pure. Accepts values both as wire strings and as already
  * typed by the Electric parser (numbers, booleans, arrays, parsed jsonb).
  */
-import { publicStatusFromRunStatus, runStatusFlags, type PublicRunStatus, type RunStreamColumn } from "@runfeed/core";
+import { publicStatusFromRunStatus, runStatusFlags } from "@runfeed/core";
+import type { RealtimeRunSkipColumn, RunStatus } from "./public-types.js";
 import { RunParseError } from "./errors.js";
 
-export type RunStatus = PublicRunStatus;
+export type { RunStatus };
 
 /** One row as folded from the feed: column → value (string, or typed by the Electric parser). */
-export type RawRunRow = Partial<Record<RunStreamColumn, unknown>> & Record<string, unknown>;
+export type RawRunRow = Partial<Record<RealtimeRunSkipColumn | "id" | "friendlyId" | "taskIdentifier" | "status" | "createdAt" | "updatedAt", unknown>> & Record<string, unknown>;
 
 export interface RunError {
   name?: string;
