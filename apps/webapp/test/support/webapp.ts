@@ -15,9 +15,18 @@ export interface TestWebapp {
   close(): Promise<void>;
 }
 
-export async function startTestWebapp(overrides: Record<string, string> = {}): Promise<TestWebapp> {
+export interface StartTestWebappOptions {
+  /** Runs once the database exists, before the webapp starts (e.g. start a shape server on it); returns more env overrides. */
+  beforeStart?: (database: TestDatabase) => Promise<Record<string, string>>;
+}
+
+export async function startTestWebapp(
+  overrides: Record<string, string> = {},
+  options: StartTestWebappOptions = {},
+): Promise<TestWebapp> {
   const database = await createTestDatabase();
   const { redisUrl } = testServices();
+  const extra = options.beforeStart ? await options.beforeStart(database) : {};
   const env = parseEnv({
     NODE_ENV: "test",
     LOG_LEVEL: "warn",
@@ -27,6 +36,7 @@ export async function startTestWebapp(overrides: Record<string, string> = {}): P
     PORT: "0",
     WORKER_ENABLED: "false",
     ...overrides,
+    ...extra,
   });
   const webapp = await createWebapp(env);
   const { url, server } = await listen(webapp, 0, "127.0.0.1");
