@@ -145,3 +145,131 @@ export const CACHE_CONTROL_ERROR = "no-store";
 export const CACHE_CONTROL_HEALTH = "no-cache, no-store, must-revalidate";
 export const cacheControlCatchUp = (maxAge: number, staleAge: number) =>
   `public, max-age=${maxAge}, stale-while-revalidate=${staleAge}`;
+
+// --- Further protocol names used by the shape server (§1.2, §2, §3.3)
+export const API_SECRET_PARAM = "api_secret";
+export const ELECTRIC_SHAPE_PATH = "/v1/shape";
+export const ELECTRIC_HEALTH_PATH = "/v1/health";
+export const CACHE_CONTROL_NO_CACHE = "no-cache";
+export const SURROGATE_CONTROL_HEADER = "surrogate-control";
+export const CACHE_CONTROL_MUST_REFETCH_NO_HANDLE = "public, max-age=1, must-revalidate";
+export const cacheControlSse = (sseTimeoutSeconds: number) => `public, max-age=${Math.max(0, sseTimeoutSeconds - 1)}`;
+export const CORS_ALLOW_METHODS_SHAPE = "GET, POST, HEAD, DELETE, OPTIONS";
+export const CORS_ALLOW_METHODS_OTHER = "GET, HEAD";
+export const SSE_KEEP_ALIVE = ": keep-alive\n\n";
+export type LogMode = "full" | "changes_only";
+export type ReplicaMode = "default" | "full";
+
+// --- Offsets (§4.1): pure codec. `tx` is a commit LSN (or 0 for virtual snapshot offsets).
+export type LogOffset =
+  | { kind: "before_all" }
+  | { kind: "now" }
+  | { kind: "at"; tx: bigint; op: number | "inf" };
+
+export const BEFORE_ALL: LogOffset = { kind: "before_all" };
+
+const OFFSET_PATTERN = /^(\d+)_(\d+|inf)$/;
+
+/** Parses the `offset` parameter; returns undefined for anything that "has invalid format". */
+export function parseOffset(text: string): LogOffset | undefined {
+  if (text === INITIAL_OFFSET) return BEFORE_ALL;
+  if (text === NOW_OFFSET) return { kind: "now" };
+  const m = OFFSET_PATTERN.exec(text);
+  if (!m) return undefined;
+  const tx = BigInt(m[1]!);
+  if (tx >= 1n << 64n) return undefined;
+  const op = m[2] === "inf" ? "inf" : Number(m[2]);
+  if (op !== "inf" && !Number.isSafeInteger(op)) return undefined;
+  return { kind: "at", tx, op };
+}
+
+export function formatOffset(offset: LogOffset): string {
+  if (offset.kind === "before_all") return INITIAL_OFFSET;
+  if (offset.kind === "now") return NOW_OFFSET;
+  return `${offset.tx}_${offset.op}`;
+}
+
+export const offsetAt = (tx: bigint, op: number | "inf"): LogOffset => ({ kind: "at", tx, op });
+
+/** Total order: -1 < every real offset; `inf` above every op of the same tx. `now` is not comparable. */
+export function compareOffsets(a: LogOffset, b: LogOffset): number {
+  if (a.kind === "now" || b.kind === "now") throw new TypeError("offset 'now' has no position");
+  if (a.kind === "before_all") return b.kind === "before_all" ? 0 : -1;
+  if (b.kind === "before_all") return 1;
+  if (a.tx !== b.tx) return a.tx < b.tx ? -1 : 1;
+  if (a.op === b.op) return 0;
+  if (a.op === "inf") return 1;
+  if (b.op === "inf") return -1;
+  return a.op < b.op ? -1 : 1;
+}
+
+// --- LSN helpers (§4.1, §0.5): `X/Y` ⇄ 64-bit integer, decimal strings on the wire.
+export function lsnToBigInt(lsn: string): bigint {
+  const [hi, lo] = lsn.split("/");
+  if (hi === undefined || lo === undefined) throw new TypeError(`invalid LSN ${lsn}`);
+  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
+}
+
+export function bigIntToLsn(value: bigint): string {
+  return `${(value >> 32n).toString(16).toUpperCase()}/${(value & 0xffffffffn).toString(16).toUpperCase()}`;
+}
+
+// --- Cursor (§4.3)
+export const CURSOR_EPOCH_MS = Date.UTC(2024, 9, 9);
+
+/** Next `electric-cursor`: time bucket of `longPollTimeoutMs`, strictly above the request's cursor. */
+export function nextCursor(
+  requestCursor: string | undefined | null,
+  longPollTimeoutMs: number,
+  nowMs: number,
+  random: () => number = Math.random,
+): string {
+  const period = Math.floor(longPollTimeoutMs / 1000);
+  if (period <= 0) return "0";
+  const t = (nowMs - CURSOR_EPOCH_MS) / 1000;
+  const next = Math.ceil(t / period) * period;
+  const prev = requestCursor && /^\d+$/.test(requestCursor) ? Number(requestCursor) : 0;
+  if (next > prev) return String(next);
+  return String(prev + 1 + Math.floor(random() * 3600));
+}
+
+// --- ETag (§2.2)
+export function shapeEtag(handle: string, requestOffset: string, responseOffset: string, unique?: number): string {
+  return unique === undefined
+    ? `"${handle}:${requestOffset}:${responseOffset}"`
+    : `"${handle}:${requestOffset}:${responseOffset}:${unique}"`;
+}
+
+/** `If-None-Match` list → bare etag values (quotes kept as sent are normalised to our quoted form). */
+export function parseIfNoneMatch(header: string | undefined): string[] {
+  if (!header) return [];
+  return header
+    .split(",")
+    .map((s) => s.trim().replace(/^W\//, "").replace(/^"|"$/g, ""))
+    .filter((s) => s.length > 0)
+    .map((s) => `"${s}"`);
+}
+
+// --- Row keys (§3.2)
+const escapeRelPart = (s: string) => s.replace(/\//g, "//").replace(/\./g, "..");
+
+export function relationKeyPrefix(schema: string, table: string): string {
+  return `"${escapeRelPart(schema)}"."${escapeRelPart(table)}"`;
+}
+
+export function rowKey(prefix: string, pkValues: ReadonlyArray<string | null>): string {
+  let key = prefix;
+  for (const v of pkValues) key += v === null ? "/_" : `/"${v.replace(/\//g, "//")}"`;
+  return key;
+}
+
+/** The snapshot-end control message (§3.3). */
+export const snapshotEndMessage = (xmin: string, xmax: string, xipList: string[]): ControlMessage => ({
+  headers: { control: SNAPSHOT_END, xmin, xmax, xip_list: xipList },
+});
+
+/** Error body shapes (§6.1). */
+export interface InvalidRequestBody {
+  message: "Invalid request";
+  errors: Record<string, string[] | Record<string, string[]>>;
+}

@@ -1,0 +1,187 @@
+/** Routing, CORS, auth, admission control and error rendering for the HTTP API (§1.1, §2.1, §6). */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  API_SECRET_PARAM,
+  CACHE_CONTROL_ERROR,
+  CACHE_CONTROL_HEALTH,
+  CACHE_CONTROL_MUST_REFETCH,
+  CACHE_CONTROL_MUST_REFETCH_NO_HANDLE,
+  CORS_ALLOW_METHODS_OTHER,
+  CORS_ALLOW_METHODS_SHAPE,
+  ELECTRIC_EXPOSED_HEADERS,
+  ELECTRIC_HANDLE_HEADER,
+  ELECTRIC_HEALTH_PATH,
+  ELECTRIC_SERVER_HEADER,
+  ELECTRIC_SHAPE_PATH,
+  INITIAL_OFFSET,
+  OFFSET_PARAM,
+  SECRET_PARAM,
+  SURROGATE_CONTROL_HEADER,
+} from "@runfeed/core";
+import type { Registry } from "prom-client";
+import type { Logger } from "pino";
+import type { ShapeServerConfig } from "../env.js";
+import { HttpError, InvalidRequestError, MustRefetchError, ServiceUnavailableError, UnauthorizedError } from "./errors.js";
+import type { ShapeApi } from "./shape-handler.js";
+
+export const SERVER_VERSION = "ElectricSQL/1.1.0-runfeed";
+const MAX_BODY = 1024 * 1024;
+
+export interface RouterDeps {
+  config: ShapeServerConfig;
+  logger: Logger;
+  status: () => "waiting" | "starting" | "active";
+  api: () => ShapeApi | undefined;
+  metrics: Registry;
+}
+
+export function createRouter(deps: RouterDeps) {
+  let inflightInitial = 0;
+  let inflightExisting = 0;
+
+  function normalizePath(raw: string): string {
+    let path = raw;
+    try {
+      path = decodeURIComponent(raw);
+    } catch {
+      /* keep raw */
+    }
+    path = path.replace(/\/{2,}/g, "/");
+    if (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1);
+    return path;
+  }
+
+  function cors(req: IncomingMessage, res: ServerResponse, shapeRoute: boolean) {
+    res.setHeader(ELECTRIC_SERVER_HEADER, SERVER_VERSION);
+    res.setHeader("access-control-allow-origin", (req.headers.origin as string | undefined) ?? "*");
+    res.setHeader("access-control-expose-headers", ELECTRIC_EXPOSED_HEADERS.join(","));
+    res.setHeader("access-control-allow-methods", shapeRoute ? CORS_ALLOW_METHODS_SHAPE : CORS_ALLOW_METHODS_OTHER);
+  }
+
+  function sendError(res: ServerResponse, err: unknown, method: string | undefined) {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    for (const h of res.getHeaderNames()) if (h.startsWith("electric-") && h !== ELECTRIC_SERVER_HEADER) res.removeHeader(h);
+    res.removeHeader("etag");
+    let e: HttpError;
+    if (err instanceof HttpError) e = err;
+    else if (isPgUserError(err)) e = InvalidRequestError.field("where", (err as Error).message);
+    else {
+      deps.logger.error({ err }, "unexpected error serving shape");
+      e = new HttpError(500, { message: `Unable to retrieve shape log: ${(err as Error)?.message ?? String(err)}` });
+    }
+    res.statusCode = e.status;
+    for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+    if (e instanceof MustRefetchError) {
+      if (e.newHandle) res.setHeader(ELECTRIC_HANDLE_HEADER, e.newHandle);
+      res.setHeader("cache-control", e.newHandle ? CACHE_CONTROL_MUST_REFETCH : CACHE_CONTROL_MUST_REFETCH_NO_HANDLE);
+    } else if (method === "POST" || method === "DELETE") {
+      res.setHeader("cache-control", "no-cache");
+    } else {
+      res.setHeader("cache-control", CACHE_CONTROL_ERROR);
+      res.setHeader(SURROGATE_CONTROL_HEADER, CACHE_CONTROL_ERROR);
+    }
+    res.setHeader("content-type", "application/json; charset=utf-8");
+    res.end(JSON.stringify(e.body));
+  }
+
+  async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > MAX_BODY) throw new HttpError(413, { error: "Request body too large" });
+      chunks.push(c as Buffer);
+    }
+    const text = Buffer.concat(chunks).toString("utf8");
+    if (text.trim() === "") return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      throw new HttpError(400, { error: "Invalid JSON in request body", details: (e as Error).message });
+    }
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new HttpError(400, { error: "Request body must be a JSON object" });
+    return parsed as Record<string, unknown>;
+  }
+
+  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const path = normalizePath(url.pathname);
+    const shapeRoute = path === ELECTRIC_SHAPE_PATH;
+    cors(req, res, shapeRoute);
+    try {
+      if (req.method === "OPTIONS") {
+        res.statusCode = 204;
+        res.setHeader("access-control-max-age", "86400");
+        res.setHeader("connection", "keep-alive");
+        const requested = String(req.headers["access-control-request-headers"] ?? "")
+          .split(",")
+          .map((s) => s.trim().toLowerCase())
+          .filter((h) => h === "if-none-match" || h === "traceparent");
+        if (requested.length) res.setHeader("access-control-allow-headers", requested.join(", "));
+        res.end();
+        return;
+      }
+      if (path === ELECTRIC_HEALTH_PATH) {
+        const status = deps.status();
+        res.statusCode = status === "active" ? 200 : 202;
+        res.setHeader("cache-control", CACHE_CONTROL_HEALTH);
+        res.setHeader("content-type", "application/json; charset=utf-8");
+        res.end(JSON.stringify({ status }));
+        return;
+      }
+      if (path === "/metrics") {
+        res.setHeader("content-type", deps.metrics.contentType);
+        res.end(await deps.metrics.metrics());
+        return;
+      }
+      if (path === "/" || path === "") {
+        res.statusCode = 200;
+        res.end();
+        return;
+      }
+      if (!shapeRoute) {
+        res.statusCode = 404;
+        res.end("Not found");
+        return;
+      }
+      if (deps.config.secret !== undefined) {
+        const given = url.searchParams.get(SECRET_PARAM) ?? url.searchParams.get(API_SECRET_PARAM);
+        if (given !== deps.config.secret) throw new UnauthorizedError();
+      }
+      const api = deps.api();
+      if (!api || deps.status() !== "active") throw new ServiceUnavailableError({ message: "Stack not ready" }, 5);
+      if (req.method === "DELETE") return await api.handleDelete(req, res, url.searchParams);
+      if (req.method !== "GET" && req.method !== "HEAD" && req.method !== "POST") throw new HttpError(405, { message: "Method not allowed" });
+      const initial = url.searchParams.get(OFFSET_PARAM) === INITIAL_OFFSET;
+      const limit = initial ? deps.config.maxConcurrentRequests.initial : deps.config.maxConcurrentRequests.existing;
+      if ((initial ? inflightInitial : inflightExisting) >= limit)
+        throw new ServiceUnavailableError(
+          { code: "concurrent_request_limit_exceeded", message: `Concurrent ${initial ? "initial" : "existing"} request limit exceeded (limit: ${limit}), please retry` },
+          6 + Math.floor(Math.random() * 5),
+        );
+      if (initial) inflightInitial++;
+      else inflightExisting++;
+      try {
+        const body = req.method === "POST" ? await readJsonBody(req) : undefined;
+        if (body && ("subset" in body || ["where_expr", "order_by", "limit", "offset"].some((k) => k in body) && !("table" in body)))
+          throw InvalidRequestError.field("subset", "subset snapshots are not supported by this server");
+        await api.handleGet(req, res, url.searchParams, body);
+      } finally {
+        if (initial) inflightInitial--;
+        else inflightExisting--;
+      }
+    } catch (err) {
+      sendError(res, err, req.method);
+    }
+  };
+}
+
+/** Postgres errors caused by the request's where clause (data exceptions, syntax/undefined objects). */
+function isPgUserError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "string" && (code.startsWith("22") || code.startsWith("42"));
+}

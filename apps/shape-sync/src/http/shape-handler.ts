@@ -1,0 +1,305 @@
+/**
+ * GET/POST/DELETE /v1/shape (§1–§7): validation → shape resolution → log read → headers → body,
+ * long-poll and SSE live modes, 409 must-refetch, 304 revalidation.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  CACHE_CONTROL_INITIAL,
+  CACHE_CONTROL_LIVE,
+  CACHE_CONTROL_NO_CACHE,
+  ELECTRIC_CURSOR_HEADER,
+  ELECTRIC_HANDLE_HEADER,
+  ELECTRIC_HAS_DATA_HEADER,
+  ELECTRIC_OFFSET_HEADER,
+  ELECTRIC_SCHEMA_HEADER,
+  ELECTRIC_UP_TO_DATE_HEADER,
+  SSE_KEEP_ALIVE,
+  cacheControlCatchUp,
+  cacheControlSse,
+  nextCursor,
+  parseIfNoneMatch,
+  shapeEtag,
+  upToDateMessage,
+} from "@runfeed/core";
+import type { ShapeServerConfig } from "../env.js";
+import { shapeSchema, type TableInfo } from "../pg/catalog.js";
+import { IdentifierError, parseColumnList, parseRelation } from "../pg/identifiers.js";
+import { compileShape, type CompiledShape, type ShapeDefinition } from "../shapes/definition.js";
+import type { ReadResult, Shape, ShapeRegistry } from "../shapes/registry.js";
+import { WhereError } from "../where/compile.js";
+import { HttpError, InvalidRequestError, MustRefetchError } from "./errors.js";
+import type { LiveWaits } from "./live.js";
+import { parseShapeParams, type ShapeParams } from "./params.js";
+
+export interface ShapeApiDeps {
+  config: ShapeServerConfig;
+  registry: ShapeRegistry;
+  waits: LiveWaits;
+  lookupTable: (schema: string, table: string) => Promise<TableInfo | undefined>;
+}
+
+type Pos = { tx: number; op: number | "inf" };
+
+const posOf = (o: ShapeParams["offset"]): Pos | "before_all" | "now" =>
+  o.kind === "at" ? { tx: Number(o.tx), op: o.op } : o.kind;
+
+function comparePos(a: Pos, b: Pos): number {
+  if (a.tx !== b.tx) return a.tx < b.tx ? -1 : 1;
+  if (a.op === b.op) return 0;
+  if (a.op === "inf") return 1;
+  if (b.op === "inf") return -1;
+  return a.op < b.op ? -1 : 1;
+}
+
+const fmt = (p: Pos) => `${p.tx}_${p.op}`;
+
+export class ShapeApi {
+  private monotonic = 0;
+
+  constructor(private readonly deps: ShapeApiDeps) {}
+
+  /** Resolves table, columns and where into a compiled shape, or throws a 400. */
+  async compile(p: Pick<ShapeParams, "table" | "where" | "params" | "columns" | "replica" | "log">): Promise<CompiledShape> {
+    let rel: { schema: string; table: string };
+    try {
+      rel = parseRelation(p.table);
+    } catch (e) {
+      throw InvalidRequestError.field("table", (e as Error).message);
+    }
+    const info = await this.deps.lookupTable(rel.schema, rel.table);
+    if (!info)
+      throw InvalidRequestError.field(
+        "table",
+        `Table "${rel.schema}"."${rel.table}" does not exist. If the table name contains capitals or special characters you must quote it.`,
+      );
+    let columns: string[] | undefined;
+    if (p.columns !== undefined) {
+      try {
+        columns = p.columns.trim() === "" ? [] : parseColumnList(p.columns);
+      } catch (e) {
+        if (e instanceof IdentifierError) throw InvalidRequestError.field("columns", e.message);
+        throw e;
+      }
+      if (columns.length === 0) throw InvalidRequestError.field("columns", "The list of columns must not be empty");
+      const names = new Set(info.columns.map((c) => c.name));
+      const unknown = columns.filter((c) => !names.has(c));
+      if (unknown.length) throw InvalidRequestError.field("columns", `The following columns are not found on the table: ${unknown.join(", ")}`);
+      const pkCols = info.columns.filter((c) => c.pkIndex !== undefined).map((c) => c.name);
+      const missing = pkCols.filter((c) => !columns!.includes(c));
+      if (missing.length) throw InvalidRequestError.field("columns", `The list of columns must include all primary key columns, missing: ${missing.join(", ")}`);
+      const generated = info.columns.filter((c) => c.generated && columns!.includes(c.name)).map((c) => c.name);
+      if (generated.length) throw InvalidRequestError.field("columns", `The following columns are generated and cannot be included in the shape: ${generated.join(", ")}`);
+    }
+    const def: ShapeDefinition = { schema: info.schema, table: info.table, columns, where: p.where, params: p.where ? p.params : undefined, replica: p.replica, log: p.log };
+    try {
+      return compileShape(def, info);
+    } catch (e) {
+      if (e instanceof WhereError) throw InvalidRequestError.field("where", e.message);
+      throw e;
+    }
+  }
+
+  async handleGet(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, body?: Record<string, unknown>): Promise<void> {
+    const p = parseShapeParams(query, body);
+    if (p.subset) throw InvalidRequestError.field("subset", "subset snapshots are not supported by this server");
+    const compiled = await this.compile(p);
+    const isPost = req.method === "POST";
+    const pos = posOf(p.offset);
+
+    if (pos === "before_all") {
+      const shape = await this.deps.registry.getOrCreate(compiled);
+      const r = this.deps.registry.read(shape, "before_all");
+      return this.sendLog(req, res, shape, p, r, { cacheControl: isPost ? CACHE_CONTROL_NO_CACHE : CACHE_CONTROL_INITIAL, upToDate: false });
+    }
+    if (pos === "now") {
+      const shape = await this.deps.registry.getOrCreate(compiled);
+      const latest = { tx: shape.latestTx, op: shape.latestOp };
+      const r: ReadResult = { items: [], endTx: latest.tx, endOp: latest.op, reachedEnd: true };
+      return this.sendLog(req, res, shape, p, r, {
+        cacheControl: isPost ? CACHE_CONTROL_NO_CACHE : cacheControlCatchUp(this.deps.config.cacheMaxAge, this.deps.config.cacheStaleAge),
+        upToDate: true,
+        noChange: true,
+      });
+    }
+
+    let shape = this.deps.registry.getByHandle(p.handle!);
+    if (!shape || shape.compiled.key !== compiled.key || shape.state !== "active") {
+      const current = await this.deps.registry.getOrCreate(compiled);
+      throw new MustRefetchError(current.handle);
+    }
+    const ac = new AbortController();
+    const onClose = () => ac.abort();
+    res.on("close", onClose);
+    try {
+      // Out of bounds (§4.1): wait up to half the long-poll timeout for the offset to appear.
+      if (this.outOfBounds(shape, pos)) {
+        const deadline = Date.now() + this.deps.config.longPollTimeoutMs / 2;
+        while (this.outOfBounds(shape, pos)) {
+          const left = deadline - Date.now();
+          if (left <= 0) throw InvalidRequestError.field("offset", "out of bounds for this shape");
+          const o = await this.deps.waits.wait(shape, `oob:${p.offsetText}`, pos, left, ac.signal);
+          if (o.kind === "aborted") return;
+          if (o.kind === "gone") return this.refetch(compiled);
+        }
+      }
+      let r = this.deps.registry.read(shape, pos);
+      const catchUpCc = isPost ? CACHE_CONTROL_NO_CACHE : cacheControlCatchUp(this.deps.config.cacheMaxAge, this.deps.config.cacheStaleAge);
+      if (!p.live || r.items.length > 0) {
+        if (p.live && p.liveSse) return this.sendSseOnce(res, shape, p, r);
+        return this.sendLog(req, res, shape, p, r, { cacheControl: p.live ? CACHE_CONTROL_LIVE : catchUpCc, upToDate: r.reachedEnd });
+      }
+      if (p.liveSse) return await this.streamSse(res, shape, compiled, p, pos, ac.signal);
+      const o = await this.deps.waits.wait(shape, p.offsetText, pos, this.deps.config.longPollTimeoutMs, ac.signal);
+      if (o.kind === "aborted") return;
+      if (o.kind === "gone") return this.refetch(compiled);
+      if (o.kind === "timeout") {
+        r = { items: [], endTx: pos.tx, endOp: pos.op, reachedEnd: true };
+        return this.sendLog(req, res, shape, p, r, { cacheControl: CACHE_CONTROL_LIVE, upToDate: true, noChange: true });
+      }
+      r = o.read();
+      return this.sendLog(req, res, shape, p, r, { cacheControl: CACHE_CONTROL_LIVE, upToDate: r.reachedEnd, liveData: true });
+    } finally {
+      res.off("close", onClose);
+    }
+  }
+
+  private outOfBounds(shape: Shape, pos: Pos): boolean {
+    if (pos.tx === 0 && pos.op === "inf") return false;
+    const latest = { tx: shape.latestTx, op: shape.latestOp };
+    const effective = pos.tx > 0 && pos.op === 0 ? { tx: pos.tx, op: 0 } : pos;
+    return comparePos(effective, latest) > 0 && !(pos.tx === latest.tx && pos.op === 0);
+  }
+
+  private async refetch(compiled: CompiledShape): Promise<never> {
+    const current = await this.deps.registry.getOrCreate(compiled);
+    throw new MustRefetchError(current.handle);
+  }
+
+  private globalLsn(shape: Shape, r: ReadResult, kind: "nonlive" | "livedata" | "nochange"): string {
+    const g = this.deps.registry.globalLsn;
+    if (kind === "livedata") return String(r.endTx);
+    if (kind === "nochange") return String(g > 0n ? g : BigInt(shape.latestTx));
+    const end = BigInt(r.endTx);
+    return String(g > end ? g : end);
+  }
+
+  private baseHeaders(res: ServerResponse, shape: Shape, p: ShapeParams, endOffset: string): void {
+    res.setHeader(ELECTRIC_HANDLE_HEADER, shape.handle);
+    res.setHeader(ELECTRIC_OFFSET_HEADER, endOffset);
+    if (p.live) res.setHeader(ELECTRIC_CURSOR_HEADER, nextCursor(p.cursor, this.deps.config.longPollTimeoutMs, Date.now()));
+    else res.setHeader(ELECTRIC_SCHEMA_HEADER, JSON.stringify(shapeSchema(shape.compiled.table, shape.compiled.selected)));
+  }
+
+  private sendLog(
+    req: IncomingMessage,
+    res: ServerResponse,
+    shape: Shape,
+    p: ShapeParams,
+    r: ReadResult,
+    o: { cacheControl: string; upToDate: boolean; noChange?: boolean; liveData?: boolean },
+  ): void {
+    const endOffset = r.endTx === 0 && r.endOp === "inf" ? "0_inf" : `${r.endTx}_${r.endOp}`;
+    const etag = o.noChange
+      ? shapeEtag(shape.handle, p.offsetText, endOffset, Date.now() * 1000 + (this.monotonic++ % 1000))
+      : shapeEtag(shape.handle, p.offsetText, endOffset);
+    this.baseHeaders(res, shape, p, endOffset);
+    res.setHeader("etag", etag);
+    res.setHeader("cache-control", o.cacheControl);
+    if (o.upToDate) res.setHeader(ELECTRIC_UP_TO_DATE_HEADER, "");
+    res.setHeader(ELECTRIC_HAS_DATA_HEADER, o.noChange ? "false" : "true");
+    if (!o.noChange && req.method !== "POST" && parseIfNoneMatch(req.headers["if-none-match"] as string | undefined).includes(etag)) {
+      res.removeHeader(ELECTRIC_SCHEMA_HEADER);
+      res.statusCode = 304;
+      res.end();
+      return;
+    }
+    let body = "[" + r.items.join(",");
+    if (o.upToDate) {
+      const kind = o.noChange ? "nochange" : o.liveData ? "livedata" : "nonlive";
+      body += (r.items.length ? "," : "") + JSON.stringify(upToDateMessage(this.globalLsn(shape, r, kind)));
+    }
+    body += "]";
+    res.statusCode = 200;
+    res.setHeader("content-type", "application/json; charset=utf-8");
+    res.end(body);
+  }
+
+  private sseHeaders(res: ServerResponse, shape: Shape, p: ShapeParams, endOffset: string): void {
+    this.baseHeaders(res, shape, p, endOffset);
+    res.statusCode = 200;
+    res.setHeader("content-type", "text/event-stream");
+    res.setHeader("connection", "keep-alive");
+    res.setHeader("cache-control", cacheControlSse(Math.floor(this.deps.config.sseTimeoutMs / 1000)));
+    res.setHeader("x-accel-buffering", "no");
+    res.setHeader(ELECTRIC_UP_TO_DATE_HEADER, "");
+    res.setHeader(ELECTRIC_HAS_DATA_HEADER, "true");
+  }
+
+  private sseChunk(items: string[], endTx: number): string {
+    let out = "";
+    for (const it of items) out += `data: ${it}\n\n`;
+    out += `data: ${JSON.stringify(upToDateMessage(String(endTx)))}\n\n`;
+    return out;
+  }
+
+  private sendSseOnce(res: ServerResponse, shape: Shape, p: ShapeParams, r: ReadResult): void {
+    const end = `${r.endTx}_${r.endOp}`;
+    this.sseHeaders(res, shape, p, end);
+    res.setHeader("etag", shapeEtag(shape.handle, p.offsetText, end));
+    res.end(this.sseChunk(r.items, r.endTx));
+  }
+
+  /** SSE with nothing new yet: keep the response open and push each change batch followed by up-to-date (§5.2). */
+  private async streamSse(res: ServerResponse, shape: Shape, _compiled: CompiledShape, p: ShapeParams, start: Pos, signal: AbortSignal): Promise<void> {
+    this.sseHeaders(res, shape, p, fmt(start));
+    res.flushHeaders();
+    const deadline = Date.now() + this.deps.config.sseTimeoutMs;
+    let pos = start;
+    let lastWrite = Date.now();
+    while (!signal.aborted) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const o = await this.deps.waits.wait(shape, fmt(pos), pos, Math.min(left, this.deps.config.sseKeepAliveMs), signal);
+      if (o.kind === "aborted" || o.kind === "gone") break;
+      if (o.kind === "timeout") {
+        if (Date.now() - lastWrite >= this.deps.config.sseKeepAliveMs - 5) {
+          res.write(SSE_KEEP_ALIVE);
+          lastWrite = Date.now();
+        }
+        continue;
+      }
+      const r = o.read();
+      if (r.items.length > 0) {
+        res.write(this.sseChunk(r.items, r.endTx));
+        lastWrite = Date.now();
+        pos = { tx: r.endTx, op: r.endOp };
+      }
+    }
+    res.end();
+  }
+
+  async handleDelete(_req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+    if (!this.deps.config.enableIntegrationTesting) throw new HttpError(405, { message: "DELETE not allowed" });
+    const handle = query.get("handle") ?? undefined;
+    let shape: Shape | undefined;
+    if (query.get("table")) {
+      const p = {
+        table: query.get("table")!,
+        where: query.get("where") || undefined,
+        params: [...query].filter(([k]) => /^params\[\d+\]$/.test(k)).sort((a, b) => Number(a[0].slice(7, -1)) - Number(b[0].slice(7, -1))).map(([, v]) => v),
+        columns: query.get("columns") ?? undefined,
+        replica: (query.get("replica") ?? "default") as "default" | "full",
+        log: (query.get("log") ?? "full") as "full" | "changes_only",
+      };
+      const compiled = await this.compile(p);
+      shape = this.deps.registry.getByKey(compiled.key);
+      if (shape && handle && shape.handle !== handle)
+        throw new HttpError(400, { message: "The specified shape definition and handle do not match. Please ensure the shape definition is correct or omit the shape handle from the request to obtain a new one." });
+    } else if (handle) shape = this.deps.registry.getByHandle(handle);
+    if (!shape) throw new HttpError(404, { message: "No existing shape found" });
+    this.deps.registry.delete(shape);
+    res.statusCode = 202;
+    res.setHeader("cache-control", CACHE_CONTROL_NO_CACHE);
+    res.end();
+  }
+}

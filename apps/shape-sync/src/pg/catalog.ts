@@ -1,0 +1,118 @@
+/** Table metadata from the Postgres catalog: columns, types, primary key, `electric-schema` (§9.5). */
+import type pg from "pg";
+import type { ColumnSchema, ShapeSchema } from "@runfeed/core";
+import { baseOfTypname } from "../where/values.js";
+import type { ColumnType } from "../where/compile.js";
+
+export interface ColumnInfo {
+  name: string;
+  attnum: number;
+  typeOid: number;
+  typname: string;
+  /** Element type name for arrays, else typname. */
+  elemTypname: string;
+  dims: number;
+  notNull: boolean;
+  typmod: number;
+  generated: boolean;
+  isEnum: boolean;
+  pkIndex?: number;
+}
+
+export interface TableInfo {
+  oid: number;
+  schema: string;
+  table: string;
+  columns: ColumnInfo[];
+  /** PK column names in index order; all columns when the table has no PK (§3.2). */
+  pk: string[];
+  /** Stable signature of the column list, compared with pgoutput Relation messages. */
+  signature: string;
+}
+
+export const relationSignature = (cols: ReadonlyArray<{ name: string; typeOid: number }>) =>
+  cols.map((c) => `${c.name}:${c.typeOid}`).join(",");
+
+export async function lookupTable(db: pg.Pool | pg.Client, schema: string, table: string): Promise<TableInfo | undefined> {
+  const rel = await db.query<{ oid: number }>(
+    `SELECT c.oid::int AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,
+    [schema, table],
+  );
+  const oid = rel.rows[0]?.oid;
+  if (oid === undefined) return undefined;
+  const cols = await db.query<{
+    attname: string; attnum: number; atttypid: number; typname: string; elemname: string | null; attndims: number;
+    attnotnull: boolean; atttypmod: number; attgenerated: string; typtype: string; elemtyptype: string | null; pkpos: number | null;
+  }>(
+    `SELECT a.attname, a.attnum::int AS attnum, a.atttypid::int AS atttypid, t.typname, et.typname AS elemname,
+            a.attndims::int AS attndims, a.attnotnull, a.atttypmod::int AS atttypmod, a.attgenerated::text AS attgenerated,
+            t.typtype::text AS typtype, et.typtype::text AS elemtyptype,
+            (SELECT array_position(i.indkey::int2[], a.attnum) - array_lower(i.indkey::int2[], 1) FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary)::int AS pkpos
+     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+     LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+     WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+    [oid],
+  );
+  const columns: ColumnInfo[] = cols.rows.map((r) => {
+    const isArray = r.elemname !== null;
+    return {
+      name: r.attname,
+      attnum: r.attnum,
+      typeOid: r.atttypid,
+      typname: r.typname,
+      elemTypname: isArray ? r.elemname! : r.typname,
+      dims: isArray ? Math.max(1, r.attndims) : 0,
+      notNull: r.attnotnull,
+      typmod: r.atttypmod,
+      generated: r.attgenerated !== "" && r.attgenerated !== null,
+      isEnum: (isArray ? r.elemtyptype : r.typtype) === "e",
+      pkIndex: r.pkpos ?? undefined,
+    };
+  });
+  const pkCols = columns.filter((c) => c.pkIndex !== undefined).sort((a, b) => a.pkIndex! - b.pkIndex!);
+  return {
+    oid,
+    schema,
+    table,
+    columns,
+    pk: (pkCols.length > 0 ? pkCols : columns).map((c) => c.name),
+    signature: relationSignature(columns),
+  };
+}
+
+function columnSchema(c: ColumnInfo): ColumnSchema {
+  const s: ColumnSchema = { type: c.elemTypname };
+  if (c.dims > 0) s.dims = c.dims;
+  if (c.pkIndex !== undefined) s.pk_index = c.pkIndex;
+  if (c.notNull) s.not_null = true;
+  if (c.typmod > -1) {
+    const t = c.elemTypname;
+    if (t === "varchar" || t === "text") s.max_length = c.typmod - 4;
+    else if (t === "bpchar") s.length = c.typmod - 4;
+    else if (t === "bit" || t === "varbit") s.length = c.typmod;
+    else if (["time", "timetz", "timestamp", "timestamptz"].includes(t)) s.precision = c.typmod;
+    else if (t === "numeric") {
+      const m = c.typmod - 4;
+      s.precision = (m >> 16) & 0xffff;
+      s.scale = ((m & 0x7ff) ^ 1024) - 1024;
+    } else if (t === "interval") {
+      const precision = c.typmod & 0xffff;
+      if (precision !== 0xffff) s.precision = precision;
+    } else s.type_mod = c.typmod;
+  }
+  return s;
+}
+
+export function shapeSchema(info: TableInfo, selected: ReadonlyArray<string>): ShapeSchema {
+  const out: ShapeSchema = {};
+  const byName = new Map(info.columns.map((c) => [c.name, c]));
+  for (const name of selected) out[name] = columnSchema(byName.get(name)!);
+  return out;
+}
+
+export function columnTypes(info: TableInfo): Map<string, ColumnType> {
+  return new Map(
+    info.columns.map((c) => [c.name, { base: baseOfTypname(c.elemTypname, c.isEnum), dims: c.dims, name: c.elemTypname }]),
+  );
+}

@@ -1,0 +1,104 @@
+/**
+ * Slot and publication management on a regular connection (§9.1): the per-slot advisory lock
+ * (a second instance waits here), publication creation/reuse, slot creation/reuse, adding tables
+ * with REPLICA IDENTITY FULL, and the slot lag query.
+ */
+import pg from "pg";
+import { quoteIdentSafe } from "./names.js";
+import { quoteIdent } from "../pg/identifiers.js";
+
+export interface SlotState {
+  /** True when the slot did not exist and was created now (any stored shapes are invalid). */
+  created: boolean;
+  confirmedFlushLsn: bigint | undefined;
+}
+
+export class SlotManager {
+  private lockClient: pg.Client | undefined;
+
+  constructor(
+    private readonly connectionString: string,
+    readonly slot: string,
+    readonly publication: string,
+  ) {}
+
+  /** Blocks until this process holds `pg_advisory_lock(hashtext(slot))`; the lock lives as long as the connection. */
+  async acquireLock(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.connectionString, application_name: "shape-sync-lock" });
+    client.on("error", () => undefined);
+    await client.connect();
+    this.lockClient = client;
+    await client.query("SELECT pg_advisory_lock(hashtext($1))", [this.slot]);
+  }
+
+  async ensurePublication(db: pg.Pool): Promise<{ created: boolean }> {
+    const existing = await db.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [this.publication]);
+    if (existing.rowCount) return { created: false };
+    try {
+      await db.query(`CREATE PUBLICATION ${quoteIdentSafe(this.publication)}`);
+      return { created: true };
+    } catch (e) {
+      if ((e as { code?: string }).code === "42710") return { created: false };
+      throw e;
+    }
+  }
+
+  async ensureSlot(db: pg.Pool): Promise<SlotState> {
+    const r = await db.query<{ lsn: string | null }>(
+      "SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1",
+      [this.slot],
+    );
+    if (r.rowCount) return { created: false, confirmedFlushLsn: r.rows[0]!.lsn ? lsnBig(r.rows[0]!.lsn) : undefined };
+    const c = await db.query<{ lsn: string }>("SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')", [this.slot]);
+    return { created: true, confirmedFlushLsn: lsnBig(c.rows[0]!.lsn) };
+  }
+
+  async dropSlot(db: pg.Pool): Promise<void> {
+    await db.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", [this.slot]);
+  }
+
+  /** Adds the table to the publication and sets REPLICA IDENTITY FULL if needed, in one transaction. */
+  async ensureTablePublished(db: pg.Pool, schema: string, table: string): Promise<void> {
+    const state = await db.query<{ published: boolean; replident: string; alltables: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3) AS published,
+              (SELECT c.relreplident::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $2 AND c.relname = $3) AS replident,
+              (SELECT puballtables FROM pg_publication WHERE pubname = $1) AS alltables`,
+      [this.publication, schema, table],
+    );
+    const s = state.rows[0]!;
+    if (s.published && s.replident === "f") return;
+    const client = await db.connect();
+    try {
+      await client.query("BEGIN");
+      const rel = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+      if (!s.published && !s.alltables) await client.query(`ALTER PUBLICATION ${quoteIdentSafe(this.publication)} ADD TABLE ${rel}`);
+      if (s.replident !== "f") await client.query(`ALTER TABLE ${rel} REPLICA IDENTITY FULL`);
+      await client.query("COMMIT");
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      if ((e as { code?: string }).code !== "42710") throw e; // already member (raced)
+    } finally {
+      client.release();
+    }
+  }
+
+  async lagBytes(db: pg.Pool): Promise<number | undefined> {
+    const r = await db.query<{ lag: string | null }>(
+      "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1",
+      [this.slot],
+    );
+    const lag = r.rows[0]?.lag;
+    return lag === undefined || lag === null ? undefined : Number(lag);
+  }
+
+  async releaseLock(): Promise<void> {
+    const c = this.lockClient;
+    this.lockClient = undefined;
+    await c?.end().catch(() => undefined);
+  }
+}
+
+function lsnBig(text: string): bigint {
+  const [hi, lo] = text.split("/");
+  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
+}

@@ -1,0 +1,151 @@
+/**
+ * A shape definition (§1.4) and the pure conversion of one replicated change into the shape's
+ * log messages (§3.2): projection, replica mode, where-membership conversion, PK changes.
+ */
+import { relationKeyPrefix, rowKey, type LogMode, type ReplicaMode } from "@runfeed/core";
+import type { TableInfo } from "../pg/catalog.js";
+import { columnTypes } from "../pg/catalog.js";
+import { compileWhere, type CompiledWhere } from "../where/compile.js";
+import type { TupleRow } from "../replication/pgoutput.js";
+
+/** What is persisted and compared. */
+export interface ShapeDefinition {
+  schema: string;
+  table: string;
+  /** Selected columns in table order; undefined = all. */
+  columns?: string[];
+  where?: string;
+  params?: string[];
+  replica: ReplicaMode;
+  log: LogMode;
+}
+
+export interface CompiledShape {
+  def: ShapeDefinition;
+  key: string;
+  table: TableInfo;
+  selected: string[];
+  selectedSet: Set<string>;
+  allColumns: boolean;
+  where?: CompiledWhere;
+  keyPrefix: string;
+  pk: string[];
+}
+
+export function compileShape(def: ShapeDefinition, table: TableInfo): CompiledShape {
+  const allNames = table.columns.map((c) => c.name);
+  const selected = def.columns ? allNames.filter((n) => def.columns!.includes(n)) : allNames.filter((n) => !table.columns.find((c) => c.name === n)!.generated);
+  const where = def.where !== undefined ? compileWhere(def.where, columnTypes(table), def.params ?? []) : undefined;
+  const key = JSON.stringify([table.oid, table.schema, table.table, table.pk, where?.key ?? null, selected, def.columns ? 1 : 0, def.replica, def.log]);
+  return {
+    def,
+    key,
+    table,
+    selected,
+    selectedSet: new Set(selected),
+    allColumns: selected.length === allNames.length,
+    where,
+    keyPrefix: relationKeyPrefix(table.schema, table.table),
+    pk: table.pk,
+  };
+}
+
+export interface ChangeInput {
+  kind: "insert" | "update" | "delete";
+  old?: TupleRow;
+  new?: TupleRow;
+}
+
+export interface ShapeLogMessage {
+  /** Op index inside the transaction (2k, or 2k+1 for the insert half of a PK change). */
+  op: number;
+  message: {
+    key: string;
+    value: Record<string, string | null>;
+    old_value?: Record<string, string | null>;
+    headers: {
+      operation: "insert" | "update" | "delete";
+      relation: [string, string];
+      lsn: string;
+      op_position: number;
+      txids: number[];
+      key_change_to?: string;
+      key_change_from?: string;
+      last?: boolean;
+    };
+  };
+}
+
+const pick = (row: TupleRow, cols: Iterable<string>): Record<string, string | null> => {
+  const out: Record<string, string | null> = {};
+  for (const c of cols) out[c] = row[c] ?? null;
+  return out;
+};
+
+const keyOf = (shape: CompiledShape, row: TupleRow) => rowKey(shape.keyPrefix, shape.pk.map((c) => row[c] ?? null));
+
+function matches(shape: CompiledShape, row: TupleRow | undefined): boolean {
+  if (!row) return false;
+  if (!shape.where) return true;
+  return shape.where.evaluate(row) === true;
+}
+
+/** Fills unchanged-TOAST (undefined) values of the new tuple from the old one. */
+export function completeNewRow(oldRow: TupleRow | undefined, newRow: TupleRow): TupleRow {
+  let out = newRow;
+  for (const k in newRow) {
+    if (newRow[k] === undefined) {
+      if (out === newRow) out = { ...newRow };
+      out[k] = oldRow?.[k] ?? null;
+    }
+  }
+  return out;
+}
+
+/**
+ * Log messages for one change, or [] when the shape is not affected.
+ * `opIndex` is 2k for the k-th change of the transaction.
+ */
+export function convertChange(shape: CompiledShape, change: ChangeInput, opIndex: number, lsn: string, xid: number): ShapeLogMessage[] {
+  const relation: [string, string] = [shape.table.schema, shape.table.table];
+  const full = shape.def.replica === "full";
+  const header = (operation: "insert" | "update" | "delete", op: number) => ({ operation, relation, lsn, op_position: op, txids: [xid] });
+  const insertMsg = (row: TupleRow, op: number): ShapeLogMessage => ({ op, message: { key: keyOf(shape, row), value: pick(row, shape.selected), headers: header("insert", op) } });
+  const deleteMsg = (row: TupleRow, op: number): ShapeLogMessage => ({
+    op,
+    message: { key: keyOf(shape, row), value: pick(row, full ? shape.selected : shape.pk.filter((c) => shape.selectedSet.has(c) || true)), headers: header("delete", op) },
+  });
+
+  if (change.kind === "insert") return matches(shape, change.new) ? [insertMsg(change.new!, opIndex)] : [];
+  if (change.kind === "delete") return matches(shape, change.old) ? [deleteMsg(change.old!, opIndex)] : [];
+
+  const oldRow = change.old;
+  const newRow = completeNewRow(oldRow, change.new!);
+  const oldIn = matches(shape, oldRow);
+  const newIn = matches(shape, newRow);
+  if (!oldIn && !newIn) return [];
+  if (!oldIn) return [insertMsg(newRow, opIndex)];
+  if (!newIn) return [deleteMsg(oldRow!, opIndex)];
+
+  const oldKey = keyOf(shape, oldRow!);
+  const newKey = keyOf(shape, newRow);
+  if (oldKey !== newKey) {
+    const del = deleteMsg(oldRow!, opIndex);
+    del.message.headers.key_change_to = newKey;
+    const ins = insertMsg(newRow, opIndex + 1);
+    ins.message.headers.key_change_from = oldKey;
+    return [del, ins];
+  }
+  const changed: string[] = [];
+  for (const c of shape.selected) if ((oldRow![c] ?? null) !== (newRow[c] ?? null)) changed.push(c);
+  if (changed.length === 0 && shape.allColumns && !shape.where) {
+    // No column changed at all (e.g. UPDATE SET x = x): nothing to send.
+    let any = false;
+    for (const k in newRow) if ((oldRow![k] ?? null) !== (newRow[k] ?? null)) any = true;
+    if (!any) return [];
+  }
+  const value = full ? pick(newRow, shape.selected) : pick(newRow, [...shape.pk.filter((c) => shape.selectedSet.has(c)), ...changed]);
+  const msg: ShapeLogMessage = { op: opIndex, message: { key: newKey, value, headers: header("update", opIndex) } };
+  if (full && changed.length > 0) msg.message.old_value = pick(oldRow!, changed);
+  return [msg];
+}

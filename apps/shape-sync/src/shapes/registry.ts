@@ -1,0 +1,401 @@
+/**
+ * The set of live shapes: creation (publication → register → snapshot → finalize), the matching
+ * index, applying replicated transactions to shape logs (durably, then acknowledged), reading log
+ * ranges in chunks, invalidation (409) and restart recovery.
+ */
+import { createHash } from "node:crypto";
+import type pg from "pg";
+import type { Logger } from "pino";
+import { compileShape, convertChange, type ChangeInput, type CompiledShape, type ShapeDefinition, type ShapeLogMessage } from "./definition.js";
+import { takeSnapshot, XidFilter, type SnapshotInfo } from "./snapshot.js";
+import type { PendingEntry, ShapeStorage } from "./storage.js";
+import { MatchIndex } from "../where/match-index.js";
+import { columnTypes, relationSignature, type TableInfo } from "../pg/catalog.js";
+import type { RelationMessage } from "../replication/pgoutput.js";
+
+export type ShapeState = "pending" | "active" | "gone";
+
+export interface Shape {
+  id: number;
+  handle: string;
+  compiled: CompiledShape;
+  state: ShapeState;
+  latestTx: number;
+  latestOp: number;
+  /** Number of snapshot chunks (offsets 0_0 … 0_(n-1)). */
+  snapshotChunks: number;
+  filter?: XidFilter;
+  filtering: boolean;
+  buffer?: Array<{ xid: number; tx: number; entries: ShapeLogMessage[] }>;
+  ready?: Promise<void>;
+  listeners: Set<(event: "change" | "gone") => void>;
+}
+
+export interface ReplicatedTransaction {
+  xid: number;
+  commitLsn: bigint;
+  endLsn: bigint;
+  changes: Array<ChangeInput & { oid: number }>;
+  truncated: number[];
+}
+
+export interface ReadResult {
+  items: string[];
+  endTx: number;
+  endOp: number | "inf";
+  /** True when the end is the shape's latest offset. */
+  reachedEnd: boolean;
+}
+
+export interface RegistryDeps {
+  storage: ShapeStorage;
+  pool: pg.Pool;
+  ensureTablePublished: (schema: string, table: string) => Promise<void>;
+  chunkBytes: number;
+  logger: Logger;
+  onAppliedLsn: (lsn: bigint) => void;
+}
+
+export class ShapeGoneError extends Error {
+  override name = "ShapeGoneError";
+}
+
+export class ShapeRegistry {
+  private readonly byHandle = new Map<string, Shape>();
+  private readonly byKey = new Map<string, Shape>();
+  private readonly byId = new Map<number, Shape>();
+  private readonly creating = new Map<string, Promise<Shape>>();
+  readonly index = new MatchIndex<Shape>();
+  private nextId: number;
+  private handleCounter = 0;
+  /** Highest commit LSN fully applied (stored) — also the dedupe floor after restart. */
+  appliedLsn: bigint;
+  /** Highest LSN known processed (commit or idle keepalive) — `global_last_seen_lsn`. */
+  globalLsn: bigint;
+  changesApplied = 0;
+  entriesWritten = 0;
+  readonly tableListeners = new Set<(oid: number) => void>();
+
+  constructor(private readonly deps: RegistryDeps) {
+    this.nextId = deps.storage.nextShapeId();
+    this.appliedLsn = deps.storage.appliedLsn();
+    this.globalLsn = this.appliedLsn;
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  getByHandle(handle: string): Shape | undefined {
+    return this.byHandle.get(handle);
+  }
+
+  getByKey(key: string): Shape | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** Returns the ready shape for this definition, creating it (with its snapshot) if needed. */
+  async getOrCreate(compiled: CompiledShape): Promise<Shape> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const existing = this.byKey.get(compiled.key);
+      if (existing && existing.state === "active") return existing;
+      if (existing && existing.state === "pending") {
+        await existing.ready;
+        if ((existing.state as ShapeState) === "active") return existing;
+        continue;
+      }
+      let p = this.creating.get(compiled.key);
+      if (!p) {
+        p = this.create(compiled).finally(() => this.creating.delete(compiled.key));
+        this.creating.set(compiled.key, p);
+      }
+      try {
+        return await p;
+      } catch (e) {
+        if (!(e instanceof ShapeGoneError)) throw e;
+      }
+    }
+    throw new ShapeGoneError("shape was invalidated repeatedly while being created");
+  }
+
+  private newHandle(key: string): string {
+    const hash = parseInt(createHash("sha1").update(key).digest("hex").slice(0, 7), 16);
+    const micros = Date.now() * 1000 + (this.handleCounter++ % 1000);
+    return `${hash}-${micros}`;
+  }
+
+  private register(shape: Shape): void {
+    this.byHandle.set(shape.handle, shape);
+    this.byKey.set(shape.compiled.key, shape);
+    this.byId.set(shape.id, shape);
+    const hint = shape.compiled.where?.hint;
+    const type = hint ? columnTypes(shape.compiled.table).get(hint.column) : undefined;
+    this.index.add(shape.compiled.table.oid, shape, hint, type);
+  }
+
+  private unregister(shape: Shape): void {
+    this.byHandle.delete(shape.handle);
+    if (this.byKey.get(shape.compiled.key) === shape) this.byKey.delete(shape.compiled.key);
+    this.byId.delete(shape.id);
+    this.index.remove(shape);
+  }
+
+  private async create(compiled: CompiledShape): Promise<Shape> {
+    await this.deps.ensureTablePublished(compiled.table.schema, compiled.table.table);
+    const shape: Shape = {
+      id: this.nextId++,
+      handle: this.newHandle(compiled.key),
+      compiled,
+      state: "pending",
+      latestTx: 0,
+      latestOp: 0,
+      snapshotChunks: 0,
+      filtering: true,
+      buffer: [],
+      listeners: new Set(),
+    };
+    let resolveReady!: () => void;
+    shape.ready = new Promise<void>((r) => (resolveReady = r));
+    this.register(shape);
+    try {
+      const snap = await takeSnapshot(this.deps.pool, compiled, this.deps.chunkBytes);
+      if (shape.state === "gone") throw new ShapeGoneError("shape invalidated during its snapshot");
+      this.finalize(shape, snap, snap.chunks);
+      this.deps.logger.debug({ handle: shape.handle, table: `${compiled.table.schema}.${compiled.table.table}`, chunks: snap.chunks.length }, "shape created");
+      return shape;
+    } catch (e) {
+      if (shape.state !== "gone") {
+        shape.state = "gone";
+        this.unregister(shape);
+      }
+      throw e;
+    } finally {
+      resolveReady();
+    }
+  }
+
+  /** Synchronous: snapshot + buffered transactions become the durable log, atomically. */
+  private finalize(shape: Shape, info: SnapshotInfo, chunks: string[][]): void {
+    const filter = new XidFilter(info);
+    shape.filter = filter;
+    const entries: PendingEntry[] = [];
+    chunks.forEach((chunk, i) => chunk.forEach((json) => entries.push({ shapeId: shape.id, tx: 0, op: i, json })));
+    shape.snapshotChunks = chunks.length;
+    shape.latestTx = 0;
+    shape.latestOp = chunks.length - 1;
+    for (const txn of shape.buffer ?? []) {
+      if (shape.filtering) {
+        if (filter.visible(txn.xid)) continue;
+        if (filter.afterSnapshot(txn.xid)) shape.filtering = false;
+      }
+      for (const m of txn.entries) entries.push({ shapeId: shape.id, tx: txn.tx, op: m.op, json: JSON.stringify(m.message) });
+      shape.latestTx = txn.tx;
+      shape.latestOp = txn.entries[txn.entries.length - 1]!.op;
+    }
+    shape.buffer = undefined;
+    const c = shape.compiled;
+    this.deps.storage.transaction(() => {
+      this.deps.storage.insertShape({
+        id: shape.id,
+        handle: shape.handle,
+        defKey: c.key,
+        def: JSON.stringify(c.def),
+        snapshot: JSON.stringify(info),
+        filtering: shape.filtering,
+      });
+      this.deps.storage.append(entries);
+    });
+    shape.state = "active";
+  }
+
+  /** Applies one committed transaction: match, convert, store durably, then notify and acknowledge. */
+  applyTransaction(txn: ReplicatedTransaction): void {
+    if (txn.commitLsn <= this.appliedLsn) {
+      this.deps.onAppliedLsn(txn.endLsn);
+      return;
+    }
+    for (const oid of txn.truncated) for (const s of [...this.index.shapesOfTable(oid)]) this.invalidate(s, "truncate");
+    const lsn = txn.commitLsn.toString();
+    const tx = Number(txn.commitLsn);
+    const perShape = new Map<Shape, ShapeLogMessage[]>();
+    const candidates = new Set<Shape>();
+    const rows: Array<ChangeInput["old"]> = [undefined, undefined];
+    txn.changes.forEach((change, k) => {
+      candidates.clear();
+      rows[0] = change.old;
+      rows[1] = change.new;
+      this.index.candidates(change.oid, rows, candidates);
+      for (const s of candidates) {
+        if (s.state === "gone") continue;
+        const msgs = convertChange(s.compiled, change, 2 * k, lsn, txn.xid);
+        if (msgs.length === 0) continue;
+        const list = perShape.get(s);
+        if (list) list.push(...msgs);
+        else perShape.set(s, msgs);
+      }
+    });
+    this.changesApplied += txn.changes.length;
+    const entries: PendingEntry[] = [];
+    const touched: Shape[] = [];
+    const filteringOff: Shape[] = [];
+    for (const [s, msgs] of perShape) {
+      msgs[msgs.length - 1]!.message.headers.last = true;
+      if (s.state === "pending") {
+        s.buffer!.push({ xid: txn.xid, tx, entries: msgs });
+        continue;
+      }
+      if (s.filtering && s.filter) {
+        if (s.filter.visible(txn.xid)) continue;
+        if (s.filter.afterSnapshot(txn.xid)) {
+          s.filtering = false;
+          filteringOff.push(s);
+        }
+      }
+      for (const m of msgs) entries.push({ shapeId: s.id, tx, op: m.op, json: JSON.stringify(m.message) });
+      touched.push(s);
+    }
+    if (entries.length > 0 || filteringOff.length > 0) {
+      const storage = this.deps.storage;
+      storage.transaction(() => {
+        storage.append(entries);
+        for (const s of filteringOff) storage.setFiltering(s.id, false);
+        storage.setAppliedLsn(txn.commitLsn);
+      });
+      this.entriesWritten += entries.length;
+    }
+    this.appliedLsn = txn.commitLsn;
+    if (txn.commitLsn > this.globalLsn) this.globalLsn = txn.commitLsn;
+    for (const s of touched) {
+      s.latestTx = tx;
+      s.latestOp = perShape.get(s)!.at(-1)!.op;
+      for (const l of [...s.listeners]) l("change");
+    }
+    this.deps.onAppliedLsn(txn.endLsn);
+  }
+
+  /** Idle progress (keepalive with nothing in flight). */
+  advanceGlobal(lsn: bigint): void {
+    if (lsn > this.globalLsn) this.globalLsn = lsn;
+  }
+
+  /** A Relation message: shapes built against a different column list are invalidated (§4.2). */
+  onRelation(rel: RelationMessage): void {
+    const sig = relationSignature(rel.columns);
+    let changed = false;
+    for (const s of [...this.index.shapesOfTable(rel.oid)]) {
+      if (s.compiled.table.signature !== sig) {
+        changed = true;
+        this.invalidate(s, "schema change");
+      }
+    }
+    if (changed) for (const l of this.tableListeners) l(rel.oid);
+  }
+
+  invalidate(shape: Shape, reason: string): void {
+    if (shape.state === "gone") return;
+    const wasActive = shape.state === "active";
+    shape.state = "gone";
+    this.unregister(shape);
+    if (wasActive) this.deps.storage.deleteShape(shape.id);
+    this.deps.logger.info({ handle: shape.handle, reason }, "shape invalidated");
+    for (const l of [...shape.listeners]) l("gone");
+    shape.listeners.clear();
+  }
+
+  /**
+   * Log entries after an offset, one chunk (§4.1): `before_all` → snapshot chunk 0; `0_i` → chunk i+1
+   * or the start of the real log; real offsets → whole transactions until the byte threshold.
+   * A real offset `L_0` is read as "after transaction L" (chunks always end on a transaction's last entry).
+   */
+  read(shape: Shape, after: { tx: number; op: number | "inf" } | "before_all"): ReadResult {
+    const storage = this.deps.storage;
+    if (after === "before_all" || (after.tx === 0 && after.op !== "inf" && after.op + 1 < shape.snapshotChunks)) {
+      const chunk = after === "before_all" ? 0 : (after.op as number) + 1;
+      const items: string[] = [];
+      for (const r of storage.iterate(shape.id, 0)) {
+        if (r.tx !== 0 || r.op > chunk) break;
+        if (r.op === chunk) items.push(r.json);
+      }
+      const reachedEnd = shape.latestTx === 0 && shape.latestOp === chunk;
+      return { items, endTx: 0, endOp: chunk, reachedEnd };
+    }
+    const fromTx = after.tx;
+    const fromOp = after.tx === 0 ? Number.POSITIVE_INFINITY : after.op === "inf" || after.op === 0 ? Number.POSITIVE_INFINITY : after.op;
+    const items: string[] = [];
+    let bytes = 0;
+    let endTx = after.tx;
+    let endOp: number | "inf" = after.op;
+    let stopped = false;
+    for (const r of storage.iterate(shape.id, fromTx === 0 ? 1 : fromTx)) {
+      if (r.tx === fromTx && r.op <= fromOp) continue;
+      if (r.tx !== endTx && bytes >= this.deps.chunkBytes && items.length > 0) {
+        stopped = true;
+        break;
+      }
+      items.push(r.json);
+      bytes += r.json.length + 1;
+      endTx = r.tx;
+      endOp = r.op;
+    }
+    return { items, endTx, endOp, reachedEnd: !stopped };
+  }
+
+  /** Loads stored shapes; shapes whose table vanished or changed are dropped. */
+  async recover(loadTable: (schema: string, table: string) => Promise<TableInfo | undefined>): Promise<{ recovered: number; dropped: number }> {
+    const storage = this.deps.storage;
+    const tables = new Map<string, TableInfo | undefined>();
+    let recovered = 0;
+    let dropped = 0;
+    for (const stored of storage.listShapes()) {
+      const def = JSON.parse(stored.def) as ShapeDefinition;
+      const tkey = `${def.schema}.${def.table}`;
+      if (!tables.has(tkey)) tables.set(tkey, await loadTable(def.schema, def.table));
+      const info = tables.get(tkey);
+      let compiled: CompiledShape | undefined;
+      try {
+        compiled = info ? compileShape(def, info) : undefined;
+      } catch {
+        compiled = undefined;
+      }
+      if (!compiled || compiled.key !== stored.defKey) {
+        storage.deleteShape(stored.id);
+        dropped++;
+        continue;
+      }
+      const latest = storage.latestOffset(stored.id) ?? { tx: 0, op: 0 };
+      let chunks = 0;
+      for (const r of storage.iterate(stored.id, 0)) {
+        if (r.tx !== 0) break;
+        chunks = r.op + 1;
+      }
+      const shape: Shape = {
+        id: stored.id,
+        handle: stored.handle,
+        compiled,
+        state: "active",
+        latestTx: latest.tx,
+        latestOp: latest.op,
+        snapshotChunks: chunks,
+        filter: stored.snapshot ? new XidFilter(JSON.parse(stored.snapshot) as SnapshotInfo) : undefined,
+        filtering: stored.filtering,
+        listeners: new Set(),
+      };
+      this.register(shape);
+      recovered++;
+    }
+    this.nextId = Math.max(this.nextId, storage.nextShapeId());
+    return { recovered, dropped };
+  }
+
+  /** Drops a shape on request (DELETE /v1/shape). */
+  delete(shape: Shape): void {
+    this.invalidate(shape, "deleted");
+  }
+
+  /** Drops every shape (slot loss). */
+  reset(reason: string): void {
+    for (const s of [...this.byId.values()]) this.invalidate(s, reason);
+    this.deps.storage.reset();
+    this.appliedLsn = 0n;
+  }
+}

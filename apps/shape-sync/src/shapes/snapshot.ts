@@ -1,0 +1,100 @@
+/**
+ * Initial snapshot (§9.2): REPEATABLE READ READ ONLY transaction, pg_current_snapshot() for the
+ * xid filter, rows as Postgres text under the display settings of §9.4, cut into chunks.
+ */
+import type pg from "pg";
+import { SNAPSHOT_END, rowKey } from "@runfeed/core";
+import { quoteIdent } from "../pg/identifiers.js";
+import type { CompiledShape } from "./definition.js";
+
+export interface SnapshotInfo {
+  xmin: string;
+  xmax: string;
+  xip: string[];
+}
+
+export interface SnapshotResult extends SnapshotInfo {
+  /** Serialized messages per chunk; the last chunk ends with snapshot-end. */
+  chunks: string[][];
+}
+
+const LOCAL_DISPLAY_SETTINGS =
+  "SET LOCAL bytea_output = 'hex'; SET LOCAL DateStyle = 'ISO, DMY'; SET LOCAL TimeZone = 'UTC'; SET LOCAL extra_float_digits = 1; SET LOCAL IntervalStyle = 'iso_8601'";
+
+export function parsePgSnapshot(text: string): SnapshotInfo {
+  const [xmin, xmax, xip] = text.split(":");
+  return { xmin: xmin!, xmax: xmax!, xip: xip ? xip.split(",").filter(Boolean) : [] };
+}
+
+export async function takeSnapshot(pool: pg.Pool, shape: CompiledShape, chunkBytes: number): Promise<SnapshotResult> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    await client.query(LOCAL_DISPLAY_SETTINGS);
+    const snap = await client.query<{ snap: string }>("SELECT pg_current_snapshot()::text AS snap");
+    const info = parsePgSnapshot(snap.rows[0]!.snap);
+    const chunks: string[][] = [[]];
+    if (shape.def.log !== "changes_only") {
+      const cols = [...new Set([...shape.pk, ...shape.selected])];
+      const byName = new Map(shape.table.columns.map((c) => [c.name, c]));
+      const exprs = cols.map((c) => (byName.get(c)?.typname === "bpchar" ? `concat(${quoteIdent(c)}, '')` : `${quoteIdent(c)}::text`));
+      const sql =
+        `SELECT ${exprs.join(", ")} FROM ${quoteIdent(shape.table.schema)}.${quoteIdent(shape.table.table)}` +
+        (shape.where ? ` WHERE (${shape.where.sql})` : "");
+      const res = await client.query({ text: sql, rowMode: "array" });
+      const pkIdx = shape.pk.map((c) => cols.indexOf(c));
+      const selIdx = shape.selected.map((c) => cols.indexOf(c));
+      const relation = JSON.stringify([shape.table.schema, shape.table.table]);
+      const headers = `"headers":{"operation":"insert","relation":${relation}}`;
+      let bytes = 0;
+      for (const row of res.rows as Array<Array<string | null>>) {
+        const key = rowKey(shape.keyPrefix, pkIdx.map((i) => row[i]!));
+        let value = "{";
+        for (let j = 0; j < selIdx.length; j++) {
+          if (j > 0) value += ",";
+          value += `${JSON.stringify(shape.selected[j])}:${JSON.stringify(row[selIdx[j]!])}`;
+        }
+        value += "}";
+        const json = `{"key":${JSON.stringify(key)},"value":${value},${headers}}`;
+        chunks[chunks.length - 1]!.push(json);
+        bytes += json.length + 1;
+        if (bytes >= chunkBytes) {
+          chunks.push([]);
+          bytes = 0;
+        }
+      }
+      if (chunks.length > 1 && chunks[chunks.length - 1]!.length === 0) chunks.pop();
+    }
+    await client.query("COMMIT");
+    chunks[chunks.length - 1]!.push(JSON.stringify({ headers: { control: SNAPSHOT_END, xmin: info.xmin, xmax: info.xmax, xip_list: info.xip } }));
+    return { ...info, chunks };
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+/** 32-bit xid visibility against an xid8 snapshot (§9.2 step 3), modulo 2³². */
+export class XidFilter {
+  readonly xmin: number;
+  readonly xmax: number;
+  readonly xip: Set<number>;
+  constructor(info: SnapshotInfo) {
+    const low = (s: string) => Number(BigInt(s) & 0xffffffffn);
+    this.xmin = low(info.xmin);
+    this.xmax = low(info.xmax);
+    this.xip = new Set(info.xip.map(low));
+  }
+  private static lt(a: number, b: number): boolean {
+    return ((a - b) | 0) < 0;
+  }
+  visible(xid: number): boolean {
+    if (XidFilter.lt(xid, this.xmin)) return true;
+    return XidFilter.lt(xid, this.xmax) && !this.xip.has(xid);
+  }
+  afterSnapshot(xid: number): boolean {
+    return !XidFilter.lt(xid, this.xmax);
+  }
+}

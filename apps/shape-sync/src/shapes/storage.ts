@@ -1,0 +1,141 @@
+/**
+ * Durable shape storage in one SQLite database (WAL mode): shape definitions, each shape's log
+ * (snapshot chunks at tx 0, then replicated entries at <commit lsn>_<op>), and the replication
+ * LSN up to which everything is stored. See docs/decisions/030-shape-sync-storage.md.
+ */
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+export interface StoredShape {
+  id: number;
+  handle: string;
+  defKey: string;
+  def: string;
+  snapshot: string | null;
+  filtering: boolean;
+}
+
+export interface LogRow {
+  tx: number;
+  op: number;
+  json: string;
+}
+
+export interface PendingEntry {
+  shapeId: number;
+  tx: number;
+  op: number;
+  json: string;
+}
+
+export class ShapeStorage {
+  readonly db: Database.Database;
+  private readonly stmts;
+  private seq = 0;
+
+  constructor(dir: string, cacheMb = 64) {
+    mkdirSync(dir, { recursive: true });
+    this.db = new Database(join(dir, "shapes.sqlite"));
+    this.db.pragma("journal_mode = WAL");
+    // NORMAL in WAL mode: a committed write survives a process crash (kill -9); see the ADR.
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma(`cache_size = -${cacheMb * 1024}`);
+    this.db.pragma("wal_autocheckpoint = 4000");
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS shapes (
+        id INTEGER PRIMARY KEY, handle TEXT NOT NULL UNIQUE, def_key TEXT NOT NULL,
+        def TEXT NOT NULL, snapshot TEXT, filtering INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE IF NOT EXISTS log (
+        shape_id INTEGER NOT NULL, tx INTEGER NOT NULL, op INTEGER NOT NULL, seq INTEGER NOT NULL,
+        json TEXT NOT NULL, PRIMARY KEY (shape_id, tx, op, seq)) WITHOUT ROWID;
+    `);
+    this.stmts = {
+      getMeta: this.db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
+      setMeta: this.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+      insertShape: this.db.prepare("INSERT INTO shapes (id, handle, def_key, def, snapshot, filtering) VALUES (?, ?, ?, ?, ?, ?)"),
+      setFiltering: this.db.prepare("UPDATE shapes SET filtering = ? WHERE id = ?"),
+      deleteShape: this.db.prepare("DELETE FROM shapes WHERE id = ?"),
+      deleteLog: this.db.prepare("DELETE FROM log WHERE shape_id = ?"),
+      insertLog: this.db.prepare("INSERT INTO log (shape_id, tx, op, seq, json) VALUES (?, ?, ?, ?, ?)"),
+      listShapes: this.db.prepare<[], { id: number; handle: string; def_key: string; def: string; snapshot: string | null; filtering: number }>(
+        "SELECT id, handle, def_key, def, snapshot, filtering FROM shapes ORDER BY id",
+      ),
+      latest: this.db.prepare<[number], { tx: number; op: number }>(
+        "SELECT tx, op FROM log WHERE shape_id = ? ORDER BY tx DESC, op DESC, seq DESC LIMIT 1",
+      ),
+      read: this.db.prepare<[number, number], LogRow>("SELECT tx, op, json FROM log WHERE shape_id = ? AND tx >= ? ORDER BY tx, op, seq"),
+      maxId: this.db.prepare<[], { id: number | null }>("SELECT max(id) AS id FROM shapes"),
+    };
+  }
+
+  appliedLsn(): bigint {
+    const v = this.stmts.getMeta.get("applied_lsn")?.value;
+    return v ? BigInt(v) : 0n;
+  }
+
+  setAppliedLsn(lsn: bigint): void {
+    this.stmts.setMeta.run("applied_lsn", lsn.toString());
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.stmts.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmts.setMeta.run(key, value);
+  }
+
+  nextShapeId(): number {
+    return (this.stmts.maxId.get()?.id ?? 0) + 1;
+  }
+
+  listShapes(): StoredShape[] {
+    return this.stmts.listShapes.all().map((r) => ({ id: r.id, handle: r.handle, defKey: r.def_key, def: r.def, snapshot: r.snapshot, filtering: r.filtering === 1 }));
+  }
+
+  /** Latest (tx, op) of a shape's log. */
+  latestOffset(shapeId: number): { tx: number; op: number } | undefined {
+    return this.stmts.latest.get(shapeId);
+  }
+
+  insertShape(s: StoredShape): void {
+    this.stmts.insertShape.run(s.id, s.handle, s.defKey, s.def, s.snapshot, s.filtering ? 1 : 0);
+  }
+
+  setFiltering(id: number, filtering: boolean): void {
+    this.stmts.setFiltering.run(filtering ? 1 : 0, id);
+  }
+
+  deleteShape(id: number): void {
+    this.stmts.deleteShape.run(id);
+    this.stmts.deleteLog.run(id);
+  }
+
+  append(entries: ReadonlyArray<PendingEntry>): void {
+    for (const e of entries) this.stmts.insertLog.run(e.shapeId, e.tx, e.op, this.seq++, e.json);
+  }
+
+  /** Entries of a shape with tx ≥ fromTx in log order (callers filter the exact lower bound). */
+  iterate(shapeId: number, fromTx: number): IterableIterator<LogRow> {
+    return this.stmts.read.iterate(shapeId, fromTx);
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** Removes everything (slot loss). */
+  reset(): void {
+    this.db.exec("DELETE FROM log; DELETE FROM shapes; DELETE FROM meta;");
+  }
+
+  checkpoint(): void {
+    this.db.pragma("wal_checkpoint(TRUNCATE)");
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

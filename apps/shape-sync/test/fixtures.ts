@@ -1,0 +1,69 @@
+/** Test fixtures: a fresh database, a temp storage dir and an in-process shape server (house rule 10). */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { createTestDatabase, type TestDatabase } from "@runfeed/devstack/test-context";
+import { startShapeServer, type ShapeServer, type ShapeServerOptions } from "../src/server.js";
+
+export interface ServerHarness {
+  db: TestDatabase;
+  pool: pg.Pool;
+  storageDir: string;
+  streamId: string;
+  server: ShapeServer;
+  start(extra?: Partial<ShapeServerOptions>): Promise<ShapeServer>;
+  close(): Promise<void>;
+}
+
+export async function createHarness(extra: Partial<ShapeServerOptions> = {}): Promise<ServerHarness> {
+  const db = await createTestDatabase();
+  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  const storageDir = mkdtempSync(join(tmpdir(), "shape-sync-test-"));
+  const streamId = `t${randomBytes(4).toString("hex")}`;
+  const opts = (more?: Partial<ShapeServerOptions>): ShapeServerOptions => ({
+    databaseUrl: db.url,
+    storageDir,
+    port: 0,
+    host: "127.0.0.1",
+    replicationStreamId: streamId,
+    longPollTimeoutMs: 3_000,
+    logLevel: "warn",
+    enableIntegrationTesting: true,
+    ...extra,
+    ...more,
+  });
+  const h: ServerHarness = {
+    db,
+    pool,
+    storageDir,
+    streamId,
+    server: undefined as unknown as ShapeServer,
+    async start(more) {
+      h.server = await startShapeServer(opts(more));
+      await h.server.ready;
+      return h.server;
+    },
+    async close() {
+      await h.server?.stop();
+      await pool.end();
+      await db.drop();
+      rmSync(storageDir, { recursive: true, force: true });
+    },
+  };
+  await h.start();
+  return h;
+}
+
+export async function fetchJson(url: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not json */
+  }
+  return { status: res.status, headers: res.headers, body };
+}
