@@ -1,0 +1,182 @@
+/**
+ * @runfeed/sdk against the running stack: real webapp + real shape-sync + real Postgres (and the
+ * example worker driving runs). Covers checklist #45 and #46 from the SDK side, the tag and batch
+ * feeds, cancel/retrieve, status-only rows and the typed errors of the realtime routes.
+ */
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import {
+  auth,
+  AuthenticationError,
+  batch,
+  metadata,
+  NotFoundError,
+  PermissionDeniedError,
+  runs,
+  tasks,
+  type RealtimeRun,
+} from "../src/index.js";
+import { startStack, type Stack } from "./support/stack.js";
+
+let stack: Stack;
+let server: { baseURL: string; accessToken: string };
+
+beforeAll(async () => {
+  stack = await startStack();
+  server = { baseURL: stack.baseURL, accessToken: stack.secretKey };
+}, 90_000);
+afterAll(() => stack?.close());
+
+const unique = () => Math.random().toString(36).slice(2, 10);
+
+describe("a run from trigger to completion (checklist #45)", () => {
+  it("a self-signed public token sees QUEUED → EXECUTING → COMPLETED, and the subscription ends by itself", async () => {
+    const { id, publicAccessToken } = await tasks.trigger("hello-world", { name: "sdk", delayMs: 1500 }, {}, server);
+    expect(id).toMatch(/^run_/);
+    expect(publicAccessToken).toBeTruthy();
+    const token = await auth.createPublicToken({ ...server, scopes: { read: { runs: [id] } } });
+
+    const statuses: string[] = [];
+    let last: RealtimeRun | undefined;
+    for await (const run of runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: token })) {
+      if (statuses.at(-1) !== run.status) statuses.push(run.status);
+      last = run;
+      if (run.status === "QUEUED") stack.startWorker();
+    }
+    expect(statuses[0]).toBe("QUEUED");
+    expect(statuses).toContain("EXECUTING");
+    expect(statuses.at(-1)).toBe("COMPLETED");
+    expect(last).toMatchObject({ id, taskIdentifier: "hello-world", isCompleted: true, isSuccess: true, output: { greeting: "Hello, sdk!" }, payload: { name: "sdk", delayMs: 1500 } });
+    expect(last!.finishedAt).toBeInstanceOf(Date);
+    expect(last!.startedAt!.getTime()).toBeLessThanOrEqual(last!.finishedAt!.getTime());
+
+    const retrieved = await runs.retrieve(id, server);
+    expect(retrieved).toMatchObject({ id, status: "COMPLETED", isSuccess: true });
+    // The streamed instant equals the stored one (checklist #17).
+    expect(retrieved.finishedAt?.getTime()).toBe(last!.finishedAt!.getTime());
+    expect(retrieved.createdAt.getTime()).toBe(last!.createdAt.getTime());
+
+    // The server-minted token from the trigger response works too.
+    const again = [];
+    for await (const run of runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: publicAccessToken })) again.push(run.status);
+    expect(again).toEqual(["COMPLETED"]);
+  });
+});
+
+describe("metadata (checklist #46)", () => {
+  it("batched operations reach an open subscription within about 2 s", async () => {
+    stack.startWorker();
+    const { id } = await tasks.trigger("hello-world", { delayMs: 8000 }, {}, server);
+    const subscription = runs.subscribeToRun(id, { ...server, stopOnCompletion: true });
+    const m = metadata.forRun(id, server);
+    let sentAt = 0;
+    const progress: unknown[] = [];
+    for await (const run of subscription) {
+      if (sentAt === 0 && run.status === "EXECUTING") {
+        m.set("progress", 0.5).increment("processed", 2).increment("processed", 3).append("log", "a");
+        sentAt = Date.now(); // the timer flush (about 1 s) sends these
+      }
+      if (run.metadata?.progress !== undefined) {
+        progress.push(run.metadata.progress);
+        expect(run.metadata).toMatchObject({ progress: 0.5, processed: 5, log: ["a"] });
+        expect(Date.now() - sentAt).toBeLessThan(2_500);
+        subscription.unsubscribe();
+      }
+    }
+    expect(progress).toEqual([0.5]);
+    expect(m.current).toMatchObject({ progress: 0.5, processed: 5 });
+    m.stop();
+  });
+});
+
+describe("tag and batch feeds", () => {
+  it("subscribeToRunsWithTag sees every run carrying all tags, with a status-only row", async () => {
+    const tag = `user:${unique()}`;
+    const a = await tasks.trigger("hello-world", { delayMs: 10 }, { tags: [tag, "env:test"], delay: "1h" }, server);
+    const b = await tasks.trigger("hello-world", { delayMs: 10 }, { tags: [tag], delay: "1h" }, server);
+    const token = await auth.createPublicToken({ ...server, scopes: { read: { tags: [tag] } } });
+    const seen = new Map<string, RealtimeRun>();
+    const subscription = runs.subscribeToRunsWithTag([tag], { baseURL: stack.baseURL, accessToken: token, createdAt: "1h", skipColumns: "status-only" });
+    for await (const run of subscription) {
+      seen.set(run.id, run);
+      if (seen.size === 2) subscription.unsubscribe();
+    }
+    expect([...seen.keys()].sort()).toEqual([a.id, b.id].sort());
+    const run = seen.get(a.id)!;
+    expect(run).toMatchObject({ status: "DELAYED", isQueued: true, payload: undefined, metadata: undefined, tags: [] });
+  });
+
+  it("batch.trigger and subscribeToBatch: every item's run arrives", async () => {
+    const result = await batch.trigger(
+      [0, 1, 2].map((i) => ({ task: "hello-world", payload: { name: `item ${i}` }, options: { delay: "1h" } })),
+      {},
+      server,
+    );
+    expect(result.batchId).toMatch(/^batch_/);
+    expect(result.runCount).toBe(3);
+    const seen = new Set<string>();
+    const subscription = runs.subscribeToBatch(result.batchId, { baseURL: stack.baseURL, accessToken: result.publicAccessToken ?? stack.secretKey });
+    for await (const run of subscription) {
+      seen.add(run.id);
+      if (seen.size === 3) subscription.unsubscribe();
+    }
+    expect(seen.size).toBe(3);
+  });
+});
+
+describe("cancel", () => {
+  it("cancelling a delayed run ends its subscription with CANCELED and finishedAt", async () => {
+    const { id } = await tasks.trigger("hello-world", {}, { delay: "1h" }, server);
+    const statuses: string[] = [];
+    let last: RealtimeRun | undefined;
+    for await (const run of runs.subscribeToRun(id, server)) {
+      statuses.push(run.status);
+      last = run;
+      if (run.status === "DELAYED") await runs.cancel(id, server);
+    }
+    expect(statuses.at(-1)).toBe("CANCELED");
+    expect(last).toMatchObject({ isCancelled: true, isCompleted: false });
+    expect(last!.finishedAt).toBeInstanceOf(Date);
+  });
+});
+
+describe("typed errors from the realtime routes", () => {
+  it("401 for a bad token, 403 for a token of another run, 404 for an unknown run", async () => {
+    const { id } = await tasks.trigger("hello-world", {}, { delay: "1h" }, server);
+    const other = await tasks.trigger("hello-world", {}, { delay: "1h" }, server);
+    const drain = async (iterable: AsyncIterable<unknown>) => {
+      for await (const _ of iterable);
+    };
+
+    await expect(drain(runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: "tr_dev_notarealkeynotarealkey12" }))).rejects.toBeInstanceOf(AuthenticationError);
+
+    const wrongRun = await auth.createPublicToken({ ...server, scopes: { read: { runs: [other.id] } } });
+    const denied = await drain(runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: wrongRun })).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(PermissionDeniedError);
+    expect((denied as PermissionDeniedError).status).toBe(403);
+
+    await expect(drain(runs.subscribeToRun("run_doesnotexist000000000000", server))).rejects.toBeInstanceOf(NotFoundError);
+    await expect(runs.retrieve("run_doesnotexist000000000000", { ...server })).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it("an additional (_sk_) key mints a public token through the server", async () => {
+    const key = `tr_dev_sk_${"a1B2c3D4e5F6g7H8i9J0k1L2".slice(0, 24)}`;
+    const { id } = await tasks.trigger("hello-world", {}, { delay: "1h" }, server);
+    await stack.app.webapp.services.prisma.apiKey.create({
+      data: {
+        name: "sdk test",
+        keyHash: createHash("sha256").update(key).digest("hex"),
+        keyPrefix: key.slice(0, 12),
+        scopes: ["read:runs"],
+        runtimeEnvironmentId: stack.app.project.environments[0]!.id,
+      },
+    });
+    const token = await auth.createPublicToken({ baseURL: stack.baseURL, accessToken: key, scopes: { read: { runs: [id] } }, expirationTime: "5m" });
+    expect(token.split(".")).toHaveLength(3);
+    const subscription = runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: token });
+    const first = await subscription[Symbol.asyncIterator]().next();
+    expect(first.value).toMatchObject({ id, status: "DELAYED" });
+    subscription.unsubscribe();
+    await vi.waitFor(() => expect(subscription.state.kind).toBe("unsubscribed"));
+  });
+});
