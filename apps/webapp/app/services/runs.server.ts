@@ -24,13 +24,13 @@ export function findRun(db: Db, environmentId: string, runParam: string): Promis
 
 export const runNotFound = () => notFound("Task Run not found");
 
-/** True when a Prisma error is a unique-constraint violation (optionally on a given column). */
+/**
+ * True when a Prisma error is a unique-constraint violation, optionally on a constraint whose name or
+ * fields mention `column` (Prisma 7 with the pg adapter reports the index name under
+ * meta.driverAdapterError.cause.constraint).
+ */
 export function isUniqueViolation(error: unknown, column?: string): boolean {
-  const e = error as { code?: string; meta?: { target?: unknown; driverAdapterError?: { cause?: { constraint?: { fields?: string[] } } } } };
+  const e = error as { code?: string; meta?: unknown };
   if (e?.code !== "P2002") return false;
-  if (!column) return true;
-  const target = e.meta?.target;
-  const fields = e.meta?.driverAdapterError?.cause?.constraint?.fields;
-  const text = JSON.stringify([target, fields]);
-  return text.includes(column);
+  return column === undefined || JSON.stringify(e.meta ?? {}).includes(column);
 }

@@ -82,3 +82,22 @@ export function api(baseUrl: string, token: string | undefined) {
     return { status: response.status, headers: response.headers, json, text };
   };
 }
+
+/**
+ * A request on its own connection (no keep-alive). Used for oversized bodies: the pipeline answers 413
+ * from the declared content-length without reading the body, which leaves a kept-alive socket unusable
+ * for the next request (reported; apiRoute.server.ts is outside this module's ownership).
+ */
+export async function isolatedRequest(url: string, method: string, headers: Record<string, string>, body: string) {
+  const { request } = await import("node:http");
+  return new Promise<{ status: number; json: any }>((resolve, reject) => {
+    const req = request(url, { method, agent: false, headers: { ...headers, connection: "close" } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
+    });
+    req.on("error", (error: NodeJS.ErrnoException) => (error.code === "EPIPE" || error.code === "ECONNRESET" ? undefined : reject(error)));
+    req.end(body);
+  });
+}
