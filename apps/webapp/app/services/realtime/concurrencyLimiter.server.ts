@@ -16,30 +16,44 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.server";
 
-// KEYS[1] = set; ARGV = member, limit, ttlMs → {admitted 0|1, count}
+// KEYS[1] = set; ARGV = member, limit, ttlMs → count after admission (> 0), or −1 − count when refused.
+// The hot path is three calls (ZCARD, TIME, ZADD): stale entries only matter when they would refuse a
+// request, so the sweep runs when the set is at the limit (and in every refresh and usage call).
+// A new key gets its expiry here; the refresh script keeps it alive while requests are in flight.
 const ACQUIRE_LUA = `
+local count = redis.call('ZCARD', KEYS[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
-local count = redis.call('ZCARD', KEYS[1])
-if count >= tonumber(ARGV[2]) then
-  return {0, count}
+if count >= limit then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
+  count = redis.call('ZCARD', KEYS[1])
+  if count >= limit then
+    return -1 - count
+  end
 end
 redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ttl * 2)
-return {1, count + 1}
+if count == 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl * 2)
+end
+return count + 1
 `;
 
-// KEYS[1] = set; ARGV = ttlMs, members… → number refreshed (XX: never resurrects a released member)
+// KEYS[1] = set; ARGV = ttlMs, members… → number of members written.
+// Plain ZADD (not XX): a member lost with an expired key is put back. A released member is never
+// resurrected: this instance stops listing it before sending its ZREM on the same connection.
 const REFRESH_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
 local n = 0
 for i = 2, #ARGV do
-  n = n + redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[i])
+  redis.call('ZADD', KEYS[1], now, ARGV[i])
+  n = n + 1
 end
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]) * 2)
+redis.call('PEXPIRE', KEYS[1], ttl * 2)
 return n
 `;
 
@@ -52,7 +66,7 @@ return redis.call('ZCARD', KEYS[1])
 `;
 
 type LimiterRedis = Redis & {
-  realtimeLimiterAcquire(key: string, member: string, limit: number, ttlMs: number): Promise<[number, number]>;
+  realtimeLimiterAcquire(key: string, member: string, limit: number, ttlMs: number): Promise<number>;
   realtimeLimiterRefresh(key: string, ttlMs: number, ...members: string[]): Promise<number>;
   realtimeLimiterUsage(key: string, ttlMs: number): Promise<number>;
 };
@@ -68,7 +82,7 @@ export interface ConcurrencyLimiterOptions {
   redisDownPolicy: RedisDownPolicy;
   metrics?: Pick<Metrics, "realtimeConcurrent" | "realtimeRejected" | "limiterRedisErrors">;
   logger?: Pick<Logger, "warn">;
-  /** A Redis call slower than this counts as Redis down (default 1 s). */
+  /** No answer from Redis for this long while calls are pending counts as Redis down (default 2 s). */
   redisTimeoutMs?: number;
   /** At most one "Redis down" log line per interval (default 60 s). */
   logIntervalMs?: number;
@@ -90,10 +104,16 @@ export class ConcurrencyLimiter {
   /** In-flight members of this instance, by key, refreshed together. */
   readonly #inflight = new Map<string, Set<string>>();
   #timer: NodeJS.Timeout | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
+  #callsInFlight = 0;
+  #lastProgress = 0;
   #lastLog = 0;
+  /** Members are `<instance uuid>:<sequence>`: unique across instances, cheap to make. */
+  readonly #instanceId = randomUUID();
+  #sequence = 0;
 
   constructor(options: ConcurrencyLimiterOptions) {
-    this.#options = { redisTimeoutMs: 1000, logIntervalMs: 60_000, ...options };
+    this.#options = { redisTimeoutMs: 2000, logIntervalMs: 60_000, ...options };
     const redis = options.redis as LimiterRedis;
     if (typeof redis.realtimeLimiterAcquire !== "function") {
       redis.defineCommand("realtimeLimiterAcquire", { numberOfKeys: 1, lua: ACQUIRE_LUA });
@@ -113,20 +133,19 @@ export class ConcurrencyLimiter {
 
   async acquire(environmentId: string, limit: number): Promise<Admission> {
     const key = this.key(environmentId);
-    const member = randomUUID();
-    let result: [number, number];
+    const member = `${this.#instanceId}:${++this.#sequence}`;
+    let result: number;
     try {
-      result = await this.#withTimeout(this.#redis.realtimeLimiterAcquire(key, member, limit, this.#options.entryTtlMs));
+      result = await this.#call(this.#redis.realtimeLimiterAcquire(key, member, limit, this.#options.entryTtlMs));
     } catch (error) {
       this.#options.metrics?.limiterRedisErrors.inc();
       this.#logRedisDown(error);
       if (this.#options.redisDownPolicy === "closed") return { kind: "unavailable" };
       return { kind: "admitted", degraded: true, release: async () => {} };
     }
-    const [admitted, count] = result;
-    if (admitted !== 1) {
+    if (result < 0) {
       this.#options.metrics?.realtimeRejected.inc({ environment: environmentId });
-      return { kind: "rejected", count };
+      return { kind: "rejected", count: -1 - result };
     }
     this.#track(key, member);
     this.#options.metrics?.realtimeConcurrent.inc({ environment: environmentId });
@@ -140,7 +159,7 @@ export class ConcurrencyLimiter {
         this.#untrack(key, member);
         this.#options.metrics?.realtimeConcurrent.dec({ environment: environmentId });
         try {
-          await this.#withTimeout(this.#redis.zrem(key, member));
+          await this.#call(this.#redis.zrem(key, member));
         } catch (error) {
           // The entry stops being refreshed and is swept within the TTL.
           this.#options.metrics?.limiterRedisErrors.inc();
@@ -179,7 +198,7 @@ export class ConcurrencyLimiter {
     }
     if (!any) return;
     try {
-      await this.#withTimeout(pipeline.exec());
+      await this.#call(pipeline.exec());
     } catch (error) {
       this.#options.metrics?.limiterRedisErrors.inc();
       this.#logRedisDown(error);
@@ -189,7 +208,9 @@ export class ConcurrencyLimiter {
   /** Stops refreshing (the entries of this instance then expire within the TTL). */
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#watchdog) clearInterval(this.#watchdog);
     this.#timer = undefined;
+    this.#watchdog = undefined;
     this.#inflight.clear();
   }
 
@@ -214,12 +235,40 @@ export class ConcurrencyLimiter {
     }
   }
 
-  #withTimeout<T>(promise: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new LimiterRedisError("Redis did not answer in time")), this.#options.redisTimeoutMs);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  /**
+   * Tracks calls in flight so that a hung Redis cannot hold live requests hostage: when calls are
+   * pending and nothing has answered for redisTimeoutMs, the watchdog drops the connection, which
+   * fails every pending call (→ the Redis-down policy) and reconnects. Costs a counter per call, not a
+   * timer per call: the limiter sits on every live poll (bench/realtime). Give the limiter its own
+   * connection (createRealtimeServices does).
+   */
+  async #call<T>(promise: Promise<T>): Promise<T> {
+    if (this.#callsInFlight++ === 0) {
+      this.#lastProgress = Date.now();
+      if (!this.#watchdog) {
+        this.#watchdog = setInterval(() => this.#checkHung(), Math.max(10, Math.floor(this.#options.redisTimeoutMs / 4)));
+        this.#watchdog.unref();
+      }
+    }
+    try {
+      return await promise;
+    } finally {
+      this.#callsInFlight--;
+      this.#lastProgress = Date.now();
+    }
+  }
+
+  #checkHung() {
+    if (this.#callsInFlight === 0) {
+      clearInterval(this.#watchdog);
+      this.#watchdog = undefined;
+      return;
+    }
+    if (Date.now() - this.#lastProgress > this.#options.redisTimeoutMs) {
+      this.#lastProgress = Date.now();
+      this.#logRedisDown(new LimiterRedisError(`Redis did not answer for ${this.#options.redisTimeoutMs} ms; reconnecting`));
+      this.#redis.disconnect(true);
+    }
   }
 
   #logRedisDown(error: unknown) {

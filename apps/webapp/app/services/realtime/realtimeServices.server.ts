@@ -22,8 +22,11 @@ export function createRealtimeServices(deps: {
   metrics: Metrics;
 }): RealtimeServices {
   const { env, redis, logger, metrics } = deps;
+  // Its own connection: the hung-Redis watchdog may drop it, and limiter traffic is not queued behind others.
+  const limiterRedis = redis.duplicate();
+  limiterRedis.on("error", (error) => logger.debug({ err: error.message }, "limiter redis connection error"));
   const limiter = new ConcurrencyLimiter({
-    redis,
+    redis: limiterRedis,
     keyPrefix: env.REDIS_KEY_PREFIX,
     entryTtlMs: env.REALTIME_LIMITER_ENTRY_TTL_MS,
     redisDownPolicy: env.REALTIME_LIMITER_REDIS_DOWN_POLICY,
@@ -36,7 +39,14 @@ export function createRealtimeServices(deps: {
     freshMs: env.REALTIME_CREATED_AT_CACHE_FRESH_MS,
     staleMs: env.REALTIME_CREATED_AT_CACHE_STALE_MS,
   });
-  return { limiter, createdAtCache, close: () => limiter.stop() };
+  return {
+    limiter,
+    createdAtCache,
+    close: () => {
+      limiter.stop();
+      limiterRedis.disconnect();
+    },
+  };
 }
 
 /** Live realtime requests per environment across all instances (the dashboard's usage view). */
