@@ -47,6 +47,7 @@ export async function createHarness(extra: Partial<ShapeServerOptions> = {}): Pr
     },
     async close() {
       await h.server?.stop();
+      await waitForSlotsInactive(pool);
       await pool.end();
       await db.drop();
       rmSync(storageDir, { recursive: true, force: true });
@@ -66,4 +67,14 @@ export async function fetchJson(url: string, init?: RequestInit): Promise<{ stat
     /* not json */
   }
   return { status: res.status, headers: res.headers, body };
+}
+
+/** Walsenders of a stopped/killed server take a moment to exit; slots must be inactive before dropping the DB. */
+export async function waitForSlotsInactive(pool: pg.Pool, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await pool.query("SELECT count(*)::int AS n FROM pg_replication_slots WHERE database = current_database() AND active");
+    if (r.rows[0].n === 0 || Date.now() > deadline) return;
+    await new Promise((res) => setTimeout(res, 50));
+  }
 }
