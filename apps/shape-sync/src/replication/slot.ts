@@ -44,10 +44,14 @@ export class SlotManager {
   }
 
   async ensureSlot(db: pg.Pool): Promise<SlotState> {
-    const r = await db.query<{ lsn: string | null }>(
-      "SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1",
+    const r = await db.query<{ lsn: string | null; database: string | null; mine: boolean }>(
+      "SELECT confirmed_flush_lsn::text AS lsn, database, database = current_database() AS mine FROM pg_replication_slots WHERE slot_name = $1",
       [this.slot],
     );
+    if (r.rowCount && !r.rows[0]!.mine)
+      throw new Error(
+        `replication slot ${this.slot} belongs to database ${r.rows[0]!.database}; slots are per cluster, so give each database its own ELECTRIC_REPLICATION_STREAM_ID`,
+      );
     if (r.rowCount) return { created: false, confirmedFlushLsn: r.rows[0]!.lsn ? lsnBig(r.rows[0]!.lsn) : undefined };
     const c = await db.query<{ lsn: string }>("SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')", [this.slot]);
     return { created: true, confirmedFlushLsn: lsnBig(c.rows[0]!.lsn) };
