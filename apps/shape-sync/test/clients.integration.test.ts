@@ -77,7 +77,7 @@ describe.each(versions)("@electric-sql/client %s", (_v, lib, sseOpt) => {
       signal: aborter.signal,
     } as never);
     const msgs: any[] = [];
-    stream.subscribe((batch: any[]) => msgs.push(...batch.filter((m) => "key" in m)));
+    stream.subscribe((batch: any[]) => void msgs.push(...batch.filter((m) => "key" in m)));
     const shape = new lib.Shape(stream as never);
     expect(await shape.rows).toEqual([{ id: "a", env: "e1", n: 1 }]);
     await h.pool.query(`UPDATE ${table} SET n = 5 WHERE id = 'a'`);
