@@ -37,7 +37,9 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
     const server = await vite.createServer({
       root: APP_ROOT,
       configFile: `${APP_ROOT}/vite.config.ts`,
-      server: { middlewareMode: true, hmr: false },
+      // cors: false — Vite's own CORS middleware would swallow API preflights from other origins and
+      // add a second access-control-allow-origin for localhost ones; the API routes do CORS themselves.
+      server: { middlewareMode: true, hmr: false, cors: false },
       appType: "custom",
       logLevel: "warn",
     });
