@@ -123,10 +123,15 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<Response> 
       if (error) services.logger.warn({ err: error.message }, "could not cache the createdAt floor");
     }
 
-    const rewriteDequeued =
-      args.apiVersion !== CURRENT_API_VERSION &&
-      upstream.status === 200 &&
-      !(upstream.headers.get("content-type") ?? "").includes("text/event-stream");
+    const isEventStream = (upstream.headers.get("content-type") ?? "").includes("text/event-stream");
+    // A long-poll's upstream answers headers and body together once there is something to say, so
+    // the wait is over when the headers arrive: release now. An SSE stream keeps its slot until it ends.
+    // Not awaited: the ZREM must not delay the response (release never throws).
+    if (release && !isEventStream) {
+      void release();
+      release = undefined;
+    }
+    const rewriteDequeued = args.apiVersion !== CURRENT_API_VERSION && upstream.status === 200 && !isEventStream;
     if (rewriteDequeued) {
       const text = (await upstream.text()).replaceAll('"status":"DEQUEUED"', '"status":"EXECUTING"');
       await release?.();

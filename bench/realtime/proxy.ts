@@ -1,0 +1,223 @@
+/**
+ * Proxy overhead per live response at 1,000 concurrent live requests: the same live long-polls sent
+ * directly to apps/shape-sync and through the webapp's realtime route (JWT auth, run lookup, limiter,
+ * rewrite, streaming proxy). One row update wakes all of them; each response's latency is measured
+ * from the update's commit. Added latency = proxied − direct, per percentile, rounds alternating.
+ *
+ * shape-sync and the webapp (Vite dev mode, as `pnpm start` without a build) run as child processes;
+ * the clients run here. Loopback only.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import getPort from "get-port";
+import pg from "pg";
+import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
+import { startEmbeddedPostgres } from "../../packages/devstack/src/postgres.js";
+import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
+import { signPublicToken } from "../../apps/webapp/app/services/auth.server.js";
+import { buildShapeUrl } from "../../apps/webapp/app/services/realtime/shapeRewrite.server.js";
+import { generateRunFriendlyId } from "../../packages/core/src/index.js";
+
+const REPO = new URL("../../", import.meta.url).pathname;
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+
+interface Child {
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+function startChild(name: string, script: string, env: Record<string, string>): Child {
+  const profile = process.env.BENCH_PROFILE === name ? ["--cpu-prof", "--cpu-prof-dir=/tmp/bench-prof"] : [];
+  const child = spawn(process.execPath, [...profile, "--import", "tsx", script], {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    const text = d.toString();
+    if (/error|fatal/i.test(text) && !/WebSocket server error/.test(text)) process.stderr.write(`[${name}] ${text}`);
+  });
+  return {
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+        child.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+
+export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops: Array<() => Promise<void>> }) {
+  // --- Postgres + database
+  let serverUrl = process.env.DATABASE_URL ? process.env.DATABASE_URL.replace(/\/[^/]*$/, "") : undefined;
+  if (!serverUrl) {
+    const dataDir = mkdtempSync(join(tmpdir(), "runfeed-bench-pg-"));
+    const postgres = await startEmbeddedPostgres({ dataDir, persistent: false });
+    stops.push(async () => {
+      await postgres.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    serverUrl = postgres.serverUrl;
+  }
+  const dbName = `bench_realtime_${process.pid}`;
+  const admin = new pg.Client({ connectionString: `${serverUrl}/postgres` });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+  stops.push(async () => {
+    const a = new pg.Client({ connectionString: `${serverUrl}/postgres` });
+    await a.connect();
+    await a.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active`, [dbName]).catch(() => {});
+    await a.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await a.end();
+  });
+  const databaseUrl = `${serverUrl}/${dbName}`;
+  await migrate(databaseUrl);
+  const prisma = createPrismaClient(databaseUrl, { max: 2 });
+  stops.push(() => prisma.$disconnect());
+  const project = await seedProject(prisma, { orgSlug: "bench", orgTitle: "Bench", projectSlug: "bench", projectName: "Bench" });
+  const environment = await prisma.runtimeEnvironment.findUniqueOrThrow({
+    where: { id: project.environments[2]!.id },
+    include: { project: true, parentEnvironment: true },
+  });
+  const run = await prisma.taskRun.create({
+    data: { friendlyId: generateRunFriendlyId(), taskIdentifier: "bench", payload: "{}", runtimeEnvironmentId: environment.id, projectId: project.projectId },
+  });
+  const token = await signPublicToken(environment, { scopes: [`read:runs:${run.friendlyId}`] }, "1h");
+
+  // --- shape-sync and webapp, each in its own process
+  const storageDir = mkdtempSync(join(tmpdir(), "runfeed-bench-shapes-"));
+  stops.push(async () => rmSync(storageDir, { recursive: true, force: true }));
+  const shapePort = await getPort();
+  const shapeUrl = `http://127.0.0.1:${shapePort}`;
+  const shapeSync = startChild("shape-sync", "apps/shape-sync/src/main.ts", {
+    DATABASE_URL: databaseUrl,
+    ELECTRIC_PORT: String(shapePort),
+    ELECTRIC_INSECURE: "true",
+    ELECTRIC_STORAGE_DIR: storageDir,
+    ELECTRIC_REPLICATION_STREAM_ID: `bench${process.pid}`,
+    ELECTRIC_LONG_POLL_TIMEOUT: "60000",
+    ELECTRIC_MAX_CONCURRENT_REQUESTS: JSON.stringify({ initial: 300, existing: 20_000 }),
+    LOG_LEVEL: "warn",
+  });
+  stops.push(shapeSync.stop);
+  await waitFor("shape-sync", async () => {
+    const r = await fetch(`${shapeUrl}/v1/health`);
+    return ((await r.json()) as { status: string }).status === "active" ? true : undefined;
+  });
+  const webPort = await getPort();
+  const webUrl = `http://127.0.0.1:${webPort}`;
+  const webapp = startChild("webapp", "apps/webapp/server/index.ts", {
+    NODE_ENV: "development",
+    HOST: "127.0.0.1",
+    PORT: String(webPort),
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: `bench:${process.pid}:`,
+    ELECTRIC_ORIGIN: shapeUrl,
+    LOG_LEVEL: "warn",
+    WORKER_ENABLED: "false",
+  });
+  stops.push(webapp.stop);
+  await waitFor("webapp", async () => ((await fetch(`${webUrl}/healthz`)).ok ? true : undefined));
+
+  // --- the shape, once through the proxy (warms route modules) and once directly
+  const headers = { authorization: `Bearer ${token}`, "x-trigger-electric-version": "1.0.0-beta.1", "x-trigger-api-version": "2025-07-16" };
+  const first = await fetch(`${webUrl}/realtime/v1/runs/${run.friendlyId}?log=full&offset=-1`, { headers });
+  if (first.status !== 200) throw new Error(`initial proxied request: ${first.status} ${await first.text()}`);
+  await first.arrayBuffer();
+  const directBase = buildShapeUrl({
+    origin: shapeUrl,
+    incoming: new URLSearchParams(),
+    environmentId: environment.id,
+    feed: { kind: "run", runId: run.id },
+  });
+  const initial = await fetch(`${directBase}&log=full&offset=-1`);
+  let handle = initial.headers.get("electric-handle")!;
+  let offset = initial.headers.get("electric-offset")!;
+  await initial.arrayBuffer();
+  if (handle !== first.headers.get("electric-handle")) throw new Error("proxied and direct requests addressed different shapes");
+
+  const liveWaiters = async () => {
+    const text = await (await fetch(`${shapeUrl}/metrics`)).text();
+    return Number(/^shape_sync_live_waiters (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+
+  async function round(mode: "direct" | "proxy", n: number): Promise<number[]> {
+    const query = `cursor=&handle=${encodeURIComponent(handle)}&live=true&log=full&offset=${encodeURIComponent(offset)}`;
+    const url = mode === "direct" ? `${directBase}&${query}` : `${webUrl}/realtime/v1/runs/${run.friendlyId}?${query}`;
+    let updatedAt = 0;
+    const done: number[] = [];
+    const statuses = new Map<number, number>();
+    const requests = Array.from({ length: n }, async () => {
+      const response = await fetch(url, mode === "direct" ? {} : { headers });
+      await response.arrayBuffer();
+      done.push(performance.now());
+      statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+      if (response.status === 200) {
+        handle = response.headers.get("electric-handle") ?? handle;
+        offset = response.headers.get("electric-offset") ?? offset;
+      }
+    });
+    await waitFor(`${n} live waiters (${mode})`, async () => ((await liveWaiters()) >= n ? true : undefined), 60_000);
+    updatedAt = performance.now();
+    await prisma.taskRun.update({ where: { id: run.id }, data: { number: { increment: 1 } } });
+    await Promise.all(requests);
+    if (statuses.get(200) !== n) throw new Error(`${mode}: statuses ${JSON.stringify([...statuses])}`);
+    // Latency from the moment the UPDATE is sent (the same origin for both modes).
+    return done.map((t) => t - updatedAt).sort((a, b) => a - b);
+  }
+
+  // Warm-up round each way (connection pools, JIT), then alternating measured rounds.
+  await round("direct", Math.min(100, CLIENTS));
+  await round("proxy", Math.min(100, CLIENTS));
+  const results: Record<"direct" | "proxy", Array<{ p50: number; p99: number; max: number }>> = { direct: [], proxy: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const mode of r % 2 === 0 ? (["direct", "proxy"] as const) : (["proxy", "direct"] as const)) {
+      const latencies = await round(mode, CLIENTS);
+      results[mode].push({ p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1)! });
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const summary = (mode: "direct" | "proxy") => ({
+    p50: median(results[mode].map((r) => r.p50)),
+    p99: median(results[mode].map((r) => r.p99)),
+  });
+  const direct = summary("direct");
+  const proxy = summary("proxy");
+  const added99 = proxy.p99 - direct.p99;
+  const f = (n: number) => n.toFixed(1).padStart(7);
+  console.log(`\n== proxy overhead (${CLIENTS} concurrent live requests woken by one update, ${ROUNDS} rounds each, median of per-round percentiles, ms from the UPDATE)`);
+  console.log(`             p50      p99`);
+  console.log(`direct   ${f(direct.p50)}  ${f(direct.p99)}`);
+  console.log(`proxied  ${f(proxy.p50)}  ${f(proxy.p99)}`);
+  console.log(`added    ${f(proxy.p50 - direct.p50)}  ${f(added99)}   (goal p99 added ≤ 5 ms) ${added99 <= 5 ? "PASS" : "FAIL"}`);
+  console.log(`per round p99 direct:  ${results.direct.map((r) => r.p99.toFixed(1)).join(", ")}`);
+  console.log(`per round p99 proxied: ${results.proxy.map((r) => r.p99.toFixed(1)).join(", ")}`);
+  console.log(`added per response (p99 added / ${CLIENTS} responses woken at once): ${(added99 / CLIENTS * 1000).toFixed(1)} µs`);
+}
