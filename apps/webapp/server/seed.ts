@@ -1,16 +1,24 @@
 /**
- * Seeds the demo organisation, project and environments (idempotent) and prints them as JSON on stdout.
- * Run by `pnpm start`; safe to run by hand: `DATABASE_URL=… REDIS_URL=… tsx apps/webapp/server/seed.ts`.
+ * `seed.ts`          seeds the demo organisation, project, environments and sign-in (idempotent; the
+ *                    demo password is new on every run) and prints them as JSON on stdout.
+ * `seed.ts scenario` triggers the demo CSV import, which the webapp's worker then runs.
+ * Run by `pnpm start`; safe by hand: `DATABASE_URL=… REDIS_URL=… node --import tsx apps/webapp/server/seed.ts`.
  */
 import { createPrismaClient } from "@runfeed/database";
 import { parseEnv } from "../app/env.server.js";
-import { seedDemo } from "../app/services/seed.server.js";
+import { seedDemo, seedDemoScenario, seedDemoUser } from "../app/services/seed.server.js";
 
 const env = parseEnv(process.env);
 const prisma = createPrismaClient(env.DATABASE_URL, { max: 2 });
 try {
-  const demo = await seedDemo(prisma);
-  process.stdout.write(JSON.stringify({ environments: demo.environments }) + "\n");
+  if (process.argv[2] === "scenario") {
+    const scenario = await seedDemoScenario({ prisma, env });
+    process.stdout.write(JSON.stringify(scenario) + "\n");
+  } else {
+    const demo = await seedDemo(prisma);
+    const user = await seedDemoUser(prisma, { organizationIds: [demo.organizationId] });
+    process.stdout.write(JSON.stringify({ environments: demo.environments, user }) + "\n");
+  }
 } finally {
   await prisma.$disconnect();
 }

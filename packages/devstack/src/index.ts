@@ -1,2 +1,2 @@
 export { startEmbeddedPostgres, type RunningPostgres } from "./postgres.js";
-export { startRedisServer, hasRedisServer, waitForPort, RedisNotFoundError, type RunningRedis } from "./redis.js";
+export { startRedisServer, hasRedisServer, freePort, waitForPort, RedisNotFoundError, type RunningRedis } from "./redis.js";

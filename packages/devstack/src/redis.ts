@@ -24,7 +24,7 @@ export function hasRedisServer(): boolean {
 
 export async function startRedisServer(options: { port?: number } = {}): Promise<RunningRedis> {
   if (!hasRedisServer()) throw new RedisNotFoundError();
-  const port = options.port ?? (await getPort({ port: 63790 }));
+  const port = options.port ?? (await freePort(63790));
   const child: ChildProcess = spawn(
     "redis-server",
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
@@ -41,6 +41,12 @@ export async function startRedisServer(options: { port?: number } = {}): Promise
       }),
   };
 }
+
+/**
+ * A port free on 127.0.0.1, `preferred` when possible. get-port's default check binds 0.0.0.0, which
+ * succeeds beside a loopback listener because Node sets SO_REUSEADDR; bind the address we will use.
+ */
+export const freePort = (preferred?: number) => getPort({ port: preferred, host: "127.0.0.1" });
 
 export async function waitForPort(port: number, timeoutMs: number, host = "127.0.0.1"): Promise<void> {
   const deadline = Date.now() + timeoutMs;

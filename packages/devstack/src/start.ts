@@ -12,18 +12,17 @@
 import path from "node:path";
 import exitHook from "async-exit-hook";
 import { fileURLToPath } from "node:url";
-import getPort from "get-port";
 import pg from "pg";
 import { migrate } from "@runfeed/database/migrate";
 import { parseStartEnv } from "./env.js";
 import { startEmbeddedPostgres } from "./postgres.js";
-import { RedisNotFoundError, startRedisServer } from "./redis.js";
+import { RedisNotFoundError, freePort, startRedisServer } from "./redis.js";
 import { runToCompletion, startProcess, waitForHttp, type ManagedProcess } from "./processes.js";
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 /** Children run TypeScript through tsx's loader in a plain node process (no wrapper process in between). */
 const NODE = process.execPath;
-const tsx = (file: string) => ["--import", "tsx", file];
+const tsx = (file: string, ...args: string[]) => ["--import", "tsx", file, ...args];
 const log = (message: string) => process.stdout.write(`\x1b[1m[start]\x1b[0m ${message}\n`);
 
 const env = parseStartEnv(process.env);
@@ -54,7 +53,7 @@ try {
   const databaseUrl = await startDatabase();
   const redisUrl = await startRedis();
   const electricOrigin = env.ELECTRIC_ORIGIN ?? (await startShapeSync(databaseUrl));
-  const webappPort = await getPort({ port: env.PORT });
+  const webappPort = await freePort(env.PORT);
   const webappEnv = {
     NODE_ENV: "development",
     DATABASE_URL: databaseUrl,
@@ -83,7 +82,7 @@ try {
   await fetch(`${webappUrl}/`).catch(() => {});
 
   const dev = seeded.environments.find((e) => e.slug === "dev") ?? seeded.environments[0]!;
-  if (env.SEED_DEMO_SCENARIO === "true") await triggerDemoScenario(webappUrl, dev.apiKey);
+  if (env.SEED_DEMO_SCENARIO === "true") await triggerDemoScenario(webappEnv);
 
   printBanner({ webappUrl, electricOrigin, seeded, devKey: dev.apiKey });
 } catch (error) {
@@ -102,7 +101,7 @@ async function startDatabase(): Promise<string> {
   if (!url) {
     const dataDir = path.resolve(ROOT, env.RUNFEED_DATA_DIR, "postgres");
     log(`starting embedded Postgres (wal_level=logical), data in ${path.relative(ROOT, dataDir)}`);
-    const postgres = await startEmbeddedPostgres({ dataDir, port: await getPort({ port: env.EMBEDDED_POSTGRES_PORT }), log });
+    const postgres = await startEmbeddedPostgres({ dataDir, port: await freePort(env.EMBEDDED_POSTGRES_PORT), log });
     stops.push(() => postgres.stop());
     await ensureDatabase(postgres.serverUrl, "runfeed");
     url = `${postgres.serverUrl}/runfeed`;
@@ -127,7 +126,7 @@ async function startRedis(): Promise<string> {
 }
 
 async function startShapeSync(databaseUrl: string): Promise<string> {
-  const port = await getPort({ port: env.ELECTRIC_PORT });
+  const port = await freePort(env.ELECTRIC_PORT);
   const origin = `http://127.0.0.1:${port}`;
   log(`starting shape-sync on ${origin}`);
   const child = startProcess("shape-sync", NODE, tsx("apps/shape-sync/src/main.ts"), {
@@ -176,14 +175,15 @@ async function assertLogicalReplication(url: string) {
   }
 }
 
-async function triggerDemoScenario(webappUrl: string, apiKey: string) {
-  const response = await fetch(`${webappUrl}/api/v1/tasks/csv-import/trigger`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-    body: JSON.stringify({ payload: JSON.stringify({ rows: 2_000, batchSize: 100 }), options: { tags: ["demo", "csv-import"] } }),
-  }).catch((error: Error) => ({ ok: false, status: 0, text: async () => error.message }) as const);
-  if (response.ok) log("triggered the demo CSV import: watch its progress on the dashboard");
-  else log(`demo CSV import not triggered (${response.status}: ${(await response.text()).slice(0, 200)})`);
+async function triggerDemoScenario(webappEnv: Record<string, string>) {
+  try {
+    const { runId } = JSON.parse(
+      await runToCompletion(NODE, tsx("apps/webapp/server/seed.ts", "scenario"), { cwd: ROOT, env: webappEnv }),
+    ) as { runId: string };
+    log(`triggered the demo CSV import (${runId}): watch its progress on the dashboard`);
+  } catch (error) {
+    log(`demo CSV import not triggered: ${(error as Error).message}`);
+  }
 }
 
 function printBanner(info: { webappUrl: string; electricOrigin: string; seeded: SeedOutput; devKey: string }) {
