@@ -363,11 +363,7 @@ export class ShapeRegistry {
         continue;
       }
       const latest = storage.latestOffset(stored.id) ?? { tx: 0, op: 0 };
-      let chunks = 0;
-      for (const r of storage.iterate(stored.id, 0)) {
-        if (r.tx !== 0) break;
-        chunks = r.op + 1;
-      }
+      const chunks = storage.snapshotChunks(stored.id);
       const shape: Shape = {
         id: stored.id,
         handle: stored.handle,

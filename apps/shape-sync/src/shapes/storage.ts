@@ -66,6 +66,7 @@ export class ShapeStorage {
         "SELECT tx, op FROM log WHERE shape_id = ? ORDER BY tx DESC, op DESC, seq DESC LIMIT 1",
       ),
       read: this.db.prepare<[number, number], LogRow>("SELECT tx, op, json FROM log WHERE shape_id = ? AND tx >= ? ORDER BY tx, op, seq"),
+      snapshotChunks: this.db.prepare<[number], { n: number | null }>("SELECT max(op) + 1 AS n FROM log WHERE shape_id = ? AND tx = 0"),
       maxId: this.db.prepare<[], { id: number | null }>("SELECT max(id) AS id FROM shapes"),
     };
   }
@@ -98,6 +99,11 @@ export class ShapeStorage {
   /** Latest (tx, op) of a shape's log. */
   latestOffset(shapeId: number): { tx: number; op: number } | undefined {
     return this.stmts.latest.get(shapeId);
+  }
+
+  /** Number of snapshot chunks (entries at tx 0) of a shape. */
+  snapshotChunks(shapeId: number): number {
+    return this.stmts.snapshotChunks.get(shapeId)?.n ?? 0;
   }
 
   insertShape(s: StoredShape): void {

@@ -1,0 +1,81 @@
+/**
+ * shape-sync benchmarks (issue 4), loopback only, bounded in time. Every figure is printed beside
+ * a raw limit measured in the same run (see /work/shared/docs/measuring.md).
+ *
+ *   pnpm exec tsx bench/shape-sync/run.ts [--full] [--only ingest|latency|scale]
+ *     --updates N          ingest updates            (default 200000)
+ *     --latency-shapes N   shapes with a live client (default 1000)
+ *     --rate N             updates/s in the latency run (default 1000)
+ *     --duration S         latency measurement seconds (default 10; --full 60)
+ *     --shapes N           scale/restart shapes      (default 2000; --full 10000)
+ * Uses DATABASE_URL (a database with wal_level=logical that we may write to) when set, else starts
+ * embedded Postgres in a temp dir and creates a database.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { startEmbeddedPostgres } from "../../packages/devstack/src/postgres.js";
+import { migrate } from "../../packages/database/src/migrate.js";
+import { fmt } from "./common.js";
+import { benchIngest } from "./ingest.js";
+import { benchLatency } from "./latency.js";
+import { benchScale } from "./scale.js";
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const num = (name: string, d: number) => (argv.includes(`--${name}`) ? Number(argv[argv.indexOf(`--${name}`) + 1]) : d);
+const full = flag("full");
+const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : undefined;
+const cfg = {
+  updates: num("updates", 200_000),
+  latencyShapes: num("latency-shapes", 1000),
+  rate: num("rate", 1000),
+  duration: num("duration", full ? 60 : 10),
+  shapes: num("shapes", full ? 10_000 : 2000),
+};
+
+const stops: Array<() => Promise<void>> = [];
+try {
+  let databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) {
+    const dataDir = mkdtempSync(join(tmpdir(), "shape-sync-bench-pg-"));
+    const pgServer = await startEmbeddedPostgres({ dataDir, persistent: false });
+    stops.push(async () => {
+      await pgServer.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const admin = new pg.Client({ connectionString: `${pgServer.serverUrl}/postgres` });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE bench_shape_sync`);
+    await admin.end();
+    databaseUrl = `${pgServer.serverUrl}/bench_shape_sync`;
+  }
+  await migrate(databaseUrl);
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  await db.query(`ALTER TABLE "TaskRun" DROP CONSTRAINT IF EXISTS "TaskRun_runtimeEnvironmentId_fkey", DROP CONSTRAINT IF EXISTS "TaskRun_batchId_fkey"`);
+  await db.end();
+  console.log(`shape-sync bench: ${JSON.stringify({ ...cfg, full })} on ${databaseUrl.replace(/\/\/[^@]*@/, "//")}`);
+
+  if (!only || only === "ingest") {
+    const r = await benchIngest(databaseUrl, cfg.updates);
+    console.log(`\n== (1) ingest: ${fmt(r.updates)} row updates (TaskRun, 41 columns, REPLICA IDENTITY FULL) in 1,000-row transactions; 100 indexed shapes, each change matches one`);
+    console.log(`ingest: ours ${fmt(r.ours)} changes/s | raw pg_recvlogical ${fmt(r.raw)} changes/s | ratio ${(r.ours / r.raw).toFixed(2)} (goal ≥ 0.5, stretch ≥ 0.8)`);
+  }
+  if (!only || only === "latency") {
+    const r = await benchLatency(databaseUrl, cfg.latencyShapes, cfg.rate, cfg.duration);
+    console.log(`\n== (2) latency: ${fmt(cfg.latencyShapes)} shapes each with a live long-poll client, ${fmt(cfg.rate)} single-row updates/s spread over them, ${cfg.duration} s (after 2 s warm-up)`);
+    console.log(`latency commit→client: p50 ${fmt(r.p50, 1)} ms p99 ${fmt(r.p99, 1)} ms (n=${fmt(r.samples)}; achieved ${fmt(r.achievedRate)} updates/s) | raw UPDATE round trip p50 ${fmt(r.rawP50, 1)} ms p99 ${fmt(r.rawP99, 1)} ms (goal p99 ≤ 100 ms)`);
+  }
+  if (!only || only === "scale") {
+    const r = await benchScale(databaseUrl, cfg.shapes);
+    console.log(`\n== (3) scale: ${fmt(cfg.shapes)} shapes, each with a waiting live request (server in its own process)`);
+    console.log(`memory: RSS per shape ${fmt(r.perShape / 1024, 1)} KB, per waiting request ${fmt(r.perRequest / 1024, 1)} KB, per shape+request ${fmt((r.perShape + r.perRequest) / 1024, 1)} KB (baseline RSS ${fmt(r.baseline / 1048576)} MB; goal ≤ 20 KB)`);
+    console.log(`per-change cost: ${fmt(r.costSmall, 1)} µs at 100 shapes | ${fmt(r.costLarge, 1)} µs at ${fmt(cfg.shapes)} shapes | ratio ${(r.costLarge / r.costSmall).toFixed(2)} (flat ≈ 1); shape creation ${fmt(r.createRate)} shapes/s`);
+    console.log(`\n== (4) recovery: kill -9 with ${fmt(cfg.shapes)} shapes, restart`);
+    console.log(`restart: health active after ${fmt(r.restartHealthyMs)} ms, first live request served after ${fmt(r.restartServedMs)} ms, all ${fmt(r.resumed)} resumed requests 200 after ${fmt(r.restartAllMs)} ms | raw process start (node --import tsx, to health 'waiting') ${fmt(r.rawStartMs)} ms (goal ≤ 2 s)`);
+  }
+} finally {
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+}
