@@ -16,6 +16,8 @@ export interface Stack {
   /** The dev environment's root secret key. */
   secretKey: string;
   startWorker(): void;
+  /** Stops the worker (runs triggered afterwards stay QUEUED). */
+  stopWorker(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,11 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
       const { env, prisma, logger } = app.webapp.services;
       worker = createWorker({ env, prisma, logger });
       worker.start();
+    },
+    async stopWorker() {
+      const running = worker;
+      worker = undefined;
+      await running?.stop();
     },
     async close() {
       await worker?.stop();

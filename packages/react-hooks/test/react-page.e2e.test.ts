@@ -1,0 +1,175 @@
+/**
+ * Browser tests (Debian's /usr/bin/chromium via playwright-core) against the running stack: webapp +
+ * shape-sync + Postgres, with the example worker driving the run. The example pages are built with
+ * Vite and served from a different origin (http://localhost:<port>) than the API (http://127.0.0.1:<port>).
+ *
+ * - examples/react-page with @runfeed/react-hooks, and the same page with the unmodified
+ *   @trigger.dev/react-hooks@4.8.3: status QUEUED → EXECUTING → COMPLETED with a public token, a tab
+ *   hide/show survived, no console errors (CORS, missing headers), no request left open after completion;
+ * - examples/realtime-plain-js: the SDK from plain browser JavaScript.
+ */
+import { createReadStream } from "node:fs";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { auth, tasks } from "@runfeed/sdk";
+import { buildReactPage } from "../../../examples/react-page/build.js";
+import { buildPlainJsPage } from "../../../examples/realtime-plain-js/build.js";
+import { startStack, type Stack } from "../../sdk/test/support/stack.js";
+
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+const CONTENT_TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
+
+/** A static server for a built page, on its own origin. */
+async function serveStatic(root: string): Promise<{ origin: string; server: Server }> {
+  const server = createServer(async (req, res) => {
+    const pathname = new URL(req.url!, "http://x").pathname;
+    const file = path.join(root, pathname === "/" ? "index.html" : path.normalize(pathname));
+    if (!file.startsWith(root) || !(await stat(file).catch(() => undefined))?.isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-type": CONTENT_TYPES[path.extname(file)] ?? "application/octet-stream" });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { origin: `http://localhost:${(server.address() as AddressInfo).port}`, server };
+}
+
+/** Console errors, page errors and failed requests (aborted long-polls excepted), plus open feed requests. */
+function watchPage(page: Page) {
+  const problems: string[] = [];
+  const openFeedRequests = new Set<unknown>();
+  let feedRequests = 0;
+  if (process.env.DEBUG_E2E) {
+    page.on("console", (m) => console.log("[console]", m.type(), m.text()));
+    page.on("response", (r) => console.log("[response]", r.status(), r.request().method(), r.url()));
+    page.on("requestfailed", (r) => console.log("[failed]", r.url(), r.failure()?.errorText));
+  }
+  page.on("console", (message) => {
+    if (message.type() === "error" || /CORS|Access-Control|MissingHeaders|required headers/i.test(message.text())) problems.push(`console: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`pageerror: ${error.message}`));
+  page.on("request", (request) => {
+    if (!request.url().includes("/realtime/v1/") || request.method() !== "GET") return;
+    feedRequests++;
+    openFeedRequests.add(request);
+  });
+  page.on("requestfinished", (request) => openFeedRequests.delete(request));
+  page.on("requestfailed", (request) => {
+    openFeedRequests.delete(request);
+    const failure = request.failure()?.errorText ?? "";
+    if (!failure.includes("ERR_ABORTED")) problems.push(`requestfailed: ${request.url()} ${failure}`);
+  });
+  return { problems, openFeedRequests, feedRequests: () => feedRequests };
+}
+
+async function setVisibility(page: Page, state: "hidden" | "visible") {
+  await page.evaluate((value) => {
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => value });
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => value === "hidden" });
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, state);
+}
+
+let stack: Stack;
+let browser: Browser;
+let buildDir: string;
+const servers: Server[] = [];
+const pages: Record<"runfeed" | "trigger" | "plain", string> = { runfeed: "", trigger: "", plain: "" };
+
+beforeAll(async () => {
+  buildDir = await mkdtemp(path.join(tmpdir(), "runfeed-pages-"));
+  const [started, launched] = await Promise.all([
+    startStack(),
+    chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS }),
+    buildReactPage("runfeed", path.join(buildDir, "runfeed")),
+  ]);
+  stack = started;
+  browser = launched;
+  await buildReactPage("trigger", path.join(buildDir, "trigger"));
+  await buildPlainJsPage(path.join(buildDir, "plain"));
+  for (const name of ["runfeed", "trigger", "plain"] as const) {
+    const { origin, server } = await serveStatic(path.join(buildDir, name));
+    servers.push(server);
+    pages[name] = origin;
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  for (const server of servers) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+  await stack?.close();
+  if (buildDir) await rm(buildDir, { recursive: true, force: true });
+});
+
+async function queuedRunWithToken() {
+  await stack.stopWorker();
+  const server = { baseURL: stack.baseURL, accessToken: stack.secretKey };
+  const { id } = await tasks.trigger("hello-world", { name: "browser", delayMs: 2500 }, {}, server);
+  const token = await auth.createPublicToken({ ...server, scopes: { read: { runs: [id] } } });
+  return { id, token };
+}
+
+describe.each([
+  ["@runfeed/react-hooks", "runfeed"],
+  ["@trigger.dev/react-hooks@4.8.3", "trigger"],
+] as const)("examples/react-page built with %s", (_label, variant) => {
+  it("shows QUEUED → EXECUTING → COMPLETED from another origin, across a tab hide/show", { timeout: 60_000 }, async () => {
+    const { id, token } = await queuedRunWithToken();
+    const page = await browser.newPage();
+    const watched = watchPage(page);
+    const url = `${pages[variant]}/?${new URLSearchParams({ runId: id, token, baseURL: stack.baseURL })}`;
+    expect(new URL(url).origin).not.toBe(new URL(stack.baseURL).origin);
+    await page.goto(url);
+    const status = page.getByTestId("status");
+    await vi.waitFor(async () => expect(await status.textContent()).toBe("QUEUED"), { timeout: 15_000, interval: 100 });
+
+    // Hide the tab: the live request is abandoned. Show it again: the feed resumes with a new request.
+    await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(1), { timeout: 10_000, interval: 50 });
+    await setVisibility(page, "hidden");
+    await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(0), { timeout: 10_000, interval: 50 });
+    const beforeShow = watched.feedRequests();
+    await setVisibility(page, "visible");
+    await vi.waitFor(() => expect(watched.feedRequests()).toBeGreaterThan(beforeShow), { timeout: 10_000, interval: 50 });
+
+    stack.startWorker();
+    await vi.waitFor(async () => expect(await status.textContent()).toBe("COMPLETED"), { timeout: 30_000, interval: 100 });
+    expect(await page.getByTestId("history").textContent()).toBe("QUEUED → EXECUTING → COMPLETED");
+    expect(await page.getByTestId("output").textContent()).toBe(JSON.stringify({ greeting: "Hello, browser!" }));
+    expect(await page.getByTestId("finished").textContent()).toMatch(/^\d{4}-\d\d-\d\dT/);
+    if (variant === "runfeed") expect(await page.getByTestId("completions").textContent()).toBe("1");
+    expect(await page.getByTestId("error").count()).toBe(0);
+
+    // Stopped on completion: no feed request stays open.
+    await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(0), { timeout: 10_000, interval: 50 });
+    expect(watched.problems).toEqual([]);
+    await page.close();
+  });
+});
+
+describe("examples/realtime-plain-js", () => {
+  it("subscribes from plain browser JavaScript and ends when the run completes", { timeout: 60_000 }, async () => {
+    const { id, token } = await queuedRunWithToken();
+    const page = await browser.newPage();
+    const watched = watchPage(page);
+    await page.goto(`${pages.plain}/?${new URLSearchParams({ runId: id, token, baseURL: stack.baseURL })}`);
+    await vi.waitFor(async () => expect(await page.locator("#status").textContent()).toBe("QUEUED"), { timeout: 15_000, interval: 100 });
+    stack.startWorker();
+    await vi.waitFor(async () => expect(await page.locator("#status").getAttribute("data-ended")).toBe("true"), { timeout: 30_000, interval: 100 });
+    expect(await page.locator("#status").textContent()).toBe("COMPLETED");
+    const log = await page.locator("#log li").allTextContents();
+    expect(log.at(-1)).toContain('COMPLETED {"greeting":"Hello, browser!"}');
+    expect(await page.locator("#error").textContent()).toBe("");
+    expect(watched.problems).toEqual([]);
+    await page.close();
+  });
+});
