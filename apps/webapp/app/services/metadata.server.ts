@@ -67,10 +67,16 @@ export async function updateRunMetadata(
   options: MetadataServiceOptions,
 ): Promise<MetadataObject> {
   const now = options.now ?? (() => new Date());
-  const run = await prisma.taskRun.findFirst({
-    where: runWhere(environmentId, runParam),
-    select: { ...METADATA_SELECT, completedAt: true, parentTaskRunId: true, rootTaskRunId: true },
-  });
+  // Hot path (the SDK flushes about once a second per running task): one plain SQL read.
+  const column = runParam.startsWith("run_") ? `"friendlyId"` : `"id"`;
+  const [run] = await prisma.$queryRawUnsafe<
+    Array<MetadataRow & { completedAt: Date | null; parentTaskRunId: string | null; rootTaskRunId: string | null }>
+  >(
+    `SELECT "id", "metadata", "metadataType", "metadataVersion", "completedAt", "parentTaskRunId", "rootTaskRunId"
+     FROM "TaskRun" WHERE ${column} = $1 AND "runtimeEnvironmentId" = $2`,
+    runParam,
+    environmentId,
+  );
   if (!run) throw runNotFound();
   if (run.completedAt && now().getTime() - run.completedAt.getTime() > RUN_UPDATABLE_WINDOW_MS) {
     throw unprocessable("Cannot update metadata for a completed run");
@@ -161,10 +167,11 @@ export class RunMetadataWriter {
       if (!row) throw runNotFound();
       const plan = this.#plan(row, batch);
       if (plan.data === undefined) return this.#settle(batch, plan.outcomes);
-      const { count } = await this.prisma.taskRun.updateMany({
-        where: { id: runId, metadataVersion: row.metadataVersion },
-        data: { metadata: plan.data, metadataType: "application/json", metadataVersion: { increment: 1 }, updatedAt: new Date() },
-      });
+      // Timestamps are stored as UTC without zone (Prisma's convention), hence AT TIME ZONE 'UTC'.
+      const count = await this.prisma.$executeRaw`
+        UPDATE "TaskRun" SET "metadata" = ${plan.data}, "metadataType" = 'application/json',
+          "metadataVersion" = "metadataVersion" + 1, "updatedAt" = (clock_timestamp() AT TIME ZONE 'UTC')
+        WHERE "id" = ${runId} AND "metadataVersion" = ${row.metadataVersion}`;
       if (count === 1) return this.#settle(batch, plan.outcomes);
       row = await this.prisma.taskRun.findUnique({ where: { id: runId }, select: METADATA_SELECT });
     }

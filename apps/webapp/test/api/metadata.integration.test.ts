@@ -52,6 +52,7 @@ describe("metadata and tags", () => {
       expect(res.json).toEqual({ metadata: { a: 1 } });
       const after = await row(id);
       expect(after.updatedAt.getTime()).toBeGreaterThan(before.updatedAt.getTime());
+      expect(Math.abs(after.updatedAt.getTime() - Date.now())).toBeLessThan(10_000); // stored as UTC
       expect(after.metadataVersion).toBe(before.metadataVersion + 1);
 
       expect((await put(id, { operations: [{ type: "set", key: "a", value: 1 }] })).json).toEqual({ metadata: { a: 1 } });

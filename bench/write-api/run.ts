@@ -1,0 +1,280 @@
+/**
+ * Write-API benchmark (issue 3), loopback only, bounded in time (~6 × --seconds plus start-up):
+ *
+ *   pnpm --filter @runfeed/webapp build        # optional: production mode (else Vite dev mode, slower)
+ *   pnpm exec tsx bench/write-api/run.ts [--seconds 5] [--clients 8] [--dev]
+ *
+ * Prints, on one Postgres, in one run:
+ *   - raw single-row UPDATE rate: 8 pg clients, each `UPDATE "TaskRun" … WHERE id = $1` on its own row,
+ *     one statement (one commit) per round trip, default fsync — measured before AND after our figures,
+ *     the mean is the reference (the machine is shared and noisy);
+ *   - metadata increments/s through HTTP: N clients, each PUT /api/v1/runs/:id/metadata with one
+ *     increment on its own run (the SDK's per-task flush), and the exact sum checked afterwards;
+ *   - the same with all N clients on ONE run (contention), sum checked;
+ *   - triggers/s through HTTP: N clients POST /api/v1/tasks/:id/trigger;
+ * each beside the raw rate as a ratio (goal ≥ 0.5).
+ *
+ * The webapp runs as a child process (its own event loop/core, like production), in production mode
+ * when apps/webapp/build exists (and --dev is not given), else in Vite dev mode. Uses DATABASE_URL /
+ * REDIS_URL when set (a fresh database is created on that server and dropped afterwards), else starts
+ * embedded Postgres (wal_level=logical) in a temp folder and redis-server.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import getPort from "get-port";
+import pg from "pg";
+import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
+import { startEmbeddedPostgres } from "../../packages/devstack/src/postgres.js";
+import { startRedisServer, waitForPort } from "../../packages/devstack/src/redis.js";
+import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+};
+const SECONDS = Math.min(Math.max(arg("seconds", 5), 1), 30);
+const CLIENTS = Math.min(Math.max(arg("clients", 8), 1), 64);
+const RAW_CLIENTS = 8;
+const FORCE_DEV = process.argv.includes("--dev");
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+
+const stops: Array<() => Promise<void>> = [];
+let child: ChildProcess | undefined;
+
+async function main() {
+  // ---- services
+  let serverUrl: string;
+  let databaseUrl: string;
+  if (process.env.DATABASE_URL) {
+    const base = new URL(process.env.DATABASE_URL);
+    const name = `bench_write_${randomBytes(4).toString("hex")}`;
+    await withClient(process.env.DATABASE_URL, (c) => c.query(`CREATE DATABASE ${name}`));
+    stops.push(() => withClient(process.env.DATABASE_URL!, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => {}));
+    databaseUrl = Object.assign(new URL(base.href), { pathname: `/${name}` }).href;
+    serverUrl = base.href;
+  } else {
+    const dataDir = await mkdtemp(join(tmpdir(), "runfeed-bench-pg-"));
+    const postgres = await startEmbeddedPostgres({ dataDir, persistent: false });
+    stops.push(async () => {
+      await postgres.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+    serverUrl = postgres.serverUrl;
+    await withClient(`${serverUrl}/postgres`, (c) => c.query("CREATE DATABASE bench_write"));
+    databaseUrl = `${serverUrl}/bench_write`;
+  }
+  let redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) {
+    const redis = await startRedisServer();
+    stops.push(redis.stop);
+    redisUrl = redis.url;
+  }
+  await migrate(databaseUrl);
+  const prisma = createPrismaClient(databaseUrl, { max: 2 });
+  const project = await seedProject(prisma, { orgSlug: "bench", orgTitle: "Bench", projectSlug: "bench", projectName: "Bench" });
+  await prisma.$disconnect();
+  const key = project.environments.find((e) => e.slug === "prod")!.apiKey;
+
+  // ---- webapp (child process)
+  const production = !FORCE_DEV && existsSync(join(ROOT, "apps/webapp/build/server/index.js"));
+  const port = await getPort();
+  const profile = process.argv.includes("--cpu-prof") ? ["--cpu-prof", "--cpu-prof-dir", join(tmpdir(), "runfeed-bench-prof")] : [];
+  child = spawn(process.execPath, [...profile, "--import", "tsx", "server/index.ts"], {
+    cwd: join(ROOT, "apps/webapp"),
+    env: {
+      ...process.env,
+      NODE_ENV: production ? "production" : "development",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: "bench:",
+      LOG_LEVEL: "warn",
+      WORKER_ENABLED: "false",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  await waitForPort(port, 60_000);
+  const base = `http://127.0.0.1:${port}`;
+  await until(async () => (await fetch(`${base}/healthz`)).ok, 60_000);
+  const headers = { authorization: `Bearer ${key}`, "content-type": "application/json", "trigger-version": "4.8.3" };
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${text}`);
+    return JSON.parse(text) as any;
+  };
+  const trigger = (task: string) => call("POST", `/api/v1/tasks/${task}/trigger`, { payload: '{"bench":true}', options: { tags: ["bench"] } });
+
+  // Warm up every route (Vite compiles modules on first use in dev mode; JIT in both).
+  const warm = (await trigger("warmup")).id as string;
+  for (let i = 0; i < 50; i++) await call("PUT", `/api/v1/runs/${warm}/metadata`, { operations: [{ type: "increment", key: "n", value: 1 }] });
+  for (let i = 0; i < 50; i++) await trigger("warmup");
+
+  const runIds: string[] = [];
+  for (let i = 0; i < Math.max(CLIENTS, RAW_CLIENTS); i++) runIds.push((await trigger("bench-task")).id);
+  const internal = await withClient(databaseUrl, async (c) =>
+    (await c.query<{ id: string }>(`SELECT "id" FROM "TaskRun" WHERE "friendlyId" = ANY($1) ORDER BY "friendlyId"`, [runIds])).rows.map((r) => r.id),
+  );
+
+  // ---- sequential latency probe (one client), to see where time goes
+  const probe = async (label: string, fn: () => Promise<unknown>) => {
+    const t = performance.now();
+    for (let i = 0; i < 30; i++) await fn();
+    latencies.push(`${label} ${((performance.now() - t) / 30).toFixed(1)} ms`);
+  };
+  const latencies: string[] = [];
+  await probe("healthz", () => fetch(`${base}/healthz`).then((r) => r.text()));
+  await probe("GET metadata", () => call("GET", `/api/v1/runs/${warm}/metadata`));
+  await probe("PUT metadata", () => call("PUT", `/api/v1/runs/${warm}/metadata`, { operations: [{ type: "increment", key: "n", value: 1 }] }));
+  await probe("trigger", () => trigger("warmup"));
+
+  // ---- measurements
+  const rawBefore = await rawUpdates(databaseUrl, internal.slice(0, RAW_CLIENTS));
+
+  const perRun = await loop(CLIENTS, async (c) => {
+    await call("PUT", `/api/v1/runs/${runIds[c]}/metadata`, { operations: [{ type: "increment", key: "count", value: 1 }] });
+  });
+  let sum = 0;
+  for (let c = 0; c < CLIENTS; c++) {
+    const n = (await call("GET", `/api/v1/runs/${runIds[c]}/metadata`)).metadata.count as number;
+    if (n !== perRun.perClient[c]) throw new Error(`lost increments on ${runIds[c]}: ${n} ≠ ${perRun.perClient[c]}`);
+    sum += n;
+  }
+
+  const hot = (await trigger("bench-hot")).id as string;
+  const contended = await loop(CLIENTS, async () => {
+    await call("PUT", `/api/v1/runs/${hot}/metadata`, { operations: [{ type: "increment", key: "count", value: 1 }] });
+  });
+  const hotCount = (await call("GET", `/api/v1/runs/${hot}/metadata`)).metadata.count as number;
+  if (hotCount !== contended.total) throw new Error(`lost increments on the hot run: ${hotCount} ≠ ${contended.total}`);
+
+  const triggers = await loop(CLIENTS, async () => {
+    await trigger("bench-trigger");
+  });
+
+  // Floor of the stack: a Remix resource route doing SELECT 1 + Redis PING, no auth, no writes.
+  const floor = await loop(CLIENTS, async () => {
+    const res = await fetch(`${base}/healthz`);
+    await res.text();
+  });
+
+  const rawAfter = await rawUpdates(databaseUrl, internal.slice(0, RAW_CLIENTS));
+  const raw = (rawBefore + rawAfter) / 2;
+
+  // ---- report
+  const mode = production ? "production build (apps/webapp/build), child process" : "Vite dev mode (no build found or --dev), child process";
+  const line = (label: string, r: { rate: number; cpuPerOp: number }) =>
+    console.log(
+      `${label.padEnd(44)} ${fmt(r.rate).padStart(7)} req/s | raw UPDATE ${fmt(raw).padStart(7)}/s | ratio ${(r.rate / raw).toFixed(2)} (goal ≥ 0.5) ${r.rate / raw >= 0.5 ? "PASS" : "FAIL"} | webapp CPU ${r.cpuPerOp.toFixed(1)} ms/req`,
+    );
+  console.log(`\n== write API (${SECONDS} s per figure, ${CLIENTS} HTTP clients, webapp: ${mode})`);
+  console.log(`raw single-row UPDATE, ${RAW_CLIENTS} pg clients:          before ${fmt(rawBefore)}/s, after ${fmt(rawAfter)}/s, mean ${fmt(raw)}/s`);
+  line(`metadata increment, own run per client`, perRun);
+  line(`metadata increment, all clients on one run`, contended);
+  line(`trigger`, triggers);
+  line(`(floor: GET /healthz, Remix + SELECT 1, no auth)`, floor);
+  console.log(`sequential latency (1 client, mean of 30): ${latencies.join(", ")}`);
+  console.log(`checked: ${fmt(sum)} + ${fmt(hotCount)} increments read back exactly; ${fmt(triggers.total)} runs triggered`);
+}
+
+/** utime+stime of the webapp child in ms (Linux /proc; 0 elsewhere). */
+function childCpuMs(): number {
+  try {
+    const fields = readFileSync(`/proc/${child!.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** N workers calling `op` back to back for SECONDS; returns the completion rate and webapp CPU per op. */
+async function loop(workers: number, op: (worker: number) => Promise<void>) {
+  const cpuBefore = childCpuMs();
+  const perClient = new Array<number>(workers).fill(0);
+  const deadline = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  await Promise.all(
+    perClient.map(async (_, w) => {
+      while (performance.now() < deadline) {
+        await op(w);
+        perClient[w]!++;
+      }
+    }),
+  );
+  const total = perClient.reduce((a, b) => a + b, 0);
+  const cpuPerOp = (childCpuMs() - cpuBefore) / total;
+  return { total, perClient, cpuPerOp, rate: total / ((performance.now() - started) / 1000) };
+}
+
+/** RAW_CLIENTS connections, each updating its own row, one statement per round trip. */
+async function rawUpdates(databaseUrl: string, ids: string[]): Promise<number> {
+  const clients = await Promise.all(
+    ids.map(async () => {
+      const c = new pg.Client({ connectionString: databaseUrl });
+      await c.connect();
+      return c;
+    }),
+  );
+  try {
+    const sql = `UPDATE "TaskRun" SET "metadataVersion" = "metadataVersion" + 1, "updatedAt" = now() WHERE "id" = $1`;
+    const counts = new Array<number>(clients.length).fill(0);
+    const deadline = performance.now() + SECONDS * 1000;
+    const started = performance.now();
+    await Promise.all(
+      clients.map(async (c, i) => {
+        while (performance.now() < deadline) {
+          await c.query({ name: "raw-update", text: sql, values: [ids[i]] });
+          counts[i]!++;
+        }
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0) / ((performance.now() - started) / 1000);
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+}
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("webapp did not become healthy in time");
+}
+
+async function stopChild() {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child!.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child?.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
+} finally {
+  await stopChild();
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+}
