@@ -39,7 +39,7 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
       configFile: `${APP_ROOT}/vite.config.ts`,
       // cors: false — Vite's own CORS middleware would swallow API preflights from other origins and
       // add a second access-control-allow-origin for localhost ones; the API routes do CORS themselves.
-      server: { middlewareMode: true, hmr: false, cors: false },
+      server: { middlewareMode: true, hmr: false, ws: false, cors: false },
       appType: "custom",
       logLevel: "warn",
     });
