@@ -15,5 +15,10 @@ export default defineConfig({
     }),
   ],
   server: { hmr: false },
+  // Pre-bundle the browser's dependencies up front: without HMR there is no reload after a late
+  // re-optimisation, which would otherwise leave two copies of React on the page (dashboard).
+  optimizeDeps: {
+    include: ["react", "react-dom", "react-dom/client", "react/jsx-runtime", "react/jsx-dev-runtime", "@remix-run/react", "@electric-sql/client", "zod"],
+  },
   logLevel: "warn",
 });

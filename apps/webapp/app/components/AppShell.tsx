@@ -29,13 +29,13 @@ export function AppShell({ user, organizations, children }: { user: { name: stri
         {base ? (
           <nav className="nav" aria-label="Environment">
             <NavLink to={`${base}/runs`} className="nav-link">
-              <span aria-hidden>≡</span> Runs
+              <Icon d="M4 6h16M4 12h16M4 18h10" /> Runs
             </NavLink>
             <NavLink to={`${base}/apikeys`} className="nav-link">
-              <span aria-hidden>⚿</span> API keys
+              <Icon d="M15 7a4 4 0 1 1-3.9 4.9L4 19v-3h3v-3h3l1.1-1.1A4 4 0 0 1 15 7z" /> API keys
             </NavLink>
             <NavLink to={`${base}/realtime`} className="nav-link">
-              <span aria-hidden>◉</span> Realtime
+              <Icon d="M12 12m-2 0a2 2 0 1 0 4 0a2 2 0 1 0-4 0M7.8 7.8a6 6 0 0 0 0 8.4M16.2 7.8a6 6 0 0 1 0 8.4M5 5a10 10 0 0 0 0 14M19 5a10 10 0 0 1 0 14" /> Realtime
             </NavLink>
           </nav>
         ) : null}
@@ -58,6 +58,14 @@ export function AppShell({ user, organizations, children }: { user: { name: stri
       </aside>
       <main className="main">{children}</main>
     </div>
+  );
+}
+
+function Icon({ d }: { d: string }) {
+  return (
+    <svg className="icon" viewBox="0 0 24 24" width="16" height="16" fill="none" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" strokeLinejoin="round" aria-hidden>
+      <path d={d} />
+    </svg>
   );
 }
 

@@ -3,10 +3,14 @@ import { useEffect, useState, type ReactNode } from "react";
 import type { PublicRunStatus } from "@runfeed/core";
 import { formatRelative, formatTimestamp, statusTone } from "./runs/runRow";
 
-/** A clock that ticks every `intervalMs` in the browser (and stays fixed during SSR). */
-export function useNow(intervalMs = 1000): number {
-  const [now, setNow] = useState(() => Date.now());
+/**
+ * A clock that ticks every `intervalMs` in the browser. It starts at `initial` (the loader's clock)
+ * so the server's HTML and the first client render agree, then moves to the browser's time.
+ */
+export function useNow(intervalMs = 1000, initial?: number): number {
+  const [now, setNow] = useState(() => initial ?? Date.now());
   useEffect(() => {
+    setNow(Date.now());
     const timer = setInterval(() => setNow(Date.now()), intervalMs);
     return () => clearInterval(timer);
   }, [intervalMs]);

@@ -6,8 +6,8 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { useState } from "react";
 import { CopyButton, PageHeader, RelativeTime, Tag, useNow } from "../components/ui";
+import { COMMON_SCOPES } from "../components/scopes";
 import {
-  COMMON_SCOPES,
   CreateApiKeyForm,
   createApiKey,
   listApiKeys,
@@ -26,6 +26,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     environment: { slug: environment.slug, type: environment.type },
     rootKey: environment.apiKey,
     keys: await listApiKeys(context.services.prisma, environment.id),
+    now: Date.now(),
   };
 }
 
@@ -69,11 +70,11 @@ type ActionResult =
   | { intent: string; error: string };
 
 export default function ApiKeysPage() {
-  const { environment, rootKey, keys } = useLoaderData<typeof loader>();
+  const { environment, rootKey, keys, now: loadedAt } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>() as ActionResult | undefined;
   const navigation = useNavigation();
   const [revealed, setRevealed] = useState(false);
-  const now = useNow(30_000);
+  const now = useNow(30_000, loadedAt);
   const busy = navigation.state !== "idle";
 
   return (

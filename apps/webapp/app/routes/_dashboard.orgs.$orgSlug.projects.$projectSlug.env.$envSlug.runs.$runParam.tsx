@@ -31,11 +31,11 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const detail = await getRunDetail(services.prisma, environment.id, friendlyId).catch(() => {
     throw new Response(`No run ${friendlyId} in this environment.`, { status: 404 });
   });
-  return { detail, token: await dashboardRealtimeToken(environment, detail.run.friendlyId) };
+  return { detail, now: Date.now(), token: await dashboardRealtimeToken(environment, detail.run.friendlyId) };
 }
 
 export default function RunPage() {
-  const { detail, token } = useLoaderData<typeof loader>();
+  const { detail, token, now: loadedAt } = useLoaderData<typeof loader>();
   const loaded = detail.run;
   const refreshToken = useCallback(
     () =>
@@ -45,7 +45,7 @@ export default function RunPage() {
     [loaded.friendlyId],
   );
   const live = useLiveRun({ token, refreshToken, friendlyId: loaded.friendlyId });
-  const now = useNow(1000);
+  const now = useNow(1000, loadedAt);
   const params = useParams();
   const runsPath = `/orgs/${params.orgSlug}/projects/${params.projectSlug}/env/${params.envSlug}/runs`;
 

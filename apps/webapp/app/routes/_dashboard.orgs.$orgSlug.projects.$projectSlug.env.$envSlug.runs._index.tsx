@@ -20,16 +20,8 @@ import { RunsTable } from "../components/runs/RunsTable";
 import { useLiveRuns } from "../components/runs/useLiveRuns";
 import type { RunListItem } from "../components/runs/runRow";
 import { CopyButton, LiveIndicator, PageHeader, statusLabel, useNow } from "../components/ui";
-import {
-  TIME_RANGES,
-  dashboardRealtimeToken,
-  listRuns,
-  parseRunFilters,
-  requireEnvironment,
-  runCursor,
-  type RunFilters,
-  type TimeRange,
-} from "../services/dashboard.server";
+import { TIME_RANGES, runCursor, type RunFilters, type TimeRange } from "../components/runs/filters";
+import { dashboardRealtimeToken, listRuns, parseRunFilters, requireEnvironment } from "../services/dashboard.server";
 import { requireUser } from "../services/session.server";
 import { triggerRun } from "../services/trigger.server";
 
@@ -108,7 +100,7 @@ export default function RunsPage() {
   const actionData = useActionData<typeof action>() as { triggered: string; filename: string } | { error: string } | undefined;
   const navigation = useNavigation();
   const [searchParams] = useSearchParams();
-  const now = useNow(1000);
+  const now = useNow(1000, loadedAt);
   const isHistory = Boolean(filters.cursor);
   const rangeMs = TIME_RANGES[filters.range];
   const liveCreatedAt = rangeMs !== undefined && rangeMs < LIVE_WINDOW_MS ? filters.range : "24h";

@@ -6,7 +6,6 @@
 import { z } from "zod";
 import {
   ADDITIONAL_KEY_REGEX,
-  PUBLIC_RUN_STATUSES,
   TASK_RUN_STATUSES,
   generateAdditionalKey,
   generateRootKey,
@@ -15,7 +14,10 @@ import {
   type PublicRunStatus,
 } from "@runfeed/core";
 import type { Prisma, PrismaClient, TaskRunStatus } from "@runfeed/database";
+import { TIME_RANGES, runCursor, type RunFilters } from "../components/runs/filters";
 import { runFromPrisma, type RunListItem } from "../components/runs/runRow";
+
+export { RunFilters, TIME_RANGES, parseRunFilters, runCursor, type TimeRange } from "../components/runs/filters";
 import { sha256, signPublicToken, type AuthenticatedEnvironment } from "./auth.server";
 import { notFound } from "./httpErrors.server";
 import type { Services } from "./services.server";
@@ -117,33 +119,6 @@ export function dashboardRealtimeToken(environment: AuthenticatedEnvironment, ru
 
 // --- run list ------------------------------------------------------------------------------------
 
-export const TIME_RANGES = {
-  "15m": 15 * 60_000,
-  "1h": 3_600_000,
-  "6h": 6 * 3_600_000,
-  "24h": 86_400_000,
-  "7d": 7 * 86_400_000,
-  "30d": 30 * 86_400_000,
-  all: undefined,
-} as const;
-export type TimeRange = keyof typeof TIME_RANGES;
-
-export const RunFilters = z.object({
-  status: z.enum(PUBLIC_RUN_STATUSES).optional().catch(undefined),
-  task: z.string().trim().max(128).optional().catch(undefined).transform((v) => v || undefined),
-  tag: z.string().trim().max(128).optional().catch(undefined).transform((v) => v || undefined),
-  range: z.enum(Object.keys(TIME_RANGES) as [TimeRange, ...TimeRange[]]).catch("7d").default("7d"),
-  /** `<createdAtMs>_<id>` of the last row of the previous page. */
-  cursor: z.string().regex(/^\d+_[A-Za-z0-9]+$/).optional().catch(undefined),
-  limit: z.coerce.number().int().min(1).max(500).catch(25).default(25),
-});
-export type RunFilters = z.output<typeof RunFilters>;
-
-export function parseRunFilters(url: URL): RunFilters {
-  const raw = Object.fromEntries([...url.searchParams].filter(([, value]) => value !== ""));
-  return RunFilters.parse(raw);
-}
-
 /** DB statuses that map to a public status. */
 export function dbStatusesFor(status: PublicRunStatus): TaskRunStatus[] {
   return TASK_RUN_STATUSES.filter((s) => publicStatusFromRunStatus(s) === status) as TaskRunStatus[];
@@ -194,7 +169,6 @@ export async function listRuns(prisma: PrismaClient, environmentId: string, filt
   };
 }
 
-export const runCursor = (run: Pick<RunListItem, "createdAt" | "id">) => `${run.createdAt}_${run.id}`;
 
 const LIST_SELECT = {
   id: true,
@@ -277,8 +251,7 @@ export async function listApiKeys(prisma: PrismaClient, environmentId: string) {
   }));
 }
 
-/** Scopes offered as checkboxes; any valid scope may also be typed in. */
-export const COMMON_SCOPES = ["read:runs", "write:runs", "trigger:tasks", "batchTrigger:tasks", "read:tags", "read:batch", "admin"] as const;
+export { COMMON_SCOPES } from "../components/scopes";
 
 export const CreateApiKeyForm = z.object({
   name: z.string().trim().min(1, "Give the key a name").max(64),

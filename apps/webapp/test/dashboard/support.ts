@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import getPort from "get-port";
 import { chromium, type Browser } from "playwright-core";
 import { seedDemoUser } from "../../app/services/seed.server.js";
+import { createWorker } from "../../app/services/worker.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
@@ -31,7 +32,7 @@ export async function startShapeSync(databaseUrl: string, port: number): Promise
       ELECTRIC_INSECURE: "true",
       ELECTRIC_STORAGE_DIR: storageDir,
       ELECTRIC_REPLICATION_STREAM_ID: `dash_${randomBytes(4).toString("hex")}`,
-      LOG_LEVEL: "warn",
+      LOG_LEVEL: process.env.SHAPE_SYNC_LOG_LEVEL ?? "warn",
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -71,16 +72,27 @@ export interface DashboardFixture {
   close(): Promise<void>;
 }
 
-/** A webapp (worker on or off) in front of a real shape server, with a signed-up user of the test org. */
-export async function startDashboard(overrides: Record<string, string> = {}): Promise<DashboardFixture> {
+/**
+ * A webapp in front of a real shape server, with a signed-up user of the test org. With
+ * `worker: true` the example worker starts once the shape server is active (as under `pnpm start`,
+ * where shape-sync is up before the webapp).
+ */
+export async function startDashboard(options: { worker?: boolean; env?: Record<string, string> } = {}): Promise<DashboardFixture> {
   const port = await getPort();
-  const app = await startTestWebapp({ ELECTRIC_ORIGIN: `http://127.0.0.1:${port}`, ...overrides });
+  const app = await startTestWebapp({ ELECTRIC_ORIGIN: `http://127.0.0.1:${port}`, WORKER_ENABLED: "false", ...options.env });
   let shapeSync: ShapeSync;
   try {
     shapeSync = await startShapeSync(app.database.url, port);
   } catch (error) {
     await app.close();
     throw error;
+  }
+  if (options.worker) {
+    const { services } = app.webapp;
+    const worker = createWorker(services);
+    services.worker = worker;
+    worker.start();
+    services.onClose(() => worker.stop());
   }
   const user = await seedDemoUser(app.webapp.services.prisma, {
     organizationIds: [app.project.organizationId],

@@ -11,8 +11,8 @@ export function RunsTable({ runs, now, runHref }: { runs: RunListItem[]; now: nu
         <thead>
           <tr>
             <th>Run</th>
-            <th>Task</th>
             <th>Status</th>
+            <th>Task</th>
             <th className="col-tags">Tags</th>
             <th>Created</th>
             <th className="num">Duration</th>
@@ -45,6 +45,11 @@ const RunRow = memo(function RunRow({ run, now, href }: { run: RunListItem; now:
         </Link>
       </td>
       <td>
+        <span key={run.status} className="flash">
+          <StatusBadge status={status} />
+        </span>
+      </td>
+      <td>
         <div className="task-cell">
           <span className="task-name">{run.taskIdentifier}</span>
           {progress !== undefined ? (
@@ -55,11 +60,6 @@ const RunRow = memo(function RunRow({ run, now, href }: { run: RunListItem; now:
             />
           ) : null}
         </div>
-      </td>
-      <td>
-        <span key={run.status} className="flash">
-          <StatusBadge status={status} />
-        </span>
       </td>
       <td className="col-tags">
         <div className="tags">

@@ -1,0 +1,33 @@
+/** Run list filters, shared by the loader (query) and the page (live rows are filtered the same way). Pure. */
+import { z } from "zod";
+import { PUBLIC_RUN_STATUSES } from "@runfeed/core";
+import type { RunListItem } from "./runRow";
+
+export const TIME_RANGES = {
+  "15m": 15 * 60_000,
+  "1h": 3_600_000,
+  "6h": 6 * 3_600_000,
+  "24h": 86_400_000,
+  "7d": 7 * 86_400_000,
+  "30d": 30 * 86_400_000,
+  all: undefined,
+} as const;
+export type TimeRange = keyof typeof TIME_RANGES;
+
+export const RunFilters = z.object({
+  status: z.enum(PUBLIC_RUN_STATUSES).optional().catch(undefined),
+  task: z.string().trim().max(128).optional().catch(undefined).transform((v) => v || undefined),
+  tag: z.string().trim().max(128).optional().catch(undefined).transform((v) => v || undefined),
+  range: z.enum(Object.keys(TIME_RANGES) as [TimeRange, ...TimeRange[]]).catch("7d").default("7d"),
+  /** `<createdAtMs>_<id>` of the last row of the previous page. */
+  cursor: z.string().regex(/^\d+_[A-Za-z0-9]+$/).optional().catch(undefined),
+  limit: z.coerce.number().int().min(1).max(500).catch(25).default(25),
+});
+export type RunFilters = z.output<typeof RunFilters>;
+
+export function parseRunFilters(url: URL): RunFilters {
+  const raw = Object.fromEntries([...url.searchParams].filter(([, value]) => value !== ""));
+  return RunFilters.parse(raw);
+}
+
+export const runCursor = (run: Pick<RunListItem, "createdAt" | "id">) => `${run.createdAt}_${run.id}`;

@@ -1,0 +1,151 @@
+/**
+ * The dashboard in Chromium against the real stack (webapp + worker, shape-sync over logical
+ * replication, Postgres, Redis): sign in, trigger the CSV import from the runs page, and watch the
+ * row appear and its status and progress change without a reload. Screenshots go to test-results/.
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { ARTIFACTS_DIR, launchChromium, startDashboard, type DashboardFixture } from "./support.js";
+
+declare global {
+  interface Window {
+    __marker?: string;
+    __seen?: Record<string, { statuses: string[]; progress: string[] }>;
+  }
+}
+
+describe("dashboard in a browser", () => {
+  let fixture: DashboardFixture;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    [fixture, browser] = await Promise.all([startDashboard({ worker: true }), launchChromium()]);
+    await mkdir(ARTIFACTS_DIR, { recursive: true });
+    page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
+    page.on("pageerror", (error) => console.error("[browser] page error:", error.message));
+    page.on("console", (message) => {
+      if (message.type() === "error") console.error("[browser]", message.text());
+    });
+  }, 90_000);
+  afterEach(async (context) => {
+    if (context.task.result?.state === "fail" && page) {
+      const name = context.task.name.replace(/\W+/g, "-");
+      await page.screenshot({ path: path.join(ARTIFACTS_DIR, `failed-${name}.png`), fullPage: true }).catch(() => {});
+      console.error(`failed at ${page.url()}:`, (await page.textContent("main").catch(() => ""))?.slice(0, 500));
+    }
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await fixture?.close();
+  });
+
+  it("signs in, triggers the CSV import and follows it live", { timeout: 90_000 }, async () => {
+    const { app, user } = fixture;
+    await page.goto(`${app.url}/`);
+    await page.waitForURL(/\/login/);
+    await page.fill('input[name="email"]', user.email);
+    await page.fill('input[name="password"]', user.password);
+    await page.click('button[type="submit"]');
+    await page.waitForURL(/\/orgs\/test-org\/projects\/test-project\/env\/dev\/runs$/);
+
+    // Empty environment: the quick-start shows a curl line with this environment's secret key.
+    const devKey = app.project.environments.find((e) => e.slug === "dev")!.apiKey;
+    await expect.poll(() => page.textContent('[data-testid="quickstart-curl"]')).toContain(devKey);
+    await page.waitForSelector('[data-live-state="live"]', { timeout: 20_000 });
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "runs-empty.png") });
+
+    // Watch the table from inside the page: every status and progress label each row shows.
+    await page.evaluate(() => {
+      window.__marker = "same-document";
+      window.__seen = {};
+      const record = () => {
+        for (const row of document.querySelectorAll<HTMLTableRowElement>("tr[data-run-id]")) {
+          const seen = (window.__seen![row.dataset.runId!] ??= { statuses: [], progress: [] });
+          const status = row.dataset.status!;
+          if (seen.statuses.at(-1) !== status) seen.statuses.push(status);
+          const progress = row.querySelector(".progress-label")?.textContent;
+          if (progress && seen.progress.at(-1) !== progress) seen.progress.push(progress);
+        }
+      };
+      new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+    });
+    // Documents and GETs of the runs list's loader (a `.data` GET without `_routes` means every route).
+    const listReloads: string[] = [];
+    page.on("request", (request) => {
+      const url = new URL(request.url());
+      const listLoader = url.pathname.endsWith(".data") && request.method() === "GET" && (!url.searchParams.has("_routes") || url.searchParams.get("_routes")!.includes("runs._index"));
+      if (request.resourceType() === "document" || listLoader) listReloads.push(`${request.method()} ${request.url()}`);
+    });
+
+    await page.click('button:has-text("Import sample CSV")');
+    const notice = await page.waitForSelector('[role="status"] a.mono');
+    const runId = (await notice.textContent())!.trim();
+    expect(runId).toMatch(/^run_/);
+
+    // The row arrives through the realtime feed, then climbs.
+    const row = `tr[data-run-id="${runId}"]`;
+    await page.waitForSelector(row, { timeout: 15_000 });
+    await vi.waitFor(
+      async () => {
+        const label = await page.textContent(`${row} .progress-label`);
+        const [done, total] = (label ?? "0/0").split("/").map(Number);
+        expect(total).toBe(300);
+        expect(done).toBeGreaterThan(0);
+        expect(done).toBeLessThan(300);
+      },
+      { timeout: 20_000, interval: 50 },
+    );
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "runs-page.png") });
+    await page.waitForSelector(`${row}[data-status="COMPLETED"]`, { timeout: 45_000 });
+
+    const seen = (await page.evaluate(() => window.__seen))![runId]!;
+    expect(seen.statuses).toContain("EXECUTING");
+    expect(seen.statuses.at(-1)).toBe("COMPLETED");
+    expect(seen.progress.length).toBeGreaterThanOrEqual(3);
+    expect(seen.progress.at(-1)).toBe("300/300");
+    // Child runs appeared live too (12 batches of 25 rows).
+    expect(await page.locator('tr[data-run-id] .task-name:text-is("csv-import-batch")').count()).toBe(12);
+    // No reload and no loader refetch: everything came over the live feed.
+    expect(await page.evaluate(() => window.__marker)).toBe("same-document");
+    expect(listReloads).toEqual([]);
+
+    // Run page: final state, output, metadata progress bar, children.
+    await page.click(`${row} a.run-link`);
+    await page.waitForURL(new RegExp(`/runs/${runId}$`));
+    await page.waitForSelector('.run-summary[data-status="COMPLETED"]');
+    await page.waitForSelector('[data-live-state="live"]');
+    expect(await page.textContent(".summary-progress")).toContain("300 / 300 (100%)");
+    expect(await page.textContent("main")).toContain('"processed": 300');
+    expect(await page.locator("tr[data-run-id]").count()).toBe(12);
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "run-page.png"), fullPage: true });
+
+    // Phone width.
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await phone.context().addCookies(await page.context().cookies());
+    await phone.goto(page.url().replace(/\/runs\/.*$/, "/runs"));
+    await phone.waitForSelector(row);
+    await phone.screenshot({ path: path.join(ARTIFACTS_DIR, "runs-page-phone.png") });
+    await phone.close();
+  });
+
+  it("shows a run page that follows the run live", { timeout: 60_000 }, async () => {
+    const { app } = fixture;
+    const dev = app.project.environments.find((e) => e.slug === "dev")!;
+    const response = await fetch(`${app.url}/api/v1/tasks/hello-world/trigger`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${dev.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ payload: { name: "e2e", delayMs: 1500 }, options: { tags: ["e2e"] } }),
+    });
+    expect(response.status).toBe(200);
+    const { id } = (await response.json()) as { id: string };
+    await page.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs/${id}`);
+    await page.waitForSelector('[data-live-state="live"]');
+    await page.evaluate(() => (window.__marker = "run-page"));
+    await page.waitForSelector('.run-summary[data-status="COMPLETED"]', { timeout: 20_000 });
+    expect(await page.textContent("main")).toContain("Hello, e2e!");
+    expect(await page.evaluate(() => window.__marker)).toBe("run-page");
+  });
+});
