@@ -2,7 +2,12 @@
  * POST /api/v1/tasks/:taskId/trigger (realtime-contract §6.1, checklist #38).
  * Secret keys, additional keys and public JWTs with `trigger:tasks:<id>`; CORS for browsers.
  */
-import { TriggerTaskRequestBody } from "@runfeed/core";
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENCY_KEY_TTL_HEADER,
+  REQUEST_IDEMPOTENCY_KEY_HEADER,
+  TriggerTaskRequestBody,
+} from "@runfeed/core";
 import { z } from "zod";
 import { createApiRoute } from "../services/apiRoute.server";
 import { sha256 } from "../services/auth.server";
@@ -25,7 +30,7 @@ const route = createApiRoute(
   async ({ request, params, body, authentication, services }) => {
     const { environment } = authentication;
     // A zodfetch retry of the same request (same x-trigger-request-idempotency-key) gets the same answer.
-    const requestKey = request.headers.get("x-trigger-request-idempotency-key");
+    const requestKey = request.headers.get(REQUEST_IDEMPOTENCY_KEY_HEADER);
     const cacheKey = requestKey ? `${services.env.REDIS_KEY_PREFIX}trigger-request:${environment.id}:${requestKey}` : undefined;
     let answer: { id: string; isCached: boolean } | undefined;
     if (cacheKey) {
@@ -37,8 +42,8 @@ const route = createApiRoute(
         environment,
         taskId: params.taskId,
         body,
-        idempotencyKeyHeader: request.headers.get("idempotency-key"),
-        idempotencyKeyTTLHeader: request.headers.get("idempotency-key-ttl"),
+        idempotencyKeyHeader: request.headers.get(IDEMPOTENCY_KEY_HEADER),
+        idempotencyKeyTTLHeader: request.headers.get(IDEMPOTENCY_KEY_TTL_HEADER),
         oneTimeUseToken:
           authentication.type === "PUBLIC_JWT" && authentication.oneTimeUse ? sha256(authentication.token) : undefined,
         metadataMaximumSize: services.env.TASK_RUN_METADATA_MAXIMUM_SIZE,

@@ -2,7 +2,7 @@
  * POST /api/v3/batches — phase 1 of the two-phase batch trigger (realtime-contract §6.2, checklist #39).
  * Authorization: `batchTrigger` on every listed task, or collection-level `tasks`/`batch`.
  */
-import { CreateBatchRequestBody } from "@runfeed/core";
+import { CreateBatchRequestBody, TRIGGER_CLIENT_HEADER, TRIGGER_JWT_CLAIMS_HEADER, TRIGGER_JWT_HEADER } from "@runfeed/core";
 import { createApiRoute } from "../services/apiRoute.server";
 import { signPublicToken } from "../services/auth.server";
 import { createBatch } from "../services/batch.server";
@@ -26,12 +26,12 @@ const route = createApiRoute(
 
     const { batch, isCached } = await createBatch(services.prisma, environment, body);
     const scopes = [`read:batch:${batch.friendlyId}`];
-    if (request.headers.get("x-trigger-client") === "browser") scopes.push(`write:batch:${batch.friendlyId}`);
+    if (request.headers.get(TRIGGER_CLIENT_HEADER) === "browser") scopes.push(`write:batch:${batch.friendlyId}`);
     const realtime = callerRealtimeClaim(authentication);
     const jwt = await signPublicToken(environment, { scopes, ...(realtime ? { realtime } : {}) }, "1h");
     return Response.json(
       { id: batch.friendlyId, runCount: batch.runCount, isCached, ...(batch.idempotencyKey ? { idempotencyKey: batch.idempotencyKey } : {}) },
-      { headers: { "x-trigger-jwt": jwt, "x-trigger-jwt-claims": JSON.stringify({ sub: environment.id, pub: true }) } },
+      { headers: { [TRIGGER_JWT_HEADER]: jwt, [TRIGGER_JWT_CLAIMS_HEADER]: JSON.stringify({ sub: environment.id, pub: true }) } },
     );
   },
 );

@@ -3,7 +3,7 @@
  * - `POST /api/v1/auth/public-tokens` for additional API keys (scope subset, expiry ≤ 30 days);
  * - the `x-trigger-jwt` / `x-trigger-jwt-claims` headers of trigger and batch responses (1 h).
  */
-import { parseDurationMs, type CreatePublicTokenRequestBody } from "@runfeed/core";
+import { TRIGGER_JWT_CLAIMS_HEADER, TRIGGER_JWT_HEADER, parseDurationMs, type CreatePublicTokenRequestBody } from "@runfeed/core";
 import type { AuthenticatedEnvironment, Authentication, RealtimeClaims } from "./auth.server";
 import { signPublicToken } from "./auth.server";
 import { HttpError, badRequest } from "./httpErrors.server";
@@ -67,5 +67,5 @@ export async function responseTokenHeaders(
 ): Promise<Record<string, string>> {
   const claims = { sub: environment.id, pub: true, scopes, ...(realtime ? { realtime } : {}) };
   const jwt = await signPublicToken(environment, { scopes, ...(realtime ? { realtime } : {}) }, "1h");
-  return { "x-trigger-jwt": jwt, "x-trigger-jwt-claims": JSON.stringify(claims) };
+  return { [TRIGGER_JWT_HEADER]: jwt, [TRIGGER_JWT_CLAIMS_HEADER]: JSON.stringify(claims) };
 }

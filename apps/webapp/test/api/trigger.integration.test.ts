@@ -47,9 +47,6 @@ describe("write API: trigger, batch, runs", () => {
       expect(res.headers.get("access-control-expose-headers")).toContain("x-trigger-jwt-claims");
     });
 
-    // Fails in dev/test mode until Vite's own CORS middleware is disabled (server.cors: false in
-    // server/app.ts): Vite answers every preflight itself with 204 and no access-control-allow-origin
-    // for non-localhost origins. The route's own preflight answer is used in production mode.
     it("answers the browser preflight", async () => {
       const res = await fetch(`${app.url}/api/v1/tasks/my-task/trigger`, {
         method: "OPTIONS",
