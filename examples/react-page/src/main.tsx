@@ -1,17 +1,53 @@
 /**
- * Watches one run live. Open with `?runId=run_…&token=<public token>&baseURL=http://localhost:3030`.
+ * Watches runs live. Open with `?token=<public token>&baseURL=http://localhost:3030` plus one of
+ * `runId=run_…` (useRealtimeRun), `tag=…` (useRealtimeRunsWithTag) or `batchId=batch_…` (useRealtimeBatch).
  * `useRealtimeRun` comes from "realtime-hooks", which vite.config.ts points at @runfeed/react-hooks
  * (default) or, with HOOKS=trigger, at the unmodified @trigger.dev/react-hooks: the same page works
  * with both.
  */
 import { StrictMode, useState } from "react";
 import { createRoot } from "react-dom/client";
-import { useRealtimeRun } from "realtime-hooks";
+import { useRealtimeBatch, useRealtimeRun, useRealtimeRunsWithTag } from "realtime-hooks";
 
 const params = new URLSearchParams(location.search);
 const runId = params.get("runId") ?? undefined;
 const accessToken = params.get("token") ?? undefined;
 const baseURL = params.get("baseURL") ?? undefined;
+const tag = params.get("tag") ?? undefined;
+const batchId = params.get("batchId") ?? undefined;
+
+type ListedRun = { id: string; status: string };
+
+function RunList({ runs, error }: { runs: ListedRun[]; error?: Error }) {
+  return (
+    <main>
+      <h1>{tag ? `Runs tagged ${tag}` : `Batch ${batchId}`}</h1>
+      <p data-testid="count">{runs.length}</p>
+      <ul>
+        {runs.map((run) => (
+          <li key={run.id} data-testid={`run-${run.id}`}>
+            {run.status}
+          </li>
+        ))}
+      </ul>
+      {error && (
+        <p className="error" data-testid="error">
+          {error.name}: {error.message}
+        </p>
+      )}
+    </main>
+  );
+}
+
+function TagView() {
+  const { runs, error } = useRealtimeRunsWithTag(tag!, { accessToken, baseURL });
+  return <RunList runs={runs} error={error} />;
+}
+
+function BatchView() {
+  const { runs, error } = useRealtimeBatch(batchId!, { accessToken, baseURL });
+  return <RunList runs={runs} error={error} />;
+}
 
 function RunView() {
   const [history, setHistory] = useState<string[]>([]);
@@ -53,6 +89,6 @@ function RunView() {
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
-    <RunView />
+    {tag ? <TagView /> : batchId ? <BatchView /> : <RunView />}
   </StrictMode>,
 );

@@ -1,4 +1,4 @@
 /** The alias vite.config.ts resolves to one of the two hook packages; typed as ours. */
 declare module "realtime-hooks" {
-  export { useRealtimeRun } from "@runfeed/react-hooks";
+  export { useRealtimeRun, useRealtimeRunsWithTag, useRealtimeBatch } from "@runfeed/react-hooks";
 }

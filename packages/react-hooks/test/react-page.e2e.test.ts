@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { auth, tasks } from "@runfeed/sdk";
+import { auth, batch, runs, tasks } from "@runfeed/sdk";
 import { buildReactPage } from "../../../examples/react-page/build.js";
 import { buildPlainJsPage } from "../../../examples/realtime-plain-js/build.js";
 import { startStack, type Stack } from "../../sdk/test/support/stack.js";
@@ -151,6 +151,32 @@ describe.each([
 
     // Stopped on completion: no feed request stays open.
     await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(0), { timeout: 10_000, interval: 50 });
+    expect(watched.problems).toEqual([]);
+    await page.close();
+  });
+
+  it("lists runs by tag and by batch live (useRealtimeRunsWithTag, useRealtimeBatch)", { timeout: 60_000 }, async () => {
+    const server = { baseURL: stack.baseURL, accessToken: stack.secretKey };
+    const tag = `e2e:${variant}:${Math.random().toString(36).slice(2, 8)}`;
+    const first = await tasks.trigger("hello-world", {}, { tags: [tag], delay: "1h" }, server);
+    const tagToken = await auth.createPublicToken({ ...server, scopes: { read: { tags: [tag] } } });
+    const page = await browser.newPage();
+    const watched = watchPage(page);
+    await page.goto(`${pages[variant]}/?${new URLSearchParams({ tag, token: tagToken, baseURL: stack.baseURL })}`);
+    await vi.waitFor(async () => expect(await page.getByTestId(`run-${first.id}`).textContent()).toBe("DELAYED"), { timeout: 15_000, interval: 100 });
+    // A run created after the page subscribed arrives live.
+    const second = await tasks.trigger("hello-world", {}, { tags: [tag], delay: "1h" }, server);
+    await vi.waitFor(async () => expect(await page.getByTestId(`run-${second.id}`).textContent()).toBe("DELAYED"), { timeout: 15_000, interval: 100 });
+    expect(await page.getByTestId("count").textContent()).toBe("2");
+
+    const created = await batch.trigger([{ task: "hello-world", options: { delay: "1h" } }, { task: "hello-world", options: { delay: "1h" } }], {}, server);
+    await page.goto(`${pages[variant]}/?${new URLSearchParams({ batchId: created.batchId, token: created.publicAccessToken!, baseURL: stack.baseURL })}`);
+    await vi.waitFor(async () => expect(await page.getByTestId("count").textContent()).toBe("2"), { timeout: 15_000, interval: 100 });
+    // A change driven through the API shows up in the list.
+    const [one] = await page.locator("li[data-testid^='run-']").evaluateAll((items) => items.map((li) => li.getAttribute("data-testid")!.slice(4)));
+    await runs.cancel(one!, server);
+    await vi.waitFor(async () => expect(await page.getByTestId(`run-${one}`).textContent()).toBe("CANCELED"), { timeout: 15_000, interval: 100 });
+    expect(await page.getByTestId("error").count()).toBe(0);
     expect(watched.problems).toEqual([]);
     await page.close();
   });
