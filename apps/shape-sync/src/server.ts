@@ -85,6 +85,7 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
       slot: slot.slot,
       publication: slot.publication,
       onMessage: (msg) => assembler.onMessage(msg),
+      wantsRelation: (oid) => reg.index.shapesOfTable(oid).size > 0,
       onKeepalive: (walEnd) => {
         if (!assembler.inTransaction) {
           reg.advanceGlobal(walEnd);
@@ -142,7 +143,10 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
       logger: log,
       onAppliedLsn: (lsn) => stream?.acknowledge(lsn),
     });
-    reg.tableListeners.add(() => tableCache.clear());
+    reg.tableListeners.add(() => {
+      tableCache.clear();
+      api?.clearCompiled();
+    });
     const t0 = Date.now();
     const rec = await reg.recover((schema, table) => lookupTable(pool, schema, table));
     log.info({ recovered: rec.recovered, dropped: rec.dropped, ms: Date.now() - t0, appliedLsn: reg.appliedLsn.toString() }, "recovered shapes");

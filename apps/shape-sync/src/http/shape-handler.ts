@@ -2,6 +2,7 @@
  * GET/POST/DELETE /v1/shape (§1–§7): validation → shape resolution → log read → headers → body,
  * long-poll and SSE live modes, 409 must-refetch, 304 revalidation.
  */
+import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   CACHE_CONTROL_INITIAL,
@@ -53,13 +54,32 @@ function comparePos(a: Pos, b: Pos): number {
 
 const fmt = (p: Pos) => `${p.tx}_${p.op}`;
 
+const COMPILED_CACHE_MAX = 20_000;
+
 export class ShapeApi {
   private monotonic = 0;
+  /** Request definition (hashed) → compiled shape, so live requests skip catalog lookups and parsing. */
+  private readonly compiledCache = new Map<string, CompiledShape>();
 
   constructor(private readonly deps: ShapeApiDeps) {}
 
+  /** Forget compiled definitions (a table changed). */
+  clearCompiled(): void {
+    this.compiledCache.clear();
+  }
+
   /** Resolves table, columns and where into a compiled shape, or throws a 400. */
   async compile(p: Pick<ShapeParams, "table" | "where" | "params" | "columns" | "replica" | "log">): Promise<CompiledShape> {
+    const key = createHash("sha1").update(JSON.stringify([p.table, p.where, p.where ? p.params : null, p.columns, p.replica, p.log])).digest("base64");
+    const hit = this.compiledCache.get(key);
+    if (hit) return hit;
+    const compiled = await this.compileUncached(p);
+    if (this.compiledCache.size >= COMPILED_CACHE_MAX) this.compiledCache.delete(this.compiledCache.keys().next().value!);
+    this.compiledCache.set(key, compiled);
+    return compiled;
+  }
+
+  private async compileUncached(p: Pick<ShapeParams, "table" | "where" | "params" | "columns" | "replica" | "log">): Promise<CompiledShape> {
     let rel: { schema: string; table: string };
     try {
       rel = parseRelation(p.table);

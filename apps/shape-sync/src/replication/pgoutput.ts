@@ -1,3 +1,5 @@
+import { isAscii } from "node:buffer";
+
 /**
  * pgoutput (proto_version 1) message decoder, keeping column values in Postgres text form (§9.3).
  * Pure: Buffer in, plain objects out. Handlers downstream are named after these message tags.
@@ -34,8 +36,17 @@ export class PgoutputError extends Error {
   override name = "PgoutputError";
 }
 
+/** Placeholder row for relations nobody needs (not decoded). */
+export const SKIPPED: TupleRow = Object.freeze({}) as TupleRow;
+
 export class PgoutputDecoder {
   private readonly relations = new Map<number, RelationMessage>();
+  private readonly kinds: number[] = [];
+  private readonly starts: number[] = [];
+  private readonly lens: number[] = [];
+
+  /** Rows of relations for which this returns false are not decoded (no shape needs them). */
+  constructor(private readonly wantsRelation: (oid: number) => boolean = () => true) {}
 
   relation(oid: number): RelationMessage | undefined {
     return this.relations.get(oid);
@@ -49,22 +60,34 @@ export class PgoutputDecoder {
     const u32 = () => { const v = buf.readUInt32BE(pos); pos += 4; return v; };
     const u64 = () => { const v = buf.readBigUInt64BE(pos); pos += 8; return v; };
     const str = () => { const end = buf.indexOf(0, pos); const s = buf.toString("utf8", pos, end); pos = end + 1; return s; };
+    const { kinds, starts, lens } = this;
     const tuple = (rel: RelationMessage): TupleRow => {
+      // Pass 1: column boundaries. Pass 2: strings — one latin1 slice + substrings when the tuple is ASCII.
       const n = i16();
-      const row: TupleRow = {};
+      const begin = pos;
       for (let i = 0; i < n; i++) {
         const kind = u8();
-        const name = rel.columns[i]?.name ?? `?${i}`;
-        if (kind === 0x6e) row[name] = null; // 'n'
-        else if (kind === 0x75) row[name] = undefined; // 'u' unchanged toast
-        else if (kind === 0x74 || kind === 0x62) {
+        kinds[i] = kind;
+        if (kind === 0x74 || kind === 0x62) {
           const len = i32();
-          row[name] = buf.toString("utf8", pos, pos + len);
+          starts[i] = pos;
+          lens[i] = len;
           pos += len;
-        } else throw new PgoutputError(`unknown tuple kind ${kind}`);
+        } else if (kind !== 0x6e && kind !== 0x75) throw new PgoutputError(`unknown tuple kind ${kind}`);
+      }
+      const ascii = isAscii(buf.subarray(begin, pos));
+      const whole = ascii ? buf.toString("latin1", begin, pos) : "";
+      const row: TupleRow = {};
+      for (let i = 0; i < n; i++) {
+        const name = rel.columns[i]?.name ?? `?${i}`;
+        const kind = kinds[i];
+        if (kind === 0x6e) row[name] = null;
+        else if (kind === 0x75) row[name] = undefined; // unchanged TOAST
+        else row[name] = ascii ? whole.substring(starts[i]! - begin, starts[i]! - begin + lens[i]!) : buf.toString("utf8", starts[i]!, starts[i]! + lens[i]!);
       }
       return row;
     };
+    const skipOrDecode = (oid: number): TupleRow | undefined => (this.wantsRelation(oid) ? undefined : SKIPPED);
     const relOf = (oid: number) => {
       const rel = this.relations.get(oid);
       if (!rel) throw new PgoutputError(`change for unknown relation ${oid}`);
@@ -104,10 +127,11 @@ export class PgoutputDecoder {
       case "I": {
         const oid = u32();
         u8(); // 'N'
-        return { tag: "insert", oid, new: tuple(relOf(oid)) };
+        return { tag: "insert", oid, new: skipOrDecode(oid) ?? tuple(relOf(oid)) };
       }
       case "U": {
         const oid = u32();
+        if (!this.wantsRelation(oid)) return { tag: "update", oid, old: SKIPPED, new: SKIPPED };
         const rel = relOf(oid);
         let kind = u8();
         let old: TupleRow | undefined;
@@ -120,7 +144,7 @@ export class PgoutputDecoder {
       case "D": {
         const oid = u32();
         u8(); // 'K' or 'O'
-        return { tag: "delete", oid, old: tuple(relOf(oid)) };
+        return { tag: "delete", oid, old: skipOrDecode(oid) ?? tuple(relOf(oid)) };
       }
       case "T": {
         const n = i32();

@@ -25,12 +25,14 @@ export interface ReplicationStreamOptions {
   onMessage: (msg: PgoutputMessage, decoder: PgoutputDecoder) => void;
   /** Called with the server's WAL end on keepalives (for idle acknowledgement). */
   onKeepalive?: (walEnd: bigint) => void;
+  /** Whether row data of a relation must be decoded (some shape uses the table). */
+  wantsRelation?: (oid: number) => boolean;
   statusIntervalMs?: number;
 }
 
 export class ReplicationStream extends EventEmitter {
   private client: pg.Client | undefined;
-  private decoder = new PgoutputDecoder();
+  private decoder: PgoutputDecoder;
   private flushed = 0n;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -38,6 +40,7 @@ export class ReplicationStream extends EventEmitter {
 
   constructor(private readonly opts: ReplicationStreamOptions) {
     super();
+    this.decoder = new PgoutputDecoder(opts.wantsRelation);
   }
 
   /** Starts streaming; resolves once START_REPLICATION is accepted. Errors later are emitted as 'error'. */

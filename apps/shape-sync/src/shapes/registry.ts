@@ -11,7 +11,7 @@ import { takeSnapshot, XidFilter, type SnapshotInfo } from "./snapshot.js";
 import type { PendingEntry, ShapeStorage } from "./storage.js";
 import { MatchIndex } from "../where/match-index.js";
 import { columnTypes, relationSignature, type TableInfo } from "../pg/catalog.js";
-import type { RelationMessage } from "../replication/pgoutput.js";
+import { SKIPPED, type RelationMessage } from "../replication/pgoutput.js";
 
 export type ShapeState = "pending" | "active" | "gone";
 
@@ -221,6 +221,7 @@ export class ShapeRegistry {
     const candidates = new Set<Shape>();
     const rows: Array<ChangeInput["old"]> = [undefined, undefined];
     txn.changes.forEach((change, k) => {
+      if (change.old === SKIPPED || change.new === SKIPPED) return; // decoded before any shape used the table
       candidates.clear();
       rows[0] = change.old;
       rows[1] = change.new;
