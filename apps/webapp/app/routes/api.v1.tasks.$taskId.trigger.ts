@@ -14,7 +14,8 @@ import { sha256 } from "../services/auth.server";
 import { callerRealtimeClaim, responseTokenHeaders } from "../services/publicTokens.server";
 import { TASK_PAYLOAD_MAXIMUM_SIZE, triggerRun } from "../services/trigger.server";
 
-const REQUEST_IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+/** zodfetch retries a request at most 5 times with ≤ 30 s between tries; 10 minutes covers them all. */
+const REQUEST_IDEMPOTENCY_TTL_SECONDS = 600;
 
 const route = createApiRoute(
   {
