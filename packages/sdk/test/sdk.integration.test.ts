@@ -18,6 +18,9 @@ import {
 } from "../src/index.js";
 import { startStack, type Stack } from "./support/stack.js";
 
+// Runs go through replication, the worker and long-polls; give each test room on a loaded 2-core box.
+vi.setConfig({ testTimeout: 60_000 });
+
 let stack: Stack;
 let server: { baseURL: string; accessToken: string };
 
