@@ -82,7 +82,8 @@ describe("metadata (checklist #46)", () => {
       if (run.metadata?.progress !== undefined) {
         progress.push(run.metadata.progress);
         expect(run.metadata).toMatchObject({ progress: 0.5, processed: 5, log: ["a"] });
-        expect(Date.now() - sentAt).toBeLessThan(2_500);
+        // About 2 s: a ~1 s SDK flush, the PUT, replication and the long-poll wake-up (slack for a loaded CI box).
+        expect(Date.now() - sentAt).toBeLessThan(3_000);
         subscription.unsubscribe();
       }
     }
