@@ -5,6 +5,8 @@
  * one) and appending to durable shape logs.
  */
 import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +19,8 @@ export interface IngestResult {
   ours: number;
   raw: number;
   rawBin: string;
+  /** CPU µs (user+sys) of the shape-server process per change, during the ingest. */
+  cpuPerChange: number;
 }
 
 function recvlogicalBin(): string {
@@ -63,14 +67,30 @@ export async function benchIngest(databaseUrl: string, updates: number): Promise
     // Timed from the moment replication is running (startup and shape recovery are measured in (4)).
     server = await startShapeServer({ databaseUrl, storageDir, port: 0, replicationStreamId: streamId, logLevel: "warn" });
     await server.ready;
+    const session = process.env.BENCH_PROFILE ? new Session() : undefined;
+    const post = (method: string, params?: object) => new Promise<any>((res, rej) => session!.post(method, params ?? {}, (e, r) => (e ? rej(e) : res(r))));
+    if (session) {
+      session.connect();
+      await post("Profiler.enable");
+      await post("Profiler.start");
+    }
     const tStart = performance.now();
+    const cpu0 = process.cpuUsage();
     const reg = server.registry()!;
     const startCount = reg.changesApplied;
     await waitFor(() => reg.changesApplied >= updates, 600_000, "ingest to finish", 2);
-    const ours = (reg.changesApplied - startCount) / ((performance.now() - tStart) / 1000);
+    const applied = reg.changesApplied - startCount;
+    const ours = applied / ((performance.now() - tStart) / 1000);
+    const cpu = process.cpuUsage(cpu0);
+    const cpuPerChange = (cpu.user + cpu.system) / applied;
+    if (session) {
+      const { profile } = await post("Profiler.stop");
+      writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile));
+      session.disconnect();
+    }
     await server.stop();
     await db.query(`SELECT pg_drop_replication_slot('electric_slot_${streamId}') FROM pg_replication_slots WHERE slot_name = 'electric_slot_${streamId}' AND NOT active`);
-    return { updates, ours, raw, rawBin: bin };
+    return { updates, ours, raw, rawBin: bin, cpuPerChange };
   } finally {
     await db.end();
   }

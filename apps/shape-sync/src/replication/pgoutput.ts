@@ -39,11 +39,17 @@ export class PgoutputError extends Error {
 /** Placeholder row for relations nobody needs (not decoded). */
 export const SKIPPED: TupleRow = Object.freeze({}) as TupleRow;
 
+/** Rows whose new tuple has unchanged-TOAST columns (undefined values to fill from the old row). */
+export const HAS_UNCHANGED_TOAST = new WeakSet<TupleRow>();
+
+/** Stateful cursor decoder; no closures per message (hot path). */
 export class PgoutputDecoder {
   private readonly relations = new Map<number, RelationMessage>();
   private readonly kinds: number[] = [];
   private readonly starts: number[] = [];
   private readonly lens: number[] = [];
+  private buf: Buffer = Buffer.alloc(0);
+  private pos = 0;
 
   /** Rows of relations for which this returns false are not decoded (no shape needs them). */
   constructor(private readonly wantsRelation: (oid: number) => boolean = () => true) {}
@@ -52,109 +58,152 @@ export class PgoutputDecoder {
     return this.relations.get(oid);
   }
 
+  private u8(): number {
+    return this.buf[this.pos++]!;
+  }
+  private i16(): number {
+    const v = this.buf.readInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  private i32(): number {
+    const v = this.buf.readInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  private u32(): number {
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  private u64(): bigint {
+    const v = this.buf.readBigUInt64BE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+  private str(): string {
+    const end = this.buf.indexOf(0, this.pos);
+    const s = this.buf.toString("utf8", this.pos, end);
+    this.pos = end + 1;
+    return s;
+  }
+
+  private relOf(oid: number): RelationMessage {
+    const rel = this.relations.get(oid);
+    if (!rel) throw new PgoutputError(`change for unknown relation ${oid}`);
+    return rel;
+  }
+
+  /** TupleData → row. Pass 1: boundaries; pass 2: strings (one latin1 slice + substrings when ASCII). */
+  private tuple(rel: RelationMessage): TupleRow {
+    const { kinds, starts, lens, buf } = this;
+    const n = this.i16();
+    const begin = this.pos;
+    let toast = false;
+    for (let i = 0; i < n; i++) {
+      const kind = buf[this.pos++]!;
+      kinds[i] = kind;
+      if (kind === 0x74 || kind === 0x62) {
+        const len = buf.readInt32BE(this.pos);
+        this.pos += 4;
+        starts[i] = this.pos;
+        lens[i] = len;
+        this.pos += len;
+      } else if (kind === 0x75) toast = true;
+      else if (kind !== 0x6e) throw new PgoutputError(`unknown tuple kind ${kind}`);
+    }
+    const end = this.pos;
+    const ascii = isAscii(buf.subarray(begin, end));
+    const whole = ascii ? buf.toString("latin1", begin, end) : "";
+    const row: TupleRow = {};
+    const cols = rel.columns;
+    for (let i = 0; i < n; i++) {
+      const name = cols[i]?.name ?? `?${i}`;
+      const kind = kinds[i];
+      if (kind === 0x6e) row[name] = null;
+      else if (kind === 0x75) row[name] = undefined;
+      else {
+        const st = starts[i]!;
+        row[name] = ascii ? whole.substring(st - begin, st - begin + lens[i]!) : buf.toString("utf8", st, st + lens[i]!);
+      }
+    }
+    if (toast) HAS_UNCHANGED_TOAST.add(row);
+    return row;
+  }
+
   decode(buf: Buffer): PgoutputMessage {
-    let pos = 1;
-    const u8 = () => buf[pos++]!;
-    const i16 = () => { const v = buf.readInt16BE(pos); pos += 2; return v; };
-    const i32 = () => { const v = buf.readInt32BE(pos); pos += 4; return v; };
-    const u32 = () => { const v = buf.readUInt32BE(pos); pos += 4; return v; };
-    const u64 = () => { const v = buf.readBigUInt64BE(pos); pos += 8; return v; };
-    const str = () => { const end = buf.indexOf(0, pos); const s = buf.toString("utf8", pos, end); pos = end + 1; return s; };
-    const { kinds, starts, lens } = this;
-    const tuple = (rel: RelationMessage): TupleRow => {
-      // Pass 1: column boundaries. Pass 2: strings — one latin1 slice + substrings when the tuple is ASCII.
-      const n = i16();
-      const begin = pos;
-      for (let i = 0; i < n; i++) {
-        const kind = u8();
-        kinds[i] = kind;
-        if (kind === 0x74 || kind === 0x62) {
-          const len = i32();
-          starts[i] = pos;
-          lens[i] = len;
-          pos += len;
-        } else if (kind !== 0x6e && kind !== 0x75) throw new PgoutputError(`unknown tuple kind ${kind}`);
+    this.buf = buf;
+    this.pos = 1;
+    switch (buf[0]) {
+      case 0x42: {
+        // B
+        const finalLsn = this.u64();
+        this.u64();
+        return { tag: "begin", finalLsn, xid: this.u32() };
       }
-      const ascii = isAscii(buf.subarray(begin, pos));
-      const whole = ascii ? buf.toString("latin1", begin, pos) : "";
-      const row: TupleRow = {};
-      for (let i = 0; i < n; i++) {
-        const name = rel.columns[i]?.name ?? `?${i}`;
-        const kind = kinds[i];
-        if (kind === 0x6e) row[name] = null;
-        else if (kind === 0x75) row[name] = undefined; // unchanged TOAST
-        else row[name] = ascii ? whole.substring(starts[i]! - begin, starts[i]! - begin + lens[i]!) : buf.toString("utf8", starts[i]!, starts[i]! + lens[i]!);
-      }
-      return row;
-    };
-    const skipOrDecode = (oid: number): TupleRow | undefined => (this.wantsRelation(oid) ? undefined : SKIPPED);
-    const relOf = (oid: number) => {
-      const rel = this.relations.get(oid);
-      if (!rel) throw new PgoutputError(`change for unknown relation ${oid}`);
-      return rel;
-    };
-    const code = String.fromCharCode(buf[0]!);
-    switch (code) {
-      case "B": {
-        const finalLsn = u64();
-        u64();
-        return { tag: "begin", finalLsn, xid: u32() };
-      }
-      case "C": {
-        u8();
-        const commitLsn = u64();
-        const endLsn = u64();
+      case 0x43: {
+        // C
+        this.u8();
+        const commitLsn = this.u64();
+        const endLsn = this.u64();
         return { tag: "commit", commitLsn, endLsn };
       }
-      case "R": {
-        const oid = u32();
-        const schema = str();
-        const table = str();
-        const replicaIdentity = String.fromCharCode(u8());
-        const n = i16();
+      case 0x52: {
+        // R
+        const oid = this.u32();
+        const schema = this.str();
+        const table = this.str();
+        const replicaIdentity = String.fromCharCode(this.u8());
+        const n = this.i16();
         const columns: RelationColumn[] = [];
         for (let i = 0; i < n; i++) {
-          const flags = u8();
-          const name = str();
-          const typeOid = u32();
-          i32();
+          const flags = this.u8();
+          const name = this.str();
+          const typeOid = this.u32();
+          this.i32();
           columns.push({ name, typeOid, flags });
         }
         const rel: RelationMessage = { tag: "relation", oid, schema, table, replicaIdentity, columns };
         this.relations.set(oid, rel);
         return rel;
       }
-      case "I": {
-        const oid = u32();
-        u8(); // 'N'
-        return { tag: "insert", oid, new: skipOrDecode(oid) ?? tuple(relOf(oid)) };
+      case 0x49: {
+        // I
+        const oid = this.u32();
+        if (!this.wantsRelation(oid)) return { tag: "insert", oid, new: SKIPPED };
+        this.u8(); // 'N'
+        return { tag: "insert", oid, new: this.tuple(this.relOf(oid)) };
       }
-      case "U": {
-        const oid = u32();
+      case 0x55: {
+        // U
+        const oid = this.u32();
         if (!this.wantsRelation(oid)) return { tag: "update", oid, old: SKIPPED, new: SKIPPED };
-        const rel = relOf(oid);
-        let kind = u8();
+        const rel = this.relOf(oid);
+        let kind = this.u8();
         let old: TupleRow | undefined;
         if (kind === 0x4b || kind === 0x4f) {
-          old = tuple(rel);
-          kind = u8();
+          old = this.tuple(rel);
+          kind = this.u8();
         }
-        return { tag: "update", oid, old, new: tuple(rel) };
+        return { tag: "update", oid, old, new: this.tuple(rel) };
       }
-      case "D": {
-        const oid = u32();
-        u8(); // 'K' or 'O'
-        return { tag: "delete", oid, old: skipOrDecode(oid) ?? tuple(relOf(oid)) };
+      case 0x44: {
+        // D
+        const oid = this.u32();
+        if (!this.wantsRelation(oid)) return { tag: "delete", oid, old: SKIPPED };
+        this.u8(); // 'K' or 'O'
+        return { tag: "delete", oid, old: this.tuple(this.relOf(oid)) };
       }
-      case "T": {
-        const n = i32();
-        u8();
+      case 0x54: {
+        // T
+        const n = this.i32();
+        this.u8();
         const oids: number[] = [];
-        for (let i = 0; i < n; i++) oids.push(u32());
+        for (let i = 0; i < n; i++) oids.push(this.u32());
         return { tag: "truncate", oids };
       }
       default:
-        return { tag: "other", code };
+        return { tag: "other", code: String.fromCharCode(buf[0]!) };
     }
   }
 }

@@ -6,7 +6,7 @@ import { relationKeyPrefix, rowKey, type LogMode, type ReplicaMode } from "@runf
 import type { TableInfo } from "../pg/catalog.js";
 import { columnTypes } from "../pg/catalog.js";
 import { compileWhere, type CompiledWhere } from "../where/compile.js";
-import type { TupleRow } from "../replication/pgoutput.js";
+import { HAS_UNCHANGED_TOAST, type TupleRow } from "../replication/pgoutput.js";
 
 /** What is persisted and compared. */
 export interface ShapeDefinition {
@@ -30,6 +30,8 @@ export interface CompiledShape {
   where?: CompiledWhere;
   keyPrefix: string;
   pk: string[];
+  pkSelected: string[];
+  relation: [string, string];
 }
 
 export function compileShape(def: ShapeDefinition, table: TableInfo): CompiledShape {
@@ -47,6 +49,8 @@ export function compileShape(def: ShapeDefinition, table: TableInfo): CompiledSh
     where,
     keyPrefix: relationKeyPrefix(table.schema, table.table),
     pk: table.pk,
+    pkSelected: table.pk.filter((c) => selected.includes(c)),
+    relation: [table.schema, table.table],
   };
 }
 
@@ -92,6 +96,7 @@ function matches(shape: CompiledShape, row: TupleRow | undefined): boolean {
 
 /** Fills unchanged-TOAST (undefined) values of the new tuple from the old one. */
 export function completeNewRow(oldRow: TupleRow | undefined, newRow: TupleRow): TupleRow {
+  if (!HAS_UNCHANGED_TOAST.has(newRow)) return newRow;
   let out = newRow;
   for (const k in newRow) {
     if (newRow[k] === undefined) {
@@ -106,33 +111,44 @@ export function completeNewRow(oldRow: TupleRow | undefined, newRow: TupleRow): 
  * Log messages for one change, or [] when the shape is not affected.
  * `opIndex` is 2k for the k-th change of the transaction.
  */
+type Op = "insert" | "update" | "delete";
+
+function header(shape: CompiledShape, operation: Op, op: number, lsn: string, xid: number): ShapeLogMessage["message"]["headers"] {
+  return { operation, relation: shape.relation, lsn, op_position: op, txids: [xid] };
+}
+
+function insertMsg(shape: CompiledShape, row: TupleRow, op: number, lsn: string, xid: number): ShapeLogMessage {
+  return { op, message: { key: keyOf(shape, row), value: pick(row, shape.selected), headers: header(shape, "insert", op, lsn, xid) } };
+}
+
+function deleteMsg(shape: CompiledShape, row: TupleRow, op: number, lsn: string, xid: number): ShapeLogMessage {
+  const cols = shape.def.replica === "full" ? shape.selected : shape.pk;
+  return { op, message: { key: keyOf(shape, row), value: pick(row, cols), headers: header(shape, "delete", op, lsn, xid) } };
+}
+
+/**
+ * Log messages for one change, or [] when the shape is not affected.
+ * `opIndex` is 2k for the k-th change of the transaction.
+ */
 export function convertChange(shape: CompiledShape, change: ChangeInput, opIndex: number, lsn: string, xid: number): ShapeLogMessage[] {
-  const relation: [string, string] = [shape.table.schema, shape.table.table];
+  if (change.kind === "insert") return matches(shape, change.new) ? [insertMsg(shape, change.new!, opIndex, lsn, xid)] : [];
+  if (change.kind === "delete") return matches(shape, change.old) ? [deleteMsg(shape, change.old!, opIndex, lsn, xid)] : [];
+
   const full = shape.def.replica === "full";
-  const header = (operation: "insert" | "update" | "delete", op: number) => ({ operation, relation, lsn, op_position: op, txids: [xid] });
-  const insertMsg = (row: TupleRow, op: number): ShapeLogMessage => ({ op, message: { key: keyOf(shape, row), value: pick(row, shape.selected), headers: header("insert", op) } });
-  const deleteMsg = (row: TupleRow, op: number): ShapeLogMessage => ({
-    op,
-    message: { key: keyOf(shape, row), value: pick(row, full ? shape.selected : shape.pk.filter((c) => shape.selectedSet.has(c) || true)), headers: header("delete", op) },
-  });
-
-  if (change.kind === "insert") return matches(shape, change.new) ? [insertMsg(change.new!, opIndex)] : [];
-  if (change.kind === "delete") return matches(shape, change.old) ? [deleteMsg(change.old!, opIndex)] : [];
-
   const oldRow = change.old;
   const newRow = completeNewRow(oldRow, change.new!);
   const oldIn = matches(shape, oldRow);
   const newIn = matches(shape, newRow);
   if (!oldIn && !newIn) return [];
-  if (!oldIn) return [insertMsg(newRow, opIndex)];
-  if (!newIn) return [deleteMsg(oldRow!, opIndex)];
+  if (!oldIn) return [insertMsg(shape, newRow, opIndex, lsn, xid)];
+  if (!newIn) return [deleteMsg(shape, oldRow!, opIndex, lsn, xid)];
 
   const oldKey = keyOf(shape, oldRow!);
   const newKey = keyOf(shape, newRow);
   if (oldKey !== newKey) {
-    const del = deleteMsg(oldRow!, opIndex);
+    const del = deleteMsg(shape, oldRow!, opIndex, lsn, xid);
     del.message.headers.key_change_to = newKey;
-    const ins = insertMsg(newRow, opIndex + 1);
+    const ins = insertMsg(shape, newRow, opIndex + 1, lsn, xid);
     ins.message.headers.key_change_from = oldKey;
     return [del, ins];
   }
@@ -144,8 +160,8 @@ export function convertChange(shape: CompiledShape, change: ChangeInput, opIndex
     for (const k in newRow) if ((oldRow![k] ?? null) !== (newRow[k] ?? null)) any = true;
     if (!any) return [];
   }
-  const value = full ? pick(newRow, shape.selected) : pick(newRow, [...shape.pk.filter((c) => shape.selectedSet.has(c)), ...changed]);
-  const msg: ShapeLogMessage = { op: opIndex, message: { key: newKey, value, headers: header("update", opIndex) } };
+  const value = full ? pick(newRow, shape.selected) : pick(newRow, [...shape.pkSelected, ...changed]);
+  const msg: ShapeLogMessage = { op: opIndex, message: { key: newKey, value, headers: header(shape, "update", opIndex, lsn, xid) } };
   if (full && changed.length > 0) msg.message.old_value = pick(oldRow!, changed);
   return [msg];
 }

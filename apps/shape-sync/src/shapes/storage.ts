@@ -32,7 +32,6 @@ export interface PendingEntry {
 export class ShapeStorage {
   readonly db: Database.Database;
   private readonly stmts;
-  private seq = 0;
 
   constructor(dir: string, cacheMb = 64) {
     mkdirSync(dir, { recursive: true });
@@ -48,8 +47,8 @@ export class ShapeStorage {
         id INTEGER PRIMARY KEY, handle TEXT NOT NULL UNIQUE, def_key TEXT NOT NULL,
         def TEXT NOT NULL, snapshot TEXT, filtering INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS log (
-        shape_id INTEGER NOT NULL, tx INTEGER NOT NULL, op INTEGER NOT NULL, seq INTEGER NOT NULL,
-        json TEXT NOT NULL, PRIMARY KEY (shape_id, tx, op, seq)) WITHOUT ROWID;
+        id INTEGER PRIMARY KEY, shape_id INTEGER NOT NULL, tx INTEGER NOT NULL, op INTEGER NOT NULL, json TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS log_shape_offset ON log (shape_id, tx, op);
     `);
     this.stmts = {
       getMeta: this.db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
@@ -58,14 +57,14 @@ export class ShapeStorage {
       setFiltering: this.db.prepare("UPDATE shapes SET filtering = ? WHERE id = ?"),
       deleteShape: this.db.prepare("DELETE FROM shapes WHERE id = ?"),
       deleteLog: this.db.prepare("DELETE FROM log WHERE shape_id = ?"),
-      insertLog: this.db.prepare("INSERT INTO log (shape_id, tx, op, seq, json) VALUES (?, ?, ?, ?, ?)"),
+      insertLog: this.db.prepare("INSERT INTO log (shape_id, tx, op, json) VALUES (?, ?, ?, ?)"),
       listShapes: this.db.prepare<[], { id: number; handle: string; def_key: string; def: string; snapshot: string | null; filtering: number }>(
         "SELECT id, handle, def_key, def, snapshot, filtering FROM shapes ORDER BY id",
       ),
       latest: this.db.prepare<[number], { tx: number; op: number }>(
-        "SELECT tx, op FROM log WHERE shape_id = ? ORDER BY tx DESC, op DESC, seq DESC LIMIT 1",
+        "SELECT tx, op FROM log WHERE shape_id = ? ORDER BY tx DESC, op DESC LIMIT 1",
       ),
-      read: this.db.prepare<[number, number], LogRow>("SELECT tx, op, json FROM log WHERE shape_id = ? AND tx >= ? ORDER BY tx, op, seq"),
+      read: this.db.prepare<[number, number], LogRow>("SELECT tx, op, json FROM log WHERE shape_id = ? AND tx >= ? ORDER BY tx, op, id"),
       snapshotChunks: this.db.prepare<[number], { n: number | null }>("SELECT max(op) + 1 AS n FROM log WHERE shape_id = ? AND tx = 0"),
       maxId: this.db.prepare<[], { id: number | null }>("SELECT max(id) AS id FROM shapes"),
     };
@@ -120,7 +119,8 @@ export class ShapeStorage {
   }
 
   append(entries: ReadonlyArray<PendingEntry>): void {
-    for (const e of entries) this.stmts.insertLog.run(e.shapeId, e.tx, e.op, this.seq++, e.json);
+    const stmt = this.stmts.insertLog;
+    for (const e of entries) stmt.run(e.shapeId, e.tx, e.op, e.json);
   }
 
   /** Entries of a shape with tx ≥ fromTx in log order (callers filter the exact lower bound). */
