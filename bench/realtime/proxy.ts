@@ -8,7 +8,7 @@
  * the clients run here. Loopback only.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import getPort from "get-port";
@@ -66,6 +66,17 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** CPU time (user + system) of a process so far, in ms, from /proc (Linux; 10 ms resolution). */
+function cpuMs(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
   }
 }
 
@@ -132,8 +143,13 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   });
   const webPort = await getPort();
   const webUrl = `http://127.0.0.1:${webPort}`;
-  const webapp = startChild("webapp", "apps/webapp/server/index.ts", {
-    NODE_ENV: "development",
+  // Production mode (the built bundle) when `pnpm --filter @runfeed/webapp build` has been run, as deployed;
+  // otherwise Vite dev mode, which transforms modules on the fly (and again whenever files change).
+  const built = existsSync(join(REPO, "apps/webapp/build/server/index.js"));
+  const webappMode = process.env.BENCH_WEBAPP_MODE ?? (built ? "production" : "development");
+  const phases = process.env.BENCH_PROFILE_PHASES === "1";
+  const webapp = startChild("webapp", phases ? "bench/realtime/webappProfiled.ts" : "apps/webapp/server/index.ts", {
+    NODE_ENV: webappMode,
     HOST: "127.0.0.1",
     PORT: String(webPort),
     DATABASE_URL: databaseUrl,
@@ -168,14 +184,21 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
     return Number(/^shape_sync_live_waiters (\d+)/m.exec(text)?.[1] ?? 0);
   };
 
-  async function round(mode: "direct" | "proxy", n: number): Promise<number[]> {
+  const cpu = { webappRequest: [] as number[], webappResponse: [] as number[], shapeResponseDirect: [] as number[], shapeResponseProxy: [] as number[] };
+  async function round(mode: "direct" | "proxy", n: number, record = false): Promise<number[]> {
+    const webCpu0 = cpuMs(webapp.process.pid);
     const query = `cursor=&handle=${encodeURIComponent(handle)}&live=true&log=full&offset=${encodeURIComponent(offset)}`;
     const url = mode === "direct" ? `${directBase}&${query}` : `${webUrl}/realtime/v1/runs/${run.friendlyId}?${query}`;
     let updatedAt = 0;
     const done: number[] = [];
     const statuses = new Map<number, number>();
-    const requests = Array.from({ length: n }, async () => {
-      const response = await fetch(url, mode === "direct" ? {} : { headers });
+    const one = async (i: number) => {
+      let response: Response;
+      try {
+        response = await fetch(url, mode === "direct" ? {} : { headers });
+      } catch (error) {
+        throw new Error(`${mode} request ${i} failed: ${(error as Error & { cause?: Error }).cause?.message ?? error}`);
+      }
       await response.arrayBuffer();
       done.push(performance.now());
       statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
@@ -183,12 +206,39 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
         handle = response.headers.get("electric-handle") ?? handle;
         offset = response.headers.get("electric-offset") ?? offset;
       }
-    });
-    await waitFor(`${n} live waiters (${mode})`, async () => ((await liveWaiters()) >= n ? true : undefined), 60_000);
+    };
+    // Ramp up in waves of 100, each held upstream before the next, so that neither listen backlog
+    // overflows; the measurement starts only once all n are waiting.
+    const requests: Promise<void>[] = [];
+    for (let sent = 0; sent < n; ) {
+      const wave = Math.min(100, n - sent);
+      for (let k = 0; k < wave; k++) requests.push(one(sent + k));
+      sent += wave;
+      const target = sent;
+      await waitFor(`${target} live waiters (${mode})`, async () => ((await liveWaiters()) >= target ? true : undefined), 60_000);
+    }
+    if (phases && record && mode === "proxy") {
+      webapp.process.kill("SIGUSR2");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const webCpu1 = cpuMs(webapp.process.pid);
+    const shapeCpu1 = cpuMs(shapeSync.process.pid);
     updatedAt = performance.now();
     await prisma.taskRun.update({ where: { id: run.id }, data: { number: { increment: 1 } } });
     await Promise.all(requests);
     if (statuses.get(200) !== n) throw new Error(`${mode}: statuses ${JSON.stringify([...statuses])}`);
+    if (phases && record && mode === "proxy") webapp.process.kill("SIGUSR2");
+    if (record) {
+      const webCpu2 = cpuMs(webapp.process.pid);
+      const shapeCpu2 = cpuMs(shapeSync.process.pid);
+      if (mode === "proxy") {
+        cpu.webappRequest.push(((webCpu1 - webCpu0) / n) * 1000);
+        cpu.webappResponse.push(((webCpu2 - webCpu1) / n) * 1000);
+        cpu.shapeResponseProxy.push(((shapeCpu2 - shapeCpu1) / n) * 1000);
+      } else {
+        cpu.shapeResponseDirect.push(((shapeCpu2 - shapeCpu1) / n) * 1000);
+      }
+    }
     // Latency from the moment the UPDATE is sent (the same origin for both modes).
     return done.map((t) => t - updatedAt).sort((a, b) => a - b);
   }
@@ -199,7 +249,7 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   const results: Record<"direct" | "proxy", Array<{ p50: number; p99: number; max: number }>> = { direct: [], proxy: [] };
   for (let r = 0; r < ROUNDS; r++) {
     for (const mode of r % 2 === 0 ? (["direct", "proxy"] as const) : (["proxy", "direct"] as const)) {
-      const latencies = await round(mode, CLIENTS);
+      const latencies = await round(mode, CLIENTS, true);
       results[mode].push({ p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1)! });
     }
   }
@@ -212,12 +262,17 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   const proxy = summary("proxy");
   const added99 = proxy.p99 - direct.p99;
   const f = (n: number) => n.toFixed(1).padStart(7);
-  console.log(`\n== proxy overhead (${CLIENTS} concurrent live requests woken by one update, ${ROUNDS} rounds each, median of per-round percentiles, ms from the UPDATE)`);
+  console.log(`\n== proxy overhead, webapp in ${webappMode} mode (${CLIENTS} concurrent live requests woken by one update, ${ROUNDS} rounds each, median of per-round percentiles, ms from the UPDATE)`);
   console.log(`             p50      p99`);
   console.log(`direct   ${f(direct.p50)}  ${f(direct.p99)}`);
   console.log(`proxied  ${f(proxy.p50)}  ${f(proxy.p99)}`);
   console.log(`added    ${f(proxy.p50 - direct.p50)}  ${f(added99)}   (goal p99 added ≤ 5 ms) ${added99 <= 5 ? "PASS" : "FAIL"}`);
   console.log(`per round p99 direct:  ${results.direct.map((r) => r.p99.toFixed(1)).join(", ")}`);
   console.log(`per round p99 proxied: ${results.proxy.map((r) => r.p99.toFixed(1)).join(", ")}`);
-  console.log(`added per response (p99 added / ${CLIENTS} responses woken at once): ${(added99 / CLIENTS * 1000).toFixed(1)} µs`);
+  const us = (xs: number[]) => `${median(xs).toFixed(0)} µs`;
+  console.log(`CPU per live request (median over rounds; /proc, 10 ms resolution over ${CLIENTS} requests):`);
+  console.log(`  webapp, request path (auth, lookup, limiter, rewrite, upstream request): ${us(cpu.webappRequest)}`);
+  console.log(`  webapp, response path (upstream response → client):                    ${us(cpu.webappResponse)}`);
+  console.log(`  shape-sync, response path: direct ${us(cpu.shapeResponseDirect)}, behind the proxy ${us(cpu.shapeResponseProxy)}`);
+  console.log(`load average during the run: ${(await import("node:os")).loadavg().map((l) => l.toFixed(1)).join(" ")} on ${(await import("node:os")).cpus().length} cores`);
 }

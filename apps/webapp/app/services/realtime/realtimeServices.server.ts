@@ -22,8 +22,11 @@ export function createRealtimeServices(deps: {
   metrics: Metrics;
 }): RealtimeServices {
   const { env, redis, logger, metrics } = deps;
-  // Its own connection: the hung-Redis watchdog may drop it, and limiter traffic is not queued behind others.
-  const limiterRedis = redis.duplicate();
+  // Its own connection: the hung-Redis watchdog may drop it, and limiter traffic is not queued behind
+  // others. Auto-pipelining writes every command issued in the same tick with one syscall: a thousand
+  // live polls woken by one change release their slots in a few writes instead of a thousand
+  // (bench/realtime measured the per-command socket write as the proxy's largest response-path cost).
+  const limiterRedis = redis.duplicate({ enableAutoPipelining: true });
   limiterRedis.on("error", (error) => logger.debug({ err: error.message }, "limiter redis connection error"));
   const limiter = new ConcurrencyLimiter({
     redis: limiterRedis,

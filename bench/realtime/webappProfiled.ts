@@ -1,0 +1,32 @@
+/**
+ * The webapp process for `BENCH_PROFILE_PHASES=1 BENCH_PROFILE_DIR=/tmp/x`: like server/index.ts,
+ * plus a CPU profiler toggled by SIGUSR2 (the proxy bench sends it around the response phase of
+ * the first measured proxied round; the profile lands in BENCH_PROFILE_DIR/phase-<n>.cpuprofile).
+ */
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { parseEnv } from "../../apps/webapp/app/env.server.js";
+import { createWebapp, listen } from "../../apps/webapp/server/app.js";
+
+const env = parseEnv(process.env);
+const webapp = await createWebapp(env);
+await listen(webapp, env.PORT, env.HOST);
+const session = new Session();
+session.connect();
+await session.post("Profiler.enable");
+let running = false;
+let n = 0;
+process.on("SIGUSR2", async () => {
+  if (!running) {
+    running = true;
+    await session.post("Profiler.start");
+  } else {
+    running = false;
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(`${process.env.BENCH_PROFILE_DIR ?? "/tmp"}/phase-${++n}.cpuprofile`, JSON.stringify(profile));
+  }
+});
+process.on("SIGTERM", async () => {
+  await webapp.close();
+  process.exit(0);
+});
