@@ -21,8 +21,9 @@ export interface LatencyResult {
 const now = () => performance.timeOrigin + performance.now();
 
 export async function benchLatency(databaseUrl: string, shapes: number, rate: number, durationS: number): Promise<LatencyResult> {
-  // Writers commit with synchronous_commit=off: we measure our delivery, not the disk's fsync.
-  const db = new pg.Pool({ connectionString: databaseUrl, max: 8, options: "-c synchronous_commit=off" });
+  // Default synchronous_commit: with it off, the walsender only sees a commit after the WAL writer
+  // flushes it (wal_writer_delay, 200 ms), which would dominate the figure.
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 8 });
   const storageDir = mkdtempSync(join(tmpdir(), "shape-sync-bench-lat-"));
   const server = await spawnServer({ databaseUrl, storageDir, streamId: "bench_lat", port: await freePort(), longPollMs: 20_000 });
   const ac = new AbortController();
