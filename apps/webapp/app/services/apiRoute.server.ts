@@ -167,7 +167,10 @@ export async function readJson(request: Request, maxBytes = 3 * 1024 * 1024): Pr
 
 export async function readText(request: Request, maxBytes: number): Promise<string> {
   const declared = Number(request.headers.get("content-length") ?? "NaN");
-  if (Number.isFinite(declared) && declared > maxBytes) throw new HttpError(413, { error: "Request body too large" });
+  // Refused unread: close the connection, or the unread body would be taken for the next request.
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    throw new HttpError(413, { error: "Request body too large" }, { connection: "close" });
+  }
   const buffer = await request.arrayBuffer();
   if (buffer.byteLength > maxBytes) throw new HttpError(413, { error: "Request body too large" });
   return new TextDecoder().decode(buffer);
