@@ -3,11 +3,6 @@ import { fileURLToPath } from "node:url";
 import { build } from "vite";
 
 export async function buildPlainJsPage(outDir: string): Promise<void> {
-  await build({
-    root: fileURLToPath(new URL(".", import.meta.url)),
-    base: "./",
-    logLevel: "warn",
-    configFile: false,
-    build: { outDir, emptyOutDir: true, minify: true, reportCompressedSize: false },
-  });
+  const root = fileURLToPath(new URL(".", import.meta.url));
+  await build({ root, configFile: `${root}vite.config.ts`, build: { outDir, emptyOutDir: true } });
 }
