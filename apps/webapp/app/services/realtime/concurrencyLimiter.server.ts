@@ -1,11 +1,12 @@
 /**
  * Concurrent live realtime requests per environment (checklist #37, contract §3.4;
- * docs/decisions/0xx-realtime-concurrency-limiter.md).
+ * docs/decisions/050-realtime-concurrency-limiter.md).
  *
  * A Redis sorted set per environment (`<prefix>realtime:concurrency:<envId>`), one member per
  * in-flight live request, scored with Redis `TIME` (never the app clock, so instances with skewed
- * clocks agree). Admission is one Lua script: sweep entries older than the TTL, count, add if under
- * the limit. A waiting request's entry is refreshed every TTL/3 by one batched script per key, so
+ * clocks agree). Admission is one Lua script: count, sweep entries older than the TTL when that could
+ * matter, add if under the limit; concurrent acquires (and releases) of one environment are batched
+ * into one call per event-loop turn. A waiting request's entry is refreshed every TTL/3 by one batched script per key, so
  * the entries of a crashed instance (which stops refreshing) are swept within the TTL. Release is
  * a ZREM, called from the proxy's `finally`.
  *
@@ -16,28 +17,37 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.server";
 
-// KEYS[1] = set; ARGV = member, limit, ttlMs → count after admission (> 0), or −1 − count when refused.
-// The hot path is three calls (ZCARD, TIME, ZADD): stale entries only matter when they would refuse a
-// request, so the sweep runs when the set is at the limit (and in every refresh and usage call).
+// KEYS[1] = set; ARGV = limit, ttlMs, member… → number admitted (the first k members, in order).
+// Acquires that arrive in the same event-loop turn for one environment share one call (see #flush),
+// which is how "exactly N of N+k concurrent requests" holds and why the script takes many members.
+// The hot path is ZCARD, TIME, ZADD: stale entries only matter when they would refuse a request, so
+// the sweep runs only when the set would go over the limit (and in every refresh and usage call).
 // A new key gets its expiry here; the refresh script keeps it alive while requests are in flight.
 const ACQUIRE_LUA = `
 local count = redis.call('ZCARD', KEYS[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local limit = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-if count >= limit then
+local limit = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local n = #ARGV - 2
+if count + n > limit then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
   count = redis.call('ZCARD', KEYS[1])
-  if count >= limit then
-    return -1 - count
-  end
 end
-redis.call('ZADD', KEYS[1], now, ARGV[1])
+local admit = math.min(n, limit - count)
+if admit <= 0 then
+  return 0
+end
+local args = {}
+for i = 1, admit do
+  args[2 * i - 1] = now
+  args[2 * i] = ARGV[i + 2]
+end
+redis.call('ZADD', KEYS[1], unpack(args))
 if count == 0 then
   redis.call('PEXPIRE', KEYS[1], ttl * 2)
 end
-return count + 1
+return admit
 `;
 
 // KEYS[1] = set; ARGV = ttlMs, members… → number of members written.
@@ -66,7 +76,7 @@ return redis.call('ZCARD', KEYS[1])
 `;
 
 type LimiterRedis = Redis & {
-  realtimeLimiterAcquire(key: string, member: string, limit: number, ttlMs: number): Promise<number>;
+  realtimeLimiterAcquire(key: string, limit: number, ttlMs: number, ...members: string[]): Promise<number>;
   realtimeLimiterRefresh(key: string, ttlMs: number, ...members: string[]): Promise<number>;
   realtimeLimiterUsage(key: string, ttlMs: number): Promise<number>;
 };
@@ -90,8 +100,22 @@ export interface ConcurrencyLimiterOptions {
 
 export type Admission =
   | { kind: "admitted"; release: () => Promise<void>; degraded: boolean }
-  | { kind: "rejected"; count: number }
+  | { kind: "rejected" }
   | { kind: "unavailable" };
+
+/** Members per acquire script call (Lua's unpack limit is far above; keeps one call short). */
+const MAX_BATCH = 500;
+
+interface AcquireBatch {
+  limit: number;
+  members: string[];
+  resolvers: Array<(outcome: boolean | Error) => void>;
+}
+
+interface ReleaseBatch {
+  members: string[];
+  resolvers: Array<() => void>;
+}
 
 export class LimiterRedisError extends Error {
   override name = "LimiterRedisError";
@@ -108,6 +132,8 @@ export class ConcurrencyLimiter {
   #callsInFlight = 0;
   #lastProgress = 0;
   #lastLog = 0;
+  readonly #acquires = new Map<string, AcquireBatch>();
+  readonly #releases = new Map<string, ReleaseBatch>();
   /** Members are `<instance uuid>:<sequence>`: unique across instances, cheap to make. */
   readonly #instanceId = randomUUID();
   #sequence = 0;
@@ -131,21 +157,49 @@ export class ConcurrencyLimiter {
     return Math.max(50, Math.floor(this.#options.entryTtlMs / 3));
   }
 
-  async acquire(environmentId: string, limit: number): Promise<Admission> {
+  /**
+   * Asks for a slot. Acquires for one environment issued in the same event-loop turn are sent as one
+   * script call (at most MAX_BATCH members), and releases likewise as one ZREM: a thousand live polls
+   * woken by one change come back in a burst, and one Redis call per burst is what keeps the limiter
+   * cheap beside the proxy (bench/realtime).
+   */
+  acquire(environmentId: string, limit: number): Promise<Admission> {
     const key = this.key(environmentId);
     const member = `${this.#instanceId}:${++this.#sequence}`;
-    let result: number;
+    return new Promise<boolean | Error>((resolve) => {
+      let batch = this.#acquires.get(key);
+      if (!batch || batch.members.length >= MAX_BATCH) {
+        batch = { limit, members: [], resolvers: [] };
+        this.#acquires.set(key, batch);
+        const pending = batch;
+        setImmediate(() => void this.#flushAcquires(key, pending));
+      }
+      batch.members.push(member);
+      batch.resolvers.push(resolve);
+    }).then((outcome) => this.#admission(environmentId, key, member, outcome));
+  }
+
+  async #flushAcquires(key: string, batch: AcquireBatch) {
+    if (this.#acquires.get(key) === batch) this.#acquires.delete(key);
+    let admitted: number | Error;
     try {
-      result = await this.#call(this.#redis.realtimeLimiterAcquire(key, member, limit, this.#options.entryTtlMs));
+      admitted = await this.#call(this.#redis.realtimeLimiterAcquire(key, batch.limit, this.#options.entryTtlMs, ...batch.members));
     } catch (error) {
+      admitted = error instanceof Error ? error : new Error(String(error));
+    }
+    batch.resolvers.forEach((resolve, i) => resolve(admitted instanceof Error ? admitted : i < admitted));
+  }
+
+  #admission(environmentId: string, key: string, member: string, outcome: boolean | Error): Admission {
+    if (outcome instanceof Error) {
       this.#options.metrics?.limiterRedisErrors.inc();
-      this.#logRedisDown(error);
+      this.#logRedisDown(outcome);
       if (this.#options.redisDownPolicy === "closed") return { kind: "unavailable" };
       return { kind: "admitted", degraded: true, release: async () => {} };
     }
-    if (result < 0) {
+    if (!outcome) {
       this.#options.metrics?.realtimeRejected.inc({ environment: environmentId });
-      return { kind: "rejected", count: -1 - result };
+      return { kind: "rejected" };
     }
     this.#track(key, member);
     this.#options.metrics?.realtimeConcurrent.inc({ environment: environmentId });
@@ -153,20 +207,41 @@ export class ConcurrencyLimiter {
     return {
       kind: "admitted",
       degraded: false,
-      release: async () => {
-        if (released) return;
+      release: () => {
+        if (released) return Promise.resolve();
         released = true;
         this.#untrack(key, member);
         this.#options.metrics?.realtimeConcurrent.dec({ environment: environmentId });
-        try {
-          await this.#call(this.#redis.zrem(key, member));
-        } catch (error) {
-          // The entry stops being refreshed and is swept within the TTL.
-          this.#options.metrics?.limiterRedisErrors.inc();
-          this.#logRedisDown(error);
-        }
+        return this.#release(key, member);
       },
     };
+  }
+
+  /** Queues a ZREM; members of one key released in the same turn go out as one command. */
+  #release(key: string, member: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let batch = this.#releases.get(key);
+      if (!batch) {
+        batch = { members: [], resolvers: [] };
+        this.#releases.set(key, batch);
+        const pending = batch;
+        setImmediate(() => void this.#flushReleases(key, pending));
+      }
+      batch.members.push(member);
+      batch.resolvers.push(resolve);
+    });
+  }
+
+  async #flushReleases(key: string, batch: ReleaseBatch) {
+    if (this.#releases.get(key) === batch) this.#releases.delete(key);
+    try {
+      await this.#call(this.#redis.zrem(key, ...batch.members));
+    } catch (error) {
+      // The entries are no longer refreshed and are swept within the TTL.
+      this.#options.metrics?.limiterRedisErrors.inc();
+      this.#logRedisDown(error);
+    }
+    for (const resolve of batch.resolvers) resolve();
   }
 
   /** Live requests per environment right now, across all instances (sweeps stale entries first). */
