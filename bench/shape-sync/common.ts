@@ -28,7 +28,7 @@ export interface ChildServer {
 
 /** Spawns apps/shape-sync/src/main.ts (node --import tsx, so the pid is the server itself). */
 export async function spawnServer(opts: { databaseUrl: string; storageDir: string; streamId: string; port: number; longPollMs?: number }): Promise<ChildServer> {
-  const proc = spawn(process.execPath, ["--import", "tsx", join(ROOT, "apps/shape-sync/src/main.ts")], {
+  const proc = spawn(process.execPath, ["--expose-gc", "--import", "tsx", join(ROOT, "apps/shape-sync/src/main.ts")], {
     cwd: join(ROOT, "apps/shape-sync"),
     env: {
       ...process.env,
@@ -76,6 +76,13 @@ export function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const m = /VmRSS:\s+(\d+) kB/.exec(status);
   return Number(m![1]) * 1024;
+}
+
+/** Forces a GC in the server (started with --expose-gc), then reads RSS and V8 heap used. */
+export async function memory(url: string, pid: number): Promise<{ rss: number; heap: number }> {
+  const text = await fetch(`${url}/metrics?gc=1`).then((r) => r.text());
+  const m = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
+  return { rss: rssBytes(pid), heap: m ? Number(m[1]) : NaN };
 }
 
 export async function metric(url: string, name: string): Promise<number> {

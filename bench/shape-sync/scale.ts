@@ -11,10 +11,12 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { createShape, freePort, metric, pool as inParallel, rssBytes, seedRuns, shapeQuery, spawnServer, waitFor, type ChildServer } from "./common.js";
+import { createShape, freePort, memory, metric, pool as inParallel, seedRuns, shapeQuery, spawnServer, waitFor, type ChildServer } from "./common.js";
 
 export interface ScaleResult {
   baseline: number;
+  heapPerShape: number;
+  heapPerRequest: number;
   perShape: number;
   perRequest: number;
   costSmall: number;
@@ -77,7 +79,7 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
   };
   try {
     await seedRuns(db, "sc_", n, () => "sc_env");
-    const baseline = rssBytes(server.pid);
+    const baseline = await memory(server.url, server.pid);
     const create = async (from: number, to: number) =>
       inParallel(Array.from({ length: to - from }, (_, k) => from + k), 16, async (i) => {
         const s = await createShape(server.url, where, params(i));
@@ -91,10 +93,10 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
     const tc = performance.now();
     await create(100, n);
     const createRate = (n - 100) / ((performance.now() - tc) / 1000);
-    const rssShapes = rssBytes(server.pid);
+    const memShapes = await memory(server.url, server.pid);
     for (let i = 100; i < n; i++) void startWaiter(waiters[i]!, ac.signal);
     await waitFor(async () => (await metric(server.url, "shape_sync_live_waiters")) >= n - 5, 120_000, `${n} waiters`);
-    const rssRequests = rssBytes(server.pid);
+    const memRequests = await memory(server.url, server.pid);
     const costLarge = await churn();
 
     // (4) kill -9 and restart with n shapes.
@@ -125,9 +127,11 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
     await new Promise<void>((res) => spawn(process.execPath, ["--import", "tsx", "-e", "0"], { stdio: "ignore" }).once("exit", () => res()));
     const rawStartMs = performance.now() - tr;
     return {
-      baseline,
-      perShape: (rssShapes - baseline) / n,
-      perRequest: (rssRequests - rssShapes) / (n - 100),
+      baseline: baseline.rss,
+      perShape: (memShapes.rss - baseline.rss) / n,
+      perRequest: (memRequests.rss - memShapes.rss) / (n - 100),
+      heapPerShape: (memShapes.heap - baseline.heap) / n,
+      heapPerRequest: (memRequests.heap - memShapes.heap) / (n - 100),
       costSmall,
       costLarge,
       createRate,

@@ -134,6 +134,9 @@ export function createRouter(deps: RouterDeps) {
         return;
       }
       if (path === "/metrics") {
+        // Benchmarks start the server with --expose-gc and ask for a collection before reading memory.
+        const gc = (globalThis as { gc?: () => void }).gc;
+        if (gc && url.searchParams.get("gc") === "1") gc();
         res.setHeader("content-type", deps.metrics.contentType);
         res.end(await deps.metrics.metrics());
         return;

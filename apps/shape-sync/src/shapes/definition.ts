@@ -5,7 +5,8 @@
 import { relationKeyPrefix, rowKey, type LogMode, type ReplicaMode } from "@runfeed/core";
 import type { TableInfo } from "../pg/catalog.js";
 import { columnTypes } from "../pg/catalog.js";
-import { compileWhere, type CompiledWhere } from "../where/compile.js";
+import { createHash } from "node:crypto";
+import { compileWhere, type ColumnType, type CompiledWhere } from "../where/compile.js";
 import { HAS_UNCHANGED_TOAST, type TupleRow } from "../replication/pgoutput.js";
 
 /** What is persisted and compared. */
@@ -34,25 +35,62 @@ export interface CompiledShape {
   relation: [string, string];
 }
 
+interface Projection {
+  selected: string[];
+  selectedSet: Set<string>;
+  pkSelected: string[];
+  allColumns: boolean;
+  keyPrefix: string;
+  relation: [string, string];
+}
+
+/** Projections and column-type maps are shared by every shape with the same table version and column list. */
+const projections = new Map<string, Projection>();
+const typeMaps = new Map<string, Map<string, ColumnType>>();
+
+function projectionFor(table: TableInfo, selected: string[]): Projection {
+  const key = `${table.oid}:${table.signature}:${table.pk.join(",")}:${selected.join(",")}`;
+  let p = projections.get(key);
+  if (!p) {
+    p = {
+      selected,
+      selectedSet: new Set(selected),
+      pkSelected: table.pk.filter((c) => selected.includes(c)),
+      allColumns: selected.length === table.columns.length,
+      keyPrefix: relationKeyPrefix(table.schema, table.table),
+      relation: [table.schema, table.table],
+    };
+    projections.set(key, p);
+  }
+  return p;
+}
+
+function typesFor(table: TableInfo): Map<string, ColumnType> {
+  const key = `${table.oid}:${table.signature}`;
+  let m = typeMaps.get(key);
+  if (!m) typeMaps.set(key, (m = columnTypes(table)));
+  return m;
+}
+
 export function compileShape(def: ShapeDefinition, table: TableInfo): CompiledShape {
   const allNames = table.columns.map((c) => c.name);
-  const selected = def.columns ? allNames.filter((n) => def.columns!.includes(n)) : allNames.filter((n) => !table.columns.find((c) => c.name === n)!.generated);
-  const where = def.where !== undefined ? compileWhere(def.where, columnTypes(table), def.params ?? []) : undefined;
-  const key = JSON.stringify([table.oid, table.schema, table.table, table.pk, where?.key ?? null, selected, def.columns ? 1 : 0, def.replica, def.log]);
+  const chosen = def.columns ? allNames.filter((n) => def.columns!.includes(n)) : allNames.filter((n) => !table.columns.find((c) => c.name === n)!.generated);
+  const where = def.where !== undefined ? compileWhere(def.where, typesFor(table), def.params ?? []) : undefined;
+  const proj = projectionFor(table, chosen);
+  const identity = JSON.stringify([table.oid, table.schema, table.table, table.pk, where?.key ?? null, proj.selected, def.columns ? 1 : 0, def.replica, def.log]);
+  const key = createHash("sha256").update(identity).digest("base64");
   return {
-    def,
+    def: def.columns ? { ...def, columns: proj.selected } : def,
     key,
     table,
-    selected,
-    selectedSet: new Set(selected),
-    allColumns: selected.length === allNames.length,
-    where,
-    keyPrefix: relationKeyPrefix(table.schema, table.table),
+    ...proj,
+    // Keep only what evaluation and snapshots need (the AST key and column set are not retained).
+    where: where ? { evaluate: where.evaluate, sql: where.sql, hint: where.hint, key: "", columns: EMPTY_SET } : undefined,
     pk: table.pk,
-    pkSelected: table.pk.filter((c) => selected.includes(c)),
-    relation: [table.schema, table.table],
   };
 }
+
+const EMPTY_SET: Set<string> = new Set();
 
 export interface ChangeInput {
   kind: "insert" | "update" | "delete";

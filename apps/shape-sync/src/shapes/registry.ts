@@ -56,6 +56,10 @@ export interface RegistryDeps {
   onAppliedLsn: (lsn: bigint) => void;
 }
 
+function hintType(table: TableInfo, column: string) {
+  return columnTypes(table).get(column);
+}
+
 export class ShapeGoneError extends Error {
   override name = "ShapeGoneError";
 }
@@ -129,7 +133,7 @@ export class ShapeRegistry {
     this.byKey.set(shape.compiled.key, shape);
     this.byId.set(shape.id, shape);
     const hint = shape.compiled.where?.hint;
-    const type = hint ? columnTypes(shape.compiled.table).get(hint.column) : undefined;
+    const type = hint ? hintType(shape.compiled.table, hint.column) : undefined;
     this.index.add(shape.compiled.table.oid, shape, hint, type);
   }
 
