@@ -15,7 +15,7 @@ const build = (query: string, feed: Parameters<typeof buildShapeUrl>[0]["feed"],
 describe("buildShapeUrl", () => {
   it("forwards only protocol params and sets table, where, params and columns itself", () => {
     const url = build(
-      "offset=5_2&handle=h1&live=true&cursor=&log=full&expired_handle=x&where=true&table=public.%22Secret%22&columns=%22apiKey%22&params%5B1%5D=evil&params%5B3%5D=more&secret=s&skipColumns=payload",
+      "offset=5_2&handle=h1&live=true&cursor=&log=full&expired_handle=x&where=true&table=public.%22Secret%22&columns=%22apiKey%22&params%5B1%5D=evil&params%5B3%5D=more&secret=s&skipColumns=payload&subset__where=%22oneTimeUseToken%22%20LIKE%20%27a%25%27&subset__params=%7B%7D&cache-buster=1",
       { kind: "run", runId: "internal_1" },
     );
     expect(url.origin + url.pathname).toBe(`${origin}/v1/shape`);
@@ -26,6 +26,7 @@ describe("buildShapeUrl", () => {
       cursor: "",
       log: "full",
       expired_handle: "x",
+      "cache-buster": "1",
       table: 'public."TaskRun"',
       where: '"runtimeEnvironmentId" = $1 AND "id" = $2',
       "params[1]": "env_1",

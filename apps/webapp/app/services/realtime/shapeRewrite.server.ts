@@ -13,6 +13,7 @@ import {
   HANDLE_PARAM,
   PARAMS_PARAM,
   RUNS_TABLE,
+  SUBSET_PARAM_PREFIX,
   TABLE_PARAM,
   WHERE_PARAM,
   quoteColumns,
@@ -67,9 +68,18 @@ export function feedWhere(
   }
 }
 
+/**
+ * The protocol parameters forwarded upstream: the long-poll/SSE ones. Subset snapshot parameters
+ * (`subset__where`, `subset__params`, …) are not: they would let a client filter the token's rows on
+ * columns it cannot see (e.g. `oneTimeUseToken LIKE 'a%'` as an oracle). No 4.x SDK sends them.
+ */
+export const FORWARDED_PROTOCOL_PARAMS: readonly string[] = ELECTRIC_PROTOCOL_QUERY_PARAMS.filter(
+  (name) => !name.startsWith(SUBSET_PARAM_PREFIX),
+);
+
 export function buildShapeUrl(request: ShapeRequest): URL {
   const url = new URL(`${request.origin.replace(/\/+$/, "")}/v1/shape`);
-  for (const name of ELECTRIC_PROTOCOL_QUERY_PARAMS) {
+  for (const name of FORWARDED_PROTOCOL_PARAMS) {
     const value = request.incoming.get(name);
     if (value !== null) url.searchParams.set(name, value);
   }
