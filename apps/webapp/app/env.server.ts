@@ -21,6 +21,8 @@ export const EnvSchema = z.object({
   REDIS_KEY_PREFIX: z.string().default("runfeed:"),
   /** The Electric-protocol shape server: apps/shape-sync or the real Electric service. */
   ELECTRIC_ORIGIN: z.string().url().default("http://127.0.0.1:3060"),
+  /** Sent as `secret` on every shape request when the shape server (ours or Electric) runs with a secret. */
+  ELECTRIC_SECRET: z.string().optional().transform((v) => v || undefined),
   /** Signs dashboard session cookies. */
   SESSION_SECRET: z.string().min(16).default("runfeed-dev-session-secret-change-me"),
   /** Public base URL printed and used in links; defaults to http://HOST:PORT. */
