@@ -35,6 +35,11 @@ describe("buildShapeUrl", () => {
     });
   });
 
+  it("sends the configured secret, never the client's", () => {
+    expect(build("secret=client", { kind: "run", runId: "r" }).searchParams.has("secret")).toBe(false);
+    expect(build("secret=client", { kind: "run", runId: "r" }, { secret: "s3" }).searchParams.get("secret")).toBe("s3");
+  });
+
   it("binds batch ids and tag arrays as params; the where text never contains values", () => {
     const batch = build("offset=-1", { kind: "batch", batchId: "b'1" });
     expect(batch.searchParams.get("where")).toBe('"runtimeEnvironmentId" = $1 AND "batchId" = $2');

@@ -74,6 +74,7 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<Response> 
     feed,
     claimSkipColumns: authentication.type === "PUBLIC_JWT" ? authentication.realtime?.skipColumns : undefined,
     createdAtFloor: floor,
+    secret: env.ELECTRIC_SECRET,
   });
 
   // Only live requests continuing a handle hold a slot (#37).

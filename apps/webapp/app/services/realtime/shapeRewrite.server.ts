@@ -13,6 +13,7 @@ import {
   HANDLE_PARAM,
   PARAMS_PARAM,
   RUNS_TABLE,
+  SECRET_PARAM,
   SUBSET_PARAM_PREFIX,
   TABLE_PARAM,
   WHERE_PARAM,
@@ -36,6 +37,8 @@ export interface ShapeRequest {
   claimSkipColumns?: string[];
   /** Tag feed only: the createdAt floor (absent = no floor clause). */
   createdAtFloor?: Date;
+  /** ELECTRIC_SECRET, sent as `secret` (a client-supplied `secret` is never forwarded). */
+  secret?: string;
 }
 
 export const WHERE_RUN = `"runtimeEnvironmentId" = $1 AND "id" = $2`;
@@ -88,6 +91,7 @@ export function buildShapeUrl(request: ShapeRequest): URL {
   url.searchParams.set(WHERE_PARAM, where);
   params.forEach((value, index) => url.searchParams.set(`${PARAMS_PARAM}[${index + 1}]`, value));
   url.searchParams.set(COLUMNS_PARAM, quoteColumns(runColumnsWithout(skipColumnsFor(request))));
+  if (request.secret) url.searchParams.set(SECRET_PARAM, request.secret);
   return url;
 }
 
