@@ -63,7 +63,7 @@ export default function RealtimePage() {
               <div className="usage-head">
                 <strong>{environment.slug}</strong>
                 <span className="mono" data-testid={`usage-${environment.slug}`}>
-                  {environment.inUse ?? "?"} / {environment.limit.toLocaleString("en-US")}
+                  {`${environment.inUse ?? "?"} / ${environment.limit.toLocaleString("en-US")}`}
                 </span>
               </div>
               <ProgressBar value={environment.inUse === null ? 0 : environment.inUse / environment.limit} label={environment.inUse === null ? "limiter unavailable" : undefined} compact />

@@ -18,7 +18,7 @@ import { TIME_RANGES, runCursor, type RunFilters } from "../components/runs/filt
 import { runFromPrisma, type RunListItem } from "../components/runs/runRow";
 
 export { RunFilters, TIME_RANGES, parseRunFilters, runCursor, type TimeRange } from "../components/runs/filters";
-import { sha256, signPublicToken, type AuthenticatedEnvironment } from "./auth.server";
+import { clearAuthCache, sha256, signPublicToken, type AuthenticatedEnvironment } from "./auth.server";
 import { notFound } from "./httpErrors.server";
 import type { Services } from "./services.server";
 
@@ -287,16 +287,19 @@ export async function revokeApiKey(prisma: PrismaClient, environmentId: string, 
     where: { id, runtimeEnvironmentId: environmentId, revokedAt: null },
     data: { revokedAt: new Date() },
   });
+  // This instance stops accepting it at once; others within the auth cache's few seconds.
+  clearAuthCache(prisma);
   return count === 1;
 }
 
 /**
- * A new root secret key. The old one stops working at once, and so do public tokens signed with it
- * (they are HS256 over the root key).
+ * A new root secret key. The old one stops working (at once on this instance, within the auth
+ * cache's few seconds on others), and so do public tokens signed with it (HS256 over the root key).
  */
 export async function rollRootKey(prisma: PrismaClient, environment: Pick<AuthenticatedEnvironment, "id" | "type">): Promise<string> {
   const apiKey = generateRootKey(environment.type);
   await prisma.runtimeEnvironment.update({ where: { id: environment.id }, data: { apiKey } });
+  clearAuthCache(prisma);
   return apiKey;
 }
 
