@@ -67,6 +67,8 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
   const url = `http://${config.host && config.host !== "0.0.0.0" ? config.host : "127.0.0.1"}:${port}`;
   log.info({ port }, "http listening");
 
+  // Tables known to be in the publication with REPLICA IDENTITY FULL (re-checked after a schema change).
+  const published = new Set<string>();
   // Table metadata cache, dropped when a Relation message shows a change.
   const tableCache = new Map<string, { info: TableInfo | undefined; at: number }>();
   const loadTable = async (schema: string, table: string) => {
@@ -138,13 +140,19 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
     const reg = new ShapeRegistry({
       storage,
       pool,
-      ensureTablePublished: (schema, table) => slot.ensureTablePublished(pool, schema, table),
+      ensureTablePublished: async (schema, table) => {
+        const key = `${schema}.${table}`;
+        if (published.has(key)) return;
+        await slot.ensureTablePublished(pool, schema, table);
+        published.add(key);
+      },
       chunkBytes: config.chunkBytesThreshold,
       logger: log,
       onAppliedLsn: (lsn) => stream?.acknowledge(lsn),
     });
     reg.tableListeners.add(() => {
       tableCache.clear();
+      published.clear();
       api?.clearCompiled();
     });
     const t0 = Date.now();

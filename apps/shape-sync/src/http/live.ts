@@ -5,6 +5,21 @@
  */
 import type { ReadResult, Shape, ShapeRegistry } from "../shapes/registry.js";
 
+/** A cheaper stand-in for AbortSignal (one per waiting request). */
+export interface Cancel {
+  aborted: boolean;
+  listener?: () => void;
+}
+
+export function cancelOnClose(res: { once(e: "close", fn: () => void): unknown }): Cancel {
+  const c: Cancel = { aborted: false };
+  res.once("close", () => {
+    c.aborted = true;
+    c.listener?.();
+  });
+  return c;
+}
+
 export type WaitOutcome = { kind: "change"; read: () => ReadResult } | { kind: "gone" } | { kind: "timeout" } | { kind: "aborted" };
 
 interface Group {
@@ -31,7 +46,7 @@ export class LiveWaits {
     offsetKey: string,
     after: { tx: number; op: number | "inf" },
     timeoutMs: number,
-    signal: AbortSignal,
+    signal: Cancel,
   ): Promise<WaitOutcome> {
     const key = `${shape.id}:${offsetKey}`;
     let group = this.groups.get(key);
@@ -60,7 +75,7 @@ export class LiveWaits {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
+        if (signal.listener === onAbort) signal.listener = undefined;
         g.resolvers.delete(onEvent);
         g.refs--;
         if (g.refs === 0 && !g.settled) {
@@ -73,7 +88,7 @@ export class LiveWaits {
       const onAbort = () => finish({ kind: "aborted" });
       const timer = setTimeout(() => finish({ kind: "timeout" }), timeoutMs);
       g.resolvers.add(onEvent);
-      signal.addEventListener("abort", onAbort, { once: true });
+      signal.listener = onAbort;
       if (signal.aborted) onAbort();
     });
   }

@@ -29,7 +29,7 @@ import { compileShape, type CompiledShape, type ShapeDefinition } from "../shape
 import type { ReadResult, Shape, ShapeRegistry } from "../shapes/registry.js";
 import { WhereError } from "../where/compile.js";
 import { HttpError, InvalidRequestError, MustRefetchError } from "./errors.js";
-import type { LiveWaits } from "./live.js";
+import { cancelOnClose, type Cancel, type LiveWaits } from "./live.js";
 import { parseShapeParams, type ShapeParams } from "./params.js";
 
 export interface ShapeApiDeps {
@@ -147,17 +147,15 @@ export class ShapeApi {
       const current = await this.deps.registry.getOrCreate(compiled);
       throw new MustRefetchError(current.handle);
     }
-    const ac = new AbortController();
-    const onClose = () => ac.abort();
-    res.on("close", onClose);
-    try {
+    const cancel = cancelOnClose(res);
+    {
       // Out of bounds (§4.1): wait up to half the long-poll timeout for the offset to appear.
       if (this.outOfBounds(shape, pos)) {
         const deadline = Date.now() + this.deps.config.longPollTimeoutMs / 2;
         while (this.outOfBounds(shape, pos)) {
           const left = deadline - Date.now();
           if (left <= 0) throw InvalidRequestError.field("offset", "out of bounds for this shape");
-          const o = await this.deps.waits.wait(shape, `oob:${p.offsetText}`, pos, left, ac.signal);
+          const o = await this.deps.waits.wait(shape, `oob:${p.offsetText}`, pos, left, cancel);
           if (o.kind === "aborted") return;
           if (o.kind === "gone") return this.refetch(compiled);
         }
@@ -168,8 +166,8 @@ export class ShapeApi {
         if (p.live && p.liveSse) return this.sendSseOnce(res, shape, p, r);
         return this.sendLog(req, res, shape, p, r, { cacheControl: p.live ? CACHE_CONTROL_LIVE : catchUpCc, upToDate: r.reachedEnd });
       }
-      if (p.liveSse) return await this.streamSse(res, shape, compiled, p, pos, ac.signal);
-      const o = await this.deps.waits.wait(shape, p.offsetText, pos, this.deps.config.longPollTimeoutMs, ac.signal);
+      if (p.liveSse) return await this.streamSse(res, shape, compiled, p, pos, cancel);
+      const o = await this.deps.waits.wait(shape, p.offsetText, pos, this.deps.config.longPollTimeoutMs, cancel);
       if (o.kind === "aborted") return;
       if (o.kind === "gone") return this.refetch(compiled);
       if (o.kind === "timeout") {
@@ -178,8 +176,6 @@ export class ShapeApi {
       }
       r = o.read();
       return this.sendLog(req, res, shape, p, r, { cacheControl: CACHE_CONTROL_LIVE, upToDate: r.reachedEnd, liveData: true });
-    } finally {
-      res.off("close", onClose);
     }
   }
 
@@ -270,7 +266,7 @@ export class ShapeApi {
   }
 
   /** SSE with nothing new yet: keep the response open and push each change batch followed by up-to-date (§5.2). */
-  private async streamSse(res: ServerResponse, shape: Shape, _compiled: CompiledShape, p: ShapeParams, start: Pos, signal: AbortSignal): Promise<void> {
+  private async streamSse(res: ServerResponse, shape: Shape, _compiled: CompiledShape, p: ShapeParams, start: Pos, signal: Cancel): Promise<void> {
     this.sseHeaders(res, shape, p, fmt(start));
     res.flushHeaders();
     const deadline = Date.now() + this.deps.config.sseTimeoutMs;

@@ -29,10 +29,11 @@ export function parsePgSnapshot(text: string): SnapshotInfo {
 export async function takeSnapshot(pool: pg.Pool, shape: CompiledShape, chunkBytes: number): Promise<SnapshotResult> {
   const client = await pool.connect();
   try {
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    await client.query(LOCAL_DISPLAY_SETTINGS);
-    const snap = await client.query<{ snap: string }>("SELECT pg_current_snapshot()::text AS snap");
-    const info = parsePgSnapshot(snap.rows[0]!.snap);
+    // One round trip: begin, display settings, snapshot.
+    const setup = (await client.query(
+      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${LOCAL_DISPLAY_SETTINGS}; SELECT pg_current_snapshot()::text AS snap`,
+    )) as unknown as Array<{ rows: Array<{ snap?: string }> }>;
+    const info = parsePgSnapshot(setup[setup.length - 1]!.rows[0]!.snap!);
     const chunks: string[][] = [[]];
     if (shape.def.log !== "changes_only") {
       const cols = [...new Set([...shape.pk, ...shape.selected])];
