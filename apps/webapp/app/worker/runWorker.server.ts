@@ -15,7 +15,7 @@ import type { PrismaClient } from "@runfeed/database";
 import type { ChildRunResult, TaskContext, TaskDefinition } from "../../../../examples/tasks/types";
 import type { Logger } from "../services/logger.server";
 import { claimRuns, type ClaimedRun } from "./claim.server";
-import { applyRunMetadata } from "./metadata.server";
+import { updateRunMetadata } from "../services/metadata.server";
 import { createChildBatch } from "./runs.server";
 
 export interface RunWorkerOptions {
@@ -182,11 +182,13 @@ export class RunWorker {
     const { prisma, logger } = this.#options;
     const signal = this.#abort.signal;
     let current: Record<string, unknown> = parseObject(run.metadata);
+    // The same metadata service as PUT /api/v1/runs/:id/metadata (no lost increments, size limit).
+    const options = { maximumSize: this.#options.metadataMaximumSize };
     const apply = async (operations: MetadataOperation[]) => {
-      current = await applyRunMetadata(prisma, run.id, operations);
+      current = await updateRunMetadata(prisma, run.runtimeEnvironmentId, run.id, { operations }, options);
     };
     const applyParent = async (operations: MetadataOperation[]) => {
-      if (run.parentTaskRunId) await applyRunMetadata(prisma, run.parentTaskRunId, operations);
+      if (run.parentTaskRunId) await updateRunMetadata(prisma, run.runtimeEnvironmentId, run.id, { parentOperations: operations }, options);
     };
     return {
       run: {
