@@ -2,7 +2,7 @@
  * shape-sync benchmarks (issue 4), loopback only, bounded in time. Every figure is printed beside
  * a raw limit measured in the same run (see /work/shared/docs/measuring.md).
  *
- *   pnpm exec tsx bench/shape-sync/run.ts [--full] [--only ingest|latency|scale]
+ *   pnpm exec tsx bench/shape-sync/run.ts [--full] [--only ingest|latency|matching|scale]
  *     --updates N          ingest updates            (default 200000)
  *     --latency-shapes N   shapes with a live client (default 1000)
  *     --rate N             updates/s in the latency run (default 1000)
@@ -21,6 +21,7 @@ import { fmt } from "./common.js";
 import { benchIngest } from "./ingest.js";
 import { benchLatency } from "./latency.js";
 import { benchScale } from "./scale.js";
+import { benchMatching } from "./matching.js";
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -67,6 +68,11 @@ try {
     const r = await benchLatency(databaseUrl, cfg.latencyShapes, cfg.rate, cfg.duration);
     console.log(`\n== (2) latency: ${fmt(cfg.latencyShapes)} shapes each with a live long-poll client, ${fmt(cfg.rate)} single-row updates/s spread over them, ${cfg.duration} s (after 2 s warm-up)`);
     console.log(`latency commit→client: p50 ${fmt(r.p50, 1)} ms p99 ${fmt(r.p99, 1)} ms (n=${fmt(r.samples)}; achieved ${fmt(r.achievedRate)} updates/s) | raw UPDATE round trip p50 ${fmt(r.rawP50, 1)} ms p99 ${fmt(r.rawP99, 1)} ms (goal p99 ≤ 100 ms)`);
+  }
+  if (!only || only === "matching") {
+    const r = await benchMatching(databaseUrl, cfg.shapes);
+    console.log(`\n== (3b) matching in-process: synthetic 100-row update transactions through match → convert → durable append (no HTTP, no decode)`);
+    console.log(`per-change cost: ${fmt(r.small, 1)} µs at 100 shapes | ${fmt(r.large, 1)} µs at ${fmt(cfg.shapes)} shapes | ratio ${(r.large / r.small).toFixed(2)} (flat ≈ 1)`);
   }
   if (!only || only === "scale") {
     const r = await benchScale(databaseUrl, cfg.shapes);
