@@ -6,8 +6,9 @@
 import { createHash } from "node:crypto";
 import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import { ADDITIONAL_KEY_REGEX, Ability } from "@runfeed/core";
-import type { PrismaClient, RuntimeEnvironment, Project } from "@runfeed/database";
+import type { ApiKey, PrismaClient, RuntimeEnvironment, Project } from "@runfeed/database";
 import { HttpError, unauthorized } from "./httpErrors.server";
+import { TtlCache, cacheFor } from "./authCache.server";
 
 export const JWT_ISSUER = "https://id.trigger.dev";
 export const JWT_AUDIENCE = "https://api.trigger.dev";
@@ -40,6 +41,17 @@ export interface AuthenticateOptions {
 
 const ENV_INCLUDE = { project: true, parentEnvironment: true } as const;
 
+type CachedApiKey = ApiKey & { runtimeEnvironment: AuthenticatedEnvironment };
+/**
+ * Secret-key lookups (root key → environment, additional-key hash → key), cached per Prisma client for
+ * a few seconds (authCache.server.ts: a rolled/revoked key keeps working on this instance for at most
+ * that long). Public JWTs still read their environment on every request.
+ */
+const lookups = new WeakMap<PrismaClient, TtlCache<unknown>>();
+
+/** Forgets every cached key lookup of this client (e.g. right after a roll or revoke in-process). */
+export const clearAuthCache = (prisma: PrismaClient) => lookups.get(prisma)?.clear();
+
 export function bearerToken(request: Request): string | undefined {
   const header = request.headers.get("authorization");
   if (!header) return undefined;
@@ -69,17 +81,19 @@ export async function authenticate(
     return authenticatePublicJWT(prisma, token);
   }
   if (ADDITIONAL_KEY_REGEX.test(token)) {
-    const key = await prisma.apiKey.findUnique({
-      where: { keyHash: sha256(token) },
-      include: { runtimeEnvironment: { include: ENV_INCLUDE } },
-    });
+    const keyHash = sha256(token);
+    const key = await cacheFor(lookups, prisma).get(`key:${keyHash}`, () =>
+      prisma.apiKey.findUnique({ where: { keyHash }, include: { runtimeEnvironment: { include: ENV_INCLUDE } } }),
+    ) as CachedApiKey | null;
     if (!key || key.revokedAt || (key.expiresAt && key.expiresAt < new Date())) throw unauthorized("Invalid API key");
     const environment = await resolveBranch(prisma, key.runtimeEnvironment, request);
     assertLive(environment);
-    touchApiKey(prisma, key.id, key.lastUsedAt);
+    touchApiKey(prisma, key);
     return { type: "API_KEY", environment, ability: Ability.fromScopes(key.scopes), apiKeyId: key.id, scopes: key.scopes };
   }
-  const rootEnvironment = await prisma.runtimeEnvironment.findUnique({ where: { apiKey: token }, include: ENV_INCLUDE });
+  const rootEnvironment = (await cacheFor(lookups, prisma).get(`root:${token}`, () =>
+    prisma.runtimeEnvironment.findUnique({ where: { apiKey: token }, include: ENV_INCLUDE }),
+  )) as AuthenticatedEnvironment | null;
   if (!rootEnvironment) throw unauthorized("Invalid API key");
   const environment = await resolveBranch(prisma, rootEnvironment, request);
   assertLive(environment);
@@ -182,7 +196,8 @@ function assertLive(environment: AuthenticatedEnvironment) {
 }
 
 const TOUCH_INTERVAL_MS = 5 * 60_000;
-function touchApiKey(prisma: PrismaClient, id: string, lastUsedAt: Date | null) {
-  if (lastUsedAt && Date.now() - lastUsedAt.getTime() < TOUCH_INTERVAL_MS) return;
-  void prisma.apiKey.update({ where: { id }, data: { lastUsedAt: new Date() } }).catch(() => {});
+function touchApiKey(prisma: PrismaClient, key: CachedApiKey) {
+  if (key.lastUsedAt && Date.now() - key.lastUsedAt.getTime() < TOUCH_INTERVAL_MS) return;
+  key.lastUsedAt = new Date(); // the cached copy too, so one touch per interval
+  void prisma.apiKey.update({ where: { id: key.id }, data: { lastUsedAt: key.lastUsedAt } }).catch(() => {});
 }
