@@ -1,12 +1,15 @@
 /**
  * Builds the webapp: Express serving the Remix app (Vite middleware in development, the built
  * bundle in production), with `context.services` for every loader and action.
+ *
+ * The hottest write routes (HOT_ROUTES) are served by the same Remix route modules, called directly
+ * ahead of the static files and Remix's router (docs/decisions/070-write-path-throughput.md).
  */
 import { existsSync } from "node:fs";
-import type { Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import { createRequestHandler } from "@remix-run/express";
-import type { ServerBuild } from "@remix-run/node";
+import type { ActionFunction, AppLoadContext, LoaderFunction, ServerBuild } from "@remix-run/node";
 import express from "express";
 import type { WebappEnv } from "../app/env.server.js";
 import { createServices, type Services } from "../app/services/services.server.js";
@@ -28,6 +31,14 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
   const useBuild = env.NODE_ENV === "production" && existsSync(BUILD_ENTRY);
   let build: ServerBuild | (() => Promise<ServerBuild>);
   let closeVite = async () => {};
+  const context: AppLoadContext = { services };
+  app.use((req, res, next) => {
+    const hot = matchHotRoute(req);
+    if (!hot) return next();
+    void (typeof build === "function" ? build() : Promise.resolve(build))
+      .then((b) => serveHotRoute(b, hot, req, res, context, next))
+      .catch(next);
+  });
   if (useBuild) {
     app.use("/assets", express.static(`${APP_ROOT}/build/client/assets`, { immutable: true, maxAge: "1y" }));
     app.use(express.static(`${APP_ROOT}/build/client`, { maxAge: "1h" }));
@@ -48,7 +59,7 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
     closeVite = () => server.close();
   }
 
-  app.all("*", createRequestHandler({ build, mode: env.NODE_ENV, getLoadContext: () => ({ services }) }));
+  app.all("*", createRequestHandler({ build, mode: env.NODE_ENV, getLoadContext: () => context }));
 
   return {
     app,
@@ -71,4 +82,87 @@ export async function listen(webapp: Webapp, port: number, host: string): Promis
     server.keepAliveTimeout = 65_000;
     server.once("error", reject);
   });
+}
+
+/**
+ * Routes served without Remix's request conversion and router: the Remix route module (same module
+ * instance as Remix's own, from the same build) is called with a Fetch Request built straight from the
+ * node request, and its Response written back. Only routes declared with `createApiRoute` (which never
+ * throw and answer every method themselves) belong here; the path patterns mirror their file names.
+ */
+const HOT_ROUTES = [
+  { id: "routes/api.v1.runs.$runId.metadata", pattern: /^\/api\/v1\/runs\/([^/]+)\/metadata\/?$/, param: "runId" },
+  { id: "routes/api.v1.tasks.$taskId.trigger", pattern: /^\/api\/v1\/tasks\/([^/]+)\/trigger\/?$/, param: "taskId" },
+] as const;
+/** Larger (or unsized, chunked) bodies take the Remix path, which streams them to the route. */
+const HOT_BODY_LIMIT = 256 * 1024;
+
+interface HotMatch {
+  id: string;
+  params: Record<string, string>;
+}
+
+function matchHotRoute(req: express.Request): HotMatch | undefined {
+  const { method } = req;
+  if (method !== "GET" && method !== "PUT" && method !== "POST" && method !== "OPTIONS") return undefined;
+  const url = req.url;
+  const q = url.indexOf("?");
+  const pathname = q === -1 ? url : url.slice(0, q);
+  if (!pathname.startsWith("/api/v1/")) return undefined;
+  if (q !== -1 && url.includes("_data", q)) return undefined; // Remix data requests stay with Remix
+  if (method === "PUT" || method === "POST") {
+    const length = Number(req.headers["content-length"]);
+    if (!(length <= HOT_BODY_LIMIT) || req.headers["transfer-encoding"] !== undefined) return undefined;
+  }
+  for (const route of HOT_ROUTES) {
+    const m = route.pattern.exec(pathname);
+    if (!m) continue;
+    try {
+      return { id: route.id, params: { [route.param]: decodeURIComponent(m[1]!) } };
+    } catch {
+      return undefined; // malformed escapes: let Remix answer as it always has
+    }
+  }
+  return undefined;
+}
+
+async function serveHotRoute(
+  build: ServerBuild,
+  hot: HotMatch,
+  req: express.Request,
+  res: express.Response,
+  context: AppLoadContext,
+  next: express.NextFunction,
+) {
+  const module = build.routes[hot.id]?.module as { loader?: LoaderFunction; action?: ActionFunction } | undefined;
+  const fn = req.method === "GET" ? module?.loader : module?.action;
+  if (!fn) return next();
+  const request = await toFetchRequest(req, res);
+  const response = (await fn({ request, params: hot.params, context })) as Response;
+  await sendFetchResponse(res, response);
+}
+
+/** As @remix-run/express's createRemixRequest, with the (small, sized) body read up front. */
+async function toFetchRequest(req: IncomingMessage, res: ServerResponse): Promise<Request> {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  let controller: AbortController | null = new AbortController();
+  res.on("finish", () => (controller = null));
+  res.on("close", () => controller?.abort());
+  const init: RequestInit = { method: req.method, headers, signal: controller.signal };
+  if (req.method !== "GET") {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    init.body = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) as unknown as BodyInit;
+  }
+  return new Request(`http://${req.headers.host ?? "localhost"}${req.url}`, init);
+}
+
+/** As @remix-run/express's sendRemixResponse, for bodies the API routes build in memory. */
+async function sendFetchResponse(res: ServerResponse, response: Response) {
+  res.statusCode = response.status;
+  res.statusMessage = response.statusText;
+  for (const [key, value] of response.headers) res.appendHeader(key, value);
+  res.end(response.body ? Buffer.from(await response.arrayBuffer()) : undefined);
 }
