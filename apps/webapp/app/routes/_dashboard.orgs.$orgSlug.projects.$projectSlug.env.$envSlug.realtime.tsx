@@ -80,6 +80,11 @@ export default function RealtimePage() {
           <code>{health.origin}</code>
           {health.error ? <> · {health.error}</> : null}
         </p>
+        <div className="stat-tiles">
+          <Stat label="Shapes" value={health.summary.shapes} />
+          <Stat label="Live subscribers" value={health.summary.subscribers} />
+          <Stat label="Replication lag" value={health.summary.replicationLagBytes} unit="bytes" testId="replication-lag" />
+        </div>
         {health.metrics.length ? (
           <div className="table-wrap">
             <table className="table metrics-table">
@@ -106,6 +111,16 @@ export default function RealtimePage() {
         )}
       </div>
     </section>
+  );
+}
+
+function Stat({ label, value, unit, testId }: { label: string; value: number | undefined; unit?: string; testId?: string }) {
+  return (
+    <div className="stat" data-testid={testId}>
+      <span className="label">{label}</span>
+      <span className="stat-value">{value === undefined ? "–" : formatMetric(value)}</span>
+      {unit && value !== undefined ? <span className="muted">{unit}</span> : null}
+    </div>
   );
 }
 

@@ -308,12 +308,18 @@ export async function rollRootKey(prisma: PrismaClient, environment: Pick<Authen
 export interface ShapeServerHealth {
   origin: string;
   status: "active" | "starting" | "unreachable" | string;
+  /** Headline numbers, when the server reports them (names as exported by apps/shape-sync). */
+  summary: { shapes?: number; subscribers?: number; replicationLagBytes?: number };
   /** Prometheus samples whose names mention shapes, subscribers, lag or replication. */
   metrics: Array<{ name: string; labels: string; value: number }>;
   error?: string;
 }
 
-const INTERESTING_METRIC = /shape|subscriber|lag|replication|slot|wal|lsn|request/i;
+const INTERESTING_METRIC = /shape|subscriber|waiter|replication|slot|wal|lsn/i;
+const sumOf = (samples: ShapeServerHealth["metrics"], pattern: RegExp) => {
+  const matching = samples.filter((sample) => pattern.test(sample.name));
+  return matching.length ? matching.reduce((sum, sample) => sum + sample.value, 0) : undefined;
+};
 
 export async function shapeServerHealth(origin: string, timeoutMs = 2000): Promise<ShapeServerHealth> {
   const get = (path: string) => fetch(new URL(path, origin), { signal: AbortSignal.timeout(timeoutMs) });
@@ -325,7 +331,7 @@ export async function shapeServerHealth(origin: string, timeoutMs = 2000): Promi
     status = body.status ?? (response.ok ? "active" : `HTTP ${response.status}`);
   } catch (cause) {
     error = (cause as Error).message;
-    return { origin, status, metrics: [], error };
+    return { origin, status, summary: {}, metrics: [], error };
   }
   let metrics: ShapeServerHealth["metrics"] = [];
   try {
@@ -335,7 +341,14 @@ export async function shapeServerHealth(origin: string, timeoutMs = 2000): Promi
   } catch (cause) {
     error = `/metrics: ${(cause as Error).message}`;
   }
-  return { origin, status, metrics, error };
+  const summary = {
+    shapes: sumOf(metrics, /^(shape_sync_shapes|electric_shapes_total_shapes|.*_shapes)$/),
+    subscribers: sumOf(metrics, /(subscribers?|live_waiters|active_requests)$/),
+    replicationLagBytes: sumOf(metrics, /(slot_lag_bytes|replication_lag_bytes|replication_slot_lag)$/),
+  };
+  // Runfeed's own metrics first, then the rest by name.
+  metrics.sort((a, b) => Number(!a.name.startsWith("shape_sync")) - Number(!b.name.startsWith("shape_sync")) || a.name.localeCompare(b.name));
+  return { origin, status, summary, metrics, error };
 }
 
 /** Prometheus text exposition → samples (no histograms' _bucket lines; comments skipped). */

@@ -98,7 +98,7 @@ describe("dashboard in a browser", () => {
       },
       { timeout: 20_000, interval: 50 },
     );
-    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "runs-page.png") });
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "runs-page.png"), fullPage: true });
     await page.waitForSelector(`${row}[data-status="COMPLETED"]`, { timeout: 45_000 });
 
     const seen = (await page.evaluate(() => window.__seen))![runId]!;
@@ -147,5 +147,27 @@ describe("dashboard in a browser", () => {
     await page.waitForSelector('.run-summary[data-status="COMPLETED"]', { timeout: 20_000 });
     expect(await page.textContent("main")).toContain("Hello, e2e!");
     expect(await page.evaluate(() => window.__marker)).toBe("run-page");
+  });
+
+  it("shows the API keys and Realtime pages", { timeout: 60_000 }, async () => {
+    const { app } = fixture;
+    const base = `${app.url}/orgs/test-org/projects/test-project/env/dev`;
+    await page.goto(`${base}/apikeys`);
+    await page.fill('input[name="name"]', "Deploys");
+    await page.click('button:has-text("Create key")');
+    const key = await page.waitForSelector('[data-testid="new-key"]');
+    expect(await key.textContent()).toMatch(/^tr_dev_sk_[0-9a-zA-Z]{24}$/);
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "api-keys-page.png"), fullPage: true });
+
+    // Realtime: the runs page's live request holds a slot while it is open.
+    const runs = await browser.newPage();
+    await runs.context().addCookies(await page.context().cookies());
+    await runs.goto(`${base}/runs`);
+    await runs.waitForSelector('[data-live-state="live"]');
+    await page.goto(`${base}/realtime`);
+    await expect.poll(async () => (await page.textContent('[data-testid="usage-dev"]'))?.trim(), { timeout: 15_000 }).toMatch(/^[1-9]\d* \/ 100,000$/);
+    expect(await page.textContent(".health")).toBe("active");
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "realtime-page.png"), fullPage: true });
+    await runs.close();
   });
 });
