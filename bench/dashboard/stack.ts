@@ -20,6 +20,7 @@ const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export interface BenchStack {
   databaseUrl: string;
   webappUrl: string;
+  shapeOrigin: string;
   webapp: Webapp;
   stop(): Promise<void>;
 }
@@ -82,7 +83,7 @@ export async function startStack(options: { mode: "production" | "development" }
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await webapp.close();
     });
-    return { databaseUrl, webappUrl: url, webapp, stop };
+    return { databaseUrl, webappUrl: url, shapeOrigin: env.ELECTRIC_ORIGIN, webapp, stop };
   } catch (error) {
     await stop();
     throw error;
