@@ -19,6 +19,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Children we spawned, killed if the benchmark itself is interrupted. */
+const children = new Set<ChildProcess>();
+for (const sig of ["SIGINT", "SIGTERM"] as const)
+  process.once(sig, () => {
+    for (const c of children) c.kill("SIGKILL");
+    process.exit(130);
+  });
+process.once("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
 export interface ChildServer {
   url: string;
   pid: number;
@@ -42,6 +53,8 @@ export async function spawnServer(opts: { databaseUrl: string; storageDir: strin
     },
     stdio: ["ignore", "ignore", "inherit"],
   });
+  children.add(proc);
+  proc.once("exit", () => children.delete(proc));
   const url = `http://127.0.0.1:${opts.port}`;
   await waitHealthy(url, 120_000);
   return {

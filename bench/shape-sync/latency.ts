@@ -7,6 +7,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { setMaxListeners } from "node:events";
 import { createShape, freePort, percentile, pool as inParallel, seedRuns, shapeQuery, spawnServer } from "./common.js";
 
 export interface LatencyResult {
@@ -27,6 +28,7 @@ export async function benchLatency(databaseUrl: string, shapes: number, rate: nu
   const storageDir = mkdtempSync(join(tmpdir(), "shape-sync-bench-lat-"));
   const server = await spawnServer({ databaseUrl, storageDir, streamId: "bench_lat", port: await freePort(), longPollMs: 20_000 });
   const ac = new AbortController();
+  setMaxListeners(0, ac.signal);
   try {
     await seedRuns(db, "lat_", shapes, () => "lat_env");
     const where = "id = $1";
@@ -38,9 +40,13 @@ export async function benchLatency(databaseUrl: string, shapes: number, rate: nu
     let recording = false;
     const latencies: number[] = [];
     const loops = state.map(async (st, i) => {
+      // One controller per client (fetch leaves a listener on the signal per request until GC).
+      const mine = new AbortController();
+      ac.signal.addEventListener("abort", () => mine.abort(), { once: true });
+      setMaxListeners(0, mine.signal);
       while (!ac.signal.aborted) {
         try {
-          const r = await fetch(`${server.url}/v1/shape?${shapeQuery(where, [`lat_${i}`], st.handle, st.offset, true, st.cursor)}`, { signal: ac.signal });
+          const r = await fetch(`${server.url}/v1/shape?${shapeQuery(where, [`lat_${i}`], st.handle, st.offset, true, st.cursor)}`, { signal: mine.signal });
           const body = (await r.json()) as Array<{ key?: string; value?: Record<string, string | null> }>;
           const t = now();
           if (r.status !== 200) throw new Error(`live request ${r.status}`);

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { setMaxListeners } from "node:events";
 import { createShape, freePort, memory, metric, pool as inParallel, seedRuns, shapeQuery, spawnServer, waitFor, type ChildServer } from "./common.js";
 
 export interface ScaleResult {
@@ -50,9 +51,14 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
   const params = (i: number) => [`sc_${i}`];
   let server: ChildServer = await spawnServer({ databaseUrl, storageDir, streamId: "bench_scale", port, longPollMs: 120_000 });
   let ac = new AbortController();
+  setMaxListeners(0, ac.signal);
   const waiters: Waiter[] = [];
-  const startWaiter = (w: Waiter, signal: AbortSignal) =>
+  const startWaiter = (w: Waiter, parent: AbortSignal) =>
     (async () => {
+      const mine = new AbortController();
+      parent.addEventListener("abort", () => mine.abort(), { once: true });
+      setMaxListeners(0, mine.signal);
+      const signal = mine.signal;
       while (!signal.aborted) {
         try {
           const r = await fetch(`${server.url}/v1/shape?${shapeQuery(where, params(w.i), w.handle, w.offset, true, w.cursor)}`, { signal });
@@ -103,6 +109,7 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
     ac.abort();
     await server.kill("SIGKILL");
     ac = new AbortController();
+    setMaxListeners(0, ac.signal);
     const t0 = performance.now();
     const nextServer = spawnServer({ databaseUrl, storageDir, streamId: "bench_scale", port, longPollMs: 120_000 });
     server = await nextServer;

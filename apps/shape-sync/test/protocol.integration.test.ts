@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createHarness, fetchJson, type ServerHarness } from "./fixtures.js";
 
 let h: ServerHarness;
@@ -96,5 +96,56 @@ describe("protocol", () => {
     const after = await fetchJson(shapeUrl(`table=items&offset=0_0&handle=${handle}`));
     expect(after.status).toBe(409);
     expect(after.headers.get("electric-handle")).not.toBe(handle);
+  });
+
+  it("log=changes_only starts with snapshot-end only and then streams changes", async () => {
+    const r = await fetchJson(shapeUrl("table=items&offset=-1&log=changes_only"));
+    expect(r.status).toBe(200);
+    expect(r.body).toHaveLength(1);
+    expect(r.body[0].headers.control).toBe("snapshot-end");
+    const handle = r.headers.get("electric-handle")!;
+    const live = fetchJson(shapeUrl(`table=items&offset=0_0&handle=${handle}&live=true&log=changes_only`));
+    await h.pool.query(`UPDATE items SET title = 'uno' WHERE id = 1`);
+    const l = await live;
+    expect(l.body[0]).toMatchObject({ value: { id: "1", title: "uno" }, headers: { operation: "update" } });
+  });
+
+  it("a client that disconnects mid-wait leaves no waiter behind; offset=now answers at once", async () => {
+    const first = await fetchJson(shapeUrl("table=items&offset=-1"));
+    const handle = first.headers.get("electric-handle")!;
+    const ac = new AbortController();
+    const pending = fetch(shapeUrl(`table=items&offset=${first.headers.get("electric-offset")}&handle=${handle}&live=true`), { signal: ac.signal }).catch(() => undefined);
+    const metric = async () => Number(/shape_sync_live_waiters (\d+)/.exec(await fetch(`${h.server.url}/metrics`).then((r) => r.text()))![1]);
+    await vi.waitFor(async () => expect(await metric()).toBeGreaterThan(0));
+    ac.abort();
+    await pending;
+    await vi.waitFor(async () => expect(await metric()).toBe(0));
+    const now = await fetchJson(shapeUrl("table=items&offset=now"));
+    expect(now.status).toBe(200);
+    expect(now.headers.get("electric-has-data")).toBe("false");
+    expect(now.body).toEqual([{ headers: { control: "up-to-date", global_last_seen_lsn: expect.stringMatching(/^\d+$/) } }]);
+  });
+});
+
+describe("secret", () => {
+  it("rejects a missing or wrong secret with 401 when ELECTRIC_SECRET is set", async () => {
+    const { startShapeServer } = await import("../src/server.js");
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "shape-sync-secret-"));
+    // Same stream id and storage as the main server would block on the advisory lock; use its own.
+    const s = await startShapeServer({ databaseUrl: h.db.url, storageDir: dir, port: 0, host: "127.0.0.1", replicationStreamId: `${h.streamId}s`, secret: "sekret", logLevel: "warn" });
+    try {
+      await s.ready;
+      const bad = await fetchJson(`${s.url}/v1/shape?table=items&offset=-1&secret=nope`);
+      expect(bad.status).toBe(401);
+      expect(bad.body).toEqual({ message: "Unauthorized - Invalid API secret" });
+      const ok = await fetchJson(`${s.url}/v1/shape?table=items&offset=-1&secret=sekret`);
+      expect(ok.status).toBe(200);
+    } finally {
+      await s.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -208,6 +208,9 @@ export class ShapeRegistry {
         filtering: shape.filtering,
       });
       this.deps.storage.append(entries);
+      // Everything processed so far is now reflected in this shape's log: a replay after a crash must
+      // not re-apply the buffered transactions just written.
+      if (this.appliedLsn > 0n) this.deps.storage.setAppliedLsn(this.appliedLsn);
     });
     shape.state = "active";
   }
