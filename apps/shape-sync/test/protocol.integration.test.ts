@@ -113,8 +113,10 @@ describe("protocol", () => {
   it("a client that disconnects mid-wait leaves no waiter behind; offset=now answers at once", async () => {
     const first = await fetchJson(shapeUrl("table=items&offset=-1"));
     const handle = first.headers.get("electric-handle")!;
+    const caughtUp = await fetchJson(shapeUrl(`table=items&offset=0_0&handle=${handle}`));
+    expect(caughtUp.headers.get("electric-up-to-date")).toBe("");
     const ac = new AbortController();
-    const pending = fetch(shapeUrl(`table=items&offset=${first.headers.get("electric-offset")}&handle=${handle}&live=true`), { signal: ac.signal }).catch(() => undefined);
+    const pending = fetch(shapeUrl(`table=items&offset=${caughtUp.headers.get("electric-offset")}&handle=${handle}&live=true`), { signal: ac.signal }).catch(() => undefined);
     const metric = async () => Number(/shape_sync_live_waiters (\d+)/.exec(await fetch(`${h.server.url}/metrics`).then((r) => r.text()))![1]);
     await vi.waitFor(async () => expect(await metric()).toBeGreaterThan(0));
     ac.abort();
