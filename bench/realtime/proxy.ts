@@ -152,7 +152,9 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   // otherwise Vite dev mode, which transforms modules on the fly (and again whenever files change).
   const built = existsSync(join(REPO, "apps/webapp/build/server/index.js"));
   const webappMode = process.env.BENCH_WEBAPP_MODE ?? (built ? "production" : "development");
-  const phases = process.env.BENCH_PROFILE_PHASES === "1";
+  // BENCH_PROFILE_PHASES=response|request: profile that phase of the first measured proxied burst round.
+  const profilePhase = process.env.BENCH_PROFILE_PHASES;
+  const phases = profilePhase === "response" || profilePhase === "request";
   const webapp = startChild("webapp", phases ? "bench/realtime/webappProfiled.ts" : "apps/webapp/server/index.ts", {
     NODE_ENV: webappMode,
     HOST: "127.0.0.1",
@@ -190,6 +192,7 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   };
 
   const cpu = { webappRequest: [] as number[], webappResponse: [] as number[], shapeResponseDirect: [] as number[], shapeResponseProxy: [] as number[] };
+  let profiled = false;
   async function round(mode: "direct" | "proxy", n: number, record = false): Promise<number[]> {
     const webCpu0 = cpuMs(webapp.process.pid);
     const query = `cursor=&handle=${encodeURIComponent(handle)}&live=true&log=full&offset=${encodeURIComponent(offset)}`;
@@ -215,6 +218,11 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
     // Ramp up in waves of 100, each held upstream before the next, so that neither listen backlog
     // overflows; the measurement starts only once all n are waiting.
     const requests: Promise<void>[] = [];
+    const profileNow = (phase: string) => phases && profilePhase === phase && record && mode === "proxy" && !profiled;
+    if (profileNow("request")) {
+      webapp.process.kill("SIGUSR2");
+      await new Promise((r) => setTimeout(r, 200));
+    }
     for (let sent = 0; sent < n; ) {
       const wave = Math.min(100, n - sent);
       for (let k = 0; k < wave; k++) requests.push(one(sent + k));
@@ -222,7 +230,11 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
       const target = sent;
       await waitFor(`${target} live waiters (${mode})`, async () => ((await liveWaiters()) >= target ? true : undefined), 60_000);
     }
-    if (phases && record && mode === "proxy") {
+    if (profileNow("request")) {
+      webapp.process.kill("SIGUSR2");
+      profiled = true;
+    }
+    if (profileNow("response")) {
       webapp.process.kill("SIGUSR2");
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -232,7 +244,10 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
     await prisma.taskRun.update({ where: { id: run.id }, data: { number: { increment: 1 } } });
     await Promise.all(requests);
     if (statuses.get(200) !== n) throw new Error(`${mode}: statuses ${JSON.stringify([...statuses])}`);
-    if (phases && record && mode === "proxy") webapp.process.kill("SIGUSR2");
+    if (profileNow("response")) {
+      webapp.process.kill("SIGUSR2");
+      profiled = true;
+    }
     if (record) {
       const webCpu2 = cpuMs(webapp.process.pid);
       const shapeCpu2 = cpuMs(shapeSync.process.pid);

@@ -1,7 +1,7 @@
 /**
- * The webapp process for `BENCH_PROFILE_PHASES=1 BENCH_PROFILE_DIR=/tmp/x`: like server/index.ts,
- * plus a CPU profiler toggled by SIGUSR2 (the proxy bench sends it around the response phase of
- * the first measured proxied round; the profile lands in BENCH_PROFILE_DIR/phase-<n>.cpuprofile).
+ * The webapp process for `BENCH_PROFILE_PHASES=request|response BENCH_PROFILE_DIR=/tmp/x`: like server/index.ts,
+ * plus a CPU profiler toggled by SIGUSR2 (the proxy bench sends it around that phase of the first
+ * measured proxied burst round; the profile lands in BENCH_PROFILE_DIR/phase-<n>.cpuprofile).
  */
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
