@@ -27,6 +27,7 @@ export interface ScaleResult {
   restartServedMs: number;
   restartAllMs: number;
   resumed: number;
+  retries: number;
   rawStartMs: number;
 }
 
@@ -118,8 +119,18 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
     let served = 0;
     let firstServed = 0;
     let allServed = 0;
+    let retries = 0;
     const resumes = waiters.map(async (w) => {
-      const r = await fetch(`${server.url}/v1/shape?${shapeQuery(where, params(w.i), w.handle, w.offset, true, w.cursor)}`, { signal: ac.signal });
+      // Like a client: retry network errors (pooled keep-alive sockets to the killed process reset).
+      let r: Response | undefined;
+      for (let attempt = 0; !r; attempt++) {
+        try {
+          r = await fetch(`${server.url}/v1/shape?${shapeQuery(where, params(w.i), w.handle, w.offset, true, w.cursor)}`, { signal: ac.signal });
+        } catch (e) {
+          if (attempt >= 5) throw e;
+          retries++;
+        }
+      }
       await r.arrayBuffer();
       if (r.status !== 200) throw new Error(`resume got ${r.status}`);
       served++;
@@ -146,6 +157,7 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
       restartServedMs: firstServed,
       restartAllMs: allServed,
       resumed: served,
+      retries,
       rawStartMs,
     };
   } finally {
