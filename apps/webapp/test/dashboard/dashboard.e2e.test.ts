@@ -149,6 +149,43 @@ describe("dashboard in a browser", () => {
     expect(await page.evaluate(() => window.__marker)).toBe("run-page");
   });
 
+  it("re-subscribes when the tag filter changes and filters live rows by status", { timeout: 60_000 }, async () => {
+    const { app } = fixture;
+    const dev = app.project.environments.find((e) => e.slug === "dev")!;
+    const trigger = async (tags: string[], payload: object) => {
+      const response = await fetch(`${app.url}/api/v1/tasks/hello-world/trigger`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${dev.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ payload, options: { tags } }),
+      });
+      return ((await response.json()) as { id: string }).id;
+    };
+    await page.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs`);
+    await page.waitForSelector('[data-live-state="live"]');
+    const feeds: string[] = [];
+    page.on("request", (request) => {
+      if (request.url().includes("/realtime/v1/runs?")) feeds.push(new URL(request.url()).searchParams.get("tags") ?? "");
+    });
+    await page.fill('input[name="tag"]', "customer:42");
+    await page.press('input[name="tag"]', "Enter");
+    await page.waitForURL(/tag=customer%3A42/);
+    await page.waitForSelector('[data-live-state="live"]');
+    expect(feeds).toContain("customer:42");
+
+    const tagged = await trigger(["customer:42"], { name: "tagged", delayMs: 300 });
+    const untagged = await trigger(["customer:7"], { name: "other", delayMs: 300 });
+    await page.waitForSelector(`tr[data-run-id="${tagged}"][data-status="COMPLETED"]`, { timeout: 20_000 });
+    expect(await page.locator(`tr[data-run-id="${untagged}"]`).count()).toBe(0);
+
+    // Status is filtered on the live rows: a failing run shows up under "Failed" once it fails.
+    await page.selectOption('select[name="status"]', "FAILED");
+    await page.waitForURL(/status=FAILED/);
+    await page.waitForSelector('[data-live-state="live"]');
+    const failing = await trigger(["customer:42"], { fail: true, delayMs: 300 });
+    await page.waitForSelector(`tr[data-run-id="${failing}"][data-status="FAILED"]`, { timeout: 20_000 });
+    expect(await page.locator(`tr[data-run-id="${tagged}"]`).count()).toBe(0);
+  });
+
   it("shows the API keys and Realtime pages", { timeout: 60_000 }, async () => {
     const { app } = fixture;
     const base = `${app.url}/orgs/test-org/projects/test-project/env/dev`;
