@@ -8,7 +8,7 @@ import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import { ADDITIONAL_KEY_REGEX, Ability } from "@runfeed/core";
 import type { ApiKey, PrismaClient, RuntimeEnvironment, Project } from "@runfeed/database";
 import { HttpError, unauthorized } from "./httpErrors.server";
-import { TtlCache, cacheFor } from "./authCache.server";
+import { TtlCache, cacheFor, cachedLookup } from "./ttlCache.server";
 
 export const JWT_ISSUER = "https://id.trigger.dev";
 export const JWT_AUDIENCE = "https://api.trigger.dev";
@@ -44,10 +44,14 @@ const ENV_INCLUDE = { project: true, parentEnvironment: true } as const;
 type CachedApiKey = ApiKey & { runtimeEnvironment: AuthenticatedEnvironment };
 /**
  * Secret-key lookups (root key → environment, additional-key hash → key), cached per Prisma client for
- * a few seconds (authCache.server.ts: a rolled/revoked key keeps working on this instance for at most
- * that long). Public JWTs still read their environment on every request.
+ * AUTH_CACHE_TTL_MS. Found keys only: a key created a moment ago works at once, but a rolled root key,
+ * a revoked additional key, an archived environment or a deleted project stays accepted by an instance
+ * that looked it up less than that long ago (additional keys' `expiresAt` is checked on every request).
+ * Public JWTs still read their environment on every request.
  */
-const lookups = new WeakMap<PrismaClient, TtlCache<unknown>>();
+export const AUTH_CACHE_TTL_MS = 5_000;
+const lookups = new WeakMap<PrismaClient, TtlCache<Promise<unknown>>>();
+const keyLookups = (prisma: PrismaClient) => cacheFor(lookups, prisma, { ttlMs: AUTH_CACHE_TTL_MS, maxEntries: 1_000 });
 
 /** Forgets every cached key lookup of this client (e.g. right after a roll or revoke in-process). */
 export const clearAuthCache = (prisma: PrismaClient) => lookups.get(prisma)?.clear();
@@ -82,16 +86,16 @@ export async function authenticate(
   }
   if (ADDITIONAL_KEY_REGEX.test(token)) {
     const keyHash = sha256(token);
-    const key = await cacheFor(lookups, prisma).get(`key:${keyHash}`, () =>
+    const key = (await cachedLookup(keyLookups(prisma), `key:${keyHash}`, () =>
       prisma.apiKey.findUnique({ where: { keyHash }, include: { runtimeEnvironment: { include: ENV_INCLUDE } } }),
-    ) as CachedApiKey | null;
+    )) as CachedApiKey | null;
     if (!key || key.revokedAt || (key.expiresAt && key.expiresAt < new Date())) throw unauthorized("Invalid API key");
     const environment = await resolveBranch(prisma, key.runtimeEnvironment, request);
     assertLive(environment);
     touchApiKey(prisma, key);
     return { type: "API_KEY", environment, ability: Ability.fromScopes(key.scopes), apiKeyId: key.id, scopes: key.scopes };
   }
-  const rootEnvironment = (await cacheFor(lookups, prisma).get(`root:${token}`, () =>
+  const rootEnvironment = (await cachedLookup(keyLookups(prisma), `root:${token}`, () =>
     prisma.runtimeEnvironment.findUnique({ where: { apiKey: token }, include: ENV_INCLUDE }),
   )) as AuthenticatedEnvironment | null;
   if (!rootEnvironment) throw unauthorized("Invalid API key");

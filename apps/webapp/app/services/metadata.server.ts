@@ -12,6 +12,14 @@
  *    metadata right after its own operations) and its own 413; a request whose operations would exceed
  *    the size limit is rejected alone and the others are unaffected. This turns N contending writers
  *    into ~1 statement per round instead of N-1 conflicts per round.
+ * 2b. Each instance remembers, per run it has read or written, the run's references (id, parent, root:
+ *    fixed for the run's life) and the last metadata version it saw (RunMetadataWriter's caches). A
+ *    request for such a run whose operations all land on the run itself skips the read: it is computed
+ *    from the remembered version, and the versioned UPDATE also requires the run not to be completed
+ *    past the window. Zero rows changed (someone else wrote, or the run completed, or was deleted) →
+ *    a fresh read, which re-applies every check, and the usual retry. A request that would change
+ *    nothing is answered from a fresh read, never from memory. So a remembered version only ever saves
+ *    the read; it never decides an answer.
  * 3. If the versioned UPDATE keeps losing (another instance is writing the same run), after
  *    OPTIMISTIC_ATTEMPTS the queue falls back to a short transaction that takes the row lock
  *    (`SELECT … FOR UPDATE`), applies, writes and commits: guaranteed progress.
@@ -32,12 +40,15 @@ import {
 } from "@runfeed/core";
 import type { PrismaClient } from "@runfeed/database";
 import { HttpError, unprocessable } from "./httpErrors.server";
+import { TtlCache } from "./ttlCache.server";
 import { runNotFound, runWhere, type Db } from "./runs.server";
 import { metadataTooLarge } from "./trigger.server";
 
 /** Runs completed longer ago than this no longer accept metadata (upstream RUN_UPDATABLE_WINDOW_MS). */
 export const RUN_UPDATABLE_WINDOW_MS = 60 * 60_000;
 export const OPTIMISTIC_ATTEMPTS = 4;
+/** How long an instance remembers a run's references / last metadata version (see point 2b). */
+export const RUN_CACHE_DEFAULTS = { refTtlMs: 10 * 60_000, versionTtlMs: 60_000, maxEntries: 10_000 };
 
 interface MetadataRow {
   id: string;
@@ -47,6 +58,15 @@ interface MetadataRow {
 }
 
 const METADATA_SELECT = { id: true, metadata: true, metadataType: true, metadataVersion: true } as const;
+
+/** A row as read (verified) or as remembered from this instance's last read/write (cached). */
+type HintRow = MetadataRow & { cached?: boolean };
+
+interface RunRef {
+  id: string;
+  parentTaskRunId: string | null;
+  rootTaskRunId: string | null;
+}
 
 export interface MetadataServiceOptions {
   maximumSize: number;
@@ -67,7 +87,21 @@ export async function updateRunMetadata(
   options: MetadataServiceOptions,
 ): Promise<MetadataObject> {
   const now = options.now ?? (() => new Date());
-  // Hot path (the SDK flushes about once a second per running task): one plain SQL read.
+  const cutoff = new Date(now().getTime() - RUN_UPDATABLE_WINDOW_MS);
+  const writer = writerFor(prisma, options.maximumSize);
+  // `metadata` alone (legacy/direct path) is a whole replacement; `{}` is ignored as upstream does.
+  const ownOperations: MetadataOperation[] =
+    body.operations ?? (body.metadata && Object.keys(body.metadata).length > 0 ? [{ type: "update", value: body.metadata }] : []);
+
+  // Hottest path (the SDK flushes about once a second per running task): a run this instance knows,
+  // every operation on the run itself → no read, one versioned UPDATE (header, point 2b).
+  const known = writer.remembered(environmentId, runParam);
+  const onItself = (ops: MetadataOperation[] | undefined, target: string | null) => !ops?.length || target === null;
+  if (known && ownOperations.length > 0 && onItself(body.parentOperations, known.parentTaskRunId) && onItself(body.rootOperations, known.rootTaskRunId)) {
+    return writer.submit(known, [...ownOperations, ...(body.parentOperations ?? []), ...(body.rootOperations ?? [])], cutoff);
+  }
+
+  // Otherwise one plain SQL read.
   const column = runParam.startsWith("run_") ? `"friendlyId"` : `"id"`;
   const [run] = await prisma.$queryRawUnsafe<
     Array<MetadataRow & { completedAt: Date | null; parentTaskRunId: string | null; rootTaskRunId: string | null }>
@@ -78,13 +112,8 @@ export async function updateRunMetadata(
     environmentId,
   );
   if (!run) throw runNotFound();
-  if (run.completedAt && now().getTime() - run.completedAt.getTime() > RUN_UPDATABLE_WINDOW_MS) {
-    throw unprocessable("Cannot update metadata for a completed run");
-  }
-
-  // `metadata` alone (legacy/direct path) is a whole replacement; `{}` is ignored as upstream does.
-  const ownOperations: MetadataOperation[] =
-    body.operations ?? (body.metadata && Object.keys(body.metadata).length > 0 ? [{ type: "update", value: body.metadata }] : []);
+  assertUpdatable(run.completedAt, cutoff);
+  writer.remember(environmentId, runParam, run);
 
   // Group by target row, keeping request order: own, then parent, then root operations.
   const targets = new Map<string, MetadataOperation[]>([[run.id, [...ownOperations]]]);
@@ -98,7 +127,7 @@ export async function updateRunMetadata(
   if (targets.size === 1) {
     const operations = targets.get(run.id)!;
     if (operations.length === 0) return parseMetadataPacket(run.metadata, run.metadataType);
-    return writerFor(prisma, options.maximumSize).submit(run, operations);
+    return writer.submit(run, operations, cutoff);
   }
   const results = await updateLocked(prisma, targets, options.maximumSize);
   return results.get(run.id)!;
@@ -115,9 +144,14 @@ function compute(current: MetadataObject, operations: MetadataOperation[], maxim
 
 type Outcome = { ok: true; metadata: MetadataObject } | { ok: false; error: unknown };
 
+function assertUpdatable(completedAt: Date | null, cutoff: Date) {
+  if (completedAt && completedAt < cutoff) throw unprocessable("Cannot update metadata for a completed run");
+}
+
 interface Waiter {
   operations: MetadataOperation[];
-  hint: MetadataRow;
+  hint: HintRow;
+  cutoff: Date;
   resolve(metadata: MetadataObject): void;
   reject(error: unknown): void;
 }
@@ -128,15 +162,35 @@ interface Waiter {
  */
 export class RunMetadataWriter {
   readonly #queues = new Map<string, Waiter[]>();
+  /** `${environmentId}:${runParam}` → the run's fixed references (point 2b). */
+  readonly #refs: TtlCache<RunRef>;
+  /** run id → the last metadata version this instance read or wrote (point 2b). */
+  readonly #versions: TtlCache<MetadataRow>;
 
   constructor(
     private readonly prisma: PrismaClient,
     private readonly maximumSize: number,
-  ) {}
+    cache = RUN_CACHE_DEFAULTS,
+  ) {
+    this.#refs = new TtlCache({ ttlMs: cache.refTtlMs, maxEntries: cache.maxEntries });
+    this.#versions = new TtlCache({ ttlMs: cache.versionTtlMs, maxEntries: cache.maxEntries });
+  }
 
-  submit(row: MetadataRow, operations: MetadataOperation[]): Promise<MetadataObject> {
+  remember(environmentId: string, runParam: string, run: MetadataRow & RunRef) {
+    const { id, parentTaskRunId, rootTaskRunId, metadata, metadataType, metadataVersion } = run;
+    this.#refs.set(`${environmentId}:${runParam}`, { id, parentTaskRunId, rootTaskRunId });
+    this.#versions.set(id, { id, metadata, metadataType, metadataVersion });
+  }
+
+  remembered(environmentId: string, runParam: string): (HintRow & RunRef) | undefined {
+    const ref = this.#refs.peek(`${environmentId}:${runParam}`);
+    const row = ref && this.#versions.peek(ref.id);
+    return row ? { ...ref, ...row, cached: true } : undefined;
+  }
+
+  submit(row: HintRow, operations: MetadataOperation[], cutoff: Date): Promise<MetadataObject> {
     return new Promise((resolve, reject) => {
-      const waiter = { operations, hint: row, resolve, reject };
+      const waiter = { operations, hint: row, cutoff, resolve, reject };
       const queue = this.#queues.get(row.id);
       if (queue) {
         queue.push(waiter);
@@ -162,20 +216,32 @@ export class RunMetadataWriter {
 
   async #write(runId: string, batch: Waiter[]) {
     // Start from the freshest row any waiter read; stale hints only cost a conflict and a re-read.
-    let row: MetadataRow | null = batch.reduce((a, w) => (w.hint.metadataVersion > a.metadataVersion ? w.hint : a), batch[0]!.hint);
+    let row: HintRow | null = batch.reduce((a, w) => (w.hint.metadataVersion > a.metadataVersion ? w.hint : a), batch[0]!.hint);
+    const cutoff = batch[0]!.cutoff;
     for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
       if (!row) throw runNotFound();
       const plan = this.#plan(row, batch);
-      if (plan.data === undefined) return this.#settle(batch, plan.outcomes);
-      // Timestamps are stored as UTC without zone (Prisma's convention), hence AT TIME ZONE 'UTC'.
+      if (plan.data === undefined) {
+        if (!row.cached) return this.#settle(batch, plan.outcomes);
+        row = await this.#read(runId, cutoff); // "nothing to change" is only ever decided on a fresh read
+        continue;
+      }
+      // Timestamps are stored as UTC without zone (Prisma's convention), hence AT TIME ZONE 'UTC' and
+      // the zone-less cutoff (a timestamp literal ignores the ISO string's "Z").
       const count = await this.prisma.$executeRaw`
         UPDATE "TaskRun" SET "metadata" = ${plan.data}, "metadataType" = 'application/json',
           "metadataVersion" = "metadataVersion" + 1, "updatedAt" = (clock_timestamp() AT TIME ZONE 'UTC')
-        WHERE "id" = ${runId} AND "metadataVersion" = ${row.metadataVersion}`;
-      if (count === 1) return this.#settle(batch, plan.outcomes);
-      row = await this.prisma.taskRun.findUnique({ where: { id: runId }, select: METADATA_SELECT });
+        WHERE "id" = ${runId} AND "metadataVersion" = ${row.metadataVersion}
+          AND ("completedAt" IS NULL OR "completedAt" >= ${cutoff.toISOString()}::timestamp)`;
+      if (count === 1) {
+        this.#versions.set(runId, { id: runId, metadata: plan.data, metadataType: "application/json", metadataVersion: row.metadataVersion + 1 });
+        return this.#settle(batch, plan.outcomes);
+      }
+      this.#versions.delete(runId);
+      row = await this.#read(runId, cutoff);
     }
     // Still contended (another instance): take the row lock.
+    this.#versions.delete(runId);
     const outcomes = await this.prisma.$transaction(
       async (tx) => {
         const locked = (await lockRows(tx, [runId])).get(runId);
@@ -192,6 +258,16 @@ export class RunMetadataWriter {
       { maxWait: 10_000, timeout: 15_000 },
     );
     this.#settle(batch, outcomes);
+  }
+
+  /** A fresh row (remembered as the latest version), or null when gone; 422 when completed past the window. */
+  async #read(runId: string, cutoff: Date): Promise<MetadataRow | null> {
+    const row = await this.prisma.taskRun.findUnique({ where: { id: runId }, select: { ...METADATA_SELECT, completedAt: true } });
+    if (!row) return null;
+    assertUpdatable(row.completedAt, cutoff);
+    const { completedAt: _, ...fresh } = row;
+    this.#versions.set(runId, fresh);
+    return fresh;
   }
 
   /** Applies each waiter's operations in order; a waiter that fails (413) is skipped alone. */

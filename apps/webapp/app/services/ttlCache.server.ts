@@ -1,16 +1,8 @@
 /**
- * In-process cache of API-key lookups (docs/decisions/070-write-path-throughput.md).
- *
- * Every write-API request authenticates; without a cache that is one Prisma query (environment +
- * project + parent environment) per request, the largest single cost of a metadata write after the
- * write itself. Found keys are kept for `ttlMs` (default 5 s), bounded to `maxEntries` (least recently
- * used evicted first). Concurrent misses for the same key share one lookup. Misses are never cached,
- * so a key created a moment ago works at once.
- *
- * Staleness, by design and bounded by the TTL: a rolled root key, a revoked additional key, an
- * archived environment or a deleted project is still accepted by an instance that looked it up less
- * than `ttlMs` ago (expiry of additional keys is checked on every request). `clear()` drops everything
- * at once, for in-process invalidation.
+ * Small in-process caches of the write path (docs/decisions/070-write-path-throughput.md): a
+ * Map-backed LRU with a fixed time-to-live, one instance per owner (a Prisma client) so separate app
+ * instances (tests) never share entries. Users: auth.server.ts (secret-key lookups, 5 s) and
+ * metadata.server.ts (run references and last written metadata versions).
  */
 
 export interface TtlCacheOptions {
@@ -19,14 +11,11 @@ export interface TtlCacheOptions {
   now?: () => number;
 }
 
-export const AUTH_CACHE_DEFAULTS: TtlCacheOptions = { ttlMs: 5_000, maxEntries: 1_000 };
-
 interface Slot<V> {
-  value: Promise<V>;
+  value: V;
   expiresAt: number;
 }
 
-/** A Map-backed LRU of promises with a fixed time-to-live. */
 export class TtlCache<V> {
   readonly #slots = new Map<string, Slot<V>>();
   readonly #now: () => number;
@@ -35,39 +24,52 @@ export class TtlCache<V> {
     this.#now = options.now ?? Date.now;
   }
 
-  /** The cached value, else `load()`'s; a null/undefined result or a rejection is not kept. */
-  get(key: string, load: () => Promise<V>): Promise<V> {
-    const now = this.#now();
+  /** The live value under `key` (now most recently used), else undefined. */
+  peek(key: string): V | undefined {
     const slot = this.#slots.get(key);
-    if (slot) {
-      this.#slots.delete(key);
-      if (slot.expiresAt > now) {
-        this.#slots.set(key, slot); // most recently used goes last
-        return slot.value;
-      }
-    }
-    const value = load();
-    const fresh = { value, expiresAt: now + this.options.ttlMs };
-    this.#slots.set(key, fresh);
-    const forget = () => {
-      if (this.#slots.get(key) === fresh) this.#slots.delete(key);
-    };
-    value.then((v) => (v === null || v === undefined ? forget() : undefined), forget);
-    if (this.#slots.size > this.options.maxEntries) this.#slots.delete(this.#slots.keys().next().value!);
-    return value;
+    if (!slot) return undefined;
+    this.#slots.delete(key);
+    if (slot.expiresAt <= this.#now()) return undefined;
+    this.#slots.set(key, slot);
+    return slot.value;
   }
 
-  clear() {
+  set(key: string, value: V): void {
+    this.#slots.delete(key);
+    this.#slots.set(key, { value, expiresAt: this.#now() + this.options.ttlMs });
+    if (this.#slots.size > this.options.maxEntries) this.#slots.delete(this.#slots.keys().next().value!);
+  }
+
+  /** Deletes `key`, only if it still holds `value` when given. */
+  delete(key: string, value?: V): void {
+    if (value === undefined || this.#slots.get(key)?.value === value) this.#slots.delete(key);
+  }
+
+  clear(): void {
     this.#slots.clear();
   }
 
-  get size() {
+  get size(): number {
     return this.#slots.size;
   }
 }
 
-/** One cache per owner (a Prisma client), so separate app instances (tests) never share entries. */
-export function cacheFor<O extends object, V>(caches: WeakMap<O, TtlCache<V>>, owner: O, options = AUTH_CACHE_DEFAULTS) {
+/**
+ * Promise-valued cache: the cached lookup, else `load()`'s, shared by concurrent callers. A
+ * null/undefined result or a rejection is dropped at once, so misses are never cached.
+ */
+export function cachedLookup<T>(cache: TtlCache<Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  const hit = cache.peek(key);
+  if (hit) return hit;
+  const value = load();
+  cache.set(key, value);
+  const forget = () => cache.delete(key, value);
+  value.then((v) => (v === null || v === undefined ? forget() : undefined), forget);
+  return value;
+}
+
+/** The owner's cache, created on first use. */
+export function cacheFor<O extends object, V>(caches: WeakMap<O, TtlCache<V>>, owner: O, options: TtlCacheOptions): TtlCache<V> {
   let cache = caches.get(owner);
   if (!cache) {
     cache = new TtlCache<V>(options);
