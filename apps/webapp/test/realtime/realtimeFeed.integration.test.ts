@@ -320,4 +320,34 @@ describe("concurrency limit over HTTP (checklist #37)", () => {
     again.abort();
     await held;
   });
+
+  it("streams SSE live responses and holds their slot until the stream ends", async () => {
+    const environment = env(1);
+    const run = await createRun(1);
+    const token = await tokenFor(1, [`read:runs:${run.friendlyId}`]);
+    const initial = await feed(`/realtime/v1/runs/${run.friendlyId}?log=full&offset=-1`, token);
+    const query = `cursor=&handle=${initial.headers.get("electric-handle")}&live=true&live_sse=true&log=full&offset=${initial.headers.get("electric-offset")}`;
+    await initial.arrayBuffer();
+    const controller = new AbortController();
+    const response = await feed(`/realtime/v1/runs/${run.friendlyId}?${query}`, token, SDK_HEADERS, controller.signal);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    expect(response.headers.get("content-encoding")).toBeNull();
+    const usage = async () => (await realtimeUsage(app.webapp.services, [environment.id]))[environment.id];
+    expect(await usage()).toBe(1);
+    const reader = response.body!.getReader();
+    await prisma().taskRun.update({ where: { id: run.id }, data: { status: "EXECUTING" } });
+    let text = "";
+    while (!text.includes("EXECUTING")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(text).toMatch(/^data: /);
+    expect(text).toContain(run.id);
+    expect(await usage()).toBe(1); // still streaming: still counted
+    controller.abort();
+    await reader.cancel().catch(() => {});
+    await vi.waitFor(async () => expect(await usage()).toBe(0), { timeout: 5_000, interval: 50 });
+  });
 });
