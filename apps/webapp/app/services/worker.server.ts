@@ -25,12 +25,12 @@ export interface DemoScenario {
 
 /**
  * Triggers one CSV import in the demo project's dev environment (seedDemo), so a new user sees a
- * parent run's progress climb within a minute of `pnpm start`. The worker (WORKER_ENABLED) runs it.
+ * parent run's progress climb within a minute of `pnpm start` (it keeps climbing for about a minute). The worker (WORKER_ENABLED) runs it.
  * Takes only what it needs, so the seed script can call it with a bare Prisma client.
  */
 export async function seedDemoScenario(
   services: { prisma: PrismaClient; worker?: RunWorker; env?: Pick<WebappEnv, "TASK_RUN_METADATA_MAXIMUM_SIZE"> },
-  options: { orgSlug?: string; projectSlug?: string; envSlug?: string; rows?: number } = {},
+  options: { orgSlug?: string; projectSlug?: string; envSlug?: string; rows?: number; rowDelayMs?: number } = {},
 ): Promise<DemoScenario> {
   const environment = await services.prisma.runtimeEnvironment.findFirstOrThrow({
     where: {
@@ -42,7 +42,8 @@ export async function seedDemoScenario(
     environment,
     taskId: "csv-import",
     body: {
-      payload: { filename: "welcome-customers.csv", csv: sampleCsv(options.rows ?? 600), batchSize: 30, rowDelayMs: 50 },
+      // ~1,200 rows in 30 child runs at 150 ms a row: progress climbs for about a minute.
+      payload: { filename: "welcome-customers.csv", csv: sampleCsv(options.rows ?? 1200), batchSize: 40, rowDelayMs: options.rowDelayMs ?? 150 },
       options: { tags: ["example:csv-import", "seed"], ttl: 0 },
     },
     metadataMaximumSize: services.env?.TASK_RUN_METADATA_MAXIMUM_SIZE ?? 262_144,

@@ -95,7 +95,7 @@ describe("dashboard pages", () => {
     await signIn(app.url, user.email, user.password);
     const worker = createWorker({ env: app.webapp.services.env, prisma, logger });
     try {
-      const scenario = await seedDemoScenario({ prisma, worker }, { rows: 120 });
+      const scenario = await seedDemoScenario({ prisma, worker }, { rows: 120, rowDelayMs: 5 });
       worker.start();
       await vi.waitFor(
         async () => {
