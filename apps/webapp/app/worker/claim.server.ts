@@ -1,10 +1,12 @@
 /**
  * Dequeue: claims up to `limit` PENDING runs and moves them to EXECUTING in one statement.
  *
- * Fair across environments: every environment with queued work offers its oldest runs
- * (`FOR UPDATE SKIP LOCKED`, so concurrent workers never claim the same run), and the runs are
- * taken round-robin by their rank inside their environment — one busy environment cannot starve
- * another. Timestamps are written in UTC to match Prisma's `TIMESTAMP(3)` columns.
+ * Fair across environments, and across queues inside an environment: every (environment, queue)
+ * with queued work offers its oldest runs (`FOR UPDATE SKIP LOCKED`, so concurrent workers never
+ * claim the same run); inside an environment the queues take turns, and the environments take
+ * turns with each other — one busy environment cannot starve another, and a backlog of child runs
+ * cannot starve a new run of another task. Timestamps are written in UTC to match Prisma's
+ * `TIMESTAMP(3)` columns.
  */
 import type { PrismaClient } from "@runfeed/database";
 
@@ -28,17 +30,18 @@ export interface ClaimedRun {
 export async function claimRuns(prisma: PrismaClient, limit: number): Promise<ClaimedRun[]> {
   if (limit <= 0) return [];
   return prisma.$queryRaw<ClaimedRun[]>`
-    WITH envs AS (
-      SELECT DISTINCT "runtimeEnvironmentId" AS env_id
+    WITH queues AS (
+      SELECT DISTINCT "runtimeEnvironmentId" AS env_id, queue
       FROM "TaskRun"
       WHERE status = 'PENDING' AND ("delayUntil" IS NULL OR "delayUntil" <= (now() AT TIME ZONE 'UTC'))
     ),
     candidates AS (
-      SELECT c.* FROM envs
+      SELECT c.* FROM queues
       CROSS JOIN LATERAL (
-        SELECT r.id, r."runtimeEnvironmentId" AS env_id, r."queuedAt", r."createdAt"
+        SELECT r.id, r."runtimeEnvironmentId" AS env_id, r.queue, r."queuedAt", r."createdAt"
         FROM "TaskRun" r
-        WHERE r."runtimeEnvironmentId" = envs.env_id
+        WHERE r."runtimeEnvironmentId" = queues.env_id
+          AND r.queue IS NOT DISTINCT FROM queues.queue
           AND r.status = 'PENDING'
           AND (r."delayUntil" IS NULL OR r."delayUntil" <= (now() AT TIME ZONE 'UTC'))
         ORDER BY r."queuedAt" ASC NULLS LAST, r."createdAt" ASC, r.id
@@ -46,13 +49,17 @@ export async function claimRuns(prisma: PrismaClient, limit: number): Promise<Cl
         FOR UPDATE SKIP LOCKED
       ) c
     ),
+    in_queue AS (
+      SELECT id, env_id, "queuedAt", "createdAt",
+             row_number() OVER (PARTITION BY env_id, queue ORDER BY "queuedAt" ASC NULLS LAST, "createdAt" ASC, id) AS queue_rank
+      FROM candidates
+    ),
+    in_env AS (
+      SELECT id, row_number() OVER (PARTITION BY env_id ORDER BY queue_rank, "queuedAt" ASC NULLS LAST, "createdAt" ASC, id) AS env_rank
+      FROM in_queue
+    ),
     picked AS (
-      SELECT id FROM (
-        SELECT id, row_number() OVER (PARTITION BY env_id ORDER BY "queuedAt" ASC NULLS LAST, "createdAt" ASC, id) AS rank
-        FROM candidates
-      ) ranked
-      ORDER BY rank, random()
-      LIMIT ${limit}
+      SELECT id FROM in_env ORDER BY env_rank, random() LIMIT ${limit}
     )
     UPDATE "TaskRun" t
     SET status = 'EXECUTING',

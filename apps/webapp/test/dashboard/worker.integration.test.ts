@@ -45,6 +45,16 @@ describe("example worker", () => {
     await prisma.taskRun.deleteMany({ where: { taskIdentifier: "nobody" } });
   });
 
+  it("does not let a backlog in one queue starve a newer run of another task", async () => {
+    const { prisma } = app.webapp.services;
+    for (let i = 0; i < 5; i++) await trigger("prod", "backlog", { i });
+    const late = await trigger("prod", "late-task", {});
+    const claimed = await claimRuns(prisma, 2);
+    expect(claimed.map((run) => run.taskIdentifier).sort()).toEqual(["backlog", "late-task"]);
+    expect(claimed.find((run) => run.taskIdentifier === "late-task")!.id).toBe(late.id);
+    await prisma.taskRun.deleteMany({ where: { taskIdentifier: { in: ["backlog", "late-task"] } } });
+  });
+
   it("runs the CSV import: children increment the parent's progress, statuses and output are recorded", async () => {
     const { prisma } = app.webapp.services;
     const parent = await trigger("dev", "csv-import", { filename: "customers.csv", csv: sampleCsv(60), batchSize: 10, rowDelayMs: 5 });
