@@ -70,13 +70,15 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
   // Tables known to be in the publication with REPLICA IDENTITY FULL (re-checked after a schema change).
   const published = new Set<string>();
   // Table metadata cache, dropped when a Relation message shows a change.
-  const tableCache = new Map<string, { info: TableInfo | undefined; at: number }>();
-  const loadTable = async (schema: string, table: string) => {
+  // Concurrent misses share one lookup (a restart brings thousands of requests at once).
+  const tableCache = new Map<string, { info: Promise<TableInfo | undefined>; at: number }>();
+  const loadTable = (schema: string, table: string): Promise<TableInfo | undefined> => {
     const key = `${schema}.${table}`;
     const hit = tableCache.get(key);
     if (hit && Date.now() - hit.at < 5_000) return hit.info;
-    const info = await lookupTable(pool, schema, table);
+    const info = lookupTable(pool, schema, table);
     tableCache.set(key, { info, at: Date.now() });
+    info.catch(() => tableCache.delete(key));
     return info;
   };
 

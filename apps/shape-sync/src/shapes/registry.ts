@@ -183,7 +183,8 @@ export class ShapeRegistry {
     const filter = new XidFilter(info);
     shape.filter = filter;
     const entries: PendingEntry[] = [];
-    chunks.forEach((chunk, i) => chunk.forEach((json) => entries.push({ shapeId: shape.id, tx: 0, op: i, json })));
+    // One stored row per snapshot chunk (messages joined by "\n", which JSON never contains raw).
+    chunks.forEach((chunk, i) => entries.push({ shapeId: shape.id, tx: 0, op: i, json: chunk.join("\n") }));
     shape.snapshotChunks = chunks.length;
     shape.latestTx = 0;
     shape.latestOp = chunks.length - 1;
@@ -192,7 +193,7 @@ export class ShapeRegistry {
         if (filter.visible(txn.xid)) continue;
         if (filter.afterSnapshot(txn.xid)) shape.filtering = false;
       }
-      for (const m of txn.entries) entries.push({ shapeId: shape.id, tx: txn.tx, op: m.op, json: JSON.stringify(m.message) });
+      this.pushGroups(entries, shape.id, txn.tx, txn.entries);
       shape.latestTx = txn.tx;
       shape.latestOp = txn.entries[txn.entries.length - 1]!.op;
     }
@@ -259,7 +260,8 @@ export class ShapeRegistry {
           filteringOff.push(s);
         }
       }
-      for (const m of msgs) entries.push({ shapeId: s.id, tx, op: m.op, json: JSON.stringify(m.message) });
+      this.entriesWritten += msgs.length;
+      this.pushGroups(entries, s.id, tx, msgs);
       touched.push(s);
     }
     if (entries.length > 0 || filteringOff.length > 0) {
@@ -269,7 +271,6 @@ export class ShapeRegistry {
         for (const s of filteringOff) storage.setFiltering(s.id, false);
         storage.setAppliedLsn(txn.commitLsn);
       });
-      this.entriesWritten += entries.length;
     }
     this.appliedLsn = txn.commitLsn;
     if (txn.commitLsn > this.globalLsn) this.globalLsn = txn.commitLsn;
@@ -279,6 +280,27 @@ export class ShapeRegistry {
       for (const l of [...s.listeners]) l("change");
     }
     this.deps.onAppliedLsn(txn.endLsn);
+  }
+
+  /**
+   * A transaction's messages for one shape become stored rows of ≤ chunk-threshold bytes each, keyed
+   * by the op of their last message (so a read "after L_k" resumes at the next row). The first row
+   * never ends at op 0 unless it is the only one (a real `L_0` means "after transaction L").
+   */
+  private pushGroups(out: PendingEntry[], shapeId: number, tx: number, msgs: ShapeLogMessage[]): void {
+    let parts: string[] = [];
+    let bytes = 0;
+    for (let i = 0; i < msgs.length; i++) {
+      const json = JSON.stringify(msgs[i]!.message);
+      parts.push(json);
+      bytes += json.length + 1;
+      const last = i === msgs.length - 1;
+      if (last || (bytes >= this.deps.chunkBytes && msgs[i]!.op !== 0)) {
+        out.push({ shapeId, tx, op: msgs[i]!.op, json: parts.join("\n") });
+        parts = [];
+        bytes = 0;
+      }
+    }
   }
 
   /** Idle progress (keepalive with nothing in flight). */
@@ -322,7 +344,7 @@ export class ShapeRegistry {
       const items: string[] = [];
       for (const r of storage.iterate(shape.id, 0)) {
         if (r.tx !== 0 || r.op > chunk) break;
-        if (r.op === chunk) items.push(r.json);
+        if (r.op === chunk) for (const m of r.json.split("\n")) items.push(m);
       }
       const reachedEnd = shape.latestTx === 0 && shape.latestOp === chunk;
       return { items, endTx: 0, endOp: chunk, reachedEnd };
@@ -336,11 +358,11 @@ export class ShapeRegistry {
     let stopped = false;
     for (const r of storage.iterate(shape.id, fromTx === 0 ? 1 : fromTx)) {
       if (r.tx === fromTx && r.op <= fromOp) continue;
-      if (r.tx !== endTx && bytes >= this.deps.chunkBytes && items.length > 0) {
+      if (bytes >= this.deps.chunkBytes && items.length > 0) {
         stopped = true;
         break;
       }
-      items.push(r.json);
+      for (const m of r.json.split("\n")) items.push(m);
       bytes += r.json.length + 1;
       endTx = r.tx;
       endOp = r.op;
