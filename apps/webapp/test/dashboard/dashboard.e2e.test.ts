@@ -46,6 +46,7 @@ describe("dashboard in a browser", () => {
     const { app, user } = fixture;
     await page.goto(`${app.url}/`);
     await page.waitForURL(/\/login/);
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "login.png") });
     await page.fill('input[name="email"]', user.email);
     await page.fill('input[name="password"]', user.password);
     await page.click('button[type="submit"]');
