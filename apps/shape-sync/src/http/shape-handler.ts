@@ -73,7 +73,9 @@ export class ShapeApi {
     const key = createHash("sha1").update(JSON.stringify([p.table, p.where, p.where ? p.params : null, p.columns, p.replica, p.log])).digest("base64");
     const hit = this.compiledCache.get(key);
     if (hit) return hit;
-    const compiled = await this.compileUncached(p);
+    const fresh = await this.compileUncached(p);
+    // After a restart the registry already holds a compiled copy (from recovery): share it.
+    const compiled = this.deps.registry.getByKey(fresh.key)?.compiled ?? fresh;
     if (this.compiledCache.size >= COMPILED_CACHE_MAX) this.compiledCache.delete(this.compiledCache.keys().next().value!);
     this.compiledCache.set(key, compiled);
     return compiled;
