@@ -53,7 +53,7 @@ describe("ConcurrencyLimiter against real Redis", () => {
   });
 
   it("frees a crashed instance's slots within the TTL while a live instance keeps its own", async () => {
-    const ttl = 600;
+    const ttl = 1000;
     const crashed = limiterFor(ttl);
     const alive = limiterFor(ttl);
     const env = "env_crash";
