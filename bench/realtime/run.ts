@@ -8,6 +8,20 @@ import { startRedisServer } from "../../packages/devstack/src/redis.js";
 
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 const stops: Array<() => Promise<void>> = [];
+// Child processes (shape-sync, webapp, redis-server, Postgres) must not outlive a crashed run.
+let cleaning = false;
+async function cleanUp() {
+  if (cleaning) return;
+  cleaning = true;
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+}
+for (const event of ["unhandledRejection", "uncaughtException"] as const) {
+  process.on(event, (error) => {
+    console.error(error);
+    void cleanUp().finally(() => process.exit(1));
+  });
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
 try {
@@ -30,5 +44,5 @@ try {
     await benchProxy({ redisUrl, stops });
   }
 } finally {
-  for (const stop of stops.reverse()) await stop().catch(() => {});
+  await cleanUp();
 }
