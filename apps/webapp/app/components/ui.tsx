@@ -1,5 +1,5 @@
 /** Small presentational pieces shared by the dashboard pages. */
-import { useEffect, useState, type ReactNode } from "react";
+import { startTransition, useEffect, useState, type ReactNode } from "react";
 import type { PublicRunStatus } from "@runfeed/core";
 import { formatRelative, formatTimestamp, statusTone } from "./runs/runRow";
 
@@ -10,8 +10,10 @@ import { formatRelative, formatTimestamp, statusTone } from "./runs/runRow";
 export function useNow(intervalMs = 1000, initial?: number): number {
   const [now, setNow] = useState(() => initial ?? Date.now());
   useEffect(() => {
-    setNow(Date.now());
-    const timer = setInterval(() => setNow(Date.now()), intervalMs);
+    // A transition: re-rendering every clock-driven cell is interruptible, so live updates go first.
+    const tick = () => startTransition(() => setNow(Date.now()));
+    tick();
+    const timer = setInterval(tick, intervalMs);
     return () => clearInterval(timer);
   }, [intervalMs]);
   return now;
