@@ -20,6 +20,9 @@
  *    a fresh read, which re-applies every check, and the usual retry. A request that would change
  *    nothing is answered from a fresh read, never from memory. So a remembered version only ever saves
  *    the read; it never decides an answer.
+ * 2c. The versioned UPDATEs of all runs go through one WriteBuffer: writes that arrive while a statement
+ *    is in flight are written together by the next one (one round trip and one commit), each still
+ *    under its own version check.
  * 3. If the versioned UPDATE keeps losing (another instance is writing the same run), after
  *    OPTIMISTIC_ATTEMPTS the queue falls back to a short transaction that takes the row lock
  *    (`SELECT … FOR UPDATE`), applies, writes and commits: guaranteed progress.
@@ -41,6 +44,7 @@ import {
 import type { PrismaClient } from "@runfeed/database";
 import { HttpError, unprocessable } from "./httpErrors.server";
 import { TtlCache } from "./ttlCache.server";
+import { WriteBuffer, prismaFlush } from "./writeBuffer.server";
 import { runNotFound, runWhere, type Db } from "./runs.server";
 import { metadataTooLarge } from "./trigger.server";
 
@@ -166,6 +170,7 @@ export class RunMetadataWriter {
   readonly #refs: TtlCache<RunRef>;
   /** run id → the last metadata version this instance read or wrote (point 2b). */
   readonly #versions: TtlCache<MetadataRow>;
+  readonly #buffer: WriteBuffer;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -174,6 +179,7 @@ export class RunMetadataWriter {
   ) {
     this.#refs = new TtlCache({ ttlMs: cache.refTtlMs, maxEntries: cache.maxEntries });
     this.#versions = new TtlCache({ ttlMs: cache.versionTtlMs, maxEntries: cache.maxEntries });
+    this.#buffer = new WriteBuffer(prismaFlush(prisma));
   }
 
   remember(environmentId: string, runParam: string, run: MetadataRow & RunRef) {
@@ -226,14 +232,8 @@ export class RunMetadataWriter {
         row = await this.#read(runId, cutoff); // "nothing to change" is only ever decided on a fresh read
         continue;
       }
-      // Timestamps are stored as UTC without zone (Prisma's convention), hence AT TIME ZONE 'UTC' and
-      // the zone-less cutoff (a timestamp literal ignores the ISO string's "Z").
-      const count = await this.prisma.$executeRaw`
-        UPDATE "TaskRun" SET "metadata" = ${plan.data}, "metadataType" = 'application/json',
-          "metadataVersion" = "metadataVersion" + 1, "updatedAt" = (clock_timestamp() AT TIME ZONE 'UTC')
-        WHERE "id" = ${runId} AND "metadataVersion" = ${row.metadataVersion}
-          AND ("completedAt" IS NULL OR "completedAt" >= ${cutoff.toISOString()}::timestamp)`;
-      if (count === 1) {
+      // The versioned UPDATE, grouped with other runs' writes into one statement (writeBuffer.server.ts).
+      if (await this.#buffer.write({ id: runId, data: plan.data, version: row.metadataVersion, cutoff })) {
         this.#versions.set(runId, { id: runId, metadata: plan.data, metadataType: "application/json", metadataVersion: row.metadataVersion + 1 });
         return this.#settle(batch, plan.outcomes);
       }
