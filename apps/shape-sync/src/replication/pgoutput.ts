@@ -48,6 +48,9 @@ export class PgoutputDecoder {
   private readonly kinds: number[] = [];
   private readonly starts: number[] = [];
   private readonly lens: number[] = [];
+  private readonly vals: Array<string | null | undefined> = [];
+  /** Per relation: an object-literal factory, so every row gets all its fields in-object at once. */
+  private readonly factories = new Map<number, (v: Array<string | null | undefined>) => TupleRow>();
   private buf: Buffer = Buffer.alloc(0);
   private pos = 0;
 
@@ -115,17 +118,22 @@ export class PgoutputDecoder {
     const end = this.pos;
     const ascii = isAscii(buf.subarray(begin, end));
     const whole = ascii ? buf.toString("latin1", begin, end) : "";
-    const row: TupleRow = {};
-    const cols = rel.columns;
+    const vals = this.vals;
     for (let i = 0; i < n; i++) {
-      const name = cols[i]?.name ?? `?${i}`;
       const kind = kinds[i];
-      if (kind === 0x6e) row[name] = null;
-      else if (kind === 0x75) row[name] = undefined;
+      if (kind === 0x6e) vals[i] = null;
+      else if (kind === 0x75) vals[i] = undefined;
       else {
         const st = starts[i]!;
-        row[name] = ascii ? whole.substring(st - begin, st - begin + lens[i]!) : buf.toString("utf8", st, st + lens[i]!);
+        vals[i] = ascii ? whole.substring(st - begin, st - begin + lens[i]!) : buf.toString("utf8", st, st + lens[i]!);
       }
+    }
+    const make = n === rel.columns.length ? this.factories.get(rel.oid) : undefined;
+    let row: TupleRow;
+    if (make) row = make(vals);
+    else {
+      row = {};
+      for (let i = 0; i < n; i++) row[rel.columns[i]?.name ?? `?${i}`] = vals[i];
     }
     if (toast) HAS_UNCHANGED_TOAST.add(row);
     return row;
@@ -165,6 +173,10 @@ export class PgoutputDecoder {
         }
         const rel: RelationMessage = { tag: "relation", oid, schema, table, replicaIdentity, columns };
         this.relations.set(oid, rel);
+        if (columns.every((c) => c.name !== "__proto__")) {
+          const body = `return {${columns.map((c, i) => `${JSON.stringify(c.name)}: v[${i}]`).join(", ")}};`;
+          this.factories.set(oid, new Function("v", body) as (v: Array<string | null | undefined>) => TupleRow);
+        } else this.factories.delete(oid);
         return rel;
       }
       case 0x49: {
