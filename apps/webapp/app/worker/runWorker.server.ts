@@ -72,6 +72,11 @@ export class RunWorker {
     this.#wakeUp?.();
   }
 
+  /** Resolves once every run executing right now has finished (tests, graceful drains). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
   async stop(): Promise<void> {
     this.#abort.abort(new Error("worker stopping"));
     this.wake();
@@ -144,7 +149,7 @@ export class RunWorker {
       if (this.#abort.signal.aborted) {
         // Shutting down: hand the run back to the queue for the next worker.
         await prisma.taskRun
-          .update({ where: { id: run.id }, data: { status: "PENDING", startedAt: null } })
+          .updateMany({ where: { id: run.id, status: "EXECUTING" }, data: { status: "PENDING", startedAt: null } })
           .catch(() => {});
         return;
       }
@@ -163,8 +168,9 @@ export class RunWorker {
     outcome: { status: "COMPLETED_SUCCESSFULLY"; output: unknown } | { status: "COMPLETED_WITH_ERRORS" | "SYSTEM_FAILURE"; error: object },
   ) {
     const durationMs = Math.round(performance.now() - started);
-    await this.#options.prisma.taskRun.update({
-      where: { id: run.id },
+    // Only an EXECUTING run is finished here: a run canceled meanwhile keeps its CANCELED.
+    await this.#options.prisma.taskRun.updateMany({
+      where: { id: run.id, status: "EXECUTING" },
       data: {
         status: outcome.status,
         completedAt: new Date(),

@@ -84,6 +84,19 @@ describe("example worker", () => {
     expect(children.every((child) => child.status === "COMPLETED_SUCCESSFULLY" && child.batchId && child.rootTaskRunId === parent.id)).toBe(true);
   });
 
+  it("leaves a run canceled while it executes canceled", async () => {
+    const { prisma } = app.webapp.services;
+    const run = await trigger("dev", "hello-world", { delayMs: 800 });
+    worker.wake();
+    await vi.waitFor(async () => expect((await prisma.taskRun.findUniqueOrThrow({ where: { id: run.id } })).status).toBe("EXECUTING"), {
+      timeout: 10_000,
+      interval: 20,
+    });
+    await prisma.taskRun.update({ where: { id: run.id }, data: { status: "CANCELED", completedAt: new Date() } });
+    await worker.settled();
+    expect((await prisma.taskRun.findUniqueOrThrow({ where: { id: run.id } })).status).toBe("CANCELED");
+  });
+
   it("records a thrown error as valid TaskRunError JSON and unknown tasks as system failures", async () => {
     const { prisma } = app.webapp.services;
     const failing = await trigger("dev", "hello-world", { fail: true, delayMs: 1 });
