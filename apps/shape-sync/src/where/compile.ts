@@ -106,35 +106,23 @@ function stripLocations(node: unknown): unknown {
 
 const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-/**
- * Parses and validates a where clause against the table's columns.
- * `params` are 1-based positional values (`params[1]` = $1).
- */
-export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnType>, params: ReadonlyArray<string> = []): CompiledWhere {
-  let parsed: any;
-  try {
-    parsed = parseSync(PREFIX + where);
-  } catch (e) {
-    const err = e as { message: string; sqlDetails?: { cursorPosition?: number } };
-    const pos = err.sqlDetails?.cursorPosition ?? 0;
-    throw new WhereError(`At location ${pos}: ${err.message}`);
+class WhereCompiler {
+  readonly usedParams = new Map<number, { location: number; length: number }[]>();
+  readonly referenced = new Set<string>();
+  constructor(
+    readonly columns: ReadonlyMap<string, ColumnType>,
+    readonly params: ReadonlyArray<string>,
+  ) {}
+
+
+  at(node: any): number {
+    return Math.max(0, ((node?.location as number | undefined) ?? 15) - PREFIX.length);
   }
-  const stmts = parsed.stmts ?? [];
-  if (stmts.length !== 1) throw new WhereError(`At location 0: unescaped ";" causing statement split`);
-  const select = stmts[0].stmt?.SelectStmt;
-  if (!select || !select.whereClause) throw new WhereError("At location 0: malformed query");
-  const extra = Object.keys(select).filter((k) => !["targetList", "whereClause", "limitOption", "op"].includes(k));
-  if (extra.length > 0) throw new WhereError("At location 0: malformed query ending with SQL clauses");
+  fail(node: any, msg: string): never {
+    throw new WhereError(`At location ${this.at(node)}: ${msg}`);
+  }
 
-  const usedParams = new Map<number, { location: number; length: number }[]>();
-  const referenced = new Set<string>();
-
-  const at = (node: any) => Math.max(0, ((node?.location as number | undefined) ?? 15) - PREFIX.length);
-  const fail = (node: any, msg: string): never => {
-    throw new WhereError(`At location ${at(node)}: ${msg}`);
-  };
-
-  function coerce(x: Typed, to: PgType, node: any): Typed {
+  coerce(x: Typed, to: PgType, node: any): Typed {
     if (x.type !== "unknown") return x;
     const text = x.unknownText;
     if (text === undefined) {
@@ -144,16 +132,16 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
     try {
       value = parseText(to, text);
     } catch (e) {
-      return fail(node, (e as Error).message);
+      return this.fail(node, (e as Error).message);
     }
     return { type: to, eval: () => value, isConst: true };
   }
 
   /** Brings two operands to a common type (unknowns take the other side's type). */
-  function unify(a: Typed, b: Typed, node: any): [Typed, Typed, PgType] {
-    if (a.type === "unknown" && b.type === "unknown") return [coerce(a, TEXT, node), coerce(b, TEXT, node), TEXT];
-    if (a.type === "unknown") return [coerce(a, b.type as PgType, node), b, b.type as PgType];
-    if (b.type === "unknown") return [a, coerce(b, a.type, node), a.type];
+  unify(a: Typed, b: Typed, node: any): [Typed, Typed, PgType] {
+    if (a.type === "unknown" && b.type === "unknown") return [this.coerce(a, TEXT, node), this.coerce(b, TEXT, node), TEXT];
+    if (a.type === "unknown") return [this.coerce(a, b.type as PgType, node), b, b.type as PgType];
+    if (b.type === "unknown") return [a, this.coerce(b, a.type, node), a.type];
     const ta = a.type;
     const tb = b.type;
     const numeric = (t: PgType) => t.dims === 0 && (t.base === "int" || t.base === "float");
@@ -163,30 +151,30 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
     if (ta.base === "timestamp" && tb.base === "timestamptz" && ta.dims === tb.dims) return [a, b, tb];
     if (ta.base === "timestamptz" && tb.base === "timestamp" && ta.dims === tb.dims) return [a, b, ta];
     if (ta.base === tb.base && ta.dims === tb.dims && ta.base !== "other") return [a, b, ta];
-    return fail(node, `operator does not exist: ${typeLabel(ta)} ${opName(node)} ${typeLabel(tb)}`);
+    return this.fail(node, `operator does not exist: ${typeLabel(ta)} ${this.opName(node)} ${typeLabel(tb)}`);
   }
 
-  function opName(node: any): string {
+  opName(node: any): string {
     return node?.name?.map((n: any) => n.String?.sval).join(".") ?? "?";
   }
 
-  function asBool(x: Typed, node: any): Typed {
-    const c = coerce(x, BOOL, node);
-    if (c.type === "unknown" || c.type.base !== "bool" || c.type.dims !== 0) fail(node, `argument of boolean expression must be type boolean, not type ${typeLabel(c.type as PgType)}`);
+  asBool(x: Typed, node: any): Typed {
+    const c = this.coerce(x, BOOL, node);
+    if (c.type === "unknown" || c.type.base !== "bool" || c.type.dims !== 0) this.fail(node, `argument of boolean expression must be type boolean, not type ${typeLabel(c.type as PgType)}`);
     return c;
   }
 
-  function constArrayOf(x: Typed): Value[] | undefined {
+  constArrayOf(x: Typed): Value[] | undefined {
     if (!x.isConst) return undefined;
     try {
-      const v = x.eval(new RowContext({}, columns));
+      const v = x.eval(new RowContext({}, this.columns));
       return Array.isArray(v) ? v : undefined;
     } catch {
       return undefined;
     }
   }
 
-  function hintFor(kind: "eq" | "contains", col: Typed, values: Value[]): IndexHint[] | undefined {
+  hintFor(kind: "eq" | "contains", col: Typed, values: Value[]): IndexHint[] | undefined {
     if (!col.column || col.type === "unknown") return undefined;
     if (!INDEXABLE_BASES.has(col.type.base)) return undefined;
     if (kind === "eq" && col.type.dims !== 0) return undefined;
@@ -196,19 +184,19 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
     return [{ column: col.column, kind, keys: kind === "contains" ? [keys[0]!] : (keys as string[]) }];
   }
 
-  function comparison(op: string, a: Typed, b: Typed, node: any): Typed {
-    const [x, y, t] = unify(a, b, node);
+  comparison(op: string, a: Typed, b: Typed, node: any): Typed {
+    const [x, y, t] = this.unify(a, b, node);
     const isArray = t.dims > 0;
     if (!["=", "<>", "!="].includes(op) && (isArray || ["bool", "interval", "enum", "jsonb", "other", "bytea"].includes(t.base)))
-      fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
+      this.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
     const test: (c: number) => boolean =
       op === "=" ? (c) => c === 0 : op === "<>" || op === "!=" ? (c) => c !== 0 : op === "<" ? (c) => c < 0 : op === ">" ? (c) => c > 0 : op === "<=" ? (c) => c <= 0 : (c) => c >= 0;
     const ex = x.eval;
     const ey = y.eval;
     let hints: IndexHint[] | undefined;
     if (op === "=") {
-      if (x.column && y.isConst) hints = hintFor("eq", x, [y.eval(new RowContext({}, columns))]);
-      else if (y.column && x.isConst) hints = hintFor("eq", y, [x.eval(new RowContext({}, columns))]);
+      if (x.column && y.isConst) hints = this.hintFor("eq", x, [y.eval(new RowContext({}, this.columns))]);
+      else if (y.column && x.isConst) hints = this.hintFor("eq", y, [x.eval(new RowContext({}, this.columns))]);
     }
     return {
       type: BOOL,
@@ -224,9 +212,9 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
     };
   }
 
-  function arrayOp(op: string, a: Typed, b: Typed, node: any): Typed {
-    const [x, y, t] = unify(a, b, node);
-    if (t.dims === 0) fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
+  arrayOp(op: string, a: Typed, b: Typed, node: any): Typed {
+    const [x, y, t] = this.unify(a, b, node);
+    if (t.dims === 0) this.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
     const flat = (v: Value[]): Value[] => v.flatMap((e) => (Array.isArray(e) ? flat(e) : [e]));
     const contains = (big: Value[], small: Value[]) => {
       const fb = flat(big);
@@ -234,8 +222,8 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
     };
     let hints: IndexHint[] | undefined;
     if (op === "@>" && x.column && y.isConst) {
-      const arr = constArrayOf(y);
-      if (arr && flat(arr).length > 0 && flat(arr).every((e) => e !== null)) hints = hintFor("contains", x, flat(arr));
+      const arr = this.constArrayOf(y);
+      if (arr && flat(arr).length > 0 && flat(arr).every((e) => e !== null)) hints = this.hintFor("contains", x, flat(arr));
     }
     const f =
       op === "@>"
@@ -256,16 +244,16 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
     };
   }
 
-  function arith(op: string, a: Typed, b: Typed, node: any): Typed {
+  arith(op: string, a: Typed, b: Typed, node: any): Typed {
     if (op === "||") {
-      const [x, y, t] = a.type !== "unknown" && a.type.dims > 0 ? [a, coerce(b, a.type, node), a.type] : b.type !== "unknown" && b.type.dims > 0 ? [coerce(a, b.type, node), b, b.type] : [coerce(a, TEXT, node), coerce(b, TEXT, node), TEXT];
+      const [x, y, t] = a.type !== "unknown" && a.type.dims > 0 ? [a, this.coerce(b, a.type, node), a.type] : b.type !== "unknown" && b.type.dims > 0 ? [this.coerce(a, b.type, node), b, b.type] : [this.coerce(a, TEXT, node), this.coerce(b, TEXT, node), TEXT];
       if (t.dims > 0) {
         return { type: t, isConst: x.isConst && y.isConst, eval: (ctx) => { const l = x.eval(ctx); const r = y.eval(ctx); if (l === null) return r; if (r === null) return l; return [...(l as Value[]), ...(r as Value[])]; } };
       }
       return { type: TEXT, isConst: x.isConst && y.isConst, eval: (ctx) => { const l = x.eval(ctx); const r = y.eval(ctx); return l === null || r === null ? null : String(l) + String(r); } };
     }
-    const [x, y, t] = unify(a, b, node);
-    if (t.dims > 0 || (t.base !== "int" && t.base !== "float")) fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
+    const [x, y, t] = this.unify(a, b, node);
+    if (t.dims > 0 || (t.base !== "int" && t.base !== "float")) this.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
     return {
       type: t,
       isConst: x.isConst && y.isConst,
@@ -298,10 +286,10 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
     };
   }
 
-  function like(a: Typed, b: Typed, insensitive: boolean, negate: boolean, node: any): Typed {
-    const x = coerce(a, TEXT, node);
-    const y = coerce(b, TEXT, node);
-    for (const t of [x.type, y.type]) if (t === "unknown" || t.dims > 0 || (t.base !== "text" && t.base !== "enum")) fail(node, `operator does not exist: ${typeLabel(t as PgType)} ~~ text`);
+  like(a: Typed, b: Typed, insensitive: boolean, negate: boolean, node: any): Typed {
+    const x = this.coerce(a, TEXT, node);
+    const y = this.coerce(b, TEXT, node);
+    for (const t of [x.type, y.type]) if (t === "unknown" || t.dims > 0 || (t.base !== "text" && t.base !== "enum")) this.fail(node, `operator does not exist: ${typeLabel(t as PgType)} ~~ text`);
     const cache = new Map<string, RegExp>();
     const toRe = (p: string) => {
       let re = cache.get(p);
@@ -332,14 +320,14 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
     };
   }
 
-  function castTo(x: Typed, typeNode: any, node: any): Typed {
+  castTo(x: Typed, typeNode: any, node: any): Typed {
     const names: string[] = (typeNode.names ?? []).map((n: any) => n.String?.sval).filter((s: string) => s !== "pg_catalog");
     const tn = names.join(".");
     const base = CASTABLE_TYPES[tn];
-    if (!base) return fail(node, `unsupported type ${tn}`);
+    if (!base) return this.fail(node, `unsupported type ${tn}`);
     const dims = (typeNode.arrayBounds ?? []).length;
     const target: PgType = { base, dims, name: tn };
-    if (x.type === "unknown") return coerce(x, target, node);
+    if (x.type === "unknown") return this.coerce(x, target, node);
     const from = x.type;
     if (from.base === base && from.dims === dims) return { ...x, type: target, column: x.column };
     if (dims === 0 && from.dims === 0) {
@@ -357,10 +345,10 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
       };
     }
     if (dims > 0 && from.dims > 0 && base === "text" && (from.base === "text" || from.base === "enum")) return { ...x, type: target, column: undefined };
-    return fail(node, `cannot cast type ${typeLabel(from)} to ${typeLabel(target)}`);
+    return this.fail(node, `cannot cast type ${typeLabel(from)} to ${typeLabel(target)}`);
   }
 
-  function compile(node: any): Typed {
+  compile(node: any): Typed {
     const [kind] = Object.keys(node);
     const n = node[kind!];
     switch (kind) {
@@ -370,30 +358,30 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
         if (n.fval !== undefined) { const v = Number(n.fval.fval); return { type: FLOAT, eval: () => v, isConst: true }; }
         if (n.boolval !== undefined) { const v = Boolean(n.boolval.boolval); return { type: BOOL, eval: () => v, isConst: true }; }
         if (n.sval !== undefined) { const s = String(n.sval.sval ?? ""); return { type: "unknown", unknownText: s, eval: () => s, isConst: true }; }
-        return fail(n, "unsupported constant");
+        return this.fail(n, "unsupported constant");
       }
       case "ColumnRef": {
         const fields = n.fields ?? [];
-        if (fields.length !== 1 || !fields[0].String) return fail(n, `unknown reference ${fields.map((f: any) => f.String?.sval ?? "*").join(".")}`);
+        if (fields.length !== 1 || !fields[0].String) return this.fail(n, `unknown reference ${fields.map((f: any) => f.String?.sval ?? "*").join(".")}`);
         const name: string = fields[0].String.sval;
-        const type = columns.get(name);
-        if (!type) return fail(n, `unknown reference ${name}`);
-        referenced.add(name);
+        const type = this.columns.get(name);
+        if (!type) return this.fail(n, `unknown reference ${name}`);
+        this.referenced.add(name);
         return { type, column: name, isConst: false, eval: (ctx) => ctx.get(name) };
       }
       case "ParamRef": {
         const i: number = n.number;
-        const v = params[i - 1];
-        if (v === undefined) return fail(n, `parameter $${i} was not provided`);
-        const list = usedParams.get(i) ?? [];
+        const v = this.params[i - 1];
+        if (v === undefined) return this.fail(n, `parameter $${i} was not provided`);
+        const list = this.usedParams.get(i) ?? [];
         list.push({ location: n.location - PREFIX.length, length: `$${i}`.length });
-        usedParams.set(i, list);
+        this.usedParams.set(i, list);
         return { type: "unknown", unknownText: v, eval: () => v, isConst: true };
       }
       case "TypeCast":
-        return castTo(compile(n.arg), n.typeName, n);
+        return this.castTo(this.compile(n.arg), n.typeName, n);
       case "BoolExpr": {
-        const args: Typed[] = n.args.map((a: any) => asBool(compile(a), a));
+        const args: Typed[] = n.args.map((a: any) => this.asBool(this.compile(a), a));
         const evals = args.map((a) => a.eval);
         if (n.boolop === "NOT_EXPR") {
           const e = evals[0]!;
@@ -417,12 +405,12 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
         };
       }
       case "NullTest": {
-        const a = compile(n.arg);
+        const a = this.compile(n.arg);
         const isNull = n.nulltesttype === "IS_NULL";
         return { type: BOOL, isConst: a.isConst, eval: (ctx) => (a.eval(ctx) === null) === isNull };
       }
       case "BooleanTest": {
-        const a = asBool(compile(n.arg), n);
+        const a = this.asBool(this.compile(n.arg), n);
         const t: string = n.booltesttype;
         return {
           type: BOOL,
@@ -441,75 +429,75 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
         };
       }
       case "A_ArrayExpr": {
-        const items: Typed[] = (n.elements ?? []).map(compile);
+        const items: Typed[] = (n.elements ?? []).map((x: any) => this.compile(x));
         const known = items.find((i) => i.type !== "unknown");
         const elemType: PgType = known ? (known.type as PgType) : TEXT;
-        const coerced = items.map((i) => coerce(i, elemType, n));
+        const coerced = items.map((i) => this.coerce(i, elemType, n));
         const evals = coerced.map((c) => c.eval);
         return { type: { ...elemType, dims: elemType.dims + 1 }, isConst: coerced.every((c) => c.isConst), eval: (ctx) => evals.map((e) => e(ctx)) };
       }
       case "CoalesceExpr":
       case "MinMaxExpr": {
-        const items: Typed[] = n.args.map(compile);
+        const items: Typed[] = n.args.map((x: any) => this.compile(x));
         const known = items.find((i) => i.type !== "unknown");
         const t: PgType = known ? (known.type as PgType) : TEXT;
-        const evals = items.map((i) => coerce(i, t, n).eval);
+        const evals = items.map((i) => this.coerce(i, t, n).eval);
         if (kind === "CoalesceExpr") return { type: t, isConst: false, eval: (ctx) => { for (const e of evals) { const v = e(ctx); if (v !== null) return v; } return null; } };
         const greatest = n.op === "IS_GREATEST";
         return { type: t, isConst: false, eval: (ctx) => { let best: Value = null; for (const e of evals) { const v = e(ctx); if (v !== null && (best === null || (greatest ? compareValues(v, best) > 0 : compareValues(v, best) < 0))) best = v; } return best; } };
       }
       case "FuncCall": {
-        if (n.agg_star || n.agg_distinct || n.agg_filter || n.over) return fail(n, "aggregation is not supported in this context");
+        if (n.agg_star || n.agg_distinct || n.agg_filter || n.over) return this.fail(n, "aggregation is not supported in this context");
         const fname: string = (n.funcname ?? []).map((f: any) => f.String?.sval).filter((s: string) => s !== "pg_catalog").join(".");
-        const args: Typed[] = (n.args ?? []).map(compile);
+        const args: Typed[] = (n.args ?? []).map((x: any) => this.compile(x));
         if ((fname === "lower" || fname === "upper") && args.length === 1) {
-          const a = coerce(args[0]!, TEXT, n);
+          const a = this.coerce(args[0]!, TEXT, n);
           const up = fname === "upper";
           return { type: TEXT, isConst: a.isConst, eval: (ctx) => { const v = a.eval(ctx); return v === null ? null : up ? String(v).toUpperCase() : String(v).toLowerCase(); } };
         }
         if (fname === "concat") {
-          const evals = args.map((a) => coerce(a, TEXT, n).eval);
+          const evals = args.map((a) => this.coerce(a, TEXT, n).eval);
           return { type: TEXT, isConst: false, eval: (ctx) => evals.map((e) => { const v = e(ctx); return v === null ? "" : String(v); }).join("") };
         }
         if (fname === "array_ndims" && args.length === 1) {
           const a = args[0]!;
           return { type: INT, isConst: false, eval: (ctx) => { let v = a.eval(ctx); if (v === null) return null; let d = 0n; while (Array.isArray(v)) { d++; v = (v as Value[])[0] ?? null; } return d === 0n ? null : d; } };
         }
-        return fail(n, `unknown or unsupported function ${fname}/${args.length}`);
+        return this.fail(n, `unknown or unsupported function ${fname}/${args.length}`);
       }
       case "A_Expr":
-        return compileAExpr(n);
+        return this.compileAExpr(n);
       case "SubLink":
-        return fail(n, "SubLink is not supported in this context (subqueries are not supported by this server)");
+        return this.fail(n, "SubLink is not supported in this context (subqueries are not supported by this server)");
       default:
-        return fail(n, `${kind} is not supported in this context`);
+        return this.fail(n, `${kind} is not supported in this context`);
     }
   }
 
-  function compileAExpr(n: any): Typed {
-    const op = opName(n);
+  compileAExpr(n: any): Typed {
+    const op = this.opName(n);
     switch (n.kind) {
       case "AEXPR_OP": {
         if (!n.lexpr) {
-          const a = compile(n.rexpr);
-          if (op === "-" || op === "+") return arith(op, { type: INT, isConst: true, eval: () => 0n }, a, n);
-          if (op === "NOT") return compile({ BoolExpr: { boolop: "NOT_EXPR", args: [n.rexpr], location: n.location } });
-          return fail(n, `unknown or unsupported operator ${op}`);
+          const a = this.compile(n.rexpr);
+          if (op === "-" || op === "+") return this.arith(op, { type: INT, isConst: true, eval: () => 0n }, a, n);
+          if (op === "NOT") return this.compile({ BoolExpr: { boolop: "NOT_EXPR", args: [n.rexpr], location: n.location } });
+          return this.fail(n, `unknown or unsupported operator ${op}`);
         }
-        const a = compile(n.lexpr);
-        const b = compile(n.rexpr);
-        if (["=", "<>", "!=", "<", ">", "<=", ">="].includes(op)) return comparison(op, a, b, n);
-        if (["@>", "<@", "&&"].includes(op)) return arrayOp(op, a, b, n);
-        if (["+", "-", "*", "/", "%", "^", "||"].includes(op)) return arith(op, a, b, n);
-        if (op === "~~" || op === "~~*" || op === "!~~" || op === "!~~*") return like(a, b, op.includes("*"), op.startsWith("!"), n);
-        return fail(n, `unknown or unsupported operator ${op}`);
+        const a = this.compile(n.lexpr);
+        const b = this.compile(n.rexpr);
+        if (["=", "<>", "!=", "<", ">", "<=", ">="].includes(op)) return this.comparison(op, a, b, n);
+        if (["@>", "<@", "&&"].includes(op)) return this.arrayOp(op, a, b, n);
+        if (["+", "-", "*", "/", "%", "^", "||"].includes(op)) return this.arith(op, a, b, n);
+        if (op === "~~" || op === "~~*" || op === "!~~" || op === "!~~*") return this.like(a, b, op.includes("*"), op.startsWith("!"), n);
+        return this.fail(n, `unknown or unsupported operator ${op}`);
       }
       case "AEXPR_LIKE":
       case "AEXPR_ILIKE":
-        return like(compile(n.lexpr), compile(n.rexpr), n.kind === "AEXPR_ILIKE", op.startsWith("!"), n);
+        return this.like(this.compile(n.lexpr), this.compile(n.rexpr), n.kind === "AEXPR_ILIKE", op.startsWith("!"), n);
       case "AEXPR_DISTINCT":
       case "AEXPR_NOT_DISTINCT": {
-        const [x, y] = unify(compile(n.lexpr), compile(n.rexpr), n);
+        const [x, y] = this.unify(this.compile(n.lexpr), this.compile(n.rexpr), n);
         const distinct = n.kind === "AEXPR_DISTINCT";
         return {
           type: BOOL,
@@ -523,10 +511,10 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
         };
       }
       case "AEXPR_IN": {
-        const a = compile(n.lexpr);
-        const items: Typed[] = n.rexpr.List.items.map(compile);
+        const a = this.compile(n.lexpr);
+        const items: Typed[] = n.rexpr.List.items.map((x: any) => this.compile(x));
         const negate = op === "<>";
-        const cmps = items.map((it) => comparison("=", a, it, n));
+        const cmps = items.map((it) => this.comparison("=", a, it, n));
         let hints: IndexHint[] | undefined;
         if (!negate && a.column && cmps.every((c) => c.hints && c.hints.length === 1)) {
           hints = [{ column: a.column, kind: "eq", keys: cmps.flatMap((c) => c.hints![0]!.keys) }];
@@ -551,12 +539,12 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
       case "AEXPR_NOT_BETWEEN":
       case "AEXPR_BETWEEN_SYM":
       case "AEXPR_NOT_BETWEEN_SYM": {
-        const a = compile(n.lexpr);
-        const [lo, hi] = n.rexpr.List.items.map(compile) as [Typed, Typed];
-        const ge = comparison(">=", a, lo, n).eval;
-        const le = comparison("<=", a, hi, n).eval;
-        const ge2 = comparison(">=", a, hi, n).eval;
-        const le2 = comparison("<=", a, lo, n).eval;
+        const a = this.compile(n.lexpr);
+        const [lo, hi] = n.rexpr.List.items.map((x: any) => this.compile(x)) as [Typed, Typed];
+        const ge = this.comparison(">=", a, lo, n).eval;
+        const le = this.comparison("<=", a, hi, n).eval;
+        const ge2 = this.comparison(">=", a, hi, n).eval;
+        const le2 = this.comparison("<=", a, lo, n).eval;
         const sym = n.kind.endsWith("_SYM");
         const neg = n.kind.includes("NOT");
         const and = (p: Value, q: Value) => (p === false || q === false ? false : p === null || q === null ? null : true);
@@ -575,14 +563,14 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
       }
       case "AEXPR_OP_ANY":
       case "AEXPR_OP_ALL": {
-        const a = compile(n.lexpr);
-        const arr = compile(n.rexpr);
+        const a = this.compile(n.lexpr);
+        const arr = this.compile(n.rexpr);
         const elemType: PgType | "unknown" = arr.type === "unknown" ? (a.type === "unknown" ? TEXT : { ...(a.type as PgType), dims: 1 }) : arr.type;
-        const arrT = coerce(arr, elemType as PgType, n);
-        if (arrT.type === "unknown" || arrT.type.dims === 0) return fail(n, `op ANY/ALL (array) requires array on right side`);
+        const arrT = this.coerce(arr, elemType as PgType, n);
+        if (arrT.type === "unknown" || arrT.type.dims === 0) return this.fail(n, `op ANY/ALL (array) requires array on right side`);
         const elem: Typed = { type: { ...arrT.type, dims: 0 }, isConst: false, eval: () => null };
-        const [x] = unify(a, elem, n);
-        comparison(op, x, elem, n); // validates the operator for these types
+        const [x] = this.unify(a, elem, n);
+        this.comparison(op, x, elem, n); // validates the operator for these types
         const all = n.kind === "AEXPR_OP_ALL";
         return {
           type: BOOL,
@@ -604,12 +592,37 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
         };
       }
       default:
-        return fail(n, `${String(n.kind).replace("AEXPR_", "")} expressions are not supported in this context`);
+        return this.fail(n, `${String(n.kind).replace("AEXPR_", "")} expressions are not supported in this context`);
     }
   }
 
-  const root = compile(select.whereClause);
-  const rootBool = root.type === "unknown" ? coerce(root, BOOL, select.whereClause) : root;
+}
+
+/**
+ * Parses and validates a where clause against the table's columns.
+ * `params` are 1-based positional values (`params[1]` = $1).
+ */
+export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnType>, params: ReadonlyArray<string> = []): CompiledWhere {
+  let parsed: any;
+  try {
+    parsed = parseSync(PREFIX + where);
+  } catch (e) {
+    const err = e as { message: string; sqlDetails?: { cursorPosition?: number } };
+    const pos = err.sqlDetails?.cursorPosition ?? 0;
+    throw new WhereError(`At location ${pos}: ${err.message}`);
+  }
+  const stmts = parsed.stmts ?? [];
+  if (stmts.length !== 1) throw new WhereError(`At location 0: unescaped ";" causing statement split`);
+  const select = stmts[0].stmt?.SelectStmt;
+  if (!select || !select.whereClause) throw new WhereError("At location 0: malformed query");
+  const extra = Object.keys(select).filter((k) => !["targetList", "whereClause", "limitOption", "op"].includes(k));
+  if (extra.length > 0) throw new WhereError("At location 0: malformed query ending with SQL clauses");
+
+  const compiler = new WhereCompiler(columns, params);
+  const usedParams = compiler.usedParams;
+  const referenced = compiler.referenced;
+  const root = compiler.compile(select.whereClause);
+  const rootBool = root.type === "unknown" ? compiler.coerce(root, BOOL, select.whereClause) : root;
   if (rootBool.type === "unknown" || rootBool.type.base !== "bool" || rootBool.type.dims !== 0) throw new WhereError("At location 0: WHERE clause must return a boolean");
 
   // Inline the parameters as quoted literals (unknown-typed, like a bind parameter).
