@@ -65,6 +65,9 @@ export function bearerToken(request: Request): string | undefined {
 
 /** A JWT whose unverified payload says `pub: true` (the SDK's own test, contract §4.1). */
 export function isPublicJWT(token: string): boolean {
+  // Not three dot-separated parts (every secret key): decodeJwt would only throw, and building that
+  // error (with its stack) was a measurable share of each secret-key request.
+  if (token.split(".", 4).length !== 3) return false;
   try {
     return decodeJwt(token).pub === true;
   } catch {
