@@ -6,7 +6,7 @@
  * ahead of the static files and Remix's router (docs/decisions/070-write-path-throughput.md).
  */
 import { existsSync } from "node:fs";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import { createRequestHandler } from "@remix-run/express";
 import type { ActionFunction, AppLoadContext, LoaderFunction, ServerBuild } from "@remix-run/node";
@@ -18,7 +18,10 @@ export const APP_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUILD_ENTRY = `${APP_ROOT}/build/server/index.js`;
 
 export interface Webapp {
+  /** Everything but the hot routes (listen() serves those first, without Express). */
   app: express.Express;
+  /** The server's request listener: HOT_ROUTES directly, the rest through `app`. */
+  handler(req: IncomingMessage, res: ServerResponse): void;
   services: Services;
   close(): Promise<void>;
 }
@@ -32,13 +35,6 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
   let build: ServerBuild | (() => Promise<ServerBuild>);
   let closeVite = async () => {};
   const context: AppLoadContext = { services };
-  app.use((req, res, next) => {
-    const hot = matchHotRoute(req);
-    if (!hot) return next();
-    void (typeof build === "function" ? build() : Promise.resolve(build))
-      .then((b) => serveHotRoute(b, hot, req, res, context, next))
-      .catch(next);
-  });
   if (useBuild) {
     app.use("/assets", express.static(`${APP_ROOT}/build/client/assets`, { immutable: true, maxAge: "1y" }));
     app.use(express.static(`${APP_ROOT}/build/client`, { maxAge: "1h" }));
@@ -61,8 +57,21 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
 
   app.all("*", createRequestHandler({ build, mode: env.NODE_ENV, getLoadContext: () => context }));
 
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const hot = matchHotRoute(req);
+    if (!hot) return void app(req, res);
+    void (typeof build === "function" ? build() : Promise.resolve(build))
+      .then((b) => serveHotRoute(b, hot, req, res, context, () => app(req, res)))
+      .catch((error: unknown) => {
+        services.logger.error({ err: error, url: req.url }, "hot route failed");
+        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: "Internal Server Error" }));
+      });
+  };
+
   return {
     app,
+    handler,
     services,
     async close() {
       await closeVite();
@@ -74,7 +83,8 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
 /** Starts listening; resolves with the URL once ready. */
 export async function listen(webapp: Webapp, port: number, host: string): Promise<{ url: string; server: Server }> {
   return new Promise((resolve, reject) => {
-    const server = webapp.app.listen(port, host, () => {
+    const server = createServer(webapp.handler);
+    server.listen(port, host, () => {
       const address = server.address();
       const actualPort = typeof address === "object" && address ? address.port : port;
       resolve({ url: `http://${host}:${actualPort}`, server });
@@ -85,10 +95,12 @@ export async function listen(webapp: Webapp, port: number, host: string): Promis
 }
 
 /**
- * Routes served without Remix's request conversion and router: the Remix route module (same module
- * instance as Remix's own, from the same build) is called with a Fetch Request built straight from the
- * node request, and its Response written back. Only routes declared with `createApiRoute` (which never
- * throw and answer every method themselves) belong here; the path patterns mirror their file names.
+ * Routes served without Express, Remix's request conversion and its router: the Remix route module
+ * (same module instance as Remix's own, from the same build) is called with a Fetch Request built
+ * straight from the node request, and its Response written back. Only routes declared with
+ * `createApiRoute` (which never throw and answer every method themselves) belong here; the path
+ * patterns mirror their file names. Their Request has no abort signal wired to the connection (these
+ * handlers never use it; wiring one cost more than the rest of the conversion).
  */
 const HOT_ROUTES = [
   { id: "routes/api.v1.runs.$runId.metadata", pattern: /^\/api\/v1\/runs\/([^/]+)\/metadata\/?$/, param: "runId" },
@@ -102,10 +114,10 @@ interface HotMatch {
   params: Record<string, string>;
 }
 
-function matchHotRoute(req: express.Request): HotMatch | undefined {
+function matchHotRoute(req: IncomingMessage): HotMatch | undefined {
   const { method } = req;
   if (method !== "GET" && method !== "PUT" && method !== "POST" && method !== "OPTIONS") return undefined;
-  const url = req.url;
+  const url = req.url ?? "/";
   const q = url.indexOf("?");
   const pathname = q === -1 ? url : url.slice(0, q);
   if (!pathname.startsWith("/api/v1/")) return undefined;
@@ -129,34 +141,36 @@ function matchHotRoute(req: express.Request): HotMatch | undefined {
 async function serveHotRoute(
   build: ServerBuild,
   hot: HotMatch,
-  req: express.Request,
-  res: express.Response,
+  req: IncomingMessage,
+  res: ServerResponse,
   context: AppLoadContext,
-  next: express.NextFunction,
+  fallback: () => void,
 ) {
   const module = build.routes[hot.id]?.module as { loader?: LoaderFunction; action?: ActionFunction } | undefined;
   const fn = req.method === "GET" ? module?.loader : module?.action;
-  if (!fn) return next();
-  const request = await toFetchRequest(req, res);
+  if (!fn) return fallback();
+  const request = await toFetchRequest(req);
   const response = (await fn({ request, params: hot.params, context })) as Response;
   await sendFetchResponse(res, response);
 }
 
 /** As @remix-run/express's createRemixRequest, with the (small, sized) body read up front. */
-async function toFetchRequest(req: IncomingMessage, res: ServerResponse): Promise<Request> {
-  const headers = new Headers();
+async function toFetchRequest(req: IncomingMessage): Promise<Request> {
+  const pairs: Array<[string, string]> = [];
   const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  let controller: AbortController | null = new AbortController();
-  res.on("finish", () => (controller = null));
-  res.on("close", () => controller?.abort());
-  const init: RequestInit = { method: req.method, headers, signal: controller.signal };
-  if (req.method !== "GET") {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    init.body = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) as unknown as BodyInit;
-  }
+  for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
+  const init: RequestInit = { method: req.method, headers: pairs };
+  if (req.method !== "GET") init.body = (await readBody(req)) as unknown as BodyInit;
   return new Request(`http://${req.headers.host ?? "localhost"}${req.url}`, init);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
 }
 
 /** As @remix-run/express's sendRemixResponse, for bodies the API routes build in memory. */
@@ -164,5 +178,9 @@ async function sendFetchResponse(res: ServerResponse, response: Response) {
   res.statusCode = response.status;
   res.statusMessage = response.statusText;
   for (const [key, value] of response.headers) res.appendHeader(key, value);
-  res.end(response.body ? Buffer.from(await response.arrayBuffer()) : undefined);
+  if (!response.body) return void res.end();
+  const chunks: Uint8Array[] = [];
+  const reader = response.body.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
+  res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
 }
