@@ -1,0 +1,507 @@
+/**
+ * libpg-query AST → typed closure tree (§8). A class, so that evaluator closures do not keep the
+ * compiler's own functions and state alive (they capture only their operands).
+ */
+import {
+  CASTABLE_TYPES,
+  INDEXABLE_BASES,
+  compareValues,
+  indexKeyOf,
+  parseText,
+  typeLabel,
+  type PgType,
+  type Value,
+} from "./values.js";
+import { BOOL, FLOAT, INT, PREFIX, RowContext, TEXT, WhereError, type ColumnType, type IndexHint, type Typed } from "./types.js";
+
+export class WhereCompiler {
+  readonly usedParams = new Map<number, { location: number; length: number }[]>();
+  readonly referenced = new Set<string>();
+  constructor(
+    readonly columns: ReadonlyMap<string, ColumnType>,
+    readonly params: ReadonlyArray<string>,
+  ) {}
+
+
+  at(node: any): number {
+    return Math.max(0, ((node?.location as number | undefined) ?? 15) - PREFIX.length);
+  }
+  fail(node: any, msg: string): never {
+    throw new WhereError(`At location ${this.at(node)}: ${msg}`);
+  }
+
+  coerce(x: Typed, to: PgType, node: any): Typed {
+    if (x.type !== "unknown") return x;
+    const text = x.unknownText;
+    if (text === undefined) {
+      return { type: to, eval: () => null, isConst: true };
+    }
+    let value: Value;
+    try {
+      value = parseText(to, text);
+    } catch (e) {
+      return this.fail(node, (e as Error).message);
+    }
+    return { type: to, eval: () => value, isConst: true };
+  }
+
+  /** Brings two operands to a common type (unknowns take the other side's type). */
+  unify(a: Typed, b: Typed, node: any): [Typed, Typed, PgType] {
+    if (a.type === "unknown" && b.type === "unknown") return [this.coerce(a, TEXT, node), this.coerce(b, TEXT, node), TEXT];
+    if (a.type === "unknown") return [this.coerce(a, b.type as PgType, node), b, b.type as PgType];
+    if (b.type === "unknown") return [a, this.coerce(b, a.type, node), a.type];
+    const ta = a.type;
+    const tb = b.type;
+    const numeric = (t: PgType) => t.dims === 0 && (t.base === "int" || t.base === "float");
+    if (numeric(ta) && numeric(tb)) return [a, b, ta.base === "float" || tb.base === "float" ? FLOAT : INT];
+    const textish = (t: PgType) => t.dims === 0 && (t.base === "text" || t.base === "enum");
+    if (textish(ta) && textish(tb) && (ta.base === "text" || tb.base === "text" || ta.name === tb.name)) return [a, b, ta.base === "text" ? ta : tb];
+    if (ta.base === "timestamp" && tb.base === "timestamptz" && ta.dims === tb.dims) return [a, b, tb];
+    if (ta.base === "timestamptz" && tb.base === "timestamp" && ta.dims === tb.dims) return [a, b, ta];
+    if (ta.base === tb.base && ta.dims === tb.dims && ta.base !== "other") return [a, b, ta];
+    return this.fail(node, `operator does not exist: ${typeLabel(ta)} ${this.opName(node)} ${typeLabel(tb)}`);
+  }
+
+  opName(node: any): string {
+    return node?.name?.map((n: any) => n.String?.sval).join(".") ?? "?";
+  }
+
+  asBool(x: Typed, node: any): Typed {
+    const c = this.coerce(x, BOOL, node);
+    if (c.type === "unknown" || c.type.base !== "bool" || c.type.dims !== 0) this.fail(node, `argument of boolean expression must be type boolean, not type ${typeLabel(c.type as PgType)}`);
+    return c;
+  }
+
+  constArrayOf(x: Typed): Value[] | undefined {
+    if (!x.isConst) return undefined;
+    try {
+      const v = x.eval(new RowContext({}, this.columns));
+      return Array.isArray(v) ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  hintFor(kind: "eq" | "contains", col: Typed, values: Value[]): IndexHint[] | undefined {
+    if (!col.column || col.type === "unknown") return undefined;
+    if (!INDEXABLE_BASES.has(col.type.base)) return undefined;
+    if (kind === "eq" && col.type.dims !== 0) return undefined;
+    if (kind === "contains" && col.type.dims !== 1) return undefined;
+    const keys = values.map(indexKeyOf);
+    if (keys.length === 0 || keys.some((k) => k === undefined)) return undefined;
+    return [{ column: col.column, kind, keys: kind === "contains" ? [keys[0]!] : (keys as string[]) }];
+  }
+
+  comparison(op: string, a: Typed, b: Typed, node: any): Typed {
+    const [x, y, t] = this.unify(a, b, node);
+    const isArray = t.dims > 0;
+    if (!["=", "<>", "!="].includes(op) && (isArray || ["bool", "interval", "enum", "jsonb", "other", "bytea"].includes(t.base)))
+      this.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
+    const test: (c: number) => boolean =
+      op === "=" ? (c) => c === 0 : op === "<>" || op === "!=" ? (c) => c !== 0 : op === "<" ? (c) => c < 0 : op === ">" ? (c) => c > 0 : op === "<=" ? (c) => c <= 0 : (c) => c >= 0;
+    const ex = x.eval;
+    const ey = y.eval;
+    let hints: IndexHint[] | undefined;
+    if (op === "=") {
+      if (x.column && y.isConst) hints = this.hintFor("eq", x, [y.eval(new RowContext({}, this.columns))]);
+      else if (y.column && x.isConst) hints = this.hintFor("eq", y, [x.eval(new RowContext({}, this.columns))]);
+    }
+    return {
+      type: BOOL,
+      isConst: x.isConst && y.isConst,
+      hints,
+      eval: (ctx) => {
+        const l = ex(ctx);
+        if (l === null) return null;
+        const r = ey(ctx);
+        if (r === null) return null;
+        return test(compareValues(l, r));
+      },
+    };
+  }
+
+  arrayOp(op: string, a: Typed, b: Typed, node: any): Typed {
+    const [x, y, t] = this.unify(a, b, node);
+    if (t.dims === 0) this.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
+    const flat = (v: Value[]): Value[] => v.flatMap((e) => (Array.isArray(e) ? flat(e) : [e]));
+    const contains = (big: Value[], small: Value[]) => {
+      const fb = flat(big);
+      return flat(small).every((e) => e !== null && fb.some((f) => f !== null && compareValues(f, e) === 0));
+    };
+    let hints: IndexHint[] | undefined;
+    if (op === "@>" && x.column && y.isConst) {
+      const arr = this.constArrayOf(y);
+      if (arr && flat(arr).length > 0 && flat(arr).every((e) => e !== null)) hints = this.hintFor("contains", x, flat(arr));
+    }
+    const f =
+      op === "@>"
+        ? (l: Value[], r: Value[]) => contains(l, r)
+        : op === "<@"
+          ? (l: Value[], r: Value[]) => contains(r, l)
+          : (l: Value[], r: Value[]) => flat(l).some((e) => e !== null && flat(r).some((g) => g !== null && compareValues(e, g) === 0));
+    return {
+      type: BOOL,
+      isConst: x.isConst && y.isConst,
+      hints,
+      eval: (ctx) => {
+        const l = x.eval(ctx);
+        const r = y.eval(ctx);
+        if (l === null || r === null) return null;
+        return f(l as Value[], r as Value[]);
+      },
+    };
+  }
+
+  arith(op: string, a: Typed, b: Typed, node: any): Typed {
+    if (op === "||") {
+      const [x, y, t] = a.type !== "unknown" && a.type.dims > 0 ? [a, this.coerce(b, a.type, node), a.type] : b.type !== "unknown" && b.type.dims > 0 ? [this.coerce(a, b.type, node), b, b.type] : [this.coerce(a, TEXT, node), this.coerce(b, TEXT, node), TEXT];
+      if (t.dims > 0) {
+        return { type: t, isConst: x.isConst && y.isConst, eval: (ctx) => { const l = x.eval(ctx); const r = y.eval(ctx); if (l === null) return r; if (r === null) return l; return [...(l as Value[]), ...(r as Value[])]; } };
+      }
+      return { type: TEXT, isConst: x.isConst && y.isConst, eval: (ctx) => { const l = x.eval(ctx); const r = y.eval(ctx); return l === null || r === null ? null : String(l) + String(r); } };
+    }
+    const [x, y, t] = this.unify(a, b, node);
+    if (t.dims > 0 || (t.base !== "int" && t.base !== "float")) this.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
+    return {
+      type: t,
+      isConst: x.isConst && y.isConst,
+      eval: (ctx) => {
+        const l = x.eval(ctx);
+        const r = y.eval(ctx);
+        if (l === null || r === null) return null;
+        if (t.base === "int") {
+          const p = BigInt(l as bigint);
+          const q = BigInt(r as bigint);
+          switch (op) {
+            case "+": return p + q;
+            case "-": return p - q;
+            case "*": return p * q;
+            case "/": if (q === 0n) return null; return p / q;
+            case "%": if (q === 0n) return null; return p % q;
+          }
+        }
+        const p = Number(l);
+        const q = Number(r);
+        switch (op) {
+          case "+": return p + q;
+          case "-": return p - q;
+          case "*": return p * q;
+          case "/": return q === 0 ? null : p / q;
+          case "^": return p ** q;
+        }
+        return null;
+      },
+    };
+  }
+
+  like(a: Typed, b: Typed, insensitive: boolean, negate: boolean, node: any): Typed {
+    const x = this.coerce(a, TEXT, node);
+    const y = this.coerce(b, TEXT, node);
+    for (const t of [x.type, y.type]) if (t === "unknown" || t.dims > 0 || (t.base !== "text" && t.base !== "enum")) this.fail(node, `operator does not exist: ${typeLabel(t as PgType)} ~~ text`);
+    const cache = new Map<string, RegExp>();
+    const toRe = (p: string) => {
+      let re = cache.get(p);
+      if (!re) {
+        let src = "";
+        for (let i = 0; i < p.length; i++) {
+          const ch = p[i]!;
+          if (ch === "\\" && i + 1 < p.length) src += p[++i]!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+          else if (ch === "%") src += "[\\s\\S]*";
+          else if (ch === "_") src += "[\\s\\S]";
+          else src += ch.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+        }
+        re = new RegExp(`^${src}$`, insensitive ? "i" : "");
+        cache.set(p, re);
+      }
+      return re;
+    };
+    return {
+      type: BOOL,
+      isConst: x.isConst && y.isConst,
+      eval: (ctx) => {
+        const l = x.eval(ctx);
+        const r = y.eval(ctx);
+        if (l === null || r === null) return null;
+        const m = toRe(String(r)).test(String(l));
+        return negate ? !m : m;
+      },
+    };
+  }
+
+  castTo(x: Typed, typeNode: any, node: any): Typed {
+    const names: string[] = (typeNode.names ?? []).map((n: any) => n.String?.sval).filter((s: string) => s !== "pg_catalog");
+    const tn = names.join(".");
+    const base = CASTABLE_TYPES[tn];
+    if (!base) return this.fail(node, `unsupported type ${tn}`);
+    const dims = (typeNode.arrayBounds ?? []).length;
+    const target: PgType = { base, dims, name: tn };
+    if (x.type === "unknown") return this.coerce(x, target, node);
+    const from = x.type;
+    if (from.base === base && from.dims === dims) return { ...x, type: target, column: x.column };
+    if (dims === 0 && from.dims === 0) {
+      return {
+        type: target,
+        isConst: x.isConst,
+        eval: (ctx) => {
+          const v = x.eval(ctx);
+          if (v === null) return null;
+          if (base === "text") return typeof v === "boolean" ? String(v) : String(v);
+          if (base === "float" && (typeof v === "bigint" || typeof v === "number")) return Number(v);
+          if (base === "int" && typeof v === "number") return BigInt(Math.round(v));
+          return parseText(target, String(v));
+        },
+      };
+    }
+    if (dims > 0 && from.dims > 0 && base === "text" && (from.base === "text" || from.base === "enum")) return { ...x, type: target, column: undefined };
+    return this.fail(node, `cannot cast type ${typeLabel(from)} to ${typeLabel(target)}`);
+  }
+
+  compile(node: any): Typed {
+    const [kind] = Object.keys(node);
+    const n = node[kind!];
+    switch (kind) {
+      case "A_Const": {
+        if (n.isnull) return { type: "unknown", eval: () => null, isConst: true };
+        if (n.ival !== undefined) { const v = BigInt(n.ival.ival ?? 0); return { type: INT, eval: () => v, isConst: true }; }
+        if (n.fval !== undefined) { const v = Number(n.fval.fval); return { type: FLOAT, eval: () => v, isConst: true }; }
+        if (n.boolval !== undefined) { const v = Boolean(n.boolval.boolval); return { type: BOOL, eval: () => v, isConst: true }; }
+        if (n.sval !== undefined) { const s = String(n.sval.sval ?? ""); return { type: "unknown", unknownText: s, eval: () => s, isConst: true }; }
+        return this.fail(n, "unsupported constant");
+      }
+      case "ColumnRef": {
+        const fields = n.fields ?? [];
+        if (fields.length !== 1 || !fields[0].String) return this.fail(n, `unknown reference ${fields.map((f: any) => f.String?.sval ?? "*").join(".")}`);
+        const name: string = fields[0].String.sval;
+        const type = this.columns.get(name);
+        if (!type) return this.fail(n, `unknown reference ${name}`);
+        this.referenced.add(name);
+        return { type, column: name, isConst: false, eval: (ctx) => ctx.get(name) };
+      }
+      case "ParamRef": {
+        const i: number = n.number;
+        const v = this.params[i - 1];
+        if (v === undefined) return this.fail(n, `parameter $${i} was not provided`);
+        const list = this.usedParams.get(i) ?? [];
+        list.push({ location: n.location - PREFIX.length, length: `$${i}`.length });
+        this.usedParams.set(i, list);
+        return { type: "unknown", unknownText: v, eval: () => v, isConst: true };
+      }
+      case "TypeCast":
+        return this.castTo(this.compile(n.arg), n.typeName, n);
+      case "BoolExpr": {
+        const args: Typed[] = n.args.map((a: any) => this.asBool(this.compile(a), a));
+        const evals = args.map((a) => a.eval);
+        if (n.boolop === "NOT_EXPR") {
+          const e = evals[0]!;
+          return { type: BOOL, isConst: args[0]!.isConst, eval: (ctx) => { const v = e(ctx); return v === null ? null : !v; } };
+        }
+        const isAnd = n.boolop === "AND_EXPR";
+        const hints = isAnd ? args.flatMap((a) => a.hints ?? []) : undefined;
+        return {
+          type: BOOL,
+          isConst: args.every((a) => a.isConst),
+          hints,
+          eval: (ctx) => {
+            let sawNull = false;
+            for (const e of evals) {
+              const v = e(ctx);
+              if (v === null) sawNull = true;
+              else if (v === !isAnd) return !isAnd;
+            }
+            return sawNull ? null : isAnd;
+          },
+        };
+      }
+      case "NullTest": {
+        const a = this.compile(n.arg);
+        const isNull = n.nulltesttype === "IS_NULL";
+        return { type: BOOL, isConst: a.isConst, eval: (ctx) => (a.eval(ctx) === null) === isNull };
+      }
+      case "BooleanTest": {
+        const a = this.asBool(this.compile(n.arg), n);
+        const t: string = n.booltesttype;
+        return {
+          type: BOOL,
+          isConst: a.isConst,
+          eval: (ctx) => {
+            const v = a.eval(ctx);
+            switch (t) {
+              case "IS_TRUE": return v === true;
+              case "IS_NOT_TRUE": return v !== true;
+              case "IS_FALSE": return v === false;
+              case "IS_NOT_FALSE": return v !== false;
+              case "IS_UNKNOWN": return v === null;
+              default: return v !== null;
+            }
+          },
+        };
+      }
+      case "A_ArrayExpr": {
+        const items: Typed[] = (n.elements ?? []).map((x: any) => this.compile(x));
+        const known = items.find((i) => i.type !== "unknown");
+        const elemType: PgType = known ? (known.type as PgType) : TEXT;
+        const coerced = items.map((i) => this.coerce(i, elemType, n));
+        const evals = coerced.map((c) => c.eval);
+        return { type: { ...elemType, dims: elemType.dims + 1 }, isConst: coerced.every((c) => c.isConst), eval: (ctx) => evals.map((e) => e(ctx)) };
+      }
+      case "CoalesceExpr":
+      case "MinMaxExpr": {
+        const items: Typed[] = n.args.map((x: any) => this.compile(x));
+        const known = items.find((i) => i.type !== "unknown");
+        const t: PgType = known ? (known.type as PgType) : TEXT;
+        const evals = items.map((i) => this.coerce(i, t, n).eval);
+        if (kind === "CoalesceExpr") return { type: t, isConst: false, eval: (ctx) => { for (const e of evals) { const v = e(ctx); if (v !== null) return v; } return null; } };
+        const greatest = n.op === "IS_GREATEST";
+        return { type: t, isConst: false, eval: (ctx) => { let best: Value = null; for (const e of evals) { const v = e(ctx); if (v !== null && (best === null || (greatest ? compareValues(v, best) > 0 : compareValues(v, best) < 0))) best = v; } return best; } };
+      }
+      case "FuncCall": {
+        if (n.agg_star || n.agg_distinct || n.agg_filter || n.over) return this.fail(n, "aggregation is not supported in this context");
+        const fname: string = (n.funcname ?? []).map((f: any) => f.String?.sval).filter((s: string) => s !== "pg_catalog").join(".");
+        const args: Typed[] = (n.args ?? []).map((x: any) => this.compile(x));
+        if ((fname === "lower" || fname === "upper") && args.length === 1) {
+          const a = this.coerce(args[0]!, TEXT, n);
+          const up = fname === "upper";
+          return { type: TEXT, isConst: a.isConst, eval: (ctx) => { const v = a.eval(ctx); return v === null ? null : up ? String(v).toUpperCase() : String(v).toLowerCase(); } };
+        }
+        if (fname === "concat") {
+          const evals = args.map((a) => this.coerce(a, TEXT, n).eval);
+          return { type: TEXT, isConst: false, eval: (ctx) => evals.map((e) => { const v = e(ctx); return v === null ? "" : String(v); }).join("") };
+        }
+        if (fname === "array_ndims" && args.length === 1) {
+          const a = args[0]!;
+          return { type: INT, isConst: false, eval: (ctx) => { let v = a.eval(ctx); if (v === null) return null; let d = 0n; while (Array.isArray(v)) { d++; v = (v as Value[])[0] ?? null; } return d === 0n ? null : d; } };
+        }
+        return this.fail(n, `unknown or unsupported function ${fname}/${args.length}`);
+      }
+      case "A_Expr":
+        return this.compileAExpr(n);
+      case "SubLink":
+        return this.fail(n, "SubLink is not supported in this context (subqueries are not supported by this server)");
+      default:
+        return this.fail(n, `${kind} is not supported in this context`);
+    }
+  }
+
+  compileAExpr(n: any): Typed {
+    const op = this.opName(n);
+    switch (n.kind) {
+      case "AEXPR_OP": {
+        if (!n.lexpr) {
+          const a = this.compile(n.rexpr);
+          if (op === "-" || op === "+") return this.arith(op, { type: INT, isConst: true, eval: () => 0n }, a, n);
+          if (op === "NOT") return this.compile({ BoolExpr: { boolop: "NOT_EXPR", args: [n.rexpr], location: n.location } });
+          return this.fail(n, `unknown or unsupported operator ${op}`);
+        }
+        const a = this.compile(n.lexpr);
+        const b = this.compile(n.rexpr);
+        if (["=", "<>", "!=", "<", ">", "<=", ">="].includes(op)) return this.comparison(op, a, b, n);
+        if (["@>", "<@", "&&"].includes(op)) return this.arrayOp(op, a, b, n);
+        if (["+", "-", "*", "/", "%", "^", "||"].includes(op)) return this.arith(op, a, b, n);
+        if (op === "~~" || op === "~~*" || op === "!~~" || op === "!~~*") return this.like(a, b, op.includes("*"), op.startsWith("!"), n);
+        return this.fail(n, `unknown or unsupported operator ${op}`);
+      }
+      case "AEXPR_LIKE":
+      case "AEXPR_ILIKE":
+        return this.like(this.compile(n.lexpr), this.compile(n.rexpr), n.kind === "AEXPR_ILIKE", op.startsWith("!"), n);
+      case "AEXPR_DISTINCT":
+      case "AEXPR_NOT_DISTINCT": {
+        const [x, y] = this.unify(this.compile(n.lexpr), this.compile(n.rexpr), n);
+        const distinct = n.kind === "AEXPR_DISTINCT";
+        return {
+          type: BOOL,
+          isConst: false,
+          eval: (ctx) => {
+            const l = x.eval(ctx);
+            const r = y.eval(ctx);
+            const same = l === null || r === null ? l === r : compareValues(l, r) === 0;
+            return distinct ? !same : same;
+          },
+        };
+      }
+      case "AEXPR_IN": {
+        const a = this.compile(n.lexpr);
+        const items: Typed[] = n.rexpr.List.items.map((x: any) => this.compile(x));
+        const negate = op === "<>";
+        const cmps = items.map((it) => this.comparison("=", a, it, n));
+        let hints: IndexHint[] | undefined;
+        if (!negate && a.column && cmps.every((c) => c.hints && c.hints.length === 1)) {
+          hints = [{ column: a.column, kind: "eq", keys: cmps.flatMap((c) => c.hints![0]!.keys) }];
+        }
+        const evals = cmps.map((c) => c.eval);
+        return {
+          type: BOOL,
+          isConst: false,
+          hints,
+          eval: (ctx) => {
+            let sawNull = false;
+            for (const e of evals) {
+              const v = e(ctx);
+              if (v === true) return !negate;
+              if (v === null) sawNull = true;
+            }
+            return sawNull ? null : negate;
+          },
+        };
+      }
+      case "AEXPR_BETWEEN":
+      case "AEXPR_NOT_BETWEEN":
+      case "AEXPR_BETWEEN_SYM":
+      case "AEXPR_NOT_BETWEEN_SYM": {
+        const a = this.compile(n.lexpr);
+        const [lo, hi] = n.rexpr.List.items.map((x: any) => this.compile(x)) as [Typed, Typed];
+        const ge = this.comparison(">=", a, lo, n).eval;
+        const le = this.comparison("<=", a, hi, n).eval;
+        const ge2 = this.comparison(">=", a, hi, n).eval;
+        const le2 = this.comparison("<=", a, lo, n).eval;
+        const sym = n.kind.endsWith("_SYM");
+        const neg = n.kind.includes("NOT");
+        const and = (p: Value, q: Value) => (p === false || q === false ? false : p === null || q === null ? null : true);
+        return {
+          type: BOOL,
+          isConst: false,
+          eval: (ctx) => {
+            let v = and(ge(ctx), le(ctx));
+            if (sym && v !== true) {
+              const w = and(ge2(ctx), le2(ctx));
+              v = w === true ? true : v === null || w === null ? null : false;
+            }
+            return v === null ? null : neg ? !v : v;
+          },
+        };
+      }
+      case "AEXPR_OP_ANY":
+      case "AEXPR_OP_ALL": {
+        const a = this.compile(n.lexpr);
+        const arr = this.compile(n.rexpr);
+        const elemType: PgType | "unknown" = arr.type === "unknown" ? (a.type === "unknown" ? TEXT : { ...(a.type as PgType), dims: 1 }) : arr.type;
+        const arrT = this.coerce(arr, elemType as PgType, n);
+        if (arrT.type === "unknown" || arrT.type.dims === 0) return this.fail(n, `op ANY/ALL (array) requires array on right side`);
+        const elem: Typed = { type: { ...arrT.type, dims: 0 }, isConst: false, eval: () => null };
+        const [x] = this.unify(a, elem, n);
+        this.comparison(op, x, elem, n); // validates the operator for these types
+        const all = n.kind === "AEXPR_OP_ALL";
+        return {
+          type: BOOL,
+          isConst: false,
+          eval: (ctx) => {
+            const l = x.eval(ctx);
+            const list = arrT.eval(ctx);
+            if (list === null) return null;
+            let sawNull = false;
+            for (const e of (list as Value[]).flat(Infinity as 1) as Value[]) {
+              if (l === null || e === null) { sawNull = true; continue; }
+              const c = compareValues(l, e);
+              const t = op === "=" ? c === 0 : op === "<>" ? c !== 0 : op === "<" ? c < 0 : op === ">" ? c > 0 : op === "<=" ? c <= 0 : c >= 0;
+              if (all && !t) return false;
+              if (!all && t) return true;
+            }
+            return sawNull ? null : all;
+          },
+        };
+      }
+      default:
+        return this.fail(n, `${String(n.kind).replace("AEXPR_", "")} expressions are not supported in this context`);
+    }
+  }
+
+}

@@ -1,0 +1,60 @@
+/** Shared types of the where compiler: errors, row evaluation context, typed nodes, index hints. */
+import { parseText, type BaseType, type PgType, type Value } from "./values.js";
+
+export class WhereError extends Error {
+  override name = "WhereError";
+}
+
+export interface ColumnType extends PgType {
+  name: string;
+}
+
+export type Row = Record<string, string | null | undefined>;
+
+/** Evaluation context: parses each column at most once per row. */
+export class RowContext {
+  private cache = new Map<string, Value>();
+  constructor(
+    readonly row: Row,
+    private readonly columns: ReadonlyMap<string, ColumnType>,
+  ) {}
+  get(column: string): Value {
+    if (this.cache.has(column)) return this.cache.get(column)!;
+    const text = this.row[column];
+    const type = this.columns.get(column)!;
+    const v = text === null || text === undefined ? null : parseText(type, text);
+    this.cache.set(column, v);
+    return v;
+  }
+}
+
+export type Eval = (ctx: RowContext) => Value;
+
+export interface Typed {
+  /** `unknown` = an untyped string literal or parameter, typed by context like Postgres does. */
+  type: PgType | "unknown";
+  eval: Eval;
+  /** The literal text of an unknown-typed constant. */
+  unknownText?: string;
+  /** Set for constants (no column reference). */
+  isConst: boolean;
+  /** Set for a bare column reference. */
+  column?: string;
+  /** Index hints contributed by this node if it is a conjunct. */
+  hints?: IndexHint[];
+}
+
+export interface IndexHint {
+  column: string;
+  kind: "eq" | "contains";
+  /** Canonical index keys (indexKeyOf). For `eq`, a row matches if its key is one of these; for `contains`, the row's array must contain this element. */
+  keys: string[];
+}
+
+export const PREFIX = "SELECT 1 WHERE ";
+
+export const T = (base: BaseType, name: string = base, dims = 0): PgType => ({ base, name, dims });
+export const BOOL = T("bool");
+export const INT = T("int", "int8");
+export const FLOAT = T("float", "float8");
+export const TEXT = T("text");
