@@ -114,7 +114,7 @@ async function authenticatePublicJWT(prisma: PrismaClient, token: string): Promi
   const environment = await prisma.runtimeEnvironment.findUnique({ where: { id: sub }, include: ENV_INCLUDE });
   if (!environment || environment.project.deletedAt || environment.archivedAt) throw unauthorized("Invalid Public Access Token");
   try {
-    const { payload } = await jwtVerify(token, signingKey(environment), {
+    const { payload } = await jwtVerify(token, await hmacKey(environment), {
       issuer: JWT_ISSUER,
       audience: JWT_AUDIENCE,
       algorithms: ["HS256"],
@@ -157,6 +157,18 @@ export function signingKey(environment: AuthenticatedEnvironment): Uint8Array {
   return new TextEncoder().encode(environment.parentEnvironment?.apiKey ?? environment.apiKey);
 }
 
+/**
+ * The signing key imported once as an HS256 CryptoKey (jose would import the raw bytes on every sign
+ * and verify — every trigger response signs one); cached by key material, so a rolled key is a new entry.
+ */
+const hmacKeys = new TtlCache<Promise<CryptoKey>>({ ttlMs: 10 * 60_000, maxEntries: 1_000 });
+function hmacKey(environment: AuthenticatedEnvironment): Promise<CryptoKey> {
+  const secret = environment.parentEnvironment?.apiKey ?? environment.apiKey;
+  return cachedLookup(hmacKeys, secret, () =>
+    crypto.subtle.importKey("raw", signingKey(environment) as Uint8Array<ArrayBuffer>, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]),
+  );
+}
+
 export interface PublicTokenClaims {
   scopes: string[];
   realtime?: RealtimeClaims;
@@ -176,7 +188,7 @@ export async function signPublicToken(
     .setAudience(JWT_AUDIENCE)
     .setIssuedAt()
     .setExpirationTime(expirationTime)
-    .sign(signingKey(environment));
+    .sign(await hmacKey(environment));
 }
 
 export const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
