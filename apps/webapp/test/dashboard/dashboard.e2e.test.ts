@@ -20,6 +20,8 @@ describe("dashboard in a browser", () => {
   let fixture: DashboardFixture;
   let browser: Browser;
   let page: Page;
+  /** Printed when a test fails. */
+  const debugLog: string[] = [];
 
   beforeAll(async () => {
     [fixture, browser] = await Promise.all([startDashboard({ worker: true }), launchChromium()]);
@@ -31,10 +33,12 @@ describe("dashboard in a browser", () => {
     });
   }, 90_000);
   afterEach(async (context) => {
+    if (context.task.result?.state !== "fail") debugLog.length = 0;
     if (context.task.result?.state === "fail" && page) {
       const name = context.task.name.replace(/\W+/g, "-");
       await page.screenshot({ path: path.join(ARTIFACTS_DIR, `failed-${name}.png`), fullPage: true }).catch(() => {});
       console.error(`failed at ${page.url()}:`, (await page.textContent("main").catch(() => ""))?.slice(0, 500));
+      console.error(debugLog.join("\n"));
     }
   });
   afterAll(async () => {
@@ -185,6 +189,41 @@ describe("dashboard in a browser", () => {
     const failing = await trigger(["customer:42"], { fail: true, delayMs: 300 });
     await page.waitForSelector(`tr[data-run-id="${failing}"][data-status="FAILED"]`, { timeout: 20_000 });
     expect(await page.locator(`tr[data-run-id="${tagged}"]`).count()).toBe(0);
+  });
+
+  it("keeps the table live across a roll of the secret key (the refused token is replaced)", { timeout: 60_000 }, async () => {
+    const { app } = fixture;
+    const base = `${app.url}/orgs/test-org/projects/test-project/env/dev`;
+    const runs = await browser.newPage();
+    await runs.context().addCookies(await page.context().cookies());
+    await runs.goto(`${base}/runs`);
+    await runs.waitForSelector('[data-live-state="live"]');
+    const tokenRefreshes: string[] = [];
+    runs.on("request", (request) => {
+      if (request.url().includes("/realtime-token")) tokenRefreshes.push(request.url());
+    });
+    runs.on("response", (r) => {
+      if (r.url().includes("realtime")) debugLog.push(`${new Date().toISOString()} ${r.status()} ${r.url().replace(/^.*\/(realtime|resources)/, "$1")}`);
+    });
+
+    await page.goto(`${base}/apikeys`);
+    await page.click("summary");
+    await page.fill('input[name="confirm"]', "dev");
+    await page.click('button:has-text("Roll key")');
+    await page.waitForSelector("text=Rolled.");
+    await page.click('button:has-text("Show")');
+    const newKey = (await page.textContent('[data-testid="root-key"]'))!.trim();
+    expect(newKey).not.toBe(app.project.environments.find((e) => e.slug === "dev")!.apiKey);
+
+    const response = await fetch(`${app.url}/api/v1/tasks/hello-world/trigger`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${newKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ payload: { name: "after-roll", delayMs: 100 } }),
+    });
+    const { id } = (await response.json()) as { id: string };
+    await runs.waitForSelector(`tr[data-run-id="${id}"][data-status="COMPLETED"]`, { timeout: 30_000 });
+    expect(tokenRefreshes.length).toBeGreaterThan(0);
+    await runs.close();
   });
 
   it("shows the API keys and Realtime pages", { timeout: 60_000 }, async () => {

@@ -23,8 +23,14 @@ export interface LiveFeedOptions {
 /** A raw-row feed; `useLiveRuns` and `useLiveRun` build on it. */
 export function useShapeRows(options: LiveFeedOptions): { rows: Map<string, Row> | null; state: LiveState; error?: string } {
   const { path, params, enabled = true } = options;
+  // The token in use: the loader's, or a refreshed one. A re-render must not put back a refused
+  // loader token, so only a *new* loader token replaces it.
   const tokenRef = useRef(options.token);
-  tokenRef.current = options.token;
+  const loaderToken = useRef(options.token);
+  if (loaderToken.current !== options.token) {
+    loaderToken.current = options.token;
+    tokenRef.current = options.token;
+  }
   const refreshRef = useRef(options.refreshToken);
   refreshRef.current = options.refreshToken;
   const [rows, setRows] = useState<Map<string, Row> | null>(null);
