@@ -79,6 +79,27 @@ describe("consistency", () => {
     expect(fresh.body.filter((m: any) => m.key).map((m: any) => m.value)).toEqual([{ id: "2", x: "b", y: "3" }]);
   });
 
+  it("graceful restart keeps handles; slot loss while down invalidates every shape (409, new handle)", async () => {
+    await h.pool.query(`CREATE TABLE t2 (id int PRIMARY KEY)`);
+    await h.pool.query(`INSERT INTO t2 VALUES (1)`);
+    const first = await fetchJson(`${h.server.url}/v1/shape?table=t2&offset=-1`);
+    const handle = first.headers.get("electric-handle")!;
+    await h.server.stop();
+    await h.start();
+    const kept = await fetchJson(`${h.server.url}/v1/shape?table=t2&offset=0_0&handle=${handle}`);
+    expect(kept.status).toBe(200);
+    await h.server.stop();
+    await vi.waitFor(async () => {
+      const r = await h.pool.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [`electric_slot_${h.streamId}`]);
+      expect(r.rows[0].n).toBe(1);
+    });
+    await h.pool.query(`SELECT pg_drop_replication_slot($1)`, [`electric_slot_${h.streamId}`]);
+    await h.start();
+    const lost = await fetchJson(`${h.server.url}/v1/shape?table=t2&offset=0_0&handle=${handle}`);
+    expect(lost.status).toBe(409);
+    expect(lost.headers.get("electric-handle")).not.toBe(handle);
+  });
+
   it("a second instance on the same slot waits behind the advisory lock, then takes over", async () => {
     const second = await startShapeServer({
       databaseUrl: h.db.url,

@@ -65,7 +65,7 @@ function projectionFor(table: TableInfo, selected: string[]): Projection {
   return p;
 }
 
-function typesFor(table: TableInfo): Map<string, ColumnType> {
+export function typesFor(table: TableInfo): Map<string, ColumnType> {
   const key = `${table.oid}:${table.signature}`;
   let m = typeMaps.get(key);
   if (!m) typeMaps.set(key, (m = columnTypes(table)));

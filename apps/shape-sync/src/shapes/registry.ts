@@ -6,11 +6,11 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { compileShape, convertChange, type ChangeInput, type CompiledShape, type ShapeDefinition, type ShapeLogMessage } from "./definition.js";
+import { compileShape, convertChange, typesFor, type ChangeInput, type CompiledShape, type ShapeDefinition, type ShapeLogMessage } from "./definition.js";
 import { takeSnapshot, XidFilter, type SnapshotInfo } from "./snapshot.js";
 import type { PendingEntry, ShapeStorage } from "./storage.js";
 import { MatchIndex } from "../where/match-index.js";
-import { columnTypes, relationSignature, type TableInfo } from "../pg/catalog.js";
+import { relationSignature, type TableInfo } from "../pg/catalog.js";
 import { SKIPPED, type RelationMessage } from "../replication/pgoutput.js";
 
 export type ShapeState = "pending" | "active" | "gone";
@@ -57,7 +57,7 @@ export interface RegistryDeps {
 }
 
 function hintType(table: TableInfo, column: string) {
-  return columnTypes(table).get(column);
+  return typesFor(table).get(column);
 }
 
 export class ShapeGoneError extends Error {

@@ -10,6 +10,22 @@ import { WhereCompiler } from "./compiler.js";
 
 export { WhereError, RowContext, type ColumnType, type IndexHint, type Row } from "./types.js";
 
+/**
+ * Parse results by query text. Shapes usually share a few where templates and differ by params
+ * (`id = $1`), so recovery and request validation parse each template once. The AST is never mutated.
+ */
+const parseCache = new Map<string, unknown>();
+const PARSE_CACHE_MAX = 2_000;
+function parseCached(sql: string): any {
+  let hit = parseCache.get(sql);
+  if (hit === undefined) {
+    hit = parseSync(sql);
+    if (parseCache.size >= PARSE_CACHE_MAX) parseCache.delete(parseCache.keys().next().value!);
+    parseCache.set(sql, hit);
+  }
+  return hit;
+}
+
 export interface CompiledWhere {
   /** True / false / null (unknown) for one row. Errors evaluate to null. */
   evaluate(row: Row): boolean | null;
@@ -48,7 +64,7 @@ const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnType>, params: ReadonlyArray<string> = []): CompiledWhere {
   let parsed: any;
   try {
-    parsed = parseSync(PREFIX + where);
+    parsed = parseCached(PREFIX + where);
   } catch (e) {
     const err = e as { message: string; sqlDetails?: { cursorPosition?: number } };
     const pos = err.sqlDetails?.cursorPosition ?? 0;
