@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -93,5 +93,6 @@ export async function benchIngest(databaseUrl: string, updates: number): Promise
     return { updates, ours, raw, rawBin: bin, cpuPerChange };
   } finally {
     await db.end();
+    rmSync(storageDir, { recursive: true, force: true });
   }
 }

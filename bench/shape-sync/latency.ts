@@ -3,7 +3,7 @@
  * updates/s spread over them, each writing a timestamp into "output". Latency = client receive time
  * − timestamp taken just before the UPDATE was sent (same clock). Raw: the UPDATE round trip itself.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -114,5 +114,6 @@ export async function benchLatency(databaseUrl: string, shapes: number, rate: nu
     ac.abort();
     await server.kill("SIGTERM");
     await db.end();
+    rmSync(storageDir, { recursive: true, force: true });
   }
 }

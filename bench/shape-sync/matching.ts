@@ -3,7 +3,7 @@
  * TaskRun update transactions (100 rows each, each row matching one `id = $1` shape) applied through
  * the registry (match → convert → durable append), CPU µs per change, with 100 and with N shapes.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -12,7 +12,8 @@ import { createShape, pool as inParallel, seedRuns } from "./common.js";
 
 export async function benchMatching(databaseUrl: string, n: number): Promise<{ small: number; large: number }> {
   const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
-  const server = await startShapeServer({ databaseUrl, storageDir: mkdtempSync(join(tmpdir(), "shape-sync-bench-match-")), port: 0, logLevel: "warn", replicationStreamId: "bench_match" });
+  const storageDir = mkdtempSync(join(tmpdir(), "shape-sync-bench-match-"));
+  const server = await startShapeServer({ databaseUrl, storageDir, port: 0, logLevel: "warn", replicationStreamId: "bench_match" });
   try {
     await server.ready;
     await seedRuns(db, "mt_", n, () => "mt_env");
@@ -51,5 +52,6 @@ export async function benchMatching(databaseUrl: string, n: number): Promise<{ s
     await server.stop();
     await db.query(`SELECT pg_drop_replication_slot('electric_slot_bench_match') FROM pg_replication_slots WHERE slot_name = 'electric_slot_bench_match' AND NOT active`).catch(() => undefined);
     await db.end();
+    rmSync(storageDir, { recursive: true, force: true });
   }
 }

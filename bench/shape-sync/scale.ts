@@ -7,7 +7,7 @@
  *    new change, and to all N resumed live requests answered.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -164,5 +164,6 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
     ac.abort();
     await server.kill("SIGTERM");
     await db.end();
+    rmSync(storageDir, { recursive: true, force: true });
   }
 }
