@@ -136,6 +136,18 @@ describe("dashboard in a browser", () => {
     await phone.close();
   });
 
+  it("imports an uploaded CSV file", { timeout: 60_000 }, async () => {
+    const { app } = fixture;
+    await page.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs`);
+    await page.waitForSelector('[data-live-state="live"]');
+    const csv = ["id,email", ...Array.from({ length: 50 }, (_, i) => `${i},user${i}@example.com`)].join("\n");
+    await page.setInputFiles('input[name="file"]', { name: "tiny.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+    const notice = await page.waitForSelector('[role="status"]:has-text("tiny.csv") a.mono');
+    const runId = (await notice.textContent())!.trim();
+    await page.waitForSelector(`tr[data-run-id="${runId}"][data-status="COMPLETED"]`, { timeout: 30_000 });
+    expect(await page.textContent(`tr[data-run-id="${runId}"] .progress-label`)).toBe("50/50");
+  });
+
   it("shows a run page that follows the run live", { timeout: 60_000 }, async () => {
     const { app } = fixture;
     const dev = app.project.environments.find((e) => e.slug === "dev")!;
