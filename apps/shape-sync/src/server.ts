@@ -61,7 +61,8 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
   server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(config.port, config.host ?? "127.0.0.1", () => resolve());
+    // A large backlog: after a restart every waiting client reconnects at once.
+    server.listen({ port: config.port, host: config.host ?? "127.0.0.1", backlog: 8192 }, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host && config.host !== "0.0.0.0" ? config.host : "127.0.0.1"}:${port}`;

@@ -376,6 +376,7 @@ export class ShapeRegistry {
     const tables = new Map<string, TableInfo | undefined>();
     let recovered = 0;
     let dropped = 0;
+    const offsets = storage.allOffsets();
     for (const stored of storage.listShapes()) {
       const def = JSON.parse(stored.def) as ShapeDefinition;
       const tkey = `${def.schema}.${def.table}`;
@@ -392,8 +393,8 @@ export class ShapeRegistry {
         dropped++;
         continue;
       }
-      const latest = storage.latestOffset(stored.id) ?? { tx: 0, op: 0 };
-      const chunks = storage.snapshotChunks(stored.id);
+      const latest = offsets.get(stored.id) ?? { tx: 0, op: 0, chunks: 0 };
+      const chunks = latest.chunks;
       const shape: Shape = {
         id: stored.id,
         handle: stored.handle,

@@ -100,6 +100,25 @@ export class ShapeStorage {
     return this.stmts.latest.get(shapeId);
   }
 
+  /** Latest (tx, op) and snapshot chunk count of every shape, in two index scans (restart recovery). */
+  allOffsets(): Map<number, { tx: number; op: number; chunks: number }> {
+    const out = new Map<number, { tx: number; op: number; chunks: number }>();
+    const latest = this.db
+      .prepare<[], { shape_id: number; tx: number; op: number }>(
+        `SELECT l.shape_id, l.tx, max(l.op) AS op FROM log l
+         JOIN (SELECT shape_id, max(tx) AS tx FROM log GROUP BY shape_id) m ON m.shape_id = l.shape_id AND m.tx = l.tx
+         GROUP BY l.shape_id, l.tx`,
+      )
+      .all();
+    for (const r of latest) out.set(r.shape_id, { tx: r.tx, op: r.op, chunks: 0 });
+    const chunks = this.db.prepare<[], { shape_id: number; n: number }>("SELECT shape_id, max(op) + 1 AS n FROM log WHERE tx = 0 GROUP BY shape_id").all();
+    for (const r of chunks) {
+      const o = out.get(r.shape_id);
+      if (o) o.chunks = r.n;
+    }
+    return out;
+  }
+
   /** Number of snapshot chunks (entries at tx 0) of a shape. */
   snapshotChunks(shapeId: number): number {
     return this.stmts.snapshotChunks.get(shapeId)?.n ?? 0;

@@ -26,6 +26,18 @@ function parseCached(sql: string): any {
   return hit;
 }
 
+const strippedCache = new Map<string, string>();
+/** Location-free AST JSON of a where template (cached like the parse). */
+function strippedKey(where: string, node: unknown): string {
+  let k = strippedCache.get(where);
+  if (k === undefined) {
+    k = JSON.stringify(stripLocations(node));
+    if (strippedCache.size >= PARSE_CACHE_MAX) strippedCache.delete(strippedCache.keys().next().value!);
+    strippedCache.set(where, k);
+  }
+  return k;
+}
+
 export interface CompiledWhere {
   /** True / false / null (unknown) for one row. Errors evaluate to null. */
   evaluate(row: Row): boolean | null;
@@ -104,7 +116,7 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
       }
     },
     sql,
-    key: JSON.stringify(stripLocations(select.whereClause)) + JSON.stringify(used),
+    key: strippedKey(where, select.whereClause) + JSON.stringify(used),
     hint,
     columns: referenced,
   };
