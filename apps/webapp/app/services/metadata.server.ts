@@ -44,7 +44,7 @@ import {
 import type { PrismaClient } from "@runfeed/database";
 import { HttpError, unprocessable } from "./httpErrors.server";
 import { TtlCache } from "./ttlCache.server";
-import { WriteBuffer, prismaFlush } from "./writeBuffer.server";
+import { WriteBuffer, flushFor } from "./writeBuffer.server";
 import { runNotFound, runWhere, type Db } from "./runs.server";
 import { metadataTooLarge } from "./trigger.server";
 
@@ -179,7 +179,7 @@ export class RunMetadataWriter {
   ) {
     this.#refs = new TtlCache({ ttlMs: cache.refTtlMs, maxEntries: cache.maxEntries });
     this.#versions = new TtlCache({ ttlMs: cache.versionTtlMs, maxEntries: cache.maxEntries });
-    this.#buffer = new WriteBuffer(prismaFlush(prisma));
+    this.#buffer = new WriteBuffer(flushFor(prisma));
   }
 
   remember(environmentId: string, runParam: string, run: MetadataRow & RunRef) {

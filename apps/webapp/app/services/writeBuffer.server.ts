@@ -13,6 +13,7 @@
  * those transactions cannot deadlock each other.
  */
 import type { PrismaClient } from "@runfeed/database";
+import type pg from "pg";
 
 export interface VersionedWrite {
   id: string;
@@ -73,34 +74,67 @@ export class WriteBuffer {
 }
 
 /**
- * The statements. Timestamps are stored as UTC without zone (Prisma's convention), hence
- * AT TIME ZONE 'UTC' and zone-less cutoffs (a timestamp literal ignores the ISO string's "Z").
+ * A `pg` pool for the hot statements, registered per Prisma client by the app (server/app.ts). Prisma's
+ * raw-query path costs ~0.26 ms of CPU per statement here against ~0.05 ms for a named prepared
+ * statement on `pg` directly; without a registered pool (services used alone, e.g. in scripts) the
+ * same statements go through Prisma.
  */
+const pools = new WeakMap<PrismaClient, pg.Pool>();
+export function registerWritePool(prisma: PrismaClient, pool: pg.Pool) {
+  pools.set(prisma, pool);
+}
+
+export function flushFor(prisma: PrismaClient): FlushWrites {
+  const pool = pools.get(prisma);
+  return pool ? pgFlush(pool) : prismaFlush(prisma);
+}
+
+/** Timestamps are stored as UTC without zone (Prisma's convention), hence AT TIME ZONE 'UTC' and
+ * zone-less cutoffs (a timestamp literal ignores the ISO string's "Z"). */
+const SINGLE_SQL = `UPDATE "TaskRun" SET "metadata" = $1, "metadataType" = 'application/json',
+    "metadataVersion" = "metadataVersion" + 1, "updatedAt" = (clock_timestamp() AT TIME ZONE 'UTC')
+  WHERE "id" = $2 AND "metadataVersion" = $3 AND ("completedAt" IS NULL OR "completedAt" >= $4::timestamp)`;
+/** Rows locked in id order first (header), then written where version and window still hold. */
+const BATCH_SQL = `WITH v AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamp[]) AS v(id, data, version, cutoff)
+  ), locked AS (
+    SELECT t."id" FROM "TaskRun" t WHERE t."id" IN (SELECT id FROM v) ORDER BY t."id" FOR UPDATE
+  )
+  UPDATE "TaskRun" t SET "metadata" = v.data, "metadataType" = 'application/json',
+    "metadataVersion" = t."metadataVersion" + 1, "updatedAt" = (clock_timestamp() AT TIME ZONE 'UTC')
+  FROM v
+  WHERE t."id" = v.id AND t."id" IN (SELECT "id" FROM locked) AND t."metadataVersion" = v.version
+    AND (t."completedAt" IS NULL OR t."completedAt" >= v.cutoff)
+  RETURNING t."id"`;
+
+const columns = (writes: VersionedWrite[]) => [
+  writes.map((w) => w.id),
+  writes.map((w) => w.data),
+  writes.map((w) => w.version),
+  writes.map((w) => w.cutoff.toISOString()),
+];
+
+export function pgFlush(pool: pg.Pool): FlushWrites {
+  return async (writes) => {
+    if (writes.length === 1) {
+      const { id, data, version, cutoff } = writes[0]!;
+      const result = await pool.query({ name: "metadata-write-1", text: SINGLE_SQL, values: [data, id, version, cutoff.toISOString()] });
+      return new Set(result.rowCount === 1 ? [id] : []);
+    }
+    const result = await pool.query<{ id: string }>({ name: "metadata-write-n", text: BATCH_SQL, values: columns(writes) });
+    return new Set(result.rows.map((r) => r.id));
+  };
+}
+
+/** The same statements through Prisma. */
 export function prismaFlush(prisma: PrismaClient): FlushWrites {
   return async (writes) => {
     if (writes.length === 1) {
       const { id, data, version, cutoff } = writes[0]!;
-      const count = await prisma.$executeRaw`
-        UPDATE "TaskRun" SET "metadata" = ${data}, "metadataType" = 'application/json',
-          "metadataVersion" = "metadataVersion" + 1, "updatedAt" = (clock_timestamp() AT TIME ZONE 'UTC')
-        WHERE "id" = ${id} AND "metadataVersion" = ${version}
-          AND ("completedAt" IS NULL OR "completedAt" >= ${cutoff.toISOString()}::timestamp)`;
+      const count = await prisma.$executeRawUnsafe(SINGLE_SQL, data, id, version, cutoff.toISOString());
       return new Set(count === 1 ? [id] : []);
     }
-    const rows = await prisma.$queryRaw<Array<{ id: string }>>`
-      WITH v AS (
-        SELECT * FROM unnest(${writes.map((w) => w.id)}::text[], ${writes.map((w) => w.data)}::text[],
-          ${writes.map((w) => w.version)}::int[], ${writes.map((w) => w.cutoff.toISOString())}::timestamp[])
-          AS v(id, data, version, cutoff)
-      ), locked AS (
-        SELECT t."id" FROM "TaskRun" t WHERE t."id" IN (SELECT id FROM v) ORDER BY t."id" FOR UPDATE
-      )
-      UPDATE "TaskRun" t SET "metadata" = v.data, "metadataType" = 'application/json',
-        "metadataVersion" = t."metadataVersion" + 1, "updatedAt" = (clock_timestamp() AT TIME ZONE 'UTC')
-      FROM v
-      WHERE t."id" = v.id AND t."id" IN (SELECT "id" FROM locked) AND t."metadataVersion" = v.version
-        AND (t."completedAt" IS NULL OR t."completedAt" >= v.cutoff)
-      RETURNING t."id"`;
+    const rows = await prisma.$queryRawUnsafe<Array<{ id: string }>>(BATCH_SQL, ...columns(writes));
     return new Set(rows.map((r) => r.id));
   };
 }
