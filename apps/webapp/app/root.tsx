@@ -1,4 +1,8 @@
+import type { MetaFunction } from "@remix-run/node";
 import { Links, Meta, Outlet, Scripts, ScrollRestoration } from "@remix-run/react";
+
+/** Default title; routes set their own through `meta`. */
+export const meta: MetaFunction = () => [{ title: "runfeed" }];
 
 export function Layout({ children }: { children: React.ReactNode }) {
   return (
@@ -6,7 +10,6 @@ export function Layout({ children }: { children: React.ReactNode }) {
       <head>
         <meta charSet="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>runfeed</title>
         <Meta />
         <Links />
       </head>
