@@ -1,6 +1,6 @@
 /** Shared helpers for the shape-sync benchmarks: child server process, RSS, metrics, percentiles. */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import pg from "pg";
@@ -38,7 +38,8 @@ export interface ChildServer {
 }
 
 /** Spawns apps/shape-sync/src/main.ts (node --import tsx, so the pid is the server itself). */
-export async function spawnServer(opts: { databaseUrl: string; storageDir: string; streamId: string; port: number; longPollMs?: number }): Promise<ChildServer> {
+export async function spawnServer(opts: { databaseUrl: string; storageDir: string; streamId: string; port: number; longPollMs?: number; logFile?: string }): Promise<ChildServer> {
+  const out = opts.logFile ? openSync(opts.logFile, "a") : "ignore";
   const proc = spawn(process.execPath, ["--expose-gc", "--import", "tsx", join(ROOT, "apps/shape-sync/src/main.ts")], {
     cwd: join(ROOT, "apps/shape-sync"),
     env: {
@@ -49,9 +50,9 @@ export async function spawnServer(opts: { databaseUrl: string; storageDir: strin
       ELECTRIC_REPLICATION_STREAM_ID: opts.streamId,
       ELECTRIC_LONG_POLL_TIMEOUT: String(opts.longPollMs ?? 20_000),
       ELECTRIC_MAX_CONCURRENT_REQUESTS: JSON.stringify({ initial: 5_000, existing: 100_000 }),
-      LOG_LEVEL: "warn",
+      LOG_LEVEL: opts.logFile ? "info" : "warn",
     },
-    stdio: ["ignore", "ignore", "inherit"],
+    stdio: ["ignore", out, "inherit"],
   });
   children.add(proc);
   proc.once("exit", () => children.delete(proc));

@@ -112,7 +112,8 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
     ac = new AbortController();
     setMaxListeners(0, ac.signal);
     const t0 = performance.now();
-    const nextServer = spawnServer({ databaseUrl, storageDir, streamId: "bench_scale", port, longPollMs: 120_000 });
+    // The restarted server logs at info to a file, so the startup phases can be read afterwards.
+    const nextServer = spawnServer({ databaseUrl, storageDir, streamId: "bench_scale", port, longPollMs: 120_000, logFile: process.env.BENCH_RESTART_LOG });
     server = await nextServer;
     const restartHealthyMs = performance.now() - t0;
     // Resume every client at its last offset, then commit one change per shape.

@@ -104,7 +104,19 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
       void s.stop().then(() => restart(reg));
     });
     stream = s;
-    await s.start();
+    // A killed predecessor's walsender can hold the slot for a moment ("is active for PID"): retry.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await s.start();
+        return;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (stopped || code !== "55006" || attempt >= 60) throw err;
+        log.warn({ err: (err as Error).message }, "replication slot busy; retrying");
+        await new Promise((r) => setTimeout(r, 250));
+        s.reset();
+      }
+    }
   };
 
   const restart = async (reg: ShapeRegistry): Promise<void> => {

@@ -51,15 +51,30 @@ export class ReplicationStream extends EventEmitter {
     await client.connect();
     for (const s of DISPLAY_SETTINGS) await client.query(s);
     const connection = (client as unknown as { connection: EventEmitter & { sendCopyFromChunk(b: Buffer): void; stream: NodeJS.ReadableStream } }).connection;
-    const started = new Promise<void>((resolve) => connection.once("replicationStart", () => resolve()));
+    let isStarted = false;
+    const started = new Promise<void>((resolve) =>
+      connection.once("replicationStart", () => {
+        isStarted = true;
+        resolve();
+      }),
+    );
     connection.on("copyData", ({ chunk }: { chunk: Buffer }) => this.onCopyData(chunk));
     const sql = `START_REPLICATION SLOT ${quoteIdentSafe(this.opts.slot)} LOGICAL 0/0 (proto_version '1', publication_names '${this.opts.publication.replace(/'/g, "''")}')`;
-    const done = client.query(sql).then(
+    const done = client.query(sql);
+    // Failures before the stream started reject start() (the caller retries); later ones are 'error' events.
+    done.then(
       () => this.emit("end"),
-      (e: Error) => { if (!this.stopped) this.emit("error", e); },
+      (e: Error) => {
+        if (isStarted && !this.stopped) this.emit("error", e);
+      },
     );
-    void done;
-    await Promise.race([started, done.then(() => { throw new Error("replication ended before it started"); })]);
+    try {
+      await Promise.race([started, done.then(() => Promise.reject(new Error("replication ended before it started")))]);
+    } catch (e) {
+      this.stopped = true;
+      await client.end().catch(() => undefined);
+      throw e;
+    }
     this.timer = setInterval(() => this.sendStatus(false), this.opts.statusIntervalMs ?? 1000);
     this.timer.unref();
   }
@@ -75,6 +90,13 @@ export class ReplicationStream extends EventEmitter {
       this.opts.onKeepalive?.(walEnd);
       if (chunk[17] === 1) this.sendStatus(true);
     }
+  }
+
+  /** Allows start() again after a failed start. */
+  reset(): void {
+    this.stopped = false;
+    this.client = undefined;
+    this.decoder = new PgoutputDecoder(this.opts.wantsRelation);
   }
 
   /** Everything up to `lsn` is durably stored; the slot may advance to it. */
