@@ -9,9 +9,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
 import { migrate } from "../../packages/database/src/migrate.js";
-import { freePort, startEmbeddedPostgres, startRedisServer } from "../../packages/devstack/src/index.js";
+import { createDatabase, freePort, postgresServer, redisServer } from "../../packages/devstack/src/index.js";
 import { parseEnv } from "../../apps/webapp/app/env.server.js";
 import { createWebapp, listen, type Webapp } from "../../apps/webapp/server/app.js";
 
@@ -32,37 +31,16 @@ export async function startStack(options: { mode: "production" | "development" }
     for (const fn of stops.reverse()) await fn().catch((error) => console.error("stop:", (error as Error).message));
   };
   try {
-    let serverUrl: string;
-    if (process.env.DATABASE_URL) {
-      const url = new URL(process.env.DATABASE_URL);
-      url.pathname = "";
-      serverUrl = url.toString().replace(/\/$/, "");
-    } else {
-      const dataDir = await mkdtemp(path.join(tmpdir(), "runfeed-bench-pg-"));
-      const postgres = await startEmbeddedPostgres({ dataDir, persistent: false });
-      serverUrl = postgres.serverUrl;
-      stops.push(async () => {
-        await postgres.stop();
-        await rm(dataDir, { recursive: true, force: true });
-      });
-    }
-    const database = `bench_dashboard_${randomBytes(4).toString("hex")}`;
-    await withAdmin(serverUrl, (admin) => admin.query(`CREATE DATABASE ${database}`));
-    stops.push(() =>
-      withAdmin(serverUrl, async (admin) => {
-        await admin.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active`, [database]);
-        await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      }),
-    );
-    const databaseUrl = `${serverUrl}/${database}`;
+    const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-bench");
+    stops.push(postgres.stop);
+    const database = await createDatabase(postgres.url, `bench_dashboard_${randomBytes(4).toString("hex")}`);
+    stops.push(database.drop);
+    const databaseUrl = database.url;
     await migrate(databaseUrl);
 
-    let redisUrl = process.env.REDIS_URL;
-    if (!redisUrl) {
-      const redis = await startRedisServer();
-      redisUrl = redis.url;
-      stops.push(redis.stop);
-    }
+    const redis = await redisServer(process.env.REDIS_URL);
+    stops.push(redis.stop);
+    const redisUrl = redis.url;
 
     const shapePort = await freePort();
     stops.push(await startShapeSync(databaseUrl, shapePort));
@@ -129,15 +107,5 @@ async function startShapeSync(databaseUrl: string, port: number): Promise<() => 
       throw new Error("shape-sync did not become active within 60 s");
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function withAdmin<T>(serverUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const admin = new pg.Client({ connectionString: `${serverUrl}/postgres` });
-  await admin.connect();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.end();
   }
 }

@@ -17,9 +17,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import getPort from "get-port";
-import pg from "pg";
 import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
-import { startEmbeddedPostgres } from "../../packages/devstack/src/postgres.js";
+import { createDatabase, postgresServer, withAdmin } from "../../packages/devstack/src/services.js";
 import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
 import { signPublicToken } from "../../apps/webapp/app/services/auth.server.js";
 import { buildShapeUrl } from "../../apps/webapp/app/services/realtime/shapeRewrite.server.js";
@@ -92,30 +91,14 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 
 export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops: Array<() => Promise<void>> }) {
   // --- Postgres + database
-  let serverUrl = process.env.DATABASE_URL ? process.env.DATABASE_URL.replace(/\/[^/]*$/, "") : undefined;
-  if (!serverUrl) {
-    const dataDir = mkdtempSync(join(tmpdir(), "runfeed-bench-pg-"));
-    const postgres = await startEmbeddedPostgres({ dataDir, persistent: false });
-    stops.push(async () => {
-      await postgres.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    });
-    serverUrl = postgres.serverUrl;
-  }
+  const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-bench");
+  stops.push(postgres.stop);
+  const serverUrl = postgres.url;
   const dbName = `bench_realtime_${process.pid}`;
-  const admin = new pg.Client({ connectionString: `${serverUrl}/postgres` });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  await admin.end();
-  stops.push(async () => {
-    const a = new pg.Client({ connectionString: `${serverUrl}/postgres` });
-    await a.connect();
-    await a.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active`, [dbName]).catch(() => {});
-    await a.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await a.end();
-  });
-  const databaseUrl = `${serverUrl}/${dbName}`;
+  await withAdmin(serverUrl, (admin) => admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
+  const database = await createDatabase(serverUrl, dbName);
+  stops.push(database.drop);
+  const databaseUrl = database.url;
   await migrate(databaseUrl);
   const prisma = createPrismaClient(databaseUrl, { max: 2 });
   stops.push(() => prisma.$disconnect());

@@ -11,11 +11,8 @@
  * Uses DATABASE_URL (a database with wal_level=logical that we may write to) when set, else starts
  * embedded Postgres in a temp dir and creates a database.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import pg from "pg";
-import { startEmbeddedPostgres } from "../../packages/devstack/src/postgres.js";
+import { createDatabase, postgresServer } from "../../packages/devstack/src/services.js";
 import { migrate } from "../../packages/database/src/migrate.js";
 import { fmt } from "./common.js";
 import { benchIngest } from "./ingest.js";
@@ -40,17 +37,9 @@ const stops: Array<() => Promise<void>> = [];
 try {
   let databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {
-    const dataDir = mkdtempSync(join(tmpdir(), "shape-sync-bench-pg-"));
-    const pgServer = await startEmbeddedPostgres({ dataDir, persistent: false });
-    stops.push(async () => {
-      await pgServer.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    });
-    const admin = new pg.Client({ connectionString: `${pgServer.serverUrl}/postgres` });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE bench_shape_sync`);
-    await admin.end();
-    databaseUrl = `${pgServer.serverUrl}/bench_shape_sync`;
+    const postgres = await postgresServer(undefined, "shape-sync-bench");
+    stops.push(postgres.stop);
+    databaseUrl = (await createDatabase(postgres.url, "bench_shape_sync")).url;
   }
   await migrate(databaseUrl);
   const db = new pg.Client({ connectionString: databaseUrl });

@@ -23,15 +23,14 @@ import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import getPort from "get-port";
 import pg from "pg";
 import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
-import { startEmbeddedPostgres } from "../../packages/devstack/src/postgres.js";
-import { startRedisServer, waitForPort } from "../../packages/devstack/src/redis.js";
+import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
+import { waitForPort } from "../../packages/devstack/src/redis.js";
 import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -50,32 +49,15 @@ let child: ChildProcess | undefined;
 
 async function main() {
   // ---- services
-  let serverUrl: string;
-  let databaseUrl: string;
-  if (process.env.DATABASE_URL) {
-    const base = new URL(process.env.DATABASE_URL);
-    const name = `bench_write_${randomBytes(4).toString("hex")}`;
-    await withClient(process.env.DATABASE_URL, (c) => c.query(`CREATE DATABASE ${name}`));
-    stops.push(() => withClient(process.env.DATABASE_URL!, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => {}));
-    databaseUrl = Object.assign(new URL(base.href), { pathname: `/${name}` }).href;
-    serverUrl = base.href;
-  } else {
-    const dataDir = await mkdtemp(join(tmpdir(), "runfeed-bench-pg-"));
-    const postgres = await startEmbeddedPostgres({ dataDir, persistent: false });
-    stops.push(async () => {
-      await postgres.stop();
-      await rm(dataDir, { recursive: true, force: true });
-    });
-    serverUrl = postgres.serverUrl;
-    await withClient(`${serverUrl}/postgres`, (c) => c.query("CREATE DATABASE bench_write"));
-    databaseUrl = `${serverUrl}/bench_write`;
-  }
-  let redisUrl = process.env.REDIS_URL;
-  if (!redisUrl) {
-    const redis = await startRedisServer();
-    stops.push(redis.stop);
-    redisUrl = redis.url;
-  }
+  const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-bench");
+  stops.push(postgres.stop);
+  const serverUrl = postgres.url;
+  const database = await createDatabase(serverUrl, `bench_write_${randomBytes(4).toString("hex")}`);
+  stops.push(database.drop);
+  const databaseUrl = database.url;
+  const redis = await redisServer(process.env.REDIS_URL);
+  stops.push(redis.stop);
+  const redisUrl = redis.url;
   await migrate(databaseUrl);
   const prisma = createPrismaClient(databaseUrl, { max: 2 });
   const project = await seedProject(prisma, { orgSlug: "bench", orgTitle: "Bench", projectSlug: "bench", projectName: "Bench" });

@@ -1,2 +1,3 @@
 export { startEmbeddedPostgres, type RunningPostgres } from "./postgres.js";
 export { startRedisServer, hasRedisServer, freePort, waitForPort, RedisNotFoundError, type RunningRedis } from "./redis.js";
+export { postgresServer, redisServer, withAdmin, createDatabase, type RunningServer } from "./services.js";
