@@ -175,7 +175,7 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
     log.info({ recovered: rec.recovered, dropped: rec.dropped, ms: Date.now() - t0, appliedLsn: reg.appliedLsn.toString() }, "recovered shapes");
     registry = reg;
     waits = new LiveWaits(reg);
-    api = new ShapeApi({ config, registry: reg, waits, lookupTable: loadTable });
+    api = new ShapeApi({ config, registry: reg, waits, lookupTable: loadTable, pool });
     await startReplication(reg);
     status = "active";
     log.info({ url }, "shape server active");

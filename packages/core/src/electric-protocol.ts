@@ -44,6 +44,18 @@ export const EXPIRED_HANDLE_PARAM = "expired_handle";
 export const CACHE_BUSTER_PARAM = "cache-buster";
 export const SECRET_PARAM = "secret";
 export const SUBSET_PARAM_PREFIX = "subset__";
+export const SUBSET_WHERE_PARAM = "subset__where";
+export const SUBSET_PARAMS_PARAM = "subset__params";
+export const SUBSET_LIMIT_PARAM = "subset__limit";
+export const SUBSET_OFFSET_PARAM = "subset__offset";
+export const SUBSET_ORDER_BY_PARAM = "subset__order_by";
+export const SUBSET_WHERE_EXPR_PARAM = "subset__where_expr";
+export const SUBSET_ORDER_BY_EXPR_PARAM = "subset__order_by_expr";
+/** POST body (§1.3): these keys (bare, or under the nested `subset` object) are subset params. */
+export const SUBSET_BODY_KEY = "subset";
+export const SUBSET_BODY_KEYS = ["where", "params", "limit", "offset", "order_by", "where_expr", "order_by_expr"] as const;
+/** Field name of subset validation errors: `{"errors":{"subset":{"where":[…]}}}`. */
+export const SUBSET_ERROR_FIELD = "subset";
 
 /**
  * The protocol parameters a proxy forwards from its client to the shape server
@@ -60,13 +72,13 @@ export const ELECTRIC_PROTOCOL_QUERY_PARAMS = [
   EXPIRED_HANDLE_PARAM,
   LOG_PARAM,
   CACHE_BUSTER_PARAM,
-  "subset__where",
-  "subset__limit",
-  "subset__offset",
-  "subset__order_by",
-  "subset__params",
-  "subset__where_expr",
-  "subset__order_by_expr",
+  SUBSET_WHERE_PARAM,
+  SUBSET_LIMIT_PARAM,
+  SUBSET_OFFSET_PARAM,
+  SUBSET_ORDER_BY_PARAM,
+  SUBSET_PARAMS_PARAM,
+  SUBSET_WHERE_EXPR_PARAM,
+  SUBSET_ORDER_BY_EXPR_PARAM,
 ] as const;
 
 // --- Offsets (§4.1)

@@ -9,6 +9,9 @@ import {
   LOG_PARAM,
   OFFSET_PARAM,
   REPLICA_PARAM,
+  SUBSET_BODY_KEY,
+  SUBSET_BODY_KEYS,
+  SUBSET_ERROR_FIELD,
   SUBSET_PARAM_PREFIX,
   TABLE_PARAM,
   WHERE_PARAM,
@@ -32,17 +35,115 @@ export interface ShapeParams {
   live: boolean;
   liveSse: boolean;
   cursor?: string;
-  subset?: Record<string, string>;
+  subset?: SubsetParams;
+}
+
+/** A subset snapshot request (§1.2 `subset__*`, §1.3 POST body). */
+export interface SubsetParams {
+  where?: string;
+  /** 1-based positional values (`params[0]` = $1). */
+  params: string[];
+  limit?: number;
+  offset?: number;
+  orderBy?: string;
+}
+
+const SUBSET_KEYS: ReadonlySet<string> = new Set(SUBSET_BODY_KEYS);
+
+/** Positional params from a map of "n" → value: numeric keys, contiguous from 1. Returns an error message or the values. */
+function positional(map: Map<string, string>): string[] | string {
+  const keys = [...map.keys()];
+  if (keys.some((k) => !/^\d+$/.test(k))) return "Parameters can only use numbers as keys";
+  const nums = keys.map(Number).sort((a, b) => a - b);
+  if (nums.some((n, i) => n !== i + 1)) return "Parameters must be numbered sequentially, starting from 1";
+  return nums.map((n) => map.get(String(n))!);
+}
+
+const paramText = (v: unknown): string => (typeof v === "string" ? v : typeof v === "object" && v !== null ? JSON.stringify(v) : String(v));
+
+/**
+ * Subset params from the query (`subset__*`) and the POST body (bare subset keys or a nested
+ * `subset` object; body wins). Undefined when the request is not a subset request.
+ */
+export function parseSubsetParams(query: URLSearchParams, body?: Record<string, unknown>): SubsetParams | undefined {
+  const raw: Record<string, unknown> = {};
+  const deep = new Map<string, string>();
+  let present = false;
+  for (const [k, v] of query) {
+    if (!k.startsWith(SUBSET_PARAM_PREFIX)) continue;
+    present = true;
+    const name = k.slice(SUBSET_PARAM_PREFIX.length);
+    const m = /^params\[([^\]]*)\]$/.exec(name);
+    if (m) deep.set(m[1]!, v);
+    else raw[name] = v;
+  }
+  if (body) {
+    for (const k of Object.keys(body))
+      if (SUBSET_KEYS.has(k)) {
+        present = true;
+        raw[k] = body[k];
+      }
+    const nested = body[SUBSET_BODY_KEY];
+    if (nested !== undefined) {
+      present = true;
+      if (nested && typeof nested === "object" && !Array.isArray(nested)) for (const [k, v] of Object.entries(nested)) if (SUBSET_KEYS.has(k)) raw[k] = v;
+    }
+  }
+  if (!present) return undefined;
+
+  const errors: FieldErrors = {};
+  const add = (f: string, m: string) => (errors[f] ??= []).push(m);
+  const str = (v: unknown): string | undefined => (v === undefined || v === null || v === "" ? undefined : String(v));
+
+  // params: JSON object string, deep object, or (POST) an object / array.
+  const paramMap = new Map<string, string>(deep);
+  let rawParams = raw.params;
+  if (typeof rawParams === "string" && rawParams !== "") {
+    try {
+      rawParams = JSON.parse(rawParams);
+      if (!rawParams || typeof rawParams !== "object") add("params", "params must be a JSON object");
+    } catch {
+      add("params", "params must be valid JSON");
+      rawParams = undefined;
+    }
+  }
+  if (rawParams && typeof rawParams === "object")
+    for (const [k, v] of Object.entries(rawParams)) paramMap.set(Array.isArray(rawParams) ? String(Number(k) + 1) : k, paramText(v));
+  let params: string[] = [];
+  if (paramMap.size > 0) {
+    const r = positional(paramMap);
+    if (typeof r === "string") add("params", r);
+    else params = r;
+  }
+
+  const int = (field: string, v: unknown, min: number): number | undefined => {
+    const t = str(v);
+    if (t === undefined) return undefined;
+    if (!/^\d+$/.test(t.trim())) {
+      add(field, "is invalid");
+      return undefined;
+    }
+    const n = Number(t.trim());
+    if (!Number.isSafeInteger(n) || n < min) add(field, `must be greater than or equal to ${min}`);
+    return n;
+  };
+  const limit = int("limit", raw.limit, 1);
+  const offset = int("offset", raw.offset, 0);
+  const orderBy = str(raw.order_by);
+  if ((limit !== undefined || offset !== undefined) && orderBy === undefined) add("order_by", "order_by is required when limit or offset is present");
+
+  if (Object.keys(errors).length > 0) throw new InvalidRequestError({ [SUBSET_ERROR_FIELD]: errors });
+  return { where: str(raw.where), params, limit, offset, orderBy };
 }
 
 const truthy = (v: string | null | undefined) => v !== null && v !== undefined && v !== "false";
 
 export function parseShapeParams(query: URLSearchParams, body?: Record<string, unknown>): ShapeParams {
   const get = (k: string): string | undefined => {
-    if (body && k in body && body[k] !== undefined && body[k] !== null) return String(body[k]);
+    if (body && !SUBSET_KEYS.has(k) && k in body && body[k] !== undefined && body[k] !== null) return String(body[k]);
     return query.get(k) ?? undefined;
   };
-  const has = (k: string) => (body && k in body) || query.has(k);
+  const has = (k: string) => (body && !SUBSET_KEYS.has(k) && k in body) || query.has(k);
   const errors: FieldErrors = {};
   const add = (f: string, m: string) => (errors[f] ??= []).push(m);
 
@@ -73,29 +174,21 @@ export function parseShapeParams(query: URLSearchParams, body?: Record<string, u
   const log = get(LOG_PARAM) ?? "full";
   if (log !== "full" && log !== "changes_only") add(LOG_PARAM, "is invalid");
 
-  // params[n]=v (deep object) or a JSON object / array in the body
+  // params[n]=v (deep object); a POST body's `params` are subset params (§1.3)
   const paramMap = new Map<string, string>();
   for (const [k, v] of query) {
     const m = /^params\[([^\]]*)\]$/.exec(k);
     if (m) paramMap.set(m[1]!, v);
   }
-  const bodyParams = body?.params;
-  if (bodyParams && typeof bodyParams === "object") for (const [k, v] of Object.entries(bodyParams)) paramMap.set(Array.isArray(bodyParams) ? String(Number(k) + 1) : k, String(v));
-  const params: string[] = [];
+  let params: string[] = [];
   if (paramMap.size > 0) {
-    const keys = [...paramMap.keys()];
-    if (keys.some((k) => !/^\d+$/.test(k))) add("params", "Parameters can only use numbers as keys");
-    else {
-      const nums = keys.map(Number).sort((a, b) => a - b);
-      if (nums.some((n, i) => n !== i + 1)) add("params", "Parameters must be numbered sequentially, starting from 1");
-      else for (const n of nums) params.push(paramMap.get(String(n))!);
-    }
+    const r = positional(paramMap);
+    if (typeof r === "string") add("params", r);
+    else params = r;
   }
 
-  let subset: Record<string, string> | undefined;
-  for (const [k, v] of query) if (k.startsWith(SUBSET_PARAM_PREFIX)) (subset ??= {})[k.slice(SUBSET_PARAM_PREFIX.length)] = v;
-
   if (Object.keys(errors).length > 0) throw new InvalidRequestError(errors);
+  const subset = parseSubsetParams(query, body);
   return {
     table: table!,
     where: get(WHERE_PARAM) || undefined,

@@ -170,8 +170,6 @@ export function createRouter(deps: RouterDeps) {
       else inflightExisting++;
       try {
         const body = req.method === "POST" ? await readJsonBody(req) : undefined;
-        if (body && ("subset" in body || ["where_expr", "order_by", "limit", "offset"].some((k) => k in body) && !("table" in body)))
-          throw InvalidRequestError.field("subset", "subset snapshots are not supported by this server");
         await api.handleGet(req, res, url.searchParams, body);
       } finally {
         if (initial) inflightInitial--;

@@ -13,7 +13,9 @@ import {
   ELECTRIC_HAS_DATA_HEADER,
   ELECTRIC_OFFSET_HEADER,
   ELECTRIC_SCHEMA_HEADER,
+  ELECTRIC_SNAPSHOT_HEADER,
   ELECTRIC_UP_TO_DATE_HEADER,
+  SUBSET_ERROR_FIELD,
   SSE_KEEP_ALIVE,
   cacheControlCatchUp,
   cacheControlSse,
@@ -22,21 +24,27 @@ import {
   shapeEtag,
   upToDateMessage,
 } from "@runfeed/core";
+import type pg from "pg";
 import type { ShapeServerConfig } from "../env.js";
 import { shapeSchema, type TableInfo } from "../pg/catalog.js";
 import { IdentifierError, parseColumnList, parseRelation } from "../pg/identifiers.js";
-import { compileShape, type CompiledShape, type ShapeDefinition } from "../shapes/definition.js";
+import { compileShape, typesFor, type CompiledShape, type ShapeDefinition } from "../shapes/definition.js";
+import { takeSubsetSnapshot } from "../shapes/snapshot.js";
+import { compileWhere } from "../where/compile.js";
+import { compileOrderBy } from "../where/order-by.js";
 import type { ReadResult, Shape, ShapeRegistry } from "../shapes/registry.js";
 import { WhereError } from "../where/compile.js";
 import { HttpError, InvalidRequestError, MustRefetchError } from "./errors.js";
 import { cancelOnClose, type Cancel, type LiveWaits } from "./live.js";
-import { parseShapeParams, type ShapeParams } from "./params.js";
+import { parseShapeParams, type ShapeParams, type SubsetParams } from "./params.js";
 
 export interface ShapeApiDeps {
   config: ShapeServerConfig;
   registry: ShapeRegistry;
   waits: LiveWaits;
   lookupTable: (schema: string, table: string) => Promise<TableInfo | undefined>;
+  /** Connections for subset snapshot queries. */
+  pool: pg.Pool;
 }
 
 type Pos = { tx: number; op: number | "inf" };
@@ -123,8 +131,8 @@ export class ShapeApi {
 
   async handleGet(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, body?: Record<string, unknown>): Promise<void> {
     const p = parseShapeParams(query, body);
-    if (p.subset) throw InvalidRequestError.field("subset", "subset snapshots are not supported by this server");
     const compiled = await this.compile(p);
+    if (p.subset) return this.handleSubset(res, p, compiled, p.subset);
     const isPost = req.method === "POST";
     const pos = posOf(p.offset);
 
@@ -179,6 +187,56 @@ export class ShapeApi {
       r = o.read();
       return this.sendLog(req, res, shape, p, r, { cacheControl: CACHE_CONTROL_LIVE, upToDate: r.reachedEnd, liveData: true });
     }
+  }
+
+  /**
+   * Subset snapshot (§3.6): validated subset where/order_by, its own snapshot transaction, rows with
+   * `snapshot_mark`; not merged into the log. Ignores live/SSE, never revalidates (no etag).
+   */
+  private async handleSubset(res: ServerResponse, p: ShapeParams, compiled: CompiledShape, subset: SubsetParams): Promise<void> {
+    const subsetError = (field: string, message: string) => new InvalidRequestError({ [SUBSET_ERROR_FIELD]: { [field]: [message] } });
+    const types = typesFor(compiled.table);
+    let whereSql: string | undefined;
+    let orderBySql: string | undefined;
+    try {
+      if (subset.where !== undefined) whereSql = compileWhere(subset.where, types, subset.params).sql;
+    } catch (e) {
+      if (e instanceof WhereError) throw subsetError("where", e.message);
+      throw e;
+    }
+    try {
+      if (subset.orderBy !== undefined) orderBySql = compileOrderBy(subset.orderBy, types);
+    } catch (e) {
+      if (e instanceof WhereError) throw subsetError("order_by", e.message);
+      throw e;
+    }
+    // The shape itself: a handle that no longer matches the definition is a 409 like any read.
+    let shape: Shape;
+    if (p.handle !== undefined) {
+      const known = this.deps.registry.getByHandle(p.handle);
+      if (!known || known.compiled.key !== compiled.key || known.state !== "active") return this.refetch(compiled);
+      shape = known;
+    } else shape = await this.deps.registry.getOrCreate(compiled);
+
+    // The shape's latest offset, read before the snapshot starts: every change after it is either
+    // visible in the snapshot (the client filters it by key + xid) or still to come — a safe resume point (§3.6).
+    const resumeOffset = `${shape.latestTx}_${shape.latestOp}`;
+    let snap;
+    try {
+      snap = await takeSubsetSnapshot(this.deps.pool, shape.compiled, { whereSql, orderBySql, limit: subset.limit, offset: subset.offset });
+    } catch (e) {
+      const code = (e as { code?: unknown })?.code;
+      if (typeof code === "string" && (code.startsWith("22") || code.startsWith("42"))) throw subsetError("where", (e as Error).message);
+      throw e;
+    }
+    res.setHeader(ELECTRIC_HANDLE_HEADER, shape.handle);
+    res.setHeader(ELECTRIC_OFFSET_HEADER, resumeOffset);
+    res.setHeader(ELECTRIC_SCHEMA_HEADER, JSON.stringify(shapeSchema(shape.compiled.table, shape.compiled.selected)));
+    res.setHeader(ELECTRIC_SNAPSHOT_HEADER, "true");
+    res.setHeader("cache-control", CACHE_CONTROL_NO_CACHE);
+    res.setHeader("content-type", "application/json; charset=utf-8");
+    res.statusCode = 200;
+    res.end(`{"metadata":${JSON.stringify(snap.metadata)},"data":[${snap.rows.join(",")}]}`);
   }
 
   private outOfBounds(shape: Shape, pos: Pos): boolean {

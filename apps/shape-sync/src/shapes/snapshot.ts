@@ -2,6 +2,7 @@
  * Initial snapshot (§9.2): REPEATABLE READ READ ONLY transaction, pg_current_snapshot() for the
  * xid filter, rows as Postgres text under the display settings of §9.4, cut into chunks.
  */
+import { randomInt } from "node:crypto";
 import type pg from "pg";
 import { SNAPSHOT_END, rowKey } from "@runfeed/core";
 import { quoteIdent } from "../pg/identifiers.js";
@@ -21,6 +22,82 @@ export interface SnapshotResult extends SnapshotInfo {
 const LOCAL_DISPLAY_SETTINGS =
   "SET LOCAL bytea_output = 'hex'; SET LOCAL DateStyle = 'ISO, DMY'; SET LOCAL TimeZone = 'UTC'; SET LOCAL extra_float_digits = 1; SET LOCAL IntervalStyle = 'iso_8601'";
 
+/**
+ * The row query of a snapshot: the shape's columns as Postgres text (PK first, deduplicated) and an
+ * encoder of one result row into a change message with the given `"headers":{…}` fragment.
+ */
+function rowQuery(shape: CompiledShape, where: string | undefined, tail = ""): { sql: string; encode(row: Array<string | null>, headers: string): string } {
+  const cols = [...new Set([...shape.pk, ...shape.selected])];
+  const byName = new Map(shape.table.columns.map((c) => [c.name, c]));
+  const exprs = cols.map((c) => (byName.get(c)?.typname === "bpchar" ? `concat(${quoteIdent(c)}, '')` : `${quoteIdent(c)}::text`));
+  const sql = `SELECT ${exprs.join(", ")} FROM ${quoteIdent(shape.table.schema)}.${quoteIdent(shape.table.table)}` + (where ? ` WHERE ${where}` : "") + tail;
+  const pkIdx = shape.pk.map((c) => cols.indexOf(c));
+  const selIdx = shape.selected.map((c) => cols.indexOf(c));
+  return {
+    sql,
+    encode(row, headers) {
+      const key = rowKey(shape.keyPrefix, pkIdx.map((i) => row[i]!));
+      let value = "{";
+      for (let j = 0; j < selIdx.length; j++) {
+        if (j > 0) value += ",";
+        value += `${JSON.stringify(shape.selected[j])}:${JSON.stringify(row[selIdx[j]!])}`;
+      }
+      value += "}";
+      return `{"key":${JSON.stringify(key)},"value":${value},${headers}}`;
+    },
+  };
+}
+
+export interface SubsetQuery {
+  /** Validated subset where as SQL (params inlined), AND-ed with the shape where. */
+  whereSql?: string;
+  /** Validated ORDER BY list (quoted identifiers). */
+  orderBySql?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface SubsetSnapshot {
+  metadata: { xmin: string; xmax: string; xip_list: string[]; database_lsn: string; snapshot_mark: number };
+  /** Serialized change messages (operation insert, relation, snapshot_mark). */
+  rows: string[];
+}
+
+/**
+ * A subset snapshot (§3.6): its own REPEATABLE READ READ ONLY transaction, pg_current_snapshot() and
+ * pg_current_wal_lsn() as metadata, then shape where AND (subset where) with ORDER BY/LIMIT/OFFSET,
+ * same columns and value encoding as the initial snapshot. Applies to changes_only shapes too.
+ */
+export async function takeSubsetSnapshot(pool: pg.Pool, shape: CompiledShape, q: SubsetQuery): Promise<SubsetSnapshot> {
+  const client = await pool.connect();
+  try {
+    const setup = (await client.query(
+      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${LOCAL_DISPLAY_SETTINGS}; SELECT pg_current_snapshot()::text AS snap, (pg_current_wal_lsn() - '0/0'::pg_lsn)::text AS lsn`,
+    )) as unknown as Array<{ rows: Array<{ snap?: string; lsn?: string }> }>;
+    const first = setup[setup.length - 1]!.rows[0]!;
+    const info = parsePgSnapshot(first.snap!);
+    const conds = [shape.where ? `(${shape.where.sql})` : undefined, q.whereSql ? `(${q.whereSql})` : undefined].filter(Boolean);
+    let tail = "";
+    if (q.orderBySql) tail += ` ORDER BY ${q.orderBySql}`;
+    if (q.limit !== undefined) tail += ` LIMIT ${Math.trunc(q.limit)}`;
+    if (q.offset !== undefined) tail += ` OFFSET ${Math.trunc(q.offset)}`;
+    const rq = rowQuery(shape, conds.length ? conds.join(" AND ") : undefined, tail);
+    const res = await client.query({ text: rq.sql, rowMode: "array" });
+    await client.query("COMMIT");
+    const snapshotMark = randomInt(0, 2 ** 31 - 1);
+    const headers = `"headers":{"operation":"insert","relation":${JSON.stringify([shape.table.schema, shape.table.table])},"snapshot_mark":${snapshotMark}}`;
+    return {
+      metadata: { xmin: info.xmin, xmax: info.xmax, xip_list: info.xip, database_lsn: first.lsn!, snapshot_mark: snapshotMark },
+      rows: (res.rows as Array<Array<string | null>>).map((r) => rq.encode(r, headers)),
+    };
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
 export function parsePgSnapshot(text: string): SnapshotInfo {
   const [xmin, xmax, xip] = text.split(":");
   return { xmin: xmin!, xmax: xmax!, xip: xip ? xip.split(",").filter(Boolean) : [] };
@@ -36,27 +113,12 @@ export async function takeSnapshot(pool: pg.Pool, shape: CompiledShape, chunkByt
     const info = parsePgSnapshot(setup[setup.length - 1]!.rows[0]!.snap!);
     const chunks: string[][] = [[]];
     if (shape.def.log !== "changes_only") {
-      const cols = [...new Set([...shape.pk, ...shape.selected])];
-      const byName = new Map(shape.table.columns.map((c) => [c.name, c]));
-      const exprs = cols.map((c) => (byName.get(c)?.typname === "bpchar" ? `concat(${quoteIdent(c)}, '')` : `${quoteIdent(c)}::text`));
-      const sql =
-        `SELECT ${exprs.join(", ")} FROM ${quoteIdent(shape.table.schema)}.${quoteIdent(shape.table.table)}` +
-        (shape.where ? ` WHERE (${shape.where.sql})` : "");
-      const res = await client.query({ text: sql, rowMode: "array" });
-      const pkIdx = shape.pk.map((c) => cols.indexOf(c));
-      const selIdx = shape.selected.map((c) => cols.indexOf(c));
-      const relation = JSON.stringify([shape.table.schema, shape.table.table]);
-      const headers = `"headers":{"operation":"insert","relation":${relation}}`;
+      const q = rowQuery(shape, shape.where ? `(${shape.where.sql})` : undefined);
+      const res = await client.query({ text: q.sql, rowMode: "array" });
+      const headers = `"headers":{"operation":"insert","relation":${JSON.stringify([shape.table.schema, shape.table.table])}}`;
       let bytes = 0;
       for (const row of res.rows as Array<Array<string | null>>) {
-        const key = rowKey(shape.keyPrefix, pkIdx.map((i) => row[i]!));
-        let value = "{";
-        for (let j = 0; j < selIdx.length; j++) {
-          if (j > 0) value += ",";
-          value += `${JSON.stringify(shape.selected[j])}:${JSON.stringify(row[selIdx[j]!])}`;
-        }
-        value += "}";
-        const json = `{"key":${JSON.stringify(key)},"value":${value},${headers}}`;
+        const json = q.encode(row, headers);
         chunks[chunks.length - 1]!.push(json);
         bytes += json.length + 1;
         if (bytes >= chunkBytes) {
