@@ -71,7 +71,8 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
       .then((b) => serveHotRoute(b, hot, req, res, context, () => app(req, res)))
       .catch((error: unknown) => {
         services.logger.error({ err: error, url: req.url }, "hot route failed");
-        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+        if (res.headersSent) return void res.destroy(); // a streamed body failed midway
+        res.writeHead(500, { "content-type": "application/json" });
         res.end(JSON.stringify({ error: "Internal Server Error" }));
       });
   };
@@ -106,19 +107,35 @@ export async function listen(webapp: Webapp, port: number, host: string): Promis
  * (same module instance as Remix's own, from the same build) is called with a Fetch Request built
  * straight from the node request, and its Response written back. Only routes declared with
  * `createApiRoute` (which never throw and answer every method themselves) belong here; the path
- * patterns mirror their file names. Their Request has no abort signal wired to the connection (these
- * handlers never use it; wiring one cost more than the rest of the conversion).
+ * patterns mirror their file names. The write routes' Request has no abort signal wired to the
+ * connection (these handlers never use it; wiring one cost more than the rest of the conversion); the
+ * realtime routes' has (serveStreamingRoute).
  */
-const HOT_ROUTES = [
+const HOT_ROUTES: readonly HotRoute[] = [
   { id: "routes/api.v1.runs.$runId.metadata", pattern: /^\/api\/v1\/runs\/([^/]+)\/metadata\/?$/, param: "runId" },
   { id: "routes/api.v1.tasks.$taskId.trigger", pattern: /^\/api\/v1\/tasks\/([^/]+)\/trigger\/?$/, param: "taskId" },
-] as const;
+  // Realtime feeds (docs/decisions/071-realtime-repoll-cpu.md): GET only (no body), their handlers abort
+  // the upstream long-poll and release the limiter slot through the request's signal, and their bodies
+  // stream (SSE), so they get a signal wired to the connection and a streamed response.
+  { id: "routes/realtime.v1.runs.$runId", pattern: /^\/realtime\/v1\/runs\/([^/]+)\/?$/, param: "runId", realtime: true },
+  { id: "routes/realtime.v1.runs", pattern: /^\/realtime\/v1\/runs\/?$/, realtime: true },
+  { id: "routes/realtime.v1.batches.$batchId", pattern: /^\/realtime\/v1\/batches\/([^/]+)\/?$/, param: "batchId", realtime: true },
+];
 /** Larger (or unsized, chunked) bodies take the Remix path, which streams them to the route. */
 const HOT_BODY_LIMIT = 256 * 1024;
+
+interface HotRoute {
+  id: string;
+  pattern: RegExp;
+  param?: string;
+  /** Signal tied to the connection, streamed response body (the realtime proxy routes). */
+  realtime?: boolean;
+}
 
 interface HotMatch {
   id: string;
   params: Record<string, string>;
+  realtime: boolean;
 }
 
 function matchHotRoute(req: IncomingMessage): HotMatch | undefined {
@@ -127,17 +144,22 @@ function matchHotRoute(req: IncomingMessage): HotMatch | undefined {
   const url = req.url ?? "/";
   const q = url.indexOf("?");
   const pathname = q === -1 ? url : url.slice(0, q);
-  if (!pathname.startsWith("/api/v1/")) return undefined;
+  const realtime = pathname.startsWith("/realtime/v1/");
+  if (!realtime && !pathname.startsWith("/api/v1/")) return undefined;
   if (q !== -1 && url.includes("_data", q)) return undefined; // Remix data requests stay with Remix
   if (method === "PUT" || method === "POST") {
+    if (realtime) return undefined; // GET-only routes: the 405 (and any body) stays with Remix
     const length = Number(req.headers["content-length"]);
     if (!(length <= HOT_BODY_LIMIT) || req.headers["transfer-encoding"] !== undefined) return undefined;
+  } else if (realtime && (req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined)) {
+    return undefined; // a GET with a body: Remix's path, as before
   }
   for (const route of HOT_ROUTES) {
+    if ((route.realtime ?? false) !== realtime) continue;
     const m = route.pattern.exec(pathname);
     if (!m) continue;
     try {
-      return { id: route.id, params: { [route.param]: decodeURIComponent(m[1]!) } };
+      return { id: route.id, params: route.param ? { [route.param]: decodeURIComponent(m[1]!) } : {}, realtime };
     } catch {
       return undefined; // malformed escapes: let Remix answer as it always has
     }
@@ -156,9 +178,73 @@ async function serveHotRoute(
   const module = build.routes[hot.id]?.module as { loader?: LoaderFunction; action?: ActionFunction } | undefined;
   const fn = req.method === "GET" ? module?.loader : module?.action;
   if (!fn) return fallback();
+  if (hot.realtime) return serveStreamingRoute(fn, hot, req, res, context);
   const request = await toFetchRequest(req);
   const response = (await fn({ request, params: hot.params, context })) as Response;
   await sendFetchResponse(res, response);
+}
+
+/**
+ * GET routes whose handlers use the request's signal: as @remix-run/express, the signal aborts when
+ * the response can no longer be written (`close` before `finish`), and the body is streamed back with
+ * backpressure; a client that goes away cancels the body (releasing what the route holds for it).
+ */
+async function serveStreamingRoute(
+  fn: LoaderFunction | ActionFunction,
+  hot: HotMatch,
+  req: IncomingMessage,
+  res: ServerResponse,
+  context: AppLoadContext,
+) {
+  const controller = new AbortController();
+  let open = true;
+  const onClose = () => {
+    open = false;
+    if (!res.writableFinished) controller.abort();
+  };
+  res.once("close", onClose);
+  const pairs: Array<[string, string]> = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
+  const request = new Request(`http://${req.headers.host ?? "localhost"}${req.url}`, {
+    method: req.method,
+    headers: pairs,
+    signal: controller.signal,
+  });
+  const response = (await fn({ request, params: hot.params, context })) as Response;
+  res.statusCode = response.status;
+  res.statusMessage = response.statusText;
+  for (const [key, value] of response.headers) res.appendHeader(key, value);
+  // As @remix-run/express: an event stream's headers go out at once (its first event may be far off).
+  if (/text\/event-stream/i.test(response.headers.get("content-type") ?? "")) res.flushHeaders();
+  const body = response.body;
+  if (!body) return void res.end();
+  if (!open) return void (await body.cancel().catch(() => {}));
+  const reader = body.getReader();
+  const cancel = () => void reader.cancel().catch(() => {});
+  res.once("close", cancel);
+  try {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      if (!open) return;
+      if (!res.write(r.value)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off("drain", done);
+            res.off("close", done);
+            resolve();
+          };
+          res.on("drain", done);
+          res.on("close", done);
+        });
+      }
+    }
+  } catch (error) {
+    if (!open) return;
+    throw error;
+  } finally {
+    res.off("close", cancel);
+  }
+  if (open) res.end();
 }
 
 /** As @remix-run/express's createRemixRequest, with the (small, sized) body read up front. */

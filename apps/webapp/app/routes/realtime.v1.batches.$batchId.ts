@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { createApiRoute } from "../services/apiRoute.server";
+import { findFeedBatch } from "../services/realtime/feedLookups.server";
 import { proxyRealtimeFeed } from "../services/realtime/shapeProxy.server";
 
 const route = createApiRoute(
@@ -15,10 +16,7 @@ const route = createApiRoute(
     cors: true,
     shouldRetryNotFound: true,
     findResource: ({ params, authentication, services }) =>
-      services.prisma.batchTaskRun.findFirst({
-        where: { friendlyId: params.batchId, runtimeEnvironmentId: authentication.environment.id },
-        select: { id: true, friendlyId: true },
-      }),
+      findFeedBatch(services.prisma, authentication.environment.id, params.batchId),
     authorization: {
       action: "read",
       resources: (batch) => [{ type: "batch", id: batch.friendlyId }, { type: "runs" }],

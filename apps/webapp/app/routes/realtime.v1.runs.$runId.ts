@@ -1,9 +1,11 @@
 /**
  * GET /realtime/v1/runs/:runId — one run's feed (checklist #1, #25, #33).
- * The run is looked up by friendly id in the token's environment; anything else is a 404.
+ * The run is looked up by friendly id in the token's environment; anything else is a 404
+ * (fixed fields remembered briefly: feedLookups.server.ts).
  */
 import { z } from "zod";
 import { createApiRoute } from "../services/apiRoute.server";
+import { findFeedRun, runResources } from "../services/realtime/feedLookups.server";
 import { proxyRealtimeFeed } from "../services/realtime/shapeProxy.server";
 
 const route = createApiRoute(
@@ -14,19 +16,9 @@ const route = createApiRoute(
     allowJWT: true,
     cors: true,
     findResource: ({ params, authentication, services }) =>
-      services.prisma.taskRun.findFirst({
-        where: { friendlyId: params.runId, runtimeEnvironmentId: authentication.environment.id },
-        select: { id: true, friendlyId: true, taskIdentifier: true, runTags: true, batch: { select: { friendlyId: true } } },
-      }),
-    authorization: {
-      action: "read",
-      resources: (run) => [
-        { type: "runs", id: run.friendlyId },
-        { type: "tasks", id: run.taskIdentifier },
-        ...run.runTags.map((tag) => ({ type: "tags", id: tag })),
-        ...(run.batch ? [{ type: "batch", id: run.batch.friendlyId }] : []),
-      ],
-    },
+      findFeedRun(services.prisma, authentication, params.runId),
+    // A remembered run (no tags) is only returned when its fixed fields alone grant read.
+    authorization: { action: "read", resources: runResources },
   },
   ({ request, resource, authentication, services, apiVersion, signal }) =>
     proxyRealtimeFeed({

@@ -109,10 +109,14 @@ export async function authenticate(
 
 async function authenticatePublicJWT(prisma: PrismaClient, token: string): Promise<Authentication> {
   const invalid = () => unauthorized("Public Access Token is invalid");
-  const sub = safeDecode(token)?.sub;
+  const cached = verifiedTokens.peek(token);
+  const sub = cached ? cached.sub : safeDecode(token)?.sub;
   if (typeof sub !== "string" || !sub) throw invalid();
-  const environment = await prisma.runtimeEnvironment.findUnique({ where: { id: sub }, include: ENV_INCLUDE });
+  const environment = await environmentForJWT(prisma, sub);
   if (!environment || environment.project.deletedAt || environment.archivedAt) throw unauthorized("Invalid Public Access Token");
+  const secret = environment.parentEnvironment?.apiKey ?? environment.apiKey;
+  // A verification remembered for this token under the same signing key, still unexpired now.
+  if (cached && cached.secret === secret && cached.exp > Math.floor(Date.now() / 1000)) return publicJWTAuthentication(environment, token, cached);
   try {
     const { payload } = await jwtVerify(token, await hmacKey(environment), {
       issuer: JWT_ISSUER,
@@ -121,21 +125,71 @@ async function authenticatePublicJWT(prisma: PrismaClient, token: string): Promi
       requiredClaims: ["exp"],
     });
     const scopes = Array.isArray(payload.scopes) ? payload.scopes.filter((s): s is string => typeof s === "string") : [];
-    const realtime = parseRealtimeClaim(payload.realtime);
-    return {
-      type: "PUBLIC_JWT",
-      environment,
-      ability: Ability.fromScopes(scopes),
-      token,
+    const verified: VerifiedToken = {
+      sub,
+      secret,
+      exp: payload.exp!,
       scopes,
-      realtime,
+      ability: Ability.fromScopes(scopes),
+      realtime: parseRealtimeClaim(payload.realtime),
       oneTimeUse: payload.otu === true,
     };
+    verifiedTokens.set(token, verified);
+    return publicJWTAuthentication(environment, token, verified);
   } catch (error) {
     if (error instanceof HttpError) throw error;
     if (error instanceof joseErrors.JOSEError) throw invalid();
     throw error;
   }
+}
+
+/**
+ * Public-JWT verifications remembered by token string (docs/decisions/071-realtime-repoll-cpu.md): a
+ * realtime client re-polls with the same token every time a live request answers. Only successful
+ * verifications; each is reused only while the environment's signing key is the one it was verified
+ * with and its `exp` is still in the future (checked on every request, as jose does: `exp` > now in
+ * whole seconds), and for at most VERIFIED_TOKEN_TTL_MS. The environment itself is read per request.
+ */
+interface VerifiedToken {
+  sub: string;
+  secret: string;
+  exp: number;
+  scopes: string[];
+  ability: Ability;
+  realtime: RealtimeClaims | undefined;
+  oneTimeUse: boolean;
+}
+export const VERIFIED_TOKEN_TTL_MS = 5_000;
+const verifiedTokens = new TtlCache<VerifiedToken>({ ttlMs: VERIFIED_TOKEN_TTL_MS, maxEntries: 10_000 });
+
+function publicJWTAuthentication(environment: AuthenticatedEnvironment, token: string, verified: VerifiedToken): Authentication {
+  return {
+    type: "PUBLIC_JWT",
+    environment,
+    ability: verified.ability,
+    token,
+    scopes: verified.scopes,
+    realtime: verified.realtime,
+    oneTimeUse: verified.oneTimeUse,
+  };
+}
+
+/**
+ * The environment of a public JWT, read on every request (so a changed realtime limit, an archival or
+ * a rolled key is seen at once); requests arriving while the same read is already in flight share it
+ * (a woken burst of re-polls with the tokens of one environment costs one query, not one each).
+ */
+const inflightEnvironments = new WeakMap<PrismaClient, Map<string, Promise<AuthenticatedEnvironment | null>>>();
+function environmentForJWT(prisma: PrismaClient, id: string): Promise<AuthenticatedEnvironment | null> {
+  let inflight = inflightEnvironments.get(prisma);
+  if (!inflight) inflightEnvironments.set(prisma, (inflight = new Map()));
+  const pending = inflight.get(id);
+  if (pending) return pending;
+  const read = prisma.runtimeEnvironment.findUnique({ where: { id }, include: ENV_INCLUDE }) as Promise<AuthenticatedEnvironment | null>;
+  inflight.set(id, read);
+  const done = () => void (inflight.get(id) === read && inflight.delete(id));
+  read.then(done, done);
+  return read;
 }
 
 function parseRealtimeClaim(value: unknown): RealtimeClaims | undefined {

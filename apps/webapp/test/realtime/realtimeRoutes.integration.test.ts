@@ -171,3 +171,42 @@ describe("transport", () => {
     }
   });
 });
+
+describe("re-poll caches (docs/decisions/071-realtime-repoll-cpu.md)", () => {
+  it("rejects a remembered token once it expires, and once its environment's key is rolled", async () => {
+    const path = `/realtime/v1/runs/${runA.friendlyId}`;
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const shortLived = await tokenFor(0, ["read:runs"], exp);
+    expect((await get(path, shortLived)).status).toBe(503);
+    expect((await get(path, shortLived)).status).toBe(503); // the remembered verification
+    await new Promise((r) => setTimeout(r, exp * 1000 - Date.now() + 50));
+    expect((await get(path, shortLived)).status).toBe(401);
+
+    const { prisma } = app.webapp.services;
+    const token = await tokenFor(1, ["read:runs"]);
+    const runPath = `/realtime/v1/runs/${runB.friendlyId}`;
+    expect((await get(runPath, token)).status).toBe(503);
+    const original = env(1).apiKey;
+    await prisma.runtimeEnvironment.update({ where: { id: env(1).id }, data: { apiKey: `${original}_rolled` } });
+    try {
+      expect((await get(runPath, token)).status).toBe(401);
+    } finally {
+      await prisma.runtimeEnvironment.update({ where: { id: env(1).id }, data: { apiKey: original } });
+    }
+  });
+
+  it("never authorizes on a remembered run's tags: a removed tag denies at once", async () => {
+    const { prisma } = app.webapp.services;
+    const run = await prisma.taskRun.create({
+      data: { friendlyId: generateRunFriendlyId(), taskIdentifier: "my-task", payload: "{}", runtimeEnvironmentId: env(0).id, projectId: app.project.projectId, runTags: ["t:1"] },
+      select: { id: true, friendlyId: true },
+    });
+    const path = `/realtime/v1/runs/${run.friendlyId}`;
+    const byTag = await tokenFor(0, ["read:tags:t:1"]);
+    expect((await get(path, await tokenFor(0, ["read:runs"]))).status).toBe(503); // remembered now
+    expect((await get(path, byTag)).status).toBe(503);
+    await prisma.taskRun.update({ where: { id: run.id }, data: { runTags: [] } });
+    expect((await get(path, byTag)).status).toBe(403);
+    expect((await get(path, await tokenFor(0, ["read:tasks:my-task"]))).status).toBe(503);
+  });
+});

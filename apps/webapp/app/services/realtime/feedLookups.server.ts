@@ -1,0 +1,74 @@
+/**
+ * The realtime routes' resource lookups, with what never changes about a run or batch remembered for
+ * FEED_LOOKUP_TTL_MS (docs/decisions/071-realtime-repoll-cpu.md). A live client re-polls the same feed
+ * every time it is answered, so a burst of woken polls would otherwise read the same row once each.
+ *
+ * Remembered per (environment id, friendly id), per Prisma client: a run's id, friendlyId,
+ * taskIdentifier and batch friendlyId, and a batch's id and friendlyId — none of them ever changes
+ * for the row's life. Misses are never remembered (a run created a moment ago is found at once).
+ * A run's tags CAN change and authorization may rest on them: a remembered run is used only when the
+ * caller's ability is granted by the fixed fields alone; otherwise the run (with its tags) is read
+ * afresh, so a tag removed a moment ago never authorizes a request.
+ */
+import type { PrismaClient } from "@runfeed/database";
+import type { ScopeResource } from "@runfeed/core";
+import type { Authentication } from "../auth.server";
+import { TtlCache, cacheFor } from "../ttlCache.server";
+
+export const FEED_LOOKUP_TTL_MS = 2_000;
+const OPTIONS = { ttlMs: FEED_LOOKUP_TTL_MS, maxEntries: 10_000 };
+
+export interface FeedRun {
+  id: string;
+  friendlyId: string;
+  taskIdentifier: string;
+  batch: { friendlyId: string } | null;
+  /** Present when read from the database on this request; absent for a remembered run. */
+  runTags?: string[];
+}
+
+export interface FeedBatch {
+  id: string;
+  friendlyId: string;
+}
+
+const runs = new WeakMap<PrismaClient, TtlCache<FeedRun>>();
+const batches = new WeakMap<PrismaClient, TtlCache<FeedBatch>>();
+
+/** The resources a run grants read on; its tags only when they were read on this request. */
+export function runResources(run: FeedRun): ScopeResource[] {
+  return [
+    { type: "runs", id: run.friendlyId },
+    { type: "tasks", id: run.taskIdentifier },
+    ...(run.runTags ?? []).map((tag) => ({ type: "tags", id: tag })),
+    ...(run.batch ? [{ type: "batch", id: run.batch.friendlyId }] : []),
+  ];
+}
+
+export async function findFeedRun(prisma: PrismaClient, authentication: Authentication, friendlyId: string): Promise<FeedRun | null> {
+  const environmentId = authentication.environment.id;
+  const cache = cacheFor(runs, prisma, OPTIONS);
+  const key = `${environmentId}\0${friendlyId}`;
+  const known = cache.peek(key);
+  if (known && authentication.ability.canAny("read", runResources(known))) return known;
+  const run = await prisma.taskRun.findFirst({
+    where: { friendlyId, runtimeEnvironmentId: environmentId },
+    select: { id: true, friendlyId: true, taskIdentifier: true, runTags: true, batch: { select: { friendlyId: true } } },
+  });
+  if (!run) return null;
+  cache.set(key, { id: run.id, friendlyId: run.friendlyId, taskIdentifier: run.taskIdentifier, batch: run.batch });
+  return run;
+}
+
+export async function findFeedBatch(prisma: PrismaClient, environmentId: string, friendlyId: string): Promise<FeedBatch | null> {
+  const cache = cacheFor(batches, prisma, OPTIONS);
+  const key = `${environmentId}\0${friendlyId}`;
+  const known = cache.peek(key);
+  if (known) return known;
+  const batch = await prisma.batchTaskRun.findFirst({
+    where: { friendlyId, runtimeEnvironmentId: environmentId },
+    select: { id: true, friendlyId: true },
+  });
+  if (batch) cache.set(key, batch);
+  return batch;
+}
