@@ -6,6 +6,8 @@
  * table/where/columns/params. The upstream fetch carries the request's AbortSignal, so a client
  * that goes away aborts the long-poll upstream and releases its limiter slot.
  */
+import { Agent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Readable } from "node:stream";
 import {
   ELECTRIC_EXPOSED_HEADERS,
   ELECTRIC_HANDLE_HEADER,
@@ -96,7 +98,7 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<Response> 
 
   let upstream: Response;
   try {
-    upstream = await fetch(url, { signal, redirect: "manual" });
+    upstream = await fetchUpstream(url, signal);
   } catch (error) {
     await release?.();
     if (signal.aborted) return new Response(null, { status: 499 });
@@ -180,5 +182,50 @@ function releasingStream(source: ReadableStream<Uint8Array>, done: () => Promise
       finish();
       await reader.cancel(reason).catch(() => {});
     },
+  });
+}
+
+/**
+ * The upstream request: node:http with a keep-alive agent for an http: origin (undici's `fetch` cost
+ * several hundred µs of CPU more per long-poll, on both the request and the response side —
+ * docs/decisions/071-realtime-repoll-cpu.md), `fetch` otherwise. Same contract as
+ * `fetch(url, { signal, redirect: "manual" })` for what the proxy reads: status, headers (repeated
+ * ones joined with ", "), a body that is buffered for a long-poll and streamed for an event stream,
+ * rejection on a network error or abort. No client header is sent (none is forwarded), nor
+ * `accept-encoding` (so the body is never compressed).
+ */
+const upstreamAgent = new Agent({ keepAlive: true, maxFreeSockets: 4_096, scheduling: "lifo" });
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+function fetchUpstream(url: URL, signal: AbortSignal): Promise<Response> {
+  if (url.protocol !== "http:") return fetch(url, { signal, redirect: "manual" });
+  return new Promise<Response>((resolve, reject) => {
+    const req = httpRequest(url, { agent: upstreamAgent, signal, headers: { accept: "*/*" } }, (res) => {
+      const headers = new Headers();
+      const raw = res.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+      const status = res.statusCode ?? 502;
+      const init = { status, statusText: res.statusMessage ?? "", headers };
+      if (NULL_BODY_STATUSES.has(status)) {
+        res.resume();
+        return resolve(new Response(null, init));
+      }
+      if ((headers.get("content-type") ?? "").includes("text/event-stream")) {
+        return resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, init));
+      }
+      readAll(res).then((body) => resolve(new Response(body as unknown as BodyInit, init)), reject);
+    });
+    req.once("error", reject);
+    req.end();
+  });
+}
+
+function readAll(res: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (chunk: Buffer) => chunks.push(chunk));
+    res.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    res.once("error", reject);
+    res.once("aborted", () => reject(new Error("upstream response aborted")));
   });
 }
