@@ -1,0 +1,69 @@
+/**
+ * apps/shape-sync as a child process, exactly as the start command runs it (`node --import tsx
+ * apps/shape-sync/src/main.ts`), for tests and benchmarks that need a real shape server: a fresh
+ * storage folder and stream id, ready once `/v1/health` says active, stopped with SIGTERM.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { waitForHttp } from "./processes.js";
+import { freePort } from "./redis.js";
+
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+
+export interface ShapeSyncProcess {
+  origin: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function spawnShapeSync(options: {
+  databaseUrl: string;
+  port?: number;
+  /** Names the slot and publication; a new one per call unless given. */
+  streamId?: string;
+  logLevel?: string;
+  timeoutMs?: number;
+}): Promise<ShapeSyncProcess> {
+  const port = options.port ?? (await freePort());
+  const storageDir = await mkdtemp(path.join(tmpdir(), "runfeed-shape-sync-"));
+  const child = spawn(process.execPath, ["--import", "tsx", "apps/shape-sync/src/main.ts"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: options.databaseUrl,
+      ELECTRIC_PORT: String(port),
+      ELECTRIC_INSECURE: "true",
+      ELECTRIC_STORAGE_DIR: storageDir,
+      ELECTRIC_REPLICATION_STREAM_ID: options.streamId ?? `s_${randomBytes(4).toString("hex")}`,
+      LOG_LEVEL: options.logLevel ?? "warn",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      const force = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(force);
+    }
+    await rm(storageDir, { recursive: true, force: true });
+  };
+  const origin = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(
+      `${origin}/v1/health`,
+      options.timeoutMs ?? 60_000,
+      (body) => body.includes('"active"'),
+      () => child.exitCode === null,
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { origin, child, stop };
+}
