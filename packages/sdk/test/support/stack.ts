@@ -4,8 +4,7 @@
  * start, so runs stay QUEUED until a test starts it (`startWorker()`), which then drives them
  * PENDING → EXECUTING → COMPLETED through the product's own code. Test-only imports of the webapp.
  */
-import getPort from "get-port";
-import { startShapeSync, type ShapeSync } from "../../../../apps/webapp/test/dashboard/support.js";
+import { freePort, spawnShapeSync, type ShapeSyncProcess as ShapeSync } from "../../../devstack/src/index.js";
 import { startTestWebapp, type TestWebapp } from "../../../../apps/webapp/test/support/webapp.js";
 import { createWorker } from "../../../../apps/webapp/app/services/worker.server.js";
 
@@ -22,11 +21,11 @@ export interface Stack {
 }
 
 export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
-  const port = await getPort();
+  const port = await freePort();
   const app = await startTestWebapp({ ELECTRIC_ORIGIN: `http://127.0.0.1:${port}`, WORKER_ENABLED: "false", ...overrides });
   let shapeSync: ShapeSync;
   try {
-    shapeSync = await startShapeSync(app.database.url, port);
+    shapeSync = await spawnShapeSync({ databaseUrl: app.database.url, port });
   } catch (error) {
     await app.close();
     throw error;
