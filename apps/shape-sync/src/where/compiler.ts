@@ -12,7 +12,12 @@ import {
   type PgType,
   type Value,
 } from "./values.js";
-import { BOOL, FLOAT, INT, PREFIX, RowContext, TEXT, WhereError, type ColumnType, type IndexHint, type Typed } from "./types.js";
+import { BOOL, FLOAT, INT, NUMERIC, PREFIX, RowContext, TEXT, WhereError, type ColumnType, type IndexHint, type Typed } from "./types.js";
+import { Numeric, numericOp, parseNumeric } from "./numeric.js";
+import { Interval, negateInterval } from "./interval.js";
+import { datetimeOp, unknownPeer } from "./datetime.js";
+import { promotion, scalarConversion, typmodConversion } from "./casts.js";
+import { compileFuncCall, compileIndirection } from "./functions.js";
 
 export class WhereCompiler {
   readonly usedParams = new Map<number, { location: number; length: number }[]>();
@@ -52,14 +57,31 @@ export class WhereCompiler {
     if (b.type === "unknown") return [a, this.coerce(b, a.type, node), a.type];
     const ta = a.type;
     const tb = b.type;
-    const numeric = (t: PgType) => t.dims === 0 && (t.base === "int" || t.base === "float");
-    if (numeric(ta) && numeric(tb)) return [a, b, ta.base === "float" || tb.base === "float" ? FLOAT : INT];
+    const numeric = (t: PgType) => t.dims === 0 && (t.base === "int" || t.base === "float" || t.base === "numeric");
+    if (numeric(ta) && numeric(tb)) {
+      const t = ta.base === "float" || tb.base === "float" ? FLOAT : ta.base === "numeric" || tb.base === "numeric" ? NUMERIC : INT;
+      return [this.promote(a, t), this.promote(b, t), t];
+    }
+    const dateish = (t: PgType) => t.dims === 0 && (t.base === "date" || t.base === "timestamp" || t.base === "timestamptz");
+    if (dateish(ta) && dateish(tb) && (ta.base === "date") !== (tb.base === "date")) {
+      const t = ta.base === "date" ? tb : ta;
+      return [this.promote(a, t), this.promote(b, t), t];
+    }
     const textish = (t: PgType) => t.dims === 0 && (t.base === "text" || t.base === "enum");
     if (textish(ta) && textish(tb) && (ta.base === "text" || tb.base === "text" || ta.name === tb.name)) return [a, b, ta.base === "text" ? ta : tb];
     if (ta.base === "timestamp" && tb.base === "timestamptz" && ta.dims === tb.dims) return [a, b, tb];
     if (ta.base === "timestamptz" && tb.base === "timestamp" && ta.dims === tb.dims) return [a, b, ta];
     if (ta.base === tb.base && ta.dims === tb.dims && ta.base !== "other") return [a, b, ta];
     return this.fail(node, `operator does not exist: ${typeLabel(ta)} ${this.opName(node)} ${typeLabel(tb)}`);
+  }
+
+  /** Wraps an operand in an implicit promotion to `to` (int → numeric → float8, date → timestamp). */
+  promote(x: Typed, to: PgType): Typed {
+    if (x.type === "unknown") return x;
+    const f = promotion(x.type, to);
+    if (!f) return x;
+    const e = x.eval;
+    return { type: to, isConst: x.isConst, eval: (ctx) => { const v = e(ctx); return v === null ? null : f(v); } };
   }
 
   opName(node: any): string {
@@ -160,8 +182,24 @@ export class WhereCompiler {
       }
       return { type: TEXT, isConst: x.isConst && y.isConst, eval: (ctx) => { const l = x.eval(ctx); const r = y.eval(ctx); return l === null || r === null ? null : String(l) + String(r); } };
     }
+    const dt = this.datetimeArith(op, a, b, node);
+    if (dt) return dt;
     const [x, y, t] = this.unify(a, b, node);
-    if (t.dims > 0 || (t.base !== "int" && t.base !== "float")) this.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
+    if (t.dims > 0 || (t.base !== "int" && t.base !== "float" && t.base !== "numeric")) this.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
+    if (t.base === "numeric") {
+      if (!["+", "-", "*", "/", "%"].includes(op)) this.fail(node, `operator ${op} is not supported for numeric`);
+      const nop = op as "+" | "-" | "*" | "/" | "%";
+      return {
+        type: t,
+        isConst: x.isConst && y.isConst,
+        eval: (ctx) => {
+          const l = x.eval(ctx);
+          const r = y.eval(ctx);
+          if (l === null || r === null) return null;
+          return numericOp(nop, l as Numeric, r as Numeric);
+        },
+      };
+    }
     return {
       type: t,
       isConst: x.isConst && y.isConst,
@@ -190,6 +228,42 @@ export class WhereCompiler {
           case "^": return p ** q;
         }
         return null;
+      },
+    };
+  }
+
+  /** Date/time operators (§8), or undefined when neither operand is a date/time/interval. */
+  datetimeArith(op: string, a: Typed, b: Typed, node: any): Typed | undefined {
+    const isDt = (t: Typed["type"]) => t !== "unknown" && t.dims === 0 && ["date", "time", "timestamp", "timestamptz", "interval"].includes(t.base);
+    if (!isDt(a.type) && !isDt(b.type)) return undefined;
+    let x = a;
+    let y = b;
+    if (x.type === "unknown" || y.type === "unknown") {
+      const known = (x.type === "unknown" ? y.type : x.type) as PgType;
+      if (known.dims !== 0) return undefined;
+      const peer = unknownPeer(op, known.base, y.type === "unknown");
+      if (peer === "ambiguous") this.fail(node, `operator is not unique: ${typeLabel(known)} ${op} unknown`);
+      if (peer === undefined) return undefined;
+      const pt: PgType = peer === known.base ? known : { base: peer, dims: 0, name: peer === "float" ? "float8" : peer };
+      if (x.type === "unknown") x = this.coerce(x, pt, node);
+      else y = this.coerce(y, pt, node);
+    }
+    const ta = x.type as PgType;
+    const tb = y.type as PgType;
+    if (ta.dims !== 0 || tb.dims !== 0) return undefined;
+    const r = datetimeOp(op, ta.base, tb.base);
+    if (!r) return this.fail(node, `operator does not exist: ${typeLabel(ta)} ${op} ${typeLabel(tb)}`);
+    const ex = x.eval;
+    const ey = y.eval;
+    const f = r.fn;
+    return {
+      type: { base: r.base, dims: 0, name: r.name },
+      isConst: x.isConst && y.isConst,
+      eval: (ctx) => {
+        const l = ex(ctx);
+        const rv = ey(ctx);
+        if (l === null || rv === null) return null;
+        return f(l, rv) as Value;
       },
     };
   }
@@ -235,22 +309,26 @@ export class WhereCompiler {
     if (!base) return this.fail(node, `unsupported type ${tn}`);
     const dims = (typeNode.arrayBounds ?? []).length;
     const target: PgType = { base, dims, name: tn };
-    if (x.type === "unknown") return this.coerce(x, target, node);
+    let mod: ((v: Value) => Value) | undefined;
+    if (typeNode.typmods) {
+      const mods: number[] = typeNode.typmods.map((m: any) => (m.A_Const?.ival ? Number(m.A_Const.ival.ival ?? 0) : NaN));
+      mod = mods.some(Number.isNaN) || dims > 0 ? undefined : typmodConversion(base, tn, mods);
+      if (!mod) return this.fail(node, `type modifiers are not supported for type ${tn}`);
+    }
+    const withMod = (t: Typed): Typed => {
+      if (!mod) return t;
+      const e = t.eval;
+      const m = mod;
+      return { type: target, isConst: t.isConst, eval: (ctx) => { const v = e(ctx); return v === null ? null : m(v); } };
+    };
+    if (x.type === "unknown") return withMod(this.coerce(x, target, node));
     const from = x.type;
-    if (from.base === base && from.dims === dims) return { ...x, type: target, column: x.column };
+    if (from.base === base && from.dims === dims) return withMod({ ...x, type: target, column: mod ? undefined : x.column });
     if (dims === 0 && from.dims === 0) {
-      return {
-        type: target,
-        isConst: x.isConst,
-        eval: (ctx) => {
-          const v = x.eval(ctx);
-          if (v === null) return null;
-          if (base === "text") return typeof v === "boolean" ? String(v) : String(v);
-          if (base === "float" && (typeof v === "bigint" || typeof v === "number")) return Number(v);
-          if (base === "int" && typeof v === "number") return BigInt(Math.round(v));
-          return parseText(target, String(v));
-        },
-      };
+      const conv = scalarConversion(from.base, target);
+      if (!conv) return this.fail(node, `cannot cast type ${typeLabel(from)} to ${typeLabel(target)}`);
+      const e = x.eval;
+      return withMod({ type: target, isConst: x.isConst, eval: (ctx) => { const v = e(ctx); return v === null ? null : conv(v); } });
     }
     if (dims > 0 && from.dims > 0 && base === "text" && (from.base === "text" || from.base === "enum")) return { ...x, type: target, column: undefined };
     return this.fail(node, `cannot cast type ${typeLabel(from)} to ${typeLabel(target)}`);
@@ -263,7 +341,7 @@ export class WhereCompiler {
       case "A_Const": {
         if (n.isnull) return { type: "unknown", eval: () => null, isConst: true };
         if (n.ival !== undefined) { const v = BigInt(n.ival.ival ?? 0); return { type: INT, eval: () => v, isConst: true }; }
-        if (n.fval !== undefined) { const v = Number(n.fval.fval); return { type: FLOAT, eval: () => v, isConst: true }; }
+        if (n.fval !== undefined) { const v = parseNumeric(String(n.fval.fval)); if (!v) return this.fail(n, `invalid numeric constant ${n.fval.fval}`); return { type: NUMERIC, eval: () => v, isConst: true }; }
         if (n.boolval !== undefined) { const v = Boolean(n.boolval.boolval); return { type: BOOL, eval: () => v, isConst: true }; }
         if (n.sval !== undefined) { const s = String(n.sval.sval ?? ""); return { type: "unknown", unknownText: s, eval: () => s, isConst: true }; }
         return this.fail(n, "unsupported constant");
@@ -354,25 +432,10 @@ export class WhereCompiler {
         const greatest = n.op === "IS_GREATEST";
         return { type: t, isConst: false, eval: (ctx) => { let best: Value = null; for (const e of evals) { const v = e(ctx); if (v !== null && (best === null || (greatest ? compareValues(v, best) > 0 : compareValues(v, best) < 0))) best = v; } return best; } };
       }
-      case "FuncCall": {
-        if (n.agg_star || n.agg_distinct || n.agg_filter || n.over) return this.fail(n, "aggregation is not supported in this context");
-        const fname: string = (n.funcname ?? []).map((f: any) => f.String?.sval).filter((s: string) => s !== "pg_catalog").join(".");
-        const args: Typed[] = (n.args ?? []).map((x: any) => this.compile(x));
-        if ((fname === "lower" || fname === "upper") && args.length === 1) {
-          const a = this.coerce(args[0]!, TEXT, n);
-          const up = fname === "upper";
-          return { type: TEXT, isConst: a.isConst, eval: (ctx) => { const v = a.eval(ctx); return v === null ? null : up ? String(v).toUpperCase() : String(v).toLowerCase(); } };
-        }
-        if (fname === "concat") {
-          const evals = args.map((a) => this.coerce(a, TEXT, n).eval);
-          return { type: TEXT, isConst: false, eval: (ctx) => evals.map((e) => { const v = e(ctx); return v === null ? "" : String(v); }).join("") };
-        }
-        if (fname === "array_ndims" && args.length === 1) {
-          const a = args[0]!;
-          return { type: INT, isConst: false, eval: (ctx) => { let v = a.eval(ctx); if (v === null) return null; let d = 0n; while (Array.isArray(v)) { d++; v = (v as Value[])[0] ?? null; } return d === 0n ? null : d; } };
-        }
-        return this.fail(n, `unknown or unsupported function ${fname}/${args.length}`);
-      }
+      case "FuncCall":
+        return compileFuncCall(this, n);
+      case "A_Indirection":
+        return compileIndirection(this, n);
       case "A_Expr":
         return this.compileAExpr(n);
       case "SubLink":
@@ -388,6 +451,11 @@ export class WhereCompiler {
       case "AEXPR_OP": {
         if (!n.lexpr) {
           const a = this.compile(n.rexpr);
+          if ((op === "-" || op === "+") && a.type !== "unknown" && a.type.dims === 0 && a.type.base === "interval") {
+            if (op === "+") return a;
+            const e = a.eval;
+            return { type: a.type, isConst: a.isConst, eval: (ctx) => { const v = e(ctx); return v === null ? null : negateInterval(v as Interval); } };
+          }
           if (op === "-" || op === "+") return this.arith(op, { type: INT, isConst: true, eval: () => 0n }, a, n);
           if (op === "NOT") return this.compile({ BoolExpr: { boolop: "NOT_EXPR", args: [n.rexpr], location: n.location } });
           return this.fail(n, `unknown or unsupported operator ${op}`);

@@ -58,3 +58,7 @@ export const BOOL = T("bool");
 export const INT = T("int", "int8");
 export const FLOAT = T("float", "float8");
 export const TEXT = T("text");
+export const NUMERIC = T("numeric");
+export const INTERVAL = T("interval");
+export const TIMESTAMP = T("timestamp");
+export const TIMESTAMPTZ = T("timestamptz");

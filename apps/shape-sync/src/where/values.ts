@@ -1,12 +1,17 @@
 /**
  * Postgres text form → in-process values for where evaluation (§8, §9.3). Pure.
- * Integers are bigint, floats/numeric are number, timestamps are µs since epoch (number),
- * dates are days since epoch, times µs of the day, arrays are JS arrays.
+ * Integers are bigint, floats are number, numeric is an exact Numeric, intervals are Interval
+ * {months, days, micros}, timestamps are µs since epoch (number), dates are days since epoch,
+ * times µs of the day, arrays are JS arrays.
  */
+import { Interval, IntervalParseError, compareIntervals, formatInterval, parseInterval } from "./interval.js";
+import { Numeric, compareNumeric, parseNumeric } from "./numeric.js";
+import { formatDate, formatTime, formatTimestamp } from "./datetime.js";
 export type BaseType =
   | "bool"
   | "int"
   | "float"
+  | "numeric"
   | "text"
   | "uuid"
   | "date"
@@ -27,11 +32,10 @@ export interface PgType {
   name: string;
 }
 
-export type Value = null | boolean | bigint | number | string | Value[];
+export type Value = null | boolean | bigint | number | string | Numeric | Interval | Value[];
 
-export class ValueParseError extends Error {
-  override name = "ValueParseError";
-}
+export { ValueParseError } from "./errors.js";
+import { ValueParseError } from "./errors.js";
 
 const TYPNAME_TO_BASE: Record<string, BaseType> = {
   bool: "bool",
@@ -40,7 +44,7 @@ const TYPNAME_TO_BASE: Record<string, BaseType> = {
   int8: "int",
   float4: "float",
   float8: "float",
-  numeric: "float",
+  numeric: "numeric",
   text: "text",
   varchar: "text",
   bpchar: "text",
@@ -66,6 +70,7 @@ export const CASTABLE_TYPES: Record<string, BaseType> = {
   real: "float",
   float: "float",
   "double precision": "float",
+  decimal: "numeric",
   "character varying": "text",
   character: "text",
   char: "text",
@@ -126,6 +131,17 @@ export function parseScalar(base: BaseType, s: string, typeName: string = base):
       if (t === "" || (Number.isNaN(n) && t !== "NaN")) throw new ValueParseError(`invalid input syntax for type ${typeName}: "${s}"`);
       return n;
     }
+    case "numeric": {
+      const n = parseNumeric(s);
+      if (!n) throw new ValueParseError(`invalid input syntax for type numeric: "${s}"`);
+      return n;
+    }
+    case "interval":
+      try {
+        return parseInterval(s);
+      } catch (e) {
+        throw new ValueParseError((e as IntervalParseError).message);
+      }
     case "uuid":
       if (!UUID_RE.test(s.trim())) throw new ValueParseError(`invalid input syntax for type uuid: "${s}"`);
       return s.trim().replace(/[{}-]/g, "").toLowerCase().replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5");
@@ -197,11 +213,17 @@ export function parseArrayLiteral(s: string): Array<string | null | unknown[]> {
   return result;
 }
 
+/** Lower bounds of arrays whose text had explicit dimensions (`[0:1]={a,b}`); others start at 1. */
+export const arrayLowerBounds = new WeakMap<Value[], number[]>();
+
 export function parseText(type: PgType, s: string): Value {
   if (type.dims === 0) return parseScalar(type.base, s, type.name);
   const convert = (items: Array<string | null | unknown[]>): Value[] =>
     items.map((it) => (it === null ? null : Array.isArray(it) ? convert(it as Array<string | null | unknown[]>) : parseScalar(type.base, it, type.name)));
-  return convert(parseArrayLiteral(s));
+  const out = convert(parseArrayLiteral(s));
+  const dims = /^\s*((?:\[[+-]?\d+:[+-]?\d+\])+)\s*=/.exec(s);
+  if (dims) arrayLowerBounds.set(out, [...dims[1]!.matchAll(/\[([+-]?\d+):/g)].map((m) => Number(m[1])));
+  return out;
 }
 
 /** Canonical string for the matching index (only for types whose equality is string equality of this form). */
@@ -216,6 +238,13 @@ export function indexKeyOf(value: Value): string | undefined {
 export const INDEXABLE_BASES: ReadonlySet<BaseType> = new Set(["int", "text", "uuid", "enum", "bool"]);
 
 export function compareValues(a: Value, b: Value): number {
+  if (a instanceof Interval && b instanceof Interval) return compareIntervals(a, b);
+  if (a instanceof Numeric || b instanceof Numeric) {
+    if (typeof a === "number" || typeof b === "number") return compareValues(a instanceof Numeric ? a.toNumber() : a, b instanceof Numeric ? b.toNumber() : b);
+    const x = typeof a === "bigint" ? Numeric.fromBigInt(a) : a;
+    const y = typeof b === "bigint" ? Numeric.fromBigInt(b) : b;
+    if (x instanceof Numeric && y instanceof Numeric) return compareNumeric(x, y);
+  }
   if (typeof a === "number" || typeof b === "number") {
     const x = Number(a);
     const y = Number(b);
@@ -240,4 +269,30 @@ export function compareValues(a: Value, b: Value): number {
 
 export function valuesEqual(a: Value, b: Value): boolean {
   return compareValues(a, b) === 0;
+}
+
+/** Postgres text output of a scalar value of the given base type (for `::text` casts). */
+export function formatScalar(base: BaseType, v: Value): string {
+  if (v instanceof Numeric || v instanceof Interval) return v instanceof Interval ? formatInterval(v) : v.toString();
+  if (typeof v === "number") {
+    switch (base) {
+      case "date": return formatDate(v);
+      case "time": return formatTime(v);
+      case "timestamp": return formatTimestamp(v, false);
+      case "timestamptz": return formatTimestamp(v, true);
+      case "float": return formatFloat(v);
+    }
+  }
+  return String(v);
+}
+
+/** float8 output like Postgres (shortest round-trip digits; exponent form below 1e-4 and from 1e15). */
+export function formatFloat(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (!Number.isFinite(v)) return v > 0 ? "Infinity" : "-Infinity";
+  if (v === 0) return Object.is(v, -0) ? "-0" : "0";
+  const [mant, e] = v.toExponential().split("e") as [string, string];
+  const exp = Number(e);
+  if (exp < -4 || exp >= 15) return `${mant}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  return String(v);
 }
