@@ -13,6 +13,9 @@ const cols = new Map<string, ColumnType>([
   ["createdAt", T("timestamp", "timestamp")],
   ["u", T("uuid", "uuid")],
   ["status", T("enum", "TaskRunStatus")],
+  ["num", T("numeric", "numeric")],
+  ["a", T("int", "int4", 1)],
+  ["m", T("int", "int4", 2)],
 ]);
 
 beforeAll(() => loadWhereParser());
@@ -83,6 +86,94 @@ describe("where evaluator", () => {
     expect(a.sql).toBe(`env = 'o''k'`);
     expect(compileWhere("env   =   'x'", cols).key).toBe(compileWhere("env = 'x'", cols).key);
     expect(compileWhere("env = $1", cols, ["x"]).key).not.toBe(compileWhere("env = $1", cols, ["y"]).key);
+  });
+});
+
+describe("numeric", () => {
+  const num = { num: "12345678901234567890.123", n: "7", f: "0.1" };
+  it("compares exactly, with numeric literals typed numeric like Postgres", () => {
+    expect(ev("num = 12345678901234567890.123", num)).toBe(true);
+    expect(ev("num > 12345678901234567890.12", num)).toBe(true);
+    expect(ev("num > 12345678901234567890.5", num)).toBe(false);
+    expect(ev("num = 0.1", { num: "0.1" })).toBe(true);
+    expect(ev("num = 0.1", { num: "0.10000000000000000001" })).toBe(false);
+    expect(ev("num = $1", { num: "1.50" }, ["1.5"])).toBe(true);
+    expect(ev("num = 1e3", { num: "1000" })).toBe(true);
+    expect(ev("0.1 + 0.2 = 0.3", {})).toBe(true);
+    expect(ev("0.1::float8 + 0.2::float8 = 0.3", {})).toBe(false);
+    expect(ev("n > 6.99999999999999999", num)).toBe(true);
+    expect(ev("num IN (1, 12345678901234567890.123)", num)).toBe(true);
+    expect(ev("'NaN'::numeric > 1e300", {})).toBe(true);
+    expect(ev("num = 1", { num: "abc" })).toBe(null);
+    expect(ev("num > 1", { num: null })).toBe(null);
+  });
+
+  it("does + - * / % exactly with Postgres' result scales; mixed with float8 it is float8", () => {
+    expect(ev("num + 0.877 = 12345678901234567891", num)).toBe(true);
+    expect(ev("(num * 2.5)::text = '30864197253086419725.3075'", num)).toBe(true);
+    expect(ev("(-num)::text = '-12345678901234567890.123'", num)).toBe(true);
+    expect(ev("(1 / 3.0)::text = '0.33333333333333333333'", {})).toBe(true);
+    expect(ev("(100 / 3.0)::text = '33.3333333333333333'", {})).toBe(true);
+    expect(ev("(10 / 4.0)::text = '2.5000000000000000'", {})).toBe(true);
+    expect(ev("(num / 3)::text = '4115226300411522630.041'", num)).toBe(true);
+    expect(ev("(-7.5 % 2)::text = '-1.5'", {})).toBe(true);
+    expect(ev("(12345678901234567890.5 * 2)::text = '24691357802469135781.0'", {})).toBe(true);
+    expect(ev("10 / 4 = 2", {})).toBe(true);
+    expect(ev("n / 2.0 = 3.5", num)).toBe(true);
+    expect(ev("f = 0.1", num)).toBe(true);
+    expect(ev("(num::float8)::text = '1.2345678901234567e+19'", num)).toBe(true);
+    expect(ev("('Infinity'::numeric - 'Infinity'::numeric)::text = 'NaN'", {})).toBe(true);
+    expect(ev("num / 0 = 1", num)).toBe(null);
+    expect(() => compileWhere("num ^ 2 > 1", cols)).toThrow(/operator \^ is not supported for numeric/);
+  });
+
+  it("casts like Postgres: numeric(p,s) rounds half away from zero, float8 → numeric with 15 digits, → int with range checks", () => {
+    expect(ev("(1.25::numeric(10,1))::text = '1.3'", {})).toBe(true);
+    expect(ev("(1.23::numeric(10,1))::text = '1.2'", {})).toBe(true);
+    expect(ev("num::numeric(30,1) = 12345678901234567890.1", num)).toBe(true);
+    expect(ev("num::numeric(5,1) = 1", num)).toBe(null);
+    expect(ev("(f::numeric)::text = '0.1'", num)).toBe(true);
+    expect(ev("('123.456'::float8::numeric)::text = '123.456'", {})).toBe(true);
+    expect(ev("2.5::int4 = 3 AND 1.5::int4 = 2 AND '2.5'::float8::int4 = 2", {})).toBe(true);
+    expect(ev("2147483647.4::int4 = 2147483647", {})).toBe(true);
+    expect(ev("num::int8 = 1", num)).toBe(null);
+    expect(ev("(1e-7::float8)::text = '1e-07' AND (1e15::float8)::text = '1e+15'", {})).toBe(true);
+    expect(() => compileWhere("num::numeric(10,2,3) = 1", cols)).toThrow(/type modifiers are not supported for type numeric/);
+  });
+});
+
+describe("array subscripts and slices", () => {
+  const arr = { a: "{10,20,30,NULL}", m: "{{1,2,3},{4,5,6}}" };
+  it("subscripts are 1-based; out of range, NULL index or too few indices give NULL", () => {
+    expect(ev("a[1] = 10", arr)).toBe(true);
+    expect(ev("a[3] = 30 AND a[n] = 30", { ...arr, n: "3" })).toBe(true);
+    expect(ev("a[4] IS NULL AND a[5] IS NULL AND a[0] IS NULL", arr)).toBe(true);
+    expect(ev("a[n] IS NULL", { ...arr, n: null })).toBe(true);
+    expect(ev("m[2][3] = 6", arr)).toBe(true);
+    expect(ev("m[1] IS NULL", arr)).toBe(true);
+    expect(ev("a[1] = 10", { a: null })).toBe(null);
+    expect(ev("('[0:2]={1,2,3}'::int[])[0] = 1", {})).toBe(true);
+    expect(ev("tags[1] = 'x'", { tags: "{x,y}" })).toBe(true);
+  });
+
+  it("slices clamp to the array's bounds and give '{}' when empty", () => {
+    expect(ev("a[2:3] = '{20,30}'", arr)).toBe(true);
+    expect(ev("a[:2] = '{10,20}'", arr)).toBe(true);
+    expect(ev("a[3:] = '{30,NULL}'", arr)).toBe(true); // array equality treats NULL elements as equal
+    expect(ev("a[3:] IS NOT DISTINCT FROM '{30,NULL}'", arr)).toBe(true);
+    expect(ev("a[5:9] = '{}'", arr)).toBe(true);
+    expect(ev("a[0:1] = '{10}'", arr)).toBe(true);
+    expect(ev("m[1:1][2:3] = '{{2,3}}'", arr)).toBe(true);
+    expect(ev("m[2][2:] = '{{2,3},{5,6}}'", arr)).toBe(true);
+    expect(ev("m[3:] = '{}'", arr)).toBe(true);
+    expect(ev("('[0:2]={1,2,3}'::int[])[0:1] = '{1,2}'", {})).toBe(true);
+    expect(ev("a[1:n] IS NULL", { ...arr, n: null })).toBe(true);
+  });
+
+  it("rejects subscripting non-arrays and non-integer subscripts", () => {
+    expect(() => compileWhere("n[1] = 1", cols)).toThrow(/cannot subscript type int4/);
+    expect(() => compileWhere("a['x'] = 1", cols)).toThrow(/invalid input syntax for type int8/);
+    expect(() => compileWhere("a[1.5] = 1", cols)).toThrow(/array subscript must have type integer/);
   });
 });
 
