@@ -24,7 +24,7 @@ beforeAll(() => loadWhereParser());
 
 /** The expression's value as Postgres text (its `::text`), evaluated in-process. */
 function txt(expr: string, r: Record<string, string | null> = row): string | null {
-  const ast = parseSync(`SELECT 1 WHERE ${expr}`).stmts[0].stmt.SelectStmt.whereClause;
+  const ast = (parseSync(`SELECT 1 WHERE ${expr}`) as any).stmts[0].stmt.SelectStmt.whereClause;
   const c = new WhereCompiler(cols, []);
   const typed = c.castTo(c.compile(ast), { names: [{ String: { sval: "text" } }] }, ast);
   expect(typed.type).toEqual(TEXT);

@@ -124,6 +124,8 @@ describe("numeric", () => {
     expect(ev("(num::float8)::text = '1.2345678901234567e+19'", num)).toBe(true);
     expect(ev("('Infinity'::numeric - 'Infinity'::numeric)::text = 'NaN'", {})).toBe(true);
     expect(ev("num / 0 = 1", num)).toBe(null);
+    expect(ev("greatest(n, 2.5) + 1 = 8 AND greatest(n, 7.5) + 1 = 8.5", num)).toBe(true);
+    expect(ev("coalesce(NULL, 1, 2.5) * 2 = 2 AND ARRAY[1, 2.5] = '{1,2.5}' AND 7.0 = ANY(ARRAY[1, 7])", {})).toBe(true);
     expect(() => compileWhere("num ^ 2 > 1", cols)).toThrow(/operator \^ is not supported for numeric/);
   });
 

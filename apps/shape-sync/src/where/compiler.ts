@@ -84,6 +84,19 @@ export class WhereCompiler {
     return { type: to, isConst: x.isConst, eval: (ctx) => { const v = e(ctx); return v === null ? null : f(v); } };
   }
 
+  /** Common type of ARRAY[…]/COALESCE/GREATEST/LEAST items: the first known type, widened by numeric (int → numeric → float8) and date → timestamp promotions. */
+  commonType(items: Typed[]): PgType {
+    let t: PgType | undefined;
+    const rank: Record<string, number> = { int: 1, numeric: 2, float: 3, date: 1, timestamp: 2, timestamptz: 3 };
+    const family = (b: string) => (b === "int" || b === "numeric" || b === "float" ? "n" : b === "date" || b.startsWith("timestamp") ? "d" : b);
+    for (const i of items) {
+      if (i.type === "unknown") continue;
+      if (!t) t = i.type;
+      else if (t.dims === 0 && i.type.dims === 0 && family(t.base) === family(i.type.base) && (rank[i.type.base] ?? 0) > (rank[t.base] ?? 0)) t = i.type;
+    }
+    return t ?? TEXT;
+  }
+
   opName(node: any): string {
     return node?.name?.map((n: any) => n.String?.sval).join(".") ?? "?";
   }
@@ -416,18 +429,16 @@ export class WhereCompiler {
       }
       case "A_ArrayExpr": {
         const items: Typed[] = (n.elements ?? []).map((x: any) => this.compile(x));
-        const known = items.find((i) => i.type !== "unknown");
-        const elemType: PgType = known ? (known.type as PgType) : TEXT;
-        const coerced = items.map((i) => this.coerce(i, elemType, n));
+        const elemType = this.commonType(items);
+        const coerced = items.map((i) => this.promote(this.coerce(i, elemType, n), elemType));
         const evals = coerced.map((c) => c.eval);
         return { type: { ...elemType, dims: elemType.dims + 1 }, isConst: coerced.every((c) => c.isConst), eval: (ctx) => evals.map((e) => e(ctx)) };
       }
       case "CoalesceExpr":
       case "MinMaxExpr": {
         const items: Typed[] = n.args.map((x: any) => this.compile(x));
-        const known = items.find((i) => i.type !== "unknown");
-        const t: PgType = known ? (known.type as PgType) : TEXT;
-        const evals = items.map((i) => this.coerce(i, t, n).eval);
+        const t = this.commonType(items);
+        const evals = items.map((i) => this.promote(this.coerce(i, t, n), t).eval);
         if (kind === "CoalesceExpr") return { type: t, isConst: false, eval: (ctx) => { for (const e of evals) { const v = e(ctx); if (v !== null) return v; } return null; } };
         const greatest = n.op === "IS_GREATEST";
         return { type: t, isConst: false, eval: (ctx) => { let best: Value = null; for (const e of evals) { const v = e(ctx); if (v !== null && (best === null || (greatest ? compareValues(v, best) > 0 : compareValues(v, best) < 0))) best = v; } return best; } };
