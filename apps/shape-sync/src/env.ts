@@ -51,6 +51,7 @@ export const EnvSchema = z.object({
   ELECTRIC_MAX_CONCURRENT_REQUESTS: concurrency,
   ELECTRIC_STORAGE_DIR: z.string().default("./persistent/shape-sync"),
   ELECTRIC_SQLITE_CACHE_MB: intWithDefault(64),
+  ELECTRIC_COMPACTION_THRESHOLD_BYTES: intWithDefault(4 * 1024 * 1024),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -71,6 +72,8 @@ export interface ShapeServerConfig {
   maxConcurrentRequests: { initial: number; existing: number };
   storageDir: string;
   sqliteCacheMb: number;
+  /** Replicated bytes a shape's log grows by before its older part is compacted; 0 disables. */
+  compactionThresholdBytes: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
 
@@ -86,6 +89,7 @@ export const CONFIG_DEFAULTS = {
   replicationStreamId: "default",
   maxConcurrentRequests: { initial: 300, existing: 10_000 },
   sqliteCacheMb: 64,
+  compactionThresholdBytes: 4 * 1024 * 1024,
   logLevel: "info",
 } as const satisfies Partial<ShapeServerConfig>;
 
@@ -106,6 +110,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ShapeServer
     maxConcurrentRequests: e.ELECTRIC_MAX_CONCURRENT_REQUESTS,
     storageDir: e.ELECTRIC_STORAGE_DIR,
     sqliteCacheMb: e.ELECTRIC_SQLITE_CACHE_MB,
+    compactionThresholdBytes: e.ELECTRIC_COMPACTION_THRESHOLD_BYTES,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -7,6 +7,8 @@ export interface MetricSources {
   liveWaiters: () => number;
   changesApplied: () => number;
   entriesWritten: () => number;
+  compactions: () => number;
+  messagesFolded: () => number;
 }
 
 export function createMetrics(src: MetricSources, defaults = true): Registry {
@@ -27,5 +29,7 @@ export function createMetrics(src: MetricSources, defaults = true): Registry {
   simple("shape_sync_live_waiters", "Live requests currently waiting", src.liveWaiters);
   simple("shape_sync_changes_applied_total", "Replicated row changes processed", src.changesApplied);
   simple("shape_sync_log_entries_written_total", "Shape log entries written", src.entriesWritten);
+  simple("shape_sync_compactions_total", "Shape log compactions run", src.compactions);
+  simple("shape_sync_compaction_folded_messages_total", "Update messages folded into a later update of the same key by compaction", src.messagesFolded);
   return registry;
 }

@@ -53,6 +53,8 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
     liveWaiters: () => waits?.waiting ?? 0,
     changesApplied: () => registry?.changesApplied ?? 0,
     entriesWritten: () => registry?.entriesWritten ?? 0,
+    compactions: () => registry?.compactions ?? 0,
+    messagesFolded: () => registry?.messagesFolded ?? 0,
   });
 
   const router = createRouter({ config, logger: log, status: () => status, api: () => api, metrics });
@@ -162,6 +164,7 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
         published.add(key);
       },
       chunkBytes: config.chunkBytesThreshold,
+      compactionThresholdBytes: config.compactionThresholdBytes,
       logger: log,
       onAppliedLsn: (lsn) => stream?.acknowledge(lsn),
     });

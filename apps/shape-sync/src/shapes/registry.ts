@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { compileShape, convertChange, typesFor, type ChangeInput, type CompiledShape, type ShapeDefinition, type ShapeLogMessage } from "./definition.js";
 import { takeSnapshot, XidFilter, type SnapshotInfo } from "./snapshot.js";
 import type { PendingEntry, ShapeStorage } from "./storage.js";
+import { compactShapeLog } from "./compaction.js";
 import { MatchIndex } from "../where/match-index.js";
 import { relationSignature, type TableInfo } from "../pg/catalog.js";
 import { SKIPPED, type RelationMessage } from "../replication/pgoutput.js";
@@ -29,6 +30,9 @@ export interface Shape {
   buffer?: Array<{ xid: number; tx: number; entries: ShapeLogMessage[] }>;
   ready?: Promise<void>;
   listeners: Set<(event: "change" | "gone") => void>;
+  /** Entries with tx ≤ this are old enough to compact once `bytesSinceMark` passes the threshold again. */
+  compactMark: number;
+  bytesSinceMark: number;
 }
 
 export interface ReplicatedTransaction {
@@ -52,6 +56,8 @@ export interface RegistryDeps {
   pool: pg.Pool;
   ensureTablePublished: (schema: string, table: string) => Promise<void>;
   chunkBytes: number;
+  /** Replicated bytes per shape between compactions; 0 disables compaction. */
+  compactionThresholdBytes: number;
   logger: Logger;
   onAppliedLsn: (lsn: bigint) => void;
 }
@@ -78,6 +84,10 @@ export class ShapeRegistry {
   globalLsn: bigint;
   changesApplied = 0;
   entriesWritten = 0;
+  compactions = 0;
+  messagesFolded = 0;
+  private readonly compactQueue = new Map<Shape, number>();
+  private compacting = false;
   readonly tableListeners = new Set<(oid: number) => void>();
 
   constructor(private readonly deps: RegistryDeps) {
@@ -157,6 +167,8 @@ export class ShapeRegistry {
       filtering: true,
       buffer: [],
       listeners: new Set(),
+      compactMark: 0,
+      bytesSinceMark: 0,
     };
     let resolveReady!: () => void;
     shape.ready = new Promise<void>((r) => (resolveReady = r));
@@ -261,7 +273,7 @@ export class ShapeRegistry {
         }
       }
       this.entriesWritten += msgs.length;
-      this.pushGroups(entries, s.id, tx, msgs);
+      s.bytesSinceMark += this.pushGroups(entries, s.id, tx, msgs);
       touched.push(s);
     }
     if (entries.length > 0 || filteringOff.length > 0) {
@@ -278,6 +290,12 @@ export class ShapeRegistry {
       s.latestTx = tx;
       s.latestOp = perShape.get(s)!.at(-1)!.op;
       for (const l of [...s.listeners]) l("change");
+      const threshold = this.deps.compactionThresholdBytes;
+      if (threshold > 0 && s.bytesSinceMark >= threshold) {
+        if (s.compactMark > 0) this.scheduleCompaction(s, s.compactMark);
+        s.compactMark = tx;
+        s.bytesSinceMark = 0;
+      }
     }
     this.deps.onAppliedLsn(txn.endLsn);
   }
@@ -287,13 +305,15 @@ export class ShapeRegistry {
    * by the op of their last message (so a read "after L_k" resumes at the next row). The first row
    * never ends at op 0 unless it is the only one (a real `L_0` means "after transaction L").
    */
-  private pushGroups(out: PendingEntry[], shapeId: number, tx: number, msgs: ShapeLogMessage[]): void {
+  private pushGroups(out: PendingEntry[], shapeId: number, tx: number, msgs: ShapeLogMessage[]): number {
     let parts: string[] = [];
     let bytes = 0;
+    let total = 0;
     for (let i = 0; i < msgs.length; i++) {
       const json = JSON.stringify(msgs[i]!.message);
       parts.push(json);
       bytes += json.length + 1;
+      total += json.length + 1;
       const last = i === msgs.length - 1;
       if (last || (bytes >= this.deps.chunkBytes && msgs[i]!.op !== 0)) {
         out.push({ shapeId, tx, op: msgs[i]!.op, json: parts.join("\n") });
@@ -301,6 +321,37 @@ export class ShapeRegistry {
         bytes = 0;
       }
     }
+    return total;
+  }
+
+  /**
+   * Queues a compaction of the shape's entries up to `uptoTx` (everything older than the newest
+   * threshold's worth). One shape per turn of the event loop, so replication and requests interleave.
+   */
+  private scheduleCompaction(shape: Shape, uptoTx: number): void {
+    this.compactQueue.set(shape, uptoTx);
+    if (this.compacting) return;
+    this.compacting = true;
+    const next = () => {
+      const first = this.compactQueue.entries().next();
+      if (first.done) {
+        this.compacting = false;
+        return;
+      }
+      const [s, upto] = first.value;
+      this.compactQueue.delete(s);
+      if (s.state === "active") this.compact(s, upto);
+      setImmediate(next);
+    };
+    setImmediate(next);
+  }
+
+  private compact(shape: Shape, uptoTx: number): void {
+    const t0 = performance.now();
+    const r = compactShapeLog(this.deps.storage, shape.id, uptoTx);
+    this.compactions++;
+    this.messagesFolded += r.folded;
+    this.deps.logger.debug({ handle: shape.handle, uptoTx, ...r, ms: Math.round(performance.now() - t0) }, "shape log compacted");
   }
 
   /** Idle progress (keepalive with nothing in flight). */
@@ -406,6 +457,9 @@ export class ShapeRegistry {
         filter: stored.snapshot ? new XidFilter(JSON.parse(stored.snapshot) as SnapshotInfo) : undefined,
         filtering: stored.filtering,
         listeners: new Set(),
+        // Everything stored before the restart is old enough to compact at the next threshold.
+        compactMark: latest.tx,
+        bytesSinceMark: 0,
       };
       this.register(shape);
       recovered++;

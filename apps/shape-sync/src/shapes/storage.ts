@@ -64,6 +64,11 @@ export class ShapeStorage {
       latest: this.db.prepare<[number], { tx: number; op: number }>(
         "SELECT tx, op FROM log WHERE shape_id = ? ORDER BY tx DESC, op DESC LIMIT 1",
       ),
+      range: this.db.prepare<[number, number, number], LogRow & { id: number }>(
+        "SELECT id, tx, op, json FROM log WHERE shape_id = ? AND tx >= ? AND tx <= ? ORDER BY tx, op, id",
+      ),
+      deleteRow: this.db.prepare("DELETE FROM log WHERE id = ?"),
+      rewriteRow: this.db.prepare("UPDATE log SET op = ?, json = ? WHERE id = ?"),
       read: this.db.prepare<[number, number], LogRow>("SELECT tx, op, json FROM log WHERE shape_id = ? AND tx >= ? ORDER BY tx, op, id"),
       snapshotChunks: this.db.prepare<[number], { n: number | null }>("SELECT max(op) + 1 AS n FROM log WHERE shape_id = ? AND tx = 0"),
       maxId: this.db.prepare<[], { id: number | null }>("SELECT max(id) AS id FROM shapes"),
@@ -145,6 +150,19 @@ export class ShapeStorage {
   /** Entries of a shape with tx ≥ fromTx in log order (callers filter the exact lower bound). */
   iterate(shapeId: number, fromTx: number): IterableIterator<LogRow> {
     return this.stmts.read.iterate(shapeId, fromTx);
+  }
+
+  /** Entries of a shape with fromTx ≤ tx ≤ toTx in log order, with their row ids (compaction). */
+  iterateRange(shapeId: number, fromTx: number, toTx: number): IterableIterator<LogRow & { id: number }> {
+    return this.stmts.range.iterate(shapeId, fromTx, toTx);
+  }
+
+  deleteRow(id: number): void {
+    this.stmts.deleteRow.run(id);
+  }
+
+  rewriteRow(id: number, op: number, json: string): void {
+    this.stmts.rewriteRow.run(op, json, id);
   }
 
   transaction<T>(fn: () => T): T {

@@ -1,0 +1,122 @@
+/**
+ * Key-based compaction of a shape's replicated log (the same rule as Electric's file storage):
+ * in the older part of the log, each run of consecutive updates to one key becomes one update
+ * at the position of the run's last update, values merged (later wins, `old_value` keeps the
+ * earliest). Inserts and deletes are kept, so a run never crosses them; snapshot chunks (tx 0)
+ * and the newest part of the log are never touched.
+ *
+ * Offsets stay valid: every surviving message keeps its (tx, op), and a stored row keeps its
+ * messages, keyed by its last survivor. A client resuming inside the compacted range sees every
+ * later change, some earlier updates folded into a later one (applying them twice is harmless).
+ */
+import type { ShapeStorage } from "./storage.js";
+
+export interface LogMessage {
+  key: string;
+  value: Record<string, string | null>;
+  old_value?: Record<string, string | null>;
+  headers: { operation: "insert" | "update" | "delete"; op_position: number; last?: boolean; [h: string]: unknown };
+}
+
+export interface StoredRow {
+  id: number;
+  tx: number;
+  bytes: number;
+  messages: Array<LogMessage | null>;
+  changed: boolean;
+}
+
+function mergeUpdates(earlier: LogMessage, later: LogMessage): LogMessage {
+  const merged: LogMessage = { key: later.key, value: { ...earlier.value, ...later.value }, headers: later.headers };
+  if (earlier.old_value || later.old_value) merged.old_value = { ...later.old_value, ...earlier.old_value };
+  return merged;
+}
+
+/**
+ * Folds update runs across the given rows, in log order, in place: a folded update becomes null
+ * in its row and the run's merged update replaces the run's last one.
+ */
+export function foldUpdateRuns(rows: StoredRow[]): number {
+  const openRun = new Map<string, { row: StoredRow; index: number }>();
+  let folded = 0;
+  for (const row of rows) {
+    row.messages.forEach((msg, index) => {
+      if (!msg) return;
+      if (msg.headers.operation !== "update") {
+        openRun.delete(msg.key);
+        return;
+      }
+      const previous = openRun.get(msg.key);
+      if (previous) {
+        const earlier = previous.row.messages[previous.index]!;
+        previous.row.messages[previous.index] = null;
+        previous.row.changed = true;
+        row.messages[index] = mergeUpdates(earlier, msg);
+        row.changed = true;
+        folded++;
+      }
+      openRun.set(msg.key, { row, index });
+    });
+  }
+  return folded;
+}
+
+export interface CompactionResult {
+  /** Messages folded into a later update. */
+  folded: number;
+  rowsDeleted: number;
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+/**
+ * Compacts the replicated entries of one shape with 0 < tx ≤ uptoTx, atomically. Each transaction's
+ * last surviving message carries `last: true`, as it did before.
+ */
+export function compactShapeLog(storage: ShapeStorage, shapeId: number, uptoTx: number): CompactionResult {
+  return storage.transaction(() => {
+    const rows: StoredRow[] = [];
+    for (const r of storage.iterateRange(shapeId, 1, uptoTx))
+      rows.push({ id: r.id, tx: r.tx, bytes: r.json.length, messages: r.json.split("\n").map((m) => JSON.parse(m) as LogMessage), changed: false });
+    const folded = foldUpdateRuns(rows);
+    markTransactionEnds(rows);
+    let rowsDeleted = 0;
+    let bytesBefore = 0;
+    let bytesAfter = 0;
+    for (const row of rows) {
+      bytesBefore += row.bytes;
+      if (!row.changed) {
+        bytesAfter += row.bytes;
+        continue;
+      }
+      const survivors = row.messages.filter((m): m is LogMessage => m !== null);
+      if (survivors.length === 0) {
+        storage.deleteRow(row.id);
+        rowsDeleted++;
+        continue;
+      }
+      const json = survivors.map((m) => JSON.stringify(m)).join("\n");
+      storage.rewriteRow(row.id, survivors[survivors.length - 1]!.headers.op_position, json);
+      bytesAfter += json.length;
+    }
+    return { folded, rowsDeleted, bytesBefore, bytesAfter };
+  });
+}
+
+/** The final survivor of each transaction carries `last: true` (its row is rewritten when it did not). */
+export function markTransactionEnds(rows: StoredRow[]): void {
+  for (let i = 0; i < rows.length; i++) {
+    if (i + 1 < rows.length && rows[i + 1]!.tx === rows[i]!.tx) continue;
+    for (let j = i; j >= 0 && rows[j]!.tx === rows[i]!.tx; j--) {
+      const messages = rows[j]!.messages;
+      let k = messages.length - 1;
+      while (k >= 0 && messages[k] === null) k--;
+      if (k < 0) continue;
+      if (!messages[k]!.headers.last) {
+        messages[k]!.headers.last = true;
+        rows[j]!.changed = true;
+      }
+      break;
+    }
+  }
+}
