@@ -131,6 +131,9 @@ describe("date/time arithmetic", () => {
     expect(ev("d < ts")).toBe(true);
     expect(ev("d = ts::date")).toBe(true);
     expect(txt("d::timestamp")).toBe("2024-01-31 00:00:00");
+    expect(ev("'a' || iv = 'a1 mon 2 days 03:00:00' AND ts || '!' = '2024-01-31 10:30:00!' AND f || '' = '0.1'")).toBe(true);
+    expect(err("d || t = 'x'")).toMatch(/operator does not exist: date \|\| time/);
+    expect(ev("'infinity'::timestamp + interval '1 day' = 'infinity'")).toBe(true);
     expect(err("d + '1 day'")).toMatch(/operator is not unique: date \+ unknown/);
     expect(err("ts + 1")).toMatch(/operator does not exist: timestamp \+ int8/);
   });

@@ -6,6 +6,7 @@ import {
   CASTABLE_TYPES,
   INDEXABLE_BASES,
   compareValues,
+  formatScalar,
   indexKeyOf,
   parseText,
   typeLabel,
@@ -193,7 +194,12 @@ export class WhereCompiler {
       if (t.dims > 0) {
         return { type: t, isConst: x.isConst && y.isConst, eval: (ctx) => { const l = x.eval(ctx); const r = y.eval(ctx); if (l === null) return r; if (r === null) return l; return [...(l as Value[]), ...(r as Value[])]; } };
       }
-      return { type: TEXT, isConst: x.isConst && y.isConst, eval: (ctx) => { const l = x.eval(ctx); const r = y.eval(ctx); return l === null || r === null ? null : String(l) + String(r); } };
+      if ((x.type as PgType).base !== "text" && (y.type as PgType).base !== "text") this.fail(node, `operator does not exist: ${typeLabel(x.type as PgType)} || ${typeLabel(y.type as PgType)}`);
+      // text || anynonarray uses the other operand's text output (dates, intervals, numeric, float8 like Postgres).
+      const out = (t: Typed): ((v: Value) => string) => (t.type !== "unknown" && t.type.dims === 0 ? ((base) => (v: Value) => formatScalar(base, v))(t.type.base) : String);
+      const fx = out(x);
+      const fy = out(y);
+      return { type: TEXT, isConst: x.isConst && y.isConst, eval: (ctx) => { const l = x.eval(ctx); const r = y.eval(ctx); return l === null || r === null ? null : fx(l) + fy(r); } };
     }
     const dt = this.datetimeArith(op, a, b, node);
     if (dt) return dt;
