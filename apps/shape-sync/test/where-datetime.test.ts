@@ -150,6 +150,12 @@ describe("time zones", () => {
     expect(txt("timezone('America/New_York', timestamp '2024-03-10 02:30')")).toBe("2024-03-10 07:30:00+00");
     // 01:30 happens twice (fall back): the offset after the transition is used.
     expect(txt("timezone('America/New_York', timestamp '2024-11-03 01:30')")).toBe("2024-11-03 06:30:00+00");
+    expect(txt("timezone('Europe/Paris', timestamp '2024-03-31 02:30')")).toBe("2024-03-31 01:30:00+00");
+    expect(txt("timezone('Europe/Paris', timestamp '2024-10-27 02:30')")).toBe("2024-10-27 01:30:00+00");
+    expect(txt("timezone('Australia/Lord_Howe', timestamp '2024-10-06 02:15')")).toBe("2024-10-05 15:45:00+00");
+    expect(txt("timezone('Europe/Paris', timestamptz '1900-01-01 00:00+00')")).toBe("1900-01-01 00:09:21");
+    expect(txt("timezone('europe/paris', tz)")).toBe("2024-03-10 07:30:00");
+    expect(txt("timezone('Asia/Kathmandu', tz)")).toBe("2024-03-10 12:15:00");
     expect(txt("timestamptz '2024-07-01 12:00+00' AT TIME ZONE 'Asia/Tokyo'")).toBe("2024-07-01 21:00:00");
     expect(txt("timestamp '2024-07-01 12:00' AT TIME ZONE 'Asia/Tokyo'")).toBe("2024-07-01 03:00:00+00");
     expect(txt("timezone('Asia/Kolkata', d)")).toBe("2024-01-31 05:30:00");

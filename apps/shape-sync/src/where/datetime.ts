@@ -117,6 +117,7 @@ export function resolveZone(name: string): Zone {
 function offsetAt(zone: Zone, utcUs: number): number {
   if ("fixed" in zone) return zone.fixed * 1_000_000;
   const ms = Math.floor(utcUs / 1000);
+  if (!(Math.abs(ms) <= 8.64e15)) throw new ValueParseError("timestamp out of range");
   const parts: Record<string, string> = {};
   for (const p of zone.fmt.formatToParts(new Date(ms))) parts[p.type] = p.value;
   let y = Number(parts.year);
@@ -167,7 +168,10 @@ export function datetimeOp(op: string, a: BaseType, b: BaseType): ArithResult | 
     const s = op === "+" ? 1 : -1;
     if (a === "date" && b === "int") return { base: "date", name: "date", fn: (l, r) => l + s * Number(r) };
     if (a === "int" && b === "date" && s > 0) return { base: "date", name: "date", fn: (l, r) => r + Number(l) };
-    if (a === "date" && b === "date" && s < 0) return { base: "int", name: "int4", fn: (l, r) => BigInt(l - r) };
+    if (a === "date" && b === "date" && s < 0) return { base: "int", name: "int4", fn: (l, r) => {
+      if (!Number.isFinite(l) || !Number.isFinite(r)) throw new ValueParseError("cannot subtract infinite dates");
+      return BigInt(l - r);
+    } };
     if (a === "date" && b === "time" && s > 0) return { base: "timestamp", name: "timestamp", fn: (l, r) => (Number.isFinite(l) ? l * USECS_PER_DAY + r : l * 1) };
     if (a === "time" && b === "date" && s > 0) return { base: "timestamp", name: "timestamp", fn: (l, r) => (Number.isFinite(r) ? r * USECS_PER_DAY + l : r * 1) };
     const ivFor = (r: Interval) => (s > 0 ? r : negateInterval(r));
