@@ -19,6 +19,7 @@ import { join } from "node:path";
 import getPort from "get-port";
 import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
 import { createDatabase, postgresServer, withAdmin } from "../../packages/devstack/src/services.js";
+import { shapeSyncEntry } from "../../packages/devstack/src/shape-sync.js";
 import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
 import { signPublicToken } from "../../apps/webapp/app/services/auth.server.js";
 import { buildShapeUrl } from "../../apps/webapp/app/services/realtime/shapeRewrite.server.js";
@@ -33,9 +34,9 @@ interface Child {
   stop(): Promise<void>;
 }
 
-function startChild(name: string, script: string, env: Record<string, string>): Child {
+function startChild(name: string, args: string[], env: Record<string, string>): Child {
   const profile = process.env.BENCH_PROFILE === name ? ["--cpu-prof", "--cpu-prof-dir=/tmp/bench-prof"] : [];
-  const child = spawn(process.execPath, [...profile, "--import", "tsx", script], {
+  const child = spawn(process.execPath, [...profile, ...args], {
     cwd: REPO,
     env: { ...process.env, ...env },
     stdio: ["ignore", "ignore", "pipe"],
@@ -117,7 +118,7 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   stops.push(async () => rmSync(storageDir, { recursive: true, force: true }));
   const shapePort = await getPort();
   const shapeUrl = `http://127.0.0.1:${shapePort}`;
-  const shapeSync = startChild("shape-sync", "apps/shape-sync/src/main.ts", {
+  const shapeSync = startChild("shape-sync", [shapeSyncEntry()], {
     DATABASE_URL: databaseUrl,
     ELECTRIC_PORT: String(shapePort),
     ELECTRIC_INSECURE: "true",
@@ -141,7 +142,7 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   // BENCH_PROFILE_PHASES=response|request: profile that phase of the first measured proxied burst round.
   const profilePhase = process.env.BENCH_PROFILE_PHASES;
   const phases = profilePhase === "response" || profilePhase === "request";
-  const webapp = startChild("webapp", phases ? "bench/realtime/webappProfiled.ts" : "apps/webapp/server/index.ts", {
+  const webapp = startChild("webapp", ["--import", "tsx", phases ? "bench/realtime/webappProfiled.ts" : "apps/webapp/server/index.ts"], {
     NODE_ENV: webappMode,
     HOST: "127.0.0.1",
     PORT: String(webPort),

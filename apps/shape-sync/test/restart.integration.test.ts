@@ -1,5 +1,5 @@
 /**
- * Restart recovery with the real process: spawn src/main.ts, kill -9 it while a client is live,
+ * Restart recovery with the real process: spawn the built server (dist/main.js), kill -9 it while a client is live,
  * write while it is down, start it again; the client resumes with the same handle, no resync,
  * nothing missed or doubled.
  */
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ShapeStream, Shape } from "@electric-sql/client";
 import { ShapeStream as ShapeStream10, Shape as Shape10 } from "electric-client-1-0";
 import { createTestDatabase, type TestDatabase } from "@runfeed/devstack/test-context";
+import { shapeSyncEntry } from "@runfeed/devstack";
 import { waitForSlotsInactive } from "./fixtures.js";
 
 const root = resolve(import.meta.dirname, "../../..");
@@ -34,8 +35,8 @@ async function freePort(): Promise<number> {
 }
 
 async function startChild(): Promise<void> {
-  // node --import tsx (not the tsx wrapper): SIGKILL must hit the server process itself.
-  child = spawn(process.execPath, ["--import", "tsx", join(root, "apps/shape-sync/src/main.ts")], {
+  // The built server, as `pnpm start` runs it; node itself, so SIGKILL hits the server process.
+  child = spawn(process.execPath, [shapeSyncEntry()], {
     cwd: join(root, "apps/shape-sync"),
     env: {
       ...process.env,

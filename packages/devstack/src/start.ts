@@ -18,6 +18,7 @@ import { parseStartEnv } from "./env.js";
 import { startEmbeddedPostgres } from "./postgres.js";
 import { RedisNotFoundError, freePort, startRedisServer } from "./redis.js";
 import { runToCompletion, startProcess, waitForHttp, type ManagedProcess } from "./processes.js";
+import { shapeSyncEntry } from "./shape-sync.js";
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 /** Children run TypeScript through tsx's loader in a plain node process (no wrapper process in between). */
@@ -129,7 +130,7 @@ async function startShapeSync(databaseUrl: string): Promise<string> {
   const port = await freePort(env.ELECTRIC_PORT);
   const origin = `http://127.0.0.1:${port}`;
   log(`starting shape-sync on ${origin}`);
-  const child = startProcess("shape-sync", NODE, tsx("apps/shape-sync/src/main.ts"), {
+  const child = startProcess("shape-sync", NODE, [shapeSyncEntry()], {
     cwd: ROOT,
     env: {
       DATABASE_URL: databaseUrl,

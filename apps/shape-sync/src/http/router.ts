@@ -107,9 +107,15 @@ export function createRouter(deps: RouterDeps) {
     return parsed as Record<string, unknown>;
   }
 
+  const releaseInitial = () => inflightInitial--;
+  const releaseExisting = () => inflightExisting--;
+
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const path = normalizePath(url.pathname);
+    // Path and query split by hand (no URL object: a parked long-poll should not keep one alive).
+    const target = req.url ?? "/";
+    const q = target.indexOf("?");
+    const path = normalizePath(q < 0 ? target : target.slice(0, q));
+    const query = new URLSearchParams(q < 0 ? "" : target.slice(q + 1));
     const shapeRoute = path === ELECTRIC_SHAPE_PATH;
     cors(req, res, shapeRoute);
     try {
@@ -136,7 +142,7 @@ export function createRouter(deps: RouterDeps) {
       if (path === "/metrics") {
         // Benchmarks start the server with --expose-gc and ask for a collection before reading memory.
         const gc = (globalThis as { gc?: () => void }).gc;
-        if (gc && url.searchParams.get("gc") === "1") gc();
+        if (gc && query.get("gc") === "1") gc();
         res.setHeader("content-type", deps.metrics.contentType);
         res.end(await deps.metrics.metrics());
         return;
@@ -152,29 +158,26 @@ export function createRouter(deps: RouterDeps) {
         return;
       }
       if (deps.config.secret !== undefined) {
-        const given = url.searchParams.get(SECRET_PARAM) ?? url.searchParams.get(API_SECRET_PARAM);
+        const given = query.get(SECRET_PARAM) ?? query.get(API_SECRET_PARAM);
         if (given !== deps.config.secret) throw new UnauthorizedError();
       }
       const api = deps.api();
       if (!api || deps.status() !== "active") throw new ServiceUnavailableError({ message: "Stack not ready" }, 5);
-      if (req.method === "DELETE") return await api.handleDelete(req, res, url.searchParams);
+      if (req.method === "DELETE") return await api.handleDelete(req, res, query);
       if (req.method !== "GET" && req.method !== "HEAD" && req.method !== "POST") throw new HttpError(405, { message: "Method not allowed" });
-      const initial = url.searchParams.get(OFFSET_PARAM) === INITIAL_OFFSET;
+      const initial = query.get(OFFSET_PARAM) === INITIAL_OFFSET;
       const limit = initial ? deps.config.maxConcurrentRequests.initial : deps.config.maxConcurrentRequests.existing;
       if ((initial ? inflightInitial : inflightExisting) >= limit)
         throw new ServiceUnavailableError(
           { code: "concurrent_request_limit_exceeded", message: `Concurrent ${initial ? "initial" : "existing"} request limit exceeded (limit: ${limit}), please retry` },
           6 + Math.floor(Math.random() * 5),
         );
+      // Counted until the response is finished or the connection closes (a parked long-poll included).
       if (initial) inflightInitial++;
       else inflightExisting++;
-      try {
-        const body = req.method === "POST" ? await readJsonBody(req) : undefined;
-        await api.handleGet(req, res, url.searchParams, body);
-      } finally {
-        if (initial) inflightInitial--;
-        else inflightExisting--;
-      }
+      res.once("close", initial ? releaseInitial : releaseExisting);
+      const body = req.method === "POST" ? await readJsonBody(req) : undefined;
+      await api.handleGet(req, res, query, body, (err) => sendError(res, err, req.method));
     } catch (err) {
       sendError(res, err, req.method);
     }

@@ -62,6 +62,9 @@ function comparePos(a: Pos, b: Pos): number {
 
 const fmt = (p: Pos) => `${p.tx}_${p.op}`;
 
+/** The request parameters a response is built from. */
+type ResponseParams = Pick<ShapeParams, "offsetText" | "live" | "cursor">;
+
 const COMPILED_CACHE_MAX = 20_000;
 
 export class ShapeApi {
@@ -69,7 +72,15 @@ export class ShapeApi {
   /** Request definition (hashed) → compiled shape, so live requests skip catalog lookups and parsing. */
   private readonly compiledCache = new Map<string, CompiledShape>();
 
-  constructor(private readonly deps: ShapeApiDeps) {}
+  constructor(private readonly deps: ShapeApiDeps) {
+    // After a restart, requests with the parameters that created a shape resolve without recompiling it.
+    for (const c of deps.registry.compiledShapes()) if (c.requestKey) this.remember(c.requestKey, c);
+  }
+
+  private remember(key: string, compiled: CompiledShape): void {
+    if (this.compiledCache.size >= COMPILED_CACHE_MAX) this.compiledCache.delete(this.compiledCache.keys().next().value!);
+    this.compiledCache.set(key, compiled);
+  }
 
   /** Forget compiled definitions (a table changed). */
   clearCompiled(): void {
@@ -84,8 +95,8 @@ export class ShapeApi {
     const fresh = await this.compileUncached(p);
     // After a restart the registry already holds a compiled copy (from recovery): share it.
     const compiled = this.deps.registry.getByKey(fresh.key)?.compiled ?? fresh;
-    if (this.compiledCache.size >= COMPILED_CACHE_MAX) this.compiledCache.delete(this.compiledCache.keys().next().value!);
-    this.compiledCache.set(key, compiled);
+    compiled.requestKey ??= key;
+    this.remember(key, compiled);
     return compiled;
   }
 
@@ -129,7 +140,12 @@ export class ShapeApi {
     }
   }
 
-  async handleGet(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, body?: Record<string, unknown>): Promise<void> {
+  /**
+   * Serves a shape request. A long-poll that has to wait resolves once it is parked: the wait holds
+   * only what its answer needs (not the request's parameters or this call's frame), and a failure
+   * after that point goes to `fail`.
+   */
+  async handleGet(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, body: Record<string, unknown> | undefined, fail: (err: unknown) => void): Promise<void> {
     const p = parseShapeParams(query, body);
     const compiled = await this.compile(p);
     if (p.subset) return this.handleSubset(res, p, compiled, p.subset);
@@ -177,16 +193,25 @@ export class ShapeApi {
         return this.sendLog(req, res, shape, p, r, { cacheControl: p.live ? CACHE_CONTROL_LIVE : catchUpCc, upToDate: r.reachedEnd });
       }
       if (p.liveSse) return await this.streamSse(res, shape, compiled, p, pos, cancel);
-      const o = await this.deps.waits.wait(shape, p.offsetText, pos, this.deps.config.longPollTimeoutMs, cancel);
-      if (o.kind === "aborted") return;
-      if (o.kind === "gone") return this.refetch(compiled);
-      if (o.kind === "timeout") {
-        r = { items: [], endTx: pos.tx, endOp: pos.op, reachedEnd: true };
-        return this.sendLog(req, res, shape, p, r, { cacheControl: CACHE_CONTROL_LIVE, upToDate: true, noChange: true });
-      }
-      r = o.read();
-      return this.sendLog(req, res, shape, p, r, { cacheControl: CACHE_CONTROL_LIVE, upToDate: r.reachedEnd, liveData: true });
+      this.holdLongPoll(req, res, shape, { offsetText: p.offsetText, live: true, cursor: p.cursor }, pos, cancel, fail);
     }
+  }
+
+  /** Parks a long-poll until the shape changes, goes away or the timeout passes (§5.1). */
+  private holdLongPoll(req: IncomingMessage, res: ServerResponse, shape: Shape, p: ResponseParams, pos: Pos, cancel: Cancel, fail: (err: unknown) => void): void {
+    this.deps.waits
+      .wait(shape, p.offsetText, pos, this.deps.config.longPollTimeoutMs, cancel)
+      .then((o) => {
+        if (o.kind === "aborted") return;
+        if (o.kind === "gone") return this.refetch(shape.compiled);
+        if (o.kind === "timeout") {
+          const r: ReadResult = { items: [], endTx: pos.tx, endOp: pos.op, reachedEnd: true };
+          return this.sendLog(req, res, shape, p, r, { cacheControl: CACHE_CONTROL_LIVE, upToDate: true, noChange: true });
+        }
+        const r = o.read();
+        return this.sendLog(req, res, shape, p, r, { cacheControl: CACHE_CONTROL_LIVE, upToDate: r.reachedEnd, liveData: true });
+      })
+      .catch(fail);
   }
 
   /**
@@ -259,7 +284,7 @@ export class ShapeApi {
     return String(g > end ? g : end);
   }
 
-  private baseHeaders(res: ServerResponse, shape: Shape, p: ShapeParams, endOffset: string): void {
+  private baseHeaders(res: ServerResponse, shape: Shape, p: ResponseParams, endOffset: string): void {
     res.setHeader(ELECTRIC_HANDLE_HEADER, shape.handle);
     res.setHeader(ELECTRIC_OFFSET_HEADER, endOffset);
     if (p.live) res.setHeader(ELECTRIC_CURSOR_HEADER, nextCursor(p.cursor, this.deps.config.longPollTimeoutMs, Date.now()));
@@ -270,7 +295,7 @@ export class ShapeApi {
     req: IncomingMessage,
     res: ServerResponse,
     shape: Shape,
-    p: ShapeParams,
+    p: ResponseParams,
     r: ReadResult,
     o: { cacheControl: string; upToDate: boolean; noChange?: boolean; liveData?: boolean },
   ): void {

@@ -33,6 +33,8 @@ export interface CompiledShape {
   pk: string[];
   pkSelected: string[];
   relation: [string, string];
+  /** Hash of the first request parameters that resolved to this definition (set by the HTTP layer). */
+  requestKey?: string;
 }
 
 interface Projection {

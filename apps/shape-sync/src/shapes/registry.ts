@@ -219,6 +219,7 @@ export class ShapeRegistry {
         def: JSON.stringify(c.def),
         snapshot: JSON.stringify(info),
         filtering: shape.filtering,
+        requestKey: c.requestKey ?? null,
       });
       this.deps.storage.append(entries);
       // Everything processed so far is now reflected in this shape's log: a replay after a crash must
@@ -444,6 +445,7 @@ export class ShapeRegistry {
         dropped++;
         continue;
       }
+      if (stored.requestKey) compiled.requestKey = stored.requestKey;
       const latest = offsets.get(stored.id) ?? { tx: 0, op: 0, chunks: 0 };
       const chunks = latest.chunks;
       const shape: Shape = {
@@ -466,6 +468,11 @@ export class ShapeRegistry {
     }
     this.nextId = Math.max(this.nextId, storage.nextShapeId());
     return { recovered, dropped };
+  }
+
+  /** Compiled definitions of the active shapes (the HTTP layer's request cache is seeded from them after a restart). */
+  *compiledShapes(): IterableIterator<CompiledShape> {
+    for (const s of this.byId.values()) if (s.state === "active") yield s.compiled;
   }
 
   /** Drops a shape on request (DELETE /v1/shape). */

@@ -14,6 +14,8 @@ export interface StoredShape {
   def: string;
   snapshot: string | null;
   filtering: boolean;
+  /** Hash of the request parameters that created the shape (restart: requests resolve without recompiling). */
+  requestKey: string | null;
 }
 
 export interface LogRow {
@@ -33,7 +35,7 @@ export class ShapeStorage {
   readonly db: Database.Database;
   private readonly stmts;
 
-  constructor(dir: string, cacheMb = 64) {
+  constructor(dir: string, cacheMb = 16) {
     mkdirSync(dir, { recursive: true });
     this.db = new Database(join(dir, "shapes.sqlite"));
     this.db.pragma("journal_mode = WAL");
@@ -50,16 +52,18 @@ export class ShapeStorage {
         id INTEGER PRIMARY KEY, shape_id INTEGER NOT NULL, tx INTEGER NOT NULL, op INTEGER NOT NULL, json TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS log_shape_offset ON log (shape_id, tx, op);
     `);
+    const shapeColumns = this.db.prepare<[], { name: string }>("PRAGMA table_info(shapes)").all();
+    if (!shapeColumns.some((c) => c.name === "request_key")) this.db.exec("ALTER TABLE shapes ADD COLUMN request_key TEXT");
     this.stmts = {
       getMeta: this.db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
       setMeta: this.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
-      insertShape: this.db.prepare("INSERT INTO shapes (id, handle, def_key, def, snapshot, filtering) VALUES (?, ?, ?, ?, ?, ?)"),
+      insertShape: this.db.prepare("INSERT INTO shapes (id, handle, def_key, def, snapshot, filtering, request_key) VALUES (?, ?, ?, ?, ?, ?, ?)"),
       setFiltering: this.db.prepare("UPDATE shapes SET filtering = ? WHERE id = ?"),
       deleteShape: this.db.prepare("DELETE FROM shapes WHERE id = ?"),
       deleteLog: this.db.prepare("DELETE FROM log WHERE shape_id = ?"),
       insertLog: this.db.prepare("INSERT INTO log (shape_id, tx, op, json) VALUES (?, ?, ?, ?)"),
-      listShapes: this.db.prepare<[], { id: number; handle: string; def_key: string; def: string; snapshot: string | null; filtering: number }>(
-        "SELECT id, handle, def_key, def, snapshot, filtering FROM shapes ORDER BY id",
+      listShapes: this.db.prepare<[], { id: number; handle: string; def_key: string; def: string; snapshot: string | null; filtering: number; request_key: string | null }>(
+        "SELECT id, handle, def_key, def, snapshot, filtering, request_key FROM shapes ORDER BY id",
       ),
       latest: this.db.prepare<[number], { tx: number; op: number }>(
         "SELECT tx, op FROM log WHERE shape_id = ? ORDER BY tx DESC, op DESC LIMIT 1",
@@ -97,7 +101,9 @@ export class ShapeStorage {
   }
 
   listShapes(): StoredShape[] {
-    return this.stmts.listShapes.all().map((r) => ({ id: r.id, handle: r.handle, defKey: r.def_key, def: r.def, snapshot: r.snapshot, filtering: r.filtering === 1 }));
+    return this.stmts.listShapes
+      .all()
+      .map((r) => ({ id: r.id, handle: r.handle, defKey: r.def_key, def: r.def, snapshot: r.snapshot, filtering: r.filtering === 1, requestKey: r.request_key }));
   }
 
   /** Latest (tx, op) of a shape's log. */
@@ -130,7 +136,7 @@ export class ShapeStorage {
   }
 
   insertShape(s: StoredShape): void {
-    this.stmts.insertShape.run(s.id, s.handle, s.defKey, s.def, s.snapshot, s.filtering ? 1 : 0);
+    this.stmts.insertShape.run(s.id, s.handle, s.defKey, s.def, s.snapshot, s.filtering ? 1 : 0, s.requestKey);
   }
 
   setFiltering(id: number, filtering: boolean): void {
