@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import { RUN_STREAM_COLUMNS } from "../../packages/core/src/run-columns.js";
+import { shapeSyncEntry } from "../../packages/devstack/src/shape-sync.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const RUN_COLUMNS_PARAM = RUN_STREAM_COLUMNS.map((c) => `"${c}"`).join(",");
@@ -37,10 +38,12 @@ export interface ChildServer {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Spawns apps/shape-sync/src/main.ts (node --import tsx, so the pid is the server itself). */
+/** Spawns the built shape server (node apps/shape-sync/dist/main.js, so the pid is the server itself). */
 export async function spawnServer(opts: { databaseUrl: string; storageDir: string; streamId: string; port: number; longPollMs?: number; logFile?: string }): Promise<ChildServer> {
   const out = opts.logFile ? openSync(opts.logFile, "a") : "ignore";
-  const proc = spawn(process.execPath, ["--expose-gc", "--import", "tsx", join(ROOT, "apps/shape-sync/src/main.ts")], {
+  // BENCH_SERVER_NODE_ARGS adds node flags to the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const extraArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const proc = spawn(process.execPath, ["--expose-gc", ...extraArgs, shapeSyncEntry()], {
     cwd: join(ROOT, "apps/shape-sync"),
     env: {
       ...process.env,

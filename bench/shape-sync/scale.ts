@@ -1,21 +1,27 @@
 /**
  * (3) Scale and (4) recovery, server in its own process:
- *  - RSS per shape and per waiting live request (RSS deltas / count);
+ *  - RSS per shape and per waiting live request: RSS deltas / count, from a server warmed up with
+ *    100 shapes, 99 live requests and 30,000 changes (so one-off growth is not charged per shape);
  *  - per-change cost = server CPU time (utime+stime from /proc) / changes, for the same updates
  *    (rows of the first 100 shapes) with 100 shapes and with N shapes registered;
- *  - kill -9 with N shapes, restart: time to health active, to the first live request served with a
- *    new change, and to all N resumed live requests answered.
+ *  - kill -9 with N shapes, restart: time to health active; while the N clients (a load generator in
+ *    its own process) reconnect at once, time until a probe client's live request is answered with a
+ *    change committed right after health went active, and until all N resumed requests are answered.
  */
-import { spawn } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { setMaxListeners } from "node:events";
 import { createShape, freePort, memory, metric, pool as inParallel, seedRuns, shapeQuery, spawnServer, waitFor, type ChildServer } from "./common.js";
+import type { Waiter } from "./waiters.js";
 
 export interface ScaleResult {
   baseline: number;
+  /** RSS after the warm-up (100 shapes, 99 live requests, the first churn): the "before" of the per-shape figure. */
+  warm: number;
+  /** The same per-shape figure measured from the fresh process instead of the warmed-up one. */
+  perShapeFromStart: number;
   heapPerShape: number;
   heapPerRequest: number;
   perShape: number;
@@ -24,10 +30,12 @@ export interface ScaleResult {
   costLarge: number;
   createRate: number;
   restartHealthyMs: number;
-  restartServedMs: number;
+  /** A probe client's live request answered with a change committed right after health went active. */
+  restartProbeMs: number;
+  /** The first / last of the load generator's resumed live requests answered with a change. */
+  restartFirstMs: number;
   restartAllMs: number;
   resumed: number;
-  retries: number;
   rawStartMs: number;
 }
 
@@ -37,43 +45,60 @@ function cpuMicros(pid: number): number {
   return ((Number(f[11]) + Number(f[12])) / TICKS) * 1e6;
 }
 
-interface Waiter {
-  i: number;
-  handle: string;
-  offset: string;
-  cursor: string;
+const WHERE = "id = $1";
+const params = (i: number) => [`sc_${i}`];
+const now = () => performance.timeOrigin + performance.now();
+
+/** The waiter load generator (./waiters.ts) in its own process. */
+function spawnWaiters() {
+  const child = fork(join(import.meta.dirname, "waiters.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const served = new Map<number, number>();
+  const listeners = new Set<() => void>();
+  child.on("message", (m: { type: "served"; at: number; count: number }) => {
+    served.set(m.count, m.at);
+    for (const l of listeners) l();
+  });
+  return {
+    hold: (url: string, waiters?: Waiter[]) => {
+      served.clear();
+      child.send({ type: "hold", url, where: WHERE, waiters });
+    },
+    drop: () => child.send({ type: "drop" }),
+    /** Wall-clock time at which `count` held requests had had a 200 with data. */
+    servedAt: (count: number, timeoutMs: number) =>
+      new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`only ${Math.max(0, ...served.keys())} of ${count} resumed requests served`)), timeoutMs);
+        const check = () => {
+          const at = served.get(count);
+          if (at === undefined) return;
+          clearTimeout(timer);
+          listeners.delete(check);
+          resolve(at);
+        };
+        listeners.add(check);
+        check();
+      }),
+    stop: () => child.kill(),
+  };
+}
+
+/** Follows a shape non-live until up-to-date; returns the offset reached. */
+async function catchUp(url: string, i: number, handle: string, offset: string): Promise<string> {
+  for (;;) {
+    const r = await fetch(`${url}/v1/shape?${shapeQuery(WHERE, params(i), handle, offset, false)}`);
+    await r.arrayBuffer();
+    offset = r.headers.get("electric-offset")!;
+    if (r.headers.has("electric-up-to-date")) return offset;
+  }
 }
 
 export async function benchScale(databaseUrl: string, n: number): Promise<ScaleResult> {
   const db = new pg.Pool({ connectionString: databaseUrl, max: 8 });
   const storageDir = mkdtempSync(join(tmpdir(), "shape-sync-bench-scale-"));
   const port = await freePort();
-  const where = "id = $1";
-  const params = (i: number) => [`sc_${i}`];
   let server: ChildServer = await spawnServer({ databaseUrl, storageDir, streamId: "bench_scale", port, longPollMs: 120_000 });
-  let ac = new AbortController();
-  setMaxListeners(0, ac.signal);
+  const load = spawnWaiters();
   const waiters: Waiter[] = [];
-  const startWaiter = (w: Waiter, parent: AbortSignal) =>
-    (async () => {
-      const mine = new AbortController();
-      parent.addEventListener("abort", () => mine.abort(), { once: true });
-      setMaxListeners(0, mine.signal);
-      const signal = mine.signal;
-      while (!signal.aborted) {
-        try {
-          const r = await fetch(`${server.url}/v1/shape?${shapeQuery(where, params(w.i), w.handle, w.offset, true, w.cursor)}`, { signal });
-          await r.arrayBuffer();
-          if (r.status === 200) {
-            w.offset = r.headers.get("electric-offset")!;
-            w.cursor = r.headers.get("electric-cursor") ?? "";
-          } else await new Promise((res) => setTimeout(res, 100));
-        } catch {
-          if (signal.aborted) return;
-          await new Promise((res) => setTimeout(res, 100));
-        }
-      }
-    })();
   const K = 30_000;
   const churn = async () => {
     const ids = Array.from({ length: 100 }, (_, i) => `sc_${i}`);
@@ -89,80 +114,79 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
     const baseline = await memory(server.url, server.pid);
     const create = async (from: number, to: number) =>
       inParallel(Array.from({ length: to - from }, (_, k) => from + k), 16, async (i) => {
-        const s = await createShape(server.url, where, params(i));
+        const s = await createShape(server.url, WHERE, params(i));
         waiters[i] = { i, handle: s.handle, offset: s.offset, cursor: "" };
       });
+    // Shape 0 is the recovery probe, held by this process; the load generator holds the others.
     await create(0, 100);
-    for (let i = 0; i < 100; i++) void startWaiter(waiters[i]!, ac.signal);
-    await waitFor(async () => (await metric(server.url, "shape_sync_live_waiters")) >= 100, 30_000, "100 waiters");
+    load.hold(server.url, waiters.slice(1, 100));
+    await waitFor(async () => (await metric(server.url, "shape_sync_live_waiters")) >= 99, 30_000, "99 waiters");
     const costSmall = await churn();
+    // Marginal cost: "before" is the warmed-up server (young generation grown, code optimised, caches filled).
+    const warm = await memory(server.url, server.pid);
 
     const tc = performance.now();
     await create(100, n);
     const createRate = (n - 100) / ((performance.now() - tc) / 1000);
     const memShapes = await memory(server.url, server.pid);
-    for (let i = 100; i < n; i++) void startWaiter(waiters[i]!, ac.signal);
+    load.hold(server.url, waiters.slice(1));
     await waitFor(async () => (await metric(server.url, "shape_sync_live_waiters")) >= n - 5, 120_000, `${n} waiters`);
     const memRequests = await memory(server.url, server.pid);
     const costLarge = await churn();
 
-    // (4) kill -9 and restart with n shapes.
-    ac.abort();
+    // (4) kill -9 and restart with n shapes; every client resumes at its offset when the server is back.
+    const probe = waiters[0]!;
+    probe.offset = await catchUp(server.url, 0, probe.handle, probe.offset);
+    load.drop();
     await server.kill("SIGKILL");
-    ac = new AbortController();
-    setMaxListeners(0, ac.signal);
-    const t0 = performance.now();
+    const t0 = now();
     // The restarted server logs at info to a file, so the startup phases can be read afterwards.
-    const nextServer = spawnServer({ databaseUrl, storageDir, streamId: "bench_scale", port, longPollMs: 120_000, logFile: process.env.BENCH_RESTART_LOG });
-    server = await nextServer;
-    const restartHealthyMs = performance.now() - t0;
-    // Resume every client at its last offset, then commit one change per shape.
-    let served = 0;
-    let firstServed = 0;
-    let allServed = 0;
-    let retries = 0;
-    const resumes = waiters.map(async (w) => {
-      // Like a client: retry network errors (pooled keep-alive sockets to the killed process reset).
-      let r: Response | undefined;
-      for (let attempt = 0; !r; attempt++) {
+    server = await spawnServer({ databaseUrl, storageDir, streamId: "bench_scale", port, longPollMs: 120_000, logFile: process.env.BENCH_RESTART_LOG });
+    const healthyAt = now();
+    load.hold(server.url);
+    // The probe resumes among the reconnecting clients, then one change lands on its row.
+    const probeServed = (async () => {
+      for (let attempt = 0; ; attempt++) {
         try {
-          r = await fetch(`${server.url}/v1/shape?${shapeQuery(where, params(w.i), w.handle, w.offset, true, w.cursor)}`, { signal: ac.signal });
+          const r = await fetch(`${server.url}/v1/shape?${shapeQuery(WHERE, params(0), probe.handle, probe.offset, true)}`);
+          const body = await r.text();
+          if (r.status !== 200 || !body.includes('"update"')) throw new Error(`probe got ${r.status}: ${body.slice(0, 200)}`);
+          return now();
         } catch (e) {
           if (attempt >= 5) throw e;
-          retries++;
         }
       }
-      await r.arrayBuffer();
-      if (r.status !== 200) throw new Error(`resume got ${r.status}`);
-      served++;
-      if (served === 1) firstServed = performance.now() - t0;
-      if (served === waiters.length) allServed = performance.now() - t0;
-    });
-    for (let start = 0; start < n; start += 1000)
+    })();
+    await db.query(`UPDATE "TaskRun" SET "updatedAt" = now() WHERE id = 'sc_0'`);
+    const probeAt = await probeServed;
+    for (let start = 1; start < n; start += 1000)
       await db.query(`UPDATE "TaskRun" SET "updatedAt" = now() WHERE id = ANY($1)`, [Array.from({ length: Math.min(1000, n - start) }, (_, k) => `sc_${start + k}`)]);
-    await Promise.all(resumes);
+    const firstAt = await load.servedAt(1, 120_000);
+    const allAt = await load.servedAt(n - 1, 120_000);
 
     const tr = performance.now();
     await new Promise<void>((res) => spawn(process.execPath, ["--import", "tsx", "-e", "0"], { stdio: "ignore" }).once("exit", () => res()));
     const rawStartMs = performance.now() - tr;
     return {
       baseline: baseline.rss,
-      perShape: (memShapes.rss - baseline.rss) / n,
+      warm: warm.rss,
+      perShape: (memShapes.rss - warm.rss) / (n - 100),
+      perShapeFromStart: (memShapes.rss - baseline.rss) / n,
       perRequest: (memRequests.rss - memShapes.rss) / (n - 100),
-      heapPerShape: (memShapes.heap - baseline.heap) / n,
+      heapPerShape: (memShapes.heap - warm.heap) / (n - 100),
       heapPerRequest: (memRequests.heap - memShapes.heap) / (n - 100),
       costSmall,
       costLarge,
       createRate,
-      restartHealthyMs,
-      restartServedMs: firstServed,
-      restartAllMs: allServed,
-      resumed: served,
-      retries,
+      restartHealthyMs: healthyAt - t0,
+      restartProbeMs: probeAt - t0,
+      restartFirstMs: firstAt - t0,
+      restartAllMs: allAt - t0,
+      resumed: n - 1,
       rawStartMs,
     };
   } finally {
-    ac.abort();
+    load.stop();
     await server.kill("SIGTERM");
     await db.end();
     rmSync(storageDir, { recursive: true, force: true });
