@@ -12,7 +12,7 @@ export default defineConfig({
   platform: "node",
   target: "node20",
   sourcemap: true,
-  clean: true,
+  clean: false, // overwrite in place: a concurrent reader never finds dist/ empty
   noExternal: [/^@runfeed\//],
   skipNodeModulesBundle: true,
 });

@@ -2,10 +2,12 @@
  * Vitest globalSetup: real Postgres (logical replication) and real Redis for the whole run.
  * Uses DATABASE_URL / REDIS_URL when given, else starts embedded Postgres and a redis-server.
  * A migrated template database is made once; each test file clones it (see test-context.ts).
+ * The shape server is built here, once, before test files that spawn it run in parallel.
  */
 import type { TestProject } from "vitest/node";
 import { migrate } from "@runfeed/database/migrate";
 import { postgresServer, redisServer, withAdmin } from "./services.js";
+import { shapeSyncEntry } from "./shape-sync.js";
 
 export const TEMPLATE_DB = "runfeed_test_template";
 
@@ -17,6 +19,7 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
+  shapeSyncEntry();
   const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-test");
   const redis = await redisServer(process.env.REDIS_URL);
 

@@ -186,7 +186,9 @@ export class ShapeApi {
           if (o.kind === "gone") return this.refetch(compiled);
         }
       }
-      let r = this.deps.registry.read(shape, pos);
+      // A client at the shape's latest offset (every live resume) has nothing to read.
+      const atLatest = pos.tx === shape.latestTx && pos.op === shape.latestOp && pos.tx > 0;
+      const r = atLatest ? { items: [], endTx: pos.tx, endOp: pos.op, reachedEnd: true } : this.deps.registry.read(shape, pos);
       const catchUpCc = isPost ? CACHE_CONTROL_NO_CACHE : cacheControlCatchUp(this.deps.config.cacheMaxAge, this.deps.config.cacheStaleAge);
       if (!p.live || r.items.length > 0) {
         if (p.live && p.liveSse) return this.sendSseOnce(res, shape, p, r);

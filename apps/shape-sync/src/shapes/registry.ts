@@ -173,33 +173,39 @@ export class ShapeRegistry {
     let resolveReady!: () => void;
     shape.ready = new Promise<void>((r) => (resolveReady = r));
     this.register(shape);
+    const storage = this.deps.storage;
     try {
-      const snap = await takeSnapshot(this.deps.pool, compiled, this.deps.chunkBytes);
+      // Stored as pending first: snapshot chunks go to disk as they arrive (memory holds one chunk), and
+      // a crash before `finalize` leaves a shape that recovery drops with its partial log.
+      storage.insertPendingShape({ id: shape.id, handle: shape.handle, defKey: compiled.key, def: JSON.stringify(compiled.def), requestKey: compiled.requestKey ?? null });
+      const snap = await takeSnapshot(this.deps.pool, compiled, this.deps.chunkBytes, (index, chunk) => {
+        if (shape.state === "gone") throw new ShapeGoneError("shape invalidated during its snapshot");
+        storage.append([{ shapeId: shape.id, tx: 0, op: index, json: chunk }]);
+      });
       if (shape.state === "gone") throw new ShapeGoneError("shape invalidated during its snapshot");
       this.finalize(shape, snap, snap.chunks);
-      this.deps.logger.debug({ handle: shape.handle, table: `${compiled.table.schema}.${compiled.table.table}`, chunks: snap.chunks.length }, "shape created");
+      this.deps.logger.debug({ handle: shape.handle, table: `${compiled.table.schema}.${compiled.table.table}`, chunks: snap.chunks }, "shape created");
       return shape;
     } catch (e) {
       if (shape.state !== "gone") {
         shape.state = "gone";
         this.unregister(shape);
       }
+      storage.deleteShape(shape.id);
       throw e;
     } finally {
       resolveReady();
     }
   }
 
-  /** Synchronous: snapshot + buffered transactions become the durable log, atomically. */
-  private finalize(shape: Shape, info: SnapshotInfo, chunks: string[][]): void {
+  /** Synchronous: the stored snapshot + buffered transactions become the shape's durable log, atomically. */
+  private finalize(shape: Shape, info: SnapshotInfo, chunks: number): void {
     const filter = new XidFilter(info);
     shape.filter = filter;
     const entries: PendingEntry[] = [];
-    // One stored row per snapshot chunk (messages joined by "\n", which JSON never contains raw).
-    chunks.forEach((chunk, i) => entries.push({ shapeId: shape.id, tx: 0, op: i, json: chunk.join("\n") }));
-    shape.snapshotChunks = chunks.length;
+    shape.snapshotChunks = chunks;
     shape.latestTx = 0;
-    shape.latestOp = chunks.length - 1;
+    shape.latestOp = chunks - 1;
     for (const txn of shape.buffer ?? []) {
       if (shape.filtering) {
         if (filter.visible(txn.xid)) continue;
@@ -210,17 +216,8 @@ export class ShapeRegistry {
       shape.latestOp = txn.entries[txn.entries.length - 1]!.op;
     }
     shape.buffer = undefined;
-    const c = shape.compiled;
     this.deps.storage.transaction(() => {
-      this.deps.storage.insertShape({
-        id: shape.id,
-        handle: shape.handle,
-        defKey: c.key,
-        def: JSON.stringify(c.def),
-        snapshot: JSON.stringify(info),
-        filtering: shape.filtering,
-        requestKey: c.requestKey ?? null,
-      });
+      this.deps.storage.completeShape(shape.id, JSON.stringify(info), shape.filtering);
       this.deps.storage.append(entries);
       // Everything processed so far is now reflected in this shape's log: a replay after a crash must
       // not re-apply the buffered transactions just written.
@@ -375,10 +372,9 @@ export class ShapeRegistry {
 
   invalidate(shape: Shape, reason: string): void {
     if (shape.state === "gone") return;
-    const wasActive = shape.state === "active";
     shape.state = "gone";
     this.unregister(shape);
-    if (wasActive) this.deps.storage.deleteShape(shape.id);
+    this.deps.storage.deleteShape(shape.id);
     this.deps.logger.info({ handle: shape.handle, reason }, "shape invalidated");
     for (const l of [...shape.listeners]) l("gone");
     shape.listeners.clear();
@@ -428,6 +424,8 @@ export class ShapeRegistry {
     const tables = new Map<string, TableInfo | undefined>();
     let recovered = 0;
     let dropped = 0;
+    const interrupted = storage.dropIncomplete();
+    if (interrupted > 0) this.deps.logger.info({ shapes: interrupted }, "dropped shapes whose snapshot a crash interrupted");
     const offsets = storage.allOffsets();
     for (const stored of storage.listShapes()) {
       const def = JSON.parse(stored.def) as ShapeDefinition;

@@ -15,9 +15,12 @@ export interface SnapshotInfo {
 }
 
 export interface SnapshotResult extends SnapshotInfo {
-  /** Serialized messages per chunk; the last chunk ends with snapshot-end. */
-  chunks: string[][];
+  /** Number of chunks written; the last one ends with snapshot-end. */
+  chunks: number;
 }
+
+/** Rows fetched per round trip from the snapshot cursor. */
+const FETCH_ROWS = 1_000;
 
 const LOCAL_DISPLAY_SETTINGS =
   "SET LOCAL bytea_output = 'hex'; SET LOCAL DateStyle = 'ISO, DMY'; SET LOCAL TimeZone = 'UTC'; SET LOCAL extra_float_digits = 1; SET LOCAL IntervalStyle = 'iso_8601'";
@@ -103,7 +106,17 @@ export function parsePgSnapshot(text: string): SnapshotInfo {
   return { xmin: xmin!, xmax: xmax!, xip: xip ? xip.split(",").filter(Boolean) : [] };
 }
 
-export async function takeSnapshot(pool: pg.Pool, shape: CompiledShape, chunkBytes: number): Promise<SnapshotResult> {
+/**
+ * Streams the shape's rows through a cursor into chunks of ≥ `chunkBytes` (messages joined by "\n"),
+ * handing each chunk to `write` as soon as it is complete, so memory holds one chunk at a time. The
+ * last chunk ends with snapshot-end.
+ */
+export async function takeSnapshot(
+  pool: pg.Pool,
+  shape: CompiledShape,
+  chunkBytes: number,
+  write: (index: number, chunk: string) => void,
+): Promise<SnapshotResult> {
   const client = await pool.connect();
   try {
     // One round trip: begin, display settings, snapshot.
@@ -111,26 +124,34 @@ export async function takeSnapshot(pool: pg.Pool, shape: CompiledShape, chunkByt
       `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${LOCAL_DISPLAY_SETTINGS}; SELECT pg_current_snapshot()::text AS snap`,
     )) as unknown as Array<{ rows: Array<{ snap?: string }> }>;
     const info = parsePgSnapshot(setup[setup.length - 1]!.rows[0]!.snap!);
-    const chunks: string[][] = [[]];
+    let chunk: string[] = [];
+    let bytes = 0;
+    let index = 0;
+    // A full chunk is written once the next row arrives: the last chunk must also carry snapshot-end.
+    const flush = () => {
+      write(index++, chunk.join("\n"));
+      chunk = [];
+      bytes = 0;
+    };
     if (shape.def.log !== "changes_only") {
       const q = rowQuery(shape, shape.where ? `(${shape.where.sql})` : undefined);
-      const res = await client.query({ text: q.sql, rowMode: "array" });
       const headers = `"headers":{"operation":"insert","relation":${JSON.stringify([shape.table.schema, shape.table.table])}}`;
-      let bytes = 0;
-      for (const row of res.rows as Array<Array<string | null>>) {
-        const json = q.encode(row, headers);
-        chunks[chunks.length - 1]!.push(json);
-        bytes += json.length + 1;
-        if (bytes >= chunkBytes) {
-          chunks.push([]);
-          bytes = 0;
+      await client.query(`DECLARE shape_snapshot NO SCROLL CURSOR FOR ${q.sql}`);
+      for (;;) {
+        const res = await client.query({ text: `FETCH FORWARD ${FETCH_ROWS} FROM shape_snapshot`, rowMode: "array" });
+        for (const row of res.rows as Array<Array<string | null>>) {
+          if (bytes >= chunkBytes) flush();
+          const json = q.encode(row, headers);
+          chunk.push(json);
+          bytes += json.length + 1;
         }
+        if (res.rows.length < FETCH_ROWS) break;
       }
-      if (chunks.length > 1 && chunks[chunks.length - 1]!.length === 0) chunks.pop();
     }
     await client.query("COMMIT");
-    chunks[chunks.length - 1]!.push(JSON.stringify({ headers: { control: SNAPSHOT_END, xmin: info.xmin, xmax: info.xmax, xip_list: info.xip } }));
-    return { ...info, chunks };
+    chunk.push(JSON.stringify({ headers: { control: SNAPSHOT_END, xmin: info.xmin, xmax: info.xmax, xip_list: info.xip } }));
+    flush();
+    return { ...info, chunks: index };
   } catch (e) {
     await client.query("ROLLBACK").catch(() => undefined);
     throw e;

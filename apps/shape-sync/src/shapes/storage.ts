@@ -54,16 +54,20 @@ export class ShapeStorage {
     `);
     const shapeColumns = this.db.prepare<[], { name: string }>("PRAGMA table_info(shapes)").all();
     if (!shapeColumns.some((c) => c.name === "request_key")) this.db.exec("ALTER TABLE shapes ADD COLUMN request_key TEXT");
+    // 0 while the shape's snapshot is being written (its chunks are stored as they arrive).
+    if (!shapeColumns.some((c) => c.name === "complete")) this.db.exec("ALTER TABLE shapes ADD COLUMN complete INTEGER NOT NULL DEFAULT 1");
     this.stmts = {
       getMeta: this.db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
       setMeta: this.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
-      insertShape: this.db.prepare("INSERT INTO shapes (id, handle, def_key, def, snapshot, filtering, request_key) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+      insertPending: this.db.prepare("INSERT INTO shapes (id, handle, def_key, def, snapshot, filtering, request_key, complete) VALUES (?, ?, ?, ?, NULL, 1, ?, 0)"),
+      complete: this.db.prepare("UPDATE shapes SET snapshot = ?, filtering = ?, complete = 1 WHERE id = ?"),
+      incomplete: this.db.prepare<[], { id: number }>("SELECT id FROM shapes WHERE complete = 0"),
       setFiltering: this.db.prepare("UPDATE shapes SET filtering = ? WHERE id = ?"),
       deleteShape: this.db.prepare("DELETE FROM shapes WHERE id = ?"),
       deleteLog: this.db.prepare("DELETE FROM log WHERE shape_id = ?"),
       insertLog: this.db.prepare("INSERT INTO log (shape_id, tx, op, json) VALUES (?, ?, ?, ?)"),
       listShapes: this.db.prepare<[], { id: number; handle: string; def_key: string; def: string; snapshot: string | null; filtering: number; request_key: string | null }>(
-        "SELECT id, handle, def_key, def, snapshot, filtering, request_key FROM shapes ORDER BY id",
+        "SELECT id, handle, def_key, def, snapshot, filtering, request_key FROM shapes WHERE complete = 1 ORDER BY id",
       ),
       latest: this.db.prepare<[number], { tx: number; op: number }>(
         "SELECT tx, op FROM log WHERE shape_id = ? ORDER BY tx DESC, op DESC LIMIT 1",
@@ -135,8 +139,20 @@ export class ShapeStorage {
     return this.stmts.snapshotChunks.get(shapeId)?.n ?? 0;
   }
 
-  insertShape(s: StoredShape): void {
-    this.stmts.insertShape.run(s.id, s.handle, s.defKey, s.def, s.snapshot, s.filtering ? 1 : 0, s.requestKey);
+  /** Registers a shape whose snapshot is about to be written (not listed until `completeShape`). */
+  insertPendingShape(s: Omit<StoredShape, "snapshot" | "filtering">): void {
+    this.stmts.insertPending.run(s.id, s.handle, s.defKey, s.def, s.requestKey);
+  }
+
+  completeShape(id: number, snapshot: string, filtering: boolean): void {
+    this.stmts.complete.run(snapshot, filtering ? 1 : 0, id);
+  }
+
+  /** Removes shapes whose snapshot was cut off by a crash, with their partial logs; returns how many. */
+  dropIncomplete(): number {
+    const ids = this.stmts.incomplete.all();
+    this.transaction(() => ids.forEach(({ id }) => this.deleteShape(id)));
+    return ids.length;
   }
 
   setFiltering(id: number, filtering: boolean): void {
