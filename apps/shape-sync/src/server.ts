@@ -40,6 +40,8 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
   let registry: ShapeRegistry | undefined;
   let waits: LiveWaits | undefined;
   let stopped = false;
+  /** False while the replication stream is down and being restarted (long-poll timeouts answer 503). */
+  let replicating = false;
 
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 8, application_name: "shape-sync" });
   pool.on("error", (err) => log.warn({ err }, "idle pool connection error"));
@@ -102,6 +104,7 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
     });
     s.on("error", (err: Error) => {
       if (stopped) return;
+      replicating = false;
       log.error({ err: err.message }, "replication stream failed; restarting");
       void s.stop().then(() => restart(reg));
     });
@@ -110,6 +113,7 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
     for (let attempt = 0; ; attempt++) {
       try {
         await s.start();
+        replicating = true;
         return;
       } catch (err) {
         const code = (err as { code?: string }).code;
@@ -178,7 +182,7 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
     log.info({ recovered: rec.recovered, dropped: rec.dropped, ms: Date.now() - t0, appliedLsn: reg.appliedLsn.toString() }, "recovered shapes");
     registry = reg;
     waits = new LiveWaits(reg);
-    api = new ShapeApi({ config, registry: reg, waits, lookupTable: loadTable, pool });
+    api = new ShapeApi({ config, registry: reg, waits, lookupTable: loadTable, pool, healthy: () => replicating });
     await startReplication(reg);
     status = "active";
     log.info({ url }, "shape server active");

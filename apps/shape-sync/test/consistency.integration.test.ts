@@ -2,6 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ShapeStream, Shape } from "@electric-sql/client";
 import { startShapeServer } from "../src/server.js";
+import { ReplicationStream } from "../src/replication/stream.js";
+import { publicationName, slotName } from "../src/replication/names.js";
 import { createHarness, fetchJson, type ServerHarness } from "./fixtures.js";
 
 let h: ServerHarness;
@@ -98,6 +100,34 @@ describe("consistency", () => {
     const lost = await fetchJson(`${h.server.url}/v1/shape?table=t2&offset=0_0&handle=${handle}`);
     expect(lost.status).toBe(409);
     expect(lost.headers.get("electric-handle")).not.toBe(handle);
+  });
+
+  it("a long-poll that times out while replication is down gets 503 with retry-after, then 200 once it is back", async () => {
+    await h.pool.query(`CREATE TABLE t3 (id int PRIMARY KEY)`);
+    await h.pool.query(`INSERT INTO t3 VALUES (1)`);
+    const first = await fetchJson(`${h.server.url}/v1/shape?table=t3&offset=-1`);
+    const live = `${h.server.url}/v1/shape?table=t3&offset=${first.headers.get("electric-offset")}&handle=${first.headers.get("electric-handle")}&live=true`;
+    // Take the slot away: end the server's walsender and hold the slot with another replication connection.
+    const slot = slotName(h.streamId);
+    let squatter: ReplicationStream | undefined;
+    await vi.waitFor(
+      async () => {
+        await h.pool.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`, [slot]);
+        const s = new ReplicationStream({ connectionString: h.db.url, slot, publication: publicationName(h.streamId), onMessage: () => {} });
+        await s.start();
+        squatter = s;
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+    try {
+      const down = await fetchJson(live);
+      expect(down.status).toBe(503);
+      expect(down.headers.get("retry-after")).toBe("10");
+      expect(down.body).toEqual({ message: expect.stringContaining("Replication") });
+    } finally {
+      await squatter!.stop();
+    }
+    await vi.waitFor(async () => expect((await fetchJson(live)).status).toBe(200), { timeout: 20_000, interval: 100 });
   });
 
   it("a second instance on the same slot waits behind the advisory lock, then takes over", async () => {

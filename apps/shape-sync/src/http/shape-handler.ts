@@ -34,7 +34,7 @@ import { compileWhere } from "../where/compile.js";
 import { compileOrderBy } from "../where/order-by.js";
 import type { ReadResult, Shape, ShapeRegistry } from "../shapes/registry.js";
 import { WhereError } from "../where/compile.js";
-import { HttpError, InvalidRequestError, MustRefetchError } from "./errors.js";
+import { HttpError, InvalidRequestError, MustRefetchError, ServiceUnavailableError } from "./errors.js";
 import { cancelOnClose, type Cancel, type LiveWaits } from "./live.js";
 import { parseShapeParams, type ShapeParams, type SubsetParams } from "./params.js";
 
@@ -45,6 +45,8 @@ export interface ShapeApiDeps {
   lookupTable: (schema: string, table: string) => Promise<TableInfo | undefined>;
   /** Connections for subset snapshot queries. */
   pool: pg.Pool;
+  /** Whether replication is running; a long-poll that times out while it is not gets a 503 (§5.1). */
+  healthy: () => boolean;
 }
 
 type Pos = { tx: number; op: number | "inf" };
@@ -207,6 +209,7 @@ export class ShapeApi {
         if (o.kind === "aborted") return;
         if (o.kind === "gone") return this.refetch(shape.compiled);
         if (o.kind === "timeout") {
+          if (!this.deps.healthy()) throw new ServiceUnavailableError({ message: "Replication is not running; retrying" }, 10);
           const r: ReadResult = { items: [], endTx: pos.tx, endOp: pos.op, reachedEnd: true };
           return this.sendLog(req, res, shape, p, r, { cacheControl: CACHE_CONTROL_LIVE, upToDate: true, noChange: true });
         }
