@@ -2,12 +2,13 @@
  * shape-sync benchmarks (issue 4), loopback only, bounded in time. Every figure is printed beside
  * a raw limit measured in the same run (see /work/shared/docs/measuring.md).
  *
- *   pnpm exec tsx bench/shape-sync/run.ts [--full] [--only ingest|latency|matching|scale]
+ *   pnpm exec tsx bench/shape-sync/run.ts [--full] [--only ingest|latency|matching|scale|compaction]
  *     --updates N          ingest updates            (default 200000)
  *     --latency-shapes N   shapes with a live client (default 1000)
  *     --rate N             updates/s in the latency run (default 1000)
  *     --duration S         latency measurement seconds (default 10; --full 60)
  *     --shapes N           scale/restart shapes      (default 2000; --full 10000)
+ *     --compact-messages N compaction log messages   (default 50000, over 1,000 keys)
  * Uses DATABASE_URL (a database with wal_level=logical that we may write to) when set, else starts
  * embedded Postgres in a temp dir and creates a database.
  */
@@ -19,6 +20,7 @@ import { benchIngest } from "./ingest.js";
 import { benchLatency } from "./latency.js";
 import { benchScale } from "./scale.js";
 import { benchMatching } from "./matching.js";
+import { benchCompaction } from "./compaction.js";
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -31,6 +33,7 @@ const cfg = {
   rate: num("rate", 1000),
   duration: num("duration", full ? 60 : 10),
   shapes: num("shapes", full ? 10_000 : 2000),
+  compactMessages: num("compact-messages", 50_000),
 };
 
 const stops: Array<() => Promise<void>> = [];
@@ -70,8 +73,15 @@ try {
     console.log(`per-change cost: ${fmt(r.costSmall, 1)} µs at 100 shapes | ${fmt(r.costLarge, 1)} µs at ${fmt(cfg.shapes)} shapes | ratio ${(r.costLarge / r.costSmall).toFixed(2)} (flat ≈ 1); shape creation ${fmt(r.createRate)} shapes/s`);
     console.log(`\n== (4) recovery: kill -9 with ${fmt(cfg.shapes)} shapes, restart`);
     console.log(
-      `restart: health active after ${fmt(r.restartHealthyMs)} ms; while ${fmt(r.resumed)} clients reconnect, a probe's live request is served a new change after ${fmt(r.restartProbeMs)} ms (goal ≤ 2 s); ` +
-        `their first resumed request after ${fmt(r.restartFirstMs)} ms, all after ${fmt(r.restartAllMs)} ms | raw process start (node --import tsx, to exit) ${fmt(r.rawStartMs)} ms`,
+      `restart: health active after ${fmt(r.restartHealthyMs)} ms; while ${fmt(r.resumed)} clients reconnect at once, a probe's live request is served a new change after ${fmt(r.restartProbeMs)} ms (goal ≤ 2 s); ` +
+        `all ${fmt(r.resumed)} resumed requests parked again after ${fmt(r.restartParkedMs)} ms; then, their rows updated, first / half / all served after ${fmt(r.restartFirstMs)} / ${fmt(r.restartHalfMs)} / ${fmt(r.restartAllMs)} ms | raw process start (node --import tsx, to exit) ${fmt(r.rawStartMs)} ms`,
+    );
+  }
+  if (!only || only === "compaction") {
+    const r = benchCompaction(cfg.compactMessages, 1000);
+    console.log(`\n== (5) compaction in-process: one shape's log of ${fmt(r.messages)} single-row update transactions over ${fmt(r.keys)} keys, compacted once`);
+    console.log(
+      `compaction: log ${fmt(r.bytesBefore / 1048576, 1)} MB → ${fmt(r.bytesAfter / 1048576, 2)} MB (${fmt(r.folded)} updates folded) at ${fmt(r.compactMBps, 1)} MB/s | raw read+parse of the same rows ${fmt(r.rawReadMBps, 1)} MB/s | ratio ${(r.compactMBps / r.rawReadMBps).toFixed(2)}`,
     );
   }
 } finally {

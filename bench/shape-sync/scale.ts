@@ -32,8 +32,11 @@ export interface ScaleResult {
   restartHealthyMs: number;
   /** A probe client's live request answered with a change committed right after health went active. */
   restartProbeMs: number;
-  /** The first / last of the load generator's resumed live requests answered with a change. */
+  /** All of the load generator's resumed live requests parked on the server again. */
+  restartParkedMs: number;
+  /** The first / middle / last of them answered with a change (rows updated in 1,000-row transactions once all were parked). */
   restartFirstMs: number;
+  restartHalfMs: number;
   restartAllMs: number;
   resumed: number;
   rawStartMs: number;
@@ -159,9 +162,13 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
     })();
     await db.query(`UPDATE "TaskRun" SET "updatedAt" = now() WHERE id = 'sc_0'`);
     const probeAt = await probeServed;
+    // Every client is back once all resumed requests are parked on the server again.
+    await waitFor(async () => (await metric(server.url, "shape_sync_live_waiters")) >= n - 1, 120_000, "resumed requests to be parked");
+    const parkedAt = now();
     for (let start = 1; start < n; start += 1000)
       await db.query(`UPDATE "TaskRun" SET "updatedAt" = now() WHERE id = ANY($1)`, [Array.from({ length: Math.min(1000, n - start) }, (_, k) => `sc_${start + k}`)]);
     const firstAt = await load.servedAt(1, 120_000);
+    const halfAt = await load.servedAt(Math.ceil((n - 1) / 2), 120_000);
     const allAt = await load.servedAt(n - 1, 120_000);
 
     const tr = performance.now();
@@ -180,7 +187,9 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
       createRate,
       restartHealthyMs: healthyAt - t0,
       restartProbeMs: probeAt - t0,
+      restartParkedMs: parkedAt - t0,
       restartFirstMs: firstAt - t0,
+      restartHalfMs: halfAt - t0,
       restartAllMs: allAt - t0,
       resumed: n - 1,
       rawStartMs,

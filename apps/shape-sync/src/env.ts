@@ -51,7 +51,7 @@ export const EnvSchema = z.object({
   ELECTRIC_MAX_CONCURRENT_REQUESTS: concurrency,
   ELECTRIC_STORAGE_DIR: z.string().default("./persistent/shape-sync"),
   ELECTRIC_SQLITE_CACHE_MB: intWithDefault(16),
-  ELECTRIC_COMPACTION_THRESHOLD_BYTES: intWithDefault(4 * 1024 * 1024),
+  ELECTRIC_COMPACTION_THRESHOLD_BYTES: intWithDefault(1024 * 1024),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -89,7 +89,7 @@ export const CONFIG_DEFAULTS = {
   replicationStreamId: "default",
   maxConcurrentRequests: { initial: 300, existing: 10_000 },
   sqliteCacheMb: 16,
-  compactionThresholdBytes: 4 * 1024 * 1024,
+  compactionThresholdBytes: 1024 * 1024,
   logLevel: "info",
 } as const satisfies Partial<ShapeServerConfig>;
 

@@ -70,13 +70,14 @@ export interface CompactionResult {
 }
 
 /**
- * Compacts the replicated entries of one shape with 0 < tx ≤ uptoTx, atomically. Each transaction's
- * last surviving message carries `last: true`, as it did before.
+ * Compacts the replicated entries of one shape with afterTx < tx ≤ uptoTx (afterTx ≥ 0: snapshot
+ * chunks are never touched), atomically. Each transaction's last surviving message carries
+ * `last: true`, as it did before.
  */
-export function compactShapeLog(storage: ShapeStorage, shapeId: number, uptoTx: number): CompactionResult {
+export function compactShapeLog(storage: ShapeStorage, shapeId: number, afterTx: number, uptoTx: number): CompactionResult {
   return storage.transaction(() => {
     const rows: StoredRow[] = [];
-    for (const r of storage.iterateRange(shapeId, 1, uptoTx))
+    for (const r of storage.iterateRange(shapeId, afterTx + 1, uptoTx))
       rows.push({ id: r.id, tx: r.tx, bytes: r.json.length, messages: r.json.split("\n").map((m) => JSON.parse(m) as LogMessage), changed: false });
     const folded = foldUpdateRuns(rows);
     markTransactionEnds(rows);
@@ -118,5 +119,44 @@ export function markTransactionEnds(rows: StoredRow[]): void {
       }
       break;
     }
+  }
+}
+
+/**
+ * One shape's compaction bookkeeping (in memory; after a restart it starts as "nothing compacted").
+ * Replicated bytes are counted since the *mark*; crossing the threshold compacts everything up to
+ * the previous mark, so the newest threshold's worth of the log is never touched. A pass covers only
+ * the segment written since the last pass, or the whole older log once the segments compacted since
+ * the last full pass add up to its size: runs spanning segments still fold, and each byte is re-read
+ * a logarithmic number of times however long the log grows.
+ */
+export class CompactionState {
+  private bytesSinceMark = 0;
+  private compactedUpto = 0;
+  private fullBytes = 0;
+  private sinceFull = 0;
+
+  /** `mark`: the latest stored transaction when the shape is loaded (0 for a new shape). */
+  constructor(private mark = 0) {}
+
+  /** Counts appended bytes; returns the tx to compact up to when the threshold is crossed. */
+  grow(bytes: number, tx: number, threshold: number): number | undefined {
+    this.bytesSinceMark += bytes;
+    if (threshold <= 0 || this.bytesSinceMark < threshold) return undefined;
+    const upto = this.mark;
+    this.mark = tx;
+    this.bytesSinceMark = 0;
+    return upto > this.compactedUpto ? upto : undefined;
+  }
+
+  run(storage: ShapeStorage, shapeId: number, uptoTx: number): CompactionResult & { full: boolean } {
+    const full = this.sinceFull >= this.fullBytes;
+    const r = compactShapeLog(storage, shapeId, full ? 0 : this.compactedUpto, uptoTx);
+    if (full) {
+      this.fullBytes = r.bytesAfter;
+      this.sinceFull = 0;
+    } else this.sinceFull += r.bytesAfter;
+    this.compactedUpto = uptoTx;
+    return { ...r, full };
   }
 }

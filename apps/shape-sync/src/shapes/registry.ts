@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import { compileShape, convertChange, typesFor, type ChangeInput, type CompiledShape, type ShapeDefinition, type ShapeLogMessage } from "./definition.js";
 import { takeSnapshot, XidFilter, type SnapshotInfo } from "./snapshot.js";
 import type { PendingEntry, ShapeStorage } from "./storage.js";
-import { compactShapeLog } from "./compaction.js";
+import { CompactionState } from "./compaction.js";
 import { MatchIndex } from "../where/match-index.js";
 import { relationSignature, type TableInfo } from "../pg/catalog.js";
 import { SKIPPED, type RelationMessage } from "../replication/pgoutput.js";
@@ -30,9 +30,7 @@ export interface Shape {
   buffer?: Array<{ xid: number; tx: number; entries: ShapeLogMessage[] }>;
   ready?: Promise<void>;
   listeners: Set<(event: "change" | "gone") => void>;
-  /** Entries with tx ≤ this are old enough to compact once `bytesSinceMark` passes the threshold again. */
-  compactMark: number;
-  bytesSinceMark: number;
+  compaction: CompactionState;
 }
 
 export interface ReplicatedTransaction {
@@ -167,8 +165,7 @@ export class ShapeRegistry {
       filtering: true,
       buffer: [],
       listeners: new Set(),
-      compactMark: 0,
-      bytesSinceMark: 0,
+      compaction: new CompactionState(),
     };
     let resolveReady!: () => void;
     shape.ready = new Promise<void>((r) => (resolveReady = r));
@@ -271,7 +268,8 @@ export class ShapeRegistry {
         }
       }
       this.entriesWritten += msgs.length;
-      s.bytesSinceMark += this.pushGroups(entries, s.id, tx, msgs);
+      const upto = s.compaction.grow(this.pushGroups(entries, s.id, tx, msgs), tx, this.deps.compactionThresholdBytes);
+      if (upto !== undefined) this.scheduleCompaction(s, upto);
       touched.push(s);
     }
     if (entries.length > 0 || filteringOff.length > 0) {
@@ -288,12 +286,6 @@ export class ShapeRegistry {
       s.latestTx = tx;
       s.latestOp = perShape.get(s)!.at(-1)!.op;
       for (const l of [...s.listeners]) l("change");
-      const threshold = this.deps.compactionThresholdBytes;
-      if (threshold > 0 && s.bytesSinceMark >= threshold) {
-        if (s.compactMark > 0) this.scheduleCompaction(s, s.compactMark);
-        s.compactMark = tx;
-        s.bytesSinceMark = 0;
-      }
     }
     this.deps.onAppliedLsn(txn.endLsn);
   }
@@ -346,7 +338,7 @@ export class ShapeRegistry {
 
   private compact(shape: Shape, uptoTx: number): void {
     const t0 = performance.now();
-    const r = compactShapeLog(this.deps.storage, shape.id, uptoTx);
+    const r = shape.compaction.run(this.deps.storage, shape.id, uptoTx);
     this.compactions++;
     this.messagesFolded += r.folded;
     this.deps.logger.debug({ handle: shape.handle, uptoTx, ...r, ms: Math.round(performance.now() - t0) }, "shape log compacted");
@@ -458,8 +450,7 @@ export class ShapeRegistry {
         filtering: stored.filtering,
         listeners: new Set(),
         // Everything stored before the restart is old enough to compact at the next threshold.
-        compactMark: latest.tx,
-        bytesSinceMark: 0,
+        compaction: new CompactionState(latest.tx),
       };
       this.register(shape);
       recovered++;
