@@ -19,6 +19,7 @@ import { Interval, negateInterval } from "./interval.js";
 import { datetimeOp, unknownPeer } from "./datetime.js";
 import { promotion, scalarConversion, typmodConversion } from "./casts.js";
 import { compileFuncCall, compileIndirection } from "./functions.js";
+import { checkTextCollation, compileCollate, withCollation } from "./collation.js";
 
 export class WhereCompiler {
   readonly usedParams = new Map<number, { location: number; length: number }[]>();
@@ -27,7 +28,6 @@ export class WhereCompiler {
     readonly columns: ReadonlyMap<string, ColumnType>,
     readonly params: ReadonlyArray<string>,
   ) {}
-
 
   at(node: any): number {
     return Math.max(0, ((node?.location as number | undefined) ?? 15) - PREFIX.length);
@@ -133,6 +133,7 @@ export class WhereCompiler {
     const isArray = t.dims > 0;
     if (!["=", "<>", "!="].includes(op) && (isArray || ["bool", "interval", "enum", "jsonb", "other", "bytea"].includes(t.base)))
       this.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
+    checkTextCollation(this, op, [x, y], t, node);
     const test: (c: number) => boolean =
       op === "=" ? (c) => c === 0 : op === "<>" || op === "!=" ? (c) => c !== 0 : op === "<" ? (c) => c < 0 : op === ">" ? (c) => c > 0 : op === "<=" ? (c) => c <= 0 : (c) => c >= 0;
     const ex = x.eval;
@@ -159,6 +160,7 @@ export class WhereCompiler {
   arrayOp(op: string, a: Typed, b: Typed, node: any): Typed {
     const [x, y, t] = this.unify(a, b, node);
     if (t.dims === 0) this.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
+    checkTextCollation(this, "=", [x, y], t, node);
     const flat = (v: Value[]): Value[] => v.flatMap((e) => (Array.isArray(e) ? flat(e) : [e]));
     const contains = (big: Value[], small: Value[]) => {
       const fb = flat(big);
@@ -291,6 +293,7 @@ export class WhereCompiler {
     const x = this.coerce(a, TEXT, node);
     const y = this.coerce(b, TEXT, node);
     for (const t of [x.type, y.type]) if (t === "unknown" || t.dims > 0 || (t.base !== "text" && t.base !== "enum")) this.fail(node, `operator does not exist: ${typeLabel(t as PgType)} ~~ text`);
+    checkTextCollation(this, "~~", [x, y], TEXT, node);
     const cache = new Map<string, RegExp>();
     const toRe = (p: string) => {
       let re = cache.get(p);
@@ -353,7 +356,12 @@ export class WhereCompiler {
     return this.fail(node, `cannot cast type ${typeLabel(from)} to ${typeLabel(target)}`);
   }
 
+  /** Compiles a node; its text result's collation is derived from the results compiled under it. */
   compile(node: any): Typed {
+    return withCollation(this, node, () => this.compileNode(node));
+  }
+
+  compileNode(node: any): Typed {
     const [kind] = Object.keys(node);
     const n = node[kind!];
     switch (kind) {
@@ -446,11 +454,14 @@ export class WhereCompiler {
         const t = this.commonType(items);
         const evals = items.map((i) => this.promote(this.coerce(i, t, n), t).eval);
         if (kind === "CoalesceExpr") return { type: t, isConst: false, eval: (ctx) => { for (const e of evals) { const v = e(ctx); if (v !== null) return v; } return null; } };
+        checkTextCollation(this, "<", items, t, n);
         const greatest = n.op === "IS_GREATEST";
         return { type: t, isConst: false, eval: (ctx) => { let best: Value = null; for (const e of evals) { const v = e(ctx); if (v !== null && (best === null || (greatest ? compareValues(v, best) > 0 : compareValues(v, best) < 0))) best = v; } return best; } };
       }
       case "FuncCall":
         return compileFuncCall(this, n);
+      case "CollateClause":
+        return compileCollate(this, n);
       case "A_Indirection":
         return compileIndirection(this, n);
       case "A_Expr":
@@ -490,7 +501,8 @@ export class WhereCompiler {
         return this.like(this.compile(n.lexpr), this.compile(n.rexpr), n.kind === "AEXPR_ILIKE", op.startsWith("!"), n);
       case "AEXPR_DISTINCT":
       case "AEXPR_NOT_DISTINCT": {
-        const [x, y] = this.unify(this.compile(n.lexpr), this.compile(n.rexpr), n);
+        const [x, y, t] = this.unify(this.compile(n.lexpr), this.compile(n.rexpr), n);
+        checkTextCollation(this, "=", [x, y], t, n);
         const distinct = n.kind === "AEXPR_DISTINCT";
         return {
           type: BOOL,
@@ -561,7 +573,7 @@ export class WhereCompiler {
         const elemType: PgType | "unknown" = arr.type === "unknown" ? (a.type === "unknown" ? TEXT : { ...(a.type as PgType), dims: 1 }) : arr.type;
         const arrT = this.coerce(arr, elemType as PgType, n);
         if (arrT.type === "unknown" || arrT.type.dims === 0) return this.fail(n, `op ANY/ALL (array) requires array on right side`);
-        const elem: Typed = { type: { ...arrT.type, dims: 0 }, isConst: false, eval: () => null };
+        const elem: Typed = { type: { ...arrT.type, dims: 0 }, isConst: false, eval: () => null, collation: arrT.collation };
         const [x] = this.unify(a, elem, n);
         this.comparison(op, x, elem, n); // validates the operator for these types
         const all = n.kind === "AEXPR_OP_ALL";

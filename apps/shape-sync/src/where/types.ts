@@ -7,6 +7,24 @@ export class WhereError extends Error {
 
 export interface ColumnType extends PgType {
   name: string;
+  /** Effective collation of a text column (its name, or the database locale for the default collation); absent = the database default. */
+  collation?: string;
+  /** The column uses the database default collation (Postgres "default" derivation). */
+  collationIsDefault?: boolean;
+  /** The column's collation orders text by code point (C, POSIX, C.UTF-8, ucs_basic, builtin). Absent = true. */
+  codePointOrder?: boolean;
+  /** False for a nondeterministic collation (equality is not byte equality). Absent = true. */
+  deterministic?: boolean;
+  /** The database default collation, used by text constants. */
+  defaultCollation?: { name: string; codePointOrder: boolean };
+}
+
+/** Collation of a text expression (Postgres collation derivation); absent = the database default. */
+export interface Collation {
+  name: string;
+  derivation: "explicit" | "implicit" | "default" | "indeterminate";
+  codePointOrder: boolean;
+  deterministic: boolean;
 }
 
 export type Row = Record<string, string | null | undefined>;
@@ -40,6 +58,8 @@ export interface Typed {
   isConst: boolean;
   /** Set for a bare column reference. */
   column?: string;
+  /** Collation of a text-typed expression when not the database default (see collation.ts). */
+  collation?: Collation;
   /** Index hints contributed by this node if it is a conjunct. */
   hints?: IndexHint[];
 }

@@ -237,6 +237,26 @@ export function indexKeyOf(value: Value): string | undefined {
 
 export const INDEXABLE_BASES: ReadonlySet<BaseType> = new Set(["int", "text", "uuid", "enum", "bool"]);
 
+/**
+ * Code point order (= UTF-8 byte order, what Postgres' C collation uses). JS `<` compares UTF-16 code
+ * units, which puts astral characters (surrogate pairs) before U+E000..U+FFFF.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x < y ? -1 : 1;
+  }
+  return a.length < b.length ? -1 : a.length > b.length ? 1 : 0;
+}
+
 export function compareValues(a: Value, b: Value): number {
   if (a instanceof Interval && b instanceof Interval) return compareIntervals(a, b);
   if (a instanceof Numeric || b instanceof Numeric) {
@@ -254,7 +274,7 @@ export function compareValues(a: Value, b: Value): number {
   }
   if (typeof a === "bigint" && typeof b === "bigint") return a < b ? -1 : a > b ? 1 : 0;
   if (typeof a === "boolean" && typeof b === "boolean") return a === b ? 0 : a ? 1 : -1;
-  if (typeof a === "string" && typeof b === "string") return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === "string" && typeof b === "string") return compareCodePoints(a, b);
   if (Array.isArray(a) && Array.isArray(b)) {
     for (let i = 0; i < Math.min(a.length, b.length); i++) {
       const c = compareValues(a[i]!, b[i]!);
