@@ -43,6 +43,14 @@ describe("text collations", () => {
     expect((await fetchJson(whereUrl(`t COLLATE "en_US" < 'b'`))).body.errors.where[0]).toMatch(/COLLATE "en_US" is not supported/);
   });
 
+  it("a subset where may order by a linguistic collation: only Postgres evaluates it", async (ctx) => {
+    if (!linguistic) return ctx.skip("no ICU or libc en_US collation in this Postgres build");
+    const r = await fetchJson(shapeUrl(`table=words&offset=-1&subset__where=${encodeURIComponent("t < 'b'")}&subset__order_by=id&subset__limit=10`));
+    expect(r.status).toBe(200);
+    const expected = await h.pool.query(`SELECT id FROM words WHERE t < 'b' ORDER BY id`);
+    expect(r.body.data.map((m: any) => Number(m.value.id))).toEqual(expected.rows.map((x) => x.id));
+  });
+
   it("COLLATE \"C\" matches the snapshot and live changes by code point, like Postgres", async (ctx) => {
     if (!linguistic) return ctx.skip("no ICU or libc en_US collation in this Postgres build");
     const r = await fetchJson(whereUrl(`t COLLATE "C" < 'b'`));

@@ -229,7 +229,8 @@ export class ShapeApi {
     let whereSql: string | undefined;
     let orderBySql: string | undefined;
     try {
-      if (subset.where !== undefined) whereSql = compileWhere(subset.where, types, subset.params).sql;
+      // Only Postgres evaluates a subset where, so text ordering under any collation is fine there.
+      if (subset.where !== undefined) whereSql = compileWhere(subset.where, types, subset.params, { evaluatedInProcess: false }).sql;
     } catch (e) {
       if (e instanceof WhereError) throw subsetError("where", e.message);
       throw e;

@@ -68,7 +68,8 @@ function projectionFor(table: TableInfo, selected: string[]): Projection {
 }
 
 export function typesFor(table: TableInfo): Map<string, ColumnType> {
-  const key = `${table.oid}:${table.signature}`;
+  // Collations are part of the key: ALTER COLUMN … COLLATE keeps the type (and the signature).
+  const key = `${table.oid}:${table.signature}:${table.columns.map((c) => c.collation ?? "").join(",")}`;
   let m = typeMaps.get(key);
   if (!m) typeMaps.set(key, (m = columnTypes(table)));
   return m;

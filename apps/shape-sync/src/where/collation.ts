@@ -123,7 +123,7 @@ export function compileCollate(c: WhereCompiler, n: any): Typed {
  * deterministic, and for ordering operators (`<`, `>`, `<=`, `>=`) order by code point.
  */
 export function checkTextCollation(c: WhereCompiler, op: string, operands: ReadonlyArray<Typed>, t: PgType, node: any): void {
-  if (t.base !== "text") return;
+  if (t.base !== "text" || !c.checkCollations) return;
   const coll = combineCollations(c, operands.map((o) => o.collation), node);
   if (coll.derivation === "indeterminate")
     c.fail(node, `could not determine which collation to use for string comparison (implicit collations "${coll.name}" conflict); add COLLATE "C" to one side`);

@@ -73,7 +73,12 @@ const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
  * Parses and validates a where clause against the table's columns.
  * `params` are 1-based positional values (`params[1]` = $1).
  */
-export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnType>, params: ReadonlyArray<string> = []): CompiledWhere {
+export function compileWhere(
+  where: string,
+  columns: ReadonlyMap<string, ColumnType>,
+  params: ReadonlyArray<string> = [],
+  options: { evaluatedInProcess?: boolean } = {},
+): CompiledWhere {
   let parsed: any;
   try {
     parsed = parseCached(PREFIX + where);
@@ -89,7 +94,7 @@ export function compileWhere(where: string, columns: ReadonlyMap<string, ColumnT
   const extra = Object.keys(select).filter((k) => !["targetList", "whereClause", "limitOption", "op"].includes(k));
   if (extra.length > 0) throw new WhereError("At location 0: malformed query ending with SQL clauses");
 
-  const compiler = new WhereCompiler(columns, params);
+  const compiler = new WhereCompiler(columns, params, options.evaluatedInProcess ?? true);
   const usedParams = compiler.usedParams;
   const referenced = compiler.referenced;
   const root = compiler.compile(select.whereClause);

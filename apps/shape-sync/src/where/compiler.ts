@@ -27,6 +27,8 @@ export class WhereCompiler {
   constructor(
     readonly columns: ReadonlyMap<string, ColumnType>,
     readonly params: ReadonlyArray<string>,
+    /** False when only Postgres evaluates the clause (subset wheres): collations are its business. */
+    readonly checkCollations = true,
   ) {}
 
   at(node: any): number {
