@@ -70,11 +70,12 @@ try {
     const r = await benchScale(databaseUrl, cfg.shapes);
     console.log(`\n== (3) scale: ${fmt(cfg.shapes)} shapes, each with a waiting live request (server in its own process)`);
     console.log(`memory: RSS per shape ${fmt(r.perShape / 1024, 1)} KB, per waiting request ${fmt(r.perRequest / 1024, 1)} KB, per shape+request ${fmt((r.perShape + r.perRequest) / 1024, 1)} KB (RSS at start ${fmt(r.baseline / 1048576)} MB, after warm-up ${fmt(r.warm / 1048576)} MB; per shape counted from the start instead: ${fmt(r.perShapeFromStart / 1024, 1)} KB; goal ≤ 20 KB); V8 heap after GC: ${fmt(r.heapPerShape / 1024, 1)} KB/shape, ${fmt(r.heapPerRequest / 1024, 1)} KB/request`);
+    console.log(`memory per waiting request: ours ${fmt(r.perRequest / 1024, 1)} KB | raw: a bare node:http server holding the same ${fmt(cfg.shapes - 1)} requests ${fmt(r.rawPerRequest / 1024, 1)} KB | ratio ${(r.perRequest / r.rawPerRequest).toFixed(2)}`);
     console.log(`per-change cost: ${fmt(r.costSmall, 1)} µs at 100 shapes | ${fmt(r.costLarge, 1)} µs at ${fmt(cfg.shapes)} shapes | ratio ${(r.costLarge / r.costSmall).toFixed(2)} (flat ≈ 1); shape creation ${fmt(r.createRate)} shapes/s`);
     console.log(`\n== (4) recovery: kill -9 with ${fmt(cfg.shapes)} shapes, restart`);
     console.log(
       `restart: health active after ${fmt(r.restartHealthyMs)} ms; while ${fmt(r.resumed)} clients reconnect at once, a probe's live request is served a new change after ${fmt(r.restartProbeMs)} ms (goal ≤ 2 s); ` +
-        `all ${fmt(r.resumed)} resumed requests parked again after ${fmt(r.restartParkedMs)} ms; then, their rows updated, first / half / all served after ${fmt(r.restartFirstMs)} / ${fmt(r.restartHalfMs)} / ${fmt(r.restartAllMs)} ms | raw process start (node --import tsx, to exit) ${fmt(r.rawStartMs)} ms`,
+        `all ${fmt(r.resumed)} resumed requests parked again after ${fmt(r.restartParkedMs)} ms; then, their rows updated, first / half / all served after ${fmt(r.restartFirstMs)} / ${fmt(r.restartHalfMs)} / ${fmt(r.restartAllMs)} ms | raw process start (node -e 0, to exit) ${fmt(r.rawStartMs)} ms`,
     );
   }
   if (!only || only === "compaction") {

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { createShape, freePort, memory, metric, pool as inParallel, seedRuns, shapeQuery, spawnServer, waitFor, type ChildServer } from "./common.js";
+import { createShape, freePort, memory, metric, pool as inParallel, rssBytes, seedRuns, shapeQuery, spawnServer, waitFor, type ChildServer } from "./common.js";
 import type { Waiter } from "./waiters.js";
 
 export interface ScaleResult {
@@ -40,6 +40,8 @@ export interface ScaleResult {
   restartAllMs: number;
   resumed: number;
   rawStartMs: number;
+  /** RSS per held request of a bare node:http server that answers nothing, same load generator. */
+  rawPerRequest: number;
 }
 
 const TICKS = 100; // USER_HZ
@@ -83,6 +85,36 @@ function spawnWaiters() {
       }),
     stop: () => child.kill(),
   };
+}
+
+const BARE_SERVER = `
+const http = require("node:http");
+let held = 0;
+const server = http.createServer((req, res) => {
+  if (req.url === "/held") return res.end(String(held));
+  held++;
+  res.once("close", () => held--);
+});
+server.keepAliveTimeout = 65000;
+server.requestTimeout = 0;
+server.listen(0, "127.0.0.1", () => process.send(server.address().port));
+`;
+
+async function bareServerRssPerRequest(load: ReturnType<typeof spawnWaiters>, waiters: Waiter[]): Promise<number> {
+  const child = spawn(process.execPath, ["-e", BARE_SERVER], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  try {
+    const port = await new Promise<number>((res) => child.once("message", (p) => res(p as number)));
+    const url = `http://127.0.0.1:${port}`;
+    await fetch(`${url}/held`).then((r) => r.text());
+    const before = rssBytes(child.pid!);
+    load.hold(url, waiters);
+    await waitFor(async () => Number(await fetch(`${url}/held`).then((r) => r.text())) >= waiters.length, 120_000, "bare server to hold every request");
+    const after = rssBytes(child.pid!);
+    load.drop();
+    return (after - before) / waiters.length;
+  } finally {
+    child.kill();
+  }
 }
 
 /** Follows a shape non-live until up-to-date; returns the offset reached. */
@@ -172,8 +204,12 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
     const allAt = await load.servedAt(n - 1, 120_000);
 
     const tr = performance.now();
-    await new Promise<void>((res) => spawn(process.execPath, ["--import", "tsx", "-e", "0"], { stdio: "ignore" }).once("exit", () => res()));
+    await new Promise<void>((res) => spawn(process.execPath, ["-e", "0"], { stdio: "ignore" }).once("exit", () => res()));
     const rawStartMs = performance.now() - tr;
+
+    // Raw limit for memory: a bare node:http server holding the same clients' requests.
+    load.drop();
+    const rawPerRequest = await bareServerRssPerRequest(load, waiters.slice(1));
     return {
       baseline: baseline.rss,
       warm: warm.rss,
@@ -193,6 +229,7 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
       restartAllMs: allAt - t0,
       resumed: n - 1,
       rawStartMs,
+      rawPerRequest,
     };
   } finally {
     load.stop();
