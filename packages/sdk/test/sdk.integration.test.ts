@@ -88,6 +88,8 @@ describe("metadata (checklist #46)", () => {
       }
     }
     expect(progress).toEqual([0.5]);
+    // The change can reach the subscription before the PUT's own response is read: wait for the flush.
+    expect(await m.flush()).toMatchObject({ progress: 0.5, processed: 5 });
     expect(m.current).toMatchObject({ progress: 0.5, processed: 5 });
     m.stop();
   });
