@@ -66,6 +66,8 @@ export interface ShapeServerConfig {
   longPollTimeoutMs: number;
   sseTimeoutMs: number;
   sseKeepAliveMs: number;
+  /** How long a table stays in the publication after its last shape goes. */
+  unpublishDelayMs: number;
   chunkBytesThreshold: number;
   enableIntegrationTesting: boolean;
   replicationStreamId: string;
@@ -84,6 +86,7 @@ export const CONFIG_DEFAULTS = {
   longPollTimeoutMs: 20_000,
   sseTimeoutMs: 60_000,
   sseKeepAliveMs: 21_000,
+  unpublishDelayMs: 60_000,
   chunkBytesThreshold: 10 * 1024 * 1024,
   enableIntegrationTesting: false,
   replicationStreamId: "default",

@@ -16,6 +16,7 @@ import { SlotManager } from "./replication/slot.js";
 import { ReplicationStream } from "./replication/stream.js";
 import { TransactionAssembler } from "./replication/ingest.js";
 import { publicationName, slotName } from "./replication/names.js";
+import { PublishedTables } from "./replication/published-tables.js";
 import { LiveWaits } from "./http/live.js";
 import { ShapeApi } from "./http/shape-handler.js";
 import { createRouter } from "./http/router.js";
@@ -72,8 +73,8 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
   const url = `http://${config.host && config.host !== "0.0.0.0" ? config.host : "127.0.0.1"}:${port}`;
   log.info({ port }, "http listening");
 
-  // Tables known to be in the publication with REPLICA IDENTITY FULL (re-checked after a schema change).
-  const published = new Set<string>();
+  // Tables in the publication, per shape (re-checked after a schema change, dropped when unused).
+  const tables = new PublishedTables(slot, pool, config.unpublishDelayMs, log);
   // Table metadata cache, dropped when a Relation message shows a change.
   // Concurrent misses share one lookup (a restart brings thousands of requests at once).
   const tableCache = new Map<string, { info: Promise<TableInfo | undefined>; at: number }>();
@@ -161,12 +162,7 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
     const reg = new ShapeRegistry({
       storage,
       pool,
-      ensureTablePublished: async (schema, table) => {
-        const key = `${schema}.${table}`;
-        if (published.has(key)) return;
-        await slot.ensureTablePublished(pool, schema, table);
-        published.add(key);
-      },
+      tables,
       chunkBytes: config.chunkBytesThreshold,
       compactionThresholdBytes: config.compactionThresholdBytes,
       logger: log,
@@ -174,7 +170,7 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
     });
     reg.tableListeners.add(() => {
       tableCache.clear();
-      published.clear();
+      tables.forget();
       api?.clearCompiled();
     });
     const t0 = Date.now();
@@ -203,6 +199,7 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
       await slot.releaseLock();
       await ready.catch(() => undefined);
       await stream?.stop();
+      tables.stop();
       storage?.close();
       await pool.end().catch(() => undefined);
     },

@@ -1,7 +1,7 @@
 /**
  * Slot and publication management on a regular connection (§9.1): the per-slot advisory lock
  * (a second instance waits here), publication creation/reuse, slot creation/reuse, adding tables
- * with REPLICA IDENTITY FULL, and the slot lag query.
+ * with REPLICA IDENTITY FULL and dropping them, and the slot lag query.
  */
 import pg from "pg";
 import { quoteIdentSafe } from "./names.js";
@@ -83,6 +83,19 @@ export class SlotManager {
       if ((e as { code?: string }).code !== "42710") throw e; // already member (raced)
     } finally {
       client.release();
+    }
+  }
+
+  /** Drops a table from the publication (not from a FOR ALL TABLES one); false when it was not a member. */
+  async unpublishTable(db: pg.Pool, schema: string, table: string): Promise<boolean> {
+    try {
+      await db.query(`ALTER PUBLICATION ${quoteIdentSafe(this.publication)} DROP TABLE ${quoteIdent(schema)}.${quoteIdent(table)}`);
+      return true;
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      // 42704: not a member (or gone); 55000: FOR ALL TABLES publication; 42P01: table dropped.
+      if (code === "42704" || code === "55000" || code === "42P01") return false;
+      throw e;
     }
   }
 

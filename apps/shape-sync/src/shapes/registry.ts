@@ -10,6 +10,7 @@ import { compileShape, convertChange, typesFor, type ChangeInput, type CompiledS
 import { takeSnapshot, XidFilter, type SnapshotInfo } from "./snapshot.js";
 import type { PendingEntry, ShapeStorage } from "./storage.js";
 import { CompactionState } from "./compaction.js";
+import type { PublishedTables } from "../replication/published-tables.js";
 import { MatchIndex } from "../where/match-index.js";
 import { relationSignature, type TableInfo } from "../pg/catalog.js";
 import { SKIPPED, type RelationMessage } from "../replication/pgoutput.js";
@@ -52,7 +53,8 @@ export interface ReadResult {
 export interface RegistryDeps {
   storage: ShapeStorage;
   pool: pg.Pool;
-  ensureTablePublished: (schema: string, table: string) => Promise<void>;
+  /** Tables in the publication, counted per shape (acquired at creation, retained at recovery, released when gone). */
+  tables: Pick<PublishedTables, "acquire" | "retain" | "release">;
   chunkBytes: number;
   /** Replicated bytes per shape between compactions; 0 disables compaction. */
   compactionThresholdBytes: number;
@@ -150,10 +152,11 @@ export class ShapeRegistry {
     if (this.byKey.get(shape.compiled.key) === shape) this.byKey.delete(shape.compiled.key);
     this.byId.delete(shape.id);
     this.index.remove(shape);
+    this.deps.tables.release(shape.compiled.table.schema, shape.compiled.table.table);
   }
 
   private async create(compiled: CompiledShape): Promise<Shape> {
-    await this.deps.ensureTablePublished(compiled.table.schema, compiled.table.table);
+    await this.deps.tables.acquire(compiled.table.schema, compiled.table.table);
     const shape: Shape = {
       id: this.nextId++,
       handle: this.newHandle(compiled.key),
@@ -453,6 +456,7 @@ export class ShapeRegistry {
         compaction: new CompactionState(latest.tx),
       };
       this.register(shape);
+      this.deps.tables.retain(compiled.table.schema, compiled.table.table);
       recovered++;
     }
     this.nextId = Math.max(this.nextId, storage.nextShapeId());
