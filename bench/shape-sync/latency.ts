@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { setMaxListeners } from "node:events";
-import { createShape, freePort, percentile, pool as inParallel, seedRuns, shapeQuery, spawnServer } from "./common.js";
+import { createShape, freePort, metric, percentile, pool as inParallel, seedRuns, shapeQuery, spawnServer } from "./common.js";
 
 export interface LatencyResult {
   p50: number;
@@ -109,6 +109,7 @@ export async function benchLatency(databaseUrl: string, shapes: number, rate: nu
       rawP50: percentile(rawTimes, 50),
       rawP99: percentile(rawTimes, 99),
       achievedRate,
+      compactions: await metric(server.url, "shape_sync_compactions_total"),
     };
   } finally {
     ac.abort();
