@@ -52,6 +52,7 @@ export const EnvSchema = z.object({
   ELECTRIC_STORAGE_DIR: z.string().default("./persistent/shape-sync"),
   ELECTRIC_SQLITE_CACHE_MB: intWithDefault(16),
   ELECTRIC_COMPACTION_THRESHOLD_BYTES: intWithDefault(1024 * 1024),
+  ELECTRIC_SQLITE_SYNCHRONOUS: z.enum(["normal", "full"]).default("normal"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -74,6 +75,8 @@ export interface ShapeServerConfig {
   maxConcurrentRequests: { initial: number; existing: number };
   storageDir: string;
   sqliteCacheMb: number;
+  /** "full": the shape store survives an OS crash too (one fsync per replicated transaction). */
+  sqliteSynchronous: "normal" | "full";
   /** Replicated bytes a shape's log grows by before its older part is compacted; 0 disables. */
   compactionThresholdBytes: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -92,6 +95,7 @@ export const CONFIG_DEFAULTS = {
   replicationStreamId: "default",
   maxConcurrentRequests: { initial: 300, existing: 10_000 },
   sqliteCacheMb: 16,
+  sqliteSynchronous: "normal",
   compactionThresholdBytes: 1024 * 1024,
   logLevel: "info",
 } as const satisfies Partial<ShapeServerConfig>;
@@ -114,6 +118,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ShapeServer
     storageDir: e.ELECTRIC_STORAGE_DIR,
     sqliteCacheMb: e.ELECTRIC_SQLITE_CACHE_MB,
     compactionThresholdBytes: e.ELECTRIC_COMPACTION_THRESHOLD_BYTES,
+    sqliteSynchronous: e.ELECTRIC_SQLITE_SYNCHRONOUS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -151,7 +151,7 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
     if (stopped) return;
     status = "starting";
     await loadWhereParser();
-    storage = new ShapeStorage(config.storageDir, config.sqliteCacheMb);
+    storage = new ShapeStorage(config.storageDir, config.sqliteCacheMb, config.sqliteSynchronous);
     const pub = await slot.ensurePublication(pool);
     const st = await slot.ensureSlot(pool);
     log.info({ slot: slot.slot, publication: slot.publication, slotCreated: st.created, publicationCreated: pub.created }, "replication slot and publication ready");

@@ -35,12 +35,13 @@ export class ShapeStorage {
   readonly db: Database.Database;
   private readonly stmts;
 
-  constructor(dir: string, cacheMb = 16) {
+  constructor(dir: string, cacheMb = 16, synchronous: "normal" | "full" = "normal") {
     mkdirSync(dir, { recursive: true });
     this.db = new Database(join(dir, "shapes.sqlite"));
     this.db.pragma("journal_mode = WAL");
-    // NORMAL in WAL mode: a committed write survives a process crash (kill -9); see the ADR.
-    this.db.pragma("synchronous = NORMAL");
+    // NORMAL in WAL mode: a committed write survives a process crash (kill -9); FULL also an OS crash
+    // or power loss, at one fsync per replicated transaction (ADR 030).
+    this.db.pragma(`synchronous = ${synchronous === "full" ? "FULL" : "NORMAL"}`);
     this.db.pragma(`cache_size = -${cacheMb * 1024}`);
     this.db.pragma("wal_autocheckpoint = 4000");
     this.db.exec(`
