@@ -192,12 +192,24 @@ export class WhereCompiler {
     };
   }
 
+  /** `array || array`, `array || element`, `element || array` (Postgres: a NULL array side yields the other side). */
+  private arrayConcat(x: Typed, y: Typed, t: PgType, node: any): Typed {
+    const isArray = (v: Typed) => v.type !== "unknown" && v.type.dims > 0;
+    const scalar = !isArray(x) ? x : !isArray(y) ? y : undefined;
+    if (scalar && (scalar.type === "unknown" || scalar.type.base !== t.base || t.dims !== 1))
+      this.fail(node, `operator does not exist: ${typeLabel(x.type as PgType)} || ${typeLabel(y.type as PgType)}`);
+    const isConst = x.isConst && y.isConst;
+    if (scalar === y)
+      return { type: t, isConst, eval: (ctx) => { const l = x.eval(ctx) as Value[] | null; const e = y.eval(ctx); return l === null ? [e] : [...l, e]; } };
+    if (scalar === x)
+      return { type: t, isConst, eval: (ctx) => { const e = x.eval(ctx); const r = y.eval(ctx) as Value[] | null; return r === null ? [e] : [e, ...r]; } };
+    return { type: t, isConst, eval: (ctx) => { const l = x.eval(ctx) as Value[] | null; const r = y.eval(ctx) as Value[] | null; if (l === null) return r; if (r === null) return l; return [...l, ...r]; } };
+  }
+
   arith(op: string, a: Typed, b: Typed, node: any): Typed {
     if (op === "||") {
       const [x, y, t] = a.type !== "unknown" && a.type.dims > 0 ? [a, this.coerce(b, a.type, node), a.type] : b.type !== "unknown" && b.type.dims > 0 ? [this.coerce(a, b.type, node), b, b.type] : [this.coerce(a, TEXT, node), this.coerce(b, TEXT, node), TEXT];
-      if (t.dims > 0) {
-        return { type: t, isConst: x.isConst && y.isConst, eval: (ctx) => { const l = x.eval(ctx); const r = y.eval(ctx); if (l === null) return r; if (r === null) return l; return [...(l as Value[]), ...(r as Value[])]; } };
-      }
+      if (t.dims > 0) return this.arrayConcat(x, y, t, node);
       if ((x.type as PgType).base !== "text" && (y.type as PgType).base !== "text") this.fail(node, `operator does not exist: ${typeLabel(x.type as PgType)} || ${typeLabel(y.type as PgType)}`);
       // text || anynonarray uses the other operand's text output (dates, intervals, numeric, float8 like Postgres).
       const out = (t: Typed): ((v: Value) => string) => (t.type !== "unknown" && t.type.dims === 0 ? ((base) => (v: Value) => formatScalar(base, v))(t.type.base) : String);
