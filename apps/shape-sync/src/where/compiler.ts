@@ -20,6 +20,7 @@ import { datetimeOp, unknownPeer } from "./datetime.js";
 import { promotion, scalarConversion, typmodConversion } from "./casts.js";
 import { compileFuncCall, compileIndirection } from "./functions.js";
 import { checkTextCollation, compileCollate, withCollation } from "./collation.js";
+import { arrayConcat, arrayOp } from "./arrays.js";
 
 export class WhereCompiler {
   readonly usedParams = new Map<number, { location: number; length: number }[]>();
@@ -159,57 +160,10 @@ export class WhereCompiler {
     };
   }
 
-  arrayOp(op: string, a: Typed, b: Typed, node: any): Typed {
-    const [x, y, t] = this.unify(a, b, node);
-    if (t.dims === 0) this.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
-    checkTextCollation(this, "=", [x, y], t, node);
-    const flat = (v: Value[]): Value[] => v.flatMap((e) => (Array.isArray(e) ? flat(e) : [e]));
-    const contains = (big: Value[], small: Value[]) => {
-      const fb = flat(big);
-      return flat(small).every((e) => e !== null && fb.some((f) => f !== null && compareValues(f, e) === 0));
-    };
-    let hints: IndexHint[] | undefined;
-    if (op === "@>" && x.column && y.isConst) {
-      const arr = this.constArrayOf(y);
-      if (arr && flat(arr).length > 0 && flat(arr).every((e) => e !== null)) hints = this.hintFor("contains", x, flat(arr));
-    }
-    const f =
-      op === "@>"
-        ? (l: Value[], r: Value[]) => contains(l, r)
-        : op === "<@"
-          ? (l: Value[], r: Value[]) => contains(r, l)
-          : (l: Value[], r: Value[]) => flat(l).some((e) => e !== null && flat(r).some((g) => g !== null && compareValues(e, g) === 0));
-    return {
-      type: BOOL,
-      isConst: x.isConst && y.isConst,
-      hints,
-      eval: (ctx) => {
-        const l = x.eval(ctx);
-        const r = y.eval(ctx);
-        if (l === null || r === null) return null;
-        return f(l as Value[], r as Value[]);
-      },
-    };
-  }
-
-  /** `array || array`, `array || element`, `element || array` (Postgres: a NULL array side yields the other side). */
-  private arrayConcat(x: Typed, y: Typed, t: PgType, node: any): Typed {
-    const isArray = (v: Typed) => v.type !== "unknown" && v.type.dims > 0;
-    const scalar = !isArray(x) ? x : !isArray(y) ? y : undefined;
-    if (scalar && (scalar.type === "unknown" || scalar.type.base !== t.base || t.dims !== 1))
-      this.fail(node, `operator does not exist: ${typeLabel(x.type as PgType)} || ${typeLabel(y.type as PgType)}`);
-    const isConst = x.isConst && y.isConst;
-    if (scalar === y)
-      return { type: t, isConst, eval: (ctx) => { const l = x.eval(ctx) as Value[] | null; const e = y.eval(ctx); return l === null ? [e] : [...l, e]; } };
-    if (scalar === x)
-      return { type: t, isConst, eval: (ctx) => { const e = x.eval(ctx); const r = y.eval(ctx) as Value[] | null; return r === null ? [e] : [e, ...r]; } };
-    return { type: t, isConst, eval: (ctx) => { const l = x.eval(ctx) as Value[] | null; const r = y.eval(ctx) as Value[] | null; if (l === null) return r; if (r === null) return l; return [...l, ...r]; } };
-  }
-
   arith(op: string, a: Typed, b: Typed, node: any): Typed {
     if (op === "||") {
       const [x, y, t] = a.type !== "unknown" && a.type.dims > 0 ? [a, this.coerce(b, a.type, node), a.type] : b.type !== "unknown" && b.type.dims > 0 ? [this.coerce(a, b.type, node), b, b.type] : [this.coerce(a, TEXT, node), this.coerce(b, TEXT, node), TEXT];
-      if (t.dims > 0) return this.arrayConcat(x, y, t, node);
+      if (t.dims > 0) return arrayConcat(this, x, y, t, node);
       if ((x.type as PgType).base !== "text" && (y.type as PgType).base !== "text") this.fail(node, `operator does not exist: ${typeLabel(x.type as PgType)} || ${typeLabel(y.type as PgType)}`);
       // text || anynonarray uses the other operand's text output (dates, intervals, numeric, float8 like Postgres).
       const out = (t: Typed): ((v: Value) => string) => (t.type !== "unknown" && t.type.dims === 0 ? ((base) => (v: Value) => formatScalar(base, v))(t.type.base) : String);
@@ -505,7 +459,7 @@ export class WhereCompiler {
         const a = this.compile(n.lexpr);
         const b = this.compile(n.rexpr);
         if (["=", "<>", "!=", "<", ">", "<=", ">="].includes(op)) return this.comparison(op, a, b, n);
-        if (["@>", "<@", "&&"].includes(op)) return this.arrayOp(op, a, b, n);
+        if (["@>", "<@", "&&"].includes(op)) return arrayOp(this, op, a, b, n);
         if (["+", "-", "*", "/", "%", "^", "||"].includes(op)) return this.arith(op, a, b, n);
         if (op === "~~" || op === "~~*" || op === "!~~" || op === "!~~*") return this.like(a, b, op.includes("*"), op.startsWith("!"), n);
         return this.fail(n, `unknown or unsupported operator ${op}`);
