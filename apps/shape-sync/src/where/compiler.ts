@@ -22,6 +22,8 @@ import { compileFuncCall, compileIndirection } from "./functions.js";
 import { checkTextCollation, compileCollate, withCollation } from "./collation.js";
 import { arrayConcat, arrayOp } from "./arrays.js";
 
+const INT8_MAX = 2n ** 63n - 1n;
+
 export class WhereCompiler {
   readonly usedParams = new Map<number, { location: number; length: number }[]>();
   readonly referenced = new Set<string>();
@@ -336,7 +338,14 @@ export class WhereCompiler {
       case "A_Const": {
         if (n.isnull) return { type: "unknown", eval: () => null, isConst: true };
         if (n.ival !== undefined) { const v = BigInt(n.ival.ival ?? 0); return { type: INT, eval: () => v, isConst: true }; }
-        if (n.fval !== undefined) { const v = parseNumeric(String(n.fval.fval)); if (!v) return this.fail(n, `invalid numeric constant ${n.fval.fval}`); return { type: NUMERIC, eval: () => v, isConst: true }; }
+        if (n.fval !== undefined) {
+          const text = String(n.fval.fval);
+          // Like Postgres: an integer literal too big for int4 is int8 when it fits, numeric beyond.
+          if (/^\d+$/.test(text) && BigInt(text) <= INT8_MAX) { const v = BigInt(text); return { type: INT, eval: () => v, isConst: true }; }
+          const v = parseNumeric(text);
+          if (!v) return this.fail(n, `invalid numeric constant ${text}`);
+          return { type: NUMERIC, eval: () => v, isConst: true };
+        }
         if (n.boolval !== undefined) { const v = Boolean(n.boolval.boolval); return { type: BOOL, eval: () => v, isConst: true }; }
         if (n.sval !== undefined) { const s = String(n.sval.sval ?? ""); return { type: "unknown", unknownText: s, eval: () => s, isConst: true }; }
         return this.fail(n, "unsupported constant");
