@@ -34,7 +34,8 @@ export function compileFuncCall(c: WhereCompiler, n: any): Typed {
   }
   if (fname === "array_ndims" && args.length === 1) {
     const a = args[0]!;
-    return { type: INT, isConst: false, eval: (ctx) => { let v = a.eval(ctx); if (v === null) return null; let d = 0n; while (Array.isArray(v)) { d++; v = (v as Value[])[0] ?? null; } return d === 0n ? null : d; } };
+    // An empty array has no dimensions: NULL, like Postgres.
+    return { type: INT, isConst: false, eval: (ctx) => { let v = a.eval(ctx); if (v === null) return null; let d = 0n; while (Array.isArray(v) && v.length > 0) { d++; v = (v as Value[])[0] ?? null; } return d === 0n ? null : d; } };
   }
   if ((fname === "justify_days" || fname === "justify_hours" || fname === "justify_interval") && args.length === 1) {
     const a = c.coerce(args[0]!, INTERVAL, n);
