@@ -124,7 +124,7 @@ export class MatchIndex<S> {
 }
 
 function keyOfText(type: PgType, text: string): string | undefined {
-  if (type.base === "text" || type.base === "enum") return `s${text}`;
+  if (type.base === "enum" || (type.base === "text" && type.name !== "bpchar")) return `s${text}`;
   try {
     return indexKeyOf(parseText(type, text));
   } catch {

@@ -157,7 +157,8 @@ export function parseScalar(base: BaseType, s: string, typeName: string = base):
       return ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3] ?? 0)) * 1_000_000 + micros(m[4]);
     }
     default:
-      return s;
+      // char(n): trailing spaces are insignificant (comparisons, LIKE and the cast to text ignore them).
+      return typeName === "bpchar" ? s.replace(/ +$/, "") : s;
   }
 }
 
