@@ -78,3 +78,13 @@ export async function waitForSlotsInactive(pool: pg.Pool, timeoutMs = 10_000): P
     await new Promise((res) => setTimeout(res, 50));
   }
 }
+
+/** mulberry32: a small seeded PRNG, so randomized tests check the same cases on every run. */
+export function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lookupTable } from "../src/pg/catalog.js";
 import { typesFor } from "../src/shapes/definition.js";
 import { compileWhere, type ColumnType } from "../src/where/compile.js";
-import { createHarness, fetchJson, type ServerHarness } from "./fixtures.js";
+import { createHarness, fetchJson, prng, type ServerHarness } from "./fixtures.js";
 
 let h: ServerHarness;
 let rows: Array<Record<string, string | null>>;
@@ -28,16 +28,6 @@ beforeAll(async () => {
   types = typesFor((await lookupTable(h.pool, "public", "f"))!);
 });
 afterAll(async () => h?.close());
-
-/** mulberry32: a small seeded PRNG, so every run checks the same clauses. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const constants: Record<string, string[]> = {
   id: ["1", "3", "2.5"],
