@@ -7,6 +7,7 @@ import { z } from "zod";
 import { createApiRoute, readText } from "../services/apiRoute.server";
 import { addBatchItems, parseBatchItems } from "../services/batch.server";
 import { HttpError, forbidden } from "../services/httpErrors.server";
+import { ResourceId } from "../services/runs.server";
 
 export const BATCH_ITEMS_MAXIMUM_SIZE = 16 * 1024 * 1024;
 
@@ -14,7 +15,7 @@ const route = createApiRoute(
   {
     name: "api.v3.batches.items",
     method: "POST",
-    params: z.object({ batchId: z.string().min(1).max(256) }),
+    params: z.object({ batchId: ResourceId }),
     allowJWT: true,
   },
   async ({ request, params, authentication, services }) => {

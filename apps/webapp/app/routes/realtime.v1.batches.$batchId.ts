@@ -6,12 +6,13 @@ import { z } from "zod";
 import { createApiRoute } from "../services/apiRoute.server";
 import { findFeedBatch } from "../services/realtime/feedLookups.server";
 import { proxyRealtimeFeed } from "../services/realtime/shapeProxy.server";
+import { ResourceId } from "../services/runs.server";
 
 const route = createApiRoute(
   {
     name: "realtime.v1.batches.$batchId",
     method: "GET",
-    params: z.object({ batchId: z.string().min(1) }),
+    params: z.object({ batchId: ResourceId }),
     allowJWT: true,
     cors: true,
     shouldRetryNotFound: true,

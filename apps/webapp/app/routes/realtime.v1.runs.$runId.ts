@@ -3,16 +3,16 @@
  * The run is looked up by friendly id in the token's environment; anything else is a 404
  * (fixed fields remembered briefly: feedLookups.server.ts).
  */
-import { z } from "zod";
 import { createApiRoute } from "../services/apiRoute.server";
 import { findFeedRun, runResources } from "../services/realtime/feedLookups.server";
 import { proxyRealtimeFeed } from "../services/realtime/shapeProxy.server";
+import { RunIdParams } from "../services/runs.server";
 
 const route = createApiRoute(
   {
     name: "realtime.v1.runs.$runId",
     method: "GET",
-    params: z.object({ runId: z.string().min(1) }),
+    params: RunIdParams,
     allowJWT: true,
     cors: true,
     findResource: ({ params, authentication, services }) =>

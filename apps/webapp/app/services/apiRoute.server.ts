@@ -132,6 +132,8 @@ export function createApiRoute<
         return error.toResponse();
       }
       if (error instanceof Response) return error;
+      const invalid = postgresDataException(error);
+      if (invalid) return badRequest(`Invalid value: ${invalid}`).toResponse();
       services.logger.error({ route: config.name, err: error }, "unhandled error in API route");
       return Response.json({ error: "Internal Server Error" }, { status: 500 });
     }
@@ -139,6 +141,17 @@ export function createApiRoute<
 
   const entry = ({ request, params, context }: LoaderFunctionArgs | ActionFunctionArgs) => run(request, params, context);
   return { loader: entry, action: entry };
+}
+
+/**
+ * The message of a Postgres data exception (SQLSTATE class 22: a value Postgres refuses, e.g. NUL in
+ * text) raised through pg or Prisma's driver adapter, which the request's input caused: a 400.
+ */
+function postgresDataException(error: unknown): string | undefined {
+  const e = error as { code?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: unknown; originalMessage?: unknown } } } };
+  const cause = e?.meta?.driverAdapterError?.cause;
+  const [code, message] = cause ? [cause.originalCode, cause.originalMessage] : [e?.code, e?.message];
+  return typeof code === "string" && code.startsWith("22") && typeof message === "string" ? message : undefined;
 }
 
 /** Validates with zod; a failure is a 400 whose message names each bad field. */

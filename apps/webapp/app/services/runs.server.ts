@@ -8,8 +8,18 @@ import { notFound } from "./httpErrors.server";
 
 export type Db = PrismaClient | Prisma.TransactionClient;
 
+/**
+ * A run or batch id in a path: control characters are refused here (Postgres cannot store NUL in
+ * text, so `%00` would otherwise fail inside the query).
+ */
+export const ResourceId = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters");
+
 /** Route params of the /runs/:runId routes. */
-export const RunIdParams = z.object({ runId: z.string().min(1).max(256) });
+export const RunIdParams = z.object({ runId: ResourceId });
 
 /** `run_…` is a friendly id; anything else is tried as the internal id. */
 export function runWhere(environmentId: string, runParam: string): Prisma.TaskRunWhereInput {

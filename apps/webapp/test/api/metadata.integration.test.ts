@@ -151,6 +151,23 @@ describe("metadata and tags", () => {
       expect(res.status).toBe(404);
       expect(res.json).toEqual({ error: "Task Run not found" });
     });
+
+    it("400 naming the problem, never a 500, for a NUL in the run id or in a metadata value", async () => {
+      for (const [method, path] of [["GET", "/api/v1/runs/run_a%00b/metadata"], ["GET", "/api/v3/runs/%00"], ["POST", "/api/v2/runs/%00/cancel"], ["GET", "/realtime/v1/runs/%00"], ["GET", "/realtime/v1/batches/%00"]] as const) {
+        const res = await root(method, path);
+        expect(res.status, `${method} ${path}: ${res.text}`).toBe(400);
+        expect(res.json.error).toMatch(/runId|batchId/);
+        expect(res.json.error).toMatch(/control characters/);
+      }
+      // Inside JSON a NUL is an escape, which the text columns store as written.
+      const id = await trigger({ metadata: { keep: 1 } });
+      expect((await put(id, { operations: [{ type: "set", key: "a", value: "x\u0000y" }] })).json).toEqual({ metadata: { keep: 1, a: "x\u0000y" } });
+      // Where a NUL would reach a text column as a character, Postgres refuses it: a 400, nothing written.
+      for (const options of [{ idempotencyKey: "k\u0000" }, { concurrencyKey: "c\u0000" }, { queue: { name: "q\u0000" } }]) {
+        const res = await root("POST", "/api/v1/tasks/meta-task/trigger", { payload: "{}", options });
+        expect(res.status, `${JSON.stringify(options)}: ${res.text}`).toBe(400);
+      }
+    });
   });
 
   describe("POST /api/v1/runs/:runId/tags", () => {
