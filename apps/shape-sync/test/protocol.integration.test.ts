@@ -67,6 +67,9 @@ describe("protocol", () => {
     expect((await bad("table=items&offset=-1&where=now()%20%3E%20'2020-01-01'")).errors.where[0]).toMatch(/unsupported function now/);
     expect((await bad("table=items&offset=-1&columns=title")).errors.columns[0]).toMatch(/must include all primary key columns, missing: id/);
     expect((await bad("table=items&offset=-1&columns=id,zz")).errors.columns[0]).toMatch(/not found on the table: zz/);
+    // A NUL cannot reach Postgres (it was a 500 "invalid message format").
+    expect(await bad("table=items&offset=-1&where=title%20%3D%20%241&params[1]=a%00b")).toEqual({ message: "Invalid request", errors: { params: ["must not contain NUL characters"] } });
+    expect((await bad("table=items%00&offset=-1")).errors.table).toContain("must not contain NUL characters");
     const r = await fetchJson(shapeUrl("table=items&offset=-1&live=true"));
     expect(r.status).toBe(400);
     expect(r.headers.get("cache-control")).toBe("no-store");

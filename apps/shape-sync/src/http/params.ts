@@ -147,6 +147,11 @@ export function parseShapeParams(query: URLSearchParams, body?: Record<string, u
   const errors: FieldErrors = {};
   const add = (f: string, m: string) => (errors[f] ??= []).push(m);
 
+  // Postgres text cannot hold NUL (and the wire protocol cannot carry it in a query string).
+  const NUL_MESSAGE = "must not contain NUL characters";
+  for (const [k, v] of query) if (v.includes("\u0000")) add(k.startsWith("params[") ? "params" : k, NUL_MESSAGE);
+  if (body) for (const [k, v] of Object.entries(body)) if (JSON.stringify(v)?.includes("\\u0000")) add(k, NUL_MESSAGE);
+
   const table = get(TABLE_PARAM);
   if (!table) add(TABLE_PARAM, "can't be blank");
 
