@@ -49,3 +49,36 @@ describe("chunking", () => {
     expect(Math.max(...sizes)).toBeLessThan(4_000);
   });
 });
+
+describe("chunking over SSE", () => {
+  it("a transaction larger than one chunk reaches an open SSE stream whole, without waiting for another change", async () => {
+    await h.pool.query(`CREATE TABLE big_sse (id int PRIMARY KEY, pad text NOT NULL)`);
+    await h.pool.query(`INSERT INTO big_sse VALUES (1, 'x')`);
+    const url = (q: string) => `${h.server.url}/v1/shape?table=big_sse&${q}`;
+    const first = await fetchJson(url("offset=-1"));
+    const handle = first.headers.get("electric-handle")!;
+    const offset = first.headers.get("electric-offset")!;
+    const ac = new AbortController();
+    const res = await fetch(url(`offset=${offset}&handle=${handle}&live=true&live_sse=true`), { signal: ac.signal });
+    expect(res.status).toBe(200);
+    await h.pool.query(`INSERT INTO big_sse SELECT g, repeat('y', 50) FROM generate_series(2, 61) g`);
+    const seen = new Set<string>();
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    while (seen.size < 60) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      const events = buffer.split("\n\n");
+      buffer = events.pop()!;
+      for (const e of events) {
+        const data = e.split("\n").find((l) => l.startsWith("data: "))?.slice(6);
+        const msg = data ? JSON.parse(data) : undefined;
+        if (msg?.key) seen.add(msg.key);
+      }
+    }
+    ac.abort();
+    expect(seen.size).toBe(60);
+  });
+});

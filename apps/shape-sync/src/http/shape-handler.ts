@@ -188,9 +188,7 @@ export class ShapeApi {
           if (o.kind === "gone") return this.refetch(compiled);
         }
       }
-      // A client at the shape's latest offset (every live resume) has nothing to read.
-      const atLatest = pos.tx === shape.latestTx && pos.op === shape.latestOp && pos.tx > 0;
-      const r = atLatest ? { items: [], endTx: pos.tx, endOp: pos.op, reachedEnd: true } : this.deps.registry.read(shape, pos);
+      const r = this.readAfter(shape, pos);
       const catchUpCc = isPost ? CACHE_CONTROL_NO_CACHE : cacheControlCatchUp(this.deps.config.cacheMaxAge, this.deps.config.cacheStaleAge);
       if (!p.live || r.items.length > 0) {
         if (p.live && p.liveSse) return this.sendSseOnce(res, shape, p, r);
@@ -268,6 +266,12 @@ export class ShapeApi {
     res.setHeader("content-type", "application/json; charset=utf-8");
     res.statusCode = 200;
     res.end(`{"metadata":${JSON.stringify(snap.metadata)},"data":[${snap.rows.join(",")}]}`);
+  }
+
+  /** The log after a position; a client at the shape's latest offset (every live resume) has nothing to read. */
+  private readAfter(shape: Shape, pos: Pos): ReadResult {
+    const atLatest = pos.tx === shape.latestTx && pos.op === shape.latestOp && pos.tx > 0;
+    return atLatest ? { items: [], endTx: pos.tx, endOp: pos.op, reachedEnd: true } : this.deps.registry.read(shape, pos);
   }
 
   private outOfBounds(shape: Shape, pos: Pos): boolean {
@@ -363,23 +367,23 @@ export class ShapeApi {
     const deadline = Date.now() + this.deps.config.sseTimeoutMs;
     let pos = start;
     let lastWrite = Date.now();
-    while (!signal.aborted) {
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      const o = await this.deps.waits.wait(shape, fmt(pos), pos, Math.min(left, this.deps.config.sseKeepAliveMs), signal);
-      if (o.kind === "aborted" || o.kind === "gone") break;
-      if (o.kind === "timeout") {
-        if (Date.now() - lastWrite >= this.deps.config.sseKeepAliveMs - 5) {
-          res.write(SSE_KEEP_ALIVE);
-          lastWrite = Date.now();
-        }
-        continue;
-      }
-      const r = o.read();
+    while (!signal.aborted && shape.state === "active") {
+      // Read before every wait: the rest of a transaction larger than one chunk, and changes applied
+      // since the last read, are already in the log and will not be announced again.
+      const r = this.readAfter(shape, pos);
       if (r.items.length > 0) {
         res.write(this.sseChunk(r.items, r.endTx));
         lastWrite = Date.now();
         pos = { tx: r.endTx, op: r.endOp };
+        continue;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const o = await this.deps.waits.wait(shape, fmt(pos), pos, Math.min(left, this.deps.config.sseKeepAliveMs), signal);
+      if (o.kind === "aborted" || o.kind === "gone") break;
+      if (o.kind === "timeout" && Date.now() - lastWrite >= this.deps.config.sseKeepAliveMs - 5) {
+        res.write(SSE_KEEP_ALIVE);
+        lastWrite = Date.now();
       }
     }
     res.end();
