@@ -63,6 +63,28 @@ async function follow(f: Follower): Promise<void> {
   }
 }
 
+/** Follows a shape over one open SSE stream (live_sse), applying every event as it arrives. */
+function followSse(f: Follower): { rows: Follower["rows"]; stop: () => void } {
+  const rows = new Map(f.rows);
+  const ac = new AbortController();
+  void (async () => {
+    const res = await fetch(url(f.def, `handle=${f.handle}&offset=${f.offset}&live=true&live_sse=true`), { signal: ac.signal });
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      const events = buffer.split("\n\n");
+      buffer = events.pop()!;
+      const messages = events.flatMap((e) => e.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6))));
+      apply(rows, messages);
+    }
+  })().catch(() => undefined);
+  return { rows, stop: () => ac.abort() };
+}
+
 const asText = (v: unknown) => (v === null ? null : Array.isArray(v) ? `{${v.join(",")}}` : String(v));
 const normalize = (row: Record<string, unknown>) => JSON.stringify(Object.entries(row).map(([k, v]) => [k, asText(v)]).sort());
 
@@ -78,6 +100,8 @@ describe("convergence", () => {
       await follow(f);
       followers.push(f);
     }
+    // Two shapes are also followed over SSE, one stream each for the whole run.
+    const sse = [followers[0]!, followers[6]!].map((f) => ({ def: f.def, ...followSse(f) }));
     const random = prng(42);
     const n = (k: number) => Math.floor(random() * k);
     const text = () => [null, "'a'", "'b'", "'c'"][n(4)];
@@ -99,6 +123,14 @@ describe("convergence", () => {
     expect(h.server.registry()!.compactions).toBeGreaterThan(0);
 
     const mismatches: string[] = [];
+    for (const s of sse) {
+      const expected = (await h.pool.query(`SELECT ${s.def.columns ?? "*"} FROM r ${s.def.where ? `WHERE ${s.def.where}` : ""}`)).rows.map(normalize).sort();
+      const deadline = Date.now() + 10_000;
+      const current = () => [...s.rows.values()].map(normalize).sort().join("\n");
+      while (current() !== expected.join("\n") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      s.stop();
+      if (current() !== expected.join("\n")) mismatches.push(`sse ${JSON.stringify(s.def)}`);
+    }
     for (const f of followers) {
       const expected = (await h.pool.query(`SELECT ${f.def.columns ?? "*"} FROM r ${f.def.where ? `WHERE ${f.def.where}` : ""}`)).rows.map(normalize).sort();
       // Replication is asynchronous: follow until the shape has caught up with the last transaction.
