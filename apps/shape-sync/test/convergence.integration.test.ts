@@ -1,7 +1,8 @@
 /**
  * Convergence under seeded random writes: multi-statement transactions of updates that move rows in
  * and out of shapes, primary-key changes, deletes and upserts, against shapes with where clauses,
- * column lists and replica=full, with compaction running throughout. Every shape, followed live and
+ * column lists and replica=full, with compaction running throughout and chunks small enough that
+ * transactions span several stored rows. Every shape, followed live and
  * read from scratch at the end, must equal what Postgres returns for its definition.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +11,8 @@ import { createHarness, fetchJson, prng, type ServerHarness } from "./fixtures.j
 let h: ServerHarness;
 
 beforeAll(async () => {
-  h = await createHarness({ compactionThresholdBytes: 2_000, longPollTimeoutMs: 1_000 });
+  // Small chunks: multi-statement transactions span several stored rows, which compaction must keep consistent.
+  h = await createHarness({ compactionThresholdBytes: 2_000, chunkBytesThreshold: 400, longPollTimeoutMs: 1_000 });
   await h.pool.query(`CREATE TABLE r (id int PRIMARY KEY, s text, k int, tags text[], note text)`);
   await h.pool.query(`INSERT INTO r SELECT g, (ARRAY['a','b','c'])[1 + g % 3], g % 5, ARRAY['t' || (g % 4)], 'n' || g FROM generate_series(1, 20) g`);
 });
