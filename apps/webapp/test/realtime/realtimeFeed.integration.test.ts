@@ -351,3 +351,37 @@ describe("concurrency limit over HTTP (checklist #37)", () => {
     await vi.waitFor(async () => expect(await usage()).toBe(0), { timeout: 5_000, interval: 50 });
   });
 });
+
+describe("tag feed vs the database (seeded)", () => {
+  it("every tags × createdAt query returns exactly the runs that carry all the tags inside the window", async () => {
+    const ns = `d${randomBytes(3).toString("hex")}-`;
+    const pool = [`${ns}a`, `${ns}b`, `${ns}it's`, `${ns}x y`, `${ns}ü`];
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const MIN = 60_000;
+    const ages = [5 * MIN, 45 * MIN, 120 * MIN, 30 * 60 * MIN]; // far from every window edge below
+    const made: Array<{ id: string; tags: string[]; ageMs: number }> = [];
+    for (let i = 0; i < 40; i++) {
+      const tags = pool.filter(() => random() < 0.4);
+      const ageMs = ages[Math.floor(random() * ages.length)]!;
+      const run = await createRun(1, { runTags: tags, createdAt: new Date(Date.now() - ageMs) });
+      made.push({ id: run.friendlyId, tags, ageMs });
+    }
+    const token = await tokenFor(1, ["read:tags"]);
+    const windows: Array<[string | undefined, number]> = [[undefined, 24 * 60 * MIN], ["30m", 30 * MIN], ["1h", 60 * MIN], ["6h", 360 * MIN], ["2d", 24 * 60 * MIN]];
+    const mismatches: string[] = [];
+    for (let q = 0; q < 15; q++) {
+      const tags = pool.filter(() => random() < 0.3).slice(0, 2);
+      if (tags.length === 0) tags.push(pool[q % pool.length]!);
+      const [createdAt, windowMs] = windows[q % windows.length]!;
+      const query = `offset=-1&tags=${encodeURIComponent(tags.join(","))}${createdAt ? `&createdAt=${createdAt}` : ""}`;
+      const response = await feed(`/realtime/v1/runs?${query}`, token);
+      expect(response.status, query).toBe(200);
+      const got = rows(await response.json()).map((r) => r.friendlyId).sort();
+      const expected = made.filter((m) => tags.every((t) => m.tags.includes(t)) && m.ageMs < windowMs).map((m) => m.id).sort();
+      if (got.join() !== expected.join()) mismatches.push(`${query}: expected ${expected.length}, got ${got.length}`);
+    }
+    expect(mismatches).toEqual([]);
+  });
+});
+
