@@ -63,10 +63,12 @@ describe("chunking over SSE", () => {
     expect(res.status).toBe(200);
     await h.pool.query(`INSERT INTO big_sse SELECT g, repeat('y', 50) FROM generate_series(2, 61) g`);
     const seen = new Set<string>();
+    // Up-to-date only once the whole transaction is out (clients publish on it and resume after its lsn).
+    const upToDateAt: number[] = [];
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
-    while (seen.size < 60) {
+    for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
       buffer += decoder.decode(value, { stream: true });
@@ -76,9 +78,12 @@ describe("chunking over SSE", () => {
         const data = e.split("\n").find((l) => l.startsWith("data: "))?.slice(6);
         const msg = data ? JSON.parse(data) : undefined;
         if (msg?.key) seen.add(msg.key);
+        if (msg?.headers?.control === "up-to-date") upToDateAt.push(seen.size);
       }
+      if (upToDateAt.length > 0) break;
     }
     ac.abort();
     expect(seen.size).toBe(60);
+    expect(upToDateAt).toEqual([60]);
   });
 });

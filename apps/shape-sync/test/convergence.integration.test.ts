@@ -65,23 +65,33 @@ async function follow(f: Follower): Promise<void> {
   }
 }
 
-/** Follows a shape over one open SSE stream (live_sse), applying every event as it arrives. */
+/**
+ * Follows a shape over SSE (live_sse) like the official client: events are applied as they arrive;
+ * when the server ends a response (it does when data was already waiting), the next one resumes at
+ * the last up-to-date's `<global_last_seen_lsn>_0`, or at the response's electric-offset without one.
+ */
 function followSse(f: Follower): { rows: Follower["rows"]; stop: () => void } {
   const rows = new Map(f.rows);
   const ac = new AbortController();
   void (async () => {
-    const res = await fetch(url(f.def, `handle=${f.handle}&offset=${f.offset}&live=true&live_sse=true`), { signal: ac.signal });
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      const events = buffer.split("\n\n");
-      buffer = events.pop()!;
-      const messages = events.flatMap((e) => e.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6))));
-      apply(rows, messages);
+    let offset = f.offset;
+    while (!ac.signal.aborted) {
+      const res = await fetch(url(f.def, `handle=${f.handle}&offset=${offset}&live=true&live_sse=true`), { signal: ac.signal });
+      let resumeAt = res.headers.get("electric-offset")!;
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        const events = buffer.split("\n\n");
+        buffer = events.pop()!;
+        const messages = events.flatMap((e) => e.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6))));
+        apply(rows, messages);
+        for (const m of messages) if (m.headers?.control === "up-to-date") resumeAt = `${m.headers.global_last_seen_lsn}_0`;
+      }
+      offset = resumeAt;
     }
   })().catch(() => undefined);
   return { rows, stop: () => ac.abort() };

@@ -346,18 +346,24 @@ export class ShapeApi {
     res.setHeader(ELECTRIC_HAS_DATA_HEADER, "true");
   }
 
-  private sseChunk(items: string[], endTx: number): string {
+  /**
+   * SSE events of one read, with up-to-date only when the read reached the shape's end: SSE clients
+   * publish on up-to-date and resume from its `global_last_seen_lsn` as `<lsn>_0` ("after that
+   * transaction"), so it must never follow part of a transaction.
+   */
+  private sseChunk(r: ReadResult): string {
     let out = "";
-    for (const it of items) out += `data: ${it}\n\n`;
-    out += `data: ${JSON.stringify(upToDateMessage(String(endTx)))}\n\n`;
+    for (const it of r.items) out += `data: ${it}\n\n`;
+    if (r.reachedEnd) out += `data: ${JSON.stringify(upToDateMessage(String(r.endTx)))}\n\n`;
     return out;
   }
 
   private sendSseOnce(res: ServerResponse, shape: Shape, p: ShapeParams, r: ReadResult): void {
     const end = `${r.endTx}_${r.endOp}`;
     this.sseHeaders(res, shape, p, end);
+    if (!r.reachedEnd) res.removeHeader(ELECTRIC_UP_TO_DATE_HEADER);
     res.setHeader("etag", shapeEtag(shape.handle, p.offsetText, end));
-    res.end(this.sseChunk(r.items, r.endTx));
+    res.end(this.sseChunk(r));
   }
 
   /** SSE with nothing new yet: keep the response open and push each change batch followed by up-to-date (§5.2). */
@@ -372,7 +378,7 @@ export class ShapeApi {
       // since the last read, are already in the log and will not be announced again.
       const r = this.readAfter(shape, pos);
       if (r.items.length > 0) {
-        res.write(this.sseChunk(r.items, r.endTx));
+        res.write(this.sseChunk(r));
         lastWrite = Date.now();
         pos = { tx: r.endTx, op: r.endOp };
         continue;
