@@ -123,13 +123,16 @@ describe("where evaluator vs Postgres", () => {
   });
 
   it("live changes are matched like Postgres: shapes made on an empty table, rows arriving by replication", async () => {
-    await h.pool.query(`CREATE TABLE g (id int PRIMARY KEY, t text, n numeric, d date, ts timestamptz, tsn timestamp, iv interval, a int[], b bool, f8 float8, i8 int8, tm time, v varchar(5), c char(3))`);
+    await h.pool.query(`CREATE DOMAIN posint AS int CHECK (VALUE > 0); CREATE DOMAIN email AS text`);
+    await h.pool.query(`CREATE TABLE g (id int PRIMARY KEY, t text, n numeric, d date, ts timestamptz, tsn timestamp, iv interval, a int[], b bool, f8 float8, i8 int8, tm time, v varchar(5), c char(3), p posint, em email)`);
     const clauses = [
       "t = 'x'", "t < 'b'", "t = 'é😀'", "t LIKE '%😀'", "upper(t) = 'É😀'", "t = ''", "t IS NULL", "n = 1.5", "n > 0", "n = 0", "n::text = '1.5'",
       "d = '2024-01-31'", "d + 1 = '2024-02-01'", "d::text = '2024-01-31'", "ts = '2024-03-10 01:30:00+00'", "ts > '2024-01-01'", "ts::text = '2024-03-10 01:30:00+00'",
       "tsn = '2024-06-30 12:00:00.123456'", "tsn::text = '2024-02-29 23:59:59'", "iv = interval '1 day'", "iv = '-1 days +02:00:00'", "iv::text = '1 day'", "justify_interval(iv) = iv",
       "a @> ARRAY[1]", "a = '{}'", "a[2] IS NULL", "a && ARRAY[5]", "b", "b IS UNKNOWN", "f8 = 2.5", "f8 = 1e300", "f8::text = '-1e-07'", "i8 = 9007199254740993", "i8 < 0",
       "tm = '12:00'", "tm > '23:00'", "v = 'abc'", "c = 'ab'", "c = 'ab '", "c LIKE 'a%'", "id IN (1, 3)",
+      // Domains are evaluated as their base type.
+      "p = 5", "p > 2", "em = 'a@b'", "em LIKE '%@%'",
     ];
     const shapes = [];
     for (const where of clauses) {
@@ -138,11 +141,11 @@ describe("where evaluator vs Postgres", () => {
       shapes.push({ where, handle: r.headers.get("electric-handle")!, offset: r.headers.get("electric-offset")! });
     }
     await h.pool.query(`INSERT INTO g VALUES
-      (1, 'x', 1.5, '2024-01-31', '2024-03-10 01:30:00+00', '2024-02-29 23:59:59', '1 day', '{1,2}', true, 2.5, 9007199254740993, '12:00', 'abc', 'ab'),
-      (2, null, null, null, null, null, null, null, null, null, null, null, null, null),
-      (3, 'Ab', -0.1, '2000-02-29', '1999-12-31 23:00:00+00', '1970-01-01 00:00:00', '1 mon 2 days 03:00:00', '{}', false, -1e-7, -5, '00:00', '', ''),
-      (4, 'é😀', 123456789.123, '2024-12-31', '2024-06-30 12:00:00+00', '2024-06-30 12:00:00.123456', '-1 days +02:00:00', '{3,NULL,5}', true, 1e300, 0, '23:59:59.999999', 'é😀', 'é'),
-      (5, '', 0, '1900-01-01', '2038-01-19 03:14:08+00', '2038-01-19 03:14:08', '00:00:00', '{1}', null, 0, 1, '06:30', 'x', 'x')`);
+      (1, 'x', 1.5, '2024-01-31', '2024-03-10 01:30:00+00', '2024-02-29 23:59:59', '1 day', '{1,2}', true, 2.5, 9007199254740993, '12:00', 'abc', 'ab', 5, 'a@b'),
+      (2, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null),
+      (3, 'Ab', -0.1, '2000-02-29', '1999-12-31 23:00:00+00', '1970-01-01 00:00:00', '1 mon 2 days 03:00:00', '{}', false, -1e-7, -5, '00:00', '', '', 1, 'c'),
+      (4, 'é😀', 123456789.123, '2024-12-31', '2024-06-30 12:00:00+00', '2024-06-30 12:00:00.123456', '-1 days +02:00:00', '{3,NULL,5}', true, 1e300, 0, '23:59:59.999999', 'é😀', 'é', 3, 'x@y'),
+      (5, '', 0, '1900-01-01', '2038-01-19 03:14:08+00', '2038-01-19 03:14:08', '00:00:00', '{1}', null, 0, 1, '06:30', 'x', 'x', 2, '')`);
     const mismatches: string[] = [];
     for (const s of shapes) {
       const url = `${h.server.url}/v1/shape?table=g&handle=${s.handle}&where=${encodeURIComponent(s.where)}`;

@@ -16,6 +16,9 @@ const cols = new Map<string, ColumnType>([
   ["num", T("numeric", "numeric")],
   ["a", T("int", "int4", 1)],
   ["m", T("int", "int4", 2)],
+  ["j", T("jsonb", "jsonb")],
+  ["b", T("bytea", "bytea")],
+  ["inet", T("other", "inet")],
 ]);
 
 beforeAll(() => loadWhereParser());
@@ -79,6 +82,12 @@ describe("where evaluator", () => {
     expect(err("n = 'abc'")).toMatch(/invalid input syntax for type int4/);
     expect(err("n")).toMatch(/boolean/);
     expect(err("count(*) > 1")).toMatch(/aggregation/);
+    // jsonb compares by value, bytea and other types by their own rules: not by their text form.
+    expect(err(`j = '{"a":1}'`)).toMatch(/operator does not exist: jsonb = jsonb \(values of type jsonb cannot be compared/);
+    expect(err("j IS DISTINCT FROM NULL")).toMatch(/jsonb IS DISTINCT FROM jsonb/);
+    expect(err("b = '\\x00FF'")).toMatch(/bytea = bytea/);
+    expect(err("inet IN ('10.0.0.1')")).toMatch(/inet = inet/);
+    expect(ev("j IS NULL", { j: null })).toBe(true);
   });
 
   it("inlines params into the snapshot SQL and keys shapes by structure", () => {

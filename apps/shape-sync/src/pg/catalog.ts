@@ -56,17 +56,18 @@ export async function lookupTable(db: pg.Pool | pg.Client, schema: string, table
   const oid = rel.rows[0]?.oid;
   if (oid === undefined) return undefined;
   const cols = await db.query<{
-    attname: string; attnum: number; atttypid: number; typname: string; elemname: string | null; attndims: number;
+    attname: string; attnum: number; atttypid: number; typname: string; elemname: string | null; basename: string | null; attndims: number;
     attnotnull: boolean; atttypmod: number; attgenerated: string; typtype: string; elemtyptype: string | null; pkpos: number | null;
     collname: string | null; collprovider: string | null; collcollate: string | null; collisdeterministic: boolean | null;
   }>(
-    `SELECT a.attname, a.attnum::int AS attnum, a.atttypid::int AS atttypid, t.typname, et.typname AS elemname,
+    `SELECT a.attname, a.attnum::int AS attnum, a.atttypid::int AS atttypid, t.typname, et.typname AS elemname, bt.typname AS basename,
             a.attndims::int AS attndims, a.attnotnull, a.atttypmod::int AS atttypmod, a.attgenerated::text AS attgenerated,
             t.typtype::text AS typtype, et.typtype::text AS elemtyptype, co.collname::text AS collname,
             co.collprovider::text AS collprovider, co.collcollate::text AS collcollate, co.collisdeterministic,
             (SELECT array_position(i.indkey::int2[], a.attnum) - array_lower(i.indkey::int2[], 1) FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary)::int AS pkpos
      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
      LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+     LEFT JOIN pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd' AND bt.typcategory <> 'A'
      LEFT JOIN pg_collation co ON co.oid = a.attcollation
      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [oid],
@@ -93,7 +94,8 @@ export async function lookupTable(db: pg.Pool | pg.Client, schema: string, table
       attnum: r.attnum,
       typeOid: r.atttypid,
       typname: r.typname,
-      elemTypname: isArray ? r.elemname! : r.typname,
+      // A domain over a scalar type is evaluated as its base type (values compare like it, CHECKs aside).
+      elemTypname: isArray ? r.elemname! : (r.basename ?? r.typname),
       dims: isArray ? Math.max(1, r.attndims) : 0,
       notNull: r.attnotnull,
       typmod: r.atttypmod,
@@ -116,7 +118,8 @@ export async function lookupTable(db: pg.Pool | pg.Client, schema: string, table
 }
 
 function columnSchema(c: ColumnInfo): ColumnSchema {
-  const s: ColumnSchema = { type: c.elemTypname };
+  // The column's own type name (a domain keeps its name here; only evaluation uses the base type).
+  const s: ColumnSchema = { type: c.dims > 0 ? c.elemTypname : c.typname };
   if (c.dims > 0) s.dims = c.dims;
   if (c.pkIndex !== undefined) s.pk_index = c.pkIndex;
   if (c.notNull) s.not_null = true;

@@ -7,6 +7,7 @@ import type { WhereCompiler } from "./compiler.js";
 export function arrayOp(c: WhereCompiler, op: string, a: Typed, b: Typed, node: any): Typed {
   const [x, y, t] = c.unify(a, b, node);
   if (t.dims === 0) c.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
+  c.comparable(t, op, node);
   checkTextCollation(c, "=", [x, y], t, node);
   const flat = (v: Value[]): Value[] => v.flatMap((e) => (Array.isArray(e) ? flat(e) : [e]));
   const contains = (big: Value[], small: Value[]) => {

@@ -23,6 +23,7 @@ import { checkTextCollation, compileCollate, withCollation } from "./collation.j
 import { arrayConcat, arrayOp } from "./arrays.js";
 
 const INT8_MAX = 2n ** 63n - 1n;
+const UNCOMPARABLE_BASES: ReadonlySet<string> = new Set(["jsonb", "bytea", "other"]);
 
 export class WhereCompiler {
   readonly usedParams = new Map<number, { location: number; length: number }[]>();
@@ -133,10 +134,20 @@ export class WhereCompiler {
     return [{ column: col.column, kind, keys: kind === "contains" ? [keys[0]!] : (keys as string[]) }];
   }
 
+  /**
+   * jsonb compares by value (key order, number forms), bytea and other types by their own rules: none
+   * of it is text equality of their output form, and §8 has no operator for them, so they are refused.
+   */
+  comparable(t: PgType, op: string, node: any): void {
+    if (UNCOMPARABLE_BASES.has(t.base))
+      this.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)} (values of type ${typeLabel(t)} cannot be compared in a where clause)`);
+  }
+
   comparison(op: string, a: Typed, b: Typed, node: any): Typed {
     const [x, y, t] = this.unify(a, b, node);
+    this.comparable(t, op, node);
     const isArray = t.dims > 0;
-    if (!["=", "<>", "!="].includes(op) && (isArray || ["bool", "interval", "enum", "jsonb", "other", "bytea"].includes(t.base)))
+    if (!["=", "<>", "!="].includes(op) && (isArray || ["bool", "interval", "enum"].includes(t.base)))
       this.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
     checkTextCollation(this, op, [x, y], t, node);
     const test: (c: number) => boolean =
@@ -479,6 +490,7 @@ export class WhereCompiler {
       case "AEXPR_DISTINCT":
       case "AEXPR_NOT_DISTINCT": {
         const [x, y, t] = this.unify(this.compile(n.lexpr), this.compile(n.rexpr), n);
+        this.comparable(t, "IS DISTINCT FROM", n);
         checkTextCollation(this, "=", [x, y], t, n);
         const distinct = n.kind === "AEXPR_DISTINCT";
         return {
