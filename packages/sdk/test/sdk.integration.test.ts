@@ -53,8 +53,17 @@ describe("a run from trigger to completion (checklist #45)", () => {
     expect(last!.finishedAt).toBeInstanceOf(Date);
     expect(last!.startedAt!.getTime()).toBeLessThanOrEqual(last!.finishedAt!.getTime());
 
-    const retrieved = await runs.retrieve(id, server);
-    expect(retrieved).toMatchObject({ id, status: "COMPLETED", isSuccess: true });
+    // Once (1 of ~10 full-suite runs, not reproduced since) the retrieve right after the stream's
+    // COMPLETED answered EXECUTING: wait for COMPLETED, and check the run executed exactly once.
+    const retrieved = await vi.waitFor(
+      async () => {
+        const r = await runs.retrieve(id, server);
+        expect(r).toMatchObject({ id, status: "COMPLETED", isSuccess: true });
+        return r;
+      },
+      { timeout: 5_000, interval: 100 },
+    );
+    expect(retrieved.attemptCount).toBe(1);
     // The streamed instant equals the stored one (checklist #17).
     expect(retrieved.finishedAt?.getTime()).toBe(last!.finishedAt!.getTime());
     expect(retrieved.createdAt.getTime()).toBe(last!.createdAt.getTime());
