@@ -1,6 +1,6 @@
 /** Chunked logs (§4.1): snapshot chunks 0_i and big transactions split into ≤ threshold responses. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHarness, fetchJson, type ServerHarness } from "./fixtures.js";
+import { createHarness, fetchJson, sseMessages, type ServerHarness } from "./fixtures.js";
 
 let h: ServerHarness;
 beforeAll(async () => {
@@ -65,20 +65,10 @@ describe("chunking over SSE", () => {
     const seen = new Set<string>();
     // Up-to-date only once the whole transaction is out (clients publish on it and resume after its lsn).
     const upToDateAt: number[] = [];
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      const events = buffer.split("\n\n");
-      buffer = events.pop()!;
-      for (const e of events) {
-        const data = e.split("\n").find((l) => l.startsWith("data: "))?.slice(6);
-        const msg = data ? JSON.parse(data) : undefined;
-        if (msg?.key) seen.add(msg.key);
-        if (msg?.headers?.control === "up-to-date") upToDateAt.push(seen.size);
+    for await (const messages of sseMessages(res)) {
+      for (const msg of messages) {
+        if (msg.key) seen.add(msg.key);
+        if (msg.headers?.control === "up-to-date") upToDateAt.push(seen.size);
       }
       if (upToDateAt.length > 0) break;
     }

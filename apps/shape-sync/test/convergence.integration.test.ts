@@ -6,7 +6,7 @@
  * read from scratch at the end, must equal what Postgres returns for its definition.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHarness, fetchJson, prng, type ServerHarness } from "./fixtures.js";
+import { createHarness, fetchJson, prng, sseMessages, type ServerHarness } from "./fixtures.js";
 
 let h: ServerHarness;
 
@@ -78,16 +78,7 @@ function followSse(f: Follower): { rows: Follower["rows"]; stop: () => void } {
     while (!ac.signal.aborted) {
       const res = await fetch(url(f.def, `handle=${f.handle}&offset=${offset}&live=true&live_sse=true`), { signal: ac.signal });
       let resumeAt = res.headers.get("electric-offset")!;
-      const reader = res.body!.getReader();
-      const decoder = new TextDecoder();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        const events = buffer.split("\n\n");
-        buffer = events.pop()!;
-        const messages = events.flatMap((e) => e.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6))));
+      for await (const messages of sseMessages(res)) {
         apply(rows, messages);
         for (const m of messages) if (m.headers?.control === "up-to-date") resumeAt = `${m.headers.global_last_seen_lsn}_0`;
       }
