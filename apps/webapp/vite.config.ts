@@ -20,7 +20,16 @@ export default defineConfig({
   // (and several dev servers share this cache dir). A new browser dependency goes in this list.
   optimizeDeps: {
     noDiscovery: true,
-    include: ["react", "react-dom", "react-dom/client", "react/jsx-runtime", "react/jsx-dev-runtime", "@remix-run/react", "@electric-sql/client", "zod"],
+    include: [
+      "react",
+      "react-dom",
+      "react-dom/client",
+      "react/jsx-runtime",
+      "react/jsx-dev-runtime",
+      "@remix-run/react",
+      "@electric-sql/client",
+      "zod",
+    ],
   },
   logLevel: "warn",
 });

@@ -27,7 +27,9 @@ const RUNS = Math.min(arg("runs", 500), 500);
 const TICK_MS = 20;
 
 // playwright-core is a devDependency of the webapp (bench/ is not a package): resolve it from there.
-const { chromium } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))("playwright-core") as typeof import("playwright-core");
+const { chromium } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
+  "playwright-core",
+) as typeof import("playwright-core");
 
 const MODE = process.argv.includes("--dev") ? "development" : "production";
 if (MODE === "production" && !process.argv.includes("--no-build")) {
@@ -37,13 +39,27 @@ if (MODE === "production" && !process.argv.includes("--no-build")) {
 const stack = await startStack({ mode: MODE });
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
 });
 const db = new pg.Client({ connectionString: stack.databaseUrl });
 try {
   await db.connect();
   const { prisma } = stack.webapp.services;
-  const project = await seedProject(prisma, { orgSlug: "bench", orgTitle: "Bench", projectSlug: "bench", projectName: "Bench" });
+  const project = await seedProject(prisma, {
+    orgSlug: "bench",
+    orgTitle: "Bench",
+    projectSlug: "bench",
+    projectName: "Bench",
+  });
   const user = await seedDemoUser(prisma, { organizationIds: [project.organizationId], email: "bench@runfeed.dev" });
   const dev = project.environments.find((e) => e.slug === "dev")!;
 
@@ -73,7 +89,8 @@ try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   page.on("pageerror", (error) => console.error("[browser] page error:", error.message));
   page.on("console", (message) => {
-    if (message.type() === "error" && !message.text().includes("WebSocket")) console.error("[browser]", message.text().slice(0, 300));
+    if (message.type() === "error" && !message.text().includes("WebSocket"))
+      console.error("[browser]", message.text().slice(0, 300));
   });
   await page.goto(`${stack.webappUrl}/login`);
   await page.fill('input[name="email"]', user.email);
@@ -82,7 +99,9 @@ try {
   await page.waitForURL(/\/runs$/);
   await page.goto(`${stack.webappUrl}/orgs/bench/projects/bench/env/dev/runs?limit=${RUNS}&range=1h`);
   await page.waitForSelector('[data-live-state="live"]', { timeout: 60_000 });
-  await page.waitForFunction((n) => document.querySelectorAll("tr[data-run-id]").length === n, RUNS, { timeout: 60_000 });
+  await page.waitForFunction((n) => document.querySelectorAll("tr[data-run-id]").length === n, RUNS, {
+    timeout: 60_000,
+  });
   await page.evaluate(() => {
     const seen: Array<[string, string, number]> = [];
     (window as unknown as { __seen: typeof seen }).__seen = seen;
@@ -92,7 +111,11 @@ try {
         const row = mutation.target as HTMLElement;
         if (mutation.attributeName === "data-updated-at") seen.push([row.dataset.runId!, row.dataset.updatedAt!, at]);
       }
-    }).observe(document.querySelector("tbody")!, { subtree: true, attributes: true, attributeFilter: ["data-updated-at"] });
+    }).observe(document.querySelector("tbody")!, {
+      subtree: true,
+      attributes: true,
+      attributeFilter: ["data-updated-at"],
+    });
   });
   // When each change reached the browser over the realtime feed (network), to split feed lag from render lag.
   const arrived = new Map<string, number>();
@@ -101,7 +124,10 @@ try {
     const at = Date.now();
     try {
       const body = await response.text();
-      if (process.env.BENCH_DEBUG) console.log(`[feed] ${new Date(at).toISOString()} ${response.status()} ${body.length}B ${response.url().replace(/^.*\?/, "?")}`);
+      if (process.env.BENCH_DEBUG)
+        console.log(
+          `[feed] ${new Date(at).toISOString()} ${response.status()} ${body.length}B ${response.url().replace(/^.*\?/, "?")}`,
+        );
       // Updates may carry only the primary key and the changed columns: map the id back.
       const messages = JSON.parse(body) as Array<{ value?: { id?: string; updatedAt?: string } }>;
       for (const message of messages) {
@@ -165,7 +191,8 @@ try {
   clearInterval(sampler);
   await new Promise((resolve) => setTimeout(resolve, 3000));
 
-  const seen = (await page.evaluate(() => (window as unknown as { __seen: Array<[string, string, number]> }).__seen)) ?? [];
+  const seen =
+    (await page.evaluate(() => (window as unknown as { __seen: Array<[string, string, number]> }).__seen)) ?? [];
   const firstSeen = new Map<string, number>();
   for (const [runId, updatedAt, at] of seen) {
     const key = `${runId}|${updatedAt}`;
@@ -187,14 +214,27 @@ try {
   const q = (p: number) => lags[Math.min(lags.length - 1, Math.floor(p * lags.length))] ?? NaN;
   const within1s = lags.filter((lag) => lag <= 1000).length;
   const missed = committed.size - lags.length;
-  console.log(`\n== dashboard lag: browser table vs database commit (${RUNS} runs, ${RATE} changes/s target, ${SECONDS} s, ${MODE} bundle)`);
-  console.log(`changes committed:     ${committed.size.toLocaleString("en-US")} in ${writeSeconds.toFixed(1)} s (${Math.round(committed.size / writeSeconds)}/s; writer late on ${behind} ticks)`);
-  console.log(`changes shown:         ${lags.length.toLocaleString("en-US")} (${missed} superseded before they were drawn)`);
+  console.log(
+    `\n== dashboard lag: browser table vs database commit (${RUNS} runs, ${RATE} changes/s target, ${SECONDS} s, ${MODE} bundle)`,
+  );
+  console.log(
+    `changes committed:     ${committed.size.toLocaleString("en-US")} in ${writeSeconds.toFixed(1)} s (${Math.round(committed.size / writeSeconds)}/s; writer late on ${behind} ticks)`,
+  );
+  console.log(
+    `changes shown:         ${lags.length.toLocaleString("en-US")} (${missed} superseded before they were drawn)`,
+  );
   console.log(`lag p50 / p90 / p99:   ${q(0.5).toFixed(0)} / ${q(0.9).toFixed(0)} / ${q(0.99).toFixed(0)} ms`);
   console.log(`lag max:               ${lags.at(-1)?.toFixed(0)} ms`);
-  console.log(`feed only (response):  ${feedLags.length.toLocaleString("en-US")} changes; p50 / p99 / max ${fq(0.5).toFixed(0)} / ${fq(0.99).toFixed(0)} / ${feedLags.at(-1)?.toFixed(0)} ms`);
-  if (slotLag.length) console.log(`shape-sync slot lag:   max ${Math.max(...slotLag).toLocaleString("en-US")} B, last ${slotLag.at(-1)!.toLocaleString("en-US")} B (sampled every 2 s)`);
-  console.log(`within 1 s:            ${((within1s / Math.max(1, committed.size)) * 100).toFixed(2)}% of committed changes ${q(0.99) <= 1000 && missed / Math.max(1, committed.size) < 0.01 ? "PASS" : "FAIL"} (goal: p99 ≤ 1000 ms)`);
+  console.log(
+    `feed only (response):  ${feedLags.length.toLocaleString("en-US")} changes; p50 / p99 / max ${fq(0.5).toFixed(0)} / ${fq(0.99).toFixed(0)} / ${feedLags.at(-1)?.toFixed(0)} ms`,
+  );
+  if (slotLag.length)
+    console.log(
+      `shape-sync slot lag:   max ${Math.max(...slotLag).toLocaleString("en-US")} B, last ${slotLag.at(-1)!.toLocaleString("en-US")} B (sampled every 2 s)`,
+    );
+  console.log(
+    `within 1 s:            ${((within1s / Math.max(1, committed.size)) * 100).toFixed(2)}% of committed changes ${q(0.99) <= 1000 && missed / Math.max(1, committed.size) < 0.01 ? "PASS" : "FAIL"} (goal: p99 ≤ 1000 ms)`,
+  );
 } finally {
   await db.end().catch(() => {});
   await browser.close().catch(() => {});

@@ -5,7 +5,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { migrate } from "../../packages/database/src/migrate.js";
-import { createDatabase, freePort, postgresServer, redisServer, spawnShapeSync } from "../../packages/devstack/src/index.js";
+import {
+  createDatabase,
+  freePort,
+  postgresServer,
+  redisServer,
+  spawnShapeSync,
+} from "../../packages/devstack/src/index.js";
 import { parseEnv } from "../../apps/webapp/app/env.server.js";
 import { createWebapp, listen, type Webapp } from "../../apps/webapp/server/app.js";
 

@@ -23,7 +23,10 @@ async function rate(total: number, inflight: number, op: (i: number) => Promise<
   return total / ((performance.now() - started) / 1000);
 }
 
-export async function benchLimiter(redisUrl: string, options: { total?: number; inflight?: number; rounds?: number } = {}) {
+export async function benchLimiter(
+  redisUrl: string,
+  options: { total?: number; inflight?: number; rounds?: number } = {},
+) {
   // Many short interleaved rounds and medians: the machine is shared, so long phases would compare
   // different background loads.
   const total = options.total ?? 10_000;

@@ -86,9 +86,11 @@ function cpuMs(pid: number | undefined): number {
 }
 
 /** A negative "added" latency means the direct runs were slower: noise, not a result. */
-const verdict = (added: number) => (added < 0 ? "INCONCLUSIVE (direct slower than proxied: noise)" : added <= 5 ? "PASS" : "FAIL");
+const verdict = (added: number) =>
+  added < 0 ? "INCONCLUSIVE (direct slower than proxied: noise)" : added <= 5 ? "PASS" : "FAIL";
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops: Array<() => Promise<void>> }) {
   // --- Postgres + database
@@ -103,13 +105,24 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   await migrate(databaseUrl);
   const prisma = createPrismaClient(databaseUrl, { max: 2 });
   stops.push(() => prisma.$disconnect());
-  const project = await seedProject(prisma, { orgSlug: "bench", orgTitle: "Bench", projectSlug: "bench", projectName: "Bench" });
+  const project = await seedProject(prisma, {
+    orgSlug: "bench",
+    orgTitle: "Bench",
+    projectSlug: "bench",
+    projectName: "Bench",
+  });
   const environment = await prisma.runtimeEnvironment.findUniqueOrThrow({
     where: { id: project.environments[2]!.id },
     include: { project: true, parentEnvironment: true },
   });
   const run = await prisma.taskRun.create({
-    data: { friendlyId: generateRunFriendlyId(), taskIdentifier: "bench", payload: "{}", runtimeEnvironmentId: environment.id, projectId: project.projectId },
+    data: {
+      friendlyId: generateRunFriendlyId(),
+      taskIdentifier: "bench",
+      payload: "{}",
+      runtimeEnvironmentId: environment.id,
+      projectId: project.projectId,
+    },
   });
   const token = await signPublicToken(environment, { scopes: [`read:runs:${run.friendlyId}`] }, "1h");
 
@@ -142,22 +155,30 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   // BENCH_PROFILE_PHASES=response|request: profile that phase of the first measured proxied burst round.
   const profilePhase = process.env.BENCH_PROFILE_PHASES;
   const phases = profilePhase === "response" || profilePhase === "request";
-  const webapp = startChild("webapp", ["--import", "tsx", phases ? "bench/realtime/webappProfiled.ts" : "apps/webapp/server/index.ts"], {
-    NODE_ENV: webappMode,
-    HOST: "127.0.0.1",
-    PORT: String(webPort),
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redisUrl,
-    REDIS_KEY_PREFIX: `bench:${process.pid}:`,
-    ELECTRIC_ORIGIN: shapeUrl,
-    LOG_LEVEL: "warn",
-    WORKER_ENABLED: "false",
-  });
+  const webapp = startChild(
+    "webapp",
+    ["--import", "tsx", phases ? "bench/realtime/webappProfiled.ts" : "apps/webapp/server/index.ts"],
+    {
+      NODE_ENV: webappMode,
+      HOST: "127.0.0.1",
+      PORT: String(webPort),
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: `bench:${process.pid}:`,
+      ELECTRIC_ORIGIN: shapeUrl,
+      LOG_LEVEL: "warn",
+      WORKER_ENABLED: "false",
+    },
+  );
   stops.push(webapp.stop);
   await waitFor("webapp", async () => ((await fetch(`${webUrl}/healthz`)).ok ? true : undefined));
 
   // --- the shape, once through the proxy (warms route modules) and once directly
-  const headers = { authorization: `Bearer ${token}`, "x-trigger-electric-version": "1.0.0-beta.1", "x-trigger-api-version": "2025-07-16" };
+  const headers = {
+    authorization: `Bearer ${token}`,
+    "x-trigger-electric-version": "1.0.0-beta.1",
+    "x-trigger-api-version": "2025-07-16",
+  };
   const first = await fetch(`${webUrl}/realtime/v1/runs/${run.friendlyId}?log=full&offset=-1`, { headers });
   if (first.status !== 200) throw new Error(`initial proxied request: ${first.status} ${await first.text()}`);
   await first.arrayBuffer();
@@ -171,14 +192,20 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   let handle = initial.headers.get("electric-handle")!;
   let offset = initial.headers.get("electric-offset")!;
   await initial.arrayBuffer();
-  if (handle !== first.headers.get("electric-handle")) throw new Error("proxied and direct requests addressed different shapes");
+  if (handle !== first.headers.get("electric-handle"))
+    throw new Error("proxied and direct requests addressed different shapes");
 
   const liveWaiters = async () => {
     const text = await (await fetch(`${shapeUrl}/metrics`)).text();
     return Number(/^shape_sync_live_waiters (\d+)/m.exec(text)?.[1] ?? 0);
   };
 
-  const cpu = { webappRequest: [] as number[], webappResponse: [] as number[], shapeResponseDirect: [] as number[], shapeResponseProxy: [] as number[] };
+  const cpu = {
+    webappRequest: [] as number[],
+    webappResponse: [] as number[],
+    shapeResponseDirect: [] as number[],
+    shapeResponseProxy: [] as number[],
+  };
   let profiled = false;
   async function round(mode: "direct" | "proxy", n: number, record = false): Promise<number[]> {
     const webCpu0 = cpuMs(webapp.process.pid);
@@ -215,7 +242,11 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
       for (let k = 0; k < wave; k++) requests.push(one(sent + k));
       sent += wave;
       const target = sent;
-      await waitFor(`${target} live waiters (${mode})`, async () => ((await liveWaiters()) >= target ? true : undefined), 60_000);
+      await waitFor(
+        `${target} live waiters (${mode})`,
+        async () => ((await liveWaiters()) >= target ? true : undefined),
+        60_000,
+      );
     }
     if (profileNow("request")) {
       webapp.process.kill("SIGUSR2");
@@ -253,7 +284,10 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   // Warm-up round each way (connection pools, JIT), then alternating measured rounds.
   await round("direct", Math.min(100, CLIENTS));
   await round("proxy", Math.min(100, CLIENTS));
-  const results: Record<"direct" | "proxy", Array<{ p50: number; p99: number; max: number }>> = { direct: [], proxy: [] };
+  const results: Record<"direct" | "proxy", Array<{ p50: number; p99: number; max: number }>> = {
+    direct: [],
+    proxy: [],
+  };
   for (let r = 0; r < ROUNDS; r++) {
     for (const mode of r % 2 === 0 ? (["direct", "proxy"] as const) : (["proxy", "direct"] as const)) {
       const latencies = await round(mode, CLIENTS, true);
@@ -270,7 +304,9 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   const added99 = proxy.p99 - direct.p99;
   const f = (n: number) => n.toFixed(1).padStart(7);
 
-  console.log(`\n== proxy overhead, webapp in ${webappMode} mode (${CLIENTS} concurrent live requests woken by one update, ${ROUNDS} rounds each, median of per-round percentiles, ms from the UPDATE)`);
+  console.log(
+    `\n== proxy overhead, webapp in ${webappMode} mode (${CLIENTS} concurrent live requests woken by one update, ${ROUNDS} rounds each, median of per-round percentiles, ms from the UPDATE)`,
+  );
   console.log(`             p50      p99`);
   console.log(`direct   ${f(direct.p50)}  ${f(direct.p99)}`);
   console.log(`proxied  ${f(proxy.p50)}  ${f(proxy.p99)}`);
@@ -281,8 +317,15 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   console.log(`CPU per live request (median over rounds; /proc, 10 ms resolution over ${CLIENTS} requests):`);
   console.log(`  webapp, request path (auth, lookup, limiter, rewrite, upstream request): ${us(cpu.webappRequest)}`);
   console.log(`  webapp, response path (upstream response → client):                    ${us(cpu.webappResponse)}`);
-  console.log(`  shape-sync, response path: direct ${us(cpu.shapeResponseDirect)}, behind the proxy ${us(cpu.shapeResponseProxy)}`);
-  console.log(`load average during the run: ${(await import("node:os")).loadavg().map((l) => l.toFixed(1)).join(" ")} on ${(await import("node:os")).cpus().length} cores`);
+  console.log(
+    `  shape-sync, response path: direct ${us(cpu.shapeResponseDirect)}, behind the proxy ${us(cpu.shapeResponseProxy)}`,
+  );
+  console.log(
+    `load average during the run: ${(await import("node:os"))
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")} on ${(await import("node:os")).cpus().length} cores`,
+  );
 
   // --- Scenario 2: one change among 1,000 held polls. Each client watches its own run (1,000 shapes);
   // runs are updated one at a time and only that poll answers, while the other 999 stay held. This is
@@ -292,7 +335,13 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   const spreadRuns = await Promise.all(
     Array.from({ length: CLIENTS }, () =>
       prisma.taskRun.create({
-        data: { friendlyId: generateRunFriendlyId(), taskIdentifier: "bench-spread", payload: "{}", runtimeEnvironmentId: environment.id, projectId: project.projectId },
+        data: {
+          friendlyId: generateRunFriendlyId(),
+          taskIdentifier: "bench-spread",
+          payload: "{}",
+          runtimeEnvironmentId: environment.id,
+          projectId: project.projectId,
+        },
         select: { id: true, friendlyId: true },
       }),
     ),
@@ -303,11 +352,22 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   for (let i = 0; i < spreadRuns.length; i += 50) {
     await Promise.all(
       spreadRuns.slice(i, i + 50).map(async (r) => {
-        const response = await fetch(`${webUrl}/realtime/v1/runs/${r.friendlyId}?log=full&offset=-1`, { headers: spreadHeaders });
+        const response = await fetch(`${webUrl}/realtime/v1/runs/${r.friendlyId}?log=full&offset=-1`, {
+          headers: spreadHeaders,
+        });
         await response.arrayBuffer();
         if (response.status !== 200) throw new Error(`spread initial: ${response.status}`);
-        const direct = buildShapeUrl({ origin: shapeUrl, incoming: new URLSearchParams(), environmentId: environment.id, feed: { kind: "run", runId: r.id } }).toString();
-        state.set(r.id, { handle: response.headers.get("electric-handle")!, offset: response.headers.get("electric-offset")!, direct });
+        const direct = buildShapeUrl({
+          origin: shapeUrl,
+          incoming: new URLSearchParams(),
+          environmentId: environment.id,
+          feed: { kind: "run", runId: r.id },
+        }).toString();
+        state.set(r.id, {
+          handle: response.headers.get("electric-handle")!,
+          offset: response.headers.get("electric-offset")!,
+          direct,
+        });
       }),
     );
   }
@@ -335,7 +395,11 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
     for (let i = 0; i < spreadRuns.length; i += 100) {
       for (const r of spreadRuns.slice(i, i + 100)) polls.push(poll(r));
       const target = Math.min(i + 100, spreadRuns.length);
-      await waitFor(`${target} spread waiters (${mode})`, async () => ((await liveWaiters()) >= target ? true : undefined), 60_000);
+      await waitFor(
+        `${target} spread waiters (${mode})`,
+        async () => ((await liveWaiters()) >= target ? true : undefined),
+        60_000,
+      );
     }
     const latencies: number[] = [];
     for (let k = 0; k < samples; k++) {
@@ -362,11 +426,20 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   }
   for (const mode of ["direct", "proxy"] as const) spread[mode].sort((a, b) => a - b);
   const sp = (mode: "direct" | "proxy", p: number) => percentile(spread[mode], p);
-  console.log(`\n== one change among ${CLIENTS} held live requests (${CLIENTS} runs/shapes; ${spread.direct.length} samples each way; ms from the UPDATE to the response)`);
+  console.log(
+    `\n== one change among ${CLIENTS} held live requests (${CLIENTS} runs/shapes; ${spread.direct.length} samples each way; ms from the UPDATE to the response)`,
+  );
   console.log(`             p50      p90      p99`);
   console.log(`direct   ${f(sp("direct", 50))}  ${f(sp("direct", 90))}  ${f(sp("direct", 99))}`);
   console.log(`proxied  ${f(sp("proxy", 50))}  ${f(sp("proxy", 90))}  ${f(sp("proxy", 99))}`);
   const spreadAdded99 = sp("proxy", 99) - sp("direct", 99);
-  console.log(`added    ${f(sp("proxy", 50) - sp("direct", 50))}  ${f(sp("proxy", 90) - sp("direct", 90))}  ${f(spreadAdded99)}   (goal p99 added ≤ 5 ms) ${verdict(spreadAdded99)}`);
-  console.log(`load average: ${(await import("node:os")).loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  console.log(
+    `added    ${f(sp("proxy", 50) - sp("direct", 50))}  ${f(sp("proxy", 90) - sp("direct", 90))}  ${f(spreadAdded99)}   (goal p99 added ≤ 5 ms) ${verdict(spreadAdded99)}`,
+  );
+  console.log(
+    `load average: ${(await import("node:os"))
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}`,
+  );
 }

@@ -21,7 +21,8 @@ for (const event of ["unhandledRejection", "uncaughtException"] as const) {
     void cleanUp().finally(() => process.exit(1));
   });
 }
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
+for (const signal of ["SIGINT", "SIGTERM"] as const)
+  process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
 try {
@@ -33,11 +34,15 @@ try {
   }
   if (!only || only === "limiter") {
     const r = await benchLimiter(redisUrl);
-    console.log(`\n== limiter (${fmt(r.total)} ops × ${r.rounds} rounds, ${r.inflight} in flight, one ioredis client, median)`);
+    console.log(
+      `\n== limiter (${fmt(r.total)} ops × ${r.rounds} rounds, ${r.inflight} in flight, one ioredis client, median)`,
+    );
     console.log(`raw EVALSHA "return 1":        ${fmt(r.raw)} ops/s`);
     console.log(`limiter admissions (acquire):  ${fmt(r.admissions)} ops/s`);
     console.log(`limiter acquire+release:       ${fmt(r.cycles)} cycles/s`);
-    console.log(`ratio admissions/raw:          ${r.ratio.toFixed(2)} (goal ≥ 0.70) ${r.ratio >= 0.7 ? "PASS" : "FAIL"}`);
+    console.log(
+      `ratio admissions/raw:          ${r.ratio.toFixed(2)} (goal ≥ 0.70) ${r.ratio >= 0.7 ? "PASS" : "FAIL"}`,
+    );
   }
   if (!only || only === "proxy") {
     const { benchProxy } = await import("./proxy.js");

@@ -3,13 +3,14 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
-import pg from "pg";
+import type pg from "pg";
 import { RUN_STREAM_COLUMNS } from "../../packages/core/src/run-columns.js";
 import { shapeSyncEntry } from "../../packages/devstack/src/shape-sync.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const RUN_COLUMNS_PARAM = RUN_STREAM_COLUMNS.map((c) => `"${c}"`).join(",");
-export const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export async function freePort(): Promise<number> {
   return new Promise((res) => {
@@ -39,7 +40,14 @@ export interface ChildServer {
 }
 
 /** Spawns the built shape server (node apps/shape-sync/dist/main.js, so the pid is the server itself). */
-export async function spawnServer(opts: { databaseUrl: string; storageDir: string; streamId: string; port: number; longPollMs?: number; logFile?: string }): Promise<ChildServer> {
+export async function spawnServer(opts: {
+  databaseUrl: string;
+  storageDir: string;
+  streamId: string;
+  port: number;
+  longPollMs?: number;
+  logFile?: string;
+}): Promise<ChildServer> {
   const out = opts.logFile ? openSync(opts.logFile, "a") : "ignore";
   // BENCH_SERVER_NODE_ARGS adds node flags to the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const extraArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
@@ -108,7 +116,12 @@ export async function metric(url: string, name: string): Promise<number> {
   return m ? Number(m[1]) : NaN;
 }
 
-export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string, intervalMs = 20): Promise<void> {
+export async function waitFor(
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+  intervalMs = 20,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -135,7 +148,11 @@ export async function pool<T>(items: T[], n: number, fn: (item: T, i: number) =>
 }
 
 /** Creates a shape (`offset=-1` then catch-up to up-to-date); returns its handle and the up-to-date offset. */
-export async function createShape(url: string, where: string, params: string[]): Promise<{ handle: string; offset: string }> {
+export async function createShape(
+  url: string,
+  where: string,
+  params: string[],
+): Promise<{ handle: string; offset: string }> {
   const q = new URLSearchParams({ table: `public."TaskRun"`, columns: RUN_COLUMNS_PARAM, where, offset: "-1" });
   params.forEach((p, i) => q.set(`params[${i + 1}]`, p));
   let r = await fetch(`${url}/v1/shape?${q}`);
@@ -153,7 +170,14 @@ export async function createShape(url: string, where: string, params: string[]):
   }
 }
 
-export function shapeQuery(where: string, params: string[], handle: string, offset: string, live: boolean, cursor = ""): string {
+export function shapeQuery(
+  where: string,
+  params: string[],
+  handle: string,
+  offset: string,
+  live: boolean,
+  cursor = "",
+): string {
   const q = new URLSearchParams({ table: `public."TaskRun"`, columns: RUN_COLUMNS_PARAM, where, offset, handle });
   params.forEach((p, i) => q.set(`params[${i + 1}]`, p));
   if (live) {
@@ -163,7 +187,12 @@ export function shapeQuery(where: string, params: string[], handle: string, offs
   return q.toString();
 }
 
-export async function seedRuns(db: pg.Pool, prefix: string, count: number, envOf: (i: number) => string): Promise<void> {
+export async function seedRuns(
+  db: pg.Pool,
+  prefix: string,
+  count: number,
+  envOf: (i: number) => string,
+): Promise<void> {
   for (let start = 0; start < count; start += 5000) {
     const n = Math.min(5000, count - start);
     await db.query(

@@ -34,8 +34,21 @@ export function benchCompaction(messages: number, keys: number): CompactionResul
       const id = `run_${i % keys}`;
       const message = {
         key: `"public"."TaskRun"/"${id}"`,
-        value: { id, status: i % 7 === 0 ? "EXECUTING" : "COMPLETED_SUCCESSFULLY", updatedAt: `2026-11-29 08:${String(i % 60).padStart(2, "0")}:00.000`, metadata: `{"progress":${i % 100}}`, usageDurationMs: String(i) },
-        headers: { operation: "update", relation: ["public", "TaskRun"], lsn: String(tx), op_position: 0, txids: [i], last: true },
+        value: {
+          id,
+          status: i % 7 === 0 ? "EXECUTING" : "COMPLETED_SUCCESSFULLY",
+          updatedAt: `2026-11-29 08:${String(i % 60).padStart(2, "0")}:00.000`,
+          metadata: `{"progress":${i % 100}}`,
+          usageDurationMs: String(i),
+        },
+        headers: {
+          operation: "update",
+          relation: ["public", "TaskRun"],
+          lsn: String(tx),
+          op_position: 0,
+          txids: [i],
+          last: true,
+        },
       };
       entries.push({ shapeId, tx, op: 0, json: JSON.stringify(message) });
     }
@@ -53,7 +66,15 @@ export function benchCompaction(messages: number, keys: number): CompactionResul
     const tc = performance.now();
     const r = compactShapeLog(storage, shapeId, 0, upto);
     const compactMBps = r.bytesBefore / 1048576 / ((performance.now() - tc) / 1000);
-    return { messages, keys, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, folded: r.folded, compactMBps, rawReadMBps };
+    return {
+      messages,
+      keys,
+      bytesBefore: r.bytesBefore,
+      bytesAfter: r.bytesAfter,
+      folded: r.folded,
+      compactMBps,
+      rawReadMBps,
+    };
   } finally {
     storage.close();
     rmSync(dir, { recursive: true, force: true });

@@ -24,7 +24,12 @@ export interface IngestResult {
 }
 
 function recvlogicalBin(): string {
-  for (const p of ["/usr/bin/pg_recvlogical", "/usr/lib/postgresql/17/bin/pg_recvlogical", "/usr/lib/postgresql/15/bin/pg_recvlogical"]) if (existsSync(p)) return p;
+  for (const p of [
+    "/usr/bin/pg_recvlogical",
+    "/usr/lib/postgresql/17/bin/pg_recvlogical",
+    "/usr/lib/postgresql/15/bin/pg_recvlogical",
+  ])
+    if (existsSync(p)) return p;
   throw new Error("pg_recvlogical not found");
 }
 
@@ -37,19 +42,35 @@ export async function benchIngest(databaseUrl: string, updates: number): Promise
   try {
     await seedRuns(db, "ing_", rows, (i) => `ing_env_${i % shapes}`);
     // Create the shapes (slot + publication + table), then stop so the slot keeps the WAL we write next.
-    let server = await startShapeServer({ databaseUrl, storageDir, port: 0, replicationStreamId: streamId, logLevel: "warn", chunkBytesThreshold: 10 * 1024 * 1024 });
-    await server.ready;
-    await inParallel(Array.from({ length: shapes }, (_, i) => i), 4, async (i) => {
-      await createShape(server.url, `"runtimeEnvironmentId" = $1`, [`ing_env_${i}`]);
+    let server = await startShapeServer({
+      databaseUrl,
+      storageDir,
+      port: 0,
+      replicationStreamId: streamId,
+      logLevel: "warn",
+      chunkBytesThreshold: 10 * 1024 * 1024,
     });
+    await server.ready;
+    await inParallel(
+      Array.from({ length: shapes }, (_, i) => i),
+      4,
+      async (i) => {
+        await createShape(server.url, `"runtimeEnvironmentId" = $1`, [`ing_env_${i}`]);
+      },
+    );
     await server.stop();
-    await db.query(`SELECT pg_drop_replication_slot('bench_raw') FROM pg_replication_slots WHERE slot_name = 'bench_raw'`);
+    await db.query(
+      `SELECT pg_drop_replication_slot('bench_raw') FROM pg_replication_slots WHERE slot_name = 'bench_raw'`,
+    );
     await db.query(`SELECT pg_create_logical_replication_slot('bench_raw', 'pgoutput')`);
 
     const ids = Array.from({ length: rows }, (_, i) => `ing_${i}`);
     for (let done = 0; done < updates; done += 1000) {
       const batch = Array.from({ length: Math.min(1000, updates - done) }, (_, k) => ids[(done + k) % rows]!);
-      await db.query(`UPDATE "TaskRun" SET "updatedAt" = now(), "usageDurationMs" = "usageDurationMs" + 1 WHERE id = ANY($1)`, [batch]);
+      await db.query(
+        `UPDATE "TaskRun" SET "updatedAt" = now(), "usageDurationMs" = "usageDurationMs" + 1 WHERE id = ANY($1)`,
+        [batch],
+      );
     }
     const end = (await db.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`)).rows[0]!.lsn;
 
@@ -57,7 +78,26 @@ export async function benchIngest(databaseUrl: string, updates: number): Promise
     const bin = recvlogicalBin();
     const t0 = performance.now();
     await new Promise<void>((res, rej) => {
-      const p = spawn(bin, ["-d", databaseUrl, "-S", "bench_raw", "--start", "-o", "proto_version=1", "-o", `publication_names=electric_publication_${streamId}`, "-E", end, "-f", "/dev/null", "--no-loop"], { stdio: ["ignore", "ignore", "inherit"] });
+      const p = spawn(
+        bin,
+        [
+          "-d",
+          databaseUrl,
+          "-S",
+          "bench_raw",
+          "--start",
+          "-o",
+          "proto_version=1",
+          "-o",
+          `publication_names=electric_publication_${streamId}`,
+          "-E",
+          end,
+          "-f",
+          "/dev/null",
+          "--no-loop",
+        ],
+        { stdio: ["ignore", "ignore", "inherit"] },
+      );
       p.once("exit", (code) => (code === 0 ? res() : rej(new Error(`pg_recvlogical exited ${code}`))));
     });
     const raw = updates / ((performance.now() - t0) / 1000);
@@ -65,10 +105,17 @@ export async function benchIngest(databaseUrl: string, updates: number): Promise
 
     // Ours: restart the server; it streams the backlog from its slot.
     // Timed from the moment replication is running (startup and shape recovery are measured in (4)).
-    server = await startShapeServer({ databaseUrl, storageDir, port: 0, replicationStreamId: streamId, logLevel: "warn" });
+    server = await startShapeServer({
+      databaseUrl,
+      storageDir,
+      port: 0,
+      replicationStreamId: streamId,
+      logLevel: "warn",
+    });
     await server.ready;
     const session = process.env.BENCH_PROFILE ? new Session() : undefined;
-    const post = (method: string, params?: object) => new Promise<any>((res, rej) => session!.post(method, params ?? {}, (e, r) => (e ? rej(e) : res(r))));
+    const post = (method: string, params?: object) =>
+      new Promise<any>((res, rej) => session!.post(method, params ?? {}, (e, r) => (e ? rej(e) : res(r))));
     if (session) {
       session.connect();
       await post("Profiler.enable");
@@ -89,7 +136,9 @@ export async function benchIngest(databaseUrl: string, updates: number): Promise
       session.disconnect();
     }
     await server.stop();
-    await db.query(`SELECT pg_drop_replication_slot('electric_slot_${streamId}') FROM pg_replication_slots WHERE slot_name = 'electric_slot_${streamId}' AND NOT active`);
+    await db.query(
+      `SELECT pg_drop_replication_slot('electric_slot_${streamId}') FROM pg_replication_slots WHERE slot_name = 'electric_slot_${streamId}' AND NOT active`,
+    );
     return { updates, ours, raw, rawBin: bin, cpuPerChange };
   } finally {
     await db.end();

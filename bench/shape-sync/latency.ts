@@ -8,7 +8,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { setMaxListeners } from "node:events";
-import { createShape, freePort, metric, percentile, pool as inParallel, seedRuns, shapeQuery, spawnServer } from "./common.js";
+import {
+  createShape,
+  freePort,
+  metric,
+  percentile,
+  pool as inParallel,
+  seedRuns,
+  shapeQuery,
+  spawnServer,
+} from "./common.js";
 
 export interface LatencyResult {
   p50: number;
@@ -21,22 +30,37 @@ export interface LatencyResult {
 
 const now = () => performance.timeOrigin + performance.now();
 
-export async function benchLatency(databaseUrl: string, shapes: number, rate: number, durationS: number): Promise<LatencyResult> {
+export async function benchLatency(
+  databaseUrl: string,
+  shapes: number,
+  rate: number,
+  durationS: number,
+): Promise<LatencyResult> {
   // Default synchronous_commit: with it off, the walsender only sees a commit after the WAL writer
   // flushes it (wal_writer_delay, 200 ms), which would dominate the figure.
   const db = new pg.Pool({ connectionString: databaseUrl, max: 8 });
   const storageDir = mkdtempSync(join(tmpdir(), "shape-sync-bench-lat-"));
-  const server = await spawnServer({ databaseUrl, storageDir, streamId: "bench_lat", port: await freePort(), longPollMs: 20_000 });
+  const server = await spawnServer({
+    databaseUrl,
+    storageDir,
+    streamId: "bench_lat",
+    port: await freePort(),
+    longPollMs: 20_000,
+  });
   const ac = new AbortController();
   setMaxListeners(0, ac.signal);
   try {
     await seedRuns(db, "lat_", shapes, () => "lat_env");
     const where = "id = $1";
     const state = new Array<{ handle: string; offset: string; cursor: string }>(shapes);
-    await inParallel(Array.from({ length: shapes }, (_, i) => i), 16, async (i) => {
-      const s = await createShape(server.url, where, [`lat_${i}`]);
-      state[i] = { ...s, cursor: "" };
-    });
+    await inParallel(
+      Array.from({ length: shapes }, (_, i) => i),
+      16,
+      async (i) => {
+        const s = await createShape(server.url, where, [`lat_${i}`]);
+        state[i] = { ...s, cursor: "" };
+      },
+    );
     let recording = false;
     const latencies: number[] = [];
     const loops = state.map(async (st, i) => {
@@ -46,7 +70,10 @@ export async function benchLatency(databaseUrl: string, shapes: number, rate: nu
       setMaxListeners(0, mine.signal);
       while (!ac.signal.aborted) {
         try {
-          const r = await fetch(`${server.url}/v1/shape?${shapeQuery(where, [`lat_${i}`], st.handle, st.offset, true, st.cursor)}`, { signal: mine.signal });
+          const r = await fetch(
+            `${server.url}/v1/shape?${shapeQuery(where, [`lat_${i}`], st.handle, st.offset, true, st.cursor)}`,
+            { signal: mine.signal },
+          );
           const body = (await r.json()) as Array<{ key?: string; value?: Record<string, string | null> }>;
           const t = now();
           if (r.status !== 200) throw new Error(`live request ${r.status}`);
@@ -83,7 +110,10 @@ export async function benchLatency(databaseUrl: string, shapes: number, rate: nu
         const t0 = now();
         // The timestamp is taken inside the UPDATE (clock_timestamp(), same machine clock), just before commit.
         const p = db
-          .query(`UPDATE "TaskRun" SET output = (extract(epoch from clock_timestamp()) * 1000)::text, "updatedAt" = now() WHERE id = $1`, [`lat_${row}`])
+          .query(
+            `UPDATE "TaskRun" SET output = (extract(epoch from clock_timestamp()) * 1000)::text, "updatedAt" = now() WHERE id = $1`,
+            [`lat_${row}`],
+          )
           .then(() => {
             if (recording) rawTimes.push(now() - t0);
           });

@@ -49,31 +49,53 @@ try {
   await migrate(databaseUrl);
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
-  await db.query(`ALTER TABLE "TaskRun" DROP CONSTRAINT IF EXISTS "TaskRun_runtimeEnvironmentId_fkey", DROP CONSTRAINT IF EXISTS "TaskRun_batchId_fkey"`);
+  await db.query(
+    `ALTER TABLE "TaskRun" DROP CONSTRAINT IF EXISTS "TaskRun_runtimeEnvironmentId_fkey", DROP CONSTRAINT IF EXISTS "TaskRun_batchId_fkey"`,
+  );
   await db.end();
   console.log(`shape-sync bench: ${JSON.stringify({ ...cfg, full })} on ${databaseUrl.replace(/\/\/[^@]*@/, "//")}`);
 
   if (!only || only === "ingest") {
     const r = await benchIngest(databaseUrl, cfg.updates);
-    console.log(`\n== (1) ingest: ${fmt(r.updates)} row updates (TaskRun, 41 columns, REPLICA IDENTITY FULL) in 1,000-row transactions; 100 indexed shapes, each change matches one`);
-    console.log(`ingest: ours ${fmt(r.ours)} changes/s | raw pg_recvlogical ${fmt(r.raw)} changes/s | ratio ${(r.ours / r.raw).toFixed(2)} (goal ≥ 0.5, stretch ≥ 0.8); our CPU ${fmt(r.cpuPerChange, 1)} µs/change (${r.rawBin})`);
+    console.log(
+      `\n== (1) ingest: ${fmt(r.updates)} row updates (TaskRun, 41 columns, REPLICA IDENTITY FULL) in 1,000-row transactions; 100 indexed shapes, each change matches one`,
+    );
+    console.log(
+      `ingest: ours ${fmt(r.ours)} changes/s | raw pg_recvlogical ${fmt(r.raw)} changes/s | ratio ${(r.ours / r.raw).toFixed(2)} (goal ≥ 0.5, stretch ≥ 0.8); our CPU ${fmt(r.cpuPerChange, 1)} µs/change (${r.rawBin})`,
+    );
   }
   if (!only || only === "latency") {
     const r = await benchLatency(databaseUrl, cfg.latencyShapes, cfg.rate, cfg.duration);
-    console.log(`\n== (2) latency: ${fmt(cfg.latencyShapes)} shapes each with a live long-poll client, ${fmt(cfg.rate)} single-row updates/s spread over them, ${cfg.duration} s (after 2 s warm-up)`);
-    console.log(`latency commit→client: p50 ${fmt(r.p50, 1)} ms p99 ${fmt(r.p99, 1)} ms (n=${fmt(r.samples)}; achieved ${fmt(r.achievedRate)} updates/s) | raw UPDATE round trip p50 ${fmt(r.rawP50, 1)} ms p99 ${fmt(r.rawP99, 1)} ms (goal p99 ≤ 100 ms); ${fmt(r.compactions)} log compactions ran`);
+    console.log(
+      `\n== (2) latency: ${fmt(cfg.latencyShapes)} shapes each with a live long-poll client, ${fmt(cfg.rate)} single-row updates/s spread over them, ${cfg.duration} s (after 2 s warm-up)`,
+    );
+    console.log(
+      `latency commit→client: p50 ${fmt(r.p50, 1)} ms p99 ${fmt(r.p99, 1)} ms (n=${fmt(r.samples)}; achieved ${fmt(r.achievedRate)} updates/s) | raw UPDATE round trip p50 ${fmt(r.rawP50, 1)} ms p99 ${fmt(r.rawP99, 1)} ms (goal p99 ≤ 100 ms); ${fmt(r.compactions)} log compactions ran`,
+    );
   }
   if (!only || only === "matching") {
     const r = await benchMatching(databaseUrl, cfg.shapes);
-    console.log(`\n== (3b) matching in-process: synthetic 100-row update transactions through match → convert → durable append (no HTTP, no decode)`);
-    console.log(`per-change cost: ${fmt(r.small, 1)} µs at 100 shapes | ${fmt(r.large, 1)} µs at ${fmt(cfg.shapes)} shapes | ratio ${(r.large / r.small).toFixed(2)} (flat ≈ 1)`);
+    console.log(
+      `\n== (3b) matching in-process: synthetic 100-row update transactions through match → convert → durable append (no HTTP, no decode)`,
+    );
+    console.log(
+      `per-change cost: ${fmt(r.small, 1)} µs at 100 shapes | ${fmt(r.large, 1)} µs at ${fmt(cfg.shapes)} shapes | ratio ${(r.large / r.small).toFixed(2)} (flat ≈ 1)`,
+    );
   }
   if (!only || only === "scale") {
     const r = await benchScale(databaseUrl, cfg.shapes);
-    console.log(`\n== (3) scale: ${fmt(cfg.shapes)} shapes, each with a waiting live request (server in its own process)`);
-    console.log(`memory: RSS per shape ${fmt(r.perShape / 1024, 1)} KB, per waiting request ${fmt(r.perRequest / 1024, 1)} KB, per shape+request ${fmt((r.perShape + r.perRequest) / 1024, 1)} KB (RSS at start ${fmt(r.baseline / 1048576)} MB, after warm-up ${fmt(r.warm / 1048576)} MB; per shape counted from the start instead: ${fmt(r.perShapeFromStart / 1024, 1)} KB; goal ≤ 20 KB); V8 heap after GC: ${fmt(r.heapPerShape / 1024, 1)} KB/shape, ${fmt(r.heapPerRequest / 1024, 1)} KB/request`);
-    console.log(`memory per waiting request: ours ${fmt(r.perRequest / 1024, 1)} KB | raw: a bare node:http server holding the same ${fmt(cfg.shapes - 1)} requests ${fmt(r.rawPerRequest / 1024, 1)} KB | ratio ${(r.perRequest / r.rawPerRequest).toFixed(2)}`);
-    console.log(`per-change cost: ${fmt(r.costSmall, 1)} µs at 100 shapes | ${fmt(r.costLarge, 1)} µs at ${fmt(cfg.shapes)} shapes | ratio ${(r.costLarge / r.costSmall).toFixed(2)} (flat ≈ 1); shape creation ${fmt(r.createRate)} shapes/s`);
+    console.log(
+      `\n== (3) scale: ${fmt(cfg.shapes)} shapes, each with a waiting live request (server in its own process)`,
+    );
+    console.log(
+      `memory: RSS per shape ${fmt(r.perShape / 1024, 1)} KB, per waiting request ${fmt(r.perRequest / 1024, 1)} KB, per shape+request ${fmt((r.perShape + r.perRequest) / 1024, 1)} KB (RSS at start ${fmt(r.baseline / 1048576)} MB, after warm-up ${fmt(r.warm / 1048576)} MB; per shape counted from the start instead: ${fmt(r.perShapeFromStart / 1024, 1)} KB; goal ≤ 20 KB); V8 heap after GC: ${fmt(r.heapPerShape / 1024, 1)} KB/shape, ${fmt(r.heapPerRequest / 1024, 1)} KB/request`,
+    );
+    console.log(
+      `memory per waiting request: ours ${fmt(r.perRequest / 1024, 1)} KB | raw: a bare node:http server holding the same ${fmt(cfg.shapes - 1)} requests ${fmt(r.rawPerRequest / 1024, 1)} KB | ratio ${(r.perRequest / r.rawPerRequest).toFixed(2)}`,
+    );
+    console.log(
+      `per-change cost: ${fmt(r.costSmall, 1)} µs at 100 shapes | ${fmt(r.costLarge, 1)} µs at ${fmt(cfg.shapes)} shapes | ratio ${(r.costLarge / r.costSmall).toFixed(2)} (flat ≈ 1); shape creation ${fmt(r.createRate)} shapes/s`,
+    );
     console.log(`\n== (4) recovery: kill -9 with ${fmt(cfg.shapes)} shapes, restart`);
     console.log(
       `restart: health active after ${fmt(r.restartHealthyMs)} ms; while ${fmt(r.resumed)} clients reconnect at once, a probe's live request is served a new change after ${fmt(r.restartProbeMs)} ms (goal ≤ 2 s); ` +
@@ -82,7 +104,9 @@ try {
   }
   if (!only || only === "compaction") {
     const r = benchCompaction(cfg.compactMessages, 1000);
-    console.log(`\n== (5) compaction in-process: one shape's log of ${fmt(r.messages)} single-row update transactions over ${fmt(r.keys)} keys, compacted once`);
+    console.log(
+      `\n== (5) compaction in-process: one shape's log of ${fmt(r.messages)} single-row update transactions over ${fmt(r.keys)} keys, compacted once`,
+    );
     console.log(
       `compaction: log ${fmt(r.bytesBefore / 1048576, 1)} MB → ${fmt(r.bytesAfter / 1048576, 2)} MB (${fmt(r.folded)} updates folded) at ${fmt(r.compactMBps, 1)} MB/s | raw read+parse of the same rows ${fmt(r.rawReadMBps, 1)} MB/s | ratio ${(r.compactMBps / r.rawReadMBps).toFixed(2)}`,
     );

@@ -13,7 +13,19 @@ import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { createShape, freePort, memory, metric, pool as inParallel, rssBytes, seedRuns, shapeQuery, spawnServer, waitFor, type ChildServer } from "./common.js";
+import {
+  createShape,
+  freePort,
+  memory,
+  metric,
+  pool as inParallel,
+  rssBytes,
+  seedRuns,
+  shapeQuery,
+  spawnServer,
+  waitFor,
+  type ChildServer,
+} from "./common.js";
 import type { Waiter } from "./waiters.js";
 
 export interface ScaleResult {
@@ -56,7 +68,10 @@ const now = () => performance.timeOrigin + performance.now();
 
 /** The waiter load generator (./waiters.ts) in its own process. */
 function spawnWaiters() {
-  const child = fork(join(import.meta.dirname, "waiters.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(join(import.meta.dirname, "waiters.ts"), [], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   const served = new Map<number, number>();
   const listeners = new Set<() => void>();
   child.on("message", (m: { type: "served"; at: number; count: number }) => {
@@ -72,7 +87,10 @@ function spawnWaiters() {
     /** Wall-clock time at which `count` held requests had had a 200 with data. */
     servedAt: (count: number, timeoutMs: number) =>
       new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`only ${Math.max(0, ...served.keys())} of ${count} resumed requests served`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`only ${Math.max(0, ...served.keys())} of ${count} resumed requests served`)),
+          timeoutMs,
+        );
         const check = () => {
           const at = served.get(count);
           if (at === undefined) return;
@@ -108,7 +126,11 @@ async function bareServerRssPerRequest(load: ReturnType<typeof spawnWaiters>, wa
     await fetch(`${url}/held`).then((r) => r.text());
     const before = rssBytes(child.pid!);
     load.hold(url, waiters);
-    await waitFor(async () => Number(await fetch(`${url}/held`).then((r) => r.text())) >= waiters.length, 120_000, "bare server to hold every request");
+    await waitFor(
+      async () => Number(await fetch(`${url}/held`).then((r) => r.text())) >= waiters.length,
+      120_000,
+      "bare server to hold every request",
+    );
     const after = rssBytes(child.pid!);
     load.drop();
     return (after - before) / waiters.length;
@@ -131,7 +153,13 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
   const db = new pg.Pool({ connectionString: databaseUrl, max: 8 });
   const storageDir = mkdtempSync(join(tmpdir(), "shape-sync-bench-scale-"));
   const port = await freePort();
-  let server: ChildServer = await spawnServer({ databaseUrl, storageDir, streamId: "bench_scale", port, longPollMs: 120_000 });
+  let server: ChildServer = await spawnServer({
+    databaseUrl,
+    storageDir,
+    streamId: "bench_scale",
+    port,
+    longPollMs: 120_000,
+  });
   const load = spawnWaiters();
   const waiters: Waiter[] = [];
   const K = 30_000;
@@ -139,8 +167,16 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
     const ids = Array.from({ length: 100 }, (_, i) => `sc_${i}`);
     const before = await metric(server.url, "shape_sync_changes_applied_total");
     const cpu0 = cpuMicros(server.pid);
-    for (let done = 0; done < K; done += 100) await db.query(`UPDATE "TaskRun" SET "updatedAt" = now(), "usageDurationMs" = "usageDurationMs" + 1 WHERE id = ANY($1)`, [ids]);
-    await waitFor(async () => (await metric(server.url, "shape_sync_changes_applied_total")) >= before + K, 120_000, "churn to be applied");
+    for (let done = 0; done < K; done += 100)
+      await db.query(
+        `UPDATE "TaskRun" SET "updatedAt" = now(), "usageDurationMs" = "usageDurationMs" + 1 WHERE id = ANY($1)`,
+        [ids],
+      );
+    await waitFor(
+      async () => (await metric(server.url, "shape_sync_changes_applied_total")) >= before + K,
+      120_000,
+      "churn to be applied",
+    );
     await new Promise((r) => setTimeout(r, 300)); // let the woken requests' responses finish (they count as per-change cost)
     return (cpuMicros(server.pid) - cpu0) / K;
   };
@@ -148,10 +184,14 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
     await seedRuns(db, "sc_", n, () => "sc_env");
     const baseline = await memory(server.url, server.pid);
     const create = async (from: number, to: number) =>
-      inParallel(Array.from({ length: to - from }, (_, k) => from + k), 16, async (i) => {
-        const s = await createShape(server.url, WHERE, params(i));
-        waiters[i] = { i, handle: s.handle, offset: s.offset, cursor: "" };
-      });
+      inParallel(
+        Array.from({ length: to - from }, (_, k) => from + k),
+        16,
+        async (i) => {
+          const s = await createShape(server.url, WHERE, params(i));
+          waiters[i] = { i, handle: s.handle, offset: s.offset, cursor: "" };
+        },
+      );
     // Shape 0 is the recovery probe, held by this process; the load generator holds the others.
     await create(0, 100);
     load.hold(server.url, waiters.slice(1, 100));
@@ -176,16 +216,26 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
     await server.kill("SIGKILL");
     const t0 = now();
     // The restarted server logs at info to a file, so the startup phases can be read afterwards.
-    server = await spawnServer({ databaseUrl, storageDir, streamId: "bench_scale", port, longPollMs: 120_000, logFile: process.env.BENCH_RESTART_LOG });
+    server = await spawnServer({
+      databaseUrl,
+      storageDir,
+      streamId: "bench_scale",
+      port,
+      longPollMs: 120_000,
+      logFile: process.env.BENCH_RESTART_LOG,
+    });
     const healthyAt = now();
     load.hold(server.url);
     // The probe resumes among the reconnecting clients, then one change lands on its row.
     const probeServed = (async () => {
       for (let attempt = 0; ; attempt++) {
         try {
-          const r = await fetch(`${server.url}/v1/shape?${shapeQuery(WHERE, params(0), probe.handle, probe.offset, true)}`);
+          const r = await fetch(
+            `${server.url}/v1/shape?${shapeQuery(WHERE, params(0), probe.handle, probe.offset, true)}`,
+          );
           const body = await r.text();
-          if (r.status !== 200 || !body.includes('"update"')) throw new Error(`probe got ${r.status}: ${body.slice(0, 200)}`);
+          if (r.status !== 200 || !body.includes('"update"'))
+            throw new Error(`probe got ${r.status}: ${body.slice(0, 200)}`);
           return now();
         } catch (e) {
           if (attempt >= 5) throw e;
@@ -195,16 +245,24 @@ export async function benchScale(databaseUrl: string, n: number): Promise<ScaleR
     await db.query(`UPDATE "TaskRun" SET "updatedAt" = now() WHERE id = 'sc_0'`);
     const probeAt = await probeServed;
     // Every client is back once all resumed requests are parked on the server again.
-    await waitFor(async () => (await metric(server.url, "shape_sync_live_waiters")) >= n - 1, 120_000, "resumed requests to be parked");
+    await waitFor(
+      async () => (await metric(server.url, "shape_sync_live_waiters")) >= n - 1,
+      120_000,
+      "resumed requests to be parked",
+    );
     const parkedAt = now();
     for (let start = 1; start < n; start += 1000)
-      await db.query(`UPDATE "TaskRun" SET "updatedAt" = now() WHERE id = ANY($1)`, [Array.from({ length: Math.min(1000, n - start) }, (_, k) => `sc_${start + k}`)]);
+      await db.query(`UPDATE "TaskRun" SET "updatedAt" = now() WHERE id = ANY($1)`, [
+        Array.from({ length: Math.min(1000, n - start) }, (_, k) => `sc_${start + k}`),
+      ]);
     const firstAt = await load.servedAt(1, 120_000);
     const halfAt = await load.servedAt(Math.ceil((n - 1) / 2), 120_000);
     const allAt = await load.servedAt(n - 1, 120_000);
 
     const tr = performance.now();
-    await new Promise<void>((res) => spawn(process.execPath, ["-e", "0"], { stdio: "ignore" }).once("exit", () => res()));
+    await new Promise<void>((res) =>
+      spawn(process.execPath, ["-e", "0"], { stdio: "ignore" }).once("exit", () => res()),
+    );
     const rawStartMs = performance.now() - tr;
 
     // Raw limit for memory: a bare node:http server holding the same clients' requests.

@@ -27,7 +27,10 @@ let waiters: Waiter[] = [];
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
 
 /** One GET over keep-alive node:http (cheaper per request than fetch, so the generator keeps up with 10,000 clients). */
-function get(url: string, signal: AbortSignal): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+function get(
+  url: string,
+  signal: AbortSignal,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { agent, signal }, (res) => {
       res.resume();
@@ -50,7 +53,10 @@ function hold(url: string, where: string): void {
       let firstServed = false;
       while (!signal.aborted) {
         try {
-          const r = await get(`${url}/v1/shape?${shapeQuery(where, [`sc_${w.i}`], w.handle, w.offset, true, w.cursor)}`, signal);
+          const r = await get(
+            `${url}/v1/shape?${shapeQuery(where, [`sc_${w.i}`], w.handle, w.offset, true, w.cursor)}`,
+            signal,
+          );
           if (r.status === 200) {
             w.offset = r.headers["electric-offset"] as string;
             w.cursor = (r.headers["electric-cursor"] as string | undefined) ?? "";

@@ -60,14 +60,21 @@ async function main() {
   const redisUrl = redis.url;
   await migrate(databaseUrl);
   const prisma = createPrismaClient(databaseUrl, { max: 2 });
-  const project = await seedProject(prisma, { orgSlug: "bench", orgTitle: "Bench", projectSlug: "bench", projectName: "Bench" });
+  const project = await seedProject(prisma, {
+    orgSlug: "bench",
+    orgTitle: "Bench",
+    projectSlug: "bench",
+    projectName: "Bench",
+  });
   await prisma.$disconnect();
   const key = project.environments.find((e) => e.slug === "prod")!.apiKey;
 
   // ---- webapp (child process)
   const production = !FORCE_DEV && existsSync(join(ROOT, "apps/webapp/build/server/index.js"));
   const port = await getPort();
-  const profile = process.argv.includes("--cpu-prof") ? ["--cpu-prof", "--cpu-prof-dir", join(tmpdir(), "runfeed-bench-prof")] : [];
+  const profile = process.argv.includes("--cpu-prof")
+    ? ["--cpu-prof", "--cpu-prof-dir", join(tmpdir(), "runfeed-bench-prof")]
+    : [];
   child = spawn(process.execPath, [...profile, "--import", "tsx", "server/index.ts"], {
     cwd: join(ROOT, "apps/webapp"),
     env: {
@@ -92,13 +99,21 @@ async function main() {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS + 1 });
   const send = (method: string, path: string, body?: string) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = http.request(`${base}${path}`, { method, agent, headers: body === undefined ? headers : { ...headers, "content-length": Buffer.byteLength(body) } }, (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => (text += chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-        res.on("error", reject);
-      });
+      const req = http.request(
+        `${base}${path}`,
+        {
+          method,
+          agent,
+          headers: body === undefined ? headers : { ...headers, "content-length": Buffer.byteLength(body) },
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+          res.on("error", reject);
+        },
+      );
       req.on("error", reject);
       req.end(body);
     });
@@ -107,17 +122,23 @@ async function main() {
     if (res.status < 200 || res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${res.text}`);
     return JSON.parse(res.text) as any;
   };
-  const trigger = (task: string) => call("POST", `/api/v1/tasks/${task}/trigger`, { payload: '{"bench":true}', options: { tags: ["bench"] } });
+  const trigger = (task: string) =>
+    call("POST", `/api/v1/tasks/${task}/trigger`, { payload: '{"bench":true}', options: { tags: ["bench"] } });
 
   // Warm up every route (Vite compiles modules on first use in dev mode; JIT in both).
   const warm = (await trigger("warmup")).id as string;
-  for (let i = 0; i < 50; i++) await call("PUT", `/api/v1/runs/${warm}/metadata`, { operations: [{ type: "increment", key: "n", value: 1 }] });
+  for (let i = 0; i < 50; i++)
+    await call("PUT", `/api/v1/runs/${warm}/metadata`, { operations: [{ type: "increment", key: "n", value: 1 }] });
   for (let i = 0; i < 50; i++) await trigger("warmup");
 
   const runIds: string[] = [];
   for (let i = 0; i < Math.max(CLIENTS, RAW_CLIENTS); i++) runIds.push((await trigger("bench-task")).id);
   const internal = await withClient(databaseUrl, async (c) =>
-    (await c.query<{ id: string }>(`SELECT "id" FROM "TaskRun" WHERE "friendlyId" = ANY($1) ORDER BY "friendlyId"`, [runIds])).rows.map((r) => r.id),
+    (
+      await c.query<{ id: string }>(`SELECT "id" FROM "TaskRun" WHERE "friendlyId" = ANY($1) ORDER BY "friendlyId"`, [
+        runIds,
+      ])
+    ).rows.map((r) => r.id),
   );
 
   // ---- sequential latency probe (one client), to see where time goes
@@ -129,14 +150,18 @@ async function main() {
   const latencies: string[] = [];
   await probe("healthz", () => send("GET", "/healthz"));
   await probe("GET metadata", () => call("GET", `/api/v1/runs/${warm}/metadata`));
-  await probe("PUT metadata", () => call("PUT", `/api/v1/runs/${warm}/metadata`, { operations: [{ type: "increment", key: "n", value: 1 }] }));
+  await probe("PUT metadata", () =>
+    call("PUT", `/api/v1/runs/${warm}/metadata`, { operations: [{ type: "increment", key: "n", value: 1 }] }),
+  );
   await probe("trigger", () => trigger("warmup"));
 
   // ---- measurements
   const rawBefore = await rawUpdates(databaseUrl, internal.slice(0, RAW_CLIENTS));
 
   const perRun = await loop(CLIENTS, async (c) => {
-    await call("PUT", `/api/v1/runs/${runIds[c]}/metadata`, { operations: [{ type: "increment", key: "count", value: 1 }] });
+    await call("PUT", `/api/v1/runs/${runIds[c]}/metadata`, {
+      operations: [{ type: "increment", key: "count", value: 1 }],
+    });
   });
   let sum = 0;
   for (let c = 0; c < CLIENTS; c++) {
@@ -165,19 +190,25 @@ async function main() {
   const raw = (rawBefore + rawAfter) / 2;
 
   // ---- report
-  const mode = production ? "production build (apps/webapp/build), child process" : "Vite dev mode (no build found or --dev), child process";
+  const mode = production
+    ? "production build (apps/webapp/build), child process"
+    : "Vite dev mode (no build found or --dev), child process";
   const line = (label: string, r: { rate: number; cpuPerOp: number; clientCpuPerOp: number }) =>
     console.log(
       `${label.padEnd(44)} ${fmt(r.rate).padStart(7)} req/s | raw UPDATE ${fmt(raw).padStart(7)}/s | ratio ${(r.rate / raw).toFixed(2)} (goal ≥ 0.5) ${r.rate / raw >= 0.5 ? "PASS" : "FAIL"} | webapp CPU ${r.cpuPerOp.toFixed(1)} ms/req, bench client CPU ${r.clientCpuPerOp.toFixed(1)} ms/req`,
     );
   console.log(`\n== write API (${SECONDS} s per figure, ${CLIENTS} HTTP clients, webapp: ${mode})`);
-  console.log(`raw single-row UPDATE, ${RAW_CLIENTS} pg clients:          before ${fmt(rawBefore)}/s, after ${fmt(rawAfter)}/s, mean ${fmt(raw)}/s`);
+  console.log(
+    `raw single-row UPDATE, ${RAW_CLIENTS} pg clients:          before ${fmt(rawBefore)}/s, after ${fmt(rawAfter)}/s, mean ${fmt(raw)}/s`,
+  );
   line(`metadata increment, own run per client`, perRun);
   line(`metadata increment, all clients on one run`, contended);
   line(`trigger`, triggers);
   line(`(floor: GET /healthz, Remix + SELECT 1, no auth)`, floor);
   console.log(`sequential latency (1 client, mean of 30): ${latencies.join(", ")}`);
-  console.log(`checked: ${fmt(sum)} + ${fmt(hotCount)} increments read back exactly; ${fmt(triggers.total)} runs triggered`);
+  console.log(
+    `checked: ${fmt(sum)} + ${fmt(hotCount)} increments read back exactly; ${fmt(triggers.total)} runs triggered`,
+  );
 }
 
 /** utime+stime of the webapp child in ms (Linux /proc; 0 elsewhere). */

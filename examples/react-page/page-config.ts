@@ -19,7 +19,9 @@ export const PAGE_ROOT = fileURLToPath(new URL(".", import.meta.url));
 export const coreIsPure: Plugin = {
   name: "runfeed-core-is-pure",
   transform(_code, id) {
-    return /[\\/]packages[\\/]core[\\/]src[\\/]/.test(id) ? { code: _code, moduleSideEffects: false, map: null } : undefined;
+    return /[\\/]packages[\\/]core[\\/]src[\\/]/.test(id)
+      ? { code: _code, moduleSideEffects: false, map: null }
+      : undefined;
   },
 };
 

@@ -10,7 +10,9 @@ export default defineConfig({
       // (server-side zod schemas) drop out, as in the published SDK build (docs/decisions/060-sdk-packaging.md).
       name: "runfeed-core-is-pure",
       transform(code, id) {
-        return /[\\/]packages[\\/]core[\\/]src[\\/]/.test(id) ? { code, moduleSideEffects: false, map: null } : undefined;
+        return /[\\/]packages[\\/]core[\\/]src[\\/]/.test(id)
+          ? { code, moduleSideEffects: false, map: null }
+          : undefined;
       },
     },
   ],

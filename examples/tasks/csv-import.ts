@@ -52,7 +52,13 @@ export const csvImport = defineTask<CsvImportPayload, CsvImportOutput>({
     const batches: string[][][] = [];
     for (let i = 0; i < rows.length; i += batchSize) batches.push(rows.slice(i, i + batchSize));
 
-    await ctx.metadata.replace({ filename: payload.filename, stage: "importing", total: rows.length, processed: 0, batches: batches.length });
+    await ctx.metadata.replace({
+      filename: payload.filename,
+      stage: "importing",
+      total: rows.length,
+      processed: 0,
+      batches: batches.length,
+    });
     await ctx.batchTrigger(
       "csv-import-batch",
       batches.map((batchRows, index) => ({

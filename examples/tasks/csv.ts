@@ -39,7 +39,18 @@ export function parseCsv(text: string): string[][] {
 }
 
 const FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Linus"];
-const LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton", "Torvalds"];
+const LAST = [
+  "Lovelace",
+  "Hopper",
+  "Turing",
+  "Dijkstra",
+  "Liskov",
+  "Knuth",
+  "Allen",
+  "Thompson",
+  "Hamilton",
+  "Torvalds",
+];
 
 /** `rows` customers: `id,name,email,plan,amount`; every 37th row has an invalid email. */
 export function sampleCsv(rows: number): string {
@@ -47,7 +58,8 @@ export function sampleCsv(rows: number): string {
   for (let i = 1; i <= rows; i++) {
     const first = FIRST[i % FIRST.length]!;
     const last = LAST[(i * 7) % LAST.length]!;
-    const email = i % 37 === 0 ? `${first.toLowerCase()}.example.com` : `${first}.${last}${i}@example.com`.toLowerCase();
+    const email =
+      i % 37 === 0 ? `${first.toLowerCase()}.example.com` : `${first}.${last}${i}@example.com`.toLowerCase();
     const plan = ["free", "pro", "team"][i % 3]!;
     lines.push(`${i},"${last}, ${first}",${email},${plan},${((i * 13) % 500) + 0.99}`);
   }

@@ -59,6 +59,8 @@ export interface TaskDefinition<TPayload = unknown, TOutput = unknown> {
   run(payload: TPayload, ctx: TaskContext): Promise<TOutput>;
 }
 
-export function defineTask<TPayload, TOutput>(task: TaskDefinition<TPayload, TOutput>): TaskDefinition<TPayload, TOutput> {
+export function defineTask<TPayload, TOutput>(
+  task: TaskDefinition<TPayload, TOutput>,
+): TaskDefinition<TPayload, TOutput> {
   return task;
 }

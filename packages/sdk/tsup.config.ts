@@ -24,7 +24,12 @@ export default defineConfig({
         build.onResolve({ filter: /.*/ }, async (args) => {
           if (args.pluginData === "core-is-pure") return undefined;
           if (args.path !== "@runfeed/core" && !inCore(args.importer)) return undefined;
-          const result = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: "core-is-pure" });
+          const result = await build.resolve(args.path, {
+            kind: args.kind,
+            importer: args.importer,
+            resolveDir: args.resolveDir,
+            pluginData: "core-is-pure",
+          });
           return result.errors.length > 0 ? undefined : { ...result, sideEffects: !inCore(result.path) };
         });
       },

@@ -29,10 +29,16 @@ const concurrency = z
   .transform((v, ctx) => {
     if (!v) return { initial: 300, existing: 10_000 };
     try {
-      const parsed = z.object({ initial: z.number().int().positive(), existing: z.number().int().positive() }).partial().parse(JSON.parse(v));
+      const parsed = z
+        .object({ initial: z.number().int().positive(), existing: z.number().int().positive() })
+        .partial()
+        .parse(JSON.parse(v));
       return { initial: parsed.initial ?? 300, existing: parsed.existing ?? 10_000 };
     } catch {
-      ctx.addIssue({ code: "custom", message: `ELECTRIC_MAX_CONCURRENT_REQUESTS must be JSON like {"initial":300,"existing":10000}` });
+      ctx.addIssue({
+        code: "custom",
+        message: `ELECTRIC_MAX_CONCURRENT_REQUESTS must be JSON like {"initial":300,"existing":10000}`,
+      });
       return z.NEVER;
     }
   });
@@ -47,7 +53,10 @@ export const EnvSchema = z.object({
   ELECTRIC_LONG_POLL_TIMEOUT: intWithDefault(20_000),
   ELECTRIC_SHAPE_CHUNK_BYTES_THRESHOLD: intWithDefault(10 * 1024 * 1024),
   ELECTRIC_ENABLE_INTEGRATION_TESTING: bool,
-  ELECTRIC_REPLICATION_STREAM_ID: z.string().regex(/^[a-z0-9_]+$/).default("default"),
+  ELECTRIC_REPLICATION_STREAM_ID: z
+    .string()
+    .regex(/^[a-z0-9_]+$/)
+    .default("default"),
   ELECTRIC_MAX_CONCURRENT_REQUESTS: concurrency,
   ELECTRIC_STORAGE_DIR: z.string().default("./persistent/shape-sync"),
   ELECTRIC_SQLITE_CACHE_MB: intWithDefault(16),

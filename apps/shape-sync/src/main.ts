@@ -5,7 +5,10 @@ import { startShapeServer } from "./server.js";
 
 const config = configFromEnv();
 const logger = pino({ level: config.logLevel, name: "shape-sync" });
-logger.info({ port: config.port, storageDir: config.storageDir, streamId: config.replicationStreamId }, "starting shape-sync");
+logger.info(
+  { port: config.port, storageDir: config.storageDir, streamId: config.replicationStreamId },
+  "starting shape-sync",
+);
 const server = await startShapeServer(config, logger);
 server.ready.catch((err) => {
   logger.fatal({ err }, "startup failed");

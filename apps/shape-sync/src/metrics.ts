@@ -24,12 +24,23 @@ export function createMetrics(src: MetricSources, defaults = true): Registry {
     },
   });
   const simple = (name: string, help: string, fn: () => number) =>
-    new Gauge({ name, help, registers: [registry], collect() { this.set(fn()); } });
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(fn());
+      },
+    });
   simple("shape_sync_shapes", "Shapes held by this server", src.shapes);
   simple("shape_sync_live_waiters", "Live requests currently waiting", src.liveWaiters);
   simple("shape_sync_changes_applied_total", "Replicated row changes processed", src.changesApplied);
   simple("shape_sync_log_entries_written_total", "Shape log entries written", src.entriesWritten);
   simple("shape_sync_compactions_total", "Shape log compactions run", src.compactions);
-  simple("shape_sync_compaction_folded_messages_total", "Update messages folded into a later update of the same key by compaction", src.messagesFolded);
+  simple(
+    "shape_sync_compaction_folded_messages_total",
+    "Update messages folded into a later update of the same key by compaction",
+    src.messagesFolded,
+  );
   return registry;
 }

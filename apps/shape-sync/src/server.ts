@@ -34,7 +34,11 @@ export interface ShapeServer {
 export type ShapeServerOptions = Partial<ShapeServerConfig> & Pick<ShapeServerConfig, "databaseUrl" | "storageDir">;
 
 export async function startShapeServer(options: ShapeServerOptions, logger?: Logger): Promise<ShapeServer> {
-  const config: ShapeServerConfig = { ...CONFIG_DEFAULTS, maxConcurrentRequests: { ...CONFIG_DEFAULTS.maxConcurrentRequests }, ...options };
+  const config: ShapeServerConfig = {
+    ...CONFIG_DEFAULTS,
+    maxConcurrentRequests: { ...CONFIG_DEFAULTS.maxConcurrentRequests },
+    ...options,
+  };
   const log = logger ?? pino({ level: config.logLevel, name: "shape-sync" });
   let status: "waiting" | "starting" | "active" = "waiting";
   let api: ShapeApi | undefined;
@@ -46,7 +50,11 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
 
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 8, application_name: "shape-sync" });
   pool.on("error", (err) => log.warn({ err }, "idle pool connection error"));
-  const slot = new SlotManager(config.databaseUrl, slotName(config.replicationStreamId), publicationName(config.replicationStreamId));
+  const slot = new SlotManager(
+    config.databaseUrl,
+    slotName(config.replicationStreamId),
+    publicationName(config.replicationStreamId),
+  );
   let storage: ShapeStorage | undefined;
   let stream: ReplicationStream | undefined;
 
@@ -154,7 +162,10 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
     storage = new ShapeStorage(config.storageDir, config.sqliteCacheMb, config.sqliteSynchronous);
     const pub = await slot.ensurePublication(pool);
     const st = await slot.ensureSlot(pool);
-    log.info({ slot: slot.slot, publication: slot.publication, slotCreated: st.created, publicationCreated: pub.created }, "replication slot and publication ready");
+    log.info(
+      { slot: slot.slot, publication: slot.publication, slotCreated: st.created, publicationCreated: pub.created },
+      "replication slot and publication ready",
+    );
     if (st.created && storage.listShapes().length > 0) {
       log.warn("replication slot did not exist; stored shapes are invalid and were dropped");
       storage.reset();
@@ -175,7 +186,10 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
     });
     const t0 = Date.now();
     const rec = await reg.recover((schema, table) => lookupTable(pool, schema, table));
-    log.info({ recovered: rec.recovered, dropped: rec.dropped, ms: Date.now() - t0, appliedLsn: reg.appliedLsn.toString() }, "recovered shapes");
+    log.info(
+      { recovered: rec.recovered, dropped: rec.dropped, ms: Date.now() - t0, appliedLsn: reg.appliedLsn.toString() },
+      "recovered shapes",
+    );
     registry = reg;
     waits = new LiveWaits(reg);
     api = new ShapeApi({ config, registry: reg, waits, lookupTable: loadTable, pool, healthy: () => replicating });

@@ -20,13 +20,19 @@ beforeAll(async () => {
   linguistic = r.rows[0]?.collname;
   if (!linguistic) return;
   await h.pool.query(`CREATE TABLE words (id int PRIMARY KEY, t text COLLATE "${linguistic}", d text)`);
-  await h.pool.query(`INSERT INTO words VALUES (1, 'A', 'A'), (2, 'a', 'a'), (3, 'B', 'B'), (4, 'b', 'b'), (5, 'c', 'c')`);
+  await h.pool.query(
+    `INSERT INTO words VALUES (1, 'A', 'A'), (2, 'a', 'a'), (3, 'B', 'B'), (4, 'b', 'b'), (5, 'c', 'c')`,
+  );
 });
 afterAll(async () => h?.close());
 
 const shapeUrl = (q: string) => `${h.server.url}/v1/shape?${q}`;
 const whereUrl = (where: string) => shapeUrl(`table=words&offset=-1&where=${encodeURIComponent(where)}`);
-const ids = (body: any[]) => body.filter((m) => m.value).map((m) => Number(m.value.id)).sort((a, b) => a - b);
+const ids = (body: any[]) =>
+  body
+    .filter((m) => m.value)
+    .map((m) => Number(m.value.id))
+    .sort((a, b) => a - b);
 
 describe("text collations", () => {
   it("rejects ordering by a linguistic column collation with 400 and the reason", async (ctx) => {
@@ -40,18 +46,24 @@ describe("text collations", () => {
     const pgOrder = await h.pool.query(`SELECT id FROM words WHERE t < 'b' ORDER BY id`);
     const cOrder = await h.pool.query(`SELECT id FROM words WHERE t COLLATE "C" < 'b' ORDER BY id`);
     expect(pgOrder.rows.map((x) => x.id)).not.toEqual(cOrder.rows.map((x) => x.id));
-    expect((await fetchJson(whereUrl(`t COLLATE "en_US" < 'b'`))).body.errors.where[0]).toMatch(/COLLATE "en_US" is not supported/);
+    expect((await fetchJson(whereUrl(`t COLLATE "en_US" < 'b'`))).body.errors.where[0]).toMatch(
+      /COLLATE "en_US" is not supported/,
+    );
   });
 
   it("a subset where may order by a linguistic collation: only Postgres evaluates it", async (ctx) => {
     if (!linguistic) return ctx.skip("no ICU or libc en_US collation in this Postgres build");
-    const r = await fetchJson(shapeUrl(`table=words&offset=-1&subset__where=${encodeURIComponent("t < 'b'")}&subset__order_by=id&subset__limit=10`));
+    const r = await fetchJson(
+      shapeUrl(
+        `table=words&offset=-1&subset__where=${encodeURIComponent("t < 'b'")}&subset__order_by=id&subset__limit=10`,
+      ),
+    );
     expect(r.status).toBe(200);
     const expected = await h.pool.query(`SELECT id FROM words WHERE t < 'b' ORDER BY id`);
     expect(r.body.data.map((m: any) => Number(m.value.id))).toEqual(expected.rows.map((x) => x.id));
   });
 
-  it("COLLATE \"C\" matches the snapshot and live changes by code point, like Postgres", async (ctx) => {
+  it('COLLATE "C" matches the snapshot and live changes by code point, like Postgres', async (ctx) => {
     if (!linguistic) return ctx.skip("no ICU or libc en_US collation in this Postgres build");
     const r = await fetchJson(whereUrl(`t COLLATE "C" < 'b'`));
     expect(r.status).toBe(200);
@@ -61,7 +73,11 @@ describe("text collations", () => {
 
     const handle = r.headers.get("electric-handle")!;
     const offset = r.headers.get("electric-offset")!;
-    const live = fetchJson(shapeUrl(`table=words&offset=${offset}&handle=${handle}&live=true&where=${encodeURIComponent(`t COLLATE "C" < 'b'`)}`));
+    const live = fetchJson(
+      shapeUrl(
+        `table=words&offset=${offset}&handle=${handle}&live=true&where=${encodeURIComponent(`t COLLATE "C" < 'b'`)}`,
+      ),
+    );
     await h.pool.query(`INSERT INTO words VALUES (6, 'Z', 'Z'), (7, 'z', 'z')`);
     const l = await live;
     expect(l.status).toBe(200);
@@ -76,7 +92,9 @@ describe("text collations", () => {
     const db = await h.pool.query<{ datcollate: string; datlocprovider: string }>(
       `SELECT datcollate, datlocprovider::text FROM pg_database WHERE datname = current_database()`,
     );
-    const codePointDefault = db.rows[0]!.datlocprovider === "b" || (db.rows[0]!.datlocprovider === "c" && /^(C|POSIX|C\.utf-?8)$/i.test(db.rows[0]!.datcollate));
+    const codePointDefault =
+      db.rows[0]!.datlocprovider === "b" ||
+      (db.rows[0]!.datlocprovider === "c" && /^(C|POSIX|C\.utf-?8)$/i.test(db.rows[0]!.datcollate));
     const d = await fetchJson(whereUrl(`d < 'b'`));
     if (codePointDefault) {
       expect(d.status).toBe(200);

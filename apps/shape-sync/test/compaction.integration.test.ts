@@ -70,7 +70,8 @@ async function waitForCompactions(n: number): Promise<void> {
 }
 
 async function updates(from: number, to: number): Promise<void> {
-  for (let i = from; i < to; i++) await h.pool.query(`UPDATE counters SET n = $1, note = $2 WHERE id = $3`, [i, `note ${i}`, (i % 2) + 1]);
+  for (let i = from; i < to; i++)
+    await h.pool.query(`UPDATE counters SET n = $1, note = $2 WHERE id = $3`, [i, `note ${i}`, (i % 2) + 1]);
 }
 
 describe("shape log compaction", () => {
@@ -113,10 +114,18 @@ describe("shape log compaction", () => {
     expect(earlyRows).toEqual(await tableState());
 
     // The official client, from scratch.
-    const stream = new ShapeStream({ url: `${h.server.url}/v1/shape`, params: { table: "counters" }, subscribe: false });
+    const stream = new ShapeStream({
+      url: `${h.server.url}/v1/shape`,
+      params: { table: "counters" },
+      subscribe: false,
+    });
     const shape = new Shape(stream);
     const clientRows = await shape.rows;
-    const expected = [...(await tableState()).values()].map((r) => ({ id: Number(r.id), n: Number(r.n), note: r.note }));
+    const expected = [...(await tableState()).values()].map((r) => ({
+      id: Number(r.id),
+      n: Number(r.n),
+      note: r.note,
+    }));
     expect(clientRows.sort((a, b) => (a.id as number) - (b.id as number))).toEqual(expected);
   });
 

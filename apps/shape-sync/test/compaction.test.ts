@@ -3,16 +3,34 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CompactionState, foldUpdateRuns, markTransactionEnds, type LogMessage, type StoredRow } from "../src/shapes/compaction.js";
+import {
+  CompactionState,
+  foldUpdateRuns,
+  markTransactionEnds,
+  type LogMessage,
+  type StoredRow,
+} from "../src/shapes/compaction.js";
 import { ShapeStorage } from "../src/shapes/storage.js";
 
-const msg = (key: string, operation: "insert" | "update" | "delete", op: number, value: Record<string, string>, old?: Record<string, string>): LogMessage => ({
+const msg = (
+  key: string,
+  operation: "insert" | "update" | "delete",
+  op: number,
+  value: Record<string, string>,
+  old?: Record<string, string>,
+): LogMessage => ({
   key,
   value,
   ...(old ? { old_value: old } : {}),
   headers: { operation, op_position: op },
 });
-const row = (id: number, tx: number, ...messages: LogMessage[]): StoredRow => ({ id, tx, bytes: 0, messages, changed: false });
+const row = (id: number, tx: number, ...messages: LogMessage[]): StoredRow => ({
+  id,
+  tx,
+  bytes: 0,
+  messages,
+  changed: false,
+});
 
 describe("foldUpdateRuns", () => {
   it("folds consecutive updates of a key into the last one, later values winning and the earliest old_value kept", () => {
@@ -36,11 +54,20 @@ describe("foldUpdateRuns", () => {
       row(5, 14, msg("a", "update", 0, { n: "7" })),
     ];
     expect(foldUpdateRuns(rows)).toBe(1);
-    expect(rows.map((r) => r.messages[0]?.headers.operation ?? null)).toEqual(["update", "delete", "insert", null, "update"]);
+    expect(rows.map((r) => r.messages[0]?.headers.operation ?? null)).toEqual([
+      "update",
+      "delete",
+      "insert",
+      null,
+      "update",
+    ]);
   });
 
   it("marks the last survivor of each transaction, across the rows of a chunked transaction", () => {
-    const rows = [row(1, 10, msg("a", "update", 0, { n: "1" }), msg("b", "update", 2, { n: "1" })), row(2, 10, msg("c", "update", 4, { n: "1" }))];
+    const rows = [
+      row(1, 10, msg("a", "update", 0, { n: "1" }), msg("b", "update", 2, { n: "1" })),
+      row(2, 10, msg("c", "update", 4, { n: "1" })),
+    ];
     rows[1]!.messages[0] = null;
     markTransactionEnds(rows);
     expect(rows[0]!.messages[1]!.headers.last).toBe(true);
@@ -58,7 +85,11 @@ describe("CompactionState", () => {
       storage.completeShape(1, '{"xmin":"1","xmax":"1","xip":[]}', false);
       const state = new CompactionState();
       const update = (tx: number, key: string) =>
-        JSON.stringify({ key, value: { id: key, n: String(tx) }, headers: { operation: "update", op_position: 0, last: true } });
+        JSON.stringify({
+          key,
+          value: { id: key, n: String(tx) },
+          headers: { operation: "update", op_position: 0, last: true },
+        });
       const passes: Array<{ upto: number; full: boolean; folded: number }> = [];
       // Two keys updated alternately, one transaction each; threshold of 4 transactions' bytes.
       const bytes = update(100, "a").length + 1;

@@ -22,7 +22,8 @@ describe("consistency", () => {
       let i = 0;
       while (writing) {
         await h.pool.query(`UPDATE counters SET v = v + 1 WHERE id = $1`, [(i++ % 20) + 1]);
-        if (i % 7 === 0) await h.pool.query(`INSERT INTO counters VALUES ($1, 0) ON CONFLICT (id) DO NOTHING`, [100 + i]);
+        if (i % 7 === 0)
+          await h.pool.query(`INSERT INTO counters VALUES ($1, 0) ON CONFLICT (id) DO NOTHING`, [100 + i]);
       }
     })();
     const shapes: Shape[] = [];
@@ -31,10 +32,16 @@ describe("consistency", () => {
     for (let s = 0; s < 3; s++) {
       const ac = new AbortController();
       const where = s === 0 ? undefined : s === 1 ? "v >= 0" : "id <= 10 OR id > 100";
-      const stream = new ShapeStream({ url: `${h.server.url}/v1/shape`, params: { table: "counters", ...(where ? { where } : {}) }, signal: ac.signal });
+      const stream = new ShapeStream({
+        url: `${h.server.url}/v1/shape`,
+        params: { table: "counters", ...(where ? { where } : {}) },
+        signal: ac.signal,
+      });
       const keys: string[] = [];
       inserts.set(s, keys);
-      stream.subscribe((msgs) => msgs.forEach((m: any) => m.key && m.headers.operation === "insert" && keys.push(m.key)));
+      stream.subscribe((msgs) =>
+        msgs.forEach((m: any) => m.key && m.headers.operation === "insert" && keys.push(m.key)),
+      );
       shapes.push(new Shape(stream));
       acs.push(ac);
       await new Promise((r) => setTimeout(r, 30)); // stagger shape creation between writes
@@ -45,12 +52,15 @@ describe("consistency", () => {
     await writer;
     const all = (await h.pool.query(`SELECT id, v FROM counters ORDER BY id`)).rows;
     const expectFor = [all, all, all.filter((r) => r.id <= 10 || r.id > 100)];
-    await vi.waitFor(() => {
-      shapes.forEach((shape, i) => {
-        const got = (shape.currentRows as any[]).map((r) => [r.id, r.v]).sort((a, b) => a[0] - b[0]);
-        expect(got).toEqual(expectFor[i]!.map((r) => [r.id, r.v]));
-      });
-    }, { timeout: 10_000 });
+    await vi.waitFor(
+      () => {
+        shapes.forEach((shape, i) => {
+          const got = (shape.currentRows as any[]).map((r) => [r.id, r.v]).sort((a, b) => a[0] - b[0]);
+          expect(got).toEqual(expectFor[i]!.map((r) => [r.id, r.v]));
+        });
+      },
+      { timeout: 10_000 },
+    );
     for (const keys of inserts.values()) expect(new Set(keys).size).toBe(keys.length);
     acs.forEach((a) => a.abort());
   });
@@ -73,10 +83,13 @@ describe("consistency", () => {
     expect(r2.status).toBe(200);
     await h.pool.query(`ALTER TABLE t1 ADD COLUMN y int`);
     await h.pool.query(`INSERT INTO t1 VALUES (2, 'b', 3)`);
-    await vi.waitFor(async () => {
-      const r3 = await fetchJson(`${h.server.url}/v1/shape?table=t1&offset=0_0&handle=${handle2}`);
-      expect(r3.status).toBe(409);
-    }, { timeout: 5000 });
+    await vi.waitFor(
+      async () => {
+        const r3 = await fetchJson(`${h.server.url}/v1/shape?table=t1&offset=0_0&handle=${handle2}`);
+        expect(r3.status).toBe(409);
+      },
+      { timeout: 5000 },
+    );
     const fresh = await fetchJson(`${h.server.url}/v1/shape?table=t1&offset=-1`);
     expect(fresh.body.filter((m: any) => m.key).map((m: any) => m.value)).toEqual([{ id: "2", x: "b", y: "3" }]);
   });
@@ -92,7 +105,10 @@ describe("consistency", () => {
     expect(kept.status).toBe(200);
     await h.server.stop();
     await vi.waitFor(async () => {
-      const r = await h.pool.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [`electric_slot_${h.streamId}`]);
+      const r = await h.pool.query(
+        `SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`,
+        [`electric_slot_${h.streamId}`],
+      );
       expect(r.rows[0].n).toBe(1);
     });
     await h.pool.query(`SELECT pg_drop_replication_slot($1)`, [`electric_slot_${h.streamId}`]);
@@ -112,8 +128,16 @@ describe("consistency", () => {
     let squatter: ReplicationStream | undefined;
     await vi.waitFor(
       async () => {
-        await h.pool.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`, [slot]);
-        const s = new ReplicationStream({ connectionString: h.db.url, slot, publication: publicationName(h.streamId), onMessage: () => {} });
+        await h.pool.query(
+          `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`,
+          [slot],
+        );
+        const s = new ReplicationStream({
+          connectionString: h.db.url,
+          slot,
+          publication: publicationName(h.streamId),
+          onMessage: () => {},
+        });
         await s.start();
         squatter = s;
       },

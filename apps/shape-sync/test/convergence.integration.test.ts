@@ -14,7 +14,9 @@ beforeAll(async () => {
   // Small chunks: multi-statement transactions span several stored rows, which compaction must keep consistent.
   h = await createHarness({ compactionThresholdBytes: 2_000, chunkBytesThreshold: 400, longPollTimeoutMs: 1_000 });
   await h.pool.query(`CREATE TABLE r (id int PRIMARY KEY, s text, k int, tags text[], note text)`);
-  await h.pool.query(`INSERT INTO r SELECT g, (ARRAY['a','b','c'])[1 + g % 3], g % 5, ARRAY['t' || (g % 4)], 'n' || g FROM generate_series(1, 20) g`);
+  await h.pool.query(
+    `INSERT INTO r SELECT g, (ARRAY['a','b','c'])[1 + g % 3], g % 5, ARRAY['t' || (g % 4)], 'n' || g FROM generate_series(1, 20) g`,
+  );
 });
 afterAll(async () => h?.close());
 
@@ -46,7 +48,10 @@ const defs: Def[] = [
 const url = (d: Def, rest: string) =>
   `${h.server.url}/v1/shape?table=r${d.where ? `&where=${encodeURIComponent(d.where)}` : ""}${d.columns ? `&columns=${d.columns}` : ""}${d.replica ? `&replica=${d.replica}` : ""}&${rest}`;
 
-function apply(rows: Follower["rows"], messages: Array<{ key?: string; value?: Record<string, unknown>; headers: { operation?: string } }>): void {
+function apply(
+  rows: Follower["rows"],
+  messages: Array<{ key?: string; value?: Record<string, unknown>; headers: { operation?: string } }>,
+): void {
   for (const m of messages) {
     if (!m.key) continue;
     if (m.headers.operation === "delete") rows.delete(m.key);
@@ -76,11 +81,14 @@ function followSse(f: Follower): { rows: Follower["rows"]; stop: () => void } {
   void (async () => {
     let offset = f.offset;
     while (!ac.signal.aborted) {
-      const res = await fetch(url(f.def, `handle=${f.handle}&offset=${offset}&live=true&live_sse=true`), { signal: ac.signal });
+      const res = await fetch(url(f.def, `handle=${f.handle}&offset=${offset}&live=true&live_sse=true`), {
+        signal: ac.signal,
+      });
       let resumeAt = res.headers.get("electric-offset")!;
       for await (const messages of sseMessages(res)) {
         apply(rows, messages);
-        for (const m of messages) if (m.headers?.control === "up-to-date") resumeAt = `${m.headers.global_last_seen_lsn}_0`;
+        for (const m of messages)
+          if (m.headers?.control === "up-to-date") resumeAt = `${m.headers.global_last_seen_lsn}_0`;
       }
       offset = resumeAt;
     }
@@ -89,7 +97,12 @@ function followSse(f: Follower): { rows: Follower["rows"]; stop: () => void } {
 }
 
 const asText = (v: unknown) => (v === null ? null : Array.isArray(v) ? `{${v.join(",")}}` : String(v));
-const normalize = (row: Record<string, unknown>) => JSON.stringify(Object.entries(row).map(([k, v]) => [k, asText(v)]).sort());
+const normalize = (row: Record<string, unknown>) =>
+  JSON.stringify(
+    Object.entries(row)
+      .map(([k, v]) => [k, asText(v)])
+      .sort(),
+  );
 
 describe("convergence", () => {
   it("every shape equals Postgres after 200 random transactions, followed live and read from scratch", async () => {
@@ -114,10 +127,16 @@ describe("convergence", () => {
       for (let j = 0; j <= n(3); j++) {
         const id = 1 + n(25);
         const kind = n(10);
-        if (kind < 5) statements.push(`UPDATE r SET ${[`s = ${text()}`, `k = ${n(6) === 5 ? "NULL" : n(5)}`, `tags = ARRAY['t${n(4)}']`, `note = 'n${n(30)}'`][n(4)]} WHERE id = ${id}`);
+        if (kind < 5)
+          statements.push(
+            `UPDATE r SET ${[`s = ${text()}`, `k = ${n(6) === 5 ? "NULL" : n(5)}`, `tags = ARRAY['t${n(4)}']`, `note = 'n${n(30)}'`][n(4)]} WHERE id = ${id}`,
+          );
         else if (kind < 6) statements.push(`UPDATE r SET id = ${nextId++} WHERE id = ${id}`);
         else if (kind < 7) statements.push(`DELETE FROM r WHERE id = ${id}`);
-        else if (kind < 8) statements.push(`INSERT INTO r VALUES (${id}, ${text()}, ${n(5)}, ARRAY['t${n(4)}'], 'n${n(30)}') ON CONFLICT (id) DO UPDATE SET k = excluded.k, s = excluded.s`);
+        else if (kind < 8)
+          statements.push(
+            `INSERT INTO r VALUES (${id}, ${text()}, ${n(5)}, ARRAY['t${n(4)}'], 'n${n(30)}') ON CONFLICT (id) DO UPDATE SET k = excluded.k, s = excluded.s`,
+          );
         else statements.push(`UPDATE r SET s = ${text()}, k = ${n(5)} WHERE id IN (${id}, ${id + 1})`);
       }
       await h.pool.query(`BEGIN; ${statements.join("; ")}; COMMIT`);
@@ -127,7 +146,11 @@ describe("convergence", () => {
 
     const mismatches: string[] = [];
     for (const s of sse) {
-      const expected = (await h.pool.query(`SELECT ${s.def.columns ?? "*"} FROM r ${s.def.where ? `WHERE ${s.def.where}` : ""}`)).rows.map(normalize).sort();
+      const expected = (
+        await h.pool.query(`SELECT ${s.def.columns ?? "*"} FROM r ${s.def.where ? `WHERE ${s.def.where}` : ""}`)
+      ).rows
+        .map(normalize)
+        .sort();
       const deadline = Date.now() + 10_000;
       const current = () => [...s.rows.values()].map(normalize).sort().join("\n");
       while (current() !== expected.join("\n") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -135,7 +158,11 @@ describe("convergence", () => {
       if (current() !== expected.join("\n")) mismatches.push(`sse ${JSON.stringify(s.def)}`);
     }
     for (const f of followers) {
-      const expected = (await h.pool.query(`SELECT ${f.def.columns ?? "*"} FROM r ${f.def.where ? `WHERE ${f.def.where}` : ""}`)).rows.map(normalize).sort();
+      const expected = (
+        await h.pool.query(`SELECT ${f.def.columns ?? "*"} FROM r ${f.def.where ? `WHERE ${f.def.where}` : ""}`)
+      ).rows
+        .map(normalize)
+        .sort();
       // Replication is asynchronous: follow until the shape has caught up with the last transaction.
       const deadline = Date.now() + 10_000;
       let ours: string[] = [];

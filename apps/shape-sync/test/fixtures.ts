@@ -57,7 +57,10 @@ export async function createHarness(extra: Partial<ShapeServerOptions> = {}): Pr
   return h;
 }
 
-export async function fetchJson(url: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: any }> {
+export async function fetchJson(
+  url: string,
+  init?: RequestInit,
+): Promise<{ status: number; headers: Headers; body: any }> {
   const res = await fetch(url, init);
   const text = await res.text();
   let body: unknown = text;
@@ -73,7 +76,9 @@ export async function fetchJson(url: string, init?: RequestInit): Promise<{ stat
 export async function waitForSlotsInactive(pool: pg.Pool, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await pool.query("SELECT count(*)::int AS n FROM pg_replication_slots WHERE database = current_database() AND active");
+    const r = await pool.query(
+      "SELECT count(*)::int AS n FROM pg_replication_slots WHERE database = current_database() AND active",
+    );
     if (r.rows[0].n === 0 || Date.now() > deadline) return;
     await new Promise((res) => setTimeout(res, 50));
   }
@@ -100,6 +105,11 @@ export async function* sseMessages(res: Response): AsyncGenerator<any[]> {
     buffer += decoder.decode(value, { stream: true });
     const events = buffer.split("\n\n");
     buffer = events.pop()!;
-    yield events.flatMap((e) => e.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6))));
+    yield events.flatMap((e) =>
+      e
+        .split("\n")
+        .filter((l) => l.startsWith("data: "))
+        .map((l) => JSON.parse(l.slice(6))),
+    );
   }
 }

@@ -1,12 +1,25 @@
 import { describe, expect, it } from "vitest";
-import { compareOffsets, formatOffset, nextCursor, parseIfNoneMatch, parseOffset, rowKey, relationKeyPrefix, lsnToBigInt, bigIntToLsn, CURSOR_EPOCH_MS } from "@runfeed/core";
+import {
+  compareOffsets,
+  formatOffset,
+  nextCursor,
+  parseIfNoneMatch,
+  parseOffset,
+  rowKey,
+  relationKeyPrefix,
+  lsnToBigInt,
+  bigIntToLsn,
+  CURSOR_EPOCH_MS,
+} from "@runfeed/core";
 import { parseColumnList, parseRelation } from "../src/pg/identifiers.js";
 import { XidFilter, parsePgSnapshot } from "../src/shapes/snapshot.js";
 
 describe("offset codec", () => {
   it("parses and formats the grammar", () => {
-    for (const s of ["-1", "now", "0_0", "0_inf", "24819240_4", "18446744073709551615_2"]) expect(formatOffset(parseOffset(s)!)).toBe(s);
-    for (const s of ["", "-2", "1_", "_1", "1_-1", "a_b", "1_2_3", "18446744073709551616_0"]) expect(parseOffset(s)).toBeUndefined();
+    for (const s of ["-1", "now", "0_0", "0_inf", "24819240_4", "18446744073709551615_2"])
+      expect(formatOffset(parseOffset(s)!)).toBe(s);
+    for (const s of ["", "-2", "1_", "_1", "1_-1", "a_b", "1_2_3", "18446744073709551616_0"])
+      expect(parseOffset(s)).toBeUndefined();
   });
   it("orders offsets", () => {
     const o = (s: string) => parseOffset(s)!;

@@ -38,7 +38,9 @@ describe("protocol", () => {
     const r2 = await fetchJson(shapeUrl(`table=items&offset=0_0&handle=${handle}`));
     expect(r2.status).toBe(200);
     expect(r2.headers.get("electric-up-to-date")).toBe("");
-    expect(r2.body).toEqual([{ headers: { control: "up-to-date", global_last_seen_lsn: expect.stringMatching(/^\d+$/) } }]);
+    expect(r2.body).toEqual([
+      { headers: { control: "up-to-date", global_last_seen_lsn: expect.stringMatching(/^\d+$/) } },
+    ]);
 
     const live = fetchJson(shapeUrl(`table=items&offset=0_0&handle=${handle}&live=true&cursor=`));
     await h.pool.query(`INSERT INTO items VALUES (3, 'three', NULL, NULL, NULL)`);
@@ -57,18 +59,40 @@ describe("protocol", () => {
     expect(await bad("offset=-1")).toEqual({ message: "Invalid request", errors: { table: ["can't be blank"] } });
     expect(await bad("table=nope&offset=-1")).toEqual({
       message: "Invalid request",
-      errors: { table: [`Table "public"."nope" does not exist. If the table name contains capitals or special characters you must quote it.`] },
+      errors: {
+        table: [
+          `Table "public"."nope" does not exist. If the table name contains capitals or special characters you must quote it.`,
+        ],
+      },
     });
-    expect(await bad("table=items&offset=x")).toEqual({ message: "Invalid request", errors: { offset: ["has invalid format"] } });
-    expect(await bad("table=items&offset=0_0")).toEqual({ message: "Invalid request", errors: { handle: ["can't be blank when offset != -1"] } });
-    expect(await bad("table=items&offset=-1&where=1%20x%201")).toEqual({ message: "Invalid request", errors: { where: [`At location 17: syntax error at or near "x"`] } });
+    expect(await bad("table=items&offset=x")).toEqual({
+      message: "Invalid request",
+      errors: { offset: ["has invalid format"] },
+    });
+    expect(await bad("table=items&offset=0_0")).toEqual({
+      message: "Invalid request",
+      errors: { handle: ["can't be blank when offset != -1"] },
+    });
+    expect(await bad("table=items&offset=-1&where=1%20x%201")).toEqual({
+      message: "Invalid request",
+      errors: { where: [`At location 17: syntax error at or near "x"`] },
+    });
     expect((await bad("table=items&offset=-1&where=nope%20%3D%201")).errors.where[0]).toMatch(/unknown reference nope/);
-    expect((await bad("table=items&offset=-1&where=title%20~%20'a'")).errors.where[0]).toMatch(/unsupported operator ~/);
-    expect((await bad("table=items&offset=-1&where=now()%20%3E%20'2020-01-01'")).errors.where[0]).toMatch(/unsupported function now/);
-    expect((await bad("table=items&offset=-1&columns=title")).errors.columns[0]).toMatch(/must include all primary key columns, missing: id/);
+    expect((await bad("table=items&offset=-1&where=title%20~%20'a'")).errors.where[0]).toMatch(
+      /unsupported operator ~/,
+    );
+    expect((await bad("table=items&offset=-1&where=now()%20%3E%20'2020-01-01'")).errors.where[0]).toMatch(
+      /unsupported function now/,
+    );
+    expect((await bad("table=items&offset=-1&columns=title")).errors.columns[0]).toMatch(
+      /must include all primary key columns, missing: id/,
+    );
     expect((await bad("table=items&offset=-1&columns=id,zz")).errors.columns[0]).toMatch(/not found on the table: zz/);
     // A NUL cannot reach Postgres (it was a 500 "invalid message format").
-    expect(await bad("table=items&offset=-1&where=title%20%3D%20%241&params[1]=a%00b")).toEqual({ message: "Invalid request", errors: { params: ["must not contain NUL characters"] } });
+    expect(await bad("table=items&offset=-1&where=title%20%3D%20%241&params[1]=a%00b")).toEqual({
+      message: "Invalid request",
+      errors: { params: ["must not contain NUL characters"] },
+    });
     expect((await bad("table=items%00&offset=-1")).errors.table).toContain("must not contain NUL characters");
     const r = await fetchJson(shapeUrl("table=items&offset=-1&live=true"));
     expect(r.status).toBe(400);
@@ -119,8 +143,12 @@ describe("protocol", () => {
     const caughtUp = await fetchJson(shapeUrl(`table=items&offset=0_0&handle=${handle}`));
     expect(caughtUp.headers.get("electric-up-to-date")).toBe("");
     const ac = new AbortController();
-    const pending = fetch(shapeUrl(`table=items&offset=${caughtUp.headers.get("electric-offset")}&handle=${handle}&live=true`), { signal: ac.signal }).catch(() => undefined);
-    const metric = async () => Number(/shape_sync_live_waiters (\d+)/.exec(await fetch(`${h.server.url}/metrics`).then((r) => r.text()))![1]);
+    const pending = fetch(
+      shapeUrl(`table=items&offset=${caughtUp.headers.get("electric-offset")}&handle=${handle}&live=true`),
+      { signal: ac.signal },
+    ).catch(() => undefined);
+    const metric = async () =>
+      Number(/shape_sync_live_waiters (\d+)/.exec(await fetch(`${h.server.url}/metrics`).then((r) => r.text()))![1]);
     await vi.waitFor(async () => expect(await metric()).toBeGreaterThan(0));
     ac.abort();
     await pending;
@@ -128,7 +156,9 @@ describe("protocol", () => {
     const now = await fetchJson(shapeUrl("table=items&offset=now"));
     expect(now.status).toBe(200);
     expect(now.headers.get("electric-has-data")).toBe("false");
-    expect(now.body).toEqual([{ headers: { control: "up-to-date", global_last_seen_lsn: expect.stringMatching(/^\d+$/) } }]);
+    expect(now.body).toEqual([
+      { headers: { control: "up-to-date", global_last_seen_lsn: expect.stringMatching(/^\d+$/) } },
+    ]);
   });
 });
 
@@ -140,7 +170,15 @@ describe("secret", () => {
     const { join } = await import("node:path");
     const dir = mkdtempSync(join(tmpdir(), "shape-sync-secret-"));
     // Same stream id and storage as the main server would block on the advisory lock; use its own.
-    const s = await startShapeServer({ databaseUrl: h.db.url, storageDir: dir, port: 0, host: "127.0.0.1", replicationStreamId: `${h.streamId}s`, secret: "sekret", logLevel: "warn" });
+    const s = await startShapeServer({
+      databaseUrl: h.db.url,
+      storageDir: dir,
+      port: 0,
+      host: "127.0.0.1",
+      replicationStreamId: `${h.streamId}s`,
+      secret: "sekret",
+      logLevel: "warn",
+    });
     try {
       await s.ready;
       const bad = await fetchJson(`${s.url}/v1/shape?table=items&offset=-1&secret=nope`);

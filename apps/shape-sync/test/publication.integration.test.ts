@@ -15,9 +15,10 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 async function publishedTables(): Promise<string[]> {
-  const r = await h.pool.query<{ tablename: string }>(`SELECT tablename FROM pg_publication_tables WHERE pubname = $1 AND tablename LIKE 'pub\\_%' ORDER BY 1`, [
-    publicationName(h.streamId),
-  ]);
+  const r = await h.pool.query<{ tablename: string }>(
+    `SELECT tablename FROM pg_publication_tables WHERE pubname = $1 AND tablename LIKE 'pub\\_%' ORDER BY 1`,
+    [publicationName(h.streamId)],
+  );
   return r.rows.map((x) => x.tablename);
 }
 
@@ -47,7 +48,9 @@ describe("publication", () => {
     // A new shape on pub_b publishes it again and sees live changes.
     const again = await shape("pub_b", "id = 2");
     expect(await publishedTables()).toEqual(["pub_a", "pub_b"]);
-    const live = fetchJson(`${h.server.url}/v1/shape?table=pub_b&handle=${again.handle}&offset=${again.offset}&live=true&where=${encodeURIComponent(again.where)}`);
+    const live = fetchJson(
+      `${h.server.url}/v1/shape?table=pub_b&handle=${again.handle}&offset=${again.offset}&live=true&where=${encodeURIComponent(again.where)}`,
+    );
     await h.pool.query(`UPDATE pub_b SET v = 'changed' WHERE id = 2`);
     const r = await live;
     expect(r.status).toBe(200);

@@ -95,14 +95,24 @@ describe("kill -9 and resume", () => {
     const keys15: string[] = [];
     const keys10: string[] = [];
     let refetches = 0;
-    s15.subscribe((msgs) => msgs.forEach((m: any) => (m.key ? keys15.push(`${m.headers.operation}:${m.key}`) : m.headers.control === "must-refetch" && refetches++)));
-    s10.subscribe((msgs) => msgs.forEach((m: any) => (m.key ? keys10.push(`${m.headers.operation}:${m.key}`) : m.headers.control === "must-refetch" && refetches++)));
+    s15.subscribe((msgs) =>
+      msgs.forEach((m: any) =>
+        m.key ? keys15.push(`${m.headers.operation}:${m.key}`) : m.headers.control === "must-refetch" && refetches++,
+      ),
+    );
+    s10.subscribe((msgs) =>
+      msgs.forEach((m: any) =>
+        m.key ? keys10.push(`${m.headers.operation}:${m.key}`) : m.headers.control === "must-refetch" && refetches++,
+      ),
+    );
     const shape15 = new Shape(s15);
     const shape10 = new Shape10(s10);
     expect((await shape15.rows).length).toBe(5);
     expect((await shape10.rows).length).toBe(5);
     await pool.query(`INSERT INTO jobs VALUES (6, 'v6')`);
-    await vi.waitFor(() => expect(shape15.currentRows.length + shape10.currentRows.length).toBe(12), { timeout: 10_000 });
+    await vi.waitFor(() => expect(shape15.currentRows.length + shape10.currentRows.length).toBe(12), {
+      timeout: 10_000,
+    });
     const handle = s15.shapeHandle;
 
     await kill9();

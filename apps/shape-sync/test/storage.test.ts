@@ -32,7 +32,9 @@ describe("ShapeStorage", () => {
     // "Restart": a new store on the same file.
     const reopened = openStore(dir).storage;
     expect(reopened.dropIncomplete()).toBe(1);
-    expect(reopened.listShapes().map((s) => ({ id: s.id, filtering: s.filtering }))).toEqual([{ id: 1, filtering: true }]);
+    expect(reopened.listShapes().map((s) => ({ id: s.id, filtering: s.filtering }))).toEqual([
+      { id: 1, filtering: true },
+    ]);
     expect([...reopened.iterate(2, 0)]).toEqual([]);
     expect([...reopened.iterate(1, 0)].map((r) => r.json)).toEqual(['{"key":"a"}']);
     expect(reopened.dropIncomplete()).toBe(0);

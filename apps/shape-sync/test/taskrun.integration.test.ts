@@ -9,7 +9,9 @@ let h: ServerHarness;
 beforeAll(async () => {
   h = await createHarness();
   // This test database is ours: drop the FKs so runs can be inserted without the rest of the model.
-  await h.pool.query(`ALTER TABLE "TaskRun" DROP CONSTRAINT "TaskRun_runtimeEnvironmentId_fkey", DROP CONSTRAINT "TaskRun_batchId_fkey"`);
+  await h.pool.query(
+    `ALTER TABLE "TaskRun" DROP CONSTRAINT "TaskRun_runtimeEnvironmentId_fkey", DROP CONSTRAINT "TaskRun_batchId_fkey"`,
+  );
   await insertRun("run_1", "env_1", ["tag:a", "tag:b"], null);
   await insertRun("run_2", "env_1", ["tag:b"], "batch_1");
   await insertRun("run_3", "env_2", ["tag:a"], "batch_1");
@@ -68,13 +70,18 @@ describe('public."TaskRun" shapes as the webapp requests them', () => {
     await insertRun("run_4", "env_1", ["tag:b", "tag:c"], null);
     await insertRun("run_5", "env_1", ["tag:c"], null);
     await h.pool.query(`UPDATE "TaskRun" SET status = 'EXECUTING', "runTags" = '{tag:x}' WHERE id = 'run_1'`);
-    await h.pool.query(`UPDATE "TaskRun" SET status = 'COMPLETED_SUCCESSFULLY', "completedAt" = now() WHERE id = 'run_2'`);
-    await vi.waitFor(() => {
-      const rowsNow = shape.currentRows as any[];
-      expect(rowsNow.map((x) => x.id).sort()).toEqual(["run_2", "run_4"]);
-      expect(rowsNow.find((x) => x.id === "run_2").status).toBe("COMPLETED_SUCCESSFULLY");
-      expect(rowsNow.find((x) => x.id === "run_2").completedAt).toBeTruthy();
-    }, { timeout: 8000 });
+    await h.pool.query(
+      `UPDATE "TaskRun" SET status = 'COMPLETED_SUCCESSFULLY', "completedAt" = now() WHERE id = 'run_2'`,
+    );
+    await vi.waitFor(
+      () => {
+        const rowsNow = shape.currentRows as any[];
+        expect(rowsNow.map((x) => x.id).sort()).toEqual(["run_2", "run_4"]);
+        expect(rowsNow.find((x) => x.id === "run_2").status).toBe("COMPLETED_SUCCESSFULLY");
+        expect(rowsNow.find((x) => x.id === "run_2").completedAt).toBeTruthy();
+      },
+      { timeout: 8000 },
+    );
     ac.abort();
   });
 
@@ -83,7 +90,10 @@ describe('public."TaskRun" shapes as the webapp requests them', () => {
       const q = new URLSearchParams({ table: `public."TaskRun"`, columns, where, "params[1]": param, offset: "-1" });
       const r = await fetchJson(`${h.server.url}/v1/shape?${q}`);
       expect(r.status).toBe(200);
-      return r.body.filter((m: any) => m.key).map((m: any) => m.value.id).sort();
+      return r.body
+        .filter((m: any) => m.key)
+        .map((m: any) => m.value.id)
+        .sort();
     };
     expect(await get("id = $1", "run_3")).toEqual(["run_3"]);
     expect(await get(`"batchId" = $1`, "batch_1")).toEqual(["run_2", "run_3"]);

@@ -13,13 +13,16 @@ let h: ServerHarness;
 beforeAll(async () => {
   h = await createHarness({ longPollTimeoutMs: 2_000 });
   await h.pool.query(`CREATE TABLE vals (id int PRIMARY KEY, k int, big text, arr text[], j jsonb, b bytea)`);
-  await h.pool.query(`INSERT INTO vals VALUES (1, 0, $1, ARRAY['a"b', 'c\\d', 'NULL', NULL, '', ' x ', 'é,{}'], '{"k":"é😀\\n","n":1.50}', '\\x00ff10')`, [
-    randomBytes(20_000).toString("base64"),
-  ]);
+  await h.pool.query(
+    `INSERT INTO vals VALUES (1, 0, $1, ARRAY['a"b', 'c\\d', 'NULL', NULL, '', ' x ', 'é,{}'], '{"k":"é😀\\n","n":1.50}', '\\x00ff10')`,
+    [randomBytes(20_000).toString("base64")],
+  );
 });
 afterAll(async () => h?.close());
 
-const printed = async () => (await h.pool.query(`SELECT id::text, k::text, big, arr::text, j::text, b::text FROM vals WHERE id = 1`)).rows[0] as Record<string, string>;
+const printed = async () =>
+  (await h.pool.query(`SELECT id::text, k::text, big, arr::text, j::text, b::text FROM vals WHERE id = 1`))
+    .rows[0] as Record<string, string>;
 
 describe("values", () => {
   it.each([
@@ -27,16 +30,22 @@ describe("values", () => {
     ["replica=default", undefined],
     ["replica=full", "k > 0"],
     ["replica=default", "k > 0"],
-  ])("%s where %s: snapshot, then an update of another column, rebuild the row Postgres prints", async (replica, where) => {
-    await h.pool.query(`UPDATE vals SET k = 0 WHERE id = 1`);
-    const base = `${h.server.url}/v1/shape?table=vals&${replica}${where ? `&where=${encodeURIComponent(where)}` : ""}`;
-    const first = await fetchJson(`${base}&offset=-1`);
-    const live = fetchJson(`${base}&offset=${first.headers.get("electric-offset")}&handle=${first.headers.get("electric-handle")}&live=true`);
-    await h.pool.query(`UPDATE vals SET k = k + 1 WHERE id = 1`);
-    const update = await live;
-    const row: Record<string, string | null> = {};
-    for (const m of [...first.body, ...update.body] as Array<{ value?: Record<string, string | null> }>) Object.assign(row, m.value);
-    // A where shape starts empty and receives the row as an insert: every column, the big one included.
-    expect(row).toEqual(await printed());
-  });
+  ])(
+    "%s where %s: snapshot, then an update of another column, rebuild the row Postgres prints",
+    async (replica, where) => {
+      await h.pool.query(`UPDATE vals SET k = 0 WHERE id = 1`);
+      const base = `${h.server.url}/v1/shape?table=vals&${replica}${where ? `&where=${encodeURIComponent(where)}` : ""}`;
+      const first = await fetchJson(`${base}&offset=-1`);
+      const live = fetchJson(
+        `${base}&offset=${first.headers.get("electric-offset")}&handle=${first.headers.get("electric-handle")}&live=true`,
+      );
+      await h.pool.query(`UPDATE vals SET k = k + 1 WHERE id = 1`);
+      const update = await live;
+      const row: Record<string, string | null> = {};
+      for (const m of [...first.body, ...update.body] as Array<{ value?: Record<string, string | null> }>)
+        Object.assign(row, m.value);
+      // A where shape starts empty and receives the row as an insert: every column, the big one included.
+      expect(row).toEqual(await printed());
+    },
+  );
 });

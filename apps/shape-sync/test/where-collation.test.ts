@@ -10,17 +10,65 @@ const EN_DEFAULT = { name: "en_US.utf8", codePointOrder: false };
 
 /** A database whose default collation is C.UTF-8, with one en_US column and one explicitly "C" column. */
 const cDb = new Map<string, ColumnType>([
-  ["name", text({ collation: "C.UTF-8", collationIsDefault: true, codePointOrder: true, deterministic: true, defaultCollation: C_DEFAULT })],
-  ["en", text({ collation: "en_US.utf8", collationIsDefault: false, codePointOrder: false, deterministic: true, defaultCollation: C_DEFAULT })],
-  ["c", text({ collation: "C", collationIsDefault: false, codePointOrder: true, deterministic: true, defaultCollation: C_DEFAULT })],
-  ["tags", text({ dims: 1, collation: "en_US.utf8", codePointOrder: false, deterministic: true, defaultCollation: C_DEFAULT })],
+  [
+    "name",
+    text({
+      collation: "C.UTF-8",
+      collationIsDefault: true,
+      codePointOrder: true,
+      deterministic: true,
+      defaultCollation: C_DEFAULT,
+    }),
+  ],
+  [
+    "en",
+    text({
+      collation: "en_US.utf8",
+      collationIsDefault: false,
+      codePointOrder: false,
+      deterministic: true,
+      defaultCollation: C_DEFAULT,
+    }),
+  ],
+  [
+    "c",
+    text({
+      collation: "C",
+      collationIsDefault: false,
+      codePointOrder: true,
+      deterministic: true,
+      defaultCollation: C_DEFAULT,
+    }),
+  ],
+  [
+    "tags",
+    text({ dims: 1, collation: "en_US.utf8", codePointOrder: false, deterministic: true, defaultCollation: C_DEFAULT }),
+  ],
   ["nd", text({ collation: "und-x-icu-ci", codePointOrder: false, deterministic: false, defaultCollation: C_DEFAULT })],
   ["n", { base: "int", name: "int4", dims: 0, defaultCollation: C_DEFAULT }],
 ]);
 /** A database whose default collation is en_US.utf8 (the official postgres image). */
 const enDb = new Map<string, ColumnType>([
-  ["name", text({ collation: "en_US.utf8", collationIsDefault: true, codePointOrder: false, deterministic: true, defaultCollation: EN_DEFAULT })],
-  ["c", text({ collation: "C", collationIsDefault: false, codePointOrder: true, deterministic: true, defaultCollation: EN_DEFAULT })],
+  [
+    "name",
+    text({
+      collation: "en_US.utf8",
+      collationIsDefault: true,
+      codePointOrder: false,
+      deterministic: true,
+      defaultCollation: EN_DEFAULT,
+    }),
+  ],
+  [
+    "c",
+    text({
+      collation: "C",
+      collationIsDefault: false,
+      codePointOrder: true,
+      deterministic: true,
+      defaultCollation: EN_DEFAULT,
+    }),
+  ],
 ]);
 
 beforeAll(() => loadWhereParser());
@@ -48,7 +96,11 @@ describe("text ordering and collations", () => {
   });
 
   it("rejects ordering by a linguistic column collation, with the way out in the message", () => {
-    rejects(cDb, "en < 'b'", /At location 3: ordering text by collation "en_US\.utf8" is not supported \(only C \/ C\.UTF-8 \/ POSIX \/ ucs_basic collations order text by code point\); compare with = or cast the column: "en" COLLATE "C"/);
+    rejects(
+      cDb,
+      "en < 'b'",
+      /At location 3: ordering text by collation "en_US\.utf8" is not supported \(only C \/ C\.UTF-8 \/ POSIX \/ ucs_basic collations order text by code point\); compare with = or cast the column: "en" COLLATE "C"/,
+    );
     rejects(cDb, "'b' > en", /ordering text by collation "en_US\.utf8"/);
     rejects(cDb, "en BETWEEN 'a' AND 'm'", /ordering text by collation "en_US\.utf8"/);
     rejects(cDb, "en NOT BETWEEN SYMMETRIC 'a' AND 'm'", /ordering text by collation "en_US\.utf8"/);
@@ -62,7 +114,11 @@ describe("text ordering and collations", () => {
     expect(() => compileWhere("en < $1", cDb, ["b"])).toThrow(/ordering text by collation "en_US\.utf8"/);
     // The database default applies to default-collated columns and to constants.
     rejects(enDb, "name < 'b'", /ordering text by collation "en_US\.utf8".*"name" COLLATE "C"/);
-    rejects(enDb, "'a' < 'b'", /ordering text by the database default collation "en_US\.utf8" is not supported .*add COLLATE "C"/);
+    rejects(
+      enDb,
+      "'a' < 'b'",
+      /ordering text by the database default collation "en_US\.utf8" is not supported .*add COLLATE "C"/,
+    );
   });
 
   it("keeps equality, IN and LIKE on linguistic collations, and non-text ordering", () => {
@@ -78,7 +134,7 @@ describe("text ordering and collations", () => {
     expect(compileWhere("en = $1", cDb, ["x"]).hint).toEqual({ column: "en", kind: "eq", keys: ["sx"] });
   });
 
-  it("accepts COLLATE \"C\" (and other code-point collations) and evaluates by code point, keeping it in the snapshot SQL", () => {
+  it('accepts COLLATE "C" (and other code-point collations) and evaluates by code point, keeping it in the snapshot SQL', () => {
     const w = compileWhere(`en COLLATE "C" < $1`, cDb, ["b"]);
     expect(w.sql).toBe(`en COLLATE "C" < 'b'`);
     expect(w.evaluate({ en: "B" })).toBe(true);
@@ -98,10 +154,18 @@ describe("text ordering and collations", () => {
   });
 
   it("rejects other COLLATE names, conflicting collations and nondeterministic collations", () => {
-    rejects(cDb, `en COLLATE "en_US" < 'b'`, /At location 3: COLLATE "en_US" is not supported: text is evaluated by code point, so only "C", "POSIX"/);
+    rejects(
+      cDb,
+      `en COLLATE "en_US" < 'b'`,
+      /At location 3: COLLATE "en_US" is not supported: text is evaluated by code point, so only "C", "POSIX"/,
+    );
     rejects(cDb, `en COLLATE "en_US" = 'b'`, /COLLATE "en_US" is not supported/);
     rejects(cDb, `n COLLATE "C" = 1`, /collations are not supported by type int4/);
-    rejects(cDb, `en COLLATE "C" < c COLLATE "POSIX"`, /collation mismatch between explicit collations "C" and "POSIX"/);
+    rejects(
+      cDb,
+      `en COLLATE "C" < c COLLATE "POSIX"`,
+      /collation mismatch between explicit collations "C" and "POSIX"/,
+    );
     rejects(enDb, `name COLLATE "default" < 'b'`, /ordering text by collation "en_US\.utf8"/);
     expect(ev(cDb, `name COLLATE "default" < 'b'`, { name: "B" })).toBe(true);
     rejects(cDb, "en = c", /could not determine which collation to use for string comparison/);
@@ -119,7 +183,8 @@ describe("text ordering and collations", () => {
 
   it("classifies providers and locales", () => {
     for (const l of ["C", "POSIX", "C.UTF-8", "C.utf8"]) expect(collationOrdersByCodePoint("c", l)).toBe(true);
-    for (const l of ["en_US.utf8", "en_US", "de_DE.UTF-8", null]) expect(collationOrdersByCodePoint("c", l)).toBe(false);
+    for (const l of ["en_US.utf8", "en_US", "de_DE.UTF-8", null])
+      expect(collationOrdersByCodePoint("c", l)).toBe(false);
     expect(collationOrdersByCodePoint("i", "C")).toBe(false);
     expect(collationOrdersByCodePoint("i", "en-US")).toBe(false);
     expect(collationOrdersByCodePoint("b", "C.UTF-8")).toBe(true);

@@ -18,7 +18,15 @@ const cols = new Map<string, ColumnType>([
   ["f", T("float", "float8")],
   ["zone", T("text", "text")],
 ]);
-const row = { ts: "2024-01-31 10:30:00", tz: "2024-03-10 06:30:00+00", d: "2024-01-31", t: "23:30:00", iv: "1 mon 2 days 03:00:00", f: "0.1", zone: "America/New_York" };
+const row = {
+  ts: "2024-01-31 10:30:00",
+  tz: "2024-03-10 06:30:00+00",
+  d: "2024-01-31",
+  t: "23:30:00",
+  iv: "1 mon 2 days 03:00:00",
+  f: "0.1",
+  zone: "America/New_York",
+};
 
 beforeAll(() => loadWhereParser());
 
@@ -30,7 +38,8 @@ function txt(expr: string, r: Record<string, string | null> = row): string | nul
   expect(typed.type).toEqual(TEXT);
   return typed.eval(new RowContext(r, cols)) as string | null;
 }
-const ev = (where: string, r: Record<string, string | null> = row, params: string[] = []) => compileWhere(where, cols, params).evaluate(r);
+const ev = (where: string, r: Record<string, string | null> = row, params: string[] = []) =>
+  compileWhere(where, cols, params).evaluate(r);
 const err = (w: string) => {
   try {
     compileWhere(w, cols);
@@ -68,7 +77,9 @@ describe("interval values", () => {
     expect(ev("iv = interval '32 days 03:00:00'")).toBe(true);
     expect(ev("iv <> '1 mon 2 days 3 hours'")).toBe(false);
     expect(ev("iv = '1 mon 2 days 3 hours 1 microsecond'")).toBe(false);
-    expect(ev("'1 year 2 mons 3 days 04:05:06.789'::interval = interval '14 mons 3 days 14706.789 seconds'")).toBe(true);
+    expect(ev("'1 year 2 mons 3 days 04:05:06.789'::interval = interval '14 mons 3 days 14706.789 seconds'")).toBe(
+      true,
+    );
     expect(ev("iv = '1 day'", { ...row, iv: null })).toBe(null);
     expect(err("iv < interval '1 day'")).toMatch(/operator does not exist: interval < interval/);
   });
@@ -131,7 +142,9 @@ describe("date/time arithmetic", () => {
     expect(ev("d < ts")).toBe(true);
     expect(ev("d = ts::date")).toBe(true);
     expect(txt("d::timestamp")).toBe("2024-01-31 00:00:00");
-    expect(ev("'a' || iv = 'a1 mon 2 days 03:00:00' AND ts || '!' = '2024-01-31 10:30:00!' AND f || '' = '0.1'")).toBe(true);
+    expect(ev("'a' || iv = 'a1 mon 2 days 03:00:00' AND ts || '!' = '2024-01-31 10:30:00!' AND f || '' = '0.1'")).toBe(
+      true,
+    );
     expect(err("d || t = 'x'")).toMatch(/operator does not exist: date \|\| time/);
     expect(ev("'infinity'::timestamp + interval '1 day' = 'infinity'")).toBe(true);
     expect(err("d + '1 day'")).toMatch(/operator is not unique: date \+ unknown/);

@@ -23,7 +23,8 @@ const cols = new Map<string, ColumnType>([
 
 beforeAll(() => loadWhereParser());
 
-const ev = (where: string, row: Record<string, string | null>, params: string[] = []) => compileWhere(where, cols, params).evaluate(row);
+const ev = (where: string, row: Record<string, string | null>, params: string[] = []) =>
+  compileWhere(where, cols, params).evaluate(row);
 
 describe("where evaluator", () => {
   it("compares with 3-valued logic", () => {
@@ -83,7 +84,9 @@ describe("where evaluator", () => {
     expect(err("n")).toMatch(/boolean/);
     expect(err("count(*) > 1")).toMatch(/aggregation/);
     // jsonb compares by value, bytea and other types by their own rules: not by their text form.
-    expect(err(`j = '{"a":1}'`)).toMatch(/operator does not exist: jsonb = jsonb \(values of type jsonb cannot be compared/);
+    expect(err(`j = '{"a":1}'`)).toMatch(
+      /operator does not exist: jsonb = jsonb \(values of type jsonb cannot be compared/,
+    );
     expect(err("j IS DISTINCT FROM NULL")).toMatch(/jsonb IS DISTINCT FROM jsonb/);
     expect(err("b = '\\x00FF'")).toMatch(/bytea = bytea/);
     expect(err("inet IN ('10.0.0.1')")).toMatch(/inet = inet/);
@@ -134,7 +137,9 @@ describe("numeric", () => {
     expect(ev("('Infinity'::numeric - 'Infinity'::numeric)::text = 'NaN'", {})).toBe(true);
     expect(ev("num / 0 = 1", num)).toBe(null);
     expect(ev("greatest(n, 2.5) + 1 = 8 AND greatest(n, 7.5) + 1 = 8.5", num)).toBe(true);
-    expect(ev("coalesce(NULL, 1, 2.5) * 2 = 2 AND ARRAY[1, 2.5] = '{1,2.5}' AND 7.0 = ANY(ARRAY[1, 7])", {})).toBe(true);
+    expect(ev("coalesce(NULL, 1, 2.5) * 2 = 2 AND ARRAY[1, 2.5] = '{1,2.5}' AND 7.0 = ANY(ARRAY[1, 7])", {})).toBe(
+      true,
+    );
     expect(() => compileWhere("num ^ 2 > 1", cols)).toThrow(/operator \^ is not supported for numeric/);
   });
 
@@ -149,7 +154,9 @@ describe("numeric", () => {
     expect(ev("2147483647.4::int4 = 2147483647", {})).toBe(true);
     expect(ev("num::int8 = 1", num)).toBe(null);
     expect(ev("(1e-7::float8)::text = '1e-07' AND (1e15::float8)::text = '1e+15'", {})).toBe(true);
-    expect(() => compileWhere("num::numeric(10,2,3) = 1", cols)).toThrow(/type modifiers are not supported for type numeric/);
+    expect(() => compileWhere("num::numeric(10,2,3) = 1", cols)).toThrow(
+      /type modifiers are not supported for type numeric/,
+    );
   });
 });
 
@@ -196,7 +203,11 @@ describe("match index", () => {
       idx.add(1, name, c.hint, c.hint ? cols.get(c.hint.column) : undefined);
       return c;
     };
-    expect(add("envA", `env = $1 AND "createdAt" > $2`, ["A", "2020-01-01"]).hint).toEqual({ column: "env", kind: "eq", keys: ["sA"] });
+    expect(add("envA", `env = $1 AND "createdAt" > $2`, ["A", "2020-01-01"]).hint).toEqual({
+      column: "env",
+      kind: "eq",
+      keys: ["sA"],
+    });
     add("ids", `id IN ('1', '2')`);
     expect(add("tag", `env = 'B' AND tags @> $1::text[]`, ["{t1,t2}"]).hint?.column).toBe("env");
     expect(add("tagOnly", `tags @> ARRAY['t9']`).hint).toEqual({ column: "tags", kind: "contains", keys: ["st9"] });

@@ -5,9 +5,7 @@
  */
 import { z } from "zod";
 
-const bool = z
-  .enum(["true", "false", "1", "0"])
-  .transform((v) => v === "true" || v === "1");
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
 export const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -22,7 +20,10 @@ export const EnvSchema = z.object({
   /** The Electric-protocol shape server: apps/shape-sync or the real Electric service. */
   ELECTRIC_ORIGIN: z.string().url().default("http://127.0.0.1:3060"),
   /** Sent as `secret` on every shape request when the shape server (ours or Electric) runs with a secret. */
-  ELECTRIC_SECRET: z.string().optional().transform((v) => v || undefined),
+  ELECTRIC_SECRET: z
+    .string()
+    .optional()
+    .transform((v) => v || undefined),
   /** Signs dashboard session cookies. */
   SESSION_SECRET: z.string().min(16).default("runfeed-dev-session-secret-change-me"),
   /** Public base URL printed and used in links; defaults to http://HOST:PORT. */
@@ -38,8 +39,16 @@ export const EnvSchema = z.object({
   /** Oldest createdAt floor a tag feed may ask for (default 24 h). */
   REALTIME_MAXIMUM_CREATED_AT_FILTER_AGE_IN_MS: z.coerce.number().int().positive().default(86_400_000),
   /** createdAt floors cached per shape handle: fresh for a week, stale for two. */
-  REALTIME_CREATED_AT_CACHE_FRESH_MS: z.coerce.number().int().positive().default(7 * 86_400_000),
-  REALTIME_CREATED_AT_CACHE_STALE_MS: z.coerce.number().int().positive().default(14 * 86_400_000),
+  REALTIME_CREATED_AT_CACHE_FRESH_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(7 * 86_400_000),
+  REALTIME_CREATED_AT_CACHE_STALE_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(14 * 86_400_000),
 
   // --- write side
   /** Largest serialised run metadata accepted (bytes). */

@@ -117,9 +117,19 @@ const HOT_ROUTES: readonly HotRoute[] = [
   // Realtime feeds (docs/decisions/071-realtime-repoll-cpu.md): GET only (no body), their handlers abort
   // the upstream long-poll and release the limiter slot through the request's signal, and their bodies
   // stream (SSE), so they get a signal wired to the connection and a streamed response.
-  { id: "routes/realtime.v1.runs.$runId", pattern: /^\/realtime\/v1\/runs\/([^/]+)\/?$/, param: "runId", realtime: true },
+  {
+    id: "routes/realtime.v1.runs.$runId",
+    pattern: /^\/realtime\/v1\/runs\/([^/]+)\/?$/,
+    param: "runId",
+    realtime: true,
+  },
   { id: "routes/realtime.v1.runs", pattern: /^\/realtime\/v1\/runs\/?$/, realtime: true },
-  { id: "routes/realtime.v1.batches.$batchId", pattern: /^\/realtime\/v1\/batches\/([^/]+)\/?$/, param: "batchId", realtime: true },
+  {
+    id: "routes/realtime.v1.batches.$batchId",
+    pattern: /^\/realtime\/v1\/batches\/([^/]+)\/?$/,
+    param: "batchId",
+    realtime: true,
+  },
 ];
 /** Larger (or unsized, chunked) bodies take the Remix path, which streams them to the route. */
 const HOT_BODY_LIMIT = 256 * 1024;
@@ -151,7 +161,10 @@ function matchHotRoute(req: IncomingMessage): HotMatch | undefined {
     if (realtime) return undefined; // GET-only routes: the 405 (and any body) stays with Remix
     const length = Number(req.headers["content-length"]);
     if (!(length <= HOT_BODY_LIMIT) || req.headers["transfer-encoding"] !== undefined) return undefined;
-  } else if (realtime && (req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined)) {
+  } else if (
+    realtime &&
+    (req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined)
+  ) {
     return undefined; // a GET with a body: Remix's path, as before
   }
   for (const route of HOT_ROUTES) {

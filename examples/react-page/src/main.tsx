@@ -61,19 +61,26 @@ function RunView() {
   const status = run?.status;
   if (status && history.at(-1) !== status) setHistory([...history, status]);
 
-  if (!runId || !accessToken) return <p>Pass <code>?runId=…&amp;token=…&amp;baseURL=…</code> in the URL.</p>;
+  if (!runId || !accessToken)
+    return (
+      <p>
+        Pass <code>?runId=…&amp;token=…&amp;baseURL=…</code> in the URL.
+      </p>
+    );
   const progress = (run?.metadata as { progress?: number } | undefined)?.progress;
   return (
     <main>
       <h1>Run {runId}</h1>
-      <p className="status" data-testid="status">{status ?? "connecting"}</p>
+      <p className="status" data-testid="status">
+        {status ?? "connecting"}
+      </p>
       {progress !== undefined && <progress max={1} value={progress} data-testid="progress" />}
       <p>
         History: <span data-testid="history">{history.join(" → ")}</span>
       </p>
       <p>
-        Finished: <span data-testid="finished">{run?.finishedAt ? run.finishedAt.toISOString() : "no"}</span>, onComplete calls:{" "}
-        <span data-testid="completions">{completions}</span>
+        Finished: <span data-testid="finished">{run?.finishedAt ? run.finishedAt.toISOString() : "no"}</span>,
+        onComplete calls: <span data-testid="completions">{completions}</span>
       </p>
       <p>
         Output: <code data-testid="output">{run?.output === undefined ? "" : JSON.stringify(run.output)}</code>
@@ -88,7 +95,5 @@ function RunView() {
 }
 
 createRoot(document.getElementById("root")!).render(
-  <StrictMode>
-    {tag ? <TagView /> : batchId ? <BatchView /> : <RunView />}
-  </StrictMode>,
+  <StrictMode>{tag ? <TagView /> : batchId ? <BatchView /> : <RunView />}</StrictMode>,
 );

@@ -44,7 +44,10 @@ export const TriggerTaskOptions = z.object({
   resumeParentOnCompletion: z.boolean().optional(),
   lockToVersion: z.string().optional(),
   queue: z.object({ name: z.string(), concurrencyLimit: z.number().int().optional() }).optional(),
-  concurrency: z.array(z.string().regex(/^[a-zA-Z0-9_-]{1,122}$/)).max(2).optional(),
+  concurrency: z
+    .array(z.string().regex(/^[a-zA-Z0-9_-]{1,122}$/))
+    .max(2)
+    .optional(),
   concurrencyKey: ConcurrencyKey.optional(),
   delay: Delay.optional(),
   idempotencyKey: IdempotencyKey.optional(),
@@ -73,8 +76,15 @@ export const TriggerTaskRequestBody = z
     options: TriggerTaskOptions.optional(),
   })
   .superRefine((body, ctx) => {
-    if (body.options?.payloadType === "application/store" && (typeof body.payload !== "string" || body.payload === "")) {
-      ctx.addIssue({ code: "custom", path: ["payload"], message: "payload must be a non-empty string for application/store" });
+    if (
+      body.options?.payloadType === "application/store" &&
+      (typeof body.payload !== "string" || body.payload === "")
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["payload"],
+        message: "payload must be a non-empty string for application/store",
+      });
     }
   });
 export type TriggerTaskRequestBody = z.output<typeof TriggerTaskRequestBody>;
@@ -149,7 +159,11 @@ export const ReplayRunRequestBody = z
   })
   .superRefine((value, ctx) => {
     if (value.payloadType === "application/super+json" && typeof value.payload !== "string") {
-      ctx.addIssue({ code: "custom", path: ["payload"], message: "payload must be a SuperJSON string when payloadType is application/super+json" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["payload"],
+        message: "payload must be a SuperJSON string when payloadType is application/super+json",
+      });
     }
   });
 export type ReplayRunRequestBody = z.output<typeof ReplayRunRequestBody>;
@@ -182,7 +196,8 @@ export function parseDurationMs(value: string): number | undefined {
   const text = value.trim();
   if (!DURATION.test(text)) return undefined;
   let total = 0;
-  for (const [, amount, unit] of text.matchAll(/(\d+)(w|d|hr|h|m|s)/g)) total += Number(amount) * DURATION_UNIT_MS[unit!]!;
+  for (const [, amount, unit] of text.matchAll(/(\d+)(w|d|hr|h|m|s)/g))
+    total += Number(amount) * DURATION_UNIT_MS[unit!]!;
   return total;
 }
 

@@ -53,7 +53,15 @@ export const SUBSET_WHERE_EXPR_PARAM = "subset__where_expr";
 export const SUBSET_ORDER_BY_EXPR_PARAM = "subset__order_by_expr";
 /** POST body (§1.3): these keys (bare, or under the nested `subset` object) are subset params. */
 export const SUBSET_BODY_KEY = "subset";
-export const SUBSET_BODY_KEYS = ["where", "params", "limit", "offset", "order_by", "where_expr", "order_by_expr"] as const;
+export const SUBSET_BODY_KEYS = [
+  "where",
+  "params",
+  "limit",
+  "offset",
+  "order_by",
+  "where_expr",
+  "order_by_expr",
+] as const;
 /** Field name of subset validation errors: `{"errors":{"subset":{"where":[…]}}}`. */
 export const SUBSET_ERROR_FIELD = "subset";
 
@@ -119,7 +127,10 @@ export interface ControlMessage {
 export type ShapeMessage<Row = Record<string, string | null>> = ChangeMessage<Row> | ControlMessage;
 
 export const upToDateMessage = (globalLastSeenLsn?: string): ControlMessage => ({
-  headers: globalLastSeenLsn === undefined ? { control: UP_TO_DATE } : { control: UP_TO_DATE, global_last_seen_lsn: globalLastSeenLsn },
+  headers:
+    globalLastSeenLsn === undefined
+      ? { control: UP_TO_DATE }
+      : { control: UP_TO_DATE, global_last_seen_lsn: globalLastSeenLsn },
 });
 
 /** The exact 409 body (§6.2): a JSON array, so clients ≤1.5.14 can publish it as messages. */
@@ -173,10 +184,7 @@ export type LogMode = "full" | "changes_only";
 export type ReplicaMode = "default" | "full";
 
 // --- Offsets (§4.1): pure codec. `tx` is a commit LSN (or 0 for virtual snapshot offsets).
-export type LogOffset =
-  | { kind: "before_all" }
-  | { kind: "now" }
-  | { kind: "at"; tx: bigint; op: number | "inf" };
+export type LogOffset = { kind: "before_all" } | { kind: "now" } | { kind: "at"; tx: bigint; op: number | "inf" };
 
 export const BEFORE_ALL: LogOffset = { kind: "before_all" };
 

@@ -82,7 +82,8 @@ function defineOwn(target: Record<string, unknown>, key: string, value: unknown)
 
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return Number.isNaN(a) && Number.isNaN(b);
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null)
+    return Number.isNaN(a) && Number.isNaN(b);
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   if (Array.isArray(a)) {
     const other = b as unknown[];
@@ -101,7 +102,10 @@ export interface AppliedMetadata {
   unappliedOperations: MetadataOperation[];
 }
 
-export function applyMetadataOperations(current: MetadataObject, operations: readonly MetadataOperation[]): AppliedMetadata {
+export function applyMetadataOperations(
+  current: MetadataObject,
+  operations: readonly MetadataOperation[],
+): AppliedMetadata {
   const unappliedOperations: MetadataOperation[] = [];
   let metadata = structuredClone(current) as MetadataObject;
 
@@ -120,14 +124,19 @@ export function applyMetadataOperations(current: MetadataObject, operations: rea
       case "append": {
         const existing = getAt(metadata, operation.key);
         const value = structuredClone(operation.value);
-        const next = existing === undefined ? [value] : Array.isArray(existing) ? [...existing, value] : [existing, value];
+        const next =
+          existing === undefined ? [value] : Array.isArray(existing) ? [...existing, value] : [existing, value];
         setAt(metadata, operation.key, next);
         break;
       }
       case "remove": {
         const existing = getAt(metadata, operation.key);
         if (Array.isArray(existing)) {
-          setAt(metadata, operation.key, existing.filter((item) => !deepEqual(item, operation.value)));
+          setAt(
+            metadata,
+            operation.key,
+            existing.filter((item) => !deepEqual(item, operation.value)),
+          );
         } else {
           unappliedOperations.push(operation);
         }
@@ -157,7 +166,8 @@ export function parseMetadataPacket(data: string | null | undefined, dataType = 
   try {
     let parsed: unknown = JSON.parse(data);
     // super+json packets keep the plain value under `json` (type annotations under `meta` are dropped).
-    if (dataType === "application/super+json" && isContainer(parsed) && "json" in parsed) parsed = (parsed as MetadataObject).json;
+    if (dataType === "application/super+json" && isContainer(parsed) && "json" in parsed)
+      parsed = (parsed as MetadataObject).json;
     if (!isContainer(parsed) || Array.isArray(parsed)) return {};
     return parsed as MetadataObject;
   } catch {

@@ -65,7 +65,10 @@ const PUBLIC_STATUS: Record<TaskRunStatus, PublicRunStatus> = {
  * DB status → public status. Unknown values map to QUEUED, as the SDK does. `apiVersion` "none"
  * (clients older than 2025-07-16) never sees DEQUEUED: it becomes EXECUTING.
  */
-export function publicStatusFromRunStatus(status: string, apiVersion: "2025-07-16" | "none" = "2025-07-16"): PublicRunStatus {
+export function publicStatusFromRunStatus(
+  status: string,
+  apiVersion: "2025-07-16" | "none" = "2025-07-16",
+): PublicRunStatus {
   const mapped = PUBLIC_STATUS[status as TaskRunStatus] ?? "QUEUED";
   return apiVersion === "none" && mapped === "DEQUEUED" ? "EXECUTING" : mapped;
 }

@@ -13,7 +13,14 @@ describe("TriggerTaskRequestBody", () => {
   it("accepts what the 4.8.3 SDK sends and coerces concurrencyKey", () => {
     const body = TriggerTaskRequestBody.parse({
       payload: '{"a":1}',
-      options: { payloadType: "application/json", tags: ["a"], concurrencyKey: 7, delay: "1h", ttl: 60, metadata: { m: 1 } },
+      options: {
+        payloadType: "application/json",
+        tags: ["a"],
+        concurrencyKey: 7,
+        delay: "1h",
+        ttl: 60,
+        metadata: { m: 1 },
+      },
     });
     expect(body.options?.concurrencyKey).toBe("7");
   });
@@ -38,7 +45,9 @@ describe("ReplayRunRequestBody", () => {
 describe("CreatePublicTokenRequestBody", () => {
   it("requires at least one scope", () => {
     expect(CreatePublicTokenRequestBody.safeParse({ scopes: [] }).success).toBe(false);
-    expect(CreatePublicTokenRequestBody.safeParse({ scopes: ["read:runs"], expirationTime: 1_900_000_000 }).success).toBe(true);
+    expect(
+      CreatePublicTokenRequestBody.safeParse({ scopes: ["read:runs"], expirationTime: 1_900_000_000 }).success,
+    ).toBe(true);
   });
 });
 

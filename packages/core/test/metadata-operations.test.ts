@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { applyMetadataOperations, isSafeMetadataKey, parseMetadataPacket, parseMetadataPath, type MetadataOperation } from "../src/metadata-operations.js";
+import {
+  applyMetadataOperations,
+  isSafeMetadataKey,
+  parseMetadataPacket,
+  parseMetadataPath,
+  type MetadataOperation,
+} from "../src/metadata-operations.js";
 import { UpdateMetadataRequestBody } from "../src/api-schemas.js";
 
 const apply = (current: Record<string, unknown>, ...ops: MetadataOperation[]) => applyMetadataOperations(current, ops);
@@ -7,7 +13,9 @@ const apply = (current: Record<string, unknown>, ...ops: MetadataOperation[]) =>
 describe("applyMetadataOperations (§6.3)", () => {
   it("set assigns plain keys and $. paths whose parent exists", () => {
     expect(apply({}, { type: "set", key: "a", value: 1 }).newMetadata).toEqual({ a: 1 });
-    expect(apply({ a: { b: 1 } }, { type: "set", key: "$.a.c", value: [1] }).newMetadata).toEqual({ a: { b: 1, c: [1] } });
+    expect(apply({ a: { b: 1 } }, { type: "set", key: "$.a.c", value: [1] }).newMetadata).toEqual({
+      a: { b: 1, c: [1] },
+    });
     expect(apply({ a: [5, 6] }, { type: "set", key: "$.a.0", value: 2 }).newMetadata).toEqual({ a: [2, 6] });
   });
 
@@ -32,7 +40,9 @@ describe("applyMetadataOperations (§6.3)", () => {
     expect(apply({ l: [1] }, { type: "append", key: "l", value: { x: 2 } }).newMetadata).toEqual({ l: [1, { x: 2 }] });
     expect(apply({ l: "a" }, { type: "append", key: "l", value: "b" }).newMetadata).toEqual({ l: ["a", "b"] });
     expect(apply({ o: {} }, { type: "append", key: "$.o.l", value: 1 }).newMetadata).toEqual({ o: { l: [1] } });
-    expect(apply({ o: { l: 0 } }, { type: "append", key: "$.o.l", value: 1 }).newMetadata).toEqual({ o: { l: [0, 1] } });
+    expect(apply({ o: { l: 0 } }, { type: "append", key: "$.o.l", value: 1 }).newMetadata).toEqual({
+      o: { l: [0, 1] },
+    });
   });
 
   it("remove filters by deep equality; a non-array target is unapplied", () => {
@@ -43,14 +53,18 @@ describe("applyMetadataOperations (§6.3)", () => {
     expect(bad.newMetadata).toEqual({ l: 3 });
     expect(bad.unappliedOperations).toHaveLength(1);
     expect(apply({}, { type: "remove", key: "$.x", value: 1 }).unappliedOperations).toHaveLength(1);
-    expect(apply({ o: { l: [1, 2] } }, { type: "remove", key: "$.o.l", value: 2 }).newMetadata).toEqual({ o: { l: [1] } });
+    expect(apply({ o: { l: [1, 2] } }, { type: "remove", key: "$.o.l", value: 2 }).newMetadata).toEqual({
+      o: { l: [1] },
+    });
   });
 
   it("increment adds to a number or starts from 0; decrement is a negative increment", () => {
     expect(apply({}, { type: "increment", key: "n", value: 2 }).newMetadata).toEqual({ n: 2 });
     expect(apply({ n: 5 }, { type: "increment", key: "n", value: -3 }).newMetadata).toEqual({ n: 2 });
     expect(apply({ n: "x" }, { type: "increment", key: "n", value: 1 }).newMetadata).toEqual({ n: 1 });
-    expect(apply({ p: { n: 1 } }, { type: "increment", key: "$.p.n", value: 1.5 }).newMetadata).toEqual({ p: { n: 2.5 } });
+    expect(apply({ p: { n: 1 } }, { type: "increment", key: "$.p.n", value: 1.5 }).newMetadata).toEqual({
+      p: { n: 2.5 },
+    });
   });
 
   it("update replaces the whole object", () => {
@@ -100,10 +114,20 @@ describe("applyMetadataOperations (§6.3)", () => {
 
 describe("isSafeMetadataKey", () => {
   it("accepts ordinary keys and paths", () => {
-    for (const key of ["a", "a.b", "constructor", "prototype", "$.a", "$.a.b.0"]) expect(isSafeMetadataKey(key)).toBe(true);
+    for (const key of ["a", "a.b", "constructor", "prototype", "$.a", "$.a.b.0"])
+      expect(isSafeMetadataKey(key)).toBe(true);
   });
   it("rejects $. alone, __proto__ and dangerous path segments", () => {
-    for (const key of ["$.", "$..", "__proto__", "$.__proto__", "$.a.constructor", "$.a.prototype.b", "$.a['__proto__']", "$.a\\__proto__"]) {
+    for (const key of [
+      "$.",
+      "$..",
+      "__proto__",
+      "$.__proto__",
+      "$.a.constructor",
+      "$.a.prototype.b",
+      "$.a['__proto__']",
+      "$.a\\__proto__",
+    ]) {
       expect(isSafeMetadataKey(key)).toBe(false);
     }
   });

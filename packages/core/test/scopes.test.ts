@@ -83,8 +83,18 @@ describe("Ability.can (§4.4 matching)", () => {
 
   it("canAny is any-of, and an empty resource list denies", () => {
     const ability = Ability.fromScopes(["read:tags:t2"]);
-    expect(ability.canAny("read", [{ type: "runs", id: "run_1" }, { type: "tags", id: "t2" }])).toBe(true);
-    expect(ability.canAny("read", [{ type: "runs", id: "run_1" }, { type: "tags", id: "t3" }])).toBe(false);
+    expect(
+      ability.canAny("read", [
+        { type: "runs", id: "run_1" },
+        { type: "tags", id: "t2" },
+      ]),
+    ).toBe(true);
+    expect(
+      ability.canAny("read", [
+        { type: "runs", id: "run_1" },
+        { type: "tags", id: "t3" },
+      ]),
+    ).toBe(false);
     expect(ability.canAny("read", [])).toBe(false);
   });
 
@@ -132,10 +142,8 @@ describe("flattenScopes (the SDK's object form)", () => {
       "read:batch:batch_1",
       "read:tasks:x",
     ]);
-    expect(flattenScopes({ trigger: { tasks: "x" }, batchTrigger: { tasks: ["x"] }, write: { inputStreams: ["run_1"] } })).toEqual([
-      "trigger:tasks:x",
-      "batchTrigger:tasks:x",
-      "write:inputStreams:run_1",
-    ]);
+    expect(
+      flattenScopes({ trigger: { tasks: "x" }, batchTrigger: { tasks: ["x"] }, write: { inputStreams: ["run_1"] } }),
+    ).toEqual(["trigger:tasks:x", "batchTrigger:tasks:x", "write:inputStreams:run_1"]);
   });
 });

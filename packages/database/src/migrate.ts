@@ -27,10 +27,7 @@ export interface MigrateResult {
   skipped: string[];
 }
 
-export async function migrate(
-  databaseUrl: string,
-  log: (message: string) => void = () => {},
-): Promise<MigrateResult> {
+export async function migrate(databaseUrl: string, log: (message: string) => void = () => {}): Promise<MigrateResult> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {

@@ -39,7 +39,10 @@ function newestSource(): number {
  */
 export function shapeSyncEntry(): string {
   if (!existsSync(ENTRY) || statSync(ENTRY).mtimeMs < newestSource()) {
-    execFileSync("pnpm", ["--silent", "--filter", "@runfeed/shape-sync", "build"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync("pnpm", ["--silent", "--filter", "@runfeed/shape-sync", "build"], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
   }
   return ENTRY;
 }

@@ -78,7 +78,12 @@ try {
   });
   children.push(webapp);
   const webappUrl = `http://127.0.0.1:${webappPort}`;
-  await waitForHttp(`${webappUrl}/healthz`, 120_000, () => true, () => webapp.child.exitCode === null);
+  await waitForHttp(
+    `${webappUrl}/healthz`,
+    120_000,
+    () => true,
+    () => webapp.child.exitCode === null,
+  );
   // First page load compiles the dashboard; warm it so the first visit is quick.
   await fetch(`${webappUrl}/`).catch(() => {});
 
@@ -145,7 +150,12 @@ async function startShapeSync(databaseUrl: string): Promise<string> {
     },
   });
   children.push(child);
-  await waitForHttp(`${origin}/v1/health`, 60_000, (body) => body.includes('"active"'), () => child.child.exitCode === null);
+  await waitForHttp(
+    `${origin}/v1/health`,
+    60_000,
+    (body) => body.includes('"active"'),
+    () => child.child.exitCode === null,
+  );
   return origin;
 }
 
@@ -195,7 +205,9 @@ function printBanner(info: { webappUrl: string; electricOrigin: string; seeded: 
     `  Webapp (dashboard + API)   ${info.webappUrl}`,
     `  Shape server (Electric)    ${info.electricOrigin}`,
     `  Demo dev secret key        ${info.devKey}`,
-    ...(info.seeded.user ? [`  Dashboard sign-in          ${info.seeded.user.email} / ${info.seeded.user.password}`] : []),
+    ...(info.seeded.user
+      ? [`  Dashboard sign-in          ${info.seeded.user.email} / ${info.seeded.user.password}`]
+      : []),
     "",
     "  Trigger a run:",
     `    curl -X POST ${info.webappUrl}/api/v1/tasks/hello-world/trigger \\`,

@@ -19,7 +19,9 @@ export function testServices() {
 
 /** Creates `test_<random>` from the migrated template. Drop it in afterAll. */
 export function createTestDatabase(): Promise<TestDatabase> {
-  return createDatabase(inject("databaseServerUrl"), `test_${randomBytes(6).toString("hex")}`, { template: TEMPLATE_DB });
+  return createDatabase(inject("databaseServerUrl"), `test_${randomBytes(6).toString("hex")}`, {
+    template: TEMPLATE_DB,
+  });
 }
 
 /** A Redis key prefix unique to this test file. */

@@ -32,15 +32,16 @@ describe("configuration documentation", () => {
   });
 
   it(".env.example lists exactly the variables the schemas parse", () => {
-    const documented = new Set(
-      [...read(".env.example").matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!),
-    );
+    const documented = new Set([...read(".env.example").matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!));
     expect([...documented].sort()).toEqual([...ALL].sort());
   });
 
   it("the README's configuration table lists exactly the same variables", () => {
     const readme = read("README.md");
-    const table = readme.slice(readme.indexOf("<!-- config-table:start -->"), readme.indexOf("<!-- config-table:end -->"));
+    const table = readme.slice(
+      readme.indexOf("<!-- config-table:start -->"),
+      readme.indexOf("<!-- config-table:end -->"),
+    );
     const rows = new Set([...table.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((m) => m[1]!));
     expect([...rows].sort()).toEqual([...ALL].sort());
   });

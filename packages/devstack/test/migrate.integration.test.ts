@@ -42,12 +42,23 @@ describe("migrations", () => {
       const org = await prisma.organization.create({ data: { slug: "o", title: "O" } });
       const project = await prisma.project.create({ data: { slug: "p", name: "P", organizationId: org.id } });
       const env = await prisma.runtimeEnvironment.create({
-        data: { slug: "dev", type: "DEVELOPMENT", apiKey: "tr_dev_abcdefghijklmnopqrstuvwx", projectId: project.id, organizationId: org.id },
+        data: {
+          slug: "dev",
+          type: "DEVELOPMENT",
+          apiKey: "tr_dev_abcdefghijklmnopqrstuvwx",
+          projectId: project.id,
+          organizationId: org.id,
+        },
       });
       const run = await prisma.taskRun.create({
         data: {
-          friendlyId: "run_1", taskIdentifier: "t", payload: "{}", runTags: ["a", "b"],
-          runtimeEnvironmentId: env.id, projectId: project.id, error: { type: "STRING_ERROR", raw: "x" },
+          friendlyId: "run_1",
+          taskIdentifier: "t",
+          payload: "{}",
+          runTags: ["a", "b"],
+          runtimeEnvironmentId: env.id,
+          projectId: project.id,
+          error: { type: "STRING_ERROR", raw: "x" },
         },
       });
       const read = await prisma.taskRun.findUniqueOrThrow({ where: { friendlyId: "run_1" } });

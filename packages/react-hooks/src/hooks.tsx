@@ -16,7 +16,13 @@ const RealtimeContext = createContext<RealtimeConfig>({});
 /** Provides `baseURL` and `accessToken` to every hook below it (hook options override them). */
 export function RunfeedProvider({ baseURL, accessToken, children }: RealtimeConfig & { children?: ReactNode }) {
   const parent = useContext(RealtimeContext);
-  return <RealtimeContext.Provider value={{ baseURL: baseURL ?? parent.baseURL, accessToken: accessToken ?? parent.accessToken }}>{children}</RealtimeContext.Provider>;
+  return (
+    <RealtimeContext.Provider
+      value={{ baseURL: baseURL ?? parent.baseURL, accessToken: accessToken ?? parent.accessToken }}
+    >
+      {children}
+    </RealtimeContext.Provider>
+  );
 }
 
 export interface UseRealtimeOptions extends RealtimeConfig {
@@ -25,7 +31,8 @@ export interface UseRealtimeOptions extends RealtimeConfig {
   skipColumns?: SkipColumnsOption;
 }
 
-export interface UseRealtimeRunOptions<TRun extends RealtimeRun<any, any, any> = RealtimeRun> extends UseRealtimeOptions {
+export interface UseRealtimeRunOptions<TRun extends RealtimeRun<any, any, any> = RealtimeRun>
+  extends UseRealtimeOptions {
   /** Stop once the run finished (default true). */
   stopOnCompletion?: boolean;
   /** Called exactly once, when the run has finished (finishedAt set). */
@@ -78,7 +85,10 @@ const skipKey = (skip: SkipColumnsOption | undefined) => (typeof skip === "strin
  * return <p>{run?.status ?? "connecting"}</p>;
  * ```
  */
-export function useRealtimeRun<TRun extends RealtimeRun<any, any, any> = RealtimeRun>(runId: string | undefined, options: UseRealtimeRunOptions<TRun> = {}) {
+export function useRealtimeRun<TRun extends RealtimeRun<any, any, any> = RealtimeRun>(
+  runId: string | undefined,
+  options: UseRealtimeRunOptions<TRun> = {},
+) {
   const stopOnCompletion = options.stopOnCompletion ?? true;
   const { snapshot, stop } = useFeed<TRun>(
     runId ? ["run", runId, stopOnCompletion, skipKey(options.skipColumns)] : undefined,
@@ -97,14 +107,22 @@ export function useRealtimeRunsWithTag<TRun extends RealtimeRun<any, any, any> =
   const list = tags === undefined ? undefined : typeof tags === "string" ? [tags] : [...tags];
   const { snapshot, stop } = useFeed<TRun>(
     list && list.length > 0 ? ["tags", list.join(","), options.createdAt, skipKey(options.skipColumns)] : undefined,
-    (config) => sdkRuns.subscribeToRunsWithTag<TRun>(list!, { ...config, createdAt: options.createdAt, skipColumns: options.skipColumns }),
+    (config) =>
+      sdkRuns.subscribeToRunsWithTag<TRun>(list!, {
+        ...config,
+        createdAt: options.createdAt,
+        skipColumns: options.skipColumns,
+      }),
     options,
   );
   return { runs: snapshot.runs as TRun[], error: snapshot.error, stop };
 }
 
 /** Watches every run of a batch, including runs created after subscribing. */
-export function useRealtimeBatch<TRun extends RealtimeRun<any, any, any> = RealtimeRun>(batchId: string | undefined, options: UseRealtimeOptions = {}) {
+export function useRealtimeBatch<TRun extends RealtimeRun<any, any, any> = RealtimeRun>(
+  batchId: string | undefined,
+  options: UseRealtimeOptions = {},
+) {
   const { snapshot, stop } = useFeed<TRun>(
     batchId ? ["batch", batchId, skipKey(options.skipColumns)] : undefined,
     (config) => sdkRuns.subscribeToBatch<TRun>(batchId!, { ...config, skipColumns: options.skipColumns }),

@@ -14,7 +14,10 @@ beforeEach(async () => {
 });
 afterEach(() => feed.close());
 
-const openRun = (extra: Record<string, unknown> = {}) => () => runs.subscribeToRun("run_1", { baseURL: feed.baseURL, accessToken: "t", ...extra });
+const openRun =
+  (extra: Record<string, unknown> = {}) =>
+  () =>
+    runs.subscribeToRun("run_1", { baseURL: feed.baseURL, accessToken: "t", ...extra });
 
 describe("FeedStore", () => {
   it("makes no request before a listener attaches", async () => {

@@ -21,7 +21,16 @@ import { buildReactPage } from "../../../examples/react-page/build.js";
 import { buildPlainJsPage } from "../../../examples/realtime-plain-js/build.js";
 import { startStack, type Stack } from "../../sdk/test/support/stack.js";
 
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 const CONTENT_TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
 
@@ -52,7 +61,8 @@ function watchPage(page: Page) {
     page.on("requestfailed", (r) => console.log("[failed]", r.url(), r.failure()?.errorText));
   }
   page.on("console", (message) => {
-    if (message.type() === "error" || /CORS|Access-Control|MissingHeaders|required headers/i.test(message.text())) problems.push(`console: ${message.text()}`);
+    if (message.type() === "error" || /CORS|Access-Control|MissingHeaders|required headers/i.test(message.text()))
+      problems.push(`console: ${message.text()}`);
   });
   page.on("pageerror", (error) => problems.push(`pageerror: ${error.message}`));
   page.on("request", (request) => {
@@ -123,7 +133,9 @@ describe.each([
   ["@runfeed/react-hooks", "runfeed"],
   ["@trigger.dev/react-hooks@4.8.3", "trigger"],
 ] as const)("examples/react-page built with %s", (_label, variant) => {
-  it("shows QUEUED → EXECUTING → COMPLETED from another origin, across a tab hide/show", { timeout: 60_000 }, async () => {
+  it("shows QUEUED → EXECUTING → COMPLETED from another origin, across a tab hide/show", {
+    timeout: 60_000,
+  }, async () => {
     const { id, token } = await queuedRunWithToken();
     const page = await browser.newPage();
     const watched = watchPage(page);
@@ -139,10 +151,16 @@ describe.each([
     await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(0), { timeout: 10_000, interval: 50 });
     const beforeShow = watched.feedRequests();
     await setVisibility(page, "visible");
-    await vi.waitFor(() => expect(watched.feedRequests()).toBeGreaterThan(beforeShow), { timeout: 10_000, interval: 50 });
+    await vi.waitFor(() => expect(watched.feedRequests()).toBeGreaterThan(beforeShow), {
+      timeout: 10_000,
+      interval: 50,
+    });
 
     stack.startWorker();
-    await vi.waitFor(async () => expect(await status.textContent()).toBe("COMPLETED"), { timeout: 30_000, interval: 100 });
+    await vi.waitFor(async () => expect(await status.textContent()).toBe("COMPLETED"), {
+      timeout: 30_000,
+      interval: 100,
+    });
     expect(await page.getByTestId("history").textContent()).toBe("QUEUED → EXECUTING → COMPLETED");
     expect(await page.getByTestId("output").textContent()).toBe(JSON.stringify({ greeting: "Hello, browser!" }));
     expect(await page.getByTestId("finished").textContent()).toMatch(/^\d{4}-\d\d-\d\dT/);
@@ -155,7 +173,9 @@ describe.each([
     await page.close();
   });
 
-  it("lists runs by tag and by batch live (useRealtimeRunsWithTag, useRealtimeBatch)", { timeout: 60_000 }, async () => {
+  it("lists runs by tag and by batch live (useRealtimeRunsWithTag, useRealtimeBatch)", {
+    timeout: 60_000,
+  }, async () => {
     const server = { baseURL: stack.baseURL, accessToken: stack.secretKey };
     const tag = `e2e:${variant}:${Math.random().toString(36).slice(2, 8)}`;
     const first = await tasks.trigger("hello-world", {}, { tags: [tag], delay: "1h" }, server);
@@ -163,19 +183,42 @@ describe.each([
     const page = await browser.newPage();
     const watched = watchPage(page);
     await page.goto(`${pages[variant]}/?${new URLSearchParams({ tag, token: tagToken, baseURL: stack.baseURL })}`);
-    await vi.waitFor(async () => expect(await page.getByTestId(`run-${first.id}`).textContent()).toBe("DELAYED"), { timeout: 15_000, interval: 100 });
+    await vi.waitFor(async () => expect(await page.getByTestId(`run-${first.id}`).textContent()).toBe("DELAYED"), {
+      timeout: 15_000,
+      interval: 100,
+    });
     // A run created after the page subscribed arrives live.
     const second = await tasks.trigger("hello-world", {}, { tags: [tag], delay: "1h" }, server);
-    await vi.waitFor(async () => expect(await page.getByTestId(`run-${second.id}`).textContent()).toBe("DELAYED"), { timeout: 15_000, interval: 100 });
+    await vi.waitFor(async () => expect(await page.getByTestId(`run-${second.id}`).textContent()).toBe("DELAYED"), {
+      timeout: 15_000,
+      interval: 100,
+    });
     expect(await page.getByTestId("count").textContent()).toBe("2");
 
-    const created = await batch.trigger([{ task: "hello-world", options: { delay: "1h" } }, { task: "hello-world", options: { delay: "1h" } }], {}, server);
-    await page.goto(`${pages[variant]}/?${new URLSearchParams({ batchId: created.batchId, token: created.publicAccessToken!, baseURL: stack.baseURL })}`);
-    await vi.waitFor(async () => expect(await page.getByTestId("count").textContent()).toBe("2"), { timeout: 15_000, interval: 100 });
+    const created = await batch.trigger(
+      [
+        { task: "hello-world", options: { delay: "1h" } },
+        { task: "hello-world", options: { delay: "1h" } },
+      ],
+      {},
+      server,
+    );
+    await page.goto(
+      `${pages[variant]}/?${new URLSearchParams({ batchId: created.batchId, token: created.publicAccessToken!, baseURL: stack.baseURL })}`,
+    );
+    await vi.waitFor(async () => expect(await page.getByTestId("count").textContent()).toBe("2"), {
+      timeout: 15_000,
+      interval: 100,
+    });
     // A change driven through the API shows up in the list.
-    const [one] = await page.locator("li[data-testid^='run-']").evaluateAll((items) => items.map((li) => li.getAttribute("data-testid")!.slice(4)));
+    const [one] = await page
+      .locator("li[data-testid^='run-']")
+      .evaluateAll((items) => items.map((li) => li.getAttribute("data-testid")!.slice(4)));
     await runs.cancel(one!, server);
-    await vi.waitFor(async () => expect(await page.getByTestId(`run-${one}`).textContent()).toBe("CANCELED"), { timeout: 15_000, interval: 100 });
+    await vi.waitFor(async () => expect(await page.getByTestId(`run-${one}`).textContent()).toBe("CANCELED"), {
+      timeout: 15_000,
+      interval: 100,
+    });
     expect(await page.getByTestId("error").count()).toBe(0);
     expect(watched.problems).toEqual([]);
     await page.close();
@@ -188,9 +231,15 @@ describe("examples/realtime-plain-js", () => {
     const page = await browser.newPage();
     const watched = watchPage(page);
     await page.goto(`${pages.plain}/?${new URLSearchParams({ runId: id, token, baseURL: stack.baseURL })}`);
-    await vi.waitFor(async () => expect(await page.locator("#status").textContent()).toBe("QUEUED"), { timeout: 15_000, interval: 100 });
+    await vi.waitFor(async () => expect(await page.locator("#status").textContent()).toBe("QUEUED"), {
+      timeout: 15_000,
+      interval: 100,
+    });
     stack.startWorker();
-    await vi.waitFor(async () => expect(await page.locator("#status").getAttribute("data-ended")).toBe("true"), { timeout: 30_000, interval: 100 });
+    await vi.waitFor(async () => expect(await page.locator("#status").getAttribute("data-ended")).toBe("true"), {
+      timeout: 30_000,
+      interval: 100,
+    });
     expect(await page.locator("#status").textContent()).toBe("COMPLETED");
     const log = await page.locator("#log li").allTextContents();
     expect(log.at(-1)).toContain('COMPLETED {"greeting":"Hello, browser!"}');

@@ -40,24 +40,41 @@ export async function createPublicToken(options: CreatePublicTokenOptions = {}):
   }
 
   if (ADDITIONAL_KEY_REGEX.test(config.accessToken)) {
-    if (!scopes || scopes.length === 0) throw new ConfigurationError("Public tokens created with an additional (_sk_) key need scopes.");
-    const expirationTime = options.expirationTime instanceof Date ? Math.floor(options.expirationTime.getTime() / 1000) : options.expirationTime;
+    if (!scopes || scopes.length === 0)
+      throw new ConfigurationError("Public tokens created with an additional (_sk_) key need scopes.");
+    const expirationTime =
+      options.expirationTime instanceof Date
+        ? Math.floor(options.expirationTime.getTime() / 1000)
+        : options.expirationTime;
     try {
       const { data } = await apiRequest<{ token: string }>(
-        { method: "POST", path: "/api/v1/auth/public-tokens", body: { scopes, expirationTime, realtime: options.realtime } },
+        {
+          method: "POST",
+          path: "/api/v1/auth/public-tokens",
+          body: { scopes, expirationTime, realtime: options.realtime },
+        },
         options,
       );
       return data.token;
     } catch (error) {
       if (error instanceof NotFoundError) {
-        throw new RunfeedError(`${config.baseURL} does not support public-token minting (POST /api/v1/auth/public-tokens answered 404); use the root secret key instead.`);
+        throw new RunfeedError(
+          `${config.baseURL} does not support public-token minting (POST /api/v1/auth/public-tokens answered 404); use the root secret key instead.`,
+        );
       }
       throw error;
     }
   }
 
-  const { data: claims } = await apiRequest<Record<string, unknown>>({ method: "POST", path: "/api/v1/auth/jwt/claims" }, options);
-  return new SignJWT({ ...claims, ...(scopes ? { scopes } : {}), ...(options.realtime ? { realtime: options.realtime } : {}) })
+  const { data: claims } = await apiRequest<Record<string, unknown>>(
+    { method: "POST", path: "/api/v1/auth/jwt/claims" },
+    options,
+  );
+  return new SignJWT({
+    ...claims,
+    ...(scopes ? { scopes } : {}),
+    ...(options.realtime ? { realtime: options.realtime } : {}),
+  })
     .setProtectedHeader({ alg: "HS256" })
     .setIssuer(JWT_ISSUER)
     .setAudience(JWT_AUDIENCE)

@@ -47,18 +47,33 @@ export function resolveConfig(options: RequestOptions = {}): ResolvedConfig {
   const baseURL = options.baseURL ?? globalConfig.baseURL;
   const accessToken = options.accessToken ?? globalConfig.accessToken;
   if (!baseURL) {
-    throw new ConfigurationError('No baseURL: call configure({ baseURL: "https://your-runfeed-server" }) or pass { baseURL } to this call.');
+    throw new ConfigurationError(
+      'No baseURL: call configure({ baseURL: "https://your-runfeed-server" }) or pass { baseURL } to this call.',
+    );
   }
   if (!accessToken) {
-    throw new ConfigurationError("No accessToken: call configure({ accessToken }) with a secret key (server) or a public token (browser), or pass { accessToken } to this call.");
+    throw new ConfigurationError(
+      "No accessToken: call configure({ accessToken }) with a secret key (server) or a public token (browser), or pass { accessToken } to this call.",
+    );
   }
   const fetchFn = globalConfig.fetch ?? globalThis.fetch?.bind(globalThis);
-  if (!fetchFn) throw new ConfigurationError("No fetch available: pass configure({ fetch }) on runtimes without a global fetch.");
-  return { baseURL: baseURL.replace(/\/$/, ""), accessToken, fetch: fetchFn, retry: globalConfig.retry ?? {}, signal: options.signal };
+  if (!fetchFn)
+    throw new ConfigurationError("No fetch available: pass configure({ fetch }) on runtimes without a global fetch.");
+  return {
+    baseURL: baseURL.replace(/\/$/, ""),
+    accessToken,
+    fetch: fetchFn,
+    retry: globalConfig.retry ?? {},
+    signal: options.signal,
+  };
 }
 
 /** `{base}{path}` with one trailing slash of base stripped (contract §1.2). */
-export function apiUrl(config: Pick<ResolvedConfig, "baseURL">, path: string, params?: Record<string, string | undefined>): string {
+export function apiUrl(
+  config: Pick<ResolvedConfig, "baseURL">,
+  path: string,
+  params?: Record<string, string | undefined>,
+): string {
   const url = new URL(`${config.baseURL}${path}`);
   for (const [key, value] of Object.entries(params ?? {})) if (value !== undefined) url.searchParams.set(key, value);
   return url.href;

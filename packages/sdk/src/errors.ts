@@ -55,7 +55,13 @@ export class ApiError extends RunfeedError {
     const where = safePath(url);
     switch (status) {
       case 400:
-        return new BadRequestError(status, url, body, `${where} rejected the request as invalid (400)${detail}. Check the arguments you passed.`, headers);
+        return new BadRequestError(
+          status,
+          url,
+          body,
+          `${where} rejected the request as invalid (400)${detail}. Check the arguments you passed.`,
+          headers,
+        );
       case 401:
         return new AuthenticationError(
           status,
@@ -73,16 +79,46 @@ export class ApiError extends RunfeedError {
           headers,
         );
       case 404:
-        return new NotFoundError(status, url, body, `${where} was not found (404)${detail}. Check the id and that the token belongs to the run's environment, and that baseURL points at a runfeed server.`, headers);
+        return new NotFoundError(
+          status,
+          url,
+          body,
+          `${where} was not found (404)${detail}. Check the id and that the token belongs to the run's environment, and that baseURL points at a runfeed server.`,
+          headers,
+        );
       case 413:
-        return new PayloadTooLargeError(status, url, body, `${where} rejected the body as too large (413)${detail}.`, headers);
+        return new PayloadTooLargeError(
+          status,
+          url,
+          body,
+          `${where} rejected the body as too large (413)${detail}.`,
+          headers,
+        );
       case 422:
-        return new UnprocessableEntityError(status, url, body, `${where} could not process the request (422)${detail}.`, headers);
+        return new UnprocessableEntityError(
+          status,
+          url,
+          body,
+          `${where} could not process the request (422)${detail}.`,
+          headers,
+        );
       case 429:
-        return new RateLimitError(status, url, body, `${where} is rate limiting this environment (429)${detail}. Close unused subscriptions or retry later.`, headers);
+        return new RateLimitError(
+          status,
+          url,
+          body,
+          `${where} is rate limiting this environment (429)${detail}. Close unused subscriptions or retry later.`,
+          headers,
+        );
       default:
         if (status >= 500) {
-          return new InternalServerError(status, url, body, `${where} failed with ${status}${detail}. This is a server problem; retries were exhausted.`, headers);
+          return new InternalServerError(
+            status,
+            url,
+            body,
+            `${where} failed with ${status}${detail}. This is a server problem; retries were exhausted.`,
+            headers,
+          );
         }
         return new ApiError(status, url, body, `${where} answered ${status}${detail}.`, headers);
     }

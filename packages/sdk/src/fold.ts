@@ -34,7 +34,8 @@ export class RunRowFold {
       if (message.key === undefined || message.value === undefined) continue;
       const operation = message.headers.operation;
       if (operation === "insert") this.#rows.set(message.key, { ...message.value });
-      else if (operation === "update") this.#rows.set(message.key, { ...this.#rows.get(message.key), ...message.value });
+      else if (operation === "update")
+        this.#rows.set(message.key, { ...this.#rows.get(message.key), ...message.value });
       else continue; // delete: runs that leave a filter keep being shown
       this.#touched.add(message.key);
     }

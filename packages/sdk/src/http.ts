@@ -55,7 +55,12 @@ export async function apiRequest<T>(request: ApiRequest, options: RequestOptions
     body = typeof request.body === "string" ? request.body : JSON.stringify(request.body);
     headers["content-type"] = request.contentType ?? "application/json";
   }
-  const response = await fetchFn(apiUrl(config, request.path), { method: request.method, headers, body, signal: config.signal });
+  const response = await fetchFn(apiUrl(config, request.path), {
+    method: request.method,
+    headers,
+    body,
+    signal: config.signal,
+  });
   const text = await response.text();
   return { data: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
 }

@@ -133,7 +133,8 @@ export class RunMetadata extends MetadataTarget {
   async #send(): Promise<Record<string, unknown> | undefined> {
     const queues = this.#queues;
     this.#queues = { operations: [], parentOperations: [], rootOperations: [] };
-    if (queues.operations.length + queues.parentOperations.length + queues.rootOperations.length === 0) return this.#current;
+    if (queues.operations.length + queues.parentOperations.length + queues.rootOperations.length === 0)
+      return this.#current;
     const { data } = await apiRequest<{ metadata: Record<string, unknown> }>(
       {
         method: "PUT",

@@ -54,5 +54,10 @@ export type MetadataOperation =
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const same = <T extends true>(_: T) => _;
 same<Equals<RunStatus, PublicRunStatus>>(true);
-same<Equals<RealtimeRunSkipColumn, Exclude<RunStreamColumn, "id" | "taskIdentifier" | "friendlyId" | "status" | "createdAt" | "updatedAt">>>(true);
+same<
+  Equals<
+    RealtimeRunSkipColumn,
+    Exclude<RunStreamColumn, "id" | "taskIdentifier" | "friendlyId" | "status" | "createdAt" | "updatedAt">
+  >
+>(true);
 same<Equals<MetadataOperation, CoreMetadataOperation>>(true);

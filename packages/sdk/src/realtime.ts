@@ -3,7 +3,15 @@ import type { RealtimeRunSkipColumn } from "./public-types.js";
 import { apiUrl, resolveConfig, type RequestOptions } from "./config.js";
 import type { RealtimeRun } from "./run.js";
 import { RunSubscription } from "./subscription.js";
-import { API_VERSION, API_VERSION_HEADER, AUTHORIZATION_HEADER, bearer, CREATED_AT_PARAM, SKIP_COLUMNS_PARAM, TAGS_PARAM } from "./wire.js";
+import {
+  API_VERSION,
+  API_VERSION_HEADER,
+  AUTHORIZATION_HEADER,
+  bearer,
+  CREATED_AT_PARAM,
+  SKIP_COLUMNS_PARAM,
+  TAGS_PARAM,
+} from "./wire.js";
 
 export type { RealtimeRunSkipColumn };
 
@@ -78,8 +86,16 @@ function open<TRun extends RealtimeRun<any, any, any>>(
  * }
  * ```
  */
-export function subscribeToRun<TRun extends RealtimeRun<any, any, any> = RealtimeRun>(runId: string, options: SubscribeToRunOptions = {}): RunSubscription<TRun> {
-  return open<TRun>(`/realtime/v1/runs/${encodeURIComponent(runId)}`, { [SKIP_COLUMNS_PARAM]: skipParam(options.skipColumns) }, options, options.stopOnCompletion ?? true);
+export function subscribeToRun<TRun extends RealtimeRun<any, any, any> = RealtimeRun>(
+  runId: string,
+  options: SubscribeToRunOptions = {},
+): RunSubscription<TRun> {
+  return open<TRun>(
+    `/realtime/v1/runs/${encodeURIComponent(runId)}`,
+    { [SKIP_COLUMNS_PARAM]: skipParam(options.skipColumns) },
+    options,
+    options.stopOnCompletion ?? true,
+  );
 }
 
 /** Watches every run carrying all of `tags` (created within `createdAt`). Never ends by itself. */
@@ -90,13 +106,25 @@ export function subscribeToRunsWithTag<TRun extends RealtimeRun<any, any, any> =
   const list = typeof tags === "string" ? [tags] : tags;
   return open<TRun>(
     "/realtime/v1/runs",
-    { [TAGS_PARAM]: list.join(","), [CREATED_AT_PARAM]: options.createdAt, [SKIP_COLUMNS_PARAM]: skipParam(options.skipColumns) },
+    {
+      [TAGS_PARAM]: list.join(","),
+      [CREATED_AT_PARAM]: options.createdAt,
+      [SKIP_COLUMNS_PARAM]: skipParam(options.skipColumns),
+    },
     options,
     false,
   );
 }
 
 /** Watches every run of a batch, including runs created after subscribing. Never ends by itself. */
-export function subscribeToBatch<TRun extends RealtimeRun<any, any, any> = RealtimeRun>(batchId: string, options: SubscribeOptions = {}): RunSubscription<TRun> {
-  return open<TRun>(`/realtime/v1/batches/${encodeURIComponent(batchId)}`, { [SKIP_COLUMNS_PARAM]: skipParam(options.skipColumns) }, options, false);
+export function subscribeToBatch<TRun extends RealtimeRun<any, any, any> = RealtimeRun>(
+  batchId: string,
+  options: SubscribeOptions = {},
+): RunSubscription<TRun> {
+  return open<TRun>(
+    `/realtime/v1/batches/${encodeURIComponent(batchId)}`,
+    { [SKIP_COLUMNS_PARAM]: skipParam(options.skipColumns) },
+    options,
+    false,
+  );
 }

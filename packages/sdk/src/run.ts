@@ -10,7 +10,10 @@ import { RunParseError } from "./errors.js";
 export type { RunStatus };
 
 /** One row as folded from the feed: column → value (string, or typed by the Electric parser). */
-export type RawRunRow = Partial<Record<RealtimeRunSkipColumn | "id" | "friendlyId" | "taskIdentifier" | "status" | "createdAt" | "updatedAt", unknown>> & Record<string, unknown>;
+export type RawRunRow = Partial<
+  Record<RealtimeRunSkipColumn | "id" | "friendlyId" | "taskIdentifier" | "status" | "createdAt" | "updatedAt", unknown>
+> &
+  Record<string, unknown>;
 
 export interface RunError {
   name?: string;
@@ -19,7 +22,11 @@ export interface RunError {
   causes?: unknown;
 }
 
-export interface RealtimeRun<TPayload = unknown, TOutput = unknown, TMetadata extends Record<string, unknown> = Record<string, unknown>> {
+export interface RealtimeRun<
+  TPayload = unknown,
+  TOutput = unknown,
+  TMetadata extends Record<string, unknown> = Record<string, unknown>,
+> {
   /** The run's friendly id (`run_…`). */
   id: string;
   taskIdentifier: string;
@@ -67,14 +74,19 @@ export function parseUtcTimestamp(value: unknown): Date | undefined {
 
 function requiredDate(row: RawRunRow, column: "createdAt" | "updatedAt"): Date {
   const date = parseUtcTimestamp(row[column]);
-  if (!date) throw new RunParseError(`Run ${String(row.friendlyId)} has an invalid ${column} (${JSON.stringify(row[column])}); expected UTC without zone.`);
+  if (!date)
+    throw new RunParseError(
+      `Run ${String(row.friendlyId)} has an invalid ${column} (${JSON.stringify(row[column])}); expected UTC without zone.`,
+    );
   return date;
 }
 
 function requiredString(row: RawRunRow, column: "friendlyId" | "taskIdentifier" | "status"): string {
   const value = row[column];
   if (typeof value !== "string" || value.length === 0) {
-    throw new RunParseError(`A streamed run lacks ${column} (row key ${String(row.id)}); the server must send full rows.`);
+    throw new RunParseError(
+      `A streamed run lacks ${column} (row key ${String(row.id)}); the server must send full rows.`,
+    );
   }
   return value;
 }
@@ -148,20 +160,30 @@ export function parseRunError(value: unknown): RunError | undefined {
   const error = (typeof value === "string" ? JSON.parse(value) : value) as Record<string, unknown>;
   switch (error.type) {
     case "BUILT_IN_ERROR":
-      return { name: error.name as string, message: String(error.message ?? ""), stackTrace: error.stackTrace as string | undefined, causes: error.causes };
+      return {
+        name: error.name as string,
+        message: String(error.message ?? ""),
+        stackTrace: error.stackTrace as string | undefined,
+        causes: error.causes,
+      };
     case "CUSTOM_ERROR":
     case "STRING_ERROR":
       return { message: String(error.raw ?? "") };
     case "INTERNAL_ERROR":
-      return { message: `${INTERNAL_ERROR_PREFIX} (${String(error.code)})`, stackTrace: error.stackTrace as string | undefined };
+      return {
+        message: `${INTERNAL_ERROR_PREFIX} (${String(error.code)})`,
+        stackTrace: error.stackTrace as string | undefined,
+      };
     default:
       throw new RunParseError(`Run error has unknown type ${JSON.stringify(error.type)}.`);
   }
 }
 
-export function toRealtimeRun<TPayload = unknown, TOutput = unknown, TMetadata extends Record<string, unknown> = Record<string, unknown>>(
-  row: RawRunRow,
-): RealtimeRun<TPayload, TOutput, TMetadata> {
+export function toRealtimeRun<
+  TPayload = unknown,
+  TOutput = unknown,
+  TMetadata extends Record<string, unknown> = Record<string, unknown>,
+>(row: RawRunRow): RealtimeRun<TPayload, TOutput, TMetadata> {
   const status = publicStatusFromRunStatus(requiredString(row, "status"));
   return {
     id: requiredString(row, "friendlyId"),
@@ -176,7 +198,9 @@ export function toRealtimeRun<TPayload = unknown, TOutput = unknown, TMetadata e
     finishedAt: parseUtcTimestamp(row.completedAt),
     payload: parsePacket(row.payload, row.payloadType) as TPayload | undefined,
     output: parsePacket(row.output, row.outputType) as TOutput | undefined,
-    metadata: (row.metadata && row.metadataType ? parsePacket(row.metadata, row.metadataType) : undefined) as TMetadata | undefined,
+    metadata: (row.metadata && row.metadataType ? parsePacket(row.metadata, row.metadataType) : undefined) as
+      | TMetadata
+      | undefined,
     error: parseRunError(row.error),
     tags: parseTextArray(row.runTags),
     realtimeStreams: parseTextArray(row.realtimeStreams),

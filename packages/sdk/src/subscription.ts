@@ -9,7 +9,13 @@ import { FetchError, ShapeStream, type Message, type Row } from "@electric-sql/c
 import { ApiError, ConnectionError, MissingRealtimeHeadersError, RunfeedError } from "./errors.js";
 import { RunRowFold, type FoldMessage } from "./fold.js";
 import { toRealtimeRun, type RealtimeRun } from "./run.js";
-import { INITIAL_STATE, isTerminal, transition, type SubscriptionEvent, type SubscriptionState } from "./subscription-state.js";
+import {
+  INITIAL_STATE,
+  isTerminal,
+  transition,
+  type SubscriptionEvent,
+  type SubscriptionState,
+} from "./subscription-state.js";
 import type { FetchFn } from "./fetch.js";
 
 export interface SubscriptionObserver<T> {
@@ -155,7 +161,8 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
     // Entering a terminal state: no request after this point (S3).
     this.#detachCallerSignal?.();
     this.#controller.abort();
-    const notice: Notice<TRun> = this.#state.kind === "errored" ? { type: "error", error: this.#state.error } : { type: "complete" };
+    const notice: Notice<TRun> =
+      this.#state.kind === "errored" ? { type: "error", error: this.#state.error } : { type: "complete" };
     this.#terminal = notice;
     this.#notify(notice);
   }
@@ -180,7 +187,8 @@ const MISSING_HEADERS = /didn't include the following required headers/;
 /** Electric's errors → ours, so callers can tell 401/403/404/429 and header problems apart. */
 export function toSubscriptionError(error: unknown, url: string): Error {
   if (error instanceof RunfeedError) return error;
-  if (error instanceof FetchError) return ApiError.fromStatus(error.status, error.url ?? url, (error.json ?? error.text) as unknown, error.headers);
+  if (error instanceof FetchError)
+    return ApiError.fromStatus(error.status, error.url ?? url, (error.json ?? error.text) as unknown, error.headers);
   // @electric-sql/client does not export MissingHeadersError; recognise it by its message.
   if (error instanceof Error && MISSING_HEADERS.test(error.message)) {
     const missing = [...error.message.matchAll(/^- (.+)$/gm)].map((m) => m[1]!);

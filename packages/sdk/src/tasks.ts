@@ -36,7 +36,11 @@ function triggerBody(payload: unknown, options: TriggerOptions) {
   const { delay, ...rest } = options;
   return {
     payload: payload === undefined ? undefined : JSON.stringify(payload),
-    options: { ...rest, ...(delay !== undefined ? { delay: delay instanceof Date ? delay.toISOString() : delay } : {}), payloadType: "application/json" },
+    options: {
+      ...rest,
+      ...(delay !== undefined ? { delay: delay instanceof Date ? delay.toISOString() : delay } : {}),
+      payloadType: "application/json",
+    },
   };
 }
 
@@ -48,9 +52,18 @@ function triggerBody(payload: unknown, options: TriggerOptions) {
  * const { id, publicAccessToken } = await tasks.trigger("send-email", { to: "a@b.c" }, { tags: ["user:1"] });
  * ```
  */
-export async function trigger(taskId: string, payload?: unknown, options: TriggerOptions = {}, request: RequestOptions = {}): Promise<TriggerResult> {
+export async function trigger(
+  taskId: string,
+  payload?: unknown,
+  options: TriggerOptions = {},
+  request: RequestOptions = {},
+): Promise<TriggerResult> {
   const { data, headers } = await apiRequest<{ id: string; isCached?: boolean }>(
-    { method: "POST", path: `/api/v1/tasks/${encodeURIComponent(taskId)}/trigger`, body: triggerBody(payload, options) },
+    {
+      method: "POST",
+      path: `/api/v1/tasks/${encodeURIComponent(taskId)}/trigger`,
+      body: triggerBody(payload, options),
+    },
     request,
   );
   return { id: data.id, isCached: data.isCached ?? false, publicAccessToken: headers.get(JWT_HEADER) ?? undefined };
@@ -84,13 +97,21 @@ const SEAL_ATTEMPTS = 5;
 /**
  * Triggers several runs as one batch: creates the batch, then streams the items as NDJSON (§6.2).
  */
-export async function batchTrigger(items: readonly BatchItem[], options: { idempotencyKey?: string } = {}, request: RequestOptions = {}): Promise<BatchTriggerResult> {
+export async function batchTrigger(
+  items: readonly BatchItem[],
+  options: { idempotencyKey?: string } = {},
+  request: RequestOptions = {},
+): Promise<BatchTriggerResult> {
   if (items.length === 0) throw new RunfeedError("batch.trigger needs at least one item.");
   const created = await apiRequest<{ id: string; runCount: number; isCached?: boolean }>(
     {
       method: "POST",
       path: "/api/v3/batches",
-      body: { runCount: items.length, taskIdentifiers: [...new Set(items.map((item) => item.task))], idempotencyKey: options.idempotencyKey },
+      body: {
+        runCount: items.length,
+        taskIdentifiers: [...new Set(items.map((item) => item.task))],
+        idempotencyKey: options.idempotencyKey,
+      },
     },
     request,
   );
@@ -100,13 +121,26 @@ export async function batchTrigger(items: readonly BatchItem[], options: { idemp
     .join("\n");
   for (let attempt = 1; ; attempt++) {
     const { data } = await apiRequest<ItemsResponse>(
-      { method: "POST", path: `/api/v3/batches/${encodeURIComponent(batchId)}/items`, body: `${ndjson}\n`, contentType: NDJSON_CONTENT_TYPE },
+      {
+        method: "POST",
+        path: `/api/v3/batches/${encodeURIComponent(batchId)}/items`,
+        body: `${ndjson}\n`,
+        contentType: NDJSON_CONTENT_TYPE,
+      },
       request,
     );
     if (data.sealed) break;
-    if (attempt >= SEAL_ATTEMPTS) throw new RunfeedError(`Batch ${batchId} was not sealed after ${SEAL_ATTEMPTS} attempts (${data.itemsAccepted} items accepted).`);
+    if (attempt >= SEAL_ATTEMPTS)
+      throw new RunfeedError(
+        `Batch ${batchId} was not sealed after ${SEAL_ATTEMPTS} attempts (${data.itemsAccepted} items accepted).`,
+      );
   }
-  return { batchId, runCount: created.data.runCount, isCached: created.data.isCached ?? false, publicAccessToken: created.headers.get(JWT_HEADER) ?? undefined };
+  return {
+    batchId,
+    runCount: created.data.runCount,
+    isCached: created.data.isCached ?? false,
+    publicAccessToken: created.headers.get(JWT_HEADER) ?? undefined,
+  };
 }
 
 /** The run as `GET /api/v3/runs/:id` returns it, with dates as Date. */
@@ -144,8 +178,14 @@ export interface RetrievedRun<TPayload = unknown, TOutput = unknown> {
 
 const DATE_FIELDS = ["createdAt", "updatedAt", "startedAt", "finishedAt", "delayedUntil", "expiredAt"] as const;
 
-export async function retrieve<TPayload = unknown, TOutput = unknown>(runId: string, request: RequestOptions = {}): Promise<RetrievedRun<TPayload, TOutput>> {
-  const { data } = await apiRequest<Record<string, unknown>>({ method: "GET", path: `/api/v3/runs/${encodeURIComponent(runId)}` }, request);
+export async function retrieve<TPayload = unknown, TOutput = unknown>(
+  runId: string,
+  request: RequestOptions = {},
+): Promise<RetrievedRun<TPayload, TOutput>> {
+  const { data } = await apiRequest<Record<string, unknown>>(
+    { method: "GET", path: `/api/v3/runs/${encodeURIComponent(runId)}` },
+    request,
+  );
   const run: Record<string, unknown> = { ...data, tags: data.tags ?? [] };
   for (const field of DATE_FIELDS) {
     const value = data[field];
@@ -156,6 +196,9 @@ export async function retrieve<TPayload = unknown, TOutput = unknown>(runId: str
 
 /** Cancels a run; the server sets CANCELED and finishedAt, which ends its subscriptions. */
 export async function cancel(runId: string, request: RequestOptions = {}): Promise<{ id: string }> {
-  const { data } = await apiRequest<{ id: string }>({ method: "POST", path: `/api/v2/runs/${encodeURIComponent(runId)}/cancel` }, request);
+  const { data } = await apiRequest<{ id: string }>(
+    { method: "POST", path: `/api/v2/runs/${encodeURIComponent(runId)}/cancel` },
+    request,
+  );
   return data;
 }

@@ -1,6 +1,14 @@
 /** The fetch decorators against a stub fetch (pure unit tests of the decorators only). */
 import { describe, expect, it } from "vitest";
-import { AuthenticationError, ConnectionError, createFetchWithErrors, createFetchWithRetry, NotFoundError, PermissionDeniedError, RateLimitError } from "../src/index.js";
+import {
+  AuthenticationError,
+  ConnectionError,
+  createFetchWithErrors,
+  createFetchWithRetry,
+  NotFoundError,
+  PermissionDeniedError,
+  RateLimitError,
+} from "../src/index.js";
 import { backoffDelayMs, RetryDefaults, serverDelayMs } from "../src/fetch.js";
 
 const fast = { initialDelayMs: 1, maxDelayMs: 2, random: () => 0 };
@@ -19,7 +27,12 @@ function scripted(responses: Array<Response | Error>) {
 
 describe("createFetchWithRetry", () => {
   it("retries 5xx, 429, 408 and network errors, then succeeds", async () => {
-    const { fn, calls } = scripted([new Response("", { status: 503 }), new TypeError("fetch failed"), new Response("", { status: 429 }), new Response("ok")]);
+    const { fn, calls } = scripted([
+      new Response("", { status: 503 }),
+      new TypeError("fetch failed"),
+      new Response("", { status: 429 }),
+      new Response("ok"),
+    ]);
     const response = await createFetchWithRetry(fn, fast)("http://x/a", { method: "POST", body: "b" });
     expect(await response.text()).toBe("ok");
     expect(calls).toHaveLength(4);
@@ -31,7 +44,10 @@ describe("createFetchWithRetry", () => {
     expect((await createFetchWithRetry(notFound.fn, fast)("http://x")).status).toBe(404);
     expect(notFound.calls).toHaveLength(1);
 
-    const forced = scripted([new Response("", { status: 404, headers: { "x-should-retry": "true" } }), new Response("found")]);
+    const forced = scripted([
+      new Response("", { status: 404, headers: { "x-should-retry": "true" } }),
+      new Response("found"),
+    ]);
     expect(await (await createFetchWithRetry(forced.fn, fast)("http://x")).text()).toBe("found");
 
     const vetoed = scripted([new Response("", { status: 500, headers: { "x-should-retry": "false" } })]);
@@ -44,13 +60,18 @@ describe("createFetchWithRetry", () => {
     expect(always500.calls).toHaveLength(3);
 
     const down = scripted([new TypeError("a"), new TypeError("b")]);
-    await expect(createFetchWithRetry(down.fn, { ...fast, maxAttempts: 2 })("http://x/y")).rejects.toBeInstanceOf(ConnectionError);
+    await expect(createFetchWithRetry(down.fn, { ...fast, maxAttempts: 2 })("http://x/y")).rejects.toBeInstanceOf(
+      ConnectionError,
+    );
   });
 
   it("stops waiting as soon as the caller aborts", async () => {
     const controller = new AbortController();
     const { fn } = scripted([new Response("", { status: 503 })]);
-    const pending = createFetchWithRetry(fn, { initialDelayMs: 60_000, maxDelayMs: 60_000, random: () => 1 })("http://x", { signal: controller.signal });
+    const pending = createFetchWithRetry(fn, { initialDelayMs: 60_000, maxDelayMs: 60_000, random: () => 1 })(
+      "http://x",
+      { signal: controller.signal },
+    );
     controller.abort(new DOMException("stop", "AbortError"));
     await expect(pending).rejects.toMatchObject({ name: "AbortError" });
   });

@@ -26,7 +26,9 @@ describe("RunRowFold (contract §1.5)", () => {
 
   it("emits one merged row per key touched in the batch", () => {
     const fold = new RunRowFold();
-    expect(fold.apply([insert("k1", { s: 1 }), update("k1", { s: 2 }), update("k1", { t: 3 }), upToDate])).toEqual([{ s: 2, t: 3 }]);
+    expect(fold.apply([insert("k1", { s: 1 }), update("k1", { s: 2 }), update("k1", { t: 3 }), upToDate])).toEqual([
+      { s: 2, t: 3 },
+    ]);
   });
 
   it("ignores deletes and clears everything on must-refetch", () => {
@@ -34,7 +36,9 @@ describe("RunRowFold (contract §1.5)", () => {
     fold.apply([insert("k1", { id: "1" }), upToDate]);
     expect(fold.apply([del("k1"), upToDate])).toEqual([]);
     expect(fold.size).toBe(1);
-    expect(fold.apply([insert("k2", { id: "2" }), mustRefetch, insert("k3", { id: "3" }), upToDate])).toEqual([{ id: "3" }]);
+    expect(fold.apply([insert("k2", { id: "2" }), mustRefetch, insert("k3", { id: "3" }), upToDate])).toEqual([
+      { id: "3" },
+    ]);
     expect(fold.size).toBe(1);
   });
 });

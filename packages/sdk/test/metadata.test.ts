@@ -49,7 +49,9 @@ describe("metadata.forRun batching (against a local HTTP server)", () => {
       req.on("end", () => {
         const body = JSON.parse(text) as Record<string, unknown>;
         puts.push({ url: req.url!, authorization: req.headers.authorization, body, at: Date.now() });
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ metadata: { seen: puts.length } }));
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ metadata: { seen: puts.length } }));
       });
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -64,9 +64,26 @@ describe("toRealtimeRun (contract §5)", () => {
 
   it("accepts values already typed by the Electric parser (bool, int4, float8, dims, jsonb)", () => {
     const run = toRealtimeRun(
-      wireRow({ isTest: true, number: 7, costInCents: 1.5, runTags: ["a", "b"], error: { type: "STRING_ERROR", raw: "boom" }, status: "COMPLETED_WITH_ERRORS", completedAt: "2026-06-06T10:06:00.000" }),
+      wireRow({
+        isTest: true,
+        number: 7,
+        costInCents: 1.5,
+        runTags: ["a", "b"],
+        error: { type: "STRING_ERROR", raw: "boom" },
+        status: "COMPLETED_WITH_ERRORS",
+        completedAt: "2026-06-06T10:06:00.000",
+      }),
     );
-    expect(run).toMatchObject({ isTest: true, number: 7, costInCents: 1.5, tags: ["a", "b"], error: { message: "boom" }, status: "FAILED", isFailed: true, isCompleted: true });
+    expect(run).toMatchObject({
+      isTest: true,
+      number: 7,
+      costInCents: 1.5,
+      tags: ["a", "b"],
+      error: { message: "boom" },
+      status: "FAILED",
+      isFailed: true,
+      isCompleted: true,
+    });
     expect(run.finishedAt?.toISOString()).toBe("2026-06-06T10:06:00.000Z");
   });
 
@@ -97,11 +114,27 @@ describe("toRealtimeRun (contract §5)", () => {
 
   it("parses packets by their type and leaves skipped columns undefined", () => {
     expect(toRealtimeRun(wireRow({ payload: "hi", payloadType: "text/plain" })).payload).toBe("hi");
-    expect(toRealtimeRun(wireRow({ payload: '{"json":{"a":1},"meta":{}}', payloadType: "application/super+json" })).payload).toEqual({ a: 1 });
+    expect(
+      toRealtimeRun(wireRow({ payload: '{"json":{"a":1},"meta":{}}', payloadType: "application/super+json" })).payload,
+    ).toEqual({ a: 1 });
     expect(toRealtimeRun(wireRow({ output: '{"ok":true}' })).output).toEqual({ ok: true });
     expect(toRealtimeRun(wireRow({ payload: "" })).payload).toBeUndefined();
-    const skipped = toRealtimeRun({ id: "x", friendlyId: "run_1", taskIdentifier: "t", status: "PENDING", createdAt: "2026-06-06T10:00:00.000", updatedAt: "2026-06-06T10:00:00.000" });
-    expect(skipped).toMatchObject({ payload: undefined, metadata: undefined, output: undefined, tags: [], error: undefined, isQueued: true });
+    const skipped = toRealtimeRun({
+      id: "x",
+      friendlyId: "run_1",
+      taskIdentifier: "t",
+      status: "PENDING",
+      createdAt: "2026-06-06T10:00:00.000",
+      updatedAt: "2026-06-06T10:00:00.000",
+    });
+    expect(skipped).toMatchObject({
+      payload: undefined,
+      metadata: undefined,
+      output: undefined,
+      tags: [],
+      error: undefined,
+      isQueued: true,
+    });
   });
 
   it("fails clearly on a partial row or a zoned/invalid required date", () => {
@@ -110,8 +143,12 @@ describe("toRealtimeRun (contract §5)", () => {
   });
 
   it("maps TaskRunError variants", () => {
-    expect(parseRunError('{"type":"BUILT_IN_ERROR","name":"TypeError","message":"x is undefined","stackTrace":"at f"}')).toEqual({ name: "TypeError", message: "x is undefined", stackTrace: "at f", causes: undefined });
-    expect(parseRunError({ type: "INTERNAL_ERROR", code: "TASK_RUN_CRASHED" })?.message).toBe("trigger.dev internal error (TASK_RUN_CRASHED)");
+    expect(
+      parseRunError('{"type":"BUILT_IN_ERROR","name":"TypeError","message":"x is undefined","stackTrace":"at f"}'),
+    ).toEqual({ name: "TypeError", message: "x is undefined", stackTrace: "at f", causes: undefined });
+    expect(parseRunError({ type: "INTERNAL_ERROR", code: "TASK_RUN_CRASHED" })?.message).toBe(
+      "trigger.dev internal error (TASK_RUN_CRASHED)",
+    );
     expect(() => parseRunError({ type: "NOPE" })).toThrow(RunParseError);
   });
 });

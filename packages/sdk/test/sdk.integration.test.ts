@@ -49,7 +49,14 @@ describe("a run from trigger to completion (checklist #45)", () => {
     expect(statuses[0]).toBe("QUEUED");
     expect(statuses).toContain("EXECUTING");
     expect(statuses.at(-1)).toBe("COMPLETED");
-    expect(last).toMatchObject({ id, taskIdentifier: "hello-world", isCompleted: true, isSuccess: true, output: { greeting: "Hello, sdk!" }, payload: { name: "sdk", delayMs: 1500 } });
+    expect(last).toMatchObject({
+      id,
+      taskIdentifier: "hello-world",
+      isCompleted: true,
+      isSuccess: true,
+      output: { greeting: "Hello, sdk!" },
+      payload: { name: "sdk", delayMs: 1500 },
+    });
     expect(last!.finishedAt).toBeInstanceOf(Date);
     expect(last!.startedAt!.getTime()).toBeLessThanOrEqual(last!.finishedAt!.getTime());
 
@@ -70,7 +77,8 @@ describe("a run from trigger to completion (checklist #45)", () => {
 
     // The server-minted token from the trigger response works too.
     const again = [];
-    for await (const run of runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: publicAccessToken })) again.push(run.status);
+    for await (const run of runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: publicAccessToken }))
+      again.push(run.status);
     expect(again).toEqual(["COMPLETED"]);
   });
 });
@@ -111,7 +119,12 @@ describe("tag and batch feeds", () => {
     const b = await tasks.trigger("hello-world", { delayMs: 10 }, { tags: [tag], delay: "1h" }, server);
     const token = await auth.createPublicToken({ ...server, scopes: { read: { tags: [tag] } } });
     const seen = new Map<string, RealtimeRun>();
-    const subscription = runs.subscribeToRunsWithTag([tag], { baseURL: stack.baseURL, accessToken: token, createdAt: "1h", skipColumns: "status-only" });
+    const subscription = runs.subscribeToRunsWithTag([tag], {
+      baseURL: stack.baseURL,
+      accessToken: token,
+      createdAt: "1h",
+      skipColumns: "status-only",
+    });
     for await (const run of subscription) {
       seen.set(run.id, run);
       if (seen.size === 2) subscription.unsubscribe();
@@ -130,7 +143,10 @@ describe("tag and batch feeds", () => {
     expect(result.batchId).toMatch(/^batch_/);
     expect(result.runCount).toBe(3);
     const seen = new Set<string>();
-    const subscription = runs.subscribeToBatch(result.batchId, { baseURL: stack.baseURL, accessToken: result.publicAccessToken ?? stack.secretKey });
+    const subscription = runs.subscribeToBatch(result.batchId, {
+      baseURL: stack.baseURL,
+      accessToken: result.publicAccessToken ?? stack.secretKey,
+    });
     for await (const run of subscription) {
       seen.add(run.id);
       if (seen.size === 3) subscription.unsubscribe();
@@ -163,14 +179,20 @@ describe("typed errors from the realtime routes", () => {
       for await (const _ of iterable);
     };
 
-    await expect(drain(runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: "tr_dev_notarealkeynotarealkey12" }))).rejects.toBeInstanceOf(AuthenticationError);
+    await expect(
+      drain(runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: "tr_dev_notarealkeynotarealkey12" })),
+    ).rejects.toBeInstanceOf(AuthenticationError);
 
     const wrongRun = await auth.createPublicToken({ ...server, scopes: { read: { runs: [other.id] } } });
-    const denied = await drain(runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: wrongRun })).catch((e: unknown) => e);
+    const denied = await drain(runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: wrongRun })).catch(
+      (e: unknown) => e,
+    );
     expect(denied).toBeInstanceOf(PermissionDeniedError);
     expect((denied as PermissionDeniedError).status).toBe(403);
 
-    await expect(drain(runs.subscribeToRun("run_doesnotexist000000000000", server))).rejects.toBeInstanceOf(NotFoundError);
+    await expect(drain(runs.subscribeToRun("run_doesnotexist000000000000", server))).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
     await expect(runs.retrieve("run_doesnotexist000000000000", { ...server })).rejects.toBeInstanceOf(NotFoundError);
   });
 
@@ -186,7 +208,12 @@ describe("typed errors from the realtime routes", () => {
         runtimeEnvironmentId: stack.app.project.environments[0]!.id,
       },
     });
-    const token = await auth.createPublicToken({ baseURL: stack.baseURL, accessToken: key, scopes: { read: { runs: [id] } }, expirationTime: "5m" });
+    const token = await auth.createPublicToken({
+      baseURL: stack.baseURL,
+      accessToken: key,
+      scopes: { read: { runs: [id] } },
+      expirationTime: "5m",
+    });
     expect(token.split(".")).toHaveLength(3);
     const subscription = runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: token });
     const first = await subscription[Symbol.asyncIterator]().next();

@@ -16,7 +16,12 @@ describe("subscription lifecycle transitions (SPEC.md S1–S2)", () => {
     for (const from of [INITIAL_STATE, transition(INITIAL_STATE, { type: "up-to-date" })]) {
       const terminal = transition(from, event);
       expect(terminal.kind).toBe(kind);
-      for (const later of [{ type: "up-to-date" }, { type: "unsubscribe" }, { type: "run-finished" }, { type: "error", error: new Error("y") }] as const) {
+      for (const later of [
+        { type: "up-to-date" },
+        { type: "unsubscribe" },
+        { type: "run-finished" },
+        { type: "error", error: new Error("y") },
+      ] as const) {
         expect(transition(terminal, later)).toBe(terminal);
       }
     }

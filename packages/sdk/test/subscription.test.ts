@@ -37,8 +37,19 @@ describe("runs.subscribeToRun", () => {
     feed.snapshot = [wireRun()];
     const subscription = runs.subscribeToRun("run_1", opts());
     const seen = collect(subscription, (run, i) => {
-      if (i === 0) feed.push([wireRun({ status: "EXECUTING", startedAt: "2026-06-06T10:00:01.000", updatedAt: "2026-06-06T10:00:01.000" })]);
-      if (i === 1) feed.push([wireRun({ status: "COMPLETED_SUCCESSFULLY", output: '{"ok":true}', completedAt: "2026-06-06T10:00:02.000", updatedAt: "2026-06-06T10:00:02.000" })]);
+      if (i === 0)
+        feed.push([
+          wireRun({ status: "EXECUTING", startedAt: "2026-06-06T10:00:01.000", updatedAt: "2026-06-06T10:00:01.000" }),
+        ]);
+      if (i === 1)
+        feed.push([
+          wireRun({
+            status: "COMPLETED_SUCCESSFULLY",
+            output: '{"ok":true}',
+            completedAt: "2026-06-06T10:00:02.000",
+            updatedAt: "2026-06-06T10:00:02.000",
+          }),
+        ]);
     });
     const result = await seen;
     expect(result.map((r) => r.status)).toEqual(["QUEUED", "EXECUTING", "COMPLETED"]);
@@ -153,7 +164,15 @@ describe("runs.subscribeToRun", () => {
 
 describe("runs.subscribeToRunsWithTag and subscribeToBatch", () => {
   it("emits every matching run, never ends by itself, and sends tags and createdAt", async () => {
-    feed.snapshot = [wireRun({ id: "a", friendlyId: "run_a" }), wireRun({ id: "b", friendlyId: "run_b", completedAt: "2026-06-06T10:00:02.000", status: "COMPLETED_SUCCESSFULLY" })];
+    feed.snapshot = [
+      wireRun({ id: "a", friendlyId: "run_a" }),
+      wireRun({
+        id: "b",
+        friendlyId: "run_b",
+        completedAt: "2026-06-06T10:00:02.000",
+        status: "COMPLETED_SUCCESSFULLY",
+      }),
+    ];
     const subscription = runs.subscribeToRunsWithTag(["user:1", "env:prod"], { ...opts(), createdAt: "1h" });
     const seen: string[] = [];
     for await (const run of subscription) {

@@ -20,7 +20,11 @@ export function cancelOnClose(res: { once(e: "close", fn: () => void): unknown }
   return c;
 }
 
-export type WaitOutcome = { kind: "change"; read: () => ReadResult } | { kind: "gone" } | { kind: "timeout" } | { kind: "aborted" };
+export type WaitOutcome =
+  | { kind: "change"; read: () => ReadResult }
+  | { kind: "gone" }
+  | { kind: "timeout" }
+  | { kind: "aborted" };
 
 interface Group {
   refs: number;
@@ -84,7 +88,8 @@ export class LiveWaits {
         }
         resolve(o);
       };
-      const onEvent = (e: "change" | "gone") => finish(e === "gone" ? { kind: "gone" } : { kind: "change", read: readOnce });
+      const onEvent = (e: "change" | "gone") =>
+        finish(e === "gone" ? { kind: "gone" } : { kind: "change", read: readOnce });
       const onAbort = () => finish({ kind: "aborted" });
       const timer = setTimeout(() => finish({ kind: "timeout" }), timeoutMs);
       g.resolvers.add(onEvent);

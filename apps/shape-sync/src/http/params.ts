@@ -59,7 +59,8 @@ function positional(map: Map<string, string>): string[] | string {
   return nums.map((n) => map.get(String(n))!);
 }
 
-const paramText = (v: unknown): string => (typeof v === "string" ? v : typeof v === "object" && v !== null ? JSON.stringify(v) : String(v));
+const paramText = (v: unknown): string =>
+  typeof v === "string" ? v : typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
 
 /**
  * Subset params from the query (`subset__*`) and the POST body (bare subset keys or a nested
@@ -86,7 +87,8 @@ export function parseSubsetParams(query: URLSearchParams, body?: Record<string, 
     const nested = body[SUBSET_BODY_KEY];
     if (nested !== undefined) {
       present = true;
-      if (nested && typeof nested === "object" && !Array.isArray(nested)) for (const [k, v] of Object.entries(nested)) if (SUBSET_KEYS.has(k)) raw[k] = v;
+      if (nested && typeof nested === "object" && !Array.isArray(nested))
+        for (const [k, v] of Object.entries(nested)) if (SUBSET_KEYS.has(k)) raw[k] = v;
     }
   }
   if (!present) return undefined;
@@ -108,7 +110,8 @@ export function parseSubsetParams(query: URLSearchParams, body?: Record<string, 
     }
   }
   if (rawParams && typeof rawParams === "object")
-    for (const [k, v] of Object.entries(rawParams)) paramMap.set(Array.isArray(rawParams) ? String(Number(k) + 1) : k, paramText(v));
+    for (const [k, v] of Object.entries(rawParams))
+      paramMap.set(Array.isArray(rawParams) ? String(Number(k) + 1) : k, paramText(v));
   let params: string[] = [];
   if (paramMap.size > 0) {
     const r = positional(paramMap);
@@ -130,7 +133,8 @@ export function parseSubsetParams(query: URLSearchParams, body?: Record<string, 
   const limit = int("limit", raw.limit, 1);
   const offset = int("offset", raw.offset, 0);
   const orderBy = str(raw.order_by);
-  if ((limit !== undefined || offset !== undefined) && orderBy === undefined) add("order_by", "order_by is required when limit or offset is present");
+  if ((limit !== undefined || offset !== undefined) && orderBy === undefined)
+    add("order_by", "order_by is required when limit or offset is present");
 
   if (Object.keys(errors).length > 0) throw new InvalidRequestError({ [SUBSET_ERROR_FIELD]: errors });
   return { where: str(raw.where), params, limit, offset, orderBy };
@@ -170,7 +174,11 @@ export function parseShapeParams(query: URLSearchParams, body?: Record<string, u
   const live = has(LIVE_PARAM) && truthy(get(LIVE_PARAM) ?? "");
   if (live && offset?.kind === "before_all") add(LIVE_PARAM, "can't be true when offset == -1");
   if (live && offset?.kind === "now") add(LIVE_PARAM, "can't be true when offset is 'now'");
-  const sseRaw = has(LIVE_SSE_PARAM) ? (get(LIVE_SSE_PARAM) ?? "") : has(EXPERIMENTAL_LIVE_SSE_PARAM) ? (get(EXPERIMENTAL_LIVE_SSE_PARAM) ?? "") : undefined;
+  const sseRaw = has(LIVE_SSE_PARAM)
+    ? (get(LIVE_SSE_PARAM) ?? "")
+    : has(EXPERIMENTAL_LIVE_SSE_PARAM)
+      ? (get(EXPERIMENTAL_LIVE_SSE_PARAM) ?? "")
+      : undefined;
   const liveSse = sseRaw !== undefined && truthy(sseRaw);
   if (liveSse && !live) add(LIVE_SSE_PARAM, "can't be true unless live is also true");
 

@@ -21,7 +21,13 @@ import {
 import type { Registry } from "prom-client";
 import type { Logger } from "pino";
 import type { ShapeServerConfig } from "../env.js";
-import { HttpError, InvalidRequestError, MustRefetchError, ServiceUnavailableError, UnauthorizedError } from "./errors.js";
+import {
+  HttpError,
+  InvalidRequestError,
+  MustRefetchError,
+  ServiceUnavailableError,
+  UnauthorizedError,
+} from "./errors.js";
 import type { ShapeApi } from "./shape-handler.js";
 
 export const SERVER_VERSION = "ElectricSQL/1.1.0-runfeed";
@@ -63,7 +69,8 @@ export function createRouter(deps: RouterDeps) {
       res.end();
       return;
     }
-    for (const h of res.getHeaderNames()) if (h.startsWith("electric-") && h !== ELECTRIC_SERVER_HEADER) res.removeHeader(h);
+    for (const h of res.getHeaderNames())
+      if (h.startsWith("electric-") && h !== ELECTRIC_SERVER_HEADER) res.removeHeader(h);
     res.removeHeader("etag");
     let e: HttpError;
     if (err instanceof HttpError) e = err;
@@ -103,7 +110,8 @@ export function createRouter(deps: RouterDeps) {
     } catch (e) {
       throw new HttpError(400, { error: "Invalid JSON in request body", details: (e as Error).message });
     }
-    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new HttpError(400, { error: "Request body must be a JSON object" });
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed))
+      throw new HttpError(400, { error: "Request body must be a JSON object" });
     return parsed as Record<string, unknown>;
   }
 
@@ -164,12 +172,16 @@ export function createRouter(deps: RouterDeps) {
       const api = deps.api();
       if (!api || deps.status() !== "active") throw new ServiceUnavailableError({ message: "Stack not ready" }, 5);
       if (req.method === "DELETE") return await api.handleDelete(req, res, query);
-      if (req.method !== "GET" && req.method !== "HEAD" && req.method !== "POST") throw new HttpError(405, { message: "Method not allowed" });
+      if (req.method !== "GET" && req.method !== "HEAD" && req.method !== "POST")
+        throw new HttpError(405, { message: "Method not allowed" });
       const initial = query.get(OFFSET_PARAM) === INITIAL_OFFSET;
       const limit = initial ? deps.config.maxConcurrentRequests.initial : deps.config.maxConcurrentRequests.existing;
       if ((initial ? inflightInitial : inflightExisting) >= limit)
         throw new ServiceUnavailableError(
-          { code: "concurrent_request_limit_exceeded", message: `Concurrent ${initial ? "initial" : "existing"} request limit exceeded (limit: ${limit}), please retry` },
+          {
+            code: "concurrent_request_limit_exceeded",
+            message: `Concurrent ${initial ? "initial" : "existing"} request limit exceeded (limit: ${limit}), please retry`,
+          },
           6 + Math.floor(Math.random() * 5),
         );
       // Counted until the response is finished or the connection closes (a parked long-poll included).

@@ -80,7 +80,8 @@ export class ShapeApi {
   }
 
   private remember(key: string, compiled: CompiledShape): void {
-    if (this.compiledCache.size >= COMPILED_CACHE_MAX) this.compiledCache.delete(this.compiledCache.keys().next().value!);
+    if (this.compiledCache.size >= COMPILED_CACHE_MAX)
+      this.compiledCache.delete(this.compiledCache.keys().next().value!);
     this.compiledCache.set(key, compiled);
   }
 
@@ -90,8 +91,12 @@ export class ShapeApi {
   }
 
   /** Resolves table, columns and where into a compiled shape, or throws a 400. */
-  async compile(p: Pick<ShapeParams, "table" | "where" | "params" | "columns" | "replica" | "log">): Promise<CompiledShape> {
-    const key = createHash("sha1").update(JSON.stringify([p.table, p.where, p.where ? p.params : null, p.columns, p.replica, p.log])).digest("base64");
+  async compile(
+    p: Pick<ShapeParams, "table" | "where" | "params" | "columns" | "replica" | "log">,
+  ): Promise<CompiledShape> {
+    const key = createHash("sha1")
+      .update(JSON.stringify([p.table, p.where, p.where ? p.params : null, p.columns, p.replica, p.log]))
+      .digest("base64");
     const hit = this.compiledCache.get(key);
     if (hit) return hit;
     const fresh = await this.compileUncached(p);
@@ -102,7 +107,9 @@ export class ShapeApi {
     return compiled;
   }
 
-  private async compileUncached(p: Pick<ShapeParams, "table" | "where" | "params" | "columns" | "replica" | "log">): Promise<CompiledShape> {
+  private async compileUncached(
+    p: Pick<ShapeParams, "table" | "where" | "params" | "columns" | "replica" | "log">,
+  ): Promise<CompiledShape> {
     let rel: { schema: string; table: string };
     try {
       rel = parseRelation(p.table);
@@ -126,14 +133,34 @@ export class ShapeApi {
       if (columns.length === 0) throw InvalidRequestError.field("columns", "The list of columns must not be empty");
       const names = new Set(info.columns.map((c) => c.name));
       const unknown = columns.filter((c) => !names.has(c));
-      if (unknown.length) throw InvalidRequestError.field("columns", `The following columns are not found on the table: ${unknown.join(", ")}`);
+      if (unknown.length)
+        throw InvalidRequestError.field(
+          "columns",
+          `The following columns are not found on the table: ${unknown.join(", ")}`,
+        );
       const pkCols = info.columns.filter((c) => c.pkIndex !== undefined).map((c) => c.name);
       const missing = pkCols.filter((c) => !columns!.includes(c));
-      if (missing.length) throw InvalidRequestError.field("columns", `The list of columns must include all primary key columns, missing: ${missing.join(", ")}`);
+      if (missing.length)
+        throw InvalidRequestError.field(
+          "columns",
+          `The list of columns must include all primary key columns, missing: ${missing.join(", ")}`,
+        );
       const generated = info.columns.filter((c) => c.generated && columns!.includes(c.name)).map((c) => c.name);
-      if (generated.length) throw InvalidRequestError.field("columns", `The following columns are generated and cannot be included in the shape: ${generated.join(", ")}`);
+      if (generated.length)
+        throw InvalidRequestError.field(
+          "columns",
+          `The following columns are generated and cannot be included in the shape: ${generated.join(", ")}`,
+        );
     }
-    const def: ShapeDefinition = { schema: info.schema, table: info.table, columns, where: p.where, params: p.where ? p.params : undefined, replica: p.replica, log: p.log };
+    const def: ShapeDefinition = {
+      schema: info.schema,
+      table: info.table,
+      columns,
+      where: p.where,
+      params: p.where ? p.params : undefined,
+      replica: p.replica,
+      log: p.log,
+    };
     try {
       return compileShape(def, info);
     } catch (e) {
@@ -147,7 +174,13 @@ export class ShapeApi {
    * only what its answer needs (not the request's parameters or this call's frame), and a failure
    * after that point goes to `fail`.
    */
-  async handleGet(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, body: Record<string, unknown> | undefined, fail: (err: unknown) => void): Promise<void> {
+  async handleGet(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+    body: Record<string, unknown> | undefined,
+    fail: (err: unknown) => void,
+  ): Promise<void> {
     const p = parseShapeParams(query, body);
     const compiled = await this.compile(p);
     if (p.subset) return this.handleSubset(res, p, compiled, p.subset);
@@ -157,20 +190,25 @@ export class ShapeApi {
     if (pos === "before_all") {
       const shape = await this.deps.registry.getOrCreate(compiled);
       const r = this.deps.registry.read(shape, "before_all");
-      return this.sendLog(req, res, shape, p, r, { cacheControl: isPost ? CACHE_CONTROL_NO_CACHE : CACHE_CONTROL_INITIAL, upToDate: false });
+      return this.sendLog(req, res, shape, p, r, {
+        cacheControl: isPost ? CACHE_CONTROL_NO_CACHE : CACHE_CONTROL_INITIAL,
+        upToDate: false,
+      });
     }
     if (pos === "now") {
       const shape = await this.deps.registry.getOrCreate(compiled);
       const latest = { tx: shape.latestTx, op: shape.latestOp };
       const r: ReadResult = { items: [], endTx: latest.tx, endOp: latest.op, reachedEnd: true };
       return this.sendLog(req, res, shape, p, r, {
-        cacheControl: isPost ? CACHE_CONTROL_NO_CACHE : cacheControlCatchUp(this.deps.config.cacheMaxAge, this.deps.config.cacheStaleAge),
+        cacheControl: isPost
+          ? CACHE_CONTROL_NO_CACHE
+          : cacheControlCatchUp(this.deps.config.cacheMaxAge, this.deps.config.cacheStaleAge),
         upToDate: true,
         noChange: true,
       });
     }
 
-    let shape = this.deps.registry.getByHandle(p.handle!);
+    const shape = this.deps.registry.getByHandle(p.handle!);
     if (!shape || shape.compiled.key !== compiled.key || shape.state !== "active") {
       const current = await this.deps.registry.getOrCreate(compiled);
       throw new MustRefetchError(current.handle);
@@ -189,10 +227,15 @@ export class ShapeApi {
         }
       }
       const r = this.readAfter(shape, pos);
-      const catchUpCc = isPost ? CACHE_CONTROL_NO_CACHE : cacheControlCatchUp(this.deps.config.cacheMaxAge, this.deps.config.cacheStaleAge);
+      const catchUpCc = isPost
+        ? CACHE_CONTROL_NO_CACHE
+        : cacheControlCatchUp(this.deps.config.cacheMaxAge, this.deps.config.cacheStaleAge);
       if (!p.live || r.items.length > 0) {
         if (p.live && p.liveSse) return this.sendSseOnce(res, shape, p, r);
-        return this.sendLog(req, res, shape, p, r, { cacheControl: p.live ? CACHE_CONTROL_LIVE : catchUpCc, upToDate: r.reachedEnd });
+        return this.sendLog(req, res, shape, p, r, {
+          cacheControl: p.live ? CACHE_CONTROL_LIVE : catchUpCc,
+          upToDate: r.reachedEnd,
+        });
       }
       if (p.liveSse) return await this.streamSse(res, shape, compiled, p, pos, cancel);
       this.holdLongPoll(req, res, shape, { offsetText: p.offsetText, live: true, cursor: p.cursor }, pos, cancel, fail);
@@ -200,19 +243,36 @@ export class ShapeApi {
   }
 
   /** Parks a long-poll until the shape changes, goes away or the timeout passes (§5.1). */
-  private holdLongPoll(req: IncomingMessage, res: ServerResponse, shape: Shape, p: ResponseParams, pos: Pos, cancel: Cancel, fail: (err: unknown) => void): void {
+  private holdLongPoll(
+    req: IncomingMessage,
+    res: ServerResponse,
+    shape: Shape,
+    p: ResponseParams,
+    pos: Pos,
+    cancel: Cancel,
+    fail: (err: unknown) => void,
+  ): void {
     this.deps.waits
       .wait(shape, p.offsetText, pos, this.deps.config.longPollTimeoutMs, cancel)
       .then((o) => {
         if (o.kind === "aborted") return;
         if (o.kind === "gone") return this.refetch(shape.compiled);
         if (o.kind === "timeout") {
-          if (!this.deps.healthy()) throw new ServiceUnavailableError({ message: "Replication is not running; retrying" }, 10);
+          if (!this.deps.healthy())
+            throw new ServiceUnavailableError({ message: "Replication is not running; retrying" }, 10);
           const r: ReadResult = { items: [], endTx: pos.tx, endOp: pos.op, reachedEnd: true };
-          return this.sendLog(req, res, shape, p, r, { cacheControl: CACHE_CONTROL_LIVE, upToDate: true, noChange: true });
+          return this.sendLog(req, res, shape, p, r, {
+            cacheControl: CACHE_CONTROL_LIVE,
+            upToDate: true,
+            noChange: true,
+          });
         }
         const r = o.read();
-        return this.sendLog(req, res, shape, p, r, { cacheControl: CACHE_CONTROL_LIVE, upToDate: r.reachedEnd, liveData: true });
+        return this.sendLog(req, res, shape, p, r, {
+          cacheControl: CACHE_CONTROL_LIVE,
+          upToDate: r.reachedEnd,
+          liveData: true,
+        });
       })
       .catch(fail);
   }
@@ -221,14 +281,21 @@ export class ShapeApi {
    * Subset snapshot (§3.6): validated subset where/order_by, its own snapshot transaction, rows with
    * `snapshot_mark`; not merged into the log. Ignores live/SSE, never revalidates (no etag).
    */
-  private async handleSubset(res: ServerResponse, p: ShapeParams, compiled: CompiledShape, subset: SubsetParams): Promise<void> {
-    const subsetError = (field: string, message: string) => new InvalidRequestError({ [SUBSET_ERROR_FIELD]: { [field]: [message] } });
+  private async handleSubset(
+    res: ServerResponse,
+    p: ShapeParams,
+    compiled: CompiledShape,
+    subset: SubsetParams,
+  ): Promise<void> {
+    const subsetError = (field: string, message: string) =>
+      new InvalidRequestError({ [SUBSET_ERROR_FIELD]: { [field]: [message] } });
     const types = typesFor(compiled.table);
     let whereSql: string | undefined;
     let orderBySql: string | undefined;
     try {
       // Only Postgres evaluates a subset where, so text ordering under any collation is fine there.
-      if (subset.where !== undefined) whereSql = compileWhere(subset.where, types, subset.params, { evaluatedInProcess: false }).sql;
+      if (subset.where !== undefined)
+        whereSql = compileWhere(subset.where, types, subset.params, { evaluatedInProcess: false }).sql;
     } catch (e) {
       if (e instanceof WhereError) throw subsetError("where", e.message);
       throw e;
@@ -250,12 +317,18 @@ export class ShapeApi {
     // The shape's latest offset, read before the snapshot starts: every change after it is either
     // visible in the snapshot (the client filters it by key + xid) or still to come — a safe resume point (§3.6).
     const resumeOffset = `${shape.latestTx}_${shape.latestOp}`;
-    let snap;
+    let snap: Awaited<ReturnType<typeof takeSubsetSnapshot>>;
     try {
-      snap = await takeSubsetSnapshot(this.deps.pool, shape.compiled, { whereSql, orderBySql, limit: subset.limit, offset: subset.offset });
+      snap = await takeSubsetSnapshot(this.deps.pool, shape.compiled, {
+        whereSql,
+        orderBySql,
+        limit: subset.limit,
+        offset: subset.offset,
+      });
     } catch (e) {
       const code = (e as { code?: unknown })?.code;
-      if (typeof code === "string" && (code.startsWith("22") || code.startsWith("42"))) throw subsetError("where", (e as Error).message);
+      if (typeof code === "string" && (code.startsWith("22") || code.startsWith("42")))
+        throw subsetError("where", (e as Error).message);
       throw e;
     }
     res.setHeader(ELECTRIC_HANDLE_HEADER, shape.handle);
@@ -271,7 +344,9 @@ export class ShapeApi {
   /** The log after a position; a client at the shape's latest offset (every live resume) has nothing to read. */
   private readAfter(shape: Shape, pos: Pos): ReadResult {
     const atLatest = pos.tx === shape.latestTx && pos.op === shape.latestOp && pos.tx > 0;
-    return atLatest ? { items: [], endTx: pos.tx, endOp: pos.op, reachedEnd: true } : this.deps.registry.read(shape, pos);
+    return atLatest
+      ? { items: [], endTx: pos.tx, endOp: pos.op, reachedEnd: true }
+      : this.deps.registry.read(shape, pos);
   }
 
   private outOfBounds(shape: Shape, pos: Pos): boolean {
@@ -297,8 +372,10 @@ export class ShapeApi {
   private baseHeaders(res: ServerResponse, shape: Shape, p: ResponseParams, endOffset: string): void {
     res.setHeader(ELECTRIC_HANDLE_HEADER, shape.handle);
     res.setHeader(ELECTRIC_OFFSET_HEADER, endOffset);
-    if (p.live) res.setHeader(ELECTRIC_CURSOR_HEADER, nextCursor(p.cursor, this.deps.config.longPollTimeoutMs, Date.now()));
-    else res.setHeader(ELECTRIC_SCHEMA_HEADER, JSON.stringify(shapeSchema(shape.compiled.table, shape.compiled.selected)));
+    if (p.live)
+      res.setHeader(ELECTRIC_CURSOR_HEADER, nextCursor(p.cursor, this.deps.config.longPollTimeoutMs, Date.now()));
+    else
+      res.setHeader(ELECTRIC_SCHEMA_HEADER, JSON.stringify(shapeSchema(shape.compiled.table, shape.compiled.selected)));
   }
 
   private sendLog(
@@ -318,7 +395,11 @@ export class ShapeApi {
     res.setHeader("cache-control", o.cacheControl);
     if (o.upToDate) res.setHeader(ELECTRIC_UP_TO_DATE_HEADER, "");
     res.setHeader(ELECTRIC_HAS_DATA_HEADER, o.noChange ? "false" : "true");
-    if (!o.noChange && req.method !== "POST" && parseIfNoneMatch(req.headers["if-none-match"] as string | undefined).includes(etag)) {
+    if (
+      !o.noChange &&
+      req.method !== "POST" &&
+      parseIfNoneMatch(req.headers["if-none-match"] as string | undefined).includes(etag)
+    ) {
       res.removeHeader(ELECTRIC_SCHEMA_HEADER);
       res.statusCode = 304;
       res.end();
@@ -367,7 +448,14 @@ export class ShapeApi {
   }
 
   /** SSE with nothing new yet: keep the response open and push each change batch followed by up-to-date (§5.2). */
-  private async streamSse(res: ServerResponse, shape: Shape, _compiled: CompiledShape, p: ShapeParams, start: Pos, signal: Cancel): Promise<void> {
+  private async streamSse(
+    res: ServerResponse,
+    shape: Shape,
+    _compiled: CompiledShape,
+    p: ShapeParams,
+    start: Pos,
+    signal: Cancel,
+  ): Promise<void> {
     this.sseHeaders(res, shape, p, fmt(start));
     res.flushHeaders();
     const deadline = Date.now() + this.deps.config.sseTimeoutMs;
@@ -385,7 +473,13 @@ export class ShapeApi {
       }
       const left = deadline - Date.now();
       if (left <= 0) break;
-      const o = await this.deps.waits.wait(shape, fmt(pos), pos, Math.min(left, this.deps.config.sseKeepAliveMs), signal);
+      const o = await this.deps.waits.wait(
+        shape,
+        fmt(pos),
+        pos,
+        Math.min(left, this.deps.config.sseKeepAliveMs),
+        signal,
+      );
       if (o.kind === "aborted" || o.kind === "gone") break;
       if (o.kind === "timeout" && Date.now() - lastWrite >= this.deps.config.sseKeepAliveMs - 5) {
         res.write(SSE_KEEP_ALIVE);
@@ -403,7 +497,10 @@ export class ShapeApi {
       const p = {
         table: query.get("table")!,
         where: query.get("where") || undefined,
-        params: [...query].filter(([k]) => /^params\[\d+\]$/.test(k)).sort((a, b) => Number(a[0].slice(7, -1)) - Number(b[0].slice(7, -1))).map(([, v]) => v),
+        params: [...query]
+          .filter(([k]) => /^params\[\d+\]$/.test(k))
+          .sort((a, b) => Number(a[0].slice(7, -1)) - Number(b[0].slice(7, -1)))
+          .map(([, v]) => v),
         columns: query.get("columns") ?? undefined,
         replica: (query.get("replica") ?? "default") as "default" | "full",
         log: (query.get("log") ?? "full") as "full" | "changes_only",
@@ -411,7 +508,10 @@ export class ShapeApi {
       const compiled = await this.compile(p);
       shape = this.deps.registry.getByKey(compiled.key);
       if (shape && handle && shape.handle !== handle)
-        throw new HttpError(400, { message: "The specified shape definition and handle do not match. Please ensure the shape definition is correct or omit the shape handle from the request to obtain a new one." });
+        throw new HttpError(400, {
+          message:
+            "The specified shape definition and handle do not match. Please ensure the shape definition is correct or omit the shape handle from the request to obtain a new one.",
+        });
     } else if (handle) shape = this.deps.registry.getByHandle(handle);
     if (!shape) throw new HttpError(404, { message: "No existing shape found" });
     this.deps.registry.delete(shape);

@@ -44,7 +44,11 @@ export interface TableInfo {
 export const relationSignature = (cols: ReadonlyArray<{ name: string; typeOid: number }>) =>
   cols.map((c) => `${c.name}:${c.typeOid}`).join(",");
 
-export async function lookupTable(db: pg.Pool | pg.Client, schema: string, table: string): Promise<TableInfo | undefined> {
+export async function lookupTable(
+  db: pg.Pool | pg.Client,
+  schema: string,
+  table: string,
+): Promise<TableInfo | undefined> {
   // datlocprovider exists from PG15; the ICU/builtin locale column is daticulocale (15, 16) or datlocale (17+).
   const rel = await db.query<{ oid: number; datcollate: string; datlocprovider: string; datlocale: string | null }>(
     `SELECT c.oid::int AS oid, d.datcollate::text AS datcollate, d.datlocprovider::text AS datlocprovider,
@@ -56,9 +60,23 @@ export async function lookupTable(db: pg.Pool | pg.Client, schema: string, table
   const oid = rel.rows[0]?.oid;
   if (oid === undefined) return undefined;
   const cols = await db.query<{
-    attname: string; attnum: number; atttypid: number; typname: string; elemname: string | null; basename: string | null; attndims: number;
-    attnotnull: boolean; atttypmod: number; attgenerated: string; typtype: string; elemtyptype: string | null; pkpos: number | null;
-    collname: string | null; collprovider: string | null; collcollate: string | null; collisdeterministic: boolean | null;
+    attname: string;
+    attnum: number;
+    atttypid: number;
+    typname: string;
+    elemname: string | null;
+    basename: string | null;
+    attndims: number;
+    attnotnull: boolean;
+    atttypmod: number;
+    attgenerated: string;
+    typtype: string;
+    elemtyptype: string | null;
+    pkpos: number | null;
+    collname: string | null;
+    collprovider: string | null;
+    collcollate: string | null;
+    collisdeterministic: boolean | null;
   }>(
     `SELECT a.attname, a.attnum::int AS attnum, a.atttypid::int AS atttypid, t.typname, et.typname AS elemname, bt.typname AS basename,
             a.attndims::int AS attndims, a.attnotnull, a.atttypmod::int AS atttypmod, a.attgenerated::text AS attgenerated,
@@ -82,7 +100,12 @@ export async function lookupTable(db: pg.Pool | pg.Client, schema: string, table
       r.collname === null
         ? {}
         : isDefault
-          ? { collation: defaultCollation.name, collationIsDefault: true, codePointOrder: defaultCollation.codePointOrder, deterministic: true }
+          ? {
+              collation: defaultCollation.name,
+              collationIsDefault: true,
+              codePointOrder: defaultCollation.codePointOrder,
+              deterministic: true,
+            }
           : {
               collation: r.collname,
               collationIsDefault: false,
@@ -150,9 +173,25 @@ export function shapeSchema(info: TableInfo, selected: ReadonlyArray<string>): S
 
 export function columnTypes(info: TableInfo): Map<string, ColumnType> {
   const collation = (c: ColumnInfo): Partial<ColumnType> =>
-    c.collation === undefined ? {} : { collation: c.collation, collationIsDefault: c.collationIsDefault, codePointOrder: c.codePointOrder, deterministic: c.deterministic };
+    c.collation === undefined
+      ? {}
+      : {
+          collation: c.collation,
+          collationIsDefault: c.collationIsDefault,
+          codePointOrder: c.codePointOrder,
+          deterministic: c.deterministic,
+        };
   const dbDefault = info.defaultCollation ? { defaultCollation: info.defaultCollation } : {};
   return new Map(
-    info.columns.map((c) => [c.name, { base: baseOfTypname(c.elemTypname, c.isEnum), dims: c.dims, name: c.elemTypname, ...collation(c), ...dbDefault }]),
+    info.columns.map((c) => [
+      c.name,
+      {
+        base: baseOfTypname(c.elemTypname, c.isEnum),
+        dims: c.dims,
+        name: c.elemTypname,
+        ...collation(c),
+        ...dbDefault,
+      },
+    ]),
   );
 }

@@ -9,13 +9,16 @@ function parseOne(part: string, whole: string): string {
   if (part.length === 0) throw new IdentifierError(`Invalid zero-length delimited identifier`);
   let name: string;
   if (part.startsWith('"')) {
-    if (!part.endsWith('"') || part.length < 2) throw new IdentifierError(`Invalid unquoted identifier contains special characters: ${whole}`);
+    if (!part.endsWith('"') || part.length < 2)
+      throw new IdentifierError(`Invalid unquoted identifier contains special characters: ${whole}`);
     name = part.slice(1, -1);
     if (name.length === 0) throw new IdentifierError(`Invalid zero-length delimited identifier`);
-    if (/(^|[^"])"("")*([^"]|$)/.test(name.replace(/""/g, ""))) throw new IdentifierError(`Invalid identifier with unescaped quote: ${whole}`);
+    if (/(^|[^"])"("")*([^"]|$)/.test(name.replace(/""/g, "")))
+      throw new IdentifierError(`Invalid identifier with unescaped quote: ${whole}`);
     name = name.replace(/""/g, '"');
   } else {
-    if (!UNQUOTED.test(part)) throw new IdentifierError(`Invalid unquoted identifier contains special characters: ${part}`);
+    if (!UNQUOTED.test(part))
+      throw new IdentifierError(`Invalid unquoted identifier contains special characters: ${part}`);
     name = part.toLowerCase();
   }
   if (name.length > 63) throw new IdentifierError(`Identifier is too long (max length is 63)`);

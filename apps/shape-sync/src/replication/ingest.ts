@@ -14,7 +14,14 @@ export class TransactionAssembler {
   onMessage(msg: PgoutputMessage): void {
     switch (msg.tag) {
       case "begin":
-        this.current = { xid: msg.xid, commitLsn: msg.finalLsn, endLsn: msg.finalLsn, changes: [], truncated: [], open: true };
+        this.current = {
+          xid: msg.xid,
+          commitLsn: msg.finalLsn,
+          endLsn: msg.finalLsn,
+          changes: [],
+          truncated: [],
+          open: true,
+        };
         return;
       case "relation":
         this.registry.onRelation(msg);

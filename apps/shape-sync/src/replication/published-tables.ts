@@ -59,8 +59,11 @@ export class PublishedTables {
       void this.serially(async () => {
         if (this.users.has(key)) return;
         this.published.delete(key);
-        if (await this.slot.unpublishTable(this.pool, schema, table)) this.logger.info({ table: key }, "table dropped from the publication (no shape uses it)");
-      }).catch((err: Error) => this.logger.warn({ table: key, err: err.message }, "could not drop the table from the publication"));
+        if (await this.slot.unpublishTable(this.pool, schema, table))
+          this.logger.info({ table: key }, "table dropped from the publication (no shape uses it)");
+      }).catch((err: Error) =>
+        this.logger.warn({ table: key, err: err.message }, "could not drop the table from the publication"),
+      );
     }, this.dropAfterMs);
     timer.unref();
     this.dropTimers.set(key, timer);

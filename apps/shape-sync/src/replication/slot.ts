@@ -53,12 +53,18 @@ export class SlotManager {
         `replication slot ${this.slot} belongs to database ${r.rows[0]!.database}; slots are per cluster, so give each database its own ELECTRIC_REPLICATION_STREAM_ID`,
       );
     if (r.rowCount) return { created: false, confirmedFlushLsn: r.rows[0]!.lsn ? lsnBig(r.rows[0]!.lsn) : undefined };
-    const c = await db.query<{ lsn: string }>("SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')", [this.slot]);
+    const c = await db.query<{ lsn: string }>(
+      "SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')",
+      [this.slot],
+    );
     return { created: true, confirmedFlushLsn: lsnBig(c.rows[0]!.lsn) };
   }
 
   async dropSlot(db: pg.Pool): Promise<void> {
-    await db.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", [this.slot]);
+    await db.query(
+      "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
+      [this.slot],
+    );
   }
 
   /** Adds the table to the publication and sets REPLICA IDENTITY FULL if needed, in one transaction. */
@@ -75,7 +81,8 @@ export class SlotManager {
     try {
       await client.query("BEGIN");
       const rel = `${quoteIdent(schema)}.${quoteIdent(table)}`;
-      if (!s.published && !s.alltables) await client.query(`ALTER PUBLICATION ${quoteIdentSafe(this.publication)} ADD TABLE ${rel}`);
+      if (!s.published && !s.alltables)
+        await client.query(`ALTER PUBLICATION ${quoteIdentSafe(this.publication)} ADD TABLE ${rel}`);
       if (s.replident !== "f") await client.query(`ALTER TABLE ${rel} REPLICA IDENTITY FULL`);
       await client.query("COMMIT");
     } catch (e) {
@@ -89,7 +96,9 @@ export class SlotManager {
   /** Drops a table from the publication (not from a FOR ALL TABLES one); false when it was not a member. */
   async unpublishTable(db: pg.Pool, schema: string, table: string): Promise<boolean> {
     try {
-      await db.query(`ALTER PUBLICATION ${quoteIdentSafe(this.publication)} DROP TABLE ${quoteIdent(schema)}.${quoteIdent(table)}`);
+      await db.query(
+        `ALTER PUBLICATION ${quoteIdentSafe(this.publication)} DROP TABLE ${quoteIdent(schema)}.${quoteIdent(table)}`,
+      );
       return true;
     } catch (e) {
       const code = (e as { code?: string }).code;

@@ -45,12 +45,19 @@ export class ReplicationStream extends EventEmitter {
 
   /** Starts streaming; resolves once START_REPLICATION is accepted. Errors later are emitted as 'error'. */
   async start(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.opts.connectionString, replication: "database" } as pg.ClientConfig);
+    const client = new pg.Client({
+      connectionString: this.opts.connectionString,
+      replication: "database",
+    } as pg.ClientConfig);
     this.client = client;
     client.on("error", (e) => this.emit("error", e));
     await client.connect();
     for (const s of DISPLAY_SETTINGS) await client.query(s);
-    const connection = (client as unknown as { connection: EventEmitter & { sendCopyFromChunk(b: Buffer): void; stream: NodeJS.ReadableStream } }).connection;
+    const connection = (
+      client as unknown as {
+        connection: EventEmitter & { sendCopyFromChunk(b: Buffer): void; stream: NodeJS.ReadableStream };
+      }
+    ).connection;
     let isStarted = false;
     const started = new Promise<void>((resolve) =>
       connection.once("replicationStart", () => {
@@ -109,7 +116,8 @@ export class ReplicationStream extends EventEmitter {
   }
 
   private sendStatus(force: boolean): void {
-    const connection = (this.client as unknown as { connection?: { sendCopyFromChunk(b: Buffer): void } } | undefined)?.connection;
+    const connection = (this.client as unknown as { connection?: { sendCopyFromChunk(b: Buffer): void } } | undefined)
+      ?.connection;
     if (!connection || this.stopped) return;
     if (!force && this.flushed === this.lastSent) return;
     this.lastSent = this.flushed;

@@ -74,11 +74,22 @@ export interface CompactionResult {
  * chunks are never touched), atomically. Each transaction's last surviving message carries
  * `last: true`, as it did before.
  */
-export function compactShapeLog(storage: ShapeStorage, shapeId: number, afterTx: number, uptoTx: number): CompactionResult {
+export function compactShapeLog(
+  storage: ShapeStorage,
+  shapeId: number,
+  afterTx: number,
+  uptoTx: number,
+): CompactionResult {
   return storage.transaction(() => {
     const rows: StoredRow[] = [];
     for (const r of storage.iterateRange(shapeId, afterTx + 1, uptoTx))
-      rows.push({ id: r.id, tx: r.tx, bytes: r.json.length, messages: r.json.split("\n").map((m) => JSON.parse(m) as LogMessage), changed: false });
+      rows.push({
+        id: r.id,
+        tx: r.tx,
+        bytes: r.json.length,
+        messages: r.json.split("\n").map((m) => JSON.parse(m) as LogMessage),
+        changed: false,
+      });
     const folded = foldUpdateRuns(rows);
     markTransactionEnds(rows);
     let rowsDeleted = 0;

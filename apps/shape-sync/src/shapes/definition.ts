@@ -77,10 +77,22 @@ export function typesFor(table: TableInfo): Map<string, ColumnType> {
 
 export function compileShape(def: ShapeDefinition, table: TableInfo): CompiledShape {
   const allNames = table.columns.map((c) => c.name);
-  const chosen = def.columns ? allNames.filter((n) => def.columns!.includes(n)) : allNames.filter((n) => !table.columns.find((c) => c.name === n)!.generated);
+  const chosen = def.columns
+    ? allNames.filter((n) => def.columns!.includes(n))
+    : allNames.filter((n) => !table.columns.find((c) => c.name === n)!.generated);
   const where = def.where !== undefined ? compileWhere(def.where, typesFor(table), def.params ?? []) : undefined;
   const proj = projectionFor(table, chosen);
-  const identity = JSON.stringify([table.oid, table.schema, table.table, table.pk, where?.key ?? null, proj.selected, def.columns ? 1 : 0, def.replica, def.log]);
+  const identity = JSON.stringify([
+    table.oid,
+    table.schema,
+    table.table,
+    table.pk,
+    where?.key ?? null,
+    proj.selected,
+    def.columns ? 1 : 0,
+    def.replica,
+    def.log,
+  ]);
   const key = createHash("sha256").update(identity).digest("base64");
   return {
     def: def.columns ? { ...def, columns: proj.selected } : def,
@@ -88,7 +100,9 @@ export function compileShape(def: ShapeDefinition, table: TableInfo): CompiledSh
     table,
     ...proj,
     // Keep only what evaluation and snapshots need (the AST key and column set are not retained).
-    where: where ? { evaluate: where.evaluate, sql: where.sql, hint: where.hint, key: "", columns: EMPTY_SET } : undefined,
+    where: where
+      ? { evaluate: where.evaluate, sql: where.sql, hint: where.hint, key: "", columns: EMPTY_SET }
+      : undefined,
     pk: table.pk,
   };
 }
@@ -127,7 +141,11 @@ const pick = (row: TupleRow, cols: Iterable<string>): Record<string, string | nu
   return out;
 };
 
-const keyOf = (shape: CompiledShape, row: TupleRow) => rowKey(shape.keyPrefix, shape.pk.map((c) => row[c] ?? null));
+const keyOf = (shape: CompiledShape, row: TupleRow) =>
+  rowKey(
+    shape.keyPrefix,
+    shape.pk.map((c) => row[c] ?? null),
+  );
 
 function matches(shape: CompiledShape, row: TupleRow | undefined): boolean {
   if (!row) return false;
@@ -154,26 +172,50 @@ export function completeNewRow(oldRow: TupleRow | undefined, newRow: TupleRow): 
  */
 type Op = "insert" | "update" | "delete";
 
-function header(shape: CompiledShape, operation: Op, op: number, lsn: string, xid: number): ShapeLogMessage["message"]["headers"] {
+function header(
+  shape: CompiledShape,
+  operation: Op,
+  op: number,
+  lsn: string,
+  xid: number,
+): ShapeLogMessage["message"]["headers"] {
   return { operation, relation: shape.relation, lsn, op_position: op, txids: [xid] };
 }
 
 function insertMsg(shape: CompiledShape, row: TupleRow, op: number, lsn: string, xid: number): ShapeLogMessage {
-  return { op, message: { key: keyOf(shape, row), value: pick(row, shape.selected), headers: header(shape, "insert", op, lsn, xid) } };
+  return {
+    op,
+    message: {
+      key: keyOf(shape, row),
+      value: pick(row, shape.selected),
+      headers: header(shape, "insert", op, lsn, xid),
+    },
+  };
 }
 
 function deleteMsg(shape: CompiledShape, row: TupleRow, op: number, lsn: string, xid: number): ShapeLogMessage {
   const cols = shape.def.replica === "full" ? shape.selected : shape.pk;
-  return { op, message: { key: keyOf(shape, row), value: pick(row, cols), headers: header(shape, "delete", op, lsn, xid) } };
+  return {
+    op,
+    message: { key: keyOf(shape, row), value: pick(row, cols), headers: header(shape, "delete", op, lsn, xid) },
+  };
 }
 
 /**
  * Log messages for one change, or [] when the shape is not affected.
  * `opIndex` is 2k for the k-th change of the transaction.
  */
-export function convertChange(shape: CompiledShape, change: ChangeInput, opIndex: number, lsn: string, xid: number): ShapeLogMessage[] {
-  if (change.kind === "insert") return matches(shape, change.new) ? [insertMsg(shape, change.new!, opIndex, lsn, xid)] : [];
-  if (change.kind === "delete") return matches(shape, change.old) ? [deleteMsg(shape, change.old!, opIndex, lsn, xid)] : [];
+export function convertChange(
+  shape: CompiledShape,
+  change: ChangeInput,
+  opIndex: number,
+  lsn: string,
+  xid: number,
+): ShapeLogMessage[] {
+  if (change.kind === "insert")
+    return matches(shape, change.new) ? [insertMsg(shape, change.new!, opIndex, lsn, xid)] : [];
+  if (change.kind === "delete")
+    return matches(shape, change.old) ? [deleteMsg(shape, change.old!, opIndex, lsn, xid)] : [];
 
   const full = shape.def.replica === "full";
   const oldRow = change.old;
@@ -202,7 +244,10 @@ export function convertChange(shape: CompiledShape, change: ChangeInput, opIndex
     if (!any) return [];
   }
   const value = full ? pick(newRow, shape.selected) : pick(newRow, [...shape.pkSelected, ...changed]);
-  const msg: ShapeLogMessage = { op: opIndex, message: { key: newKey, value, headers: header(shape, "update", opIndex, lsn, xid) } };
+  const msg: ShapeLogMessage = {
+    op: opIndex,
+    message: { key: newKey, value, headers: header(shape, "update", opIndex, lsn, xid) },
+  };
   if (full && changed.length > 0) msg.message.old_value = pick(oldRow!, changed);
   return [msg];
 }

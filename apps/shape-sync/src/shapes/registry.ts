@@ -6,7 +6,15 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { compileShape, convertChange, typesFor, type ChangeInput, type CompiledShape, type ShapeDefinition, type ShapeLogMessage } from "./definition.js";
+import {
+  compileShape,
+  convertChange,
+  typesFor,
+  type ChangeInput,
+  type CompiledShape,
+  type ShapeDefinition,
+  type ShapeLogMessage,
+} from "./definition.js";
 import { takeSnapshot, XidFilter, type SnapshotInfo } from "./snapshot.js";
 import type { PendingEntry, ShapeStorage } from "./storage.js";
 import { CompactionState } from "./compaction.js";
@@ -177,14 +185,23 @@ export class ShapeRegistry {
     try {
       // Stored as pending first: snapshot chunks go to disk as they arrive (memory holds one chunk), and
       // a crash before `finalize` leaves a shape that recovery drops with its partial log.
-      storage.insertPendingShape({ id: shape.id, handle: shape.handle, defKey: compiled.key, def: JSON.stringify(compiled.def), requestKey: compiled.requestKey ?? null });
+      storage.insertPendingShape({
+        id: shape.id,
+        handle: shape.handle,
+        defKey: compiled.key,
+        def: JSON.stringify(compiled.def),
+        requestKey: compiled.requestKey ?? null,
+      });
       const snap = await takeSnapshot(this.deps.pool, compiled, this.deps.chunkBytes, (index, chunk) => {
         if (shape.state === "gone") throw new ShapeGoneError("shape invalidated during its snapshot");
         storage.append([{ shapeId: shape.id, tx: 0, op: index, json: chunk }]);
       });
       if (shape.state === "gone") throw new ShapeGoneError("shape invalidated during its snapshot");
       this.finalize(shape, snap, snap.chunks);
-      this.deps.logger.debug({ handle: shape.handle, table: `${compiled.table.schema}.${compiled.table.table}`, chunks: snap.chunks }, "shape created");
+      this.deps.logger.debug(
+        { handle: shape.handle, table: `${compiled.table.schema}.${compiled.table.table}`, chunks: snap.chunks },
+        "shape created",
+      );
       return shape;
     } catch (e) {
       if (shape.state !== "gone") {
@@ -344,7 +361,10 @@ export class ShapeRegistry {
     const r = shape.compaction.run(this.deps.storage, shape.id, uptoTx);
     this.compactions++;
     this.messagesFolded += r.folded;
-    this.deps.logger.debug({ handle: shape.handle, uptoTx, ...r, ms: Math.round(performance.now() - t0) }, "shape log compacted");
+    this.deps.logger.debug(
+      { handle: shape.handle, uptoTx, ...r, ms: Math.round(performance.now() - t0) },
+      "shape log compacted",
+    );
   }
 
   /** Idle progress (keepalive with nothing in flight). */
@@ -393,7 +413,12 @@ export class ShapeRegistry {
       return { items, endTx: 0, endOp: chunk, reachedEnd };
     }
     const fromTx = after.tx;
-    const fromOp = after.tx === 0 ? Number.POSITIVE_INFINITY : after.op === "inf" || after.op === 0 ? Number.POSITIVE_INFINITY : after.op;
+    const fromOp =
+      after.tx === 0
+        ? Number.POSITIVE_INFINITY
+        : after.op === "inf" || after.op === 0
+          ? Number.POSITIVE_INFINITY
+          : after.op;
     const items: string[] = [];
     let bytes = 0;
     let endTx = after.tx;
@@ -414,13 +439,16 @@ export class ShapeRegistry {
   }
 
   /** Loads stored shapes; shapes whose table vanished or changed are dropped. */
-  async recover(loadTable: (schema: string, table: string) => Promise<TableInfo | undefined>): Promise<{ recovered: number; dropped: number }> {
+  async recover(
+    loadTable: (schema: string, table: string) => Promise<TableInfo | undefined>,
+  ): Promise<{ recovered: number; dropped: number }> {
     const storage = this.deps.storage;
     const tables = new Map<string, TableInfo | undefined>();
     let recovered = 0;
     let dropped = 0;
     const interrupted = storage.dropIncomplete();
-    if (interrupted > 0) this.deps.logger.info({ shapes: interrupted }, "dropped shapes whose snapshot a crash interrupted");
+    if (interrupted > 0)
+      this.deps.logger.info({ shapes: interrupted }, "dropped shapes whose snapshot a crash interrupted");
     const offsets = storage.allOffsets();
     for (const stored of storage.listShapes()) {
       const def = JSON.parse(stored.def) as ShapeDefinition;

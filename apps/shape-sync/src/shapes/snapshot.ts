@@ -29,17 +29,29 @@ const LOCAL_DISPLAY_SETTINGS =
  * The row query of a snapshot: the shape's columns as Postgres text (PK first, deduplicated) and an
  * encoder of one result row into a change message with the given `"headers":{…}` fragment.
  */
-function rowQuery(shape: CompiledShape, where: string | undefined, tail = ""): { sql: string; encode(row: Array<string | null>, headers: string): string } {
+function rowQuery(
+  shape: CompiledShape,
+  where: string | undefined,
+  tail = "",
+): { sql: string; encode(row: Array<string | null>, headers: string): string } {
   const cols = [...new Set([...shape.pk, ...shape.selected])];
   const byName = new Map(shape.table.columns.map((c) => [c.name, c]));
-  const exprs = cols.map((c) => (byName.get(c)?.typname === "bpchar" ? `concat(${quoteIdent(c)}, '')` : `${quoteIdent(c)}::text`));
-  const sql = `SELECT ${exprs.join(", ")} FROM ${quoteIdent(shape.table.schema)}.${quoteIdent(shape.table.table)}` + (where ? ` WHERE ${where}` : "") + tail;
+  const exprs = cols.map((c) =>
+    byName.get(c)?.typname === "bpchar" ? `concat(${quoteIdent(c)}, '')` : `${quoteIdent(c)}::text`,
+  );
+  const sql =
+    `SELECT ${exprs.join(", ")} FROM ${quoteIdent(shape.table.schema)}.${quoteIdent(shape.table.table)}` +
+    (where ? ` WHERE ${where}` : "") +
+    tail;
   const pkIdx = shape.pk.map((c) => cols.indexOf(c));
   const selIdx = shape.selected.map((c) => cols.indexOf(c));
   return {
     sql,
     encode(row, headers) {
-      const key = rowKey(shape.keyPrefix, pkIdx.map((i) => row[i]!));
+      const key = rowKey(
+        shape.keyPrefix,
+        pkIdx.map((i) => row[i]!),
+      );
       let value = "{";
       for (let j = 0; j < selIdx.length; j++) {
         if (j > 0) value += ",";
@@ -79,7 +91,9 @@ export async function takeSubsetSnapshot(pool: pg.Pool, shape: CompiledShape, q:
     )) as unknown as Array<{ rows: Array<{ snap?: string; lsn?: string }> }>;
     const first = setup[setup.length - 1]!.rows[0]!;
     const info = parsePgSnapshot(first.snap!);
-    const conds = [shape.where ? `(${shape.where.sql})` : undefined, q.whereSql ? `(${q.whereSql})` : undefined].filter(Boolean);
+    const conds = [shape.where ? `(${shape.where.sql})` : undefined, q.whereSql ? `(${q.whereSql})` : undefined].filter(
+      Boolean,
+    );
     let tail = "";
     if (q.orderBySql) tail += ` ORDER BY ${q.orderBySql}`;
     if (q.limit !== undefined) tail += ` LIMIT ${Math.trunc(q.limit)}`;
@@ -90,7 +104,13 @@ export async function takeSubsetSnapshot(pool: pg.Pool, shape: CompiledShape, q:
     const snapshotMark = randomInt(0, 2 ** 31 - 1);
     const headers = `"headers":{"operation":"insert","relation":${JSON.stringify([shape.table.schema, shape.table.table])},"snapshot_mark":${snapshotMark}}`;
     return {
-      metadata: { xmin: info.xmin, xmax: info.xmax, xip_list: info.xip, database_lsn: first.lsn!, snapshot_mark: snapshotMark },
+      metadata: {
+        xmin: info.xmin,
+        xmax: info.xmax,
+        xip_list: info.xip,
+        database_lsn: first.lsn!,
+        snapshot_mark: snapshotMark,
+      },
       rows: (res.rows as Array<Array<string | null>>).map((r) => rq.encode(r, headers)),
     };
   } catch (e) {
@@ -149,7 +169,9 @@ export async function takeSnapshot(
       }
     }
     await client.query("COMMIT");
-    chunk.push(JSON.stringify({ headers: { control: SNAPSHOT_END, xmin: info.xmin, xmax: info.xmax, xip_list: info.xip } }));
+    chunk.push(
+      JSON.stringify({ headers: { control: SNAPSHOT_END, xmin: info.xmin, xmax: info.xmax, xip_list: info.xip } }),
+    );
     flush();
     return { ...info, chunks: index };
   } catch (e) {

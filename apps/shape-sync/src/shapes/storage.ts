@@ -54,22 +54,37 @@ export class ShapeStorage {
       CREATE INDEX IF NOT EXISTS log_shape_offset ON log (shape_id, tx, op);
     `);
     const shapeColumns = this.db.prepare<[], { name: string }>("PRAGMA table_info(shapes)").all();
-    if (!shapeColumns.some((c) => c.name === "request_key")) this.db.exec("ALTER TABLE shapes ADD COLUMN request_key TEXT");
+    if (!shapeColumns.some((c) => c.name === "request_key"))
+      this.db.exec("ALTER TABLE shapes ADD COLUMN request_key TEXT");
     // 0 while the shape's snapshot is being written (its chunks are stored as they arrive).
-    if (!shapeColumns.some((c) => c.name === "complete")) this.db.exec("ALTER TABLE shapes ADD COLUMN complete INTEGER NOT NULL DEFAULT 1");
+    if (!shapeColumns.some((c) => c.name === "complete"))
+      this.db.exec("ALTER TABLE shapes ADD COLUMN complete INTEGER NOT NULL DEFAULT 1");
     this.stmts = {
       getMeta: this.db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
-      setMeta: this.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
-      insertPending: this.db.prepare("INSERT INTO shapes (id, handle, def_key, def, snapshot, filtering, request_key, complete) VALUES (?, ?, ?, ?, NULL, 1, ?, 0)"),
+      setMeta: this.db.prepare(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ),
+      insertPending: this.db.prepare(
+        "INSERT INTO shapes (id, handle, def_key, def, snapshot, filtering, request_key, complete) VALUES (?, ?, ?, ?, NULL, 1, ?, 0)",
+      ),
       complete: this.db.prepare("UPDATE shapes SET snapshot = ?, filtering = ?, complete = 1 WHERE id = ?"),
       incomplete: this.db.prepare<[], { id: number }>("SELECT id FROM shapes WHERE complete = 0"),
       setFiltering: this.db.prepare("UPDATE shapes SET filtering = ? WHERE id = ?"),
       deleteShape: this.db.prepare("DELETE FROM shapes WHERE id = ?"),
       deleteLog: this.db.prepare("DELETE FROM log WHERE shape_id = ?"),
       insertLog: this.db.prepare("INSERT INTO log (shape_id, tx, op, json) VALUES (?, ?, ?, ?)"),
-      listShapes: this.db.prepare<[], { id: number; handle: string; def_key: string; def: string; snapshot: string | null; filtering: number; request_key: string | null }>(
-        "SELECT id, handle, def_key, def, snapshot, filtering, request_key FROM shapes WHERE complete = 1 ORDER BY id",
-      ),
+      listShapes: this.db.prepare<
+        [],
+        {
+          id: number;
+          handle: string;
+          def_key: string;
+          def: string;
+          snapshot: string | null;
+          filtering: number;
+          request_key: string | null;
+        }
+      >("SELECT id, handle, def_key, def, snapshot, filtering, request_key FROM shapes WHERE complete = 1 ORDER BY id"),
       latest: this.db.prepare<[number], { tx: number; op: number }>(
         "SELECT tx, op FROM log WHERE shape_id = ? ORDER BY tx DESC, op DESC LIMIT 1",
       ),
@@ -78,8 +93,12 @@ export class ShapeStorage {
       ),
       deleteRow: this.db.prepare("DELETE FROM log WHERE id = ?"),
       rewriteRow: this.db.prepare("UPDATE log SET op = ?, json = ? WHERE id = ?"),
-      read: this.db.prepare<[number, number], LogRow>("SELECT tx, op, json FROM log WHERE shape_id = ? AND tx >= ? ORDER BY tx, op, id"),
-      snapshotChunks: this.db.prepare<[number], { n: number | null }>("SELECT max(op) + 1 AS n FROM log WHERE shape_id = ? AND tx = 0"),
+      read: this.db.prepare<[number, number], LogRow>(
+        "SELECT tx, op, json FROM log WHERE shape_id = ? AND tx >= ? ORDER BY tx, op, id",
+      ),
+      snapshotChunks: this.db.prepare<[number], { n: number | null }>(
+        "SELECT max(op) + 1 AS n FROM log WHERE shape_id = ? AND tx = 0",
+      ),
       maxId: this.db.prepare<[], { id: number | null }>("SELECT max(id) AS id FROM shapes"),
     };
   }
@@ -106,9 +125,15 @@ export class ShapeStorage {
   }
 
   listShapes(): StoredShape[] {
-    return this.stmts.listShapes
-      .all()
-      .map((r) => ({ id: r.id, handle: r.handle, defKey: r.def_key, def: r.def, snapshot: r.snapshot, filtering: r.filtering === 1, requestKey: r.request_key }));
+    return this.stmts.listShapes.all().map((r) => ({
+      id: r.id,
+      handle: r.handle,
+      defKey: r.def_key,
+      def: r.def,
+      snapshot: r.snapshot,
+      filtering: r.filtering === 1,
+      requestKey: r.request_key,
+    }));
   }
 
   /** Latest (tx, op) of a shape's log. */
@@ -127,7 +152,11 @@ export class ShapeStorage {
       )
       .all();
     for (const r of latest) out.set(r.shape_id, { tx: r.tx, op: r.op, chunks: 0 });
-    const chunks = this.db.prepare<[], { shape_id: number; n: number }>("SELECT shape_id, max(op) + 1 AS n FROM log WHERE tx = 0 GROUP BY shape_id").all();
+    const chunks = this.db
+      .prepare<[], { shape_id: number; n: number }>(
+        "SELECT shape_id, max(op) + 1 AS n FROM log WHERE tx = 0 GROUP BY shape_id",
+      )
+      .all();
     for (const r of chunks) {
       const o = out.get(r.shape_id);
       if (o) o.chunks = r.n;

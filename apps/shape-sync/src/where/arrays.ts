@@ -24,7 +24,8 @@ export function arrayOp(c: WhereCompiler, op: string, a: Typed, b: Typed, node: 
       ? (l: Value[], r: Value[]) => contains(l, r)
       : op === "<@"
         ? (l: Value[], r: Value[]) => contains(r, l)
-        : (l: Value[], r: Value[]) => flat(l).some((e) => e !== null && flat(r).some((g) => g !== null && compareValues(e, g) === 0));
+        : (l: Value[], r: Value[]) =>
+            flat(l).some((e) => e !== null && flat(r).some((g) => g !== null && compareValues(e, g) === 0));
   return {
     type: BOOL,
     isConst: x.isConst && y.isConst,
@@ -46,8 +47,34 @@ export function arrayConcat(c: WhereCompiler, x: Typed, y: Typed, t: PgType, nod
     c.fail(node, `operator does not exist: ${typeLabel(x.type as PgType)} || ${typeLabel(y.type as PgType)}`);
   const isConst = x.isConst && y.isConst;
   if (scalar === y)
-    return { type: t, isConst, eval: (ctx) => { const l = x.eval(ctx) as Value[] | null; const e = y.eval(ctx); return l === null ? [e] : [...l, e]; } };
+    return {
+      type: t,
+      isConst,
+      eval: (ctx) => {
+        const l = x.eval(ctx) as Value[] | null;
+        const e = y.eval(ctx);
+        return l === null ? [e] : [...l, e];
+      },
+    };
   if (scalar === x)
-    return { type: t, isConst, eval: (ctx) => { const e = x.eval(ctx); const r = y.eval(ctx) as Value[] | null; return r === null ? [e] : [e, ...r]; } };
-  return { type: t, isConst, eval: (ctx) => { const l = x.eval(ctx) as Value[] | null; const r = y.eval(ctx) as Value[] | null; if (l === null) return r; if (r === null) return l; return [...l, ...r]; } };
+    return {
+      type: t,
+      isConst,
+      eval: (ctx) => {
+        const e = x.eval(ctx);
+        const r = y.eval(ctx) as Value[] | null;
+        return r === null ? [e] : [e, ...r];
+      },
+    };
+  return {
+    type: t,
+    isConst,
+    eval: (ctx) => {
+      const l = x.eval(ctx) as Value[] | null;
+      const r = y.eval(ctx) as Value[] | null;
+      if (l === null) return r;
+      if (r === null) return l;
+      return [...l, ...r];
+    },
+  };
 }

@@ -14,12 +14,18 @@ const rint = (x: number) => {
 };
 
 const INT_RANGE: Record<string, [bigint, bigint]> = {
-  int2: [-32768n, 32767n], smallint: [-32768n, 32767n],
-  int4: [-2147483648n, 2147483647n], int: [-2147483648n, 2147483647n], integer: [-2147483648n, 2147483647n],
+  int2: [-32768n, 32767n],
+  smallint: [-32768n, 32767n],
+  int4: [-2147483648n, 2147483647n],
+  int: [-2147483648n, 2147483647n],
+  integer: [-2147483648n, 2147483647n],
 };
 function checkInt(i: bigint, name: string): bigint {
   const [lo, hi] = INT_RANGE[name] ?? [-(2n ** 63n), 2n ** 63n - 1n];
-  if (i < lo || i > hi) throw new ValueParseError(`${name === "int8" || name === "bigint" ? "bigint" : name === "int2" || name === "smallint" ? "smallint" : "integer"} out of range`);
+  if (i < lo || i > hi)
+    throw new ValueParseError(
+      `${name === "int8" || name === "bigint" ? "bigint" : name === "int2" || name === "smallint" ? "smallint" : "integer"} out of range`,
+    );
   return i;
 }
 
@@ -32,17 +38,23 @@ export function scalarConversion(from: BaseType, to: PgType): ((v: Value) => Val
   if (to.base === "text") return (v) => formatScalar(from, v);
   if (from === "text" || from === "enum") return (v) => parseText(to, String(v));
   switch (`${from}>${to.base}`) {
-    case "int>float": return (v) => Number(v);
-    case "int>numeric": return (v) => Numeric.fromBigInt(v as bigint);
-    case "int>bool": return (v) => v !== 0n;
-    case "bool>int": return (v) => (v ? 1n : 0n);
+    case "int>float":
+      return (v) => Number(v);
+    case "int>numeric":
+      return (v) => Numeric.fromBigInt(v as bigint);
+    case "int>bool":
+      return (v) => v !== 0n;
+    case "bool>int":
+      return (v) => (v ? 1n : 0n);
     case "float>int":
       return (v) => {
         if (!Number.isFinite(v as number)) throw new ValueParseError(`${to.name} out of range`);
         return checkInt(BigInt(rint(v as number)), to.name);
       };
-    case "float>numeric": return (v) => Numeric.fromFloat(v as number);
-    case "numeric>float": return (v) => (v as Numeric).toNumber();
+    case "float>numeric":
+      return (v) => Numeric.fromFloat(v as number);
+    case "numeric>float":
+      return (v) => (v as Numeric).toNumber();
     case "numeric>int":
       return (v) => {
         const i = numericToBigInt(v as Numeric);
@@ -50,14 +62,19 @@ export function scalarConversion(from: BaseType, to: PgType): ((v: Value) => Val
         return checkInt(i, to.name);
       };
     case "date>timestamp":
-    case "date>timestamptz": return (v) => dateToTs(v as number);
+    case "date>timestamptz":
+      return (v) => dateToTs(v as number);
     case "timestamp>date":
-    case "timestamptz>date": return (v) => tsToDate(v as number);
+    case "timestamptz>date":
+      return (v) => tsToDate(v as number);
     case "timestamp>timestamptz":
-    case "timestamptz>timestamp": return (v) => v; // the session time zone is UTC (§9.4)
+    case "timestamptz>timestamp":
+      return (v) => v; // the session time zone is UTC (§9.4)
     case "timestamp>time":
-    case "timestamptz>time": return (v) => (((v as number) % USECS_PER_DAY) + USECS_PER_DAY) % USECS_PER_DAY;
-    case "time>interval": return (v) => new Interval(0, 0, v as number);
+    case "timestamptz>time":
+      return (v) => (((v as number) % USECS_PER_DAY) + USECS_PER_DAY) % USECS_PER_DAY;
+    case "time>interval":
+      return (v) => new Interval(0, 0, v as number);
   }
   return undefined;
 }
@@ -66,7 +83,8 @@ export function scalarConversion(from: BaseType, to: PgType): ((v: Value) => Val
 export function promotion(from: PgType, to: PgType): ((v: Value) => Value) | undefined {
   if (from.dims !== 0 || to.dims !== 0 || from.base === to.base) return undefined;
   const key = `${from.base}>${to.base}`;
-  if (["int>numeric", "int>float", "numeric>float", "date>timestamp", "date>timestamptz"].includes(key)) return scalarConversion(from.base, to);
+  if (["int>numeric", "int>float", "numeric>float", "date>timestamp", "date>timestamptz"].includes(key))
+    return scalarConversion(from.base, to);
   return undefined;
 }
 
@@ -90,7 +108,12 @@ export function typmodConversion(base: BaseType, typeName: string, mods: number[
       return r;
     };
   }
-  if (base === "text" && (typeName === "varchar" || typeName === "character varying") && mods.length === 1 && mods[0]! > 0) {
+  if (
+    base === "text" &&
+    (typeName === "varchar" || typeName === "character varying") &&
+    mods.length === 1 &&
+    mods[0]! > 0
+  ) {
     const n = mods[0]!;
     return (v) => [...String(v)].slice(0, n).join("");
   }

@@ -29,14 +29,26 @@ function databaseDefault(columns: ReadonlyMap<string, ColumnType>): Collation {
   let name = "default";
   let codePointOrder = true;
   for (const t of columns.values()) {
-    if (t.defaultCollation) return { name: t.defaultCollation.name, derivation: "default", codePointOrder: t.defaultCollation.codePointOrder, deterministic: true };
-    if (t.collationIsDefault && t.collation !== undefined) ({ name, codePointOrder } = { name: t.collation, codePointOrder: t.codePointOrder !== false });
+    if (t.defaultCollation)
+      return {
+        name: t.defaultCollation.name,
+        derivation: "default",
+        codePointOrder: t.defaultCollation.codePointOrder,
+        deterministic: true,
+      };
+    if (t.collationIsDefault && t.collation !== undefined)
+      ({ name, codePointOrder } = { name: t.collation, codePointOrder: t.codePointOrder !== false });
   }
   return { name, derivation: "default", codePointOrder, deterministic: true };
 }
 
 function columnCollation(t: ColumnType | undefined): Collation | undefined {
-  if (!t || t.base !== "text" || (t.collation === undefined && t.codePointOrder === undefined && t.deterministic === undefined)) return undefined;
+  if (
+    !t ||
+    t.base !== "text" ||
+    (t.collation === undefined && t.codePointOrder === undefined && t.deterministic === undefined)
+  )
+    return undefined;
   return {
     name: t.collation ?? "default",
     derivation: t.collationIsDefault ? "default" : "implicit",
@@ -56,7 +68,8 @@ export function combineCollations(c: WhereCompiler, items: ReadonlyArray<Collati
   const explicit = present.filter((x) => x.derivation === "explicit");
   if (explicit.length > 0) {
     const other = explicit.find((x) => x.name !== explicit[0]!.name);
-    if (other) c.fail(node, `collation mismatch between explicit collations "${explicit[0]!.name}" and "${other.name}"`);
+    if (other)
+      c.fail(node, `collation mismatch between explicit collations "${explicit[0]!.name}" and "${other.name}"`);
     return explicit[0]!;
   }
   const indeterminate = present.find((x) => x.derivation === "indeterminate");
@@ -64,12 +77,20 @@ export function combineCollations(c: WhereCompiler, items: ReadonlyArray<Collati
   const implicit = present.filter((x) => x.derivation === "implicit");
   if (implicit.length > 0) {
     const other = implicit.find((x) => x.name !== implicit[0]!.name);
-    if (other) return { name: `${implicit[0]!.name}" and "${other.name}`, derivation: "indeterminate", codePointOrder: false, deterministic: false };
+    if (other)
+      return {
+        name: `${implicit[0]!.name}" and "${other.name}`,
+        derivation: "indeterminate",
+        codePointOrder: false,
+        deterministic: false,
+      };
     return implicit[0]!;
   }
   // Default derivation: constants and default-collated columns share the database default.
   const db = databaseDefault(c.columns);
-  return present.length === 0 ? db : { ...db, codePointOrder: db.codePointOrder && present.every((x) => x.codePointOrder) };
+  return present.length === 0
+    ? db
+    : { ...db, codePointOrder: db.codePointOrder && present.every((x) => x.codePointOrder) };
 }
 
 /** Results compiled so far under the node being compiled (compilation is synchronous). */
@@ -122,15 +143,32 @@ export function compileCollate(c: WhereCompiler, n: any): Typed {
  * LIKE, IS DISTINCT FROM, array containment): the collation in effect must be determinate and
  * deterministic, and for ordering operators (`<`, `>`, `<=`, `>=`) order by code point.
  */
-export function checkTextCollation(c: WhereCompiler, op: string, operands: ReadonlyArray<Typed>, t: PgType, node: any): void {
+export function checkTextCollation(
+  c: WhereCompiler,
+  op: string,
+  operands: ReadonlyArray<Typed>,
+  t: PgType,
+  node: any,
+): void {
   if (t.base !== "text" || !c.checkCollations) return;
-  const coll = combineCollations(c, operands.map((o) => o.collation), node);
+  const coll = combineCollations(
+    c,
+    operands.map((o) => o.collation),
+    node,
+  );
   if (coll.derivation === "indeterminate")
-    c.fail(node, `could not determine which collation to use for string comparison (implicit collations "${coll.name}" conflict); add COLLATE "C" to one side`);
-  if (!coll.deterministic) c.fail(node, `nondeterministic collation "${coll.name}" is not supported (text is compared by bytes in-process)`);
+    c.fail(
+      node,
+      `could not determine which collation to use for string comparison (implicit collations "${coll.name}" conflict); add COLLATE "C" to one side`,
+    );
+  if (!coll.deterministic)
+    c.fail(node, `nondeterministic collation "${coll.name}" is not supported (text is compared by bytes in-process)`);
   if (!ORDERING_OPS.has(op) || coll.codePointOrder) return;
   const column = operands.find((o) => o.column)?.column;
-  const what = coll.derivation === "default" && !column ? `the database default collation "${coll.name}"` : `collation "${coll.name}"`;
+  const what =
+    coll.derivation === "default" && !column
+      ? `the database default collation "${coll.name}"`
+      : `collation "${coll.name}"`;
   const fix = column ? `cast the column: "${column.replace(/"/g, '""')}" COLLATE "C"` : `add COLLATE "C"`;
   c.fail(node, `ordering text by ${what} is not supported ${HINT}; compare with = or ${fix}`);
 }

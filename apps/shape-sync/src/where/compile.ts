@@ -60,7 +60,8 @@ function stripLocations(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(stripLocations);
   if (node && typeof node === "object") {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(node)) if (k !== "location" && !k.startsWith("rexpr_list")) out[k] = stripLocations(v);
+    for (const [k, v] of Object.entries(node))
+      if (k !== "location" && !k.startsWith("rexpr_list")) out[k] = stripLocations(v);
     return out;
   }
   return node;
@@ -98,7 +99,8 @@ export function compileWhere(
   const referenced = compiler.referenced;
   const root = compiler.compile(select.whereClause);
   const rootBool = root.type === "unknown" ? compiler.coerce(root, BOOL, select.whereClause) : root;
-  if (rootBool.type === "unknown" || rootBool.type.base !== "bool" || rootBool.type.dims !== 0) throw new WhereError("At location 0: WHERE clause must return a boolean");
+  if (rootBool.type === "unknown" || rootBool.type.base !== "bool" || rootBool.type.dims !== 0)
+    throw new WhereError("At location 0: WHERE clause must return a boolean");
 
   // Inline the parameters as quoted literals (unknown-typed, like a bind parameter).
   const spots = [...usedParams.entries()].flatMap(([i, locs]) => locs.map((l) => ({ ...l, value: params[i - 1]! })));

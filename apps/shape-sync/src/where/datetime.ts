@@ -30,7 +30,8 @@ export function civilFromDays(z: number): [number, number, number] {
   return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
 }
 
-const daysInMonth = (y: number, m: number) => (m === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(m) ? 30 : 31);
+const daysInMonth = (y: number, m: number) =>
+  m === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(m) ? 30 : 31;
 
 /** Postgres timestamp_pl_interval: months first (day clamped to the month's end), then days, then µs. */
 export function timestampPlusInterval(ts: number, iv: Interval): number {
@@ -101,12 +102,26 @@ export function resolveZone(name: string): Zone {
     z = { fixed: off[1] === "+" ? -secs : secs };
   } else if (name.includes("/")) {
     try {
-      z = { fmt: new Intl.DateTimeFormat("en-US", { timeZone: name, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric", era: "short" }) };
+      z = {
+        fmt: new Intl.DateTimeFormat("en-US", {
+          timeZone: name,
+          hourCycle: "h23",
+          year: "numeric",
+          month: "numeric",
+          day: "numeric",
+          hour: "numeric",
+          minute: "numeric",
+          second: "numeric",
+          era: "short",
+        }),
+      };
     } catch {
       throw new ZoneError(`time zone "${name}" not recognized`);
     }
   } else {
-    throw new ZoneError(`time zone "${name}" is not supported by this server (use UTC, an IANA name like Europe/Paris, or an offset like +02)`);
+    throw new ZoneError(
+      `time zone "${name}" is not supported by this server (use UTC, an IANA name like Europe/Paris, or an offset like +02)`,
+    );
   }
   if (zones.size > 500) zones.clear();
   zones.set(name, z);
@@ -122,7 +137,9 @@ function offsetAt(zone: Zone, utcUs: number): number {
   for (const p of zone.fmt.formatToParts(new Date(ms))) parts[p.type] = p.value;
   let y = Number(parts.year);
   if (parts.era === "BC" || parts.era === "B") y = 1 - y;
-  const local = daysFromCivil(y, Number(parts.month), Number(parts.day)) * 86_400_000 + ((Number(parts.hour) * 60 + Number(parts.minute)) * 60 + Number(parts.second)) * 1000;
+  const local =
+    daysFromCivil(y, Number(parts.month), Number(parts.day)) * 86_400_000 +
+    ((Number(parts.hour) * 60 + Number(parts.minute)) * 60 + Number(parts.second)) * 1000;
   return (local - (ms - (((ms % 1000) + 1000) % 1000))) * 1000;
 }
 
@@ -168,25 +185,49 @@ export function datetimeOp(op: string, a: BaseType, b: BaseType): ArithResult | 
     const s = op === "+" ? 1 : -1;
     if (a === "date" && b === "int") return { base: "date", name: "date", fn: (l, r) => l + s * Number(r) };
     if (a === "int" && b === "date" && s > 0) return { base: "date", name: "date", fn: (l, r) => r + Number(l) };
-    if (a === "date" && b === "date" && s < 0) return { base: "int", name: "int4", fn: (l, r) => {
-      if (!Number.isFinite(l) || !Number.isFinite(r)) throw new ValueParseError("cannot subtract infinite dates");
-      return BigInt(l - r);
-    } };
-    if (a === "date" && b === "time" && s > 0) return { base: "timestamp", name: "timestamp", fn: (l, r) => (Number.isFinite(l) ? l * USECS_PER_DAY + r : l * 1) };
-    if (a === "time" && b === "date" && s > 0) return { base: "timestamp", name: "timestamp", fn: (l, r) => (Number.isFinite(r) ? r * USECS_PER_DAY + l : r * 1) };
+    if (a === "date" && b === "date" && s < 0)
+      return {
+        base: "int",
+        name: "int4",
+        fn: (l, r) => {
+          if (!Number.isFinite(l) || !Number.isFinite(r)) throw new ValueParseError("cannot subtract infinite dates");
+          return BigInt(l - r);
+        },
+      };
+    if (a === "date" && b === "time" && s > 0)
+      return {
+        base: "timestamp",
+        name: "timestamp",
+        fn: (l, r) => (Number.isFinite(l) ? l * USECS_PER_DAY + r : l * 1),
+      };
+    if (a === "time" && b === "date" && s > 0)
+      return {
+        base: "timestamp",
+        name: "timestamp",
+        fn: (l, r) => (Number.isFinite(r) ? r * USECS_PER_DAY + l : r * 1),
+      };
     const ivFor = (r: Interval) => (s > 0 ? r : negateInterval(r));
     if ((isTs(a) || a === "date") && b === "interval") {
       const base = a === "date" ? "timestamp" : a;
-      return { base, name: base, fn: (l, r) => timestampPlusInterval(a === "date" ? (Number.isFinite(l) ? l * USECS_PER_DAY : l) : l, ivFor(r)) };
+      return {
+        base,
+        name: base,
+        fn: (l, r) => timestampPlusInterval(a === "date" ? (Number.isFinite(l) ? l * USECS_PER_DAY : l) : l, ivFor(r)),
+      };
     }
     if (a === "interval" && (isTs(b) || b === "date") && s > 0) {
       const base = b === "date" ? "timestamp" : b;
-      return { base, name: base, fn: (l, r) => timestampPlusInterval(b === "date" ? (Number.isFinite(r) ? r * USECS_PER_DAY : r) : r, l) };
+      return {
+        base,
+        name: base,
+        fn: (l, r) => timestampPlusInterval(b === "date" ? (Number.isFinite(r) ? r * USECS_PER_DAY : r) : r, l),
+      };
     }
     const timePlus = (t: number, iv: Interval) => (((t + iv.micros) % USECS_PER_DAY) + USECS_PER_DAY) % USECS_PER_DAY;
     if (a === "time" && b === "interval") return { base: "time", name: "time", fn: (l, r) => timePlus(l, ivFor(r)) };
     if (a === "interval" && b === "time" && s > 0) return { base: "time", name: "time", fn: (l, r) => timePlus(r, l) };
-    if (a === "interval" && b === "interval") return { base: "interval", name: "interval", fn: (l, r) => addIntervals(l, r, s) };
+    if (a === "interval" && b === "interval")
+      return { base: "interval", name: "interval", fn: (l, r) => addIntervals(l, r, s) };
     if (s < 0 && (isTs(a) || a === "date") && (isTs(b) || b === "date") && (a !== "date" || b !== "date")) {
       const us = (v: number, t: BaseType) => (t === "date" && Number.isFinite(v) ? v * USECS_PER_DAY : v);
       return {
@@ -195,16 +236,20 @@ export function datetimeOp(op: string, a: BaseType, b: BaseType): ArithResult | 
         fn: (l, r) => {
           const x = us(l, a);
           const y = us(r, b);
-          if (!Number.isFinite(x) || !Number.isFinite(y)) throw new ValueParseError("cannot subtract infinite timestamps");
+          if (!Number.isFinite(x) || !Number.isFinite(y))
+            throw new ValueParseError("cannot subtract infinite timestamps");
           return justifyHours(new Interval(0, 0, x - y));
         },
       };
     }
-    if (s < 0 && a === "time" && b === "time") return { base: "interval", name: "interval", fn: (l, r) => new Interval(0, 0, l - r) };
+    if (s < 0 && a === "time" && b === "time")
+      return { base: "interval", name: "interval", fn: (l, r) => new Interval(0, 0, l - r) };
   }
   if (op === "*") {
-    if (a === "interval" && numberish(b)) return { base: "interval", name: "interval", fn: (l, r) => multiplyInterval(l, num(r)) };
-    if (numberish(a) && b === "interval") return { base: "interval", name: "interval", fn: (l, r) => multiplyInterval(r, num(l)) };
+    if (a === "interval" && numberish(b))
+      return { base: "interval", name: "interval", fn: (l, r) => multiplyInterval(l, num(r)) };
+    if (numberish(a) && b === "interval")
+      return { base: "interval", name: "interval", fn: (l, r) => multiplyInterval(r, num(l)) };
   }
   return undefined;
 }

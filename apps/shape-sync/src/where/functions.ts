@@ -9,7 +9,22 @@ import { arrayLowerBounds, typeLabel, type PgType, type Value } from "./values.j
 import { INT, INTERVAL, RowContext, TEXT, TIMESTAMP, TIMESTAMPTZ, type Typed } from "./types.js";
 import type { WhereCompiler } from "./compiler.js";
 
-const TYPE_FUNCTIONS = new Set(["int2", "int4", "int8", "float4", "float8", "numeric", "bool", "uuid", "text", "date", "time", "timestamp", "timestamptz", "interval"]);
+const TYPE_FUNCTIONS = new Set([
+  "int2",
+  "int4",
+  "int8",
+  "float4",
+  "float8",
+  "numeric",
+  "bool",
+  "uuid",
+  "text",
+  "date",
+  "time",
+  "timestamp",
+  "timestamptz",
+  "interval",
+]);
 
 const strict1 = (a: Typed, type: PgType, f: (v: any) => Value): Typed => ({
   type,
@@ -21,8 +36,12 @@ const strict1 = (a: Typed, type: PgType, f: (v: any) => Value): Typed => ({
 });
 
 export function compileFuncCall(c: WhereCompiler, n: any): Typed {
-  if (n.agg_star || n.agg_distinct || n.agg_filter || n.over) return c.fail(n, "aggregation is not supported in this context");
-  const fname: string = (n.funcname ?? []).map((f: any) => f.String?.sval).filter((s: string) => s !== "pg_catalog").join(".");
+  if (n.agg_star || n.agg_distinct || n.agg_filter || n.over)
+    return c.fail(n, "aggregation is not supported in this context");
+  const fname: string = (n.funcname ?? [])
+    .map((f: any) => f.String?.sval)
+    .filter((s: string) => s !== "pg_catalog")
+    .join(".");
   const args: Typed[] = (n.args ?? []).map((x: any) => c.compile(x));
   if ((fname === "lower" || fname === "upper") && args.length === 1) {
     const up = fname === "upper";
@@ -30,31 +49,62 @@ export function compileFuncCall(c: WhereCompiler, n: any): Typed {
   }
   if (fname === "concat") {
     const evals = args.map((a) => c.coerce(a, TEXT, n).eval);
-    return { type: TEXT, isConst: false, eval: (ctx) => evals.map((e) => { const v = e(ctx); return v === null ? "" : String(v); }).join("") };
+    return {
+      type: TEXT,
+      isConst: false,
+      eval: (ctx) =>
+        evals
+          .map((e) => {
+            const v = e(ctx);
+            return v === null ? "" : String(v);
+          })
+          .join(""),
+    };
   }
   if (fname === "array_ndims" && args.length === 1) {
     const a = args[0]!;
     // An empty array has no dimensions: NULL, like Postgres.
-    return { type: INT, isConst: false, eval: (ctx) => { let v = a.eval(ctx); if (v === null) return null; let d = 0n; while (Array.isArray(v) && v.length > 0) { d++; v = (v as Value[])[0] ?? null; } return d === 0n ? null : d; } };
+    return {
+      type: INT,
+      isConst: false,
+      eval: (ctx) => {
+        let v = a.eval(ctx);
+        if (v === null) return null;
+        let d = 0n;
+        while (Array.isArray(v) && v.length > 0) {
+          d++;
+          v = (v as Value[])[0] ?? null;
+        }
+        return d === 0n ? null : d;
+      },
+    };
   }
   if ((fname === "justify_days" || fname === "justify_hours" || fname === "justify_interval") && args.length === 1) {
     const a = c.coerce(args[0]!, INTERVAL, n);
-    if (a.type === "unknown" || a.type.base !== "interval" || a.type.dims !== 0) return c.fail(n, `function ${fname}(${typeLabel(a.type as PgType)}) does not exist`);
+    if (a.type === "unknown" || a.type.base !== "interval" || a.type.dims !== 0)
+      return c.fail(n, `function ${fname}(${typeLabel(a.type as PgType)}) does not exist`);
     const f = fname === "justify_days" ? justifyDays : fname === "justify_hours" ? justifyHours : justifyInterval;
     return strict1(a, INTERVAL, (v: Interval) => f(v));
   }
   if (fname === "timezone" && args.length === 2) return timezone(c, args[0]!, args[1]!, n);
-  if (TYPE_FUNCTIONS.has(fname) && args.length === 1) return c.castTo(args[0]!, { names: [{ String: { sval: fname } }] }, n);
+  if (TYPE_FUNCTIONS.has(fname) && args.length === 1)
+    return c.castTo(args[0]!, { names: [{ String: { sval: fname } }] }, n);
   return c.fail(n, `unknown or unsupported function ${fname}/${args.length}`);
 }
 
 function timezone(c: WhereCompiler, zoneArg: Typed, tsArg: Typed, n: any): Typed {
   const zone = c.coerce(zoneArg, TEXT, n);
-  if (zone.type === "unknown" || zone.type.dims !== 0 || zone.type.base !== "text") return c.fail(n, `function timezone(${typeLabel(zone.type as PgType)}, …) is not supported (the zone must be text)`);
+  if (zone.type === "unknown" || zone.type.dims !== 0 || zone.type.base !== "text")
+    return c.fail(
+      n,
+      `function timezone(${typeLabel(zone.type as PgType)}, …) is not supported (the zone must be text)`,
+    );
   let ts = c.coerce(tsArg, TIMESTAMPTZ, n);
-  if (ts.type !== "unknown" && ts.type.dims === 0 && ts.type.base === "date") ts = c.castTo(ts, { names: [{ String: { sval: "timestamptz" } }] }, n);
+  if (ts.type !== "unknown" && ts.type.dims === 0 && ts.type.base === "date")
+    ts = c.castTo(ts, { names: [{ String: { sval: "timestamptz" } }] }, n);
   const t = ts.type as PgType;
-  if (t.dims !== 0 || (t.base !== "timestamp" && t.base !== "timestamptz")) return c.fail(n, `function timezone(text, ${typeLabel(t)}) is not supported`);
+  if (t.dims !== 0 || (t.base !== "timestamp" && t.base !== "timestamptz"))
+    return c.fail(n, `function timezone(text, ${typeLabel(t)}) is not supported`);
   if (zone.isConst) {
     const z = zone.eval(new RowContext({}, c.columns));
     if (z !== null) {
@@ -83,7 +133,11 @@ function timezone(c: WhereCompiler, zoneArg: Typed, tsArg: Typed, n: any): Typed
 export function compileIndirection(c: WhereCompiler, n: any): Typed {
   const arr = c.compile(n.arg);
   const t = arr.type;
-  if (t === "unknown" || t.dims === 0) return c.fail(n, `cannot subscript type ${t === "unknown" ? "unknown" : typeLabel(t)} because it does not support subscripting`);
+  if (t === "unknown" || t.dims === 0)
+    return c.fail(
+      n,
+      `cannot subscript type ${t === "unknown" ? "unknown" : typeLabel(t)} because it does not support subscripting`,
+    );
   const subs: { lo?: Typed; hi?: Typed; slice: boolean }[] = [];
   for (const ind of n.indirection ?? []) {
     const idx = ind.A_Indices;
@@ -91,7 +145,8 @@ export function compileIndirection(c: WhereCompiler, n: any): Typed {
     const asInt = (x: any): Typed | undefined => {
       if (!x) return undefined;
       const e = c.coerce(c.compile(x), INT, x);
-      if (e.type === "unknown" || e.type.base !== "int" || e.type.dims !== 0) return c.fail(x, `array subscript must have type integer`);
+      if (e.type === "unknown" || e.type.base !== "int" || e.type.dims !== 0)
+        return c.fail(x, `array subscript must have type integer`);
       return e;
     };
     subs.push({ lo: asInt(idx.lidx), hi: asInt(idx.uidx), slice: Boolean(idx.is_slice) });
@@ -131,7 +186,10 @@ export function compileIndirection(c: WhereCompiler, n: any): Typed {
         const lo = s.slice ? (s.lo ? s.lo.eval(ctx) : undefined) : 1n;
         const hi = s.hi ? s.hi.eval(ctx) : undefined;
         if (lo === null || hi === null) return null;
-        bounds.push([lo === undefined ? undefined : Number(lo as bigint), hi === undefined ? undefined : Number(hi as bigint)]);
+        bounds.push([
+          lo === undefined ? undefined : Number(lo as bigint),
+          hi === undefined ? undefined : Number(hi as bigint),
+        ]);
       }
       let ndims = 0;
       for (let v: Value = a; Array.isArray(v) && v.length > 0; v = v[0]!) ndims++;

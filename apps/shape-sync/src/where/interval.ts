@@ -58,18 +58,45 @@ class Acc {
     const whole = Math.trunc(val);
     const frac = val - whole;
     switch (kind) {
-      case "us": this.secs += val / USECS_PER_SEC; break;
-      case "ms": this.secs += val / 1000; break;
-      case "s": this.secs += val; break;
-      case "min": this.secs += val * 60; break;
-      case "h": this.secs += val * 3600; break;
-      case "d": this.days += whole; this.fractDays(frac); break;
-      case "w": this.days += whole * 7; this.fractDays(frac * 7); break;
-      case "mon": this.months += whole; this.fractDays(frac * DAYS_PER_MONTH); break;
-      case "y": this.months += whole * 12 + rint(frac * 12); break;
-      case "dec": this.months += whole * 120 + rint(frac * 120); break;
-      case "c": this.months += whole * 1200 + rint(frac * 1200); break;
-      case "mil": this.months += whole * 12000 + rint(frac * 12000); break;
+      case "us":
+        this.secs += val / USECS_PER_SEC;
+        break;
+      case "ms":
+        this.secs += val / 1000;
+        break;
+      case "s":
+        this.secs += val;
+        break;
+      case "min":
+        this.secs += val * 60;
+        break;
+      case "h":
+        this.secs += val * 3600;
+        break;
+      case "d":
+        this.days += whole;
+        this.fractDays(frac);
+        break;
+      case "w":
+        this.days += whole * 7;
+        this.fractDays(frac * 7);
+        break;
+      case "mon":
+        this.months += whole;
+        this.fractDays(frac * DAYS_PER_MONTH);
+        break;
+      case "y":
+        this.months += whole * 12 + rint(frac * 12);
+        break;
+      case "dec":
+        this.months += whole * 120 + rint(frac * 120);
+        break;
+      case "c":
+        this.months += whole * 1200 + rint(frac * 1200);
+        break;
+      case "mil":
+        this.months += whole * 12000 + rint(frac * 12000);
+        break;
     }
   }
   fractDays(fd: number): void {
@@ -88,7 +115,10 @@ const TIME_FIELD = /^([+-])?(\d+):(\d+)(?::(\d+(?:\.\d*)?))?$/;
 const NUM_UNIT = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))([a-z]*)$/;
 
 function parseIso(s: string): Interval | undefined {
-  const m = /^P(?:([+-]?\d+(?:\.\d+)?)Y)?(?:([+-]?\d+(?:\.\d+)?)M)?(?:([+-]?\d+(?:\.\d+)?)W)?(?:([+-]?\d+(?:\.\d+)?)D)?(?:T(?:([+-]?\d+(?:\.\d+)?)H)?(?:([+-]?\d+(?:\.\d+)?)M)?(?:([+-]?\d+(?:\.\d+)?)S)?)?$/i.exec(s);
+  const m =
+    /^P(?:([+-]?\d+(?:\.\d+)?)Y)?(?:([+-]?\d+(?:\.\d+)?)M)?(?:([+-]?\d+(?:\.\d+)?)W)?(?:([+-]?\d+(?:\.\d+)?)D)?(?:T(?:([+-]?\d+(?:\.\d+)?)H)?(?:([+-]?\d+(?:\.\d+)?)M)?(?:([+-]?\d+(?:\.\d+)?)S)?)?$/i.exec(
+      s,
+    );
   if (!m || s.toUpperCase() === "P" || s.toUpperCase().endsWith("T")) return undefined;
   const acc = new Acc();
   const kinds = ["y", "mon", "w", "d", "h", "min", "s"] as const;
@@ -137,13 +167,16 @@ export function parseInterval(text: string): Interval {
   }
   if (!seen) return fail();
   const r = acc.result(ago);
-  if (!Number.isSafeInteger(r.micros) || Math.abs(r.months) > 2 ** 31 - 1 || Math.abs(r.days) > 2 ** 31 - 1) throw new IntervalParseError(`interval out of range`);
+  if (!Number.isSafeInteger(r.micros) || Math.abs(r.months) > 2 ** 31 - 1 || Math.abs(r.days) > 2 ** 31 - 1)
+    throw new IntervalParseError(`interval out of range`);
   return r;
 }
 
 function part(out: string[], state: { zero: boolean; before: boolean }, value: number, unitName: string): void {
   if (value === 0) return;
-  out.push(`${state.zero ? "" : " "}${state.before && value > 0 ? "+" : ""}${value} ${unitName}${value !== 1 ? "s" : ""}`);
+  out.push(
+    `${state.zero ? "" : " "}${state.before && value > 0 ? "+" : ""}${value} ${unitName}${value !== 1 ? "s" : ""}`,
+  );
   state.before = value < 0;
   state.zero = false;
 }
@@ -163,7 +196,9 @@ export function formatInterval(i: Interval): string {
     const sec = Math.floor((abs % 60_000_000) / USECS_PER_SEC);
     const us = abs % USECS_PER_SEC;
     const frac = us === 0 ? "" : "." + String(us).padStart(6, "0").replace(/0+$/, "");
-    out.push(`${state.zero ? "" : " "}${neg ? "-" : state.before ? "+" : ""}${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}${frac}`);
+    out.push(
+      `${state.zero ? "" : " "}${neg ? "-" : state.before ? "+" : ""}${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}${frac}`,
+    );
   }
   return out.join("");
 }
@@ -184,11 +219,14 @@ function rint(x: number): number {
 export function multiplyInterval(span: Interval, factor: number): Interval {
   const monthD = span.months * factor;
   const dayD = span.days * factor;
-  if (Number.isNaN(monthD) || Math.abs(monthD) > 2 ** 31 || Number.isNaN(dayD) || Math.abs(dayD) > 2 ** 31) throw new IntervalParseError("interval out of range");
+  if (Number.isNaN(monthD) || Math.abs(monthD) > 2 ** 31 || Number.isNaN(dayD) || Math.abs(dayD) > 2 ** 31)
+    throw new IntervalParseError("interval out of range");
   const month = Math.trunc(monthD);
   let day = Math.trunc(dayD);
   const monthRemainderDays = tsRound((span.months * factor - month) * DAYS_PER_MONTH);
-  let secRemainder = tsRound((span.days * factor - day + monthRemainderDays - Math.trunc(monthRemainderDays)) * SECS_PER_DAY);
+  let secRemainder = tsRound(
+    (span.days * factor - day + monthRemainderDays - Math.trunc(monthRemainderDays)) * SECS_PER_DAY,
+  );
   if (Math.abs(secRemainder) >= SECS_PER_DAY) {
     day += Math.trunc(secRemainder / SECS_PER_DAY);
     secRemainder -= Math.trunc(secRemainder / SECS_PER_DAY) * SECS_PER_DAY;

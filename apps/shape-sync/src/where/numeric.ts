@@ -71,7 +71,7 @@ export function parseNumeric(s: string): Numeric | undefined {
   const frac = m[3] ?? m[4] ?? "";
   const exp = m[5] === undefined ? 0 : Number(m[5]);
   if (!Number.isFinite(exp) || Math.abs(exp) > 1000) return undefined;
-  let v = BigInt((intPart + frac) || "0");
+  let v = BigInt(intPart + frac || "0");
   let scale = frac.length - exp;
   if (scale < 0) {
     v *= pow10(-scale);
@@ -96,7 +96,8 @@ export function compareNumeric(a: Numeric, b: Numeric): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-const sign = (x: Numeric): number => (x.special === "inf" ? 1 : x.special === "-inf" ? -1 : x.v > 0n ? 1 : x.v < 0n ? -1 : 0);
+const sign = (x: Numeric): number =>
+  x.special === "inf" ? 1 : x.special === "-inf" ? -1 : x.v > 0n ? 1 : x.v < 0n ? -1 : 0;
 const infOf = (s: number) => (s > 0 ? Numeric.INF : Numeric.NEG_INF);
 
 export class NumericDivisionByZero extends ValueParseError {
@@ -154,7 +155,7 @@ export function numericOp(op: "+" | "-" | "*" | "/" | "%", a: Numeric, b: Numeri
       const r = n % d;
       const absR = r < 0n ? -r : r;
       const absD = d < 0n ? -d : d;
-      if (2n * absR >= absD) q += (n < 0n) !== (d < 0n) ? -1n : 1n;
+      if (2n * absR >= absD) q += n < 0n !== d < 0n ? -1n : 1n;
       return new Numeric(q, rscale);
     }
   }

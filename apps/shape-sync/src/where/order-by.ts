@@ -16,15 +16,20 @@ export function compileOrderBy(orderBy: string, columns: ReadonlyMap<string, Col
     parsed = parseSync(PREFIX + orderBy);
   } catch (e) {
     const err = e as { message: string; sqlDetails?: { cursorPosition?: number } };
-    throw new WhereError(`At location ${Math.max(0, (err.sqlDetails?.cursorPosition ?? PREFIX.length) - PREFIX.length)}: ${err.message}`);
+    throw new WhereError(
+      `At location ${Math.max(0, (err.sqlDetails?.cursorPosition ?? PREFIX.length) - PREFIX.length)}: ${err.message}`,
+    );
   }
   const stmts = parsed.stmts ?? [];
   if (stmts.length !== 1) throw new WhereError(`At location 0: unescaped ";" causing statement split`);
   const select = stmts[0].stmt?.SelectStmt;
   if (!select || !Array.isArray(select.sortClause)) throw new WhereError("At location 0: malformed order_by");
-  const extra = Object.keys(select).filter((k) => !["targetList", "fromClause", "sortClause", "limitOption", "op"].includes(k));
+  const extra = Object.keys(select).filter(
+    (k) => !["targetList", "fromClause", "sortClause", "limitOption", "op"].includes(k),
+  );
   if (extra.length > 0) throw new WhereError("At location 0: malformed order_by ending with SQL clauses");
-  if (JSON.stringify(select.sortClause).includes('"ParamRef"')) throw new WhereError("At location 0: parameters ($n) are not allowed in order_by");
+  if (JSON.stringify(select.sortClause).includes('"ParamRef"'))
+    throw new WhereError("At location 0: parameters ($n) are not allowed in order_by");
   return select.sortClause
     .map((item: any) => {
       const s = item.SortBy;
@@ -37,7 +42,8 @@ export function compileOrderBy(orderBy: string, columns: ReadonlyMap<string, Col
       let sql = quoteIdent(name);
       if (s.sortby_dir === "SORTBY_DESC") sql += " DESC";
       else if (s.sortby_dir === "SORTBY_ASC") sql += " ASC";
-      else if (s.sortby_dir !== "SORTBY_DEFAULT") throw new WhereError(`At location ${at(ref)}: ORDER BY ... USING is not supported`);
+      else if (s.sortby_dir !== "SORTBY_DEFAULT")
+        throw new WhereError(`At location ${at(ref)}: ORDER BY ... USING is not supported`);
       if (s.sortby_nulls === "SORTBY_NULLS_FIRST") sql += " NULLS FIRST";
       else if (s.sortby_nulls === "SORTBY_NULLS_LAST") sql += " NULLS LAST";
       return sql;

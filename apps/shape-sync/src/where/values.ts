@@ -4,7 +4,7 @@
  * {months, days, micros}, timestamps are µs since epoch (number), dates are days since epoch,
  * times µs of the day, arrays are JS arrays.
  */
-import { Interval, IntervalParseError, compareIntervals, formatInterval, parseInterval } from "./interval.js";
+import { Interval, type IntervalParseError, compareIntervals, formatInterval, parseInterval } from "./interval.js";
 import { Numeric, compareNumeric, parseNumeric } from "./numeric.js";
 import { formatDate, formatTime, formatTimestamp } from "./datetime.js";
 export type BaseType =
@@ -99,8 +99,18 @@ function parseTimestamp(s: string, withZone: boolean): number {
   if (text === "infinity") return Number.POSITIVE_INFINITY;
   if (text === "-infinity") return Number.NEGATIVE_INFINITY;
   const m = TS_RE.exec(text);
-  if (!m) throw new ValueParseError(`invalid input syntax for type ${withZone ? "timestamp with time zone" : "timestamp"}: "${s}"`);
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0));
+  if (!m)
+    throw new ValueParseError(
+      `invalid input syntax for type ${withZone ? "timestamp with time zone" : "timestamp"}: "${s}"`,
+    );
+  const ms = Date.UTC(
+    Number(m[1]),
+    Number(m[2]) - 1,
+    Number(m[3]),
+    Number(m[4] ?? 0),
+    Number(m[5] ?? 0),
+    Number(m[6] ?? 0),
+  );
   let us = ms * 1000 + micros(m[7]);
   const zone = m[8];
   if (withZone && zone && zone.toUpperCase() !== "Z") {
@@ -128,7 +138,8 @@ export function parseScalar(base: BaseType, s: string, typeName: string = base):
     case "float": {
       const t = s.trim();
       const n = t === "Infinity" ? Infinity : t === "-Infinity" ? -Infinity : t === "NaN" ? NaN : Number(t);
-      if (t === "" || (Number.isNaN(n) && t !== "NaN")) throw new ValueParseError(`invalid input syntax for type ${typeName}: "${s}"`);
+      if (t === "" || (Number.isNaN(n) && t !== "NaN"))
+        throw new ValueParseError(`invalid input syntax for type ${typeName}: "${s}"`);
       return n;
     }
     case "numeric": {
@@ -144,7 +155,11 @@ export function parseScalar(base: BaseType, s: string, typeName: string = base):
       }
     case "uuid":
       if (!UUID_RE.test(s.trim())) throw new ValueParseError(`invalid input syntax for type uuid: "${s}"`);
-      return s.trim().replace(/[{}-]/g, "").toLowerCase().replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5");
+      return s
+        .trim()
+        .replace(/[{}-]/g, "")
+        .toLowerCase()
+        .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5");
     case "timestamp":
       return parseTimestamp(s, false);
     case "timestamptz":
@@ -220,10 +235,20 @@ export const arrayLowerBounds = new WeakMap<Value[], number[]>();
 export function parseText(type: PgType, s: string): Value {
   if (type.dims === 0) return parseScalar(type.base, s, type.name);
   const convert = (items: Array<string | null | unknown[]>): Value[] =>
-    items.map((it) => (it === null ? null : Array.isArray(it) ? convert(it as Array<string | null | unknown[]>) : parseScalar(type.base, it, type.name)));
+    items.map((it) =>
+      it === null
+        ? null
+        : Array.isArray(it)
+          ? convert(it as Array<string | null | unknown[]>)
+          : parseScalar(type.base, it, type.name),
+    );
   const out = convert(parseArrayLiteral(s));
   const dims = /^\s*((?:\[[+-]?\d+:[+-]?\d+\])+)\s*=/.exec(s);
-  if (dims) arrayLowerBounds.set(out, [...dims[1]!.matchAll(/\[([+-]?\d+):/g)].map((m) => Number(m[1])));
+  if (dims)
+    arrayLowerBounds.set(
+      out,
+      [...dims[1]!.matchAll(/\[([+-]?\d+):/g)].map((m) => Number(m[1])),
+    );
   return out;
 }
 
@@ -261,7 +286,8 @@ export function compareCodePoints(a: string, b: string): number {
 export function compareValues(a: Value, b: Value): number {
   if (a instanceof Interval && b instanceof Interval) return compareIntervals(a, b);
   if (a instanceof Numeric || b instanceof Numeric) {
-    if (typeof a === "number" || typeof b === "number") return compareValues(a instanceof Numeric ? a.toNumber() : a, b instanceof Numeric ? b.toNumber() : b);
+    if (typeof a === "number" || typeof b === "number")
+      return compareValues(a instanceof Numeric ? a.toNumber() : a, b instanceof Numeric ? b.toNumber() : b);
     const x = typeof a === "bigint" ? Numeric.fromBigInt(a) : a;
     const y = typeof b === "bigint" ? Numeric.fromBigInt(b) : b;
     if (x instanceof Numeric && y instanceof Numeric) return compareNumeric(x, y);
@@ -297,11 +323,16 @@ export function formatScalar(base: BaseType, v: Value): string {
   if (v instanceof Numeric || v instanceof Interval) return v instanceof Interval ? formatInterval(v) : v.toString();
   if (typeof v === "number") {
     switch (base) {
-      case "date": return formatDate(v);
-      case "time": return formatTime(v);
-      case "timestamp": return formatTimestamp(v, false);
-      case "timestamptz": return formatTimestamp(v, true);
-      case "float": return formatFloat(v);
+      case "date":
+        return formatDate(v);
+      case "time":
+        return formatTime(v);
+      case "timestamp":
+        return formatTimestamp(v, false);
+      case "timestamptz":
+        return formatTimestamp(v, true);
+      case "float":
+        return formatFloat(v);
     }
   }
   return String(v);

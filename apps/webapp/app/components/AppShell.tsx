@@ -8,9 +8,22 @@ export interface ShellOrganization {
   projects: Array<{ slug: string; name: string; environments: Array<{ slug: string; type: string }> }>;
 }
 
-const ENV_LABEL: Record<string, string> = { DEVELOPMENT: "Development", STAGING: "Staging", PRODUCTION: "Production", PREVIEW: "Preview" };
+const ENV_LABEL: Record<string, string> = {
+  DEVELOPMENT: "Development",
+  STAGING: "Staging",
+  PRODUCTION: "Production",
+  PREVIEW: "Preview",
+};
 
-export function AppShell({ user, organizations, children }: { user: { name: string; email: string }; organizations: ShellOrganization[]; children: ReactNode }) {
+export function AppShell({
+  user,
+  organizations,
+  children,
+}: {
+  user: { name: string; email: string };
+  organizations: ShellOrganization[];
+  children: ReactNode;
+}) {
   const params = useParams();
   const base =
     params.orgSlug && params.projectSlug && params.envSlug
@@ -35,7 +48,8 @@ export function AppShell({ user, organizations, children }: { user: { name: stri
               <Icon d="M15 7a4 4 0 1 1-3.9 4.9L4 19v-3h3v-3h3l1.1-1.1A4 4 0 0 1 15 7z" /> API keys
             </NavLink>
             <NavLink to={`${base}/realtime`} className="nav-link">
-              <Icon d="M12 12m-2 0a2 2 0 1 0 4 0a2 2 0 1 0-4 0M7.8 7.8a6 6 0 0 0 0 8.4M16.2 7.8a6 6 0 0 1 0 8.4M5 5a10 10 0 0 0 0 14M19 5a10 10 0 0 1 0 14" /> Realtime
+              <Icon d="M12 12m-2 0a2 2 0 1 0 4 0a2 2 0 1 0-4 0M7.8 7.8a6 6 0 0 0 0 8.4M16.2 7.8a6 6 0 0 1 0 8.4M5 5a10 10 0 0 0 0 14M19 5a10 10 0 0 1 0 14" />{" "}
+              Realtime
             </NavLink>
           </nav>
         ) : null}
@@ -63,7 +77,18 @@ export function AppShell({ user, organizations, children }: { user: { name: stri
 
 function Icon({ d }: { d: string }) {
   return (
-    <svg className="icon" viewBox="0 0 24 24" width="16" height="16" fill="none" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" strokeLinejoin="round" aria-hidden>
+    <svg
+      className="icon"
+      viewBox="0 0 24 24"
+      width="16"
+      height="16"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="1.8"
+      strokeLinecap="round"
+      strokeLinejoin="round"
+      aria-hidden
+    >
       <path d={d} />
     </svg>
   );
@@ -80,7 +105,9 @@ function EnvironmentSwitcher({ organizations }: { organizations: ShellOrganizati
     .find(({ o, p, e }) => o.slug === params.orgSlug && p.slug === params.projectSlug && e.slug === params.envSlug);
   return (
     <label className="switcher">
-      <span className="switcher-caption">{currentEnv ? `${currentEnv.o.title} / ${currentEnv.p.name}` : "Environment"}</span>
+      <span className="switcher-caption">
+        {currentEnv ? `${currentEnv.o.title} / ${currentEnv.p.name}` : "Environment"}
+      </span>
       <select
         aria-label="Organisation, project and environment"
         value={current}
@@ -92,7 +119,10 @@ function EnvironmentSwitcher({ organizations }: { organizations: ShellOrganizati
           organization.projects.map((project) => (
             <optgroup key={`${organization.slug}/${project.slug}`} label={`${organization.title} / ${project.name}`}>
               {project.environments.map((environment) => (
-                <option key={environment.slug} value={`/orgs/${organization.slug}/projects/${project.slug}/env/${environment.slug}`}>
+                <option
+                  key={environment.slug}
+                  value={`/orgs/${organization.slug}/projects/${project.slug}/env/${environment.slug}`}
+                >
                   {ENV_LABEL[environment.type] ?? environment.slug} ({environment.slug})
                 </option>
               ))}

@@ -50,7 +50,14 @@ export function StatusBadge({ status }: { status: PublicRunStatus }) {
 export function ProgressBar({ value, label, compact }: { value: number; label?: string; compact?: boolean }) {
   const percent = Math.round(value * 100);
   return (
-    <div className={compact ? "progress progress-compact" : "progress"} role="progressbar" aria-valuenow={percent} aria-valuemin={0} aria-valuemax={100} aria-label={label ?? "Progress"}>
+    <div
+      className={compact ? "progress progress-compact" : "progress"}
+      role="progressbar"
+      aria-valuenow={percent}
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-label={label ?? "Progress"}
+    >
       <div className="progress-track">
         <div className="progress-fill" style={{ width: `${percent}%` }} />
       </div>
@@ -71,8 +78,16 @@ export function Tag({ children }: { children: ReactNode }) {
   return <span className="tag">{children}</span>;
 }
 
-export function LiveIndicator({ state, label }: { state: "connecting" | "live" | "reconnecting" | "off"; label?: string }) {
-  const text = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", off: label ?? "Paused" }[state];
+export function LiveIndicator({
+  state,
+  label,
+}: {
+  state: "connecting" | "live" | "reconnecting" | "off";
+  label?: string;
+}) {
+  const text = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", off: label ?? "Paused" }[
+    state
+  ];
   return (
     <span className={`live live-${state}`} data-live-state={state}>
       <span className="live-dot" aria-hidden />
@@ -99,7 +114,15 @@ export function CopyButton({ value, label = "Copy" }: { value: string; label?: s
   );
 }
 
-export function PageHeader({ title, subtitle, actions }: { title: ReactNode; subtitle?: ReactNode; actions?: ReactNode }) {
+export function PageHeader({
+  title,
+  subtitle,
+  actions,
+}: {
+  title: ReactNode;
+  subtitle?: ReactNode;
+  actions?: ReactNode;
+}) {
   return (
     <header className="page-header">
       <div>

@@ -47,16 +47,23 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       const extra = String(form.get("customScopes") ?? "")
         .split(/[\s,]+/)
         .filter(Boolean);
-      const parsed = CreateApiKeyForm.safeParse({ name: form.get("name"), scopes: [...form.getAll("scopes").map(String), ...extra] });
+      const parsed = CreateApiKeyForm.safeParse({
+        name: form.get("name"),
+        scopes: [...form.getAll("scopes").map(String), ...extra],
+      });
       if (!parsed.success) {
-        return data({ intent: "create", error: parsed.error.issues.map((i) => i.message).join(" · ") } as const, { status: 400 });
+        return data({ intent: "create", error: parsed.error.issues.map((i) => i.message).join(" · ") } as const, {
+          status: 400,
+        });
       }
       const created = await createApiKey(prisma, environment, parsed.data);
       return { intent: "create", key: created.key, name: parsed.data.name } as const;
     }
     case "revoke": {
       const revoked = await revokeApiKey(prisma, environment.id, String(form.get("id") ?? ""));
-      return revoked ? ({ intent: "revoke", revoked: true } as const) : data({ intent: "revoke", error: "Key not found." } as const, { status: 404 });
+      return revoked
+        ? ({ intent: "revoke", revoked: true } as const)
+        : data({ intent: "revoke", error: "Key not found." } as const, { status: 404 });
     }
     default:
       return data({ intent: "unknown", error: "Unknown action." } as const, { status: 400 });
@@ -79,11 +86,16 @@ export default function ApiKeysPage() {
 
   return (
     <section className="page">
-      <PageHeader title="API keys" subtitle={`Keys for the ${environment.slug} environment. Servers use them to trigger runs and mint public tokens.`} />
+      <PageHeader
+        title="API keys"
+        subtitle={`Keys for the ${environment.slug} environment. Servers use them to trigger runs and mint public tokens.`}
+      />
 
       <div className="card">
         <h2>Secret key</h2>
-        <p className="muted">Full access to this environment. Keep it on your servers; it also signs public access tokens.</p>
+        <p className="muted">
+          Full access to this environment. Keep it on your servers; it also signs public access tokens.
+        </p>
         <div className="key-row">
           <code className="key" data-testid="root-key">
             {revealed ? rootKey : `${rootKey.slice(0, rootKey.lastIndexOf("_") + 1)}${"•".repeat(24)}`}
@@ -96,23 +108,35 @@ export default function ApiKeysPage() {
         <details className="danger-zone">
           <summary>Roll secret key…</summary>
           <p className="muted">
-            A new key replaces this one immediately. Requests with the old key, and public tokens signed with it, stop working.
+            A new key replaces this one immediately. Requests with the old key, and public tokens signed with it, stop
+            working.
           </p>
           <Form method="post" className="inline-form">
             <input type="hidden" name="intent" value="roll-root" />
-            <input name="confirm" placeholder={`Type "${environment.slug}" to confirm`} aria-label="Confirmation" required />
+            <input
+              name="confirm"
+              placeholder={`Type "${environment.slug}" to confirm`}
+              aria-label="Confirmation"
+              required
+            />
             <button className="button button-danger" type="submit" disabled={busy}>
               Roll key
             </button>
           </Form>
-          {actionData?.intent === "roll-root" && "error" in actionData ? <p className="form-error">{actionData.error}</p> : null}
+          {actionData?.intent === "roll-root" && "error" in actionData ? (
+            <p className="form-error">{actionData.error}</p>
+          ) : null}
         </details>
-        {actionData?.intent === "roll-root" && "rolled" in actionData ? <p className="notice">Rolled. The new key is shown above.</p> : null}
+        {actionData?.intent === "roll-root" && "rolled" in actionData ? (
+          <p className="notice">Rolled. The new key is shown above.</p>
+        ) : null}
       </div>
 
       <div className="card">
         <h2>Additional keys</h2>
-        <p className="muted">Restricted keys with scopes, e.g. a key that may only trigger tasks. Shown once when created.</p>
+        <p className="muted">
+          Restricted keys with scopes, e.g. a key that may only trigger tasks. Shown once when created.
+        </p>
 
         {actionData?.intent === "create" && "key" in actionData ? (
           <div className="notice notice-key" role="status">
@@ -147,7 +171,9 @@ export default function ApiKeysPage() {
             <span>More scopes (optional)</span>
             <input name="customScopes" placeholder="read:tags:customer-42 write:runs:run_abc" />
           </label>
-          {actionData?.intent === "create" && "error" in actionData ? <p className="form-error">{actionData.error}</p> : null}
+          {actionData?.intent === "create" && "error" in actionData ? (
+            <p className="form-error">{actionData.error}</p>
+          ) : null}
           <button className="button button-primary" type="submit" disabled={busy}>
             Create key
           </button>
@@ -181,7 +207,13 @@ export default function ApiKeysPage() {
                     <td className="nowrap">
                       <RelativeTime ms={key.createdAt} now={now} />
                     </td>
-                    <td className="nowrap">{key.lastUsedAt ? <RelativeTime ms={key.lastUsedAt} now={now} /> : <span className="muted">never</span>}</td>
+                    <td className="nowrap">
+                      {key.lastUsedAt ? (
+                        <RelativeTime ms={key.lastUsedAt} now={now} />
+                      ) : (
+                        <span className="muted">never</span>
+                      )}
+                    </td>
                     <td className="num">
                       {key.revokedAt ? (
                         <span className="muted">revoked</span>

@@ -22,7 +22,10 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     select: { id: true, slug: true, type: true, realtimeConcurrencyLimit: true },
   });
   const [usage, health] = await Promise.all([
-    realtimeUsage(services, environments.map((e) => e.id)).catch(() => undefined),
+    realtimeUsage(
+      services,
+      environments.map((e) => e.id),
+    ).catch(() => undefined),
     shapeServerHealth(services.env.ELECTRIC_ORIGIN),
   ]);
   return {
@@ -52,21 +55,35 @@ export default function RealtimePage() {
 
   return (
     <section className="page">
-      <PageHeader title="Realtime" subtitle="Live subscriptions held open right now, and the shape server behind them. Refreshes every 5 s." />
+      <PageHeader
+        title="Realtime"
+        subtitle="Live subscriptions held open right now, and the shape server behind them. Refreshes every 5 s."
+      />
 
       <div className="card">
         <h2>Concurrent live requests</h2>
-        <p className="muted">Long-polls holding a slot in the limiter, across every webapp instance. New live requests beyond the limit get 429.</p>
+        <p className="muted">
+          Long-polls holding a slot in the limiter, across every webapp instance. New live requests beyond the limit get
+          429.
+        </p>
         <div className="usage-list">
           {environments.map((environment) => (
-            <div key={environment.slug} className={environment.current ? "usage usage-current" : "usage"} data-env={environment.slug}>
+            <div
+              key={environment.slug}
+              className={environment.current ? "usage usage-current" : "usage"}
+              data-env={environment.slug}
+            >
               <div className="usage-head">
                 <strong>{environment.slug}</strong>
                 <span className="mono" data-testid={`usage-${environment.slug}`}>
                   {`${environment.inUse ?? "?"} / ${environment.limit.toLocaleString("en-US")}`}
                 </span>
               </div>
-              <ProgressBar value={environment.inUse === null ? 0 : environment.inUse / environment.limit} label={environment.inUse === null ? "limiter unavailable" : undefined} compact />
+              <ProgressBar
+                value={environment.inUse === null ? 0 : environment.inUse / environment.limit}
+                label={environment.inUse === null ? "limiter unavailable" : undefined}
+                compact
+              />
             </div>
           ))}
         </div>
@@ -83,7 +100,12 @@ export default function RealtimePage() {
         <div className="stat-tiles">
           <Stat label="Shapes" value={health.summary.shapes} />
           <Stat label="Live subscribers" value={health.summary.subscribers} />
-          <Stat label="Replication lag" value={health.summary.replicationLagBytes} unit="bytes" testId="replication-lag" />
+          <Stat
+            label="Replication lag"
+            value={health.summary.replicationLagBytes}
+            unit="bytes"
+            testId="replication-lag"
+          />
         </div>
         {health.metrics.length ? (
           <div className="table-wrap">
@@ -114,7 +136,17 @@ export default function RealtimePage() {
   );
 }
 
-function Stat({ label, value, unit, testId }: { label: string; value: number | undefined; unit?: string; testId?: string }) {
+function Stat({
+  label,
+  value,
+  unit,
+  testId,
+}: {
+  label: string;
+  value: number | undefined;
+  unit?: string;
+  testId?: string;
+}) {
   return (
     <div className="stat" data-testid={testId}>
       <span className="label">{label}</span>

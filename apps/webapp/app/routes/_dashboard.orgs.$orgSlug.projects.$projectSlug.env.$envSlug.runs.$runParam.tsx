@@ -17,11 +17,23 @@ import {
   runDurationMs,
   type RunListItem,
 } from "../components/runs/runRow";
-import { CodeBlock, CopyButton, LiveIndicator, PageHeader, ProgressBar, RelativeTime, StatusBadge, Tag, useNow } from "../components/ui";
+import {
+  CodeBlock,
+  CopyButton,
+  LiveIndicator,
+  PageHeader,
+  ProgressBar,
+  RelativeTime,
+  StatusBadge,
+  Tag,
+  useNow,
+} from "../components/ui";
 import { dashboardRealtimeToken, getRunDetail, requireEnvironment } from "../services/dashboard.server";
 import { requireUser } from "../services/session.server";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.detail.run.friendlyId ?? "Run"} · runfeed` }];
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: `${data?.detail.run.friendlyId ?? "Run"} · runfeed` },
+];
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { services } = context;
@@ -39,7 +51,9 @@ export default function RunPage() {
   const loaded = detail.run;
   const refreshToken = useCallback(
     () =>
-      fetch(`/resources${window.location.pathname.replace(/\/runs\/[^/]+\/?$/, "")}/realtime-token?run=${loaded.friendlyId}`)
+      fetch(
+        `/resources${window.location.pathname.replace(/\/runs\/[^/]+\/?$/, "")}/realtime-token?run=${loaded.friendlyId}`,
+      )
         .then((r) => r.json() as Promise<{ token: string }>)
         .then((b) => b.token),
     [loaded.friendlyId],
@@ -59,7 +73,11 @@ export default function RunPage() {
   const status = publicStatusFromRunStatus(run.status);
   const progress = metadataProgress(run.metadata);
 
-  useRefreshRelatives(run.updatedAt, loaded.updatedAt, detail.children.length > 0 || run.taskIdentifier === "csv-import");
+  useRefreshRelatives(
+    run.updatedAt,
+    loaded.updatedAt,
+    detail.children.length > 0 || run.taskIdentifier === "csv-import",
+  );
 
   return (
     <section className="page">
@@ -74,7 +92,8 @@ export default function RunPage() {
         }
         subtitle={
           <>
-            <span className="task-name">{run.taskIdentifier}</span> · created <RelativeTime ms={run.createdAt} now={now} />
+            <span className="task-name">{run.taskIdentifier}</span> · created{" "}
+            <RelativeTime ms={run.createdAt} now={now} />
           </>
         }
         actions={<LiveIndicator state={live.state} />}
@@ -120,7 +139,11 @@ export default function RunPage() {
           <dl className="timeline">
             <Timestamp label="Created" ms={run.createdAt} />
             <Timestamp label="Queued" ms={raw ? parseUtcTimestamp(raw.queuedAt) : loaded.queuedAt} />
-            <Timestamp label="Delayed until" ms={raw ? parseUtcTimestamp(raw.delayUntil) : loaded.delayUntil} hideEmpty />
+            <Timestamp
+              label="Delayed until"
+              ms={raw ? parseUtcTimestamp(raw.delayUntil) : loaded.delayUntil}
+              hideEmpty
+            />
             <Timestamp label="Started" ms={run.startedAt} />
             <Timestamp label="Finished" ms={run.completedAt} />
             <Timestamp label="Expired" ms={raw ? parseUtcTimestamp(raw.expiredAt) : loaded.expiredAt} hideEmpty />
@@ -145,7 +168,9 @@ export default function RunPage() {
             <dt>Batch</dt>
             <dd className="mono">{loaded.batchFriendlyId ?? <span className="muted">none</span>}</dd>
             <dt>Parent</dt>
-            <dd>{detail.parent ? <RunLink run={detail.parent} base={runsPath} /> : <span className="muted">none</span>}</dd>
+            <dd>
+              {detail.parent ? <RunLink run={detail.parent} base={runsPath} /> : <span className="muted">none</span>}
+            </dd>
             {detail.root ? (
               <>
                 <dt>Root</dt>
@@ -235,7 +260,14 @@ function RunLink({ run, base }: { run: RunListItem; base: string }) {
 
 function RunError({ error }: { error: unknown }) {
   if (!error || typeof error !== "object") return <p className="muted">No error.</p>;
-  const e = error as { type?: string; name?: string; message?: string; raw?: string; code?: string; stackTrace?: string };
+  const e = error as {
+    type?: string;
+    name?: string;
+    message?: string;
+    raw?: string;
+    code?: string;
+    stackTrace?: string;
+  };
   const title = e.type === "INTERNAL_ERROR" ? `Internal error (${e.code})` : (e.name ?? e.type ?? "Error");
   return (
     <div>

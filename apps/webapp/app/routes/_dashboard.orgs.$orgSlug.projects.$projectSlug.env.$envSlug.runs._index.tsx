@@ -12,7 +12,16 @@ import {
   type LoaderFunctionArgs,
   type MetaFunction,
 } from "@remix-run/node";
-import { Form, Link, useActionData, useLoaderData, useNavigation, useSearchParams, useSubmit, type ShouldRevalidateFunction } from "@remix-run/react";
+import {
+  Form,
+  Link,
+  useActionData,
+  useLoaderData,
+  useNavigation,
+  useSearchParams,
+  useSubmit,
+  type ShouldRevalidateFunction,
+} from "@remix-run/react";
 import { useCallback, useMemo } from "react";
 import { PUBLIC_RUN_STATUSES, publicStatusFromRunStatus } from "@runfeed/core";
 import { sampleCsv } from "../../../../examples/tasks/csv";
@@ -57,14 +66,18 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const environment = await requireEnvironment(services, user.id, params);
   const isMultipart = request.headers.get("content-type")?.startsWith("multipart/form-data");
   const form = isMultipart
-    ? await unstable_parseMultipartFormData(request, unstable_createMemoryUploadHandler({ maxPartSize: MAX_UPLOAD_BYTES }))
+    ? await unstable_parseMultipartFormData(
+        request,
+        unstable_createMemoryUploadHandler({ maxPartSize: MAX_UPLOAD_BYTES }),
+      )
     : await request.formData();
   const intent = String(form.get("intent") ?? "");
   let filename = "sample-customers.csv";
   let csv = sampleCsv(300);
   if (intent === "csv-upload") {
     const file = form.get("file");
-    if (!(file instanceof File) || file.size === 0) return data({ error: "Choose a CSV file to import." }, { status: 400 });
+    if (!(file instanceof File) || file.size === 0)
+      return data({ error: "Choose a CSV file to import." }, { status: 400 });
     filename = file.name || "upload.csv";
     csv = await file.text();
   } else if (intent !== "csv-sample") {
@@ -73,7 +86,10 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const { run } = await triggerRun(services.prisma, {
     environment,
     taskId: "csv-import",
-    body: { payload: { filename, csv, batchSize: 25, rowDelayMs: 40 }, options: { tags: ["example:csv-import"], ttl: 0 } },
+    body: {
+      payload: { filename, csv, batchSize: 25, rowDelayMs: 40 },
+      options: { tags: ["example:csv-import"], ttl: 0 },
+    },
     metadataMaximumSize: services.env.TASK_RUN_METADATA_MAXIMUM_SIZE,
   });
   services.worker?.wake();
@@ -97,7 +113,10 @@ const RANGE_LABEL: Record<TimeRange, string> = {
 export default function RunsPage() {
   const { page, token, quickstart, now: loadedAt, ...loaded } = useLoaderData<typeof loader>();
   const filters = loaded.filters as RunFilters;
-  const actionData = useActionData<typeof action>() as { triggered: string; filename: string } | { error: string } | undefined;
+  const actionData = useActionData<typeof action>() as
+    | { triggered: string; filename: string }
+    | { error: string }
+    | undefined;
   const navigation = useNavigation();
   const [searchParams] = useSearchParams();
   const now = useNow(1000, loadedAt);
@@ -105,15 +124,28 @@ export default function RunsPage() {
   const rangeMs = TIME_RANGES[filters.range];
   const liveCreatedAt = rangeMs !== undefined && rangeMs < LIVE_WINDOW_MS ? filters.range : "24h";
   const tokenUrl = useTokenUrl();
-  const refreshToken = useCallback(() => fetch(tokenUrl).then((r) => r.json() as Promise<{ token: string }>).then((b) => b.token), [tokenUrl]);
+  const refreshToken = useCallback(
+    () =>
+      fetch(tokenUrl)
+        .then((r) => r.json() as Promise<{ token: string }>)
+        .then((b) => b.token),
+    [tokenUrl],
+  );
 
   const live = useLiveRuns({ token, refreshToken, tag: filters.tag, createdAt: liveCreatedAt, enabled: !isHistory });
   const runs = useMemo(
     () => (isHistory ? page.runs : mergeRuns(page.runs, live.runs, filters, now, loadedAt)),
     [isHistory, page.runs, live.runs, filters, now, loadedAt],
   );
-  const olderCursor = isHistory ? page.nextCursor : runs.length >= filters.limit ? runCursor(runs[runs.length - 1]!) : page.nextCursor;
-  const tasks = useMemo(() => [...new Set([...page.tasks, ...runs.map((r) => r.taskIdentifier)])].sort(), [page.tasks, runs]);
+  const olderCursor = isHistory
+    ? page.nextCursor
+    : runs.length >= filters.limit
+      ? runCursor(runs[runs.length - 1]!)
+      : page.nextCursor;
+  const tasks = useMemo(
+    () => [...new Set([...page.tasks, ...runs.map((r) => r.taskIdentifier)])].sort(),
+    [page.tasks, runs],
+  );
   const importing = navigation.state === "submitting" && navigation.formMethod?.toUpperCase() === "POST";
   const hasFilters = Boolean(filters.status || filters.task || filters.tag || filters.range !== "7d");
 
@@ -125,7 +157,11 @@ export default function RunsPage() {
             Runs <LiveIndicator state={isHistory ? "off" : live.state} label="History" />
           </>
         }
-        subtitle={isHistory ? "Older runs, as they were when you opened this page." : "Runs appear and change here as they happen."}
+        subtitle={
+          isHistory
+            ? "Older runs, as they were when you opened this page."
+            : "Runs appear and change here as they happen."
+        }
         actions={<ImportActions importing={importing} />}
       />
 
@@ -184,7 +220,13 @@ export default function RunsPage() {
 }
 
 /** Loader rows plus live rows (newer wins), filtered and ordered like the loader, first page only. */
-function mergeRuns(loaded: RunListItem[], live: Map<string, RunListItem> | null, filters: RunFilters, now: number, loadedAt: number): RunListItem[] {
+function mergeRuns(
+  loaded: RunListItem[],
+  live: Map<string, RunListItem> | null,
+  filters: RunFilters,
+  now: number,
+  loadedAt: number,
+): RunListItem[] {
   const merged = new Map(loaded.map((run) => [run.id, run]));
   if (live) {
     for (const run of live.values()) {
@@ -247,7 +289,13 @@ function Filters({ filters, tasks, hasFilters }: { filters: RunFilters; tasks: s
       </label>
       <label className="field field-inline">
         <span>Tag</span>
-        <input name="tag" type="search" placeholder="user:123" defaultValue={filters.tag ?? ""} key={`tag-${filters.tag ?? ""}`} />
+        <input
+          name="tag"
+          type="search"
+          placeholder="user:123"
+          defaultValue={filters.tag ?? ""}
+          key={`tag-${filters.tag ?? ""}`}
+        />
       </label>
       <label className="field field-inline">
         <span>Created</span>
@@ -300,7 +348,13 @@ function ImportActions({ importing }: { importing: boolean }) {
   );
 }
 
-function EmptyState({ quickstart, importing }: { quickstart: { origin: string; secretKey: string; envType: string }; importing: boolean }) {
+function EmptyState({
+  quickstart,
+  importing,
+}: {
+  quickstart: { origin: string; secretKey: string; envType: string };
+  importing: boolean;
+}) {
   const curl = `curl -X POST ${quickstart.origin}/api/v1/tasks/hello-world/trigger \\
   -H "Authorization: Bearer ${quickstart.secretKey}" \\
   -H "Content-Type: application/json" \\

@@ -22,7 +22,9 @@ export function ErrorBoundary() {
       <div className="empty">
         <h2>{status === 404 ? "Not found" : "Something went wrong"}</h2>
         <p className="muted">
-          {isRouteErrorResponse(error) && typeof error.data === "string" ? error.data : "This page could not be loaded."}
+          {isRouteErrorResponse(error) && typeof error.data === "string"
+            ? error.data
+            : "This page could not be loaded."}
         </p>
         <a className="button" href="/">
           Back to your runs

@@ -26,7 +26,9 @@ export default function Dashboard() {
 
 export function ErrorBoundary() {
   const error = useRouteError();
-  const message = isRouteErrorResponse(error) ? `${error.status} · ${typeof error.data === "string" ? error.data : error.statusText}` : "Something went wrong.";
+  const message = isRouteErrorResponse(error)
+    ? `${error.status} · ${typeof error.data === "string" ? error.data : error.statusText}`
+    : "Something went wrong.";
   return (
     <main className="login">
       <div className="login-card">

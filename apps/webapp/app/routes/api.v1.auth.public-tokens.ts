@@ -7,7 +7,12 @@ import { createApiRoute } from "../services/apiRoute.server";
 import { createPublicToken } from "../services/publicTokens.server";
 
 const route = createApiRoute(
-  { name: "api.v1.auth.public-tokens", method: "POST", body: CreatePublicTokenRequestBody, maxContentLength: 64 * 1024 },
+  {
+    name: "api.v1.auth.public-tokens",
+    method: "POST",
+    body: CreatePublicTokenRequestBody,
+    maxContentLength: 64 * 1024,
+  },
   async ({ body, authentication }) => Response.json({ token: await createPublicToken(authentication, body) }),
 );
 

@@ -14,7 +14,10 @@ const put = createApiRoute(
     params: RunIdParams,
     body: UpdateMetadataRequestBody,
     maxContentLength: 2 * 1024 * 1024,
-    authorization: { action: "write", resources: (_, params) => [{ type: "runs", id: params.runId }, { type: "runs" }] },
+    authorization: {
+      action: "write",
+      resources: (_, params) => [{ type: "runs", id: params.runId }, { type: "runs" }],
+    },
   },
   async ({ params, body, authentication, services }) => {
     const metadata = await updateRunMetadata(services.prisma, authentication.environment.id, params.runId, body, {

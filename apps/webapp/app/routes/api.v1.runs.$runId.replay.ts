@@ -15,7 +15,8 @@ const route = createApiRoute(
     params: RunIdParams,
     body: ReplayRunRequestBody.optional(),
     maxContentLength: TASK_PAYLOAD_MAXIMUM_SIZE,
-    findResource: ({ params, authentication, services }) => findRun(services.prisma, authentication.environment.id, params.runId),
+    findResource: ({ params, authentication, services }) =>
+      findRun(services.prisma, authentication.environment.id, params.runId),
     notFoundMessage: "Run not found",
     authorization: {
       action: "trigger",
@@ -23,7 +24,13 @@ const route = createApiRoute(
     },
   },
   async ({ resource: run, body, authentication, services }) => {
-    const replayed = await replayRun(services.prisma, authentication.environment, run, body, services.env.TASK_RUN_METADATA_MAXIMUM_SIZE);
+    const replayed = await replayRun(
+      services.prisma,
+      authentication.environment,
+      run,
+      body,
+      services.env.TASK_RUN_METADATA_MAXIMUM_SIZE,
+    );
     return Response.json({ id: replayed.friendlyId });
   },
 );

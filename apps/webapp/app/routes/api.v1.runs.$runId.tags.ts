@@ -13,7 +13,10 @@ const route = createApiRoute(
     params: RunIdParams,
     body: AddTagsRequestBody,
     maxContentLength: 64 * 1024,
-    authorization: { action: "write", resources: (_, params) => [{ type: "runs", id: params.runId }, { type: "runs" }] },
+    authorization: {
+      action: "write",
+      resources: (_, params) => [{ type: "runs", id: params.runId }, { type: "runs" }],
+    },
   },
   async ({ params, body, authentication, services }) => {
     const result = await addRunTags(services.prisma, authentication.environment.id, params.runId, body.tags);

@@ -32,7 +32,9 @@ const route = createApiRoute(
     const { environment } = authentication;
     // A zodfetch retry of the same request (same x-trigger-request-idempotency-key) gets the same answer.
     const requestKey = request.headers.get(REQUEST_IDEMPOTENCY_KEY_HEADER);
-    const cacheKey = requestKey ? `${services.env.REDIS_KEY_PREFIX}trigger-request:${environment.id}:${requestKey}` : undefined;
+    const cacheKey = requestKey
+      ? `${services.env.REDIS_KEY_PREFIX}trigger-request:${environment.id}:${requestKey}`
+      : undefined;
     let answer: { id: string; isCached: boolean } | undefined;
     if (cacheKey) {
       const cached = await services.redis.get(cacheKey).catch(() => null);
@@ -50,7 +52,10 @@ const route = createApiRoute(
         metadataMaximumSize: services.env.TASK_RUN_METADATA_MAXIMUM_SIZE,
       });
       answer = { id: run.friendlyId, isCached };
-      if (cacheKey) await services.redis.set(cacheKey, JSON.stringify(answer), "EX", REQUEST_IDEMPOTENCY_TTL_SECONDS).catch(() => {});
+      if (cacheKey)
+        await services.redis
+          .set(cacheKey, JSON.stringify(answer), "EX", REQUEST_IDEMPOTENCY_TTL_SECONDS)
+          .catch(() => {});
     }
     const headers = await responseTokenHeaders(
       environment,

@@ -12,7 +12,8 @@ const route = createApiRoute(
     method: "POST",
     params: RunIdParams,
     allowJWT: true,
-    findResource: ({ params, authentication, services }) => findRun(services.prisma, authentication.environment.id, params.runId),
+    findResource: ({ params, authentication, services }) =>
+      findRun(services.prisma, authentication.environment.id, params.runId),
     notFoundMessage: "Run not found",
     authorization: {
       action: "write",

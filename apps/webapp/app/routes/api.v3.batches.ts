@@ -2,7 +2,12 @@
  * POST /api/v3/batches — phase 1 of the two-phase batch trigger (realtime-contract §6.2, checklist #39).
  * Authorization: `batchTrigger` on every listed task, or collection-level `tasks`/`batch`.
  */
-import { CreateBatchRequestBody, TRIGGER_CLIENT_HEADER, TRIGGER_JWT_CLAIMS_HEADER, TRIGGER_JWT_HEADER } from "@runfeed/core";
+import {
+  CreateBatchRequestBody,
+  TRIGGER_CLIENT_HEADER,
+  TRIGGER_JWT_CLAIMS_HEADER,
+  TRIGGER_JWT_HEADER,
+} from "@runfeed/core";
 import { createApiRoute } from "../services/apiRoute.server";
 import { signPublicToken } from "../services/auth.server";
 import { createBatch } from "../services/batch.server";
@@ -21,7 +26,9 @@ const route = createApiRoute(
   async ({ request, body, authentication, services }) => {
     const { ability, environment } = authentication;
     const collection = ability.canAny("batchTrigger", [{ type: "tasks" }, { type: "batch" }]);
-    const listed = !!body.taskIdentifiers?.length && body.taskIdentifiers.every((id) => ability.can("batchTrigger", { type: "tasks", id }));
+    const listed =
+      !!body.taskIdentifiers?.length &&
+      body.taskIdentifiers.every((id) => ability.can("batchTrigger", { type: "tasks", id }));
     if (!collection && !listed) throw forbidden();
 
     const { batch, isCached } = await createBatch(services.prisma, environment, body);
@@ -30,8 +37,18 @@ const route = createApiRoute(
     const realtime = callerRealtimeClaim(authentication);
     const jwt = await signPublicToken(environment, { scopes, ...(realtime ? { realtime } : {}) }, "1h");
     return Response.json(
-      { id: batch.friendlyId, runCount: batch.runCount, isCached, ...(batch.idempotencyKey ? { idempotencyKey: batch.idempotencyKey } : {}) },
-      { headers: { [TRIGGER_JWT_HEADER]: jwt, [TRIGGER_JWT_CLAIMS_HEADER]: JSON.stringify({ sub: environment.id, pub: true }) } },
+      {
+        id: batch.friendlyId,
+        runCount: batch.runCount,
+        isCached,
+        ...(batch.idempotencyKey ? { idempotencyKey: batch.idempotencyKey } : {}),
+      },
+      {
+        headers: {
+          [TRIGGER_JWT_HEADER]: jwt,
+          [TRIGGER_JWT_CLAIMS_HEADER]: JSON.stringify({ sub: environment.id, pub: true }),
+        },
+      },
     );
   },
 );

@@ -31,7 +31,8 @@ const route = createApiRoute(
       ],
     },
   },
-  async ({ resource: run, services, apiVersion }) => Response.json(await presentRetrievedRun(services.prisma, run, apiVersion)),
+  async ({ resource: run, services, apiVersion }) =>
+    Response.json(await presentRetrievedRun(services.prisma, run, apiVersion)),
 );
 
 export const loader = route.loader;

@@ -15,8 +15,7 @@ const route = createApiRoute(
     params: RunIdParams,
     allowJWT: true,
     cors: true,
-    findResource: ({ params, authentication, services }) =>
-      findFeedRun(services.prisma, authentication, params.runId),
+    findResource: ({ params, authentication, services }) => findFeedRun(services.prisma, authentication, params.runId),
     // A remembered run (no tags) is only returned when its fixed fields alone grant read.
     authorization: { action: "read", resources: runResources },
   },

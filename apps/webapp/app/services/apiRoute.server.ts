@@ -10,7 +10,7 @@
  */
 import type { ActionFunctionArgs, AppLoadContext, LoaderFunctionArgs } from "@remix-run/node";
 import type { ScopeResource } from "@runfeed/core";
-import { z, type ZodType } from "zod";
+import type { z, ZodType } from "zod";
 import { authenticate, type Authentication } from "./auth.server";
 import { HttpError, badRequest, forbidden, notFound } from "./httpErrors.server";
 import type { Services } from "./services.server";
@@ -74,9 +74,7 @@ export function createApiRoute<
   TResource = true,
 >(
   config: ApiRouteConfig<TParams, TQuery, TBody, TResource>,
-  handler: (
-    args: ApiHandlerArgs<Infer<TParams>, Infer<TQuery>, Infer<TBody>, TResource>,
-  ) => Promise<Response>,
+  handler: (args: ApiHandlerArgs<Infer<TParams>, Infer<TQuery>, Infer<TBody>, TResource>) => Promise<Response>,
 ) {
   async function run(request: Request, rawParams: Record<string, string | undefined>, context: AppLoadContext) {
     const { services } = context;
@@ -103,7 +101,11 @@ export function createApiRoute<
         Object.fromEntries(new URL(request.url).searchParams),
         "Query Error",
       ) as Infer<TQuery>;
-      const body = (config.body ? validate(config.body, await readJson(request, config.maxContentLength), "Invalid request body") : undefined) as Infer<TBody>;
+      const body = (
+        config.body
+          ? validate(config.body, await readJson(request, config.maxContentLength), "Invalid request body")
+          : undefined
+      ) as Infer<TBody>;
 
       let resource = true as TResource;
       if (config.findResource) {
@@ -139,7 +141,8 @@ export function createApiRoute<
     }
   }
 
-  const entry = ({ request, params, context }: LoaderFunctionArgs | ActionFunctionArgs) => run(request, params, context);
+  const entry = ({ request, params, context }: LoaderFunctionArgs | ActionFunctionArgs) =>
+    run(request, params, context);
   return { loader: entry, action: entry };
 }
 
@@ -148,14 +151,22 @@ export function createApiRoute<
  * text) raised through pg or Prisma's driver adapter, which the request's input caused: a 400.
  */
 function postgresDataException(error: unknown): string | undefined {
-  const e = error as { code?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: unknown; originalMessage?: unknown } } } };
+  const e = error as {
+    code?: unknown;
+    message?: unknown;
+    meta?: { driverAdapterError?: { cause?: { originalCode?: unknown; originalMessage?: unknown } } };
+  };
   const cause = e?.meta?.driverAdapterError?.cause;
   const [code, message] = cause ? [cause.originalCode, cause.originalMessage] : [e?.code, e?.message];
   return typeof code === "string" && code.startsWith("22") && typeof message === "string" ? message : undefined;
 }
 
 /** Validates with zod; a failure is a 400 whose message names each bad field. */
-export function validate<T extends ZodType>(schema: T | undefined, value: unknown, label: string): z.output<T> | undefined {
+export function validate<T extends ZodType>(
+  schema: T | undefined,
+  value: unknown,
+  label: string,
+): z.output<T> | undefined {
   if (!schema) return undefined;
   const result = schema.safeParse(value);
   if (result.success) return result.data;

@@ -96,7 +96,13 @@ export async function authenticate(
     const environment = await resolveBranch(prisma, key.runtimeEnvironment, request);
     assertLive(environment);
     touchApiKey(prisma, key);
-    return { type: "API_KEY", environment, ability: Ability.fromScopes(key.scopes), apiKeyId: key.id, scopes: key.scopes };
+    return {
+      type: "API_KEY",
+      environment,
+      ability: Ability.fromScopes(key.scopes),
+      apiKeyId: key.id,
+      scopes: key.scopes,
+    };
   }
   const rootEnvironment = (await cachedLookup(keyLookups(prisma), `root:${token}`, () =>
     prisma.runtimeEnvironment.findUnique({ where: { apiKey: token }, include: ENV_INCLUDE }),
@@ -113,10 +119,12 @@ async function authenticatePublicJWT(prisma: PrismaClient, token: string): Promi
   const sub = cached ? cached.sub : safeDecode(token)?.sub;
   if (typeof sub !== "string" || !sub) throw invalid();
   const environment = await environmentForJWT(prisma, sub);
-  if (!environment || environment.project.deletedAt || environment.archivedAt) throw unauthorized("Invalid Public Access Token");
+  if (!environment || environment.project.deletedAt || environment.archivedAt)
+    throw unauthorized("Invalid Public Access Token");
   const secret = environment.parentEnvironment?.apiKey ?? environment.apiKey;
   // A verification remembered for this token under the same signing key, still unexpired now.
-  if (cached && cached.secret === secret && cached.exp > Math.floor(Date.now() / 1000)) return publicJWTAuthentication(environment, token, cached);
+  if (cached && cached.secret === secret && cached.exp > Math.floor(Date.now() / 1000))
+    return publicJWTAuthentication(environment, token, cached);
   try {
     const { payload } = await jwtVerify(token, await hmacKey(environment), {
       issuer: JWT_ISSUER,
@@ -124,7 +132,9 @@ async function authenticatePublicJWT(prisma: PrismaClient, token: string): Promi
       algorithms: ["HS256"],
       requiredClaims: ["exp"],
     });
-    const scopes = Array.isArray(payload.scopes) ? payload.scopes.filter((s): s is string => typeof s === "string") : [];
+    const scopes = Array.isArray(payload.scopes)
+      ? payload.scopes.filter((s): s is string => typeof s === "string")
+      : [];
     const verified: VerifiedToken = {
       sub,
       secret,
@@ -162,7 +172,11 @@ interface VerifiedToken {
 export const VERIFIED_TOKEN_TTL_MS = 5_000;
 const verifiedTokens = new TtlCache<VerifiedToken>({ ttlMs: VERIFIED_TOKEN_TTL_MS, maxEntries: 10_000 });
 
-function publicJWTAuthentication(environment: AuthenticatedEnvironment, token: string, verified: VerifiedToken): Authentication {
+function publicJWTAuthentication(
+  environment: AuthenticatedEnvironment,
+  token: string,
+  verified: VerifiedToken,
+): Authentication {
   return {
     type: "PUBLIC_JWT",
     environment,
@@ -185,7 +199,10 @@ function environmentForJWT(prisma: PrismaClient, id: string): Promise<Authentica
   if (!inflight) inflightEnvironments.set(prisma, (inflight = new Map()));
   const pending = inflight.get(id);
   if (pending) return pending;
-  const read = prisma.runtimeEnvironment.findUnique({ where: { id }, include: ENV_INCLUDE }) as Promise<AuthenticatedEnvironment | null>;
+  const read = prisma.runtimeEnvironment.findUnique({
+    where: { id },
+    include: ENV_INCLUDE,
+  }) as Promise<AuthenticatedEnvironment | null>;
   inflight.set(id, read);
   const done = () => void (inflight.get(id) === read && inflight.delete(id));
   read.then(done, done);
@@ -219,7 +236,13 @@ const hmacKeys = new TtlCache<Promise<CryptoKey>>({ ttlMs: 10 * 60_000, maxEntri
 function hmacKey(environment: AuthenticatedEnvironment): Promise<CryptoKey> {
   const secret = environment.parentEnvironment?.apiKey ?? environment.apiKey;
   return cachedLookup(hmacKeys, secret, () =>
-    crypto.subtle.importKey("raw", signingKey(environment) as Uint8Array<ArrayBuffer>, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]),
+    crypto.subtle.importKey(
+      "raw",
+      signingKey(environment) as Uint8Array<ArrayBuffer>,
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    ),
   );
 }
 

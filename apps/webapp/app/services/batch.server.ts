@@ -21,7 +21,9 @@ export async function createBatch(
 ): Promise<{ batch: BatchTaskRun; isCached: boolean }> {
   const key = body.idempotencyKey;
   if (key) {
-    const existing = await prisma.batchTaskRun.findFirst({ where: { runtimeEnvironmentId: environment.id, idempotencyKey: key } });
+    const existing = await prisma.batchTaskRun.findFirst({
+      where: { runtimeEnvironmentId: environment.id, idempotencyKey: key },
+    });
     if (existing) return { batch: existing, isCached: true };
   }
   try {
@@ -37,7 +39,9 @@ export async function createBatch(
     return { batch, isCached: false };
   } catch (error) {
     if (key && isUniqueViolation(error)) {
-      const existing = await prisma.batchTaskRun.findFirst({ where: { runtimeEnvironmentId: environment.id, idempotencyKey: key } });
+      const existing = await prisma.batchTaskRun.findFirst({
+        where: { runtimeEnvironmentId: environment.id, idempotencyKey: key },
+      });
       if (existing) return { batch: existing, isCached: true };
     }
     throw error;
@@ -91,7 +95,9 @@ export async function addBatchItems(
         let itemsDeduplicated = 0;
         for (const item of items) {
           if (item.index >= batch.runCount) {
-            throw badRequest(`Invalid batch item: index ${item.index} is out of range for a batch of ${batch.runCount}`);
+            throw badRequest(
+              `Invalid batch item: index ${item.index} is out of range for a batch of ${batch.runCount}`,
+            );
           }
           if (accepted.has(item.index)) {
             itemsDeduplicated++;
@@ -124,7 +130,8 @@ export async function addBatchItems(
     );
   } catch (error) {
     // A concurrent trigger took an item's idempotency key mid-transaction: nothing was written; retryable.
-    if (isUniqueViolation(error)) throw new HttpError(409, { error: "Conflicting concurrent trigger, retry the request" });
+    if (isUniqueViolation(error))
+      throw new HttpError(409, { error: "Conflicting concurrent trigger, retry the request" });
     throw error;
   }
 }

@@ -30,13 +30,19 @@ export interface EnvParams {
   envSlug?: string;
 }
 
-export type DashboardEnvironment = AuthenticatedEnvironment & { organization: { id: string; slug: string; title: string } };
+export type DashboardEnvironment = AuthenticatedEnvironment & {
+  organization: { id: string; slug: string; title: string };
+};
 
 /**
  * The environment named by the URL, if the user is a member of its organisation; otherwise a 404
  * (never a 403: other organisations' slugs are not revealed).
  */
-export async function requireEnvironment(services: Services, userId: string, params: EnvParams): Promise<DashboardEnvironment> {
+export async function requireEnvironment(
+  services: Services,
+  userId: string,
+  params: EnvParams,
+): Promise<DashboardEnvironment> {
   const { orgSlug, projectSlug, envSlug } = params;
   if (!orgSlug || !projectSlug || !envSlug) throw new Response("Not found", { status: 404 });
   const environment = await services.prisma.runtimeEnvironment.findFirst({
@@ -67,7 +73,9 @@ export async function switcherTree(prisma: PrismaClient, userId: string): Promis
       projects: {
         where: { deletedAt: null },
         orderBy: { name: "asc" },
-        include: { environments: { where: { archivedAt: null, parentEnvironmentId: null }, select: { slug: true, type: true } } },
+        include: {
+          environments: { where: { archivedAt: null, parentEnvironmentId: null }, select: { slug: true, type: true } },
+        },
       },
     },
   });
@@ -91,7 +99,8 @@ export async function defaultEnvPath(prisma: PrismaClient, userId: string): Prom
   for (const organization of await switcherTree(prisma, userId)) {
     for (const project of organization.projects) {
       const environment = project.environments[0];
-      if (environment) return envPath({ orgSlug: organization.slug, projectSlug: project.slug, envSlug: environment.slug });
+      if (environment)
+        return envPath({ orgSlug: organization.slug, projectSlug: project.slug, envSlug: environment.slug });
     }
   }
   return undefined;
@@ -130,7 +139,12 @@ export interface RunPage {
   tasks: string[];
 }
 
-export async function listRuns(prisma: PrismaClient, environmentId: string, filters: RunFilters, now = Date.now()): Promise<RunPage> {
+export async function listRuns(
+  prisma: PrismaClient,
+  environmentId: string,
+  filters: RunFilters,
+  now = Date.now(),
+): Promise<RunPage> {
   const where: Prisma.TaskRunWhereInput = { runtimeEnvironmentId: environmentId };
   if (filters.status) where.status = { in: dbStatusesFor(filters.status) };
   if (filters.task) where.taskIdentifier = filters.task;
@@ -168,7 +182,6 @@ export async function listRuns(prisma: PrismaClient, environmentId: string, filt
     tasks: tasks.map((t) => t.taskIdentifier),
   };
 }
-
 
 const LIST_SELECT = {
   id: true,
@@ -259,7 +272,10 @@ export const CreateApiKeyForm = z.object({
     .array(z.string().trim())
     .transform((scopes) => [...new Set(scopes.filter(Boolean))])
     .refine((scopes) => scopes.length > 0, "Pick at least one scope")
-    .refine((scopes) => scopes.every((scope) => parseScope(scope) !== undefined), "A scope is not valid (action:type[:id])"),
+    .refine(
+      (scopes) => scopes.every((scope) => parseScope(scope) !== undefined),
+      "A scope is not valid (action:type[:id])",
+    ),
 });
 
 /** Creates an additional key; the plaintext is returned once and only its SHA-256 is stored. */
@@ -296,7 +312,10 @@ export async function revokeApiKey(prisma: PrismaClient, environmentId: string, 
  * A new root secret key. The old one stops working (at once on this instance, within the auth
  * cache's few seconds on others), and so do public tokens signed with it (HS256 over the root key).
  */
-export async function rollRootKey(prisma: PrismaClient, environment: Pick<AuthenticatedEnvironment, "id" | "type">): Promise<string> {
+export async function rollRootKey(
+  prisma: PrismaClient,
+  environment: Pick<AuthenticatedEnvironment, "id" | "type">,
+): Promise<string> {
   const apiKey = generateRootKey(environment.type);
   await prisma.runtimeEnvironment.update({ where: { id: environment.id }, data: { apiKey } });
   clearAuthCache(prisma);
@@ -336,7 +355,8 @@ export async function shapeServerHealth(origin: string, timeoutMs = 2000): Promi
   let metrics: ShapeServerHealth["metrics"] = [];
   try {
     const response = await get("/metrics");
-    if (response.ok) metrics = parsePrometheus(await response.text()).filter((sample) => INTERESTING_METRIC.test(sample.name));
+    if (response.ok)
+      metrics = parsePrometheus(await response.text()).filter((sample) => INTERESTING_METRIC.test(sample.name));
     else error = `/metrics answered ${response.status}`;
   } catch (cause) {
     error = `/metrics: ${(cause as Error).message}`;
@@ -347,7 +367,11 @@ export async function shapeServerHealth(origin: string, timeoutMs = 2000): Promi
     replicationLagBytes: sumOf(metrics, /(slot_lag_bytes|replication_lag_bytes|replication_slot_lag)$/),
   };
   // Runfeed's own metrics first, then the rest by name.
-  metrics.sort((a, b) => Number(!a.name.startsWith("shape_sync")) - Number(!b.name.startsWith("shape_sync")) || a.name.localeCompare(b.name));
+  metrics.sort(
+    (a, b) =>
+      Number(!a.name.startsWith("shape_sync")) - Number(!b.name.startsWith("shape_sync")) ||
+      a.name.localeCompare(b.name),
+  );
   return { origin, status, summary, metrics, error };
 }
 

@@ -77,7 +77,11 @@ export interface MetadataServiceOptions {
   now?: () => Date;
 }
 
-export async function getRunMetadata(prisma: PrismaClient, environmentId: string, runParam: string): Promise<MetadataObject> {
+export async function getRunMetadata(
+  prisma: PrismaClient,
+  environmentId: string,
+  runParam: string,
+): Promise<MetadataObject> {
   const run = await prisma.taskRun.findFirst({ where: runWhere(environmentId, runParam), select: METADATA_SELECT });
   if (!run) throw runNotFound();
   return parseMetadataPacket(run.metadata, run.metadataType);
@@ -95,14 +99,24 @@ export async function updateRunMetadata(
   const writer = writerFor(prisma, options.maximumSize);
   // `metadata` alone (legacy/direct path) is a whole replacement; `{}` is ignored as upstream does.
   const ownOperations: MetadataOperation[] =
-    body.operations ?? (body.metadata && Object.keys(body.metadata).length > 0 ? [{ type: "update", value: body.metadata }] : []);
+    body.operations ??
+    (body.metadata && Object.keys(body.metadata).length > 0 ? [{ type: "update", value: body.metadata }] : []);
 
   // Hottest path (the SDK flushes about once a second per running task): a run this instance knows,
   // every operation on the run itself → no read, one versioned UPDATE (header, point 2b).
   const known = writer.remembered(environmentId, runParam);
   const onItself = (ops: MetadataOperation[] | undefined, target: string | null) => !ops?.length || target === null;
-  if (known && ownOperations.length > 0 && onItself(body.parentOperations, known.parentTaskRunId) && onItself(body.rootOperations, known.rootTaskRunId)) {
-    return writer.submit(known, [...ownOperations, ...(body.parentOperations ?? []), ...(body.rootOperations ?? [])], cutoff);
+  if (
+    known &&
+    ownOperations.length > 0 &&
+    onItself(body.parentOperations, known.parentTaskRunId) &&
+    onItself(body.rootOperations, known.rootTaskRunId)
+  ) {
+    return writer.submit(
+      known,
+      [...ownOperations, ...(body.parentOperations ?? []), ...(body.rootOperations ?? [])],
+      cutoff,
+    );
   }
 
   // Otherwise one plain SQL read.
@@ -222,7 +236,10 @@ export class RunMetadataWriter {
 
   async #write(runId: string, batch: Waiter[]) {
     // Start from the freshest row any waiter read; stale hints only cost a conflict and a re-read.
-    let row: HintRow | null = batch.reduce((a, w) => (w.hint.metadataVersion > a.metadataVersion ? w.hint : a), batch[0]!.hint);
+    let row: HintRow | null = batch.reduce(
+      (a, w) => (w.hint.metadataVersion > a.metadataVersion ? w.hint : a),
+      batch[0]!.hint,
+    );
     const cutoff = batch[0]!.cutoff;
     for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
       if (!row) throw runNotFound();
@@ -234,7 +251,12 @@ export class RunMetadataWriter {
       }
       // The versioned UPDATE, grouped with other runs' writes into one statement (writeBuffer.server.ts).
       if (await this.#buffer.write({ id: runId, data: plan.data, version: row.metadataVersion, cutoff })) {
-        this.#versions.set(runId, { id: runId, metadata: plan.data, metadataType: "application/json", metadataVersion: row.metadataVersion + 1 });
+        this.#versions.set(runId, {
+          id: runId,
+          metadata: plan.data,
+          metadataType: "application/json",
+          metadataVersion: row.metadataVersion + 1,
+        });
         return this.#settle(batch, plan.outcomes);
       }
       this.#versions.delete(runId);
@@ -250,7 +272,12 @@ export class RunMetadataWriter {
         if (plan.data !== undefined) {
           await tx.taskRun.update({
             where: { id: runId },
-            data: { metadata: plan.data, metadataType: "application/json", metadataVersion: { increment: 1 }, updatedAt: new Date() },
+            data: {
+              metadata: plan.data,
+              metadataType: "application/json",
+              metadataVersion: { increment: 1 },
+              updatedAt: new Date(),
+            },
           });
         }
         return plan.outcomes;
@@ -262,7 +289,10 @@ export class RunMetadataWriter {
 
   /** A fresh row (remembered as the latest version), or null when gone; 422 when completed past the window. */
   async #read(runId: string, cutoff: Date): Promise<MetadataRow | null> {
-    const row = await this.prisma.taskRun.findUnique({ where: { id: runId }, select: { ...METADATA_SELECT, completedAt: true } });
+    const row = await this.prisma.taskRun.findUnique({
+      where: { id: runId },
+      select: { ...METADATA_SELECT, completedAt: true },
+    });
     if (!row) return null;
     assertUpdatable(row.completedAt, cutoff);
     const { completedAt: _, ...fresh } = row;
@@ -322,12 +352,21 @@ async function updateLocked(
       for (const id of ids) {
         const row = rows.get(id);
         if (!row) throw runNotFound();
-        const { metadata, data } = compute(parseMetadataPacket(row.metadata, row.metadataType), targets.get(id)!, maximumSize);
+        const { metadata, data } = compute(
+          parseMetadataPacket(row.metadata, row.metadataType),
+          targets.get(id)!,
+          maximumSize,
+        );
         results.set(id, metadata);
         if (data === undefined) continue;
         await tx.taskRun.update({
           where: { id },
-          data: { metadata: data, metadataType: "application/json", metadataVersion: { increment: 1 }, updatedAt: new Date() },
+          data: {
+            metadata: data,
+            metadataType: "application/json",
+            metadataVersion: { increment: 1 },
+            updatedAt: new Date(),
+          },
         });
       }
       return results;

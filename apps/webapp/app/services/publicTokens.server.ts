@@ -3,7 +3,12 @@
  * - `POST /api/v1/auth/public-tokens` for additional API keys (scope subset, expiry ≤ 30 days);
  * - the `x-trigger-jwt` / `x-trigger-jwt-claims` headers of trigger and batch responses (1 h).
  */
-import { TRIGGER_JWT_CLAIMS_HEADER, TRIGGER_JWT_HEADER, parseDurationMs, type CreatePublicTokenRequestBody } from "@runfeed/core";
+import {
+  TRIGGER_JWT_CLAIMS_HEADER,
+  TRIGGER_JWT_HEADER,
+  parseDurationMs,
+  type CreatePublicTokenRequestBody,
+} from "@runfeed/core";
 import type { AuthenticatedEnvironment, Authentication, RealtimeClaims } from "./auth.server";
 import { signPublicToken } from "./auth.server";
 import { HttpError, badRequest } from "./httpErrors.server";
@@ -14,7 +19,11 @@ export const DEFAULT_PUBLIC_TOKEN_EXPIRY = "15m";
 export class ScopesExceedKeyAccessError extends HttpError {
   override name = "ScopesExceedKeyAccessError";
   constructor(deniedScopes: string[]) {
-    super(403, { error: "Requested scopes exceed the API key's access", code: "scopes_exceed_key_access", deniedScopes });
+    super(403, {
+      error: "Requested scopes exceed the API key's access",
+      code: "scopes_exceed_key_access",
+      deniedScopes,
+    });
   }
 }
 
@@ -28,11 +37,14 @@ export function resolvePublicTokenExpiry(expirationTime: string | number | undef
     expiresAtMs = Number(value.trim()) * 1000;
   } else {
     const span = parseDurationMs(value);
-    if (span === undefined) throw badRequest(`Invalid request body: expirationTime: not a duration or epoch seconds ("${value}")`);
+    if (span === undefined)
+      throw badRequest(`Invalid request body: expirationTime: not a duration or epoch seconds ("${value}")`);
     expiresAtMs = now + span;
   }
-  if (!Number.isFinite(expiresAtMs) || expiresAtMs <= now) throw badRequest("Invalid request body: expirationTime: must be in the future");
-  if (expiresAtMs - now > MAX_PUBLIC_TOKEN_LIFETIME_MS) throw badRequest("Invalid request body: expirationTime: must be at most 30 days away");
+  if (!Number.isFinite(expiresAtMs) || expiresAtMs <= now)
+    throw badRequest("Invalid request body: expirationTime: must be in the future");
+  if (expiresAtMs - now > MAX_PUBLIC_TOKEN_LIFETIME_MS)
+    throw badRequest("Invalid request body: expirationTime: must be at most 30 days away");
   return Math.floor(expiresAtMs / 1000);
 }
 

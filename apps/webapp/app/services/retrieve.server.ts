@@ -16,7 +16,12 @@ export async function presentRetrievedRun(prisma: PrismaClient, run: RunWithBatc
   const [root, parent, children] = await Promise.all([
     run.rootTaskRunId ? prisma.taskRun.findUnique({ where: { id: run.rootTaskRunId }, include }) : null,
     run.parentTaskRunId ? prisma.taskRun.findUnique({ where: { id: run.parentTaskRunId }, include }) : null,
-    prisma.taskRun.findMany({ where: { parentTaskRunId: run.id }, include, orderBy: { createdAt: "asc" }, take: MAX_CHILDREN }),
+    prisma.taskRun.findMany({
+      where: { parentTaskRunId: run.id },
+      include,
+      orderBy: { createdAt: "asc" },
+      take: MAX_CHILDREN,
+    }),
   ]);
   const output = run.status === "COMPLETED_SUCCESSFULLY" ? parsePacket(run.output, run.outputType) : undefined;
   return compact({
@@ -85,7 +90,11 @@ function serialiseError(error: unknown) {
     case "STRING_ERROR":
       return { message: str(e.raw) ?? "" };
     case "INTERNAL_ERROR":
-      return compact({ message: str(e.message) ?? str(e.code) ?? "Internal error", name: str(e.code), stackTrace: str(e.stackTrace) });
+      return compact({
+        message: str(e.message) ?? str(e.code) ?? "Internal error",
+        name: str(e.code),
+        stackTrace: str(e.stackTrace),
+      });
     default:
       return { message: str(e.message) ?? JSON.stringify(error) };
   }

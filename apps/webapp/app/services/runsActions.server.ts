@@ -28,7 +28,8 @@ export async function replayRun(
 ): Promise<TaskRun> {
   const overrides = body ?? {};
   const payload = overrides.payload === undefined ? original.payload : overrides.payload;
-  const payloadType = overrides.payload === undefined ? original.payloadType : (overrides.payloadType ?? "application/json");
+  const payloadType =
+    overrides.payload === undefined ? original.payloadType : (overrides.payloadType ?? "application/json");
   const { run } = await triggerRun(prisma, {
     environment,
     taskId: original.taskIdentifier,

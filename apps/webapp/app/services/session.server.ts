@@ -71,7 +71,11 @@ export async function requireUser(services: Services, request: Request): Promise
   return user;
 }
 
-export async function authenticateUser(prisma: PrismaClient, email: string, password: string): Promise<User | undefined> {
+export async function authenticateUser(
+  prisma: PrismaClient,
+  email: string,
+  password: string,
+): Promise<User | undefined> {
   const user = await prisma.user.findUnique({ where: { email: email.trim().toLowerCase() } });
   if (!user) {
     // Spend the same time as a real check so unknown emails are not distinguishable by timing.
@@ -126,7 +130,8 @@ export async function seedDemoUser(
     create: { email, name: options.name ?? "Demo user", passwordHash },
   });
   const organizationIds =
-    options.organizationIds ?? (await prisma.organization.findMany({ where: { slug: "demo" }, select: { id: true } })).map((o) => o.id);
+    options.organizationIds ??
+    (await prisma.organization.findMany({ where: { slug: "demo" }, select: { id: true } })).map((o) => o.id);
   for (const organizationId of organizationIds) {
     await prisma.orgMember.upsert({
       where: { userId_organizationId: { userId: user.id, organizationId } },

@@ -30,9 +30,14 @@ export async function addRunTags(
     if (added.length === 0) return { message: "No new tags to add" };
     const total = existing.length + added.length;
     if (total > MAX_TAGS_PER_RUN) {
-      throw unprocessable(`Runs can only have ${MAX_TAGS_PER_RUN} tags, you're trying to set ${total}. These tags are already set: ${existing.join(", ")}.`);
+      throw unprocessable(
+        `Runs can only have ${MAX_TAGS_PER_RUN} tags, you're trying to set ${total}. These tags are already set: ${existing.join(", ")}.`,
+      );
     }
-    await tx.taskRun.update({ where: { id: run.id }, data: { runTags: [...existing, ...added], updatedAt: new Date() } });
+    await tx.taskRun.update({
+      where: { id: run.id },
+      data: { runTags: [...existing, ...added], updatedAt: new Date() },
+    });
     return { message: `Successfully set ${added.length} new tags.` };
   });
 }

@@ -80,7 +80,8 @@ export async function triggerRun(prisma: PrismaClient, input: TriggerInput): Pro
 const oneTimeUseError = (taskId: string) =>
   unprocessable(`Cannot trigger ${taskId} with a one-time use token as it has already been used.`);
 
-const idempotencyKeyOf = (input: TriggerInput) => input.body.options?.idempotencyKey ?? (input.idempotencyKeyHeader || undefined);
+const idempotencyKeyOf = (input: TriggerInput) =>
+  input.body.options?.idempotencyKey ?? (input.idempotencyKeyHeader || undefined);
 
 /** Triggers one run, inside the caller's transaction when given one (batch items share one). */
 export async function triggerRunInTransaction(tx: Db, input: TriggerInput): Promise<TriggerResult> {
@@ -99,34 +100,41 @@ export async function triggerRunInTransaction(tx: Db, input: TriggerInput): Prom
   if (idempotencyKey) {
     const ttlText = options.idempotencyKeyTTL ?? input.idempotencyKeyTTLHeader ?? undefined;
     const ttlMs = ttlText === undefined ? DEFAULT_IDEMPOTENCY_KEY_TTL_MS : parseDurationMs(ttlText);
-    if (ttlMs === undefined) throw badRequest(`Invalid request body: options.idempotencyKeyTTL: not a duration ("${ttlText}")`);
+    if (ttlMs === undefined)
+      throw badRequest(`Invalid request body: options.idempotencyKeyTTL: not a duration ("${ttlText}")`);
     idempotencyKeyExpiresAt = new Date(now.getTime() + ttlMs);
     const existing = await tx.taskRun.findFirst({
       where: { runtimeEnvironmentId: environment.id, taskIdentifier: taskId, idempotencyKey },
     });
     if (existing) {
-      if (!existing.idempotencyKeyExpiresAt || existing.idempotencyKeyExpiresAt > now) return { run: existing, isCached: true };
+      if (!existing.idempotencyKeyExpiresAt || existing.idempotencyKeyExpiresAt > now)
+        return { run: existing, isCached: true };
       // Expired: the old run gives up the key (as upstream does) and a new run takes it below.
       releaseKeyOf = existing.id;
     }
   }
 
   if (input.oneTimeUseToken) {
-    const used = await tx.taskRun.findUnique({ where: { oneTimeUseToken: input.oneTimeUseToken }, select: { id: true } });
+    const used = await tx.taskRun.findUnique({
+      where: { oneTimeUseToken: input.oneTimeUseToken },
+      select: { id: true },
+    });
     if (used) throw oneTimeUseError(taskId);
   }
 
   let delayUntil: Date | undefined;
   if (options.delay !== undefined) {
     delayUntil = resolveDelay(options.delay, now);
-    if (!delayUntil) throw badRequest(`Invalid request body: options.delay: not a duration or date ("${String(options.delay)}")`);
+    if (!delayUntil)
+      throw badRequest(`Invalid request body: options.delay: not a duration or date ("${String(options.delay)}")`);
   }
   const delayed = delayUntil !== undefined && delayUntil > now;
 
   let ttl: string | undefined;
   if (options.ttl !== undefined) {
     ttl = normalizeTtl(options.ttl);
-    if (ttl === undefined && options.ttl !== 0) throw badRequest(`Invalid request body: options.ttl: not a duration ("${String(options.ttl)}")`);
+    if (ttl === undefined && options.ttl !== 0)
+      throw badRequest(`Invalid request body: options.ttl: not a duration ("${String(options.ttl)}")`);
   } else if (environment.type === "DEVELOPMENT") {
     ttl = DEV_DEFAULT_TTL;
   }
@@ -185,7 +193,10 @@ async function resolveParent(tx: Db, environmentId: string, parentRunId: string 
 }
 
 /** The SDK sends the serialised packet string; a raw JSON value (curl) is stringified as JSON. */
-export function serialisePayload(payload: unknown, payloadType: string | undefined): { payload: string; payloadType: string } {
+export function serialisePayload(
+  payload: unknown,
+  payloadType: string | undefined,
+): { payload: string; payloadType: string } {
   if (typeof payload === "string") return { payload, payloadType: payloadType ?? "application/json" };
   if (payload === undefined) return { payload: "", payloadType: payloadType ?? "application/json" };
   return { payload: JSON.stringify(payload), payloadType: "application/json" };

@@ -69,7 +69,11 @@ export function cachedLookup<T>(cache: TtlCache<Promise<T>>, key: string, load: 
 }
 
 /** The owner's cache, created on first use. */
-export function cacheFor<O extends object, V>(caches: WeakMap<O, TtlCache<V>>, owner: O, options: TtlCacheOptions): TtlCache<V> {
+export function cacheFor<O extends object, V>(
+  caches: WeakMap<O, TtlCache<V>>,
+  owner: O,
+  options: TtlCacheOptions,
+): TtlCache<V> {
   let cache = caches.get(owner);
   if (!cache) {
     cache = new TtlCache<V>(options);

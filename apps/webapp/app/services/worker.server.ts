@@ -43,7 +43,12 @@ export async function seedDemoScenario(
     taskId: "csv-import",
     body: {
       // ~1,200 rows in 30 child runs at 150 ms a row: progress climbs for about a minute.
-      payload: { filename: "welcome-customers.csv", csv: sampleCsv(options.rows ?? 1200), batchSize: 40, rowDelayMs: options.rowDelayMs ?? 150 },
+      payload: {
+        filename: "welcome-customers.csv",
+        csv: sampleCsv(options.rows ?? 1200),
+        batchSize: 40,
+        rowDelayMs: options.rowDelayMs ?? 150,
+      },
       options: { tags: ["example:csv-import", "seed"], ttl: 0 },
     },
     metadataMaximumSize: services.env?.TASK_RUN_METADATA_MAXIMUM_SIZE ?? 262_144,

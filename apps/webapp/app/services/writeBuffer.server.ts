@@ -118,10 +118,18 @@ export function pgFlush(pool: pg.Pool): FlushWrites {
   return async (writes) => {
     if (writes.length === 1) {
       const { id, data, version, cutoff } = writes[0]!;
-      const result = await pool.query({ name: "metadata-write-1", text: SINGLE_SQL, values: [data, id, version, cutoff.toISOString()] });
+      const result = await pool.query({
+        name: "metadata-write-1",
+        text: SINGLE_SQL,
+        values: [data, id, version, cutoff.toISOString()],
+      });
       return new Set(result.rowCount === 1 ? [id] : []);
     }
-    const result = await pool.query<{ id: string }>({ name: "metadata-write-n", text: BATCH_SQL, values: columns(writes) });
+    const result = await pool.query<{ id: string }>({
+      name: "metadata-write-n",
+      text: BATCH_SQL,
+      values: columns(writes),
+    });
     return new Set(result.rows.map((r) => r.id));
   };
 }

@@ -135,7 +135,11 @@ export class RunWorker {
       if (!task) {
         await this.#finish(run, started, {
           status: "SYSTEM_FAILURE",
-          error: { type: "INTERNAL_ERROR", code: "COULD_NOT_FIND_TASK", message: `No task "${run.taskIdentifier}" is registered in examples/tasks.` },
+          error: {
+            type: "INTERNAL_ERROR",
+            code: "COULD_NOT_FIND_TASK",
+            message: `No task "${run.taskIdentifier}" is registered in examples/tasks.`,
+          },
         });
         return;
       }
@@ -153,9 +157,16 @@ export class RunWorker {
           .catch(() => {});
         return;
       }
-      logger.info({ run: run.friendlyId, task: run.taskIdentifier, err: (error as Error).message }, "worker: run failed");
-      await this.#finish(run, started, { status: "COMPLETED_WITH_ERRORS", error: builtInError(error) }).catch((finishError) =>
-        logger.error({ run: run.friendlyId, err: (finishError as Error).message }, "worker: could not record failure"),
+      logger.info(
+        { run: run.friendlyId, task: run.taskIdentifier, err: (error as Error).message },
+        "worker: run failed",
+      );
+      await this.#finish(run, started, { status: "COMPLETED_WITH_ERRORS", error: builtInError(error) }).catch(
+        (finishError) =>
+          logger.error(
+            { run: run.friendlyId, err: (finishError as Error).message },
+            "worker: could not record failure",
+          ),
       );
     } finally {
       releaseSlot();
@@ -165,7 +176,9 @@ export class RunWorker {
   async #finish(
     run: ClaimedRun,
     started: number,
-    outcome: { status: "COMPLETED_SUCCESSFULLY"; output: unknown } | { status: "COMPLETED_WITH_ERRORS" | "SYSTEM_FAILURE"; error: object },
+    outcome:
+      | { status: "COMPLETED_SUCCESSFULLY"; output: unknown }
+      | { status: "COMPLETED_WITH_ERRORS" | "SYSTEM_FAILURE"; error: object },
   ) {
     const durationMs = Math.round(performance.now() - started);
     // Only an EXECUTING run is finished here: a run canceled meanwhile keeps its CANCELED.
@@ -178,7 +191,10 @@ export class RunWorker {
         costInCents: (durationMs / 1000) * CENTS_PER_SECOND,
         baseCostInCents: BASE_COST_IN_CENTS,
         ...("output" in outcome
-          ? { output: outcome.output === undefined ? null : JSON.stringify(outcome.output), outputType: "application/json" }
+          ? {
+              output: outcome.output === undefined ? null : JSON.stringify(outcome.output),
+              outputType: "application/json",
+            }
           : { error: outcome.error }),
       },
     });
@@ -194,7 +210,8 @@ export class RunWorker {
       current = await updateRunMetadata(prisma, run.runtimeEnvironmentId, run.id, { operations }, options);
     };
     const applyParent = async (operations: MetadataOperation[]) => {
-      if (run.parentTaskRunId) await updateRunMetadata(prisma, run.runtimeEnvironmentId, run.id, { parentOperations: operations }, options);
+      if (run.parentTaskRunId)
+        await updateRunMetadata(prisma, run.runtimeEnvironmentId, run.id, { parentOperations: operations }, options);
     };
     return {
       run: {
@@ -216,8 +233,17 @@ export class RunWorker {
         },
       },
       batchTrigger: async (taskIdentifier, items) => {
-        const environment = await prisma.runtimeEnvironment.findUniqueOrThrow({ where: { id: run.runtimeEnvironmentId } });
-        const batch = await createChildBatch(prisma, run, environment, taskIdentifier, items, this.#options.metadataMaximumSize);
+        const environment = await prisma.runtimeEnvironment.findUniqueOrThrow({
+          where: { id: run.runtimeEnvironmentId },
+        });
+        const batch = await createChildBatch(
+          prisma,
+          run,
+          environment,
+          taskIdentifier,
+          items,
+          this.#options.metadataMaximumSize,
+        );
         this.wake();
         return batch;
       },
@@ -232,7 +258,11 @@ export class RunWorker {
             });
             if (children.every((child) => child.completedAt !== null)) {
               return children.map(
-                (child): ChildRunResult => ({ friendlyId: child.friendlyId, status: child.status, output: parseJson(child.output) }),
+                (child): ChildRunResult => ({
+                  friendlyId: child.friendlyId,
+                  status: child.status,
+                  output: parseJson(child.output),
+                }),
               );
             }
             await sleep(RunWorkerDefaults.childPollIntervalMs, undefined, { signal });
@@ -271,5 +301,5 @@ export function builtInError(error: unknown): object {
   if (error instanceof Error) {
     return { type: "BUILT_IN_ERROR", name: error.name, message: error.message, stackTrace: error.stack ?? "" };
   }
-  return { type: "STRING_ERROR", raw: typeof error === "string" ? error : JSON.stringify(error) ?? String(error) };
+  return { type: "STRING_ERROR", raw: typeof error === "string" ? error : (JSON.stringify(error) ?? String(error)) };
 }

@@ -22,7 +22,9 @@ export async function createChildBatch(
   return prisma.$transaction(
     async (tx) => {
       const existing = await tx.batchTaskRun.findUnique({
-        where: { runtimeEnvironmentId_idempotencyKey: { runtimeEnvironmentId: parent.runtimeEnvironmentId, idempotencyKey } },
+        where: {
+          runtimeEnvironmentId_idempotencyKey: { runtimeEnvironmentId: parent.runtimeEnvironmentId, idempotencyKey },
+        },
         include: { runs: { select: { friendlyId: true }, orderBy: { createdAt: "asc" } } },
       });
       if (existing) return { batchId: existing.friendlyId, runIds: existing.runs.map((r) => r.friendlyId) };

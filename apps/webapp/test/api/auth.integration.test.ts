@@ -23,20 +23,31 @@ describe("authentication and authorization", () => {
     prod = app.project.environments.find((e) => e.slug === "prod")!;
     staging = app.project.environments.find((e) => e.slug === "staging")!;
     root = api(app.url, prod.apiKey);
-    const run = await root("POST", "/api/v1/tasks/scoped-task/trigger", { payload: "{}", options: { tags: ["env:prod", "blue"] } });
+    const run = await root("POST", "/api/v1/tasks/scoped-task/trigger", {
+      payload: "{}",
+      options: { tags: ["env:prod", "blue"] },
+    });
     runId = run.json.id;
     const batch = await root("POST", "/api/v3/batches", { runCount: 1 });
     batchId = batch.json.id;
-    const items = await root("POST", `/api/v3/batches/${batchId}/items`, JSON.stringify({ index: 0, task: "batch-task", payload: "{}" }), {
-      "content-type": "application/x-ndjson",
-    });
+    const items = await root(
+      "POST",
+      `/api/v3/batches/${batchId}/items`,
+      JSON.stringify({ index: 0, task: "batch-task", payload: "{}" }),
+      {
+        "content-type": "application/x-ndjson",
+      },
+    );
     expect(items.status, items.text).toBe(200);
-    batchRunId = (await app.webapp.services.prisma.taskRun.findFirstOrThrow({ where: { batch: { friendlyId: batchId } } })).friendlyId;
+    batchRunId = (
+      await app.webapp.services.prisma.taskRun.findFirstOrThrow({ where: { batch: { friendlyId: batchId } } })
+    ).friendlyId;
   });
   afterAll(() => app?.close());
 
   const jwt = (options: Parameters<typeof signJwt>[2]) => signJwt(prod.id, prod.apiKey, options);
-  const retrieveWith = async (token: string | undefined, id = runId) => api(app.url, token)("GET", `/api/v3/runs/${id}`);
+  const retrieveWith = async (token: string | undefined, id = runId) =>
+    api(app.url, token)("GET", `/api/v3/runs/${id}`);
 
   describe("401 rejections", () => {
     const expect401 = (res: { status: number; json: any; headers: Headers }) => {
@@ -67,14 +78,23 @@ describe("authentication and authorization", () => {
       const prisma = app.webapp.services.prisma;
       const live = await createAdditionalKey(prisma, prod, ["read:runs"]);
       const revoked = await createAdditionalKey(prisma, prod, ["read:runs"], { revokedAt: new Date() });
-      const expired = await createAdditionalKey(prisma, prod, ["read:runs"], { expiresAt: new Date(Date.now() - 1000) });
+      const expired = await createAdditionalKey(prisma, prod, ["read:runs"], {
+        expiresAt: new Date(Date.now() - 1000),
+      });
       expect((await retrieveWith(live)).status).toBe(200);
       expect401(await retrieveWith(revoked));
       expect401(await retrieveWith(expired));
     });
 
     it("alg none, RS256-shaped and HS512 tokens", async () => {
-      const payload = { pub: true, sub: prod.id, scopes: ["admin"], iss: ISS, aud: AUD, exp: Math.floor(Date.now() / 1000) + 600 };
+      const payload = {
+        pub: true,
+        sub: prod.id,
+        scopes: ["admin"],
+        iss: ISS,
+        aud: AUD,
+        exp: Math.floor(Date.now() / 1000) + 600,
+      };
       expect401(await retrieveWith(forgeJwt({ alg: "none" }, payload)));
       expect401(await retrieveWith(forgeJwt({ alg: "RS256", typ: "JWT" }, payload, "c2lnbmF0dXJl")));
       expect401(await retrieveWith(await jwt({ scopes: ["admin"], alg: "HS512" })));
@@ -145,7 +165,8 @@ describe("authentication and authorization", () => {
     });
 
     it("batch create: a resource without id needs a type-wide scope; listed tasks need each id", async () => {
-      const create = async (scopes: string[], body: object) => api(app.url, await jwt({ scopes }))("POST", "/api/v3/batches", body);
+      const create = async (scopes: string[], body: object) =>
+        api(app.url, await jwt({ scopes }))("POST", "/api/v3/batches", body);
       expect((await create(["batchTrigger:tasks"], { runCount: 1 })).status).toBe(200);
       expect((await create(["batchTrigger:tasks:x"], { runCount: 1 })).status).toBe(403);
       expect((await create(["batchTrigger:tasks:x"], { runCount: 1, taskIdentifiers: ["x"] })).status).toBe(200);
@@ -154,7 +175,8 @@ describe("authentication and authorization", () => {
 
     it("cancel needs write on the run or its task", async () => {
       const victim = (await root("POST", "/api/v1/tasks/cancel-task/trigger", { payload: "{}" })).json.id as string;
-      const cancel = async (scopes: string[]) => api(app.url, await jwt({ scopes }))("POST", `/api/v2/runs/${victim}/cancel`);
+      const cancel = async (scopes: string[]) =>
+        api(app.url, await jwt({ scopes }))("POST", `/api/v2/runs/${victim}/cancel`);
       const denied = await cancel([`read:runs:${victim}`]);
       expect(denied.status).toBe(403);
       expect(denied.json).toEqual(FORBIDDEN);
@@ -183,7 +205,10 @@ describe("authentication and authorization", () => {
     });
 
     it("mints a token within the key's scopes, with otu and realtime claims", async () => {
-      const key = api(app.url, await createAdditionalKey(app.webapp.services.prisma, prod, ["read:runs", "trigger:tasks:scoped-task"]));
+      const key = api(
+        app.url,
+        await createAdditionalKey(app.webapp.services.prisma, prod, ["read:runs", "trigger:tasks:scoped-task"]),
+      );
       const res = await key("POST", "/api/v1/auth/public-tokens", {
         scopes: [`read:runs:${runId}`, "trigger:tasks:scoped-task"],
         expirationTime: "2h",
@@ -192,14 +217,23 @@ describe("authentication and authorization", () => {
       });
       expect(res.status, res.text).toBe(200);
       const claims = decodeJwt(res.json.token);
-      expect(claims).toMatchObject({ sub: prod.id, pub: true, otu: true, realtime: { skipColumns: ["payload"] }, iss: ISS, aud: AUD });
+      expect(claims).toMatchObject({
+        sub: prod.id,
+        pub: true,
+        otu: true,
+        realtime: { skipColumns: ["payload"] },
+        iss: ISS,
+        aud: AUD,
+      });
       expect(claims.exp! - Math.floor(Date.now() / 1000)).toBeGreaterThan(7100);
       expect((await retrieveWith(res.json.token)).status).toBe(200);
     });
 
     it("refuses scopes beyond the key with the exact body", async () => {
       const key = api(app.url, await createAdditionalKey(app.webapp.services.prisma, prod, ["read:runs"]));
-      const res = await key("POST", "/api/v1/auth/public-tokens", { scopes: ["read:runs:run_a", "write:runs:run_a", "admin", "read:all"] });
+      const res = await key("POST", "/api/v1/auth/public-tokens", {
+        scopes: ["read:runs:run_a", "write:runs:run_a", "admin", "read:all"],
+      });
       expect(res.status).toBe(403);
       expect(res.json).toEqual({
         error: "Requested scopes exceed the API key's access",
@@ -212,7 +246,9 @@ describe("authentication and authorization", () => {
       const post = (body: unknown) => root("POST", "/api/v1/auth/public-tokens", body);
       expect((await post({ scopes: [] })).status).toBe(400);
       expect((await post({})).json.error).toContain("scopes");
-      expect((await post({ scopes: ["read:runs"], expirationTime: Math.floor(Date.now() / 1000) - 5 })).status).toBe(400);
+      expect((await post({ scopes: ["read:runs"], expirationTime: Math.floor(Date.now() / 1000) - 5 })).status).toBe(
+        400,
+      );
       expect((await post({ scopes: ["read:runs"], expirationTime: "31d" })).status).toBe(400);
       expect((await post({ scopes: ["read:runs"], expirationTime: "whenever" })).status).toBe(400);
       expect((await post({ scopes: ["read:runs"], expirationTime: "30d" })).status).toBe(200);
@@ -228,7 +264,9 @@ describe("authentication and authorization", () => {
     const [first, second] = [await trigger(), await trigger()];
     expect(first.status).toBe(200);
     expect(second.status).toBe(422);
-    expect(second.json).toEqual({ error: "Cannot trigger otu-task with a one-time use token as it has already been used." });
+    expect(second.json).toEqual({
+      error: "Cannot trigger otu-task with a one-time use token as it has already been used.",
+    });
     const stored = await app.webapp.services.prisma.taskRun.findFirstOrThrow({ where: { friendlyId: first.json.id } });
     expect(stored.oneTimeUseToken).toMatch(/^[0-9a-f]{64}$/);
   });

@@ -42,20 +42,29 @@ describe("metadata and tags", () => {
       expect((await root("GET", `/api/v1/runs/${id}/metadata`)).json).toEqual({ metadata: expected });
       expect(JSON.parse((await row(id)).metadata!)).toEqual(expected);
 
-      expect((await put(id, { operations: [{ type: "update", value: { fresh: 1 } }] })).json).toEqual({ metadata: { fresh: 1 } });
+      expect((await put(id, { operations: [{ type: "update", value: { fresh: 1 } }] })).json).toEqual({
+        metadata: { fresh: 1 },
+      });
     });
 
     it("accepts the internal id, bumps updatedAt and metadataVersion on writes, and skips no-op writes", async () => {
       const id = await trigger();
-      const before = await prisma().taskRun.update({ where: { friendlyId: id }, data: { updatedAt: new Date(Date.now() - 60_000) } });
-      const res = await root("PUT", `/api/v1/runs/${before.id}/metadata`, { operations: [{ type: "set", key: "a", value: 1 }] });
+      const before = await prisma().taskRun.update({
+        where: { friendlyId: id },
+        data: { updatedAt: new Date(Date.now() - 60_000) },
+      });
+      const res = await root("PUT", `/api/v1/runs/${before.id}/metadata`, {
+        operations: [{ type: "set", key: "a", value: 1 }],
+      });
       expect(res.json).toEqual({ metadata: { a: 1 } });
       const after = await row(id);
       expect(after.updatedAt.getTime()).toBeGreaterThan(before.updatedAt.getTime());
       expect(Math.abs(after.updatedAt.getTime() - Date.now())).toBeLessThan(10_000); // stored as UTC
       expect(after.metadataVersion).toBe(before.metadataVersion + 1);
 
-      expect((await put(id, { operations: [{ type: "set", key: "a", value: 1 }] })).json).toEqual({ metadata: { a: 1 } });
+      expect((await put(id, { operations: [{ type: "set", key: "a", value: 1 }] })).json).toEqual({
+        metadata: { a: 1 },
+      });
       expect(await put(id, { operations: [] })).toMatchObject({ status: 200, json: { metadata: { a: 1 } } });
       expect((await row(id)).metadataVersion).toBe(after.metadataVersion);
     });
@@ -119,8 +128,14 @@ describe("metadata and tags", () => {
     it("422 for runs completed more than 1 h ago; allowed within the hour", async () => {
       const old = await trigger();
       const recent = await trigger();
-      await prisma().taskRun.update({ where: { friendlyId: old }, data: { status: "COMPLETED_SUCCESSFULLY", completedAt: new Date(Date.now() - 61 * 60_000) } });
-      await prisma().taskRun.update({ where: { friendlyId: recent }, data: { status: "COMPLETED_SUCCESSFULLY", completedAt: new Date(Date.now() - 30 * 60_000) } });
+      await prisma().taskRun.update({
+        where: { friendlyId: old },
+        data: { status: "COMPLETED_SUCCESSFULLY", completedAt: new Date(Date.now() - 61 * 60_000) },
+      });
+      await prisma().taskRun.update({
+        where: { friendlyId: recent },
+        data: { status: "COMPLETED_SUCCESSFULLY", completedAt: new Date(Date.now() - 30 * 60_000) },
+      });
       const ops = { operations: [{ type: "set", key: "late", value: true }] };
       const refused = await put(old, ops);
       expect(refused.status).toBe(422);
@@ -153,7 +168,13 @@ describe("metadata and tags", () => {
     });
 
     it("400 naming the problem, never a 500, for a NUL in the run id or in a metadata value", async () => {
-      for (const [method, path] of [["GET", "/api/v1/runs/run_a%00b/metadata"], ["GET", "/api/v3/runs/%00"], ["POST", "/api/v2/runs/%00/cancel"], ["GET", "/realtime/v1/runs/%00"], ["GET", "/realtime/v1/batches/%00"]] as const) {
+      for (const [method, path] of [
+        ["GET", "/api/v1/runs/run_a%00b/metadata"],
+        ["GET", "/api/v3/runs/%00"],
+        ["POST", "/api/v2/runs/%00/cancel"],
+        ["GET", "/realtime/v1/runs/%00"],
+        ["GET", "/realtime/v1/batches/%00"],
+      ] as const) {
         const res = await root(method, path);
         expect(res.status, `${method} ${path}: ${res.text}`).toBe(400);
         expect(res.json.error).toMatch(/runId|batchId/);
@@ -161,9 +182,15 @@ describe("metadata and tags", () => {
       }
       // Inside JSON a NUL is an escape, which the text columns store as written.
       const id = await trigger({ metadata: { keep: 1 } });
-      expect((await put(id, { operations: [{ type: "set", key: "a", value: "x\u0000y" }] })).json).toEqual({ metadata: { keep: 1, a: "x\u0000y" } });
+      expect((await put(id, { operations: [{ type: "set", key: "a", value: "x\u0000y" }] })).json).toEqual({
+        metadata: { keep: 1, a: "x\u0000y" },
+      });
       // Where a NUL would reach a text column as a character, Postgres refuses it: a 400, nothing written.
-      for (const options of [{ idempotencyKey: "k\u0000" }, { concurrencyKey: "c\u0000" }, { queue: { name: "q\u0000" } }]) {
+      for (const options of [
+        { idempotencyKey: "k\u0000" },
+        { concurrencyKey: "c\u0000" },
+        { queue: { name: "q\u0000" } },
+      ]) {
         const res = await root("POST", "/api/v1/tasks/meta-task/trigger", { payload: "{}", options });
         expect(res.status, `${JSON.stringify(options)}: ${res.text}`).toBe(400);
       }
@@ -173,15 +200,26 @@ describe("metadata and tags", () => {
   describe("POST /api/v1/runs/:runId/tags", () => {
     it("adds de-duplicated tags, bumps updatedAt, and enforces 10 per run", async () => {
       const id = await trigger({ tags: ["a"] });
-      const before = await prisma().taskRun.update({ where: { friendlyId: id }, data: { updatedAt: new Date(Date.now() - 60_000) } });
-      expect((await root("POST", `/api/v1/runs/${id}/tags`, { tags: ["a", "b", "", "c"] })).json).toEqual({ message: "Successfully set 2 new tags." });
+      const before = await prisma().taskRun.update({
+        where: { friendlyId: id },
+        data: { updatedAt: new Date(Date.now() - 60_000) },
+      });
+      expect((await root("POST", `/api/v1/runs/${id}/tags`, { tags: ["a", "b", "", "c"] })).json).toEqual({
+        message: "Successfully set 2 new tags.",
+      });
       const after = await row(id);
       expect(after.runTags).toEqual(["a", "b", "c"]);
       expect(after.updatedAt.getTime()).toBeGreaterThan(before.updatedAt.getTime());
-      expect((await root("POST", `/api/v1/runs/${id}/tags`, { tags: "a" })).json).toEqual({ message: "No new tags to add" });
-      expect((await root("POST", `/api/v1/runs/${id}/tags`, { tags: [] })).json).toEqual({ message: "No new tags to add" });
+      expect((await root("POST", `/api/v1/runs/${id}/tags`, { tags: "a" })).json).toEqual({
+        message: "No new tags to add",
+      });
+      expect((await root("POST", `/api/v1/runs/${id}/tags`, { tags: [] })).json).toEqual({
+        message: "No new tags to add",
+      });
 
-      const tooMany = await root("POST", `/api/v1/runs/${id}/tags`, { tags: Array.from({ length: 8 }, (_, i) => `x${i}`) });
+      const tooMany = await root("POST", `/api/v1/runs/${id}/tags`, {
+        tags: Array.from({ length: 8 }, (_, i) => `x${i}`),
+      });
       expect(tooMany.status).toBe(422);
       expect(tooMany.json.error).toMatch(/^Runs can only have 10 tags/);
       expect((await row(id)).runTags).toEqual(["a", "b", "c"]);
@@ -190,7 +228,9 @@ describe("metadata and tags", () => {
 
     it("concurrent adds never exceed the limit nor lose tags", async () => {
       const id = await trigger();
-      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => root("POST", `/api/v1/runs/${id}/tags`, { tags: [`t${i}`] })));
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => root("POST", `/api/v1/runs/${id}/tags`, { tags: [`t${i}`] })),
+      );
       expect(results.filter((r) => r.status === 200)).toHaveLength(10);
       expect(results.filter((r) => r.status === 422)).toHaveLength(2);
       expect((await row(id)).runTags).toHaveLength(10);

@@ -17,7 +17,11 @@ describe("@trigger.dev/sdk 4.8.3 against runfeed", () => {
   afterAll(() => app?.close());
 
   it("triggers a run and retrieves it", async () => {
-    const handle = await tasks.trigger("sdk-task", { hello: "world" }, { tags: ["sdk", "env:prod"], metadata: { progress: 0 } });
+    const handle = await tasks.trigger(
+      "sdk-task",
+      { hello: "world" },
+      { tags: ["sdk", "env:prod"], metadata: { progress: 0 } },
+    );
     expect(handle.id).toMatch(/^run_[a-z0-9]{25}$/);
     expect(handle.publicAccessToken).toBeTruthy();
 
@@ -70,7 +74,12 @@ describe("@trigger.dev/sdk 4.8.3 against runfeed", () => {
     expect(run.id).toBe(handle.id);
     const denied = await api(app.url, token)("GET", `/api/v3/runs/${other.id}`);
     expect(denied.status).toBe(403);
-    expect(denied.json).toEqual({ error: "Unauthorized", code: "unauthorized", param: "access_token", type: "authorization" });
+    expect(denied.json).toEqual({
+      error: "Unauthorized",
+      code: "unauthorized",
+      param: "access_token",
+      type: "authorization",
+    });
   });
 
   it("creates a public token through /api/v1/auth/public-tokens with an additional key", async () => {
@@ -84,7 +93,9 @@ describe("@trigger.dev/sdk 4.8.3 against runfeed", () => {
     expect(run.id).toBe(handle.id);
 
     await expect(
-      auth.withAuth({ accessToken: additional }, () => auth.createPublicToken({ scopes: { write: { runs: [handle.id] } } })),
+      auth.withAuth({ accessToken: additional }, () =>
+        auth.createPublicToken({ scopes: { write: { runs: [handle.id] } } }),
+      ),
     ).rejects.toThrow();
   });
 
@@ -105,7 +116,11 @@ describe("@trigger.dev/sdk 4.8.3 against runfeed", () => {
   });
 
   it("batch-triggers through the two-phase flow", async () => {
-    const result = await tasks.batchTrigger("sdk-batch", [{ payload: { i: 0 } }, { payload: { i: 1 } }, { payload: { i: 2 } }]);
+    const result = await tasks.batchTrigger("sdk-batch", [
+      { payload: { i: 0 } },
+      { payload: { i: 1 } },
+      { payload: { i: 2 } },
+    ]);
     expect(result.batchId).toMatch(/^batch_/);
     const rows = await app.webapp.services.prisma.taskRun.findMany({
       where: { batch: { friendlyId: result.batchId } },

@@ -75,13 +75,21 @@ describe("dashboard in a browser", () => {
           if (progress && seen.progress.at(-1) !== progress) seen.progress.push(progress);
         }
       };
-      new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+      new MutationObserver(record).observe(document.body, {
+        subtree: true,
+        childList: true,
+        attributes: true,
+        characterData: true,
+      });
     });
     // Documents and GETs of the runs list's loader (a `.data` GET without `_routes` means every route).
     const listReloads: string[] = [];
     page.on("request", (request) => {
       const url = new URL(request.url());
-      const listLoader = url.pathname.endsWith(".data") && request.method() === "GET" && (!url.searchParams.has("_routes") || url.searchParams.get("_routes")!.includes("runs._index"));
+      const listLoader =
+        url.pathname.endsWith(".data") &&
+        request.method() === "GET" &&
+        (!url.searchParams.has("_routes") || url.searchParams.get("_routes")!.includes("runs._index"));
       if (request.resourceType() === "document" || listLoader) listReloads.push(`${request.method()} ${request.url()}`);
     });
 
@@ -141,7 +149,11 @@ describe("dashboard in a browser", () => {
     await page.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs`);
     await page.waitForSelector('[data-live-state="live"]');
     const csv = ["id,email", ...Array.from({ length: 50 }, (_, i) => `${i},user${i}@example.com`)].join("\n");
-    await page.setInputFiles('input[name="file"]', { name: "tiny.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+    await page.setInputFiles('input[name="file"]', {
+      name: "tiny.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from(csv),
+    });
     const notice = await page.waitForSelector('[role="status"]:has-text("tiny.csv") a.mono');
     const runId = (await notice.textContent())!.trim();
     await page.waitForSelector(`tr[data-run-id="${runId}"][data-status="COMPLETED"]`, { timeout: 30_000 });
@@ -181,7 +193,8 @@ describe("dashboard in a browser", () => {
     await page.waitForSelector('[data-live-state="live"]');
     const feeds: string[] = [];
     page.on("request", (request) => {
-      if (request.url().includes("/realtime/v1/runs?")) feeds.push(new URL(request.url()).searchParams.get("tags") ?? "");
+      if (request.url().includes("/realtime/v1/runs?"))
+        feeds.push(new URL(request.url()).searchParams.get("tags") ?? "");
     });
     await page.fill('input[name="tag"]', "customer:42");
     await page.press('input[name="tag"]', "Enter");
@@ -203,7 +216,9 @@ describe("dashboard in a browser", () => {
     expect(await page.locator(`tr[data-run-id="${tagged}"]`).count()).toBe(0);
   });
 
-  it("keeps the table live across a roll of the secret key (the refused token is replaced)", { timeout: 60_000 }, async () => {
+  it("keeps the table live across a roll of the secret key (the refused token is replaced)", {
+    timeout: 60_000,
+  }, async () => {
     const { app } = fixture;
     const base = `${app.url}/orgs/test-org/projects/test-project/env/dev`;
     const runs = await browser.newPage();
@@ -215,7 +230,10 @@ describe("dashboard in a browser", () => {
       if (request.url().includes("/realtime-token")) tokenRefreshes.push(request.url());
     });
     runs.on("response", (r) => {
-      if (r.url().includes("realtime")) debugLog.push(`${new Date().toISOString()} ${r.status()} ${r.url().replace(/^.*\/(realtime|resources)/, "$1")}`);
+      if (r.url().includes("realtime"))
+        debugLog.push(
+          `${new Date().toISOString()} ${r.status()} ${r.url().replace(/^.*\/(realtime|resources)/, "$1")}`,
+        );
     });
 
     await page.goto(`${base}/apikeys`);
@@ -254,7 +272,9 @@ describe("dashboard in a browser", () => {
     await runs.goto(`${base}/runs`);
     await runs.waitForSelector('[data-live-state="live"]');
     await page.goto(`${base}/realtime`);
-    await expect.poll(async () => (await page.textContent('[data-testid="usage-dev"]'))?.trim(), { timeout: 15_000 }).toMatch(/^[1-9]\d* \/ 100,000$/);
+    await expect
+      .poll(async () => (await page.textContent('[data-testid="usage-dev"]'))?.trim(), { timeout: 15_000 })
+      .toMatch(/^[1-9]\d* \/ 100,000$/);
     expect(await page.textContent(".health")).toBe("active");
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, "realtime-page.png"), fullPage: true });
     await runs.close();

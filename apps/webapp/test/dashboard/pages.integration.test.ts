@@ -16,7 +16,11 @@ describe("dashboard pages", () => {
 
   beforeAll(async () => {
     app = await startTestWebapp({ ELECTRIC_ORIGIN: "http://127.0.0.1:9" });
-    await seedDemoUser(app.webapp.services.prisma, { organizationIds: [app.project.organizationId], email: "keys@runfeed.dev", password: "pw-keys-123" });
+    await seedDemoUser(app.webapp.services.prisma, {
+      organizationIds: [app.project.organizationId],
+      email: "keys@runfeed.dev",
+      password: "pw-keys-123",
+    });
     cookie = await signIn(app.url, "keys@runfeed.dev", "pw-keys-123");
   });
   afterAll(() => app.close());
@@ -30,7 +34,11 @@ describe("dashboard pages", () => {
 
   it("creates an additional key that is shown once and stored only as its SHA-256, then revokes it", async () => {
     const { prisma } = app.webapp.services;
-    const response = await post(`${base}/apikeys`, { intent: "create", name: "CI", scopes: ["trigger:tasks", "read:runs"] });
+    const response = await post(`${base}/apikeys`, {
+      intent: "create",
+      name: "CI",
+      scopes: ["trigger:tasks", "read:runs"],
+    });
     expect(response.status).toBe(200);
     const html = await response.text();
     const key = /tr_dev_sk_[0-9a-zA-Z]{24}/.exec(html)?.[0];

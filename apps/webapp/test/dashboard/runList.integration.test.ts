@@ -35,14 +35,26 @@ describe("runs list", () => {
     }
     // An old run outside the default 7-day window.
     await prisma.taskRun.create({
-      data: { friendlyId: "run_ancient", taskIdentifier: "even-task", runtimeEnvironmentId: dev.id, projectId: app.project.projectId, createdAt: new Date(Date.now() - 10 * 86_400_000), payload: "{}" },
+      data: {
+        friendlyId: "run_ancient",
+        taskIdentifier: "even-task",
+        runtimeEnvironmentId: dev.id,
+        projectId: app.project.projectId,
+        createdAt: new Date(Date.now() - 10 * 86_400_000),
+        payload: "{}",
+      },
     });
-    await seedDemoUser(prisma, { organizationIds: [app.project.organizationId], email: "list@runfeed.dev", password: "pw-list-123" });
+    await seedDemoUser(prisma, {
+      organizationIds: [app.project.organizationId],
+      email: "list@runfeed.dev",
+      password: "pw-list-123",
+    });
     cookie = await signIn(app.url, "list@runfeed.dev", "pw-list-123");
   });
   afterAll(() => app.close());
 
-  const list = (query: string) => listRuns(app.webapp.services.prisma, devId, parseRunFilters(new URL(`http://x/runs?${query}`)));
+  const list = (query: string) =>
+    listRuns(app.webapp.services.prisma, devId, parseRunFilters(new URL(`http://x/runs?${query}`)));
 
   it("pages through history newest first without gaps or repeats", async () => {
     const seen: string[] = [];
@@ -68,7 +80,9 @@ describe("runs list", () => {
   });
 
   it("renders the first page and links to the next one", async () => {
-    const html = await (await fetch(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs?limit=10`, { headers: { cookie } })).text();
+    const html = await (
+      await fetch(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs?limit=10`, { headers: { cookie } })
+    ).text();
     expect(html).toContain(ids[29]);
     expect(html).toContain(ids[20]);
     expect(html).not.toContain(ids[19]);

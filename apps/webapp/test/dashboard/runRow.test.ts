@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { parseRunFilters } from "../../app/components/runs/filters.js";
-import { formatDuration, metadataProgress, parseUtcTimestamp, runDurationMs, runFromShapeRow, statusTone } from "../../app/components/runs/runRow.js";
+import {
+  formatDuration,
+  metadataProgress,
+  parseUtcTimestamp,
+  runDurationMs,
+  runFromShapeRow,
+  statusTone,
+} from "../../app/components/runs/runRow.js";
 
 describe("dashboard run rows", () => {
   it("reads streamed rows: UTC timestamps without a zone, arrays, metadata text", () => {
@@ -51,7 +58,18 @@ describe("dashboard run rows", () => {
 
   it("parses list filters leniently (bad values fall back to defaults)", () => {
     const url = new URL("http://x/runs?status=FAILED&task=csv-import&tag=&range=1h&limit=9999&cursor=bad");
-    expect(parseRunFilters(url)).toEqual({ status: "FAILED", task: "csv-import", tag: undefined, range: "1h", limit: 25, cursor: undefined });
-    expect(parseRunFilters(new URL("http://x/runs?status=NOPE"))).toMatchObject({ status: undefined, range: "7d", limit: 25 });
+    expect(parseRunFilters(url)).toEqual({
+      status: "FAILED",
+      task: "csv-import",
+      tag: undefined,
+      range: "1h",
+      limit: 25,
+      cursor: undefined,
+    });
+    expect(parseRunFilters(new URL("http://x/runs?status=NOPE"))).toMatchObject({
+      status: undefined,
+      range: "7d",
+      limit: 25,
+    });
   });
 });

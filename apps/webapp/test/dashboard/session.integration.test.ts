@@ -21,7 +21,12 @@ describe("dashboard sessions", () => {
     app = await startTestWebapp({ ELECTRIC_ORIGIN: "http://127.0.0.1:9" });
     const { prisma } = app.webapp.services;
     await seedDemoUser(prisma, { organizationIds: [app.project.organizationId], email: "alice@runfeed.dev", password });
-    other = await seedProject(prisma, { orgSlug: "other-org", orgTitle: "Other", projectSlug: "other-project", projectName: "Other" });
+    other = await seedProject(prisma, {
+      orgSlug: "other-org",
+      orgTitle: "Other",
+      projectSlug: "other-project",
+      projectName: "Other",
+    });
     const trigger = async (environment: { id: string; type: string }, projectId: string, name: string) => {
       const { run } = await triggerRun(prisma, {
         environment: { id: environment.id, projectId, type: environment.type as "DEVELOPMENT" },
@@ -41,10 +46,15 @@ describe("dashboard sessions", () => {
 
   const page = (path: string, withCookie = true) =>
     fetch(`${app.url}${path}`, { headers: withCookie ? { cookie } : {}, redirect: "manual" });
-  const envPath = (org: string, project: string, env: string, rest = "runs") => `/orgs/${org}/projects/${project}/env/${env}/${rest}`;
+  const envPath = (org: string, project: string, env: string, rest = "runs") =>
+    `/orgs/${org}/projects/${project}/env/${env}/${rest}`;
 
   it("rejects a wrong password and redirects anonymous visitors to sign-in", async () => {
-    const wrong = await fetch(`${app.url}/login`, { method: "POST", body: new URLSearchParams({ email: "alice@runfeed.dev", password: "nope" }), redirect: "manual" });
+    const wrong = await fetch(`${app.url}/login`, {
+      method: "POST",
+      body: new URLSearchParams({ email: "alice@runfeed.dev", password: "nope" }),
+      redirect: "manual",
+    });
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get("set-cookie")).toBeNull();
     const anonymous = await page(envPath("test-org", "test-project", "dev"), false);
@@ -79,7 +89,10 @@ describe("dashboard sessions", () => {
 
   it("does not open another organisation's environment", async () => {
     for (const rest of ["runs", `runs/${runs.foreign}`, "apikeys", "realtime", "realtime-token"]) {
-      const path = rest === "realtime-token" ? `/resources${envPath("other-org", "other-project", "dev", rest)}` : envPath("other-org", "other-project", "dev", rest);
+      const path =
+        rest === "realtime-token"
+          ? `/resources${envPath("other-org", "other-project", "dev", rest)}`
+          : envPath("other-org", "other-project", "dev", rest);
       const response = await page(path);
       expect(response.status, path).toBe(404);
       expect(await response.text()).not.toContain(runs.foreign);
@@ -93,7 +106,8 @@ describe("dashboard sessions", () => {
       return ((await response.json()) as { token: string }).token;
     };
     const devToken = await tokenFor("dev");
-    const feed = (path: string, token: string) => fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const feed = (path: string, token: string) =>
+      fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
     // The token's subject is the dev environment: another environment's run does not exist for it.
     expect((await feed(`/realtime/v1/runs/${runs.staging}?offset=-1`, devToken)).status).toBe(404);
     expect((await feed(`/realtime/v1/runs/${runs.foreign}?offset=-1`, devToken)).status).toBe(404);

@@ -23,12 +23,22 @@ export interface DashboardFixture {
  * `worker: true` the example worker starts once the shape server is active (as under `pnpm start`,
  * where shape-sync is up before the webapp).
  */
-export async function startDashboard(options: { worker?: boolean; env?: Record<string, string> } = {}): Promise<DashboardFixture> {
+export async function startDashboard(
+  options: { worker?: boolean; env?: Record<string, string> } = {},
+): Promise<DashboardFixture> {
   const port = await freePort();
-  const app = await startTestWebapp({ ELECTRIC_ORIGIN: `http://127.0.0.1:${port}`, WORKER_ENABLED: "false", ...options.env });
+  const app = await startTestWebapp({
+    ELECTRIC_ORIGIN: `http://127.0.0.1:${port}`,
+    WORKER_ENABLED: "false",
+    ...options.env,
+  });
   let shapeSync: ShapeSync;
   try {
-    shapeSync = await spawnShapeSync({ databaseUrl: app.database.url, port, logLevel: process.env.SHAPE_SYNC_LOG_LEVEL });
+    shapeSync = await spawnShapeSync({
+      databaseUrl: app.database.url,
+      port,
+      logLevel: process.env.SHAPE_SYNC_LOG_LEVEL,
+    });
   } catch (error) {
     await app.close();
     throw error;
@@ -72,7 +82,16 @@ export async function signIn(url: string, email: string, password: string): Prom
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }
 

@@ -57,7 +57,12 @@ describe("example worker", () => {
 
   it("runs the CSV import: children increment the parent's progress, statuses and output are recorded", async () => {
     const { prisma } = app.webapp.services;
-    const parent = await trigger("dev", "csv-import", { filename: "customers.csv", csv: sampleCsv(60), batchSize: 10, rowDelayMs: 5 });
+    const parent = await trigger("dev", "csv-import", {
+      filename: "customers.csv",
+      csv: sampleCsv(60),
+      batchSize: 10,
+      rowDelayMs: 5,
+    });
     worker.start();
     worker.wake();
 
@@ -75,23 +80,37 @@ describe("example worker", () => {
     expect(done.startedAt).toBeInstanceOf(Date);
     expect(done.completedAt!.getTime()).toBeGreaterThanOrEqual(done.startedAt!.getTime());
     expect(JSON.parse(done.metadata!)).toMatchObject({ total: 60, processed: 60, stage: "done", batches: 6 });
-    expect(JSON.parse(done.output!)).toEqual({ filename: "customers.csv", total: 60, processed: 60, invalid: 1, batches: 6, failedBatches: 0 });
+    expect(JSON.parse(done.output!)).toEqual({
+      filename: "customers.csv",
+      total: 60,
+      processed: 60,
+      invalid: 1,
+      batches: 6,
+      failedBatches: 0,
+    });
     // Progress was observed climbing, not only at the end.
     expect([...seenProgress].some((value) => value > 0 && value < 60)).toBe(true);
 
     const children = await prisma.taskRun.findMany({ where: { parentTaskRunId: parent.id } });
     expect(children).toHaveLength(6);
-    expect(children.every((child) => child.status === "COMPLETED_SUCCESSFULLY" && child.batchId && child.rootTaskRunId === parent.id)).toBe(true);
+    expect(
+      children.every(
+        (child) => child.status === "COMPLETED_SUCCESSFULLY" && child.batchId && child.rootTaskRunId === parent.id,
+      ),
+    ).toBe(true);
   });
 
   it("leaves a run canceled while it executes canceled", async () => {
     const { prisma } = app.webapp.services;
     const run = await trigger("dev", "hello-world", { delayMs: 800 });
     worker.wake();
-    await vi.waitFor(async () => expect((await prisma.taskRun.findUniqueOrThrow({ where: { id: run.id } })).status).toBe("EXECUTING"), {
-      timeout: 10_000,
-      interval: 20,
-    });
+    await vi.waitFor(
+      async () => expect((await prisma.taskRun.findUniqueOrThrow({ where: { id: run.id } })).status).toBe("EXECUTING"),
+      {
+        timeout: 10_000,
+        interval: 20,
+      },
+    );
     await prisma.taskRun.update({ where: { id: run.id }, data: { status: "CANCELED", completedAt: new Date() } });
     await worker.settled();
     expect((await prisma.taskRun.findUniqueOrThrow({ where: { id: run.id } })).status).toBe("CANCELED");
@@ -111,7 +130,11 @@ describe("example worker", () => {
     );
     const failed = await prisma.taskRun.findUniqueOrThrow({ where: { id: failing.id } });
     expect(failed.status).toBe("COMPLETED_WITH_ERRORS");
-    expect(failed.error).toMatchObject({ type: "BUILT_IN_ERROR", name: "Error", message: expect.stringContaining("asked to fail") });
+    expect(failed.error).toMatchObject({
+      type: "BUILT_IN_ERROR",
+      name: "Error",
+      message: expect.stringContaining("asked to fail"),
+    });
     const missing = await prisma.taskRun.findUniqueOrThrow({ where: { id: unknown.id } });
     expect(missing.status).toBe("SYSTEM_FAILURE");
     expect(missing.error).toMatchObject({ type: "INTERNAL_ERROR", code: "COULD_NOT_FIND_TASK" });

@@ -74,13 +74,23 @@ describe("ConcurrencyLimiter against real Redis", () => {
   });
 
   it("applies the Redis-down policy: open admits and counts, closed refuses", async () => {
-    const dead = new Redis("redis://127.0.0.1:1", { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
+    const dead = new Redis("redis://127.0.0.1:1", {
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
     dead.on("error", () => {});
     const metrics = createMetrics();
     const logged: unknown[] = [];
     const logger = { warn: (...args: unknown[]) => void logged.push(args) };
     const open = new ConcurrencyLimiter({
-      redis: dead, keyPrefix: prefix, entryTtlMs: 1000, redisDownPolicy: "open", metrics, logger, redisTimeoutMs: 300,
+      redis: dead,
+      keyPrefix: prefix,
+      entryTtlMs: 1000,
+      redisDownPolicy: "open",
+      metrics,
+      logger,
+      redisTimeoutMs: 300,
     });
     const a = await open.acquire("env_down", 1);
     const b = await open.acquire("env_down", 1);
@@ -88,7 +98,13 @@ describe("ConcurrencyLimiter against real Redis", () => {
     expect(admitted(a) && a.degraded).toBe(true);
     expect((await metrics.limiterRedisErrors.get()).values[0]?.value).toBe(2);
     expect(logged).toHaveLength(1); // once per interval
-    const closed = new ConcurrencyLimiter({ redis: dead, keyPrefix: prefix, entryTtlMs: 1000, redisDownPolicy: "closed", redisTimeoutMs: 300 });
+    const closed = new ConcurrencyLimiter({
+      redis: dead,
+      keyPrefix: prefix,
+      entryTtlMs: 1000,
+      redisDownPolicy: "closed",
+      redisTimeoutMs: 300,
+    });
     expect((await closed.acquire("env_down", 1)).kind).toBe("unavailable");
     dead.disconnect();
   });

@@ -155,7 +155,10 @@ describe("@trigger.dev/sdk 4.8.3 subscriptions (checklist #45)", () => {
   it("skipColumns removes columns from rows and from electric-schema; the JWT claim replaces the URL list", async () => {
     const run = await createRun(2, { output: JSON.stringify({ big: true }), metadata: JSON.stringify({ m: 1 }) });
     const token = await tokenFor(2, [`read:runs:${run.friendlyId}`]);
-    const response = await feed(`/realtime/v1/runs/${run.friendlyId}?log=full&offset=-1&skipColumns=payload,output,id,status`, token);
+    const response = await feed(
+      `/realtime/v1/runs/${run.friendlyId}?log=full&offset=-1&skipColumns=payload,output,id,status`,
+      token,
+    );
     expect(response.status).toBe(200);
     const schema = JSON.parse(response.headers.get("electric-schema")!);
     const [row] = rows(await response.json());
@@ -222,7 +225,10 @@ describe("the proxy", () => {
     // "a,b" is two tags on the wire: a run tagged "a,b" carries neither "a" nor "b".
     const comma = await feed(`/realtime/v1/runs?offset=-1&tags=${encodeURIComponent("a,b")}`, token);
     expect(rows(await comma.json())).toEqual([]);
-    const drop = await feed(`/realtime/v1/runs?offset=-1&tags=${encodeURIComponent(`'; DROP TABLE "TaskRun"; --`)}`, token);
+    const drop = await feed(
+      `/realtime/v1/runs?offset=-1&tags=${encodeURIComponent(`'; DROP TABLE "TaskRun"; --`)}`,
+      token,
+    );
     expect(drop.status).toBe(400);
     expect(await prisma().taskRun.count()).toBeGreaterThan(2);
   });
@@ -237,10 +243,15 @@ describe("the proxy", () => {
     expect(rows(await first.json()).map((r) => r.friendlyId)).toEqual([recent.friendlyId]);
     const handle = first.headers.get("electric-handle")!;
     const offset = first.headers.get("electric-offset")!;
-    const cached = await app.webapp.services.redis.get(`${app.webapp.services.env.REDIS_KEY_PREFIX}cache:realtime:createdAtFilter:${handle}`);
+    const cached = await app.webapp.services.redis.get(
+      `${app.webapp.services.env.REDIS_KEY_PREFIX}cache:realtime:createdAtFilter:${handle}`,
+    );
     expect(cached).toBeTruthy();
     // The same handle continues (no 409): the where clause and params were rebuilt identically.
-    const next = await feed(`/realtime/v1/runs?handle=${handle}&log=full&offset=${offset}&tags=${tag}&createdAt=1h`, token);
+    const next = await feed(
+      `/realtime/v1/runs?handle=${handle}&log=full&offset=${offset}&tags=${tag}&createdAt=1h`,
+      token,
+    );
     expect(next.status).toBe(200);
     expect(next.headers.get("electric-handle")).toBe(handle);
     // A wider window is a different shape.
@@ -251,14 +262,21 @@ describe("the proxy", () => {
   it("passes 409 must-refetch through with its new handle, and exposes electric headers to browsers", async () => {
     const run = await createRun(2);
     const token = await tokenFor(2, [`read:runs:${run.friendlyId}`]);
-    const stale = await feed(`/realtime/v1/runs/${run.friendlyId}?handle=not-a-handle&offset=0_0`, token, { ...SDK_HEADERS, origin: "https://app.example" });
+    const stale = await feed(`/realtime/v1/runs/${run.friendlyId}?handle=not-a-handle&offset=0_0`, token, {
+      ...SDK_HEADERS,
+      origin: "https://app.example",
+    });
     expect(stale.status).toBe(409);
     expect(stale.headers.get("electric-handle")).toBeTruthy();
     expect(JSON.stringify(await stale.json())).toContain("must-refetch");
-    const ok = await feed(`/realtime/v1/runs/${run.friendlyId}?offset=-1`, token, { ...SDK_HEADERS, origin: "https://app.example" });
+    const ok = await feed(`/realtime/v1/runs/${run.friendlyId}?offset=-1`, token, {
+      ...SDK_HEADERS,
+      origin: "https://app.example",
+    });
     expect(ok.headers.get("access-control-allow-origin")).toBe("https://app.example");
     const exposed = ok.headers.get("access-control-expose-headers")!;
-    for (const h of ["electric-handle", "electric-offset", "electric-schema", "electric-cursor", "electric-up-to-date"]) expect(exposed).toContain(h);
+    for (const h of ["electric-handle", "electric-offset", "electric-schema", "electric-cursor", "electric-up-to-date"])
+      expect(exposed).toContain(h);
     expect(ok.headers.get("content-encoding")).toBeNull();
     await ok.arrayBuffer();
   });
@@ -298,25 +316,36 @@ describe("concurrency limit over HTTP (checklist #37)", () => {
       ),
     );
     // Three are held upstream (long-poll, 20 s) and counted; the other two were refused at once.
-    await vi.waitFor(async () => {
-      expect((await realtimeUsage(app.webapp.services, [environment.id]))[environment.id]).toBe(3);
-    }, { timeout: 10_000, interval: 50 });
+    await vi.waitFor(
+      async () => {
+        expect((await realtimeUsage(app.webapp.services, [environment.id]))[environment.id]).toBe(3);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
     await vi.waitFor(() => expect(settled).toEqual([429, 429]), { timeout: 10_000, interval: 20 });
 
     controllers.forEach((c) => c.abort());
     const results = await Promise.all(outcomes);
     expect(results.filter((r) => r.status === 429)).toHaveLength(2);
-    expect(results.filter((r) => r.status === 429).every((r) => r.body.error === "Too many concurrent requests")).toBe(true);
+    expect(results.filter((r) => r.status === 429).every((r) => r.body.error === "Too many concurrent requests")).toBe(
+      true,
+    );
     expect(results.filter((r) => r.status === 0)).toHaveLength(3);
     // Aborted polls release their slots.
-    await vi.waitFor(async () => {
-      expect((await realtimeUsage(app.webapp.services, [environment.id]))[environment.id]).toBe(0);
-    }, { timeout: 5_000, interval: 50 });
+    await vi.waitFor(
+      async () => {
+        expect((await realtimeUsage(app.webapp.services, [environment.id]))[environment.id]).toBe(0);
+      },
+      { timeout: 5_000, interval: 50 },
+    );
     const again = new AbortController();
     const held = feed(live, token, SDK_HEADERS, again.signal).catch(() => undefined);
-    await vi.waitFor(async () => {
-      expect((await realtimeUsage(app.webapp.services, [environment.id]))[environment.id]).toBe(1);
-    }, { timeout: 5_000, interval: 50 });
+    await vi.waitFor(
+      async () => {
+        expect((await realtimeUsage(app.webapp.services, [environment.id]))[environment.id]).toBe(1);
+      },
+      { timeout: 5_000, interval: 50 },
+    );
     again.abort();
     await held;
   });
@@ -357,7 +386,7 @@ describe("tag feed vs the database (seeded)", () => {
     const ns = `d${randomBytes(3).toString("hex")}-`;
     const pool = [`${ns}a`, `${ns}b`, `${ns}it's`, `${ns}x y`, `${ns}ü`];
     let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     const MIN = 60_000;
     const ages = [5 * MIN, 45 * MIN, 120 * MIN, 30 * 60 * MIN]; // far from every window edge below
     const made: Array<{ id: string; tags: string[]; ageMs: number }> = [];
@@ -368,7 +397,13 @@ describe("tag feed vs the database (seeded)", () => {
       made.push({ id: run.friendlyId, tags, ageMs });
     }
     const token = await tokenFor(1, ["read:tags"]);
-    const windows: Array<[string | undefined, number]> = [[undefined, 24 * 60 * MIN], ["30m", 30 * MIN], ["1h", 60 * MIN], ["6h", 360 * MIN], ["2d", 24 * 60 * MIN]];
+    const windows: Array<[string | undefined, number]> = [
+      [undefined, 24 * 60 * MIN],
+      ["30m", 30 * MIN],
+      ["1h", 60 * MIN],
+      ["6h", 360 * MIN],
+      ["2d", 24 * 60 * MIN],
+    ];
     const mismatches: string[] = [];
     for (let q = 0; q < 15; q++) {
       const tags = pool.filter(() => random() < 0.3).slice(0, 2);
@@ -377,11 +412,15 @@ describe("tag feed vs the database (seeded)", () => {
       const query = `offset=-1&tags=${encodeURIComponent(tags.join(","))}${createdAt ? `&createdAt=${createdAt}` : ""}`;
       const response = await feed(`/realtime/v1/runs?${query}`, token);
       expect(response.status, query).toBe(200);
-      const got = rows(await response.json()).map((r) => r.friendlyId).sort();
-      const expected = made.filter((m) => tags.every((t) => m.tags.includes(t)) && m.ageMs < windowMs).map((m) => m.id).sort();
+      const got = rows(await response.json())
+        .map((r) => r.friendlyId)
+        .sort();
+      const expected = made
+        .filter((m) => tags.every((t) => m.tags.includes(t)) && m.ageMs < windowMs)
+        .map((m) => m.id)
+        .sort();
       if (got.join() !== expected.join()) mismatches.push(`${query}: expected ${expected.length}, got ${got.length}`);
     }
     expect(mismatches).toEqual([]);
   });
 });
-

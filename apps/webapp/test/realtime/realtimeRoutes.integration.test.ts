@@ -56,16 +56,35 @@ describe("authentication (checklist #32)", () => {
     const path = `/realtime/v1/runs/${runA.friendlyId}`;
     const valid = await tokenFor(0, ["read:runs"]);
     const [h, p] = valid.split(".");
-    const forgedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p!, "base64url").toString()), scopes: ["admin"] })).toString("base64url");
+    const forgedPayload = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(p!, "base64url").toString()), scopes: ["admin"] }),
+    ).toString("base64url");
     const claims = { pub: true, scopes: ["read:runs"] };
     const base = (jwt: SignJWT) =>
-      jwt.setProtectedHeader({ alg: "HS256" }).setSubject(env(0).id).setIssuer("https://id.trigger.dev").setAudience("https://api.trigger.dev");
+      jwt
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject(env(0).id)
+        .setIssuer("https://id.trigger.dev")
+        .setAudience("https://api.trigger.dev");
     const tokens = {
       forged: `${h}.${forgedPayload}.${valid.split(".")[2]}`,
       expired: await tokenFor(0, ["read:runs"], Math.floor(Date.now() / 1000) - 60),
-      algNone: new UnsecuredJWT(claims).setSubject(env(0).id).setIssuer("https://id.trigger.dev").setAudience("https://api.trigger.dev").setExpirationTime("1h").encode(),
-      wrongKey: await base(new SignJWT(claims)).setExpirationTime("1h").sign(new TextEncoder().encode(env(1).apiKey)),
-      wrongIssuer: await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setSubject(env(0).id).setIssuer("https://evil").setAudience("https://api.trigger.dev").setExpirationTime("1h").sign(new TextEncoder().encode(env(0).apiKey)),
+      algNone: new UnsecuredJWT(claims)
+        .setSubject(env(0).id)
+        .setIssuer("https://id.trigger.dev")
+        .setAudience("https://api.trigger.dev")
+        .setExpirationTime("1h")
+        .encode(),
+      wrongKey: await base(new SignJWT(claims))
+        .setExpirationTime("1h")
+        .sign(new TextEncoder().encode(env(1).apiKey)),
+      wrongIssuer: await new SignJWT(claims)
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject(env(0).id)
+        .setIssuer("https://evil")
+        .setAudience("https://api.trigger.dev")
+        .setExpirationTime("1h")
+        .sign(new TextEncoder().encode(env(0).apiKey)),
       garbage: "not-a-token",
     };
     for (const [name, token] of Object.entries(tokens)) {
@@ -93,13 +112,25 @@ describe("environment isolation and scopes (checklist #25, #33)", () => {
     const token = await tokenFor(0, [`read:runs:${runA.friendlyId}`]);
     const response = await get(`/realtime/v1/runs/${runA2.friendlyId}`, token);
     expect(response.status).toBe(403);
-    expect(await response.json()).toEqual({ error: "Unauthorized", code: "unauthorized", param: "access_token", type: "authorization" });
+    expect(await response.json()).toEqual({
+      error: "Unauthorized",
+      code: "unauthorized",
+      param: "access_token",
+      type: "authorization",
+    });
     expect(response.headers.get("access-control-allow-origin")).toBe("*");
   });
 
   it("grants a single run on runs, tasks, tags or batch scopes (any-of), else denies", async () => {
     const path = `/realtime/v1/runs/${runA.friendlyId}`;
-    for (const scope of [`read:runs:${runA.friendlyId}`, "read:tasks:my-task", "read:tags:user:1", `read:batch:${batchA.friendlyId}`, "read:runs", "admin"]) {
+    for (const scope of [
+      `read:runs:${runA.friendlyId}`,
+      "read:tasks:my-task",
+      "read:tags:user:1",
+      `read:batch:${batchA.friendlyId}`,
+      "read:runs",
+      "admin",
+    ]) {
       // Past authorization the upstream (a closed port) answers 503: authorised.
       expect((await get(path, await tokenFor(0, [scope]))).status, scope).toBe(503);
     }
@@ -114,9 +145,15 @@ describe("environment isolation and scopes (checklist #25, #33)", () => {
     expect((await get(`/realtime/v1/runs?tags=a,b`, await tokenFor(0, ["read:tags:c"]))).status).toBe(403);
     expect((await get(`/realtime/v1/runs`, await tokenFor(0, ["read:tags:c"]))).status).toBe(403);
     expect((await get(`/realtime/v1/runs`, await tokenFor(0, ["read:runs"]))).status).toBe(503);
-    expect((await get(`/realtime/v1/batches/${batchA.friendlyId}`, await tokenFor(0, [`read:batch:${batchA.friendlyId}`]))).status).toBe(503);
+    expect(
+      (await get(`/realtime/v1/batches/${batchA.friendlyId}`, await tokenFor(0, [`read:batch:${batchA.friendlyId}`])))
+        .status,
+    ).toBe(503);
     expect((await get(`/realtime/v1/batches/${batchA.friendlyId}`, await tokenFor(0, ["read:runs"]))).status).toBe(503);
-    expect((await get(`/realtime/v1/batches/${batchA.friendlyId}`, await tokenFor(0, [`read:runs:${runA.friendlyId}`]))).status).toBe(403);
+    expect(
+      (await get(`/realtime/v1/batches/${batchA.friendlyId}`, await tokenFor(0, [`read:runs:${runA.friendlyId}`])))
+        .status,
+    ).toBe(403);
   });
 });
 
@@ -138,7 +175,8 @@ describe("transport", () => {
       headers: {
         origin: "https://app.example",
         "access-control-request-method": "GET",
-        "access-control-request-headers": "authorization, trigger-version, x-trigger-electric-version, x-trigger-api-version",
+        "access-control-request-headers":
+          "authorization, trigger-version, x-trigger-electric-version, x-trigger-api-version",
       },
     });
     expect(response.status).toBe(200);
@@ -148,7 +186,9 @@ describe("transport", () => {
   });
 
   it("maps an unreachable shape server to a retryable 503 with CORS", async () => {
-    const response = await get(`/realtime/v1/runs/${runA.friendlyId}?offset=-1`, env(0).apiKey, { origin: "https://app.example" });
+    const response = await get(`/realtime/v1/runs/${runA.friendlyId}?offset=-1`, env(0).apiKey, {
+      origin: "https://app.example",
+    });
     expect(response.status).toBe(503);
     expect(response.headers.get("retry-after")).toBe("1");
     expect(response.headers.get("access-control-allow-origin")).toBe("https://app.example");
@@ -198,7 +238,14 @@ describe("re-poll caches (docs/decisions/071-realtime-repoll-cpu.md)", () => {
   it("never authorizes on a remembered run's tags: a removed tag denies at once", async () => {
     const { prisma } = app.webapp.services;
     const run = await prisma.taskRun.create({
-      data: { friendlyId: generateRunFriendlyId(), taskIdentifier: "my-task", payload: "{}", runtimeEnvironmentId: env(0).id, projectId: app.project.projectId, runTags: ["t:1"] },
+      data: {
+        friendlyId: generateRunFriendlyId(),
+        taskIdentifier: "my-task",
+        payload: "{}",
+        runtimeEnvironmentId: env(0).id,
+        projectId: app.project.projectId,
+        runTags: ["t:1"],
+      },
       select: { id: true, friendlyId: true },
     });
     const path = `/realtime/v1/runs/${run.friendlyId}`;

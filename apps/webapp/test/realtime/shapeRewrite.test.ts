@@ -9,8 +9,11 @@ import {
 } from "../../app/services/realtime/shapeRewrite.server.js";
 
 const origin = "http://upstream.test:3060";
-const build = (query: string, feed: Parameters<typeof buildShapeUrl>[0]["feed"], extra: Partial<Parameters<typeof buildShapeUrl>[0]> = {}) =>
-  buildShapeUrl({ origin, incoming: new URLSearchParams(query), environmentId: "env_1", feed, ...extra });
+const build = (
+  query: string,
+  feed: Parameters<typeof buildShapeUrl>[0]["feed"],
+  extra: Partial<Parameters<typeof buildShapeUrl>[0]> = {},
+) => buildShapeUrl({ origin, incoming: new URLSearchParams(query), environmentId: "env_1", feed, ...extra });
 
 describe("buildShapeUrl", () => {
   it("forwards only protocol params and sets table, where, params and columns itself", () => {
@@ -31,7 +34,9 @@ describe("buildShapeUrl", () => {
       where: '"runtimeEnvironmentId" = $1 AND "id" = $2',
       "params[1]": "env_1",
       "params[2]": "internal_1",
-      columns: RUN_STREAM_COLUMNS.filter((c) => c !== "payload").map((c) => `"${c}"`).join(","),
+      columns: RUN_STREAM_COLUMNS.filter((c) => c !== "payload")
+        .map((c) => `"${c}"`)
+        .join(","),
     });
   });
 
@@ -46,7 +51,11 @@ describe("buildShapeUrl", () => {
     expect(batch.searchParams.get("params[2]")).toBe("b'1");
 
     const floor = new Date("2026-06-06T10:00:00.123Z");
-    const tags = build("offset=-1", { kind: "tags", tags: ["a,b", "it's", "'; DROP TABLE \"TaskRun\"; --"] }, { createdAtFloor: floor });
+    const tags = build(
+      "offset=-1",
+      { kind: "tags", tags: ["a,b", "it's", '\'; DROP TABLE "TaskRun"; --'] },
+      { createdAtFloor: floor },
+    );
     expect(tags.searchParams.get("where")).toBe(
       '"runtimeEnvironmentId" = $1 AND "runTags" @> $2::text[] AND "createdAt" > $3::timestamp',
     );
@@ -58,9 +67,13 @@ describe("buildShapeUrl", () => {
   });
 
   it("lets the JWT claim replace the URL skipColumns, and never skips reserved columns", () => {
-    const url = build("skipColumns=payload,output", { kind: "run", runId: "r" }, {
-      claimSkipColumns: ["metadata", "id", "status", "updatedAt", "createdAt", "friendlyId", "taskIdentifier"],
-    });
+    const url = build(
+      "skipColumns=payload,output",
+      { kind: "run", runId: "r" },
+      {
+        claimSkipColumns: ["metadata", "id", "status", "updatedAt", "createdAt", "friendlyId", "taskIdentifier"],
+      },
+    );
     const columns = url.searchParams.get("columns")!.split(",");
     expect(columns).toContain('"payload"');
     expect(columns).toContain('"output"');
@@ -73,11 +86,12 @@ describe("tags and durations", () => {
   it("rejects empty tags and control characters, backslashes and double quotes", () => {
     expect(parseTags("a,b")).toEqual({ tags: ["a", "b"] });
     expect(parseTags("a:'x' y")).toEqual({ tags: ["a:'x' y"] });
-    for (const bad of ["a,,b", "", "a\\b", 'a"b', "a\nb", "a\x00", "a\x7f"]) expect(parseTags(bad)).toHaveProperty("error");
+    for (const bad of ["a,,b", "", "a\\b", 'a"b', "a\nb", "a\x00", "a\x7f"])
+      expect(parseTags(bad)).toHaveProperty("error");
   });
 
   it("quotes every array element", () => {
-    expect(postgresTextArray(['x', 'a"b', "c\\d", "{}", "NULL"])).toBe('{"x","a\\"b","c\\\\d","{}","NULL"}');
+    expect(postgresTextArray(["x", 'a"b', "c\\d", "{}", "NULL"])).toBe('{"x","a\\"b","c\\\\d","{}","NULL"}');
   });
 
   it("parses the duration grammar and clamps the floor", () => {

@@ -90,7 +90,9 @@ export async function startScriptedFeed(): Promise<ScriptedFeed> {
     });
     const failure = failures.shift();
     if (failure) {
-      res.writeHead(failure.status, { "content-type": "application/json" }).end(JSON.stringify(failure.body ?? { error: `status ${failure.status}` }));
+      res
+        .writeHead(failure.status, { "content-type": "application/json" })
+        .end(JSON.stringify(failure.body ?? { error: `status ${failure.status}` }));
       return;
     }
     if (url.searchParams.get(OFFSET_PARAM) === "-1" || !live) {

@@ -22,7 +22,11 @@ export interface Stack {
 
 export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
   const port = await freePort();
-  const app = await startTestWebapp({ ELECTRIC_ORIGIN: `http://127.0.0.1:${port}`, WORKER_ENABLED: "false", ...overrides });
+  const app = await startTestWebapp({
+    ELECTRIC_ORIGIN: `http://127.0.0.1:${port}`,
+    WORKER_ENABLED: "false",
+    ...overrides,
+  });
   let shapeSync: ShapeSync;
   try {
     shapeSync = await spawnShapeSync({ databaseUrl: app.database.url, port });

@@ -4,7 +4,15 @@ import { memo } from "react";
 import { ProgressBar, RelativeTime, StatusBadge, Tag } from "../ui";
 import { formatCost, formatDuration, metadataProgress, publicStatus, runDurationMs, type RunListItem } from "./runRow";
 
-export function RunsTable({ runs, now, runHref }: { runs: RunListItem[]; now: number; runHref: (run: RunListItem) => string }) {
+export function RunsTable({
+  runs,
+  now,
+  runHref,
+}: {
+  runs: RunListItem[];
+  now: number;
+  runHref: (run: RunListItem) => string;
+}) {
   return (
     <div className="table-wrap">
       <table className="table runs-table">
@@ -21,7 +29,12 @@ export function RunsTable({ runs, now, runHref }: { runs: RunListItem[]; now: nu
         </thead>
         <tbody>
           {runs.map((run) => (
-            <RunRow key={run.id} run={run} now={isRunning(run) || now - run.createdAt < 3_600_000 ? now : 0} href={runHref(run)} />
+            <RunRow
+              key={run.id}
+              run={run}
+              now={isRunning(run) || now - run.createdAt < 3_600_000 ? now : 0}
+              href={runHref(run)}
+            />
           ))}
         </tbody>
       </table>

@@ -16,11 +16,30 @@ export type TimeRange = keyof typeof TIME_RANGES;
 
 export const RunFilters = z.object({
   status: z.enum(PUBLIC_RUN_STATUSES).optional().catch(undefined),
-  task: z.string().trim().max(128).optional().catch(undefined).transform((v) => v || undefined),
-  tag: z.string().trim().max(128).optional().catch(undefined).transform((v) => v || undefined),
-  range: z.enum(Object.keys(TIME_RANGES) as [TimeRange, ...TimeRange[]]).catch("7d").default("7d"),
+  task: z
+    .string()
+    .trim()
+    .max(128)
+    .optional()
+    .catch(undefined)
+    .transform((v) => v || undefined),
+  tag: z
+    .string()
+    .trim()
+    .max(128)
+    .optional()
+    .catch(undefined)
+    .transform((v) => v || undefined),
+  range: z
+    .enum(Object.keys(TIME_RANGES) as [TimeRange, ...TimeRange[]])
+    .catch("7d")
+    .default("7d"),
   /** `<createdAtMs>_<id>` of the last row of the previous page. */
-  cursor: z.string().regex(/^\d+_[A-Za-z0-9]+$/).optional().catch(undefined),
+  cursor: z
+    .string()
+    .regex(/^\d+_[A-Za-z0-9]+$/)
+    .optional()
+    .catch(undefined),
   limit: z.coerce.number().int().min(1).max(500).catch(25).default(25),
 });
 export type RunFilters = z.output<typeof RunFilters>;

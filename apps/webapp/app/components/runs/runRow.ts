@@ -93,7 +93,8 @@ function parseMetadata(text: string | null): Record<string, unknown> | null {
   }
 }
 
-export const publicStatus = (run: Pick<RunListItem, "status">): PublicRunStatus => publicStatusFromRunStatus(run.status);
+export const publicStatus = (run: Pick<RunListItem, "status">): PublicRunStatus =>
+  publicStatusFromRunStatus(run.status);
 
 export type StatusTone = "queued" | "running" | "success" | "failed" | "canceled" | "waiting";
 
@@ -131,7 +132,10 @@ export function metadataProgress(metadata: Record<string, unknown> | null | unde
 const clamp = (value: number) => Math.min(1, Math.max(0, value));
 
 /** Wall-clock duration: finished runs from start to end, running ones up to `now`. */
-export function runDurationMs(run: Pick<RunListItem, "startedAt" | "completedAt" | "usageDurationMs">, now: number): number | null {
+export function runDurationMs(
+  run: Pick<RunListItem, "startedAt" | "completedAt" | "usageDurationMs">,
+  now: number,
+): number | null {
   if (run.startedAt === null) return run.usageDurationMs > 0 ? run.usageDurationMs : null;
   return Math.max(0, (run.completedAt ?? now) - run.startedAt);
 }

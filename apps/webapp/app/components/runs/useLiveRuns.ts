@@ -4,7 +4,14 @@
  * with the official `@electric-sql/client`. Rows are merged in place (updates may carry only the
  * changed columns) and published once per `up-to-date`, i.e. once per committed batch.
  */
-import { FetchError, ShapeStream, isChangeMessage, isControlMessage, type Message, type Row } from "@electric-sql/client";
+import {
+  FetchError,
+  ShapeStream,
+  isChangeMessage,
+  isControlMessage,
+  type Message,
+  type Row,
+} from "@electric-sql/client";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { runFromShapeRow, type RunListItem } from "./runRow";
 
@@ -21,7 +28,11 @@ export interface LiveFeedOptions {
 }
 
 /** A raw-row feed; `useLiveRuns` and `useLiveRun` build on it. */
-export function useShapeRows(options: LiveFeedOptions): { rows: Map<string, Row> | null; state: LiveState; error?: string } {
+export function useShapeRows(options: LiveFeedOptions): {
+  rows: Map<string, Row> | null;
+  state: LiveState;
+  error?: string;
+} {
   const { path, params, enabled = true } = options;
   // The token in use: the loader's, or a refreshed one. A re-render must not put back a refused
   // loader token, so only a *new* loader token replaces it.
@@ -51,6 +62,7 @@ export function useShapeRows(options: LiveFeedOptions): { rows: Map<string, Row>
     const stream = new ShapeStream({
       url: new URL(path, window.location.origin).toString(),
       params: JSON.parse(paramsKey) as Record<string, string> as never,
+      // biome-ignore lint/correctness/noComponentHookFactories: an HTTP header name, not a component
       headers: { Authorization: () => `Bearer ${tokenRef.current}` },
       signal: controller.signal,
       onError: async (cause) => {
@@ -71,7 +83,11 @@ export function useShapeRows(options: LiveFeedOptions): { rows: Map<string, Row>
         if (isChangeMessage(message)) {
           const operation = message.headers.operation;
           if (operation === "delete") current.delete(message.key);
-          else current.set(message.key, operation === "update" ? { ...current.get(message.key), ...message.value } : message.value);
+          else
+            current.set(
+              message.key,
+              operation === "update" ? { ...current.get(message.key), ...message.value } : message.value,
+            );
         } else if (isControlMessage(message)) {
           if (message.headers.control === "must-refetch") current.clear();
           if (message.headers.control === "up-to-date") upToDate = true;

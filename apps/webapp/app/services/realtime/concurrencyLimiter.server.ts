@@ -183,7 +183,9 @@ export class ConcurrencyLimiter {
     if (this.#acquires.get(key) === batch) this.#acquires.delete(key);
     let admitted: number | Error;
     try {
-      admitted = await this.#call(this.#redis.realtimeLimiterAcquire(key, batch.limit, this.#options.entryTtlMs, ...batch.members));
+      admitted = await this.#call(
+        this.#redis.realtimeLimiterAcquire(key, batch.limit, this.#options.entryTtlMs, ...batch.members),
+      );
     } catch (error) {
       admitted = error instanceof Error ? error : new Error(String(error));
     }
@@ -321,7 +323,10 @@ export class ConcurrencyLimiter {
     if (this.#callsInFlight++ === 0) {
       this.#lastProgress = Date.now();
       if (!this.#watchdog) {
-        this.#watchdog = setInterval(() => this.#checkHung(), Math.max(10, Math.floor(this.#options.redisTimeoutMs / 4)));
+        this.#watchdog = setInterval(
+          () => this.#checkHung(),
+          Math.max(10, Math.floor(this.#options.redisTimeoutMs / 4)),
+        );
         this.#watchdog.unref();
       }
     }
@@ -341,7 +346,9 @@ export class ConcurrencyLimiter {
     }
     if (Date.now() - this.#lastProgress > this.#options.redisTimeoutMs) {
       this.#lastProgress = Date.now();
-      this.#logRedisDown(new LimiterRedisError(`Redis did not answer for ${this.#options.redisTimeoutMs} ms; reconnecting`));
+      this.#logRedisDown(
+        new LimiterRedisError(`Redis did not answer for ${this.#options.redisTimeoutMs} ms; reconnecting`),
+      );
       this.#redis.disconnect(true);
     }
   }

@@ -13,7 +13,7 @@
 import type { PrismaClient } from "@runfeed/database";
 import type { ScopeResource } from "@runfeed/core";
 import type { Authentication } from "../auth.server";
-import { TtlCache, cacheFor } from "../ttlCache.server";
+import { type TtlCache, cacheFor } from "../ttlCache.server";
 
 export const FEED_LOOKUP_TTL_MS = 2_000;
 const OPTIONS = { ttlMs: FEED_LOOKUP_TTL_MS, maxEntries: 10_000 };
@@ -45,7 +45,11 @@ export function runResources(run: FeedRun): ScopeResource[] {
   ];
 }
 
-export async function findFeedRun(prisma: PrismaClient, authentication: Authentication, friendlyId: string): Promise<FeedRun | null> {
+export async function findFeedRun(
+  prisma: PrismaClient,
+  authentication: Authentication,
+  friendlyId: string,
+): Promise<FeedRun | null> {
   const environmentId = authentication.environment.id;
   const cache = cacheFor(runs, prisma, OPTIONS);
   const key = `${environmentId}\0${friendlyId}`;
@@ -53,14 +57,24 @@ export async function findFeedRun(prisma: PrismaClient, authentication: Authenti
   if (known && authentication.ability.canAny("read", runResources(known))) return known;
   const run = await prisma.taskRun.findFirst({
     where: { friendlyId, runtimeEnvironmentId: environmentId },
-    select: { id: true, friendlyId: true, taskIdentifier: true, runTags: true, batch: { select: { friendlyId: true } } },
+    select: {
+      id: true,
+      friendlyId: true,
+      taskIdentifier: true,
+      runTags: true,
+      batch: { select: { friendlyId: true } },
+    },
   });
   if (!run) return null;
   cache.set(key, { id: run.id, friendlyId: run.friendlyId, taskIdentifier: run.taskIdentifier, batch: run.batch });
   return run;
 }
 
-export async function findFeedBatch(prisma: PrismaClient, environmentId: string, friendlyId: string): Promise<FeedBatch | null> {
+export async function findFeedBatch(
+  prisma: PrismaClient,
+  environmentId: string,
+  friendlyId: string,
+): Promise<FeedBatch | null> {
   const cache = cacheFor(batches, prisma, OPTIONS);
   const key = `${environmentId}\0${friendlyId}`;
   const known = cache.peek(key);

@@ -97,11 +97,13 @@ export function buildShapeUrl(request: ShapeRequest): URL {
 
 export function skipColumnsFor(request: Pick<ShapeRequest, "incoming" | "claimSkipColumns">): string[] {
   if (request.claimSkipColumns) return request.claimSkipColumns;
-  return (request.incoming.get("skipColumns") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return (request.incoming.get("skipColumns") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
-export const hasHandle = (incoming: URLSearchParams) =>
-  Boolean(incoming.get(HANDLE_PARAM) || incoming.get("shape_id"));
+export const hasHandle = (incoming: URLSearchParams) => Boolean(incoming.get(HANDLE_PARAM) || incoming.get("shape_id"));
 
 // --- tags (#26)
 
@@ -114,7 +116,8 @@ export function parseTags(raw: string | undefined): { tags: string[] } | { error
   const tags = raw.split(",");
   for (const tag of tags) {
     if (tag.length === 0) return { error: "Tags must not be empty" };
-    if (UNSAFE_TAG_CHARS.test(tag)) return { error: "Tags must not contain control characters, backslashes or double quotes" };
+    if (UNSAFE_TAG_CHARS.test(tag))
+      return { error: "Tags must not contain control characters, backslashes or double quotes" };
   }
   return { tags };
 }
@@ -133,7 +136,14 @@ export function timestampParam(date: Date): string {
 
 const DURATION_RE = /^(\d+(?:w|d|hr|h|m|s))+$/;
 const DURATION_PART_RE = /(\d+)(w|d|hr|h|m|s)/g;
-const UNIT_MS: Record<string, number> = { w: 604_800_000, d: 86_400_000, hr: 3_600_000, h: 3_600_000, m: 60_000, s: 1000 };
+const UNIT_MS: Record<string, number> = {
+  w: 604_800_000,
+  d: 86_400_000,
+  hr: 3_600_000,
+  h: 3_600_000,
+  m: 60_000,
+  s: 1000,
+};
 
 /** Parses `1h`, `30m`, `1d12h`…; undefined when the text does not match the grammar. */
 export function parseDurationMs(text: string): number | undefined {
