@@ -9,6 +9,7 @@ import type { WebappEnv } from "../env.server";
 import { createLogger, type Logger } from "./logger.server";
 import { createMetrics, type Metrics } from "./metrics.server";
 import { createRealtimeServices, type RealtimeServices } from "./realtime/realtimeServices.server";
+import { createRealtimeStreams, type RealtimeStreams } from "./realtime/streams/streamServices.server";
 import { createWorker } from "./worker.server";
 import type { RunWorker } from "../worker/runWorker.server";
 
@@ -20,6 +21,8 @@ export interface Services {
   metrics: Metrics;
   /** Realtime feed: concurrency limiter and createdAt cache (services/realtime). */
   realtime: RealtimeServices;
+  /** Realtime streams: Redis store, live hub, Postgres archive, sweeper (services/realtime/streams). */
+  streams: RealtimeStreams;
   /** The example worker (app/worker), when WORKER_ENABLED; `wake()` it after triggering in-process. */
   worker: RunWorker | undefined;
   /** Hooks run by close(), in reverse order of registration (workers, timers, connections). */
@@ -36,6 +39,8 @@ export function createServices(env: WebappEnv): Services {
   const metrics = createMetrics();
   const realtime = createRealtimeServices({ env, redis, logger, metrics });
   closers.push(() => realtime.close());
+  const streams = createRealtimeStreams({ env, redis, prisma, logger, metrics });
+  closers.push(() => streams.close());
   const worker = env.WORKER_ENABLED ? createWorker({ env, prisma, logger }) : undefined;
   if (worker) {
     worker.start();
@@ -48,6 +53,7 @@ export function createServices(env: WebappEnv): Services {
     logger,
     metrics,
     realtime,
+    streams,
     worker,
     onClose: (fn) => closers.push(fn),
     async close() {
