@@ -15,7 +15,7 @@ import {
 import type { ActionFunctionArgs } from "@remix-run/node";
 import { createApiRoute } from "../services/apiRoute.server";
 import { badRequest } from "../services/httpErrors.server";
-import { ingestNdjson } from "../services/realtime/streams/streamIngest.server";
+import { WriterGoneError, ingestNdjson } from "../services/realtime/streams/streamIngest.server";
 import { writableStream, writeRoute } from "../services/realtime/streams/streamWriteRoute.server";
 
 const create = createApiRoute(
@@ -34,14 +34,24 @@ const ingest = createApiRoute(
     if (!request.body) throw badRequest("No body provided: send the stream's chunks as newline-delimited JSON");
     const ref = await writableStream(services, resource, params.streamId);
     const { streams, metrics } = services;
-    await ingestNdjson(request.body, {
-      store: streams.store,
-      ref,
-      limits: streams.limits,
-      writer,
-      leaseIntervalMs: streams.leaseIntervalMs,
-      onWritten: (chunks) => metrics.streamChunksWritten.inc(chunks),
-    });
+    try {
+      await ingestNdjson(request.body, {
+        store: streams.store,
+        ref,
+        limits: streams.limits,
+        writer,
+        leaseIntervalMs: streams.leaseIntervalMs,
+        onWritten: (chunks) => metrics.streamChunksWritten.inc(chunks),
+      });
+    } catch (error) {
+      if (!(error instanceof WriterGoneError)) throw error;
+      // Nobody is left to answer; the complete lines it sent are stored, a torn last one is not.
+      services.logger.info(
+        { run: resource.run.friendlyId, stream: params.streamId, stored: error.result.written, err: error.message },
+        "stream writer disconnected mid-body",
+      );
+      return new Response(null, { status: 499 });
+    }
     return new Response(null, { status: 200 });
   },
 );

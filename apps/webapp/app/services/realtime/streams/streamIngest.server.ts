@@ -74,7 +74,9 @@ export async function ingestNdjson(body: ReadableStream<Uint8Array>, options: In
 
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await reader.read().catch((error: unknown) => {
+        throw new WriterGoneError(result, error);
+      });
       if (done) break;
       const buffer = carry
         ? Buffer.concat([carry, value])
@@ -95,6 +97,17 @@ export async function ingestNdjson(body: ReadableStream<Uint8Array>, options: In
   } finally {
     clearInterval(lease);
     reader.cancel().catch(() => {});
+  }
+}
+
+/** The writer's connection broke mid-body (it died, or the network did): what was stored stays. */
+export class WriterGoneError extends Error {
+  override name = "WriterGoneError";
+  constructor(
+    readonly result: IngestResult,
+    cause: unknown,
+  ) {
+    super(`stream writer went away mid-body (${(cause as Error)?.message ?? String(cause)})`, { cause });
   }
 }
 
