@@ -174,4 +174,32 @@ describe("@runfeed/sdk streams", () => {
       setTaskRunContextProvider(undefined);
     }
   });
+
+  it("the llm-demo task run by the worker streams its answer with the run's own token", async () => {
+    const { id } = await tasks.trigger("llm-demo", { prompt: "hi", tokensPerSecond: 400, seconds: 1 }, {}, server());
+    const token = await new SignJWT({ pub: true, scopes: [`read:runs:${id}`] })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(stack.app.project.environments[0]!.id)
+      .setIssuer("https://id.trigger.dev")
+      .setAudience("https://api.trigger.dev")
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(stack.secretKey));
+    const reader = { baseURL: stack.baseURL, accessToken: token };
+    const text = collect(streams.read<string>(id, "llm", reader));
+    const sentences = collect(streams.read<{ index: number; text: string }>(id, "sentences", reader));
+    stack.startWorker();
+    try {
+      const answer = (await text).join("");
+      const parts = await sentences;
+      const run = await stack.app.webapp.services.prisma.taskRun.findUniqueOrThrow({ where: { friendlyId: id } });
+      expect(run.status).toBe("COMPLETED_SUCCESSFULLY");
+      const output = JSON.parse(run.output!) as { tokens: number; sentences: number; text: string };
+      expect(output.tokens).toBeGreaterThanOrEqual(400);
+      expect(answer.trim()).toBe(output.text);
+      expect(parts.map((p) => p.index)).toEqual([...Array(output.sentences).keys()].map((i) => i + 1));
+      expect(run.realtimeStreams.sort()).toEqual(["llm", "sentences"]);
+    } finally {
+      await stack.stopWorker();
+    }
+  });
 });
