@@ -34,7 +34,7 @@ const SENTENCES = [
 ];
 
 /** Words with their trailing space: what a tokenizer of a real model roughly yields. */
-const tokensOf = (sentence: string) => sentence.split(/(?<= )/);
+const tokensOf = (sentence: string) => `${sentence} `.split(/(?<= )/);
 
 export const llmDemo = defineTask<LlmDemoPayload, LlmDemoOutput>({
   id: "llm-demo",
@@ -57,8 +57,6 @@ export const llmDemo = defineTask<LlmDemoPayload, LlmDemoOutput>({
           text += token;
           yield token;
         }
-        yield " ";
-        text += " ";
         sentences++;
         await ctx.streams.append("sentences", { index: sentences, tokens: tokensOf(sentence).length, text: sentence });
       }

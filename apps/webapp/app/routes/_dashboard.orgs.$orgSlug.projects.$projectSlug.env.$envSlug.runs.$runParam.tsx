@@ -6,6 +6,7 @@ import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData, useParams, useRevalidator } from "@remix-run/react";
 import { useCallback, useEffect, useRef } from "react";
 import { publicStatusFromRunStatus } from "@runfeed/core";
+import { RunStreams } from "../components/runs/RunStreams";
 import { RunsTable } from "../components/runs/RunsTable";
 import { useLiveRun } from "../components/runs/useLiveRuns";
 import {
@@ -71,6 +72,8 @@ export default function RunPage() {
   const error = raw ? raw.error : loaded.error;
   const payload = raw && typeof raw.payload === "string" ? raw.payload : loaded.payload;
   const status = publicStatusFromRunStatus(run.status);
+  const streamKeys =
+    raw && Array.isArray(raw.realtimeStreams) ? (raw.realtimeStreams as string[]) : loaded.realtimeStreams;
   const progress = metadataProgress(run.metadata);
 
   useRefreshRelatives(
@@ -208,6 +211,8 @@ export default function RunPage() {
           <RunError error={error} />
         </div>
       </div>
+
+      <RunStreams runId={loaded.friendlyId} keys={streamKeys} token={token} refreshToken={refreshToken} />
 
       <div className="card">
         <h2>
