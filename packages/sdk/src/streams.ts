@@ -121,8 +121,8 @@ export interface PipeResult {
 }
 
 export const PipeDefaults = {
-  /** Failed attempts of one pipe (network errors, 408/429/5xx) before it gives up. */
-  maxAttempts: 10,
+  /** A pipe keeps retrying transient failures (network errors, 408/429/5xx) for this long before giving up. */
+  giveUpAfterMs: 60_000,
   /** Every this many lines the writer asks the server how far it got, to free what it keeps for a resend. */
   confirmEvery: 1_000,
 };
@@ -159,6 +159,7 @@ export async function pipe<T>(
       void lastStored(fetchFn, config, url, clientId).then((index) => lines.confirm(index));
   };
   let attempt = 0;
+  let failingSince: number | undefined;
   for (;;) {
     const body = lines.bodyFrom(lines.confirmed + 1);
     let response: Response | undefined;
@@ -188,12 +189,20 @@ export async function pipe<T>(
     if (config.signal?.aborted) throw config.signal.reason;
     if (response && !(response.status === 408 || response.status === 429 || response.status >= 500))
       throw await ApiError.fromResponse(response, url);
-    await response?.body?.cancel().catch(() => {});
-    if (++attempt >= PipeDefaults.maxAttempts) {
+    // Progress since the last failure (the server stored more) starts the give-up clock afresh.
+    const stored = await lastStored(fetchFn, config, url, clientId);
+    if (stored > lines.confirmed) {
+      failingSince = undefined;
+      attempt = 0;
+    }
+    lines.confirm(stored);
+    failingSince ??= Date.now();
+    if (Date.now() - failingSince > PipeDefaults.giveUpAfterMs) {
       if (response) throw await ApiError.fromResponse(response, url);
       throw new ConnectionError(url, failure);
     }
-    await abortableSleep(backoffDelayMs(attempt, { ...StreamRetryDefaults, ...config.retry }), config.signal);
+    await response?.body?.cancel().catch(() => {});
+    await abortableSleep(backoffDelayMs(attempt++, { ...StreamRetryDefaults, ...config.retry }), config.signal);
     lines.confirm(await lastStored(fetchFn, config, url, clientId));
   }
 }
