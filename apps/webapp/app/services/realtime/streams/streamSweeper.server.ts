@@ -50,6 +50,10 @@ const OPEN_PAGE = 10_000;
 const ARCHIVE_PAGE = 10_000;
 const ARCHIVE_BATCH = 100;
 const ARCHIVE_LEASE_MS = 60_000;
+/** Streams archived at once (each is a few Redis reads and one Postgres transaction). */
+const ARCHIVE_CONCURRENCY = 8;
+/** Longest one tick keeps archiving before the next tick ends streams again. */
+const ARCHIVE_BUDGET_MS = 5_000;
 const RETENTION_EVERY_MS = 60_000;
 
 export class StreamSweeper {
@@ -120,30 +124,43 @@ export class StreamSweeper {
       SELECT id FROM "TaskRun" WHERE id = ANY(${runIds}) AND "completedAt" IS NULL`;
     const running = new Set(live.map((r) => r.id));
     const idleBefore = (await store.redisTimeMs()) - idleTimeoutMs;
-    for (const { ref, score } of open) {
-      if (!running.has(ref.runId)) {
-        if (await store.end(ref, "finished", 0, retentionMs)) report.endedFinished++;
-      } else if (score <= idleBefore) {
-        if (await store.end(ref, "idle", idleBefore, retentionMs)) report.endedIdle++;
-      }
-    }
+    // Issued together: the store's connection pipelines them.
+    await Promise.all(
+      open.map(async ({ ref, score }) => {
+        if (!running.has(ref.runId)) {
+          if (await store.end(ref, "finished", 0, retentionMs)) report.endedFinished++;
+        } else if (score <= idleBefore) {
+          if (await store.end(ref, "idle", idleBefore, retentionMs)) report.endedIdle++;
+        }
+      }),
+    );
   }
 
+  /** Archives what is due, a few streams at a time, until nothing is due or the tick's budget is spent. */
   async #archiveDue(report: SweepReport) {
     const { store } = this.#options;
-    const due = await store.redis.zrangebyscore(
-      store.archiveQueue,
-      "-inf",
-      await store.redisTimeMs(),
-      "LIMIT",
-      0,
-      ARCHIVE_BATCH,
-    );
-    for (const member of due) {
-      if (!(await store.claimArchive(member, ARCHIVE_LEASE_MS))) continue;
-      const chunks = await this.archive(parseStreamMember(member));
-      report.archivedStreams++;
-      report.archivedChunks += chunks;
+    const deadline = Date.now() + ARCHIVE_BUDGET_MS;
+    while (Date.now() < deadline) {
+      const due = await store.redis.zrangebyscore(
+        store.archiveQueue,
+        "-inf",
+        await store.redisTimeMs(),
+        "LIMIT",
+        0,
+        ARCHIVE_BATCH,
+      );
+      if (due.length === 0) return;
+      let next = 0;
+      const worker = async () => {
+        while (next < due.length) {
+          const member = due[next++]!;
+          if (!(await store.claimArchive(member, ARCHIVE_LEASE_MS))) continue;
+          const chunks = await this.archive(parseStreamMember(member));
+          report.archivedStreams++;
+          report.archivedChunks += chunks;
+        }
+      };
+      await Promise.all(Array.from({ length: ARCHIVE_CONCURRENCY }, worker));
     }
   }
 
