@@ -53,10 +53,14 @@ let taskRunContext: (() => TaskRunContext | undefined) | undefined;
 
 /**
  * Installed by the worker that executes tasks (e.g. over an AsyncLocalStorage), so `streams.*` called
- * inside a task know their run. Pass undefined to remove it.
+ * inside a task know their run. Returns the provider it replaced (to put it back).
  */
-export function setTaskRunContextProvider(provider: (() => TaskRunContext | undefined) | undefined): void {
+export function setTaskRunContextProvider(
+  provider: (() => TaskRunContext | undefined) | undefined,
+): (() => TaskRunContext | undefined) | undefined {
+  const previous = taskRunContext;
   taskRunContext = provider;
+  return previous;
 }
 
 /** The run the caller is executing in, if any. */

@@ -59,7 +59,7 @@ describe("@runfeed/sdk streams", () => {
   it("pipe from a task run context (the run's token); read every chunk in order, then the end", async () => {
     const run = await queuedRun();
     const context: TaskRunContext = { runId: run.id, baseURL: stack.baseURL, accessToken: await runToken(run.id) };
-    setTaskRunContextProvider(() => context);
+    const previous = setTaskRunContextProvider(() => context);
     try {
       const reading = collect(streams.read<{ i: number }>(run.id, "llm", server()));
       expect(await streams.pipe("llm", numbered(500))).toEqual({ chunks: 500 });
@@ -68,7 +68,7 @@ describe("@runfeed/sdk streams", () => {
       expect((await reading).map((c) => c.i)).toEqual([...Array(500).keys()]);
       expect(await collect(streams.read(run.id, "status", server()))).toEqual([{ step: "done" }]);
     } finally {
-      setTaskRunContextProvider(undefined);
+      setTaskRunContextProvider(previous);
     }
   });
 
@@ -164,14 +164,18 @@ describe("@runfeed/sdk streams", () => {
     const run = await queuedRun();
     const approval = streams.input<{ approved: boolean; by: string }>("approval");
     await approval.send(run.id, { approved: false, by: "bob" }, server());
-    setTaskRunContextProvider(() => ({ runId: run.id, baseURL: stack.baseURL, accessToken: stack.secretKey }));
+    const previous = setTaskRunContextProvider(() => ({
+      runId: run.id,
+      baseURL: stack.baseURL,
+      accessToken: stack.secretKey,
+    }));
     try {
       expect(await approval.once({ timeoutMs: 10_000 })).toEqual({ approved: false, by: "bob" });
       const next = approval.once({ timeoutMs: 10_000 });
       await approval.send(run.id, { approved: true, by: "alice" }, server());
       expect(await next).toEqual({ approved: true, by: "alice" });
     } finally {
-      setTaskRunContextProvider(undefined);
+      setTaskRunContextProvider(previous);
     }
   });
 
@@ -192,6 +196,7 @@ describe("@runfeed/sdk streams", () => {
       const answer = (await text).join("");
       const parts = await sentences;
       const run = await stack.app.webapp.services.prisma.taskRun.findUniqueOrThrow({ where: { friendlyId: id } });
+      expect(run.error).toBeNull();
       expect(run.status).toBe("COMPLETED_SUCCESSFULLY");
       const output = JSON.parse(run.output!) as { tokens: number; sentences: number; text: string };
       expect(output.tokens).toBeGreaterThanOrEqual(400);

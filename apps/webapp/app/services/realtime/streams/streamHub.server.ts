@@ -18,6 +18,8 @@ export type EntryListener = (entries: readonly StreamEntry[]) => void;
 interface Watched {
   /** Last id delivered; undefined while the join's XREVRANGE is in flight. */
   cursor: string | undefined;
+  /** Settles once the cursor is set: a listener added meanwhile must wait for it too. */
+  joined: Promise<void>;
   listeners: Set<EntryListener>;
 }
 
@@ -103,18 +105,23 @@ class Shard {
     return this.#watched.size;
   }
 
+  /**
+   * Resolves once deliveries to `listener` start right after the stream's last id at that moment, or
+   * earlier: a reader that then reads up to the tail with XRANGE misses nothing.
+   */
   async add(key: string, listener: EntryListener): Promise<void> {
-    let watched = this.#watched.get(key);
-    if (watched) {
-      watched.listeners.add(listener);
-      return;
+    const existing = this.#watched.get(key);
+    if (existing) {
+      existing.listeners.add(listener);
+      return existing.joined;
     }
-    watched = { cursor: undefined, listeners: new Set([listener]) };
+    const watched: Watched = { cursor: undefined, joined: Promise.resolve(), listeners: new Set([listener]) };
     this.#watched.set(key, watched);
-    const last = await this.#control.xrevrange(key, "+", "-", "COUNT", 1);
-    // Still wanted, and not re-added with a cursor of its own meanwhile.
-    if (this.#watched.get(key) === watched && watched.cursor === undefined) watched.cursor = last[0]?.[0] ?? "0-0";
-    this.#interrupt();
+    watched.joined = this.#control.xrevrange(key, "+", "-", "COUNT", 1).then((last) => {
+      watched.cursor ??= last[0]?.[0] ?? "0-0";
+      this.#interrupt();
+    });
+    return watched.joined;
   }
 
   /** True when `key` has no listener left (and left the shard). */

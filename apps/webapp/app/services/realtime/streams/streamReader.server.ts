@@ -145,7 +145,10 @@ class StreamReader {
   async #catchUp(): Promise<string | undefined> {
     if (!this.#unwatch) {
       this.#queue = [];
-      this.#unwatch = await this.#deps.hub.watch(this.#streamKey, (entries) => this.#onLive(entries));
+      const unwatch = await this.#deps.hub.watch(this.#streamKey, (entries) => this.#onLive(entries));
+      // Closed (the client left) while joining: let go at once.
+      if (this.#phase === "done") return void unwatch();
+      this.#unwatch = unwatch;
     }
     const entries = await this.#deps.store.range(this.#options.ref, this.#cursorText, StreamReaderDefaults.pageSize);
     if (entries.length === StreamReaderDefaults.pageSize) return this.#render(entries);

@@ -180,9 +180,19 @@ export function parseStreamMember(member: string): StreamRef {
   return { runId: member.slice(0, colon), key: member.slice(colon + 1) };
 }
 
+type AppendReply = [number, number, number, string];
+
+interface PendingAppend {
+  args: (string | number)[];
+  resolve(reply: AppendReply): void;
+  reject(error: unknown): void;
+}
+
 export class StreamStore {
   readonly #redis: StoreRedis;
   readonly #prefix: string;
+  /** Appends issued during one event-loop turn, sent as one pipeline (see #queueAppend). */
+  #appends: PendingAppend[] = [];
   readonly openSet: string;
   readonly archiveQueue: string;
 
@@ -224,7 +234,7 @@ export class StreamStore {
     limits: StreamLimits,
     writer?: { clientId: string; firstIndex: number },
   ): Promise<AppendOutcome> {
-    const [code, written, skipped, lastId] = await this.#redis.rfStreamAppend(
+    const [code, written, skipped, lastId] = await this.#queueAppend([
       this.streamKey(ref),
       this.metaKey(ref),
       this.openSet,
@@ -235,11 +245,50 @@ export class StreamStore {
       writer?.clientId ?? "",
       writer?.firstIndex ?? 0,
       ...chunks,
-    );
+    ]);
     if (code === -1) return { kind: "finished", written };
     if (code === -2) return { kind: "too-large", written, cap: "bytes" };
     if (code === -3) return { kind: "too-large", written, cap: "chunks" };
     return { kind: "ok", written, skipped, lastId: lastId || undefined };
+  }
+
+  /**
+   * Every writer's body arrives on its own socket, so each line would otherwise cost one write to
+   * Redis (auto-pipelining only joins commands of the same tick). Appends queued during one turn of
+   * the event loop go out together at its end (setImmediate), as one pipeline.
+   */
+  #queueAppend(args: (string | number)[]): Promise<AppendReply> {
+    return new Promise((resolve, reject) => {
+      this.#appends.push({ args, resolve, reject });
+      if (this.#appends.length === 1) setImmediate(() => this.#flushAppends());
+    });
+  }
+
+  #flushAppends() {
+    const batch = this.#appends;
+    this.#appends = [];
+    if (batch.length === 1) {
+      const [only] = batch;
+      this.#redis.rfStreamAppend(...only!.args).then(only!.resolve, only!.reject);
+      return;
+    }
+    const pipeline = this.#redis.pipeline() as unknown as {
+      rfStreamAppend(...args: (string | number)[]): void;
+      exec(): Promise<Array<[Error | null, unknown]> | null>;
+    };
+    for (const item of batch) pipeline.rfStreamAppend(...item.args);
+    pipeline.exec().then(
+      (results) => {
+        batch.forEach((item, i) => {
+          const [error, reply] = results?.[i] ?? [new Error("no reply from Redis"), undefined];
+          if (error) item.reject(error);
+          else item.resolve(reply as AppendReply);
+        });
+      },
+      (error: unknown) => {
+        for (const item of batch) item.reject(error);
+      },
+    );
   }
 
   /** A connected writer's sign of life: keeps an open stream from ending for idleness. */
