@@ -345,28 +345,33 @@ async function streamLatency(base: string, auth: Record<string, string>, runs: A
   const latencies = new Float64Array(STREAMS * RATE * (SECONDS + 2));
   let count = 0;
   let measuring = false;
+  let warm = 0;
   const readers: Reader[] = [];
   for (const run of runs) {
+    let first = true;
     readers.push(
       openReader(base, auth, run.friendlyId, "tokens", (ms) => {
+        if (first) {
+          first = false;
+          warm++;
+        }
         if (measuring && count < latencies.length) latencies[count++] = ms;
       }),
     );
   }
   await Promise.all(readers.map((r) => r.ready));
+  // Every writer's request is set up (authenticated, stream listed) and its first chunk read before
+  // the clock starts: the figure is the steady state, not the start-up of a thousand requests.
   const writers = runs.map((run) => openWriter(base, auth, run.friendlyId, "tokens"));
+  for (const writer of writers) writer.write(chunk(now(), -1));
+  await until(async () => warm === runs.length, 120_000);
   const perTick = (RATE * TICK_MS) / 1000;
   let sent = 0;
   let carry = 0;
   let i = 0;
-  const warmUpEnd = Date.now() + 1_000;
-  const end = warmUpEnd + SECONDS * 1000;
-  let measuredSent = 0;
+  const end = Date.now() + SECONDS * 1000;
+  measuring = true;
   while (Date.now() < end) {
-    if (!measuring && Date.now() >= warmUpEnd) {
-      measuring = true;
-      measuredSent = 0;
-    }
     carry += perTick;
     const n = Math.floor(carry);
     carry -= n;
@@ -375,13 +380,12 @@ async function streamLatency(base: string, auth: Record<string, string>, runs: A
       const line = chunk(t, i++);
       for (const writer of writers) writer.write(line);
       sent += writers.length;
-      if (measuring) measuredSent += writers.length;
     }
     await new Promise((resolve) => setTimeout(resolve, TICK_MS));
   }
-  measuring = false;
-  // Let the last chunks arrive, then count what every reader got.
+  // Let the last chunks arrive (the figure counts those that take longer as missing).
   await new Promise((resolve) => setTimeout(resolve, 2_000));
+  measuring = false;
   await Promise.all(writers.map((w) => new Promise<void>((resolve) => w.end(resolve))));
   for (const reader of readers) reader.close();
   return {
@@ -389,7 +393,7 @@ async function streamLatency(base: string, auth: Record<string, string>, runs: A
     p99: percentile(latencies, count, 0.99),
     count,
     sent,
-    lost: Math.max(0, measuredSent - count),
+    lost: Math.max(0, sent - count),
   };
 }
 
