@@ -364,7 +364,11 @@ async function streamLatency(base: string, auth: Record<string, string>, runs: A
   // the clock starts: the figure is the steady state, not the start-up of a thousand requests.
   const writers = runs.map((run) => openWriter(base, auth, run.friendlyId, "tokens"));
   for (const writer of writers) writer.write(chunk(now(), -1));
-  await until(async () => warm === runs.length, 120_000);
+  const setupStarted = now();
+  await until(async () => warm === runs.length, 300_000).catch(() => {});
+  console.log(
+    `(${warm} of ${runs.length} writer → reader pairs set up in ${((now() - setupStarted) / 1000).toFixed(1)} s before the clock started)`,
+  );
   const perTick = (RATE * TICK_MS) / 1000;
   let sent = 0;
   let carry = 0;

@@ -43,10 +43,10 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-/** The run's own token, as the worker mints it. */
-async function runToken(runId: string): Promise<string> {
+/** A public token of the dev environment with these scopes. */
+function token(scopes: string[]): Promise<string> {
   const environment = stack.app.project.environments[0]!;
-  return new SignJWT({ pub: true, scopes: [`write:streams:${runId}`, `read:runs:${runId}`] })
+  return new SignJWT({ pub: true, scopes })
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(environment.id)
     .setIssuer("https://id.trigger.dev")
@@ -54,6 +54,9 @@ async function runToken(runId: string): Promise<string> {
     .setExpirationTime("1h")
     .sign(new TextEncoder().encode(environment.apiKey));
 }
+
+/** The run's own token, as the worker mints it. */
+const runToken = (runId: string) => token([`write:streams:${runId}`, `read:runs:${runId}`]);
 
 describe("@runfeed/sdk streams", () => {
   it("pipe from a task run context (the run's token); read every chunk in order, then the end", async () => {
@@ -75,13 +78,7 @@ describe("@runfeed/sdk streams", () => {
   it("outside a task, pipe needs a target; a public token may not write (PermissionDeniedError)", async () => {
     await expect(streams.pipe("x", numbered(1), server())).rejects.toThrow(/No run to write the stream to/);
     const run = await queuedRun();
-    const reader = await new SignJWT({ pub: true, scopes: [`read:runs:${run.id}`] })
-      .setProtectedHeader({ alg: "HS256" })
-      .setSubject(stack.app.project.environments[0]!.id)
-      .setIssuer("https://id.trigger.dev")
-      .setAudience("https://api.trigger.dev")
-      .setExpirationTime("1h")
-      .sign(new TextEncoder().encode(stack.secretKey));
+    const reader = await token([`read:runs:${run.id}`]);
     await expect(
       streams.pipe("x", numbered(1), { target: run.id, baseURL: stack.baseURL, accessToken: reader }),
     ).rejects.toMatchObject({ name: "PermissionDeniedError", status: 403 });
@@ -181,14 +178,7 @@ describe("@runfeed/sdk streams", () => {
 
   it("the llm-demo task run by the worker streams its answer with the run's own token", async () => {
     const { id } = await tasks.trigger("llm-demo", { prompt: "hi", tokensPerSecond: 400, seconds: 1 }, {}, server());
-    const token = await new SignJWT({ pub: true, scopes: [`read:runs:${id}`] })
-      .setProtectedHeader({ alg: "HS256" })
-      .setSubject(stack.app.project.environments[0]!.id)
-      .setIssuer("https://id.trigger.dev")
-      .setAudience("https://api.trigger.dev")
-      .setExpirationTime("1h")
-      .sign(new TextEncoder().encode(stack.secretKey));
-    const reader = { baseURL: stack.baseURL, accessToken: token };
+    const reader = { baseURL: stack.baseURL, accessToken: await token([`read:runs:${id}`]) };
     const text = collect(streams.read<string>(id, "llm", reader));
     const sentences = collect(streams.read<{ index: number; text: string }>(id, "sentences", reader));
     stack.startWorker();

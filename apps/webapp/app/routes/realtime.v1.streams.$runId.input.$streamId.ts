@@ -7,13 +7,12 @@
 import { INPUT_STREAM_SCOPE_TYPE } from "@runfeed/core";
 import { z } from "zod";
 import { createApiRoute } from "../services/apiRoute.server";
-import { findFeedRun, runResources } from "../services/realtime/feedLookups.server";
 import { capReached } from "../services/realtime/streams/streamIngest.server";
 import {
   InputStreamParams,
   findStreamWriteTarget,
   inputStreamKey,
-  streamEventResponse,
+  streamReadRoute,
 } from "../services/realtime/streams/streamRequests.server";
 
 const SendBody = z.object({ data: z.unknown() });
@@ -53,26 +52,7 @@ const send = createApiRoute(
   },
 );
 
-const read = createApiRoute(
-  {
-    name: "realtime.v1.streams.input.read",
-    method: "GET",
-    params: InputStreamParams,
-    allowJWT: true,
-    cors: true,
-    findResource: ({ params, authentication, services }) => findFeedRun(services.prisma, authentication, params.runId),
-    notFoundMessage: "Run not found",
-    authorization: { action: "read", resources: runResources },
-  },
-  ({ request, resource, params, authentication, services, signal }) =>
-    streamEventResponse({
-      services,
-      authentication,
-      request,
-      signal,
-      ref: { runId: resource.id, key: inputStreamKey(params.streamId) },
-    }),
-);
+const read = streamReadRoute("realtime.v1.streams.input.read", InputStreamParams, inputStreamKey);
 
 export const loader = read.loader;
 export const action = send.action;

@@ -19,6 +19,8 @@ import {
 import type { PrismaClient } from "@runfeed/database";
 import { z } from "zod";
 import type { Authentication } from "../../auth.server";
+import { createApiRoute } from "../../apiRoute.server";
+import { findFeedRun, runResources } from "../feedLookups.server";
 import { badRequest } from "../../httpErrors.server";
 import { ResourceId } from "../../runs.server";
 import type { Services } from "../../services.server";
@@ -79,6 +81,38 @@ export async function findStreamWriteTarget(
     select: WRITE_SELECT,
   });
   return { run: self, target: other };
+}
+
+/**
+ * A GET route that serves one stream of the run in its path as SSE, to anyone who may read the run
+ * (the run feed's rule: the run, its task, tags or batch; 404 for another environment's run).
+ */
+export function streamReadRoute<TParams extends typeof StreamReadParams | typeof InputStreamParams>(
+  name: string,
+  params: TParams,
+  keyOf: (streamId: string) => string,
+) {
+  return createApiRoute(
+    {
+      name,
+      method: "GET",
+      params,
+      allowJWT: true,
+      cors: true,
+      findResource: ({ params, authentication, services }) =>
+        findFeedRun(services.prisma, authentication, params.runId),
+      notFoundMessage: "Run not found",
+      authorization: { action: "read", resources: runResources },
+    },
+    ({ request, resource, params, authentication, services, signal }) =>
+      streamEventResponse({
+        services,
+        authentication,
+        request,
+        signal,
+        ref: { runId: resource.id, key: keyOf(params.streamId) },
+      }),
+  );
 }
 
 /**
