@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { toSegments } from "../../app/services/realtime/streams/streamArchive.server.js";
+import type { StreamEntry } from "../../app/services/realtime/streams/streamStore.server.js";
 
 describe("archive segments", () => {
   it("cuts data entries into segments of ≤ 1,000 chunks, leaving end markers out", () => {
-    const entries = [
+    const entries: StreamEntry[] = [
       ...Array.from({ length: 2_500 }, (_, i) => ({ id: `${1000 + i}-0`, data: JSON.stringify({ i }) })),
       { id: "9999-0", end: "finished" },
     ];

@@ -85,6 +85,8 @@ class Shard {
   #reading = false;
   /** Bumped at every XREAD sent: an interrupt is retried until the read it meant has returned. */
   #readGeneration = 0;
+  /** The read generation an interrupt is already under way for. */
+  #interrupting = -1;
   #stopped = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void>;
@@ -149,6 +151,9 @@ class Shard {
     if (this.#stopped) return;
     if (!this.#reading) return this.#wake?.();
     if (generation !== this.#readGeneration || attempt > 20) return;
+    // Many streams joining at once share one interrupt of the read in progress.
+    if (attempt === 0 && this.#interrupting === generation) return;
+    this.#interrupting = generation;
     const id = this.#clientId;
     if (id !== undefined) void this.#control.client("UNBLOCK", id).catch(() => {});
     setTimeout(() => this.#interrupt(generation, attempt + 1), 25).unref();

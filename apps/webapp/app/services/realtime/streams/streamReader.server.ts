@@ -25,12 +25,14 @@ import {
 } from "@runfeed/core";
 import { archivedStream, readArchive } from "./streamArchive.server";
 import type { StreamHub } from "./streamHub.server";
+import type { RunFinishWatcher } from "./runFinishWatcher.server";
 import type { StreamEntry, StreamRef, StreamStore } from "./streamStore.server";
 
 export interface StreamReaderDeps {
   store: StreamStore;
   hub: StreamHub;
   prisma: PrismaClient;
+  runs: RunFinishWatcher;
 }
 
 export interface StreamReaderOptions {
@@ -44,8 +46,6 @@ export interface StreamReaderOptions {
 
 export const StreamReaderDefaults = {
   pingIntervalMs: 15_000,
-  /** How often a reader waiting for a stream that does not exist yet checks whether its run finished. */
-  runCheckIntervalMs: 2_000,
   pageSize: 1_000,
   /** Hub deliveries queued for a reader that does not keep up; past this it re-reads from Redis. */
   maxQueued: 20_000,
@@ -71,7 +71,9 @@ class StreamReader {
   #lastOutputAt = Date.now();
   /** No meta and no archive row: the stream was never created (yet). */
   #absent = false;
-  #nextRunCheck = 0;
+  /** While absent: the run-finished watch (RunFinishWatcher), and whether it fired. */
+  #unwatchRun: (() => void) | undefined;
+  #runFinished = false;
 
   constructor(deps: StreamReaderDeps, options: StreamReaderOptions) {
     this.#deps = deps;
@@ -114,7 +116,21 @@ class StreamReader {
     this.#phase = "done";
     this.#unwatch?.();
     this.#unwatch = undefined;
+    this.#setAbsent(false);
     this.#wake?.();
+  }
+
+  #setAbsent(absent: boolean) {
+    this.#absent = absent;
+    if (absent && !this.#unwatchRun) {
+      this.#unwatchRun = this.#deps.runs.watch(this.#options.ref.runId, () => {
+        this.#runFinished = true;
+        this.#wake?.();
+      });
+    } else if (!absent) {
+      this.#unwatchRun?.();
+      this.#unwatchRun = undefined;
+    }
   }
 
   async #start() {
@@ -175,14 +191,11 @@ class StreamReader {
       this.close();
       return undefined;
     }
-    if (this.#absent && now >= this.#nextRunCheck) {
-      this.#nextRunCheck = now + StreamReaderDefaults.runCheckIntervalMs;
-      if (await this.#runFinished()) {
-        // The run finished without ever creating the stream, unless it did so a moment ago.
-        await this.#checkPresence();
-        if (this.#absent) this.close();
-        return undefined;
-      }
+    if (this.#absent && this.#runFinished) {
+      // The run finished without ever creating the stream, unless it did so a moment ago.
+      await this.#checkPresence();
+      if (this.#absent) this.close();
+      return undefined;
     }
     if (now - this.#lastOutputAt >= StreamReaderDefaults.pingIntervalMs) {
       this.#lastOutputAt = now;
@@ -190,7 +203,6 @@ class StreamReader {
     }
     const deadlines = [this.#lastOutputAt + StreamReaderDefaults.pingIntervalMs];
     if (inactivity !== undefined) deadlines.push(this.#lastChunkAt + inactivity);
-    if (this.#absent) deadlines.push(this.#nextRunCheck);
     await this.#waitForEntries(Math.max(0, Math.min(...deadlines) - now), signal);
     return undefined;
   }
@@ -229,7 +241,7 @@ class StreamReader {
       if (!id || compareStreamEntryIds(id, this.#cursor) <= 0) continue;
       this.#advance(id, entry.id);
       if (entry.data === undefined) continue;
-      this.#absent = false;
+      if (this.#absent) this.#setAbsent(false);
       if (this.#skip > 0) {
         this.#skip--;
         continue;
@@ -256,7 +268,7 @@ class StreamReader {
   async #checkPresence() {
     const meta = await this.#deps.store.meta(this.#options.ref);
     if (meta) {
-      this.#absent = false;
+      this.#setAbsent(false);
       if (
         meta.state !== "open" &&
         meta.endId &&
@@ -267,10 +279,10 @@ class StreamReader {
     }
     const archived = await archivedStream(this.#deps.prisma, this.#options.ref);
     if (!archived) {
-      this.#absent = true;
+      this.#setAbsent(true);
       return;
     }
-    this.#absent = false;
+    this.#setAbsent(false);
     if (compareStreamEntryIds(archived.archived, this.#cursor) > 0) {
       // Archived (and forgotten by Redis) while this reader was between the two: read it from there.
       this.#unwatch?.();
@@ -279,12 +291,6 @@ class StreamReader {
       return;
     }
     if (archived.endedAt) this.close();
-  }
-
-  async #runFinished(): Promise<boolean> {
-    const rows = await this.#deps.prisma.$queryRaw<Array<{ done: boolean }>>`
-      SELECT "completedAt" IS NOT NULL AS done FROM "TaskRun" WHERE id = ${this.#options.ref.runId}`;
-    return rows[0]?.done ?? true;
   }
 }
 

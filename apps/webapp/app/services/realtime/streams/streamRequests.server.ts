@@ -152,9 +152,9 @@ export async function streamEventResponse(args: {
       { status: 503, headers: { "retry-after": "1" } },
     );
   services.metrics.streamReaders.inc();
-  const { store, hub } = services.streams;
+  const { store, hub, runs } = services.streams;
   const body = streamEventBody(
-    { store, hub, prisma: services.prisma },
+    { store, hub, runs, prisma: services.prisma },
     { ref, resume, startLatest, inactivityTimeoutMs },
     signal,
     () => {

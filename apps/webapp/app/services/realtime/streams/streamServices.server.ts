@@ -10,12 +10,15 @@ import type { Metrics } from "../../metrics.server";
 import { TtlCache } from "../../ttlCache.server";
 import { listStream, PostgresArchiveSink, type StreamArchiveSink } from "./streamArchive.server";
 import { StreamHub } from "./streamHub.server";
+import { RunFinishWatcher } from "./runFinishWatcher.server";
 import { type StreamLimits, type StreamRef, StreamStore } from "./streamStore.server";
 import { StreamSweeper } from "./streamSweeper.server";
 
 export interface RealtimeStreams {
   store: StreamStore;
   hub: StreamHub;
+  /** Readers waiting for a stream not created yet learn here that its run finished. */
+  runs: RunFinishWatcher;
   sink: StreamArchiveSink;
   sweeper: StreamSweeper;
   limits: StreamLimits & { maxChunkBytes: number };
@@ -40,6 +43,7 @@ export function createRealtimeStreams(deps: {
   const store = new StreamStore({ redis: storeRedis, keyPrefix: env.REDIS_KEY_PREFIX });
   const hub = new StreamHub({ redis: storeRedis, logger });
   const sink = new PostgresArchiveSink(prisma);
+  const runs = new RunFinishWatcher({ prisma, logger, intervalMs: 2_000 });
   const sweeper = new StreamSweeper({
     store,
     sink,
@@ -55,6 +59,7 @@ export function createRealtimeStreams(deps: {
   return {
     store,
     hub,
+    runs,
     sink,
     sweeper,
     limits: {
@@ -75,6 +80,7 @@ export function createRealtimeStreams(deps: {
     },
     async close() {
       await sweeper.stop();
+      runs.stop();
       await hub.stop();
       storeRedis.disconnect();
     },
