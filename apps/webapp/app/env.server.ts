@@ -3,6 +3,7 @@
  * No other module reads process.env; everything else receives the typed `WebappEnv`.
  * Keep in step with .env.example and the README's configuration table.
  */
+import { isIP } from "node:net";
 import { z } from "zod";
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
@@ -26,8 +27,24 @@ export const EnvSchema = z.object({
     .transform((v) => v || undefined),
   /** Signs dashboard session cookies. */
   SESSION_SECRET: z.string().min(16).default("runfeed-dev-session-secret-change-me"),
-  /** Public base URL printed and used in links; defaults to http://HOST:PORT. */
-  APP_ORIGIN: z.string().url().optional(),
+  /** Public base URL printed and used in links; defaults to http://HOST:PORT. https here turns on HSTS. */
+  APP_ORIGIN: z
+    .string()
+    .url()
+    .optional()
+    .transform((v) => (v ? new URL(v).origin : undefined)),
+  /** Proxies whose X-Forwarded-For/-Proto/-Host are believed: false, true (any), a hop count, or addresses/subnets. */
+  TRUST_PROXY: z
+    .string()
+    .default("false")
+    .transform((value, ctx) => {
+      const parsed = parseTrustProxy(value);
+      if (parsed === undefined) {
+        ctx.addIssue({ code: "custom", message: "false, true, a hop count, or comma-separated addresses/subnets" });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
 
   // --- realtime
   /** Live requests allowed at once per environment when the environment sets no limit. */
@@ -58,6 +75,26 @@ export const EnvSchema = z.object({
 });
 
 export type WebappEnv = z.infer<typeof EnvSchema>;
+
+/** Express's `trust proxy` values, as an env string: "false", "true", "2", "loopback, 10.0.0.0/8". */
+export type TrustProxy = boolean | number | string[];
+
+const PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+function parseTrustProxy(value: string): TrustProxy | undefined {
+  const trimmed = value.trim();
+  if (trimmed === "" || trimmed === "false" || trimmed === "0") return false;
+  if (trimmed === "true") return true;
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const entries = trimmed.split(",").map((entry) => entry.trim());
+  const valid = entries.every((entry) => {
+    if (PROXY_NAMES.has(entry)) return true;
+    const [address, bits, ...rest] = entry.split("/");
+    if (rest.length || !address || isIP(address) === 0) return false;
+    return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (isIP(address) === 4 ? 32 : 128));
+  });
+  return valid ? entries : undefined;
+}
 
 export class InvalidEnvError extends Error {
   override name = "InvalidEnvError";

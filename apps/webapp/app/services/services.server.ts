@@ -9,6 +9,7 @@ import type { WebappEnv } from "../env.server";
 import { createLogger, type Logger } from "./logger.server";
 import { createMetrics, type Metrics } from "./metrics.server";
 import { createRealtimeServices, type RealtimeServices } from "./realtime/realtimeServices.server";
+import type { RequestClient } from "./requestClient.server";
 import { createWorker } from "./worker.server";
 import type { RunWorker } from "../worker/runWorker.server";
 
@@ -61,5 +62,9 @@ export function createServices(env: WebappEnv): Services {
 declare module "@remix-run/node" {
   interface AppLoadContext {
     services: Services;
+    /** This request's client address, origin and scheme (requestClient.server.ts). */
+    client: RequestClient;
+    /** This document's CSP nonce, for Remix's inline scripts (securityHeaders.server.ts, entry.server.tsx). */
+    cspNonce: string;
   }
 }

@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { freePort, spawnShapeSync, type ShapeSyncProcess } from "@runfeed/devstack";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { seedDemoUser } from "../../app/services/seed.server.js";
 import { createWorker } from "../../app/services/worker.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
@@ -93,6 +93,44 @@ export function launchChromium(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+/**
+ * Console errors, uncaught page errors and CSP violations (reported by a `securitypolicyviolation`
+ * listener installed before any page script) of every page opened through it.
+ */
+export class BrowserProblems {
+  #found: string[] = [];
+  #expected: RegExp[] = [];
+
+  /** A page in its own context, watched. */
+  async newPage(browser: Browser, options?: Parameters<Browser["newPage"]>[0]): Promise<Page> {
+    const page = await browser.newPage(options);
+    await page.addInitScript(() => {
+      document.addEventListener("securitypolicyviolation", (event) => {
+        const where = `${event.sourceFile}:${event.lineNumber}`;
+        console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"} at ${where}`);
+      });
+    });
+    page.on("pageerror", (error) => this.#found.push(`page error: ${error.message}`));
+    page.on("console", (message) => {
+      if (message.type() !== "error") return;
+      const text = `console error at ${page.url()}: ${message.text()} (from ${message.location().url})`;
+      if (!this.#expected.some((pattern) => pattern.test(text))) this.#found.push(text);
+    });
+    return page;
+  }
+
+  /** A console error the current test provokes on purpose. */
+  expect(pattern: RegExp): void {
+    this.#expected.push(pattern);
+  }
+
+  /** What was found since the last call; forgets the expected errors too. */
+  take(): string[] {
+    this.#expected = [];
+    return this.#found.splice(0);
+  }
 }
 
 export const ARTIFACTS_DIR = fileURLToPath(new URL("../../test-results/", import.meta.url));
