@@ -27,7 +27,8 @@ export const EnvSchema = z.object({
     .transform((v) => v || undefined),
   /** Signs dashboard session cookies. */
   SESSION_SECRET: z.string().min(16).default("runfeed-dev-session-secret-change-me"),
-  /** Public base URL printed and used in links; defaults to http://HOST:PORT. https here turns on HSTS. */
+  /** Public base URL printed and used in links; defaults to http://HOST:PORT. When set, it is the only origin
+   * dashboard forms are accepted from; https here turns on HSTS. */
   APP_ORIGIN: z
     .string()
     .url()

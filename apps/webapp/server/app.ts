@@ -1,8 +1,8 @@
 /**
  * Builds the webapp: Express serving the Remix app (Vite middleware in development, the built
  * bundle in production), with `context.services`, the request's client and its CSP nonce for every
- * loader and action. In front of Remix: security headers on every answer
- * (docs/decisions/080-dashboard-security.md).
+ * loader and action. In front of Remix: security headers on every answer and the Origin check on every
+ * dashboard write (docs/decisions/080-dashboard-security.md).
  *
  * The hottest write routes (HOT_ROUTES) are served by the same Remix route modules, called directly
  * ahead of the static files and Remix's router (docs/decisions/070-write-path-throughput.md).
@@ -16,6 +16,7 @@ import type { ActionFunction, AppLoadContext, LoaderFunction, ServerBuild } from
 import express from "express";
 import pg from "pg";
 import type { WebappEnv } from "../app/env.server.js";
+import { refuseCrossOrigin } from "../app/services/csrf.server.js";
 import { compileTrust, createClientResolver } from "../app/services/requestClient.server.js";
 import { securityHeaders } from "../app/services/securityHeaders.server.js";
 import { createServices, type Services } from "../app/services/services.server.js";
@@ -56,7 +57,7 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
     } satisfies AppLoadContext;
     next();
   });
-  app.use(securityHeaders());
+  app.use(securityHeaders(), refuseCrossOrigin());
 
   // Created here so that Vite can put its HMR websocket on it (same origin: the CSP's connect-src 'self').
   const server = createServer((req, res) => handler(req, res));

@@ -66,17 +66,36 @@ export async function startDashboard(
   };
 }
 
+/**
+ * A form POST as the app's own page sends it: urlencoded, with the app's Origin (override with
+ * `headers`, e.g. `{ origin: "https://evil.example" }`), redirects not followed.
+ */
+export function postForm(
+  url: string,
+  path: string,
+  fields: Record<string, string | string[]>,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const body = new URLSearchParams();
+  for (const [name, value] of Object.entries(fields)) for (const v of [value].flat()) body.append(name, v);
+  return fetch(`${url}${path}`, { method: "POST", headers: { origin: url, ...headers }, body, redirect: "manual" });
+}
+
+/** The `name=value` a Set-Cookie header sets, if any. */
+export const cookieOf = (response: Response) => response.headers.get("set-cookie")?.split(";")[0];
+
 /** Signs in over HTTP; returns the session cookie. */
-export async function signIn(url: string, email: string, password: string): Promise<string> {
-  const response = await fetch(`${url}/login`, {
-    method: "POST",
-    body: new URLSearchParams({ email, password, redirectTo: "/" }),
-    redirect: "manual",
-  });
+export async function signIn(
+  url: string,
+  email: string,
+  password: string,
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const response = await postForm(url, "/login", { email, password, redirectTo: "/" }, headers);
   if (response.status !== 302) throw new Error(`sign-in answered ${response.status}`);
-  const cookie = response.headers.get("set-cookie");
+  const cookie = cookieOf(response);
   if (!cookie) throw new Error("sign-in set no cookie");
-  return cookie.split(";")[0]!;
+  return cookie;
 }
 
 export function launchChromium(): Promise<Browser> {
