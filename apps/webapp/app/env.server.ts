@@ -25,10 +25,8 @@ export const EnvSchema = z.object({
     .string()
     .optional()
     .transform((v) => v || undefined),
-  /** Signs dashboard session cookies. */
-  SESSION_SECRET: z.string().min(16).default("runfeed-dev-session-secret-change-me"),
   /** Public base URL printed and used in links; defaults to http://HOST:PORT. When set, it is the only origin
-   * dashboard forms are accepted from; https here turns on HSTS. */
+   * dashboard forms are accepted from, and https here makes the session cookie `Secure` and turns on HSTS. */
   APP_ORIGIN: z
     .string()
     .url()
@@ -46,6 +44,29 @@ export const EnvSchema = z.object({
       }
       return parsed;
     }),
+
+  // --- dashboard sign-in (docs/decisions/080-dashboard-security.md)
+  /** Signs the session cookie (which holds only a random session id). */
+  SESSION_SECRET: z.string().min(16).default("runfeed-dev-session-secret-change-me"),
+  /** A session not used for this long ends (default 24 h). */
+  SESSION_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(86_400_000),
+  /** A session ends this long after sign-in, however active (default 14 days). */
+  SESSION_MAX_AGE_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(14 * 86_400_000),
+  /** Failed sign-ins are counted over this sliding window (default 15 min). */
+  SIGN_IN_THROTTLE_WINDOW_MS: z.coerce.number().int().positive().default(900_000),
+  /** Failed sign-ins per account (email, known or not) within the window before 429. */
+  SIGN_IN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().positive().default(5),
+  /** Failed sign-ins per client address within the window before 429. */
+  SIGN_IN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().positive().default(20),
+  /** Seeded demo mode: the sign-in form is pre-filled with this email (`pnpm start` sets it). */
+  DEMO_SIGN_IN_EMAIL: z
+    .string()
+    .optional()
+    .transform((v) => v || undefined),
 
   // --- realtime
   /** Live requests allowed at once per environment when the environment sets no limit. */

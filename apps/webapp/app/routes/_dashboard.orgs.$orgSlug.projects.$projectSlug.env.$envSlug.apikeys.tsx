@@ -22,7 +22,7 @@ import { requireUser } from "../services/session.server";
 export const meta: MetaFunction = () => [{ title: "API keys · runfeed" }];
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const user = await requireUser(context.services, request);
+  const user = await requireUser(context, request);
   const environment = await requireEnvironment(context.services, user.id, params);
   return {
     environment: { slug: environment.slug, type: environment.type },
@@ -35,7 +35,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const { prisma } = context.services;
-  const user = await requireUser(context.services, request);
+  const user = await requireUser(context, request);
   const environment = await requireEnvironment(context.services, user.id, params);
   const actor = { userId: user.id, clientAddress: context.client.address };
   const form = await request.formData();

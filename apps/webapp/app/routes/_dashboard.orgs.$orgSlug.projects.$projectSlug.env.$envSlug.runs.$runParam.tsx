@@ -40,7 +40,7 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { services } = context;
-  const user = await requireUser(services, request);
+  const user = await requireUser(context, request);
   const environment = await requireEnvironment(services, user.id, params);
   const friendlyId = params.runParam ?? "";
   const detail = await getRunDetail(services.prisma, environment.id, friendlyId).catch(() => {
@@ -50,7 +50,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 }
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
-  const user = await requireUser(context.services, request);
+  const user = await requireUser(context, request);
   const environment = await requireEnvironment(context.services, user.id, params);
   const form = await request.formData();
   if (form.get("intent") !== "cancel") return data({ error: "Unknown action." }, { status: 400 });

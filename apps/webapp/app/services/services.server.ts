@@ -10,6 +10,7 @@ import { createLogger, type Logger } from "./logger.server";
 import { createMetrics, type Metrics } from "./metrics.server";
 import { createRealtimeServices, type RealtimeServices } from "./realtime/realtimeServices.server";
 import type { RequestClient } from "./requestClient.server";
+import { createSignInThrottle, type SignInThrottle } from "./signInThrottle.server";
 import { createWorker } from "./worker.server";
 import type { RunWorker } from "../worker/runWorker.server";
 
@@ -21,6 +22,8 @@ export interface Services {
   metrics: Metrics;
   /** Realtime feed: concurrency limiter and createdAt cache (services/realtime). */
   realtime: RealtimeServices;
+  /** Failed sign-ins per account and client address (signInThrottle.server.ts). */
+  signInThrottle: SignInThrottle;
   /** The example worker (app/worker), when WORKER_ENABLED; `wake()` it after triggering in-process. */
   worker: RunWorker | undefined;
   /** Hooks run by close(), in reverse order of registration (workers, timers, connections). */
@@ -49,6 +52,7 @@ export function createServices(env: WebappEnv): Services {
     logger,
     metrics,
     realtime,
+    signInThrottle: createSignInThrottle(redis, env),
     worker,
     onClose: (fn) => closers.push(fn),
     async close() {

@@ -1,7 +1,7 @@
 /**
  * Cross-site request forgery beyond SameSite, against the running webapp: every state-changing
- * dashboard request (roll, create and revoke key, CSV sample and upload, cancel, sign out, sign-in)
- * with another Origin, `Origin: null` or none is refused with a
+ * dashboard request (roll, create and revoke key, CSV sample and upload, cancel, sign out, sign out
+ * everywhere, password change, sign-in) with another Origin, `Origin: null` or none is refused with a
  * 403 before it reaches the route, and nothing changes. The bearer-token APIs are not affected.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,6 +54,7 @@ describe("cross-origin form posts", () => {
       rootKey: (await prisma.runtimeEnvironment.findUniqueOrThrow({ where: { id: dev.id } })).apiKey,
       keys: await prisma.apiKey.findMany({ orderBy: { id: "asc" } }),
       runs: await prisma.taskRun.findMany({ select: { friendlyId: true, status: true }, orderBy: { id: "asc" } }),
+      sessions: await prisma.session.findMany({ orderBy: { id: "asc" } }),
       passwordHash: (await prisma.user.findUniqueOrThrow({ where: { email } })).passwordHash,
       audit: await prisma.auditEvent.count(),
     };
@@ -75,6 +76,17 @@ describe("cross-origin form posts", () => {
     ["upload a CSV", `${ENV}/runs`, csv()],
     ["cancel a run", `${ENV}/runs/${runId}`, new URLSearchParams({ intent: "cancel" })],
     ["sign out", "/logout", new URLSearchParams()],
+    ["sign out everywhere", "/account", new URLSearchParams({ intent: "sign-out-everywhere" })],
+    [
+      "change the password",
+      "/account",
+      new URLSearchParams({
+        intent: "change-password",
+        currentPassword: password,
+        newPassword: "forged-password-1",
+        confirmPassword: "forged-password-1",
+      }),
+    ],
     ["sign in (login CSRF)", "/login", new URLSearchParams({ email, password })],
   ];
 

@@ -282,4 +282,41 @@ describe("dashboard in a browser", () => {
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, "realtime-page.png"), fullPage: true });
     await runs.close();
   });
+  it("cancels a run from its page, and signs out everywhere from the account page", { timeout: 60_000 }, async () => {
+    const { app } = fixture;
+    const dev = app.project.environments.find((e) => e.slug === "dev")!;
+    // The key as it is now (an earlier test rolled it).
+    const { apiKey } = await app.webapp.services.prisma.runtimeEnvironment.findUniqueOrThrow({ where: { id: dev.id } });
+    const response = await fetch(`${app.url}/api/v1/tasks/hello-world/trigger`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ payload: { name: "to-cancel", delayMs: 10_000 } }),
+    });
+    expect(response.status).toBe(200);
+    const { id } = (await response.json()) as { id: string };
+    await page.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs/${id}`);
+    await page.waitForSelector('[data-live-state="live"]');
+    await page.click('button:has-text("Cancel run")');
+    await page.waitForSelector('.run-summary[data-status="CANCELED"]', { timeout: 20_000 });
+    expect(await page.locator('button:has-text("Cancel run")').count()).toBe(0);
+
+    // A second browser signed in as the same user.
+    const other = await newPage();
+    await other.context().addCookies(await page.context().cookies());
+    await other.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/apikeys`);
+    await other.waitForSelector('[data-testid="audit-log"] tr[data-action="sign-in"]');
+
+    await page.click('a[href="/account"]');
+    await page.waitForURL(/\/account$/);
+    await page.waitForSelector('[data-testid="sessions"]');
+    expect(await page.textContent('[data-testid="sessions"]')).toContain("this browser");
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "account-page.png"), fullPage: true });
+    await page.click('button:has-text("Sign out everywhere")');
+    await page.waitForURL(/\/login$/);
+
+    // The other browser's cookie opens nothing any more.
+    await other.reload();
+    await other.waitForURL(/\/login\?redirectTo=/);
+    await other.close();
+  });
 });

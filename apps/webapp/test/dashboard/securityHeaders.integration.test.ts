@@ -1,7 +1,8 @@
 /**
  * Security headers on the running webapp's HTML: a CSP that allows only our own scripts (Remix's
  * inline ones by a per-response nonce), styles and connections and no framing; X-Frame-Options;
- * nosniff; a same-origin Referrer-Policy; HSTS only over HTTPS.
+ * nosniff; a same-origin Referrer-Policy; HSTS only over HTTPS. Also: the demo email is offered on
+ * the sign-in form only in seeded demo mode.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedDemoUser } from "../../app/services/seed.server.js";
@@ -21,10 +22,14 @@ function parseCsp(header: string | null): Map<string, string[]> {
 
 describe("security headers", () => {
   let app: TestWebapp;
+  let demo: TestWebapp;
   let cookie: string;
 
   beforeAll(async () => {
-    app = await startTestWebapp({ ELECTRIC_ORIGIN: "http://127.0.0.1:9" });
+    [app, demo] = await Promise.all([
+      startTestWebapp({ ELECTRIC_ORIGIN: "http://127.0.0.1:9" }),
+      startTestWebapp({ ELECTRIC_ORIGIN: "http://127.0.0.1:9", DEMO_SIGN_IN_EMAIL: "demo@runfeed.dev" }),
+    ]);
     await seedDemoUser(app.webapp.services.prisma, {
       organizationIds: [app.project.organizationId],
       email: "headers@runfeed.dev",
@@ -32,13 +37,17 @@ describe("security headers", () => {
     });
     cookie = await signIn(app.url, "headers@runfeed.dev", "headers-password-1");
   });
-  afterAll(() => app?.close());
+  afterAll(async () => {
+    await app?.close();
+    await demo?.close();
+  });
 
   const pages = () => [
     { name: "sign-in", path: "/login", cookie: undefined },
     { name: "runs", path: `${ENV}/runs`, cookie },
     { name: "API keys", path: `${ENV}/apikeys`, cookie },
     { name: "realtime", path: `${ENV}/realtime`, cookie },
+    { name: "account", path: "/account", cookie },
     { name: "not found", path: `${ENV}/runs/run_missing`, cookie },
   ];
 
@@ -89,5 +98,14 @@ describe("security headers", () => {
     expect(response.status).toBe(401);
     expect(response.headers.get("x-content-type-options")).toBe("nosniff");
     expect(response.headers.get("x-frame-options")).toBe("DENY");
+  });
+
+  it("pre-fills the demo email only in seeded demo mode", async () => {
+    const plain = await (await fetch(`${app.url}/login`)).text();
+    expect(plain).not.toContain("demo@runfeed.dev");
+    expect(plain).not.toContain("pnpm start");
+    const seeded = await (await fetch(`${demo.url}/login`)).text();
+    expect(seeded).toMatch(/<input[^>]*name="email"[^>]*value="demo@runfeed.dev"/);
+    expect(seeded).toContain("pnpm start");
   });
 });
