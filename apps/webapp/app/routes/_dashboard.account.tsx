@@ -78,7 +78,7 @@ export default function AccountPage() {
             </thead>
             <tbody>
               {sessions.map((session) => (
-                <tr key={`${session.createdAt}-${session.clientAddress}-${session.userAgent}`}>
+                <tr key={session.key}>
                   <td>
                     {session.userAgent ?? <span className="muted">unknown</span>}
                     {session.current ? <span className="tag tag-current">this browser</span> : null}

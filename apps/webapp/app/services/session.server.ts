@@ -154,6 +154,8 @@ export async function listSessions(context: AppLoadContext, current: CurrentSess
     orderBy: { lastSeenAt: "desc" },
   });
   return sessions.map((session) => ({
+    /** A short prefix of the token's hash: a stable key for the list, and nothing to sign in with. */
+    key: session.id.slice(0, 16),
     current: session.id === current.session.id,
     createdAt: session.createdAt.getTime(),
     lastSeenAt: session.lastSeenAt.getTime(),

@@ -38,8 +38,8 @@ export async function checkPassword(context: AppLoadContext, email: string, pass
       headers: { "retry-after": String(attempt.retryAfterSeconds) },
     };
   }
-  const { user, knownEmail } = await authenticateUser(services.prisma, account, password);
-  if (!user) return { ok: false, status: 401, error: "That email and password do not match.", knownUser: knownEmail };
+  const { user, knownUser } = await authenticateUser(services.prisma, account, password);
+  if (!user) return { ok: false, status: 401, error: "That email and password do not match.", knownUser };
   await attempt.succeeded();
   return { ok: true, user };
 }

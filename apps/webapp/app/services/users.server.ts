@@ -33,16 +33,19 @@ let dummyHash: Promise<string> | undefined;
 
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
-/** The user whose email and password these are, or undefined (after the same work either way). */
+/**
+ * `user`: the user whose email and password these are, else undefined (after the same work either way);
+ * `knownUser`: the user the email belongs to, matching password or not (for the audit log).
+ */
 export async function authenticateUser(
   prisma: PrismaClient,
   email: string,
   password: string,
-): Promise<{ user: User | undefined; knownEmail: User | undefined }> {
+): Promise<{ user: User | undefined; knownUser: User | undefined }> {
   const user = await prisma.user.findUnique({ where: { email: normalizeEmail(email) } });
   dummyHash ??= hashPassword(randomString(24));
   const matches = await verifyPassword(password, user?.passwordHash ?? (await dummyHash));
-  return { user: user && matches ? user : undefined, knownEmail: user ?? undefined };
+  return { user: user && matches ? user : undefined, knownUser: user ?? undefined };
 }
 
 export const NewPasswordForm = z

@@ -163,3 +163,34 @@ describe("sign-in throttling", () => {
     expect(addressBucket("203.0.113.7")).toBe("203.0.113.7");
   });
 });
+
+describe("sign-in without Redis", () => {
+  let app: TestWebapp;
+
+  beforeAll(async () => {
+    // Nothing listens on port 9: every throttle call fails.
+    app = await startTestWebapp({
+      ELECTRIC_ORIGIN: "http://127.0.0.1:9",
+      REDIS_URL: "redis://127.0.0.1:9",
+      LOG_LEVEL: "fatal",
+    });
+    await seedDemoUser(app.webapp.services.prisma, {
+      organizationIds: [app.project.organizationId],
+      email: "no-redis@runfeed.dev",
+      password: "no-redis-password",
+    });
+  });
+  afterAll(() => app?.close());
+
+  it("fails closed: 503 with retry-after, even for the right password, and no session", async () => {
+    const response = await postForm(app.url, "/login", {
+      email: "no-redis@runfeed.dev",
+      password: "no-redis-password",
+    });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("5");
+    expect(response.headers.get("set-cookie")).toBeNull();
+    expect(await response.text()).toContain("Sign-in is unavailable for a moment");
+    expect(await app.webapp.services.prisma.session.count()).toBe(0);
+  });
+});
