@@ -14,10 +14,9 @@ export default defineConfig({
       },
     }),
   ],
-  server: { hmr: false },
-  // Pre-bundle the browser's dependencies up front and never discover more at runtime: without HMR
-  // there is no reload after a late re-optimisation, which leaves two copies of React on the page
-  // (and several dev servers share this cache dir). A new browser dependency goes in this list.
+  // Pre-bundle the browser's dependencies up front and never discover more at runtime: a late
+  // re-optimisation reloads every open page, or without HMR leaves two copies of React on it (and
+  // several dev servers share this cache dir). A new browser dependency goes in this list.
   optimizeDeps: {
     noDiscovery: true,
     include: [

@@ -3,6 +3,7 @@
  * No other module reads process.env; everything else receives the typed `WebappEnv`.
  * Keep in step with .env.example and the README's configuration table.
  */
+import { isIP } from "node:net";
 import { z } from "zod";
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
@@ -24,10 +25,48 @@ export const EnvSchema = z.object({
     .string()
     .optional()
     .transform((v) => v || undefined),
-  /** Signs dashboard session cookies. */
+  /** Public base URL printed and used in links; defaults to http://HOST:PORT. When set, it is the only origin
+   * dashboard forms are accepted from, and https here makes the session cookie `Secure` and turns on HSTS. */
+  APP_ORIGIN: z
+    .string()
+    .url()
+    .optional()
+    .transform((v) => (v ? new URL(v).origin : undefined)),
+  /** Proxies whose X-Forwarded-For/-Proto/-Host are believed: false, true (any), a hop count, or addresses/subnets. */
+  TRUST_PROXY: z
+    .string()
+    .default("false")
+    .transform((value, ctx) => {
+      const parsed = parseTrustProxy(value);
+      if (parsed === undefined) {
+        ctx.addIssue({ code: "custom", message: "false, true, a hop count, or comma-separated addresses/subnets" });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
+
+  // --- dashboard sign-in (docs/decisions/080-dashboard-security.md)
+  /** Signs the session cookie (which holds only a random session id). */
   SESSION_SECRET: z.string().min(16).default("runfeed-dev-session-secret-change-me"),
-  /** Public base URL printed and used in links; defaults to http://HOST:PORT. */
-  APP_ORIGIN: z.string().url().optional(),
+  /** A session not used for this long ends (default 24 h). */
+  SESSION_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(86_400_000),
+  /** A session ends this long after sign-in, however active (default 14 days). */
+  SESSION_MAX_AGE_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(14 * 86_400_000),
+  /** Failed sign-ins are counted over this sliding window (default 15 min). */
+  SIGN_IN_THROTTLE_WINDOW_MS: z.coerce.number().int().positive().default(900_000),
+  /** Failed sign-ins per account (email, known or not) within the window before 429. */
+  SIGN_IN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().positive().default(5),
+  /** Failed sign-ins per client address within the window before 429. */
+  SIGN_IN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().positive().default(20),
+  /** Seeded demo mode: the sign-in form is pre-filled with this email (`pnpm start` sets it). */
+  DEMO_SIGN_IN_EMAIL: z
+    .string()
+    .optional()
+    .transform((v) => v || undefined),
 
   // --- realtime
   /** Live requests allowed at once per environment when the environment sets no limit. */
@@ -50,7 +89,7 @@ export const EnvSchema = z.object({
     .positive()
     .default(14 * 86_400_000),
 
-  // --- realtime streams (docs/decisions/080-realtime-streams.md)
+  // --- realtime streams (docs/decisions/081-realtime-streams.md)
   /** Largest stream, in bytes of chunk data; past it a writer gets 413 (default 300 MiB). */
   REALTIME_STREAM_MAX_BYTES: z.coerce
     .number()
@@ -84,6 +123,26 @@ export const EnvSchema = z.object({
 });
 
 export type WebappEnv = z.infer<typeof EnvSchema>;
+
+/** Express's `trust proxy` values, as an env string: "false", "true", "2", "loopback, 10.0.0.0/8". */
+export type TrustProxy = boolean | number | string[];
+
+const PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+function parseTrustProxy(value: string): TrustProxy | undefined {
+  const trimmed = value.trim();
+  if (trimmed === "" || trimmed === "false" || trimmed === "0") return false;
+  if (trimmed === "true") return true;
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const entries = trimmed.split(",").map((entry) => entry.trim());
+  const valid = entries.every((entry) => {
+    if (PROXY_NAMES.has(entry)) return true;
+    const [address, bits, ...rest] = entry.split("/");
+    if (rest.length || !address || isIP(address) === 0) return false;
+    return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (isIP(address) === 4 ? 32 : 128));
+  });
+  return valid ? entries : undefined;
+}
 
 export class InvalidEnvError extends Error {
   override name = "InvalidEnvError";

@@ -1,10 +1,13 @@
-import type { MetaFunction } from "@remix-run/node";
+import type { LinksFunction, MetaFunction } from "@remix-run/node";
 import { Links, Meta, Outlet, Scripts, ScrollRestoration } from "@remix-run/react";
+import { useNonce } from "./nonce";
 
 /** Default title; routes set their own through `meta`. */
 export const meta: MetaFunction = () => [{ title: "runfeed" }];
+export const links: LinksFunction = () => [{ rel: "icon", href: "/favicon.svg", type: "image/svg+xml" }];
 
 export function Layout({ children }: { children: React.ReactNode }) {
+  const nonce = useNonce();
   return (
     <html lang="en">
       <head>
@@ -12,11 +15,17 @@ export function Layout({ children }: { children: React.ReactNode }) {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <Meta />
         <Links />
+        {/* Before any module: zod runs jitless in the browser. Its JIT probe calls `new Function`, which
+            the CSP (no 'unsafe-eval') refuses and reports. `z.config` would come too late: schemas are
+            built while modules load, and zod reads this global when it loads. */}
+        <script nonce={nonce} suppressHydrationWarning>
+          {"globalThis.__zod_globalConfig = { jitless: true };"}
+        </script>
       </head>
       <body>
         {children}
-        <ScrollRestoration />
-        <Scripts />
+        <ScrollRestoration nonce={nonce} />
+        <Scripts nonce={nonce} />
       </body>
     </html>
   );

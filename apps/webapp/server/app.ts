@@ -1,10 +1,13 @@
 /**
  * Builds the webapp: Express serving the Remix app (Vite middleware in development, the built
- * bundle in production), with `context.services` for every loader and action.
+ * bundle in production), with `context.services`, the request's client and its CSP nonce for every
+ * loader and action. In front of Remix: security headers on every answer and the Origin check on every
+ * dashboard write (docs/decisions/080-dashboard-security.md).
  *
  * The hottest write routes (HOT_ROUTES) are served by the same Remix route modules, called directly
  * ahead of the static files and Remix's router (docs/decisions/070-write-path-throughput.md).
  */
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
@@ -13,6 +16,9 @@ import type { ActionFunction, AppLoadContext, LoaderFunction, ServerBuild } from
 import express from "express";
 import pg from "pg";
 import type { WebappEnv } from "../app/env.server.js";
+import { refuseCrossOrigin } from "../app/services/csrf.server.js";
+import { compileTrust, createClientResolver } from "../app/services/requestClient.server.js";
+import { securityHeaders } from "../app/services/securityHeaders.server.js";
 import { createServices, type Services } from "../app/services/services.server.js";
 import { registerWritePool } from "../app/services/writeBuffer.server.js";
 
@@ -20,10 +26,12 @@ export const APP_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUILD_ENTRY = `${APP_ROOT}/build/server/index.js`;
 
 export interface Webapp {
-  /** Everything but the hot routes (listen() serves those first, without Express). */
+  /** Everything but the hot routes (the handler serves those first, without Express). */
   app: express.Express;
   /** The server's request listener: HOT_ROUTES directly, the rest through `app`. */
   handler(req: IncomingMessage, res: ServerResponse): void;
+  /** The HTTP server (not yet listening; see listen()). In development it also carries Vite's HMR websocket. */
+  server: Server;
   services: Services;
   close(): Promise<void>;
 }
@@ -37,36 +45,67 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
   services.onClose(() => writePool.end());
   const app = express();
   app.disable("x-powered-by");
+  // Express (and so @remix-run/express's request.url) believes forwarded headers from the same proxies.
+  app.set("trust proxy", compileTrust(env.TRUST_PROXY));
+  const resolveClient = createClientResolver(env);
+  // Per request: who is asking, and the nonce this document's inline scripts carry.
+  app.use((req, res, next) => {
+    res.locals.context = {
+      services,
+      client: resolveClient(req),
+      cspNonce: randomBytes(16).toString("base64"),
+    } satisfies AppLoadContext;
+    next();
+  });
+  app.use(securityHeaders(), refuseCrossOrigin());
+
+  // Created here so that Vite can put its HMR websocket on it (same origin: the CSP's connect-src 'self').
+  const server = createServer((req, res) => handler(req, res));
 
   const useBuild = env.NODE_ENV === "production" && existsSync(BUILD_ENTRY);
   let build: ServerBuild | (() => Promise<ServerBuild>);
   let closeVite = async () => {};
-  const context: AppLoadContext = { services };
   if (useBuild) {
     app.use("/assets", express.static(`${APP_ROOT}/build/client/assets`, { immutable: true, maxAge: "1y" }));
     app.use(express.static(`${APP_ROOT}/build/client`, { maxAge: "1h" }));
     build = (await import(BUILD_ENTRY)) as ServerBuild;
   } else {
-    const vite = await import("vite");
-    const server = await vite.createServer({
+    const { createServer: createViteServer } = await import("vite");
+    const vite = await createViteServer({
       root: APP_ROOT,
       configFile: `${APP_ROOT}/vite.config.ts`,
       // cors: false — Vite's own CORS middleware would swallow API preflights from other origins and
       // add a second access-control-allow-origin for localhost ones; the API routes do CORS themselves.
-      server: { middlewareMode: true, hmr: false, ws: false, cors: false },
+      // The HMR websocket rides on the app's own server (no extra port, and same-origin for the CSP).
+      server: { middlewareMode: true, hmr: { server }, cors: false },
       appType: "custom",
       logLevel: "warn",
     });
-    app.use(server.middlewares);
-    build = () => server.ssrLoadModule("virtual:remix/server-build") as Promise<ServerBuild>;
-    closeVite = () => server.close();
+    app.use(vite.middlewares);
+    build = () => vite.ssrLoadModule("virtual:remix/server-build") as Promise<ServerBuild>;
+    closeVite = () => vite.close();
   }
 
-  app.all("*", createRequestHandler({ build, mode: env.NODE_ENV, getLoadContext: () => context }));
+  app.all(
+    "*",
+    createRequestHandler({
+      build,
+      mode: env.NODE_ENV,
+      getLoadContext: (_req, res) => res.locals.context as AppLoadContext,
+    }),
+  );
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const hot = matchHotRoute(req);
     if (!hot) return void app(req, res);
+    // The bearer-token API routes read only `services`; the client is worked out if one ever asks.
+    const context: AppLoadContext = {
+      services,
+      get client() {
+        return resolveClient(req);
+      },
+      cspNonce: "",
+    };
     void (typeof build === "function" ? build() : Promise.resolve(build))
       .then((b) => serveHotRoute(b, hot, req, res, context, () => app(req, res)))
       .catch((error: unknown) => {
@@ -80,6 +119,7 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
   return {
     app,
     handler,
+    server,
     services,
     async close() {
       await closeVite();
@@ -91,7 +131,7 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
 /** Starts listening; resolves with the URL once ready. */
 export async function listen(webapp: Webapp, port: number, host: string): Promise<{ url: string; server: Server }> {
   return new Promise((resolve, reject) => {
-    const server = createServer(webapp.handler);
+    const { server } = webapp;
     server.listen(port, host, () => {
       const address = server.address();
       const actualPort = typeof address === "object" && address ? address.port : port;
@@ -130,7 +170,7 @@ const HOT_ROUTES: readonly HotRoute[] = [
     param: "batchId",
     realtime: true,
   },
-  // Stream readers (docs/decisions/080-realtime-streams.md): SSE bodies held open, like the feeds.
+  // Stream readers (docs/decisions/081-realtime-streams.md): SSE bodies held open, like the feeds.
   {
     id: "routes/realtime.v1.streams.$runId.input.$streamId",
     pattern: /^\/realtime\/v1\/streams\/([^/]+)\/input\/([^/]+)\/?$/,

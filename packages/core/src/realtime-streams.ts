@@ -1,7 +1,7 @@
 /**
  * Realtime streams on the wire (the Trigger.dev v1 "server-stored" stream protocol): every path part,
  * header and SSE framing rule, named once. Shared by the webapp's stream routes and @runfeed/sdk.
- * Pure: no I/O. The storage and the end-of-stream rules are in docs/decisions/080-realtime-streams.md.
+ * Pure: no I/O. The storage and the end-of-stream rules are in docs/decisions/081-realtime-streams.md.
  *
  *   PUT  /realtime/v1/streams/:runId/:target/:key          create → {"version":"v1"}
  *   POST /realtime/v1/streams/:runId/:target/:key          NDJSON body, one chunk per line

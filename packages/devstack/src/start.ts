@@ -68,7 +68,8 @@ try {
 
   const webapp = startProcess("webapp", NODE, tsx("apps/webapp/server/index.ts"), {
     cwd: ROOT,
-    env: webappEnv,
+    // Seeded demo mode: the sign-in form offers the demo user's email.
+    env: { ...webappEnv, DEMO_SIGN_IN_EMAIL: seeded.user?.email ?? "" },
     onExit: (code) => {
       if (!stopping) {
         log(`webapp exited (${code}); stopping`);

@@ -54,7 +54,7 @@ export function AppShell({
           </nav>
         ) : null}
         <div className="sidebar-footer">
-          <div className="user">
+          <NavLink to="/account" className="user" title="Account: sessions and password">
             <span className="avatar" aria-hidden>
               {user.name.slice(0, 1).toUpperCase()}
             </span>
@@ -62,7 +62,7 @@ export function AppShell({
               <strong>{user.name}</strong>
               <span className="muted">{user.email}</span>
             </span>
-          </div>
+          </NavLink>
           <Form method="post" action="/logout">
             <button className="button button-ghost button-small" type="submit">
               Sign out

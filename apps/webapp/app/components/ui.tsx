@@ -47,20 +47,14 @@ export function StatusBadge({ status }: { status: PublicRunStatus }) {
   );
 }
 
+/** A native <progress> (no inline style attribute, which the CSP's style-src does not allow). */
 export function ProgressBar({ value, label, compact }: { value: number; label?: string; compact?: boolean }) {
   const percent = Math.round(value * 100);
   return (
-    <div
-      className={compact ? "progress progress-compact" : "progress"}
-      role="progressbar"
-      aria-valuenow={percent}
-      aria-valuemin={0}
-      aria-valuemax={100}
-      aria-label={label ?? "Progress"}
-    >
-      <div className="progress-track">
-        <div className="progress-fill" style={{ width: `${percent}%` }} />
-      </div>
+    <div className={compact ? "progress progress-compact" : "progress"}>
+      <progress className="progress-track" max={100} value={percent} aria-label={label ?? "Progress"}>
+        {percent}%
+      </progress>
       <span className="progress-label">{label ?? `${percent}%`}</span>
     </div>
   );

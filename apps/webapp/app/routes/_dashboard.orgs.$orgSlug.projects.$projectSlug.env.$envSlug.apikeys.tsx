@@ -1,6 +1,7 @@
 /**
- * API keys: the environment's root secret key (shown on request, rollable) and additional keys with
- * scopes (the plaintext is shown once; only its SHA-256 is stored).
+ * API keys: the environment's root secret key (shown on request, rollable), additional keys with
+ * scopes (the plaintext is shown once; only its SHA-256 is stored), and the audit log of key changes
+ * and of the organisation members' sign-ins.
  */
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
@@ -15,32 +16,35 @@ import {
   revokeApiKey,
   rollRootKey,
 } from "../services/dashboard.server";
+import { listAuditEvents, type AuditRow } from "../services/audit.server";
 import { requireUser } from "../services/session.server";
 
 export const meta: MetaFunction = () => [{ title: "API keys · runfeed" }];
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const user = await requireUser(context.services, request);
+  const user = await requireUser(context, request);
   const environment = await requireEnvironment(context.services, user.id, params);
   return {
     environment: { slug: environment.slug, type: environment.type },
     rootKey: environment.apiKey,
     keys: await listApiKeys(context.services.prisma, environment.id),
+    audit: await listAuditEvents(context.services.prisma, environment),
     now: Date.now(),
   };
 }
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const { prisma } = context.services;
-  const user = await requireUser(context.services, request);
+  const user = await requireUser(context, request);
   const environment = await requireEnvironment(context.services, user.id, params);
+  const actor = { userId: user.id, clientAddress: context.client.address };
   const form = await request.formData();
   switch (form.get("intent")) {
     case "roll-root": {
       if (form.get("confirm") !== environment.slug) {
         return data({ intent: "roll-root", error: `Type "${environment.slug}" to confirm.` } as const, { status: 400 });
       }
-      await rollRootKey(prisma, environment);
+      await rollRootKey(prisma, environment, actor);
       return { intent: "roll-root", rolled: true } as const;
     }
     case "create": {
@@ -56,11 +60,11 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
           status: 400,
         });
       }
-      const created = await createApiKey(prisma, environment, parsed.data);
+      const created = await createApiKey(prisma, environment, parsed.data, actor);
       return { intent: "create", key: created.key, name: parsed.data.name } as const;
     }
     case "revoke": {
-      const revoked = await revokeApiKey(prisma, environment.id, String(form.get("id") ?? ""));
+      const revoked = await revokeApiKey(prisma, environment.id, String(form.get("id") ?? ""), actor);
       return revoked
         ? ({ intent: "revoke", revoked: true } as const)
         : data({ intent: "revoke", error: "Key not found." } as const, { status: 404 });
@@ -77,7 +81,7 @@ type ActionResult =
   | { intent: string; error: string };
 
 export default function ApiKeysPage() {
-  const { environment, rootKey, keys, now: loadedAt } = useLoaderData<typeof loader>();
+  const { environment, rootKey, keys, audit, now: loadedAt } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>() as ActionResult | undefined;
   const navigation = useNavigation();
   const [revealed, setRevealed] = useState(false);
@@ -236,6 +240,70 @@ export default function ApiKeysPage() {
           <p className="muted">No additional keys yet.</p>
         )}
       </div>
+
+      <AuditLog events={audit} now={now} />
     </section>
+  );
+}
+
+const AUDIT_LABELS: Record<string, string> = {
+  "sign-in": "Signed in",
+  "sign-in-failed": "Failed sign-in",
+  "sign-out": "Signed out",
+  "sign-out-everywhere": "Signed out everywhere",
+  "password-changed": "Changed password",
+  "api-key-created": "Created key",
+  "api-key-revoked": "Revoked key",
+  "root-key-rolled": "Rolled secret key",
+};
+
+function AuditLog({ events, now }: { events: AuditRow[]; now: number }) {
+  return (
+    <div className="card">
+      <h2>Audit log</h2>
+      <p className="muted">
+        Key changes in this environment, and sign-ins of this organisation's members, with the client address.
+      </p>
+      {events.length ? (
+        <div className="table-wrap">
+          <table className="table" data-testid="audit-log">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Event</th>
+                <th>User</th>
+                <th>Address</th>
+                <th>Details</th>
+              </tr>
+            </thead>
+            <tbody>
+              {events.map((event) => (
+                <tr key={event.id} data-action={event.action}>
+                  <td className="nowrap">
+                    <RelativeTime ms={event.createdAt} now={now} />
+                  </td>
+                  <td className={event.action === "sign-in-failed" ? "audit-failed" : undefined}>
+                    {AUDIT_LABELS[event.action] ?? event.action}
+                  </td>
+                  <td>{event.email ?? <span className="muted">deleted user</span>}</td>
+                  <td className="mono">{event.clientAddress}</td>
+                  <td className="mono">
+                    {[
+                      event.details.name,
+                      event.details.keyPrefix && `${event.details.keyPrefix}…`,
+                      event.details.scopes,
+                    ]
+                      .filter(Boolean)
+                      .join(" · ")}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : (
+        <p className="muted">Nothing recorded yet.</p>
+      )}
+    </div>
   );
 }

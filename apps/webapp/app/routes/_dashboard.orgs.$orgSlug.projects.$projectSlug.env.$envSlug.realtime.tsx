@@ -14,7 +14,7 @@ export const meta: MetaFunction = () => [{ title: "Realtime · runfeed" }];
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { services } = context;
-  const user = await requireUser(services, request);
+  const user = await requireUser(context, request);
   const environment = await requireEnvironment(services, user.id, params);
   const environments = await services.prisma.runtimeEnvironment.findMany({
     where: { projectId: environment.projectId, archivedAt: null },

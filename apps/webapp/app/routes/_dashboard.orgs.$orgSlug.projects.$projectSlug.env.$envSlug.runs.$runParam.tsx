@@ -1,11 +1,12 @@
 /**
  * One run, live: status, timestamps, metadata (with a progress bar), output and error follow the
- * single-run realtime feed; the lists of relatives are refreshed when the run changes.
+ * single-run realtime feed; the lists of relatives are refreshed when the run changes. A run that has
+ * not finished can be cancelled.
  */
-import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import { Link, useLoaderData, useParams, useRevalidator } from "@remix-run/react";
+import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Form, Link, useLoaderData, useNavigation, useParams, useRevalidator } from "@remix-run/react";
 import { useCallback, useEffect, useRef } from "react";
-import { publicStatusFromRunStatus } from "@runfeed/core";
+import { isFinalRunStatus, publicStatusFromRunStatus } from "@runfeed/core";
 import { RunStreams } from "../components/runs/RunStreams";
 import { RunsTable } from "../components/runs/RunsTable";
 import { useLiveRun } from "../components/runs/useLiveRuns";
@@ -30,6 +31,8 @@ import {
   useNow,
 } from "../components/ui";
 import { dashboardRealtimeToken, getRunDetail, requireEnvironment } from "../services/dashboard.server";
+import { findRun } from "../services/runs.server";
+import { cancelRun } from "../services/runsActions.server";
 import { requireUser } from "../services/session.server";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
@@ -38,13 +41,24 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { services } = context;
-  const user = await requireUser(services, request);
+  const user = await requireUser(context, request);
   const environment = await requireEnvironment(services, user.id, params);
   const friendlyId = params.runParam ?? "";
   const detail = await getRunDetail(services.prisma, environment.id, friendlyId).catch(() => {
     throw new Response(`No run ${friendlyId} in this environment.`, { status: 404 });
   });
   return { detail, now: Date.now(), token: await dashboardRealtimeToken(environment, detail.run.friendlyId) };
+}
+
+export async function action({ request, params, context }: ActionFunctionArgs) {
+  const user = await requireUser(context, request);
+  const environment = await requireEnvironment(context.services, user.id, params);
+  const form = await request.formData();
+  if (form.get("intent") !== "cancel") return data({ error: "Unknown action." }, { status: 400 });
+  const run = await findRun(context.services.prisma, environment.id, params.runParam ?? "");
+  if (!run) return data({ error: "Run not found." }, { status: 404 });
+  await cancelRun(context.services.prisma, run);
+  return { canceled: run.friendlyId };
 }
 
 export default function RunPage() {
@@ -99,7 +113,12 @@ export default function RunPage() {
             <RelativeTime ms={run.createdAt} now={now} />
           </>
         }
-        actions={<LiveIndicator state={live.state} />}
+        actions={
+          <>
+            {isFinalRunStatus(run.status) ? null : <CancelRunButton />}
+            <LiveIndicator state={live.state} />
+          </>
+        }
       />
 
       <div className="run-summary card" data-run-id={run.friendlyId} data-status={status}>
@@ -225,6 +244,19 @@ export default function RunPage() {
         )}
       </div>
     </section>
+  );
+}
+
+function CancelRunButton() {
+  const navigation = useNavigation();
+  const canceling = navigation.state === "submitting" && navigation.formData?.get("intent") === "cancel";
+  return (
+    <Form method="post">
+      <input type="hidden" name="intent" value="cancel" />
+      <button className="button button-ghost button-small" type="submit" disabled={canceling}>
+        {canceling ? "Canceling…" : "Cancel run"}
+      </button>
+    </Form>
   );
 }
 

@@ -41,7 +41,7 @@ const MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { services } = context;
-  const user = await requireUser(services, request);
+  const user = await requireUser(context, request);
   const environment = await requireEnvironment(services, user.id, params);
   const url = new URL(request.url);
   const filters = parseRunFilters(url);
@@ -62,7 +62,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const { services } = context;
-  const user = await requireUser(services, request);
+  const user = await requireUser(context, request);
   const environment = await requireEnvironment(services, user.id, params);
   const isMultipart = request.headers.get("content-type")?.startsWith("multipart/form-data");
   const form = isMultipart

@@ -5,7 +5,7 @@ import { requireUser } from "../services/session.server";
 
 /** Every environment page: the signed-in user must be a member of the environment's organisation. */
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const user = await requireUser(context.services, request);
+  const user = await requireUser(context, request);
   const environment = await requireEnvironment(context.services, user.id, params);
   return { environment: { id: environment.id, slug: environment.slug, type: environment.type } };
 }

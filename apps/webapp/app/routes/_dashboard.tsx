@@ -8,7 +8,7 @@ import { requireUser } from "../services/session.server";
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: stylesheet }];
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  const user = await requireUser(context.services, request);
+  const user = await requireUser(context, request);
   return {
     user: { name: user.name, email: user.email },
     organizations: await switcherTree(context.services.prisma, user.id),

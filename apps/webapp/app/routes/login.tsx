@@ -1,40 +1,34 @@
 import {
-  data,
   redirect,
   type ActionFunctionArgs,
   type LinksFunction,
   type LoaderFunctionArgs,
   type MetaFunction,
 } from "@remix-run/node";
-import { Form, useActionData, useNavigation, useSearchParams } from "@remix-run/react";
+import { Form, useActionData, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
 import stylesheet from "../styles/app.css?url";
-import { authenticateUser, createUserSession, getUserId, safeRedirect } from "../services/session.server";
+import { safeRedirect } from "../services/redirects.server";
+import { getCurrentSession } from "../services/session.server";
+import { retryAfterHeaders, signIn, type SignInFailure } from "../services/signIn.server";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: stylesheet }];
 export const meta: MetaFunction = () => [{ title: "Sign in · runfeed" }];
+export const headers = retryAfterHeaders;
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  if (await getUserId(context.services, request)) {
+  if (await getCurrentSession(context, request)) {
     const url = new URL(request.url);
-    // A stale cookie of a deleted user is handled by requireUser on the target page.
-    return redirect(safeRedirect(url.searchParams.get("redirectTo")));
+    return redirect(safeRedirect(url.searchParams.get("redirectTo"), context.client.origin));
   }
-  return null;
+  // Seeded demo mode only (DEMO_SIGN_IN_EMAIL, set by `pnpm start`): pre-fill the demo user.
+  return { demoEmail: context.services.env.DEMO_SIGN_IN_EMAIL ?? null };
 }
 
-export async function action({ request, context }: ActionFunctionArgs) {
-  const form = await request.formData();
-  const email = String(form.get("email") ?? "");
-  const password = String(form.get("password") ?? "");
-  const redirectTo = safeRedirect(String(form.get("redirectTo") ?? "/"));
-  if (!email || !password) return data({ error: "Enter your email and password." }, { status: 400 });
-  const user = await authenticateUser(context.services.prisma, email, password);
-  if (!user) return data({ error: "That email and password do not match." }, { status: 401 });
-  return createUserSession(context.services, request, user.id, redirectTo);
-}
+export const action = ({ request, context }: ActionFunctionArgs) => signIn(context, request);
 
 export default function Login() {
-  const actionData = useActionData<typeof action>() as { error?: string } | undefined;
+  const { demoEmail } = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>() as SignInFailure | undefined;
   const [searchParams] = useSearchParams();
   const navigation = useNavigation();
   return (
@@ -51,11 +45,18 @@ export default function Login() {
           <input type="hidden" name="redirectTo" value={searchParams.get("redirectTo") ?? "/"} />
           <label className="field">
             <span>Email</span>
-            <input name="email" type="email" autoComplete="username" defaultValue="demo@runfeed.dev" required />
+            <input
+              name="email"
+              type="email"
+              autoComplete="username"
+              defaultValue={demoEmail ?? undefined}
+              required
+              autoFocus={!demoEmail}
+            />
           </label>
           <label className="field">
             <span>Password</span>
-            <input name="password" type="password" autoComplete="current-password" required autoFocus />
+            <input name="password" type="password" autoComplete="current-password" required autoFocus={!!demoEmail} />
           </label>
           {actionData?.error ? (
             <p className="form-error" role="alert">
@@ -66,9 +67,11 @@ export default function Login() {
             {navigation.state !== "idle" ? "Signing in…" : "Sign in"}
           </button>
         </Form>
-        <p className="hint">
-          The demo user's password is printed by <code>pnpm start</code>.
-        </p>
+        {demoEmail ? (
+          <p className="hint">
+            The demo user's password is printed by <code>pnpm start</code>.
+          </p>
+        ) : null}
       </div>
     </main>
   );

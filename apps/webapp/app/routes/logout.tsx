@@ -1,5 +1,5 @@
 import { redirect, type ActionFunctionArgs } from "@remix-run/node";
-import { logout } from "../services/session.server";
+import { endSession } from "../services/session.server";
 
-export const action = ({ request, context }: ActionFunctionArgs) => logout(context.services, request);
+export const action = ({ request, context }: ActionFunctionArgs) => endSession(context, request);
 export const loader = () => redirect("/");

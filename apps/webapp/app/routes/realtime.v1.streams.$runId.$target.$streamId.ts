@@ -1,5 +1,5 @@
 /**
- * The v1 stream writer's endpoints (docs/decisions/080-realtime-streams.md):
+ * The v1 stream writer's endpoints (docs/decisions/081-realtime-streams.md):
  * - PUT  creates the stream: lists it on the run (`realtimeStreams`) and answers `{"version":"v1"}`;
  * - POST takes its chunks as newline-delimited JSON, for as long as the body stays open;
  * - HEAD answers `x-last-chunk-index`, the last chunk stored for the writer's `x-client-id`, so a

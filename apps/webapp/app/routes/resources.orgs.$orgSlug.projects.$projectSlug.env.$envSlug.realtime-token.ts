@@ -7,7 +7,7 @@ import { dashboardRealtimeToken, requireEnvironment } from "../services/dashboar
 import { requireUser } from "../services/session.server";
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const user = await requireUser(context.services, request);
+  const user = await requireUser(context, request);
   const environment = await requireEnvironment(context.services, user.id, params);
   const run = new URL(request.url).searchParams.get("run") ?? undefined;
   const token = await dashboardRealtimeToken(environment, run);

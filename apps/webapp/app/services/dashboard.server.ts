@@ -18,6 +18,7 @@ import { TIME_RANGES, runCursor, type RunFilters } from "../components/runs/filt
 import { runFromPrisma, type RunListItem } from "../components/runs/runRow";
 
 export { RunFilters, TIME_RANGES, parseRunFilters, runCursor, type TimeRange } from "../components/runs/filters";
+import { auditEventCreate, type AuditActor } from "./audit.server";
 import { clearAuthCache, sha256, signPublicToken, type AuthenticatedEnvironment } from "./auth.server";
 import { notFound } from "./httpErrors.server";
 import type { Services } from "./services.server";
@@ -279,46 +280,75 @@ export const CreateApiKeyForm = z.object({
     ),
 });
 
-/** Creates an additional key; the plaintext is returned once and only its SHA-256 is stored. */
+/** Creates an additional key; the plaintext is returned once and only its SHA-256 is stored. Audited. */
 export async function createApiKey(
   prisma: PrismaClient,
   environment: Pick<AuthenticatedEnvironment, "id" | "type">,
   input: z.output<typeof CreateApiKeyForm>,
+  actor: AuditActor,
 ): Promise<{ id: string; key: string }> {
   const key = generateAdditionalKey(environment.type);
   if (!ADDITIONAL_KEY_REGEX.test(key)) throw new Error("generated key has the wrong format");
-  const created = await prisma.apiKey.create({
-    data: {
-      name: input.name,
-      keyHash: sha256(key),
-      keyPrefix: key.slice(0, key.lastIndexOf("_") + 5),
-      scopes: input.scopes,
-      runtimeEnvironmentId: environment.id,
-    },
-  });
+  const keyPrefix = key.slice(0, key.lastIndexOf("_") + 5);
+  const [created] = await prisma.$transaction([
+    prisma.apiKey.create({
+      data: {
+        name: input.name,
+        keyHash: sha256(key),
+        keyPrefix,
+        scopes: input.scopes,
+        runtimeEnvironmentId: environment.id,
+      },
+    }),
+    auditEventCreate(prisma, {
+      action: "api-key-created",
+      actor,
+      environmentId: environment.id,
+      details: { name: input.name, keyPrefix, scopes: input.scopes.join(" ") },
+    }),
+  ]);
   return { id: created.id, key };
 }
 
-export async function revokeApiKey(prisma: PrismaClient, environmentId: string, id: string): Promise<boolean> {
-  const { count } = await prisma.apiKey.updateMany({
-    where: { id, runtimeEnvironmentId: environmentId, revokedAt: null },
-    data: { revokedAt: new Date() },
+/** Revokes an additional key of the environment (false when there is no such unrevoked key). Audited. */
+export async function revokeApiKey(
+  prisma: PrismaClient,
+  environmentId: string,
+  id: string,
+  actor: AuditActor,
+): Promise<boolean> {
+  const revoked = await prisma.$transaction(async (tx) => {
+    const key = await tx.apiKey.findFirst({ where: { id, runtimeEnvironmentId: environmentId, revokedAt: null } });
+    if (!key) return false;
+    await tx.apiKey.update({ where: { id: key.id }, data: { revokedAt: new Date() } });
+    await auditEventCreate(tx, {
+      action: "api-key-revoked",
+      actor,
+      environmentId,
+      details: { name: key.name, keyPrefix: key.keyPrefix },
+    });
+    return true;
   });
   // This instance stops accepting it at once; others within the auth cache's few seconds.
   clearAuthCache(prisma);
-  return count === 1;
+  return revoked;
 }
 
 /**
  * A new root secret key. The old one stops working (at once on this instance, within the auth
  * cache's few seconds on others), and so do public tokens signed with it (HS256 over the root key).
+ * Audited.
  */
 export async function rollRootKey(
   prisma: PrismaClient,
   environment: Pick<AuthenticatedEnvironment, "id" | "type">,
+  actor: AuditActor,
 ): Promise<string> {
   const apiKey = generateRootKey(environment.type);
-  await prisma.runtimeEnvironment.update({ where: { id: environment.id }, data: { apiKey } });
+  await prisma.$transaction([
+    prisma.runtimeEnvironment.update({ where: { id: environment.id }, data: { apiKey } }),
+    auditEventCreate(prisma, { action: "root-key-rolled", actor, environmentId: environment.id }),
+  ]);
   clearAuthCache(prisma);
   return apiKey;
 }

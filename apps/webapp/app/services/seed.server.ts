@@ -55,5 +55,5 @@ export const seedDemo = (prisma: PrismaClient) =>
   seedProject(prisma, { orgSlug: "demo", orgTitle: "Demo Org", projectSlug: "demo", projectName: "Demo project" });
 
 /** The demo sign-in (`seedDemoUser(prisma) → {email, password}`) and the live CSV import (`seedDemoScenario`). */
-export { seedDemoUser, type DemoUser } from "./session.server";
+export { seedDemoUser, type DemoUser } from "./users.server";
 export { seedDemoScenario, type DemoScenario } from "./worker.server";

@@ -10,6 +10,8 @@ import { createLogger, type Logger } from "./logger.server";
 import { createMetrics, type Metrics } from "./metrics.server";
 import { createRealtimeServices, type RealtimeServices } from "./realtime/realtimeServices.server";
 import { createRealtimeStreams, type RealtimeStreams } from "./realtime/streams/streamServices.server";
+import type { RequestClient } from "./requestClient.server";
+import { createSignInThrottle, type SignInThrottle } from "./signInThrottle.server";
 import { createWorker } from "./worker.server";
 import type { RunWorker } from "../worker/runWorker.server";
 
@@ -23,6 +25,8 @@ export interface Services {
   realtime: RealtimeServices;
   /** Realtime streams: Redis store, live hub, Postgres archive, sweeper (services/realtime/streams). */
   streams: RealtimeStreams;
+  /** Failed sign-ins per account and client address (signInThrottle.server.ts). */
+  signInThrottle: SignInThrottle;
   /** The example worker (app/worker), when WORKER_ENABLED; `wake()` it after triggering in-process. */
   worker: RunWorker | undefined;
   /** Hooks run by close(), in reverse order of registration (workers, timers, connections). */
@@ -54,6 +58,7 @@ export function createServices(env: WebappEnv): Services {
     metrics,
     realtime,
     streams,
+    signInThrottle: createSignInThrottle(redis, env),
     worker,
     onClose: (fn) => closers.push(fn),
     async close() {
@@ -67,5 +72,9 @@ export function createServices(env: WebappEnv): Services {
 declare module "@remix-run/node" {
   interface AppLoadContext {
     services: Services;
+    /** This request's client address, origin and scheme (requestClient.server.ts). */
+    client: RequestClient;
+    /** This document's CSP nonce, for Remix's inline scripts (securityHeaders.server.ts, entry.server.tsx). */
+    cspNonce: string;
   }
 }

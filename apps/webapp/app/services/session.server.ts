@@ -1,143 +1,174 @@
 /**
- * Dashboard sign-in: users with scrypt password hashes, and a cookie session signed with
- * SESSION_SECRET (Remix `createCookieSessionStorage`). Guards are `require*` functions that throw
- * a redirect, so loaders read top-down (style.md, Epic Stack).
+ * Dashboard sessions, kept server-side in the "Session" table (docs/decisions/080-dashboard-security.md).
+ * The cookie holds a random 256-bit token, signed with SESSION_SECRET; the table holds only the
+ * token's SHA-256. A session ends when it is signed out, when its user signs out everywhere or changes
+ * password, after SESSION_IDLE_TIMEOUT_MS without a request, and SESSION_MAX_AGE_MS after sign-in.
+ * Guards are `require*` functions that throw a redirect, so loaders read top-down (style.md).
  */
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from "node:crypto";
-import { promisify } from "node:util";
-import { createCookieSessionStorage, redirect, type SessionStorage } from "@remix-run/node";
-import { randomString } from "@runfeed/core";
-import type { PrismaClient, User } from "@runfeed/database";
+import { createHash, randomBytes } from "node:crypto";
+import { createCookie, redirect, type AppLoadContext, type Cookie } from "@remix-run/node";
+import type { Session, User } from "@runfeed/database";
 import type { WebappEnv } from "../env.server";
-import type { Services } from "./services.server";
+import { recordAudit, type AuditAction } from "./audit.server";
 
-const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
-const KEY_LENGTH = 32;
-const USER_ID_KEY = "userId";
+export const SESSION_COOKIE = "__runfeed_session";
+/** lastSeenAt is written at most this often per session (the idle timeout is kept to this precision). */
+const TOUCH_INTERVAL_MS = 60_000;
+const USER_AGENT_MAX = 256;
 
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const hash = await scrypt(password, salt, KEY_LENGTH);
-  return `scrypt$${salt.toString("base64")}$${hash.toString("base64")}`;
-}
+// One cookie per parsed env (not a module singleton: tests run several webapps side by side).
+const cookies = new WeakMap<WebappEnv, Cookie>();
 
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, salt, hash] = stored.split("$");
-  if (scheme !== "scrypt" || !salt || !hash) return false;
-  const expected = Buffer.from(hash, "base64");
-  const actual = await scrypt(password, Buffer.from(salt, "base64"), expected.length);
-  return timingSafeEqual(actual, expected);
-}
-
-// One storage per parsed env (not a module singleton: tests run several webapps side by side).
-const storages = new WeakMap<WebappEnv, SessionStorage>();
-
-export function sessionStorage(env: WebappEnv): SessionStorage {
-  let storage = storages.get(env);
-  if (!storage) {
-    storage = createCookieSessionStorage({
-      cookie: {
-        name: "__runfeed_session",
-        httpOnly: true,
-        sameSite: "lax",
-        path: "/",
-        secrets: [env.SESSION_SECRET],
-        secure: env.NODE_ENV === "production" && (env.APP_ORIGIN ?? "").startsWith("https:"),
-        maxAge: 60 * 60 * 24 * 14,
-      },
+function sessionCookie(env: WebappEnv): Cookie {
+  let cookie = cookies.get(env);
+  if (!cookie) {
+    cookie = createCookie(SESSION_COOKIE, {
+      httpOnly: true,
+      sameSite: "lax",
+      path: "/",
+      secrets: [env.SESSION_SECRET],
     });
-    storages.set(env, storage);
+    cookies.set(env, cookie);
   }
-  return storage;
+  return cookie;
 }
 
-export async function getUserId(services: Services, request: Request): Promise<string | undefined> {
-  const session = await sessionStorage(services.env).getSession(request.headers.get("cookie"));
-  const userId = session.get(USER_ID_KEY);
-  return typeof userId === "string" ? userId : undefined;
+const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
+
+async function cookieToken(context: AppLoadContext, request: Request): Promise<string | undefined> {
+  const token: unknown = await sessionCookie(context.services.env).parse(request.headers.get("cookie"));
+  return typeof token === "string" && token.length > 0 ? token : undefined;
 }
 
-/** The signed-in user, or a redirect to /login (remembering where they were going). */
-export async function requireUser(services: Services, request: Request): Promise<User> {
-  const userId = await getUserId(services, request);
-  const user = userId ? await services.prisma.user.findUnique({ where: { id: userId } }) : null;
-  if (!user) {
-    const url = new URL(request.url);
-    const redirectTo = `${url.pathname}${url.search}`;
-    throw redirect(`/login?redirectTo=${encodeURIComponent(redirectTo)}`, {
-      headers: userId ? { "set-cookie": await destroyCookie(services, request) } : undefined,
-    });
-  }
-  return user;
+export interface CurrentSession {
+  session: Session;
+  user: User;
 }
 
-export async function authenticateUser(
-  prisma: PrismaClient,
-  email: string,
-  password: string,
-): Promise<User | undefined> {
-  const user = await prisma.user.findUnique({ where: { email: email.trim().toLowerCase() } });
-  if (!user) {
-    // Spend the same time as a real check so unknown emails are not distinguishable by timing.
-    await hashPassword(password);
+/** The request's live session and its user, or undefined (an expired one is deleted on the way). */
+export async function getCurrentSession(
+  context: AppLoadContext,
+  request: Request,
+): Promise<CurrentSession | undefined> {
+  const token = await cookieToken(context, request);
+  if (!token) return undefined;
+  const { prisma, env } = context.services;
+  const id = hashToken(token);
+  const found = await prisma.session.findUnique({ where: { id }, include: { user: true } });
+  if (!found) return undefined;
+  const now = Date.now();
+  const { user, ...session } = found;
+  if (session.expiresAt.getTime() <= now || session.lastSeenAt.getTime() + env.SESSION_IDLE_TIMEOUT_MS <= now) {
+    await prisma.session.deleteMany({ where: { id } });
     return undefined;
   }
-  return (await verifyPassword(password, user.passwordHash)) ? user : undefined;
+  if (now - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS) {
+    await prisma.session.updateMany({ where: { id }, data: { lastSeenAt: new Date(now) } });
+  }
+  return { session, user };
 }
 
-export async function createUserSession(services: Services, request: Request, userId: string, redirectTo: string) {
-  const storage = sessionStorage(services.env);
-  const session = await storage.getSession(request.headers.get("cookie"));
-  session.set(USER_ID_KEY, userId);
-  return redirect(safeRedirect(redirectTo), { headers: { "set-cookie": await storage.commitSession(session) } });
-}
-
-async function destroyCookie(services: Services, request: Request) {
-  const storage = sessionStorage(services.env);
-  return storage.destroySession(await storage.getSession(request.headers.get("cookie")));
-}
-
-export async function logout(services: Services, request: Request) {
-  return redirect("/login", { headers: { "set-cookie": await destroyCookie(services, request) } });
-}
-
-/** Only same-site paths; anything else goes to the dashboard root. */
-export function safeRedirect(to: string | null | undefined, fallback = "/"): string {
-  if (!to || typeof to !== "string" || !to.startsWith("/") || to.startsWith("//")) return fallback;
-  return to;
-}
-
-export interface DemoUser {
-  email: string;
-  password: string;
-}
-
-/**
- * Creates (or resets the password of) the demo user and makes it a member of the given
- * organisations (default: the `demo` organisation of seedDemo). Returns the credentials to print;
- * the password is new on every call unless one is given.
- */
-export async function seedDemoUser(
-  prisma: PrismaClient,
-  options: { organizationIds?: string[]; email?: string; password?: string; name?: string } = {},
-): Promise<DemoUser> {
-  const email = (options.email ?? "demo@runfeed.dev").toLowerCase();
-  const password = options.password ?? `demo-${randomString(12)}`;
-  const passwordHash = await hashPassword(password);
-  const user = await prisma.user.upsert({
-    where: { email },
-    update: { passwordHash },
-    create: { email, name: options.name ?? "Demo user", passwordHash },
-  });
-  const organizationIds =
-    options.organizationIds ??
-    (await prisma.organization.findMany({ where: { slug: "demo" }, select: { id: true } })).map((o) => o.id);
-  for (const organizationId of organizationIds) {
-    await prisma.orgMember.upsert({
-      where: { userId_organizationId: { userId: user.id, organizationId } },
-      update: {},
-      create: { userId: user.id, organizationId },
+/** The signed-in user's session, or a redirect to /login (remembering where they were going). */
+export async function requireSession(context: AppLoadContext, request: Request): Promise<CurrentSession> {
+  const current = await getCurrentSession(context, request);
+  if (!current) {
+    const url = new URL(request.url);
+    const redirectTo = `${url.pathname}${url.search}`;
+    const hadCookie = (await cookieToken(context, request)) !== undefined;
+    throw redirect(`/login?redirectTo=${encodeURIComponent(redirectTo)}`, {
+      headers: hadCookie ? { "set-cookie": await clearCookie(context) } : undefined,
     });
   }
-  return { email, password };
+  return current;
+}
+
+export async function requireUser(context: AppLoadContext, request: Request): Promise<User> {
+  return (await requireSession(context, request)).user;
+}
+
+/** Opens a session for the user; the answer is the redirect that sets its cookie. */
+export async function startSession(
+  context: AppLoadContext,
+  request: Request,
+  userId: string,
+  redirectTo: string,
+): Promise<Response> {
+  const { prisma, env } = context.services;
+  const token = randomBytes(32).toString("base64url");
+  const now = Date.now();
+  const expiresAt = new Date(now + env.SESSION_MAX_AGE_MS);
+  await prisma.$transaction([
+    // Housekeeping: the user's ended sessions go when a new one starts.
+    prisma.session.deleteMany({
+      where: {
+        userId,
+        OR: [
+          { expiresAt: { lte: new Date(now) } },
+          { lastSeenAt: { lte: new Date(now - env.SESSION_IDLE_TIMEOUT_MS) } },
+        ],
+      },
+    }),
+    prisma.session.create({
+      data: {
+        id: hashToken(token),
+        userId,
+        createdAt: new Date(now),
+        lastSeenAt: new Date(now),
+        expiresAt,
+        clientAddress: context.client.address,
+        userAgent: request.headers.get("user-agent")?.slice(0, USER_AGENT_MAX) ?? null,
+      },
+    }),
+  ]);
+  const cookie = await sessionCookie(env).serialize(token, { expires: expiresAt, secure: context.client.secure });
+  return redirect(redirectTo, { headers: { "set-cookie": cookie } });
+}
+
+/** Signs this browser out: its session row is deleted, so the cookie opens nothing even if replayed. */
+export async function endSession(context: AppLoadContext, request: Request): Promise<Response> {
+  const current = await getCurrentSession(context, request);
+  if (current) {
+    await context.services.prisma.session.deleteMany({ where: { id: current.session.id } });
+    await audit(context, "sign-out", current.user.id);
+  }
+  return redirect("/login", { headers: { "set-cookie": await clearCookie(context) } });
+}
+
+/** Signs the user out on every browser, this one included. */
+export async function endAllSessions(context: AppLoadContext, userId: string): Promise<Response> {
+  await context.services.prisma.session.deleteMany({ where: { userId } });
+  await audit(context, "sign-out-everywhere", userId);
+  return redirect("/login", { headers: { "set-cookie": await clearCookie(context) } });
+}
+
+/** The user's open sessions, newest activity first; `current` marks the one making this request. */
+export async function listSessions(context: AppLoadContext, current: CurrentSession) {
+  const { env, prisma } = context.services;
+  const now = Date.now();
+  const sessions = await prisma.session.findMany({
+    where: {
+      userId: current.user.id,
+      expiresAt: { gt: new Date(now) },
+      lastSeenAt: { gt: new Date(now - env.SESSION_IDLE_TIMEOUT_MS) },
+    },
+    orderBy: { lastSeenAt: "desc" },
+  });
+  return sessions.map((session) => ({
+    /** A short prefix of the token's hash: a stable key for the list, and nothing to sign in with. */
+    key: session.id.slice(0, 16),
+    current: session.id === current.session.id,
+    createdAt: session.createdAt.getTime(),
+    lastSeenAt: session.lastSeenAt.getTime(),
+    expiresAt: session.expiresAt.getTime(),
+    clientAddress: session.clientAddress,
+    userAgent: session.userAgent,
+  }));
+}
+
+function clearCookie(context: AppLoadContext): Promise<string> {
+  return sessionCookie(context.services.env).serialize("", { expires: new Date(0), secure: context.client.secure });
+}
+
+function audit(context: AppLoadContext, action: AuditAction, userId: string) {
+  return recordAudit(context.services.prisma, { action, actor: { userId, clientAddress: context.client.address } });
 }

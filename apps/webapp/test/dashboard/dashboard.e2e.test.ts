@@ -7,7 +7,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { ARTIFACTS_DIR, launchChromium, startDashboard, type DashboardFixture } from "./support.js";
+import { ARTIFACTS_DIR, BrowserProblems, launchChromium, startDashboard, type DashboardFixture } from "./support.js";
 
 declare global {
   interface Window {
@@ -22,15 +22,14 @@ describe("dashboard in a browser", () => {
   let page: Page;
   /** Printed when a test fails. */
   const debugLog: string[] = [];
+  /** Console errors, page errors and CSP violations of every page; each test must leave none. */
+  const watcher = new BrowserProblems();
+  const newPage = (options?: Parameters<Browser["newPage"]>[0]) => watcher.newPage(browser, options);
 
   beforeAll(async () => {
     [fixture, browser] = await Promise.all([startDashboard({ worker: true }), launchChromium()]);
     await mkdir(ARTIFACTS_DIR, { recursive: true });
-    page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
-    page.on("pageerror", (error) => console.error("[browser] page error:", error.message));
-    page.on("console", (message) => {
-      if (message.type() === "error") console.error("[browser]", message.text());
-    });
+    page = await newPage({ viewport: { width: 1360, height: 860 } });
   }, 90_000);
   afterEach(async (context) => {
     if (context.task.result?.state !== "fail") debugLog.length = 0;
@@ -40,6 +39,8 @@ describe("dashboard in a browser", () => {
       console.error(`failed at ${page.url()}:`, (await page.textContent("main").catch(() => ""))?.slice(0, 500));
       console.error(debugLog.join("\n"));
     }
+    // Every page the test opened: no console error, no uncaught exception, no CSP violation.
+    expect(watcher.take(), "browser console errors, page errors and CSP violations").toEqual([]);
   });
   afterAll(async () => {
     await browser?.close();
@@ -136,7 +137,7 @@ describe("dashboard in a browser", () => {
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, "run-page.png"), fullPage: true });
 
     // Phone width.
-    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const phone = await newPage({ viewport: { width: 390, height: 844 } });
     await phone.context().addCookies(await page.context().cookies());
     await phone.goto(page.url().replace(/\/runs\/.*$/, "/runs"));
     await phone.waitForSelector(row);
@@ -272,8 +273,10 @@ describe("dashboard in a browser", () => {
     timeout: 60_000,
   }, async () => {
     const { app } = fixture;
+    // The live feed's token is refused once the key is rolled (the browser logs the 401), then replaced.
+    watcher.expect(/status of 401 \(Unauthorized\) \(from http:\/\/[^/]+\/realtime\/v1\/runs\?/);
     const base = `${app.url}/orgs/test-org/projects/test-project/env/dev`;
-    const runs = await browser.newPage();
+    const runs = await newPage();
     await runs.context().addCookies(await page.context().cookies());
     await runs.goto(`${base}/runs`);
     await runs.waitForSelector('[data-live-state="live"]');
@@ -319,7 +322,7 @@ describe("dashboard in a browser", () => {
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, "api-keys-page.png"), fullPage: true });
 
     // Realtime: the runs page's live request holds a slot while it is open.
-    const runs = await browser.newPage();
+    const runs = await newPage();
     await runs.context().addCookies(await page.context().cookies());
     await runs.goto(`${base}/runs`);
     await runs.waitForSelector('[data-live-state="live"]');
@@ -330,5 +333,42 @@ describe("dashboard in a browser", () => {
     expect(await page.textContent(".health")).toBe("active");
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, "realtime-page.png"), fullPage: true });
     await runs.close();
+  });
+  it("cancels a run from its page, and signs out everywhere from the account page", { timeout: 60_000 }, async () => {
+    const { app } = fixture;
+    const dev = app.project.environments.find((e) => e.slug === "dev")!;
+    // The key as it is now (an earlier test rolled it).
+    const { apiKey } = await app.webapp.services.prisma.runtimeEnvironment.findUniqueOrThrow({ where: { id: dev.id } });
+    const response = await fetch(`${app.url}/api/v1/tasks/hello-world/trigger`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ payload: { name: "to-cancel", delayMs: 10_000 } }),
+    });
+    expect(response.status).toBe(200);
+    const { id } = (await response.json()) as { id: string };
+    await page.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs/${id}`);
+    await page.waitForSelector('[data-live-state="live"]');
+    await page.click('button:has-text("Cancel run")');
+    await page.waitForSelector('.run-summary[data-status="CANCELED"]', { timeout: 20_000 });
+    expect(await page.locator('button:has-text("Cancel run")').count()).toBe(0);
+
+    // A second browser signed in as the same user.
+    const other = await newPage();
+    await other.context().addCookies(await page.context().cookies());
+    await other.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/apikeys`);
+    await other.waitForSelector('[data-testid="audit-log"] tr[data-action="sign-in"]');
+
+    await page.click('a[href="/account"]');
+    await page.waitForURL(/\/account$/);
+    await page.waitForSelector('[data-testid="sessions"]');
+    expect(await page.textContent('[data-testid="sessions"]')).toContain("this browser");
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "account-page.png"), fullPage: true });
+    await page.click('button:has-text("Sign out everywhere")');
+    await page.waitForURL(/\/login$/);
+
+    // The other browser's cookie opens nothing any more.
+    await other.reload();
+    await other.waitForURL(/\/login\?redirectTo=/);
+    await other.close();
   });
 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { seedDemo, seedDemoScenario, seedDemoUser } from "../../app/services/seed.server.js";
 import { createWorker } from "../../app/services/worker.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
-import { signIn } from "./support.js";
+import { postForm, signIn } from "./support.js";
 
 describe("dashboard pages", () => {
   let app: TestWebapp;
@@ -25,12 +25,8 @@ describe("dashboard pages", () => {
   });
   afterAll(() => app.close());
 
-  const post = (path: string, form: Record<string, string | string[]>) => {
-    const body = new URLSearchParams();
-    for (const [name, value] of Object.entries(form)) for (const v of [value].flat()) body.append(name, v);
-    // Remix single fetch: a form POST to `<path>.data` answers with turbo-stream; a document POST renders HTML.
-    return fetch(`${app.url}${path}`, { method: "POST", headers: { cookie }, body, redirect: "manual" });
-  };
+  // Remix single fetch: a form POST to `<path>.data` answers with turbo-stream; a document POST renders HTML.
+  const post = (path: string, form: Record<string, string | string[]>) => postForm(app.url, path, form, { cookie });
 
   it("creates an additional key that is shown once and stored only as its SHA-256, then revokes it", async () => {
     const { prisma } = app.webapp.services;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedDemoUser, seedProject, type SeededProject } from "../../app/services/seed.server.js";
 import { triggerRun } from "../../app/services/trigger.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
-import { signIn } from "./support.js";
+import { postForm, signIn } from "./support.js";
 
 describe("dashboard sessions", () => {
   let app: TestWebapp;
@@ -50,11 +50,7 @@ describe("dashboard sessions", () => {
     `/orgs/${org}/projects/${project}/env/${env}/${rest}`;
 
   it("rejects a wrong password and redirects anonymous visitors to sign-in", async () => {
-    const wrong = await fetch(`${app.url}/login`, {
-      method: "POST",
-      body: new URLSearchParams({ email: "alice@runfeed.dev", password: "nope" }),
-      redirect: "manual",
-    });
+    const wrong = await postForm(app.url, "/login", { email: "alice@runfeed.dev", password: "nope" });
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get("set-cookie")).toBeNull();
     const anonymous = await page(envPath("test-org", "test-project", "dev"), false);
@@ -123,7 +119,7 @@ describe("dashboard sessions", () => {
   });
 
   it("signs out", async () => {
-    const response = await fetch(`${app.url}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" });
+    const response = await postForm(app.url, "/logout", {}, { cookie });
     expect(response.status).toBe(302);
     expect(response.headers.get("set-cookie")).toMatch(/__runfeed_session=;/);
   });

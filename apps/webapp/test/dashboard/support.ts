@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { freePort, spawnShapeSync, type ShapeSyncProcess } from "@runfeed/devstack";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { seedDemoUser } from "../../app/services/seed.server.js";
 import { createWorker } from "../../app/services/worker.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
@@ -66,17 +66,36 @@ export async function startDashboard(
   };
 }
 
+/**
+ * A form POST as the app's own page sends it: urlencoded, with the app's Origin (override with
+ * `headers`, e.g. `{ origin: "https://evil.example" }`), redirects not followed.
+ */
+export function postForm(
+  url: string,
+  path: string,
+  fields: Record<string, string | string[]>,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const body = new URLSearchParams();
+  for (const [name, value] of Object.entries(fields)) for (const v of [value].flat()) body.append(name, v);
+  return fetch(`${url}${path}`, { method: "POST", headers: { origin: url, ...headers }, body, redirect: "manual" });
+}
+
+/** The `name=value` a Set-Cookie header sets, if any. */
+export const cookieOf = (response: Response) => response.headers.get("set-cookie")?.split(";")[0];
+
 /** Signs in over HTTP; returns the session cookie. */
-export async function signIn(url: string, email: string, password: string): Promise<string> {
-  const response = await fetch(`${url}/login`, {
-    method: "POST",
-    body: new URLSearchParams({ email, password, redirectTo: "/" }),
-    redirect: "manual",
-  });
+export async function signIn(
+  url: string,
+  email: string,
+  password: string,
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const response = await postForm(url, "/login", { email, password, redirectTo: "/" }, headers);
   if (response.status !== 302) throw new Error(`sign-in answered ${response.status}`);
-  const cookie = response.headers.get("set-cookie");
+  const cookie = cookieOf(response);
   if (!cookie) throw new Error("sign-in set no cookie");
-  return cookie.split(";")[0]!;
+  return cookie;
 }
 
 export function launchChromium(): Promise<Browser> {
@@ -93,6 +112,44 @@ export function launchChromium(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+/**
+ * Console errors, uncaught page errors and CSP violations (reported by a `securitypolicyviolation`
+ * listener installed before any page script) of every page opened through it.
+ */
+export class BrowserProblems {
+  #found: string[] = [];
+  #expected: RegExp[] = [];
+
+  /** A page in its own context, watched. */
+  async newPage(browser: Browser, options?: Parameters<Browser["newPage"]>[0]): Promise<Page> {
+    const page = await browser.newPage(options);
+    await page.addInitScript(() => {
+      document.addEventListener("securitypolicyviolation", (event) => {
+        const where = `${event.sourceFile}:${event.lineNumber}`;
+        console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"} at ${where}`);
+      });
+    });
+    page.on("pageerror", (error) => this.#found.push(`page error: ${error.message}`));
+    page.on("console", (message) => {
+      if (message.type() !== "error") return;
+      const text = `console error at ${page.url()}: ${message.text()} (from ${message.location().url})`;
+      if (!this.#expected.some((pattern) => pattern.test(text))) this.#found.push(text);
+    });
+    return page;
+  }
+
+  /** A console error the current test provokes on purpose. */
+  expect(pattern: RegExp): void {
+    this.#expected.push(pattern);
+  }
+
+  /** What was found since the last call; forgets the expected errors too. */
+  take(): string[] {
+    this.#expected = [];
+    return this.#found.splice(0);
+  }
 }
 
 export const ARTIFACTS_DIR = fileURLToPath(new URL("../../test-results/", import.meta.url));

@@ -1,5 +1,5 @@
 /**
- * The durability promise of realtime streams (docs/decisions/080-realtime-streams.md) against a webapp
+ * The durability promise of realtime streams (docs/decisions/081-realtime-streams.md) against a webapp
  * process that is kill -9'd and started again on the same Postgres and Redis:
  * - every acknowledged append survives;
  * - a writer mid-pipe resumes against the new process where the server's copy ends: every chunk is

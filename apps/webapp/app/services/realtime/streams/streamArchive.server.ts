@@ -1,5 +1,5 @@
 /**
- * The Postgres archive of realtime streams (docs/decisions/080-realtime-streams.md): `RealtimeStream`
+ * The Postgres archive of realtime streams (docs/decisions/081-realtime-streams.md): `RealtimeStream`
  * (one row per run and key: listing, counters, how far it is archived, when it ended) and
  * `RealtimeStreamSegment` (many chunks per row, `<entry id> <json>` lines in id order).
  *

@@ -1,5 +1,5 @@
 /**
- * Live fan-out of Redis Streams to this instance's readers (docs/decisions/080-realtime-streams.md).
+ * Live fan-out of Redis Streams to this instance's readers (docs/decisions/081-realtime-streams.md).
  *
  * Instead of one blocking connection per reader, each shard of up to `keysPerShard` watched streams
  * holds one connection in `XREAD BLOCK … STREAMS k1 … kn id1 … idn`: Redis answers as soon as any of

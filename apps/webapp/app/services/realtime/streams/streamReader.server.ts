@@ -1,5 +1,5 @@
 /**
- * One SSE reader of a realtime stream (docs/decisions/080-realtime-streams.md): the archive, then Redis,
+ * One SSE reader of a realtime stream (docs/decisions/081-realtime-streams.md): the archive, then Redis,
  * then live hub deliveries, as one gapless sequence of `id: <entry id>` / `data: <json>` events.
  *
  *   archive ──(no segment after the cursor)──► catch-up (XRANGE pages) ──(tail reached)──► live

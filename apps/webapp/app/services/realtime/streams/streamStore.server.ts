@@ -1,5 +1,5 @@
 /**
- * Live realtime streams in Redis (docs/decisions/080-realtime-streams.md): one Redis Stream per run and
+ * Live realtime streams in Redis (docs/decisions/081-realtime-streams.md): one Redis Stream per run and
  * key, whose entry ids are the SSE event ids and resume points, plus a meta hash per stream and two
  * sorted sets shared by every instance:
  *

@@ -1,5 +1,5 @@
 /**
- * Ends, archives and deletes realtime streams (docs/decisions/080-realtime-streams.md). The state it
+ * Ends, archives and deletes realtime streams (docs/decisions/081-realtime-streams.md). The state it
  * acts on is data, not timers: the open set in Redis (score = a stream's last sign of life), the runs'
  * `completedAt` in Postgres, the archive queue in Redis and `endedAt` in Postgres. Each tick (on one
  * instance at a time, by a short Redis lock; running it twice is harmless, every step is idempotent):

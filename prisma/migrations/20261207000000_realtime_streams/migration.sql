@@ -1,4 +1,4 @@
--- Realtime streams: the archive of streams written from inside runs (docs/decisions/080-realtime-streams.md).
+-- Realtime streams: the archive of streams written from inside runs (docs/decisions/081-realtime-streams.md).
 -- Live chunks are in Redis Streams; a stream is copied here in bulk when it ends or its run finishes.
 
 -- CreateTable
