@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { snapshotEndMessage } from "../../packages/core/src/index.js";
 import { ShapeStorage } from "../../apps/shape-sync/src/shapes/storage.js";
 import { compactShapeLog } from "../../apps/shape-sync/src/shapes/compaction.js";
 
@@ -27,7 +28,7 @@ export function benchCompaction(messages: number, keys: number): CompactionResul
     const shapeId = 1;
     storage.insertPendingShape({ id: shapeId, handle: "h", defKey: "k", def: "{}", requestKey: null });
     storage.completeShape(shapeId, '{"xmin":"1","xmax":"1","xip":[]}', false);
-    storage.append([{ shapeId, tx: 0, op: 0, json: '{"headers":{"control":"snapshot-end"}}' }]);
+    storage.append([{ shapeId, tx: 0, op: 0, json: JSON.stringify(snapshotEndMessage("1", "1", [])) }]);
     const entries = [];
     for (let i = 0; i < messages; i++) {
       const tx = 1_000_000 + i;

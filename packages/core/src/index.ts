@@ -1,4 +1,5 @@
 export * from "./electric-protocol.js";
+export * from "./trigger-protocol.js";
 export * from "./run-columns.js";
 export * from "./scopes.js";
 export * from "./ids.js";

@@ -1,4 +1,6 @@
 /** HTTP errors that render themselves (house rule 4). Bodies per §6.1. */
+import { MUST_REFETCH_BODY } from "@runfeed/core";
+
 export class HttpError extends Error {
   override name = "HttpError";
   constructor(
@@ -36,7 +38,7 @@ export class UnauthorizedError extends HttpError {
 export class MustRefetchError extends HttpError {
   override name = "MustRefetchError";
   constructor(readonly newHandle: string | undefined) {
-    super(409, [{ headers: { control: "must-refetch" } }]);
+    super(409, MUST_REFETCH_BODY);
   }
 }
 
