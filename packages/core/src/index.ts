@@ -6,3 +6,4 @@ export * from "./ids.js";
 export * from "./status.js";
 export * from "./metadata-operations.js";
 export * from "./api-schemas.js";
+export * from "./env.js";
