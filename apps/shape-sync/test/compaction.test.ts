@@ -2,14 +2,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ChangeMessage } from "@runfeed/core";
 import { describe, expect, it } from "vitest";
-import {
-  CompactionState,
-  foldUpdateRuns,
-  markTransactionEnds,
-  type LogMessage,
-  type StoredRow,
-} from "../src/shapes/compaction.js";
+import { CompactionState, foldUpdateRuns, markTransactionEnds, type StoredRow } from "../src/shapes/compaction.js";
 import { ShapeStorage } from "../src/shapes/storage.js";
 
 const msg = (
@@ -18,13 +13,13 @@ const msg = (
   op: number,
   value: Record<string, string>,
   old?: Record<string, string>,
-): LogMessage => ({
+): ChangeMessage => ({
   key,
   value,
   ...(old ? { old_value: old } : {}),
   headers: { operation, op_position: op },
 });
-const row = (id: number, tx: number, ...messages: LogMessage[]): StoredRow => ({
+const row = (id: number, tx: number, ...messages: ChangeMessage[]): StoredRow => ({
   id,
   tx,
   bytes: 0,

@@ -158,12 +158,9 @@ describe("change conversion (§3.2)", () => {
     ) as any;
     const [m] = convertChange(all, { kind: "update", old: u.old, new: u.new }, 4, "100", 7);
     expect(m).toEqual({
-      op: 4,
-      message: {
-        key: `"public"."items"/"1"`,
-        value: { id: "1", title: "b" },
-        headers: { operation: "update", relation: ["public", "items"], lsn: "100", op_position: 4, txids: [7] },
-      },
+      key: `"public"."items"/"1"`,
+      value: { id: "1", title: "b" },
+      headers: { operation: "update", relation: ["public", "items"], lsn: "100", op_position: 4, txids: [7] },
     });
 
     const full = compileShape(
@@ -171,7 +168,7 @@ describe("change conversion (§3.2)", () => {
       table,
     );
     const [out] = convertChange(full, { kind: "update", old: u.old, new: u.new }, 4, "100", 7);
-    expect(out!.message).toMatchObject({
+    expect(out).toMatchObject({
       value: { id: "1", title: "a", body: "big" },
       headers: { operation: "delete" },
     });
@@ -185,9 +182,9 @@ describe("change conversion (§3.2)", () => {
     );
     expect(
       pkChange.map((x) => [
-        x.op,
-        x.message.headers.operation,
-        x.message.headers.key_change_to ?? x.message.headers.key_change_from,
+        x.headers.op_position,
+        x.headers.operation,
+        x.headers.key_change_to ?? x.headers.key_change_from,
       ]),
     ).toEqual([
       [0, "delete", `"public"."items"/"2"`],

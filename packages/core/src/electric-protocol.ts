@@ -100,18 +100,29 @@ export const SNAPSHOT_END = "snapshot-end";
 
 export type Operation = "insert" | "update" | "delete";
 
+/** A change message (§3.2): the one type for rows on the wire, in the shape log and in compaction. */
 export interface ChangeMessage<Row = Record<string, string | null>> {
   key: string;
   value: Row;
   old_value?: Partial<Row>;
-  headers: {
-    operation: Operation;
-    relation?: [string, string];
-    lsn?: string;
-    op_position?: number;
-    txids?: number[];
-    last?: boolean;
-  };
+  headers: ChangeHeaders;
+}
+
+export interface ChangeHeaders {
+  operation: Operation;
+  relation?: [string, string];
+  /** Replication-sourced only: the commit LSN as a decimal string. */
+  lsn?: string;
+  /** Replication-sourced only: the op index inside the transaction (§4.1). */
+  op_position?: number;
+  txids?: number[];
+  /** The last change of its transaction for this shape. */
+  last?: boolean;
+  /** A PK-changing update: the delete half names the new key, the insert half the old one. */
+  key_change_to?: string;
+  key_change_from?: string;
+  /** Subset snapshot rows only (§3.6). */
+  snapshot_mark?: number;
 }
 
 export interface ControlMessage {

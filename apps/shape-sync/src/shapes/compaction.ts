@@ -9,25 +9,19 @@
  * messages, keyed by its last survivor. A client resuming inside the compacted range sees every
  * later change, some earlier updates folded into a later one (applying them twice is harmless).
  */
+import type { ChangeMessage } from "@runfeed/core";
 import type { ShapeStorage } from "./storage.js";
-
-export interface LogMessage {
-  key: string;
-  value: Record<string, string | null>;
-  old_value?: Record<string, string | null>;
-  headers: { operation: "insert" | "update" | "delete"; op_position: number; last?: boolean; [h: string]: unknown };
-}
 
 export interface StoredRow {
   id: number;
   tx: number;
   bytes: number;
-  messages: Array<LogMessage | null>;
+  messages: Array<ChangeMessage | null>;
   changed: boolean;
 }
 
-function mergeUpdates(earlier: LogMessage, later: LogMessage): LogMessage {
-  const merged: LogMessage = { key: later.key, value: { ...earlier.value, ...later.value }, headers: later.headers };
+function mergeUpdates(earlier: ChangeMessage, later: ChangeMessage): ChangeMessage {
+  const merged: ChangeMessage = { key: later.key, value: { ...earlier.value, ...later.value }, headers: later.headers };
   if (earlier.old_value || later.old_value) merged.old_value = { ...later.old_value, ...earlier.old_value };
   return merged;
 }
@@ -87,7 +81,7 @@ export function compactShapeLog(
         id: r.id,
         tx: r.tx,
         bytes: r.json.length,
-        messages: r.json.split("\n").map((m) => JSON.parse(m) as LogMessage),
+        messages: r.json.split("\n").map((m) => JSON.parse(m) as ChangeMessage),
         changed: false,
       });
     const folded = foldUpdateRuns(rows);
@@ -101,14 +95,14 @@ export function compactShapeLog(
         bytesAfter += row.bytes;
         continue;
       }
-      const survivors = row.messages.filter((m): m is LogMessage => m !== null);
+      const survivors = row.messages.filter((m): m is ChangeMessage => m !== null);
       if (survivors.length === 0) {
         storage.deleteRow(row.id);
         rowsDeleted++;
         continue;
       }
       const json = survivors.map((m) => JSON.stringify(m)).join("\n");
-      storage.rewriteRow(row.id, survivors[survivors.length - 1]!.headers.op_position, json);
+      storage.rewriteRow(row.id, survivors[survivors.length - 1]!.headers.op_position!, json);
       bytesAfter += json.length;
     }
     return { folded, rowsDeleted, bytesBefore, bytesAfter };

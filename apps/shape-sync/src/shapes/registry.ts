@@ -4,6 +4,7 @@
  * ranges in chunks, invalidation (409) and restart recovery.
  */
 import { createHash } from "node:crypto";
+import type { ChangeMessage } from "@runfeed/core";
 import type pg from "pg";
 import type { Logger } from "pino";
 import {
@@ -13,7 +14,6 @@ import {
   type ChangeInput,
   type CompiledShape,
   type ShapeDefinition,
-  type ShapeLogMessage,
 } from "./definition.js";
 import { takeSnapshot, XidFilter, type SnapshotInfo } from "./snapshot.js";
 import type { PendingEntry, ShapeStorage } from "./storage.js";
@@ -36,7 +36,7 @@ export interface Shape {
   snapshotChunks: number;
   filter?: XidFilter;
   filtering: boolean;
-  buffer?: Array<{ xid: number; tx: number; entries: ShapeLogMessage[] }>;
+  buffer?: Array<{ xid: number; tx: number; entries: ChangeMessage[] }>;
   ready?: Promise<void>;
   listeners: Set<(event: "change" | "gone") => void>;
   compaction: CompactionState;
@@ -230,7 +230,7 @@ export class ShapeRegistry {
       }
       this.pushGroups(entries, shape.id, txn.tx, txn.entries);
       shape.latestTx = txn.tx;
-      shape.latestOp = txn.entries[txn.entries.length - 1]!.op;
+      shape.latestOp = txn.entries[txn.entries.length - 1]!.headers.op_position!;
     }
     shape.buffer = undefined;
     this.deps.storage.transaction(() => {
@@ -252,7 +252,7 @@ export class ShapeRegistry {
     for (const oid of txn.truncated) for (const s of [...this.index.shapesOfTable(oid)]) this.invalidate(s, "truncate");
     const lsn = txn.commitLsn.toString();
     const tx = Number(txn.commitLsn);
-    const perShape = new Map<Shape, ShapeLogMessage[]>();
+    const perShape = new Map<Shape, ChangeMessage[]>();
     const candidates = new Set<Shape>();
     const rows: Array<ChangeInput["old"]> = [undefined, undefined];
     txn.changes.forEach((change, k) => {
@@ -275,7 +275,7 @@ export class ShapeRegistry {
     const touched: Shape[] = [];
     const filteringOff: Shape[] = [];
     for (const [s, msgs] of perShape) {
-      msgs[msgs.length - 1]!.message.headers.last = true;
+      msgs[msgs.length - 1]!.headers.last = true;
       if (s.state === "pending") {
         s.buffer!.push({ xid: txn.xid, tx, entries: msgs });
         continue;
@@ -304,7 +304,7 @@ export class ShapeRegistry {
     if (txn.commitLsn > this.globalLsn) this.globalLsn = txn.commitLsn;
     for (const s of touched) {
       s.latestTx = tx;
-      s.latestOp = perShape.get(s)!.at(-1)!.op;
+      s.latestOp = perShape.get(s)!.at(-1)!.headers.op_position!;
       for (const l of [...s.listeners]) l("change");
     }
     this.deps.onAppliedLsn(txn.endLsn);
@@ -315,18 +315,19 @@ export class ShapeRegistry {
    * by the op of their last message (so a read "after L_k" resumes at the next row). The first row
    * never ends at op 0 unless it is the only one (a real `L_0` means "after transaction L").
    */
-  private pushGroups(out: PendingEntry[], shapeId: number, tx: number, msgs: ShapeLogMessage[]): number {
+  private pushGroups(out: PendingEntry[], shapeId: number, tx: number, msgs: ChangeMessage[]): number {
     let parts: string[] = [];
     let bytes = 0;
     let total = 0;
     for (let i = 0; i < msgs.length; i++) {
-      const json = JSON.stringify(msgs[i]!.message);
+      const json = JSON.stringify(msgs[i]);
       parts.push(json);
       bytes += json.length + 1;
       total += json.length + 1;
       const last = i === msgs.length - 1;
-      if (last || (bytes >= this.deps.chunkBytes && msgs[i]!.op !== 0)) {
-        out.push({ shapeId, tx, op: msgs[i]!.op, json: parts.join("\n") });
+      const op = msgs[i]!.headers.op_position!;
+      if (last || (bytes >= this.deps.chunkBytes && op !== 0)) {
+        out.push({ shapeId, tx, op, json: parts.join("\n") });
         parts = [];
         bytes = 0;
       }
