@@ -10,7 +10,8 @@ import pino, { type Logger } from "pino";
 import { CONFIG_DEFAULTS, type ShapeServerConfig } from "./env.js";
 import { lookupTable, type TableInfo } from "./pg/catalog.js";
 import { loadWhereParser } from "./where/compile.js";
-import { ShapeStorage } from "./shapes/storage.js";
+import type { ShapeStorage } from "./shapes/storage.js";
+import { SqliteShapeStorage } from "./shapes/sqlite-storage.js";
 import { ShapeRegistry } from "./shapes/registry.js";
 import { SlotManager } from "./replication/slot.js";
 import { ReplicationStream } from "./replication/stream.js";
@@ -159,19 +160,20 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
     if (stopped) return;
     status = "starting";
     await loadWhereParser();
-    storage = new ShapeStorage(config.storageDir, config.sqliteCacheMb, config.sqliteSynchronous);
+    const store = new SqliteShapeStorage(config.storageDir, config.sqliteCacheMb, config.sqliteSynchronous);
+    storage = store;
     const pub = await slot.ensurePublication(pool);
     const st = await slot.ensureSlot(pool);
     log.info(
       { slot: slot.slot, publication: slot.publication, slotCreated: st.created, publicationCreated: pub.created },
       "replication slot and publication ready",
     );
-    if (st.created && storage.listShapes().length > 0) {
+    if (st.created && store.listShapes().length > 0) {
       log.warn("replication slot did not exist; stored shapes are invalid and were dropped");
-      storage.reset();
+      store.reset();
     }
     const reg = new ShapeRegistry({
-      storage,
+      storage: store,
       pool,
       tables,
       chunkBytes: config.chunkBytesThreshold,

@@ -197,6 +197,9 @@ export type ReplicaMode = "default" | "full";
 // --- Offsets (§4.1): pure codec. `tx` is a commit LSN (or 0 for virtual snapshot offsets).
 export type LogOffset = { kind: "before_all" } | { kind: "now" } | { kind: "at"; tx: bigint; op: number | "inf" };
 
+/** A position in a shape's log: `<tx>_<op>` (snapshot chunks at tx 0). */
+export type OffsetAt = Extract<LogOffset, { kind: "at" }>;
+
 export const BEFORE_ALL: LogOffset = { kind: "before_all" };
 
 const OFFSET_PATTERN = /^(\d+)_(\d+|inf)$/;
@@ -220,7 +223,7 @@ export function formatOffset(offset: LogOffset): string {
   return `${offset.tx}_${offset.op}`;
 }
 
-export const offsetAt = (tx: bigint, op: number | "inf"): LogOffset => ({ kind: "at", tx, op });
+export const offsetAt = (tx: bigint, op: number | "inf"): OffsetAt => ({ kind: "at", tx, op });
 
 /** Total order: -1 < every real offset; `inf` above every op of the same tx. `now` is not comparable. */
 export function compareOffsets(a: LogOffset, b: LogOffset): number {

@@ -3,6 +3,7 @@
  * one log read. A request that times out or disconnects only drops its reference; the last one out
  * removes the listener, so an abandoned wait costs nothing afterwards.
  */
+import type { OffsetAt } from "@runfeed/core";
 import type { ReadResult, Shape, ShapeRegistry } from "../shapes/registry.js";
 
 /** A cheaper stand-in for AbortSignal (one per waiting request). */
@@ -45,13 +46,7 @@ export class LiveWaits {
     return n;
   }
 
-  wait(
-    shape: Shape,
-    offsetKey: string,
-    after: { tx: number; op: number | "inf" },
-    timeoutMs: number,
-    signal: Cancel,
-  ): Promise<WaitOutcome> {
+  wait(shape: Shape, offsetKey: string, after: OffsetAt, timeoutMs: number, signal: Cancel): Promise<WaitOutcome> {
     const key = `${shape.id}:${offsetKey}`;
     let group = this.groups.get(key);
     if (!group) {

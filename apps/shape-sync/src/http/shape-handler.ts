@@ -19,10 +19,13 @@ import {
   SSE_KEEP_ALIVE,
   cacheControlCatchUp,
   cacheControlSse,
+  compareOffsets,
+  formatOffset,
   nextCursor,
   parseIfNoneMatch,
   shapeEtag,
   upToDateMessage,
+  type OffsetAt,
 } from "@runfeed/core";
 import type pg from "pg";
 import type { ShapeServerConfig } from "../env.js";
@@ -48,21 +51,6 @@ export interface ShapeApiDeps {
   /** Whether replication is running; a long-poll that times out while it is not gets a 503 (§5.1). */
   healthy: () => boolean;
 }
-
-type Pos = { tx: number; op: number | "inf" };
-
-const posOf = (o: ShapeParams["offset"]): Pos | "before_all" | "now" =>
-  o.kind === "at" ? { tx: Number(o.tx), op: o.op } : o.kind;
-
-function comparePos(a: Pos, b: Pos): number {
-  if (a.tx !== b.tx) return a.tx < b.tx ? -1 : 1;
-  if (a.op === b.op) return 0;
-  if (a.op === "inf") return 1;
-  if (b.op === "inf") return -1;
-  return a.op < b.op ? -1 : 1;
-}
-
-const fmt = (p: Pos) => `${p.tx}_${p.op}`;
 
 /** The request parameters a response is built from. */
 type ResponseParams = Pick<ShapeParams, "offsetText" | "live" | "cursor">;
@@ -185,20 +173,19 @@ export class ShapeApi {
     const compiled = await this.compile(p);
     if (p.subset) return this.handleSubset(res, p, compiled, p.subset);
     const isPost = req.method === "POST";
-    const pos = posOf(p.offset);
+    const pos = p.offset;
 
-    if (pos === "before_all") {
+    if (pos.kind === "before_all") {
       const shape = await this.deps.registry.getOrCreate(compiled);
-      const r = this.deps.registry.read(shape, "before_all");
+      const r = this.deps.registry.read(shape, pos);
       return this.sendLog(req, res, shape, p, r, {
         cacheControl: isPost ? CACHE_CONTROL_NO_CACHE : CACHE_CONTROL_INITIAL,
         upToDate: false,
       });
     }
-    if (pos === "now") {
+    if (pos.kind === "now") {
       const shape = await this.deps.registry.getOrCreate(compiled);
-      const latest = { tx: shape.latestTx, op: shape.latestOp };
-      const r: ReadResult = { items: [], endTx: latest.tx, endOp: latest.op, reachedEnd: true };
+      const r: ReadResult = { items: [], end: shape.latest, reachedEnd: true };
       return this.sendLog(req, res, shape, p, r, {
         cacheControl: isPost
           ? CACHE_CONTROL_NO_CACHE
@@ -248,7 +235,7 @@ export class ShapeApi {
     res: ServerResponse,
     shape: Shape,
     p: ResponseParams,
-    pos: Pos,
+    pos: OffsetAt,
     cancel: Cancel,
     fail: (err: unknown) => void,
   ): void {
@@ -260,7 +247,7 @@ export class ShapeApi {
         if (o.kind === "timeout") {
           if (!this.deps.healthy())
             throw new ServiceUnavailableError({ message: "Replication is not running; retrying" }, 10);
-          const r: ReadResult = { items: [], endTx: pos.tx, endOp: pos.op, reachedEnd: true };
+          const r: ReadResult = { items: [], end: pos, reachedEnd: true };
           return this.sendLog(req, res, shape, p, r, {
             cacheControl: CACHE_CONTROL_LIVE,
             upToDate: true,
@@ -316,7 +303,7 @@ export class ShapeApi {
 
     // The shape's latest offset, read before the snapshot starts: every change after it is either
     // visible in the snapshot (the client filters it by key + xid) or still to come — a safe resume point (§3.6).
-    const resumeOffset = `${shape.latestTx}_${shape.latestOp}`;
+    const resumeOffset = formatOffset(shape.latest);
     let snap: Awaited<ReturnType<typeof takeSubsetSnapshot>>;
     try {
       snap = await takeSubsetSnapshot(this.deps.pool, shape.compiled, {
@@ -342,18 +329,17 @@ export class ShapeApi {
   }
 
   /** The log after a position; a client at the shape's latest offset (every live resume) has nothing to read. */
-  private readAfter(shape: Shape, pos: Pos): ReadResult {
-    const atLatest = pos.tx === shape.latestTx && pos.op === shape.latestOp && pos.tx > 0;
-    return atLatest
-      ? { items: [], endTx: pos.tx, endOp: pos.op, reachedEnd: true }
-      : this.deps.registry.read(shape, pos);
+  private readAfter(shape: Shape, pos: OffsetAt): ReadResult {
+    const latest = shape.latest;
+    const atLatest = pos.tx === latest.tx && pos.op === latest.op && pos.tx > 0n;
+    return atLatest ? { items: [], end: pos, reachedEnd: true } : this.deps.registry.read(shape, pos);
   }
 
-  private outOfBounds(shape: Shape, pos: Pos): boolean {
-    if (pos.tx === 0 && pos.op === "inf") return false;
-    const latest = { tx: shape.latestTx, op: shape.latestOp };
-    const effective = pos.tx > 0 && pos.op === 0 ? { tx: pos.tx, op: 0 } : pos;
-    return comparePos(effective, latest) > 0 && !(pos.tx === latest.tx && pos.op === 0);
+  /** Past the shape's latest offset (§4.1); `<latest tx>_0` ("after that transaction") and `0_inf` are not. */
+  private outOfBounds(shape: Shape, pos: OffsetAt): boolean {
+    if (pos.tx === 0n && pos.op === "inf") return false;
+    const latest = shape.latest;
+    return compareOffsets(pos, latest) > 0 && !(pos.tx === latest.tx && pos.op === 0);
   }
 
   private async refetch(compiled: CompiledShape): Promise<never> {
@@ -363,10 +349,9 @@ export class ShapeApi {
 
   private globalLsn(shape: Shape, r: ReadResult, kind: "nonlive" | "livedata" | "nochange"): string {
     const g = this.deps.registry.globalLsn;
-    if (kind === "livedata") return String(r.endTx);
-    if (kind === "nochange") return String(g > 0n ? g : BigInt(shape.latestTx));
-    const end = BigInt(r.endTx);
-    return String(g > end ? g : end);
+    if (kind === "livedata") return r.end.tx.toString();
+    if (kind === "nochange") return (g > 0n ? g : shape.latest.tx).toString();
+    return (g > r.end.tx ? g : r.end.tx).toString();
   }
 
   private baseHeaders(res: ServerResponse, shape: Shape, p: ResponseParams, endOffset: string): void {
@@ -386,7 +371,7 @@ export class ShapeApi {
     r: ReadResult,
     o: { cacheControl: string; upToDate: boolean; noChange?: boolean; liveData?: boolean },
   ): void {
-    const endOffset = r.endTx === 0 && r.endOp === "inf" ? "0_inf" : `${r.endTx}_${r.endOp}`;
+    const endOffset = formatOffset(r.end);
     const etag = o.noChange
       ? shapeEtag(shape.handle, p.offsetText, endOffset, Date.now() * 1000 + (this.monotonic++ % 1000))
       : shapeEtag(shape.handle, p.offsetText, endOffset);
@@ -435,12 +420,12 @@ export class ShapeApi {
   private sseChunk(r: ReadResult): string {
     let out = "";
     for (const it of r.items) out += `data: ${it}\n\n`;
-    if (r.reachedEnd) out += `data: ${JSON.stringify(upToDateMessage(String(r.endTx)))}\n\n`;
+    if (r.reachedEnd) out += `data: ${JSON.stringify(upToDateMessage(r.end.tx.toString()))}\n\n`;
     return out;
   }
 
   private sendSseOnce(res: ServerResponse, shape: Shape, p: ShapeParams, r: ReadResult): void {
-    const end = `${r.endTx}_${r.endOp}`;
+    const end = formatOffset(r.end);
     this.sseHeaders(res, shape, p, end);
     if (!r.reachedEnd) res.removeHeader(ELECTRIC_UP_TO_DATE_HEADER);
     res.setHeader("etag", shapeEtag(shape.handle, p.offsetText, end));
@@ -453,10 +438,10 @@ export class ShapeApi {
     shape: Shape,
     _compiled: CompiledShape,
     p: ShapeParams,
-    start: Pos,
+    start: OffsetAt,
     signal: Cancel,
   ): Promise<void> {
-    this.sseHeaders(res, shape, p, fmt(start));
+    this.sseHeaders(res, shape, p, formatOffset(start));
     res.flushHeaders();
     const deadline = Date.now() + this.deps.config.sseTimeoutMs;
     let pos = start;
@@ -468,14 +453,14 @@ export class ShapeApi {
       if (r.items.length > 0) {
         res.write(this.sseChunk(r));
         lastWrite = Date.now();
-        pos = { tx: r.endTx, op: r.endOp };
+        pos = r.end;
         continue;
       }
       const left = deadline - Date.now();
       if (left <= 0) break;
       const o = await this.deps.waits.wait(
         shape,
-        fmt(pos),
+        formatOffset(pos),
         pos,
         Math.min(left, this.deps.config.sseKeepAliveMs),
         signal,

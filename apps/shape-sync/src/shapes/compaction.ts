@@ -14,7 +14,7 @@ import type { ShapeStorage } from "./storage.js";
 
 export interface StoredRow {
   id: number;
-  tx: number;
+  tx: bigint;
   bytes: number;
   messages: Array<ChangeMessage | null>;
   changed: boolean;
@@ -71,12 +71,12 @@ export interface CompactionResult {
 export function compactShapeLog(
   storage: ShapeStorage,
   shapeId: number,
-  afterTx: number,
-  uptoTx: number,
+  afterTx: bigint,
+  uptoTx: bigint,
 ): CompactionResult {
   return storage.transaction(() => {
     const rows: StoredRow[] = [];
-    for (const r of storage.iterateRange(shapeId, afterTx + 1, uptoTx))
+    for (const r of storage.iterateRange(shapeId, afterTx + 1n, uptoTx))
       rows.push({
         id: r.id,
         tx: r.tx,
@@ -137,15 +137,15 @@ export function markTransactionEnds(rows: StoredRow[]): void {
  */
 export class CompactionState {
   private bytesSinceMark = 0;
-  private compactedUpto = 0;
+  private compactedUpto = 0n;
   private fullBytes = 0;
   private sinceFull = 0;
 
   /** `mark`: the latest stored transaction when the shape is loaded (0 for a new shape). */
-  constructor(private mark = 0) {}
+  constructor(private mark = 0n) {}
 
   /** Counts appended bytes; returns the tx to compact up to when the threshold is crossed. */
-  grow(bytes: number, tx: number, threshold: number): number | undefined {
+  grow(bytes: number, tx: bigint, threshold: number): bigint | undefined {
     this.bytesSinceMark += bytes;
     if (threshold <= 0 || this.bytesSinceMark < threshold) return undefined;
     const upto = this.mark;
@@ -154,9 +154,9 @@ export class CompactionState {
     return upto > this.compactedUpto ? upto : undefined;
   }
 
-  run(storage: ShapeStorage, shapeId: number, uptoTx: number): CompactionResult & { full: boolean } {
+  run(storage: ShapeStorage, shapeId: number, uptoTx: bigint): CompactionResult & { full: boolean } {
     const full = this.sinceFull >= this.fullBytes;
-    const r = compactShapeLog(storage, shapeId, full ? 0 : this.compactedUpto, uptoTx);
+    const r = compactShapeLog(storage, shapeId, full ? 0n : this.compactedUpto, uptoTx);
     if (full) {
       this.fullBytes = r.bytesAfter;
       this.sinceFull = 0;

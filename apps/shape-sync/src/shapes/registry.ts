@@ -4,7 +4,7 @@
  * ranges in chunks, invalidation (409) and restart recovery.
  */
 import { createHash } from "node:crypto";
-import type { ChangeMessage } from "@runfeed/core";
+import { offsetAt, type ChangeMessage, type LogOffset, type OffsetAt } from "@runfeed/core";
 import type pg from "pg";
 import type { Logger } from "pino";
 import {
@@ -30,13 +30,13 @@ export interface Shape {
   handle: string;
   compiled: CompiledShape;
   state: ShapeState;
-  latestTx: number;
-  latestOp: number;
+  /** The end of the last stored row: `0_(chunks-1)` right after the snapshot, then `<lsn>_<op>`. */
+  latest: OffsetAt;
   /** Number of snapshot chunks (offsets 0_0 … 0_(n-1)). */
   snapshotChunks: number;
   filter?: XidFilter;
   filtering: boolean;
-  buffer?: Array<{ xid: number; tx: number; entries: ChangeMessage[] }>;
+  buffer?: Array<{ xid: number; tx: bigint; entries: ChangeMessage[] }>;
   ready?: Promise<void>;
   listeners: Set<(event: "change" | "gone") => void>;
   compaction: CompactionState;
@@ -52,8 +52,7 @@ export interface ReplicatedTransaction {
 
 export interface ReadResult {
   items: string[];
-  endTx: number;
-  endOp: number | "inf";
+  end: OffsetAt;
   /** True when the end is the shape's latest offset. */
   reachedEnd: boolean;
 }
@@ -94,7 +93,7 @@ export class ShapeRegistry {
   entriesWritten = 0;
   compactions = 0;
   messagesFolded = 0;
-  private readonly compactQueue = new Map<Shape, number>();
+  private readonly compactQueue = new Map<Shape, bigint>();
   private compacting = false;
   readonly tableListeners = new Set<(oid: number) => void>();
 
@@ -170,8 +169,7 @@ export class ShapeRegistry {
       handle: this.newHandle(compiled.key),
       compiled,
       state: "pending",
-      latestTx: 0,
-      latestOp: 0,
+      latest: offsetAt(0n, 0),
       snapshotChunks: 0,
       filtering: true,
       buffer: [],
@@ -194,7 +192,7 @@ export class ShapeRegistry {
       });
       const snap = await takeSnapshot(this.deps.pool, compiled, this.deps.chunkBytes, (index, chunk) => {
         if (shape.state === "gone") throw new ShapeGoneError("shape invalidated during its snapshot");
-        storage.append([{ shapeId: shape.id, tx: 0, op: index, json: chunk }]);
+        storage.append([{ shapeId: shape.id, tx: 0n, op: index, json: chunk }]);
       });
       if (shape.state === "gone") throw new ShapeGoneError("shape invalidated during its snapshot");
       this.finalize(shape, snap, snap.chunks);
@@ -221,16 +219,14 @@ export class ShapeRegistry {
     shape.filter = filter;
     const entries: PendingEntry[] = [];
     shape.snapshotChunks = chunks;
-    shape.latestTx = 0;
-    shape.latestOp = chunks - 1;
+    shape.latest = offsetAt(0n, chunks - 1);
     for (const txn of shape.buffer ?? []) {
       if (shape.filtering) {
         if (filter.visible(txn.xid)) continue;
         if (filter.afterSnapshot(txn.xid)) shape.filtering = false;
       }
       this.pushGroups(entries, shape.id, txn.tx, txn.entries);
-      shape.latestTx = txn.tx;
-      shape.latestOp = txn.entries[txn.entries.length - 1]!.headers.op_position!;
+      shape.latest = offsetAt(txn.tx, txn.entries[txn.entries.length - 1]!.headers.op_position!);
     }
     shape.buffer = undefined;
     this.deps.storage.transaction(() => {
@@ -250,8 +246,8 @@ export class ShapeRegistry {
       return;
     }
     for (const oid of txn.truncated) for (const s of [...this.index.shapesOfTable(oid)]) this.invalidate(s, "truncate");
-    const lsn = txn.commitLsn.toString();
-    const tx = Number(txn.commitLsn);
+    const tx = txn.commitLsn;
+    const lsn = tx.toString();
     const perShape = new Map<Shape, ChangeMessage[]>();
     const candidates = new Set<Shape>();
     const rows: Array<ChangeInput["old"]> = [undefined, undefined];
@@ -303,8 +299,7 @@ export class ShapeRegistry {
     this.appliedLsn = txn.commitLsn;
     if (txn.commitLsn > this.globalLsn) this.globalLsn = txn.commitLsn;
     for (const s of touched) {
-      s.latestTx = tx;
-      s.latestOp = perShape.get(s)!.at(-1)!.headers.op_position!;
+      s.latest = offsetAt(tx, perShape.get(s)!.at(-1)!.headers.op_position!);
       for (const l of [...s.listeners]) l("change");
     }
     this.deps.onAppliedLsn(txn.endLsn);
@@ -315,7 +310,7 @@ export class ShapeRegistry {
    * by the op of their last message (so a read "after L_k" resumes at the next row). The first row
    * never ends at op 0 unless it is the only one (a real `L_0` means "after transaction L").
    */
-  private pushGroups(out: PendingEntry[], shapeId: number, tx: number, msgs: ChangeMessage[]): number {
+  private pushGroups(out: PendingEntry[], shapeId: number, tx: bigint, msgs: ChangeMessage[]): number {
     let parts: string[] = [];
     let bytes = 0;
     let total = 0;
@@ -339,7 +334,7 @@ export class ShapeRegistry {
    * Queues a compaction of the shape's entries up to `uptoTx` (everything older than the newest
    * threshold's worth). One shape per turn of the event loop, so replication and requests interleave.
    */
-  private scheduleCompaction(shape: Shape, uptoTx: number): void {
+  private scheduleCompaction(shape: Shape, uptoTx: bigint): void {
     this.compactQueue.set(shape, uptoTx);
     if (this.compacting) return;
     this.compacting = true;
@@ -357,13 +352,13 @@ export class ShapeRegistry {
     setImmediate(next);
   }
 
-  private compact(shape: Shape, uptoTx: number): void {
+  private compact(shape: Shape, uptoTx: bigint): void {
     const t0 = performance.now();
     const r = shape.compaction.run(this.deps.storage, shape.id, uptoTx);
     this.compactions++;
     this.messagesFolded += r.folded;
     this.deps.logger.debug(
-      { handle: shape.handle, uptoTx, ...r, ms: Math.round(performance.now() - t0) },
+      { handle: shape.handle, uptoTx: uptoTx.toString(), ...r, ms: Math.round(performance.now() - t0) },
       "shape log compacted",
     );
   }
@@ -401,31 +396,27 @@ export class ShapeRegistry {
    * or the start of the real log; real offsets → whole transactions until the byte threshold.
    * A real offset `L_0` is read as "after transaction L" (chunks always end on a transaction's last entry).
    */
-  read(shape: Shape, after: { tx: number; op: number | "inf" } | "before_all"): ReadResult {
+  read(shape: Shape, after: LogOffset): ReadResult {
+    if (after.kind === "now") throw new TypeError("offset 'now' has no position");
     const storage = this.deps.storage;
-    if (after === "before_all" || (after.tx === 0 && after.op !== "inf" && after.op + 1 < shape.snapshotChunks)) {
-      const chunk = after === "before_all" ? 0 : (after.op as number) + 1;
+    if (after.kind === "before_all" || (after.tx === 0n && after.op !== "inf" && after.op + 1 < shape.snapshotChunks)) {
+      const chunk = after.kind === "before_all" ? 0 : (after.op as number) + 1;
       const items: string[] = [];
-      for (const r of storage.iterate(shape.id, 0)) {
-        if (r.tx !== 0 || r.op > chunk) break;
+      for (const r of storage.iterate(shape.id, 0n)) {
+        if (r.tx !== 0n || r.op > chunk) break;
         if (r.op === chunk) for (const m of r.json.split("\n")) items.push(m);
       }
-      const reachedEnd = shape.latestTx === 0 && shape.latestOp === chunk;
-      return { items, endTx: 0, endOp: chunk, reachedEnd };
+      const reachedEnd = shape.latest.tx === 0n && shape.latest.op === chunk;
+      return { items, end: offsetAt(0n, chunk), reachedEnd };
     }
     const fromTx = after.tx;
-    const fromOp =
-      after.tx === 0
-        ? Number.POSITIVE_INFINITY
-        : after.op === "inf" || after.op === 0
-          ? Number.POSITIVE_INFINITY
-          : after.op;
+    const fromOp = after.tx === 0n || after.op === "inf" || after.op === 0 ? Number.POSITIVE_INFINITY : after.op;
     const items: string[] = [];
     let bytes = 0;
     let endTx = after.tx;
     let endOp: number | "inf" = after.op;
     let stopped = false;
-    for (const r of storage.iterate(shape.id, fromTx === 0 ? 1 : fromTx)) {
+    for (const r of storage.iterate(shape.id, fromTx === 0n ? 1n : fromTx)) {
       if (r.tx === fromTx && r.op <= fromOp) continue;
       if (bytes >= this.deps.chunkBytes && items.length > 0) {
         stopped = true;
@@ -436,7 +427,7 @@ export class ShapeRegistry {
       endTx = r.tx;
       endOp = r.op;
     }
-    return { items, endTx, endOp, reachedEnd: !stopped };
+    return { items, end: offsetAt(endTx, endOp), reachedEnd: !stopped };
   }
 
   /** Loads stored shapes; shapes whose table vanished or changed are dropped. */
@@ -450,7 +441,7 @@ export class ShapeRegistry {
     const interrupted = storage.dropIncomplete();
     if (interrupted > 0)
       this.deps.logger.info({ shapes: interrupted }, "dropped shapes whose snapshot a crash interrupted");
-    const offsets = storage.allOffsets();
+    const ends = storage.logEnds();
     for (const stored of storage.listShapes()) {
       const def = JSON.parse(stored.def) as ShapeDefinition;
       const tkey = `${def.schema}.${def.table}`;
@@ -468,21 +459,19 @@ export class ShapeRegistry {
         continue;
       }
       if (stored.requestKey) compiled.requestKey = stored.requestKey;
-      const latest = offsets.get(stored.id) ?? { tx: 0, op: 0, chunks: 0 };
-      const chunks = latest.chunks;
+      const end = ends.get(stored.id) ?? { tx: 0n, op: 0, chunks: 0 };
       const shape: Shape = {
         id: stored.id,
         handle: stored.handle,
         compiled,
         state: "active",
-        latestTx: latest.tx,
-        latestOp: latest.op,
-        snapshotChunks: chunks,
+        latest: offsetAt(end.tx, end.op),
+        snapshotChunks: end.chunks,
         filter: stored.snapshot ? new XidFilter(JSON.parse(stored.snapshot) as SnapshotInfo) : undefined,
         filtering: stored.filtering,
         listeners: new Set(),
         // Everything stored before the restart is old enough to compact at the next threshold.
-        compaction: new CompactionState(latest.tx),
+        compaction: new CompactionState(end.tx),
       };
       this.register(shape);
       this.deps.tables.retain(compiled.table.schema, compiled.table.table);
