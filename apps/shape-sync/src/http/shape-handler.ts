@@ -35,7 +35,8 @@ import { compileShape, typesFor, type CompiledShape, type ShapeDefinition } from
 import { takeSubsetSnapshot } from "../shapes/snapshot.js";
 import { compileWhere } from "../where/compile.js";
 import { compileOrderBy } from "../where/order-by.js";
-import type { ReadResult, Shape, ShapeRegistry } from "../shapes/registry.js";
+import type { ShapeRegistry } from "../shapes/registry.js";
+import type { ReadResult, Shape } from "../shapes/shape.js";
 import { WhereError } from "../where/compile.js";
 import { HttpError, InvalidRequestError, MustRefetchError, ServiceUnavailableError } from "./errors.js";
 import { cancelOnClose, type Cancel, type LiveWaits } from "./live.js";
@@ -64,7 +65,7 @@ export class ShapeApi {
 
   constructor(private readonly deps: ShapeApiDeps) {
     // After a restart, requests with the parameters that created a shape resolve without recompiling it.
-    for (const c of deps.registry.compiledShapes()) if (c.requestKey) this.remember(c.requestKey, c);
+    for (const c of deps.registry.catalog.compiledShapes()) if (c.requestKey) this.remember(c.requestKey, c);
   }
 
   private remember(key: string, compiled: CompiledShape): void {
@@ -89,7 +90,7 @@ export class ShapeApi {
     if (hit) return hit;
     const fresh = await this.compileUncached(p);
     // After a restart the registry already holds a compiled copy (from recovery): share it.
-    const compiled = this.deps.registry.getByKey(fresh.key)?.compiled ?? fresh;
+    const compiled = this.deps.registry.catalog.getByKey(fresh.key)?.compiled ?? fresh;
     compiled.requestKey ??= key;
     this.remember(key, compiled);
     return compiled;
@@ -176,15 +177,15 @@ export class ShapeApi {
     const pos = p.offset;
 
     if (pos.kind === "before_all") {
-      const shape = await this.deps.registry.getOrCreate(compiled);
-      const r = this.deps.registry.read(shape, pos);
+      const shape = await this.deps.registry.catalog.getOrCreate(compiled);
+      const r = this.deps.registry.reader.read(shape, pos);
       return this.sendLog(req, res, shape, p, r, {
         cacheControl: isPost ? CACHE_CONTROL_NO_CACHE : CACHE_CONTROL_INITIAL,
         upToDate: false,
       });
     }
     if (pos.kind === "now") {
-      const shape = await this.deps.registry.getOrCreate(compiled);
+      const shape = await this.deps.registry.catalog.getOrCreate(compiled);
       const r: ReadResult = { items: [], end: shape.latest, reachedEnd: true };
       return this.sendLog(req, res, shape, p, r, {
         cacheControl: isPost
@@ -195,9 +196,9 @@ export class ShapeApi {
       });
     }
 
-    const shape = this.deps.registry.getByHandle(p.handle!);
+    const shape = this.deps.registry.catalog.getByHandle(p.handle!);
     if (!shape || shape.compiled.key !== compiled.key || shape.state !== "active") {
-      const current = await this.deps.registry.getOrCreate(compiled);
+      const current = await this.deps.registry.catalog.getOrCreate(compiled);
       throw new MustRefetchError(current.handle);
     }
     const cancel = cancelOnClose(res);
@@ -296,10 +297,10 @@ export class ShapeApi {
     // The shape itself: a handle that no longer matches the definition is a 409 like any read.
     let shape: Shape;
     if (p.handle !== undefined) {
-      const known = this.deps.registry.getByHandle(p.handle);
+      const known = this.deps.registry.catalog.getByHandle(p.handle);
       if (!known || known.compiled.key !== compiled.key || known.state !== "active") return this.refetch(compiled);
       shape = known;
-    } else shape = await this.deps.registry.getOrCreate(compiled);
+    } else shape = await this.deps.registry.catalog.getOrCreate(compiled);
 
     // The shape's latest offset, read before the snapshot starts: every change after it is either
     // visible in the snapshot (the client filters it by key + xid) or still to come — a safe resume point (§3.6).
@@ -330,9 +331,7 @@ export class ShapeApi {
 
   /** The log after a position; a client at the shape's latest offset (every live resume) has nothing to read. */
   private readAfter(shape: Shape, pos: OffsetAt): ReadResult {
-    const latest = shape.latest;
-    const atLatest = pos.tx === latest.tx && pos.op === latest.op && pos.tx > 0n;
-    return atLatest ? { items: [], end: pos, reachedEnd: true } : this.deps.registry.read(shape, pos);
+    return this.deps.registry.reader.readAfter(shape, pos);
   }
 
   /** Past the shape's latest offset (§4.1); `<latest tx>_0` ("after that transaction") and `0_inf` are not. */
@@ -343,12 +342,12 @@ export class ShapeApi {
   }
 
   private async refetch(compiled: CompiledShape): Promise<never> {
-    const current = await this.deps.registry.getOrCreate(compiled);
+    const current = await this.deps.registry.catalog.getOrCreate(compiled);
     throw new MustRefetchError(current.handle);
   }
 
   private globalLsn(shape: Shape, r: ReadResult, kind: "nonlive" | "livedata" | "nochange"): string {
-    const g = this.deps.registry.globalLsn;
+    const g = this.deps.registry.router.globalLsn;
     if (kind === "livedata") return r.end.tx.toString();
     if (kind === "nochange") return (g > 0n ? g : shape.latest.tx).toString();
     return (g > r.end.tx ? g : r.end.tx).toString();
@@ -491,15 +490,15 @@ export class ShapeApi {
         log: (query.get("log") ?? "full") as "full" | "changes_only",
       };
       const compiled = await this.compile(p);
-      shape = this.deps.registry.getByKey(compiled.key);
+      shape = this.deps.registry.catalog.getByKey(compiled.key);
       if (shape && handle && shape.handle !== handle)
         throw new HttpError(400, {
           message:
             "The specified shape definition and handle do not match. Please ensure the shape definition is correct or omit the shape handle from the request to obtain a new one.",
         });
-    } else if (handle) shape = this.deps.registry.getByHandle(handle);
+    } else if (handle) shape = this.deps.registry.catalog.getByHandle(handle);
     if (!shape) throw new HttpError(404, { message: "No existing shape found" });
-    this.deps.registry.delete(shape);
+    this.deps.registry.catalog.invalidate(shape, "deleted");
     res.statusCode = 202;
     res.setHeader("cache-control", CACHE_CONTROL_NO_CACHE);
     res.end();
