@@ -302,8 +302,19 @@ export const snapshotEndMessage = (xmin: string, xmax: string, xipList: string[]
   headers: { control: SNAPSHOT_END, xmin, xmax, xip_list: xipList },
 });
 
-/** Error body shapes (§6.1). */
-export interface InvalidRequestBody {
-  message: "Invalid request";
-  errors: Record<string, string[] | Record<string, string[]>>;
+/** Validation messages per parameter; subset parameters nest under `subset` (§6.1). */
+export type FieldErrors = Record<string, string[] | Record<string, string[]>>;
+
+/**
+ * The body of every failed shape request except the 409 (whose body is MUST_REFETCH_BODY): what went
+ * wrong, the messages per parameter for a 400 (`"Invalid request"`), a stable code where Electric has
+ * one (`concurrent_request_limit_exceeded`). Electric answers a few statuses with `{"error": …}`
+ * instead (413, malformed POST bodies, §6.1); clients read the status, never the field.
+ */
+export interface ErrorBody {
+  message: string;
+  errors?: FieldErrors;
+  code?: string;
 }
+
+export const INVALID_REQUEST_MESSAGE = "Invalid request";
