@@ -9,7 +9,7 @@ import pg from "pg";
 import pino, { type Logger } from "pino";
 import { CONFIG_DEFAULTS, type ShapeServerConfig } from "./env.js";
 import { lookupTable, type TableInfo } from "./pg/catalog.js";
-import { loadWhereParser } from "./where/compile.js";
+import { loadWhereParser } from "./where/where-clause.js";
 import type { ShapeStorage } from "./shapes/storage.js";
 import { SqliteShapeStorage } from "./shapes/sqlite-storage.js";
 import { ShapeRegistry } from "./shapes/registry.js";

@@ -148,7 +148,7 @@ describe("change conversion (§3.2)", () => {
     })),
   };
   it("default replica sends PK + changed columns, fills unchanged TOAST, converts where membership", async () => {
-    const { loadWhereParser } = await import("../src/where/compile.js");
+    const { loadWhereParser } = await import("../src/where/where-clause.js");
     await loadWhereParser();
     const all = compileShape({ schema: "public", table: "items", replica: "default", log: "full" }, table);
     const d = new PgoutputDecoder();

@@ -13,7 +13,7 @@ import { compileShape } from "../src/shapes/definition.js";
 import { ShapeLogReader } from "../src/shapes/log-reader.js";
 import { MemoryShapeStorage } from "../src/shapes/memory-storage.js";
 import type { ReplicatedTransaction, Shape } from "../src/shapes/shape.js";
-import { loadWhereParser } from "../src/where/compile.js";
+import { loadWhereParser } from "../src/where/where-clause.js";
 
 const table: TableInfo = {
   oid: 7,

@@ -8,7 +8,7 @@ import type { TableInfo } from "../pg/catalog.js";
 import { IdentifierError, parseColumnList, parseRelation } from "../pg/identifiers.js";
 import { compileShape, type CompiledShape, type ShapeDefinition } from "../shapes/definition.js";
 import type { ShapeCatalog } from "../shapes/shape-catalog.js";
-import { WhereError } from "../where/compile.js";
+import { WhereError } from "../where/where-clause.js";
 import { InvalidRequestError } from "./errors.js";
 import type { DefinitionParams } from "./params.js";
 

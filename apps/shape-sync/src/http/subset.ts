@@ -18,7 +18,7 @@ import { typesFor, type CompiledShape } from "../shapes/definition.js";
 import type { Shape } from "../shapes/shape.js";
 import type { ShapeCatalog } from "../shapes/shape-catalog.js";
 import { takeSubsetSnapshot, type SubsetQuery } from "../shapes/snapshot.js";
-import { compileWhere, WhereError } from "../where/compile.js";
+import { compileWhere, WhereError } from "../where/where-clause.js";
 import { compileOrderBy } from "../where/order-by.js";
 import { InvalidRequestError, isPgUserError, mustRefetch } from "./errors.js";
 import type { SubsetParams } from "./params.js";

@@ -2,7 +2,7 @@
 import type pg from "pg";
 import type { ColumnSchema, ShapeSchema } from "@runfeed/core";
 import { baseOfTypname } from "../where/values.js";
-import type { ColumnType } from "../where/compile.js";
+import type { ColumnType } from "../where/where-clause.js";
 import { collationOrdersByCodePoint } from "../where/collation.js";
 
 export interface ColumnInfo {

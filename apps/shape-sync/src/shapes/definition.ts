@@ -14,7 +14,7 @@ import {
 import type { TableInfo } from "../pg/catalog.js";
 import { columnTypes } from "../pg/catalog.js";
 import { createHash } from "node:crypto";
-import { compileWhere, type ColumnType, type CompiledWhere } from "../where/compile.js";
+import { compileWhere, type ColumnType, type CompiledWhere } from "../where/where-clause.js";
 import { HAS_UNCHANGED_TOAST, type TupleRow } from "../replication/pgoutput.js";
 
 /** What is persisted and compared. */

@@ -1,5 +1,12 @@
 /** Shared types of the where compiler: errors, row evaluation context, typed nodes, index hints. */
+import type { Node } from "@pgsql/types";
 import { parseText, type BaseType, type PgType, type Value } from "./values.js";
+
+/** A node payload that may carry a source position (for error messages). */
+export type Located = { location?: number } | undefined;
+
+/** The payload of a node (`{A_Expr: {...}}` → `{...}`), for its location. */
+export const payloadOf = (node: Node): Located => Object.values(node)[0] as Located;
 
 export class WhereError extends Error {
   override name = "WhereError";
