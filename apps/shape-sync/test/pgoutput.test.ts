@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { HAS_UNCHANGED_TOAST, PgoutputDecoder, SKIPPED } from "../src/replication/pgoutput.js";
 import { compileShape, convertChange } from "../src/shapes/definition.js";
-import type { TableInfo } from "../src/pg/catalog.js";
+import { tableInfo } from "./tables.js";
 
 /** Minimal pgoutput v1 encoder for tests. */
 class W {
@@ -127,26 +127,11 @@ describe("pgoutput decoder", () => {
 });
 
 describe("change conversion (§3.2)", () => {
-  const table: TableInfo = {
-    oid: 1,
-    schema: "public",
-    table: "items",
-    pk: ["id"],
-    signature: "x",
-    columns: ["id", "title", "body"].map((name, i) => ({
-      name,
-      attnum: i + 1,
-      typeOid: i === 0 ? 23 : 25,
-      typname: i === 0 ? "int4" : "text",
-      elemTypname: i === 0 ? "int4" : "text",
-      dims: 0,
-      notNull: i === 0,
-      typmod: -1,
-      generated: false,
-      isEnum: false,
-      pkIndex: i === 0 ? 0 : undefined,
-    })),
-  };
+  const table = tableInfo(1, "items", [
+    ["id", "int4"],
+    ["title", "text"],
+    ["body", "text"],
+  ]);
   it("default replica sends PK + changed columns, fills unchanged TOAST, converts where membership", async () => {
     const { loadWhereParser } = await import("../src/where/where-clause.js");
     await loadWhereParser();

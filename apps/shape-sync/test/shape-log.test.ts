@@ -5,7 +5,6 @@
 import { formatOffset, offsetAt, parseOffset, type LogOffset } from "@runfeed/core";
 import pino from "pino";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import type { TableInfo } from "../src/pg/catalog.js";
 import { ChangeRouter } from "../src/shapes/change-router.js";
 import { CompactionScheduler } from "../src/shapes/compaction-scheduler.js";
 import { CompactionState } from "../src/shapes/compaction.js";
@@ -14,27 +13,12 @@ import { ShapeLogReader } from "../src/shapes/log-reader.js";
 import { MemoryShapeStorage } from "../src/shapes/memory-storage.js";
 import type { ReplicatedTransaction, Shape } from "../src/shapes/shape.js";
 import { loadWhereParser } from "../src/where/where-clause.js";
+import { tableInfo } from "./tables.js";
 
-const table: TableInfo = {
-  oid: 7,
-  schema: "public",
-  table: "items",
-  pk: ["id"],
-  signature: "id:23,title:25",
-  columns: ["id", "title"].map((name, i) => ({
-    name,
-    attnum: i + 1,
-    typeOid: i === 0 ? 23 : 25,
-    typname: i === 0 ? "int4" : "text",
-    elemTypname: i === 0 ? "int4" : "text",
-    dims: 0,
-    notNull: i === 0,
-    typmod: -1,
-    generated: false,
-    isEnum: false,
-    pkIndex: i === 0 ? 0 : undefined,
-  })),
-};
+const table = tableInfo(7, "items", [
+  ["id", "int4"],
+  ["title", "text"],
+]);
 
 const logger = pino({ level: "silent" });
 const SNAPSHOT = { xmin: "100", xmax: "105", xip: ["102"] };

@@ -8,7 +8,7 @@ import type { AstCompiler } from "./ast-compiler.js";
 import { checkTextCollation } from "./collation.js";
 import { negateInterval, type Interval } from "./interval.js";
 import { COMPARISON_OPS, arithmetic, comparison, comparisonTest, isArithmeticOp, like } from "./operators.js";
-import { BOOL, INT, TEXT, type IndexHint, type Typed } from "./types.js";
+import { BOOL, INT, TEXT, strict1, type IndexHint, type Typed } from "./types.js";
 import { compareValues, type PgType, type Value } from "./values.js";
 
 const ARRAY_OPS: ReadonlySet<string> = new Set(["@>", "<@", "&&"]);
@@ -55,18 +55,8 @@ function prefixOperator(c: AstCompiler, op: string, n: A_Expr): Typed {
   if (op === "NOT") return c.compile({ BoolExpr: { boolop: "NOT_EXPR", args: [n.rexpr!], location: n.location } });
   const a = c.compile(n.rexpr!);
   if (op !== "-" && op !== "+") return c.fail(n, `unknown or unsupported operator ${op}`);
-  if (a.type !== "unknown" && a.type.dims === 0 && a.type.base === "interval") {
-    if (op === "+") return a;
-    const e = a.eval;
-    return {
-      type: a.type,
-      isConst: a.isConst,
-      eval: (ctx) => {
-        const v = e(ctx);
-        return v === null ? null : negateInterval(v as Interval);
-      },
-    };
-  }
+  if (a.type !== "unknown" && a.type.dims === 0 && a.type.base === "interval")
+    return op === "+" ? a : strict1(a.type, a, (v: Interval) => negateInterval(v));
   return arithmetic(c, op, { type: INT, isConst: true, eval: () => 0n }, a, n);
 }
 

@@ -21,6 +21,7 @@ import {
   TEXT,
   WhereError,
   payloadOf,
+  strict1,
   type ColumnType,
   type IndexHint,
   type Located,
@@ -187,16 +188,7 @@ export class AstCompiler {
   promote(x: Typed, to: PgType): Typed {
     if (x.type === "unknown") return x;
     const f = promotion(x.type, to);
-    if (!f) return x;
-    const e = x.eval;
-    return {
-      type: to,
-      isConst: x.isConst,
-      eval: (ctx) => {
-        const v = e(ctx);
-        return v === null ? null : f(v);
-      },
-    };
+    return f ? strict1(to, x, f) : x;
   }
 
   /** Common type of ARRAY[…]/COALESCE/GREATEST/LEAST items: the first known type, widened by numeric (int → numeric → float8) and date → timestamp promotions. */

@@ -6,7 +6,7 @@
  */
 import type { TypeName } from "@pgsql/types";
 import type { AstCompiler } from "./ast-compiler.js";
-import type { Located, Typed } from "./types.js";
+import { strict1, type Located, type Typed } from "./types.js";
 import { USECS_PER_DAY, Interval } from "./interval.js";
 import { Numeric, numericToBigInt, roundNumeric } from "./numeric.js";
 import {
@@ -155,19 +155,7 @@ export function castTo(c: AstCompiler, x: Typed, typeNode: TypeName, node: Locat
     mod = mods.some(Number.isNaN) || dims > 0 ? undefined : typmodConversion(base, tn, mods);
     if (!mod) return c.fail(node, `type modifiers are not supported for type ${tn}`);
   }
-  const withMod = (t: Typed): Typed => {
-    if (!mod) return t;
-    const e = t.eval;
-    const m = mod;
-    return {
-      type: target,
-      isConst: t.isConst,
-      eval: (ctx) => {
-        const v = e(ctx);
-        return v === null ? null : m(v);
-      },
-    };
-  };
+  const withMod = (t: Typed): Typed => (mod ? strict1(target, t, mod) : t);
   if (x.type === "unknown") return withMod(c.coerce(x, target, node));
   const from = x.type;
   if (from.base === base && from.dims === dims)
@@ -175,15 +163,7 @@ export function castTo(c: AstCompiler, x: Typed, typeNode: TypeName, node: Locat
   if (dims === 0 && from.dims === 0) {
     const conv = scalarConversion(from.base, target);
     if (!conv) return c.fail(node, `cannot cast type ${typeLabel(from)} to ${typeLabel(target)}`);
-    const e = x.eval;
-    return withMod({
-      type: target,
-      isConst: x.isConst,
-      eval: (ctx) => {
-        const v = e(ctx);
-        return v === null ? null : conv(v);
-      },
-    });
+    return withMod(strict1(target, x, conv));
   }
   if (dims > 0 && from.dims > 0 && base === "text" && (from.base === "text" || from.base === "enum"))
     return { ...x, type: target, column: undefined };

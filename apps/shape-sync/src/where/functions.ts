@@ -9,7 +9,7 @@ import { arrayLowerBounds, typeLabel, type PgType, type Value } from "./values.j
 import type { A_Indirection, FuncCall, Node, TypeName } from "@pgsql/types";
 import type { AstCompiler } from "./ast-compiler.js";
 import { castTo } from "./casts.js";
-import { INT, INTERVAL, TEXT, TIMESTAMP, TIMESTAMPTZ, payloadOf, type Located, type Typed } from "./types.js";
+import { INT, INTERVAL, TEXT, TIMESTAMP, TIMESTAMPTZ, payloadOf, strict1, type Located, type Typed } from "./types.js";
 
 const TYPE_FUNCTIONS = new Set([
   "int2",
@@ -30,15 +30,6 @@ const TYPE_FUNCTIONS = new Set([
 
 const typeName = (name: string): TypeName => ({ names: [{ String: { sval: name } }] });
 
-const strict1 = <V extends Value>(a: Typed, type: PgType, f: (v: V) => Value): Typed => ({
-  type,
-  isConst: a.isConst,
-  eval: (ctx) => {
-    const v = a.eval(ctx);
-    return v === null ? null : f(v as V);
-  },
-});
-
 export function compileFuncCall(c: AstCompiler, n: FuncCall): Typed {
   if (n.agg_star || n.agg_distinct || n.agg_filter || n.over)
     return c.fail(n, "aggregation is not supported in this context");
@@ -49,7 +40,7 @@ export function compileFuncCall(c: AstCompiler, n: FuncCall): Typed {
   const args = (n.args ?? []).map((x) => c.compile(x));
   if ((fname === "lower" || fname === "upper") && args.length === 1) {
     const up = fname === "upper";
-    return strict1(c.coerce(args[0]!, TEXT, n), TEXT, (v) => (up ? String(v).toUpperCase() : String(v).toLowerCase()));
+    return strict1(TEXT, c.coerce(args[0]!, TEXT, n), (v) => (up ? String(v).toUpperCase() : String(v).toLowerCase()));
   }
   if (fname === "concat") {
     const evals = args.map((a) => c.coerce(a, TEXT, n).eval);
@@ -88,7 +79,7 @@ export function compileFuncCall(c: AstCompiler, n: FuncCall): Typed {
     if (a.type === "unknown" || a.type.base !== "interval" || a.type.dims !== 0)
       return c.fail(n, `function ${fname}(${typeLabel(a.type as PgType)}) does not exist`);
     const f = fname === "justify_days" ? justifyDays : fname === "justify_hours" ? justifyHours : justifyInterval;
-    return strict1(a, INTERVAL, (v: Interval) => f(v));
+    return strict1(INTERVAL, a, (v: Interval) => f(v));
   }
   if (fname === "timezone" && args.length === 2) return timezone(c, args[0]!, args[1]!, n);
   if (TYPE_FUNCTIONS.has(fname) && args.length === 1) return castTo(c, args[0]!, typeName(fname), n);

@@ -8,7 +8,7 @@ import type { AstCompiler } from "./ast-compiler.js";
 import { checkTextCollation } from "./collation.js";
 import { datetimeOp, unknownPeer } from "./datetime.js";
 import { type Numeric, numericOp } from "./numeric.js";
-import { BOOL, TEXT, type IndexHint, type Typed } from "./types.js";
+import { BOOL, TEXT, strict2, type IndexHint, type Typed } from "./types.js";
 import { compareValues, formatScalar, typeLabel, type PgType, type Value } from "./values.js";
 
 export const COMPARISON_OPS: ReadonlySet<string> = new Set(["=", "<>", "!=", "<", ">", "<=", ">="]);
@@ -65,21 +65,6 @@ export function comparison(c: AstCompiler, op: string, a: Typed, b: Typed, node:
   };
 }
 
-/** A strict binary operator: null in, null out. */
-function strict2(type: PgType, x: Typed, y: Typed, f: (l: Value, r: Value) => Value): Typed {
-  const ex = x.eval;
-  const ey = y.eval;
-  return {
-    type,
-    isConst: x.isConst && y.isConst,
-    eval: (ctx) => {
-      const l = ex(ctx);
-      const r = ey(ctx);
-      return l === null || r === null ? null : f(l, r);
-    },
-  };
-}
-
 export function arithmetic(c: AstCompiler, op: string, a: Typed, b: Typed, node: A_Expr): Typed {
   if (op === "||") return concat(c, a, b, node);
   const dt = datetimeArithmetic(c, op, a, b, node);
@@ -92,44 +77,33 @@ export function arithmetic(c: AstCompiler, op: string, a: Typed, b: Typed, node:
     const nop = op as "+" | "-" | "*" | "/" | "%";
     return strict2(t, x, y, (l, r) => numericOp(nop, l as Numeric, r as Numeric));
   }
-  if (t.base === "int") return strict2(t, x, y, (l, r) => intOp(op, l as bigint, r as bigint));
-  return strict2(t, x, y, (l, r) => floatOp(op, Number(l), Number(r)));
+  if (t.base === "int") {
+    const viaFloat = floatArithmetic(op);
+    const f = INT_ARITHMETIC[op] ?? ((p: bigint, q: bigint) => viaFloat(Number(p), Number(q)));
+    return strict2(t, x, y, (l, r) => f(l as bigint, r as bigint));
+  }
+  const f = floatArithmetic(op);
+  return strict2(t, x, y, (l, r) => f(Number(l), Number(r)));
 }
 
-/** int8 arithmetic; division by zero is null (the row does not match). `^` on integers is float8 in Postgres. */
-function intOp(op: string, p: bigint, q: bigint): Value {
-  switch (op) {
-    case "+":
-      return p + q;
-    case "-":
-      return p - q;
-    case "*":
-      return p * q;
-    case "/":
-      return q === 0n ? null : p / q;
-    case "%":
-      return q === 0n ? null : p % q;
-    default:
-      return floatOp(op, Number(p), Number(q));
-  }
-}
+/** int8 arithmetic; division by zero is null (the row does not match). `^` goes through float8, as in Postgres. */
+const INT_ARITHMETIC: Record<string, (p: bigint, q: bigint) => Value> = {
+  "+": (p, q) => p + q,
+  "-": (p, q) => p - q,
+  "*": (p, q) => p * q,
+  "/": (p, q) => (q === 0n ? null : p / q),
+  "%": (p, q) => (q === 0n ? null : p % q),
+};
 
-function floatOp(op: string, p: number, q: number): Value {
-  switch (op) {
-    case "+":
-      return p + q;
-    case "-":
-      return p - q;
-    case "*":
-      return p * q;
-    case "/":
-      return q === 0 ? null : p / q;
-    case "^":
-      return p ** q;
-    default:
-      return null;
-  }
-}
+const FLOAT_ARITHMETIC: Record<string, (p: number, q: number) => Value> = {
+  "+": (p, q) => p + q,
+  "-": (p, q) => p - q,
+  "*": (p, q) => p * q,
+  "/": (p, q) => (q === 0 ? null : p / q),
+  "^": (p, q) => p ** q,
+};
+
+const floatArithmetic = (op: string) => FLOAT_ARITHMETIC[op] ?? (() => null);
 
 /** `text || text` (the other operand's text output for non-text scalars, like Postgres) and array concatenation. */
 function concat(c: AstCompiler, a: Typed, b: Typed, node: A_Expr): Typed {

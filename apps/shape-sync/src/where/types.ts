@@ -78,6 +78,37 @@ export interface IndexHint {
   keys: string[];
 }
 
+/**
+ * A strict unary operation: null in, null out. The closure holds only the operand's evaluator and `f`
+ * (evaluator trees live as long as their shape).
+ */
+export function strict1<V extends Value>(type: PgType, x: Typed, f: (v: V) => Value): Typed {
+  const e = x.eval;
+  return {
+    type,
+    isConst: x.isConst,
+    eval: (ctx) => {
+      const v = e(ctx);
+      return v === null ? null : f(v as V);
+    },
+  };
+}
+
+/** A strict binary operation: both operands evaluated, null if either is. */
+export function strict2(type: PgType, x: Typed, y: Typed, f: (l: Value, r: Value) => Value): Typed {
+  const ex = x.eval;
+  const ey = y.eval;
+  return {
+    type,
+    isConst: x.isConst && y.isConst,
+    eval: (ctx) => {
+      const l = ex(ctx);
+      const r = ey(ctx);
+      return l === null || r === null ? null : f(l, r);
+    },
+  };
+}
+
 export const PREFIX = "SELECT 1 WHERE ";
 
 export const T = (base: BaseType, name: string = base, dims = 0): PgType => ({ base, name, dims });
