@@ -4,7 +4,8 @@
  */
 import pg from "pg";
 import { EventEmitter } from "node:events";
-import { bigIntToLsn, quoteIdentSafe } from "./names.js";
+import { bigIntToLsn } from "@runfeed/core";
+import { quoteIdent } from "../pg/identifiers.js";
 import { PgoutputDecoder, type PgoutputMessage } from "./pgoutput.js";
 
 export const DISPLAY_SETTINGS = [
@@ -66,7 +67,7 @@ export class ReplicationStream extends EventEmitter {
       }),
     );
     connection.on("copyData", ({ chunk }: { chunk: Buffer }) => this.onCopyData(chunk));
-    const sql = `START_REPLICATION SLOT ${quoteIdentSafe(this.opts.slot)} LOGICAL 0/0 (proto_version '1', publication_names '${this.opts.publication.replace(/'/g, "''")}')`;
+    const sql = `START_REPLICATION SLOT ${quoteIdent(this.opts.slot)} LOGICAL 0/0 (proto_version '1', publication_names '${this.opts.publication.replace(/'/g, "''")}')`;
     const done = client.query(sql);
     // Failures before the stream started reject start() (the caller retries); later ones are 'error' events.
     done.then(
