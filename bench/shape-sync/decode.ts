@@ -57,7 +57,8 @@ export async function benchDecode(databaseUrl: string, updates: number): Promise
         [batch],
       );
     }
-    const peek = `pg_logical_slot_peek_binary_changes('${SLOT}', NULL, NULL, 'proto_version', '1', 'publication_names', '${PUBLICATION}')`;
+    const options = `'proto_version', '1', 'publication_names', '${PUBLICATION}'`;
+    const peek = `pg_logical_slot_peek_binary_changes('${SLOT}', NULL, NULL, ${options})`;
     const t0 = performance.now();
     await db.query(`SELECT count(*) FROM ${peek}`);
     const server = updates / ((performance.now() - t0) / 1000);

@@ -61,7 +61,8 @@ afterAll(async () => {
 /** The WAL as pgoutput messages: exactly what a replication connection receives in XLogData. */
 async function changes(): Promise<Buffer[]> {
   const r = await pool.query<{ data: Buffer }>(
-    `SELECT data FROM pg_logical_slot_peek_binary_changes('${SLOT}', NULL, NULL, 'proto_version', '1', 'publication_names', '${PUBLICATION}')`,
+    `SELECT data FROM pg_logical_slot_peek_binary_changes('${SLOT}', NULL, NULL,
+       'proto_version', '1', 'publication_names', '${PUBLICATION}')`,
   );
   return r.rows.map((row) => row.data);
 }

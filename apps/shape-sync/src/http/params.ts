@@ -50,7 +50,10 @@ export interface SubsetParams {
 
 const SUBSET_KEYS: ReadonlySet<string> = new Set(SUBSET_BODY_KEYS);
 
-/** Positional params from a map of "n" → value: numeric keys, contiguous from 1. Returns an error message or the values. */
+/**
+ * Positional params from a map of "n" → value: numeric keys, contiguous from 1. Returns an error
+ * message or the values.
+ */
 function positional(map: Map<string, string>): string[] | string {
   const keys = [...map.keys()];
   if (keys.some((k) => !/^\d+$/.test(k))) return "Parameters can only use numbers as keys";

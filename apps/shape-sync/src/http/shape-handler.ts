@@ -122,7 +122,8 @@ export class ShapeApi {
       if (shape && handle && shape.handle !== handle)
         throw new HttpError(
           400,
-          "The specified shape definition and handle do not match. Please ensure the shape definition is correct or omit the shape handle from the request to obtain a new one.",
+          "The specified shape definition and handle do not match. Please ensure the shape definition is " +
+            "correct or omit the shape handle from the request to obtain a new one.",
         );
     } else if (handle) shape = catalog.getByHandle(handle);
     if (!shape) throw new HttpError(404, "No existing shape found");

@@ -81,7 +81,8 @@ export class ShapeResolver {
     if (!info)
       throw InvalidRequestError.field(
         "table",
-        `Table "${rel.schema}"."${rel.table}" does not exist. If the table name contains capitals or special characters you must quote it.`,
+        `Table "${rel.schema}"."${rel.table}" does not exist. ` +
+          "If the table name contains capitals or special characters you must quote it.",
       );
     return info;
   }

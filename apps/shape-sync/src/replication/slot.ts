@@ -45,12 +45,14 @@ export class SlotManager {
 
   async ensureSlot(db: pg.Pool): Promise<SlotState> {
     const r = await db.query<{ lsn: string | null; database: string | null; mine: boolean }>(
-      "SELECT confirmed_flush_lsn::text AS lsn, database, database = current_database() AS mine FROM pg_replication_slots WHERE slot_name = $1",
+      `SELECT confirmed_flush_lsn::text AS lsn, database, database = current_database() AS mine
+       FROM pg_replication_slots WHERE slot_name = $1`,
       [this.slot],
     );
     if (r.rowCount && !r.rows[0]!.mine)
       throw new Error(
-        `replication slot ${this.slot} belongs to database ${r.rows[0]!.database}; slots are per cluster, so give each database its own ELECTRIC_REPLICATION_STREAM_ID`,
+        `replication slot ${this.slot} belongs to database ${r.rows[0]!.database}; ` +
+          "slots are per cluster, so give each database its own ELECTRIC_REPLICATION_STREAM_ID",
       );
     if (r.rowCount)
       return { created: false, confirmedFlushLsn: r.rows[0]!.lsn ? lsnToBigInt(r.rows[0]!.lsn) : undefined };
@@ -71,8 +73,10 @@ export class SlotManager {
   /** Adds the table to the publication and sets REPLICA IDENTITY FULL if needed, in one transaction. */
   async ensureTablePublished(db: pg.Pool, schema: string, table: string): Promise<void> {
     const state = await db.query<{ published: boolean; replident: string; alltables: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3) AS published,
-              (SELECT c.relreplident::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $2 AND c.relname = $3) AS replident,
+      `SELECT EXISTS (SELECT 1 FROM pg_publication_tables
+                      WHERE pubname = $1 AND schemaname = $2 AND tablename = $3) AS published,
+              (SELECT c.relreplident::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = $2 AND c.relname = $3) AS replident,
               (SELECT puballtables FROM pg_publication WHERE pubname = $1) AS alltables`,
       [this.publication, schema, table],
     );
@@ -111,7 +115,8 @@ export class SlotManager {
 
   async lagBytes(db: pg.Pool): Promise<number | undefined> {
     const r = await db.query<{ lag: string | null }>(
-      "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1",
+      `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag
+       FROM pg_replication_slots WHERE slot_name = $1`,
       [this.slot],
     );
     const lag = r.rows[0]?.lag;

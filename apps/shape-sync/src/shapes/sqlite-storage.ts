@@ -57,7 +57,8 @@ export class SqliteShapeStorage implements ShapeStorage {
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       ),
       insertPending: db.prepare(
-        "INSERT INTO shapes (id, handle, def_key, def, snapshot, filtering, request_key, complete) VALUES (?, ?, ?, ?, NULL, 1, ?, 0)",
+        `INSERT INTO shapes (id, handle, def_key, def, snapshot, filtering, request_key, complete)
+         VALUES (?, ?, ?, ?, NULL, 1, ?, 0)`,
       ),
       complete: db.prepare("UPDATE shapes SET snapshot = ?, filtering = ?, complete = 1 WHERE id = ?"),
       incomplete: db.prepare<[], { id: number }>("SELECT id FROM shapes WHERE complete = 0"),

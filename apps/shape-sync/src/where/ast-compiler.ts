@@ -191,7 +191,10 @@ export class AstCompiler {
     return f ? strict1(to, x, f) : x;
   }
 
-  /** Common type of ARRAY[…]/COALESCE/GREATEST/LEAST items: the first known type, widened by numeric (int → numeric → float8) and date → timestamp promotions. */
+  /**
+   * Common type of ARRAY[…]/COALESCE/GREATEST/LEAST items: the first known type, widened by numeric
+   * (int → numeric → float8) and date → timestamp promotions.
+   */
   commonType(items: Typed[]): PgType {
     let t: PgType | undefined;
     const rank: Record<string, number> = { int: 1, numeric: 2, float: 3, date: 1, timestamp: 2, timestamptz: 3 };
@@ -256,7 +259,8 @@ export class AstCompiler {
     if (UNCOMPARABLE_BASES.has(t.base))
       this.fail(
         node,
-        `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)} (values of type ${typeLabel(t)} cannot be compared in a where clause)`,
+        `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)} ` +
+          `(values of type ${typeLabel(t)} cannot be compared in a where clause)`,
       );
   }
 }

@@ -33,12 +33,16 @@ const INT_RANGE: Record<string, [bigint, bigint]> = {
   int: [-2147483648n, 2147483647n],
   integer: [-2147483648n, 2147483647n],
 };
+const INT_TYPE_LABEL: Record<string, string> = {
+  int8: "bigint",
+  bigint: "bigint",
+  int2: "smallint",
+  smallint: "smallint",
+};
+
 function checkInt(i: bigint, name: string): bigint {
   const [lo, hi] = INT_RANGE[name] ?? [-(2n ** 63n), 2n ** 63n - 1n];
-  if (i < lo || i > hi)
-    throw new ValueParseError(
-      `${name === "int8" || name === "bigint" ? "bigint" : name === "int2" || name === "smallint" ? "smallint" : "integer"} out of range`,
-    );
+  if (i < lo || i > hi) throw new ValueParseError(`${INT_TYPE_LABEL[name] ?? "integer"} out of range`);
   return i;
 }
 

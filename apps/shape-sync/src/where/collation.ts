@@ -12,7 +12,10 @@ import { TEXT, payloadOf, type Collation, type ColumnType, type Located, type Ty
 
 const CODE_POINT_LOCALE = /^(c|posix|c\.utf-?8)$/i;
 
-/** Whether a collation orders by code point, from its provider (pg_collation.collprovider / pg_database.datlocprovider) and locale. */
+/**
+ * Whether a collation orders by code point, from its provider (pg_collation.collprovider /
+ * pg_database.datlocprovider) and locale.
+ */
 export function collationOrdersByCodePoint(provider: string, locale: string | null): boolean {
   if (provider === "b") return true; // builtin: C, C.UTF-8 (PG17), PG_UNICODE_FAST (PG18) all sort by code point
   if (provider === "c" || provider === "d") return locale !== null && CODE_POINT_LOCALE.test(locale);
@@ -164,7 +167,8 @@ export function checkTextCollation(
   if (coll.derivation === "indeterminate")
     c.fail(
       node,
-      `could not determine which collation to use for string comparison (implicit collations "${coll.name}" conflict); add COLLATE "C" to one side`,
+      "could not determine which collation to use for string comparison " +
+        `(implicit collations "${coll.name}" conflict); add COLLATE "C" to one side`,
     );
   if (!coll.deterministic)
     c.fail(node, `nondeterministic collation "${coll.name}" is not supported (text is compared by bytes in-process)`);

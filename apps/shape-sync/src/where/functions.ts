@@ -123,7 +123,10 @@ function timezone(c: AstCompiler, zoneArg: Typed, tsArg: Typed, n: Located): Typ
   };
 }
 
-/** `a[i][j]` (element, NULL when out of range) and `a[lo:hi]` slices (clamped; `{}` when empty), 1-based like Postgres. */
+/**
+ * `a[i][j]` (element, NULL when out of range) and `a[lo:hi]` slices (clamped; `{}` when empty),
+ * 1-based like Postgres.
+ */
 export function compileIndirection(c: AstCompiler, n: A_Indirection): Typed {
   const arr = c.compile(n.arg!);
   const t = arr.type;

@@ -14,7 +14,10 @@ export class WhereError extends Error {
 
 export interface ColumnType extends PgType {
   name: string;
-  /** Effective collation of a text column (its name, or the database locale for the default collation); absent = the database default. */
+  /**
+   * Effective collation of a text column (its name, or the database locale for the default
+   * collation); absent = the database default.
+   */
   collation?: string;
   /** The column uses the database default collation (Postgres "default" derivation). */
   collationIsDefault?: boolean;
@@ -74,7 +77,10 @@ export interface Typed {
 export interface IndexHint {
   column: string;
   kind: "eq" | "contains";
-  /** Canonical index keys (indexKeyOf). For `eq`, a row matches if its key is one of these; for `contains`, the row's array must contain this element. */
+  /**
+   * Canonical index keys (indexKeyOf). For `eq`, a row matches if its key is one of these; for
+   * `contains`, the row's array must contain this element.
+   */
   keys: string[];
 }
 
