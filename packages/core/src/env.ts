@@ -1,6 +1,6 @@
 /**
  * Pieces of the per-process zod env schemas (house rule 7) that must read alike in every process.
- * Pure: the schemas parse what they are given and never read process.env themselves.
+ * Pure: the schemas parse what they are given and never read the environment themselves.
  */
 import { z } from "zod";
 
