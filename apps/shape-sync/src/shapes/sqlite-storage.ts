@@ -1,6 +1,9 @@
 /**
  * The durable ShapeStorage: one SQLite database in WAL mode (docs/decisions/030-shape-sync-storage.md).
- * Offsets are read back as bigints (`safeIntegers`), so a commit LSN keeps all its 64 bits.
+ * Log rows are read with safe integers, so a commit LSN (`tx`) keeps all its 64 bits; `op` and the row
+ * id are selected as REAL, which comes back as a JS number, so better-sqlite3's rows are LogRows as
+ * they are (no per-row copy on the read path). ORDER BY names the table's columns (`log.op`), not those
+ * REAL results, so the (shape_id, tx, op) index still gives the order.
  */
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
@@ -16,9 +19,6 @@ interface ShapeRecord {
   filtering: number;
   request_key: string | null;
 }
-
-/** A log row as SQLite returns it with safe integers on. */
-type RawRow = { id: bigint; tx: bigint; op: bigint; json: string };
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -80,15 +80,17 @@ export class SqliteShapeStorage implements ShapeStorage {
         "SELECT shape_id, max(op) + 1 AS n FROM log WHERE tx = 0 GROUP BY shape_id",
       ),
       range: db
-        .prepare<[number, bigint, bigint], RawRow>(
-          "SELECT id, tx, op, json FROM log WHERE shape_id = ? AND tx >= ? AND tx <= ? ORDER BY tx, op, id",
+        .prepare<[number, bigint, bigint], LogRow & { id: number }>(
+          `SELECT CAST(id AS REAL) AS id, tx, CAST(op AS REAL) AS op, json FROM log
+           WHERE shape_id = ? AND tx >= ? AND tx <= ? ORDER BY log.tx, log.op, log.id`,
         )
         .safeIntegers(true),
       deleteRow: db.prepare("DELETE FROM log WHERE id = ?"),
       rewriteRow: db.prepare("UPDATE log SET op = ?, json = ? WHERE id = ?"),
       read: db
-        .prepare<[number, bigint], Omit<RawRow, "id">>(
-          "SELECT tx, op, json FROM log WHERE shape_id = ? AND tx >= ? ORDER BY tx, op, id",
+        .prepare<[number, bigint], LogRow>(
+          `SELECT tx, CAST(op AS REAL) AS op, json FROM log
+           WHERE shape_id = ? AND tx >= ? ORDER BY log.tx, log.op, log.id`,
         )
         .safeIntegers(true),
       maxId: db.prepare<[], { id: number | null }>("SELECT max(id) AS id FROM shapes"),
@@ -159,13 +161,12 @@ export class SqliteShapeStorage implements ShapeStorage {
     for (const e of entries) stmt.run(e.shapeId, e.tx, e.op, e.json);
   }
 
-  *iterate(shapeId: number, fromTx: bigint): IterableIterator<LogRow> {
-    for (const r of this.stmts.read.iterate(shapeId, fromTx)) yield { tx: r.tx, op: Number(r.op), json: r.json };
+  iterate(shapeId: number, fromTx: bigint): IterableIterator<LogRow> {
+    return this.stmts.read.iterate(shapeId, fromTx);
   }
 
-  *iterateRange(shapeId: number, fromTx: bigint, toTx: bigint): IterableIterator<LogRow & { id: number }> {
-    for (const r of this.stmts.range.iterate(shapeId, fromTx, toTx))
-      yield { id: Number(r.id), tx: r.tx, op: Number(r.op), json: r.json };
+  iterateRange(shapeId: number, fromTx: bigint, toTx: bigint): IterableIterator<LogRow & { id: number }> {
+    return this.stmts.range.iterate(shapeId, fromTx, toTx);
   }
 
   deleteRow(id: number): void {
