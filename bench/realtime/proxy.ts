@@ -23,7 +23,14 @@ import { shapeSyncEntry } from "../../packages/devstack/src/shape-sync.js";
 import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
 import { signPublicToken } from "../../apps/webapp/app/services/auth.server.js";
 import { buildShapeUrl } from "../../apps/webapp/app/services/realtime/shapeRewrite.server.js";
-import { generateRunFriendlyId } from "../../packages/core/src/index.js";
+import {
+  API_VERSION_HEADER,
+  ELECTRIC_HANDLE_HEADER,
+  ELECTRIC_OFFSET_HEADER,
+  TRIGGER_API_VERSION,
+  TRIGGER_ELECTRIC_VERSION_HEADER,
+  generateRunFriendlyId,
+} from "../../packages/core/src/index.js";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
@@ -176,8 +183,8 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   // --- the shape, once through the proxy (warms route modules) and once directly
   const headers = {
     authorization: `Bearer ${token}`,
-    "x-trigger-electric-version": "1.0.0-beta.1",
-    "x-trigger-api-version": "2025-07-16",
+    [TRIGGER_ELECTRIC_VERSION_HEADER]: "1.0.0-beta.1",
+    [API_VERSION_HEADER]: TRIGGER_API_VERSION,
   };
   const first = await fetch(`${webUrl}/realtime/v1/runs/${run.friendlyId}?log=full&offset=-1`, { headers });
   if (first.status !== 200) throw new Error(`initial proxied request: ${first.status} ${await first.text()}`);
@@ -189,10 +196,10 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
     feed: { kind: "run", runId: run.id },
   });
   const initial = await fetch(`${directBase}&log=full&offset=-1`);
-  let handle = initial.headers.get("electric-handle")!;
-  let offset = initial.headers.get("electric-offset")!;
+  let handle = initial.headers.get(ELECTRIC_HANDLE_HEADER)!;
+  let offset = initial.headers.get(ELECTRIC_OFFSET_HEADER)!;
   await initial.arrayBuffer();
-  if (handle !== first.headers.get("electric-handle"))
+  if (handle !== first.headers.get(ELECTRIC_HANDLE_HEADER))
     throw new Error("proxied and direct requests addressed different shapes");
 
   const liveWaiters = async () => {
@@ -225,8 +232,8 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
       done.push(performance.now());
       statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
       if (response.status === 200) {
-        handle = response.headers.get("electric-handle") ?? handle;
-        offset = response.headers.get("electric-offset") ?? offset;
+        handle = response.headers.get(ELECTRIC_HANDLE_HEADER) ?? handle;
+        offset = response.headers.get(ELECTRIC_OFFSET_HEADER) ?? offset;
       }
     };
     // Ramp up in waves of 100, each held upstream before the next, so that neither listen backlog
@@ -364,8 +371,8 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
           feed: { kind: "run", runId: r.id },
         }).toString();
         state.set(r.id, {
-          handle: response.headers.get("electric-handle")!,
-          offset: response.headers.get("electric-offset")!,
+          handle: response.headers.get(ELECTRIC_HANDLE_HEADER)!,
+          offset: response.headers.get(ELECTRIC_OFFSET_HEADER)!,
           direct,
         });
       }),
@@ -384,8 +391,8 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
           await response.arrayBuffer();
           const t = performance.now();
           if (response.status === 200) {
-            st.handle = response.headers.get("electric-handle") ?? st.handle;
-            st.offset = response.headers.get("electric-offset") ?? st.offset;
+            st.handle = response.headers.get(ELECTRIC_HANDLE_HEADER) ?? st.handle;
+            st.offset = response.headers.get(ELECTRIC_OFFSET_HEADER) ?? st.offset;
           }
           answered.get(r.id)?.(t);
         })

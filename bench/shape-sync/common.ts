@@ -4,7 +4,12 @@ import { openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import type pg from "pg";
-import { RUN_STREAM_COLUMNS } from "../../packages/core/src/run-columns.js";
+import {
+  RUN_STREAM_COLUMNS,
+  ELECTRIC_HANDLE_HEADER,
+  ELECTRIC_OFFSET_HEADER,
+  ELECTRIC_UP_TO_DATE_HEADER,
+} from "../../packages/core/src/index.js";
 import { shapeSyncEntry } from "../../packages/devstack/src/shape-sync.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
@@ -158,15 +163,15 @@ export async function createShape(
   let r = await fetch(`${url}/v1/shape?${q}`);
   await r.arrayBuffer();
   if (r.status !== 200) throw new Error(`shape creation failed: ${r.status}`);
-  const handle = r.headers.get("electric-handle")!;
-  let offset = r.headers.get("electric-offset")!;
+  const handle = r.headers.get(ELECTRIC_HANDLE_HEADER)!;
+  let offset = r.headers.get(ELECTRIC_OFFSET_HEADER)!;
   for (;;) {
     q.set("offset", offset);
     q.set("handle", handle);
     r = await fetch(`${url}/v1/shape?${q}`);
     await r.arrayBuffer();
-    offset = r.headers.get("electric-offset")!;
-    if (r.headers.has("electric-up-to-date")) return { handle, offset };
+    offset = r.headers.get(ELECTRIC_OFFSET_HEADER)!;
+    if (r.headers.has(ELECTRIC_UP_TO_DATE_HEADER)) return { handle, offset };
   }
 }
 

@@ -7,7 +7,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ShapeStorage } from "../../apps/shape-sync/src/shapes/storage.js";
+import { snapshotEndMessage } from "../../packages/core/src/index.js";
+import { SqliteShapeStorage } from "../../apps/shape-sync/src/shapes/sqlite-storage.js";
 import { compactShapeLog } from "../../apps/shape-sync/src/shapes/compaction.js";
 
 export interface CompactionResult {
@@ -22,12 +23,12 @@ export interface CompactionResult {
 
 export function benchCompaction(messages: number, keys: number): CompactionResult {
   const dir = mkdtempSync(join(tmpdir(), "shape-sync-bench-compact-"));
-  const storage = new ShapeStorage(dir);
+  const storage = new SqliteShapeStorage(dir);
   try {
     const shapeId = 1;
     storage.insertPendingShape({ id: shapeId, handle: "h", defKey: "k", def: "{}", requestKey: null });
     storage.completeShape(shapeId, '{"xmin":"1","xmax":"1","xip":[]}', false);
-    storage.append([{ shapeId, tx: 0, op: 0, json: '{"headers":{"control":"snapshot-end"}}' }]);
+    storage.append([{ shapeId, tx: 0n, op: 0, json: JSON.stringify(snapshotEndMessage("1", "1", [])) }]);
     const entries = [];
     for (let i = 0; i < messages; i++) {
       const tx = 1_000_000 + i;
@@ -50,21 +51,21 @@ export function benchCompaction(messages: number, keys: number): CompactionResul
           last: true,
         },
       };
-      entries.push({ shapeId, tx, op: 0, json: JSON.stringify(message) });
+      entries.push({ shapeId, tx: BigInt(tx), op: 0, json: JSON.stringify(message) });
     }
     storage.transaction(() => storage.append(entries));
-    const upto = 1_000_000 + messages;
+    const upto = BigInt(1_000_000 + messages);
 
     const tr = performance.now();
     let rawBytes = 0;
-    for (const r of storage.iterateRange(shapeId, 1, upto)) {
+    for (const r of storage.iterateRange(shapeId, 1n, upto)) {
       rawBytes += r.json.length;
       for (const m of r.json.split("\n")) JSON.parse(m);
     }
     const rawReadMBps = rawBytes / 1048576 / ((performance.now() - tr) / 1000);
 
     const tc = performance.now();
-    const r = compactShapeLog(storage, shapeId, 0, upto);
+    const r = compactShapeLog(storage, shapeId, 0n, upto);
     const compactMBps = r.bytesBefore / 1048576 / ((performance.now() - tc) / 1000);
     return {
       messages,

@@ -3,6 +3,7 @@
  * updates/s spread over them, each writing a timestamp into "output". Latency = client receive time
  * − timestamp taken just before the UPDATE was sent (same clock). Raw: the UPDATE round trip itself.
  */
+import { ELECTRIC_CURSOR_HEADER, ELECTRIC_OFFSET_HEADER } from "../../packages/core/src/index.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -77,8 +78,8 @@ export async function benchLatency(
           const body = (await r.json()) as Array<{ key?: string; value?: Record<string, string | null> }>;
           const t = now();
           if (r.status !== 200) throw new Error(`live request ${r.status}`);
-          st.offset = r.headers.get("electric-offset")!;
-          st.cursor = r.headers.get("electric-cursor") ?? "";
+          st.offset = r.headers.get(ELECTRIC_OFFSET_HEADER)!;
+          st.cursor = r.headers.get(ELECTRIC_CURSOR_HEADER) ?? "";
           if (recording) for (const m of body) if (m.key && m.value?.output) latencies.push(t - Number(m.value.output));
         } catch (e) {
           if (ac.signal.aborted) return;

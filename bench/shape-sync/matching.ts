@@ -52,7 +52,7 @@ export async function benchMatching(databaseUrl: string, n: number): Promise<{ s
             new: { ...text, id, usageDurationMs: String(b) },
           });
         }
-        reg.applyTransaction({ xid: 4_000_000, commitLsn: ++lsn, endLsn: lsn, changes, truncated: [] });
+        reg.router.applyTransaction({ xid: 4_000_000, commitLsn: ++lsn, endLsn: lsn, changes, truncated: [] });
       }
       const c = process.cpuUsage(t);
       return (c.user + c.system) / K;

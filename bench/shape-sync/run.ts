@@ -2,8 +2,9 @@
  * shape-sync benchmarks (issue 4), loopback only, bounded in time. Every figure is printed beside
  * a raw limit measured in the same run (see /work/shared/docs/measuring.md).
  *
- *   pnpm exec tsx bench/shape-sync/run.ts [--full] [--only ingest|latency|matching|scale|compaction]
+ *   pnpm exec tsx bench/shape-sync/run.ts [--full] [--only ingest|decode|latency|matching|scale|compaction]
  *     --updates N          ingest updates            (default 200000)
+ *     --decode-updates N   decode updates            (default 20000; the WAL is held in memory)
  *     --latency-shapes N   shapes with a live client (default 1000)
  *     --rate N             updates/s in the latency run (default 1000)
  *     --duration S         latency measurement seconds (default 10; --full 60)
@@ -23,6 +24,7 @@ import { benchLatency } from "./latency.js";
 import { benchScale } from "./scale.js";
 import { benchMatching } from "./matching.js";
 import { benchCompaction } from "./compaction.js";
+import { benchDecode } from "./decode.js";
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -31,6 +33,7 @@ const full = flag("full");
 const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : undefined;
 const cfg = {
   updates: num("updates", 200_000),
+  decodeUpdates: num("decode-updates", 20_000),
   latencyShapes: num("latency-shapes", 1000),
   rate: num("rate", 1000),
   duration: num("duration", full ? 60 : 10),
@@ -62,6 +65,15 @@ try {
     );
     console.log(
       `ingest: ours ${fmt(r.ours)} changes/s | raw pg_recvlogical ${fmt(r.raw)} changes/s | ratio ${(r.ours / r.raw).toFixed(2)} (goal ≥ 0.5, stretch ≥ 0.8); our CPU ${fmt(r.cpuPerChange, 1)} µs/change (${r.rawBin})`,
+    );
+  }
+  if (!only || only === "decode") {
+    const r = await benchDecode(databaseUrl, cfg.decodeUpdates);
+    console.log(
+      `\n== (1b) decode in Node: the same WAL (${fmt(r.updates)} TaskRun updates, ${fmt(r.messages)} pgoutput messages, ${fmt(r.walMB, 1)} MB) decoded from memory, best of 3`,
+    );
+    console.log(
+      `decode: ours ${fmt(r.ours)} changes/s | raw pg-logical-replication PgoutputPlugin ${fmt(r.libraryText)} changes/s with text values (${fmt(r.libraryTyped)} as shipped, values parsed) | ratio ${(r.ours / r.libraryText).toFixed(2)}; Postgres decoding it server-side ${fmt(r.server)} changes/s`,
     );
   }
   if (!only || only === "latency") {

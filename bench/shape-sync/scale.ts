@@ -8,6 +8,7 @@
  *    its own process) reconnect at once, time until a probe client's live request is answered with a
  *    change committed right after health went active, and until all N resumed requests are answered.
  */
+import { ELECTRIC_OFFSET_HEADER, ELECTRIC_UP_TO_DATE_HEADER } from "../../packages/core/src/index.js";
 import { fork, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -144,8 +145,8 @@ async function catchUp(url: string, i: number, handle: string, offset: string): 
   for (;;) {
     const r = await fetch(`${url}/v1/shape?${shapeQuery(WHERE, params(i), handle, offset, false)}`);
     await r.arrayBuffer();
-    offset = r.headers.get("electric-offset")!;
-    if (r.headers.has("electric-up-to-date")) return offset;
+    offset = r.headers.get(ELECTRIC_OFFSET_HEADER)!;
+    if (r.headers.has(ELECTRIC_UP_TO_DATE_HEADER)) return offset;
   }
 }
 

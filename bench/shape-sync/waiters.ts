@@ -8,6 +8,11 @@
  * Messages out: {type:"served", at, count}           when `count` requests have had a 200 since the last hold
  * Times are wall-clock milliseconds (performance.timeOrigin + performance.now()), comparable across processes.
  */
+import {
+  ELECTRIC_CURSOR_HEADER,
+  ELECTRIC_HAS_DATA_HEADER,
+  ELECTRIC_OFFSET_HEADER,
+} from "../../packages/core/src/index.js";
 import { setMaxListeners } from "node:events";
 import { Agent, request } from "node:http";
 import { shapeQuery } from "./common.js";
@@ -58,9 +63,9 @@ function hold(url: string, where: string): void {
             signal,
           );
           if (r.status === 200) {
-            w.offset = r.headers["electric-offset"] as string;
-            w.cursor = (r.headers["electric-cursor"] as string | undefined) ?? "";
-            if (!firstServed && r.headers["electric-has-data"] === "true") {
+            w.offset = r.headers[ELECTRIC_OFFSET_HEADER] as string;
+            w.cursor = (r.headers[ELECTRIC_CURSOR_HEADER] as string | undefined) ?? "";
+            if (!firstServed && r.headers[ELECTRIC_HAS_DATA_HEADER] === "true") {
               firstServed = true;
               served++;
               if (milestones.has(served)) process.send!({ type: "served", at: now(), count: served });

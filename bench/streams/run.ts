@@ -30,7 +30,12 @@ import { fileURLToPath } from "node:url";
 import getPort from "get-port";
 import type { Redis as RedisClient } from "ioredis";
 import pg from "pg";
-import { generateRunFriendlyId } from "../../packages/core/src/index.js";
+import {
+  NDJSON_CONTENT_TYPE,
+  STREAM_CLIENT_ID_HEADER,
+  STREAM_RESUME_FROM_CHUNK_HEADER,
+  generateRunFriendlyId,
+} from "../../packages/core/src/index.js";
 import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
 import { waitForPort } from "../../packages/devstack/src/redis.js";
 import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
@@ -293,7 +298,12 @@ function openWriter(base: string, auth: Record<string, string>, runId: string, k
   const req = http.request(`${base}/realtime/v1/streams/${runId}/self/${key}`, {
     method: "POST",
     agent,
-    headers: { ...auth, "content-type": "application/x-ndjson", "x-client-id": "bench", "x-resume-from-chunk": "0" },
+    headers: {
+      ...auth,
+      "content-type": NDJSON_CONTENT_TYPE,
+      [STREAM_CLIENT_ID_HEADER]: "bench",
+      [STREAM_RESUME_FROM_CHUNK_HEADER]: "0",
+    },
   });
   req.on("error", (error) => console.error(`writer ${runId}: ${error.message}`));
   req.on("response", (res) => res.resume());

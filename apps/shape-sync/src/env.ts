@@ -2,12 +2,8 @@
  * The only module that reads process.env (house rule 7): parsed once with zod into a typed config.
  * `startShapeServer` takes a `ShapeServerConfig`, so tests build one without touching the environment.
  */
+import { envBoolean } from "@runfeed/core";
 import { z } from "zod";
-
-const bool = z
-  .string()
-  .optional()
-  .transform((v) => v === "true" || v === "1");
 
 const intWithDefault = (d: number) =>
   z
@@ -47,12 +43,12 @@ export const EnvSchema = z.object({
   DATABASE_URL: z.string().min(1),
   ELECTRIC_PORT: intWithDefault(3000),
   ELECTRIC_SECRET: z.string().optional(),
-  ELECTRIC_INSECURE: bool,
+  ELECTRIC_INSECURE: envBoolean(false),
   ELECTRIC_CACHE_MAX_AGE: intWithDefault(60),
   ELECTRIC_CACHE_STALE_AGE: intWithDefault(300),
   ELECTRIC_LONG_POLL_TIMEOUT: intWithDefault(20_000),
   ELECTRIC_SHAPE_CHUNK_BYTES_THRESHOLD: intWithDefault(10 * 1024 * 1024),
-  ELECTRIC_ENABLE_INTEGRATION_TESTING: bool,
+  ELECTRIC_ENABLE_INTEGRATION_TESTING: envBoolean(false),
   ELECTRIC_REPLICATION_STREAM_ID: z
     .string()
     .regex(/^[a-z0-9_]+$/)
@@ -109,8 +105,14 @@ export const CONFIG_DEFAULTS = {
   logLevel: "info",
 } as const satisfies Partial<ShapeServerConfig>;
 
+export class InvalidEnvError extends Error {
+  override name = "InvalidEnvError";
+}
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ShapeServerConfig {
-  const e = EnvSchema.parse(env);
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) throw new InvalidEnvError(`Invalid environment:\n${z.prettifyError(parsed.error)}`);
+  const e = parsed.data;
   return {
     ...CONFIG_DEFAULTS,
     databaseUrl: e.DATABASE_URL,

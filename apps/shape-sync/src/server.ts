@@ -9,8 +9,9 @@ import pg from "pg";
 import pino, { type Logger } from "pino";
 import { CONFIG_DEFAULTS, type ShapeServerConfig } from "./env.js";
 import { lookupTable, type TableInfo } from "./pg/catalog.js";
-import { loadWhereParser } from "./where/compile.js";
-import { ShapeStorage } from "./shapes/storage.js";
+import { loadWhereParser } from "./where/where-clause.js";
+import type { ShapeStorage } from "./shapes/storage.js";
+import { SqliteShapeStorage } from "./shapes/sqlite-storage.js";
 import { ShapeRegistry } from "./shapes/registry.js";
 import { SlotManager } from "./replication/slot.js";
 import { ReplicationStream } from "./replication/stream.js";
@@ -60,12 +61,12 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
 
   const metrics = createMetrics({
     slotLagBytes: () => slot.lagBytes(pool),
-    shapes: () => registry?.size ?? 0,
+    shapes: () => registry?.catalog.size ?? 0,
     liveWaiters: () => waits?.waiting ?? 0,
-    changesApplied: () => registry?.changesApplied ?? 0,
-    entriesWritten: () => registry?.entriesWritten ?? 0,
-    compactions: () => registry?.compactions ?? 0,
-    messagesFolded: () => registry?.messagesFolded ?? 0,
+    changesApplied: () => registry?.router.changesApplied ?? 0,
+    entriesWritten: () => registry?.router.entriesWritten ?? 0,
+    compactions: () => registry?.compaction.runs ?? 0,
+    messagesFolded: () => registry?.compaction.messagesFolded ?? 0,
   });
 
   const router = createRouter({ config, logger: log, status: () => status, api: () => api, metrics });
@@ -97,16 +98,16 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
   };
 
   const startReplication = async (reg: ShapeRegistry): Promise<void> => {
-    const assembler = new TransactionAssembler(reg);
+    const assembler = new TransactionAssembler(reg.router);
     const s = new ReplicationStream({
       connectionString: config.databaseUrl,
       slot: slot.slot,
       publication: slot.publication,
       onMessage: (msg) => assembler.onMessage(msg),
-      wantsRelation: (oid) => reg.index.shapesOfTable(oid).size > 0,
+      wantsRelation: (oid) => reg.router.hasShapesOn(oid),
       onKeepalive: (walEnd) => {
         if (!assembler.inTransaction) {
-          reg.advanceGlobal(walEnd);
+          reg.router.advanceGlobal(walEnd);
           s.acknowledge(walEnd);
         }
       },
@@ -159,39 +160,45 @@ export async function startShapeServer(options: ShapeServerOptions, logger?: Log
     if (stopped) return;
     status = "starting";
     await loadWhereParser();
-    storage = new ShapeStorage(config.storageDir, config.sqliteCacheMb, config.sqliteSynchronous);
+    const store = new SqliteShapeStorage(config.storageDir, config.sqliteCacheMb, config.sqliteSynchronous);
+    storage = store;
     const pub = await slot.ensurePublication(pool);
     const st = await slot.ensureSlot(pool);
     log.info(
       { slot: slot.slot, publication: slot.publication, slotCreated: st.created, publicationCreated: pub.created },
       "replication slot and publication ready",
     );
-    if (st.created && storage.listShapes().length > 0) {
+    if (st.created && store.listShapes().length > 0) {
       log.warn("replication slot did not exist; stored shapes are invalid and were dropped");
-      storage.reset();
+      store.reset();
     }
     const reg = new ShapeRegistry({
-      storage,
+      storage: store,
       pool,
       tables,
       chunkBytes: config.chunkBytesThreshold,
       compactionThresholdBytes: config.compactionThresholdBytes,
       logger: log,
       onAppliedLsn: (lsn) => stream?.acknowledge(lsn),
-    });
-    reg.tableListeners.add(() => {
-      tableCache.clear();
-      tables.forget();
-      api?.clearCompiled();
+      onTableChanged: () => {
+        tableCache.clear();
+        tables.forget();
+        api?.clearCompiled();
+      },
     });
     const t0 = Date.now();
-    const rec = await reg.recover((schema, table) => lookupTable(pool, schema, table));
+    const rec = await reg.catalog.recover((schema, table) => lookupTable(pool, schema, table));
     log.info(
-      { recovered: rec.recovered, dropped: rec.dropped, ms: Date.now() - t0, appliedLsn: reg.appliedLsn.toString() },
+      {
+        recovered: rec.recovered,
+        dropped: rec.dropped,
+        ms: Date.now() - t0,
+        appliedLsn: reg.router.appliedLsn.toString(),
+      },
       "recovered shapes",
     );
     registry = reg;
-    waits = new LiveWaits(reg);
+    waits = new LiveWaits(reg.reader);
     api = new ShapeApi({ config, registry: reg, waits, lookupTable: loadTable, pool, healthy: () => replicating });
     await startReplication(reg);
     status = "active";

@@ -63,7 +63,7 @@ async function waitReplicated(handle: string, from: string, base: Map<string, Ro
 
 async function waitForCompactions(n: number): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while ((h.server.registry()?.compactions ?? 0) < n) {
+  while ((h.server.registry()?.compaction.runs ?? 0) < n) {
     if (Date.now() > deadline) throw new Error(`no compaction ran (wanted ${n})`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -96,7 +96,7 @@ describe("shape log compaction", () => {
     await updates(20, 140);
     await waitReplicated(handle, afterSnapshot, snapshot);
     await waitForCompactions(2);
-    expect(h.server.registry()!.messagesFolded).toBeGreaterThan(0);
+    expect(h.server.registry()!.compaction.messagesFolded).toBeGreaterThan(0);
 
     // From the start: fewer messages than changes were made, same final state.
     const fromStart = await catchUp(handle, afterSnapshot);
@@ -132,7 +132,7 @@ describe("shape log compaction", () => {
   it("keeps the newest part of the log as it was written, and every transaction's last message marked", async () => {
     const first = await fetchJson(shapeUrl("offset=-1"));
     const handle = first.headers.get("electric-handle")!;
-    const before = h.server.registry()!.compactions;
+    const before = h.server.registry()!.compaction.runs;
     await updates(200, 320);
     const base = new Map<string, Row>();
     apply(base, first.body as Message[]);

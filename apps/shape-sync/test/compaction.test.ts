@@ -1,16 +1,8 @@
 /** The pure folding rule of shape-log compaction. */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import type { ChangeMessage } from "@runfeed/core";
 import { describe, expect, it } from "vitest";
-import {
-  CompactionState,
-  foldUpdateRuns,
-  markTransactionEnds,
-  type LogMessage,
-  type StoredRow,
-} from "../src/shapes/compaction.js";
-import { ShapeStorage } from "../src/shapes/storage.js";
+import { CompactionState, foldUpdateRuns, markTransactionEnds, type StoredRow } from "../src/shapes/compaction.js";
+import { MemoryShapeStorage } from "../src/shapes/memory-storage.js";
 
 const msg = (
   key: string,
@@ -18,15 +10,15 @@ const msg = (
   op: number,
   value: Record<string, string>,
   old?: Record<string, string>,
-): LogMessage => ({
+): ChangeMessage => ({
   key,
   value,
   ...(old ? { old_value: old } : {}),
   headers: { operation, op_position: op },
 });
-const row = (id: number, tx: number, ...messages: LogMessage[]): StoredRow => ({
+const row = (id: number, tx: number, ...messages: ChangeMessage[]): StoredRow => ({
   id,
-  tx,
+  tx: BigInt(tx),
   bytes: 0,
   messages,
   changed: false,
@@ -78,42 +70,36 @@ describe("foldUpdateRuns", () => {
 
 describe("CompactionState", () => {
   it("compacts up to the previous mark; passes cover the new segment until it adds up to the last full pass, then everything", () => {
-    const dir = mkdtempSync(join(tmpdir(), "compaction-state-test-"));
-    const storage = new ShapeStorage(dir, 2);
-    try {
-      storage.insertPendingShape({ id: 1, handle: "h", defKey: "k", def: "{}", requestKey: null });
-      storage.completeShape(1, '{"xmin":"1","xmax":"1","xip":[]}', false);
-      const state = new CompactionState();
-      const update = (tx: number, key: string) =>
-        JSON.stringify({
-          key,
-          value: { id: key, n: String(tx) },
-          headers: { operation: "update", op_position: 0, last: true },
-        });
-      const passes: Array<{ upto: number; full: boolean; folded: number }> = [];
-      // Two keys updated alternately, one transaction each; threshold of 4 transactions' bytes.
-      const bytes = update(100, "a").length + 1;
-      for (let tx = 100; tx < 140; tx++) {
-        const json = update(tx, tx % 2 ? "b" : "a");
-        storage.append([{ shapeId: 1, tx, op: 0, json }]);
-        const upto = state.grow(json.length + 1, tx, 4 * bytes);
-        if (upto !== undefined) {
-          const r = state.run(storage, 1, upto);
-          passes.push({ upto, full: r.full, folded: r.folded });
-        }
+    const storage = new MemoryShapeStorage();
+    storage.insertPendingShape({ id: 1, handle: "h", defKey: "k", def: "{}", requestKey: null });
+    storage.completeShape(1, '{"xmin":"1","xmax":"1","xip":[]}', false);
+    const state = new CompactionState();
+    const update = (tx: number, key: string) =>
+      JSON.stringify({
+        key,
+        value: { id: key, n: String(tx) },
+        headers: { operation: "update", op_position: 0, last: true },
+      });
+    const passes: Array<{ upto: bigint; full: boolean; folded: number }> = [];
+    // Two keys updated alternately, one transaction each; threshold of 4 transactions' bytes.
+    const bytes = update(100, "a").length + 1;
+    for (let tx = 100; tx < 140; tx++) {
+      const json = update(tx, tx % 2 ? "b" : "a");
+      storage.append([{ shapeId: 1, tx: BigInt(tx), op: 0, json }]);
+      const upto = state.grow(json.length + 1, BigInt(tx), 4 * bytes);
+      if (upto !== undefined) {
+        const r = state.run(storage, 1, upto);
+        passes.push({ upto, full: r.full, folded: r.folded });
       }
-      // Marks at 103, 107, 111, …: the first crossing only sets the mark; every later one compacts up to the previous mark.
-      expect(passes.map((p) => p.upto)).toEqual([103, 107, 111, 115, 119, 123, 127, 131, 135]);
-      // Full when the segments since the last full pass reach its size: a full pass leaves one update per
-      // key (2 messages), so does a segment pass, so after one segment pass the next one is full again.
-      expect(passes.map((p) => p.full)).toEqual([true, false, true, false, true, false, true, false, true]);
-      // The compacted part holds one update per key; the newest transactions are as written.
-      const left = [...storage.iterateRange(1, 1, 1_000)].map((r) => r.tx);
-      expect(left.filter((tx) => tx <= 135)).toHaveLength(2);
-      expect(left.filter((tx) => tx > 135)).toEqual([136, 137, 138, 139]);
-    } finally {
-      storage.close();
-      rmSync(dir, { recursive: true, force: true });
     }
+    // Marks at 103, 107, 111, …: the first crossing only sets the mark; every later one compacts up to the previous mark.
+    expect(passes.map((p) => Number(p.upto))).toEqual([103, 107, 111, 115, 119, 123, 127, 131, 135]);
+    // Full when the segments since the last full pass reach its size: a full pass leaves one update per
+    // key (2 messages), so does a segment pass, so after one segment pass the next one is full again.
+    expect(passes.map((p) => p.full)).toEqual([true, false, true, false, true, false, true, false, true]);
+    // The compacted part holds one update per key; the newest transactions are as written.
+    const left = [...storage.iterateRange(1, 1n, 1_000n)].map((r) => Number(r.tx));
+    expect(left.filter((tx) => tx <= 135)).toHaveLength(2);
+    expect(left.filter((tx) => tx > 135)).toEqual([136, 137, 138, 139]);
   });
 });

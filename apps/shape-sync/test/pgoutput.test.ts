@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { HAS_UNCHANGED_TOAST, PgoutputDecoder, SKIPPED } from "../src/replication/pgoutput.js";
 import { compileShape, convertChange } from "../src/shapes/definition.js";
-import type { TableInfo } from "../src/pg/catalog.js";
+import { tableInfo } from "./tables.js";
 
 /** Minimal pgoutput v1 encoder for tests. */
 class W {
@@ -127,28 +127,13 @@ describe("pgoutput decoder", () => {
 });
 
 describe("change conversion (§3.2)", () => {
-  const table: TableInfo = {
-    oid: 1,
-    schema: "public",
-    table: "items",
-    pk: ["id"],
-    signature: "x",
-    columns: ["id", "title", "body"].map((name, i) => ({
-      name,
-      attnum: i + 1,
-      typeOid: i === 0 ? 23 : 25,
-      typname: i === 0 ? "int4" : "text",
-      elemTypname: i === 0 ? "int4" : "text",
-      dims: 0,
-      notNull: i === 0,
-      typmod: -1,
-      generated: false,
-      isEnum: false,
-      pkIndex: i === 0 ? 0 : undefined,
-    })),
-  };
+  const table = tableInfo(1, "items", [
+    ["id", "int4"],
+    ["title", "text"],
+    ["body", "text"],
+  ]);
   it("default replica sends PK + changed columns, fills unchanged TOAST, converts where membership", async () => {
-    const { loadWhereParser } = await import("../src/where/compile.js");
+    const { loadWhereParser } = await import("../src/where/where-clause.js");
     await loadWhereParser();
     const all = compileShape({ schema: "public", table: "items", replica: "default", log: "full" }, table);
     const d = new PgoutputDecoder();
@@ -158,12 +143,9 @@ describe("change conversion (§3.2)", () => {
     ) as any;
     const [m] = convertChange(all, { kind: "update", old: u.old, new: u.new }, 4, "100", 7);
     expect(m).toEqual({
-      op: 4,
-      message: {
-        key: `"public"."items"/"1"`,
-        value: { id: "1", title: "b" },
-        headers: { operation: "update", relation: ["public", "items"], lsn: "100", op_position: 4, txids: [7] },
-      },
+      key: `"public"."items"/"1"`,
+      value: { id: "1", title: "b" },
+      headers: { operation: "update", relation: ["public", "items"], lsn: "100", op_position: 4, txids: [7] },
     });
 
     const full = compileShape(
@@ -171,7 +153,7 @@ describe("change conversion (§3.2)", () => {
       table,
     );
     const [out] = convertChange(full, { kind: "update", old: u.old, new: u.new }, 4, "100", 7);
-    expect(out!.message).toMatchObject({
+    expect(out).toMatchObject({
       value: { id: "1", title: "a", body: "big" },
       headers: { operation: "delete" },
     });
@@ -185,9 +167,9 @@ describe("change conversion (§3.2)", () => {
     );
     expect(
       pkChange.map((x) => [
-        x.op,
-        x.message.headers.operation,
-        x.message.headers.key_change_to ?? x.message.headers.key_change_from,
+        x.headers.op_position,
+        x.headers.operation,
+        x.headers.key_change_to ?? x.headers.key_change_from,
       ]),
     ).toEqual([
       [0, "delete", `"public"."items"/"2"`],

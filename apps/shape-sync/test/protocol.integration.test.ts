@@ -99,6 +99,39 @@ describe("protocol", () => {
     expect(r.headers.get("cache-control")).toBe("no-store");
   });
 
+  it("fails every request with one JSON body shape, {message, errors?, code?}; the 409 body is must-refetch (§6.1)", async () => {
+    const post = (body: string) =>
+      fetchJson(shapeUrl("table=items&offset=-1"), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+    const failures = [
+      [await fetchJson(shapeUrl("table=items&offset=x")), 400],
+      [await post("{not json"), 400],
+      [await post("[1,2]"), 400],
+      [await post(JSON.stringify({ where: "x".repeat(1024 * 1024) })), 413],
+      [await fetchJson(`${h.server.url}/v2/nothing`), 404],
+      [await fetchJson(`${h.server.url}/v1/shape?handle=1-2`, { method: "DELETE" }), 404],
+      [await fetchJson(shapeUrl("table=items&offset=-1"), { method: "PUT" }), 405],
+    ] as const;
+    for (const [r, status] of failures) {
+      expect(r.status).toBe(status);
+      expect(r.headers.get("content-type")).toMatch(/^application\/json/);
+      expect(typeof r.body.message).toBe("string");
+      expect(Object.keys(r.body).every((k) => ["message", "errors", "code"].includes(k))).toBe(true);
+    }
+    expect(failures[1][0].body).toEqual({
+      message: "Invalid request",
+      errors: { body: [expect.stringMatching(/^Invalid JSON in request body: /)] },
+    });
+    expect(failures[2][0].body).toEqual({
+      message: "Invalid request",
+      errors: { body: ["Request body must be a JSON object"] },
+    });
+    expect(failures[3][0].body).toEqual({ message: "Request body too large" });
+  });
+
   it("answers 409 with a fresh handle for an unknown handle, and 304 on a matching etag", async () => {
     const r = await fetchJson(shapeUrl("table=items&offset=0_0&handle=123-456"));
     expect(r.status).toBe(409);

@@ -43,7 +43,7 @@ describe("publication", () => {
     await drop(b1.handle);
     await drop(a1.handle);
     await vi.waitFor(async () => expect(await publishedTables()).toEqual(["pub_a"]), { timeout: 5_000, interval: 25 });
-    expect(h.server.registry()!.getByHandle(a2.handle)?.state).toBe("active");
+    expect(h.server.registry()!.catalog.getByHandle(a2.handle)?.state).toBe("active");
 
     // A new shape on pub_b publishes it again and sees live changes.
     const again = await shape("pub_b", "id = 2");

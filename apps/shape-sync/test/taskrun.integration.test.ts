@@ -52,7 +52,7 @@ describe('public."TaskRun" shapes as the webapp requests them', () => {
     expect(rows[0].value.createdAt).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$/);
     expect(rows[0].value.error).toBe(`{"message": "boom"}`);
     expect(rows[0].value.isTest).toBe("false");
-    expect(h.server.registry()!.index.stats().residual).toBe(0);
+    expect(h.server.registry()!.router.indexStats().residual).toBe(0);
 
     const ac = new AbortController();
     const stream = new ShapeStream({
@@ -97,6 +97,6 @@ describe('public."TaskRun" shapes as the webapp requests them', () => {
     };
     expect(await get("id = $1", "run_3")).toEqual(["run_3"]);
     expect(await get(`"batchId" = $1`, "batch_1")).toEqual(["run_2", "run_3"]);
-    expect(h.server.registry()!.index.stats().residual).toBe(0);
+    expect(h.server.registry()!.router.indexStats().residual).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 /** Text collations in where clauses (§8): in-process text ordering is by code point, so other collations are rejected. */
 import { beforeAll, describe, expect, it } from "vitest";
-import { compileWhere, loadWhereParser, WhereError, type ColumnType } from "../src/where/compile.js";
+import { compileWhere, loadWhereParser, WhereError, type ColumnType } from "../src/where/where-clause.js";
 import { compareCodePoints } from "../src/where/values.js";
 import { collationOrdersByCodePoint } from "../src/where/collation.js";
 

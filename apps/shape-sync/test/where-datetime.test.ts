@@ -4,8 +4,9 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseSync } from "libpg-query";
-import { compileWhere, loadWhereParser, WhereError, RowContext, type ColumnType } from "../src/where/compile.js";
-import { WhereCompiler } from "../src/where/compiler.js";
+import { compileWhere, loadWhereParser, WhereError, RowContext, type ColumnType } from "../src/where/where-clause.js";
+import { AstCompiler } from "../src/where/ast-compiler.js";
+import { castTo } from "../src/where/casts.js";
 import { TEXT } from "../src/where/types.js";
 
 const T = (base: ColumnType["base"], name: string, dims = 0): ColumnType => ({ base, name, dims });
@@ -32,9 +33,10 @@ beforeAll(() => loadWhereParser());
 
 /** The expression's value as Postgres text (its `::text`), evaluated in-process. */
 function txt(expr: string, r: Record<string, string | null> = row): string | null {
-  const ast = (parseSync(`SELECT 1 WHERE ${expr}`) as any).stmts[0].stmt.SelectStmt.whereClause;
-  const c = new WhereCompiler(cols, []);
-  const typed = c.castTo(c.compile(ast), { names: [{ String: { sval: "text" } }] }, ast);
+  const stmt = parseSync(`SELECT 1 WHERE ${expr}`).stmts![0]!.stmt!;
+  const ast = "SelectStmt" in stmt ? stmt.SelectStmt.whereClause! : undefined;
+  const c = new AstCompiler(cols, []);
+  const typed = castTo(c, c.compile(ast!), { names: [{ String: { sval: "text" } }] }, undefined);
   expect(typed.type).toEqual(TEXT);
   return typed.eval(new RowContext(r, cols)) as string | null;
 }

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lookupTable } from "../src/pg/catalog.js";
 import { typesFor } from "../src/shapes/definition.js";
-import { compileWhere, type ColumnType } from "../src/where/compile.js";
+import { compileWhere, type ColumnType } from "../src/where/where-clause.js";
 import { createHarness, fetchJson, prng, type ServerHarness } from "./fixtures.js";
 
 let h: ServerHarness;

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { compileWhere, loadWhereParser, WhereError, type ColumnType } from "../src/where/compile.js";
+import { compileWhere, loadWhereParser, WhereError, type ColumnType } from "../src/where/where-clause.js";
 import { MatchIndex } from "../src/where/match-index.js";
 
 const T = (base: ColumnType["base"], name: string, dims = 0): ColumnType => ({ base, name, dims });

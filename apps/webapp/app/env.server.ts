@@ -4,9 +4,8 @@
  * Keep in step with .env.example and the README's configuration table.
  */
 import { isIP } from "node:net";
+import { envBoolean } from "@runfeed/core";
 import { z } from "zod";
-
-const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
 export const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -119,7 +118,7 @@ export const EnvSchema = z.object({
   /** Largest serialised run metadata accepted (bytes). */
   TASK_RUN_METADATA_MAXIMUM_SIZE: z.coerce.number().int().positive().default(262_144),
   /** Start the example worker that executes queued runs (apps/webapp/app/worker). */
-  WORKER_ENABLED: bool.default(true),
+  WORKER_ENABLED: envBoolean(true),
 });
 
 export type WebappEnv = z.infer<typeof EnvSchema>;

@@ -6,18 +6,6 @@
 import { z } from "zod";
 import { hasNoDangerousSegment, namesBelowRoot, type MetadataOperation } from "./metadata-operations.js";
 
-// ---- write-side headers (§6.1, §6.2), named once
-/** A server-minted public JWT for the created run/batch (CORS-exposed). */
-export const TRIGGER_JWT_HEADER = "x-trigger-jwt";
-/** The claims of that JWT as JSON, for clients that self-sign. */
-export const TRIGGER_JWT_CLAIMS_HEADER = "x-trigger-jwt-claims";
-export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
-export const IDEMPOTENCY_KEY_TTL_HEADER = "idempotency-key-ttl";
-/** zodfetch's per-request key, reused across its retries. */
-export const REQUEST_IDEMPOTENCY_KEY_HEADER = "x-trigger-request-idempotency-key";
-/** `browser` when the SDK runs in a browser. */
-export const TRIGGER_CLIENT_HEADER = "x-trigger-client";
-
 export const MAX_TAGS_PER_RUN = 10;
 export const MAX_TAG_LENGTH = 128;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 2048;

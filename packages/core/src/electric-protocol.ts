@@ -100,18 +100,29 @@ export const SNAPSHOT_END = "snapshot-end";
 
 export type Operation = "insert" | "update" | "delete";
 
+/** A change message (§3.2): the one type for rows on the wire, in the shape log and in compaction. */
 export interface ChangeMessage<Row = Record<string, string | null>> {
   key: string;
   value: Row;
   old_value?: Partial<Row>;
-  headers: {
-    operation: Operation;
-    relation?: [string, string];
-    lsn?: string;
-    op_position?: number;
-    txids?: number[];
-    last?: boolean;
-  };
+  headers: ChangeHeaders;
+}
+
+export interface ChangeHeaders {
+  operation: Operation;
+  relation?: [string, string];
+  /** Replication-sourced only: the commit LSN as a decimal string. */
+  lsn?: string;
+  /** Replication-sourced only: the op index inside the transaction (§4.1). */
+  op_position?: number;
+  txids?: number[];
+  /** The last change of its transaction for this shape. */
+  last?: boolean;
+  /** A PK-changing update: the delete half names the new key, the insert half the old one. */
+  key_change_to?: string;
+  key_change_from?: string;
+  /** Subset snapshot rows only (§3.6). */
+  snapshot_mark?: number;
 }
 
 export interface ControlMessage {
@@ -186,6 +197,9 @@ export type ReplicaMode = "default" | "full";
 // --- Offsets (§4.1): pure codec. `tx` is a commit LSN (or 0 for virtual snapshot offsets).
 export type LogOffset = { kind: "before_all" } | { kind: "now" } | { kind: "at"; tx: bigint; op: number | "inf" };
 
+/** A position in a shape's log: `<tx>_<op>` (snapshot chunks at tx 0). */
+export type OffsetAt = Extract<LogOffset, { kind: "at" }>;
+
 export const BEFORE_ALL: LogOffset = { kind: "before_all" };
 
 const OFFSET_PATTERN = /^(\d+)_(\d+|inf)$/;
@@ -209,7 +223,7 @@ export function formatOffset(offset: LogOffset): string {
   return `${offset.tx}_${offset.op}`;
 }
 
-export const offsetAt = (tx: bigint, op: number | "inf"): LogOffset => ({ kind: "at", tx, op });
+export const offsetAt = (tx: bigint, op: number | "inf"): OffsetAt => ({ kind: "at", tx, op });
 
 /** Total order: -1 < every real offset; `inf` above every op of the same tx. `now` is not comparable. */
 export function compareOffsets(a: LogOffset, b: LogOffset): number {
@@ -288,8 +302,19 @@ export const snapshotEndMessage = (xmin: string, xmax: string, xipList: string[]
   headers: { control: SNAPSHOT_END, xmin, xmax, xip_list: xipList },
 });
 
-/** Error body shapes (§6.1). */
-export interface InvalidRequestBody {
-  message: "Invalid request";
-  errors: Record<string, string[] | Record<string, string[]>>;
+/** Validation messages per parameter; subset parameters nest under `subset` (§6.1). */
+export type FieldErrors = Record<string, string[] | Record<string, string[]>>;
+
+/**
+ * The body of every failed shape request except the 409 (whose body is MUST_REFETCH_BODY): what went
+ * wrong, the messages per parameter for a 400 (`"Invalid request"`), a stable code where Electric has
+ * one (`concurrent_request_limit_exceeded`). Electric answers a few statuses with `{"error": …}`
+ * instead (413, malformed POST bodies, §6.1); clients read the status, never the field.
+ */
+export interface ErrorBody {
+  message: string;
+  errors?: FieldErrors;
+  code?: string;
 }
+
+export const INVALID_REQUEST_MESSAGE = "Invalid request";

@@ -1,4 +1,5 @@
 export * from "./electric-protocol.js";
+export * from "./trigger-protocol.js";
 export * from "./run-columns.js";
 export * from "./scopes.js";
 export * from "./ids.js";
@@ -6,3 +7,4 @@ export * from "./status.js";
 export * from "./metadata-operations.js";
 export * from "./api-schemas.js";
 export * from "./realtime-streams.js";
+export * from "./env.js";

@@ -29,8 +29,6 @@ export const STREAM_RESUME_FROM_CHUNK_HEADER = "x-resume-from-chunk";
 /** HEAD answer: the highest chunk index stored for the writer's client id, -1 for none. */
 export const STREAM_LAST_CHUNK_INDEX_HEADER = "x-last-chunk-index";
 export const STREAM_VERSION_HEADER = "x-stream-version";
-/** Which protocol the SDK would like (`v1`/`v2`); runfeed always answers v1. */
-export const REALTIME_STREAMS_VERSION_HEADER = "x-trigger-realtime-streams-version";
 /** Reader start without a Last-Event-ID: `latest` = only chunks appended after connecting. */
 export const STREAM_START_HEADER = "x-trigger-stream-start";
 export const STREAM_START_LATEST = "latest";

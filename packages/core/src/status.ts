@@ -3,6 +3,8 @@
  * (realtime-contract §5.3, `apiStatusFromRunStatus` in the SDK). The server streams the raw name
  * and only the REST responses (retrieve) carry the public one.
  */
+import { TRIGGER_API_VERSION, type TriggerApiVersion } from "./trigger-protocol.js";
+
 export const TASK_RUN_STATUSES = [
   "DELAYED",
   "PENDING",
@@ -67,7 +69,7 @@ const PUBLIC_STATUS: Record<TaskRunStatus, PublicRunStatus> = {
  */
 export function publicStatusFromRunStatus(
   status: string,
-  apiVersion: "2025-07-16" | "none" = "2025-07-16",
+  apiVersion: TriggerApiVersion | "none" = TRIGGER_API_VERSION,
 ): PublicRunStatus {
   const mapped = PUBLIC_STATUS[status as TaskRunStatus] ?? "QUEUED";
   return apiVersion === "none" && mapped === "DEQUEUED" ? "EXECUTING" : mapped;

@@ -4,7 +4,7 @@ import { SignJWT } from "jose";
 import { resolveConfig, type RequestOptions } from "./config.js";
 import { ConfigurationError, NotFoundError, RunfeedError } from "./errors.js";
 import { apiRequest } from "./http.js";
-import { DEFAULT_PUBLIC_TOKEN_EXPIRATION, JWT_AUDIENCE, JWT_ISSUER } from "./wire.js";
+import { DEFAULT_PUBLIC_TOKEN_EXPIRATION, JWT_AUDIENCE, JWT_ISSUER } from "@runfeed/core";
 
 /** `{ read: { runs: ["run_1"], tags: "t" } }` or flat `["read:runs:run_1"]`. */
 export type PublicTokenScopes = Record<string, Record<string, true | string | string[]>> | readonly string[];

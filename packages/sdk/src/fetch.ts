@@ -5,7 +5,7 @@
  * network errors, 5xx and 429 (contract §1.3), so only the header check is ours there.
  */
 import { ApiError, ConnectionError } from "./errors.js";
-import { RATE_LIMIT_RESET_HEADER, RETRY_AFTER_HEADER, SHOULD_RETRY_HEADER } from "./wire.js";
+import { RATE_LIMIT_RESET_HEADER, RETRY_AFTER_HEADER, SHOULD_RETRY_HEADER } from "@runfeed/core";
 
 export type FetchFn = typeof fetch;
 

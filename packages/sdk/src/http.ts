@@ -2,15 +2,15 @@
 import { apiUrl, resolveConfig, type RequestOptions, type ResolvedConfig } from "./config.js";
 import { createFetchWithErrors, createFetchWithRetry } from "./fetch.js";
 import {
-  API_VERSION,
   API_VERSION_HEADER,
   AUTHORIZATION_HEADER,
   bearer,
-  CLIENT_HEADER,
+  randomString,
   REQUEST_IDEMPOTENCY_KEY_HEADER,
-  SOURCE_HEADER,
-} from "./wire.js";
-import { randomString } from "@runfeed/core";
+  TRIGGER_API_VERSION,
+  TRIGGER_CLIENT_HEADER,
+  TRIGGER_SOURCE_HEADER,
+} from "@runfeed/core";
 
 export interface ApiRequest {
   method: "GET" | "POST" | "PUT";
@@ -31,9 +31,9 @@ const isBrowser = () => typeof (globalThis as { document?: unknown }).document !
 export function requestHeaders(config: Pick<ResolvedConfig, "accessToken">): Record<string, string> {
   return {
     [AUTHORIZATION_HEADER]: bearer(config.accessToken),
-    [API_VERSION_HEADER]: API_VERSION,
-    [SOURCE_HEADER]: "sdk",
-    ...(isBrowser() ? { [CLIENT_HEADER]: "browser" } : {}),
+    [API_VERSION_HEADER]: TRIGGER_API_VERSION,
+    [TRIGGER_SOURCE_HEADER]: "sdk",
+    ...(isBrowser() ? { [TRIGGER_CLIENT_HEADER]: "browser" } : {}),
   };
 }
 

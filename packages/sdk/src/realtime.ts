@@ -5,14 +5,14 @@ import type { RealtimeRun } from "./run.js";
 import { RunSubscription } from "./subscription.js";
 import { read as readStream } from "./streams.js";
 import {
-  API_VERSION,
   API_VERSION_HEADER,
   AUTHORIZATION_HEADER,
   bearer,
   CREATED_AT_PARAM,
   SKIP_COLUMNS_PARAM,
   TAGS_PARAM,
-} from "./wire.js";
+  TRIGGER_API_VERSION,
+} from "@runfeed/core";
 
 export type { RealtimeRunSkipColumn };
 
@@ -70,7 +70,7 @@ function open<TRun extends RealtimeRun<any, any, any>>(
   const config = resolveConfig(options);
   return new RunSubscription<TRun>({
     url: apiUrl(config, path, params),
-    headers: { [AUTHORIZATION_HEADER]: bearer(config.accessToken), [API_VERSION_HEADER]: API_VERSION },
+    headers: { [AUTHORIZATION_HEADER]: bearer(config.accessToken), [API_VERSION_HEADER]: TRIGGER_API_VERSION },
     signal: options.signal,
     fetch: config.fetch,
     stopOnCompletion,

@@ -21,6 +21,7 @@
 import {
   DEFAULT_STREAM_KEY,
   INPUT_STREAM_SEGMENT,
+  NDJSON_CONTENT_TYPE,
   REALTIME_STREAMS_PATH,
   STREAM_APPEND_SEGMENT,
   STREAM_CLIENT_ID_HEADER,
@@ -173,7 +174,7 @@ export async function pipe<T>(
         method: "POST",
         headers: {
           ...requestHeaders(config),
-          "content-type": "application/x-ndjson",
+          "content-type": NDJSON_CONTENT_TYPE,
           [STREAM_CLIENT_ID_HEADER]: clientId,
           [STREAM_RESUME_FROM_CHUNK_HEADER]: String(lines.confirmed + 1),
         },
@@ -331,7 +332,7 @@ export async function append(key: string, value: unknown, options: StreamWriteOp
     method: "POST",
     headers: {
       ...requestHeaders(config),
-      "content-type": "application/x-ndjson",
+      "content-type": NDJSON_CONTENT_TYPE,
       [STREAM_CLIENT_ID_HEADER]: randomId(),
       [STREAM_RESUME_FROM_CHUNK_HEADER]: "0",
     },

@@ -2,7 +2,7 @@
 import type { RequestOptions } from "./config.js";
 import { apiRequest } from "./http.js";
 import type { RunError, RunStatus } from "./run.js";
-import { JWT_HEADER, NDJSON_CONTENT_TYPE } from "./wire.js";
+import { NDJSON_CONTENT_TYPE, TRIGGER_JWT_HEADER } from "@runfeed/core";
 import { RunfeedError } from "./errors.js";
 
 export interface TriggerOptions {
@@ -66,7 +66,11 @@ export async function trigger(
     },
     request,
   );
-  return { id: data.id, isCached: data.isCached ?? false, publicAccessToken: headers.get(JWT_HEADER) ?? undefined };
+  return {
+    id: data.id,
+    isCached: data.isCached ?? false,
+    publicAccessToken: headers.get(TRIGGER_JWT_HEADER) ?? undefined,
+  };
 }
 
 export interface BatchItem {
@@ -139,7 +143,7 @@ export async function batchTrigger(
     batchId,
     runCount: created.data.runCount,
     isCached: created.data.isCached ?? false,
-    publicAccessToken: created.headers.get(JWT_HEADER) ?? undefined,
+    publicAccessToken: created.headers.get(TRIGGER_JWT_HEADER) ?? undefined,
   };
 }
 

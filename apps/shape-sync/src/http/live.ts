@@ -3,7 +3,9 @@
  * one log read. A request that times out or disconnects only drops its reference; the last one out
  * removes the listener, so an abandoned wait costs nothing afterwards.
  */
-import type { ReadResult, Shape, ShapeRegistry } from "../shapes/registry.js";
+import type { OffsetAt } from "@runfeed/core";
+import type { ShapeLogReader } from "../shapes/log-reader.js";
+import type { ReadResult, Shape } from "../shapes/shape.js";
 
 /** A cheaper stand-in for AbortSignal (one per waiting request). */
 export interface Cancel {
@@ -37,7 +39,7 @@ interface Group {
 export class LiveWaits {
   private readonly groups = new Map<string, Group>();
 
-  constructor(private readonly registry: ShapeRegistry) {}
+  constructor(private readonly reader: ShapeLogReader) {}
 
   get waiting(): number {
     let n = 0;
@@ -45,13 +47,7 @@ export class LiveWaits {
     return n;
   }
 
-  wait(
-    shape: Shape,
-    offsetKey: string,
-    after: { tx: number; op: number | "inf" },
-    timeoutMs: number,
-    signal: Cancel,
-  ): Promise<WaitOutcome> {
+  wait(shape: Shape, offsetKey: string, after: OffsetAt, timeoutMs: number, signal: Cancel): Promise<WaitOutcome> {
     const key = `${shape.id}:${offsetKey}`;
     let group = this.groups.get(key);
     if (!group) {
@@ -71,7 +67,7 @@ export class LiveWaits {
       shape.listeners.add(g.listener);
     }
     const g = group;
-    const readOnce = () => (g.result ??= this.registry.read(shape, after));
+    const readOnce = () => (g.result ??= this.reader.read(shape, after));
     return new Promise<WaitOutcome>((resolve) => {
       g.refs++;
       let done = false;

@@ -20,7 +20,7 @@ import {
   type LogOffset,
   type ReplicaMode,
 } from "@runfeed/core";
-import { InvalidRequestError, type FieldErrors } from "./errors.js";
+import { InvalidRequestError } from "./errors.js";
 
 export interface ShapeParams {
   table: string;
@@ -50,7 +50,10 @@ export interface SubsetParams {
 
 const SUBSET_KEYS: ReadonlySet<string> = new Set(SUBSET_BODY_KEYS);
 
-/** Positional params from a map of "n" → value: numeric keys, contiguous from 1. Returns an error message or the values. */
+/**
+ * Positional params from a map of "n" → value: numeric keys, contiguous from 1. Returns an error
+ * message or the values.
+ */
 function positional(map: Map<string, string>): string[] | string {
   const keys = [...map.keys()];
   if (keys.some((k) => !/^\d+$/.test(k))) return "Parameters can only use numbers as keys";
@@ -93,8 +96,8 @@ export function parseSubsetParams(query: URLSearchParams, body?: Record<string, 
   }
   if (!present) return undefined;
 
-  const errors: FieldErrors = {};
-  const add = (f: string, m: string) => (errors[f] ??= []).push(m);
+  const errors: Record<string, string[]> = {};
+  const add: Collect = (f, m) => (errors[f] ??= []).push(m);
   const str = (v: unknown): string | undefined => (v === undefined || v === null || v === "" ? undefined : String(v));
 
   // params: JSON object string, deep object, or (POST) an object / array.
@@ -142,22 +145,61 @@ export function parseSubsetParams(query: URLSearchParams, body?: Record<string, 
 
 const truthy = (v: string | null | undefined) => v !== null && v !== undefined && v !== "false";
 
+/** The parameters that define a shape (§1.4). */
+export type DefinitionParams = Pick<ShapeParams, "table" | "where" | "params" | "columns" | "replica" | "log">;
+
+type Collect = (field: string, message: string) => void;
+
+/** Postgres text cannot hold NUL (and the wire protocol cannot carry it in a query string). */
+const NUL_MESSAGE = "must not contain NUL characters";
+
+/** table, where, `params[n]=v` (deep object), columns, replica, log; problems go to `add`. */
+function readDefinition(
+  get: (k: string) => string | undefined,
+  query: URLSearchParams,
+  add: Collect,
+): DefinitionParams {
+  const table = get(TABLE_PARAM);
+  if (!table) add(TABLE_PARAM, "can't be blank");
+  const replica = get(REPLICA_PARAM) ?? "default";
+  if (replica !== "default" && replica !== "full") add(REPLICA_PARAM, "is invalid");
+  const log = get(LOG_PARAM) ?? "full";
+  if (log !== "full" && log !== "changes_only") add(LOG_PARAM, "is invalid");
+  // A POST body's `params` are subset params (§1.3): shape params come from the query only.
+  const paramMap = new Map<string, string>();
+  for (const [k, v] of query) {
+    const m = /^params\[([^\]]*)\]$/.exec(k);
+    if (m) paramMap.set(m[1]!, v);
+  }
+  let params: string[] = [];
+  if (paramMap.size > 0) {
+    const r = positional(paramMap);
+    if (typeof r === "string") add("params", r);
+    else params = r;
+  }
+  return {
+    table: table ?? "",
+    where: get(WHERE_PARAM) || undefined,
+    params,
+    columns: get(COLUMNS_PARAM),
+    replica: replica as ReplicaMode,
+    log: log as LogMode,
+  };
+}
+
 export function parseShapeParams(query: URLSearchParams, body?: Record<string, unknown>): ShapeParams {
   const get = (k: string): string | undefined => {
     if (body && !SUBSET_KEYS.has(k) && k in body && body[k] !== undefined && body[k] !== null) return String(body[k]);
     return query.get(k) ?? undefined;
   };
   const has = (k: string) => (body && !SUBSET_KEYS.has(k) && k in body) || query.has(k);
-  const errors: FieldErrors = {};
-  const add = (f: string, m: string) => (errors[f] ??= []).push(m);
+  const errors: Record<string, string[]> = {};
+  const add: Collect = (f, m) => (errors[f] ??= []).push(m);
 
-  // Postgres text cannot hold NUL (and the wire protocol cannot carry it in a query string).
-  const NUL_MESSAGE = "must not contain NUL characters";
   for (const [k, v] of query) if (v.includes("\u0000")) add(k.startsWith("params[") ? "params" : k, NUL_MESSAGE);
   if (body) for (const [k, v] of Object.entries(body)) if (JSON.stringify(v)?.includes("\\u0000")) add(k, NUL_MESSAGE);
 
-  const table = get(TABLE_PARAM);
-  if (!table) add(TABLE_PARAM, "can't be blank");
+  const definition = readDefinition(get, query, add);
 
   const offsetText = get(OFFSET_PARAM);
   let offset: LogOffset | undefined;
@@ -182,33 +224,10 @@ export function parseShapeParams(query: URLSearchParams, body?: Record<string, u
   const liveSse = sseRaw !== undefined && truthy(sseRaw);
   if (liveSse && !live) add(LIVE_SSE_PARAM, "can't be true unless live is also true");
 
-  const replica = get(REPLICA_PARAM) ?? "default";
-  if (replica !== "default" && replica !== "full") add(REPLICA_PARAM, "is invalid");
-  const log = get(LOG_PARAM) ?? "full";
-  if (log !== "full" && log !== "changes_only") add(LOG_PARAM, "is invalid");
-
-  // params[n]=v (deep object); a POST body's `params` are subset params (§1.3)
-  const paramMap = new Map<string, string>();
-  for (const [k, v] of query) {
-    const m = /^params\[([^\]]*)\]$/.exec(k);
-    if (m) paramMap.set(m[1]!, v);
-  }
-  let params: string[] = [];
-  if (paramMap.size > 0) {
-    const r = positional(paramMap);
-    if (typeof r === "string") add("params", r);
-    else params = r;
-  }
-
   if (Object.keys(errors).length > 0) throw new InvalidRequestError(errors);
   const subset = parseSubsetParams(query, body);
   return {
-    table: table!,
-    where: get(WHERE_PARAM) || undefined,
-    params,
-    columns: get(COLUMNS_PARAM),
-    replica: replica as ReplicaMode,
-    log: log as LogMode,
+    ...definition,
     offset: offset!,
     offsetText: offsetText!,
     handle,
@@ -217,4 +236,18 @@ export function parseShapeParams(query: URLSearchParams, body?: Record<string, u
     cursor: get(CURSOR_PARAM),
     subset,
   };
+}
+
+/** DELETE /v1/shape (§2.3): a handle, a shape definition, or both. */
+export function parseDeleteParams(query: URLSearchParams): { handle?: string; definition?: DefinitionParams } {
+  const handle = query.get(HANDLE_PARAM) || undefined;
+  if (!query.get(TABLE_PARAM)) return { handle };
+  const errors: Record<string, string[]> = {};
+  const definition = readDefinition(
+    (k) => query.get(k) ?? undefined,
+    query,
+    (f, m) => (errors[f] ??= []).push(m),
+  );
+  if (Object.keys(errors).length > 0) throw new InvalidRequestError(errors);
+  return { handle, definition };
 }

@@ -27,6 +27,7 @@ import {
   MustRefetchError,
   ServiceUnavailableError,
   UnauthorizedError,
+  isPgUserError,
 } from "./errors.js";
 import type { ShapeApi } from "./shape-handler.js";
 
@@ -74,10 +75,10 @@ export function createRouter(deps: RouterDeps) {
     res.removeHeader("etag");
     let e: HttpError;
     if (err instanceof HttpError) e = err;
-    else if (isPgUserError(err)) e = InvalidRequestError.field("where", (err as Error).message);
+    else if (isPgUserError(err)) e = InvalidRequestError.field("where", err.message);
     else {
       deps.logger.error({ err }, "unexpected error serving shape");
-      e = new HttpError(500, { message: `Unable to retrieve shape log: ${(err as Error)?.message ?? String(err)}` });
+      e = new HttpError(500, `Unable to retrieve shape log: ${(err as Error)?.message ?? String(err)}`);
     }
     res.statusCode = e.status;
     for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
@@ -99,7 +100,7 @@ export function createRouter(deps: RouterDeps) {
     let size = 0;
     for await (const c of req) {
       size += (c as Buffer).length;
-      if (size > MAX_BODY) throw new HttpError(413, { error: "Request body too large" });
+      if (size > MAX_BODY) throw new HttpError(413, "Request body too large");
       chunks.push(c as Buffer);
     }
     const text = Buffer.concat(chunks).toString("utf8");
@@ -108,10 +109,10 @@ export function createRouter(deps: RouterDeps) {
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      throw new HttpError(400, { error: "Invalid JSON in request body", details: (e as Error).message });
+      throw InvalidRequestError.field("body", `Invalid JSON in request body: ${(e as Error).message}`);
     }
     if (!parsed || typeof parsed !== "object" || Array.isArray(parsed))
-      throw new HttpError(400, { error: "Request body must be a JSON object" });
+      throw InvalidRequestError.field("body", "Request body must be a JSON object");
     return parsed as Record<string, unknown>;
   }
 
@@ -160,29 +161,23 @@ export function createRouter(deps: RouterDeps) {
         res.end();
         return;
       }
-      if (!shapeRoute) {
-        res.statusCode = 404;
-        res.end("Not found");
-        return;
-      }
+      if (!shapeRoute) throw new HttpError(404, "Not found");
       if (deps.config.secret !== undefined) {
         const given = query.get(SECRET_PARAM) ?? query.get(API_SECRET_PARAM);
         if (given !== deps.config.secret) throw new UnauthorizedError();
       }
       const api = deps.api();
-      if (!api || deps.status() !== "active") throw new ServiceUnavailableError({ message: "Stack not ready" }, 5);
+      if (!api || deps.status() !== "active") throw new ServiceUnavailableError("Stack not ready", 5);
       if (req.method === "DELETE") return await api.handleDelete(req, res, query);
       if (req.method !== "GET" && req.method !== "HEAD" && req.method !== "POST")
-        throw new HttpError(405, { message: "Method not allowed" });
+        throw new HttpError(405, "Method not allowed");
       const initial = query.get(OFFSET_PARAM) === INITIAL_OFFSET;
       const limit = initial ? deps.config.maxConcurrentRequests.initial : deps.config.maxConcurrentRequests.existing;
       if ((initial ? inflightInitial : inflightExisting) >= limit)
         throw new ServiceUnavailableError(
-          {
-            code: "concurrent_request_limit_exceeded",
-            message: `Concurrent ${initial ? "initial" : "existing"} request limit exceeded (limit: ${limit}), please retry`,
-          },
+          `Concurrent ${initial ? "initial" : "existing"} request limit exceeded (limit: ${limit}), please retry`,
           6 + Math.floor(Math.random() * 5),
+          "concurrent_request_limit_exceeded",
         );
       // Counted until the response is finished or the connection closes (a parked long-poll included).
       if (initial) inflightInitial++;
@@ -194,10 +189,4 @@ export function createRouter(deps: RouterDeps) {
       sendError(res, err, req.method);
     }
   };
-}
-
-/** Postgres errors caused by the request's where clause (data exceptions, syntax/undefined objects). */
-function isPgUserError(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === "string" && (code.startsWith("22") || code.startsWith("42"));
 }

@@ -2,7 +2,7 @@
 import type pg from "pg";
 import type { ColumnSchema, ShapeSchema } from "@runfeed/core";
 import { baseOfTypname } from "../where/values.js";
-import type { ColumnType } from "../where/compile.js";
+import type { ColumnType } from "../where/where-clause.js";
 import { collationOrdersByCodePoint } from "../where/collation.js";
 
 export interface ColumnInfo {
@@ -18,7 +18,10 @@ export interface ColumnInfo {
   generated: boolean;
   isEnum: boolean;
   pkIndex?: number;
-  /** Effective collation of a collatable (text-like) column: its pg_collation name, or the database's locale for the default collation. */
+  /**
+   * Effective collation of a collatable (text-like) column: its pg_collation name, or the database's
+   * locale for the default collation.
+   */
   collation?: string;
   /** True when the column uses the database default collation. */
   collationIsDefault?: boolean;
@@ -78,11 +81,13 @@ export async function lookupTable(
     collcollate: string | null;
     collisdeterministic: boolean | null;
   }>(
-    `SELECT a.attname, a.attnum::int AS attnum, a.atttypid::int AS atttypid, t.typname, et.typname AS elemname, bt.typname AS basename,
-            a.attndims::int AS attndims, a.attnotnull, a.atttypmod::int AS atttypmod, a.attgenerated::text AS attgenerated,
+    `SELECT a.attname, a.attnum::int AS attnum, a.atttypid::int AS atttypid, t.typname, et.typname AS elemname,
+            bt.typname AS basename, a.attndims::int AS attndims, a.attnotnull, a.atttypmod::int AS atttypmod,
+            a.attgenerated::text AS attgenerated,
             t.typtype::text AS typtype, et.typtype::text AS elemtyptype, co.collname::text AS collname,
             co.collprovider::text AS collprovider, co.collcollate::text AS collcollate, co.collisdeterministic,
-            (SELECT array_position(i.indkey::int2[], a.attnum) - array_lower(i.indkey::int2[], 1) FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary)::int AS pkpos
+            (SELECT array_position(i.indkey::int2[], a.attnum) - array_lower(i.indkey::int2[], 1)
+             FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary)::int AS pkpos
      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
      LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
      LEFT JOIN pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd' AND bt.typcategory <> 'A'

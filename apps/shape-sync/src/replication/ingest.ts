@@ -1,11 +1,12 @@
-/** Assembles pgoutput messages into committed transactions for the registry (commit boundaries, §4.1). */
+/** Assembles pgoutput messages into committed transactions for the change router (commit boundaries, §4.1). */
 import type { PgoutputMessage } from "./pgoutput.js";
-import type { ReplicatedTransaction, ShapeRegistry } from "../shapes/registry.js";
+import type { ChangeRouter } from "../shapes/change-router.js";
+import type { ReplicatedTransaction } from "../shapes/shape.js";
 
 export class TransactionAssembler {
   private current: (ReplicatedTransaction & { open: true }) | undefined;
 
-  constructor(private readonly registry: ShapeRegistry) {}
+  constructor(private readonly router: Pick<ChangeRouter, "onRelation" | "applyTransaction">) {}
 
   get inTransaction(): boolean {
     return this.current !== undefined;
@@ -24,7 +25,7 @@ export class TransactionAssembler {
         };
         return;
       case "relation":
-        this.registry.onRelation(msg);
+        this.router.onRelation(msg);
         return;
       case "insert":
         this.current?.changes.push({ oid: msg.oid, kind: "insert", new: msg.new });
@@ -44,7 +45,7 @@ export class TransactionAssembler {
         if (!txn) return;
         txn.commitLsn = msg.commitLsn;
         txn.endLsn = msg.endLsn;
-        this.registry.applyTransaction(txn);
+        this.router.applyTransaction(txn);
         return;
       }
       default:

@@ -1,6 +1,3 @@
-/** Slot/publication names (§9.1) and small LSN helpers. */
-export { bigIntToLsn, lsnToBigInt } from "@runfeed/core";
-
+/** The slot and publication of a replication stream (§9.1): one pair per `ELECTRIC_REPLICATION_STREAM_ID`. */
 export const slotName = (streamId: string) => `electric_slot_${streamId}`;
 export const publicationName = (streamId: string) => `electric_publication_${streamId}`;
-export const quoteIdentSafe = (s: string) => `"${s.replace(/"/g, '""')}"`;

@@ -3,8 +3,8 @@
  * (a second instance waits here), publication creation/reuse, slot creation/reuse, adding tables
  * with REPLICA IDENTITY FULL and dropping them, and the slot lag query.
  */
+import { lsnToBigInt } from "@runfeed/core";
 import pg from "pg";
-import { quoteIdentSafe } from "./names.js";
 import { quoteIdent } from "../pg/identifiers.js";
 
 export interface SlotState {
@@ -35,7 +35,7 @@ export class SlotManager {
     const existing = await db.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [this.publication]);
     if (existing.rowCount) return { created: false };
     try {
-      await db.query(`CREATE PUBLICATION ${quoteIdentSafe(this.publication)}`);
+      await db.query(`CREATE PUBLICATION ${quoteIdent(this.publication)}`);
       return { created: true };
     } catch (e) {
       if ((e as { code?: string }).code === "42710") return { created: false };
@@ -45,19 +45,22 @@ export class SlotManager {
 
   async ensureSlot(db: pg.Pool): Promise<SlotState> {
     const r = await db.query<{ lsn: string | null; database: string | null; mine: boolean }>(
-      "SELECT confirmed_flush_lsn::text AS lsn, database, database = current_database() AS mine FROM pg_replication_slots WHERE slot_name = $1",
+      `SELECT confirmed_flush_lsn::text AS lsn, database, database = current_database() AS mine
+       FROM pg_replication_slots WHERE slot_name = $1`,
       [this.slot],
     );
     if (r.rowCount && !r.rows[0]!.mine)
       throw new Error(
-        `replication slot ${this.slot} belongs to database ${r.rows[0]!.database}; slots are per cluster, so give each database its own ELECTRIC_REPLICATION_STREAM_ID`,
+        `replication slot ${this.slot} belongs to database ${r.rows[0]!.database}; ` +
+          "slots are per cluster, so give each database its own ELECTRIC_REPLICATION_STREAM_ID",
       );
-    if (r.rowCount) return { created: false, confirmedFlushLsn: r.rows[0]!.lsn ? lsnBig(r.rows[0]!.lsn) : undefined };
+    if (r.rowCount)
+      return { created: false, confirmedFlushLsn: r.rows[0]!.lsn ? lsnToBigInt(r.rows[0]!.lsn) : undefined };
     const c = await db.query<{ lsn: string }>(
       "SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')",
       [this.slot],
     );
-    return { created: true, confirmedFlushLsn: lsnBig(c.rows[0]!.lsn) };
+    return { created: true, confirmedFlushLsn: lsnToBigInt(c.rows[0]!.lsn) };
   }
 
   async dropSlot(db: pg.Pool): Promise<void> {
@@ -70,8 +73,10 @@ export class SlotManager {
   /** Adds the table to the publication and sets REPLICA IDENTITY FULL if needed, in one transaction. */
   async ensureTablePublished(db: pg.Pool, schema: string, table: string): Promise<void> {
     const state = await db.query<{ published: boolean; replident: string; alltables: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3) AS published,
-              (SELECT c.relreplident::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $2 AND c.relname = $3) AS replident,
+      `SELECT EXISTS (SELECT 1 FROM pg_publication_tables
+                      WHERE pubname = $1 AND schemaname = $2 AND tablename = $3) AS published,
+              (SELECT c.relreplident::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = $2 AND c.relname = $3) AS replident,
               (SELECT puballtables FROM pg_publication WHERE pubname = $1) AS alltables`,
       [this.publication, schema, table],
     );
@@ -82,7 +87,7 @@ export class SlotManager {
       await client.query("BEGIN");
       const rel = `${quoteIdent(schema)}.${quoteIdent(table)}`;
       if (!s.published && !s.alltables)
-        await client.query(`ALTER PUBLICATION ${quoteIdentSafe(this.publication)} ADD TABLE ${rel}`);
+        await client.query(`ALTER PUBLICATION ${quoteIdent(this.publication)} ADD TABLE ${rel}`);
       if (s.replident !== "f") await client.query(`ALTER TABLE ${rel} REPLICA IDENTITY FULL`);
       await client.query("COMMIT");
     } catch (e) {
@@ -97,7 +102,7 @@ export class SlotManager {
   async unpublishTable(db: pg.Pool, schema: string, table: string): Promise<boolean> {
     try {
       await db.query(
-        `ALTER PUBLICATION ${quoteIdentSafe(this.publication)} DROP TABLE ${quoteIdent(schema)}.${quoteIdent(table)}`,
+        `ALTER PUBLICATION ${quoteIdent(this.publication)} DROP TABLE ${quoteIdent(schema)}.${quoteIdent(table)}`,
       );
       return true;
     } catch (e) {
@@ -110,7 +115,8 @@ export class SlotManager {
 
   async lagBytes(db: pg.Pool): Promise<number | undefined> {
     const r = await db.query<{ lag: string | null }>(
-      "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1",
+      `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag
+       FROM pg_replication_slots WHERE slot_name = $1`,
       [this.slot],
     );
     const lag = r.rows[0]?.lag;
@@ -122,9 +128,4 @@ export class SlotManager {
     this.lockClient = undefined;
     await c?.end().catch(() => undefined);
   }
-}
-
-function lsnBig(text: string): bigint {
-  const [hi, lo] = text.split("/");
-  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
 }

@@ -4,16 +4,10 @@
  */
 import pg from "pg";
 import { EventEmitter } from "node:events";
-import { bigIntToLsn, quoteIdentSafe } from "./names.js";
+import { bigIntToLsn } from "@runfeed/core";
+import { DISPLAY_SETTINGS } from "../pg/display-settings.js";
+import { quoteIdent } from "../pg/identifiers.js";
 import { PgoutputDecoder, type PgoutputMessage } from "./pgoutput.js";
-
-export const DISPLAY_SETTINGS = [
-  "SET bytea_output = 'hex'",
-  "SET DateStyle = 'ISO, DMY'",
-  "SET TimeZone = 'UTC'",
-  "SET extra_float_digits = 1",
-  "SET IntervalStyle = 'iso_8601'",
-];
 
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
 
@@ -52,7 +46,7 @@ export class ReplicationStream extends EventEmitter {
     this.client = client;
     client.on("error", (e) => this.emit("error", e));
     await client.connect();
-    for (const s of DISPLAY_SETTINGS) await client.query(s);
+    for (const setting of DISPLAY_SETTINGS) await client.query(`SET ${setting}`);
     const connection = (
       client as unknown as {
         connection: EventEmitter & { sendCopyFromChunk(b: Buffer): void; stream: NodeJS.ReadableStream };
@@ -66,7 +60,8 @@ export class ReplicationStream extends EventEmitter {
       }),
     );
     connection.on("copyData", ({ chunk }: { chunk: Buffer }) => this.onCopyData(chunk));
-    const sql = `START_REPLICATION SLOT ${quoteIdentSafe(this.opts.slot)} LOGICAL 0/0 (proto_version '1', publication_names '${this.opts.publication.replace(/'/g, "''")}')`;
+    const options = `proto_version '1', publication_names '${this.opts.publication.replace(/'/g, "''")}'`;
+    const sql = `START_REPLICATION SLOT ${quoteIdent(this.opts.slot)} LOGICAL 0/0 (${options})`;
     const done = client.query(sql);
     // Failures before the stream started reject start() (the caller retries); later ones are 'error' events.
     done.then(

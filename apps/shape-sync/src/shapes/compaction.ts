@@ -9,25 +9,19 @@
  * messages, keyed by its last survivor. A client resuming inside the compacted range sees every
  * later change, some earlier updates folded into a later one (applying them twice is harmless).
  */
+import type { ChangeMessage } from "@runfeed/core";
 import type { ShapeStorage } from "./storage.js";
-
-export interface LogMessage {
-  key: string;
-  value: Record<string, string | null>;
-  old_value?: Record<string, string | null>;
-  headers: { operation: "insert" | "update" | "delete"; op_position: number; last?: boolean; [h: string]: unknown };
-}
 
 export interface StoredRow {
   id: number;
-  tx: number;
+  tx: bigint;
   bytes: number;
-  messages: Array<LogMessage | null>;
+  messages: Array<ChangeMessage | null>;
   changed: boolean;
 }
 
-function mergeUpdates(earlier: LogMessage, later: LogMessage): LogMessage {
-  const merged: LogMessage = { key: later.key, value: { ...earlier.value, ...later.value }, headers: later.headers };
+function mergeUpdates(earlier: ChangeMessage, later: ChangeMessage): ChangeMessage {
+  const merged: ChangeMessage = { key: later.key, value: { ...earlier.value, ...later.value }, headers: later.headers };
   if (earlier.old_value || later.old_value) merged.old_value = { ...later.old_value, ...earlier.old_value };
   return merged;
 }
@@ -77,17 +71,17 @@ export interface CompactionResult {
 export function compactShapeLog(
   storage: ShapeStorage,
   shapeId: number,
-  afterTx: number,
-  uptoTx: number,
+  afterTx: bigint,
+  uptoTx: bigint,
 ): CompactionResult {
   return storage.transaction(() => {
     const rows: StoredRow[] = [];
-    for (const r of storage.iterateRange(shapeId, afterTx + 1, uptoTx))
+    for (const r of storage.iterateRange(shapeId, afterTx + 1n, uptoTx))
       rows.push({
         id: r.id,
         tx: r.tx,
         bytes: r.json.length,
-        messages: r.json.split("\n").map((m) => JSON.parse(m) as LogMessage),
+        messages: r.json.split("\n").map((m) => JSON.parse(m) as ChangeMessage),
         changed: false,
       });
     const folded = foldUpdateRuns(rows);
@@ -101,14 +95,14 @@ export function compactShapeLog(
         bytesAfter += row.bytes;
         continue;
       }
-      const survivors = row.messages.filter((m): m is LogMessage => m !== null);
+      const survivors = row.messages.filter((m): m is ChangeMessage => m !== null);
       if (survivors.length === 0) {
         storage.deleteRow(row.id);
         rowsDeleted++;
         continue;
       }
       const json = survivors.map((m) => JSON.stringify(m)).join("\n");
-      storage.rewriteRow(row.id, survivors[survivors.length - 1]!.headers.op_position, json);
+      storage.rewriteRow(row.id, survivors[survivors.length - 1]!.headers.op_position!, json);
       bytesAfter += json.length;
     }
     return { folded, rowsDeleted, bytesBefore, bytesAfter };
@@ -143,15 +137,15 @@ export function markTransactionEnds(rows: StoredRow[]): void {
  */
 export class CompactionState {
   private bytesSinceMark = 0;
-  private compactedUpto = 0;
+  private compactedUpto = 0n;
   private fullBytes = 0;
   private sinceFull = 0;
 
   /** `mark`: the latest stored transaction when the shape is loaded (0 for a new shape). */
-  constructor(private mark = 0) {}
+  constructor(private mark = 0n) {}
 
   /** Counts appended bytes; returns the tx to compact up to when the threshold is crossed. */
-  grow(bytes: number, tx: number, threshold: number): number | undefined {
+  grow(bytes: number, tx: bigint, threshold: number): bigint | undefined {
     this.bytesSinceMark += bytes;
     if (threshold <= 0 || this.bytesSinceMark < threshold) return undefined;
     const upto = this.mark;
@@ -160,9 +154,9 @@ export class CompactionState {
     return upto > this.compactedUpto ? upto : undefined;
   }
 
-  run(storage: ShapeStorage, shapeId: number, uptoTx: number): CompactionResult & { full: boolean } {
+  run(storage: ShapeStorage, shapeId: number, uptoTx: bigint): CompactionResult & { full: boolean } {
     const full = this.sinceFull >= this.fullBytes;
-    const r = compactShapeLog(storage, shapeId, full ? 0 : this.compactedUpto, uptoTx);
+    const r = compactShapeLog(storage, shapeId, full ? 0n : this.compactedUpto, uptoTx);
     if (full) {
       this.fullBytes = r.bytesAfter;
       this.sinceFull = 0;

@@ -2,11 +2,19 @@
  * A shape definition (§1.4) and the pure conversion of one replicated change into the shape's
  * log messages (§3.2): projection, replica mode, where-membership conversion, PK changes.
  */
-import { relationKeyPrefix, rowKey, type LogMode, type ReplicaMode } from "@runfeed/core";
+import {
+  relationKeyPrefix,
+  rowKey,
+  type ChangeHeaders,
+  type ChangeMessage,
+  type LogMode,
+  type Operation,
+  type ReplicaMode,
+} from "@runfeed/core";
 import type { TableInfo } from "../pg/catalog.js";
 import { columnTypes } from "../pg/catalog.js";
 import { createHash } from "node:crypto";
-import { compileWhere, type ColumnType, type CompiledWhere } from "../where/compile.js";
+import { compileWhere, type ColumnType, type CompiledWhere } from "../where/where-clause.js";
 import { HAS_UNCHANGED_TOAST, type TupleRow } from "../replication/pgoutput.js";
 
 /** What is persisted and compared. */
@@ -110,29 +118,9 @@ export function compileShape(def: ShapeDefinition, table: TableInfo): CompiledSh
 const EMPTY_SET: Set<string> = new Set();
 
 export interface ChangeInput {
-  kind: "insert" | "update" | "delete";
+  kind: Operation;
   old?: TupleRow;
   new?: TupleRow;
-}
-
-export interface ShapeLogMessage {
-  /** Op index inside the transaction (2k, or 2k+1 for the insert half of a PK change). */
-  op: number;
-  message: {
-    key: string;
-    value: Record<string, string | null>;
-    old_value?: Record<string, string | null>;
-    headers: {
-      operation: "insert" | "update" | "delete";
-      relation: [string, string];
-      lsn: string;
-      op_position: number;
-      txids: number[];
-      key_change_to?: string;
-      key_change_from?: string;
-      last?: boolean;
-    };
-  };
 }
 
 const pick = (row: TupleRow, cols: Iterable<string>): Record<string, string | null> => {
@@ -166,44 +154,22 @@ export function completeNewRow(oldRow: TupleRow | undefined, newRow: TupleRow): 
   return out;
 }
 
-/**
- * Log messages for one change, or [] when the shape is not affected.
- * `opIndex` is 2k for the k-th change of the transaction.
- */
-type Op = "insert" | "update" | "delete";
-
-function header(
-  shape: CompiledShape,
-  operation: Op,
-  op: number,
-  lsn: string,
-  xid: number,
-): ShapeLogMessage["message"]["headers"] {
+function header(shape: CompiledShape, operation: Operation, op: number, lsn: string, xid: number): ChangeHeaders {
   return { operation, relation: shape.relation, lsn, op_position: op, txids: [xid] };
 }
 
-function insertMsg(shape: CompiledShape, row: TupleRow, op: number, lsn: string, xid: number): ShapeLogMessage {
-  return {
-    op,
-    message: {
-      key: keyOf(shape, row),
-      value: pick(row, shape.selected),
-      headers: header(shape, "insert", op, lsn, xid),
-    },
-  };
+function insertMsg(shape: CompiledShape, row: TupleRow, op: number, lsn: string, xid: number): ChangeMessage {
+  return { key: keyOf(shape, row), value: pick(row, shape.selected), headers: header(shape, "insert", op, lsn, xid) };
 }
 
-function deleteMsg(shape: CompiledShape, row: TupleRow, op: number, lsn: string, xid: number): ShapeLogMessage {
+function deleteMsg(shape: CompiledShape, row: TupleRow, op: number, lsn: string, xid: number): ChangeMessage {
   const cols = shape.def.replica === "full" ? shape.selected : shape.pk;
-  return {
-    op,
-    message: { key: keyOf(shape, row), value: pick(row, cols), headers: header(shape, "delete", op, lsn, xid) },
-  };
+  return { key: keyOf(shape, row), value: pick(row, cols), headers: header(shape, "delete", op, lsn, xid) };
 }
 
 /**
- * Log messages for one change, or [] when the shape is not affected.
- * `opIndex` is 2k for the k-th change of the transaction.
+ * Log messages for one change, or [] when the shape is not affected. `opIndex` is 2k for the k-th
+ * change of the transaction (the insert half of a PK change is 2k+1); it is each message's `op_position`.
  */
 export function convertChange(
   shape: CompiledShape,
@@ -211,7 +177,7 @@ export function convertChange(
   opIndex: number,
   lsn: string,
   xid: number,
-): ShapeLogMessage[] {
+): ChangeMessage[] {
   if (change.kind === "insert")
     return matches(shape, change.new) ? [insertMsg(shape, change.new!, opIndex, lsn, xid)] : [];
   if (change.kind === "delete")
@@ -230,9 +196,9 @@ export function convertChange(
   const newKey = keyOf(shape, newRow);
   if (oldKey !== newKey) {
     const del = deleteMsg(shape, oldRow!, opIndex, lsn, xid);
-    del.message.headers.key_change_to = newKey;
+    del.headers.key_change_to = newKey;
     const ins = insertMsg(shape, newRow, opIndex + 1, lsn, xid);
-    ins.message.headers.key_change_from = oldKey;
+    ins.headers.key_change_from = oldKey;
     return [del, ins];
   }
   const changed: string[] = [];
@@ -244,10 +210,7 @@ export function convertChange(
     if (!any) return [];
   }
   const value = full ? pick(newRow, shape.selected) : pick(newRow, [...shape.pkSelected, ...changed]);
-  const msg: ShapeLogMessage = {
-    op: opIndex,
-    message: { key: newKey, value, headers: header(shape, "update", opIndex, lsn, xid) },
-  };
-  if (full && changed.length > 0) msg.message.old_value = pick(oldRow!, changed);
+  const msg: ChangeMessage = { key: newKey, value, headers: header(shape, "update", opIndex, lsn, xid) };
+  if (full && changed.length > 0) msg.old_value = pick(oldRow!, changed);
   return [msg];
 }

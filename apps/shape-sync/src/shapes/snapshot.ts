@@ -5,6 +5,7 @@
 import { randomInt } from "node:crypto";
 import type pg from "pg";
 import { SNAPSHOT_END, rowKey } from "@runfeed/core";
+import { DISPLAY_SETTINGS } from "../pg/display-settings.js";
 import { quoteIdent } from "../pg/identifiers.js";
 import type { CompiledShape } from "./definition.js";
 
@@ -22,8 +23,11 @@ export interface SnapshotResult extends SnapshotInfo {
 /** Rows fetched per round trip from the snapshot cursor. */
 const FETCH_ROWS = 1_000;
 
-const LOCAL_DISPLAY_SETTINGS =
-  "SET LOCAL bytea_output = 'hex'; SET LOCAL DateStyle = 'ISO, DMY'; SET LOCAL TimeZone = 'UTC'; SET LOCAL extra_float_digits = 1; SET LOCAL IntervalStyle = 'iso_8601'";
+/** Begins the snapshot transaction under the display settings (§9.4), in the same round trip as what follows. */
+const BEGIN_SNAPSHOT = [
+  "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+  ...DISPLAY_SETTINGS.map((setting) => `SET LOCAL ${setting}`),
+].join("; ");
 
 /**
  * The row query of a snapshot: the shape's columns as Postgres text (PK first, deduplicated) and an
@@ -87,7 +91,8 @@ export async function takeSubsetSnapshot(pool: pg.Pool, shape: CompiledShape, q:
   const client = await pool.connect();
   try {
     const setup = (await client.query(
-      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${LOCAL_DISPLAY_SETTINGS}; SELECT pg_current_snapshot()::text AS snap, (pg_current_wal_lsn() - '0/0'::pg_lsn)::text AS lsn`,
+      `${BEGIN_SNAPSHOT}; SELECT pg_current_snapshot()::text AS snap, ` +
+        `(pg_current_wal_lsn() - '0/0'::pg_lsn)::text AS lsn`,
     )) as unknown as Array<{ rows: Array<{ snap?: string; lsn?: string }> }>;
     const first = setup[setup.length - 1]!.rows[0]!;
     const info = parsePgSnapshot(first.snap!);
@@ -102,7 +107,8 @@ export async function takeSubsetSnapshot(pool: pg.Pool, shape: CompiledShape, q:
     const res = await client.query({ text: rq.sql, rowMode: "array" });
     await client.query("COMMIT");
     const snapshotMark = randomInt(0, 2 ** 31 - 1);
-    const headers = `"headers":{"operation":"insert","relation":${JSON.stringify([shape.table.schema, shape.table.table])},"snapshot_mark":${snapshotMark}}`;
+    const relation = JSON.stringify([shape.table.schema, shape.table.table]);
+    const headers = `"headers":{"operation":"insert","relation":${relation},"snapshot_mark":${snapshotMark}}`;
     return {
       metadata: {
         xmin: info.xmin,
@@ -141,7 +147,7 @@ export async function takeSnapshot(
   try {
     // One round trip: begin, display settings, snapshot.
     const setup = (await client.query(
-      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${LOCAL_DISPLAY_SETTINGS}; SELECT pg_current_snapshot()::text AS snap`,
+      `${BEGIN_SNAPSHOT}; SELECT pg_current_snapshot()::text AS snap`,
     )) as unknown as Array<{ rows: Array<{ snap?: string }> }>;
     const info = parsePgSnapshot(setup[setup.length - 1]!.rows[0]!.snap!);
     let chunk: string[] = [];
@@ -155,7 +161,8 @@ export async function takeSnapshot(
     };
     if (shape.def.log !== "changes_only") {
       const q = rowQuery(shape, shape.where ? `(${shape.where.sql})` : undefined);
-      const headers = `"headers":{"operation":"insert","relation":${JSON.stringify([shape.table.schema, shape.table.table])}}`;
+      const relation = JSON.stringify([shape.table.schema, shape.table.table]);
+      const headers = `"headers":{"operation":"insert","relation":${relation}}`;
       await client.query(`DECLARE shape_snapshot NO SCROLL CURSOR FOR ${q.sql}`);
       for (;;) {
         const res = await client.query({ text: `FETCH FORWARD ${FETCH_ROWS} FROM shape_snapshot`, rowMode: "array" });

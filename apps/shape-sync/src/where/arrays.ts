@@ -1,10 +1,11 @@
 /** Array operators of where clauses (§8): `@>`, `<@`, `&&` (with index hints for `col @> const`) and `||`. */
 import { compareValues, typeLabel, type PgType, type Value } from "./values.js";
 import { BOOL, type IndexHint, type Typed } from "./types.js";
+import type { A_Expr } from "@pgsql/types";
+import type { AstCompiler } from "./ast-compiler.js";
 import { checkTextCollation } from "./collation.js";
-import type { WhereCompiler } from "./compiler.js";
 
-export function arrayOp(c: WhereCompiler, op: string, a: Typed, b: Typed, node: any): Typed {
+export function arrayOp(c: AstCompiler, op: string, a: Typed, b: Typed, node: A_Expr): Typed {
   const [x, y, t] = c.unify(a, b, node);
   if (t.dims === 0) c.fail(node, `operator does not exist: ${typeLabel(t)} ${op} ${typeLabel(t)}`);
   c.comparable(t, op, node);
@@ -40,7 +41,7 @@ export function arrayOp(c: WhereCompiler, op: string, a: Typed, b: Typed, node: 
 }
 
 /** `array || array`, `array || element`, `element || array` (Postgres: a NULL array side yields the other side). */
-export function arrayConcat(c: WhereCompiler, x: Typed, y: Typed, t: PgType, node: any): Typed {
+export function arrayConcat(c: AstCompiler, x: Typed, y: Typed, t: PgType, node: A_Expr): Typed {
   const isArray = (v: Typed) => v.type !== "unknown" && v.type.dims > 0;
   const scalar = !isArray(x) ? x : !isArray(y) ? y : undefined;
   if (scalar && (scalar.type === "unknown" || scalar.type.base !== t.base || t.dims !== 1))

@@ -1,11 +1,24 @@
 /**
  * Value conversions for explicit casts and implicit promotions in the where evaluator (§8), with
- * Postgres semantics. A conversion that Postgres does not have (or this server does not implement)
- * is undefined, and the compiler rejects it. Pure.
+ * Postgres semantics, and the compilation of an explicit cast (`x::type`, `CAST(x AS type)`). A
+ * conversion that Postgres does not have (or this server does not implement) is undefined, and the
+ * compiler rejects it. The conversions are pure.
  */
+import type { TypeName } from "@pgsql/types";
+import type { AstCompiler } from "./ast-compiler.js";
+import { strict1, type Located, type Typed } from "./types.js";
 import { USECS_PER_DAY, Interval } from "./interval.js";
 import { Numeric, numericToBigInt, roundNumeric } from "./numeric.js";
-import { ValueParseError, formatScalar, parseText, type BaseType, type PgType, type Value } from "./values.js";
+import {
+  CASTABLE_TYPES,
+  ValueParseError,
+  formatScalar,
+  parseText,
+  typeLabel,
+  type BaseType,
+  type PgType,
+  type Value,
+} from "./values.js";
 
 /** C `rint` (half to even), as Postgres' float → integer casts use. */
 const rint = (x: number) => {
@@ -20,12 +33,16 @@ const INT_RANGE: Record<string, [bigint, bigint]> = {
   int: [-2147483648n, 2147483647n],
   integer: [-2147483648n, 2147483647n],
 };
+const INT_TYPE_LABEL: Record<string, string> = {
+  int8: "bigint",
+  bigint: "bigint",
+  int2: "smallint",
+  smallint: "smallint",
+};
+
 function checkInt(i: bigint, name: string): bigint {
   const [lo, hi] = INT_RANGE[name] ?? [-(2n ** 63n), 2n ** 63n - 1n];
-  if (i < lo || i > hi)
-    throw new ValueParseError(
-      `${name === "int8" || name === "bigint" ? "bigint" : name === "int2" || name === "smallint" ? "smallint" : "integer"} out of range`,
-    );
+  if (i < lo || i > hi) throw new ValueParseError(`${INT_TYPE_LABEL[name] ?? "integer"} out of range`);
   return i;
 }
 
@@ -118,4 +135,41 @@ export function typmodConversion(base: BaseType, typeName: string, mods: number[
     return (v) => [...String(v)].slice(0, n).join("");
   }
   return undefined;
+}
+
+/** A type name's parts without `pg_catalog` (`int4`, `public.mood`). */
+const typeNameOf = (t: TypeName) =>
+  (t.names ?? [])
+    .map((n) => ("String" in n ? n.String.sval : undefined))
+    .filter((s) => s !== "pg_catalog")
+    .join(".");
+
+/** An explicit cast of a compiled operand to a §8 type, with its type modifiers. */
+export function castTo(c: AstCompiler, x: Typed, typeNode: TypeName, node: Located): Typed {
+  const tn = typeNameOf(typeNode);
+  const base = CASTABLE_TYPES[tn];
+  if (!base) return c.fail(node, `unsupported type ${tn}`);
+  const dims = (typeNode.arrayBounds ?? []).length;
+  const target: PgType = { base, dims, name: tn };
+  let mod: ((v: Value) => Value) | undefined;
+  if (typeNode.typmods) {
+    const mods = typeNode.typmods.map((m) =>
+      "A_Const" in m && m.A_Const.ival ? Number(m.A_Const.ival.ival ?? 0) : Number.NaN,
+    );
+    mod = mods.some(Number.isNaN) || dims > 0 ? undefined : typmodConversion(base, tn, mods);
+    if (!mod) return c.fail(node, `type modifiers are not supported for type ${tn}`);
+  }
+  const withMod = (t: Typed): Typed => (mod ? strict1(target, t, mod) : t);
+  if (x.type === "unknown") return withMod(c.coerce(x, target, node));
+  const from = x.type;
+  if (from.base === base && from.dims === dims)
+    return withMod({ ...x, type: target, column: mod ? undefined : x.column });
+  if (dims === 0 && from.dims === 0) {
+    const conv = scalarConversion(from.base, target);
+    if (!conv) return c.fail(node, `cannot cast type ${typeLabel(from)} to ${typeLabel(target)}`);
+    return withMod(strict1(target, x, conv));
+  }
+  if (dims > 0 && from.dims > 0 && base === "text" && (from.base === "text" || from.base === "enum"))
+    return { ...x, type: target, column: undefined };
+  return c.fail(node, `cannot cast type ${typeLabel(from)} to ${typeLabel(target)}`);
 }

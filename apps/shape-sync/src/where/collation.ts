@@ -6,12 +6,16 @@
  * whose result would depend on a linguistic or nondeterministic collation are rejected at compile time.
  */
 import { typeLabel, type PgType } from "./values.js";
-import { TEXT, type Collation, type ColumnType, type Typed } from "./types.js";
-import type { WhereCompiler } from "./compiler.js";
+import type { CollateClause, Node } from "@pgsql/types";
+import type { AstCompiler } from "./ast-compiler.js";
+import { TEXT, payloadOf, type Collation, type ColumnType, type Located, type Typed } from "./types.js";
 
 const CODE_POINT_LOCALE = /^(c|posix|c\.utf-?8)$/i;
 
-/** Whether a collation orders by code point, from its provider (pg_collation.collprovider / pg_database.datlocprovider) and locale. */
+/**
+ * Whether a collation orders by code point, from its provider (pg_collation.collprovider /
+ * pg_database.datlocprovider) and locale.
+ */
 export function collationOrdersByCodePoint(provider: string, locale: string | null): boolean {
   if (provider === "b") return true; // builtin: C, C.UTF-8 (PG17), PG_UNICODE_FAST (PG18) all sort by code point
   if (provider === "c" || provider === "d") return locale !== null && CODE_POINT_LOCALE.test(locale);
@@ -63,7 +67,11 @@ const collatable = (t: Typed["type"]) => t !== "unknown" && t.base === "text";
  * Postgres collation combination of some inputs (absent = database default). Conflicting explicit
  * collations are an error, conflicting non-default implicit ones give an indeterminate collation.
  */
-export function combineCollations(c: WhereCompiler, items: ReadonlyArray<Collation | undefined>, node: any): Collation {
+export function combineCollations(
+  c: AstCompiler,
+  items: ReadonlyArray<Collation | undefined>,
+  node: Located,
+): Collation {
   const present = items.filter((x): x is Collation => x !== undefined);
   const explicit = present.filter((x) => x.derivation === "explicit");
   if (explicit.length > 0) {
@@ -96,8 +104,8 @@ export function combineCollations(c: WhereCompiler, items: ReadonlyArray<Collati
 /** Results compiled so far under the node being compiled (compilation is synchronous). */
 let siblings: Typed[] | undefined;
 
-/** Runs WhereCompiler.compile for one node and derives its result's collation. */
-export function withCollation(c: WhereCompiler, node: any, compile: () => Typed): Typed {
+/** Runs AstCompiler.compile for one node and derives its result's collation. */
+export function withCollation(c: AstCompiler, node: Node, compile: () => Typed): Typed {
   const parent = siblings;
   const children: Typed[] = (siblings = []);
   try {
@@ -113,23 +121,23 @@ export function withCollation(c: WhereCompiler, node: any, compile: () => Typed)
  * A column reference takes its column's collation, any other text-typed result combines its
  * compiled sub-expressions' collations (like lower(x), x || y, x::varchar, COALESCE, a[1]).
  */
-function deriveCollation(c: WhereCompiler, r: Typed, children: ReadonlyArray<Typed>, node: any): Typed {
+function deriveCollation(c: AstCompiler, r: Typed, children: ReadonlyArray<Typed>, node: Node): Typed {
   if (r.collation || !collatable(r.type)) return r;
-  if (node.ColumnRef && r.column) {
+  if ("ColumnRef" in node && r.column) {
     const col = columnCollation(c.columns.get(r.column));
     return col ? { ...r, collation: col } : r;
   }
   const derived = children.map((x) => x.collation).filter((x) => x !== undefined);
   if (derived.length === 0) return r;
-  const collation = combineCollations(c, derived, node);
+  const collation = combineCollations(c, derived, payloadOf(node));
   return collation.derivation === "default" ? r : { ...r, collation };
 }
 
 /** `expr COLLATE "name"`: only code-point collations (and "default") are accepted. */
-export function compileCollate(c: WhereCompiler, n: any): Typed {
-  const names: string[] = (n.collname ?? []).map((s: any) => s.String?.sval);
+export function compileCollate(c: AstCompiler, n: CollateClause): Typed {
+  const names = (n.collname ?? []).map((s) => ("String" in s ? s.String.sval : undefined));
   const name = (names[0] === "pg_catalog" ? names.slice(1) : names).join(".");
-  let x = c.compile(n.arg);
+  let x = c.compile(n.arg!);
   if (x.type === "unknown") x = c.coerce(x, TEXT, n);
   if (!collatable(x.type)) return c.fail(n, `collations are not supported by type ${typeLabel(x.type as PgType)}`);
   if (name === "default") return { ...x, collation: { ...databaseDefault(c.columns), derivation: "explicit" } };
@@ -144,11 +152,11 @@ export function compileCollate(c: WhereCompiler, n: any): Typed {
  * deterministic, and for ordering operators (`<`, `>`, `<=`, `>=`) order by code point.
  */
 export function checkTextCollation(
-  c: WhereCompiler,
+  c: AstCompiler,
   op: string,
   operands: ReadonlyArray<Typed>,
   t: PgType,
-  node: any,
+  node: Located,
 ): void {
   if (t.base !== "text" || !c.checkCollations) return;
   const coll = combineCollations(
@@ -159,7 +167,8 @@ export function checkTextCollation(
   if (coll.derivation === "indeterminate")
     c.fail(
       node,
-      `could not determine which collation to use for string comparison (implicit collations "${coll.name}" conflict); add COLLATE "C" to one side`,
+      "could not determine which collation to use for string comparison " +
+        `(implicit collations "${coll.name}" conflict); add COLLATE "C" to one side`,
     );
   if (!coll.deterministic)
     c.fail(node, `nondeterministic collation "${coll.name}" is not supported (text is compared by bytes in-process)`);

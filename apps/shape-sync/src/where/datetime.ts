@@ -120,7 +120,8 @@ export function resolveZone(name: string): Zone {
     }
   } else {
     throw new ZoneError(
-      `time zone "${name}" is not supported by this server (use UTC, an IANA name like Europe/Paris, or an offset like +02)`,
+      `time zone "${name}" is not supported by this server ` +
+        "(use UTC, an IANA name like Europe/Paris, or an offset like +02)",
     );
   }
   if (zones.size > 500) zones.clear();

@@ -1,4 +1,7 @@
-/** Errors raised while evaluating one row (bad input text, out of range, division by zero): the row evaluates to NULL. */
+/**
+ * Errors raised while evaluating one row (bad input text, out of range, division by zero): the row
+ * evaluates to NULL.
+ */
 export class ValueParseError extends Error {
   override name = "ValueParseError";
 }

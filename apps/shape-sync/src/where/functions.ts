@@ -6,8 +6,10 @@
 import { fromLocal, resolveZone, toLocal } from "./datetime.js";
 import { justifyDays, justifyHours, justifyInterval, type Interval } from "./interval.js";
 import { arrayLowerBounds, typeLabel, type PgType, type Value } from "./values.js";
-import { INT, INTERVAL, RowContext, TEXT, TIMESTAMP, TIMESTAMPTZ, type Typed } from "./types.js";
-import type { WhereCompiler } from "./compiler.js";
+import type { A_Indirection, FuncCall, Node, TypeName } from "@pgsql/types";
+import type { AstCompiler } from "./ast-compiler.js";
+import { castTo } from "./casts.js";
+import { INT, INTERVAL, TEXT, TIMESTAMP, TIMESTAMPTZ, payloadOf, strict1, type Located, type Typed } from "./types.js";
 
 const TYPE_FUNCTIONS = new Set([
   "int2",
@@ -26,26 +28,19 @@ const TYPE_FUNCTIONS = new Set([
   "interval",
 ]);
 
-const strict1 = (a: Typed, type: PgType, f: (v: any) => Value): Typed => ({
-  type,
-  isConst: a.isConst,
-  eval: (ctx) => {
-    const v = a.eval(ctx);
-    return v === null ? null : f(v);
-  },
-});
+const typeName = (name: string): TypeName => ({ names: [{ String: { sval: name } }] });
 
-export function compileFuncCall(c: WhereCompiler, n: any): Typed {
+export function compileFuncCall(c: AstCompiler, n: FuncCall): Typed {
   if (n.agg_star || n.agg_distinct || n.agg_filter || n.over)
     return c.fail(n, "aggregation is not supported in this context");
-  const fname: string = (n.funcname ?? [])
-    .map((f: any) => f.String?.sval)
-    .filter((s: string) => s !== "pg_catalog")
+  const fname = (n.funcname ?? [])
+    .map((f) => ("String" in f ? f.String.sval : undefined))
+    .filter((s) => s !== "pg_catalog")
     .join(".");
-  const args: Typed[] = (n.args ?? []).map((x: any) => c.compile(x));
+  const args = (n.args ?? []).map((x) => c.compile(x));
   if ((fname === "lower" || fname === "upper") && args.length === 1) {
     const up = fname === "upper";
-    return strict1(c.coerce(args[0]!, TEXT, n), TEXT, (v) => (up ? String(v).toUpperCase() : String(v).toLowerCase()));
+    return strict1(TEXT, c.coerce(args[0]!, TEXT, n), (v) => (up ? String(v).toUpperCase() : String(v).toLowerCase()));
   }
   if (fname === "concat") {
     const evals = args.map((a) => c.coerce(a, TEXT, n).eval);
@@ -84,15 +79,14 @@ export function compileFuncCall(c: WhereCompiler, n: any): Typed {
     if (a.type === "unknown" || a.type.base !== "interval" || a.type.dims !== 0)
       return c.fail(n, `function ${fname}(${typeLabel(a.type as PgType)}) does not exist`);
     const f = fname === "justify_days" ? justifyDays : fname === "justify_hours" ? justifyHours : justifyInterval;
-    return strict1(a, INTERVAL, (v: Interval) => f(v));
+    return strict1(INTERVAL, a, (v: Interval) => f(v));
   }
   if (fname === "timezone" && args.length === 2) return timezone(c, args[0]!, args[1]!, n);
-  if (TYPE_FUNCTIONS.has(fname) && args.length === 1)
-    return c.castTo(args[0]!, { names: [{ String: { sval: fname } }] }, n);
+  if (TYPE_FUNCTIONS.has(fname) && args.length === 1) return castTo(c, args[0]!, typeName(fname), n);
   return c.fail(n, `unknown or unsupported function ${fname}/${args.length}`);
 }
 
-function timezone(c: WhereCompiler, zoneArg: Typed, tsArg: Typed, n: any): Typed {
+function timezone(c: AstCompiler, zoneArg: Typed, tsArg: Typed, n: Located): Typed {
   const zone = c.coerce(zoneArg, TEXT, n);
   if (zone.type === "unknown" || zone.type.dims !== 0 || zone.type.base !== "text")
     return c.fail(
@@ -101,12 +95,12 @@ function timezone(c: WhereCompiler, zoneArg: Typed, tsArg: Typed, n: any): Typed
     );
   let ts = c.coerce(tsArg, TIMESTAMPTZ, n);
   if (ts.type !== "unknown" && ts.type.dims === 0 && ts.type.base === "date")
-    ts = c.castTo(ts, { names: [{ String: { sval: "timestamptz" } }] }, n);
+    ts = castTo(c, ts, typeName("timestamptz"), n);
   const t = ts.type as PgType;
   if (t.dims !== 0 || (t.base !== "timestamp" && t.base !== "timestamptz"))
     return c.fail(n, `function timezone(text, ${typeLabel(t)}) is not supported`);
   if (zone.isConst) {
-    const z = zone.eval(new RowContext({}, c.columns));
+    const z = c.constValue(zone);
     if (z !== null) {
       try {
         resolveZone(String(z));
@@ -129,26 +123,30 @@ function timezone(c: WhereCompiler, zoneArg: Typed, tsArg: Typed, n: any): Typed
   };
 }
 
-/** `a[i][j]` (element, NULL when out of range) and `a[lo:hi]` slices (clamped; `{}` when empty), 1-based like Postgres. */
-export function compileIndirection(c: WhereCompiler, n: any): Typed {
-  const arr = c.compile(n.arg);
+/**
+ * `a[i][j]` (element, NULL when out of range) and `a[lo:hi]` slices (clamped; `{}` when empty),
+ * 1-based like Postgres.
+ */
+export function compileIndirection(c: AstCompiler, n: A_Indirection): Typed {
+  const arr = c.compile(n.arg!);
   const t = arr.type;
   if (t === "unknown" || t.dims === 0)
     return c.fail(
-      n,
+      undefined,
       `cannot subscript type ${t === "unknown" ? "unknown" : typeLabel(t)} because it does not support subscripting`,
     );
   const subs: { lo?: Typed; hi?: Typed; slice: boolean }[] = [];
+  const asInt = (x: Node | undefined): Typed | undefined => {
+    if (!x) return undefined;
+    const e = c.coerce(c.compile(x), INT, payloadOf(x));
+    if (e.type === "unknown" || e.type.base !== "int" || e.type.dims !== 0)
+      return c.fail(payloadOf(x), `array subscript must have type integer`);
+    return e;
+  };
   for (const ind of n.indirection ?? []) {
+    if (!("A_Indices" in ind))
+      return c.fail(undefined, `${Object.keys(ind)[0]} indirection is not supported in this context`);
     const idx = ind.A_Indices;
-    if (!idx) return c.fail(n, `${Object.keys(ind)[0]} indirection is not supported in this context`);
-    const asInt = (x: any): Typed | undefined => {
-      if (!x) return undefined;
-      const e = c.coerce(c.compile(x), INT, x);
-      if (e.type === "unknown" || e.type.base !== "int" || e.type.dims !== 0)
-        return c.fail(x, `array subscript must have type integer`);
-      return e;
-    };
     subs.push({ lo: asInt(idx.lidx), hi: asInt(idx.uidx), slice: Boolean(idx.is_slice) });
   }
   const anySlice = subs.some((s) => s.slice);

@@ -114,11 +114,16 @@ class Acc {
 const TIME_FIELD = /^([+-])?(\d+):(\d+)(?::(\d+(?:\.\d*)?))?$/;
 const NUM_UNIT = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))([a-z]*)$/;
 
+/** ISO 8601 durations: `P[nY][nM][nW][nD][T[nH][nM][nS]]`, each n signed and possibly fractional. */
+const ISO_FIELD = "([+-]?\\d+(?:\\.\\d+)?)";
+const ISO_DURATION = new RegExp(
+  `^P(?:${ISO_FIELD}Y)?(?:${ISO_FIELD}M)?(?:${ISO_FIELD}W)?(?:${ISO_FIELD}D)?` +
+    `(?:T(?:${ISO_FIELD}H)?(?:${ISO_FIELD}M)?(?:${ISO_FIELD}S)?)?$`,
+  "i",
+);
+
 function parseIso(s: string): Interval | undefined {
-  const m =
-    /^P(?:([+-]?\d+(?:\.\d+)?)Y)?(?:([+-]?\d+(?:\.\d+)?)M)?(?:([+-]?\d+(?:\.\d+)?)W)?(?:([+-]?\d+(?:\.\d+)?)D)?(?:T(?:([+-]?\d+(?:\.\d+)?)H)?(?:([+-]?\d+(?:\.\d+)?)M)?(?:([+-]?\d+(?:\.\d+)?)S)?)?$/i.exec(
-      s,
-    );
+  const m = ISO_DURATION.exec(s);
   if (!m || s.toUpperCase() === "P" || s.toUpperCase().endsWith("T")) return undefined;
   const acc = new Acc();
   const kinds = ["y", "mon", "w", "d", "h", "min", "s"] as const;
@@ -196,9 +201,8 @@ export function formatInterval(i: Interval): string {
     const sec = Math.floor((abs % 60_000_000) / USECS_PER_SEC);
     const us = abs % USECS_PER_SEC;
     const frac = us === 0 ? "" : "." + String(us).padStart(6, "0").replace(/0+$/, "");
-    out.push(
-      `${state.zero ? "" : " "}${neg ? "-" : state.before ? "+" : ""}${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}${frac}`,
-    );
+    const two = (n: number) => String(n).padStart(2, "0");
+    out.push(`${state.zero ? "" : " "}${neg ? "-" : state.before ? "+" : ""}${two(h)}:${two(m)}:${two(sec)}${frac}`);
   }
   return out.join("");
 }

@@ -5,7 +5,7 @@
  * indexable conjunct. Candidates are then checked with the full where clause by the caller.
  */
 import { indexKeyOf, parseText, type PgType, type Value } from "./values.js";
-import type { IndexHint } from "./compile.js";
+import type { IndexHint } from "./where-clause.js";
 import type { TupleRow } from "../replication/pgoutput.js";
 
 interface ColumnIndex<S> {

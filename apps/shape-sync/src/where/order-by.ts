@@ -3,15 +3,16 @@
  * NULLS FIRST/LAST, parsed with libpg-query and re-emitted with quoted identifiers. `$n` parameters,
  * expressions and subqueries are rejected. Pure apart from the WASM parser (loaded by loadWhereParser).
  */
+import type { ParseResult, SortBy } from "@pgsql/types";
 import { parseSync } from "libpg-query";
 import { quoteIdent } from "../pg/identifiers.js";
-import { WhereError, type ColumnType } from "./types.js";
+import { WhereError, payloadOf, type ColumnType, type Located } from "./types.js";
 
 const PREFIX = "SELECT 1 FROM t ORDER BY ";
-const at = (node: any) => Math.max(0, ((node?.location as number | undefined) ?? PREFIX.length) - PREFIX.length);
+const at = (node: Located) => Math.max(0, (node?.location ?? PREFIX.length) - PREFIX.length);
 
 export function compileOrderBy(orderBy: string, columns: ReadonlyMap<string, ColumnType>): string {
-  let parsed: any;
+  let parsed: ParseResult;
   try {
     parsed = parseSync(PREFIX + orderBy);
   } catch (e) {
@@ -22,7 +23,8 @@ export function compileOrderBy(orderBy: string, columns: ReadonlyMap<string, Col
   }
   const stmts = parsed.stmts ?? [];
   if (stmts.length !== 1) throw new WhereError(`At location 0: unescaped ";" causing statement split`);
-  const select = stmts[0].stmt?.SelectStmt;
+  const stmt = stmts[0]!.stmt;
+  const select = stmt && "SelectStmt" in stmt ? stmt.SelectStmt : undefined;
   if (!select || !Array.isArray(select.sortClause)) throw new WhereError("At location 0: malformed order_by");
   const extra = Object.keys(select).filter(
     (k) => !["targetList", "fromClause", "sortClause", "limitOption", "op"].includes(k),
@@ -31,13 +33,15 @@ export function compileOrderBy(orderBy: string, columns: ReadonlyMap<string, Col
   if (JSON.stringify(select.sortClause).includes('"ParamRef"'))
     throw new WhereError("At location 0: parameters ($n) are not allowed in order_by");
   return select.sortClause
-    .map((item: any) => {
-      const s = item.SortBy;
-      const ref = s?.node?.ColumnRef;
-      const fields = ref?.fields as any[] | undefined;
-      if (!ref || !fields || fields.length !== 1 || fields[0].String?.sval === undefined)
-        throw new WhereError(`At location ${at(s?.node ?? ref)}: order_by supports only column references`);
-      const name = fields[0].String.sval as string;
+    .map((item) => {
+      const s: SortBy | undefined = "SortBy" in item ? item.SortBy : undefined;
+      const ref = s?.node && "ColumnRef" in s.node ? s.node.ColumnRef : undefined;
+      const field = ref?.fields?.length === 1 ? ref.fields[0] : undefined;
+      const name = field && "String" in field ? field.String.sval : undefined;
+      if (!s || !ref || name === undefined)
+        throw new WhereError(
+          `At location ${at(s?.node ? payloadOf(s.node) : undefined)}: order_by supports only column references`,
+        );
       if (!columns.has(name)) throw new WhereError(`At location ${at(ref)}: unknown reference ${name}`);
       let sql = quoteIdent(name);
       if (s.sortby_dir === "SORTBY_DESC") sql += " DESC";

@@ -1,5 +1,12 @@
 /** Shared types of the where compiler: errors, row evaluation context, typed nodes, index hints. */
+import type { Node } from "@pgsql/types";
 import { parseText, type BaseType, type PgType, type Value } from "./values.js";
+
+/** A node payload that may carry a source position (for error messages). */
+export type Located = { location?: number } | undefined;
+
+/** The payload of a node (`{A_Expr: {...}}` → `{...}`), for its location. */
+export const payloadOf = (node: Node): Located => Object.values(node)[0] as Located;
 
 export class WhereError extends Error {
   override name = "WhereError";
@@ -7,7 +14,10 @@ export class WhereError extends Error {
 
 export interface ColumnType extends PgType {
   name: string;
-  /** Effective collation of a text column (its name, or the database locale for the default collation); absent = the database default. */
+  /**
+   * Effective collation of a text column (its name, or the database locale for the default
+   * collation); absent = the database default.
+   */
   collation?: string;
   /** The column uses the database default collation (Postgres "default" derivation). */
   collationIsDefault?: boolean;
@@ -67,8 +77,42 @@ export interface Typed {
 export interface IndexHint {
   column: string;
   kind: "eq" | "contains";
-  /** Canonical index keys (indexKeyOf). For `eq`, a row matches if its key is one of these; for `contains`, the row's array must contain this element. */
+  /**
+   * Canonical index keys (indexKeyOf). For `eq`, a row matches if its key is one of these; for
+   * `contains`, the row's array must contain this element.
+   */
   keys: string[];
+}
+
+/**
+ * A strict unary operation: null in, null out. The closure holds only the operand's evaluator and `f`
+ * (evaluator trees live as long as their shape).
+ */
+export function strict1<V extends Value>(type: PgType, x: Typed, f: (v: V) => Value): Typed {
+  const e = x.eval;
+  return {
+    type,
+    isConst: x.isConst,
+    eval: (ctx) => {
+      const v = e(ctx);
+      return v === null ? null : f(v as V);
+    },
+  };
+}
+
+/** A strict binary operation: both operands evaluated, null if either is. */
+export function strict2(type: PgType, x: Typed, y: Typed, f: (l: Value, r: Value) => Value): Typed {
+  const ex = x.eval;
+  const ey = y.eval;
+  return {
+    type,
+    isConst: x.isConst && y.isConst,
+    eval: (ctx) => {
+      const l = ex(ctx);
+      const r = ey(ctx);
+      return l === null || r === null ? null : f(l, r);
+    },
+  };
 }
 
 export const PREFIX = "SELECT 1 WHERE ";

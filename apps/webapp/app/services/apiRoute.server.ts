@@ -9,15 +9,14 @@
  * a 500 with a generic JSON body (never a stack).
  */
 import type { ActionFunctionArgs, AppLoadContext, LoaderFunctionArgs } from "@remix-run/node";
-import type { ScopeResource } from "@runfeed/core";
+import { API_VERSION_HEADER, TRIGGER_API_VERSION, type ScopeResource, type TriggerApiVersion } from "@runfeed/core";
 import type { z, ZodType } from "zod";
 import { authenticate, type Authentication } from "./auth.server";
 import { HttpError, badRequest, forbidden, notFound } from "./httpErrors.server";
 import type { Services } from "./services.server";
 import { applyCors, preflightResponse } from "./cors.server";
 
-export const CURRENT_API_VERSION = "2025-07-16";
-export type ApiVersion = typeof CURRENT_API_VERSION | "none";
+export type ApiVersion = TriggerApiVersion | "none";
 
 type Infer<T> = T extends ZodType ? z.output<T> : undefined;
 type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -125,7 +124,7 @@ export function createApiRoute<
         authentication,
         resource,
         services,
-        apiVersion: request.headers.get("x-trigger-api-version") === CURRENT_API_VERSION ? CURRENT_API_VERSION : "none",
+        apiVersion: request.headers.get(API_VERSION_HEADER) === TRIGGER_API_VERSION ? TRIGGER_API_VERSION : "none",
         signal: request.signal,
       });
     } catch (error) {

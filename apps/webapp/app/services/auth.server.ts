@@ -5,13 +5,10 @@
  */
 import { createHash } from "node:crypto";
 import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify } from "jose";
-import { ADDITIONAL_KEY_REGEX, Ability } from "@runfeed/core";
+import { ADDITIONAL_KEY_REGEX, Ability, JWT_AUDIENCE, JWT_ISSUER, TRIGGER_BRANCH_HEADER } from "@runfeed/core";
 import type { ApiKey, PrismaClient, RuntimeEnvironment, Project } from "@runfeed/database";
 import { HttpError, unauthorized } from "./httpErrors.server";
 import { TtlCache, cacheFor, cachedLookup } from "./ttlCache.server";
-
-export const JWT_ISSUER = "https://id.trigger.dev";
-export const JWT_AUDIENCE = "https://api.trigger.dev";
 
 export type AuthenticatedEnvironment = RuntimeEnvironment & {
   project: Project;
@@ -275,8 +272,9 @@ async function resolveBranch(
   environment: AuthenticatedEnvironment,
   request: Request,
 ): Promise<AuthenticatedEnvironment> {
-  const branch = request.headers.get("x-trigger-branch")?.trim();
-  if (environment.type === "PREVIEW" && !branch) throw unauthorized("x-trigger-branch header required for preview env");
+  const branch = request.headers.get(TRIGGER_BRANCH_HEADER)?.trim();
+  if (environment.type === "PREVIEW" && !branch)
+    throw unauthorized(`${TRIGGER_BRANCH_HEADER} header required for preview env`);
   if (!branch || (environment.type !== "PREVIEW" && environment.type !== "DEVELOPMENT")) return environment;
   if (environment.type === "DEVELOPMENT" && branch === "default") return environment;
   const child = await prisma.runtimeEnvironment.findFirst({

@@ -3,22 +3,38 @@
  * origins with Authorization and trigger-* headers, so every such route answers preflights.
  * A response that already carries access-control-allow-origin (a proxied shape response) is left alone.
  */
+import {
+  API_VERSION_HEADER,
+  AUTHORIZATION_HEADER,
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENCY_KEY_TTL_HEADER,
+  REQUEST_IDEMPOTENCY_KEY_HEADER,
+  TRIGGER_BRANCH_HEADER,
+  TRIGGER_CLIENT_HEADER,
+  TRIGGER_ELECTRIC_VERSION_HEADER,
+  TRIGGER_JWT_CLAIMS_HEADER,
+  TRIGGER_JWT_HEADER,
+  TRIGGER_REALTIME_STREAMS_VERSION_HEADER,
+  TRIGGER_SOURCE_HEADER,
+  TRIGGER_VERSION_HEADER,
+} from "@runfeed/core";
+
 const ALLOWED_METHODS = "GET, HEAD, PUT, PATCH, POST, DELETE";
 const DEFAULT_ALLOWED_HEADERS = [
-  "authorization",
+  AUTHORIZATION_HEADER,
   "content-type",
-  "trigger-version",
-  "x-trigger-electric-version",
-  "x-trigger-api-version",
-  "x-trigger-branch",
-  "x-trigger-source",
-  "x-trigger-client",
-  "x-trigger-realtime-streams-version",
-  "x-trigger-request-idempotency-key",
-  "idempotency-key",
-  "idempotency-key-ttl",
+  TRIGGER_VERSION_HEADER,
+  TRIGGER_ELECTRIC_VERSION_HEADER,
+  API_VERSION_HEADER,
+  TRIGGER_BRANCH_HEADER,
+  TRIGGER_SOURCE_HEADER,
+  TRIGGER_CLIENT_HEADER,
+  TRIGGER_REALTIME_STREAMS_VERSION_HEADER,
+  REQUEST_IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENCY_KEY_TTL_HEADER,
 ].join(", ");
-const EXPOSED_HEADERS = "x-trigger-jwt, x-trigger-jwt-claims";
+const EXPOSED_HEADERS = `${TRIGGER_JWT_HEADER}, ${TRIGGER_JWT_CLAIMS_HEADER}`;
 
 export function preflightResponse(request: Request): Response {
   return new Response("{}", {

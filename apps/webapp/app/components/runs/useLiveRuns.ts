@@ -12,6 +12,7 @@ import {
   type Message,
   type Row,
 } from "@electric-sql/client";
+import { MUST_REFETCH, UP_TO_DATE } from "@runfeed/core";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { runFromShapeRow, type RunListItem } from "./runRow";
 
@@ -89,8 +90,8 @@ export function useShapeRows(options: LiveFeedOptions): {
               operation === "update" ? { ...current.get(message.key), ...message.value } : message.value,
             );
         } else if (isControlMessage(message)) {
-          if (message.headers.control === "must-refetch") current.clear();
-          if (message.headers.control === "up-to-date") upToDate = true;
+          if (message.headers.control === MUST_REFETCH) current.clear();
+          if (message.headers.control === UP_TO_DATE) upToDate = true;
         }
       }
       if (upToDate) {

@@ -15,10 +15,10 @@ import {
   LIVE_PARAM,
   NOW_OFFSET,
   OFFSET_PARAM,
+  TRIGGER_API_VERSION,
 } from "@runfeed/core";
 import type { Authentication } from "../auth.server";
 import type { ApiVersion } from "../apiRoute.server";
-import { CURRENT_API_VERSION } from "../apiRoute.server";
 import type { Services } from "../services.server";
 import { buildShapeUrl, createdAtFloor, hasHandle, type RealtimeFeed } from "./shapeRewrite.server";
 
@@ -134,7 +134,7 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<Response> 
       void release();
       release = undefined;
     }
-    const rewriteDequeued = args.apiVersion !== CURRENT_API_VERSION && upstream.status === 200 && !isEventStream;
+    const rewriteDequeued = args.apiVersion !== TRIGGER_API_VERSION && upstream.status === 200 && !isEventStream;
     if (rewriteDequeued) {
       const text = (await upstream.text()).replaceAll('"status":"DEQUEUED"', '"status":"EXECUTING"');
       await release?.();

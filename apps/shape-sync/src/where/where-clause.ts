@@ -1,11 +1,13 @@
 /**
- * Where clause → typed, validated expression tree (§8), compiled to a 3-valued evaluator over a row
- * of Postgres text values, plus the SQL used for snapshots and the hint used by the matching index.
- * Parsing uses libpg-query on `SELECT 1 WHERE <where>`. Pure apart from the WASM parser.
+ * A where clause (§8), the where folder's entry point: parsed with libpg-query as `SELECT 1 WHERE
+ * <where>`, checked to be one boolean expression, compiled (ast-compiler.ts) to a 3-valued evaluator
+ * over a row of Postgres text values, plus the SQL used for snapshots, the structural key of shape
+ * identity and the hint used by the matching index. Pure apart from the WASM parser.
  */
+import type { Node, ParseResult } from "@pgsql/types";
 import { loadModule, parseSync } from "libpg-query";
+import { AstCompiler } from "./ast-compiler.js";
 import { BOOL, PREFIX, WhereError, RowContext, type ColumnType, type IndexHint, type Row } from "./types.js";
-import { WhereCompiler } from "./compiler.js";
 
 export { WhereError, RowContext, type ColumnType, type IndexHint, type Row } from "./types.js";
 
@@ -13,9 +15,9 @@ export { WhereError, RowContext, type ColumnType, type IndexHint, type Row } fro
  * Parse results by query text. Shapes usually share a few where templates and differ by params
  * (`id = $1`), so recovery and request validation parse each template once. The AST is never mutated.
  */
-const parseCache = new Map<string, unknown>();
+const parseCache = new Map<string, ParseResult>();
 const PARSE_CACHE_MAX = 2_000;
-function parseCached(sql: string): any {
+function parseCached(sql: string): ParseResult {
   let hit = parseCache.get(sql);
   if (hit === undefined) {
     hit = parseSync(sql);
@@ -27,7 +29,7 @@ function parseCached(sql: string): any {
 
 const strippedCache = new Map<string, string>();
 /** Location-free AST JSON of a where template (cached like the parse). */
-function strippedKey(where: string, node: unknown): string {
+function strippedKey(where: string, node: Node): string {
   let k = strippedCache.get(where);
   if (k === undefined) {
     k = JSON.stringify(stripLocations(node));
@@ -79,7 +81,7 @@ export function compileWhere(
   params: ReadonlyArray<string> = [],
   options: { evaluatedInProcess?: boolean } = {},
 ): CompiledWhere {
-  let parsed: any;
+  let parsed: ParseResult;
   try {
     parsed = parseCached(PREFIX + where);
   } catch (e) {
@@ -89,16 +91,17 @@ export function compileWhere(
   }
   const stmts = parsed.stmts ?? [];
   if (stmts.length !== 1) throw new WhereError(`At location 0: unescaped ";" causing statement split`);
-  const select = stmts[0].stmt?.SelectStmt;
+  const stmt = stmts[0]!.stmt;
+  const select = stmt && "SelectStmt" in stmt ? stmt.SelectStmt : undefined;
   if (!select || !select.whereClause) throw new WhereError("At location 0: malformed query");
   const extra = Object.keys(select).filter((k) => !["targetList", "whereClause", "limitOption", "op"].includes(k));
   if (extra.length > 0) throw new WhereError("At location 0: malformed query ending with SQL clauses");
 
-  const compiler = new WhereCompiler(columns, params, options.evaluatedInProcess ?? true);
+  const compiler = new AstCompiler(columns, params, options.evaluatedInProcess ?? true);
   const usedParams = compiler.usedParams;
   const referenced = compiler.referenced;
   const root = compiler.compile(select.whereClause);
-  const rootBool = root.type === "unknown" ? compiler.coerce(root, BOOL, select.whereClause) : root;
+  const rootBool = root.type === "unknown" ? compiler.coerce(root, BOOL, undefined) : root;
   if (rootBool.type === "unknown" || rootBool.type.base !== "bool" || rootBool.type.dims !== 0)
     throw new WhereError("At location 0: WHERE clause must return a boolean");
 
