@@ -1,36 +1,53 @@
 /** A throwaway redis-server on a free port, for `pnpm start` and tests when REDIS_URL is not given. */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createConnection } from "node:net";
 import getPort from "get-port";
+import { StartError } from "./errors.js";
+import { REDIS_SERVER, ensureProgram } from "./prerequisites.js";
 
 export interface RunningRedis {
   url: string;
   stop(): Promise<void>;
 }
 
-export class RedisNotFoundError extends Error {
-  override name = "RedisNotFoundError";
-  constructor() {
-    super(
-      "No Redis: REDIS_URL is not set and `redis-server` is not on the PATH. " +
-        "Install it (Debian/Ubuntu: `apt-get install redis-server`, macOS: `brew install redis`) or set REDIS_URL=redis://host:6379.",
-    );
-  }
-}
-
-export function hasRedisServer(): boolean {
-  return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
-}
-
-export async function startRedisServer(options: { port?: number } = {}): Promise<RunningRedis> {
-  if (!hasRedisServer()) throw new RedisNotFoundError();
+/**
+ * Starts redis-server (installed first when missing and we may: prerequisites.ts). `log` receives
+ * what happens on the way (an installation's progress).
+ */
+export async function startRedisServer(
+  options: { port?: number; log?: (message: string) => void } = {},
+): Promise<RunningRedis> {
+  const executable = await ensureProgram(REDIS_SERVER, {
+    log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
+  });
   const port = options.port ?? (await freePort(63790));
   const child: ChildProcess = spawn(
-    "redis-server",
+    executable,
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
-    { stdio: ["ignore", "ignore", "pipe"], detached: true },
+    { stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
-  await waitForPort(port, 10_000);
+  // Quiet once it runs; until then its last line says why it stopped, if it does.
+  let lastLine = "";
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.on("data", (chunk: Buffer) => {
+      lastLine = chunk.toString("utf8").trim().split("\n").at(-1) ?? lastLine;
+    });
+  }
+  const exited = new Promise<never>((_, reject) => {
+    const fail = (why: string) =>
+      reject(new StartError(`redis-server did not start on port ${port}: ${lastLine.replace(/^.*# /, "") || why}`));
+    child.once("error", (error) => fail(error.message));
+    child.once("exit", (code, signal) => fail(`exited with ${code ?? signal}`));
+  });
+  exited.catch(() => {});
+  try {
+    await Promise.race([waitForPort(port, 10_000), exited]);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error instanceof StartError
+      ? error
+      : new StartError(`redis-server did not start: ${(error as Error).message}`);
+  }
   return {
     url: `redis://127.0.0.1:${port}`,
     stop: () =>

@@ -31,10 +31,10 @@ export async function postgresServer(databaseUrl: string | undefined, label = "r
   }
 }
 
-/** `redisUrl`, or a new redis-server on a free port. */
-export async function redisServer(redisUrl: string | undefined): Promise<RunningServer> {
+/** `redisUrl`, or a new redis-server on a free port (`log` hears of an installation, prerequisites.ts). */
+export async function redisServer(redisUrl: string | undefined, log?: (line: string) => void): Promise<RunningServer> {
   if (redisUrl) return { url: redisUrl, stop: async () => {} };
-  return startRedisServer();
+  return startRedisServer({ log });
 }
 
 /** Runs `fn` with a client on the server's `postgres` database. */

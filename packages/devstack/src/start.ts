@@ -2,7 +2,7 @@
  * `pnpm start`: the whole system on one machine with embedded defaults.
  *
  *   Postgres  DATABASE_URL, else embedded Postgres (wal_level=logical) with data in RUNFEED_DATA_DIR
- *   Redis     REDIS_URL, else redis-server from the PATH on a free port
+ *   Redis     REDIS_URL, else redis-server from the PATH (installed first as root with apt-get) on a free port
  *   shapes    ELECTRIC_ORIGIN, else apps/shape-sync as a child process
  *   webapp    apps/webapp as a child process, after migrations and the demo seed
  *
@@ -16,6 +16,7 @@ import { migrate } from "@runfeed/database/migrate";
 import { parseStartEnv } from "./env.js";
 import { oneLine } from "./errors.js";
 import { startEmbeddedPostgres } from "./postgres.js";
+import { REDIS_SERVER, ensureProgram } from "./prerequisites.js";
 import { freePort, startRedisServer } from "./redis.js";
 import { runToCompletion, startProcess, waitForHttp, type ManagedProcess } from "./processes.js";
 import { shapeSyncEntry } from "./shape-sync.js";
@@ -46,6 +47,8 @@ async function stopAll(code: number) {
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stopAll(0));
 
 try {
+  // What can be missing is checked before anything starts.
+  if (!env.REDIS_URL) await ensureProgram(REDIS_SERVER, { log });
   const databaseUrl = await startDatabase();
   const redisUrl = await startRedis();
   const electricOrigin = env.ELECTRIC_ORIGIN ?? (await startShapeSync(databaseUrl));
@@ -124,7 +127,7 @@ async function startRedis(): Promise<string> {
     log(`using REDIS_URL (${new URL(env.REDIS_URL).host})`);
     return env.REDIS_URL;
   }
-  const redis = await startRedisServer();
+  const redis = await startRedisServer({ log });
   stops.push(redis.stop);
   log(`started redis-server at ${redis.url}`);
   return redis.url;

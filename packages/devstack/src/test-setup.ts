@@ -1,6 +1,7 @@
 /**
  * Vitest globalSetup: real Postgres (logical replication) and real Redis for the whole run.
- * Uses DATABASE_URL / REDIS_URL when given, else starts embedded Postgres and a redis-server.
+ * Uses DATABASE_URL / REDIS_URL when given, else starts embedded Postgres and a redis-server
+ * (installed first when missing and we may, prerequisites.ts).
  * A migrated template database is made once; each test file clones it (see test-context.ts).
  * The shape server is built here, once, before test files that spawn it run in parallel.
  *
@@ -14,6 +15,8 @@ import type {} from "./provided-context.js";
 import { createDatabase, postgresServer, redisServer, type RunningServer } from "./services.js";
 import { shapeSyncEntry } from "./shape-sync.js";
 
+const log = (line: string) => process.stderr.write(`[test setup] ${line}\n`);
+
 export default async function setup(project: TestProject) {
   const started: RunningServer[] = [];
   const stopAll = async () => {
@@ -23,7 +26,7 @@ export default async function setup(project: TestProject) {
     shapeSyncEntry();
     const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-test");
     started.push(postgres);
-    const redis = await redisServer(process.env.REDIS_URL);
+    const redis = await redisServer(process.env.REDIS_URL, log);
     started.push(redis);
 
     // Named per run: two runs against one DATABASE_URL server never touch each other's template.

@@ -4,7 +4,6 @@
  */
 import { fileURLToPath } from "node:url";
 import { freePort, spawnShapeSync, type ShapeSyncProcess } from "@runfeed/devstack";
-import { chromium, type Browser } from "playwright-core";
 import { seedDemoUser } from "../../app/services/seed.server.js";
 import { createWorker } from "../../app/services/worker.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
@@ -79,20 +78,6 @@ export async function signIn(url: string, email: string, password: string): Prom
   return cookie.split(";")[0]!;
 }
 
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-}
+export { launchChromium } from "@runfeed/devstack/browser";
 
 export const ARTIFACTS_DIR = fileURLToPath(new URL("../../test-results/", import.meta.url));
