@@ -110,7 +110,12 @@ export const CONFIG_DEFAULTS = {
 } as const satisfies Partial<ShapeServerConfig>;
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ShapeServerConfig {
-  const e = EnvSchema.parse(env);
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new Error(`Invalid environment: ${problems.join("; ")}`);
+  }
+  const e = parsed.data;
   return {
     ...CONFIG_DEFAULTS,
     databaseUrl: e.DATABASE_URL,

@@ -20,6 +20,8 @@ export const APP_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUILD_ENTRY = `${APP_ROOT}/build/server/index.js`;
 
 export interface Webapp {
+  /** The HTTP server listen() starts (created up front: Vite's HMR under `pnpm dev` shares it). */
+  server: Server;
   /** Everything but the hot routes (listen() serves those first, without Express). */
   app: express.Express;
   /** The server's request listener: HOT_ROUTES directly, the rest through `app`. */
@@ -29,6 +31,11 @@ export interface Webapp {
 }
 
 export async function createWebapp(env: WebappEnv): Promise<Webapp> {
+  if (env.NODE_ENV === "production" && !existsSync(BUILD_ENTRY)) {
+    throw new Error(
+      `NODE_ENV=production serves the built bundle, and ${BUILD_ENTRY} is missing: run \`pnpm --filter @runfeed/webapp build\``,
+    );
+  }
   const services = createServices(env);
   // The metadata writes' own small pool (writeBuffer.server.ts); at most one statement in flight.
   const writePool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
@@ -38,28 +45,32 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
   const app = express();
   app.disable("x-powered-by");
 
-  const useBuild = env.NODE_ENV === "production" && existsSync(BUILD_ENTRY);
+  // Production serves the built bundle (`pnpm start` builds it when stale, devstack/builds.ts);
+  // development and tests run Vite, with HMR on this server's own port under `pnpm dev` only.
+  const server = createServer();
   let build: ServerBuild | (() => Promise<ServerBuild>);
   let closeVite = async () => {};
   const context: AppLoadContext = { services };
-  if (useBuild) {
+  if (env.NODE_ENV === "production") {
     app.use("/assets", express.static(`${APP_ROOT}/build/client/assets`, { immutable: true, maxAge: "1y" }));
     app.use(express.static(`${APP_ROOT}/build/client`, { maxAge: "1h" }));
     build = (await import(BUILD_ENTRY)) as ServerBuild;
   } else {
     const vite = await import("vite");
-    const server = await vite.createServer({
+    const hmr = env.NODE_ENV === "development";
+    const viteServer = await vite.createServer({
       root: APP_ROOT,
       configFile: `${APP_ROOT}/vite.config.ts`,
       // cors: false — Vite's own CORS middleware would swallow API preflights from other origins and
       // add a second access-control-allow-origin for localhost ones; the API routes do CORS themselves.
-      server: { middlewareMode: true, hmr: false, ws: false, cors: false },
+      // Tests run many webapps at once: no HMR and no websocket server there.
+      server: { middlewareMode: true, hmr: hmr ? { server } : false, ws: hmr ? undefined : false, cors: false },
       appType: "custom",
       logLevel: "warn",
     });
-    app.use(server.middlewares);
-    build = () => server.ssrLoadModule("virtual:remix/server-build") as Promise<ServerBuild>;
-    closeVite = () => server.close();
+    app.use(viteServer.middlewares);
+    build = () => viteServer.ssrLoadModule("virtual:remix/server-build") as Promise<ServerBuild>;
+    closeVite = () => viteServer.close();
   }
 
   app.all("*", createRequestHandler({ build, mode: env.NODE_ENV, getLoadContext: () => context }));
@@ -77,7 +88,10 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
       });
   };
 
+  server.on("request", handler);
+
   return {
+    server,
     app,
     handler,
     services,
@@ -90,15 +104,15 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
 
 /** Starts listening; resolves with the URL once ready. */
 export async function listen(webapp: Webapp, port: number, host: string): Promise<{ url: string; server: Server }> {
+  const { server } = webapp;
+  server.keepAliveTimeout = 65_000;
   return new Promise((resolve, reject) => {
-    const server = createServer(webapp.handler);
+    server.once("error", reject);
     server.listen(port, host, () => {
       const address = server.address();
       const actualPort = typeof address === "object" && address ? address.port : port;
       resolve({ url: `http://${host}:${actualPort}`, server });
     });
-    server.keepAliveTimeout = 65_000;
-    server.once("error", reject);
   });
 }
 

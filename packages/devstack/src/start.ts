@@ -1,33 +1,33 @@
 /**
- * `pnpm start`: the whole system on one machine with embedded defaults.
+ * `pnpm start` (and `pnpm dev`): the whole system on one machine with embedded defaults.
  *
  *   Postgres  DATABASE_URL, else embedded Postgres (wal_level=logical) with data in RUNFEED_DATA_DIR
  *   Redis     REDIS_URL, else redis-server from the PATH (installed first as root with apt-get) on a free port
- *   shapes    ELECTRIC_ORIGIN, else apps/shape-sync as a child process
- *   webapp    apps/webapp as a child process, after migrations and the demo seed
+ *   shapes    ELECTRIC_ORIGIN, else apps/shape-sync (built) as a child process
+ *   webapp    apps/webapp as a child process after migrations and the demo seed: the production bundle
+ *             (built when missing or older than its sources), or Vite with HMR under `--dev`
  *
- * Prints the webapp URL, the shape server URL and the demo environment's secret key.
- * Ctrl-C stops everything it started, in reverse order, and exits 0. A failure is one line naming its cause.
+ * Prints the webapp URL, the shape server URL, the demo environment's secret key and sign-in.
+ * Ctrl-C stops everything it started, in reverse order, and exits 0. A failure is one line naming
+ * its cause.
  */
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { migrate } from "@runfeed/database/migrate";
+import { PRISMA_CLIENT_BUILD, ROOT, SHAPE_SYNC_BUILD, WEBAPP_BUILD, ensureBuilt, ensureBuiltSync } from "./builds.js";
 import { parseStartEnv } from "./env.js";
-import { oneLine } from "./errors.js";
+import { StartError, oneLine } from "./errors.js";
 import { startEmbeddedPostgres } from "./postgres.js";
 import { REDIS_SERVER, ensureProgram } from "./prerequisites.js";
 import { freePort, startRedisServer } from "./redis.js";
-import { runToCompletion, startProcess, waitForHttp, type ManagedProcess } from "./processes.js";
-import { shapeSyncEntry } from "./shape-sync.js";
+import { runToCompletion, startProcess, style, waitForHttp, type ManagedProcess } from "./processes.js";
 
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 /** Children run TypeScript through tsx's loader in a plain node process (no wrapper process in between). */
 const NODE = process.execPath;
 const tsx = (file: string, ...args: string[]) => ["--import", "tsx", file, ...args];
-const log = (message: string) => process.stdout.write(`\x1b[1m[start]\x1b[0m ${message}\n`);
+const log = (message: string) => process.stdout.write(`${style("1", "[start]")} ${message}\n`);
+const DEV = process.argv.includes("--dev");
 
-const env = parseStartEnv(process.env);
 const stops: Array<() => Promise<void>> = [];
 const children: ManagedProcess[] = [];
 let stopping = false;
@@ -37,7 +37,7 @@ async function stopAll(code: number) {
   stopping = true;
   log("stopping…");
   for (const child of [...children].reverse()) await child.stop();
-  for (const stop of [...stops].reverse()) await stop().catch((e) => log(`stop failed: ${(e as Error).message}`));
+  for (const stop of [...stops].reverse()) await stop().catch((e) => log(`stop failed: ${oneLine(e)}`));
   log("stopped");
   process.exit(code);
 }
@@ -47,14 +47,19 @@ async function stopAll(code: number) {
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stopAll(0));
 
 try {
-  // What can be missing is checked before anything starts.
+  const env = parseStartEnv(process.env);
+  // Everything that can be missing is checked before anything starts.
   if (!env.REDIS_URL) await ensureProgram(REDIS_SERVER, { log });
-  const databaseUrl = await startDatabase();
-  const redisUrl = await startRedis();
-  const electricOrigin = env.ELECTRIC_ORIGIN ?? (await startShapeSync(databaseUrl));
+  ensureBuiltSync(PRISMA_CLIENT_BUILD);
+  if (!env.ELECTRIC_ORIGIN) ensureBuiltSync(SHAPE_SYNC_BUILD);
+  if (!DEV) await ensureBuilt(WEBAPP_BUILD, log);
+
+  const databaseUrl = await startDatabase(env);
+  const redisUrl = await startRedis(env.REDIS_URL);
+  const electricOrigin = env.ELECTRIC_ORIGIN ?? (await startShapeSync(databaseUrl, env));
   const webappPort = await freePort(env.PORT);
   const webappEnv = {
-    NODE_ENV: "development",
+    NODE_ENV: DEV ? "development" : "production",
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
     ELECTRIC_ORIGIN: electricOrigin,
@@ -64,6 +69,7 @@ try {
     await runToCompletion(NODE, tsx("apps/webapp/server/seed.ts"), { cwd: ROOT, env: webappEnv }),
   ) as SeedOutput;
 
+  log(`starting the webapp (${DEV ? "Vite with HMR" : "production build"})`);
   const webapp = startProcess("webapp", NODE, tsx("apps/webapp/server/index.ts"), {
     cwd: ROOT,
     env: webappEnv,
@@ -82,8 +88,6 @@ try {
     () => true,
     () => webapp.child.exitCode === null,
   );
-  // First page load compiles the dashboard; warm it so the first visit is quick.
-  await fetch(`${webappUrl}/`).catch(() => {});
 
   const dev = seeded.environments.find((e) => e.slug === "dev") ?? seeded.environments[0]!;
   if (env.SEED_DEMO_SCENARIO === "true") await triggerDemoScenario(webappEnv);
@@ -99,11 +103,12 @@ interface SeedOutput {
   user?: { email: string; password: string };
 }
 
-async function startDatabase(): Promise<string> {
+async function startDatabase(env: ReturnType<typeof parseStartEnv>): Promise<string> {
   let url = env.DATABASE_URL;
   if (!url) {
     const dataDir = path.resolve(ROOT, env.RUNFEED_DATA_DIR, "postgres");
-    log(`starting embedded Postgres (wal_level=logical), data in ${path.relative(ROOT, dataDir)}`);
+    const shown = path.relative(ROOT, dataDir).startsWith("..") ? dataDir : path.relative(ROOT, dataDir);
+    log(`starting embedded Postgres (wal_level=logical), data in ${shown}`);
     const postgres = await startEmbeddedPostgres({
       dataDir,
       port: await freePort(env.EMBEDDED_POSTGRES_PORT),
@@ -111,6 +116,9 @@ async function startDatabase(): Promise<string> {
       log,
     });
     stops.push(() => postgres.stop());
+    if (postgres.clusterDir !== dataDir) {
+      log(`the postgres OS user cannot enter ${shown}: it links to ${postgres.clusterDir}`);
+    }
     await ensureDatabase(postgres.serverUrl, "runfeed");
     url = `${postgres.serverUrl}/runfeed`;
   } else {
@@ -122,10 +130,10 @@ async function startDatabase(): Promise<string> {
   return url;
 }
 
-async function startRedis(): Promise<string> {
-  if (env.REDIS_URL) {
-    log(`using REDIS_URL (${new URL(env.REDIS_URL).host})`);
-    return env.REDIS_URL;
+async function startRedis(redisUrl: string | undefined): Promise<string> {
+  if (redisUrl) {
+    log(`using REDIS_URL (${new URL(redisUrl).host})`);
+    return redisUrl;
   }
   const redis = await startRedisServer({ log });
   stops.push(redis.stop);
@@ -133,11 +141,11 @@ async function startRedis(): Promise<string> {
   return redis.url;
 }
 
-async function startShapeSync(databaseUrl: string): Promise<string> {
+async function startShapeSync(databaseUrl: string, env: ReturnType<typeof parseStartEnv>): Promise<string> {
   const port = await freePort(env.ELECTRIC_PORT);
   const origin = `http://127.0.0.1:${port}`;
   log(`starting shape-sync on ${origin}`);
-  const child = startProcess("shape-sync", NODE, [shapeSyncEntry()], {
+  const child = startProcess("shape-sync", NODE, [ensureBuiltSync(SHAPE_SYNC_BUILD)], {
     cwd: ROOT,
     env: {
       DATABASE_URL: databaseUrl,
@@ -157,7 +165,9 @@ async function startShapeSync(databaseUrl: string): Promise<string> {
     60_000,
     (body) => body.includes('"active"'),
     () => child.child.exitCode === null,
-  );
+  ).catch((error) => {
+    throw new StartError(`shape-sync did not start: ${oneLine(error)}`);
+  });
   return origin;
 }
 
@@ -174,11 +184,13 @@ async function ensureDatabase(serverUrl: string, name: string) {
 
 async function assertLogicalReplication(url: string) {
   const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  await client.connect().catch((error) => {
+    throw new StartError(`cannot connect to Postgres at ${new URL(url).host}: ${oneLine(error)}`);
+  });
   try {
     const { rows } = await client.query<{ wal_level: string }>("SHOW wal_level");
     if (rows[0]?.wal_level !== "logical") {
-      throw new Error(
+      throw new StartError(
         `Postgres at ${new URL(url).host} has wal_level=${rows[0]?.wal_level}; runfeed streams changes through logical replication. ` +
           "Set wal_level=logical and restart it, or unset DATABASE_URL to use the embedded Postgres.",
       );
@@ -195,14 +207,14 @@ async function triggerDemoScenario(webappEnv: Record<string, string>) {
     ) as { runId: string };
     log(`triggered the demo CSV import (${runId}): watch its progress on the dashboard`);
   } catch (error) {
-    log(`demo CSV import not triggered: ${(error as Error).message}`);
+    log(`demo CSV import not triggered: ${oneLine(error)}`);
   }
 }
 
 function printBanner(info: { webappUrl: string; electricOrigin: string; seeded: SeedOutput; devKey: string }) {
   const lines = [
     "",
-    "  runfeed is running",
+    `  runfeed is running${DEV ? " (development: Vite with HMR)" : ""}`,
     "",
     `  Webapp (dashboard + API)   ${info.webappUrl}`,
     `  Shape server (Electric)    ${info.electricOrigin}`,

@@ -1,19 +1,20 @@
 /**
  * Vitest globalSetup: real Postgres (logical replication) and real Redis for the whole run.
  * Uses DATABASE_URL / REDIS_URL when given, else starts embedded Postgres and a redis-server
- * (installed first when missing and we may, prerequisites.ts).
- * A migrated template database is made once; each test file clones it (see test-context.ts).
- * The shape server is built here, once, before test files that spawn it run in parallel.
+ * (installed first when missing and we may, prerequisites.ts). A migrated template database is
+ * made once; each test file clones it (see test-context.ts). What the tests use is built here, once,
+ * before test files load it in parallel: the Prisma client, the shape server and the webapp's
+ * production bundle (builds.ts).
  *
  * If a service cannot start, the run stops with one line naming the cause.
  */
 import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { migrate } from "@runfeed/database/migrate";
+import { PRISMA_CLIENT_BUILD, SHAPE_SYNC_BUILD, WEBAPP_BUILD, ensureBuilt, ensureBuiltSync } from "./builds.js";
 import { oneLine } from "./errors.js";
 import type {} from "./provided-context.js";
 import { createDatabase, postgresServer, redisServer, type RunningServer } from "./services.js";
-import { shapeSyncEntry } from "./shape-sync.js";
 
 const log = (line: string) => process.stderr.write(`[test setup] ${line}\n`);
 
@@ -23,7 +24,9 @@ export default async function setup(project: TestProject) {
     for (const server of started.reverse()) await server.stop().catch(() => {});
   };
   try {
-    shapeSyncEntry();
+    ensureBuiltSync(PRISMA_CLIENT_BUILD);
+    ensureBuiltSync(SHAPE_SYNC_BUILD);
+    await ensureBuilt(WEBAPP_BUILD, log);
     const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-test");
     started.push(postgres);
     const redis = await redisServer(process.env.REDIS_URL, log);

@@ -18,15 +18,17 @@ export interface DashboardFixture {
 }
 
 /**
- * A webapp in front of a real shape server, with a signed-up user of the test org. With
- * `worker: true` the example worker starts once the shape server is active (as under `pnpm start`,
- * where shape-sync is up before the webapp).
+ * A webapp in front of a real shape server, with a signed-up user of the test org, serving the
+ * production build as `pnpm start` does (the test setup builds it). With `worker: true` the example
+ * worker starts once the shape server is active (as under `pnpm start`, where shape-sync is up
+ * before the webapp).
  */
 export async function startDashboard(
   options: { worker?: boolean; env?: Record<string, string> } = {},
 ): Promise<DashboardFixture> {
   const port = await freePort();
   const app = await startTestWebapp({
+    NODE_ENV: "production",
     ELECTRIC_ORIGIN: `http://127.0.0.1:${port}`,
     WORKER_ENABLED: "false",
     ...options.env,
@@ -78,6 +80,6 @@ export async function signIn(url: string, email: string, password: string): Prom
   return cookie.split(";")[0]!;
 }
 
-export { launchChromium } from "@runfeed/devstack/browser";
+export { launchChromium, watchForProblems } from "@runfeed/devstack/browser";
 
 export const ARTIFACTS_DIR = fileURLToPath(new URL("../../test-results/", import.meta.url));
