@@ -81,9 +81,14 @@ function newestMtime(file: string): number {
   return newest;
 }
 
-/** Builds synchronously when stale, the build's own output hidden unless it fails. Returns the output file. */
-export function ensureBuiltSync(build: Build): string {
-  if (staleness(build)) {
+/**
+ * Builds synchronously when stale (saying why through `log` when given), the build's own output
+ * hidden unless it fails. Returns the output file.
+ */
+export function ensureBuiltSync(build: Build, log?: (line: string) => void): string {
+  const reason = staleness(build);
+  if (reason) {
+    log?.(`building ${build.packageName} (${reason})…`);
     try {
       execFileSync("pnpm", ["--silent", "--filter", build.packageName, "build"], { cwd: ROOT, stdio: "pipe" });
     } catch (error) {

@@ -50,8 +50,8 @@ try {
   const env = parseStartEnv(process.env);
   // Everything that can be missing is checked before anything starts.
   if (!env.REDIS_URL) await ensureProgram(REDIS_SERVER, { log });
-  ensureBuiltSync(PRISMA_CLIENT_BUILD);
-  if (!env.ELECTRIC_ORIGIN) ensureBuiltSync(SHAPE_SYNC_BUILD);
+  ensureBuiltSync(PRISMA_CLIENT_BUILD, log);
+  if (!env.ELECTRIC_ORIGIN) ensureBuiltSync(SHAPE_SYNC_BUILD, log);
   if (!DEV) await ensureBuilt(WEBAPP_BUILD, log);
 
   const databaseUrl = await startDatabase(env);

@@ -24,8 +24,8 @@ export default async function setup(project: TestProject) {
     for (const server of started.reverse()) await server.stop().catch(() => {});
   };
   try {
-    ensureBuiltSync(PRISMA_CLIENT_BUILD);
-    ensureBuiltSync(SHAPE_SYNC_BUILD);
+    ensureBuiltSync(PRISMA_CLIENT_BUILD, log);
+    ensureBuiltSync(SHAPE_SYNC_BUILD, log);
     await ensureBuilt(WEBAPP_BUILD, log);
     const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-test");
     started.push(postgres);
