@@ -13,6 +13,7 @@ import type { TestProject } from "vitest/node";
 import { migrate } from "@runfeed/database/migrate";
 import { PRISMA_CLIENT_BUILD, SHAPE_SYNC_BUILD, WEBAPP_BUILD, ensureBuilt, ensureBuiltSync } from "./builds.js";
 import { oneLine } from "./errors.js";
+import { REDIS_SERVER, ensureProgram } from "./prerequisites.js";
 import type {} from "./provided-context.js";
 import { createDatabase, postgresServer, redisServer, type RunningServer } from "./services.js";
 
@@ -24,6 +25,8 @@ export default async function setup(project: TestProject) {
     for (const server of started.reverse()) await server.stop().catch(() => {});
   };
   try {
+    // What can be missing is checked before anything starts.
+    if (!process.env.REDIS_URL) await ensureProgram(REDIS_SERVER, { log });
     ensureBuiltSync(PRISMA_CLIENT_BUILD, log);
     ensureBuiltSync(SHAPE_SYNC_BUILD, log);
     await ensureBuilt(WEBAPP_BUILD, log);

@@ -5,6 +5,9 @@
  * docs/decisions/005-embedded-postgres-process.md.)
  */
 import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -69,5 +72,20 @@ describe("pnpm test's exit status", { timeout: 120_000 }, () => {
       expect(output).toContain("the file fails while loading");
       expect(code).not.toBe(0);
     });
+  });
+
+  it("is non-zero, with one line naming the cause, when a service cannot start", async () => {
+    // A PATH with nothing on it: no redis-server, and no apt-get to install it with.
+    const emptyPath = await mkdtemp(path.join(tmpdir(), "runfeed-path-"));
+    try {
+      const { code, output } = await runVitest("passing.fixture.ts", { ...embedded, PATH: emptyPath });
+      expect(code).not.toBe(0);
+      expect(output.trim().split("\n").at(-1)).toMatch(
+        /^The tests cannot run: redis-server is not installed and there is no apt-get here: .*`(sudo )?apt-get install -y redis-server`/,
+      );
+      expect(output).not.toMatch(/^\s+at .+:\d+/m);
+    } finally {
+      await rm(emptyPath, { recursive: true, force: true });
+    }
   });
 });
