@@ -65,7 +65,7 @@ const SETTINGS = {
 };
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
-  const port = options.port ?? (await freePort());
+  let port = options.port ?? (await freePort());
   const runtime = await postgresRuntime(options.log);
   const cluster = await clusterDirectory(path.resolve(options.dataDir), runtime.user);
   const removeCluster = async () => {
@@ -77,7 +77,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       options.log?.(`creating a Postgres cluster in ${cluster.dir}`);
       await initdb(runtime, cluster.dir);
     }
-    const server = await startServer(runtime, cluster.dir, port, options.ownProcessGroup ?? false);
+    // A port found free can be taken before postgres binds it (another start on this machine):
+    // then another free one, a few times.
+    let server: ChildProcess | undefined;
+    for (let attempt = 1; !server; attempt++) {
+      try {
+        server = await startServer(runtime, cluster.dir, port, options.ownProcessGroup ?? false);
+      } catch (error) {
+        if (!(error instanceof PortTakenError) || attempt === 3) throw error;
+        const taken = port;
+        port = await freePort();
+        options.log?.(`port ${taken} was taken before Postgres could bind it; trying ${port}`);
+      }
+    }
     return {
       serverUrl: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}`,
       port,
@@ -265,6 +277,9 @@ function canEnter(dir: string, user: { uid: number; gid: number }): boolean {
 
 // --- initdb and the server process
 
+/** Postgres could not listen on its port (someone else took it). */
+class PortTakenError extends StartError {}
+
 async function initdb(runtime: PostgresRuntime, dir: string): Promise<void> {
   // The password file sits beside the cluster (reachable by the user, by construction) for the
   // duration of initdb only.
@@ -319,13 +334,13 @@ function startServer(runtime: PostgresRuntime, dir: string, port: number, ownPro
     child.once("error", (error) =>
       reject(new StartError(`Embedded Postgres did not start: cannot run ${runtime.postgres} (${error.message})`)),
     );
-    child.once("exit", (code, signal) =>
-      reject(
-        new StartError(
-          `Embedded Postgres did not start on port ${port} (exit ${code ?? signal}): ${cause(output.join("\n"))}`,
-        ),
-      ),
-    );
+    child.once("exit", (code, signal) => {
+      const text = output.join("\n");
+      const Failure = /could not bind|could not create any TCP\/IP sockets|Address already in use/.test(text)
+        ? PortTakenError
+        : StartError;
+      reject(new Failure(`Embedded Postgres did not start on port ${port} (exit ${code ?? signal}): ${cause(text)}`));
+    });
     // A server sharing our process group stops with us even if we exit without stopping it.
     if (!ownProcessGroup) process.once("exit", () => child.kill("SIGINT"));
   });

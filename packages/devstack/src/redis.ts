@@ -17,31 +17,58 @@ export interface RunningRedis {
 export async function startRedisServer(
   options: { port?: number; log?: (message: string) => void } = {},
 ): Promise<RunningRedis> {
-  const executable = await ensureProgram(REDIS_SERVER, {
-    log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
-  });
-  const port = options.port ?? (await freePort(63790));
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const executable = await ensureProgram(REDIS_SERVER, { log });
+  let port = options.port ?? (await freePort(63790));
+  // A port found free can be taken before redis-server binds it (another start on this machine):
+  // then another free one, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnRedis(executable, port);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === 3) throw error;
+      const taken = port;
+      port = await freePort();
+      log(`port ${taken} was taken before redis-server could bind it; trying ${port}`);
+    }
+  }
+}
+
+class PortTakenError extends StartError {}
+
+async function spawnRedis(executable: string, port: number): Promise<RunningRedis> {
   const child: ChildProcess = spawn(
     executable,
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "notice"],
     { stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
-  // Quiet once it runs; until then its last line says why it stopped, if it does.
+  // Ready when it says so (a connection to the port could reach someone else's listener); until
+  // then its last line says why it stopped, if it does. Later output is read and dropped.
   let lastLine = "";
+  let onReady = () => {};
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
   for (const stream of [child.stdout!, child.stderr!]) {
     stream.on("data", (chunk: Buffer) => {
-      lastLine = chunk.toString("utf8").trim().split("\n").at(-1) ?? lastLine;
+      const text = chunk.toString("utf8");
+      lastLine = text.trim().split("\n").at(-1) ?? lastLine;
+      if (text.includes("Ready to accept connections")) onReady();
     });
   }
   const exited = new Promise<never>((_, reject) => {
-    const fail = (why: string) =>
-      reject(new StartError(`redis-server did not start on port ${port}: ${lastLine.replace(/^.*# /, "") || why}`));
+    const fail = (why: string) => {
+      const reason = lastLine.replace(/^.*# /, "") || why;
+      const Failure = /Address already in use|Failed listening on port/i.test(reason) ? PortTakenError : StartError;
+      reject(new Failure(`redis-server did not start on port ${port}: ${reason}`));
+    };
     child.once("error", (error) => fail(error.message));
     child.once("exit", (code, signal) => fail(`exited with ${code ?? signal}`));
   });
   exited.catch(() => {});
   try {
-    await Promise.race([waitForPort(port, 10_000), exited]);
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`not ready after 10 s: ${lastLine}`)), 10_000).unref(),
+    );
+    await Promise.race([ready, exited, timeout]);
   } catch (error) {
     child.kill("SIGKILL");
     throw error instanceof StartError

@@ -9,6 +9,7 @@ import { existsSync, lstatSync, readlinkSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createServer } from "node:net";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { ROOT_POSTGRES_HOME, startEmbeddedPostgres, type RunningPostgres } from "../src/postgres.js";
@@ -49,6 +50,20 @@ describe("embedded Postgres", () => {
       ? Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }))
       : process.getuid!();
     expect(stat.uid).toBe(postgresUid);
+  });
+
+  it("takes another free port when its port is taken before postgres binds it", { timeout: 60_000 }, async () => {
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise((resolve) => squatter.close(() => resolve())));
+    const taken = (squatter.address() as { port: number }).port;
+    const said: string[] = [];
+    const dataDir = path.join(await closedFolder(), "postgres");
+    const postgres = await startEmbeddedPostgres({ dataDir, port: taken, persistent: false, log: (l) => said.push(l) });
+    cleanups.push(() => postgres.stop());
+    expect(postgres.port).not.toBe(taken);
+    expect(said).toContain(`port ${taken} was taken before Postgres could bind it; trying ${postgres.port}`);
+    expect(await query(postgres, "SELECT 1 AS one")).toEqual([{ one: 1 }]);
   });
 
   it.runIf(isRoot)(
