@@ -1,20 +1,24 @@
 /**
- * Dashboard lag bench (issue 7): `--runs` runs (default 500) change `--rate` times per second in
+ * The dashboard: lag from a database commit to the runs table in Chromium, beside the realtime feed's own lag.
+ *
+ * `--runs` runs (default 500) change `--rate` times per second in
  * total (default 500, i.e. each run once a second) for `--seconds` (default 60) while the runs page
  * is open in Chromium with all of them on screen. For every change the writer records when its
  * COMMIT returned; the page records (MutationObserver) when the row's `data-updated-at` first shows
  * that change. Lag = seen − committed, same machine clock. Prints p50/p90/p99/max and misses.
  *
- *   pnpm exec tsx bench/dashboard/run.ts [--seconds 60] [--rate 500] [--runs 500] [--no-build] [--dev]
+ *   pnpm bench dashboard [--seconds 60] [--rate 500] [--runs 500] [--dev]
  *
- * Measures the production bundle (built first unless --no-build); --dev measures the Vite dev server.
+ * Measures the production bundle (built first when stale, as `pnpm start` does); --dev measures the
+ * Vite dev server.
  * Uses DATABASE_URL / REDIS_URL when set, else embedded Postgres and a spawned redis-server.
  */
-import { execFileSync } from "node:child_process";
-import { createRequire } from "node:module";
 import pg from "pg";
 import { generateRunFriendlyId } from "../../packages/core/src/ids.js";
 import { seedDemoUser, seedProject } from "../../apps/webapp/app/services/seed.server.js";
+import { launchChromium } from "../../packages/devstack/src/browser.js";
+import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js";
+import { BenchReport, round } from "../report.js";
 import { startStack } from "./stack.js";
 
 const arg = (name: string, fallback: number) => {
@@ -26,30 +30,12 @@ const RATE = arg("rate", 500);
 const RUNS = Math.min(arg("runs", 500), 500);
 const TICK_MS = 20;
 
-// playwright-core is a devDependency of the webapp (bench/ is not a package): resolve it from there.
-const { chromium } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
-  "playwright-core",
-) as typeof import("playwright-core");
-
 const MODE = process.argv.includes("--dev") ? "development" : "production";
-if (MODE === "production" && !process.argv.includes("--no-build")) {
-  console.log("building the webapp (remix vite:build)…");
-  execFileSync("pnpm", ["--filter", "@runfeed/webapp", "build"], { stdio: ["ignore", "ignore", "inherit"] });
-}
+if (MODE === "production") await ensureBuilt(WEBAPP_BUILD, (line) => console.log(line));
 const stack = await startStack({ mode: MODE });
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launchChromium();
+const report = new BenchReport("dashboard");
+let failed = false;
 const db = new pg.Client({ connectionString: stack.databaseUrl });
 try {
   await db.connect();
@@ -235,8 +221,34 @@ try {
   console.log(
     `within 1 s:            ${((within1s / Math.max(1, committed.size)) * 100).toFixed(2)}% of committed changes ${q(0.99) <= 1000 && missed / Math.max(1, committed.size) < 0.01 ? "PASS" : "FAIL"} (goal: p99 ≤ 1000 ms)`,
   );
+  report.add("lag", {
+    runs: RUNS,
+    targetChangesPerSecond: RATE,
+    seconds: SECONDS,
+    mode: MODE,
+    committed: committed.size,
+    committedPerSecond: round(committed.size / writeSeconds),
+    writerLateTicks: behind,
+    shown: lags.length,
+    superseded: missed,
+    lagP50Ms: round(q(0.5)),
+    lagP90Ms: round(q(0.9)),
+    lagP99Ms: round(q(0.99)),
+    lagMaxMs: round(lags.at(-1) ?? Number.NaN),
+    feedChanges: feedLags.length,
+    feedLagP50Ms: round(fq(0.5)),
+    feedLagP99Ms: round(fq(0.99)),
+    feedLagMaxMs: round(feedLags.at(-1) ?? Number.NaN),
+    slotLagMaxBytes: slotLag.length ? Math.max(...slotLag) : null,
+    within1sPercent: round((within1s / Math.max(1, committed.size)) * 100, 2),
+  });
+} catch (error) {
+  failed = true;
+  console.error(error);
+  process.exitCode = 1;
 } finally {
   await db.end().catch(() => {});
   await browser.close().catch(() => {});
   await stack.stop();
 }
+if (!failed) report.print();

@@ -9,17 +9,19 @@
  * Latency is measured from the moment the UPDATE is sent. Added = proxied − direct per percentile.
  * Env: BENCH_CLIENTS (1000), BENCH_ROUNDS (4), BENCH_SPREAD_SAMPLES (60), BENCH_SPREAD=0 to skip 2.
  *
- * shape-sync and the webapp (Vite dev mode, as `pnpm start` without a build) run as child processes;
- * the clients run here. Loopback only.
+ * shape-sync and the webapp (its production build, as `pnpm start` runs it, built when stale;
+ * BENCH_WEBAPP_MODE=development for Vite) run as child processes; the clients run here. Loopback only.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import getPort from "get-port";
 import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
 import { createDatabase, postgresServer, withAdmin } from "../../packages/devstack/src/services.js";
 import { shapeSyncEntry } from "../../packages/devstack/src/shape-sync.js";
+import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js";
+import { type BenchReport, round as roundTo } from "../report.js";
 import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
 import { signPublicToken } from "../../apps/webapp/app/services/auth.server.js";
 import { buildShapeUrl } from "../../apps/webapp/app/services/realtime/shapeRewrite.server.js";
@@ -99,7 +101,15 @@ const verdict = (added: number) =>
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
-export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops: Array<() => Promise<void>> }) {
+export async function benchProxy({
+  redisUrl,
+  stops,
+  report,
+}: {
+  redisUrl: string;
+  stops: Array<() => Promise<void>>;
+  report: BenchReport;
+}) {
   // --- Postgres + database
   const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-bench");
   stops.push(postgres.stop);
@@ -155,10 +165,10 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   });
   const webPort = await getPort();
   const webUrl = `http://127.0.0.1:${webPort}`;
-  // Production mode (the built bundle) when `pnpm --filter @runfeed/webapp build` has been run, as deployed;
-  // otherwise Vite dev mode, which transforms modules on the fly (and again whenever files change).
-  const built = existsSync(join(REPO, "apps/webapp/build/server/index.js"));
-  const webappMode = process.env.BENCH_WEBAPP_MODE ?? (built ? "production" : "development");
+  // The production build, as deployed and as `pnpm start` runs it; BENCH_WEBAPP_MODE=development
+  // measures Vite's dev server instead, which transforms modules on the fly.
+  const webappMode = process.env.BENCH_WEBAPP_MODE ?? "production";
+  if (webappMode === "production") await ensureBuilt(WEBAPP_BUILD, (line) => console.log(line));
   // BENCH_PROFILE_PHASES=response|request: profile that phase of the first measured proxied burst round.
   const profilePhase = process.env.BENCH_PROFILE_PHASES;
   const phases = profilePhase === "response" || profilePhase === "request";
@@ -333,6 +343,21 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
       .map((l) => l.toFixed(1))
       .join(" ")} on ${(await import("node:os")).cpus().length} cores`,
   );
+  report.add("proxyBurst", {
+    webappMode,
+    clients: CLIENTS,
+    rounds: ROUNDS,
+    directP50Ms: roundTo(direct.p50, 1),
+    directP99Ms: roundTo(direct.p99, 1),
+    proxiedP50Ms: roundTo(proxy.p50, 1),
+    proxiedP99Ms: roundTo(proxy.p99, 1),
+    addedP50Ms: roundTo(proxy.p50 - direct.p50, 1),
+    addedP99Ms: roundTo(added99, 1),
+    webappRequestPathCpuMicros: roundTo(median(cpu.webappRequest)),
+    webappResponsePathCpuMicros: roundTo(median(cpu.webappResponse)),
+    shapeSyncResponseCpuMicrosDirect: roundTo(median(cpu.shapeResponseDirect)),
+    shapeSyncResponseCpuMicrosProxied: roundTo(median(cpu.shapeResponseProxy)),
+  });
 
   // --- Scenario 2: one change among 1,000 held polls. Each client watches its own run (1,000 shapes);
   // runs are updated one at a time and only that poll answers, while the other 999 stay held. This is
@@ -443,6 +468,17 @@ export async function benchProxy({ redisUrl, stops }: { redisUrl: string; stops:
   console.log(
     `added    ${f(sp("proxy", 50) - sp("direct", 50))}  ${f(sp("proxy", 90) - sp("direct", 90))}  ${f(spreadAdded99)}   (goal p99 added ≤ 5 ms) ${verdict(spreadAdded99)}`,
   );
+  report.add("proxyOneChange", {
+    clients: CLIENTS,
+    samples: spread.direct.length,
+    directP50Ms: roundTo(sp("direct", 50), 1),
+    directP90Ms: roundTo(sp("direct", 90), 1),
+    directP99Ms: roundTo(sp("direct", 99), 1),
+    proxiedP50Ms: roundTo(sp("proxy", 50), 1),
+    proxiedP90Ms: roundTo(sp("proxy", 90), 1),
+    proxiedP99Ms: roundTo(sp("proxy", 99), 1),
+    addedP99Ms: roundTo(spreadAdded99, 1),
+  });
   console.log(
     `load average: ${(await import("node:os"))
       .loadavg()

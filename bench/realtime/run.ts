@@ -1,10 +1,12 @@
 /**
- * Realtime benchmarks (issue 5), loopback only, bounded in time:
- *   pnpm exec tsx bench/realtime/run.ts [--only limiter|proxy]
+ * The realtime path: the Redis limiter against raw EVAL, and the proxy's added latency and CPU at 1,000 live requests.
+ * Loopback only, bounded in time:
+ *   pnpm bench realtime [--only limiter|proxy]   (proxy options: BENCH_* variables, see proxy.ts)
  * Uses REDIS_URL / DATABASE_URL when set, else starts redis-server and embedded Postgres itself.
  */
 import { benchLimiter } from "./limiter.js";
 import { startRedisServer } from "../../packages/devstack/src/redis.js";
+import { BenchReport, round } from "../report.js";
 
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 const stops: Array<() => Promise<void>> = [];
@@ -24,6 +26,8 @@ for (const event of ["unhandledRejection", "uncaughtException"] as const) {
 for (const signal of ["SIGINT", "SIGTERM"] as const)
   process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const report = new BenchReport("realtime");
+let failed = false;
 
 try {
   let redisUrl = process.env.REDIS_URL;
@@ -43,11 +47,25 @@ try {
     console.log(
       `ratio admissions/raw:          ${r.ratio.toFixed(2)} (goal ≥ 0.70) ${r.ratio >= 0.7 ? "PASS" : "FAIL"}`,
     );
+    report.add("limiter", {
+      operations: r.total,
+      rounds: r.rounds,
+      inflight: r.inflight,
+      rawEvalPerSecond: round(r.raw),
+      admissionsPerSecond: round(r.admissions),
+      acquireReleaseCyclesPerSecond: round(r.cycles),
+      ratio: round(r.ratio, 2),
+    });
   }
   if (!only || only === "proxy") {
     const { benchProxy } = await import("./proxy.js");
-    await benchProxy({ redisUrl, stops });
+    await benchProxy({ redisUrl, stops, report });
   }
+} catch (error) {
+  failed = true;
+  console.error(error);
+  process.exitCode = 1;
 } finally {
   await cleanUp();
 }
+if (!failed) report.print();

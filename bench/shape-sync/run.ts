@@ -1,8 +1,8 @@
 /**
- * shape-sync benchmarks (issue 4), loopback only, bounded in time. Every figure is printed beside
- * a raw limit measured in the same run (see /work/shared/docs/measuring.md).
+ * The shape server: ingest, commit-to-client latency, matching, memory at scale, recovery, compaction.
+ * Loopback only, bounded in time; every figure beside a raw limit measured in the same run (bench/README.md).
  *
- *   pnpm exec tsx bench/shape-sync/run.ts [--full] [--only ingest|decode|latency|matching|scale|compaction]
+ *   pnpm bench shape-sync [--full] [--only ingest|decode|latency|matching|scale|compaction]
  *     --updates N          ingest updates            (default 200000)
  *     --decode-updates N   decode updates            (default 20000; the WAL is held in memory)
  *     --latency-shapes N   shapes with a live client (default 1000)
@@ -18,6 +18,7 @@
 import pg from "pg";
 import { createDatabase, postgresServer } from "../../packages/devstack/src/services.js";
 import { migrate } from "../../packages/database/src/migrate.js";
+import { BenchReport, round } from "../report.js";
 import { fmt } from "./common.js";
 import { benchIngest } from "./ingest.js";
 import { benchLatency } from "./latency.js";
@@ -42,6 +43,8 @@ const cfg = {
 };
 
 const stops: Array<() => Promise<void>> = [];
+const report = new BenchReport("shape-sync");
+let failed = false;
 try {
   let databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {
@@ -66,6 +69,13 @@ try {
     console.log(
       `ingest: ours ${fmt(r.ours)} changes/s | raw pg_recvlogical ${fmt(r.raw)} changes/s | ratio ${(r.ours / r.raw).toFixed(2)} (goal ≥ 0.5, stretch ≥ 0.8); our CPU ${fmt(r.cpuPerChange, 1)} µs/change (${r.rawBin})`,
     );
+    report.add("ingest", {
+      updates: r.updates,
+      oursChangesPerSecond: round(r.ours),
+      rawChangesPerSecond: round(r.raw),
+      ratio: round(r.ours / r.raw, 2),
+      cpuPerChangeMicros: round(r.cpuPerChange, 1),
+    });
   }
   if (!only || only === "decode") {
     const r = await benchDecode(databaseUrl, cfg.decodeUpdates);
@@ -75,6 +85,14 @@ try {
     console.log(
       `decode: ours ${fmt(r.ours)} changes/s | raw pg-logical-replication PgoutputPlugin ${fmt(r.libraryText)} changes/s with text values (${fmt(r.libraryTyped)} as shipped, values parsed) | ratio ${(r.ours / r.libraryText).toFixed(2)}; Postgres decoding it server-side ${fmt(r.server)} changes/s`,
     );
+    report.add("decode", {
+      updates: r.updates,
+      oursChangesPerSecond: round(r.ours),
+      libraryTextChangesPerSecond: round(r.libraryText),
+      libraryTypedChangesPerSecond: round(r.libraryTyped),
+      serverChangesPerSecond: round(r.server),
+      ratio: round(r.ours / r.libraryText, 2),
+    });
   }
   if (!only || only === "latency") {
     const r = await benchLatency(databaseUrl, cfg.latencyShapes, cfg.rate, cfg.duration);
@@ -84,6 +102,16 @@ try {
     console.log(
       `latency commit→client: p50 ${fmt(r.p50, 1)} ms p99 ${fmt(r.p99, 1)} ms (n=${fmt(r.samples)}; achieved ${fmt(r.achievedRate)} updates/s) | raw UPDATE round trip p50 ${fmt(r.rawP50, 1)} ms p99 ${fmt(r.rawP99, 1)} ms (goal p99 ≤ 100 ms); ${fmt(r.compactions)} log compactions ran`,
     );
+    report.add("latency", {
+      shapes: cfg.latencyShapes,
+      p50Ms: round(r.p50, 1),
+      p99Ms: round(r.p99, 1),
+      samples: r.samples,
+      achievedUpdatesPerSecond: round(r.achievedRate),
+      rawUpdateP50Ms: round(r.rawP50, 1),
+      rawUpdateP99Ms: round(r.rawP99, 1),
+      compactions: r.compactions,
+    });
   }
   if (!only || only === "matching") {
     const r = await benchMatching(databaseUrl, cfg.shapes);
@@ -93,6 +121,12 @@ try {
     console.log(
       `per-change cost: ${fmt(r.small, 1)} µs at 100 shapes | ${fmt(r.large, 1)} µs at ${fmt(cfg.shapes)} shapes | ratio ${(r.large / r.small).toFixed(2)} (flat ≈ 1)`,
     );
+    report.add("matching", {
+      shapes: cfg.shapes,
+      perChangeMicrosAt100Shapes: round(r.small, 1),
+      perChangeMicros: round(r.large, 1),
+      ratio: round(r.large / r.small, 2),
+    });
   }
   if (!only || only === "scale") {
     const r = await benchScale(databaseUrl, cfg.shapes);
@@ -113,6 +147,31 @@ try {
       `restart: health active after ${fmt(r.restartHealthyMs)} ms; while ${fmt(r.resumed)} clients reconnect at once, a probe's live request is served a new change after ${fmt(r.restartProbeMs)} ms (goal ≤ 2 s); ` +
         `all ${fmt(r.resumed)} resumed requests parked again after ${fmt(r.restartParkedMs)} ms; then, their rows updated, first / half / all served after ${fmt(r.restartFirstMs)} / ${fmt(r.restartHalfMs)} / ${fmt(r.restartAllMs)} ms | raw process start (node -e 0, to exit) ${fmt(r.rawStartMs)} ms`,
     );
+    report.add("scale", {
+      shapes: cfg.shapes,
+      rssPerShapeKB: round(r.perShape / 1024, 1),
+      rssPerWaitingRequestKB: round(r.perRequest / 1024, 1),
+      rssPerShapeAndRequestKB: round((r.perShape + r.perRequest) / 1024, 1),
+      rssPerShapeFromStartKB: round(r.perShapeFromStart / 1024, 1),
+      heapPerShapeKB: round(r.heapPerShape / 1024, 1),
+      heapPerRequestKB: round(r.heapPerRequest / 1024, 1),
+      rawPerWaitingRequestKB: round(r.rawPerRequest / 1024, 1),
+      waitingRequestRatio: round(r.perRequest / r.rawPerRequest, 2),
+      perChangeMicrosAt100Shapes: round(r.costSmall, 1),
+      perChangeMicros: round(r.costLarge, 1),
+      shapeCreationPerSecond: round(r.createRate),
+    });
+    report.add("recovery", {
+      shapes: cfg.shapes,
+      healthyAfterMs: round(r.restartHealthyMs),
+      probeServedAfterMs: round(r.restartProbeMs),
+      resumed: r.resumed,
+      parkedAfterMs: round(r.restartParkedMs),
+      firstServedMs: round(r.restartFirstMs),
+      halfServedMs: round(r.restartHalfMs),
+      allServedMs: round(r.restartAllMs),
+      rawProcessStartMs: round(r.rawStartMs),
+    });
   }
   if (!only || only === "compaction") {
     const r = benchCompaction(cfg.compactMessages, 1000);
@@ -122,7 +181,21 @@ try {
     console.log(
       `compaction: log ${fmt(r.bytesBefore / 1048576, 1)} MB → ${fmt(r.bytesAfter / 1048576, 2)} MB (${fmt(r.folded)} updates folded) at ${fmt(r.compactMBps, 1)} MB/s | raw read+parse of the same rows ${fmt(r.rawReadMBps, 1)} MB/s | ratio ${(r.compactMBps / r.rawReadMBps).toFixed(2)}`,
     );
+    report.add("compaction", {
+      messages: r.messages,
+      logMBBefore: round(r.bytesBefore / 1048576, 1),
+      logMBAfter: round(r.bytesAfter / 1048576, 2),
+      folded: r.folded,
+      compactMBPerSecond: round(r.compactMBps, 1),
+      rawReadMBPerSecond: round(r.rawReadMBps, 1),
+      ratio: round(r.compactMBps / r.rawReadMBps, 2),
+    });
   }
+} catch (error) {
+  failed = true;
+  console.error(error);
+  process.exitCode = 1;
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => {});
 }
+if (!failed) report.print();

@@ -1,8 +1,8 @@
 /**
- * Write-API benchmark (issue 3), loopback only, bounded in time (~6 × --seconds plus start-up):
+ * The write API: metadata increments and triggers per second through HTTP beside raw single-row UPDATEs.
+ * Loopback only, bounded in time (~6 × --seconds plus start-up):
  *
- *   pnpm --filter @runfeed/webapp build        # optional: production mode (else Vite dev mode, slower)
- *   pnpm exec tsx bench/write-api/run.ts [--seconds 5] [--clients 8] [--dev]
+ *   pnpm bench write-api [--seconds 5] [--clients 8] [--dev]
  *
  * Prints, on one Postgres, in one run:
  *   - raw single-row UPDATE rate: 8 pg clients, each `UPDATE "TaskRun" … WHERE id = $1` on its own row,
@@ -14,15 +14,15 @@
  *   - triggers/s through HTTP: N clients POST /api/v1/tasks/:id/trigger;
  * each beside the raw rate as a ratio (goal ≥ 0.5).
  *
- * The webapp runs as a child process (its own event loop/core, like production), in production mode
- * when apps/webapp/build exists (and --dev is not given), else in Vite dev mode. Uses DATABASE_URL /
+ * The webapp runs as a child process (its own event loop/core, like production) from its production
+ * build, built first when stale as `pnpm start` does (--dev: Vite dev mode instead). Uses DATABASE_URL /
  * REDIS_URL when set (a fresh database is created on that server and dropped afterwards), else starts
  * embedded Postgres (wal_level=logical) in a temp folder and redis-server.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,6 +31,8 @@ import pg from "pg";
 import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
 import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
 import { waitForPort } from "../../packages/devstack/src/redis.js";
+import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js";
+import { BenchReport, round } from "../report.js";
 import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -70,7 +72,8 @@ async function main() {
   const key = project.environments.find((e) => e.slug === "prod")!.apiKey;
 
   // ---- webapp (child process)
-  const production = !FORCE_DEV && existsSync(join(ROOT, "apps/webapp/build/server/index.js"));
+  const production = !FORCE_DEV;
+  if (production) await ensureBuilt(WEBAPP_BUILD, (line) => console.log(line));
   const port = await getPort();
   const profile = process.argv.includes("--cpu-prof")
     ? ["--cpu-prof", "--cpu-prof-dir", join(tmpdir(), "runfeed-bench-prof")]
@@ -145,8 +148,11 @@ async function main() {
   const probe = async (label: string, fn: () => Promise<unknown>) => {
     const t = performance.now();
     for (let i = 0; i < 30; i++) await fn();
-    latencies.push(`${label} ${((performance.now() - t) / 30).toFixed(1)} ms`);
+    const ms = (performance.now() - t) / 30;
+    latencies.push(`${label} ${ms.toFixed(1)} ms`);
+    latencyMs[label] = round(ms, 1);
   };
+  const latencyMs: Record<string, number | null> = {};
   const latencies: string[] = [];
   await probe("healthz", () => send("GET", "/healthz"));
   await probe("GET metadata", () => call("GET", `/api/v1/runs/${warm}/metadata`));
@@ -192,7 +198,7 @@ async function main() {
   // ---- report
   const mode = production
     ? "production build (apps/webapp/build), child process"
-    : "Vite dev mode (no build found or --dev), child process";
+    : "Vite dev mode (--dev), child process";
   const line = (label: string, r: { rate: number; cpuPerOp: number; clientCpuPerOp: number }) =>
     console.log(
       `${label.padEnd(44)} ${fmt(r.rate).padStart(7)} req/s | raw UPDATE ${fmt(raw).padStart(7)}/s | ratio ${(r.rate / raw).toFixed(2)} (goal ≥ 0.5) ${r.rate / raw >= 0.5 ? "PASS" : "FAIL"} | webapp CPU ${r.cpuPerOp.toFixed(1)} ms/req, bench client CPU ${r.clientCpuPerOp.toFixed(1)} ms/req`,
@@ -209,6 +215,26 @@ async function main() {
   console.log(
     `checked: ${fmt(sum)} + ${fmt(hotCount)} increments read back exactly; ${fmt(triggers.total)} runs triggered`,
   );
+  const figures = (r: { rate: number; cpuPerOp: number; clientCpuPerOp: number }) => ({
+    requestsPerSecond: round(r.rate),
+    ratio: round(r.rate / raw, 2),
+    webappCpuMsPerRequest: round(r.cpuPerOp, 1),
+    clientCpuMsPerRequest: round(r.clientCpuPerOp, 1),
+  });
+  const report = new BenchReport("write-api");
+  report.add("setup", { seconds: SECONDS, clients: CLIENTS, webappMode: production ? "production" : "development" });
+  report.add("rawUpdate", {
+    beforePerSecond: round(rawBefore),
+    afterPerSecond: round(rawAfter),
+    meanPerSecond: round(raw),
+  });
+  report.add("metadataOwnRun", figures(perRun));
+  report.add("metadataOneRun", figures(contended));
+  report.add("trigger", figures(triggers));
+  report.add("healthzFloor", figures(floor));
+  report.add("sequentialLatencyMs", latencyMs);
+  report.add("checked", { increments: sum + hotCount, runsTriggered: triggers.total });
+  return report;
 }
 
 /** utime+stime of the webapp child in ms (Linux /proc; 0 elsewhere). */
@@ -299,8 +325,9 @@ async function stopChild() {
   clearTimeout(timer);
 }
 
+let report: BenchReport | undefined;
 try {
-  await main();
+  report = await main();
 } catch (error) {
   console.error(error);
   process.exitCode = 1;
@@ -308,3 +335,4 @@ try {
   await stopChild();
   for (const stop of stops.reverse()) await stop().catch(() => {});
 }
+report?.print();

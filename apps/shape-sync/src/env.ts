@@ -111,7 +111,10 @@ export class InvalidEnvError extends Error {
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ShapeServerConfig {
   const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) throw new InvalidEnvError(`Invalid environment:\n${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new InvalidEnvError(`Invalid environment: ${problems.join("; ")}`);
+  }
   const e = parsed.data;
   return {
     ...CONFIG_DEFAULTS,

@@ -150,7 +150,8 @@ export class InvalidEnvError extends Error {
 export function parseEnv(source: Record<string, string | undefined>): WebappEnv {
   const result = EnvSchema.safeParse(source);
   if (!result.success) {
-    throw new InvalidEnvError(`Invalid environment:\n${z.prettifyError(result.error)}`);
+    const problems = result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new InvalidEnvError(`Invalid environment: ${problems.join("; ")}`);
   }
   return result.data;
 }

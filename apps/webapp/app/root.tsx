@@ -4,7 +4,9 @@ import { useNonce } from "./nonce";
 
 /** Default title; routes set their own through `meta`. */
 export const meta: MetaFunction = () => [{ title: "runfeed" }];
-export const links: LinksFunction = () => [{ rel: "icon", href: "/favicon.svg", type: "image/svg+xml" }];
+
+/** The brand mark as the tab icon (public/favicon.svg); without one the browser asks for /favicon.ico and logs its 404. */
+export const links: LinksFunction = () => [{ rel: "icon", type: "image/svg+xml", href: "/favicon.svg" }];
 
 export function Layout({ children }: { children: React.ReactNode }) {
   const nonce = useNonce();

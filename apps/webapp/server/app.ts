@@ -30,13 +30,18 @@ export interface Webapp {
   app: express.Express;
   /** The server's request listener: HOT_ROUTES directly, the rest through `app`. */
   handler(req: IncomingMessage, res: ServerResponse): void;
-  /** The HTTP server (not yet listening; see listen()). In development it also carries Vite's HMR websocket. */
+  /** The HTTP server (not yet listening; see listen()). Under `pnpm dev` it also carries Vite's HMR websocket. */
   server: Server;
   services: Services;
   close(): Promise<void>;
 }
 
 export async function createWebapp(env: WebappEnv): Promise<Webapp> {
+  if (env.NODE_ENV === "production" && !existsSync(BUILD_ENTRY)) {
+    throw new Error(
+      `NODE_ENV=production serves the built bundle, and ${BUILD_ENTRY} is missing: run \`pnpm --filter @runfeed/webapp build\``,
+    );
+  }
   const services = createServices(env);
   // The metadata writes' own small pool (writeBuffer.server.ts); at most one statement in flight.
   const writePool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
@@ -59,31 +64,32 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
   });
   app.use(securityHeaders(), refuseCrossOrigin());
 
-  // Created here so that Vite can put its HMR websocket on it (same origin: the CSP's connect-src 'self').
-  const server = createServer((req, res) => handler(req, res));
-
-  const useBuild = env.NODE_ENV === "production" && existsSync(BUILD_ENTRY);
+  // Production serves the built bundle (`pnpm start` builds it when stale, devstack/builds.ts);
+  // development and tests run Vite, with HMR under `pnpm dev` only. The server is created here so that
+  // Vite can put its HMR websocket on it (same origin: the CSP's connect-src 'self').
+  const server = createServer();
   let build: ServerBuild | (() => Promise<ServerBuild>);
   let closeVite = async () => {};
-  if (useBuild) {
+  if (env.NODE_ENV === "production") {
     app.use("/assets", express.static(`${APP_ROOT}/build/client/assets`, { immutable: true, maxAge: "1y" }));
     app.use(express.static(`${APP_ROOT}/build/client`, { maxAge: "1h" }));
     build = (await import(BUILD_ENTRY)) as ServerBuild;
   } else {
-    const { createServer: createViteServer } = await import("vite");
-    const vite = await createViteServer({
+    const vite = await import("vite");
+    const hmr = env.NODE_ENV === "development";
+    const viteServer = await vite.createServer({
       root: APP_ROOT,
       configFile: `${APP_ROOT}/vite.config.ts`,
       // cors: false — Vite's own CORS middleware would swallow API preflights from other origins and
       // add a second access-control-allow-origin for localhost ones; the API routes do CORS themselves.
-      // The HMR websocket rides on the app's own server (no extra port, and same-origin for the CSP).
-      server: { middlewareMode: true, hmr: { server }, cors: false },
+      // Tests run many webapps at once: no HMR and no websocket server there.
+      server: { middlewareMode: true, hmr: hmr ? { server } : false, ws: hmr ? undefined : false, cors: false },
       appType: "custom",
       logLevel: "warn",
     });
-    app.use(vite.middlewares);
-    build = () => vite.ssrLoadModule("virtual:remix/server-build") as Promise<ServerBuild>;
-    closeVite = () => vite.close();
+    app.use(viteServer.middlewares);
+    build = () => viteServer.ssrLoadModule("virtual:remix/server-build") as Promise<ServerBuild>;
+    closeVite = () => viteServer.close();
   }
 
   app.all(
@@ -116,6 +122,8 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
       });
   };
 
+  server.on("request", handler);
+
   return {
     app,
     handler,
@@ -130,15 +138,15 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
 
 /** Starts listening; resolves with the URL once ready. */
 export async function listen(webapp: Webapp, port: number, host: string): Promise<{ url: string; server: Server }> {
+  const { server } = webapp;
+  server.keepAliveTimeout = 65_000;
   return new Promise((resolve, reject) => {
-    const { server } = webapp;
+    server.once("error", reject);
     server.listen(port, host, () => {
       const address = server.address();
       const actualPort = typeof address === "object" && address ? address.port : port;
       resolve({ url: `http://${host}:${actualPort}`, server });
     });
-    server.keepAliveTimeout = 65_000;
-    server.once("error", reject);
   });
 }
 

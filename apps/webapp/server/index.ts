@@ -5,9 +5,18 @@
 import { parseEnv } from "../app/env.server.js";
 import { createWebapp, listen } from "./app.js";
 
-const env = parseEnv(process.env);
-const webapp = await createWebapp(env);
-const { url, server } = await listen(webapp, env.PORT, env.HOST);
+/** A start failure is one line naming its cause (the start command shows it), never a stack trace. */
+function failedToStart(error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`webapp did not start: ${message.split("\n").filter(Boolean).join("; ")}\n`);
+  process.exit(1);
+}
+
+const { env, webapp, url, server } = await (async () => {
+  const env = parseEnv(process.env);
+  const webapp = await createWebapp(env);
+  return { env, webapp, ...(await listen(webapp, env.PORT, env.HOST)) };
+})().catch(failedToStart);
 webapp.services.logger.info({ url, electricOrigin: env.ELECTRIC_ORIGIN }, "webapp listening");
 
 let closing = false;

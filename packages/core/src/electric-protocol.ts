@@ -1,6 +1,6 @@
 /**
  * The Electric HTTP shape protocol as data: every header, query parameter and control value,
- * named once (../shared/docs/electric-protocol.md). Shared by apps/shape-sync (server),
+ * named once (docs/protocol/electric.md). Shared by apps/shape-sync (server),
  * apps/webapp (proxy) and packages/sdk (client). Pure: no I/O.
  */
 

@@ -159,7 +159,7 @@ export function applyMetadataOperations(
 
 /**
  * Parses a stored metadata packet into an object. Only inline JSON types are stored for metadata
- * (§5.4, #21); anything unparsable or not an object reads as `{}`.
+ * (§5.4, checklist #21); anything unparsable or not an object reads as `{}`.
  */
 export function parseMetadataPacket(data: string | null | undefined, dataType = "application/json"): MetadataObject {
   if (!data) return {};

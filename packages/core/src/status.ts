@@ -110,7 +110,7 @@ export function runStatusFlags(status: PublicRunStatus): RunStatusFlags {
   };
 }
 
-/** DB statuses after which a run never changes state again; reaching one sets `completedAt` (§5.3, #23). */
+/** DB statuses after which a run never changes state again; reaching one sets `completedAt` (§5.3, checklist #23). */
 export const FINAL_RUN_STATUSES: readonly TaskRunStatus[] = [
   "CANCELED",
   "INTERRUPTED",

@@ -21,6 +21,9 @@ export type StartEnv = z.infer<typeof StartEnvSchema>;
 
 export function parseStartEnv(source: Record<string, string | undefined>): StartEnv {
   const result = StartEnvSchema.safeParse(source);
-  if (!result.success) throw new Error(`Invalid environment:\n${z.prettifyError(result.error)}`);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new Error(`Invalid environment: ${problems.join("; ")}`);
+  }
   return result.data;
 }

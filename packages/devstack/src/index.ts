@@ -1,11 +1,6 @@
 export { startEmbeddedPostgres, type RunningPostgres } from "./postgres.js";
-export {
-  startRedisServer,
-  hasRedisServer,
-  freePort,
-  waitForPort,
-  RedisNotFoundError,
-  type RunningRedis,
-} from "./redis.js";
+export { startRedisServer, freePort, waitForPort, type RunningRedis } from "./redis.js";
+export { StartError, oneLine } from "./errors.js";
+export { ensureProgram, findExecutable, REDIS_SERVER, CHROMIUM, type Program, type System } from "./prerequisites.js";
 export { postgresServer, redisServer, withAdmin, createDatabase, type RunningServer } from "./services.js";
 export { shapeSyncEntry, spawnShapeSync, type ShapeSyncProcess } from "./shape-sync.js";

@@ -1,5 +1,6 @@
 /** Child processes of the start command: prefixed output, readiness by HTTP, clean stop. */
 import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
 import { createInterface } from "node:readline";
 
 export interface ManagedProcess {
@@ -8,7 +9,13 @@ export interface ManagedProcess {
   stop(): Promise<void>;
 }
 
-const COLOURS: Record<string, string> = { "shape-sync": "\x1b[35m", webapp: "\x1b[36m", seed: "\x1b[33m" };
+const COLOURS: Record<string, string> = { "shape-sync": "35", webapp: "36", seed: "33" };
+
+/** `text` in an ANSI style when printing to a terminal that wants colour, else plain. */
+export function style(code: string | undefined, text: string): string {
+  const colour = code && process.stdout.isTTY && !process.env.NO_COLOR;
+  return colour ? `\x1b[${code}m${text}\x1b[0m` : text;
+}
 
 export function startProcess(
   name: string,
@@ -23,7 +30,7 @@ export function startProcess(
     // Own process group: Ctrl-C reaches only the start command, which stops children in order.
     detached: true,
   });
-  const prefix = `${COLOURS[name] ?? ""}[${name}]\x1b[0m `;
+  const prefix = `${style(COLOURS[name], `[${name}]`)} `;
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream! }).on("line", (line) => process.stdout.write(prefix + line + "\n"));
   }
@@ -68,7 +75,7 @@ export async function waitForHttp(
   throw new Error(`${url} not ready after ${timeoutMs} ms (last: ${last})`);
 }
 
-/** Runs a command to completion and returns its stdout; stderr is passed through. */
+/** Runs a command to completion and returns its stdout; a failure names the last line it wrote to stderr. */
 export function runToCompletion(
   command: string,
   args: string[],
@@ -78,12 +85,17 @@ export function runToCompletion(
     const child = spawn(command, args, {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
-      stdio: ["ignore", "pipe", "inherit"],
+      stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
+    let err = "";
     child.stdout!.on("data", (chunk) => (out += chunk));
-    child.once("exit", (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${command} ${args.join(" ")} exited with ${code}`)),
-    );
+    child.stderr!.on("data", (chunk) => (err += chunk));
+    child.once("close", (code) => {
+      if (code === 0) return resolve(out);
+      const cause = err.trim().split("\n").at(-1);
+      const what = path.basename(args.find((a) => a.endsWith(".ts")) ?? command);
+      reject(new Error(`${what} exited with ${code}${cause ? `: ${cause}` : ""}`));
+    });
   });
 }

@@ -1,36 +1,80 @@
 /** A throwaway redis-server on a free port, for `pnpm start` and tests when REDIS_URL is not given. */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createConnection } from "node:net";
 import getPort from "get-port";
+import { StartError } from "./errors.js";
+import { REDIS_SERVER, ensureProgram } from "./prerequisites.js";
 
 export interface RunningRedis {
   url: string;
   stop(): Promise<void>;
 }
 
-export class RedisNotFoundError extends Error {
-  override name = "RedisNotFoundError";
-  constructor() {
-    super(
-      "No Redis: REDIS_URL is not set and `redis-server` is not on the PATH. " +
-        "Install it (Debian/Ubuntu: `apt-get install redis-server`, macOS: `brew install redis`) or set REDIS_URL=redis://host:6379.",
-    );
+/**
+ * Starts redis-server (installed first when missing and we may: prerequisites.ts). `log` receives
+ * what happens on the way (an installation's progress).
+ */
+export async function startRedisServer(
+  options: { port?: number; log?: (message: string) => void } = {},
+): Promise<RunningRedis> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const executable = await ensureProgram(REDIS_SERVER, { log });
+  let port = options.port ?? (await freePort(63790));
+  // A port found free can be taken before redis-server binds it (another start on this machine):
+  // then another free one, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnRedis(executable, port);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === 3) throw error;
+      const taken = port;
+      port = await freePort();
+      log(`port ${taken} was taken before redis-server could bind it; trying ${port}`);
+    }
   }
 }
 
-export function hasRedisServer(): boolean {
-  return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
-}
+class PortTakenError extends StartError {}
 
-export async function startRedisServer(options: { port?: number } = {}): Promise<RunningRedis> {
-  if (!hasRedisServer()) throw new RedisNotFoundError();
-  const port = options.port ?? (await freePort(63790));
+async function spawnRedis(executable: string, port: number): Promise<RunningRedis> {
   const child: ChildProcess = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
-    { stdio: ["ignore", "ignore", "pipe"], detached: true },
+    executable,
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "notice"],
+    { stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
-  await waitForPort(port, 10_000);
+  // Ready when it says so (a connection to the port could reach someone else's listener); until
+  // then its last line says why it stopped, if it does. Later output is read and dropped.
+  let lastLine = "";
+  let onReady = () => {};
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.on("data", (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      lastLine = text.trim().split("\n").at(-1) ?? lastLine;
+      if (text.includes("Ready to accept connections")) onReady();
+    });
+  }
+  const exited = new Promise<never>((_, reject) => {
+    const fail = (why: string) => {
+      const reason = lastLine.replace(/^.*# /, "") || why;
+      const Failure = /Address already in use|Failed listening on port/i.test(reason) ? PortTakenError : StartError;
+      reject(new Failure(`redis-server did not start on port ${port}: ${reason}`));
+    };
+    child.once("error", (error) => fail(error.message));
+    child.once("exit", (code, signal) => fail(`exited with ${code ?? signal}`));
+  });
+  exited.catch(() => {});
+  try {
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`not ready after 10 s: ${lastLine}`)), 10_000).unref(),
+    );
+    await Promise.race([ready, exited, timeout]);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error instanceof StartError
+      ? error
+      : new StartError(`redis-server did not start: ${(error as Error).message}`);
+  }
   return {
     url: `redis://127.0.0.1:${port}`,
     stop: () =>

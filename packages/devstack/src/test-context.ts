@@ -4,8 +4,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { inject } from "vitest";
+import type {} from "./provided-context.js";
 import { createDatabase } from "./services.js";
-import { TEMPLATE_DB } from "./test-setup.js";
 
 export interface TestDatabase {
   name: string;
@@ -20,7 +20,7 @@ export function testServices() {
 /** Creates `test_<random>` from the migrated template. Drop it in afterAll. */
 export function createTestDatabase(): Promise<TestDatabase> {
   return createDatabase(inject("databaseServerUrl"), `test_${randomBytes(6).toString("hex")}`, {
-    template: TEMPLATE_DB,
+    template: inject("templateDatabase"),
   });
 }
 

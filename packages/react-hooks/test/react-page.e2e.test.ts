@@ -14,23 +14,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../../devstack/src/browser.js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { auth, batch, runs, tasks } from "@runfeed/sdk";
 import { buildReactPage } from "../../../examples/react-page/build.js";
 import { buildPlainJsPage } from "../../../examples/realtime-plain-js/build.js";
 import { startStack, type Stack } from "../../sdk/test/support/stack.js";
-
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 const CONTENT_TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
 
@@ -97,7 +87,7 @@ beforeAll(async () => {
   buildDir = await mkdtemp(path.join(tmpdir(), "runfeed-pages-"));
   const [started, launched] = await Promise.all([
     startStack(),
-    chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS }),
+    launchChromium(),
     buildReactPage("runfeed", path.join(buildDir, "runfeed")),
   ]);
   stack = started;

@@ -78,7 +78,8 @@ describe("metadata.forRun batching (against a local HTTP server)", () => {
       parentOperations: [{ type: "increment", key: "processed", value: 5 }],
       rootOperations: [{ type: "append", key: "events", value: "child done" }],
     });
-    expect(m.current).toEqual({ seen: 1 });
+    // The server records the PUT before its answer reaches the client: wait for the answer to land.
+    await vi.waitFor(() => expect(m.current).toEqual({ seen: 1 }));
   });
 
   it("flush() sends at once, and sends nothing when nothing is queued", async () => {

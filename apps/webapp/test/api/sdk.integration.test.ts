@@ -1,5 +1,5 @@
 /**
- * The unmodified npm @trigger.dev/sdk 4.8.3 against a real webapp (issue 3 "Must show").
+ * The unmodified npm @trigger.dev/sdk 4.8.3 against a real webapp: trigger, retrieve, metadata, public tokens, cancel, replay, batch.
  */
 import { auth, configure, runs, tasks } from "@trigger.dev/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

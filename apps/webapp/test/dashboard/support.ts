@@ -4,7 +4,6 @@
  */
 import { fileURLToPath } from "node:url";
 import { freePort, spawnShapeSync, type ShapeSyncProcess } from "@runfeed/devstack";
-import { chromium, type Browser, type Page } from "playwright-core";
 import { seedDemoUser } from "../../app/services/seed.server.js";
 import { createWorker } from "../../app/services/worker.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
@@ -19,15 +18,17 @@ export interface DashboardFixture {
 }
 
 /**
- * A webapp in front of a real shape server, with a signed-up user of the test org. With
- * `worker: true` the example worker starts once the shape server is active (as under `pnpm start`,
- * where shape-sync is up before the webapp).
+ * A webapp in front of a real shape server, with a signed-up user of the test org, serving the
+ * production build as `pnpm start` does (the test setup builds it). With `worker: true` the example
+ * worker starts once the shape server is active (as under `pnpm start`, where shape-sync is up
+ * before the webapp).
  */
 export async function startDashboard(
   options: { worker?: boolean; env?: Record<string, string> } = {},
 ): Promise<DashboardFixture> {
   const port = await freePort();
   const app = await startTestWebapp({
+    NODE_ENV: "production",
     ELECTRIC_ORIGIN: `http://127.0.0.1:${port}`,
     WORKER_ENABLED: "false",
     ...options.env,
@@ -98,58 +99,6 @@ export async function signIn(
   return cookie;
 }
 
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-}
-
-/**
- * Console errors, uncaught page errors and CSP violations (reported by a `securitypolicyviolation`
- * listener installed before any page script) of every page opened through it.
- */
-export class BrowserProblems {
-  #found: string[] = [];
-  #expected: RegExp[] = [];
-
-  /** A page in its own context, watched. */
-  async newPage(browser: Browser, options?: Parameters<Browser["newPage"]>[0]): Promise<Page> {
-    const page = await browser.newPage(options);
-    await page.addInitScript(() => {
-      document.addEventListener("securitypolicyviolation", (event) => {
-        const where = `${event.sourceFile}:${event.lineNumber}`;
-        console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"} at ${where}`);
-      });
-    });
-    page.on("pageerror", (error) => this.#found.push(`page error: ${error.message}`));
-    page.on("console", (message) => {
-      if (message.type() !== "error") return;
-      const text = `console error at ${page.url()}: ${message.text()} (from ${message.location().url})`;
-      if (!this.#expected.some((pattern) => pattern.test(text))) this.#found.push(text);
-    });
-    return page;
-  }
-
-  /** A console error the current test provokes on purpose. */
-  expect(pattern: RegExp): void {
-    this.#expected.push(pattern);
-  }
-
-  /** What was found since the last call; forgets the expected errors too. */
-  take(): string[] {
-    this.#expected = [];
-    return this.#found.splice(0);
-  }
-}
+export { BrowserProblems, launchChromium } from "@runfeed/devstack/browser";
 
 export const ARTIFACTS_DIR = fileURLToPath(new URL("../../test-results/", import.meta.url));

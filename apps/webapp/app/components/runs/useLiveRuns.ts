@@ -66,6 +66,9 @@ export function useShapeRows(options: LiveFeedOptions): {
       // biome-ignore lint/correctness/noComponentHookFactories: an HTTP header name, not a component
       headers: { Authorization: () => `Bearer ${tokenRef.current}` },
       signal: controller.signal,
+      // A page holds one or two feeds, far from the six connections per origin that HTTP/1.1 allows
+      // and this console warning is about.
+      warnOnHttp: false,
       onError: async (cause) => {
         if (controller.signal.aborted) return;
         setState("reconnecting");

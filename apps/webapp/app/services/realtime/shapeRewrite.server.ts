@@ -132,7 +132,7 @@ export function timestampParam(date: Date): string {
   return date.toISOString().replace(/Z$/, "");
 }
 
-// --- createdAt (#26, §3.3)
+// --- createdAt (checklist #26, §3.3)
 
 const DURATION_RE = /^(\d+(?:w|d|hr|h|m|s))+$/;
 const DURATION_PART_RE = /(\d+)(w|d|hr|h|m|s)/g;
