@@ -1,8 +1,7 @@
 /**
  * Realtime streams benchmark, loopback only, bounded in time (about 4 × --seconds plus start-up):
  *
- *   pnpm --filter @runfeed/webapp build        # optional: production mode (else Vite dev mode, slower)
- *   pnpm exec tsx bench/streams/run.ts [--streams 1000] [--rate 50] [--seconds 10] [--dev]
+ *   pnpm bench streams [--streams 1000] [--rate 50] [--seconds 10] [--dev]
  *
  * Prints, against one Redis and one Postgres, in one run:
  *   1. latency: N streams × R chunks/s, each written by a v1 writer (one long chunked POST of NDJSON
@@ -14,14 +13,14 @@
  *   3. archive: every run completes; chunks/s copied to Postgres until all streams are archived.
  * Ends with one JSON line {"bench":"streams","figures":{…}}.
  *
- * The webapp runs as a child process (production mode when apps/webapp/build exists and --dev is not
- * given). Uses DATABASE_URL / REDIS_URL when set (a fresh database on that server), else embedded
+ * The webapp runs as a child process from its production build, built first when stale (--dev: Vite
+ * dev mode instead). Uses DATABASE_URL / REDIS_URL when set (a fresh database on that server), else embedded
  * Postgres and redis-server. The load generator is this process (node:http, no fetch): on a shared
  * 2-core machine it competes with the webapp, Redis and Postgres, which the figures include.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { createRequire } from "node:module";
@@ -37,6 +36,7 @@ import {
   generateRunFriendlyId,
 } from "../../packages/core/src/index.js";
 import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
+import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js";
 import { waitForPort } from "../../packages/devstack/src/redis.js";
 import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
 import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
@@ -91,7 +91,8 @@ async function main() {
   const db = new pg.Pool({ connectionString: database.url, max: 2 });
   stops.push(() => db.end());
 
-  const production = !FORCE_DEV && existsSync(join(ROOT, "apps/webapp/build/server/index.js"));
+  const production = !FORCE_DEV;
+  if (production) await ensureBuilt(WEBAPP_BUILD, (line) => console.log(line));
   const port = await getPort();
   const profile = process.argv.includes("--cpu-prof")
     ? ["--cpu-prof", "--cpu-prof-dir", join(tmpdir(), "runfeed-bench-prof")]
