@@ -40,6 +40,7 @@ import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js
 import { waitForPort } from "../../packages/devstack/src/redis.js";
 import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
 import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
+import { BenchReport, round } from "../report.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 // The bench folder has no dependencies of its own: ioredis is the webapp's.
@@ -71,7 +72,7 @@ const chunk = (t: number, i: number) => `{"t":${t},"i":${i},"token":"lorem "}\n`
 
 // ---------------------------------------------------------------------------------------------------
 
-async function main() {
+async function main(): Promise<BenchReport> {
   const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-bench");
   stops.push(postgres.stop);
   const database = await createDatabase(postgres.url, `bench_streams_${randomBytes(4).toString("hex")}`);
@@ -125,7 +126,7 @@ async function main() {
 
   const redis = new Redis(redisService.url, { enableAutoPipelining: true });
   stops.push(async () => void redis.disconnect());
-  const figures: Record<string, number> = {};
+  const report = new BenchReport("streams");
 
   // ---- 1. latency, raw Redis first
   const raw = await rawLatency(redis);
@@ -146,17 +147,20 @@ async function main() {
   console.log(
     `CPU per chunk (written + read): webapp ${cpuPerChunkUs.toFixed(1)} µs, this load generator ${clientPerChunkUs.toFixed(1)} µs`,
   );
-  Object.assign(figures, {
-    webapp_cpu_us_per_chunk: round(cpuPerChunkUs),
-    client_cpu_us_per_chunk: round(clientPerChunkUs),
-    latency_p50_ms: round(ours.p50),
-    latency_p99_ms: round(ours.p99),
-    raw_latency_p50_ms: round(raw.p50),
-    raw_latency_p99_ms: round(raw.p99),
-    latency_chunks_missing: ours.lost,
+  report.add("latency", {
+    streams: STREAMS,
+    chunksPerSecondEach: RATE,
+    p50Ms: round(ours.p50, 1),
+    p99Ms: round(ours.p99, 1),
+    rawP50Ms: round(raw.p50, 1),
+    rawP99Ms: round(raw.p99, 1),
+    chunksSent: ours.sent,
+    chunksMissing: ours.lost,
+    webappCpuUsPerChunk: round(cpuPerChunkUs, 1),
+    loadGeneratorCpuUsPerChunk: round(clientPerChunkUs, 1),
   });
 
-  if (process.argv.includes("--latency-only")) return;
+  if (process.argv.includes("--latency-only")) return report;
   // ---- 2. throughput
   const rawRate = await rawXaddRate(redis);
   const throughputRuns = await createRuns(db, environment.id, Math.min(STREAMS, 200));
@@ -166,10 +170,11 @@ async function main() {
   console.log(`raw pipelined XADD:       ${fmt(rawRate)} chunks/s`);
   console.log(`runfeed v1 ingest:        ${fmt(accepted)} chunks/s`);
   console.log(`ratio:                    ${ratio.toFixed(2)} (goal ≥ 0.5) ${ratio >= 0.5 ? "PASS" : "FAIL"}`);
-  Object.assign(figures, {
-    accepted_chunks_per_s: Math.round(accepted),
-    raw_xadd_per_s: Math.round(rawRate),
-    accepted_ratio: round(ratio, 2),
+  report.add("accepted", {
+    writers: throughputRuns.length,
+    chunksPerSecond: round(accepted),
+    rawXaddPerSecond: round(rawRate),
+    ratio: round(ratio, 2),
   });
 
   // ---- 3. archive: every run finishes; the sweeper ends and archives its streams
@@ -178,12 +183,14 @@ async function main() {
   console.log(
     `archived to Postgres:     ${fmt(archive.chunksPerSecond)} chunks/s (${archive.mbPerSecond.toFixed(1)} MB/s), all in ${(archive.seconds).toFixed(1)} s after the runs finished`,
   );
-  Object.assign(figures, {
-    archive_chunks_per_s: Math.round(archive.chunksPerSecond),
-    archive_mb_per_s: round(archive.mbPerSecond, 1),
-    load_average_1m: round(loadavg()[0]!, 1),
+  report.add("archive", {
+    streams: archive.streams,
+    chunks: archive.chunks,
+    chunksPerSecond: round(archive.chunksPerSecond),
+    mbPerSecond: round(archive.mbPerSecond, 1),
   });
-  console.log(JSON.stringify({ bench: "streams", figures }));
+  report.add("machine", { loadAverage1m: round(loadavg()[0]!, 1) });
+  return report;
 }
 
 /** CPU seconds (user + system) used so far by the webapp process, from /proc. */
@@ -196,8 +203,6 @@ function webappCpuSeconds(): number {
     return Number.NaN;
   }
 }
-
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 async function until(check: () => Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
@@ -483,11 +488,14 @@ async function cleanUp() {
 }
 for (const signal of ["SIGINT", "SIGTERM"] as const)
   process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
+let report: BenchReport | undefined;
 try {
-  await main();
+  report = await main();
 } catch (error) {
   console.error(error);
   process.exitCode = 1;
 } finally {
   await cleanUp();
 }
+// Last, after everything it started has stopped.
+report?.print();
