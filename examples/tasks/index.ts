@@ -4,11 +4,13 @@
  */
 import { csvImport, csvImportBatch } from "./csv-import.js";
 import { helloWorld } from "./hello-world.js";
+import { llmDemo } from "./llm-demo.js";
 import type { TaskDefinition } from "./types.js";
 
-export const exampleTasks: ReadonlyArray<TaskDefinition<any, any>> = [csvImport, csvImportBatch, helloWorld];
+export const exampleTasks: ReadonlyArray<TaskDefinition<any, any>> = [csvImport, csvImportBatch, helloWorld, llmDemo];
 
-export { csvImport, csvImportBatch, helloWorld };
+export { csvImport, csvImportBatch, helloWorld, llmDemo };
 export { parseCsv, sampleCsv } from "./csv.js";
 export type * from "./types.js";
 export type { CsvImportPayload, CsvImportOutput, CsvBatchPayload, CsvBatchOutput } from "./csv-import.js";
+export type { LlmDemoPayload, LlmDemoOutput } from "./llm-demo.js";

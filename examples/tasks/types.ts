@@ -33,6 +33,22 @@ export interface ChildRunResult {
   output: unknown;
 }
 
+/**
+ * The run's realtime streams (@runfeed/sdk `streams.*`, bound to this run and its own token): what
+ * a browser or backend reads live with `streams.read` / `useRealtimeStream`.
+ */
+export interface TaskStreams {
+  /** Sends every chunk of `source` to stream `key`, in order; resolves once all are stored. */
+  pipe<T>(key: string, source: AsyncIterable<T>): Promise<{ chunks: number }>;
+  /** Adds one chunk (any JSON value) to stream `key`. */
+  append(key: string, value: unknown): Promise<void>;
+  /** Data sent into this run (`POST /realtime/v1/streams/:runId/input/:key`). */
+  input<T>(key: string): {
+    once(options?: { timeoutMs?: number }): Promise<T>;
+    on(handler: (data: T) => void): () => void;
+  };
+}
+
 export interface TaskContext {
   run: TaskRunInfo;
   /** Aborted when the worker shuts down; long tasks should stop promptly. */
@@ -50,6 +66,7 @@ export interface TaskContext {
   waitForChildren(): Promise<ChildRunResult[]>;
   /** Abortable sleep. */
   sleep(ms: number): Promise<void>;
+  streams: TaskStreams;
   log(message: string, fields?: Record<string, unknown>): void;
 }
 

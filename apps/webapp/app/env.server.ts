@@ -88,6 +88,32 @@ export const EnvSchema = z.object({
     .positive()
     .default(14 * 86_400_000),
 
+  // --- realtime streams (docs/decisions/081-realtime-streams.md)
+  /** Largest stream, in bytes of chunk data; past it a writer gets 413 (default 300 MiB). */
+  REALTIME_STREAM_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(300 * 1024 * 1024),
+  /** Most chunks in one stream; 0 = unlimited. */
+  REALTIME_STREAM_MAX_CHUNKS: z.coerce.number().int().min(0).default(0),
+  /** Largest single chunk (one line of a pipe, one append), in bytes. */
+  REALTIME_STREAM_MAX_CHUNK_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
+  /** How long streams are kept: archived ones after they ended, live ones after their last write (default 28 days). */
+  REALTIME_STREAM_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(28 * 86_400_000),
+  /** A stream with no writer connected and no chunk for this long ends (its writer died). */
+  REALTIME_STREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  /** How often streams are checked for ending, archiving and deletion. */
+  REALTIME_STREAM_SWEEP_INTERVAL_MS: z.coerce.number().int().positive().default(1_000),
+
   // --- write side
   /** Largest serialised run metadata accepted (bytes). */
   TASK_RUN_METADATA_MAXIMUM_SIZE: z.coerce.number().int().positive().default(262_144),

@@ -178,6 +178,19 @@ const HOT_ROUTES: readonly HotRoute[] = [
     param: "batchId",
     realtime: true,
   },
+  // Stream readers (docs/decisions/081-realtime-streams.md): SSE bodies held open, like the feeds.
+  {
+    id: "routes/realtime.v1.streams.$runId.input.$streamId",
+    pattern: /^\/realtime\/v1\/streams\/([^/]+)\/input\/([^/]+)\/?$/,
+    param: ["runId", "streamId"],
+    realtime: true,
+  },
+  {
+    id: "routes/realtime.v1.streams.$runId.$streamId",
+    pattern: /^\/realtime\/v1\/streams\/([^/]+)\/([^/]+)\/?$/,
+    param: ["runId", "streamId"],
+    realtime: true,
+  },
 ];
 /** Larger (or unsized, chunked) bodies take the Remix path, which streams them to the route. */
 const HOT_BODY_LIMIT = 256 * 1024;
@@ -185,7 +198,8 @@ const HOT_BODY_LIMIT = 256 * 1024;
 interface HotRoute {
   id: string;
   pattern: RegExp;
-  param?: string;
+  /** The names of the pattern's groups, in order. */
+  param?: string | readonly string[];
   /** Signal tied to the connection, streamed response body (the realtime proxy routes). */
   realtime?: boolean;
 }
@@ -220,7 +234,9 @@ function matchHotRoute(req: IncomingMessage): HotMatch | undefined {
     const m = route.pattern.exec(pathname);
     if (!m) continue;
     try {
-      return { id: route.id, params: route.param ? { [route.param]: decodeURIComponent(m[1]!) } : {}, realtime };
+      const names = typeof route.param === "string" ? [route.param] : (route.param ?? []);
+      const params = Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(m[i + 1]!)]));
+      return { id: route.id, params, realtime };
     } catch {
       return undefined; // malformed escapes: let Remix answer as it always has
     }

@@ -6,4 +6,5 @@ export * from "./ids.js";
 export * from "./status.js";
 export * from "./metadata-operations.js";
 export * from "./api-schemas.js";
+export * from "./realtime-streams.js";
 export * from "./env.js";

@@ -3,8 +3,17 @@
  * No request is made after the run finished, after stop(), or after unmount.
  */
 import { createContext, useContext, useEffect, useRef, useSyncExternalStore, type ReactNode } from "react";
-import { runs as sdkRuns, type RealtimeRun, type RunSubscription, type SkipColumnsOption } from "@runfeed/sdk";
+import {
+  runs as sdkRuns,
+  streams as sdkStreams,
+  type RealtimeRun,
+  type RunSubscription,
+  type RunWithStreamsPart,
+  type SkipColumnsOption,
+  type StreamPart,
+} from "@runfeed/sdk";
 import { FeedStore } from "./feed-store.js";
+import { IterableStore } from "./iterable-store.js";
 
 export interface RealtimeConfig {
   baseURL?: string;
@@ -129,4 +138,137 @@ export function useRealtimeBatch<TRun extends RealtimeRun<any, any, any> = Realt
     options,
   );
   return { runs: snapshot.runs as TRun[], error: snapshot.error, stop };
+}
+
+export interface UseRealtimeStreamOptions extends RealtimeConfig {
+  /** Subscribe only when true (default true). */
+  enabled?: boolean;
+  /** Resume after this chunk id instead of reading from the start. */
+  lastEventId?: string;
+  /** Without lastEventId: "latest" reads only chunks written after connecting. */
+  from?: "start" | "latest";
+  /** Keep only the last `maxParts` chunks (long streams). */
+  maxParts?: number;
+  /** Render at most once per this many ms (default 16). */
+  throttleInMs?: number;
+}
+
+interface StreamValue<T> {
+  parts: readonly T[];
+  lastEventId: string | undefined;
+}
+
+/** The same store for the same key across renders; a new key (or options) opens a new one. */
+function useIterableStore<S, P>(key: string | undefined, create: () => IterableStore<S, P>) {
+  const ref = useRef<{ key: string; store: IterableStore<S, P> }>();
+  const storeKey = key ?? "disabled";
+  if (!ref.current || ref.current.key !== storeKey) {
+    const store = create();
+    if (key === undefined) store.stop();
+    ref.current = { key: storeKey, store };
+  }
+  const store = ref.current.store;
+  return { snapshot: useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot), stop: store.stop };
+}
+
+/**
+ * Reads one realtime stream of a run: every chunk from the start, then live, until the stream ends
+ * (its run finished). `parts` grows as chunks arrive; a remount resumes after the last one.
+ *
+ * @example
+ * ```tsx
+ * const { parts, error } = useRealtimeStream<string>(runId, "llm", { accessToken, baseURL });
+ * return <p>{parts.join("")}</p>;
+ * ```
+ */
+export function useRealtimeStream<T = unknown>(
+  runId: string | undefined,
+  streamKeyOrOptions?: string | UseRealtimeStreamOptions,
+  maybeOptions: UseRealtimeStreamOptions = {},
+) {
+  const key = typeof streamKeyOrOptions === "string" ? streamKeyOrOptions : "default";
+  const options = typeof streamKeyOrOptions === "object" ? streamKeyOrOptions : maybeOptions;
+  const context = useContext(RealtimeContext);
+  const baseURL = options.baseURL ?? context.baseURL;
+  const accessToken = options.accessToken ?? context.accessToken;
+  const enabled = runId !== undefined && (options.enabled ?? true);
+  const { snapshot, stop } = useIterableStore<StreamValue<T>, StreamPart<T>>(
+    enabled ? JSON.stringify([baseURL, accessToken, runId, key, options.lastEventId, options.from]) : undefined,
+    () =>
+      new IterableStore<StreamValue<T>, StreamPart<T>>({
+        initial: { parts: [], lastEventId: options.lastEventId },
+        throttleMs: options.throttleInMs,
+        open: (current, signal) =>
+          sdkStreams
+            .read<T>(runId!, key, {
+              baseURL,
+              accessToken,
+              signal,
+              lastEventId: current.lastEventId,
+              from: options.from,
+            })
+            .parts(),
+        fold: (value, items) => {
+          const parts = [...value.parts, ...items.map((item) => item.chunk)];
+          const max = options.maxParts;
+          return {
+            parts: max !== undefined && parts.length > max ? parts.slice(parts.length - max) : parts,
+            lastEventId: items.at(-1)?.id || value.lastEventId,
+          };
+        },
+      }),
+  );
+  return { parts: snapshot.value.parts as T[], lastEventId: snapshot.value.lastEventId, error: snapshot.error, stop };
+}
+
+interface RunWithStreamsValue<TRun, TStreams extends Record<string, unknown>> {
+  run: TRun | undefined;
+  streams: { [K in keyof TStreams]?: TStreams[K][] };
+}
+
+/**
+ * Watches one run and reads each of its realtime streams as it appears: `run` as it changes,
+ * `streams[key]` the chunks of each stream so far. Ends once the run finished and its streams ended.
+ *
+ * @example
+ * ```tsx
+ * const { run, streams } = useRealtimeRunWithStreams<RealtimeRun, { llm: string }>(runId, { accessToken, baseURL });
+ * return <p>{run?.status}: {(streams.llm ?? []).join("")}</p>;
+ * ```
+ */
+export function useRealtimeRunWithStreams<
+  TRun extends RealtimeRun<any, any, any> = RealtimeRun,
+  TStreams extends Record<string, unknown> = Record<string, unknown>,
+>(runId: string | undefined, options: UseRealtimeOptions & { throttleInMs?: number } = {}) {
+  const context = useContext(RealtimeContext);
+  const baseURL = options.baseURL ?? context.baseURL;
+  const accessToken = options.accessToken ?? context.accessToken;
+  const enabled = runId !== undefined && (options.enabled ?? true);
+  const { snapshot, stop } = useIterableStore<RunWithStreamsValue<TRun, TStreams>, RunWithStreamsPart<TRun, TStreams>>(
+    enabled ? JSON.stringify([baseURL, accessToken, runId, skipKey(options.skipColumns)]) : undefined,
+    () =>
+      new IterableStore<RunWithStreamsValue<TRun, TStreams>, RunWithStreamsPart<TRun, TStreams>>({
+        initial: { run: undefined, streams: {} },
+        throttleMs: options.throttleInMs,
+        // A restart (remount) reads every stream again from its start.
+        reset: (value) => ({ run: value.run, streams: {} }),
+        open: (_current, signal) =>
+          sdkRuns
+            .subscribeToRun<TRun>(runId!, { baseURL, accessToken, signal, skipColumns: options.skipColumns })
+            .withStreams<TStreams>(),
+        fold: (value, items) => {
+          let run = value.run;
+          const streams: Record<string, unknown[]> = { ...(value.streams as Record<string, unknown[]>) };
+          for (const item of items) {
+            if (item.type === "run") run = item.run;
+            else {
+              const part = item as { type: string; chunk: unknown };
+              streams[part.type] = [...(streams[part.type] ?? []), part.chunk];
+            }
+          }
+          return { run, streams: streams as RunWithStreamsValue<TRun, TStreams>["streams"] };
+        },
+      }),
+  );
+  return { run: snapshot.value.run, streams: snapshot.value.streams, error: snapshot.error, stop };
 }

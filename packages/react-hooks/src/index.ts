@@ -4,10 +4,14 @@ export {
   useRealtimeRun,
   useRealtimeRunsWithTag,
   useRealtimeBatch,
+  useRealtimeStream,
+  useRealtimeRunWithStreams,
+  type UseRealtimeStreamOptions,
   type RealtimeConfig,
   type UseRealtimeOptions,
   type UseRealtimeRunOptions,
   type UseRealtimeRunsWithTagOptions,
 } from "./hooks.js";
 export { FeedStore, type FeedSnapshot, type FeedStoreOptions } from "./feed-store.js";
+export { IterableStore, type IterableSnapshot, type IterableStoreOptions } from "./iterable-store.js";
 export type { RealtimeRun, RunStatus, SkipColumnsOption } from "@runfeed/sdk";

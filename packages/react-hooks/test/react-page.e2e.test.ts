@@ -215,6 +215,84 @@ describe.each([
   });
 });
 
+describe.each([
+  ["@runfeed/react-hooks", "runfeed"],
+  ["@trigger.dev/react-hooks@4.8.3", "trigger"],
+] as const)("realtime streams in the page built with %s", (_label, variant) => {
+  async function llmRun() {
+    await stack.stopWorker();
+    const server = { baseURL: stack.baseURL, accessToken: stack.secretKey };
+    const { id } = await tasks.trigger("llm-demo", { prompt: variant, tokensPerSecond: 150, seconds: 1 }, {}, server);
+    const token = await auth.createPublicToken({ ...server, scopes: { read: { runs: [id] } } });
+    return { id, token, server };
+  }
+
+  async function answerOf(id: string, server: { baseURL: string; accessToken: string }) {
+    const run = await runs.retrieve(id, server);
+    return run.output as { text: string; sentences: number };
+  }
+
+  it("useRealtimeStream shows the llm-demo answer accumulating, from another origin", { timeout: 60_000 }, async () => {
+    const { id, token, server } = await llmRun();
+    const page = await browser.newPage();
+    const watched = watchPage(page);
+    await page.goto(
+      `${pages[variant]}/?${new URLSearchParams({ runId: id, stream: "llm", token, baseURL: stack.baseURL })}`,
+    );
+    await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(1), { timeout: 15_000, interval: 50 });
+    stack.startWorker();
+    const counts = new Set<string>();
+    await vi.waitFor(
+      async () => {
+        counts.add((await page.getByTestId("count").textContent()) ?? "");
+        expect((await runs.retrieve(id, server)).isCompleted).toBe(true);
+      },
+      { timeout: 30_000, interval: 50 },
+    );
+    const { text } = await answerOf(id, server);
+    await vi.waitFor(async () => expect((await page.getByTestId("text").textContent())?.trim()).toBe(text), {
+      timeout: 15_000,
+      interval: 100,
+    });
+    expect(counts.size).toBeGreaterThan(3); // seen growing, not all at once
+    expect(await page.getByTestId("error").count()).toBe(0);
+    // The stream ended with its run: the reader's request is closed.
+    await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(0), { timeout: 15_000, interval: 50 });
+    expect(watched.problems).toEqual([]);
+    await page.close();
+  });
+
+  it("useRealtimeRunWithStreams shows the run and both of its streams", { timeout: 60_000 }, async () => {
+    const { id, token, server } = await llmRun();
+    const page = await browser.newPage();
+    const watched = watchPage(page);
+    await page.goto(
+      `${pages[variant]}/?${new URLSearchParams({ runId: id, withStreams: "1", token, baseURL: stack.baseURL })}`,
+    );
+    await vi.waitFor(async () => expect(await page.getByTestId("status").textContent()).toBe("QUEUED"), {
+      timeout: 15_000,
+      interval: 100,
+    });
+    stack.startWorker();
+    await vi.waitFor(async () => expect(await page.getByTestId("status").textContent()).toBe("COMPLETED"), {
+      timeout: 30_000,
+      interval: 100,
+    });
+    const { text, sentences } = await answerOf(id, server);
+    await vi.waitFor(async () => expect((await page.getByTestId("stream-llm").textContent())?.trim()).toBe(text), {
+      timeout: 15_000,
+      interval: 100,
+    });
+    const parts = ((await page.getByTestId("stream-sentences").textContent()) ?? "").split("\n");
+    expect(parts.map((p) => (JSON.parse(p) as { index: number }).index)).toEqual(
+      [...Array(sentences).keys()].map((i) => i + 1),
+    );
+    expect(await page.getByTestId("error").count()).toBe(0);
+    expect(watched.problems).toEqual([]);
+    await page.close();
+  });
+});
+
 describe("examples/realtime-plain-js", () => {
   it("subscribes from plain browser JavaScript and ends when the run completes", { timeout: 60_000 }, async () => {
     const { id, token } = await queuedRunWithToken();

@@ -6,6 +6,7 @@ import { createPublicToken } from "./auth.js";
 import { flushAll, forRun } from "./metadata.js";
 import { subscribeToBatch, subscribeToRun, subscribeToRunsWithTag } from "./realtime.js";
 import { batchTrigger, cancel, retrieve, trigger } from "./tasks.js";
+import { append, appendText, input, pipe, read } from "./streams.js";
 
 export { configure, getConfig, type ClientConfig, type RequestOptions } from "./config.js";
 
@@ -14,6 +15,7 @@ export const batch = { trigger: batchTrigger };
 export const runs = { retrieve, cancel, subscribeToRun, subscribeToRunsWithTag, subscribeToBatch };
 export const auth = { createPublicToken };
 export const metadata = { forRun, flush: flushAll };
+export const streams = { pipe, append, appendText, read, input };
 
 export type { TriggerOptions, TriggerResult, BatchItem, BatchTriggerResult, RetrievedRun } from "./tasks.js";
 export type { CreatePublicTokenOptions, PublicTokenScopes } from "./auth.js";
@@ -27,7 +29,23 @@ export {
   type SubscribeToRunOptions,
   type SubscribeToRunsWithTagOptions,
 } from "./realtime.js";
-export { RunSubscription, type SubscriptionObserver } from "./subscription.js";
+export { RunSubscription, type SubscriptionObserver, type RunWithStreamsPart } from "./subscription.js";
+export {
+  StreamSubscription,
+  StreamRetryDefaults,
+  type StreamPart,
+  type StreamSubscriptionOptions,
+} from "./stream-subscription.js";
+export {
+  PipeDefaults,
+  currentTaskRun,
+  setTaskRunContextProvider,
+  type InputStream,
+  type PipeResult,
+  type StreamReadOptions,
+  type StreamWriteOptions,
+  type TaskRunContext,
+} from "./streams.js";
 export type { SubscriptionState } from "./subscription-state.js";
 export { toRealtimeRun, type RealtimeRun, type RunStatus, type RunError, type RawRunRow } from "./run.js";
 export {

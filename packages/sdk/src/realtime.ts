@@ -3,6 +3,7 @@ import type { RealtimeRunSkipColumn } from "./public-types.js";
 import { apiUrl, resolveConfig, type RequestOptions } from "./config.js";
 import type { RealtimeRun } from "./run.js";
 import { RunSubscription } from "./subscription.js";
+import { read as readStream } from "./streams.js";
 import {
   API_VERSION_HEADER,
   AUTHORIZATION_HEADER,
@@ -73,6 +74,8 @@ function open<TRun extends RealtimeRun<any, any, any>>(
     signal: options.signal,
     fetch: config.fetch,
     stopOnCompletion,
+    openStream: (runId, key, signal) =>
+      readStream(runId, key, { baseURL: config.baseURL, accessToken: config.accessToken, signal }),
   });
 }
 

@@ -17,6 +17,7 @@ import {
   type SubscriptionState,
 } from "./subscription-state.js";
 import type { FetchFn } from "./fetch.js";
+import type { StreamSubscription } from "./stream-subscription.js";
 
 export interface SubscriptionObserver<T> {
   next?(value: T): void;
@@ -32,7 +33,14 @@ export interface RunSubscriptionOptions {
   stopOnCompletion: boolean;
   signal?: AbortSignal;
   fetch?: FetchFn;
+  /** Opens one of the run's realtime streams (for `withStreams()`), with the same server and token. */
+  openStream?: (runId: string, key: string, signal: AbortSignal) => StreamSubscription<unknown>;
 }
+
+/** What `withStreams()` yields: the run as it changes, and each chunk of each of its streams. */
+export type RunWithStreamsPart<TRun, TStreams extends Record<string, unknown>> =
+  | { type: "run"; run: TRun }
+  | { [K in keyof TStreams & string]: { type: K; chunk: TStreams[K]; run: TRun } }[keyof TStreams & string];
 
 type Notice<T> = { type: "next"; value: T } | { type: "error"; error: Error } | { type: "complete" };
 
@@ -42,6 +50,7 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
   readonly #fold = new RunRowFold();
   readonly #stopOnCompletion: boolean;
   readonly #url: string;
+  readonly #openStream: RunSubscriptionOptions["openStream"];
   /** Notices produced before anyone listened; replayed to the first observer (S5). */
   #backlog: Notice<TRun>[] | undefined = [];
   #terminal: Notice<TRun> | undefined;
@@ -51,6 +60,7 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
   constructor(options: RunSubscriptionOptions) {
     this.#stopOnCompletion = options.stopOnCompletion;
     this.#url = options.url;
+    this.#openStream = options.openStream;
     const callerSignal = options.signal;
     if (callerSignal) {
       if (callerSignal.aborted) {
@@ -131,6 +141,104 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
     };
   }
 
+  /**
+   * The run and, as they appear on it (`realtimeStreams`, or `metadata.$$streams`), each of its
+   * realtime streams: every chunk in order, each stream read once. Ends when the run's feed has ended
+   * and every stream with it (streams end once their run finished), or on `break` / `unsubscribe()`.
+   *
+   * @example
+   * ```ts
+   * for await (const part of runs.subscribeToRun(runId).withStreams<{ llm: string }>()) {
+   *   if (part.type === "run") console.log(part.run.status);
+   *   else process.stdout.write(part.chunk);
+   * }
+   * ```
+   */
+  withStreams<TStreams extends Record<string, unknown> = Record<string, unknown>>(): AsyncIterable<
+    RunWithStreamsPart<TRun, TStreams>
+  > {
+    const open = this.#openStream;
+    if (!open) throw new RunfeedError("This subscription cannot open realtime streams (no server configuration).");
+    return {
+      [Symbol.asyncIterator]: () => {
+        type Part = RunWithStreamsPart<TRun, TStreams>;
+        const queue: Part[] = [];
+        const streams = new AbortController();
+        const opened = new Set<string>();
+        let latest: TRun | undefined;
+        let reading = 0;
+        let feedEnded = false;
+        let failure: Error | undefined;
+        let wake: (() => void) | undefined;
+        const notify = () => wake?.();
+        const read = (runId: string, key: string) => {
+          reading++;
+          const subscription = open(runId, key, streams.signal);
+          void (async () => {
+            for await (const chunk of subscription) {
+              queue.push({ type: key, chunk, run: latest } as Part);
+              notify();
+            }
+          })()
+            .catch((error: unknown) => {
+              if (!streams.signal.aborted) failure ??= error instanceof Error ? error : new RunfeedError(String(error));
+            })
+            .finally(() => {
+              reading--;
+              notify();
+            });
+        };
+        const detach = this.subscribe({
+          next: (run) => {
+            latest = run;
+            queue.push({ type: "run", run } as Part);
+            for (const key of streamKeysOf(run)) {
+              if (opened.has(key)) continue;
+              opened.add(key);
+              read(run.id, key);
+            }
+            notify();
+          },
+          error: (error) => {
+            failure ??= error;
+            feedEnded = true;
+            notify();
+          },
+          complete: () => {
+            feedEnded = true;
+            notify();
+          },
+        });
+        const stop = () => {
+          streams.abort();
+          detach();
+          this.unsubscribe();
+        };
+        return {
+          next: async (): Promise<IteratorResult<Part>> => {
+            for (;;) {
+              if (queue.length > 0) return { done: false, value: queue.shift()! };
+              if (failure) {
+                stop();
+                throw failure;
+              }
+              if (feedEnded && reading === 0) {
+                stop();
+                return { done: true, value: undefined };
+              }
+              await new Promise<void>((resolve) => (wake = resolve));
+              wake = undefined;
+            }
+          },
+          return: async () => {
+            stop();
+            return { done: true, value: undefined };
+          },
+        };
+      },
+    };
+  }
+
   #onMessages(messages: Message<Row>[]): void {
     if (isTerminal(this.#state)) return;
     try {
@@ -174,6 +282,13 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
     }
     for (const observer of [...this.#observers]) deliver(observer, notice);
   }
+}
+
+/** The run's stream keys: `metadata.$$streams` when it lists any (older SDKs), else `realtimeStreams`. */
+function streamKeysOf(run: RealtimeRun<any, any, any>): string[] {
+  const listed = (run.metadata as { $$streams?: unknown } | undefined)?.$$streams;
+  if (Array.isArray(listed) && listed.length > 0 && listed.every((k) => typeof k === "string")) return listed;
+  return run.realtimeStreams;
 }
 
 function deliver<T>(observer: SubscriptionObserver<T>, notice: Notice<T>): void {

@@ -7,6 +7,7 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useLoaderData, useNavigation, useParams, useRevalidator } from "@remix-run/react";
 import { useCallback, useEffect, useRef } from "react";
 import { isFinalRunStatus, publicStatusFromRunStatus } from "@runfeed/core";
+import { RunStreams } from "../components/runs/RunStreams";
 import { RunsTable } from "../components/runs/RunsTable";
 import { useLiveRun } from "../components/runs/useLiveRuns";
 import {
@@ -85,6 +86,8 @@ export default function RunPage() {
   const error = raw ? raw.error : loaded.error;
   const payload = raw && typeof raw.payload === "string" ? raw.payload : loaded.payload;
   const status = publicStatusFromRunStatus(run.status);
+  const streamKeys =
+    raw && Array.isArray(raw.realtimeStreams) ? (raw.realtimeStreams as string[]) : loaded.realtimeStreams;
   const progress = metadataProgress(run.metadata);
 
   useRefreshRelatives(
@@ -227,6 +230,8 @@ export default function RunPage() {
           <RunError error={error} />
         </div>
       </div>
+
+      <RunStreams runId={loaded.friendlyId} keys={streamKeys} token={token} refreshToken={refreshToken} />
 
       <div className="card">
         <h2>

@@ -31,6 +31,21 @@ export function createMetrics() {
       labelNames: ["environment"] as const,
       registers: [registry],
     }),
+    streamChunksWritten: new Counter({
+      name: "runfeed_stream_chunks_written_total",
+      help: "Realtime stream chunks stored in Redis",
+      registers: [registry],
+    }),
+    streamChunksArchived: new Counter({
+      name: "runfeed_stream_chunks_archived_total",
+      help: "Realtime stream chunks copied to the Postgres archive",
+      registers: [registry],
+    }),
+    streamReaders: new Gauge({
+      name: "runfeed_stream_readers",
+      help: "Open realtime stream readers (SSE) on this instance",
+      registers: [registry],
+    }),
     limiterRedisErrors: new Counter({
       name: "runfeed_realtime_limiter_redis_errors_total",
       help: "Limiter calls that failed because Redis was unreachable (policy decides admit/refuse)",

@@ -9,6 +9,7 @@ import type { WebappEnv } from "../env.server";
 import { createLogger, type Logger } from "./logger.server";
 import { createMetrics, type Metrics } from "./metrics.server";
 import { createRealtimeServices, type RealtimeServices } from "./realtime/realtimeServices.server";
+import { createRealtimeStreams, type RealtimeStreams } from "./realtime/streams/streamServices.server";
 import type { RequestClient } from "./requestClient.server";
 import { createSignInThrottle, type SignInThrottle } from "./signInThrottle.server";
 import { createWorker } from "./worker.server";
@@ -22,6 +23,8 @@ export interface Services {
   metrics: Metrics;
   /** Realtime feed: concurrency limiter and createdAt cache (services/realtime). */
   realtime: RealtimeServices;
+  /** Realtime streams: Redis store, live hub, Postgres archive, sweeper (services/realtime/streams). */
+  streams: RealtimeStreams;
   /** Failed sign-ins per account and client address (signInThrottle.server.ts). */
   signInThrottle: SignInThrottle;
   /** The example worker (app/worker), when WORKER_ENABLED; `wake()` it after triggering in-process. */
@@ -40,6 +43,8 @@ export function createServices(env: WebappEnv): Services {
   const metrics = createMetrics();
   const realtime = createRealtimeServices({ env, redis, logger, metrics });
   closers.push(() => realtime.close());
+  const streams = createRealtimeStreams({ env, redis, prisma, logger, metrics });
+  closers.push(() => streams.close());
   const worker = env.WORKER_ENABLED ? createWorker({ env, prisma, logger }) : undefined;
   if (worker) {
     worker.start();
@@ -52,6 +57,7 @@ export function createServices(env: WebappEnv): Services {
     logger,
     metrics,
     realtime,
+    streams,
     signInThrottle: createSignInThrottle(redis, env),
     worker,
     onClose: (fn) => closers.push(fn),

@@ -9,12 +9,20 @@ import type { PrismaClient } from "@runfeed/database";
 import type { WebappEnv } from "../env.server";
 import { triggerRun } from "./trigger.server";
 
-export function createWorker(deps: { env: WebappEnv; prisma: PrismaClient; logger: Logger }): RunWorker {
+export function createWorker(deps: {
+  env: WebappEnv;
+  prisma: PrismaClient;
+  logger: Logger;
+  /** Where tasks reach the API; defaults to APP_ORIGIN, else http://HOST:PORT. */
+  apiBaseURL?: string;
+}): RunWorker {
+  const { env } = deps;
   return new RunWorker({
     prisma: deps.prisma,
     logger: deps.logger,
     tasks: exampleTasks,
-    metadataMaximumSize: deps.env.TASK_RUN_METADATA_MAXIMUM_SIZE,
+    metadataMaximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE,
+    apiBaseURL: deps.apiBaseURL ?? env.APP_ORIGIN ?? `http://${env.HOST}:${env.PORT}`,
   });
 }
 

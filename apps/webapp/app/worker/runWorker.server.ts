@@ -9,13 +9,16 @@
  * A run waiting for its children (`ctx.waitForChildren`) gives its slot back, so parents can never
  * starve their own children. On stop, running tasks are aborted and put back in the queue.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { MetadataOperation } from "@runfeed/core";
+import { INPUT_STREAM_SCOPE_TYPE, STREAM_WRITE_SCOPE_TYPE, type MetadataOperation } from "@runfeed/core";
+import { setTaskRunContextProvider, streams, type TaskRunContext } from "@runfeed/sdk";
 import type { PrismaClient } from "@runfeed/database";
 import type { ChildRunResult, TaskContext, TaskDefinition } from "../../../../examples/tasks/types";
 import type { Logger } from "../services/logger.server";
 import { claimRuns, type ClaimedRun } from "./claim.server";
 import { updateRunMetadata } from "../services/metadata.server";
+import { signPublicToken } from "../services/auth.server";
 import { createChildBatch } from "./runs.server";
 
 export interface RunWorkerOptions {
@@ -27,7 +30,22 @@ export interface RunWorkerOptions {
   /** How often to look for work when idle; `wake()` short-cuts it. */
   pollIntervalMs?: number;
   metadataMaximumSize?: number;
+  /**
+   * Where tasks reach the API (their realtime streams, with the run's own token). Without it
+   * `ctx.streams` and `streams.*` of @runfeed/sdk are unavailable to tasks.
+   */
+  apiBaseURL?: string;
 }
+
+/** A run's own token lives this long: the longest a task may write its streams. */
+const RUN_TOKEN_LIFETIME = "24h";
+
+/**
+ * The run each task executes in, for @runfeed/sdk's `streams.*` called inside it (no argument needed:
+ * the worker says which run, where the API is, and with which token).
+ */
+const taskRuns = new AsyncLocalStorage<TaskRunContext>();
+setTaskRunContextProvider(() => taskRuns.getStore());
 
 export const RunWorkerDefaults = {
   concurrency: 4,
@@ -41,7 +59,7 @@ const CENTS_PER_SECOND = 0.00169;
 const BASE_COST_IN_CENTS = 0.0025;
 
 export class RunWorker {
-  readonly #options: Required<RunWorkerOptions>;
+  readonly #options: Required<Omit<RunWorkerOptions, "apiBaseURL">> & Pick<RunWorkerOptions, "apiBaseURL">;
   readonly #tasks: Map<string, TaskDefinition<any, any>>;
   readonly #abort = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
@@ -147,7 +165,10 @@ export class RunWorker {
         this.#busy++;
         holdsSlot = true;
       });
-      const output = await task.run(parsePayload(run), ctx);
+      const runContext = await this.#runContext(run);
+      const output = await (runContext
+        ? taskRuns.run(runContext, () => task.run(parsePayload(run), ctx))
+        : task.run(parsePayload(run), ctx));
       await this.#finish(run, started, { status: "COMPLETED_SUCCESSFULLY", output });
     } catch (error) {
       if (this.#abort.signal.aborted) {
@@ -198,6 +219,33 @@ export class RunWorker {
           : { error: outcome.error }),
       },
     });
+  }
+
+  /** The run's identity for @runfeed/sdk inside the task: its id, the API and its own token. */
+  async #runContext(run: ClaimedRun): Promise<TaskRunContext | undefined> {
+    const { apiBaseURL, prisma } = this.#options;
+    if (!apiBaseURL) return undefined;
+    const environment = await prisma.runtimeEnvironment.findUniqueOrThrow({
+      where: { id: run.runtimeEnvironmentId },
+      include: { project: true, parentEnvironment: true },
+    });
+    const related = await prisma.taskRun.findMany({
+      where: { id: { in: [run.parentTaskRunId, run.rootTaskRunId].filter((id): id is string => id !== null) } },
+      select: { id: true, friendlyId: true },
+    });
+    const friendly = (id: string | null) => related.find((r) => r.id === id)?.friendlyId;
+    const scopes = [
+      `write:${STREAM_WRITE_SCOPE_TYPE}:${run.friendlyId}`,
+      `read:runs:${run.friendlyId}`,
+      `write:${INPUT_STREAM_SCOPE_TYPE}:${run.friendlyId}`,
+    ];
+    return {
+      runId: run.friendlyId,
+      parentRunId: friendly(run.parentTaskRunId),
+      rootRunId: friendly(run.rootTaskRunId),
+      baseURL: apiBaseURL,
+      accessToken: await signPublicToken(environment, { scopes }, RUN_TOKEN_LIFETIME),
+    };
   }
 
   #context(run: ClaimedRun, releaseSlot: () => void, reacquireSlot: () => void): TaskContext {
@@ -272,6 +320,18 @@ export class RunWorker {
         }
       },
       sleep: (ms) => sleep(ms, undefined, { signal }),
+      // The run's context (taskRuns) is active while the task runs, so the SDK knows run and token.
+      streams: {
+        pipe: (key, source) => streams.pipe(key, source, { signal }),
+        append: (key, value) => streams.append(key, value, { signal }),
+        input: <T>(key: string) => {
+          const stream = streams.input<T>(key);
+          return {
+            once: (options?: { timeoutMs?: number }) => stream.once({ signal, ...options }),
+            on: (handler: (data: T) => void) => stream.on(handler, { signal }),
+          };
+        },
+      },
       log: (message, fields) => logger.info({ run: run.friendlyId, ...fields }, message),
     };
   }

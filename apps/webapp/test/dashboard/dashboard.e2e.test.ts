@@ -181,6 +181,58 @@ describe("dashboard in a browser", () => {
     expect(await page.evaluate(() => window.__marker)).toBe("run-page");
   });
 
+  it("shows a run's realtime streams live: text accumulating, JSON parts for objects", {
+    timeout: 60_000,
+  }, async () => {
+    const { app } = fixture;
+    const dev = app.project.environments.find((e) => e.slug === "dev")!;
+    const errors: string[] = [];
+    const onConsole = (message: { type(): string; text(): string }) => {
+      // Vite's dev-server HMR socket (tests serve the app through Vite, with HMR off) is not ours.
+      if (message.type() === "error" && !/websocket|\[vite\]/i.test(message.text())) errors.push(message.text());
+    };
+    page.on("console", onConsole);
+    try {
+      const response = await fetch(`${app.url}/api/v1/tasks/llm-demo/trigger`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${dev.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ payload: { prompt: "dashboard", tokensPerSecond: 100, seconds: 3 } }),
+      });
+      expect(response.status).toBe(200);
+      const { id } = (await response.json()) as { id: string };
+      await page.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs/${id}`);
+      await page.waitForSelector('[data-live-state="live"]');
+      // The stream appears on the page (the run row lists it) and grows while the run executes.
+      const text = page.getByTestId("stream-text-llm");
+      await text.waitFor({ timeout: 20_000 });
+      const lengths = new Set<number>();
+      await vi.waitFor(
+        async () => {
+          lengths.add(((await text.textContent()) ?? "").length);
+          expect(await page.getAttribute(".run-summary", "data-status")).toBe("COMPLETED");
+        },
+        { timeout: 30_000, interval: 100 },
+      );
+      expect(lengths.size).toBeGreaterThan(3);
+      await page.screenshot({ path: path.join(ARTIFACTS_DIR, "run-streams.png"), fullPage: true });
+      const run = await app.webapp.services.prisma.taskRun.findUniqueOrThrow({ where: { friendlyId: id } });
+      const output = JSON.parse(run.output!) as { text: string; sentences: number };
+      await vi.waitFor(async () => expect(((await text.textContent()) ?? "").trim()).toBe(output.text), {
+        timeout: 15_000,
+        interval: 100,
+      });
+      const parts = page.getByTestId("stream-parts-sentences").locator("li");
+      await vi.waitFor(async () => expect(await parts.count()).toBe(output.sentences), {
+        timeout: 15_000,
+        interval: 100,
+      });
+      expect(JSON.parse((await parts.first().textContent()) ?? "")).toMatchObject({ index: 1 });
+      expect(errors).toEqual([]);
+    } finally {
+      page.off("console", onConsole);
+    }
+  });
+
   it("re-subscribes when the tag filter changes and filters live rows by status", { timeout: 60_000 }, async () => {
     const { app } = fixture;
     const dev = app.project.environments.find((e) => e.slug === "dev")!;

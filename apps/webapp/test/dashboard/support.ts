@@ -46,7 +46,7 @@ export async function startDashboard(
   }
   if (options.worker) {
     const { services } = app.webapp;
-    const worker = createWorker(services);
+    const worker = createWorker({ ...services, apiBaseURL: app.url });
     services.worker = worker;
     worker.start();
     services.onClose(() => worker.stop());

@@ -43,7 +43,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     startWorker() {
       if (worker) return;
       const { env, prisma, logger } = app.webapp.services;
-      worker = createWorker({ env, prisma, logger });
+      worker = createWorker({ env, prisma, logger, apiBaseURL: app.url });
       worker.start();
     },
     async stopWorker() {

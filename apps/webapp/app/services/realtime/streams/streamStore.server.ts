@@ -1,0 +1,367 @@
+/**
+ * Live realtime streams in Redis (docs/decisions/081-realtime-streams.md): one Redis Stream per run and
+ * key, whose entry ids are the SSE event ids and resume points, plus a meta hash per stream and two
+ * sorted sets shared by every instance:
+ *
+ *   <p>stream:{<runId>:<key>}        XADD entries: `d` = one chunk (a JSON text), `e` = an end marker
+ *   <p>stream-meta:{<runId>:<key>}   state (open | ended | finished), endId, bytes, chunks,
+ *                                    c:<clientId> = highest chunk index stored for that writer
+ *   <p>streams:open                  member <runId>:<key>, score = last sign of life (Redis TIME, ms)
+ *   <p>streams:archive               member <runId>:<key>, score = when it may be (re)claimed
+ *
+ * Every change of state is one Lua script, so a crash of the webapp never leaves a stream half-written:
+ * an append writes its chunks, counters, writer index and open-set score together, or nothing. All
+ * times come from Redis TIME, never an instance's clock.
+ */
+import type { Redis } from "ioredis";
+
+export type StreamState = "open" | "ended" | "finished";
+
+/** One Redis entry: a chunk (`data`), or an end marker (`end` = why). */
+export interface StreamEntry {
+  id: string;
+  data?: string;
+  end?: string;
+}
+
+export interface StreamMeta {
+  state: StreamState;
+  endId?: string;
+  bytes: number;
+  chunks: number;
+}
+
+export type AppendOutcome =
+  | { kind: "ok"; written: number; skipped: number; lastId?: string }
+  | { kind: "finished"; written: number }
+  | { kind: "too-large"; written: number; cap: "bytes" | "chunks" };
+
+export interface StreamLimits {
+  /** 0 = unlimited. */
+  maxBytes: number;
+  /** 0 = unlimited. */
+  maxChunks: number;
+  /** Live keys expire this long after their last write (the retention). */
+  ttlMs: number;
+}
+
+// KEYS stream, meta, open; ARGV member, ttl, maxBytes, maxChunks, clientId ('' = none), firstIndex, chunk…
+// → {code, written, skipped, lastId}; code 0 ok, -1 the run finished, -2 bytes cap, -3 chunks cap.
+// Chunks a writer already stored (index ≤ its c:<clientId>) are skipped, so a retried body is idempotent.
+// A cap stops at the first chunk that does not fit; the chunks before it are kept.
+const APPEND_LUA = `
+local state = redis.call('HGET', KEYS[2], 'state')
+if state == 'finished' then return {-1, 0, 0, ''} end
+local skip = 0
+local clientField = nil
+if ARGV[5] ~= '' then
+  clientField = 'c:' .. ARGV[5]
+  local last = tonumber(redis.call('HGET', KEYS[2], clientField) or '-1')
+  skip = math.max(0, last - tonumber(ARGV[6]) + 1)
+end
+local bytes = tonumber(redis.call('HGET', KEYS[2], 'bytes') or '0')
+local chunks = tonumber(redis.call('HGET', KEYS[2], 'chunks') or '0')
+local maxBytes = tonumber(ARGV[3])
+local maxChunks = tonumber(ARGV[4])
+local code = 0
+local written = 0
+local lastId = ''
+for i = 7 + skip, #ARGV do
+  local len = string.len(ARGV[i])
+  if maxBytes > 0 and bytes + len > maxBytes then code = -2 break end
+  if maxChunks > 0 and chunks + 1 > maxChunks then code = -3 break end
+  lastId = redis.call('XADD', KEYS[1], '*', 'd', ARGV[i])
+  bytes = bytes + len
+  chunks = chunks + 1
+  written = written + 1
+end
+if written > 0 or not state then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('HSET', KEYS[2], 'state', 'open', 'bytes', bytes, 'chunks', chunks)
+  redis.call('ZADD', KEYS[3], now, ARGV[1])
+  if clientField and written > 0 then
+    redis.call('HSET', KEYS[2], clientField, tonumber(ARGV[6]) + skip + written - 1)
+  end
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  if written > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+end
+return {code, written, skip, lastId}
+`;
+
+// KEYS meta, open; ARGV member, ttl → 1 when created. An ended stream stays ended until a chunk arrives.
+const CREATE_LUA = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if state then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], 'state', 'open', 'bytes', 0, 'chunks', 0)
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
+// KEYS meta, open; ARGV member → 1 when the open stream's score moved to now (a connected writer).
+const TOUCH_LUA = `
+if redis.call('HGET', KEYS[1], 'state') ~= 'open' then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZADD', KEYS[2], 'XX', 'CH', now, ARGV[1])
+`;
+
+// KEYS stream, meta, open, archive; ARGV member, reason ('idle' | 'finished'), idleBefore (ms), ttl
+// → 1 when this call ended the stream. 'idle' ends an open stream only if nothing touched it since
+// idleBefore; 'finished' (its run finished) also makes it final: later writes are refused.
+const END_LUA = `
+local state = redis.call('HGET', KEYS[2], 'state')
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[2] == 'idle' then
+  if state ~= 'open' then redis.call('ZREM', KEYS[3], ARGV[1]) return 0 end
+  local score = redis.call('ZSCORE', KEYS[3], ARGV[1])
+  if score and tonumber(score) > tonumber(ARGV[3]) then return 0 end
+end
+redis.call('ZREM', KEYS[3], ARGV[1])
+if not state or state == 'finished' then return 0 end
+if state == 'ended' then
+  redis.call('HSET', KEYS[2], 'state', 'finished')
+  return 0
+end
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
+redis.call('HSET', KEYS[2], 'state', ARGV[2] == 'finished' and 'finished' or 'ended', 'endId', id)
+redis.call('ZADD', KEYS[4], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 1
+`;
+
+// KEYS archive; ARGV member, leaseMs → 1 when this caller may archive now (the lease is its own).
+const CLAIM_LUA = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if tonumber(score) > now then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+return 1
+`;
+
+// KEYS stream, meta, archive; ARGV member, graceMs → the stream is archived: readers still connected
+// get a grace period, then Redis forgets it. A stream reopened meanwhile keeps its retention TTL.
+const ARCHIVED_LUA = `
+redis.call('ZREM', KEYS[3], ARGV[1])
+local state = redis.call('HGET', KEYS[2], 'state')
+if state == 'open' then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1
+`;
+
+type StoreRedis = Redis & {
+  rfStreamAppend(...args: (string | number)[]): Promise<[number, number, number, string]>;
+  rfStreamCreate(...args: (string | number)[]): Promise<number>;
+  rfStreamTouch(...args: (string | number)[]): Promise<number>;
+  rfStreamEnd(...args: (string | number)[]): Promise<number>;
+  rfStreamClaim(...args: (string | number)[]): Promise<number>;
+  rfStreamArchived(...args: (string | number)[]): Promise<number>;
+};
+
+export interface StreamRef {
+  /** The run's internal id. */
+  runId: string;
+  key: string;
+}
+
+/** `<runId>:<key>`: the member of the shared sets (run ids never contain a colon). */
+export const streamMember = (ref: StreamRef) => `${ref.runId}:${ref.key}`;
+
+export function parseStreamMember(member: string): StreamRef {
+  const colon = member.indexOf(":");
+  return { runId: member.slice(0, colon), key: member.slice(colon + 1) };
+}
+
+type AppendReply = [number, number, number, string];
+
+interface PendingAppend {
+  args: (string | number)[];
+  resolve(reply: AppendReply): void;
+  reject(error: unknown): void;
+}
+
+export class StreamStore {
+  readonly #redis: StoreRedis;
+  readonly #prefix: string;
+  /** Appends issued during one event-loop turn, sent as one pipeline (see #queueAppend). */
+  #appends: PendingAppend[] = [];
+  readonly openSet: string;
+  readonly archiveQueue: string;
+
+  constructor(options: { redis: Redis; keyPrefix: string }) {
+    const redis = options.redis as StoreRedis;
+    redis.defineCommand("rfStreamAppend", { numberOfKeys: 3, lua: APPEND_LUA });
+    redis.defineCommand("rfStreamCreate", { numberOfKeys: 2, lua: CREATE_LUA });
+    redis.defineCommand("rfStreamTouch", { numberOfKeys: 2, lua: TOUCH_LUA });
+    redis.defineCommand("rfStreamEnd", { numberOfKeys: 4, lua: END_LUA });
+    redis.defineCommand("rfStreamClaim", { numberOfKeys: 1, lua: CLAIM_LUA });
+    redis.defineCommand("rfStreamArchived", { numberOfKeys: 3, lua: ARCHIVED_LUA });
+    this.#redis = redis;
+    this.#prefix = options.keyPrefix;
+    this.openSet = `${options.keyPrefix}streams:open`;
+    this.archiveQueue = `${options.keyPrefix}streams:archive`;
+  }
+
+  get redis(): Redis {
+    return this.#redis;
+  }
+
+  /** The Redis Stream of `ref` (a hash tag keeps it in one slot with its meta). */
+  streamKey(ref: StreamRef): string {
+    return `${this.#prefix}stream:{${ref.runId}:${ref.key}}`;
+  }
+
+  metaKey(ref: StreamRef): string {
+    return `${this.#prefix}stream-meta:{${ref.runId}:${ref.key}}`;
+  }
+
+  async create(ref: StreamRef, ttlMs: number): Promise<boolean> {
+    return (await this.#redis.rfStreamCreate(this.metaKey(ref), this.openSet, streamMember(ref), ttlMs)) === 1;
+  }
+
+  /** Appends chunks (JSON texts) in order. `clientId` + `firstIndex` make a retried body idempotent. */
+  async append(
+    ref: StreamRef,
+    chunks: readonly string[],
+    limits: StreamLimits,
+    writer?: { clientId: string; firstIndex: number },
+  ): Promise<AppendOutcome> {
+    const [code, written, skipped, lastId] = await this.#queueAppend([
+      this.streamKey(ref),
+      this.metaKey(ref),
+      this.openSet,
+      streamMember(ref),
+      limits.ttlMs,
+      limits.maxBytes,
+      limits.maxChunks,
+      writer?.clientId ?? "",
+      writer?.firstIndex ?? 0,
+      ...chunks,
+    ]);
+    if (code === -1) return { kind: "finished", written };
+    if (code === -2) return { kind: "too-large", written, cap: "bytes" };
+    if (code === -3) return { kind: "too-large", written, cap: "chunks" };
+    return { kind: "ok", written, skipped, lastId: lastId || undefined };
+  }
+
+  /**
+   * Every writer's body arrives on its own socket, so each line would otherwise cost one write to
+   * Redis (auto-pipelining only joins commands of the same tick). Appends queued during one turn of
+   * the event loop go out together at its end (setImmediate), as one pipeline.
+   */
+  #queueAppend(args: (string | number)[]): Promise<AppendReply> {
+    return new Promise((resolve, reject) => {
+      this.#appends.push({ args, resolve, reject });
+      if (this.#appends.length === 1) setImmediate(() => this.#flushAppends());
+    });
+  }
+
+  #flushAppends() {
+    const batch = this.#appends;
+    this.#appends = [];
+    if (batch.length === 1) {
+      const [only] = batch;
+      this.#redis.rfStreamAppend(...only!.args).then(only!.resolve, only!.reject);
+      return;
+    }
+    const pipeline = this.#redis.pipeline() as unknown as {
+      rfStreamAppend(...args: (string | number)[]): void;
+      exec(): Promise<Array<[Error | null, unknown]> | null>;
+    };
+    for (const item of batch) pipeline.rfStreamAppend(...item.args);
+    pipeline.exec().then(
+      (results) => {
+        batch.forEach((item, i) => {
+          const [error, reply] = results?.[i] ?? [new Error("no reply from Redis"), undefined];
+          if (error) item.reject(error);
+          else item.resolve(reply as AppendReply);
+        });
+      },
+      (error: unknown) => {
+        for (const item of batch) item.reject(error);
+      },
+    );
+  }
+
+  /** A connected writer's sign of life: keeps an open stream from ending for idleness. */
+  touch(ref: StreamRef): Promise<number> {
+    return this.#redis.rfStreamTouch(this.metaKey(ref), this.openSet, streamMember(ref));
+  }
+
+  /** Ends the stream (see END_LUA); true when this call ended it. */
+  async end(ref: StreamRef, reason: "idle" | "finished", idleBeforeMs: number, ttlMs: number): Promise<boolean> {
+    const ended = await this.#redis.rfStreamEnd(
+      this.streamKey(ref),
+      this.metaKey(ref),
+      this.openSet,
+      this.archiveQueue,
+      streamMember(ref),
+      reason,
+      idleBeforeMs,
+      ttlMs,
+    );
+    return ended === 1;
+  }
+
+  /** Takes the archive job of `member` for `leaseMs` (another instance may retry it after). */
+  async claimArchive(member: string, leaseMs: number): Promise<boolean> {
+    return (await this.#redis.rfStreamClaim(this.archiveQueue, member, leaseMs)) === 1;
+  }
+
+  async markArchived(ref: StreamRef, graceMs: number): Promise<void> {
+    await this.#redis.rfStreamArchived(
+      this.streamKey(ref),
+      this.metaKey(ref),
+      this.archiveQueue,
+      streamMember(ref),
+      graceMs,
+    );
+  }
+
+  async meta(ref: StreamRef): Promise<StreamMeta | undefined> {
+    const hash = await this.#redis.hgetall(this.metaKey(ref));
+    if (!hash.state) return undefined;
+    return {
+      state: hash.state as StreamState,
+      endId: hash.endId || undefined,
+      bytes: Number(hash.bytes ?? 0),
+      chunks: Number(hash.chunks ?? 0),
+    };
+  }
+
+  /** Highest chunk index stored for a writer's client id, -1 for none. */
+  async lastChunkIndex(ref: StreamRef, clientId: string): Promise<number> {
+    const value = await this.#redis.hget(this.metaKey(ref), `c:${clientId}`);
+    return value === null ? -1 : Number(value);
+  }
+
+  /** Entries after `afterId` (exclusive), at most `count`. */
+  async range(ref: StreamRef, afterId: string, count: number): Promise<StreamEntry[]> {
+    const raw = await this.#redis.xrange(this.streamKey(ref), `(${afterId}`, "+", "COUNT", count);
+    return raw.map(([id, fields]) => toEntry(id, fields));
+  }
+
+  /** The id of the stream's last entry, undefined when the stream has none. */
+  async lastId(ref: StreamRef): Promise<string | undefined> {
+    const raw = await this.#redis.xrevrange(this.streamKey(ref), "+", "-", "COUNT", 1);
+    return raw[0]?.[0];
+  }
+
+  async redisTimeMs(): Promise<number> {
+    const [seconds, micros] = await this.#redis.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+}
+
+export function toEntry(id: string, fields: string[]): StreamEntry {
+  // One field per entry: `d` <chunk> or `e` <reason>.
+  return fields[0] === "e" ? { id, end: fields[1] ?? "" } : { id, data: fields[1] ?? "" };
+}
