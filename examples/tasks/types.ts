@@ -51,7 +51,10 @@ export interface TaskStreams {
 
 export interface TaskContext {
   run: TaskRunInfo;
-  /** Aborted when the worker shuts down; long tasks should stop promptly. */
+  /**
+   * Aborted when this attempt must stop: the run was canceled, ran past its maxDuration or was given
+   * up on, or the worker is shutting down. A task that ignores it is cut off after a grace period.
+   */
   signal: AbortSignal;
   metadata: MetadataApi & {
     /** Operations on the parent run's metadata (no-ops for a run without a parent). */
@@ -64,15 +67,31 @@ export interface TaskContext {
   batchTrigger(taskIdentifier: string, items: BatchItem[]): Promise<{ batchId: string; runIds: string[] }>;
   /** Waits, without holding a worker slot, until every child of this run has finished. */
   waitForChildren(): Promise<ChildRunResult[]>;
+  /** True when the worker runs in a process of its own (ending it takes nothing else down). */
+  ownProcess: boolean;
   /** Abortable sleep. */
   sleep(ms: number): Promise<void>;
   streams: TaskStreams;
   log(message: string, fields?: Record<string, unknown>): void;
 }
 
+/** Retry settings of a task (the worker reads them as @runfeed/core's RetryOptions). */
+export interface TaskRetryOptions {
+  /** Attempts in all, the first included. */
+  maxAttempts?: number;
+  factor?: number;
+  minTimeoutInMs?: number;
+  maxTimeoutInMs?: number;
+  randomize?: boolean;
+}
+
 export interface TaskDefinition<TPayload = unknown, TOutput = unknown> {
   id: string;
   description: string;
+  /** Attempts and backoff; a trigger's `maxAttempts` overrides `retry.maxAttempts`. One attempt when unset. */
+  retry?: TaskRetryOptions;
+  /** Seconds an attempt may run before the run is TIMED_OUT; a trigger's `maxDuration` overrides it. */
+  maxDuration?: number;
   run(payload: TPayload, ctx: TaskContext): Promise<TOutput>;
 }
 

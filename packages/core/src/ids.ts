@@ -38,3 +38,4 @@ export function generateAdditionalKey(type: EnvironmentType): string {
 
 export const generateRunFriendlyId = () => `run_${randomString(25, LOWER_ALNUM)}`;
 export const generateBatchFriendlyId = () => `batch_${randomString(25, LOWER_ALNUM)}`;
+export const generateScheduleFriendlyId = () => `sched_${randomString(25, LOWER_ALNUM)}`;

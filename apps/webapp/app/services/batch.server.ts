@@ -7,12 +7,13 @@
  * becomes a run with `batchId` set — all in one transaction, so a bad item leaves no runs behind.
  */
 import { BatchItemNDJSON, generateBatchFriendlyId, type CreateBatchRequestBody } from "@runfeed/core";
-import type { BatchTaskRun, PrismaClient } from "@runfeed/database";
+import type { BatchTaskRun, PrismaClient, TaskRun } from "@runfeed/database";
 import { validate } from "./apiRoute.server";
 import type { AuthenticatedEnvironment } from "./auth.server";
 import { HttpError, badRequest, notFound } from "./httpErrors.server";
 import { isUniqueViolation } from "./runs.server";
 import { triggerRunInTransaction } from "./trigger.server";
+import { armDelayTimers } from "../engine/delays.server";
 
 export async function createBatch(
   prisma: PrismaClient,
@@ -82,8 +83,9 @@ export async function addBatchItems(
   items: BatchItemNDJSON[],
   metadataMaximumSize: number,
 ): Promise<StreamItemsResult> {
+  const delayed: TaskRun[] = [];
   try {
-    return await prisma.$transaction(
+    const result = await prisma.$transaction(
       async (tx) => {
         const rows = await tx.$queryRaw<Array<{ id: string; runCount: number; acceptedIndexes: number[] | null }>>`
           SELECT "id", "runCount", "acceptedIndexes" FROM "BatchTaskRun"
@@ -103,13 +105,14 @@ export async function addBatchItems(
             itemsDeduplicated++;
             continue;
           }
-          await triggerRunInTransaction(tx, {
+          const { run } = await triggerRunInTransaction(tx, {
             environment,
             taskId: item.task,
             body: { payload: item.payload, options: item.options },
             batchId: batch.id,
             metadataMaximumSize,
           });
+          if (run.status === "DELAYED") delayed.push(run);
           accepted.add(item.index);
           itemsAccepted++;
         }
@@ -128,6 +131,8 @@ export async function addBatchItems(
       },
       { maxWait: 10_000, timeout: 60_000 },
     );
+    await armDelayTimers(prisma, delayed);
+    return result;
   } catch (error) {
     // A concurrent trigger took an item's idempotency key mid-transaction: nothing was written; retryable.
     if (isUniqueViolation(error))

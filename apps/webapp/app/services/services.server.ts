@@ -12,7 +12,7 @@ import { createRealtimeServices, type RealtimeServices } from "./realtime/realti
 import { createRealtimeStreams, type RealtimeStreams } from "./realtime/streams/streamServices.server";
 import type { RequestClient } from "./requestClient.server";
 import { createSignInThrottle, type SignInThrottle } from "./signInThrottle.server";
-import { createWorker } from "./worker.server";
+import { createRunEngine, createWorker } from "./worker.server";
 import type { RunWorker } from "../worker/runWorker.server";
 
 export interface Services {
@@ -49,6 +49,15 @@ export function createServices(env: WebappEnv): Services {
   if (worker) {
     worker.start();
     closers.push(() => worker.stop());
+    // The lifecycle's timers run where the worker runs (docs/decisions/090-run-lifecycle-timers.md).
+    const engine = createRunEngine({ env, prisma, logger, worker });
+    const started = engine
+      .start()
+      .catch((error) => logger.error({ err: (error as Error).message }, "engine: timers could not start"));
+    closers.push(async () => {
+      await started;
+      await engine.stop();
+    });
   }
   return {
     env,

@@ -8,6 +8,7 @@ import type { Logger } from "./logger.server";
 import type { PrismaClient } from "@runfeed/database";
 import type { WebappEnv } from "../env.server";
 import { triggerRun } from "./trigger.server";
+import { RunEngine } from "../engine/runEngine.server";
 
 export function createWorker(deps: {
   env: WebappEnv;
@@ -23,6 +24,30 @@ export function createWorker(deps: {
     tasks: exampleTasks,
     metadataMaximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE,
     apiBaseURL: deps.apiBaseURL ?? env.APP_ORIGIN ?? `http://${env.HOST}:${env.PORT}`,
+    heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,
+    cancelGracePeriodMs: env.WORKER_CANCEL_GRACE_PERIOD_MS,
+  });
+}
+
+/** The engine's timers for the runs of `tasks`; `onQueued` wakes the worker of this process. */
+export function createRunEngine(deps: {
+  env: WebappEnv;
+  prisma: PrismaClient;
+  logger: Logger;
+  worker?: RunWorker;
+}): RunEngine {
+  const { env } = deps;
+  const retry = new Map(exampleTasks.map((task) => [task.id, task.retry]));
+  return new RunEngine({
+    prisma: deps.prisma,
+    connectionString: env.DATABASE_URL,
+    logger: deps.logger,
+    retryOptionsOf: (taskIdentifier) => retry.get(taskIdentifier),
+    onQueued: () => deps.worker?.wake(),
+    heartbeatTimeoutMs: env.WORKER_HEARTBEAT_TIMEOUT_MS,
+    sweepIntervalMs: env.ENGINE_SWEEP_INTERVAL_MS,
+    timerPollIntervalMs: env.ENGINE_TIMER_POLL_INTERVAL_MS,
+    timerConcurrency: 4,
   });
 }
 

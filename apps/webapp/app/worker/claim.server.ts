@@ -6,7 +6,9 @@
  * claim the same run); inside an environment the queues take turns, and the environments take
  * turns with each other — one busy environment cannot starve another, and a backlog of child runs
  * cannot starve a new run of another task. Timestamps are written in UTC to match Prisma's
- * `TIMESTAMP(3)` columns.
+ * `TIMESTAMP(3)` columns. A run whose TTL passed is never started (the TTL sweep expires it). The
+ * same statement opens each claimed run's attempt row (engine/heartbeats.server.ts), so a worker
+ * killed right after claiming still leaves an attempt whose missing heartbeats tell.
  */
 import type { PrismaClient } from "@runfeed/database";
 
@@ -25,9 +27,11 @@ export interface ClaimedRun {
   depth: number;
   attemptCount: number;
   startedAt: Date;
+  maxAttempts: number | null;
+  maxDurationInSeconds: number | null;
 }
 
-export async function claimRuns(prisma: PrismaClient, limit: number): Promise<ClaimedRun[]> {
+export async function claimRuns(prisma: PrismaClient, limit: number, workerId = "unnamed"): Promise<ClaimedRun[]> {
   if (limit <= 0) return [];
   return prisma.$queryRaw<ClaimedRun[]>`
     WITH queues AS (
@@ -44,6 +48,7 @@ export async function claimRuns(prisma: PrismaClient, limit: number): Promise<Cl
           AND r.queue IS NOT DISTINCT FROM queues.queue
           AND r.status = 'PENDING'
           AND (r."delayUntil" IS NULL OR r."delayUntil" <= (now() AT TIME ZONE 'UTC'))
+          AND (r."ttlExpiresAt" IS NULL OR r."ttlExpiresAt" > (now() AT TIME ZONE 'UTC'))
         ORDER BY r."queuedAt" ASC NULLS LAST, r."createdAt" ASC, r.id
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED
@@ -60,15 +65,25 @@ export async function claimRuns(prisma: PrismaClient, limit: number): Promise<Cl
     ),
     picked AS (
       SELECT id FROM in_env ORDER BY env_rank, random() LIMIT ${limit}
+    ),
+    claimed AS (
+      UPDATE "TaskRun" t
+      SET status = 'EXECUTING',
+          "startedAt" = (now() AT TIME ZONE 'UTC'),
+          "updatedAt" = (now() AT TIME ZONE 'UTC'),
+          "attemptCount" = t."attemptCount" + 1
+      FROM picked
+      WHERE t.id = picked.id
+      RETURNING t.id, t."friendlyId", t."taskIdentifier", t."runtimeEnvironmentId", t."projectId", t.payload,
+                t."payloadType", t.metadata, t."runTags", t."parentTaskRunId", t."rootTaskRunId", t.depth,
+                t."attemptCount", t."startedAt", t."maxAttempts", t."maxDurationInSeconds"
+    ),
+    attempts AS (
+      INSERT INTO "TaskRunAttempt" ("runId", number, "workerId")
+      SELECT id, "attemptCount", ${workerId} FROM claimed
+      ON CONFLICT ("runId", number) DO UPDATE
+        SET "workerId" = EXCLUDED."workerId", status = 'EXECUTING', "startedAt" = EXCLUDED."startedAt",
+            "heartbeatAt" = EXCLUDED."heartbeatAt", "completedAt" = NULL, error = NULL
     )
-    UPDATE "TaskRun" t
-    SET status = 'EXECUTING',
-        "startedAt" = (now() AT TIME ZONE 'UTC'),
-        "updatedAt" = (now() AT TIME ZONE 'UTC'),
-        "attemptCount" = t."attemptCount" + 1
-    FROM picked
-    WHERE t.id = picked.id
-    RETURNING t.id, t."friendlyId", t."taskIdentifier", t."runtimeEnvironmentId", t."projectId", t.payload,
-              t."payloadType", t.metadata, t."runTags", t."parentTaskRunId", t."rootTaskRunId", t.depth,
-              t."attemptCount", t."startedAt"`;
+    SELECT * FROM claimed`;
 }
