@@ -14,13 +14,11 @@ import { fileURLToPath } from "node:url";
 import { createRequestHandler } from "@remix-run/express";
 import type { ActionFunction, AppLoadContext, LoaderFunction, ServerBuild } from "@remix-run/node";
 import express from "express";
-import pg from "pg";
 import type { WebappEnv } from "../app/env.server.js";
 import { refuseCrossOrigin } from "../app/services/csrf.server.js";
 import { compileTrust, createClientResolver } from "../app/services/requestClient.server.js";
 import { securityHeaders } from "../app/services/securityHeaders.server.js";
 import { createServices, type Services } from "../app/services/services.server.js";
-import { registerWritePool } from "../app/services/writeBuffer.server.js";
 
 export const APP_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUILD_ENTRY = `${APP_ROOT}/build/server/index.js`;
@@ -43,11 +41,6 @@ export async function createWebapp(env: WebappEnv): Promise<Webapp> {
     );
   }
   const services = createServices(env);
-  // The metadata writes' own small pool (writeBuffer.server.ts); at most one statement in flight.
-  const writePool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
-  writePool.on("error", (error) => services.logger.warn({ err: error.message }, "write pool connection error"));
-  registerWritePool(services.prisma, writePool);
-  services.onClose(() => writePool.end());
   const app = express();
   app.disable("x-powered-by");
   // Express (and so @remix-run/express's request.url) believes forwarded headers from the same proxies.

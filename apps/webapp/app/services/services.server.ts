@@ -3,16 +3,23 @@
  * Remix loaders/actions as `context.services` (server/app.ts). No module-level singletons, so tests
  * can run several instances side by side.
  */
+import type { Cookie } from "@remix-run/node";
 import { Redis } from "ioredis";
+import pg from "pg";
 import { createPrismaClient, type PrismaClient } from "@runfeed/database";
 import type { WebappEnv } from "../env.server";
+import { Authenticator } from "./auth.server";
 import { createLogger, type Logger } from "./logger.server";
+import { RunMetadataWriter } from "./metadata.server";
 import { createMetrics, type Metrics } from "./metrics.server";
 import { createRealtimeServices, type RealtimeServices } from "./realtime/realtimeServices.server";
 import { createRealtimeStreams, type RealtimeStreams } from "./realtime/streams/streamServices.server";
+import { FeedLookups } from "./realtime/feedLookups.server";
 import type { RequestClient } from "./requestClient.server";
+import { createSessionCookie } from "./session.server";
 import { createSignInThrottle, type SignInThrottle } from "./signInThrottle.server";
 import { createWorker } from "./worker.server";
+import { pgFlush } from "./writeBuffer.server";
 import type { RunWorker } from "../worker/runWorker.server";
 
 export interface Services {
@@ -21,6 +28,16 @@ export interface Services {
   redis: Redis;
   logger: Logger;
   metrics: Metrics;
+  /** Bearer authentication with this instance's key, token and environment caches (auth.server.ts). */
+  auth: Authenticator;
+  /** The dashboard's session cookie, signed with SESSION_SECRET (session.server.ts). */
+  sessionCookie: Cookie;
+  /** The metadata writes' own small `pg` pool, for their prepared statements (writeBuffer.server.ts). */
+  writePool: pg.Pool;
+  /** Queues and groups metadata writes per run, with this instance's run caches (metadata.server.ts). */
+  metadataWriter: RunMetadataWriter;
+  /** The realtime routes' run and batch lookups, with their fixed fields remembered (feedLookups.server.ts). */
+  feedLookups: FeedLookups;
   /** Realtime feed: concurrency limiter and createdAt cache (services/realtime). */
   realtime: RealtimeServices;
   /** Realtime streams: Redis store, live hub, Postgres archive, sweeper (services/realtime/streams). */
@@ -41,11 +58,20 @@ export function createServices(env: WebappEnv): Services {
   redis.on("error", (error) => logger.debug({ err: error.message }, "redis connection error"));
   const closers: Array<() => Promise<void> | void> = [];
   const metrics = createMetrics();
+  // At most one statement in flight (the write buffer's), so two connections are enough.
+  const writePool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+  writePool.on("error", (error) => logger.warn({ err: error.message }, "write pool connection error"));
+  closers.push(() => writePool.end());
+  const metadataWriter = new RunMetadataWriter({
+    prisma,
+    maximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE,
+    flush: pgFlush(writePool),
+  });
   const realtime = createRealtimeServices({ env, redis, logger, metrics });
   closers.push(() => realtime.close());
   const streams = createRealtimeStreams({ env, redis, prisma, logger, metrics });
   closers.push(() => streams.close());
-  const worker = env.WORKER_ENABLED ? createWorker({ env, prisma, logger }) : undefined;
+  const worker = env.WORKER_ENABLED ? createWorker({ env, prisma, logger, metadataWriter }) : undefined;
   if (worker) {
     worker.start();
     closers.push(() => worker.stop());
@@ -56,6 +82,11 @@ export function createServices(env: WebappEnv): Services {
     redis,
     logger,
     metrics,
+    auth: new Authenticator({ prisma }),
+    sessionCookie: createSessionCookie(env),
+    writePool,
+    metadataWriter,
+    feedLookups: new FeedLookups({ prisma }),
     realtime,
     streams,
     signInThrottle: createSignInThrottle(redis, env),

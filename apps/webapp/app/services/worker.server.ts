@@ -5,6 +5,7 @@
 import { exampleTasks, sampleCsv } from "../../../../examples/tasks/index";
 import { RunWorker } from "../worker/runWorker.server";
 import type { Logger } from "./logger.server";
+import type { RunMetadataWriter } from "./metadata.server";
 import type { PrismaClient } from "@runfeed/database";
 import type { WebappEnv } from "../env.server";
 import { triggerRun } from "./trigger.server";
@@ -13,6 +14,7 @@ export function createWorker(deps: {
   env: WebappEnv;
   prisma: PrismaClient;
   logger: Logger;
+  metadataWriter: RunMetadataWriter;
   /** Where tasks reach the API; defaults to APP_ORIGIN, else http://HOST:PORT. */
   apiBaseURL?: string;
 }): RunWorker {
@@ -20,6 +22,7 @@ export function createWorker(deps: {
   return new RunWorker({
     prisma: deps.prisma,
     logger: deps.logger,
+    metadataWriter: deps.metadataWriter,
     tasks: exampleTasks,
     metadataMaximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE,
     apiBaseURL: deps.apiBaseURL ?? env.APP_ORIGIN ?? `http://${env.HOST}:${env.PORT}`,

@@ -17,13 +17,15 @@ import type { PrismaClient } from "@runfeed/database";
 import type { ChildRunResult, TaskContext, TaskDefinition } from "../../../../examples/tasks/types";
 import type { Logger } from "../services/logger.server";
 import { claimRuns, type ClaimedRun } from "./claim.server";
-import { updateRunMetadata } from "../services/metadata.server";
+import { updateRunMetadata, type RunMetadataWriter } from "../services/metadata.server";
 import { signPublicToken } from "../services/auth.server";
 import { createChildBatch } from "./runs.server";
 
 export interface RunWorkerOptions {
   prisma: PrismaClient;
   logger: Logger;
+  /** The app instance's metadata writer (Services.metadataWriter): tasks write as PUT …/metadata does. */
+  metadataWriter: RunMetadataWriter;
   tasks: ReadonlyArray<TaskDefinition<any, any>>;
   /** Runs executing at once in this process (waiting parents excluded). */
   concurrency?: number;
@@ -253,13 +255,13 @@ export class RunWorker {
     const signal = this.#abort.signal;
     let current: Record<string, unknown> = parseObject(run.metadata);
     // The same metadata service as PUT /api/v1/runs/:id/metadata (no lost increments, size limit).
-    const options = { maximumSize: this.#options.metadataMaximumSize };
+    const writer = this.#options.metadataWriter;
     const apply = async (operations: MetadataOperation[]) => {
-      current = await updateRunMetadata(prisma, run.runtimeEnvironmentId, run.id, { operations }, options);
+      current = await updateRunMetadata(writer, run.runtimeEnvironmentId, run.id, { operations });
     };
     const applyParent = async (operations: MetadataOperation[]) => {
       if (run.parentTaskRunId)
-        await updateRunMetadata(prisma, run.runtimeEnvironmentId, run.id, { parentOperations: operations }, options);
+        await updateRunMetadata(writer, run.runtimeEnvironmentId, run.id, { parentOperations: operations });
     };
     return {
       run: {

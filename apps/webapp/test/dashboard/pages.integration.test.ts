@@ -97,7 +97,7 @@ describe("dashboard pages", () => {
     const user = await seedDemoUser(prisma);
     expect(user.email).toBe("demo@runfeed.dev");
     await signIn(app.url, user.email, user.password);
-    const worker = createWorker({ env: app.webapp.services.env, prisma, logger });
+    const worker = createWorker({ ...app.webapp.services });
     try {
       const scenario = await seedDemoScenario({ prisma, worker }, { rows: 120, rowDelayMs: 5 });
       worker.start();

@@ -11,8 +11,8 @@ describe("example worker", () => {
   let worker: RunWorker;
   beforeAll(async () => {
     app = await startTestWebapp();
-    const { prisma, logger } = app.webapp.services;
-    worker = new RunWorker({ prisma, logger, tasks: exampleTasks, pollIntervalMs: 50 });
+    const { prisma, logger, metadataWriter } = app.webapp.services;
+    worker = new RunWorker({ prisma, logger, metadataWriter, tasks: exampleTasks, pollIntervalMs: 50 });
   });
   afterAll(async () => {
     await worker.stop();
