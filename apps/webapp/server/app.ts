@@ -18,7 +18,7 @@ import type { WebappEnv } from "../app/env.server.js";
 import { refuseCrossOrigin } from "../app/services/csrf.server.js";
 import { compileTrust, createClientResolver } from "../app/services/requestClient.server.js";
 import { securityHeaders } from "../app/services/securityHeaders.server.js";
-import { createServices, type Services } from "../app/services/services.server.js";
+import { createServices, type Services, type ServicesOptions } from "../app/services/services.server.js";
 
 export const APP_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUILD_ENTRY = `${APP_ROOT}/build/server/index.js`;
@@ -34,13 +34,13 @@ export interface Webapp {
   close(): Promise<void>;
 }
 
-export async function createWebapp(env: WebappEnv): Promise<Webapp> {
+export async function createWebapp(env: WebappEnv, options: ServicesOptions = {}): Promise<Webapp> {
   if (env.NODE_ENV === "production" && !existsSync(BUILD_ENTRY)) {
     throw new Error(
       `NODE_ENV=production serves the built bundle, and ${BUILD_ENTRY} is missing: run \`pnpm --filter @runfeed/webapp build\``,
     );
   }
-  const services = createServices(env);
+  const services = createServices(env, options);
   const app = express();
   app.disable("x-powered-by");
   // Express (and so @remix-run/express's request.url) believes forwarded headers from the same proxies.

@@ -21,6 +21,7 @@ import { createSignInThrottle, type SignInThrottle } from "./signInThrottle.serv
 import { createWorker } from "./worker.server";
 import { pgFlush } from "./writeBuffer.server";
 import type { RunWorker } from "../worker/runWorker.server";
+import { TaskRegistry, type AnyTask } from "../worker/taskRegistry.server";
 
 export interface Services {
   env: WebappEnv;
@@ -44,6 +45,8 @@ export interface Services {
   streams: RealtimeStreams;
   /** Failed sign-ins per account and client address (signInThrottle.server.ts). */
   signInThrottle: SignInThrottle;
+  /** The task functions this process runs (handed in by the process that starts the webapp). */
+  tasks: TaskRegistry;
   /** The example worker (app/worker), when WORKER_ENABLED; `wake()` it after triggering in-process. */
   worker: RunWorker | undefined;
   /** Hooks run by close(), in reverse order of registration (workers, timers, connections). */
@@ -51,7 +54,12 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function createServices(env: WebappEnv): Services {
+export interface ServicesOptions {
+  /** The task functions the worker runs (server/index.ts hands in the example tasks); none by default. */
+  tasks?: ReadonlyArray<AnyTask>;
+}
+
+export function createServices(env: WebappEnv, options: ServicesOptions = {}): Services {
   const logger = createLogger(env.LOG_LEVEL);
   const prisma = createPrismaClient(env.DATABASE_URL, { max: env.DATABASE_POOL_SIZE });
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false });
@@ -71,7 +79,8 @@ export function createServices(env: WebappEnv): Services {
   closers.push(() => realtime.close());
   const streams = createRealtimeStreams({ env, redis, prisma, logger, metrics });
   closers.push(() => streams.close());
-  const worker = env.WORKER_ENABLED ? createWorker({ env, prisma, logger, metadataWriter }) : undefined;
+  const tasks = new TaskRegistry(options.tasks);
+  const worker = env.WORKER_ENABLED ? createWorker({ env, prisma, logger, metadataWriter, tasks }) : undefined;
   if (worker) {
     worker.start();
     closers.push(() => worker.stop());
@@ -87,6 +96,7 @@ export function createServices(env: WebappEnv): Services {
     writePool,
     metadataWriter,
     feedLookups: new FeedLookups({ prisma }),
+    tasks,
     realtime,
     streams,
     signInThrottle: createSignInThrottle(redis, env),
