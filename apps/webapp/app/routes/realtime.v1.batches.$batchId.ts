@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { createApiRoute } from "../services/apiRoute.server";
 import { proxyRealtimeFeed } from "../services/realtime/shapeProxy.server";
-import { ResourceId } from "../services/runs.server";
+import { ResourceId } from "../services/runLookup.server";
 
 const route = createApiRoute(
   {

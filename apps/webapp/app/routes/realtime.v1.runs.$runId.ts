@@ -6,7 +6,7 @@
 import { createApiRoute } from "../services/apiRoute.server";
 import { runResources } from "../services/realtime/feedLookups.server";
 import { proxyRealtimeFeed } from "../services/realtime/shapeProxy.server";
-import { RunIdParams } from "../services/runs.server";
+import { RunIdParams } from "../services/runLookup.server";
 
 const route = createApiRoute(
   {
