@@ -2,7 +2,7 @@
  * Tasks that show the run lifecycle's states in the feed (docs/decisions/090-run-lifecycle-timers.md):
  * a retry, a long run that honours cancel, and a worker crash.
  */
-import { defineTask } from "./types.js";
+import { defineTask } from "@runfeed/sdk";
 
 /** Fails its first attempt and succeeds on the second: REATTEMPTING, then COMPLETED with 2 attempts. */
 export const flakyOnce = defineTask<{ message?: string }, { attempt: number; message: string }>({

@@ -14,13 +14,11 @@ import { fileURLToPath } from "node:url";
 import { createRequestHandler } from "@remix-run/express";
 import type { ActionFunction, AppLoadContext, LoaderFunction, ServerBuild } from "@remix-run/node";
 import express from "express";
-import pg from "pg";
 import type { WebappEnv } from "../app/env.server.js";
 import { refuseCrossOrigin } from "../app/services/csrf.server.js";
 import { compileTrust, createClientResolver } from "../app/services/requestClient.server.js";
 import { securityHeaders } from "../app/services/securityHeaders.server.js";
-import { createServices, type Services } from "../app/services/services.server.js";
-import { registerWritePool } from "../app/services/writeBuffer.server.js";
+import { createServices, type Services, type ServicesOptions } from "../app/services/services.server.js";
 
 export const APP_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUILD_ENTRY = `${APP_ROOT}/build/server/index.js`;
@@ -36,18 +34,13 @@ export interface Webapp {
   close(): Promise<void>;
 }
 
-export async function createWebapp(env: WebappEnv): Promise<Webapp> {
+export async function createWebapp(env: WebappEnv, options: ServicesOptions = {}): Promise<Webapp> {
   if (env.NODE_ENV === "production" && !existsSync(BUILD_ENTRY)) {
     throw new Error(
       `NODE_ENV=production serves the built bundle, and ${BUILD_ENTRY} is missing: run \`pnpm --filter @runfeed/webapp build\``,
     );
   }
-  const services = createServices(env);
-  // The metadata writes' own small pool (writeBuffer.server.ts); at most one statement in flight.
-  const writePool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
-  writePool.on("error", (error) => services.logger.warn({ err: error.message }, "write pool connection error"));
-  registerWritePool(services.prisma, writePool);
-  services.onClose(() => writePool.end());
+  const services = createServices(env, options);
   const app = express();
   app.disable("x-powered-by");
   // Express (and so @remix-run/express's request.url) believes forwarded headers from the same proxies.
@@ -154,52 +147,46 @@ export async function listen(webapp: Webapp, port: number, host: string): Promis
  * Routes served without Express, Remix's request conversion and its router: the Remix route module
  * (same module instance as Remix's own, from the same build) is called with a Fetch Request built
  * straight from the node request, and its Response written back. Only routes declared with
- * `createApiRoute` (which never throw and answer every method themselves) belong here; the path
- * patterns mirror their file names. The write routes' Request has no abort signal wired to the
- * connection (these handlers never use it; wiring one cost more than the rest of the conversion); the
- * realtime routes' has (serveStreamingRoute).
+ * `createApiRoute` (which never throw and answer every method themselves) belong here. Each is named
+ * by its Remix route id; its path pattern is derived from the id (hotRoute), and
+ * test/hotRoutes.test.ts checks every one against Remix's own route table. The write routes' Request
+ * has no abort signal wired to the connection (these handlers never use it; wiring one cost more than
+ * the rest of the conversion); the realtime routes' has (serveStreamingRoute).
  */
-const HOT_ROUTES: readonly HotRoute[] = [
-  { id: "routes/api.v1.runs.$runId.metadata", pattern: /^\/api\/v1\/runs\/([^/]+)\/metadata\/?$/, param: "runId" },
-  { id: "routes/api.v1.tasks.$taskId.trigger", pattern: /^\/api\/v1\/tasks\/([^/]+)\/trigger\/?$/, param: "taskId" },
+export const HOT_ROUTES: readonly HotRoute[] = [
+  hotRoute("routes/api.v1.runs.$runId.metadata"),
+  hotRoute("routes/api.v1.tasks.$taskId.trigger"),
   // Realtime feeds (docs/decisions/071-realtime-repoll-cpu.md): GET only (no body), their handlers abort
   // the upstream long-poll and release the limiter slot through the request's signal, and their bodies
   // stream (SSE), so they get a signal wired to the connection and a streamed response.
-  {
-    id: "routes/realtime.v1.runs.$runId",
-    pattern: /^\/realtime\/v1\/runs\/([^/]+)\/?$/,
-    param: "runId",
-    realtime: true,
-  },
-  { id: "routes/realtime.v1.runs", pattern: /^\/realtime\/v1\/runs\/?$/, realtime: true },
-  {
-    id: "routes/realtime.v1.batches.$batchId",
-    pattern: /^\/realtime\/v1\/batches\/([^/]+)\/?$/,
-    param: "batchId",
-    realtime: true,
-  },
+  hotRoute("routes/realtime.v1.runs.$runId", { realtime: true }),
+  hotRoute("routes/realtime.v1.runs", { realtime: true }),
+  hotRoute("routes/realtime.v1.batches.$batchId", { realtime: true }),
   // Stream readers (docs/decisions/081-realtime-streams.md): SSE bodies held open, like the feeds.
-  {
-    id: "routes/realtime.v1.streams.$runId.input.$streamId",
-    pattern: /^\/realtime\/v1\/streams\/([^/]+)\/input\/([^/]+)\/?$/,
-    param: ["runId", "streamId"],
-    realtime: true,
-  },
-  {
-    id: "routes/realtime.v1.streams.$runId.$streamId",
-    pattern: /^\/realtime\/v1\/streams\/([^/]+)\/([^/]+)\/?$/,
-    param: ["runId", "streamId"],
-    realtime: true,
-  },
+  hotRoute("routes/realtime.v1.streams.$runId.input.$streamId", { realtime: true }),
+  hotRoute("routes/realtime.v1.streams.$runId.$streamId", { realtime: true }),
 ];
+
+/**
+ * A hot route from its Remix route id, by the flat-routes file convention these routes use: each dot
+ * is a `/`, a `$name` segment is a parameter (no layouts, pathless or optional segments among them).
+ */
+function hotRoute(id: string, options: { realtime?: boolean } = {}): HotRoute {
+  const segments = id.replace(/^routes\//, "").split(".");
+  const param = segments.filter((segment) => segment.startsWith("$")).map((segment) => segment.slice(1));
+  const path = segments.map((segment) => (segment.startsWith("$") ? "([^/]+)" : segment.replace(/\W/g, "\\$&")));
+  return { id, pattern: new RegExp(`^/${path.join("/")}/?$`), param, realtime: options.realtime };
+}
+
 /** Larger (or unsized, chunked) bodies take the Remix path, which streams them to the route. */
 const HOT_BODY_LIMIT = 256 * 1024;
 
-interface HotRoute {
+export interface HotRoute {
+  /** The Remix route id (its module in the build). */
   id: string;
   pattern: RegExp;
   /** The names of the pattern's groups, in order. */
-  param?: string | readonly string[];
+  param: readonly string[];
   /** Signal tied to the connection, streamed response body (the realtime proxy routes). */
   realtime?: boolean;
 }
@@ -234,8 +221,7 @@ function matchHotRoute(req: IncomingMessage): HotMatch | undefined {
     const m = route.pattern.exec(pathname);
     if (!m) continue;
     try {
-      const names = typeof route.param === "string" ? [route.param] : (route.param ?? []);
-      const params = Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(m[i + 1]!)]));
+      const params = Object.fromEntries(route.param.map((name, i) => [name, decodeURIComponent(m[i + 1]!)]));
       return { id: route.id, params, realtime };
     } catch {
       return undefined; // malformed escapes: let Remix answer as it always has

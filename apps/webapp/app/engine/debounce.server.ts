@@ -8,7 +8,7 @@
  */
 import { parseDurationMs, type TriggerTaskOptions } from "@runfeed/core";
 import type { TaskRun } from "@runfeed/database";
-import type { Db } from "../services/runs.server";
+import type { Db } from "../services/runLookup.server";
 
 /** Without `maxDelay`, a burst can push its run back for at most this long. */
 export const DEFAULT_DEBOUNCE_MAX_DELAY_MS = 3_600_000;

@@ -5,7 +5,7 @@
  */
 import type { PrismaClient, TaskRun } from "@runfeed/database";
 import { bucketOf, setBucketTimer, TIMERS } from "./timers.server";
-import type { Db } from "../services/runs.server";
+import type { Db } from "../services/runLookup.server";
 import { badRequest, unprocessable } from "../services/httpErrors.server";
 import { resolveDelay } from "@runfeed/core";
 

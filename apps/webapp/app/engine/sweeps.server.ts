@@ -5,7 +5,7 @@
  * Timestamps are written in UTC to match Prisma's `TIMESTAMP(3)` columns.
  */
 import { EXPIRED_RUN_MESSAGE_TEMPLATE } from "@runfeed/core";
-import type { Db } from "../services/runs.server";
+import type { Db } from "../services/runLookup.server";
 
 /** DELAYED runs whose `delayUntil` passed → PENDING with `queuedAt`. Returns how many. */
 export function promoteDueDelayedRuns(db: Db): Promise<number> {

@@ -7,7 +7,7 @@
  */
 import { Logger as GraphileLogger, run, type Runner, type TaskList } from "graphile-worker";
 import type { Logger } from "../services/logger.server";
-import type { Db } from "../services/runs.server";
+import type { Db } from "../services/runLookup.server";
 
 /** Every timer the engine sets. */
 export const TIMERS = {

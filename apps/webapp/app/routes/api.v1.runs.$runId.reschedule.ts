@@ -6,7 +6,7 @@ import { RescheduleRunRequestBody } from "@runfeed/core";
 import { createApiRoute } from "../services/apiRoute.server";
 import { rescheduleRun } from "../engine/delays.server";
 import { presentRetrievedRun } from "../services/retrieve.server";
-import { RunIdParams, runWhere } from "../services/runs.server";
+import { RunIdParams, runWhere } from "../services/runLookup.server";
 
 const route = createApiRoute(
   {

@@ -11,7 +11,7 @@ import type { BatchTaskRun, PrismaClient, TaskRun } from "@runfeed/database";
 import { validate } from "./apiRoute.server";
 import type { AuthenticatedEnvironment } from "./auth.server";
 import { HttpError, badRequest, notFound } from "./httpErrors.server";
-import { isUniqueViolation } from "./runs.server";
+import { isUniqueViolation } from "./runLookup.server";
 import { triggerRunInTransaction } from "./trigger.server";
 import { armDelayTimers } from "../engine/delays.server";
 

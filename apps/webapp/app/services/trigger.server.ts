@@ -33,7 +33,7 @@ import {
 import type { Prisma, PrismaClient, TaskRun } from "@runfeed/database";
 import type { AuthenticatedEnvironment } from "./auth.server";
 import { HttpError, badRequest, unprocessable } from "./httpErrors.server";
-import { isUniqueViolation, runWhere, type Db } from "./runs.server";
+import { isUniqueViolation, runWhere, type Db } from "./runLookup.server";
 import { armDelayTimers } from "../engine/delays.server";
 import { debounceTrigger, debounceWindow, isDebounceKeyConflict } from "../engine/debounce.server";
 

@@ -5,7 +5,8 @@
  */
 import { runs, tasks } from "@trigger.dev/sdk";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { exampleTasks, sleepy, type TaskDefinition } from "../../../../examples/tasks/index.js";
+import { exampleTasks, sleepy } from "@runfeed/example-tasks";
+import type { TaskDefinition } from "@runfeed/sdk";
 import { backwardSteps, startLifecycleApp, statusesOf, watchRun, type LifecycleApp } from "./support.js";
 
 /** Runs of `sleepy` whose signal fired, by run id, with the reason's message. */

@@ -10,7 +10,9 @@ import { randomBytes } from "node:crypto";
 import { configure, runs } from "@trigger.dev/sdk";
 import { isRunStatusTransitionAllowed } from "@runfeed/core";
 import { startShapeServer, type ShapeServer } from "../../../shape-sync/src/server.js";
-import { exampleTasks, type TaskDefinition } from "../../../../examples/tasks/index.js";
+import { exampleTasks } from "@runfeed/example-tasks";
+import type { TaskDefinition } from "@runfeed/sdk";
+import { TaskRegistry } from "../../app/worker/taskRegistry.server.js";
 import { RunEngine } from "../../app/engine/runEngine.server.js";
 import { RunWorker } from "../../app/worker/runWorker.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
@@ -55,25 +57,25 @@ export async function startLifecycleApp(
       },
     },
   );
-  const { prisma, logger } = app.webapp.services;
-  const tasks = options.tasks ?? exampleTasks;
+  const { prisma, logger, metadataWriter } = app.webapp.services;
+  const tasks = new TaskRegistry(options.tasks ?? exampleTasks);
   const worker = new RunWorker({
     prisma,
     logger,
+    metadataWriter,
     tasks,
     concurrency: options.concurrency ?? 4,
     pollIntervalMs: 50,
     heartbeatIntervalMs: LIFECYCLE_TIMING.heartbeatIntervalMs,
     cancelGracePeriodMs: LIFECYCLE_TIMING.cancelGracePeriodMs,
   });
-  const retry = new Map(tasks.map((task) => [task.id, task.retry]));
   const engines: RunEngine[] = [];
   const addEngine = async () => {
     const engine = new RunEngine({
       prisma,
       connectionString: app.database.url,
       logger,
-      retryOptionsOf: (id) => retry.get(id),
+      retryOptionsOf: (id) => tasks.get(id)?.retry,
       onQueued: () => worker.wake(),
       heartbeatTimeoutMs: LIFECYCLE_TIMING.heartbeatTimeoutMs,
       sweepIntervalMs: LIFECYCLE_TIMING.sweepIntervalMs,

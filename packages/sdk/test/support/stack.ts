@@ -6,7 +6,7 @@
  */
 import { freePort, spawnShapeSync, type ShapeSyncProcess as ShapeSync } from "../../../devstack/src/index.js";
 import { startTestWebapp, type TestWebapp } from "../../../../apps/webapp/test/support/webapp.js";
-import { createWorker } from "../../../../apps/webapp/app/services/worker.server.js";
+import { createWorker } from "../../../../apps/webapp/app/worker/createWorker.server.js";
 
 export interface Stack {
   app: TestWebapp;
@@ -42,8 +42,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     secretKey: app.project.environments[0]!.apiKey,
     startWorker() {
       if (worker) return;
-      const { env, prisma, logger } = app.webapp.services;
-      worker = createWorker({ env, prisma, logger, apiBaseURL: app.url });
+      worker = createWorker({ ...app.webapp.services, apiBaseURL: app.url });
       worker.start();
     },
     async stopWorker() {

@@ -1,7 +1,9 @@
 /**
- * The contract between task functions and the worker that runs them (apps/webapp/app/worker).
- * Task modules import only this file, so they stay free of the webapp, Prisma and env.
+ * The contract between task functions and the worker that runs them (runfeed's example worker):
+ * a task module imports these types and `defineTask` from @runfeed/sdk, so it stays free of the
+ * webapp, Prisma and env, and the worker is handed the tasks by the process that starts it.
  */
+import type { RetryOptions } from "@runfeed/core";
 export interface TaskRunInfo {
   /** Internal id. */
   id: string;
@@ -21,7 +23,7 @@ export interface MetadataApi {
   replace(value: Record<string, unknown>): Promise<void>;
 }
 
-export interface BatchItem {
+export interface ChildBatchItem {
   payload: unknown;
   tags?: string[];
 }
@@ -64,7 +66,7 @@ export interface TaskContext {
    * Triggers child runs of this run as one batch. Idempotent per run: calling it again after a
    * restart returns the batch created the first time.
    */
-  batchTrigger(taskIdentifier: string, items: BatchItem[]): Promise<{ batchId: string; runIds: string[] }>;
+  batchTrigger(taskIdentifier: string, items: ChildBatchItem[]): Promise<{ batchId: string; runIds: string[] }>;
   /** Waits, without holding a worker slot, until every child of this run has finished. */
   waitForChildren(): Promise<ChildRunResult[]>;
   /** True when the worker runs in a process of its own (ending it takes nothing else down). */
@@ -75,23 +77,15 @@ export interface TaskContext {
   log(message: string, fields?: Record<string, unknown>): void;
 }
 
-/** Retry settings of a task (the worker reads them as @runfeed/core's RetryOptions). */
-export interface TaskRetryOptions {
-  /** Attempts in all, the first included. */
-  maxAttempts?: number;
-  factor?: number;
-  minTimeoutInMs?: number;
-  maxTimeoutInMs?: number;
-  randomize?: boolean;
-}
-
 export interface TaskDefinition<TPayload = unknown, TOutput = unknown> {
   id: string;
   description: string;
   /** Attempts and backoff; a trigger's `maxAttempts` overrides `retry.maxAttempts`. One attempt when unset. */
-  retry?: TaskRetryOptions;
+  retry?: RetryOptions;
   /** Seconds an attempt may run before the run is TIMED_OUT; a trigger's `maxDuration` overrides it. */
   maxDuration?: number;
+  /** A payload to try the task with (the dashboard's "import sample data"). */
+  samplePayload?: () => TPayload;
   run(payload: TPayload, ctx: TaskContext): Promise<TOutput>;
 }
 

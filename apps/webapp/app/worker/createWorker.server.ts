@@ -1,0 +1,55 @@
+/**
+ * Wiring of the example worker (style rule 8: the class takes plain options, this module takes the
+ * services). createServices starts it when WORKER_ENABLED and stops it on close.
+ */
+import type { PrismaClient } from "@runfeed/database";
+import type { WebappEnv } from "../env.server";
+import { RunWorker } from "./runWorker.server";
+import { RunEngine } from "../engine/runEngine.server";
+import type { TaskRegistry } from "./taskRegistry.server";
+import type { Logger } from "../services/logger.server";
+import type { RunMetadataWriter } from "../services/metadata.server";
+
+export function createWorker(deps: {
+  env: WebappEnv;
+  prisma: PrismaClient;
+  logger: Logger;
+  metadataWriter: RunMetadataWriter;
+  tasks: TaskRegistry;
+  /** Where tasks reach the API; defaults to APP_ORIGIN, else http://HOST:PORT. */
+  apiBaseURL?: string;
+}): RunWorker {
+  const { env } = deps;
+  return new RunWorker({
+    prisma: deps.prisma,
+    logger: deps.logger,
+    metadataWriter: deps.metadataWriter,
+    tasks: deps.tasks,
+    metadataMaximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE,
+    apiBaseURL: deps.apiBaseURL ?? env.APP_ORIGIN ?? `http://${env.HOST}:${env.PORT}`,
+    heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,
+    cancelGracePeriodMs: env.WORKER_CANCEL_GRACE_PERIOD_MS,
+  });
+}
+
+/** The engine's timers (docs/decisions/090-run-lifecycle-timers.md); `onQueued` wakes this process's worker. */
+export function createRunEngine(deps: {
+  env: WebappEnv;
+  prisma: PrismaClient;
+  logger: Logger;
+  tasks: TaskRegistry;
+  worker?: RunWorker;
+}): RunEngine {
+  const { env } = deps;
+  return new RunEngine({
+    prisma: deps.prisma,
+    connectionString: env.DATABASE_URL,
+    logger: deps.logger,
+    retryOptionsOf: (taskIdentifier) => deps.tasks.get(taskIdentifier)?.retry,
+    onQueued: () => deps.worker?.wake(),
+    heartbeatTimeoutMs: env.WORKER_HEARTBEAT_TIMEOUT_MS,
+    sweepIntervalMs: env.ENGINE_SWEEP_INTERVAL_MS,
+    timerPollIntervalMs: env.ENGINE_TIMER_POLL_INTERVAL_MS,
+    timerConcurrency: 4,
+  });
+}
