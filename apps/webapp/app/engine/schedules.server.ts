@@ -144,3 +144,21 @@ export function presentSchedule(schedule: TaskSchedule, environment: { id: strin
     environments: [{ id: environment.id, type: environment.type }],
   };
 }
+
+/** An environment's schedules, newest first, a page at a time. */
+export async function listSchedules(
+  prisma: PrismaClient,
+  environmentId: string,
+  page: { page: number; perPage: number },
+): Promise<{ schedules: TaskSchedule[]; count: number }> {
+  const [schedules, count] = await prisma.$transaction([
+    prisma.taskSchedule.findMany({
+      where: { runtimeEnvironmentId: environmentId },
+      orderBy: { createdAt: "desc" },
+      skip: (page.page - 1) * page.perPage,
+      take: page.perPage,
+    }),
+    prisma.taskSchedule.count({ where: { runtimeEnvironmentId: environmentId } }),
+  ]);
+  return { schedules, count };
+}

@@ -39,32 +39,36 @@ afterAll(async () => {
 });
 
 describe("run lifecycle through the official SDK", () => {
-  it("delayed → queued → executing → completed, with delayUntil and queuedAt", async () => {
-    const handle = await tasks.trigger("hello-world", { name: "later", delayMs: 300 }, { delay: "2s" });
-    const triggeredAt = Date.now();
-    const steps = await watchRun(handle.id);
+  it("delayed → queued → executing → completed (rescheduled once the feed is open), with delayUntil and queuedAt", async () => {
+    const handle = await tasks.trigger("hello-world", { name: "later", delayMs: 300 }, { delay: "1h" });
+    let rescheduledAt = 0;
+    const steps = await watchRun(handle.id, {
+      onOpen: async () => {
+        rescheduledAt = Date.now();
+        const rescheduled = await runs.reschedule(handle.id, { delay: "1s" });
+        expect(rescheduled.status).toBe("DELAYED");
+      },
+    });
     expect(statusesOf(steps)).toEqual(["DELAYED", "QUEUED", "EXECUTING", "COMPLETED"]);
     const run = await row(handle.id);
-    expect(run.delayUntil!.getTime()).toBeGreaterThanOrEqual(triggeredAt + 1_000);
+    expect(run.delayUntil!.getTime()).toBeGreaterThanOrEqual(rescheduledAt + 900);
     expect(run.queuedAt!.getTime()).toBeGreaterThanOrEqual(run.delayUntil!.getTime());
+    expect(run.output).toBe(JSON.stringify({ greeting: "Hello, later!" }));
     expect(backwardSteps(steps)).toEqual([]);
   });
 
-  it("a rescheduled delayed run runs at its new time", async () => {
-    const handle = await tasks.trigger("hello-world", { delayMs: 10 }, { delay: "1h" });
-    const rescheduled = await runs.reschedule(handle.id, { delay: "1s" });
-    expect(rescheduled.status).toBe("DELAYED");
+  it("a delay that passes queues the run; a run no longer delayed cannot be rescheduled", async () => {
+    const handle = await tasks.trigger("hello-world", { delayMs: 10 }, { delay: "1s" });
     const steps = await watchRun(handle.id);
     expect(statusesOf(steps).at(-1)).toBe("COMPLETED");
     expect((await row(handle.id)).delayUntil!.getTime()).toBeLessThan(Date.now());
-    // A run that is no longer delayed cannot be rescheduled.
     await expect(runs.reschedule(handle.id, { delay: "1s" })).rejects.toMatchObject({ status: 422 });
   });
 
   it("flaky-once → REATTEMPTING → COMPLETED with attemptCount 2", async () => {
-    // Delayed a moment, so the subscription is open before the first attempt starts.
-    const handle = await tasks.trigger("flaky-once", { message: "second time lucky" }, { delay: "1s" });
-    const steps = await watchRun(handle.id);
+    // Held back until the feed is open, so it sees the first attempt start.
+    const handle = await tasks.trigger("flaky-once", { message: "second time lucky" }, { delay: "1h" });
+    const steps = await watchRun(handle.id, { onOpen: () => runs.reschedule(handle.id, { delay: "1s" }) });
     // REATTEMPTING is RETRYING_AFTER_FAILURE in the row, shown by the SDK as EXECUTING with the attempt's error.
     expect(steps.map((s) => [s.status, s.attemptError])).toEqual([
       ["DELAYED", false],
@@ -95,32 +99,36 @@ describe("run lifecycle through the official SDK", () => {
       },
       { timeout: 10_000, interval: 50 },
     );
-    const waiting = await tasks.trigger("hello-world", {}, { ttl: "1s" });
-    const steps = await watchRun(waiting.id);
-    expect(statusesOf(steps)).toEqual(["QUEUED", "EXPIRED"]);
-    const expired = await row(waiting.id);
-    expect(expired.expiredAt).toBeInstanceOf(Date);
-    expect(expired.startedAt).toBeNull();
-    expect(expired.error).toEqual({ type: "STRING_ERROR", raw: "Run expired because the TTL (1s) was reached" });
+    try {
+      // The TTL counts from when the run is queued: held DELAYED until the feed is open, then queued.
+      const waiting = await tasks.trigger("hello-world", {}, { ttl: "1s", delay: "1h" });
+      const steps = await watchRun(waiting.id, { onOpen: () => runs.reschedule(waiting.id, { delay: "1s" }) });
+      expect(statusesOf(steps)).toEqual(["DELAYED", "QUEUED", "EXPIRED"]);
+      const expired = await row(waiting.id);
+      expect(expired.expiredAt).toBeInstanceOf(Date);
+      expect(expired.startedAt).toBeNull();
+      expect(expired.expiredAt!.getTime() - expired.queuedAt!.getTime()).toBeGreaterThanOrEqual(1_000);
+      expect(expired.error).toEqual({ type: "STRING_ERROR", raw: "Run expired because the TTL (1s) was reached" });
 
-    const canceled = busy[0]!;
-    const feed = watchRun(canceled.id);
-    await runs.cancel(canceled.id);
-    expect(statusesOf(await feed).at(-1)).toBe("CANCELED");
-    await vi.waitFor(() => expect(signalled.get(canceled.id)).toBe("The run was canceled."), {
-      timeout: 5_000,
-      interval: 50,
-    });
-    await runs.cancel(busy[1]!.id);
+      const canceled = busy[0]!;
+      const feed = await watchRun(canceled.id, { onOpen: () => runs.cancel(canceled.id) });
+      expect(statusesOf(feed)).toEqual(["EXECUTING", "CANCELED"]);
+      await vi.waitFor(() => expect(signalled.get(canceled.id)).toBe("The run was canceled."), {
+        timeout: 5_000,
+        interval: 50,
+      });
+    } finally {
+      for (const handle of busy) await runs.cancel(handle.id);
+    }
   });
 
   it("maxDuration exceeded → TIMED_OUT with MAX_DURATION_EXCEEDED", async () => {
-    const handle = await tasks.trigger("sleepy", { seconds: 30 }, { maxDuration: 1 });
-    const steps = await watchRun(handle.id);
-    expect(statusesOf(steps).slice(-2)).toEqual(["EXECUTING", "TIMED_OUT"]);
+    const handle = await tasks.trigger("sleepy", { seconds: 30 }, { maxDuration: 2, delay: "1h" });
+    const steps = await watchRun(handle.id, { onOpen: () => runs.reschedule(handle.id, { delay: "1s" }) });
+    expect(statusesOf(steps)).toEqual(["DELAYED", "QUEUED", "EXECUTING", "TIMED_OUT"]);
     const run = await row(handle.id);
     expect(run.error).toMatchObject({ type: "INTERNAL_ERROR", code: "MAX_DURATION_EXCEEDED" });
-    expect(run.completedAt!.getTime() - run.startedAt!.getTime()).toBeGreaterThanOrEqual(1_000);
+    expect(run.completedAt!.getTime() - run.startedAt!.getTime()).toBeGreaterThanOrEqual(2_000);
     await vi.waitFor(() => expect(signalled.get(handle.id)).toBe("The run exceeded its maxDuration."), {
       timeout: 5_000,
       interval: 50,

@@ -117,8 +117,14 @@ export interface FeedStep {
  */
 export async function watchRun(
   runId: string,
-  until: (step: FeedStep) => boolean = (step) => step.finished,
+  options: {
+    until?: (step: FeedStep) => boolean;
+    /** Runs once the feed is open (after its first update): make the change the test watches here. */
+    onOpen?: () => Promise<unknown>;
+  } = {},
 ): Promise<FeedStep[]> {
+  const until = options.until ?? ((step: FeedStep) => step.finished);
+  let onOpen = options.onOpen;
   const steps: FeedStep[] = [];
   const subscription = runs.subscribeToRun(runId);
   for await (const run of subscription) {
@@ -128,6 +134,11 @@ export async function watchRun(
     if (until(step)) {
       subscription.unsubscribe();
       break;
+    }
+    if (onOpen) {
+      const open = onOpen;
+      onOpen = undefined;
+      await open();
     }
   }
   return steps;
