@@ -57,6 +57,8 @@ export interface Services {
 export interface ServicesOptions {
   /** The task functions the worker runs (server/index.ts hands in the example tasks); none by default. */
   tasks?: ReadonlyArray<AnyTask>;
+  /** The worker has this process to itself (server/worker.ts): tasks may end it. */
+  ownWorkerProcess?: boolean;
 }
 
 export function createServices(env: WebappEnv, options: ServicesOptions = {}): Services {
@@ -80,7 +82,9 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
   const streams = createRealtimeStreams({ env, redis, prisma, logger, metrics });
   closers.push(() => streams.close());
   const tasks = new TaskRegistry(options.tasks);
-  const worker = env.WORKER_ENABLED ? createWorker({ env, prisma, logger, metadataWriter, tasks }) : undefined;
+  const worker = env.WORKER_ENABLED
+    ? createWorker({ env, prisma, logger, metadataWriter, tasks, ownProcess: options.ownWorkerProcess })
+    : undefined;
   if (worker) {
     worker.start();
     closers.push(() => worker.stop());

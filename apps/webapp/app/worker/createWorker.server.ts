@@ -18,6 +18,8 @@ export function createWorker(deps: {
   tasks: TaskRegistry;
   /** Where tasks reach the API; defaults to APP_ORIGIN, else http://HOST:PORT. */
   apiBaseURL?: string;
+  /** The worker has its process to itself. */
+  ownProcess?: boolean;
 }): RunWorker {
   const { env } = deps;
   return new RunWorker({
@@ -29,6 +31,7 @@ export function createWorker(deps: {
     apiBaseURL: deps.apiBaseURL ?? env.APP_ORIGIN ?? `http://${env.HOST}:${env.PORT}`,
     heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,
     cancelGracePeriodMs: env.WORKER_CANCEL_GRACE_PERIOD_MS,
+    ownProcess: deps.ownProcess ?? false,
   });
 }
 

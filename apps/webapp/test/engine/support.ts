@@ -35,7 +35,12 @@ export const LIFECYCLE_TIMING = {
 } as const;
 
 export async function startLifecycleApp(
-  options: { tasks?: ReadonlyArray<TaskDefinition<any, any>>; concurrency?: number } = {},
+  options: {
+    tasks?: ReadonlyArray<TaskDefinition<any, any>>;
+    concurrency?: number;
+    /** false: no worker or timers in this process (worker processes are spawned instead). */
+    inProcess?: boolean;
+  } = {},
 ): Promise<LifecycleApp> {
   const storageDir = mkdtempSync(join(tmpdir(), "runfeed-lifecycle-test-"));
   let shape: ShapeServer | undefined;
@@ -86,8 +91,10 @@ export async function startLifecycleApp(
     engines.push(engine);
     return engine;
   };
-  await addEngine();
-  worker.start();
+  if (options.inProcess !== false) {
+    await addEngine();
+    worker.start();
+  }
   const environment = app.project.environments.find((e) => e.slug === "prod")!;
   configure({ baseURL: app.url, accessToken: environment.apiKey });
   return {
@@ -145,6 +152,19 @@ export async function watchRun(
 }
 
 export const statusesOf = (steps: FeedStep[]) => steps.map((step) => step.status);
+
+/**
+ * `expected` in order within `steps` (other steps may come between: a feed may fold changes that
+ * land within one poll into one update, so a state held for a few ms can be skipped).
+ */
+export function containsInOrder(steps: FeedStep[], expected: Array<[status: string, attemptError: boolean]>): boolean {
+  let next = 0;
+  for (const step of steps) {
+    const [status, attemptError] = expected[next] ?? [];
+    if (step.status === status && step.attemptError === attemptError) next++;
+  }
+  return next === expected.length;
+}
 
 /** Public statuses in the order a run may pass them within one attempt. */
 const PUBLIC_RANK: Record<string, number> = { DELAYED: 0, QUEUED: 1, DEQUEUED: 2, EXECUTING: 3 };
