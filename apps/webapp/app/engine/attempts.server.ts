@@ -18,6 +18,9 @@ import {
 import { Prisma, type PrismaClient } from "@runfeed/database";
 import { setTimer, TIMERS } from "./timers.server";
 
+/** An attempt's end must be recorded even on a loaded database: wait longer than Prisma's 2 s default for a connection. */
+const TRANSACTION_OPTIONS = { maxWait: 15_000, timeout: 30_000 } as const;
+
 export interface AttemptRef {
   runId: string;
   /** The attempt's number: the run's `attemptCount` when it was claimed. */
@@ -88,7 +91,7 @@ export async function failAttempt(
       data: { status: input.finalStatus, error: input.error, completedAt: now, updatedAt: now, ...input.finalData },
     });
     return count === 0 ? "stale" : "final";
-  });
+  }, TRANSACTION_OPTIONS);
 }
 
 /** A successful attempt: COMPLETED_SUCCESSFULLY with its output. */
@@ -106,7 +109,7 @@ export async function completeAttempt(
       data: { ...data, status: "COMPLETED_SUCCESSFULLY", error: Prisma.DbNull, completedAt: now, updatedAt: now },
     });
     return count === 0 ? "stale" : "final";
-  });
+  }, TRANSACTION_OPTIONS);
 }
 
 /** The attempt ran past its run's `maxDuration`: TIMED_OUT (never retried). */
@@ -123,7 +126,7 @@ export async function timeOutAttempt(prisma: PrismaClient, ref: AttemptRef, maxD
       data: { status: "TIMED_OUT", error: error as unknown as Prisma.InputJsonValue, completedAt: now, updatedAt: now },
     });
     return count === 0 ? "stale" : "final";
-  });
+  }, TRANSACTION_OPTIONS);
 }
 
 /** The timer set when an attempt with a maxDuration starts. */
