@@ -90,7 +90,7 @@ async function main() {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const [late] = await prisma.$queryRaw<[{ max: number; p99: number; p50: number }]>`
-    SELECT max(ms) AS max, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99,
+    SELECT max(ms)::float8 AS max, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50
     FROM (SELECT EXTRACT(EPOCH FROM ("queuedAt" - "delayUntil")) * 1000 AS ms FROM "TaskRun" WHERE id LIKE 'bench%') t`;
   await engine.stop();
