@@ -6,6 +6,8 @@ export {
   useRealtimeBatch,
   useRealtimeStream,
   useRealtimeRunWithStreams,
+  useRunLogs,
+  type UseRunLogsOptions,
   type UseRealtimeStreamOptions,
   type RealtimeConfig,
   type UseRealtimeOptions,
@@ -14,4 +16,5 @@ export {
 } from "./hooks.js";
 export { FeedStore, type FeedSnapshot, type FeedStoreOptions } from "./feed-store.js";
 export { IterableStore, type IterableSnapshot, type IterableStoreOptions } from "./iterable-store.js";
-export type { RealtimeRun, RunStatus, SkipColumnsOption } from "@runfeed/sdk";
+export type { RealtimeRun, RunLogLine, RunStatus, SkipColumnsOption } from "@runfeed/sdk";
+export { mergeRunLogLines } from "@runfeed/sdk";

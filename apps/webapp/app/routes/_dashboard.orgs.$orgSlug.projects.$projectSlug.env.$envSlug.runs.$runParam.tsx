@@ -1,12 +1,13 @@
 /**
  * One run, live: status, timestamps, metadata (with a progress bar), output and error follow the
- * single-run realtime feed; the lists of relatives are refreshed when the run changes. A run that has
- * not finished can be cancelled.
+ * single-run realtime feed, and its log lines the run's log feed (RunLogs); the lists of relatives are
+ * refreshed when the run changes. A run that has not finished can be cancelled.
  */
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation, useParams, useRevalidator } from "@remix-run/react";
 import { useCallback, useEffect, useRef } from "react";
 import { isFinalRunStatus, publicStatusFromRunStatus } from "@runfeed/core";
+import { RunLogs } from "../components/runs/RunLogs";
 import { RunStreams } from "../components/runs/RunStreams";
 import { RunsTable } from "../components/runs/RunsTable";
 import { useLiveRun } from "../components/runs/useLiveRuns";
@@ -230,6 +231,8 @@ export default function RunPage() {
           <RunError error={error} />
         </div>
       </div>
+
+      <RunLogs runId={loaded.friendlyId} token={token} refreshToken={refreshToken} />
 
       <RunStreams runId={loaded.friendlyId} keys={streamKeys} token={token} refreshToken={refreshToken} />
 
