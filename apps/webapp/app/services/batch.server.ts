@@ -5,6 +5,7 @@
  * the batch row is locked for the whole request, items whose index was already accepted are counted
  * as de-duplicated (the SDK retries the whole stream when `sealed` is false), and every new item
  * becomes a run with `batchId` set — all in one transaction, so a bad item leaves no runs behind.
+ * Items are validated first and the new runs written by one multi-row INSERT (runInsert.server.ts).
  */
 import { BatchItemNDJSON, generateBatchFriendlyId, type CreateBatchRequestBody } from "@runfeed/core";
 import type { BatchTaskRun, PrismaClient } from "@runfeed/database";
@@ -12,7 +13,8 @@ import { validate } from "./apiRoute.server";
 import type { AuthenticatedEnvironment } from "./auth.server";
 import { HttpError, badRequest, notFound } from "./httpErrors.server";
 import { isUniqueViolation } from "./runs.server";
-import { triggerRunInTransaction } from "./trigger.server";
+import { insertRuns, type NewRun } from "./runInsert.server";
+import { prepareRun, type ParentCache } from "./trigger.server";
 
 export async function createBatch(
   prisma: PrismaClient,
@@ -93,6 +95,13 @@ export async function addBatchItems(
         const accepted = new Set(batch.acceptedIndexes ?? []);
         let itemsAccepted = 0;
         let itemsDeduplicated = 0;
+        // Every item is validated and looked up first (nothing written), then all new runs are
+        // inserted by one statement. An idempotency key used twice in the request: the later item is
+        // the earlier one's run, as it was when items were created one by one.
+        const parents: ParentCache = new Map();
+        const newRuns: NewRun[] = [];
+        const releases: string[] = [];
+        const keysSeen = new Set<string>();
         for (const item of items) {
           if (item.index >= batch.runCount) {
             throw badRequest(
@@ -103,16 +112,32 @@ export async function addBatchItems(
             itemsDeduplicated++;
             continue;
           }
-          await triggerRunInTransaction(tx, {
-            environment,
-            taskId: item.task,
-            body: { payload: item.payload, options: item.options },
-            batchId: batch.id,
-            metadataMaximumSize,
-          });
           accepted.add(item.index);
           itemsAccepted++;
+          const key = item.options?.idempotencyKey;
+          if (key && keysSeen.has(`${item.task}\0${key}`)) continue;
+          const prepared = await prepareRun(
+            tx,
+            {
+              environment,
+              taskId: item.task,
+              body: { payload: item.payload, options: item.options },
+              batchId: batch.id,
+              metadataMaximumSize,
+            },
+            parents,
+          );
+          if (prepared.kind === "cached") continue;
+          newRuns.push(prepared.row);
+          if (prepared.releaseKeyOf) releases.push(prepared.releaseKeyOf);
+          if (key) keysSeen.add(`${item.task}\0${key}`);
         }
+        if (releases.length > 0)
+          await tx.taskRun.updateMany({
+            where: { id: { in: releases } },
+            data: { idempotencyKey: null, idempotencyKeyExpiresAt: null },
+          });
+        await insertRuns(tx, newRuns);
         const sealed = accepted.size >= batch.runCount;
         await tx.batchTaskRun.update({
           where: { id: batch.id },
