@@ -3,7 +3,7 @@
  * docs/decisions/091-trigger-fast-path.md). A trigger must be written before it is answered, so the
  * write itself is made cheap: one named prepared `INSERT` on a small `pg` pool for a single trigger,
  * and one multi-row `INSERT … SELECT FROM unnest(…)` for the items of a batch (inside the batch's
- * transaction). The returned TaskRun is built here from the inserted values and the columns'
+ * transaction, on the same pool: batch.server.ts). The returned TaskRun is built here from the inserted values and the columns'
  * defaults, the one mapping of a new row (a test compares it with Prisma's read of the same row).
  *
  * The single-row INSERT does nothing on a conflict with any unique index (idempotency key, one-time
@@ -13,7 +13,6 @@
 import type { TaskRun, TaskRunStatus } from "@runfeed/database";
 import type pg from "pg";
 import { postgresTextArray, timestampParam } from "./realtime/shapeRewrite.server";
-import type { Db } from "./runs.server";
 
 /** The columns a new run is inserted with; every other column takes its default. */
 export interface NewRun {
@@ -109,14 +108,14 @@ export async function insertRunPrepared(pool: pg.Pool, run: NewRun): Promise<boo
   return result.rowCount === 1;
 }
 
-/** Inserts every run in one statement, on the caller's connection or transaction (a conflict throws). */
-export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<void> {
-  if (runs.length === 0) return;
-  const values = COLUMNS.map(([name, type]) =>
+/** The parameters of INSERT_MANY_SQL: one array per column. */
+export function insertManyParams(runs: readonly NewRun[]): unknown[][] {
+  return COLUMNS.map(([name, type]) =>
     runs.map((run) => (type === "text[]" ? postgresTextArray(run[name] as string[]) : param(run[name]))),
   );
-  await db.$executeRawUnsafe(INSERT_MANY_SQL, ...values);
 }
+
+export { rowParams as insertOneParams };
 
 /** The TaskRun a new row reads back as: the inserted values, and the defaults of every other column. */
 export function insertedTaskRun(run: NewRun): TaskRun {

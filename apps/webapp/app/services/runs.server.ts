@@ -40,10 +40,7 @@ export const runNotFound = () => notFound("Task Run not found");
  * meta.driverAdapterError.cause.constraint).
  */
 export function isUniqueViolation(error: unknown, column?: string): boolean {
-  const e = error as { code?: string; meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } };
-  // P2002 from the query builder; P2010 with SQLSTATE 23505 from a raw statement (runInsert.server.ts).
-  const unique =
-    e?.code === "P2002" || (e?.code === "P2010" && e.meta?.driverAdapterError?.cause?.originalCode === "23505");
-  if (!unique) return false;
+  const e = error as { code?: string; meta?: unknown };
+  if (e?.code !== "P2002") return false;
   return column === undefined || JSON.stringify(e.meta ?? {}).includes(column);
 }

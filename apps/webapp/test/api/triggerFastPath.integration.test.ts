@@ -6,8 +6,13 @@
  */
 import { generateRunFriendlyId, generateRunId } from "@runfeed/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { insertRunPrepared, insertRuns, insertedTaskRun, type NewRun } from "../../app/services/runInsert.server.js";
-import { isUniqueViolation } from "../../app/services/runs.server.js";
+import {
+  INSERT_MANY_SQL,
+  insertManyParams,
+  insertRunPrepared,
+  insertedTaskRun,
+  type NewRun,
+} from "../../app/services/runInsert.server.js";
 import { prepareRun, triggerRun } from "../../app/services/trigger.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
 import { api } from "./helpers.js";
@@ -133,8 +138,10 @@ describe("single trigger: prepared INSERT on pg", () => {
     // Same friendly id, new internal id: only the friendlyId index conflicts.
     const row = { ...run, id: generateRunId() } as NewRun;
     expect(await insertRunPrepared(pool(), row)).toBe(false);
-    const error = await insertRuns(prisma(), [row]).catch((e: unknown) => e);
-    expect(isUniqueViolation(error)).toBe(true);
+    const error = await pool()
+      .query(INSERT_MANY_SQL, insertManyParams([row]))
+      .catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe("23505"); // the batch answers it with a 409
 
     const nul = await root("POST", "/api/v1/tasks/nul-task/trigger", { payload: "a\u0000b" });
     expect(nul.status).toBe(400);
