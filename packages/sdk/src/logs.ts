@@ -117,6 +117,8 @@ export class RunLogSubscription implements AsyncIterable<RunLogLine> {
       signal: this.#controller.signal,
       fetchClient: config.fetch,
       subscribe: options.live ?? true,
+      // One log feed per run view: the HTTP/1.1 connection-limit warning (once per page) is not about it.
+      warnOnHttp: false,
       onError: (error) => {
         this.#end({ error: toSubscriptionError(error, url) });
         return undefined;
