@@ -90,6 +90,9 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
       // Read on every request, so a renewed token is used from the next one on.
       headers: { ...options.headers, [AUTHORIZATION_HEADER]: () => bearer(this.#accessToken) },
       signal: this.#controller.signal,
+      // Electric warns once per page served over http about HTTP/1.1's six connections per origin; a
+      // page holds a few feeds, and the warning would reach every app's console (a dashboard's too).
+      warnOnHttp: false,
       // Sees every attempt of Electric's retry loop, so the state can say "reconnecting" (S7).
       fetchClient: async (input, init) => {
         try {
