@@ -5,7 +5,7 @@
 import { createPublicToken } from "./auth.js";
 import { flushAll, forRun } from "./metadata.js";
 import { readLogs, subscribeToLogs } from "./logs.js";
-import { subscribeToBatch, subscribeToRun, subscribeToRunsWithTag } from "./realtime.js";
+import { subscribeToBatch, subscribeToRun, subscribeToRuns, subscribeToRunsWithTag } from "./realtime.js";
 import { batchTrigger, cancel, retrieve, trigger } from "./tasks.js";
 import { append, appendText, input, pipe, read } from "./streams.js";
 
@@ -17,6 +17,7 @@ export const runs = {
   retrieve,
   cancel,
   subscribeToRun,
+  subscribeToRuns,
   subscribeToRunsWithTag,
   subscribeToBatch,
   readLogs,
@@ -36,8 +37,11 @@ export {
   type SkipColumnsOption,
   type SubscribeOptions,
   type SubscribeToRunOptions,
+  type SubscribeToRunsOptions,
   type SubscribeToRunsWithTagOptions,
 } from "./realtime.js";
+export type { TokenRefusedHandler } from "./token.js";
+export { RecentRuns, DEFAULT_RECENT_RUNS_LIMIT, newestFirst, type RecentRunsOptions } from "./recent-runs.js";
 export { RunSubscription, type SubscriptionObserver, type RunWithStreamsPart } from "./subscription.js";
 export {
   StreamSubscription,
@@ -65,7 +69,7 @@ export {
   type RunLogLevel,
   type RunLogsOptions,
 } from "./logs.js";
-export type { SubscriptionState } from "./subscription-state.js";
+export type { SubscriptionState, ConnectionState } from "./subscription-state.js";
 export { toRealtimeRun, type RealtimeRun, type RunStatus, type RunError, type RawRunRow } from "./run.js";
 export {
   RunfeedError,
@@ -84,3 +88,14 @@ export {
   RunParseError,
 } from "./errors.js";
 export { createFetchWithRetry, createFetchWithErrors, RetryDefaults, type RetryOptions } from "./fetch.js";
+export {
+  defineTask,
+  type TaskDefinition,
+  type TaskContext,
+  type TaskLogger,
+  type TaskRunInfo,
+  type TaskStreams,
+  type MetadataApi,
+  type ChildBatchItem,
+  type ChildRunResult,
+} from "./task-definition.js";

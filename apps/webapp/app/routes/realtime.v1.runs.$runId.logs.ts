@@ -6,7 +6,7 @@
  * that run in that environment.
  */
 import { createApiRoute } from "../services/apiRoute.server";
-import { findFeedRun, runResources } from "../services/realtime/feedLookups.server";
+import { runResources } from "../services/realtime/feedLookups.server";
 import { proxyRealtimeFeed } from "../services/realtime/shapeProxy.server";
 import { RunIdParams } from "../services/runs.server";
 
@@ -17,7 +17,7 @@ const route = createApiRoute(
     params: RunIdParams,
     allowJWT: true,
     cors: true,
-    findResource: ({ params, authentication, services }) => findFeedRun(services.prisma, authentication, params.runId),
+    findResource: ({ params, authentication, services }) => services.feedLookups.findRun(authentication, params.runId),
     authorization: { action: "read", resources: runResources },
   },
   ({ request, resource, authentication, services, apiVersion, signal }) =>

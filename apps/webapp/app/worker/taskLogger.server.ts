@@ -6,7 +6,7 @@
  * is reported to the process log and never fails the task.
  */
 import type { RunLogKind, RunLogLevel } from "@runfeed/core";
-import type { TaskLogger } from "../../../../examples/tasks/types";
+import type { TaskLogger } from "@runfeed/sdk";
 import type { Logger } from "../services/logger.server";
 import type { RunLogEntry } from "../services/runLogs.server";
 
