@@ -55,6 +55,7 @@ const STREAMS = arg("streams", 1_000, 5_000);
 const RATE = arg("rate", 50, 1_000);
 const SECONDS = arg("seconds", 10, 60);
 const FORCE_DEV = process.argv.includes("--dev");
+const PROFILE = process.argv.includes("--cpu-prof");
 const TICK_MS = 20;
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const now = () => performance.timeOrigin + performance.now();
@@ -95,9 +96,7 @@ async function main(): Promise<BenchReport> {
   const production = !FORCE_DEV;
   if (production) await ensureBuilt(WEBAPP_BUILD, (line) => console.log(line));
   const port = await getPort();
-  const profile = process.argv.includes("--cpu-prof")
-    ? ["--cpu-prof", "--cpu-prof-dir", join(tmpdir(), "runfeed-bench-prof")]
-    : [];
+  const profile = PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(tmpdir(), "runfeed-bench-prof")] : [];
   child = spawn(process.execPath, [...profile, "--import", "tsx", "server/index.ts"], {
     cwd: join(ROOT, "apps/webapp"),
     env: {
@@ -391,6 +390,7 @@ async function streamLatency(base: string, auth: Record<string, string>, runs: A
   let i = 0;
   const end = Date.now() + SECONDS * 1000;
   measuring = true;
+  const windowStart = process.hrtime.bigint() / 1000n;
   while (Date.now() < end) {
     carry += perTick;
     const n = Math.floor(carry);
@@ -406,6 +406,8 @@ async function streamLatency(base: string, auth: Record<string, string>, runs: A
   // Let the last chunks arrive (the figure counts those that take longer as missing).
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   measuring = false;
+  // The webapp's --cpu-prof timestamps are the same monotonic clock (µs): this is the measured window.
+  if (PROFILE) console.log(`(profile window ${windowStart} to ${process.hrtime.bigint() / 1000n} µs)`);
   await Promise.all(writers.map((w) => new Promise<void>((resolve) => w.end(resolve))));
   for (const reader of readers) reader.close();
   return {
