@@ -17,6 +17,7 @@ import express from "express";
 import pg from "pg";
 import type { WebappEnv } from "../app/env.server.js";
 import { refuseCrossOrigin } from "../app/services/csrf.server.js";
+import { type DirectBody, directBodyOf } from "../app/services/directBody.server.js";
 import { compileTrust, createClientResolver } from "../app/services/requestClient.server.js";
 import { securityHeaders } from "../app/services/securityHeaders.server.js";
 import { createServices, type Services } from "../app/services/services.server.js";
@@ -321,6 +322,8 @@ async function serveStreamingRoute(
   for (const [key, value] of response.headers) res.appendHeader(key, value);
   // As @remix-run/express: an event stream's headers go out at once (its first event may be far off).
   if (/text\/event-stream/i.test(response.headers.get("content-type") ?? "")) res.flushHeaders();
+  const direct = directBodyOf(response);
+  if (direct) return writeDirectBody(direct, res, () => open);
   const body = response.body;
   if (!body) return void res.end();
   if (!open) return void (await body.cancel().catch(() => {}));
@@ -330,17 +333,7 @@ async function serveStreamingRoute(
   try {
     for (let r = await reader.read(); !r.done; r = await reader.read()) {
       if (!open) return;
-      if (!res.write(r.value)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            res.off("drain", done);
-            res.off("close", done);
-            resolve();
-          };
-          res.on("drain", done);
-          res.on("close", done);
-        });
-      }
+      if (!res.write(r.value)) await drained(res);
     }
   } catch (error) {
     if (!open) return;
@@ -349,6 +342,40 @@ async function serveStreamingRoute(
     res.off("close", cancel);
   }
   if (open) res.end();
+}
+
+/**
+ * A body the route hands over as texts (directBody.server.ts, the stream readers' SSE): each text is
+ * one socket write (it holds every event ready at that moment; the writes of one tick are corked into
+ * one), with backpressure, and no web stream in between.
+ */
+async function writeDirectBody(body: DirectBody, res: ServerResponse, isOpen: () => boolean) {
+  res.once("close", body.cancel);
+  try {
+    for (let text = await body.next(); text !== undefined; text = await body.next()) {
+      if (!isOpen()) return;
+      if (!res.write(text)) await drained(res);
+    }
+  } catch (error) {
+    if (!isOpen()) return;
+    throw error;
+  } finally {
+    res.off("close", body.cancel);
+    body.cancel();
+  }
+  if (isOpen()) res.end();
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 /** As @remix-run/express's createRemixRequest, with the (small, sized) body read up front, or none. */
