@@ -51,6 +51,8 @@ export const EnvSchema = z.object({
   SESSION_SECRET: z.string().min(16).default("runfeed-dev-session-secret-change-me"),
   /** A session not used for this long ends (default 24 h). */
   SESSION_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(86_400_000),
+  /** Lifetime of the public tokens the dashboard's live views use; a refused one is renewed (default 15 min). */
+  DASHBOARD_REALTIME_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(900),
   /** A session ends this long after sign-in, however active (default 14 days). */
   SESSION_MAX_AGE_MS: z.coerce
     .number()

@@ -3,6 +3,7 @@ export {
   RunfeedProvider,
   useRealtimeRun,
   useRealtimeRunsWithTag,
+  useRealtimeRuns,
   useRealtimeBatch,
   useRealtimeStream,
   useRealtimeRunWithStreams,
@@ -11,7 +12,14 @@ export {
   type UseRealtimeOptions,
   type UseRealtimeRunOptions,
   type UseRealtimeRunsWithTagOptions,
+  type UseRealtimeRunsOptions,
 } from "./hooks.js";
 export { FeedStore, type FeedSnapshot, type FeedStoreOptions } from "./feed-store.js";
 export { IterableStore, type IterableSnapshot, type IterableStoreOptions } from "./iterable-store.js";
-export type { RealtimeRun, RunStatus, SkipColumnsOption } from "@runfeed/sdk";
+export type {
+  ConnectionState,
+  RealtimeRun,
+  RunStatus,
+  SkipColumnsOption,
+  TokenRefusedHandler,
+} from "@runfeed/sdk";
