@@ -129,5 +129,10 @@ declare module "@remix-run/node" {
     client: RequestClient;
     /** This document's CSP nonce, for Remix's inline scripts (securityHeaders.server.ts, entry.server.tsx). */
     cspNonce: string;
+    /**
+     * The request body as the HTTP server reads it, when a hot route (server/app.ts) serves a streamed
+     * body: the route reads it instead of `request.body`, with no web stream in between (ADR 081).
+     */
+    requestBody?: AsyncIterable<Uint8Array>;
   }
 }
