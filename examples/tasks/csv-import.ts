@@ -3,8 +3,8 @@
  * child processes its rows and increments the parent's `processed` metadata, so the parent's
  * progress (`processed` / `total`) climbs live on the dashboard.
  */
-import { parseCsv } from "./csv.js";
-import { defineTask } from "./types.js";
+import { parseCsv, sampleCsv } from "./csv.js";
+import { defineTask } from "@runfeed/sdk";
 
 export interface CsvImportPayload {
   filename: string;
@@ -43,6 +43,7 @@ const REPORT_EVERY = 5;
 export const csvImport = defineTask<CsvImportPayload, CsvImportOutput>({
   id: "csv-import",
   description: "Splits a CSV into batches of child runs and tracks their progress in metadata.",
+  samplePayload: () => ({ filename: "sample-customers.csv", csv: sampleCsv(300), batchSize: 25, rowDelayMs: 40 }),
   async run(payload, ctx) {
     const [header, ...rows] = parseCsv(payload.csv ?? "");
     if (!header) throw new Error(`${payload.filename || "The CSV"} is empty: expected a header row.`);

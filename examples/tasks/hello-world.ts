@@ -1,5 +1,5 @@
 /** The smallest task: waits a moment and echoes its payload. `{"fail": true}` makes it throw. */
-import { defineTask } from "./types.js";
+import { defineTask } from "@runfeed/sdk";
 
 export const helloWorld = defineTask<{ name?: string; fail?: boolean; delayMs?: number }, { greeting: string }>({
   id: "hello-world",

@@ -4,7 +4,7 @@
  * accumulates in a reader), and after each sentence appends a part to `sentences` (a JSON object per
  * sentence). No model and no network: the text comes from a fixed set of sentences.
  */
-import { defineTask } from "./types.js";
+import { defineTask } from "@runfeed/sdk";
 
 export interface LlmDemoPayload {
   prompt?: string;

@@ -14,13 +14,11 @@ import { fileURLToPath } from "node:url";
 import { createRequestHandler } from "@remix-run/express";
 import type { ActionFunction, AppLoadContext, LoaderFunction, ServerBuild } from "@remix-run/node";
 import express from "express";
-import pg from "pg";
 import type { WebappEnv } from "../app/env.server.js";
 import { refuseCrossOrigin } from "../app/services/csrf.server.js";
 import { compileTrust, createClientResolver } from "../app/services/requestClient.server.js";
 import { securityHeaders } from "../app/services/securityHeaders.server.js";
-import { createServices, type Services } from "../app/services/services.server.js";
-import { registerWritePool } from "../app/services/writeBuffer.server.js";
+import { createServices, type Services, type ServicesOptions } from "../app/services/services.server.js";
 
 export const APP_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUILD_ENTRY = `${APP_ROOT}/build/server/index.js`;
@@ -36,18 +34,13 @@ export interface Webapp {
   close(): Promise<void>;
 }
 
-export async function createWebapp(env: WebappEnv): Promise<Webapp> {
+export async function createWebapp(env: WebappEnv, options: ServicesOptions = {}): Promise<Webapp> {
   if (env.NODE_ENV === "production" && !existsSync(BUILD_ENTRY)) {
     throw new Error(
       `NODE_ENV=production serves the built bundle, and ${BUILD_ENTRY} is missing: run \`pnpm --filter @runfeed/webapp build\``,
     );
   }
-  const services = createServices(env);
-  // The metadata writes' own small pool (writeBuffer.server.ts); at most one statement in flight.
-  const writePool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
-  writePool.on("error", (error) => services.logger.warn({ err: error.message }, "write pool connection error"));
-  registerWritePool(services.prisma, writePool);
-  services.onClose(() => writePool.end());
+  const services = createServices(env, options);
   const app = express();
   app.disable("x-powered-by");
   // Express (and so @remix-run/express's request.url) believes forwarded headers from the same proxies.

@@ -68,3 +68,13 @@ export {
   RunParseError,
 } from "./errors.js";
 export { createFetchWithRetry, createFetchWithErrors, RetryDefaults, type RetryOptions } from "./fetch.js";
+export {
+  defineTask,
+  type TaskDefinition,
+  type TaskContext,
+  type TaskRunInfo,
+  type TaskStreams,
+  type MetadataApi,
+  type ChildBatchItem,
+  type ChildRunResult,
+} from "./task-definition.js";

@@ -27,7 +27,6 @@ import { useMemo } from "react";
 import { PUBLIC_RUN_STATUSES } from "@runfeed/core";
 import { useRealtimeRuns } from "@runfeed/react-hooks";
 import { newestFirst, type RealtimeRun } from "@runfeed/sdk";
-import { sampleCsv } from "../../../../examples/tasks/csv";
 import { RunsTable } from "../components/runs/RunsTable";
 import { liveIndicatorState, useDashboardRealtime } from "../components/runs/useDashboardRealtime";
 import { CopyButton, LiveIndicator, PageHeader, statusLabel, useNow } from "../components/ui";
@@ -47,6 +46,7 @@ export const meta: MetaFunction = () => [{ title: "Runs · runfeed" }];
 const LIVE_WINDOW_MS = 86_400_000;
 const LIVE_RUNS_KEPT = 100;
 const MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
+const CSV_IMPORT_TASK = "csv-import";
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { services } = context;
@@ -81,28 +81,32 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       )
     : await request.formData();
   const intent = String(form.get("intent") ?? "");
-  let filename = "sample-customers.csv";
-  let csv = sampleCsv(300);
+  // The CSV import is one of the tasks this process was handed (Services.tasks), with its sample data.
+  const task = services.tasks.get(CSV_IMPORT_TASK);
+  let payload: unknown;
   if (intent === "csv-upload") {
     const file = form.get("file");
     if (!(file instanceof File) || file.size === 0)
       return data({ error: "Choose a CSV file to import." }, { status: 400 });
-    filename = file.name || "upload.csv";
-    csv = await file.text();
-  } else if (intent !== "csv-sample") {
+    payload = { filename: file.name || "upload.csv", csv: await file.text(), batchSize: 25, rowDelayMs: 40 };
+  } else if (intent === "csv-sample") {
+    if (!task?.samplePayload)
+      return data({ error: `No "${CSV_IMPORT_TASK}" task with sample data runs here.` }, { status: 400 });
+    payload = task.samplePayload();
+  } else {
     return data({ error: `Unknown action "${intent}".` }, { status: 400 });
   }
   const { run } = await triggerRun(services.prisma, {
     environment,
-    taskId: "csv-import",
+    taskId: CSV_IMPORT_TASK,
     body: {
-      payload: { filename, csv, batchSize: 25, rowDelayMs: 40 },
+      payload,
       options: { tags: ["example:csv-import"], ttl: 0 },
     },
     metadataMaximumSize: services.env.TASK_RUN_METADATA_MAXIMUM_SIZE,
   });
   services.worker?.wake();
-  return { triggered: run.friendlyId, filename };
+  return { triggered: run.friendlyId, filename: (payload as { filename: string }).filename };
 }
 
 /** Triggering does not reload the list: the new run arrives through the live feed like any other. */

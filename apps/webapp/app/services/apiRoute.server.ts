@@ -11,7 +11,7 @@
 import type { ActionFunctionArgs, AppLoadContext, LoaderFunctionArgs } from "@remix-run/node";
 import { API_VERSION_HEADER, TRIGGER_API_VERSION, type ScopeResource, type TriggerApiVersion } from "@runfeed/core";
 import type { z, ZodType } from "zod";
-import { authenticate, type Authentication } from "./auth.server";
+import type { Authentication } from "./auth.server";
 import { HttpError, badRequest, forbidden, notFound } from "./httpErrors.server";
 import type { Services } from "./services.server";
 import { applyCors, preflightResponse } from "./cors.server";
@@ -93,7 +93,7 @@ export function createApiRoute<
 
   async function handle(request: Request, rawParams: Record<string, string | undefined>, services: Services) {
     try {
-      const authentication = await authenticate(services.prisma, request, { allowJWT: config.allowJWT ?? false });
+      const authentication = await services.auth.authenticate(request, { allowJWT: config.allowJWT ?? false });
       const params = validate(config.params, rawParams, "Params Error") as Infer<TParams>;
       const searchParams = validate(
         config.searchParams,

@@ -19,7 +19,7 @@ import { TIME_RANGES, parseRunCursor, runCursor, type RunFilters } from "../comp
 
 export { RunFilters, TIME_RANGES, parseRunFilters, runCursor, type TimeRange } from "../components/runs/filters";
 import { auditEventCreate, type AuditActor } from "./audit.server";
-import { clearAuthCache, sha256, signPublicToken, type AuthenticatedEnvironment } from "./auth.server";
+import { sha256, signPublicToken, type AuthenticatedEnvironment, type Authenticator } from "./auth.server";
 import { notFound } from "./httpErrors.server";
 import type { Services } from "./services.server";
 
@@ -306,7 +306,7 @@ export async function createApiKey(
 
 /** Revokes an additional key of the environment (false when there is no such unrevoked key). Audited. */
 export async function revokeApiKey(
-  prisma: PrismaClient,
+  { prisma, auth }: { prisma: PrismaClient; auth: Authenticator },
   environmentId: string,
   id: string,
   actor: AuditActor,
@@ -324,7 +324,7 @@ export async function revokeApiKey(
     return true;
   });
   // This instance stops accepting it at once; others within the auth cache's few seconds.
-  clearAuthCache(prisma);
+  auth.forgetKeys();
   return revoked;
 }
 
@@ -334,7 +334,7 @@ export async function revokeApiKey(
  * Audited.
  */
 export async function rollRootKey(
-  prisma: PrismaClient,
+  { prisma, auth }: { prisma: PrismaClient; auth: Authenticator },
   environment: Pick<AuthenticatedEnvironment, "id" | "type">,
   actor: AuditActor,
 ): Promise<string> {
@@ -343,7 +343,7 @@ export async function rollRootKey(
     prisma.runtimeEnvironment.update({ where: { id: environment.id }, data: { apiKey } }),
     auditEventCreate(prisma, { action: "root-key-rolled", actor, environmentId: environment.id }),
   ]);
-  clearAuthCache(prisma);
+  auth.forgetKeys();
   return apiKey;
 }
 

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { sampleCsv } from "../../../../examples/tasks/index.js";
+import { sampleCsv } from "@runfeed/example-tasks";
 import { claimRuns } from "../../app/worker/claim.server.js";
 import { RunWorker } from "../../app/worker/runWorker.server.js";
-import { exampleTasks } from "../../../../examples/tasks/index.js";
 import { triggerRun } from "../../app/services/trigger.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
 
@@ -11,8 +10,8 @@ describe("example worker", () => {
   let worker: RunWorker;
   beforeAll(async () => {
     app = await startTestWebapp();
-    const { prisma, logger } = app.webapp.services;
-    worker = new RunWorker({ prisma, logger, tasks: exampleTasks, pollIntervalMs: 50 });
+    const { prisma, logger, metadataWriter, tasks } = app.webapp.services;
+    worker = new RunWorker({ prisma, logger, metadataWriter, tasks, pollIntervalMs: 50 });
   });
   afterAll(async () => {
     await worker.stop();

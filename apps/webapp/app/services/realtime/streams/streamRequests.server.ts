@@ -20,7 +20,7 @@ import type { PrismaClient } from "@runfeed/database";
 import { z } from "zod";
 import type { Authentication } from "../../auth.server";
 import { createApiRoute } from "../../apiRoute.server";
-import { findFeedRun, runResources } from "../feedLookups.server";
+import { runResources } from "../feedLookups.server";
 import { badRequest } from "../../httpErrors.server";
 import { ResourceId } from "../../runs.server";
 import type { Services } from "../../services.server";
@@ -100,7 +100,7 @@ export function streamReadRoute<TParams extends typeof StreamReadParams | typeof
       allowJWT: true,
       cors: true,
       findResource: ({ params, authentication, services }) =>
-        findFeedRun(services.prisma, authentication, params.runId),
+        services.feedLookups.findRun(authentication, params.runId),
       notFoundMessage: "Run not found",
       authorization: { action: "read", resources: runResources },
     },

@@ -1,6 +1,7 @@
 /**
- * The contract between task functions and the worker that runs them (apps/webapp/app/worker).
- * Task modules import only this file, so they stay free of the webapp, Prisma and env.
+ * The contract between task functions and the worker that runs them (runfeed's example worker):
+ * a task module imports these types and `defineTask` from @runfeed/sdk, so it stays free of the
+ * webapp, Prisma and env, and the worker is handed the tasks by the process that starts it.
  */
 export interface TaskRunInfo {
   /** Internal id. */
@@ -21,7 +22,7 @@ export interface MetadataApi {
   replace(value: Record<string, unknown>): Promise<void>;
 }
 
-export interface BatchItem {
+export interface ChildBatchItem {
   payload: unknown;
   tags?: string[];
 }
@@ -61,7 +62,7 @@ export interface TaskContext {
    * Triggers child runs of this run as one batch. Idempotent per run: calling it again after a
    * restart returns the batch created the first time.
    */
-  batchTrigger(taskIdentifier: string, items: BatchItem[]): Promise<{ batchId: string; runIds: string[] }>;
+  batchTrigger(taskIdentifier: string, items: ChildBatchItem[]): Promise<{ batchId: string; runIds: string[] }>;
   /** Waits, without holding a worker slot, until every child of this run has finished. */
   waitForChildren(): Promise<ChildRunResult[]>;
   /** Abortable sleep. */
@@ -73,6 +74,8 @@ export interface TaskContext {
 export interface TaskDefinition<TPayload = unknown, TOutput = unknown> {
   id: string;
   description: string;
+  /** A payload to try the task with (the dashboard's "import sample data"). */
+  samplePayload?: () => TPayload;
   run(payload: TPayload, ctx: TaskContext): Promise<TOutput>;
 }
 
