@@ -69,6 +69,11 @@ export interface SubscribeToRunsOptions extends SubscribeOptions {
   createdAt?: string;
   /** Only runs carrying all of these tags. */
   tags?: string | readonly string[];
+  /**
+   * Keep only the newest this many runs (by createdAt) in memory and emit only those: older runs are
+   * forgotten and not emitted, even when they change. Default: every run of the window.
+   */
+  limit?: number;
 }
 
 const skipParam = (skip: SkipColumnsOption | undefined) => {
@@ -79,7 +84,7 @@ const skipParam = (skip: SkipColumnsOption | undefined) => {
 function open<TRun extends RealtimeRun<any, any, any>>(
   path: string,
   params: Record<string, string | undefined>,
-  options: SubscribeOptions,
+  options: SubscribeOptions & { limit?: number },
   stopOnCompletion: boolean,
 ): RunSubscription<TRun> {
   const config = resolveConfig(options);
@@ -91,6 +96,7 @@ function open<TRun extends RealtimeRun<any, any, any>>(
     signal: options.signal,
     fetch: config.fetch,
     stopOnCompletion,
+    limit: options.limit,
     openStream: (runId, key, signal, accessToken) =>
       readStream(runId, key, { baseURL: config.baseURL, accessToken, signal }),
   });
@@ -144,7 +150,7 @@ export function subscribeToRunsWithTag<TRun extends RealtimeRun<any, any, any> =
  * @example
  * ```ts
  * const recent = new RecentRuns({ limit: 50 });
- * for await (const run of runs.subscribeToRuns({ accessToken, createdAt: "1h", onTokenRefused: fetchToken })) {
+ * for await (const run of runs.subscribeToRuns({ accessToken, createdAt: "1h", limit: 50, onTokenRefused: fetchToken })) {
  *   recent.apply(run);
  *   render(recent.runs);
  * }
@@ -154,6 +160,9 @@ export function subscribeToRuns<TRun extends RealtimeRun<any, any, any> = Realti
   options: SubscribeToRunsOptions = {},
 ): RunSubscription<TRun> {
   const tags = typeof options.tags === "string" ? [options.tags] : (options.tags ?? []);
+  const { limit } = options;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+    throw new RangeError(`limit must be a positive integer, got ${limit}.`);
   return open<TRun>(
     "/realtime/v1/runs",
     {

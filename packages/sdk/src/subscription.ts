@@ -38,6 +38,8 @@ export interface RunSubscriptionOptions {
   headers: Record<string, string>;
   /** Hands over a fresh token after a 401; the feed then resumes from its last offset. */
   onTokenRefused?: TokenRefusedHandler;
+  /** Keep (and emit) only the newest this many runs by createdAt (the environment-wide feed). */
+  limit?: number;
   /** End after emitting a run whose finishedAt is set (single-run feeds). */
   stopOnCompletion: boolean;
   signal?: AbortSignal;
@@ -56,7 +58,7 @@ type Notice<T> = { type: "next"; value: T } | { type: "error"; error: Error } | 
 export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeRun> implements AsyncIterable<TRun> {
   readonly #controller = new AbortController();
   readonly #observers = new Set<SubscriptionObserver<TRun>>();
-  readonly #fold = new RunRowFold();
+  readonly #fold: RunRowFold;
   readonly #stopOnCompletion: boolean;
   readonly #url: string;
   readonly #openStream: RunSubscriptionOptions["openStream"];
@@ -70,6 +72,7 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
 
   constructor(options: RunSubscriptionOptions) {
     this.#stopOnCompletion = options.stopOnCompletion;
+    this.#fold = new RunRowFold({ limit: options.limit });
     this.#url = options.url;
     this.#openStream = options.openStream;
     this.#accessToken = options.accessToken;

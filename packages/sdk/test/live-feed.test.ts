@@ -50,6 +50,22 @@ describe("runs.subscribeToRuns (the environment-wide feed)", () => {
     subscription.unsubscribe();
   });
 
+  it("with a limit emits only the newest runs, and refuses a limit below 1", async () => {
+    feed.snapshot = [
+      wireRun({ id: "a", friendlyId: "run_a", createdAt: "2026-06-06T10:00:01.000" }),
+      wireRun({ id: "b", friendlyId: "run_b", createdAt: "2026-06-06T10:00:02.000" }),
+    ];
+    const subscription = runs.subscribeToRuns({ ...opts(), limit: 1 });
+    const { seen } = record(subscription);
+    await vi.waitFor(() => expect(subscription.state.kind).toBe("live"));
+    feed.push([wireRun({ id: "a", friendlyId: "run_a", createdAt: "2026-06-06T10:00:01.000", status: "EXECUTING" })]);
+    feed.push([wireRun({ id: "c", friendlyId: "run_c", createdAt: "2026-06-06T10:00:03.000" })]);
+    await vi.waitFor(() => expect(seen).toContain("run_c:QUEUED"));
+    expect(seen).toEqual(["run_b:QUEUED", "run_c:QUEUED"]);
+    subscription.unsubscribe();
+    expect(() => runs.subscribeToRuns({ ...opts(), limit: 0 })).toThrow(RangeError);
+  });
+
   it("narrows to tags when given", async () => {
     const subscription = runs.subscribeToRuns({ ...opts(), tags: "customer:42" });
     await vi.waitFor(() => expect(feed.requests.length).toBeGreaterThan(0));
@@ -106,9 +122,10 @@ describe("onTokenRefused (S8)", () => {
     // The next request after this answer is refused, as when the token expired in between.
     feed.failNext(401, { error: "Token expired" });
     feed.push([wireRun({ id: "a", friendlyId: "run_a", status: "EXECUTING" })]);
-    await vi.waitFor(() => expect(feed.pendingLive()).toBe(1));
+    // Electric paces the retry after the refusal (backoff with jitter).
+    await vi.waitFor(() => expect(feed.pendingLive()).toBe(1), { timeout: 10_000 });
     feed.push([wireRun({ id: "c", friendlyId: "run_c" })]);
-    await vi.waitFor(() => expect(seen).toContain("run_c:QUEUED"));
+    await vi.waitFor(() => expect(seen).toContain("run_c:QUEUED"), { timeout: 10_000 });
 
     expect(seen).toEqual(["run_a:QUEUED", "run_b:QUEUED", "run_a:EXECUTING", "run_c:QUEUED"]);
     expect(refused).toHaveLength(1);
@@ -133,7 +150,7 @@ describe("onTokenRefused (S8)", () => {
     feed.failNext(401, { error: "Token expired" }, 2);
     const none = runs.subscribeToRuns({ ...opts(), onTokenRefused: () => undefined });
     const { states } = record(none);
-    await vi.waitFor(() => expect(none.state.kind).toBe("errored"));
+    await vi.waitFor(() => expect(none.state.kind).toBe("errored"), { timeout: 10_000 });
     expect(none.state).toMatchObject({ kind: "errored", error: expect.any(AuthenticationError) });
     expect(states).toEqual(["connecting", "refused", "errored"]);
 
@@ -141,7 +158,7 @@ describe("onTokenRefused (S8)", () => {
       ...opts(),
       onTokenRefused: () => Promise.reject(new Error("signed out")),
     });
-    await vi.waitFor(() => expect(failing.state.kind).toBe("errored"));
+    await vi.waitFor(() => expect(failing.state.kind).toBe("errored"), { timeout: 10_000 });
     expect(failing.state).toMatchObject({ error: { message: "signed out" } });
     expect(feed.requests).toHaveLength(2);
   });
