@@ -5,9 +5,11 @@
 import { createContext, useContext, useEffect, useRef, useSyncExternalStore, type ReactNode } from "react";
 import {
   DEFAULT_RECENT_RUNS_LIMIT,
+  mergeRunLogLines,
   runs as sdkRuns,
   streams as sdkStreams,
   type RealtimeRun,
+  type RunLogLine,
   type RunSubscription,
   type RunWithStreamsPart,
   type SkipColumnsOption,
@@ -335,4 +337,46 @@ export function useRealtimeRunWithStreams<
       }),
   );
   return { run: snapshot.value.run, streams: snapshot.value.streams, error: snapshot.error, stop };
+}
+
+export interface UseRunLogsOptions extends RealtimeConfig {
+  /** Subscribe only when true (default true). */
+  enabled?: boolean;
+  /** Keep only the last `maxLines` lines (chatty runs). */
+  maxLines?: number;
+  /** Render at most once per this many ms (default 16). */
+  throttleInMs?: number;
+}
+
+/**
+ * A run's log lines and events, live: every stored line first, then each new one, in order (time, then
+ * the writer's sequence). Needs read on the run (the same token as `useRealtimeRun`).
+ *
+ * @example
+ * ```tsx
+ * const { lines, error } = useRunLogs(runId, { accessToken, baseURL });
+ * return <ul>{lines.map((l) => <li key={l.id}>{l.level} {l.message}</li>)}</ul>;
+ * ```
+ */
+export function useRunLogs(runId: string | undefined, options: UseRunLogsOptions = {}) {
+  const context = useContext(RealtimeContext);
+  const baseURL = options.baseURL ?? context.baseURL;
+  const accessToken = options.accessToken ?? context.accessToken;
+  const enabled = runId !== undefined && (options.enabled ?? true);
+  const { snapshot, stop } = useIterableStore<readonly RunLogLine[], RunLogLine>(
+    enabled ? JSON.stringify([baseURL, accessToken, runId]) : undefined,
+    () =>
+      new IterableStore<readonly RunLogLine[], RunLogLine>({
+        initial: [],
+        throttleMs: options.throttleInMs,
+        // A restart reads the shape from the beginning again; the merge drops lines already held.
+        open: (_current, signal) => sdkRuns.subscribeToLogs(runId!, { baseURL, accessToken, signal }),
+        fold: (value, items) => {
+          const lines = mergeRunLogLines(value, items);
+          const max = options.maxLines;
+          return max !== undefined && lines.length > max ? lines.slice(lines.length - max) : lines;
+        },
+      }),
+  );
+  return { lines: snapshot.value as RunLogLine[], error: snapshot.error, stop };
 }

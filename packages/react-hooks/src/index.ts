@@ -7,6 +7,8 @@ export {
   useRealtimeBatch,
   useRealtimeStream,
   useRealtimeRunWithStreams,
+  useRunLogs,
+  type UseRunLogsOptions,
   type UseRealtimeStreamOptions,
   type RealtimeConfig,
   type UseRealtimeOptions,
@@ -19,7 +21,9 @@ export { IterableStore, type IterableSnapshot, type IterableStoreOptions } from 
 export type {
   ConnectionState,
   RealtimeRun,
+  RunLogLine,
   RunStatus,
   SkipColumnsOption,
   TokenRefusedHandler,
 } from "@runfeed/sdk";
+export { mergeRunLogLines } from "@runfeed/sdk";

@@ -4,6 +4,7 @@
  */
 import { createPublicToken } from "./auth.js";
 import { flushAll, forRun } from "./metadata.js";
+import { readLogs, subscribeToLogs } from "./logs.js";
 import { subscribeToBatch, subscribeToRun, subscribeToRuns, subscribeToRunsWithTag } from "./realtime.js";
 import { batchTrigger, cancel, retrieve, trigger } from "./tasks.js";
 import { append, appendText, input, pipe, read } from "./streams.js";
@@ -12,7 +13,16 @@ export { configure, getConfig, type ClientConfig, type RequestOptions } from "./
 
 export const tasks = { trigger };
 export const batch = { trigger: batchTrigger };
-export const runs = { retrieve, cancel, subscribeToRun, subscribeToRuns, subscribeToRunsWithTag, subscribeToBatch };
+export const runs = {
+  retrieve,
+  cancel,
+  subscribeToRun,
+  subscribeToRuns,
+  subscribeToRunsWithTag,
+  subscribeToBatch,
+  readLogs,
+  subscribeToLogs,
+};
 export const auth = { createPublicToken };
 export const metadata = { forRun, flush: flushAll };
 export const streams = { pipe, append, appendText, read, input };
@@ -49,6 +59,16 @@ export {
   type StreamWriteOptions,
   type TaskRunContext,
 } from "./streams.js";
+export {
+  RunLogSubscription,
+  RunLogFold,
+  mergeRunLogLines,
+  toRunLogLine,
+  type RunLogLine,
+  type RunLogKind,
+  type RunLogLevel,
+  type RunLogsOptions,
+} from "./logs.js";
 export type { SubscriptionState, ConnectionState } from "./subscription-state.js";
 export { toRealtimeRun, type RealtimeRun, type RunStatus, type RunError, type RawRunRow } from "./run.js";
 export {
@@ -72,6 +92,7 @@ export {
   defineTask,
   type TaskDefinition,
   type TaskContext,
+  type TaskLogger,
   type TaskRunInfo,
   type TaskStreams,
   type MetadataApi,

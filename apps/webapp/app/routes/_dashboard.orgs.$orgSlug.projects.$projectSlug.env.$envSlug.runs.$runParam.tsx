@@ -1,13 +1,15 @@
 /**
  * One run, live: status, timestamps, metadata (with a progress bar), output and error follow the
- * single-run realtime feed (@runfeed/react-hooks `useRealtimeRun`); the lists of relatives are
- * refreshed when the run changes. A run that has not finished can be cancelled.
+ * single-run realtime feed (@runfeed/react-hooks `useRealtimeRun`), its log lines the run's log feed
+ * (RunLogs, `useRunLogs`); the lists of relatives are refreshed when the run changes. A run that has
+ * not finished can be cancelled.
  */
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation, useParams, useRevalidator } from "@remix-run/react";
 import { useEffect, useRef } from "react";
 import { useRealtimeRun } from "@runfeed/react-hooks";
 import type { RealtimeRun, RunError as RunErrorValue } from "@runfeed/sdk";
+import { RunLogs } from "../components/runs/RunLogs";
 import { RunStreams } from "../components/runs/RunStreams";
 import { RunsTable } from "../components/runs/RunsTable";
 import { liveIndicatorState, useDashboardRealtime } from "../components/runs/useDashboardRealtime";
@@ -213,6 +215,8 @@ export default function RunPage() {
           <RunError error={run.error} />
         </div>
       </div>
+
+      <RunLogs runId={loaded.id} token={realtime.accessToken} refreshToken={realtime.onTokenRefused} />
 
       <RunStreams
         runId={loaded.id}
