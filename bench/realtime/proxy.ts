@@ -212,10 +212,25 @@ export async function benchProxy({
   if (handle !== first.headers.get(ELECTRIC_HANDLE_HEADER))
     throw new Error("proxied and direct requests addressed different shapes");
 
-  const liveWaiters = async () => {
+  const shapeWaiters = async () => {
     const text = await (await fetch(`${shapeUrl}/metrics`)).text();
     return Number(/^shape_sync_live_waiters (\d+)/m.exec(text)?.[1] ?? 0);
   };
+  // Through the webapp, live polls of one shape share one upstream request: count the webapp's waiting
+  // clients instead. Each scrape costs the webapp CPU that would be billed to the request path, so
+  // scrapes are counted and their cost (calibrated below, same process, same run) is taken off.
+  let webScrapes = 0;
+  const webWaiters = async () => {
+    webScrapes++;
+    const text = await (await fetch(`${webUrl}/metrics?name=runfeed_realtime_upstream_waiting_requests`)).text();
+    return Number(/^runfeed_realtime_upstream_waiting_requests (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+  const liveWaiters = (mode: "direct" | "proxy") => (mode === "direct" ? shapeWaiters() : webWaiters());
+  const CALIBRATION_SCRAPES = 200;
+  const scrapeCpu0 = cpuMs(webapp.process.pid);
+  for (let i = 0; i < CALIBRATION_SCRAPES; i++) await webWaiters();
+  const scrapeCpuMs = (cpuMs(webapp.process.pid) - scrapeCpu0) / CALIBRATION_SCRAPES;
+  console.log(`webapp CPU per /metrics scrape (taken off the request path): ${(scrapeCpuMs * 1000).toFixed(0)} µs`);
 
   const cpu = {
     webappRequest: [] as number[],
@@ -226,6 +241,7 @@ export async function benchProxy({
   let profiled = false;
   async function round(mode: "direct" | "proxy", n: number, record = false): Promise<number[]> {
     const webCpu0 = cpuMs(webapp.process.pid);
+    const scrapes0 = webScrapes;
     const query = `cursor=&handle=${encodeURIComponent(handle)}&live=true&log=full&offset=${encodeURIComponent(offset)}`;
     const url = mode === "direct" ? `${directBase}&${query}` : `${webUrl}/realtime/v1/runs/${run.friendlyId}?${query}`;
     let updatedAt = 0;
@@ -261,10 +277,11 @@ export async function benchProxy({
       const target = sent;
       await waitFor(
         `${target} live waiters (${mode})`,
-        async () => ((await liveWaiters()) >= target ? true : undefined),
+        async () => ((await liveWaiters(mode)) >= target ? true : undefined),
         60_000,
       );
     }
+    const scrapeMs = (webScrapes - scrapes0) * scrapeCpuMs;
     if (profileNow("request")) {
       webapp.process.kill("SIGUSR2");
       profiled = true;
@@ -287,7 +304,7 @@ export async function benchProxy({
       const webCpu2 = cpuMs(webapp.process.pid);
       const shapeCpu2 = cpuMs(shapeSync.process.pid);
       if (mode === "proxy") {
-        cpu.webappRequest.push(((webCpu1 - webCpu0) / n) * 1000);
+        cpu.webappRequest.push(((webCpu1 - webCpu0 - scrapeMs) / n) * 1000);
         cpu.webappResponse.push(((webCpu2 - webCpu1) / n) * 1000);
         cpu.shapeResponseProxy.push(((shapeCpu2 - shapeCpu1) / n) * 1000);
       } else {
@@ -429,7 +446,7 @@ export async function benchProxy({
       const target = Math.min(i + 100, spreadRuns.length);
       await waitFor(
         `${target} spread waiters (${mode})`,
-        async () => ((await liveWaiters()) >= target ? true : undefined),
+        async () => ((await liveWaiters(mode)) >= target ? true : undefined),
         60_000,
       );
     }
@@ -444,7 +461,7 @@ export async function benchProxy({
     }
     controller.abort();
     await Promise.all(polls);
-    await waitFor("waiters gone", async () => ((await liveWaiters()) === 0 ? true : undefined), 60_000);
+    await waitFor("waiters gone", async () => ((await liveWaiters(mode)) === 0 ? true : undefined), 60_000);
     return latencies.sort((a, b) => a - b);
   }
 

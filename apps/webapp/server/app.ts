@@ -19,6 +19,7 @@ import type { WebappEnv } from "../app/env.server.js";
 import { refuseCrossOrigin } from "../app/services/csrf.server.js";
 import { compileTrust, createClientResolver } from "../app/services/requestClient.server.js";
 import { securityHeaders } from "../app/services/securityHeaders.server.js";
+import type { FeedLoader } from "../app/services/realtime/feedRoute.server.js";
 import { createServices, type Services } from "../app/services/services.server.js";
 import { registerWritePool } from "../app/services/writeBuffer.server.js";
 
@@ -252,7 +253,13 @@ async function serveHotRoute(
   context: AppLoadContext,
   fallback: () => void,
 ) {
-  const module = build.routes[hot.id]?.module as { loader?: LoaderFunction; action?: ActionFunction } | undefined;
+  const module = build.routes[hot.id]?.module as
+    | { loader?: LoaderFunction | FeedLoader; action?: ActionFunction }
+    | undefined;
+  // The realtime feeds' GETs: no Fetch Request or Response at all (feedRoute.server.ts).
+  const loader = module?.loader;
+  if (loader && "serveNode" in loader && req.method === "GET")
+    return loader.serveNode(req, res, hot.params, context.services);
   const fn = req.method === "GET" ? module?.loader : module?.action;
   if (!fn) return fallback();
   if (hot.realtime) return serveStreamingRoute(fn, hot, req, res, context);

@@ -27,6 +27,8 @@ export type Authentication =
       environment: AuthenticatedEnvironment;
       ability: Ability;
       token: string;
+      /** The token's `exp` (seconds since the epoch): an event stream is ended then. */
+      exp: number;
       scopes: string[];
       realtime?: RealtimeClaims;
       oneTimeUse: boolean;
@@ -53,7 +55,12 @@ const keyLookups = (prisma: PrismaClient) => cacheFor(lookups, prisma, { ttlMs: 
 /** Forgets every cached key lookup of this client (e.g. right after a roll or revoke in-process). */
 export const clearAuthCache = (prisma: PrismaClient) => lookups.get(prisma)?.clear();
 
-export function bearerToken(request: Request): string | undefined {
+/** What authentication reads of a request: its headers (a Fetch Request, or a view of a node one). */
+export interface RequestHead {
+  readonly headers: { get(name: string): string | null };
+}
+
+export function bearerToken(request: RequestHead): string | undefined {
   const header = request.headers.get("authorization");
   if (!header) return undefined;
   const token = header.replace(/^Bearer /i, "").trim();
@@ -74,7 +81,7 @@ export function isPublicJWT(token: string): boolean {
 
 export async function authenticate(
   prisma: PrismaClient,
-  request: Request,
+  request: RequestHead,
   options: AuthenticateOptions,
 ): Promise<Authentication> {
   const token = bearerToken(request);
@@ -179,6 +186,7 @@ function publicJWTAuthentication(
     environment,
     ability: verified.ability,
     token,
+    exp: verified.exp,
     scopes: verified.scopes,
     realtime: verified.realtime,
     oneTimeUse: verified.oneTimeUse,
@@ -270,7 +278,7 @@ export const sha256 = (value: string) => createHash("sha256").update(value).dige
 async function resolveBranch(
   prisma: PrismaClient,
   environment: AuthenticatedEnvironment,
-  request: Request,
+  request: RequestHead,
 ): Promise<AuthenticatedEnvironment> {
   const branch = request.headers.get(TRIGGER_BRANCH_HEADER)?.trim();
   if (environment.type === "PREVIEW" && !branch)

@@ -82,16 +82,19 @@ export const FORWARDED_PROTOCOL_PARAMS: readonly string[] = ELECTRIC_PROTOCOL_QU
 
 export function buildShapeUrl(request: ShapeRequest): URL {
   const url = new URL(`${request.origin.replace(/\/+$/, "")}/v1/shape`);
+  // Built apart and assigned once: every `url.searchParams.set` re-serializes the whole query.
+  const search = new URLSearchParams(url.search);
   for (const name of FORWARDED_PROTOCOL_PARAMS) {
     const value = request.incoming.get(name);
-    if (value !== null) url.searchParams.set(name, value);
+    if (value !== null) search.set(name, value);
   }
   const { where, params } = feedWhere(request.environmentId, request.feed, request.createdAtFloor);
-  url.searchParams.set(TABLE_PARAM, RUNS_TABLE);
-  url.searchParams.set(WHERE_PARAM, where);
-  params.forEach((value, index) => url.searchParams.set(`${PARAMS_PARAM}[${index + 1}]`, value));
-  url.searchParams.set(COLUMNS_PARAM, quoteColumns(runColumnsWithout(skipColumnsFor(request))));
-  if (request.secret) url.searchParams.set(SECRET_PARAM, request.secret);
+  search.set(TABLE_PARAM, RUNS_TABLE);
+  search.set(WHERE_PARAM, where);
+  params.forEach((value, index) => search.set(`${PARAMS_PARAM}[${index + 1}]`, value));
+  search.set(COLUMNS_PARAM, quoteColumns(runColumnsWithout(skipColumnsFor(request))));
+  if (request.secret) search.set(SECRET_PARAM, request.secret);
+  url.search = search.toString();
   return url;
 }
 
