@@ -43,8 +43,26 @@ export function createFeedRoute<
     createdAt?: string;
   },
 ): { loader: FeedLoader; action: Entry } {
+  const { findResource } = config;
+  const sharedFind: typeof findResource =
+    findResource &&
+    ((args) => {
+      // Same authentication object (remembered), same route and params: the same answer, read once.
+      const key = `${config.name}\0${JSON.stringify(args.params)}`;
+      const byAuth = args.services.realtime.lookupsInFlight;
+      let inflight = byAuth.get(args.authentication);
+      if (!inflight) byAuth.set(args.authentication, (inflight = new Map()));
+      const pending = inflight.get(key) as ReturnType<typeof findResource> | undefined;
+      if (pending) return pending;
+      const read = findResource(args);
+      const map = inflight;
+      map.set(key, read);
+      const done = () => void map.delete(key);
+      read.then(done, done);
+      return read;
+    });
   const route = createApiRoute(
-    { ...config, rememberAuthentication: (s) => s.realtime.authentications },
+    { ...config, findResource: sharedFind, rememberAuthentication: (s) => s.realtime.authentications },
     async ({ request, signal, ...args }) => {
       const reply = await proxyRealtimeFeed({
         ...args,

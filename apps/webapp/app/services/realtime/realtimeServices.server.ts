@@ -22,6 +22,11 @@ export interface RealtimeServices {
   upstream: ShapeUpstream;
   /** The feeds' remembered authentications, by credential. */
   authentications: TtlCache<Promise<Authentication>>;
+  /**
+   * Resource lookups in flight, per remembered authentication and route: a woken burst of re-polls
+   * with one token reads its run once, not once per client (feedRoute.server.ts).
+   */
+  lookupsInFlight: WeakMap<Authentication, Map<string, Promise<unknown>>>;
   close(): void;
 }
 
@@ -58,6 +63,7 @@ export function createRealtimeServices(deps: {
     createdAtCache,
     upstream,
     authentications: new TtlCache({ ttlMs: FEED_AUTHENTICATION_TTL_MS, maxEntries: 10_000 }),
+    lookupsInFlight: new WeakMap(),
     close: () => {
       upstream.close();
       limiter.stop();

@@ -80,6 +80,9 @@ export const FORWARDED_PROTOCOL_PARAMS: readonly string[] = ELECTRIC_PROTOCOL_QU
   (name) => !name.startsWith(SUBSET_PARAM_PREFIX),
 );
 
+/** The columns list with nothing skipped (most requests): built once. */
+const ALL_RUN_COLUMNS = quoteColumns(runColumnsWithout([]));
+
 export function buildShapeUrl(request: ShapeRequest): URL {
   const url = new URL(`${request.origin.replace(/\/+$/, "")}/v1/shape`);
   // Built apart and assigned once: every `url.searchParams.set` re-serializes the whole query.
@@ -92,7 +95,8 @@ export function buildShapeUrl(request: ShapeRequest): URL {
   search.set(TABLE_PARAM, RUNS_TABLE);
   search.set(WHERE_PARAM, where);
   params.forEach((value, index) => search.set(`${PARAMS_PARAM}[${index + 1}]`, value));
-  search.set(COLUMNS_PARAM, quoteColumns(runColumnsWithout(skipColumnsFor(request))));
+  const skip = skipColumnsFor(request);
+  search.set(COLUMNS_PARAM, skip.length === 0 ? ALL_RUN_COLUMNS : quoteColumns(runColumnsWithout(skip)));
   if (request.secret) search.set(SECRET_PARAM, request.secret);
   url.search = search.toString();
   return url;
