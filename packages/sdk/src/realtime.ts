@@ -44,6 +44,12 @@ export type SkipColumnsOption = readonly RealtimeRunSkipColumn[] | "status-only"
 export interface SubscribeOptions extends RequestOptions {
   /** Columns not to stream, or "status-only" (STATUS_ONLY_SKIP_COLUMNS). */
   skipColumns?: SkipColumnsOption;
+  /**
+   * Live updates over server-sent events (one held stream) instead of a long-poll per change. Default
+   * true. Where streams are cut short (e.g. a buffering proxy), the Electric client falls back to
+   * long-polling by itself after a few short-lived streams.
+   */
+  liveSse?: boolean;
 }
 
 export interface SubscribeToRunOptions extends SubscribeOptions {
@@ -64,7 +70,7 @@ const skipParam = (skip: SkipColumnsOption | undefined) => {
 function open<TRun extends RealtimeRun<any, any, any>>(
   path: string,
   params: Record<string, string | undefined>,
-  options: RequestOptions,
+  options: SubscribeOptions,
   stopOnCompletion: boolean,
 ): RunSubscription<TRun> {
   const config = resolveConfig(options);
@@ -73,6 +79,7 @@ function open<TRun extends RealtimeRun<any, any, any>>(
     headers: { [AUTHORIZATION_HEADER]: bearer(config.accessToken), [API_VERSION_HEADER]: TRIGGER_API_VERSION },
     signal: options.signal,
     fetch: config.fetch,
+    liveSse: options.liveSse ?? true,
     stopOnCompletion,
     openStream: (runId, key, signal) =>
       readStream(runId, key, { baseURL: config.baseURL, accessToken: config.accessToken, signal }),

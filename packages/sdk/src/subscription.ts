@@ -33,6 +33,8 @@ export interface RunSubscriptionOptions {
   stopOnCompletion: boolean;
   signal?: AbortSignal;
   fetch?: FetchFn;
+  /** Live mode over server-sent events, with the Electric client's own fallback to long-polling. */
+  liveSse?: boolean;
   /** Opens one of the run's realtime streams (for `withStreams()`), with the same server and token. */
   openStream?: (runId: string, key: string, signal: AbortSignal) => StreamSubscription<unknown>;
 }
@@ -76,6 +78,7 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
       headers: options.headers,
       signal: this.#controller.signal,
       fetchClient: options.fetch,
+      liveSse: options.liveSse ?? false,
       // Any error reaching here is terminal (4xx other than 429, missing headers): surface it, stop.
       onError: (error) => {
         this.#fail(toSubscriptionError(error, this.#url));

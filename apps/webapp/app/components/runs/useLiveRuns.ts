@@ -66,6 +66,9 @@ export function useShapeRows(options: LiveFeedOptions): {
       // biome-ignore lint/correctness/noComponentHookFactories: an HTTP header name, not a component
       headers: { Authorization: () => `Bearer ${tokenRef.current}` },
       signal: controller.signal,
+      // One held event stream per feed instead of a long-poll per change; the client falls back to
+      // long-polling by itself when streams are cut short (docs/decisions/090-realtime-sse-and-cheap-repoll.md).
+      liveSse: true,
       // A page holds one or two feeds, far from the six connections per origin that HTTP/1.1 allows
       // and this console warning is about.
       warnOnHttp: false,
