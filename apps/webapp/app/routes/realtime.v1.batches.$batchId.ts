@@ -3,7 +3,6 @@
  * (checklist #1, #27, #33).
  */
 import { z } from "zod";
-import { findFeedBatch } from "../services/realtime/feedLookups.server";
 import { createFeedRoute } from "../services/realtime/feedRoute.server";
 import { ResourceId } from "../services/runs.server";
 
@@ -16,7 +15,7 @@ const route = createFeedRoute(
     cors: true,
     shouldRetryNotFound: true,
     findResource: ({ params, authentication, services }) =>
-      findFeedBatch(services.prisma, authentication.environment.id, params.batchId),
+      services.feedLookups.findBatch(authentication.environment.id, params.batchId),
     authorization: {
       action: "read",
       resources: (batch) => [{ type: "batch", id: batch.friendlyId }, { type: "runs" }],

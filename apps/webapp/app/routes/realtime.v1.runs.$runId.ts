@@ -3,7 +3,7 @@
  * The run is looked up by friendly id in the token's environment; anything else is a 404
  * (fixed fields remembered briefly: feedLookups.server.ts).
  */
-import { findFeedRun, runResources } from "../services/realtime/feedLookups.server";
+import { runResources } from "../services/realtime/feedLookups.server";
 import { createFeedRoute } from "../services/realtime/feedRoute.server";
 import { RunIdParams } from "../services/runs.server";
 
@@ -14,7 +14,7 @@ const route = createFeedRoute(
     params: RunIdParams,
     allowJWT: true,
     cors: true,
-    findResource: ({ params, authentication, services }) => findFeedRun(services.prisma, authentication, params.runId),
+    findResource: ({ params, authentication, services }) => services.feedLookups.findRun(authentication, params.runId),
     // A remembered run (no tags) is only returned when its fixed fields alone grant read.
     authorization: { action: "read", resources: runResources },
   },

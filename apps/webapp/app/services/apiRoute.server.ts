@@ -17,13 +17,7 @@ import {
   type TriggerApiVersion,
 } from "@runfeed/core";
 import type { z, ZodType } from "zod";
-import {
-  type AuthenticateOptions,
-  type Authentication,
-  type RequestHead,
-  authenticate,
-  bearerToken,
-} from "./auth.server";
+import { type AuthenticateOptions, type Authentication, type RequestHead, bearerToken } from "./auth.server";
 import { type TtlCache, cachedLookup } from "./ttlCache.server";
 import { HttpError, badRequest, forbidden, notFound } from "./httpErrors.server";
 import type { Services } from "./services.server";
@@ -82,6 +76,8 @@ export interface ApiHandlerArgs<TParams, TQuery, TBody, TResource> {
   services: Services;
   apiVersion: ApiVersion;
   signal: AbortSignal;
+  /** The raw request body, read as it arrives (the hot path's node stream, else `request.body`). */
+  bodyStream: AsyncIterable<Uint8Array> | null;
 }
 
 export function createApiRoute<
@@ -102,17 +98,24 @@ export function createApiRoute<
     } else if (request.method !== config.method && !(config.method === "GET" && request.method === "HEAD")) {
       response = Response.json({ error: "Method Not Allowed" }, { status: 405, headers: { allow: config.method } });
     } else {
-      response = await handle(request, rawParams, services);
+      // Node's web ReadableStream is async iterable (the DOM typings do not say so).
+      const bodyStream = context.requestBody ?? (request.body as AsyncIterable<Uint8Array> | null);
+      response = await handle(request, rawParams, services, bodyStream);
     }
     observe(services, response.status, started);
     return config.cors ? applyCors(request, response) : response;
   }
 
-  async function handle(request: Request, rawParams: Record<string, string | undefined>, services: Services) {
+  async function handle(
+    request: Request,
+    rawParams: Record<string, string | undefined>,
+    services: Services,
+    bodyStream: AsyncIterable<Uint8Array> | null,
+  ) {
     const admitted = await admit(request, rawParams, services, () => readJson(request, config.maxContentLength));
     if (!admitted.ok) return admitted.response;
     try {
-      return await handler({ ...admitted.args, request, signal: request.signal });
+      return await handler({ ...admitted.args, request, signal: request.signal, bodyStream });
     } catch (error) {
       return errorResponse(error, services);
     }
@@ -132,7 +135,7 @@ export function createApiRoute<
       const options = { allowJWT: config.allowJWT ?? false };
       const authentication = config.rememberAuthentication
         ? await rememberedAuthentication(config.rememberAuthentication(services), services, request, options)
-        : await authenticate(services.prisma, request, options);
+        : await services.auth.authenticate(request, options);
       const params = validate(config.params, rawParams, "Params Error") as Infer<TParams>;
       const searchParams = validate(
         config.searchParams,
@@ -192,7 +195,7 @@ export interface ApiRequestHead extends RequestHead {
 /** The handler's arguments, without the request itself. */
 export type AdmittedArgs<TParams, TQuery, TBody, TResource> = Omit<
   ApiHandlerArgs<TParams, TQuery, TBody, TResource>,
-  "request" | "signal"
+  "request" | "signal" | "bodyStream"
 >;
 
 export type Admission<TParams, TQuery, TBody, TResource> =
@@ -205,7 +208,7 @@ export type Admission<TParams, TQuery, TBody, TResource> =
  * is in the future (jose's rule: `exp` > now in whole seconds). Failures are never remembered. So
  * for up to the TTL, a token keeps the environment it was authenticated with: an archival, a rolled
  * key or a changed realtime limit is seen by its next request after that
- * (docs/decisions/090-realtime-sse-and-cheap-repoll.md).
+ * (docs/decisions/091-realtime-sse-and-cheap-repoll.md).
  */
 async function rememberedAuthentication(
   cache: TtlCache<Promise<Authentication>>,
@@ -214,12 +217,12 @@ async function rememberedAuthentication(
   options: AuthenticateOptions,
 ): Promise<Authentication> {
   const token = bearerToken(request);
-  if (!token) return authenticate(services.prisma, request, options);
+  if (!token) return services.auth.authenticate(request, options);
   const key = `${token}\0${request.headers.get(TRIGGER_BRANCH_HEADER) ?? ""}`;
-  const authentication = await cachedLookup(cache, key, () => authenticate(services.prisma, request, options));
+  const authentication = await cachedLookup(cache, key, () => services.auth.authenticate(request, options));
   if (authentication.type === "PUBLIC_JWT" && authentication.exp <= Math.floor(Date.now() / 1000)) {
     cache.delete(key);
-    return authenticate(services.prisma, request, options);
+    return services.auth.authenticate(request, options);
   }
   return authentication;
 }

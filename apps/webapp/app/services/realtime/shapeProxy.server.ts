@@ -156,7 +156,13 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
   }
   let body = upstream.body;
   // Clients without the Trigger.dev API version header never see DEQUEUED (checklist #19).
-  if (args.apiVersion !== TRIGGER_API_VERSION && upstream.status === 200 && !isEventStream && body) {
+  if (
+    feed.kind !== "logs" &&
+    args.apiVersion !== TRIGGER_API_VERSION &&
+    upstream.status === 200 &&
+    !isEventStream &&
+    body
+  ) {
     body = replaceAll(Buffer.isBuffer(body) ? body : await readAll(body), DEQUEUED, EXECUTING);
   }
   const endAt =
