@@ -30,6 +30,8 @@ import {
   API_VERSION_HEADER,
   ELECTRIC_HANDLE_HEADER,
   ELECTRIC_OFFSET_HEADER,
+  ELECTRIC_UP_TO_DATE_HEADER,
+  LIVE_SSE_PARAM,
   TRIGGER_API_VERSION,
   TRIGGER_ELECTRIC_VERSION_HEADER,
   generateRunFriendlyId,
@@ -392,13 +394,13 @@ export async function benchProxy({
         await r.arrayBuffer();
         handle = r.headers.get(ELECTRIC_HANDLE_HEADER) ?? handle;
         offset = r.headers.get(ELECTRIC_OFFSET_HEADER) ?? offset;
-        if (r.headers.has("electric-up-to-date")) return;
+        if (r.headers.has(ELECTRIC_UP_TO_DATE_HEADER)) return;
       }
     };
     const sseAgent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
     async function sseRound(mode: "direct" | "proxy", n: number): Promise<number[]> {
       await catchUp();
-      const query = `handle=${encodeURIComponent(handle)}&live=true&live_sse=true&log=full&offset=${encodeURIComponent(offset)}`;
+      const query = `handle=${encodeURIComponent(handle)}&live=true&${LIVE_SSE_PARAM}=true&log=full&offset=${encodeURIComponent(offset)}`;
       const url =
         mode === "direct" ? `${directBase}&${query}` : `${webUrl}/realtime/v1/runs/${run.friendlyId}?${query}`;
       let updatedAt = 0;
