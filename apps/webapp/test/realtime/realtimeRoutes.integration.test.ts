@@ -199,7 +199,8 @@ describe("transport", () => {
     const { prisma } = app.webapp.services;
     await prisma.runtimeEnvironment.update({ where: { id: env(0).id }, data: { realtimeConcurrencyLimit: 0 } });
     try {
-      const token = await tokenFor(0, ["read:runs"]);
+      // A token of its own: the feeds remember an authentication (and its environment's limit) for 1 s.
+      const token = await tokenFor(0, ["read:runs", "read:tags:limit-zero"]);
       const live = await get(`/realtime/v1/runs/${runA.friendlyId}?handle=h&offset=0_0&live=true&cursor=`, token);
       expect(live.status).toBe(429);
       expect(await live.json()).toEqual({ error: "Too many concurrent requests" });
