@@ -47,6 +47,12 @@ export interface SubscribeOptions extends RequestOptions {
   /** Columns not to stream, or "status-only" (STATUS_ONLY_SKIP_COLUMNS). */
   skipColumns?: SkipColumnsOption;
   /**
+   * Live updates over server-sent events (one held stream) instead of a long-poll per change. Default
+   * true. Where streams are cut short (e.g. a buffering proxy), the Electric client falls back to
+   * long-polling by itself after a few short-lived streams.
+   */
+  liveSse?: boolean;
+  /**
    * Called when the server refuses the token (401: it expired, or its key was rolled); return a fresh
    * one and the feed resumes from its last offset, without sending any run again. Without it, a
    * refused token ends the feed with an `AuthenticationError`.
@@ -95,6 +101,7 @@ function open<TRun extends RealtimeRun<any, any, any>>(
     onTokenRefused: options.onTokenRefused,
     signal: options.signal,
     fetch: config.fetch,
+    liveSse: options.liveSse ?? true,
     stopOnCompletion,
     limit: options.limit,
     openStream: (runId, key, signal, accessToken) =>

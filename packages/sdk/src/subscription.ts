@@ -44,6 +44,8 @@ export interface RunSubscriptionOptions {
   stopOnCompletion: boolean;
   signal?: AbortSignal;
   fetch?: FetchFn;
+  /** Live mode over server-sent events, with the Electric client's own fallback to long-polling. */
+  liveSse?: boolean;
   /** Opens one of the run's realtime streams (for `withStreams()`), with the same server and token. */
   openStream?: (runId: string, key: string, signal: AbortSignal, accessToken: string) => StreamSubscription<unknown>;
 }
@@ -93,6 +95,8 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
       // Read on every request, so a renewed token is used from the next one on.
       headers: { ...options.headers, [AUTHORIZATION_HEADER]: () => bearer(this.#accessToken) },
       signal: this.#controller.signal,
+      // Live mode over server-sent events, with the Electric client's own fallback to long-polling.
+      liveSse: options.liveSse ?? false,
       // Electric warns once per page served over http about HTTP/1.1's six connections per origin; a
       // page holds a few feeds, and the warning would reach every app's console (a dashboard's too).
       warnOnHttp: false,

@@ -21,7 +21,8 @@ beforeEach(async () => {
 });
 afterEach(() => feed.close());
 
-const opts = () => ({ baseURL: feed.baseURL, accessToken: "token-a" });
+// The scripted feed answers long-polls (SSE and its fallback: sdk.integration.test.ts).
+const opts = () => ({ baseURL: feed.baseURL, accessToken: "token-a", liveSse: false });
 
 /** Every run the subscription emits, and every state it goes through, as they happen. */
 function record(subscription: RunSubscription) {
