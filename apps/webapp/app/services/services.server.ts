@@ -14,6 +14,7 @@ import type { RequestClient } from "./requestClient.server";
 import { createSignInThrottle, type SignInThrottle } from "./signInThrottle.server";
 import { createWorker } from "./worker.server";
 import type { RunWorker } from "../worker/runWorker.server";
+import { createWritePipeline, type WritePipeline } from "./writePipeline/writePipelineServices.server";
 
 export interface Services {
   env: WebappEnv;
@@ -25,6 +26,8 @@ export interface Services {
   realtime: RealtimeServices;
   /** Realtime streams: Redis store, live hub, Postgres archive, sweeper (services/realtime/streams). */
   streams: RealtimeStreams;
+  /** Buffered writes: accept path, queue depths and (when hosted here) the drain (services/writePipeline). */
+  writePipeline: WritePipeline;
   /** Failed sign-ins per account and client address (signInThrottle.server.ts). */
   signInThrottle: SignInThrottle;
   /** The example worker (app/worker), when WORKER_ENABLED; `wake()` it after triggering in-process. */
@@ -45,6 +48,8 @@ export function createServices(env: WebappEnv): Services {
   closers.push(() => realtime.close());
   const streams = createRealtimeStreams({ env, redis, prisma, logger, metrics });
   closers.push(() => streams.close());
+  const writePipeline = createWritePipeline({ env, redis, logger, metrics });
+  closers.push(() => writePipeline.close());
   const worker = env.WORKER_ENABLED ? createWorker({ env, prisma, logger }) : undefined;
   if (worker) {
     worker.start();
@@ -58,6 +63,7 @@ export function createServices(env: WebappEnv): Services {
     metrics,
     realtime,
     streams,
+    writePipeline,
     signInThrottle: createSignInThrottle(redis, env),
     worker,
     onClose: (fn) => closers.push(fn),
