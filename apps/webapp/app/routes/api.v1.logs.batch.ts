@@ -17,10 +17,10 @@ const post = createApiRoute(
   },
   // A line without a time gets the request's; `seq` is its place in the request, so lines of one
   // millisecond keep the order they were sent in, whichever partition their run's id lands in.
-  ({ body, authentication, services }) => {
+  ({ request, body, authentication, services }) => {
     const now = new Date().toISOString();
     const items = body.items.map((item, seq) => ({ ...item, time: item.time ?? now, seq }));
-    return acceptBatch(services, "low", authentication, items);
+    return acceptBatch(request, services, "low", authentication, items);
   },
 );
 

@@ -16,7 +16,7 @@ const post = createApiRoute(
     body: MetadataBatchRequestBody,
     maxContentLength: MAX_BATCH_BYTES,
   },
-  ({ body, authentication, services }) => acceptBatch(services, "high", authentication, body.items),
+  ({ request, body, authentication, services }) => acceptBatch(request, services, "high", authentication, body.items),
 );
 
 export const action = post.action;

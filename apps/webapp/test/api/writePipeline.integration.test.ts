@@ -52,6 +52,17 @@ describe("write pipeline", () => {
     await expect.poll(() => metadataOf(b)).toEqual({ n: 5 });
   });
 
+  it("queues a request repeated with the same request key once", async () => {
+    const a = await trigger();
+    const body = { items: [{ runId: a, operations: [{ type: "increment", key: "n", value: 1 }] }] };
+    const key = { "x-trigger-request-idempotency-key": `retry-${a}` };
+    for (let i = 0; i < 3; i++) expect((await root("POST", "/api/v1/metadata/batch", body, key)).status).toBe(202);
+    await root("POST", "/api/v1/metadata/batch", {
+      items: [{ runId: a, operations: [{ type: "set", key: "marker", value: true }] }],
+    });
+    await expect.poll(() => metadataOf(a)).toEqual({ n: 1, marker: true });
+  });
+
   it("answers a bad item with a 400 naming it, and queues nothing of the request", async () => {
     const a = await trigger();
     const before = await queued();

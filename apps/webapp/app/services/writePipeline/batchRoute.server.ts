@@ -1,14 +1,22 @@
 /**
  * What the batched write routes share: every item's run must be writable by the caller (a key scoped
  * to some runs may only address those; otherwise 403 naming the first item refused, nothing queued),
- * then the items are appended and the answer is 202 (or the refusal: 429, 503).
+ * then the items are appended and the answer is 202 (or the refusal: 429, 503). A request repeated
+ * with the same `x-trigger-request-idempotency-key` is answered 202 again and queues nothing.
  */
-import { RETRY_AFTER_HEADER, SHOULD_RETRY_HEADER, type BatchAcceptedResponse, type BufferedClass } from "@runfeed/core";
+import {
+  REQUEST_IDEMPOTENCY_KEY_HEADER,
+  RETRY_AFTER_HEADER,
+  SHOULD_RETRY_HEADER,
+  type BatchAcceptedResponse,
+  type BufferedClass,
+} from "@runfeed/core";
 import type { Authentication } from "../auth.server";
-import { HttpError, forbidden } from "../httpErrors.server";
+import { HttpError, badRequest, forbidden } from "../httpErrors.server";
 import type { Services } from "../services.server";
 
 export async function acceptBatch(
+  request: Request,
   services: Services,
   urgency: BufferedClass,
   authentication: Authentication,
@@ -24,7 +32,16 @@ export async function acceptBatch(
       error: `items.${refused}: this key may not write run ${items[refused]!.runId}`,
     });
   }
-  const outcome = await services.writePipeline.acceptor.accept(urgency, authentication.environment.id, items);
+  const requestKey = request.headers.get(REQUEST_IDEMPOTENCY_KEY_HEADER) ?? undefined;
+  if (requestKey !== undefined && (requestKey.length === 0 || requestKey.length > 256)) {
+    throw badRequest(`${REQUEST_IDEMPOTENCY_KEY_HEADER} must be 1–256 characters`);
+  }
+  const outcome = await services.writePipeline.acceptor.accept(
+    urgency,
+    authentication.environment.id,
+    items,
+    requestKey,
+  );
   if (outcome.kind === "refused") {
     services.metrics.pipelineRefused.inc({ class: urgency });
     const seconds = outcome.retryAfterSeconds;

@@ -14,6 +14,10 @@ export type StatField = (typeof STAT_FIELDS)[number];
 const bucketKey = (keyPrefix: string, urgency: BufferedClass, second: number) =>
   `${keyPrefix}wp:stats:${urgency}:${second}`;
 
+/** The hash of the second `now` falls in (the accept script adds to it itself). */
+export const statsKey = (keyPrefix: string, urgency: BufferedClass, now: number) =>
+  bucketKey(keyPrefix, urgency, Math.floor(now / 1000));
+
 /** Adds to this second's counters inside `tx` (a MULTI or pipeline the caller sends anyway). */
 export function addStats(
   tx: ChainableCommander,
