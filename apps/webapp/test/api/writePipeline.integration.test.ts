@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyBatch, raiseFence, type Applier } from "../../app/services/writePipeline/cursor.server.js";
 import { streamName } from "../../app/services/writePipeline/streamNames.server.js";
 import pg from "pg";
+import { pipeline } from "@runfeed/sdk";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
 import { api } from "./helpers.js";
 
@@ -61,6 +62,19 @@ describe("write pipeline", () => {
       items: [{ runId: a, operations: [{ type: "set", key: "marker", value: true }] }],
     });
     await expect.poll(() => metadataOf(a)).toEqual({ n: 1, marker: true });
+  });
+
+  it("takes @runfeed/sdk's batched writes: metadata and log lines flushed together", async () => {
+    const [a, b] = [await trigger(), await trigger()];
+    const accessToken = app.project.environments.find((e) => e.slug === "prod")!.apiKey;
+    const writer = pipeline.writer({ baseURL: app.url, accessToken, maxItems: 1_000, maxAgeMs: 60_000 });
+    for (let i = 0; i < 50; i++) writer.metadata(i % 2 ? a : b).increment("n");
+    writer.log(a, { message: "from the sdk" });
+    await writer.flush();
+    await expect.poll(() => metadataOf(a)).toEqual({ n: 25 });
+    await expect.poll(() => metadataOf(b)).toEqual({ n: 25 });
+    const internal = (await prisma().taskRun.findFirstOrThrow({ where: { friendlyId: a } })).id;
+    await expect.poll(() => prisma().taskRunLog.count({ where: { runId: internal } })).toBe(1);
   });
 
   it("answers a bad item with a 400 naming it, and queues nothing of the request", async () => {
