@@ -180,7 +180,7 @@ describe("write pipeline crash test", () => {
     await writing;
     const client = new Redis(redis.url);
     try {
-      const streams = (await client.keys(`${PREFIX}wp:*`)).filter((key) => /:(high|low):\d+$/.test(key));
+      const streams = (await client.keys(`${PREFIX}wp:*`)).filter((key) => /^crash:wp:(high|low):\d+$/.test(key));
       await until("every stream drained", async () => {
         const lengths = await Promise.all(streams.map((key) => client.xlen(key)));
         return lengths.every((n) => n === 0);
