@@ -1,16 +1,16 @@
 /**
- * Task functions the example worker executes (apps/webapp/app/worker). Add a task here and it can be
- * triggered with `POST /api/v1/tasks/<id>/trigger`.
+ * Task functions the example worker executes. The process that starts the worker hands it this list
+ * (the webapp's server entry); add a task here and it can be triggered with
+ * `POST /api/v1/tasks/<id>/trigger`.
  */
 import { csvImport, csvImportBatch } from "./csv-import.js";
 import { helloWorld } from "./hello-world.js";
 import { llmDemo } from "./llm-demo.js";
-import type { TaskDefinition } from "./types.js";
+import type { TaskDefinition } from "@runfeed/sdk";
 
 export const exampleTasks: ReadonlyArray<TaskDefinition<any, any>> = [csvImport, csvImportBatch, helloWorld, llmDemo];
 
 export { csvImport, csvImportBatch, helloWorld, llmDemo };
 export { parseCsv, sampleCsv } from "./csv.js";
-export type * from "./types.js";
 export type { CsvImportPayload, CsvImportOutput, CsvBatchPayload, CsvBatchOutput } from "./csv-import.js";
 export type { LlmDemoPayload, LlmDemoOutput } from "./llm-demo.js";

@@ -1,7 +1,9 @@
 /**
  * The webapp process: parse env, build the app, listen, shut down cleanly on SIGINT/SIGTERM.
- * `pnpm start` at the repo root launches this with the embedded services' URLs.
+ * `pnpm start` at the repo root launches this with the embedded services' URLs. This process hands
+ * the worker its task functions (the example tasks); app code never imports them.
  */
+import { exampleTasks } from "@runfeed/example-tasks";
 import { parseEnv } from "../app/env.server.js";
 import { createWebapp, listen } from "./app.js";
 
@@ -14,7 +16,7 @@ function failedToStart(error: unknown): never {
 
 const { env, webapp, url, server } = await (async () => {
   const env = parseEnv(process.env);
-  const webapp = await createWebapp(env);
+  const webapp = await createWebapp(env, { tasks: exampleTasks });
   return { env, webapp, ...(await listen(webapp, env.PORT, env.HOST)) };
 })().catch(failedToStart);
 webapp.services.logger.info({ url, electricOrigin: env.ELECTRIC_ORIGIN }, "webapp listening");

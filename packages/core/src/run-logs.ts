@@ -55,3 +55,11 @@ export interface RunLogLine {
 export function compareRunLogLines(a: RunLogLine, b: RunLogLine): number {
   return a.time.getTime() - b.time.getTime() || a.seq - b.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
+
+/** `existing` (ordered, ids unique) with the new lines of `incoming` merged in order; a line seen before is dropped. */
+export function mergeRunLogLines(existing: readonly RunLogLine[], incoming: readonly RunLogLine[]): RunLogLine[] {
+  const ids = new Set(existing.map((line) => line.id));
+  const fresh = incoming.filter((line) => !ids.has(line.id) && ids.add(line.id));
+  if (fresh.length === 0) return existing as RunLogLine[];
+  return [...existing, ...fresh].sort(compareRunLogLines);
+}

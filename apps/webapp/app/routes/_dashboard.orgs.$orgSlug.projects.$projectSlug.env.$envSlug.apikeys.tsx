@@ -44,7 +44,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       if (form.get("confirm") !== environment.slug) {
         return data({ intent: "roll-root", error: `Type "${environment.slug}" to confirm.` } as const, { status: 400 });
       }
-      await rollRootKey(prisma, environment, actor);
+      await rollRootKey(context.services, environment, actor);
       return { intent: "roll-root", rolled: true } as const;
     }
     case "create": {
@@ -64,7 +64,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       return { intent: "create", key: created.key, name: parsed.data.name } as const;
     }
     case "revoke": {
-      const revoked = await revokeApiKey(prisma, environment.id, String(form.get("id") ?? ""), actor);
+      const revoked = await revokeApiKey(context.services, environment.id, String(form.get("id") ?? ""), actor);
       return revoked
         ? ({ intent: "revoke", revoked: true } as const)
         : data({ intent: "revoke", error: "Key not found." } as const, { status: 404 });

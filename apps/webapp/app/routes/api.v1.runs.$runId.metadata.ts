@@ -20,9 +20,12 @@ const put = createApiRoute(
     },
   },
   async ({ params, body, authentication, services }) => {
-    const metadata = await updateRunMetadata(services.prisma, authentication.environment.id, params.runId, body, {
-      maximumSize: services.env.TASK_RUN_METADATA_MAXIMUM_SIZE,
-    });
+    const metadata = await updateRunMetadata(
+      services.metadataWriter,
+      authentication.environment.id,
+      params.runId,
+      body,
+    );
     return Response.json({ metadata });
   },
 );

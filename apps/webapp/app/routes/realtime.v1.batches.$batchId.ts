@@ -4,7 +4,6 @@
  */
 import { z } from "zod";
 import { createApiRoute } from "../services/apiRoute.server";
-import { findFeedBatch } from "../services/realtime/feedLookups.server";
 import { proxyRealtimeFeed } from "../services/realtime/shapeProxy.server";
 import { ResourceId } from "../services/runs.server";
 
@@ -17,7 +16,7 @@ const route = createApiRoute(
     cors: true,
     shouldRetryNotFound: true,
     findResource: ({ params, authentication, services }) =>
-      findFeedBatch(services.prisma, authentication.environment.id, params.batchId),
+      services.feedLookups.findBatch(authentication.environment.id, params.batchId),
     authorization: {
       action: "read",
       resources: (batch) => [{ type: "batch", id: batch.friendlyId }, { type: "runs" }],

@@ -4,7 +4,7 @@
  * (fixed fields remembered briefly: feedLookups.server.ts).
  */
 import { createApiRoute } from "../services/apiRoute.server";
-import { findFeedRun, runResources } from "../services/realtime/feedLookups.server";
+import { runResources } from "../services/realtime/feedLookups.server";
 import { proxyRealtimeFeed } from "../services/realtime/shapeProxy.server";
 import { RunIdParams } from "../services/runs.server";
 
@@ -15,7 +15,7 @@ const route = createApiRoute(
     params: RunIdParams,
     allowJWT: true,
     cors: true,
-    findResource: ({ params, authentication, services }) => findFeedRun(services.prisma, authentication, params.runId),
+    findResource: ({ params, authentication, services }) => services.feedLookups.findRun(authentication, params.runId),
     // A remembered run (no tags) is only returned when its fixed fields alone grant read.
     authorization: { action: "read", resources: runResources },
   },

@@ -8,7 +8,7 @@ import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import { ADDITIONAL_KEY_REGEX, Ability, JWT_AUDIENCE, JWT_ISSUER, TRIGGER_BRANCH_HEADER } from "@runfeed/core";
 import type { ApiKey, PrismaClient, RuntimeEnvironment, Project } from "@runfeed/database";
 import { HttpError, unauthorized } from "./httpErrors.server";
-import { TtlCache, cacheFor, cachedLookup } from "./ttlCache.server";
+import { TtlCache, cachedLookup } from "./ttlCache.server";
 
 export type AuthenticatedEnvironment = RuntimeEnvironment & {
   project: Project;
@@ -40,18 +40,145 @@ const ENV_INCLUDE = { project: true, parentEnvironment: true } as const;
 
 type CachedApiKey = ApiKey & { runtimeEnvironment: AuthenticatedEnvironment };
 /**
- * Secret-key lookups (root key → environment, additional-key hash → key), cached per Prisma client for
+ * Secret-key lookups (root key → environment, additional-key hash → key), cached per app instance for
  * AUTH_CACHE_TTL_MS. Found keys only: a key created a moment ago works at once, but a rolled root key,
  * a revoked additional key, an archived environment or a deleted project stays accepted by an instance
  * that looked it up less than that long ago (additional keys' `expiresAt` is checked on every request).
  * Public JWTs still read their environment on every request.
  */
 export const AUTH_CACHE_TTL_MS = 5_000;
-const lookups = new WeakMap<PrismaClient, TtlCache<Promise<unknown>>>();
-const keyLookups = (prisma: PrismaClient) => cacheFor(lookups, prisma, { ttlMs: AUTH_CACHE_TTL_MS, maxEntries: 1_000 });
 
-/** Forgets every cached key lookup of this client (e.g. right after a roll or revoke in-process). */
-export const clearAuthCache = (prisma: PrismaClient) => lookups.get(prisma)?.clear();
+/**
+ * Public-JWT verifications remembered by token string (docs/decisions/071-realtime-repoll-cpu.md): a
+ * realtime client re-polls with the same token every time a live request answers. Only successful
+ * verifications; each is reused only while the environment's signing key is the one it was verified
+ * with and its `exp` is still in the future (checked on every request, as jose does: `exp` > now in
+ * whole seconds), and for at most VERIFIED_TOKEN_TTL_MS. The environment itself is read per request.
+ */
+interface VerifiedToken {
+  sub: string;
+  secret: string;
+  exp: number;
+  scopes: string[];
+  ability: Ability;
+  realtime: RealtimeClaims | undefined;
+  oneTimeUse: boolean;
+}
+export const VERIFIED_TOKEN_TTL_MS = 5_000;
+
+/**
+ * Bearer authentication of one app instance, with that instance's caches (one per `Services`,
+ * createServices): secret-key lookups, public-JWT verifications and the environment reads in flight.
+ */
+export class Authenticator {
+  readonly #prisma: PrismaClient;
+  readonly #keyLookups = new TtlCache<Promise<unknown>>({ ttlMs: AUTH_CACHE_TTL_MS, maxEntries: 1_000 });
+  readonly #verifiedTokens = new TtlCache<VerifiedToken>({ ttlMs: VERIFIED_TOKEN_TTL_MS, maxEntries: 10_000 });
+  /**
+   * The environment of a public JWT is read on every request (so a changed realtime limit, an archival
+   * or a rolled key is seen at once); requests arriving while the same read is already in flight share
+   * it (a woken burst of re-polls with the tokens of one environment costs one query, not one each).
+   */
+  readonly #inflightEnvironments = new Map<string, Promise<AuthenticatedEnvironment | null>>();
+
+  constructor(options: { prisma: PrismaClient }) {
+    this.#prisma = options.prisma;
+  }
+
+  /** Forgets every cached key lookup (e.g. right after a roll or revoke in-process). */
+  forgetKeys(): void {
+    this.#keyLookups.clear();
+  }
+
+  async authenticate(request: Request, options: AuthenticateOptions): Promise<Authentication> {
+    const prisma = this.#prisma;
+    const token = bearerToken(request);
+    if (!token) throw unauthorized("Invalid or Missing API key");
+
+    if (isPublicJWT(token)) {
+      if (!options.allowJWT) throw unauthorized("Public Access Tokens are not allowed on this endpoint");
+      return this.#authenticatePublicJWT(token);
+    }
+    if (ADDITIONAL_KEY_REGEX.test(token)) {
+      const keyHash = sha256(token);
+      const key = (await cachedLookup(this.#keyLookups, `key:${keyHash}`, () =>
+        prisma.apiKey.findUnique({ where: { keyHash }, include: { runtimeEnvironment: { include: ENV_INCLUDE } } }),
+      )) as CachedApiKey | null;
+      if (!key || key.revokedAt || (key.expiresAt && key.expiresAt < new Date())) throw unauthorized("Invalid API key");
+      const environment = await resolveBranch(prisma, key.runtimeEnvironment, request);
+      assertLive(environment);
+      touchApiKey(prisma, key);
+      return {
+        type: "API_KEY",
+        environment,
+        ability: Ability.fromScopes(key.scopes),
+        apiKeyId: key.id,
+        scopes: key.scopes,
+      };
+    }
+    const rootEnvironment = (await cachedLookup(this.#keyLookups, `root:${token}`, () =>
+      prisma.runtimeEnvironment.findUnique({ where: { apiKey: token }, include: ENV_INCLUDE }),
+    )) as AuthenticatedEnvironment | null;
+    if (!rootEnvironment) throw unauthorized("Invalid API key");
+    const environment = await resolveBranch(prisma, rootEnvironment, request);
+    assertLive(environment);
+    return { type: "SECRET_KEY", environment, ability: Ability.full() };
+  }
+
+  async #authenticatePublicJWT(token: string): Promise<Authentication> {
+    const invalid = () => unauthorized("Public Access Token is invalid");
+    const cached = this.#verifiedTokens.peek(token);
+    const sub = cached ? cached.sub : safeDecode(token)?.sub;
+    if (typeof sub !== "string" || !sub) throw invalid();
+    const environment = await this.#environmentForJWT(sub);
+    if (!environment || environment.project.deletedAt || environment.archivedAt)
+      throw unauthorized("Invalid Public Access Token");
+    const secret = environment.parentEnvironment?.apiKey ?? environment.apiKey;
+    // A verification remembered for this token under the same signing key, still unexpired now.
+    if (cached && cached.secret === secret && cached.exp > Math.floor(Date.now() / 1000))
+      return publicJWTAuthentication(environment, token, cached);
+    try {
+      const { payload } = await jwtVerify(token, await hmacKey(environment), {
+        issuer: JWT_ISSUER,
+        audience: JWT_AUDIENCE,
+        algorithms: ["HS256"],
+        requiredClaims: ["exp"],
+      });
+      const scopes = Array.isArray(payload.scopes)
+        ? payload.scopes.filter((s): s is string => typeof s === "string")
+        : [];
+      const verified: VerifiedToken = {
+        sub,
+        secret,
+        exp: payload.exp!,
+        scopes,
+        ability: Ability.fromScopes(scopes),
+        realtime: parseRealtimeClaim(payload.realtime),
+        oneTimeUse: payload.otu === true,
+      };
+      this.#verifiedTokens.set(token, verified);
+      return publicJWTAuthentication(environment, token, verified);
+    } catch (error) {
+      if (error instanceof HttpError) throw error;
+      if (error instanceof joseErrors.JOSEError) throw invalid();
+      throw error;
+    }
+  }
+
+  #environmentForJWT(id: string): Promise<AuthenticatedEnvironment | null> {
+    const inflight = this.#inflightEnvironments;
+    const pending = inflight.get(id);
+    if (pending) return pending;
+    const read = this.#prisma.runtimeEnvironment.findUnique({
+      where: { id },
+      include: ENV_INCLUDE,
+    }) as Promise<AuthenticatedEnvironment | null>;
+    inflight.set(id, read);
+    const done = () => void (inflight.get(id) === read && inflight.delete(id));
+    read.then(done, done);
+    return read;
+  }
+}
 
 export function bearerToken(request: Request): string | undefined {
   const header = request.headers.get("authorization");
@@ -72,103 +199,6 @@ export function isPublicJWT(token: string): boolean {
   }
 }
 
-export async function authenticate(
-  prisma: PrismaClient,
-  request: Request,
-  options: AuthenticateOptions,
-): Promise<Authentication> {
-  const token = bearerToken(request);
-  if (!token) throw unauthorized("Invalid or Missing API key");
-
-  if (isPublicJWT(token)) {
-    if (!options.allowJWT) throw unauthorized("Public Access Tokens are not allowed on this endpoint");
-    return authenticatePublicJWT(prisma, token);
-  }
-  if (ADDITIONAL_KEY_REGEX.test(token)) {
-    const keyHash = sha256(token);
-    const key = (await cachedLookup(keyLookups(prisma), `key:${keyHash}`, () =>
-      prisma.apiKey.findUnique({ where: { keyHash }, include: { runtimeEnvironment: { include: ENV_INCLUDE } } }),
-    )) as CachedApiKey | null;
-    if (!key || key.revokedAt || (key.expiresAt && key.expiresAt < new Date())) throw unauthorized("Invalid API key");
-    const environment = await resolveBranch(prisma, key.runtimeEnvironment, request);
-    assertLive(environment);
-    touchApiKey(prisma, key);
-    return {
-      type: "API_KEY",
-      environment,
-      ability: Ability.fromScopes(key.scopes),
-      apiKeyId: key.id,
-      scopes: key.scopes,
-    };
-  }
-  const rootEnvironment = (await cachedLookup(keyLookups(prisma), `root:${token}`, () =>
-    prisma.runtimeEnvironment.findUnique({ where: { apiKey: token }, include: ENV_INCLUDE }),
-  )) as AuthenticatedEnvironment | null;
-  if (!rootEnvironment) throw unauthorized("Invalid API key");
-  const environment = await resolveBranch(prisma, rootEnvironment, request);
-  assertLive(environment);
-  return { type: "SECRET_KEY", environment, ability: Ability.full() };
-}
-
-async function authenticatePublicJWT(prisma: PrismaClient, token: string): Promise<Authentication> {
-  const invalid = () => unauthorized("Public Access Token is invalid");
-  const cached = verifiedTokens.peek(token);
-  const sub = cached ? cached.sub : safeDecode(token)?.sub;
-  if (typeof sub !== "string" || !sub) throw invalid();
-  const environment = await environmentForJWT(prisma, sub);
-  if (!environment || environment.project.deletedAt || environment.archivedAt)
-    throw unauthorized("Invalid Public Access Token");
-  const secret = environment.parentEnvironment?.apiKey ?? environment.apiKey;
-  // A verification remembered for this token under the same signing key, still unexpired now.
-  if (cached && cached.secret === secret && cached.exp > Math.floor(Date.now() / 1000))
-    return publicJWTAuthentication(environment, token, cached);
-  try {
-    const { payload } = await jwtVerify(token, await hmacKey(environment), {
-      issuer: JWT_ISSUER,
-      audience: JWT_AUDIENCE,
-      algorithms: ["HS256"],
-      requiredClaims: ["exp"],
-    });
-    const scopes = Array.isArray(payload.scopes)
-      ? payload.scopes.filter((s): s is string => typeof s === "string")
-      : [];
-    const verified: VerifiedToken = {
-      sub,
-      secret,
-      exp: payload.exp!,
-      scopes,
-      ability: Ability.fromScopes(scopes),
-      realtime: parseRealtimeClaim(payload.realtime),
-      oneTimeUse: payload.otu === true,
-    };
-    verifiedTokens.set(token, verified);
-    return publicJWTAuthentication(environment, token, verified);
-  } catch (error) {
-    if (error instanceof HttpError) throw error;
-    if (error instanceof joseErrors.JOSEError) throw invalid();
-    throw error;
-  }
-}
-
-/**
- * Public-JWT verifications remembered by token string (docs/decisions/071-realtime-repoll-cpu.md): a
- * realtime client re-polls with the same token every time a live request answers. Only successful
- * verifications; each is reused only while the environment's signing key is the one it was verified
- * with and its `exp` is still in the future (checked on every request, as jose does: `exp` > now in
- * whole seconds), and for at most VERIFIED_TOKEN_TTL_MS. The environment itself is read per request.
- */
-interface VerifiedToken {
-  sub: string;
-  secret: string;
-  exp: number;
-  scopes: string[];
-  ability: Ability;
-  realtime: RealtimeClaims | undefined;
-  oneTimeUse: boolean;
-}
-export const VERIFIED_TOKEN_TTL_MS = 5_000;
-const verifiedTokens = new TtlCache<VerifiedToken>({ ttlMs: VERIFIED_TOKEN_TTL_MS, maxEntries: 10_000 });
-
 function publicJWTAuthentication(
   environment: AuthenticatedEnvironment,
   token: string,
@@ -183,27 +213,6 @@ function publicJWTAuthentication(
     realtime: verified.realtime,
     oneTimeUse: verified.oneTimeUse,
   };
-}
-
-/**
- * The environment of a public JWT, read on every request (so a changed realtime limit, an archival or
- * a rolled key is seen at once); requests arriving while the same read is already in flight share it
- * (a woken burst of re-polls with the tokens of one environment costs one query, not one each).
- */
-const inflightEnvironments = new WeakMap<PrismaClient, Map<string, Promise<AuthenticatedEnvironment | null>>>();
-function environmentForJWT(prisma: PrismaClient, id: string): Promise<AuthenticatedEnvironment | null> {
-  let inflight = inflightEnvironments.get(prisma);
-  if (!inflight) inflightEnvironments.set(prisma, (inflight = new Map()));
-  const pending = inflight.get(id);
-  if (pending) return pending;
-  const read = prisma.runtimeEnvironment.findUnique({
-    where: { id },
-    include: ENV_INCLUDE,
-  }) as Promise<AuthenticatedEnvironment | null>;
-  inflight.set(id, read);
-  const done = () => void (inflight.get(id) === read && inflight.delete(id));
-  read.then(done, done);
-  return read;
 }
 
 function parseRealtimeClaim(value: unknown): RealtimeClaims | undefined {
@@ -228,6 +237,8 @@ export function signingKey(environment: AuthenticatedEnvironment): Uint8Array {
 /**
  * The signing key imported once as an HS256 CryptoKey (jose would import the raw bytes on every sign
  * and verify — every trigger response signs one); cached by key material, so a rolled key is a new entry.
+ * Module-wide on purpose, unlike the Authenticator's caches: it holds no answer about any database row,
+ * only a pure function of the key bytes, and signPublicToken also runs without an app (seed, tests).
  */
 const hmacKeys = new TtlCache<Promise<CryptoKey>>({ ttlMs: 10 * 60_000, maxEntries: 1_000 });
 function hmacKey(environment: AuthenticatedEnvironment): Promise<CryptoKey> {

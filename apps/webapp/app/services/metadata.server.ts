@@ -44,7 +44,7 @@ import {
 import type { PrismaClient } from "@runfeed/database";
 import { HttpError, unprocessable } from "./httpErrors.server";
 import { TtlCache } from "./ttlCache.server";
-import { WriteBuffer, flushFor } from "./writeBuffer.server";
+import { WriteBuffer, type FlushWrites } from "./writeBuffer.server";
 import { runNotFound, runWhere, type Db } from "./runs.server";
 import { metadataTooLarge } from "./trigger.server";
 
@@ -72,8 +72,7 @@ interface RunRef {
   rootTaskRunId: string | null;
 }
 
-export interface MetadataServiceOptions {
-  maximumSize: number;
+export interface MetadataUpdateOptions {
   now?: () => Date;
 }
 
@@ -87,16 +86,17 @@ export async function getRunMetadata(
   return parseMetadataPacket(run.metadata, run.metadataType);
 }
 
+/** Applies `body` to the run through this instance's writer (Services.metadataWriter). */
 export async function updateRunMetadata(
-  prisma: PrismaClient,
+  writer: RunMetadataWriter,
   environmentId: string,
   runParam: string,
   body: UpdateMetadataRequestBody,
-  options: MetadataServiceOptions,
+  options: MetadataUpdateOptions = {},
 ): Promise<MetadataObject> {
+  const { prisma, maximumSize } = writer;
   const now = options.now ?? (() => new Date());
   const cutoff = new Date(now().getTime() - RUN_UPDATABLE_WINDOW_MS);
-  const writer = writerFor(prisma, options.maximumSize);
   // `metadata` alone (legacy/direct path) is a whole replacement; `{}` is ignored as upstream does.
   const ownOperations: MetadataOperation[] =
     body.operations ??
@@ -147,7 +147,7 @@ export async function updateRunMetadata(
     if (operations.length === 0) return parseMetadataPacket(run.metadata, run.metadataType);
     return writer.submit(run, operations, cutoff);
   }
-  const results = await updateLocked(prisma, targets, options.maximumSize);
+  const results = await updateLocked(prisma, targets, maximumSize);
   return results.get(run.id)!;
 }
 
@@ -174,11 +174,22 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
+export interface RunMetadataWriterOptions {
+  prisma: PrismaClient;
+  /** TASK_RUN_METADATA_MAXIMUM_SIZE: serialised bytes a run's metadata may take. */
+  maximumSize: number;
+  /** How the grouped versioned UPDATEs are written (writeBuffer.server.ts: pgFlush). */
+  flush: FlushWrites;
+  cache?: typeof RUN_CACHE_DEFAULTS;
+}
+
 /**
- * Per-instance queue of metadata writes per run (see the header comment, point 2). One per Prisma
- * client, held in a WeakMap so separate app instances (tests) never share one.
+ * Per-instance queue of metadata writes per run (see the header comment, point 2). One per app
+ * instance (Services.metadataWriter), so separate instances (tests) never share one.
  */
 export class RunMetadataWriter {
+  readonly prisma: PrismaClient;
+  readonly maximumSize: number;
   readonly #queues = new Map<string, Waiter[]>();
   /** `${environmentId}:${runParam}` → the run's fixed references (point 2b). */
   readonly #refs: TtlCache<RunRef>;
@@ -186,14 +197,13 @@ export class RunMetadataWriter {
   readonly #versions: TtlCache<MetadataRow>;
   readonly #buffer: WriteBuffer;
 
-  constructor(
-    private readonly prisma: PrismaClient,
-    private readonly maximumSize: number,
-    cache = RUN_CACHE_DEFAULTS,
-  ) {
+  constructor(options: RunMetadataWriterOptions) {
+    const cache = options.cache ?? RUN_CACHE_DEFAULTS;
+    this.prisma = options.prisma;
+    this.maximumSize = options.maximumSize;
     this.#refs = new TtlCache({ ttlMs: cache.refTtlMs, maxEntries: cache.maxEntries });
     this.#versions = new TtlCache({ ttlMs: cache.versionTtlMs, maxEntries: cache.maxEntries });
-    this.#buffer = new WriteBuffer(flushFor(prisma));
+    this.#buffer = new WriteBuffer(options.flush);
   }
 
   remember(environmentId: string, runParam: string, run: MetadataRow & RunRef) {
@@ -326,16 +336,6 @@ export class RunMetadataWriter {
       else waiter.reject(outcome.error);
     });
   }
-}
-
-const writers = new WeakMap<PrismaClient, RunMetadataWriter>();
-function writerFor(prisma: PrismaClient, maximumSize: number): RunMetadataWriter {
-  let writer = writers.get(prisma);
-  if (!writer) {
-    writer = new RunMetadataWriter(prisma, maximumSize);
-    writers.set(prisma, writer);
-  }
-  return writer;
 }
 
 /** Locks every target row (in id order), applies, writes, commits: all or nothing. */

@@ -3,25 +3,48 @@
  * Remix loaders/actions as `context.services` (server/app.ts). No module-level singletons, so tests
  * can run several instances side by side.
  */
+import type { Cookie } from "@remix-run/node";
 import { Redis } from "ioredis";
+import pg from "pg";
 import { createPrismaClient, type PrismaClient } from "@runfeed/database";
 import type { WebappEnv } from "../env.server";
+import { Authenticator } from "./auth.server";
 import { createLogger, type Logger } from "./logger.server";
+import { RunMetadataWriter } from "./metadata.server";
 import { createMetrics, type Metrics } from "./metrics.server";
 import { createRealtimeServices, type RealtimeServices } from "./realtime/realtimeServices.server";
 import { createRealtimeStreams, type RealtimeStreams } from "./realtime/streams/streamServices.server";
+import { FeedLookups } from "./realtime/feedLookups.server";
 import type { RequestClient } from "./requestClient.server";
+import { createSessionCookie } from "./session.server";
 import { createSignInThrottle, type SignInThrottle } from "./signInThrottle.server";
 import { createWorker } from "./worker.server";
+import { pgFlush } from "./writeBuffer.server";
 import type { RunWorker } from "../worker/runWorker.server";
+import { TaskRegistry, type AnyTask } from "../worker/taskRegistry.server";
 import { createWritePipeline, type WritePipeline } from "./writePipeline/writePipelineServices.server";
 
 export interface Services {
   env: WebappEnv;
   prisma: PrismaClient;
+  /**
+   * A small `pg` pool for the critical path's prepared statements (the trigger INSERT,
+   * runInsert.server.ts): Prisma's create costs several times the CPU of a prepared statement.
+   */
+  sqlPool: pg.Pool;
   redis: Redis;
   logger: Logger;
   metrics: Metrics;
+  /** Bearer authentication with this instance's key, token and environment caches (auth.server.ts). */
+  auth: Authenticator;
+  /** The dashboard's session cookie, signed with SESSION_SECRET (session.server.ts). */
+  sessionCookie: Cookie;
+  /** The metadata writes' own small `pg` pool, for their prepared statements (writeBuffer.server.ts). */
+  writePool: pg.Pool;
+  /** Queues and groups metadata writes per run, with this instance's run caches (metadata.server.ts). */
+  metadataWriter: RunMetadataWriter;
+  /** The realtime routes' run and batch lookups, with their fixed fields remembered (feedLookups.server.ts). */
+  feedLookups: FeedLookups;
   /** Realtime feed: concurrency limiter and createdAt cache (services/realtime). */
   realtime: RealtimeServices;
   /** Realtime streams: Redis store, live hub, Postgres archive, sweeper (services/realtime/streams). */
@@ -30,6 +53,8 @@ export interface Services {
   writePipeline: WritePipeline;
   /** Failed sign-ins per account and client address (signInThrottle.server.ts). */
   signInThrottle: SignInThrottle;
+  /** The task functions this process runs (handed in by the process that starts the webapp). */
+  tasks: TaskRegistry;
   /** The example worker (app/worker), when WORKER_ENABLED; `wake()` it after triggering in-process. */
   worker: RunWorker | undefined;
   /** Hooks run by close(), in reverse order of registration (workers, timers, connections). */
@@ -37,20 +62,40 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function createServices(env: WebappEnv): Services {
+/** Connections of `sqlPool`: enough concurrent commits for group commit to help, few enough for 2 cores. */
+const SQL_POOL_SIZE = 4;
+
+export interface ServicesOptions {
+  /** The task functions the worker runs (server/index.ts hands in the example tasks); none by default. */
+  tasks?: ReadonlyArray<AnyTask>;
+}
+
+export function createServices(env: WebappEnv, options: ServicesOptions = {}): Services {
   const logger = createLogger(env.LOG_LEVEL);
   const prisma = createPrismaClient(env.DATABASE_URL, { max: env.DATABASE_POOL_SIZE });
+  const sqlPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: SQL_POOL_SIZE });
+  sqlPool.on("error", (error) => logger.warn({ err: error.message }, "sql pool connection error"));
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false });
   redis.on("error", (error) => logger.debug({ err: error.message }, "redis connection error"));
   const closers: Array<() => Promise<void> | void> = [];
   const metrics = createMetrics();
+  // At most one statement in flight (the write buffer's), so two connections are enough.
+  const writePool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+  writePool.on("error", (error) => logger.warn({ err: error.message }, "write pool connection error"));
+  closers.push(() => writePool.end());
+  const metadataWriter = new RunMetadataWriter({
+    prisma,
+    maximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE,
+    flush: pgFlush(writePool),
+  });
   const realtime = createRealtimeServices({ env, redis, logger, metrics });
   closers.push(() => realtime.close());
   const streams = createRealtimeStreams({ env, redis, prisma, logger, metrics });
   closers.push(() => streams.close());
   const writePipeline = createWritePipeline({ env, redis, logger, metrics });
   closers.push(() => writePipeline.close());
-  const worker = env.WORKER_ENABLED ? createWorker({ env, prisma, logger }) : undefined;
+  const tasks = new TaskRegistry(options.tasks);
+  const worker = env.WORKER_ENABLED ? createWorker({ env, prisma, logger, metadataWriter, tasks }) : undefined;
   if (worker) {
     worker.start();
     closers.push(() => worker.stop());
@@ -58,9 +103,16 @@ export function createServices(env: WebappEnv): Services {
   return {
     env,
     prisma,
+    sqlPool,
     redis,
     logger,
     metrics,
+    auth: new Authenticator({ prisma }),
+    sessionCookie: createSessionCookie(env),
+    writePool,
+    metadataWriter,
+    feedLookups: new FeedLookups({ prisma }),
+    tasks,
     realtime,
     streams,
     writePipeline,
@@ -70,6 +122,7 @@ export function createServices(env: WebappEnv): Services {
     async close() {
       for (const fn of closers.reverse()) await fn();
       redis.disconnect();
+      await sqlPool.end();
       await prisma.$disconnect();
     },
   };
@@ -82,5 +135,10 @@ declare module "@remix-run/node" {
     client: RequestClient;
     /** This document's CSP nonce, for Remix's inline scripts (securityHeaders.server.ts, entry.server.tsx). */
     cspNonce: string;
+    /**
+     * The request body as the HTTP server reads it, when a hot route (server/app.ts) serves a streamed
+     * body: the route reads it instead of `request.body`, with no web stream in between (ADR 081).
+     */
+    requestBody?: AsyncIterable<Uint8Array>;
   }
 }

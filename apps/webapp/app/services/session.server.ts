@@ -16,27 +16,15 @@ export const SESSION_COOKIE = "__runfeed_session";
 const TOUCH_INTERVAL_MS = 60_000;
 const USER_AGENT_MAX = 256;
 
-// One cookie per parsed env (not a module singleton: tests run several webapps side by side).
-const cookies = new WeakMap<WebappEnv, Cookie>();
-
-function sessionCookie(env: WebappEnv): Cookie {
-  let cookie = cookies.get(env);
-  if (!cookie) {
-    cookie = createCookie(SESSION_COOKIE, {
-      httpOnly: true,
-      sameSite: "lax",
-      path: "/",
-      secrets: [env.SESSION_SECRET],
-    });
-    cookies.set(env, cookie);
-  }
-  return cookie;
+/** The session cookie of one app instance (Services.sessionCookie), signed with its SESSION_SECRET. */
+export function createSessionCookie(env: Pick<WebappEnv, "SESSION_SECRET">): Cookie {
+  return createCookie(SESSION_COOKIE, { httpOnly: true, sameSite: "lax", path: "/", secrets: [env.SESSION_SECRET] });
 }
 
 const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
 
 async function cookieToken(context: AppLoadContext, request: Request): Promise<string | undefined> {
-  const token: unknown = await sessionCookie(context.services.env).parse(request.headers.get("cookie"));
+  const token: unknown = await context.services.sessionCookie.parse(request.headers.get("cookie"));
   return typeof token === "string" && token.length > 0 ? token : undefined;
 }
 
@@ -120,7 +108,10 @@ export async function startSession(
       },
     }),
   ]);
-  const cookie = await sessionCookie(env).serialize(token, { expires: expiresAt, secure: context.client.secure });
+  const cookie = await context.services.sessionCookie.serialize(token, {
+    expires: expiresAt,
+    secure: context.client.secure,
+  });
   return redirect(redirectTo, { headers: { "set-cookie": cookie } });
 }
 
@@ -166,7 +157,7 @@ export async function listSessions(context: AppLoadContext, current: CurrentSess
 }
 
 function clearCookie(context: AppLoadContext): Promise<string> {
-  return sessionCookie(context.services.env).serialize("", { expires: new Date(0), secure: context.client.secure });
+  return context.services.sessionCookie.serialize("", { expires: new Date(0), secure: context.client.secure });
 }
 
 function audit(context: AppLoadContext, action: AuditAction, userId: string) {

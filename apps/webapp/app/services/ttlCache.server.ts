@@ -1,8 +1,8 @@
 /**
  * Small in-process caches of the write path (docs/decisions/070-write-path-throughput.md): a
- * Map-backed LRU with a fixed time-to-live, one instance per owner (a Prisma client) so separate app
- * instances (tests) never share entries. Users: auth.server.ts (secret-key lookups, 5 s) and
- * metadata.server.ts (run references and last written metadata versions).
+ * Map-backed LRU with a fixed time-to-live. Each is a field of an object that Services holds, so
+ * separate app instances (tests) never share entries. Users: auth.server.ts (secret-key lookups, 5 s),
+ * metadata.server.ts (run references and last written metadata versions), feedLookups.server.ts.
  */
 
 export interface TtlCacheOptions {
@@ -66,18 +66,4 @@ export function cachedLookup<T>(cache: TtlCache<Promise<T>>, key: string, load: 
   const forget = () => cache.delete(key, value);
   value.then((v) => (v === null || v === undefined ? forget() : undefined), forget);
   return value;
-}
-
-/** The owner's cache, created on first use. */
-export function cacheFor<O extends object, V>(
-  caches: WeakMap<O, TtlCache<V>>,
-  owner: O,
-  options: TtlCacheOptions,
-): TtlCache<V> {
-  let cache = caches.get(owner);
-  if (!cache) {
-    cache = new TtlCache<V>(options);
-    caches.set(owner, cache);
-  }
-  return cache;
 }

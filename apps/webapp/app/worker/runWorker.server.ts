@@ -1,6 +1,6 @@
 /**
- * The example worker: claims queued runs (claim.server.ts), executes the registered task functions
- * (examples/tasks) and records the outcome.
+ * The example worker: claims queued runs (claim.server.ts), executes the task functions it was handed
+ * (a TaskRegistry) and records the outcome.
  *
  *   PENDING ──claim──► EXECUTING ──return──► COMPLETED_SUCCESSFULLY   (output, completedAt)
  *                                └─throw───► COMPLETED_WITH_ERRORS    (BUILT_IN_ERROR, completedAt)
@@ -12,19 +12,30 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { INPUT_STREAM_SCOPE_TYPE, STREAM_WRITE_SCOPE_TYPE, type MetadataOperation } from "@runfeed/core";
-import { setTaskRunContextProvider, streams, type TaskRunContext } from "@runfeed/sdk";
+import {
+  setTaskRunContextProvider,
+  streams,
+  type ChildRunResult,
+  type TaskContext,
+  type TaskRunContext,
+} from "@runfeed/sdk";
 import type { PrismaClient } from "@runfeed/database";
-import type { ChildRunResult, TaskContext, TaskDefinition } from "../../../../examples/tasks/types";
 import type { Logger } from "../services/logger.server";
 import { claimRuns, type ClaimedRun } from "./claim.server";
-import { updateRunMetadata } from "../services/metadata.server";
+import { updateRunMetadata, type RunMetadataWriter } from "../services/metadata.server";
 import { signPublicToken } from "../services/auth.server";
 import { createChildBatch } from "./runs.server";
+import { appendRunLogs } from "../services/runLogs.server";
+import { TaskRunLogger } from "./taskLogger.server";
+import type { TaskRegistry } from "./taskRegistry.server";
 
 export interface RunWorkerOptions {
   prisma: PrismaClient;
   logger: Logger;
-  tasks: ReadonlyArray<TaskDefinition<any, any>>;
+  /** The app instance's metadata writer (Services.metadataWriter): tasks write as PUT …/metadata does. */
+  metadataWriter: RunMetadataWriter;
+  /** The task functions it runs (Services.tasks, handed in by the process that starts the webapp). */
+  tasks: TaskRegistry;
   /** Runs executing at once in this process (waiting parents excluded). */
   concurrency?: number;
   /** How often to look for work when idle; `wake()` short-cuts it. */
@@ -60,7 +71,6 @@ const BASE_COST_IN_CENTS = 0.0025;
 
 export class RunWorker {
   readonly #options: Required<Omit<RunWorkerOptions, "apiBaseURL">> & Pick<RunWorkerOptions, "apiBaseURL">;
-  readonly #tasks: Map<string, TaskDefinition<any, any>>;
   readonly #abort = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
   #busy = 0;
@@ -74,11 +84,6 @@ export class RunWorker {
       metadataMaximumSize: RunWorkerDefaults.metadataMaximumSize,
       ...options,
     };
-    this.#tasks = new Map(options.tasks.map((task) => [task.id, task]));
-  }
-
-  get taskIdentifiers(): string[] {
-    return [...this.#tasks.keys()];
   }
 
   start(): void {
@@ -147,8 +152,9 @@ export class RunWorker {
         this.wake();
       }
     };
-    const task = this.#tasks.get(run.taskIdentifier);
+    const task = this.#options.tasks.get(run.taskIdentifier);
     const started = performance.now();
+    let taskLogger: TaskRunLogger | undefined;
     try {
       if (!task) {
         await this.#finish(run, started, {
@@ -156,12 +162,17 @@ export class RunWorker {
           error: {
             type: "INTERNAL_ERROR",
             code: "COULD_NOT_FIND_TASK",
-            message: `No task "${run.taskIdentifier}" is registered in examples/tasks.`,
+            message: `No task "${run.taskIdentifier}" is registered with this worker.`,
           },
         });
         return;
       }
-      const ctx = this.#context(run, releaseSlot, () => {
+      taskLogger = new TaskRunLogger({
+        run,
+        logger,
+        write: (lines) => appendRunLogs(prisma, lines),
+      });
+      const ctx = this.#context(run, taskLogger, releaseSlot, () => {
         this.#busy++;
         holdsSlot = true;
       });
@@ -169,8 +180,13 @@ export class RunWorker {
       const output = await (runContext
         ? taskRuns.run(runContext, () => task.run(parsePayload(run), ctx))
         : task.run(parsePayload(run), ctx));
+      await taskLogger.flush();
       await this.#finish(run, started, { status: "COMPLETED_SUCCESSFULLY", output });
     } catch (error) {
+      if (!this.#abort.signal.aborted && taskLogger) {
+        taskLogger.error(error instanceof Error ? error.message : String(error), { name: (error as Error)?.name });
+      }
+      await taskLogger?.flush();
       if (this.#abort.signal.aborted) {
         // Shutting down: hand the run back to the queue for the next worker.
         await prisma.taskRun
@@ -248,18 +264,23 @@ export class RunWorker {
     };
   }
 
-  #context(run: ClaimedRun, releaseSlot: () => void, reacquireSlot: () => void): TaskContext {
+  #context(
+    run: ClaimedRun,
+    taskLogger: TaskRunLogger,
+    releaseSlot: () => void,
+    reacquireSlot: () => void,
+  ): TaskContext {
     const { prisma, logger } = this.#options;
     const signal = this.#abort.signal;
     let current: Record<string, unknown> = parseObject(run.metadata);
     // The same metadata service as PUT /api/v1/runs/:id/metadata (no lost increments, size limit).
-    const options = { maximumSize: this.#options.metadataMaximumSize };
+    const writer = this.#options.metadataWriter;
     const apply = async (operations: MetadataOperation[]) => {
-      current = await updateRunMetadata(prisma, run.runtimeEnvironmentId, run.id, { operations }, options);
+      current = await updateRunMetadata(writer, run.runtimeEnvironmentId, run.id, { operations });
     };
     const applyParent = async (operations: MetadataOperation[]) => {
       if (run.parentTaskRunId)
-        await updateRunMetadata(prisma, run.runtimeEnvironmentId, run.id, { parentOperations: operations }, options);
+        await updateRunMetadata(writer, run.runtimeEnvironmentId, run.id, { parentOperations: operations });
     };
     return {
       run: {
@@ -332,6 +353,7 @@ export class RunWorker {
           };
         },
       },
+      logger: taskLogger,
       log: (message, fields) => logger.info({ run: run.friendlyId, ...fields }, message),
     };
   }

@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { sampleCsv } from "@runfeed/example-tasks";
 import { seedDemo, seedDemoScenario, seedDemoUser } from "../../app/services/seed.server.js";
 import { createWorker } from "../../app/services/worker.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
@@ -124,9 +125,12 @@ describe("dashboard pages", () => {
     const user = await seedDemoUser(prisma);
     expect(user.email).toBe("demo@runfeed.dev");
     await signIn(app.url, user.email, user.password);
-    const worker = createWorker({ env: app.webapp.services.env, prisma, logger });
+    const worker = createWorker({ ...app.webapp.services });
     try {
-      const scenario = await seedDemoScenario({ prisma, worker }, { rows: 120, rowDelayMs: 5 });
+      const scenario = await seedDemoScenario(
+        { prisma, worker },
+        { taskId: "csv-import", payload: { filename: "demo.csv", csv: sampleCsv(120), batchSize: 40, rowDelayMs: 5 } },
+      );
       worker.start();
       await vi.waitFor(
         async () => {

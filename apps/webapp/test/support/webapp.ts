@@ -1,6 +1,7 @@
 /**
  * Starts a real webapp (Express + Remix via Vite, real Postgres and Redis) on a free port for a test file.
  */
+import { exampleTasks } from "@runfeed/example-tasks";
 import { createTestDatabase, testRedisPrefix, testServices, type TestDatabase } from "@runfeed/devstack/test-context";
 import { parseEnv } from "../../app/env.server.js";
 import { createWebapp, listen, type Webapp } from "../../server/app.js";
@@ -38,7 +39,7 @@ export async function startTestWebapp(
     ...overrides,
     ...extra,
   });
-  const webapp = await createWebapp(env);
+  const webapp = await createWebapp(env, { tasks: exampleTasks });
   const { url, server } = await listen(webapp, 0, "127.0.0.1");
   const project = await seedProject(webapp.services.prisma, {
     orgSlug: "test-org",

@@ -42,8 +42,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     secretKey: app.project.environments[0]!.apiKey,
     startWorker() {
       if (worker) return;
-      const { env, prisma, logger } = app.webapp.services;
-      worker = createWorker({ env, prisma, logger, apiBaseURL: app.url });
+      worker = createWorker({ ...app.webapp.services, apiBaseURL: app.url });
       worker.start();
     },
     async stopWorker() {

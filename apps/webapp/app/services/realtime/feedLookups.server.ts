@@ -3,7 +3,7 @@
  * FEED_LOOKUP_TTL_MS (docs/decisions/071-realtime-repoll-cpu.md). A live client re-polls the same feed
  * every time it is answered, so a burst of woken polls would otherwise read the same row once each.
  *
- * Remembered per (environment id, friendly id), per Prisma client: a run's id, friendlyId,
+ * Remembered per (environment id, friendly id), per app instance (Services.feedLookups): a run's id, friendlyId,
  * taskIdentifier and batch friendlyId, and a batch's id and friendlyId — none of them ever changes
  * for the row's life. Misses are never remembered (a run created a moment ago is found at once).
  * A run's tags CAN change and authorization may rest on them: a remembered run is used only when the
@@ -13,7 +13,7 @@
 import type { PrismaClient } from "@runfeed/database";
 import type { ScopeResource } from "@runfeed/core";
 import type { Authentication } from "../auth.server";
-import { type TtlCache, cacheFor } from "../ttlCache.server";
+import { TtlCache } from "../ttlCache.server";
 
 export const FEED_LOOKUP_TTL_MS = 2_000;
 const OPTIONS = { ttlMs: FEED_LOOKUP_TTL_MS, maxEntries: 10_000 };
@@ -32,9 +32,6 @@ export interface FeedBatch {
   friendlyId: string;
 }
 
-const runs = new WeakMap<PrismaClient, TtlCache<FeedRun>>();
-const batches = new WeakMap<PrismaClient, TtlCache<FeedBatch>>();
-
 /** The resources a run grants read on; its tags only when they were read on this request. */
 export function runResources(run: FeedRun): ScopeResource[] {
   return [
@@ -45,44 +42,45 @@ export function runResources(run: FeedRun): ScopeResource[] {
   ];
 }
 
-export async function findFeedRun(
-  prisma: PrismaClient,
-  authentication: Authentication,
-  friendlyId: string,
-): Promise<FeedRun | null> {
-  const environmentId = authentication.environment.id;
-  const cache = cacheFor(runs, prisma, OPTIONS);
-  const key = `${environmentId}\0${friendlyId}`;
-  const known = cache.peek(key);
-  if (known && authentication.ability.canAny("read", runResources(known))) return known;
-  const run = await prisma.taskRun.findFirst({
-    where: { friendlyId, runtimeEnvironmentId: environmentId },
-    select: {
-      id: true,
-      friendlyId: true,
-      taskIdentifier: true,
-      runTags: true,
-      batch: { select: { friendlyId: true } },
-    },
-  });
-  if (!run) return null;
-  cache.set(key, { id: run.id, friendlyId: run.friendlyId, taskIdentifier: run.taskIdentifier, batch: run.batch });
-  return run;
-}
+export class FeedLookups {
+  readonly #prisma: PrismaClient;
+  readonly #runs = new TtlCache<FeedRun>(OPTIONS);
+  readonly #batches = new TtlCache<FeedBatch>(OPTIONS);
 
-export async function findFeedBatch(
-  prisma: PrismaClient,
-  environmentId: string,
-  friendlyId: string,
-): Promise<FeedBatch | null> {
-  const cache = cacheFor(batches, prisma, OPTIONS);
-  const key = `${environmentId}\0${friendlyId}`;
-  const known = cache.peek(key);
-  if (known) return known;
-  const batch = await prisma.batchTaskRun.findFirst({
-    where: { friendlyId, runtimeEnvironmentId: environmentId },
-    select: { id: true, friendlyId: true },
-  });
-  if (batch) cache.set(key, batch);
-  return batch;
+  constructor(options: { prisma: PrismaClient }) {
+    this.#prisma = options.prisma;
+  }
+
+  async findRun(authentication: Authentication, friendlyId: string): Promise<FeedRun | null> {
+    const environmentId = authentication.environment.id;
+    const key = `${environmentId}\0${friendlyId}`;
+    const known = this.#runs.peek(key);
+    if (known && authentication.ability.canAny("read", runResources(known))) return known;
+    const run = await this.#prisma.taskRun.findFirst({
+      where: { friendlyId, runtimeEnvironmentId: environmentId },
+      select: {
+        id: true,
+        friendlyId: true,
+        taskIdentifier: true,
+        runTags: true,
+        batch: { select: { friendlyId: true } },
+      },
+    });
+    if (!run) return null;
+    const { id, taskIdentifier, batch } = run;
+    this.#runs.set(key, { id, friendlyId: run.friendlyId, taskIdentifier, batch });
+    return run;
+  }
+
+  async findBatch(environmentId: string, friendlyId: string): Promise<FeedBatch | null> {
+    const key = `${environmentId}\0${friendlyId}`;
+    const known = this.#batches.peek(key);
+    if (known) return known;
+    const batch = await this.#prisma.batchTaskRun.findFirst({
+      where: { friendlyId, runtimeEnvironmentId: environmentId },
+      select: { id: true, friendlyId: true },
+    });
+    if (batch) this.#batches.set(key, batch);
+    return batch;
+  }
 }

@@ -20,11 +20,12 @@ import type { PrismaClient } from "@runfeed/database";
 import { z } from "zod";
 import type { Authentication } from "../../auth.server";
 import { createApiRoute } from "../../apiRoute.server";
-import { findFeedRun, runResources } from "../feedLookups.server";
+import { runResources } from "../feedLookups.server";
 import { badRequest } from "../../httpErrors.server";
 import { ResourceId } from "../../runs.server";
 import type { Services } from "../../services.server";
-import { streamEventBody } from "./streamReader.server";
+import { withDirectBody } from "../../directBody.server";
+import { streamEventBody, streamEventSource } from "./streamReader.server";
 import type { StreamRef } from "./streamStore.server";
 
 /** A stream key in a path: see `streamKeyProblem` (reserved `$trigger.` keys only where allowed). */
@@ -100,7 +101,7 @@ export function streamReadRoute<TParams extends typeof StreamReadParams | typeof
       allowJWT: true,
       cors: true,
       findResource: ({ params, authentication, services }) =>
-        findFeedRun(services.prisma, authentication, params.runId),
+        services.feedLookups.findRun(authentication, params.runId),
       notFoundMessage: "Run not found",
       authorization: { action: "read", resources: runResources },
     },
@@ -153,7 +154,7 @@ export async function streamEventResponse(args: {
     );
   services.metrics.streamReaders.inc();
   const { store, hub, runs } = services.streams;
-  const body = streamEventBody(
+  const source = streamEventSource(
     { store, hub, runs, prisma: services.prisma },
     { ref, resume, startLatest, inactivityTimeoutMs },
     signal,
@@ -162,7 +163,7 @@ export async function streamEventResponse(args: {
       void admission.release();
     },
   );
-  return new Response(body, {
+  const response = new Response(streamEventBody(source), {
     headers: {
       "content-type": EVENT_STREAM_CONTENT_TYPE,
       "cache-control": "no-store",
@@ -170,4 +171,6 @@ export async function streamEventResponse(args: {
       [STREAM_VERSION_HEADER]: STREAM_PROTOCOL_VERSION,
     },
   });
+  // The hot path writes the texts to the socket itself (server/app.ts); Remix's reads the web body.
+  return withDirectBody(response, source);
 }

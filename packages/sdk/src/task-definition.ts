@@ -1,6 +1,7 @@
 /**
- * The contract between task functions and the worker that runs them (apps/webapp/app/worker).
- * Task modules import only this file, so they stay free of the webapp, Prisma and env.
+ * The contract between task functions and the worker that runs them (runfeed's example worker):
+ * a task module imports these types and `defineTask` from @runfeed/sdk, so it stays free of the
+ * webapp, Prisma and env, and the worker is handed the tasks by the process that starts it.
  */
 export interface TaskRunInfo {
   /** Internal id. */
@@ -21,7 +22,7 @@ export interface MetadataApi {
   replace(value: Record<string, unknown>): Promise<void>;
 }
 
-export interface BatchItem {
+export interface ChildBatchItem {
   payload: unknown;
   tags?: string[];
 }
@@ -49,6 +50,21 @@ export interface TaskStreams {
   };
 }
 
+/**
+ * The run's log (its "TaskRunLog" rows, shown live on the run page and read with `runs.subscribeToLogs`).
+ * Lines are stored in the background, all of them before the run's outcome is recorded.
+ */
+export interface TaskLogger {
+  trace(message: string, attributes?: Record<string, unknown>): void;
+  debug(message: string, attributes?: Record<string, unknown>): void;
+  log(message: string, attributes?: Record<string, unknown>): void;
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+  /** A named event of the run (kind `event`), e.g. "batch-triggered". */
+  event(name: string, attributes?: Record<string, unknown>): void;
+}
+
 export interface TaskContext {
   run: TaskRunInfo;
   /** Aborted when the worker shuts down; long tasks should stop promptly. */
@@ -61,18 +77,23 @@ export interface TaskContext {
    * Triggers child runs of this run as one batch. Idempotent per run: calling it again after a
    * restart returns the batch created the first time.
    */
-  batchTrigger(taskIdentifier: string, items: BatchItem[]): Promise<{ batchId: string; runIds: string[] }>;
+  batchTrigger(taskIdentifier: string, items: ChildBatchItem[]): Promise<{ batchId: string; runIds: string[] }>;
   /** Waits, without holding a worker slot, until every child of this run has finished. */
   waitForChildren(): Promise<ChildRunResult[]>;
   /** Abortable sleep. */
   sleep(ms: number): Promise<void>;
   streams: TaskStreams;
+  /** The run's own log, stored with the run (see TaskLogger). */
+  logger: TaskLogger;
+  /** A line in the worker's process log (not the run's). */
   log(message: string, fields?: Record<string, unknown>): void;
 }
 
 export interface TaskDefinition<TPayload = unknown, TOutput = unknown> {
   id: string;
   description: string;
+  /** A payload to try the task with (the dashboard's "import sample data"). */
+  samplePayload?: () => TPayload;
   run(payload: TPayload, ctx: TaskContext): Promise<TOutput>;
 }
 
