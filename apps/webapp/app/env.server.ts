@@ -122,7 +122,7 @@ export const EnvSchema = z.object({
   /** Largest serialised run metadata accepted (bytes). */
   TASK_RUN_METADATA_MAXIMUM_SIZE: z.coerce.number().int().positive().default(262_144),
 
-  // --- write pipeline (docs/decisions/091-write-pipeline.md)
+  // --- write pipeline (docs/decisions/092-write-pipeline.md)
   /** Redis streams per buffered class; a run's items always land in the same one (by run id). */
   WRITE_PIPELINE_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
   /** Run the drain in this process (it can also run alone: server/drain.ts). Several instances share the streams. */

@@ -1,5 +1,5 @@
 /**
- * The write pipeline's drain alone, without the web server (docs/decisions/091-write-pipeline.md): the
+ * The write pipeline's drain alone, without the web server (docs/decisions/092-write-pipeline.md): the
  * same WritePipelineDrain the webapp hosts when WRITE_PIPELINE_DRAIN_ENABLED, as its own process, so
  * it can be scaled, or killed, apart from the webapp. Same environment as the webapp.
  *

@@ -1,5 +1,5 @@
 /**
- * The write pipeline's durability promise under crashes (docs/decisions/091-write-pipeline.md):
+ * The write pipeline's durability promise under crashes (docs/decisions/092-write-pipeline.md):
  * 200 concurrent writers send 1,000,000 metadata increments (500,000 items, each +1 on a run and +1 on
  * its parent) across 1,000 runs and their 10 parents, and 50,000 log lines. The drain runs as its
  * own process (server/drain.ts) and is killed with SIGKILL twice mid-way; this test's own

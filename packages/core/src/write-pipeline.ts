@@ -1,5 +1,5 @@
 /**
- * The write pipeline's wire values (docs/decisions/091-write-pipeline.md): urgency classes, the
+ * The write pipeline's wire values (docs/decisions/092-write-pipeline.md): urgency classes, the
  * batched endpoints' paths and bodies, and the limits a client batches within. Shared by the webapp
  * (validation, stream names) and @runfeed/sdk (client-side batching). Pure: no I/O.
  */

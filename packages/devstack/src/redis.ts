@@ -1,6 +1,6 @@
 /**
  * A redis-server on a free port, for `pnpm start` and tests when REDIS_URL is not given. It always
- * runs with the append-only file on (docs/decisions/091-write-pipeline.md: the write pipeline's
+ * runs with the append-only file on (docs/decisions/092-write-pipeline.md: the write pipeline's
  * acknowledged items live in Redis Streams until the drain commits them), in `dir`, fsynced per
  * `appendfsync`. Restarted on the same `dir`, it reloads what it had acknowledged.
  */

@@ -1,5 +1,5 @@
 /**
- * Client-side batching for the write pipeline (docs/decisions/091-write-pipeline.md): metadata
+ * Client-side batching for the write pipeline (docs/decisions/092-write-pipeline.md): metadata
  * operations and run log lines for any number of runs are buffered and sent together — one
  * `POST /api/v1/metadata/batch` and one `POST /api/v1/logs/batch` per flush — when the buffer reaches
  * `maxItems` or its oldest entry is `maxAgeMs` old, and on `flush()`/`close()`, which resolve once

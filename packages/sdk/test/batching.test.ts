@@ -1,5 +1,5 @@
 /**
- * The SDK's write-pipeline batching (docs/decisions/091-write-pipeline.md) against a local HTTP
+ * The SDK's write-pipeline batching (docs/decisions/092-write-pipeline.md) against a local HTTP
  * server that records what it receives: flush by size, by age, on flush(), one request per flush per
  * endpoint, each with its own request key.
  */

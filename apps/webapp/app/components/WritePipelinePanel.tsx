@@ -1,5 +1,5 @@
 /**
- * Live write-pipeline panel (docs/decisions/091-write-pipeline.md): per class the backlog, accepted
+ * Live write-pipeline panel (docs/decisions/092-write-pipeline.md): per class the backlog, accepted
  * and applied per second, coalescing and apply time; per stream its depth and oldest entry's age.
  * Polls the resource route every second while the page is visible.
  */

@@ -1,6 +1,6 @@
 /**
  * POST /api/v1/logs/batch — run log lines and events for many runs in one request, buffered in the
- * low-urgency class (docs/decisions/091-write-pipeline.md): validated whole (a bad item is a 400
+ * low-urgency class (docs/decisions/092-write-pipeline.md): validated whole (a bad item is a 400
  * naming it, nothing queued), appended to Redis streams, answered 202; the drain writes them to
  * "TaskRunLog" within a few seconds. Past the low class's high-water mark: 429 with retry-after.
  */

@@ -1,6 +1,6 @@
 /**
  * POST /api/v1/metadata/batch — metadata operations for many runs in one request, buffered
- * (docs/decisions/091-write-pipeline.md): validated whole (a bad item is a 400 naming it and nothing
+ * (docs/decisions/092-write-pipeline.md): validated whole (a bad item is a 400 naming it and nothing
  * is queued), appended to the high-urgency Redis streams, answered 202. The drain applies them
  * within about a second; the response carries no metadata (use GET …/metadata or a subscription).
  * Secret keys only; each item's run must be writable by the key.

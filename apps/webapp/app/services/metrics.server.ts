@@ -51,7 +51,7 @@ export function createMetrics() {
       help: "Limiter calls that failed because Redis was unreachable (policy decides admit/refuse)",
       registers: [registry],
     }),
-    // --- write pipeline (docs/decisions/091-write-pipeline.md)
+    // --- write pipeline (docs/decisions/092-write-pipeline.md)
     pipelineDepth: new Gauge({
       name: "runfeed_write_pipeline_depth",
       help: "Entries queued in a write-pipeline stream (class and partition), not yet applied",

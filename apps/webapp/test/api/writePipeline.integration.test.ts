@@ -1,5 +1,5 @@
 /**
- * The write pipeline against a real webapp, Redis and Postgres (docs/decisions/091-write-pipeline.md):
+ * The write pipeline against a real webapp, Redis and Postgres (docs/decisions/092-write-pipeline.md):
  * batched endpoints, validation that queues nothing, parent/root routing and coalescing, environment
  * isolation, run logs, exactly-once batches (cursor and fence), and low-class backpressure.
  */

@@ -1,5 +1,5 @@
 /**
- * The accept path (docs/decisions/091-write-pipeline.md): validated items are grouped by partition
+ * The accept path (docs/decisions/092-write-pipeline.md): validated items are grouped by partition
  * and appended with one XADD per partition by one Lua script, so a request is queued whole or not at
  * all, atomically; then answered. With Redis's append-only file on, the script's reply comes after
  * its writes are in the file (and, with appendfsync always, fsynced): the answer means "durable,

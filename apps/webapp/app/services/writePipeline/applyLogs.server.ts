@@ -1,5 +1,5 @@
 /**
- * Applies a batch of buffered run log lines and events (docs/decisions/091-write-pipeline.md, "Apply")
+ * Applies a batch of buffered run log lines and events (docs/decisions/092-write-pipeline.md, "Apply")
  * inside the drain's transaction: one SELECT resolves the addressed runs (friendly or internal id,
  * same environment), then one multi-row `INSERT … SELECT FROM unnest(…)` appends every line.
  *

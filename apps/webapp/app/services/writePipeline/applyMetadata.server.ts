@@ -1,5 +1,5 @@
 /**
- * Applies a batch of buffered metadata items (docs/decisions/091-write-pipeline.md, "Apply"), inside
+ * Applies a batch of buffered metadata items (docs/decisions/092-write-pipeline.md, "Apply"), inside
  * the drain's transaction:
  *
  * 1. one SELECT resolves every addressed run (friendly or internal id) to its row, environment,

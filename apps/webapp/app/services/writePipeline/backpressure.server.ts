@@ -1,5 +1,5 @@
 /**
- * Admission to the write pipeline (docs/decisions/091-write-pipeline.md, "Backpressure"):
+ * Admission to the write pipeline (docs/decisions/092-write-pipeline.md, "Backpressure"):
  *
  * - low (log lines, events): past the high-water mark → 429 with retry-after at once;
  * - high (metadata): past the slow mark the request waits for the drain (re-checked at each depth read)

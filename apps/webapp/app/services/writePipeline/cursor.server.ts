@@ -1,5 +1,5 @@
 /**
- * Exactly-once application (docs/decisions/091-write-pipeline.md, "Exactly once"): the
+ * Exactly-once application (docs/decisions/092-write-pipeline.md, "Exactly once"): the
  * `WritePipelineCursor` row of a stream holds the id of the last entry applied and the fence of the
  * drain that owns the stream. Every batch is applied in one transaction that
  *

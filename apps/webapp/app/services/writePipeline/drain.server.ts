@@ -1,5 +1,5 @@
 /**
- * The drain (docs/decisions/091-write-pipeline.md, "Drain"): moves buffered items from the Redis
+ * The drain (docs/decisions/092-write-pipeline.md, "Drain"): moves buffered items from the Redis
  * streams into Postgres, exactly once, with any number of drains running at once.
  *
  * Each stream (class × partition) has at most one owner at a time: the drain holding its lease

@@ -1,5 +1,5 @@
 /**
- * What the dashboard's write-pipeline panel shows (docs/decisions/091-write-pipeline.md, "Visibility"):
+ * What the dashboard's write-pipeline panel shows (docs/decisions/092-write-pipeline.md, "Visibility"):
  * per stream its depth and oldest-entry age (read now), and per class the cluster-wide rates over the
  * last few complete seconds from the Redis counters (pipelineStats.server.ts).
  */

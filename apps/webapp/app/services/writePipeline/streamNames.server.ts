@@ -1,5 +1,5 @@
 /**
- * Where buffered writes live in Redis (docs/decisions/091-write-pipeline.md): one stream per buffered
+ * Where buffered writes live in Redis (docs/decisions/092-write-pipeline.md): one stream per buffered
  * class and partition, `<prefix>wp:<class>:<partition>`, read through one consumer group. A run's
  * items always go to the same partition (a hash of the run id as the client wrote it), so they are
  * applied in the order they were accepted.
