@@ -12,7 +12,7 @@
  *     increment on its own run (the SDK's per-task flush), and the exact sum checked afterwards;
  *   - the same with all N clients on ONE run (contention), sum checked;
  *   - triggers/s through HTTP: N clients POST /api/v1/tasks/:id/trigger;
- * each beside the raw UPDATE rate as a ratio (goal ≥ 0.5). And, for the critical trigger path (issue 13):
+ * each beside the raw UPDATE rate as a ratio (goal ≥ 0.5). And, for the critical trigger path (ADR 091):
  *   - raw single-row INSERT rate: 8 pg clients, each inserting one TaskRun row per statement with the
  *     trigger's own prepared INSERT (runInsert.server.ts), before and after — the trigger figure beside it
  *     (goal ≥ 0.25);

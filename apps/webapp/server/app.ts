@@ -161,6 +161,9 @@ export async function listen(webapp: Webapp, port: number, host: string): Promis
 const HOT_ROUTES: readonly HotRoute[] = [
   { id: "routes/api.v1.runs.$runId.metadata", pattern: /^\/api\/v1\/runs\/([^/]+)\/metadata\/?$/, param: "runId" },
   { id: "routes/api.v1.tasks.$taskId.trigger", pattern: /^\/api\/v1\/tasks\/([^/]+)\/trigger\/?$/, param: "taskId" },
+  // The write pipeline's batched endpoints (docs/decisions/092-write-pipeline.md).
+  { id: "routes/api.v1.metadata.batch", pattern: /^\/api\/v1\/metadata\/batch\/?$/ },
+  { id: "routes/api.v1.logs.batch", pattern: /^\/api\/v1\/logs\/batch\/?$/ },
   // Realtime feeds (docs/decisions/071-realtime-repoll-cpu.md): GET only (no body), their handlers abort
   // the upstream long-poll and release the limiter slot through the request's signal, and their bodies
   // stream (SSE), so they get a signal wired to the connection and a streamed response.

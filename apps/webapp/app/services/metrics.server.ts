@@ -70,6 +70,63 @@ export function createMetrics() {
       help: "Limiter calls that failed because Redis was unreachable (policy decides admit/refuse)",
       registers: [registry],
     }),
+    // --- write pipeline (docs/decisions/092-write-pipeline.md)
+    pipelineDepth: new Gauge({
+      name: "runfeed_write_pipeline_depth",
+      help: "Entries queued in a write-pipeline stream (class and partition), not yet applied",
+      labelNames: ["stream"] as const,
+      registers: [registry],
+    }),
+    pipelineOldestAge: new Gauge({
+      name: "runfeed_write_pipeline_oldest_entry_age_seconds",
+      help: "Age of the oldest queued entry of a write-pipeline stream",
+      labelNames: ["stream"] as const,
+      registers: [registry],
+    }),
+    pipelineAccepted: new Counter({
+      name: "runfeed_write_pipeline_accepted_total",
+      help: "Items (metadata updates of one run, log lines) appended to the write pipeline by this instance",
+      labelNames: ["class"] as const,
+      registers: [registry],
+    }),
+    pipelineApplied: new Counter({
+      name: "runfeed_write_pipeline_applied_total",
+      help: "Metadata operations / log lines written to Postgres by this instance's drain",
+      labelNames: ["class"] as const,
+      registers: [registry],
+    }),
+    pipelineRows: new Counter({
+      name: "runfeed_write_pipeline_rows_written_total",
+      help: "Rows written by the drain (applied ÷ rows = coalescing ratio)",
+      labelNames: ["class"] as const,
+      registers: [registry],
+    }),
+    pipelineDropped: new Counter({
+      name: "runfeed_write_pipeline_dropped_total",
+      help: "Buffered operations/lines the drain could not apply (unknown run, completed run, too large)",
+      labelNames: ["class", "reason"] as const,
+      registers: [registry],
+    }),
+    pipelineRefused: new Counter({
+      name: "runfeed_write_pipeline_refused_total",
+      help: "Batched requests refused with 429 by backpressure",
+      labelNames: ["class"] as const,
+      registers: [registry],
+    }),
+    pipelineApplySeconds: new Histogram({
+      name: "runfeed_write_pipeline_apply_seconds",
+      help: "Duration of one drain batch transaction",
+      labelNames: ["class"] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    pipelineLagSeconds: new Histogram({
+      name: "runfeed_write_pipeline_lag_seconds",
+      help: "Accept → commit of the oldest entry of each drain batch",
+      labelNames: ["class"] as const,
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers: [registry],
+    }),
   };
 }
 

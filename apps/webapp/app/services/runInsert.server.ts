@@ -1,5 +1,5 @@
 /**
- * Inserting new runs without Prisma's create (issue 13: the critical write path; ADR
+ * Inserting new runs without Prisma's create (the critical write path; ADR
  * docs/decisions/091-trigger-fast-path.md). A trigger must be written before it is answered, so the
  * write itself is made cheap: one named prepared `INSERT` on a small `pg` pool for a single trigger,
  * and one multi-row `INSERT … SELECT FROM unnest(…)` for the items of a batch (inside the batch's

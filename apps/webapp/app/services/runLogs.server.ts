@@ -1,6 +1,6 @@
 /**
  * Writing run log lines (docs/decisions/090-run-logs.md): the ONE function every writer of
- * "TaskRunLog" goes through, so that the write pipeline (issue 13) can swap how lines get there.
+ * "TaskRunLog" goes through, so that the write pipeline can swap how lines get there.
  *
  * Log lines are the low-urgency class of writes. Until the pipeline's low-urgency stream exists this
  * is a direct multi-row INSERT (one statement, one commit per call); the pipeline replaces the body of
