@@ -5,7 +5,7 @@
  *
  * Prints, on one Postgres, in one run:
  *   - timer precision: --runs DELAYED runs all due in the same second, armed as the trigger path arms
- *     them (bucket timers, docs/decisions/090-run-lifecycle-timers.md), promoted by the engine
+ *     them (bucket timers, docs/decisions/093-run-lifecycle-timers.md), promoted by the engine
  *     (graphile-worker); how late each run's `queuedAt` is after its `delayUntil` (max, p99, p50);
  *     goal: all within 1 s;
  *   - dequeue throughput: --clients loops claiming --batch runs at a time with the worker's claim

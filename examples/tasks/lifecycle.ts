@@ -1,5 +1,5 @@
 /**
- * Tasks that show the run lifecycle's states in the feed (docs/decisions/090-run-lifecycle-timers.md):
+ * Tasks that show the run lifecycle's states in the feed (docs/decisions/093-run-lifecycle-timers.md):
  * a retry, a long run that honours cancel, and a worker crash.
  */
 import { defineTask } from "@runfeed/sdk";

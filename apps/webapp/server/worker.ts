@@ -1,5 +1,5 @@
 /**
- * The worker process (docs/decisions/090-run-lifecycle-timers.md): executes queued runs and fires the
+ * The worker process (docs/decisions/093-run-lifecycle-timers.md): executes queued runs and fires the
  * lifecycle's timers, apart from the webapp so it scales (and dies) on its own. `pnpm start` runs one
  * and restarts it when it exits. Same environment as the webapp; WORKER_ENABLED is implied. This
  * process hands the worker its task functions (the example tasks), like the webapp's entry does.

@@ -20,8 +20,11 @@ function fullPath(id: string): string | undefined {
   return parts.length ? `/${parts.join("/")}` : undefined;
 }
 
-/** A concrete URL path of a route: each `:param` filled with a sample value. */
-const samplePath = (path: string) => path.replace(/:(\w+)/g, "sample-$1");
+/** A concrete URL path of a route: each `:param` filled with a sample value (the first allowed, if restricted). */
+const sampleOf = (name: string, only?: Readonly<Record<string, readonly string[]>>) =>
+  only?.[name]?.[0] ?? `sample-${name}`;
+const samplePath = (path: string, only?: Readonly<Record<string, readonly string[]>>) =>
+  path.replace(/:(\w+)/g, (_, name: string) => sampleOf(name, only));
 
 describe("HOT_ROUTES", () => {
   it("reads Remix's route table", () => expect(Object.keys(manifest).length).toBeGreaterThan(20));
@@ -29,10 +32,12 @@ describe("HOT_ROUTES", () => {
   it.each(HOT_ROUTES.map((route) => [route.id, route] as const))("%s is a Remix route at the same path", (id, hot) => {
     const path = fullPath(id);
     expect(path, `${id} is not in app/routes`).toBeDefined();
-    const m = hot.pattern.exec(samplePath(path!));
+    const m = hot.pattern.exec(samplePath(path!, hot.only));
     expect(m, `${hot.pattern} does not match ${path}`).not.toBeNull();
     const params = Object.fromEntries(hot.param.map((name, i) => [name, m![i + 1]]));
-    const expected = Object.fromEntries([...path!.matchAll(/:(\w+)/g)].map(([, name]) => [name, `sample-${name}`]));
+    const expected = Object.fromEntries(
+      [...path!.matchAll(/:(\w+)/g)].map(([, name]) => [name, sampleOf(name!, hot.only)]),
+    );
     expect(params).toEqual(expected);
     // matchHotRoute tells realtime routes apart by their prefix.
     expect(hot.realtime ?? false).toBe(path!.startsWith("/realtime/v1/"));

@@ -1,5 +1,5 @@
 /**
- * The run lifecycle's rules (docs/decisions/090-run-lifecycle-timers.md): which status may follow
+ * The run lifecycle's rules (docs/decisions/093-run-lifecycle-timers.md): which status may follow
  * which, the retry backoff, and the internal error codes the engine writes (realtime-contract §5.4).
  * Pure: no I/O.
  */

@@ -71,7 +71,7 @@ export async function migrate(databaseUrl: string, log: (message: string) => voi
       }
       result.applied.push(name);
     }
-    // The durable timers' schema (graphile_worker, docs/decisions/090-run-lifecycle-timers.md): the
+    // The durable timers' schema (graphile_worker, docs/decisions/093-run-lifecycle-timers.md): the
     // library's own migrations, while we still hold our lock, so runs and timers are installed together.
     await runMigrations({ connectionString: databaseUrl, logger: quietLogger });
     return result;

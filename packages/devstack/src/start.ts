@@ -7,7 +7,7 @@
  *   webapp    apps/webapp as a child process after migrations and the demo seed: the production bundle
  *             (built when missing or older than its sources), or Vite with HMR under `--dev`
  *   worker    apps/webapp/server/worker.ts as a child process: executes runs and fires the lifecycle's
- *             timers; restarted whenever it exits (docs/decisions/090-run-lifecycle-timers.md)
+ *             timers; restarted whenever it exits (docs/decisions/093-run-lifecycle-timers.md)
  *
  * Prints the webapp URL, the shape server URL, the demo environment's secret key and sign-in.
  * Ctrl-C stops everything it started, in reverse order, and exits 0. A failure is one line naming
@@ -57,7 +57,7 @@ try {
   if (!DEV) await ensureBuilt(WEBAPP_BUILD, log);
 
   const databaseUrl = await startDatabase(env);
-  const redisUrl = await startRedis(env.REDIS_URL);
+  const redisUrl = await startRedis(env);
   const electricOrigin = env.ELECTRIC_ORIGIN ?? (await startShapeSync(databaseUrl, env));
   const webappPort = await freePort(env.PORT);
   const webappEnv = {
@@ -134,14 +134,16 @@ async function startDatabase(env: ReturnType<typeof parseStartEnv>): Promise<str
   return url;
 }
 
-async function startRedis(redisUrl: string | undefined): Promise<string> {
-  if (redisUrl) {
-    log(`using REDIS_URL (${new URL(redisUrl).host})`);
-    return redisUrl;
+async function startRedis(env: ReturnType<typeof parseStartEnv>): Promise<string> {
+  if (env.REDIS_URL) {
+    log(`using REDIS_URL (${new URL(env.REDIS_URL).host})`);
+    return env.REDIS_URL;
   }
-  const redis = await startRedisServer({ log });
+  // Append-only file kept between runs: write-pipeline items acknowledged but not yet drained survive.
+  const dir = path.resolve(ROOT, env.RUNFEED_DATA_DIR, "redis");
+  const redis = await startRedisServer({ log, dir, appendfsync: env.REDIS_APPENDFSYNC });
   stops.push(redis.stop);
-  log(`started redis-server at ${redis.url}`);
+  log(`started redis-server at ${redis.url} (append-only file in ${dir}, appendfsync ${env.REDIS_APPENDFSYNC})`);
   return redis.url;
 }
 

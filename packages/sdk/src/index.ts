@@ -4,31 +4,54 @@
  */
 import { createPublicToken } from "./auth.js";
 import { flushAll, forRun } from "./metadata.js";
-import { subscribeToBatch, subscribeToRun, subscribeToRunsWithTag } from "./realtime.js";
+import { readLogs, subscribeToLogs } from "./logs.js";
+import { subscribeToBatch, subscribeToRun, subscribeToRuns, subscribeToRunsWithTag } from "./realtime.js";
 import { batchTrigger, cancel, retrieve, trigger } from "./tasks.js";
 import { append, appendText, input, pipe, read } from "./streams.js";
+import { createPipelineWriter, flushAllPipelineWriters } from "./batching.js";
 
 export { configure, getConfig, type ClientConfig, type RequestOptions } from "./config.js";
 
 export const tasks = { trigger };
 export const batch = { trigger: batchTrigger };
-export const runs = { retrieve, cancel, subscribeToRun, subscribeToRunsWithTag, subscribeToBatch };
+export const runs = {
+  retrieve,
+  cancel,
+  subscribeToRun,
+  subscribeToRuns,
+  subscribeToRunsWithTag,
+  subscribeToBatch,
+  readLogs,
+  subscribeToLogs,
+};
 export const auth = { createPublicToken };
 export const metadata = { forRun, flush: flushAll };
 export const streams = { pipe, append, appendText, read, input };
+/** Buffered writes (metadata operations and run logs for many runs), flushed by size or age. */
+export const pipeline = { writer: createPipelineWriter, flushAll: flushAllPipelineWriters };
 
 export type { TriggerOptions, TriggerResult, BatchItem, BatchTriggerResult, RetrievedRun } from "./tasks.js";
 export type { CreatePublicTokenOptions, PublicTokenScopes } from "./auth.js";
 export { RunMetadata, MetadataTarget, collapseOperations, type RunMetadataOptions } from "./metadata.js";
 export type { MetadataOperation } from "./public-types.js";
 export {
+  PipelineWriter,
+  PipelineWriterDefaults,
+  BatchedRunMetadata,
+  type PipelineWriterOptions,
+  type LogLine,
+} from "./batching.js";
+export {
   STATUS_ONLY_SKIP_COLUMNS,
   type RealtimeRunSkipColumn,
   type SkipColumnsOption,
   type SubscribeOptions,
   type SubscribeToRunOptions,
+  type SubscribeToRunsOptions,
   type SubscribeToRunsWithTagOptions,
 } from "./realtime.js";
+export type { TokenRefusedHandler } from "./token.js";
+export { RecentRuns, DEFAULT_RECENT_RUNS_LIMIT, newestFirst, type RecentRunsOptions } from "./recent-runs.js";
 export { RunSubscription, type SubscriptionObserver, type RunWithStreamsPart } from "./subscription.js";
 export {
   StreamSubscription,
@@ -46,7 +69,17 @@ export {
   type StreamWriteOptions,
   type TaskRunContext,
 } from "./streams.js";
-export type { SubscriptionState } from "./subscription-state.js";
+export {
+  RunLogSubscription,
+  RunLogFold,
+  mergeRunLogLines,
+  toRunLogLine,
+  type RunLogLine,
+  type RunLogKind,
+  type RunLogLevel,
+  type RunLogsOptions,
+} from "./logs.js";
+export type { SubscriptionState, ConnectionState } from "./subscription-state.js";
 export { toRealtimeRun, type RealtimeRun, type RunStatus, type RunError, type RawRunRow } from "./run.js";
 export {
   RunfeedError,
@@ -69,6 +102,7 @@ export {
   defineTask,
   type TaskDefinition,
   type TaskContext,
+  type TaskLogger,
   type TaskRunInfo,
   type TaskStreams,
   type MetadataApi,

@@ -1,5 +1,5 @@
 /**
- * Attempts (docs/decisions/090-run-lifecycle-timers.md): how an attempt ends. Every write is guarded
+ * Attempts (docs/decisions/093-run-lifecycle-timers.md): how an attempt ends. Every write is guarded
  * by the run being EXECUTING in this very attempt (`attemptCount`), so a worker that comes back after
  * its run was declared crashed, timed out, canceled or retried elsewhere changes nothing.
  *

@@ -1,5 +1,5 @@
 /**
- * Debounce (docs/decisions/090-run-lifecycle-timers.md): a trigger with `debounce: {key, delay}`
+ * Debounce (docs/decisions/093-run-lifecycle-timers.md): a trigger with `debounce: {key, delay}`
  * becomes a DELAYED run holding the key; triggers of the same task and key while that run is still
  * DELAYED join it instead of making a run: its `delayUntil` moves to now + delay (never past the
  * first trigger + `maxDelay`), `trailing` mode takes the newest payload, and the answer names the

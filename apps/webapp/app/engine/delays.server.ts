@@ -1,5 +1,5 @@
 /**
- * Delayed runs (docs/decisions/090-run-lifecycle-timers.md): a DELAYED run is queued when its
+ * Delayed runs (docs/decisions/093-run-lifecycle-timers.md): a DELAYED run is queued when its
  * `delayUntil` passes. Its bucket timer is armed once the run is committed; should that fail (the
  * process dies in between), the engine's recurring sweep promotes the run on its next pass.
  */

@@ -1,5 +1,5 @@
 /**
- * Heartbeats (docs/decisions/090-run-lifecycle-timers.md): a worker stamps the attempts it executes
+ * Heartbeats (docs/decisions/093-run-lifecycle-timers.md): a worker stamps the attempts it executes
  * on their TaskRunAttempt rows (never the streamed TaskRun row) and learns in the same statement
  * whether each run is still EXECUTING in that attempt — that answer is how a cancel, a timeout or a
  * crash verdict reaches the task's AbortSignal.

@@ -1,5 +1,5 @@
 /**
- * The run engine's timer side (docs/decisions/090-run-lifecycle-timers.md): graphile-worker firing
+ * The run engine's timer side (docs/decisions/093-run-lifecycle-timers.md): graphile-worker firing
  * the lifecycle's timers in this process, plus one recurring sweep that detects crashed attempts and
  * catches up on anything a lost or late timer missed. Any number of processes may run it: each timer
  * is taken by one of them, and every handler is a status-guarded write.

@@ -1,5 +1,5 @@
 /**
- * Cron schedules (docs/decisions/090-run-lifecycle-timers.md). A schedule keeps one pending timer,
+ * Cron schedules (docs/decisions/093-run-lifecycle-timers.md). A schedule keeps one pending timer,
  * keyed by the schedule, set for its next tick. The tick's run is triggered with the idempotency key
  * `schedule:<id>:<tick>`, so a tick handled twice (a retried timer, two instances) still makes one
  * run; then the timer is set for the following tick. Cron expressions have five fields, or six with

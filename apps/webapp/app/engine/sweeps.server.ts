@@ -1,5 +1,5 @@
 /**
- * The set-based status writes the timers fire (docs/decisions/090-run-lifecycle-timers.md). Each one
+ * The set-based status writes the timers fire (docs/decisions/093-run-lifecycle-timers.md). Each one
  * acts on every row that is due, not only the one its timer was set for, and each is guarded by the
  * status it leaves, so running it twice, late, or on two instances at once changes nothing more.
  * Timestamps are written in UTC to match Prisma's `TIMESTAMP(3)` columns.

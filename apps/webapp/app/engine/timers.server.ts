@@ -1,5 +1,5 @@
 /**
- * Durable timers on graphile-worker (docs/decisions/090-run-lifecycle-timers.md). A timer is a
+ * Durable timers on graphile-worker (docs/decisions/093-run-lifecycle-timers.md). A timer is a
  * graphile-worker job with a `run_at`; the database row it acts on stays the truth, and every handler
  * is an idempotent, status-guarded write, so a timer that fires twice, late or on another instance
  * does no harm. Timers are added with SQL inside the caller's transaction, so a run and its timer

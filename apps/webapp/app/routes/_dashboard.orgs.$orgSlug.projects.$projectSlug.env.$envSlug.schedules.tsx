@@ -1,6 +1,6 @@
 /**
  * Schedules: the environment's cron schedules (created through POST /api/v1/schedules), with their
- * time zone, next and last tick (docs/decisions/090-run-lifecycle-timers.md).
+ * time zone, next and last tick (docs/decisions/093-run-lifecycle-timers.md).
  */
 import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { useLoaderData } from "@remix-run/react";

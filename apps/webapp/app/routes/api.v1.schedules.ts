@@ -1,5 +1,5 @@
 /**
- * Cron schedules (docs/decisions/090-run-lifecycle-timers.md), as the SDK's `schedules.create` and
+ * Cron schedules (docs/decisions/093-run-lifecycle-timers.md), as the SDK's `schedules.create` and
  * `schedules.list` call them. POST creates a schedule, or updates the environment's schedule with the
  * same `deduplicationKey`; GET lists them a page at a time. Secret keys only.
  */

@@ -22,10 +22,16 @@ import { createRunEngine, createWorker } from "../worker/createWorker.server";
 import { pgFlush } from "./writeBuffer.server";
 import type { RunWorker } from "../worker/runWorker.server";
 import { TaskRegistry, type AnyTask } from "../worker/taskRegistry.server";
+import { createWritePipeline, type WritePipeline } from "./writePipeline/writePipelineServices.server";
 
 export interface Services {
   env: WebappEnv;
   prisma: PrismaClient;
+  /**
+   * A small `pg` pool for the critical path's prepared statements (the trigger INSERT,
+   * runInsert.server.ts): Prisma's create costs several times the CPU of a prepared statement.
+   */
+  sqlPool: pg.Pool;
   redis: Redis;
   logger: Logger;
   metrics: Metrics;
@@ -43,6 +49,8 @@ export interface Services {
   realtime: RealtimeServices;
   /** Realtime streams: Redis store, live hub, Postgres archive, sweeper (services/realtime/streams). */
   streams: RealtimeStreams;
+  /** Buffered writes: accept path, queue depths and (when hosted here) the drain (services/writePipeline). */
+  writePipeline: WritePipeline;
   /** Failed sign-ins per account and client address (signInThrottle.server.ts). */
   signInThrottle: SignInThrottle;
   /** The task functions this process runs (handed in by the process that starts the webapp). */
@@ -54,6 +62,9 @@ export interface Services {
   close(): Promise<void>;
 }
 
+/** Connections of `sqlPool`: enough concurrent commits for group commit to help, few enough for 2 cores. */
+const SQL_POOL_SIZE = 4;
+
 export interface ServicesOptions {
   /** The task functions the worker runs (server/index.ts hands in the example tasks); none by default. */
   tasks?: ReadonlyArray<AnyTask>;
@@ -64,6 +75,8 @@ export interface ServicesOptions {
 export function createServices(env: WebappEnv, options: ServicesOptions = {}): Services {
   const logger = createLogger(env.LOG_LEVEL);
   const prisma = createPrismaClient(env.DATABASE_URL, { max: env.DATABASE_POOL_SIZE });
+  const sqlPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: SQL_POOL_SIZE });
+  sqlPool.on("error", (error) => logger.warn({ err: error.message }, "sql pool connection error"));
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false });
   redis.on("error", (error) => logger.debug({ err: error.message }, "redis connection error"));
   const closers: Array<() => Promise<void> | void> = [];
@@ -81,6 +94,8 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
   closers.push(() => realtime.close());
   const streams = createRealtimeStreams({ env, redis, prisma, logger, metrics });
   closers.push(() => streams.close());
+  const writePipeline = createWritePipeline({ env, redis, logger, metrics });
+  closers.push(() => writePipeline.close());
   const tasks = new TaskRegistry(options.tasks);
   const worker = env.WORKER_ENABLED
     ? createWorker({ env, prisma, logger, metadataWriter, tasks, ownProcess: options.ownWorkerProcess })
@@ -88,7 +103,7 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
   if (worker) {
     worker.start();
     closers.push(() => worker.stop());
-    // The lifecycle's timers run where the worker runs (docs/decisions/090-run-lifecycle-timers.md).
+    // The lifecycle's timers run where the worker runs (docs/decisions/093-run-lifecycle-timers.md).
     const engine = createRunEngine({ env, prisma, logger, tasks, worker });
     const started = engine
       .start()
@@ -101,6 +116,7 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
   return {
     env,
     prisma,
+    sqlPool,
     redis,
     logger,
     metrics,
@@ -112,12 +128,14 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
     tasks,
     realtime,
     streams,
+    writePipeline,
     signInThrottle: createSignInThrottle(redis, env),
     worker,
     onClose: (fn) => closers.push(fn),
     async close() {
       for (const fn of closers.reverse()) await fn();
       redis.disconnect();
+      await sqlPool.end();
       await prisma.$disconnect();
     },
   };
@@ -130,5 +148,10 @@ declare module "@remix-run/node" {
     client: RequestClient;
     /** This document's CSP nonce, for Remix's inline scripts (securityHeaders.server.ts, entry.server.tsx). */
     cspNonce: string;
+    /**
+     * The request body as the HTTP server reads it, when a hot route (server/app.ts) serves a streamed
+     * body: the route reads it instead of `request.body`, with no web stream in between (ADR 081).
+     */
+    requestBody?: AsyncIterable<Uint8Array>;
   }
 }

@@ -14,7 +14,7 @@
  *   queuedAt; `ttl` as a duration string (dev environments default to "10m");
  * - `parentRunId` (friendly id, same environment) sets parent, root (the parent's root, else the
  *   parent) and depth;
- * - the lifecycle (docs/decisions/090-run-lifecycle-timers.md): the TTL counts from when the run is
+ * - the lifecycle (docs/decisions/093-run-lifecycle-timers.md): the TTL counts from when the run is
  *   queued (`ttlExpiresAt`), `maxDuration` and `maxAttempts` are kept for the worker, a `debounce`
  *   key collapses triggers into the DELAYED run that holds it (engine/debounce.server.ts), and a
  *   delayed run arms its timer once committed.
@@ -23,6 +23,7 @@ import {
   MAX_RUN_ATTEMPTS,
   MAX_TAGS_PER_RUN,
   generateRunFriendlyId,
+  generateRunId,
   metadataByteLength,
   normalizeTags,
   normalizeTtl,
@@ -30,9 +31,11 @@ import {
   resolveDelay,
   type TriggerTaskRequestBody,
 } from "@runfeed/core";
-import type { Prisma, PrismaClient, TaskRun } from "@runfeed/database";
+import type { PrismaClient, TaskRun } from "@runfeed/database";
+import type pg from "pg";
 import type { AuthenticatedEnvironment } from "./auth.server";
 import { HttpError, badRequest, unprocessable } from "./httpErrors.server";
+import { insertRunPrepared, insertedTaskRun, type NewRun } from "./runInsert.server";
 import { isUniqueViolation, runWhere, type Db } from "./runLookup.server";
 import { armDelayTimers } from "../engine/delays.server";
 import { debounceTrigger, debounceWindow, isDebounceKeyConflict } from "../engine/debounce.server";
@@ -63,13 +66,28 @@ export interface TriggerResult {
   isCached: boolean;
 }
 
+/** What a trigger comes to before any write: an existing run to answer, or a new row to insert. */
+export type PreparedRun =
+  | { kind: "cached"; run: TaskRun }
+  /** `releaseKeyOf`: the run whose expired idempotency key this one takes (cleared in the same transaction). */
+  | { kind: "new"; row: NewRun; releaseKeyOf?: string };
+
+/** Lookups shared by the items of one batch (their parents are usually one run). */
+export type ParentCache = Map<string, Promise<Lineage>>;
+type Lineage = Pick<NewRun, "parentTaskRunId" | "rootTaskRunId" | "depth">;
+
 /**
  * Triggers one run. Its only write is one INSERT (atomic on its own), except when an expired
  * idempotency key is handed over: then the release and the INSERT share a transaction.
  */
-export async function triggerRun(prisma: PrismaClient, input: TriggerInput): Promise<TriggerResult> {
+export async function triggerRun(
+  prisma: PrismaClient,
+  input: TriggerInput,
+  /** The hot path's pool (Services.sqlPool): the INSERT as a prepared statement instead of Prisma's create. */
+  pool?: pg.Pool,
+): Promise<TriggerResult> {
   try {
-    const result = await triggerRunInTransaction(prisma, input);
+    const result = await triggerRunFast(prisma, input, pool);
     await armDelayTimers(prisma, [result.run]);
     return result;
   } catch (error) {
@@ -92,6 +110,18 @@ export async function triggerRun(prisma: PrismaClient, input: TriggerInput): Pro
   }
 }
 
+/** The prepared INSERT when the hot path's pool is given and no key is handed over, else the ordinary path. */
+async function triggerRunFast(prisma: PrismaClient, input: TriggerInput, pool?: pg.Pool): Promise<TriggerResult> {
+  if (pool) {
+    const prepared = await prepareRun(prisma, input);
+    if (prepared.kind === "cached") return { run: prepared.run, isCached: true };
+    if (!prepared.releaseKeyOf && (await insertRunPrepared(pool, prepared.row)))
+      return { run: insertedTaskRun(prepared.row), isCached: false };
+    // A key taken meanwhile (or an expired key to hand over): the ordinary path answers as it always has.
+  }
+  return triggerRunInTransaction(prisma, input);
+}
+
 const oneTimeUseError = (taskId: string) =>
   unprocessable(`Cannot trigger ${taskId} with a one-time use token as it has already been used.`);
 
@@ -100,6 +130,25 @@ const idempotencyKeyOf = (input: TriggerInput) =>
 
 /** Triggers one run, inside the caller's transaction when given one (batch items share one). */
 export async function triggerRunInTransaction(tx: Db, input: TriggerInput): Promise<TriggerResult> {
+  const prepared = await prepareRun(tx, input);
+  if (prepared.kind === "cached") return { run: prepared.run, isCached: true };
+  const data = prepared.row;
+  const releaseKeyOf = prepared.releaseKeyOf;
+  if (!releaseKeyOf) return { run: await tx.taskRun.create({ data }), isCached: false };
+  const release = { where: { id: releaseKeyOf }, data: { idempotencyKey: null, idempotencyKeyExpiresAt: null } };
+  if (isRootClient(tx)) {
+    const [, run] = await tx.$transaction([tx.taskRun.update(release), tx.taskRun.create({ data })]);
+    return { run, isCached: false };
+  }
+  await tx.taskRun.update(release);
+  return { run: await tx.taskRun.create({ data }), isCached: false };
+}
+
+/**
+ * Validates a trigger and does its lookups (idempotency key, one-time token, parent), writing nothing:
+ * errors (400, 422, 413) are thrown here, before any write.
+ */
+export async function prepareRun(tx: Db, input: TriggerInput, parents?: ParentCache): Promise<PreparedRun> {
   const now = input.now ?? new Date();
   const { environment, taskId, body } = input;
   const options = body.options ?? {};
@@ -123,7 +172,7 @@ export async function triggerRunInTransaction(tx: Db, input: TriggerInput): Prom
     });
     if (existing) {
       if (!existing.idempotencyKeyExpiresAt || existing.idempotencyKeyExpiresAt > now)
-        return { run: existing, isCached: true };
+        return { kind: "cached", run: existing };
       // Expired: the old run gives up the key (as upstream does) and a new run takes it below.
       releaseKeyOf = existing.id;
     }
@@ -156,7 +205,7 @@ export async function triggerRunInTransaction(tx: Db, input: TriggerInput): Prom
       trailing: debounce.trailing,
       payload: body.payload === undefined ? undefined : serialisePayload(body.payload, options.payloadType),
     });
-    if (joined) return { run: joined, isCached: true };
+    if (joined) return { kind: "cached", run: joined };
   }
   const delayed = delayUntil !== undefined && delayUntil > now;
 
@@ -169,7 +218,7 @@ export async function triggerRunInTransaction(tx: Db, input: TriggerInput): Prom
     ttl = DEV_DEFAULT_TTL;
   }
 
-  const lineage = await resolveParent(tx, environment.id, options.parentRunId);
+  const lineage = await parentLineage(tx, environment.id, options.parentRunId, parents);
   const { payload, payloadType } = serialisePayload(body.payload, options.payloadType);
   const metadata = serialiseMetadata(options.metadata, input.metadataMaximumSize);
 
@@ -180,7 +229,8 @@ export async function triggerRunInTransaction(tx: Db, input: TriggerInput): Prom
   if (options.maxDuration !== undefined && !(options.maxDuration > 0))
     throw badRequest("Invalid request body: options.maxDuration: a positive number of seconds");
 
-  const data: Prisma.TaskRunUncheckedCreateInput = {
+  const row: NewRun = {
+    id: generateRunId(),
     friendlyId: generateRunFriendlyId(),
     taskIdentifier: taskId,
     runtimeEnvironmentId: environment.id,
@@ -189,7 +239,7 @@ export async function triggerRunInTransaction(tx: Db, input: TriggerInput): Prom
     createdAt: now,
     updatedAt: now,
     queuedAt: delayed ? null : now,
-    delayUntil: delayed ? delayUntil : null,
+    delayUntil: delayed && delayUntil ? delayUntil : null,
     ttl: ttl ?? null,
     isTest: options.test ?? false,
     payload,
@@ -211,19 +261,27 @@ export async function triggerRunInTransaction(tx: Db, input: TriggerInput): Prom
     debounceUntil: debounce && delayed ? debounce.maxUntil : null,
     ...lineage,
   };
-  if (!releaseKeyOf) return { run: await tx.taskRun.create({ data }), isCached: false };
-  const release = { where: { id: releaseKeyOf }, data: { idempotencyKey: null, idempotencyKeyExpiresAt: null } };
-  if (isRootClient(tx)) {
-    const [, run] = await tx.$transaction([tx.taskRun.update(release), tx.taskRun.create({ data })]);
-    return { run, isCached: false };
-  }
-  await tx.taskRun.update(release);
-  return { run: await tx.taskRun.create({ data }), isCached: false };
+  return releaseKeyOf ? { kind: "new", row, releaseKeyOf } : { kind: "new", row };
 }
 
 const isRootClient = (db: Db): db is PrismaClient => "$transaction" in db;
 
-async function resolveParent(tx: Db, environmentId: string, parentRunId: string | undefined) {
+function parentLineage(
+  tx: Db,
+  environmentId: string,
+  parentRunId: string | undefined,
+  parents: ParentCache | undefined,
+): Promise<Lineage> {
+  if (!parentRunId || !parents) return resolveParent(tx, environmentId, parentRunId);
+  let lineage = parents.get(parentRunId);
+  if (!lineage) {
+    lineage = resolveParent(tx, environmentId, parentRunId);
+    parents.set(parentRunId, lineage);
+  }
+  return lineage;
+}
+
+async function resolveParent(tx: Db, environmentId: string, parentRunId: string | undefined): Promise<Lineage> {
   if (!parentRunId) return { parentTaskRunId: null, rootTaskRunId: null, depth: 0 };
   const parent = await tx.taskRun.findFirst({
     where: runWhere(environmentId, parentRunId),

@@ -35,7 +35,7 @@ export function createWorker(deps: {
   });
 }
 
-/** The engine's timers (docs/decisions/090-run-lifecycle-timers.md); `onQueued` wakes this process's worker. */
+/** The engine's timers (docs/decisions/093-run-lifecycle-timers.md); `onQueued` wakes this process's worker. */
 export function createRunEngine(deps: {
   env: WebappEnv;
   prisma: PrismaClient;

@@ -42,6 +42,8 @@ import { updateRunMetadata, type RunMetadataWriter } from "../services/metadata.
 import { parsePacket } from "../services/retrieve.server";
 import { signPublicToken } from "../services/auth.server";
 import { createChildBatch } from "./childBatch.server";
+import { appendRunLogs } from "../services/runLogs.server";
+import { TaskRunLogger } from "./taskLogger.server";
 import type { TaskRegistry } from "./taskRegistry.server";
 
 export interface RunWorkerOptions {
@@ -245,7 +247,12 @@ export class RunWorker {
       }
       const maxDuration = run.maxDurationInSeconds ?? task.maxDuration;
       if (maxDuration) await armTimeoutTimer(prisma, ref, run.startedAt, maxDuration);
-      const ctx = this.#context(run, abort.signal, releaseSlot, () => {
+      const taskLogger = new TaskRunLogger({
+        run,
+        logger,
+        write: (lines) => appendRunLogs(prisma, lines),
+      });
+      const ctx = this.#context(run, abort.signal, taskLogger, releaseSlot, () => {
         this.#busy++;
         holdsSlot = true;
       });
@@ -254,6 +261,11 @@ export class RunWorker {
         ? taskRuns.run(runContext, () => task.run(parsePayload(run), ctx))
         : task.run(parsePayload(run), ctx);
       const outcome = await this.#untilDoneOrCutOff(execution, abort.signal);
+      if (!outcome.ok && !abort.signal.aborted) {
+        const error = outcome.error;
+        taskLogger.error(error instanceof Error ? error.message : String(error), { name: (error as Error)?.name });
+      }
+      await taskLogger.flush();
       if (abort.signal.aborted) {
         await this.#stopped(run, ref, abort.signal.reason);
         return;
@@ -402,7 +414,13 @@ export class RunWorker {
     };
   }
 
-  #context(run: ClaimedRun, signal: AbortSignal, releaseSlot: () => void, reacquireSlot: () => void): TaskContext {
+  #context(
+    run: ClaimedRun,
+    signal: AbortSignal,
+    taskLogger: TaskRunLogger,
+    releaseSlot: () => void,
+    reacquireSlot: () => void,
+  ): TaskContext {
     const { prisma, logger } = this.#options;
     let current: Record<string, unknown> = parseObject(run.metadata);
     // The same metadata service as PUT /api/v1/runs/:id/metadata (no lost increments, size limit).
@@ -486,6 +504,7 @@ export class RunWorker {
           };
         },
       },
+      logger: taskLogger,
       log: (message, fields) => logger.info({ run: run.friendlyId, ...fields }, message),
     };
   }

@@ -1,6 +1,6 @@
 /**
  * Crash recovery and schedules with the worker in processes of its own (apps/webapp/server/worker.ts),
- * watched through the official @trigger.dev/sdk 4.8.3 (docs/decisions/090-run-lifecycle-timers.md):
+ * watched through the official @trigger.dev/sdk 4.8.3 (docs/decisions/093-run-lifecycle-timers.md):
  * kill -9 of a worker mid-run → the run is retried by the next worker, or CRASHED with a
  * TaskRunError when no attempts are left; a cron schedule fires once per tick with two workers.
  */

@@ -1,6 +1,6 @@
 /**
  * The run lifecycle as the unmodified @trigger.dev/sdk 4.8.3 sees it through runfeed's realtime routes
- * (docs/decisions/090-run-lifecycle-timers.md): delays and reschedules, TTL expiry, retries, cancel,
+ * (docs/decisions/093-run-lifecycle-timers.md): delays and reschedules, TTL expiry, retries, cancel,
  * maxDuration and debounce, each driven by the durable timers and a worker in this process.
  */
 import { runs, tasks } from "@trigger.dev/sdk";

@@ -12,6 +12,8 @@ import {
   ELECTRIC_PROTOCOL_QUERY_PARAMS,
   HANDLE_PARAM,
   PARAMS_PARAM,
+  RUN_LOGS_TABLE,
+  RUN_LOG_STREAM_COLUMNS,
   RUNS_TABLE,
   SECRET_PARAM,
   SUBSET_PARAM_PREFIX,
@@ -24,7 +26,9 @@ import {
 export type RealtimeFeed =
   | { kind: "run"; runId: string }
   | { kind: "batch"; batchId: string }
-  | { kind: "tags"; tags: string[] };
+  | { kind: "tags"; tags: string[] }
+  /** A run's log lines and events (TaskRunLog; docs/decisions/090-run-logs.md). */
+  | { kind: "logs"; runId: string };
 
 export interface ShapeRequest {
   /** `ELECTRIC_ORIGIN`, e.g. `http://127.0.0.1:3060` (a path prefix is kept). */
@@ -43,6 +47,7 @@ export interface ShapeRequest {
 
 export const WHERE_RUN = `"runtimeEnvironmentId" = $1 AND "id" = $2`;
 export const WHERE_BATCH = `"runtimeEnvironmentId" = $1 AND "batchId" = $2`;
+export const WHERE_RUN_LOGS = `"runtimeEnvironmentId" = $1 AND "runId" = $2`;
 
 /** The where text and its bound values for a feed. */
 export function feedWhere(
@@ -55,6 +60,8 @@ export function feedWhere(
       return { where: WHERE_RUN, params: [environmentId, feed.runId] };
     case "batch":
       return { where: WHERE_BATCH, params: [environmentId, feed.batchId] };
+    case "logs":
+      return { where: WHERE_RUN_LOGS, params: [environmentId, feed.runId] };
     case "tags": {
       const clauses = [`"runtimeEnvironmentId" = $1`];
       const params = [environmentId];
@@ -80,18 +87,32 @@ export const FORWARDED_PROTOCOL_PARAMS: readonly string[] = ELECTRIC_PROTOCOL_QU
   (name) => !name.startsWith(SUBSET_PARAM_PREFIX),
 );
 
+/** The columns list with nothing skipped (most requests): built once. */
+const ALL_RUN_COLUMNS = quoteColumns(runColumnsWithout([]));
+
 export function buildShapeUrl(request: ShapeRequest): URL {
   const url = new URL(`${request.origin.replace(/\/+$/, "")}/v1/shape`);
+  // Built apart and assigned once: every `url.searchParams.set` re-serializes the whole query.
+  const search = new URLSearchParams(url.search);
   for (const name of FORWARDED_PROTOCOL_PARAMS) {
     const value = request.incoming.get(name);
-    if (value !== null) url.searchParams.set(name, value);
+    if (value !== null) search.set(name, value);
   }
   const { where, params } = feedWhere(request.environmentId, request.feed, request.createdAtFloor);
-  url.searchParams.set(TABLE_PARAM, RUNS_TABLE);
-  url.searchParams.set(WHERE_PARAM, where);
-  params.forEach((value, index) => url.searchParams.set(`${PARAMS_PARAM}[${index + 1}]`, value));
-  url.searchParams.set(COLUMNS_PARAM, quoteColumns(runColumnsWithout(skipColumnsFor(request))));
-  if (request.secret) url.searchParams.set(SECRET_PARAM, request.secret);
+  const logs = request.feed.kind === "logs";
+  search.set(TABLE_PARAM, logs ? RUN_LOGS_TABLE : RUNS_TABLE);
+  search.set(WHERE_PARAM, where);
+  params.forEach((value, index) => search.set(`${PARAMS_PARAM}[${index + 1}]`, value));
+  // A log feed always streams every log column: `skipColumns` names run columns.
+  const skip = logs ? [] : skipColumnsFor(request);
+  const columns = logs
+    ? quoteColumns([...RUN_LOG_STREAM_COLUMNS])
+    : skip.length === 0
+      ? ALL_RUN_COLUMNS
+      : quoteColumns(runColumnsWithout(skip));
+  search.set(COLUMNS_PARAM, columns);
+  if (request.secret) search.set(SECRET_PARAM, request.secret);
+  url.search = search.toString();
   return url;
 }
 

@@ -1,4 +1,4 @@
--- The run lifecycle (docs/decisions/090-run-lifecycle-timers.md): attempts with heartbeats, retry and
+-- The run lifecycle (docs/decisions/093-run-lifecycle-timers.md): attempts with heartbeats, retry and
 -- timeout settings, TTL deadlines, debounce keys and cron schedules. The timers themselves live in
 -- graphile-worker's own schema, installed by the same migrator after these files.
 
