@@ -2,7 +2,8 @@
  * Dequeue: claims up to `limit` PENDING runs and moves them to EXECUTING in one statement.
  *
  * Fair across environments, and across queues inside an environment: every (environment, queue)
- * with queued work offers its oldest runs (`FOR UPDATE SKIP LOCKED`, so concurrent workers never
+ * with queued work (found by a skip-scan over the PENDING runs' queue index, one probe per queue)
+ * offers its oldest runs (`FOR UPDATE SKIP LOCKED`, so concurrent workers never
  * claim the same run); inside an environment the queues take turns, and the environments take
  * turns with each other — one busy environment cannot starve another, and a backlog of child runs
  * cannot starve a new run of another task. Timestamps are written in UTC to match Prisma's
@@ -34,10 +35,20 @@ export interface ClaimedRun {
 export async function claimRuns(prisma: PrismaClient, limit: number, workerId = "unnamed"): Promise<ClaimedRun[]> {
   if (limit <= 0) return [];
   return prisma.$queryRaw<ClaimedRun[]>`
-    WITH queues AS (
-      SELECT DISTINCT "runtimeEnvironmentId" AS env_id, queue
-      FROM "TaskRun"
-      WHERE status = 'PENDING' AND ("delayUntil" IS NULL OR "delayUntil" <= (now() AT TIME ZONE 'UTC'))
+    WITH RECURSIVE queues AS (
+      -- A skip-scan over "TaskRun_pending_queue": each step finds the next (environment, queue) with a
+      -- PENDING run, one index probe per queue whatever the number of runs queued in it.
+      (SELECT "runtimeEnvironmentId" AS env_id, COALESCE(queue, '') AS queue
+       FROM "TaskRun" WHERE status = 'PENDING'
+       ORDER BY "runtimeEnvironmentId", COALESCE(queue, '') LIMIT 1)
+      UNION ALL
+      SELECT next.env_id, next.queue FROM queues q
+      CROSS JOIN LATERAL (
+        SELECT "runtimeEnvironmentId" AS env_id, COALESCE(queue, '') AS queue
+        FROM "TaskRun"
+        WHERE status = 'PENDING' AND ("runtimeEnvironmentId", COALESCE(queue, '')) > (q.env_id, q.queue)
+        ORDER BY "runtimeEnvironmentId", COALESCE(queue, '') LIMIT 1
+      ) next
     ),
     candidates AS (
       SELECT c.* FROM queues
@@ -45,7 +56,7 @@ export async function claimRuns(prisma: PrismaClient, limit: number, workerId = 
         SELECT r.id, r."runtimeEnvironmentId" AS env_id, r.queue, r."queuedAt", r."createdAt"
         FROM "TaskRun" r
         WHERE r."runtimeEnvironmentId" = queues.env_id
-          AND r.queue IS NOT DISTINCT FROM queues.queue
+          AND COALESCE(r.queue, '') = queues.queue
           AND r.status = 'PENDING'
           AND (r."delayUntil" IS NULL OR r."delayUntil" <= (now() AT TIME ZONE 'UTC'))
           AND (r."ttlExpiresAt" IS NULL OR r."ttlExpiresAt" > (now() AT TIME ZONE 'UTC'))
