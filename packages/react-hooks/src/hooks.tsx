@@ -107,7 +107,7 @@ function useFeed<TRun extends RealtimeRun<any, any, any>>(
           accessToken,
           onTokenRefused: renews ? (error) => onTokenRefusedRef.current?.(error) : undefined,
           // Long-polls for now: an open event stream is re-authenticated only when it reconnects
-          // (docs/decisions/091-realtime-sse-and-cheap-repoll.md), and the dashboard's renewal of a
+          // (docs/decisions/072-realtime-sse-and-cheap-repoll.md), and the dashboard's renewal of a
           // refused token has not been checked against that yet.
           liveSse: false,
         }),
