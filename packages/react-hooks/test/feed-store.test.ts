@@ -17,7 +17,7 @@ afterEach(() => feed.close());
 const openRun =
   (extra: Record<string, unknown> = {}) =>
   () =>
-    runs.subscribeToRun("run_1", { baseURL: feed.baseURL, accessToken: "t", ...extra });
+    runs.subscribeToRun("run_1", { baseURL: feed.baseURL, accessToken: "t", liveSse: false, ...extra });
 
 describe("FeedStore", () => {
   it("makes no request before a listener attaches", async () => {
@@ -108,7 +108,8 @@ describe("FeedStore", () => {
       wireRun({ id: "c", friendlyId: "run_c", createdAt: "2026-06-06T10:00:02.000" }),
     ];
     const store = new FeedStore({
-      open: () => runs.subscribeToRuns({ baseURL: feed.baseURL, accessToken: "t" }),
+      // The scripted feed answers long-polls (SSE and its fallback: the SDK's integration test).
+      open: () => runs.subscribeToRuns({ baseURL: feed.baseURL, accessToken: "t", liveSse: false }),
       limit: 2,
     });
     const ids = () => store.getSnapshot().runs.map((r) => `${r.id}:${r.status}`);
