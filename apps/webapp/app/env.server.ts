@@ -12,6 +12,8 @@ export const EnvSchema = z.object({
   HOST: z.string().default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65535).default(3030),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** A request body not complete this long after its headers is a 408 (slow clients); stream writer bodies are exempt. */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),
   DATABASE_URL: z.string().url(),
   DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(20),
   REDIS_URL: z.string().url(),
@@ -119,6 +121,34 @@ export const EnvSchema = z.object({
   // --- write side
   /** Largest serialised run metadata accepted (bytes). */
   TASK_RUN_METADATA_MAXIMUM_SIZE: z.coerce.number().int().positive().default(262_144),
+
+  // --- write pipeline (docs/decisions/092-write-pipeline.md)
+  /** Redis streams per buffered class; a run's items always land in the same one (by run id). */
+  WRITE_PIPELINE_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
+  /** Run the drain in this process (it can also run alone: server/drain.ts). Several instances share the streams. */
+  WRITE_PIPELINE_DRAIN_ENABLED: envBoolean(true),
+  /** Most stream entries one drain batch applies (an entry is one request's items for one partition). */
+  WRITE_PIPELINE_BATCH_SIZE: z.coerce.number().int().positive().default(200),
+  /** Pause between batches of the high class (metadata) while its streams are short. */
+  WRITE_PIPELINE_HIGH_INTERVAL_MS: z.coerce.number().int().positive().default(200),
+  /** Pause between batches of the low class (log lines, events) while its streams are short. */
+  WRITE_PIPELINE_LOW_INTERVAL_MS: z.coerce.number().int().positive().default(1_000),
+  /** A stream longer than this (entries) is drained without pauses: eager flush. */
+  WRITE_PIPELINE_EAGER_BACKLOG: z.coerce.number().int().positive().default(500),
+  /** A drain owns a stream for this long past its last sign of life; then another takes it over. */
+  WRITE_PIPELINE_LEASE_MS: z.coerce.number().int().positive().default(5_000),
+  /** Postgres connections of the drain's apply transactions (this instance). */
+  WRITE_PIPELINE_APPLY_POOL_SIZE: z.coerce.number().int().positive().default(4),
+  /** Low class: past this many queued entries (all its streams) new writes get 429 with retry-after. */
+  WRITE_PIPELINE_LOW_HIGH_WATER: z.coerce.number().int().positive().default(20_000),
+  /** High class: past this many queued entries a write waits for the drain before it is accepted… */
+  WRITE_PIPELINE_HIGH_SLOW_WATER: z.coerce.number().int().positive().default(10_000),
+  /** …and past this many (or after waiting WRITE_PIPELINE_HIGH_MAX_WAIT_MS) it gets 429 with retry-after. */
+  WRITE_PIPELINE_HIGH_HIGH_WATER: z.coerce.number().int().positive().default(40_000),
+  WRITE_PIPELINE_HIGH_MAX_WAIT_MS: z.coerce.number().int().positive().default(2_000),
+  /** How often queue depths are read from Redis (backpressure and metrics). */
+  WRITE_PIPELINE_DEPTH_INTERVAL_MS: z.coerce.number().int().positive().default(250),
+
   /** Start the example worker that executes queued runs (apps/webapp/app/worker). */
   WORKER_ENABLED: envBoolean(true),
 });

@@ -16,9 +16,13 @@ import type { ActionFunction, AppLoadContext, LoaderFunction, ServerBuild } from
 import express from "express";
 import type { WebappEnv } from "../app/env.server.js";
 import { refuseCrossOrigin } from "../app/services/csrf.server.js";
+import { type DirectBody, directBodyOf } from "../app/services/directBody.server.js";
 import { compileTrust, createClientResolver } from "../app/services/requestClient.server.js";
 import { securityHeaders } from "../app/services/securityHeaders.server.js";
+import type { FeedLoader } from "../app/services/realtime/feedRoute.server.js";
 import { createServices, type Services, type ServicesOptions } from "../app/services/services.server.js";
+import { STREAM_TARGETS } from "@runfeed/core";
+import { applyRequestDeadline } from "./requestDeadline.js";
 
 export const APP_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUILD_ENTRY = `${APP_ROOT}/build/server/index.js`;
@@ -60,7 +64,8 @@ export async function createWebapp(env: WebappEnv, options: ServicesOptions = {}
   // Production serves the built bundle (`pnpm start` builds it when stale, devstack/builds.ts);
   // development and tests run Vite, with HMR under `pnpm dev` only. The server is created here so that
   // Vite can put its HMR websocket on it (same origin: the CSP's connect-src 'self').
-  const server = createServer();
+  // Node's request timeout would cut a stream writer's long POST; requestDeadline.ts replaces it.
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000 });
   let build: ServerBuild | (() => Promise<ServerBuild>);
   let closeVite = async () => {};
   if (env.NODE_ENV === "production") {
@@ -96,6 +101,7 @@ export async function createWebapp(env: WebappEnv, options: ServicesOptions = {}
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const hot = matchHotRoute(req);
+    if (!hot?.streamedBody || req.method !== "POST") applyRequestDeadline(req, res, env.HTTP_REQUEST_TIMEOUT_MS);
     if (!hot) return void app(req, res);
     // The bearer-token API routes read only `services`; the client is worked out if one ever asks.
     const context: AppLoadContext = {
@@ -155,6 +161,9 @@ export async function listen(webapp: Webapp, port: number, host: string): Promis
 const HOT_ROUTES: readonly HotRoute[] = [
   { id: "routes/api.v1.runs.$runId.metadata", pattern: /^\/api\/v1\/runs\/([^/]+)\/metadata\/?$/, param: "runId" },
   { id: "routes/api.v1.tasks.$taskId.trigger", pattern: /^\/api\/v1\/tasks\/([^/]+)\/trigger\/?$/, param: "taskId" },
+  // The write pipeline's batched endpoints (docs/decisions/092-write-pipeline.md).
+  { id: "routes/api.v1.metadata.batch", pattern: /^\/api\/v1\/metadata\/batch\/?$/ },
+  { id: "routes/api.v1.logs.batch", pattern: /^\/api\/v1\/logs\/batch\/?$/ },
   // Realtime feeds (docs/decisions/071-realtime-repoll-cpu.md): GET only (no body), their handlers abort
   // the upstream long-poll and release the limiter slot through the request's signal, and their bodies
   // stream (SSE), so they get a signal wired to the connection and a streamed response.
@@ -170,6 +179,16 @@ const HOT_ROUTES: readonly HotRoute[] = [
     pattern: /^\/realtime\/v1\/batches\/([^/]+)\/?$/,
     param: "batchId",
     realtime: true,
+  },
+  // A stream writer's create (PUT) and its NDJSON body (POST; docs/decisions/081-realtime-streams.md):
+  // the body, unsized and open for as long as the task writes, reaches the route as the node request
+  // (`context.requestBody`), read chunk by chunk with no web stream in between. HEAD stays with Remix.
+  {
+    id: "routes/realtime.v1.streams.$runId.$target.$streamId",
+    pattern: new RegExp(`^/realtime/v1/streams/([^/]+)/(${STREAM_TARGETS.join("|")})/([^/]+)/?$`),
+    param: ["runId", "target", "streamId"],
+    realtime: true,
+    streamedBody: true,
   },
   // Stream readers (docs/decisions/081-realtime-streams.md): SSE bodies held open, like the feeds.
   {
@@ -195,12 +214,15 @@ interface HotRoute {
   param?: string | readonly string[];
   /** Signal tied to the connection, streamed response body (the realtime proxy routes). */
   realtime?: boolean;
+  /** PUT/POST whose body the route reads as it arrives (`context.requestBody`); no size limit here. */
+  streamedBody?: boolean;
 }
 
 interface HotMatch {
   id: string;
   params: Record<string, string>;
   realtime: boolean;
+  streamedBody: boolean;
 }
 
 function matchHotRoute(req: IncomingMessage): HotMatch | undefined {
@@ -212,10 +234,11 @@ function matchHotRoute(req: IncomingMessage): HotMatch | undefined {
   const realtime = pathname.startsWith("/realtime/v1/");
   if (!realtime && !pathname.startsWith("/api/v1/")) return undefined;
   if (q !== -1 && url.includes("_data", q)) return undefined; // Remix data requests stay with Remix
+  const streamedBody = realtime && (method === "PUT" || method === "POST");
   if (method === "PUT" || method === "POST") {
-    if (realtime) return undefined; // GET-only routes: the 405 (and any body) stays with Remix
     const length = Number(req.headers["content-length"]);
-    if (!(length <= HOT_BODY_LIMIT) || req.headers["transfer-encoding"] !== undefined) return undefined;
+    if (!streamedBody && (!(length <= HOT_BODY_LIMIT) || req.headers["transfer-encoding"] !== undefined))
+      return undefined;
   } else if (
     realtime &&
     (req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined)
@@ -224,12 +247,14 @@ function matchHotRoute(req: IncomingMessage): HotMatch | undefined {
   }
   for (const route of HOT_ROUTES) {
     if ((route.realtime ?? false) !== realtime) continue;
+    // The realtime GET routes' PUT/POST (a 405, and any body) stay with Remix, and the reverse.
+    if ((route.streamedBody ?? false) !== streamedBody) continue;
     const m = route.pattern.exec(pathname);
     if (!m) continue;
     try {
       const names = typeof route.param === "string" ? [route.param] : (route.param ?? []);
       const params = Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(m[i + 1]!)]));
-      return { id: route.id, params, realtime };
+      return { id: route.id, params, realtime, streamedBody };
     } catch {
       return undefined; // malformed escapes: let Remix answer as it always has
     }
@@ -245,11 +270,24 @@ async function serveHotRoute(
   context: AppLoadContext,
   fallback: () => void,
 ) {
-  const module = build.routes[hot.id]?.module as { loader?: LoaderFunction; action?: ActionFunction } | undefined;
+  const module = build.routes[hot.id]?.module as
+    | { loader?: LoaderFunction | FeedLoader; action?: ActionFunction }
+    | undefined;
+  // The realtime feeds' GETs: no Fetch Request or Response at all (feedRoute.server.ts).
+  const loader = module?.loader;
+  if (loader && "serveNode" in loader && req.method === "GET")
+    return loader.serveNode(req, res, hot.params, context.services);
   const fn = req.method === "GET" ? module?.loader : module?.action;
   if (!fn) return fallback();
+  if (hot.streamedBody) {
+    if (req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0)
+      context.requestBody = req;
+    const request = await toFetchRequest(req, false);
+    const response = (await fn({ request, params: hot.params, context })) as Response;
+    return sendFetchResponse(res, response);
+  }
   if (hot.realtime) return serveStreamingRoute(fn, hot, req, res, context);
-  const request = await toFetchRequest(req);
+  const request = await toFetchRequest(req, req.method !== "GET");
   const response = (await fn({ request, params: hot.params, context })) as Response;
   await sendFetchResponse(res, response);
 }
@@ -287,6 +325,8 @@ async function serveStreamingRoute(
   for (const [key, value] of response.headers) res.appendHeader(key, value);
   // As @remix-run/express: an event stream's headers go out at once (its first event may be far off).
   if (/text\/event-stream/i.test(response.headers.get("content-type") ?? "")) res.flushHeaders();
+  const direct = directBodyOf(response);
+  if (direct) return writeDirectBody(direct, res, () => open);
   const body = response.body;
   if (!body) return void res.end();
   if (!open) return void (await body.cancel().catch(() => {}));
@@ -296,17 +336,7 @@ async function serveStreamingRoute(
   try {
     for (let r = await reader.read(); !r.done; r = await reader.read()) {
       if (!open) return;
-      if (!res.write(r.value)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            res.off("drain", done);
-            res.off("close", done);
-            resolve();
-          };
-          res.on("drain", done);
-          res.on("close", done);
-        });
-      }
+      if (!res.write(r.value)) await drained(res);
     }
   } catch (error) {
     if (!open) return;
@@ -317,13 +347,47 @@ async function serveStreamingRoute(
   if (open) res.end();
 }
 
-/** As @remix-run/express's createRemixRequest, with the (small, sized) body read up front. */
-async function toFetchRequest(req: IncomingMessage): Promise<Request> {
+/**
+ * A body the route hands over as texts (directBody.server.ts, the stream readers' SSE): each text is
+ * one socket write (it holds every event ready at that moment; the writes of one tick are corked into
+ * one), with backpressure, and no web stream in between.
+ */
+async function writeDirectBody(body: DirectBody, res: ServerResponse, isOpen: () => boolean) {
+  res.once("close", body.cancel);
+  try {
+    for (let text = await body.next(); text !== undefined; text = await body.next()) {
+      if (!isOpen()) return;
+      if (!res.write(text)) await drained(res);
+    }
+  } catch (error) {
+    if (!isOpen()) return;
+    throw error;
+  } finally {
+    res.off("close", body.cancel);
+    body.cancel();
+  }
+  if (isOpen()) res.end();
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
+/** As @remix-run/express's createRemixRequest, with the (small, sized) body read up front, or none. */
+async function toFetchRequest(req: IncomingMessage, withBody: boolean): Promise<Request> {
   const pairs: Array<[string, string]> = [];
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
   const init: RequestInit = { method: req.method, headers: pairs };
-  if (req.method !== "GET") init.body = (await readBody(req)) as unknown as BodyInit;
+  if (withBody) init.body = (await readBody(req)) as unknown as BodyInit;
   return new Request(`http://${req.headers.host ?? "localhost"}${req.url}`, init);
 }
 

@@ -9,3 +9,4 @@ export * from "./api-schemas.js";
 export * from "./realtime-streams.js";
 export * from "./env.js";
 export * from "./run-logs.js";
+export * from "./write-pipeline.js";

@@ -13,6 +13,9 @@ export const StartEnvSchema = z.object({
   EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
   /** Where embedded Postgres and the shape logs keep their data between runs. */
   RUNFEED_DATA_DIR: z.string().default(".data"),
+  /** fsync policy of the started redis-server's append-only file (kept in RUNFEED_DATA_DIR/redis): "always"
+   * keeps every acknowledged write-pipeline item through a machine crash; "everysec" risks the last second. */
+  REDIS_APPENDFSYNC: z.enum(["always", "everysec", "no"]).default("always"),
   /** Trigger the CSV import example once at start so the dashboard shows live progress. */
   SEED_DEMO_SCENARIO: z.enum(["true", "false"]).default("true"),
 });

@@ -55,7 +55,7 @@ try {
   if (!DEV) await ensureBuilt(WEBAPP_BUILD, log);
 
   const databaseUrl = await startDatabase(env);
-  const redisUrl = await startRedis(env.REDIS_URL);
+  const redisUrl = await startRedis(env);
   const electricOrigin = env.ELECTRIC_ORIGIN ?? (await startShapeSync(databaseUrl, env));
   const webappPort = await freePort(env.PORT);
   const webappEnv = {
@@ -131,14 +131,16 @@ async function startDatabase(env: ReturnType<typeof parseStartEnv>): Promise<str
   return url;
 }
 
-async function startRedis(redisUrl: string | undefined): Promise<string> {
-  if (redisUrl) {
-    log(`using REDIS_URL (${new URL(redisUrl).host})`);
-    return redisUrl;
+async function startRedis(env: ReturnType<typeof parseStartEnv>): Promise<string> {
+  if (env.REDIS_URL) {
+    log(`using REDIS_URL (${new URL(env.REDIS_URL).host})`);
+    return env.REDIS_URL;
   }
-  const redis = await startRedisServer({ log });
+  // Append-only file kept between runs: write-pipeline items acknowledged but not yet drained survive.
+  const dir = path.resolve(ROOT, env.RUNFEED_DATA_DIR, "redis");
+  const redis = await startRedisServer({ log, dir, appendfsync: env.REDIS_APPENDFSYNC });
   stops.push(redis.stop);
-  log(`started redis-server at ${redis.url}`);
+  log(`started redis-server at ${redis.url} (append-only file in ${dir}, appendfsync ${env.REDIS_APPENDFSYNC})`);
   return redis.url;
 }
 

@@ -22,7 +22,14 @@ describe("pnpm bench", () => {
   it("lists every benchmark with what it measures", () => {
     const { status, stdout } = runner();
     expect(status).toBe(0);
-    expect(BENCHMARKS.sort()).toEqual(["dashboard", "realtime", "shape-sync", "streams", "write-api"]);
+    expect(BENCHMARKS.sort()).toEqual([
+      "dashboard",
+      "realtime",
+      "shape-sync",
+      "streams",
+      "write-api",
+      "write-pipeline",
+    ]);
     for (const name of BENCHMARKS) expect(stdout).toMatch(new RegExp(`^  ${name} +\\S.{20,}$`, "m"));
   });
 

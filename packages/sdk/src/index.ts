@@ -8,6 +8,7 @@ import { readLogs, subscribeToLogs } from "./logs.js";
 import { subscribeToBatch, subscribeToRun, subscribeToRuns, subscribeToRunsWithTag } from "./realtime.js";
 import { batchTrigger, cancel, retrieve, trigger } from "./tasks.js";
 import { append, appendText, input, pipe, read } from "./streams.js";
+import { createPipelineWriter, flushAllPipelineWriters } from "./batching.js";
 
 export { configure, getConfig, type ClientConfig, type RequestOptions } from "./config.js";
 
@@ -26,11 +27,20 @@ export const runs = {
 export const auth = { createPublicToken };
 export const metadata = { forRun, flush: flushAll };
 export const streams = { pipe, append, appendText, read, input };
+/** Buffered writes (metadata operations and run logs for many runs), flushed by size or age. */
+export const pipeline = { writer: createPipelineWriter, flushAll: flushAllPipelineWriters };
 
 export type { TriggerOptions, TriggerResult, BatchItem, BatchTriggerResult, RetrievedRun } from "./tasks.js";
 export type { CreatePublicTokenOptions, PublicTokenScopes } from "./auth.js";
 export { RunMetadata, MetadataTarget, collapseOperations, type RunMetadataOptions } from "./metadata.js";
 export type { MetadataOperation } from "./public-types.js";
+export {
+  PipelineWriter,
+  PipelineWriterDefaults,
+  BatchedRunMetadata,
+  type PipelineWriterOptions,
+  type LogLine,
+} from "./batching.js";
 export {
   STATUS_ONLY_SKIP_COLUMNS,
   type RealtimeRunSkipColumn,

@@ -3,9 +3,10 @@
  * all webapp instances) against each limit, and the shape server's health and metrics.
  */
 import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import { useLoaderData, useRevalidator } from "@remix-run/react";
+import { useLoaderData, useParams, useRevalidator } from "@remix-run/react";
 import { useEffect } from "react";
 import { PageHeader, ProgressBar } from "../components/ui";
+import { WritePipelinePanel } from "../components/WritePipelinePanel";
 import { requireEnvironment, shapeServerHealth } from "../services/dashboard.server";
 import { realtimeUsage } from "../services/realtime/realtimeServices.server";
 import { requireUser } from "../services/session.server";
@@ -52,6 +53,7 @@ export default function RealtimePage() {
     return () => clearInterval(timer);
   }, [revalidator]);
   const healthy = health.status === "active";
+  const { orgSlug, projectSlug, envSlug } = useParams();
 
   return (
     <section className="page">
@@ -88,6 +90,10 @@ export default function RealtimePage() {
           ))}
         </div>
       </div>
+
+      <WritePipelinePanel
+        resourcePath={`/resources/orgs/${orgSlug}/projects/${projectSlug}/env/${envSlug}/write-pipeline`}
+      />
 
       <div className="card">
         <h2>

@@ -3,9 +3,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 export function createMetrics() {
   const registry = new Registry();
+  // Gauges read when scraped, from whoever owns the figure (set by that owner; nothing on the hot path).
+  const sources = { upstreamWaiting: () => 0, upstreamSharedPolls: () => 0 };
   collectDefaultMetrics({ register: registry, prefix: "runfeed_webapp_" });
   return {
     registry,
+    sources,
     httpRequests: new Counter({
       name: "runfeed_http_requests_total",
       help: "API requests by route and status",
@@ -24,6 +27,22 @@ export function createMetrics() {
       help: "Live realtime requests in flight per environment (this instance)",
       labelNames: ["environment"] as const,
       registers: [registry],
+    }),
+    realtimeUpstreamWaiting: new Gauge({
+      name: "runfeed_realtime_upstream_waiting_requests",
+      help: "Realtime requests waiting for the shape server's answer (this instance; shared live polls count each client)",
+      registers: [registry],
+      collect() {
+        this.set(sources.upstreamWaiting());
+      },
+    }),
+    realtimeSharedPolls: new Gauge({
+      name: "runfeed_realtime_upstream_shared_polls",
+      help: "Live long-polls to the shape server shared by several clients, in flight (this instance)",
+      registers: [registry],
+      collect() {
+        this.set(sources.upstreamSharedPolls());
+      },
     }),
     realtimeRejected: new Counter({
       name: "runfeed_realtime_rejected_total",
@@ -49,6 +68,63 @@ export function createMetrics() {
     limiterRedisErrors: new Counter({
       name: "runfeed_realtime_limiter_redis_errors_total",
       help: "Limiter calls that failed because Redis was unreachable (policy decides admit/refuse)",
+      registers: [registry],
+    }),
+    // --- write pipeline (docs/decisions/092-write-pipeline.md)
+    pipelineDepth: new Gauge({
+      name: "runfeed_write_pipeline_depth",
+      help: "Entries queued in a write-pipeline stream (class and partition), not yet applied",
+      labelNames: ["stream"] as const,
+      registers: [registry],
+    }),
+    pipelineOldestAge: new Gauge({
+      name: "runfeed_write_pipeline_oldest_entry_age_seconds",
+      help: "Age of the oldest queued entry of a write-pipeline stream",
+      labelNames: ["stream"] as const,
+      registers: [registry],
+    }),
+    pipelineAccepted: new Counter({
+      name: "runfeed_write_pipeline_accepted_total",
+      help: "Items (metadata updates of one run, log lines) appended to the write pipeline by this instance",
+      labelNames: ["class"] as const,
+      registers: [registry],
+    }),
+    pipelineApplied: new Counter({
+      name: "runfeed_write_pipeline_applied_total",
+      help: "Metadata operations / log lines written to Postgres by this instance's drain",
+      labelNames: ["class"] as const,
+      registers: [registry],
+    }),
+    pipelineRows: new Counter({
+      name: "runfeed_write_pipeline_rows_written_total",
+      help: "Rows written by the drain (applied ÷ rows = coalescing ratio)",
+      labelNames: ["class"] as const,
+      registers: [registry],
+    }),
+    pipelineDropped: new Counter({
+      name: "runfeed_write_pipeline_dropped_total",
+      help: "Buffered operations/lines the drain could not apply (unknown run, completed run, too large)",
+      labelNames: ["class", "reason"] as const,
+      registers: [registry],
+    }),
+    pipelineRefused: new Counter({
+      name: "runfeed_write_pipeline_refused_total",
+      help: "Batched requests refused with 429 by backpressure",
+      labelNames: ["class"] as const,
+      registers: [registry],
+    }),
+    pipelineApplySeconds: new Histogram({
+      name: "runfeed_write_pipeline_apply_seconds",
+      help: "Duration of one drain batch transaction",
+      labelNames: ["class"] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    pipelineLagSeconds: new Histogram({
+      name: "runfeed_write_pipeline_lag_seconds",
+      help: "Accept → commit of the oldest entry of each drain batch",
+      labelNames: ["class"] as const,
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
       registers: [registry],
     }),
   };

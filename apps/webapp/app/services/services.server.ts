@@ -22,6 +22,7 @@ import { createWorker } from "./worker.server";
 import { pgFlush } from "./writeBuffer.server";
 import type { RunWorker } from "../worker/runWorker.server";
 import { TaskRegistry, type AnyTask } from "../worker/taskRegistry.server";
+import { createWritePipeline, type WritePipeline } from "./writePipeline/writePipelineServices.server";
 
 export interface Services {
   env: WebappEnv;
@@ -48,6 +49,8 @@ export interface Services {
   realtime: RealtimeServices;
   /** Realtime streams: Redis store, live hub, Postgres archive, sweeper (services/realtime/streams). */
   streams: RealtimeStreams;
+  /** Buffered writes: accept path, queue depths and (when hosted here) the drain (services/writePipeline). */
+  writePipeline: WritePipeline;
   /** Failed sign-ins per account and client address (signInThrottle.server.ts). */
   signInThrottle: SignInThrottle;
   /** The task functions this process runs (handed in by the process that starts the webapp). */
@@ -89,6 +92,8 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
   closers.push(() => realtime.close());
   const streams = createRealtimeStreams({ env, redis, prisma, logger, metrics });
   closers.push(() => streams.close());
+  const writePipeline = createWritePipeline({ env, redis, logger, metrics });
+  closers.push(() => writePipeline.close());
   const tasks = new TaskRegistry(options.tasks);
   const worker = env.WORKER_ENABLED ? createWorker({ env, prisma, logger, metadataWriter, tasks }) : undefined;
   if (worker) {
@@ -110,6 +115,7 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
     tasks,
     realtime,
     streams,
+    writePipeline,
     signInThrottle: createSignInThrottle(redis, env),
     worker,
     onClose: (fn) => closers.push(fn),
@@ -129,5 +135,10 @@ declare module "@remix-run/node" {
     client: RequestClient;
     /** This document's CSP nonce, for Remix's inline scripts (securityHeaders.server.ts, entry.server.tsx). */
     cspNonce: string;
+    /**
+     * The request body as the HTTP server reads it, when a hot route (server/app.ts) serves a streamed
+     * body: the route reads it instead of `request.body`, with no web stream in between (ADR 081).
+     */
+    requestBody?: AsyncIterable<Uint8Array>;
   }
 }

@@ -343,6 +343,8 @@ describe("dashboard in a browser", () => {
       .poll(async () => (await page.textContent('[data-testid="usage-dev"]'))?.trim(), { timeout: 15_000 })
       .toMatch(/^[1-9]\d* \/ 100,000$/);
     expect(await page.textContent(".health")).toBe("active");
+    // The write-pipeline panel loads its live state.
+    await page.waitForSelector('[data-testid="pipeline-depth-high"]');
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, "realtime-page.png"), fullPage: true });
     await runs.close();
   });

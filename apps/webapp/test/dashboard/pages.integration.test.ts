@@ -92,6 +92,33 @@ describe("dashboard pages", () => {
     expect(html).toContain("unreachable");
   });
 
+  it("serves the write pipeline's live state to signed-in users only", async () => {
+    const path = `${app.url}/resources${base}/write-pipeline`;
+    const anonymous = await fetch(path, { redirect: "manual" });
+    expect(anonymous.status).not.toBe(200);
+    const metadata = { items: [{ runId: "run_nobody", operations: [{ type: "increment", key: "n", value: 1 }] }] };
+    // prod's key: an earlier test rolls dev's.
+    const prod = app.project.environments.find((e) => e.slug === "prod")!;
+    const accepted = await fetch(`${app.url}/api/v1/metadata/batch`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${prod.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify(metadata),
+    });
+    expect(accepted.status).toBe(202);
+    const response = await fetch(path, { headers: { cookie } });
+    expect(response.status).toBe(200);
+    const snapshot = await response.json();
+    expect(snapshot.streams).toHaveLength(2 * app.webapp.services.env.WRITE_PIPELINE_PARTITIONS);
+    expect(Object.keys(snapshot.classes).sort()).toEqual(["high", "low"]);
+    expect(snapshot.classes.high).toMatchObject({ depth: expect.any(Number), appliedPerSecond: expect.any(Number) });
+    await expect
+      .poll(async () => {
+        const next = await (await fetch(path, { headers: { cookie } })).json();
+        return next.classes.high.acceptedPerSecond;
+      })
+      .toBeGreaterThan(0);
+  });
+
   it("seeds the demo user and a CSV import whose progress climbs", async () => {
     const { prisma, logger } = app.webapp.services;
     await seedDemo(prisma);

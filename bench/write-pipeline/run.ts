@@ -1,0 +1,379 @@
+/**
+ * The write pipeline: metadata ops and log lines accepted and applied per second, beside raw batched UPDATE and COPY.
+ * Loopback only, bounded in time (~8 × --seconds plus start-up):
+ *
+ *   pnpm bench write-pipeline [--seconds 3] [--clients 16]
+ *
+ * Prints, on one Postgres and one Redis (append-only file, appendfsync always), in one run:
+ *   - metadata ops/s accepted over HTTP: N clients, each an @runfeed/sdk pipeline writer (flush by 100
+ *     operations or 500 ms), increments on 100 runs, drain stopped (the buffer only fills);
+ *   - metadata ops/s applied: the drain (its own process, server/drain.ts) empties that backlog; beside
+ *     the raw batched UPDATE rows/s (one `UPDATE … FROM unnest` of 100 rows per statement, one client);
+ *   - log lines/s accepted (writers flushing 1,000 lines) and applied, beside raw `COPY` rows/s into
+ *     "TaskRunLog";
+ *   - accept → visible lag at that load: with writers and the drain running, a probe sets a value through
+ *     the pipeline every 100 ms and polls Postgres until it reads it (p50/p99). Visible means committed
+ *     in Postgres; shape-sync's own commit → client latency is `pnpm bench shape-sync`'s figure;
+ *   - critical trigger rate (N clients POST …/trigger) while the buffer is saturated by writers and the
+ *     drain, against the same with the pipeline idle.
+ * The webapp runs as a child process from its production build (built when stale). Uses DATABASE_URL /
+ * REDIS_URL when set, else embedded Postgres and a redis-server in temp folders.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { randomBytes } from "node:crypto";
+import http from "node:http";
+import { join } from "node:path";
+import { pipeline as streamPipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import getPort from "get-port";
+import pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
+import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
+import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js";
+import { waitForPort } from "../../packages/devstack/src/redis.js";
+import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
+import { pipeline } from "../../packages/sdk/src/index.js";
+import { BenchReport, round } from "../report.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+// The bench folder has no dependencies of its own: ioredis is the webapp's.
+const { Redis } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
+  "ioredis",
+) as typeof import("ioredis");
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+};
+const SECONDS = Math.min(Math.max(arg("seconds", 3), 1), 30);
+const CLIENTS = Math.min(Math.max(arg("clients", 16), 1), 64);
+const RUNS = 100;
+const PREFIX = "bench:";
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const stops: Array<() => Promise<void>> = [];
+const children: ChildProcess[] = [];
+
+async function main() {
+  const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-bench");
+  stops.push(postgres.stop);
+  const database = await createDatabase(postgres.url, `bench_pipeline_${randomBytes(4).toString("hex")}`);
+  stops.push(database.drop);
+  const redisService = await redisServer(process.env.REDIS_URL);
+  stops.push(redisService.stop);
+  await migrate(database.url);
+  const prisma = createPrismaClient(database.url, { max: 2 });
+  const project = await seedProject(prisma, {
+    orgSlug: "bench",
+    orgTitle: "Bench",
+    projectSlug: "bench",
+    projectName: "Bench",
+  });
+  await prisma.$disconnect();
+  const key = project.environments.find((e) => e.slug === "prod")!.apiKey;
+  const pipelineEnv = {
+    DATABASE_URL: database.url,
+    REDIS_URL: redisService.url,
+    REDIS_KEY_PREFIX: PREFIX,
+    LOG_LEVEL: "warn",
+    WRITE_PIPELINE_LOW_HIGH_WATER: "10000000",
+    WRITE_PIPELINE_HIGH_SLOW_WATER: "10000000",
+    WRITE_PIPELINE_HIGH_HIGH_WATER: "20000000",
+  };
+
+  await ensureBuilt(WEBAPP_BUILD, (line) => console.log(line));
+  const port = await getPort();
+  children.push(
+    spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
+      cwd: join(ROOT, "apps/webapp"),
+      env: {
+        ...process.env,
+        ...pipelineEnv,
+        NODE_ENV: "production",
+        HOST: "127.0.0.1",
+        PORT: String(port),
+        WORKER_ENABLED: "false",
+        WRITE_PIPELINE_DRAIN_ENABLED: "false",
+      },
+      stdio: ["ignore", "inherit", "inherit"],
+    }),
+  );
+  await waitForPort(port, 60_000);
+  const baseURL = `http://127.0.0.1:${port}`;
+  let drain: ChildProcess | undefined;
+  const startDrain = () => {
+    drain = spawn(process.execPath, ["--import", "tsx", "apps/webapp/server/drain.ts"], {
+      cwd: ROOT,
+      env: { ...process.env, ...pipelineEnv, NODE_ENV: "production" },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    children.push(drain);
+  };
+  const stopDrain = async () => {
+    const exited = new Promise((resolve) => drain!.once("exit", resolve));
+    drain!.kill("SIGTERM");
+    await exited;
+  };
+
+  // node:http keep-alive for triggers (the load generator shares the machine; see bench/write-api).
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS + 1 });
+  const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+  const post = (path: string, body: unknown) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const data = JSON.stringify(body);
+      const req = http.request(
+        `${baseURL}${path}`,
+        { method: "POST", agent, headers: { ...headers, "content-length": Buffer.byteLength(data) } },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on("error", reject);
+      req.end(data);
+    });
+  const trigger = async () => {
+    const res = await post("/api/v1/tasks/bench-task/trigger", { payload: "{}" });
+    if (res.status !== 200) throw new Error(`trigger → ${res.status} ${res.text}`);
+    return JSON.parse(res.text).id as string;
+  };
+  await until(async () => (await fetch(`${baseURL}/healthz`)).ok, 60_000);
+  const runs: string[] = [];
+  for (let i = 0; i < RUNS; i++) runs.push(await trigger());
+  const redis = new Redis(redisService.url);
+  const db = new pg.Client({ connectionString: database.url });
+  await db.connect();
+  const internalIds = (
+    await db.query<{ id: string }>(`SELECT "id" FROM "TaskRun" WHERE "friendlyId" = ANY($1)`, [runs])
+  ).rows.map((r) => r.id);
+  const queued = async () => {
+    const keys = (await redis.keys(`${PREFIX}wp:*`)).filter((k) => /^[^:]+:wp:(high|low):\d+$/.test(k));
+    const lengths = await Promise.all(keys.map((k) => redis.xlen(k)));
+    return lengths.reduce((a, b) => a + b, 0);
+  };
+  /** Applied per second over the seconds the drain applied anything, from the pipeline's own counters. */
+  const appliedRate = async (urgency: "high" | "low", sinceMs: number) => {
+    const keys = await redis.keys(`${PREFIX}wp:stats:${urgency}:*`);
+    let applied = 0;
+    let first = Number.POSITIVE_INFINITY;
+    let last = 0;
+    for (const k of keys) {
+      const second = Number(k.split(":").at(-1));
+      if (second * 1000 < sinceMs - 1000) continue;
+      const n = Number((await redis.hget(k, "applied")) ?? 0);
+      if (n === 0) continue;
+      applied += n;
+      first = Math.min(first, second);
+      last = Math.max(last, second);
+    }
+    return applied / Math.max(1, last - first + 1);
+  };
+
+  // ---- writers: SDK pipeline writers, each flushing and awaiting in a loop
+  const write = async (kind: "metadata" | "logs", seconds: number, stop?: () => boolean) => {
+    let units = 0;
+    const deadline = performance.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, c) => {
+        const writer = pipeline.writer({
+          baseURL,
+          accessToken: key,
+          maxItems: kind === "logs" ? 1000 : 100,
+          maxAgeMs: 500,
+        });
+        let i = c;
+        while (performance.now() < deadline && !stop?.()) {
+          const batch = kind === "logs" ? 1000 : 100;
+          for (let j = 0; j < batch; j++, i++) {
+            if (kind === "metadata") writer.metadata(runs[i % RUNS]!).increment("n");
+            else writer.log(runs[i % RUNS]!, { message: `line ${c}-${i}`, attributes: { i } });
+          }
+          await writer.flush();
+          units += batch;
+        }
+      }),
+    );
+    return units;
+  };
+
+  // ---- raw limits
+  const metadataRaw = await rawBatchedUpdate(db, internalIds, SECONDS);
+  const logsRaw = await rawCopy(db, internalIds[0]!, project.environments.find((e) => e.slug === "prod")!.id, SECONDS);
+
+  // ---- metadata: accept (drain stopped), then apply
+  let t = performance.now();
+  const metadataOps = await write("metadata", SECONDS);
+  const metadataAccepted = metadataOps / ((performance.now() - t) / 1000);
+  let since = Date.now();
+  startDrain();
+  await until(async () => (await queued()) === 0, 300_000);
+  const metadataApplied = await appliedRate("high", since);
+  const sum = (await db.query<{ n: string }>(`SELECT sum((metadata::jsonb->>'n')::bigint) AS n FROM "TaskRun"`))
+    .rows[0]!.n;
+  if (Number(sum) !== metadataOps) throw new Error(`metadata sum ${sum} ≠ ${metadataOps} accepted`);
+  await stopDrain();
+
+  // ---- logs: accept, then apply
+  t = performance.now();
+  const lines = await write("logs", SECONDS);
+  const logsAccepted = lines / ((performance.now() - t) / 1000);
+  since = Date.now();
+  startDrain();
+  await until(async () => (await queued()) === 0, 300_000);
+  const logsApplied = await appliedRate("low", since);
+  const stored = Number(
+    (await db.query<{ n: string }>(`SELECT count(*) AS n FROM "TaskRunLog" WHERE "id" LIKE '${PREFIX}%'`)).rows[0]!.n,
+  );
+  if (stored !== lines) throw new Error(`log lines stored ${stored} ≠ ${lines} accepted`);
+
+  // ---- critical triggers: idle, then with the buffer saturated (writers + drain running)
+  const triggersIdle = await triggerRate(trigger, SECONDS);
+  let saturating = true;
+  const load = Promise.all([write("metadata", 3600, () => !saturating), write("logs", 3600, () => !saturating)]);
+  await new Promise((resolve) => setTimeout(resolve, 500)); // let the writers reach speed
+  const lagMs = await probeLag(baseURL, key, runs[0]!, db, SECONDS);
+  const triggersBusy = await triggerRate(trigger, SECONDS);
+  saturating = false;
+  await load;
+  await until(async () => (await queued()) === 0, 300_000);
+  await stopDrain();
+  redis.disconnect();
+  await db.end();
+
+  const p = (q: number) =>
+    lagMs.sort((a, b) => a - b)[Math.min(lagMs.length - 1, Math.floor(q * lagMs.length))] ?? Number.NaN;
+  const figures = {
+    metadataAccepted: round(metadataAccepted),
+    metadataApplied: round(metadataApplied),
+    metadataRaw: round(metadataRaw),
+    logsAccepted: round(logsAccepted),
+    logsApplied: round(logsApplied),
+    logsRaw: round(logsRaw),
+    lagP50Ms: round(p(0.5)),
+    lagP99Ms: round(p(0.99)),
+    triggersIdle: round(triggersIdle),
+    triggersBusy: round(triggersBusy),
+    criticalRatio: round(triggersBusy / triggersIdle, 2),
+  };
+  console.log(`
+write pipeline — ${SECONDS} s per phase, ${CLIENTS} SDK writers, ${RUNS} runs, Redis appendfsync always, drain in its own process
+  metadata ops accepted   ${fmt(metadataAccepted)} ops/s            (goal ≥ 50,000)
+  metadata ops applied    ${fmt(metadataApplied)} ops/s  vs raw batched UPDATE ${fmt(metadataRaw)} rows/s = ${(metadataApplied / metadataRaw).toFixed(2)} (goal ≥ 0.5)
+  log lines accepted      ${fmt(logsAccepted)} lines/s          (goal ≥ 100,000)
+  log lines applied       ${fmt(logsApplied)} lines/s  vs raw COPY ${fmt(logsRaw)} rows/s = ${(logsApplied / logsRaw).toFixed(2)} (goal ≥ 0.5)
+  accept → visible (Postgres) under load   p50 ${fmt(p(0.5))} ms, p99 ${fmt(p(0.99))} ms over ${lagMs.length} probes (goal p99 ≤ 1,000)
+  critical triggers       ${fmt(triggersBusy)}/s with the buffer saturated vs ${fmt(triggersIdle)}/s idle = ${(triggersBusy / triggersIdle).toFixed(2)} (goal ≥ 0.8)
+  sums checked: ${fmt(metadataOps)} increments, ${fmt(lines)} log lines stored once
+`);
+  await cleanup();
+  const report = new BenchReport("write-pipeline");
+  for (const [name, value] of Object.entries(figures)) report.figures[name] = value;
+  report.print();
+}
+
+/** `UPDATE … FROM unnest` of every run per statement, one client: rows/s. */
+async function rawBatchedUpdate(db: pg.Client, ids: string[], seconds: number) {
+  let rows = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const t = performance.now();
+  for (let v = 0; performance.now() < deadline; v++) {
+    const data = ids.map(() => JSON.stringify({ raw: v }));
+    const res = await db.query(
+      `UPDATE "TaskRun" t SET "metadata" = v.data, "metadataVersion" = t."metadataVersion" + 1 FROM unnest($1::text[], $2::text[]) AS v(id, data) WHERE t."id" = v.id`,
+      [ids, data],
+    );
+    rows += res.rowCount ?? 0;
+  }
+  await db.query(`UPDATE "TaskRun" SET "metadata" = NULL`);
+  return rows / ((performance.now() - t) / 1000);
+}
+
+/** `COPY "TaskRunLog" FROM STDIN` of 10,000-row chunks, one client: rows/s. */
+async function rawCopy(db: pg.Client, runId: string, environmentId: string, seconds: number) {
+  let rows = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const t = performance.now();
+  for (let chunk = 0; performance.now() < deadline; chunk++) {
+    const now = new Date().toISOString();
+    const lines = Array.from(
+      { length: 10_000 },
+      (_, i) => `raw-${chunk}-${i}\t${runId}\t${environmentId}\tlog\tinfo\tline ${i}\t{"i": ${i}}\t${now}\t${i}\n`,
+    );
+    const copy = db.query(
+      copyFrom(
+        `COPY "TaskRunLog" ("id","runId","runtimeEnvironmentId","kind","level","message","attributes","time","seq") FROM STDIN`,
+      ),
+    );
+    await streamPipeline(Readable.from(lines), copy);
+    rows += lines.length;
+  }
+  await db.query(`DELETE FROM "TaskRunLog" WHERE "id" LIKE 'raw-%'`);
+  return rows / ((performance.now() - t) / 1000);
+}
+
+async function triggerRate(trigger: () => Promise<string>, seconds: number) {
+  let n = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const t = performance.now();
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (performance.now() < deadline) {
+        await trigger();
+        n++;
+      }
+    }),
+  );
+  return n / ((performance.now() - t) / 1000);
+}
+
+/** Every 100 ms: set `probe` through the pipeline, then read Postgres until it shows (ms per probe). */
+async function probeLag(baseURL: string, accessToken: string, run: string, db: pg.Client, seconds: number) {
+  const writer = pipeline.writer({ baseURL, accessToken, maxItems: 1, maxAgeMs: 1 });
+  const lags: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  for (let i = 0; performance.now() < deadline; i++) {
+    const started = performance.now();
+    writer.metadata(run).set("probe", i);
+    await writer.flush();
+    for (;;) {
+      const { rows } = await db.query<{ v: string | null }>(
+        `SELECT metadata::jsonb->>'probe' AS v FROM "TaskRun" WHERE "friendlyId" = $1`,
+        [run],
+      );
+      if (rows[0]?.v === String(i)) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    lags.push(performance.now() - started);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return lags;
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`);
+}
+
+async function cleanup() {
+  for (const child of children.reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+  }
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+}
+
+process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
+main().catch(async (error) => {
+  console.error(error);
+  await cleanup();
+  process.exit(1);
+});
