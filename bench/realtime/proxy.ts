@@ -13,6 +13,7 @@
  * BENCH_WEBAPP_MODE=development for Vite) run as child processes; the clients run here. Loopback only.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import http from "node:http";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +30,8 @@ import {
   API_VERSION_HEADER,
   ELECTRIC_HANDLE_HEADER,
   ELECTRIC_OFFSET_HEADER,
+  ELECTRIC_UP_TO_DATE_HEADER,
+  LIVE_SSE_PARAM,
   TRIGGER_API_VERSION,
   TRIGGER_ELECTRIC_VERSION_HEADER,
   generateRunFriendlyId,
@@ -212,10 +215,25 @@ export async function benchProxy({
   if (handle !== first.headers.get(ELECTRIC_HANDLE_HEADER))
     throw new Error("proxied and direct requests addressed different shapes");
 
-  const liveWaiters = async () => {
+  const shapeWaiters = async () => {
     const text = await (await fetch(`${shapeUrl}/metrics`)).text();
     return Number(/^shape_sync_live_waiters (\d+)/m.exec(text)?.[1] ?? 0);
   };
+  // Through the webapp, live polls of one shape share one upstream request: count the webapp's waiting
+  // clients instead. Each scrape costs the webapp CPU that would be billed to the request path, so
+  // scrapes are counted and their cost (calibrated below, same process, same run) is taken off.
+  let webScrapes = 0;
+  const webWaiters = async () => {
+    webScrapes++;
+    const text = await (await fetch(`${webUrl}/metrics?name=runfeed_realtime_upstream_waiting_requests`)).text();
+    return Number(/^runfeed_realtime_upstream_waiting_requests (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+  const liveWaiters = (mode: "direct" | "proxy") => (mode === "direct" ? shapeWaiters() : webWaiters());
+  const CALIBRATION_SCRAPES = 200;
+  const scrapeCpu0 = cpuMs(webapp.process.pid);
+  for (let i = 0; i < CALIBRATION_SCRAPES; i++) await webWaiters();
+  const scrapeCpuMs = (cpuMs(webapp.process.pid) - scrapeCpu0) / CALIBRATION_SCRAPES;
+  console.log(`webapp CPU per /metrics scrape (taken off the request path): ${(scrapeCpuMs * 1000).toFixed(0)} µs`);
 
   const cpu = {
     webappRequest: [] as number[],
@@ -226,6 +244,7 @@ export async function benchProxy({
   let profiled = false;
   async function round(mode: "direct" | "proxy", n: number, record = false): Promise<number[]> {
     const webCpu0 = cpuMs(webapp.process.pid);
+    const scrapes0 = webScrapes;
     const query = `cursor=&handle=${encodeURIComponent(handle)}&live=true&log=full&offset=${encodeURIComponent(offset)}`;
     const url = mode === "direct" ? `${directBase}&${query}` : `${webUrl}/realtime/v1/runs/${run.friendlyId}?${query}`;
     let updatedAt = 0;
@@ -261,10 +280,11 @@ export async function benchProxy({
       const target = sent;
       await waitFor(
         `${target} live waiters (${mode})`,
-        async () => ((await liveWaiters()) >= target ? true : undefined),
+        async () => ((await liveWaiters(mode)) >= target ? true : undefined),
         60_000,
       );
     }
+    const scrapeMs = (webScrapes - scrapes0) * scrapeCpuMs;
     if (profileNow("request")) {
       webapp.process.kill("SIGUSR2");
       profiled = true;
@@ -287,7 +307,7 @@ export async function benchProxy({
       const webCpu2 = cpuMs(webapp.process.pid);
       const shapeCpu2 = cpuMs(shapeSync.process.pid);
       if (mode === "proxy") {
-        cpu.webappRequest.push(((webCpu1 - webCpu0) / n) * 1000);
+        cpu.webappRequest.push(((webCpu1 - webCpu0 - scrapeMs) / n) * 1000);
         cpu.webappResponse.push(((webCpu2 - webCpu1) / n) * 1000);
         cpu.shapeResponseProxy.push(((shapeCpu2 - shapeCpu1) / n) * 1000);
       } else {
@@ -359,6 +379,94 @@ export async function benchProxy({
     shapeSyncResponseCpuMicrosProxied: roundTo(median(cpu.shapeResponseProxy)),
   });
 
+  report.figures.cpuPerRepollUs = roundTo(median(cpu.webappRequest) + median(cpu.webappResponse));
+  report.figures.burstP99Direct = roundTo(direct.p99, 1);
+  report.figures.burstP99Proxied = roundTo(proxy.p99, 1);
+
+  // --- Scenario 1b: 1,000 SSE subscribers of one run woken by one update (each its own stream, direct
+  // and through the webapp). Latency from the UPDATE to each client's first event.
+  if (process.env.BENCH_SSE !== "0") {
+    const catchUp = async () => {
+      for (;;) {
+        const r = await fetch(
+          `${directBase}&handle=${encodeURIComponent(handle)}&log=full&offset=${encodeURIComponent(offset)}`,
+        );
+        await r.arrayBuffer();
+        handle = r.headers.get(ELECTRIC_HANDLE_HEADER) ?? handle;
+        offset = r.headers.get(ELECTRIC_OFFSET_HEADER) ?? offset;
+        if (r.headers.has(ELECTRIC_UP_TO_DATE_HEADER)) return;
+      }
+    };
+    const sseAgent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
+    async function sseRound(mode: "direct" | "proxy", n: number): Promise<number[]> {
+      await catchUp();
+      const query = `handle=${encodeURIComponent(handle)}&live=true&${LIVE_SSE_PARAM}=true&log=full&offset=${encodeURIComponent(offset)}`;
+      const url =
+        mode === "direct" ? `${directBase}&${query}` : `${webUrl}/realtime/v1/runs/${run.friendlyId}?${query}`;
+      let updatedAt = 0;
+      const arrived: number[] = [];
+      const requests: http.ClientRequest[] = [];
+      let settle = () => {};
+      const all = new Promise<void>((resolve) => (settle = resolve));
+      const one = () => {
+        const req = http.get(url, { agent: sseAgent, headers: mode === "direct" ? {} : headers }, (res) => {
+          if (res.statusCode !== 200) throw new Error(`${mode} SSE: status ${res.statusCode}`);
+          let seen = false;
+          res.on("data", (chunk: Buffer) => {
+            if (seen || updatedAt === 0 || !chunk.includes("data:")) return;
+            seen = true;
+            arrived.push(performance.now() - updatedAt);
+            if (arrived.length === n) settle();
+          });
+        });
+        req.on("error", () => {});
+        requests.push(req);
+      };
+      const waiters0 = await shapeWaiters();
+      for (let sent = 0; sent < n; ) {
+        const wave = Math.min(100, n - sent);
+        for (let k = 0; k < wave; k++) one();
+        sent += wave;
+        const target = waiters0 + sent;
+        await waitFor(`${sent} SSE subscribers (${mode})`, async () =>
+          (await shapeWaiters()) >= target ? true : undefined,
+        );
+      }
+      updatedAt = performance.now();
+      await prisma.taskRun.update({ where: { id: run.id }, data: { number: { increment: 1 } } });
+      await all;
+      for (const req of requests) req.destroy();
+      await waitFor("SSE subscribers gone", async () => ((await shapeWaiters()) === 0 ? true : undefined));
+      return arrived.sort((a, b) => a - b);
+    }
+    await sseRound("direct", Math.min(100, CLIENTS));
+    await sseRound("proxy", Math.min(100, CLIENTS));
+    const sse: Record<"direct" | "proxy", number[]> = { direct: [], proxy: [] };
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const mode of r % 2 === 0 ? (["direct", "proxy"] as const) : (["proxy", "direct"] as const)) {
+        sse[mode].push(percentile(await sseRound(mode, CLIENTS), 99));
+      }
+    }
+    const sseDirect = median(sse.direct);
+    const sseProxied = median(sse.proxy);
+    console.log(
+      `\n== ${CLIENTS} SSE subscribers woken by one update (${ROUNDS} rounds each, median of per-round p99, ms from the UPDATE)`,
+    );
+    console.log(
+      `p99 direct ${f(sseDirect)}   proxied ${f(sseProxied)}   ratio ${(sseProxied / sseDirect).toFixed(2)} (goal ≤ 1.1)`,
+    );
+    console.log(`per round p99 direct:  ${sse.direct.map((v) => v.toFixed(1)).join(", ")}`);
+    console.log(`per round p99 proxied: ${sse.proxy.map((v) => v.toFixed(1)).join(", ")}`);
+    report.add("sseBurst", {
+      clients: CLIENTS,
+      rounds: ROUNDS,
+      directP99Ms: roundTo(sseDirect, 1),
+      proxiedP99Ms: roundTo(sseProxied, 1),
+    });
+    report.figures.sseBurstP99Direct = roundTo(sseDirect, 1);
+    report.figures.sseBurstP99Proxied = roundTo(sseProxied, 1);
+  }
+
   // --- Scenario 2: one change among 1,000 held polls. Each client watches its own run (1,000 shapes);
   // runs are updated one at a time and only that poll answers, while the other 999 stay held. This is
   // the added latency of one live response through a proxy that is holding 1,000 live requests.
@@ -429,7 +537,7 @@ export async function benchProxy({
       const target = Math.min(i + 100, spreadRuns.length);
       await waitFor(
         `${target} spread waiters (${mode})`,
-        async () => ((await liveWaiters()) >= target ? true : undefined),
+        async () => ((await liveWaiters(mode)) >= target ? true : undefined),
         60_000,
       );
     }
@@ -444,7 +552,7 @@ export async function benchProxy({
     }
     controller.abort();
     await Promise.all(polls);
-    await waitFor("waiters gone", async () => ((await liveWaiters()) === 0 ? true : undefined), 60_000);
+    await waitFor("waiters gone", async () => ((await liveWaiters(mode)) === 0 ? true : undefined), 60_000);
     return latencies.sort((a, b) => a - b);
   }
 
@@ -479,6 +587,7 @@ export async function benchProxy({
     proxiedP99Ms: roundTo(sp("proxy", 99), 1),
     addedP99Ms: roundTo(spreadAdded99, 1),
   });
+  report.figures.singleAddedP99 = roundTo(spreadAdded99, 1);
   console.log(
     `load average: ${(await import("node:os"))
       .loadavg()

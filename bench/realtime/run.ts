@@ -56,6 +56,7 @@ try {
       acquireReleaseCyclesPerSecond: round(r.cycles),
       ratio: round(r.ratio, 2),
     });
+    report.figures.limiterRatio = round(r.ratio, 2);
   }
   if (!only || only === "proxy") {
     const { benchProxy } = await import("./proxy.js");

@@ -94,6 +94,39 @@ describe("consistency", () => {
     expect(fresh.body.filter((m: any) => m.key).map((m: any) => m.value)).toEqual([{ id: "2", x: "b", y: "3" }]);
   });
 
+  it("a dropped table's shape keeps being served to the clients holding its handle, without re-validation (as Electric)", async () => {
+    await h.pool.query(`CREATE TABLE dropped1 (id int PRIMARY KEY, x text)`);
+    await h.pool.query(`CREATE TABLE other1 (id int PRIMARY KEY)`);
+    await h.pool.query(`INSERT INTO dropped1 VALUES (1, 'a')`);
+    const first = await fetchJson(`${h.server.url}/v1/shape?table=dropped1&offset=-1`);
+    const handle = first.headers.get("electric-handle")!;
+    const offset = first.headers.get("electric-offset")!;
+    const other = await fetchJson(`${h.server.url}/v1/shape?table=other1&offset=-1`);
+    const otherHandle = other.headers.get("electric-handle")!;
+    await h.pool.query(`DROP TABLE dropped1`);
+    // Another table's schema change makes the server forget every compiled definition and table lookup.
+    await h.pool.query(`ALTER TABLE other1 ADD COLUMN y int`);
+    await h.pool.query(`INSERT INTO other1 VALUES (1, 2)`);
+    await vi.waitFor(
+      async () => {
+        const r = await fetchJson(`${h.server.url}/v1/shape?table=other1&offset=0_0&handle=${otherHandle}`);
+        expect(r.status).toBe(409);
+      },
+      { timeout: 5000 },
+    );
+    // The holder of the handle is answered from the shape: up to date, nothing new, live or not.
+    const kept = await fetchJson(`${h.server.url}/v1/shape?table=dropped1&offset=${offset}&handle=${handle}`);
+    expect(kept.status).toBe(200);
+    expect(kept.headers.get("electric-up-to-date")).not.toBeNull();
+    expect(kept.body.filter((m: any) => m.key)).toEqual([]);
+    const live = await fetchJson(`${h.server.url}/v1/shape?table=dropped1&offset=${offset}&handle=${handle}&live=true`);
+    expect(live.status).toBe(200);
+    expect(live.headers.get("electric-handle")).toBe(handle);
+    // A request starting a shape is validated against the catalog: the relation is gone.
+    const fresh = await fetchJson(`${h.server.url}/v1/shape?table=dropped1&offset=-1`);
+    expect(fresh.status).toBe(400);
+  });
+
   it("graceful restart keeps handles; slot loss while down invalidates every shape (409, new handle)", async () => {
     await h.pool.query(`CREATE TABLE t2 (id int PRIMARY KEY)`);
     await h.pool.query(`INSERT INTO t2 VALUES (1)`);

@@ -19,6 +19,7 @@ import { refuseCrossOrigin } from "../app/services/csrf.server.js";
 import { type DirectBody, directBodyOf } from "../app/services/directBody.server.js";
 import { compileTrust, createClientResolver } from "../app/services/requestClient.server.js";
 import { securityHeaders } from "../app/services/securityHeaders.server.js";
+import type { FeedLoader } from "../app/services/realtime/feedRoute.server.js";
 import { createServices, type Services, type ServicesOptions } from "../app/services/services.server.js";
 import { STREAM_TARGETS } from "@runfeed/core";
 import { applyRequestDeadline } from "./requestDeadline.js";
@@ -269,7 +270,13 @@ async function serveHotRoute(
   context: AppLoadContext,
   fallback: () => void,
 ) {
-  const module = build.routes[hot.id]?.module as { loader?: LoaderFunction; action?: ActionFunction } | undefined;
+  const module = build.routes[hot.id]?.module as
+    | { loader?: LoaderFunction | FeedLoader; action?: ActionFunction }
+    | undefined;
+  // The realtime feeds' GETs: no Fetch Request or Response at all (feedRoute.server.ts).
+  const loader = module?.loader;
+  if (loader && "serveNode" in loader && req.method === "GET")
+    return loader.serveNode(req, res, hot.params, context.services);
   const fn = req.method === "GET" ? module?.loader : module?.action;
   if (!fn) return fallback();
   if (hot.streamedBody) {

@@ -177,6 +177,7 @@ export function useRealtimeRuns<TRun extends RealtimeRun<any, any, any> = Realti
   options: UseRealtimeRunsOptions = {},
 ) {
   const tags = typeof options.tags === "string" ? [options.tags] : [...(options.tags ?? [])];
+  const limit = options.limit ?? DEFAULT_RECENT_RUNS_LIMIT;
   const { snapshot, stop } = useFeed<TRun>(
     ["runs", tags.join(","), options.createdAt, skipKey(options.skipColumns)],
     (config) =>
@@ -185,10 +186,11 @@ export function useRealtimeRuns<TRun extends RealtimeRun<any, any, any> = Realti
         tags,
         createdAt: options.createdAt,
         skipColumns: options.skipColumns,
+        limit,
       }),
     options,
     undefined,
-    options.limit ?? DEFAULT_RECENT_RUNS_LIMIT,
+    limit,
   );
   return { runs: snapshot.runs as TRun[], error: snapshot.error, connection: snapshot.connection, stop };
 }

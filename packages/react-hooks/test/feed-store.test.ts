@@ -138,9 +138,10 @@ describe("FeedStore", () => {
     await vi.waitFor(() => expect(feed.pendingLive()).toBe(1));
     feed.failNext(401, { error: "Token expired" });
     feed.push([wireRun({ status: "EXECUTING" })]);
-    await vi.waitFor(() => expect(feed.pendingLive()).toBe(1));
+    // Electric paces the retry after the refusal (backoff with jitter).
+    await vi.waitFor(() => expect(feed.pendingLive()).toBe(1), { timeout: 10_000 });
     feed.push([wireRun({ status: "COMPLETED_SUCCESSFULLY", completedAt: "2026-06-06T10:00:02.000" })]);
-    await vi.waitFor(() => expect(store.getSnapshot().ended).toBe(true));
+    await vi.waitFor(() => expect(store.getSnapshot().ended).toBe(true), { timeout: 10_000 });
     expect(connections).toEqual(["connecting", "live", "refused", "reconnecting", "live", "completed"]);
     expect(renewals).toBe(1);
     expect(feed.requests.at(-1)!.authorization).toBe("Bearer renewed-1");

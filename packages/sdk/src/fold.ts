@@ -2,7 +2,10 @@
  * Folds Electric shape messages into run rows exactly as the Trigger.dev SDK does (contract §1.5):
  * a map by key; `insert` replaces, `update` shallow-merges (an update for an unknown key is stored
  * as is), `delete` is ignored, `must-refetch` clears the map. Rows touched since the last emission
- * are emitted only when a batch carries an `up-to-date` control message. Pure data, no I/O.
+ * are emitted only when a batch carries an `up-to-date` control message. With a `limit` (the
+ * environment-wide feed), only the newest `limit` rows by `createdAt` are kept: older ones are
+ * forgotten and not emitted (the feed asks for full rows, `log=full`, so a forgotten run that changes
+ * again comes back whole). Pure data, no I/O.
  */
 import { MUST_REFETCH, UP_TO_DATE } from "@runfeed/core";
 import type { RawRunRow } from "./run.js";
@@ -16,6 +19,11 @@ export interface FoldMessage {
 export class RunRowFold {
   readonly #rows = new Map<string, RawRunRow>();
   readonly #touched = new Set<string>();
+  readonly #limit: number | undefined;
+
+  constructor(options: { limit?: number } = {}) {
+    this.#limit = options.limit;
+  }
 
   /** Applies one batch (one HTTP response); returns the rows to emit, in first-touched order. */
   apply(messages: readonly FoldMessage[]): RawRunRow[] {
@@ -40,6 +48,7 @@ export class RunRowFold {
       this.#touched.add(message.key);
     }
     if (!upToDate) return [];
+    this.#forgetOldest();
     const out: RawRunRow[] = [];
     for (const key of this.#touched) {
       const row = this.#rows.get(key);
@@ -47,6 +56,22 @@ export class RunRowFold {
     }
     this.#touched.clear();
     return out;
+  }
+
+  /** Keeps the newest `limit` rows: timestamps are UTC without a zone, so they compare as text. */
+  #forgetOldest(): void {
+    const limit = this.#limit;
+    if (limit === undefined || this.#rows.size <= limit) return;
+    const created = (key: string) => String(this.#rows.get(key)?.createdAt ?? "");
+    const keys = [...this.#rows.keys()].sort((a, b) => {
+      const ca = created(a);
+      const cb = created(b);
+      return ca < cb ? 1 : ca > cb ? -1 : a < b ? 1 : a > b ? -1 : 0;
+    });
+    for (const key of keys.slice(limit)) {
+      this.#rows.delete(key);
+      this.#touched.delete(key);
+    }
   }
 
   get size(): number {

@@ -47,6 +47,12 @@ export interface SubscribeOptions extends RequestOptions {
   /** Columns not to stream, or "status-only" (STATUS_ONLY_SKIP_COLUMNS). */
   skipColumns?: SkipColumnsOption;
   /**
+   * Live updates over server-sent events (one held stream) instead of a long-poll per change. Default
+   * true. Where streams are cut short (e.g. a buffering proxy), the Electric client falls back to
+   * long-polling by itself after a few short-lived streams.
+   */
+  liveSse?: boolean;
+  /**
    * Called when the server refuses the token (401: it expired, or its key was rolled); return a fresh
    * one and the feed resumes from its last offset, without sending any run again. Without it, a
    * refused token ends the feed with an `AuthenticationError`.
@@ -69,6 +75,11 @@ export interface SubscribeToRunsOptions extends SubscribeOptions {
   createdAt?: string;
   /** Only runs carrying all of these tags. */
   tags?: string | readonly string[];
+  /**
+   * Keep only the newest this many runs (by createdAt) in memory and emit only those: older runs are
+   * forgotten and not emitted, even when they change. Default: every run of the window.
+   */
+  limit?: number;
 }
 
 const skipParam = (skip: SkipColumnsOption | undefined) => {
@@ -79,7 +90,7 @@ const skipParam = (skip: SkipColumnsOption | undefined) => {
 function open<TRun extends RealtimeRun<any, any, any>>(
   path: string,
   params: Record<string, string | undefined>,
-  options: SubscribeOptions,
+  options: SubscribeOptions & { limit?: number },
   stopOnCompletion: boolean,
 ): RunSubscription<TRun> {
   const config = resolveConfig(options);
@@ -90,7 +101,9 @@ function open<TRun extends RealtimeRun<any, any, any>>(
     onTokenRefused: options.onTokenRefused,
     signal: options.signal,
     fetch: config.fetch,
+    liveSse: options.liveSse ?? true,
     stopOnCompletion,
+    limit: options.limit,
     openStream: (runId, key, signal, accessToken) =>
       readStream(runId, key, { baseURL: config.baseURL, accessToken, signal }),
   });
@@ -144,7 +157,7 @@ export function subscribeToRunsWithTag<TRun extends RealtimeRun<any, any, any> =
  * @example
  * ```ts
  * const recent = new RecentRuns({ limit: 50 });
- * for await (const run of runs.subscribeToRuns({ accessToken, createdAt: "1h", onTokenRefused: fetchToken })) {
+ * for await (const run of runs.subscribeToRuns({ accessToken, createdAt: "1h", limit: 50, onTokenRefused: fetchToken })) {
  *   recent.apply(run);
  *   render(recent.runs);
  * }
@@ -154,6 +167,9 @@ export function subscribeToRuns<TRun extends RealtimeRun<any, any, any> = Realti
   options: SubscribeToRunsOptions = {},
 ): RunSubscription<TRun> {
   const tags = typeof options.tags === "string" ? [options.tags] : (options.tags ?? []);
+  const { limit } = options;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+    throw new RangeError(`limit must be a positive integer, got ${limit}.`);
   return open<TRun>(
     "/realtime/v1/runs",
     {

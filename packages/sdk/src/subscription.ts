@@ -38,10 +38,14 @@ export interface RunSubscriptionOptions {
   headers: Record<string, string>;
   /** Hands over a fresh token after a 401; the feed then resumes from its last offset. */
   onTokenRefused?: TokenRefusedHandler;
+  /** Keep (and emit) only the newest this many runs by createdAt (the environment-wide feed). */
+  limit?: number;
   /** End after emitting a run whose finishedAt is set (single-run feeds). */
   stopOnCompletion: boolean;
   signal?: AbortSignal;
   fetch?: FetchFn;
+  /** Live mode over server-sent events, with the Electric client's own fallback to long-polling. */
+  liveSse?: boolean;
   /** Opens one of the run's realtime streams (for `withStreams()`), with the same server and token. */
   openStream?: (runId: string, key: string, signal: AbortSignal, accessToken: string) => StreamSubscription<unknown>;
 }
@@ -56,7 +60,7 @@ type Notice<T> = { type: "next"; value: T } | { type: "error"; error: Error } | 
 export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeRun> implements AsyncIterable<TRun> {
   readonly #controller = new AbortController();
   readonly #observers = new Set<SubscriptionObserver<TRun>>();
-  readonly #fold = new RunRowFold();
+  readonly #fold: RunRowFold;
   readonly #stopOnCompletion: boolean;
   readonly #url: string;
   readonly #openStream: RunSubscriptionOptions["openStream"];
@@ -70,6 +74,7 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
 
   constructor(options: RunSubscriptionOptions) {
     this.#stopOnCompletion = options.stopOnCompletion;
+    this.#fold = new RunRowFold({ limit: options.limit });
     this.#url = options.url;
     this.#openStream = options.openStream;
     this.#accessToken = options.accessToken;
@@ -90,6 +95,8 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
       // Read on every request, so a renewed token is used from the next one on.
       headers: { ...options.headers, [AUTHORIZATION_HEADER]: () => bearer(this.#accessToken) },
       signal: this.#controller.signal,
+      // Live mode over server-sent events, with the Electric client's own fallback to long-polling.
+      liveSse: options.liveSse ?? false,
       // Electric warns once per page served over http about HTTP/1.1's six connections per origin; a
       // page holds a few feeds, and the warning would reach every app's console (a dashboard's too).
       warnOnHttp: false,

@@ -42,3 +42,28 @@ describe("RunRowFold (contract §1.5)", () => {
     expect(fold.size).toBe(1);
   });
 });
+
+describe("RunRowFold with a limit (the environment-wide feed)", () => {
+  it("keeps and emits only the newest `limit` rows by createdAt; a forgotten run stays forgotten", () => {
+    const fold = new RunRowFold({ limit: 2 });
+    const row = (id: string, createdAt: string, status = "PENDING") => insert(`k${id}`, { id, createdAt, status });
+    expect(
+      fold.apply([
+        row("1", "2026-06-06T10:00:01.000"),
+        row("3", "2026-06-06T10:00:03.000"),
+        row("2", "2026-06-06T10:00:02.000"),
+        upToDate,
+      ]),
+    ).toEqual([
+      { id: "3", createdAt: "2026-06-06T10:00:03.000", status: "PENDING" },
+      { id: "2", createdAt: "2026-06-06T10:00:02.000", status: "PENDING" },
+    ]);
+    expect(fold.size).toBe(2);
+    // The forgotten run changes (a full row, log=full): still older than the kept two, not emitted.
+    expect(
+      fold.apply([update("k1", { id: "1", createdAt: "2026-06-06T10:00:01.000", status: "EXECUTING" }), upToDate]),
+    ).toEqual([]);
+    expect(fold.apply([row("4", "2026-06-06T10:00:04.000"), upToDate]).map((r) => r.id)).toEqual(["4"]);
+    expect(fold.size).toBe(2);
+  });
+});

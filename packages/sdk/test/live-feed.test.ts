@@ -21,7 +21,8 @@ beforeEach(async () => {
 });
 afterEach(() => feed.close());
 
-const opts = () => ({ baseURL: feed.baseURL, accessToken: "token-a" });
+// The scripted feed answers long-polls (SSE and its fallback: sdk.integration.test.ts).
+const opts = () => ({ baseURL: feed.baseURL, accessToken: "token-a", liveSse: false });
 
 /** Every run the subscription emits, and every state it goes through, as they happen. */
 function record(subscription: RunSubscription) {
@@ -48,6 +49,22 @@ describe("runs.subscribeToRuns (the environment-wide feed)", () => {
     expect(url.searchParams.get("createdAt")).toBe("15m");
     expect(url.searchParams.get("skipColumns")).toContain("payload");
     subscription.unsubscribe();
+  });
+
+  it("with a limit emits only the newest runs, and refuses a limit below 1", async () => {
+    feed.snapshot = [
+      wireRun({ id: "a", friendlyId: "run_a", createdAt: "2026-06-06T10:00:01.000" }),
+      wireRun({ id: "b", friendlyId: "run_b", createdAt: "2026-06-06T10:00:02.000" }),
+    ];
+    const subscription = runs.subscribeToRuns({ ...opts(), limit: 1 });
+    const { seen } = record(subscription);
+    await vi.waitFor(() => expect(subscription.state.kind).toBe("live"));
+    feed.push([wireRun({ id: "a", friendlyId: "run_a", createdAt: "2026-06-06T10:00:01.000", status: "EXECUTING" })]);
+    feed.push([wireRun({ id: "c", friendlyId: "run_c", createdAt: "2026-06-06T10:00:03.000" })]);
+    await vi.waitFor(() => expect(seen).toContain("run_c:QUEUED"));
+    expect(seen).toEqual(["run_b:QUEUED", "run_c:QUEUED"]);
+    subscription.unsubscribe();
+    expect(() => runs.subscribeToRuns({ ...opts(), limit: 0 })).toThrow(RangeError);
   });
 
   it("narrows to tags when given", async () => {
@@ -106,9 +123,10 @@ describe("onTokenRefused (S8)", () => {
     // The next request after this answer is refused, as when the token expired in between.
     feed.failNext(401, { error: "Token expired" });
     feed.push([wireRun({ id: "a", friendlyId: "run_a", status: "EXECUTING" })]);
-    await vi.waitFor(() => expect(feed.pendingLive()).toBe(1));
+    // Electric paces the retry after the refusal (backoff with jitter).
+    await vi.waitFor(() => expect(feed.pendingLive()).toBe(1), { timeout: 10_000 });
     feed.push([wireRun({ id: "c", friendlyId: "run_c" })]);
-    await vi.waitFor(() => expect(seen).toContain("run_c:QUEUED"));
+    await vi.waitFor(() => expect(seen).toContain("run_c:QUEUED"), { timeout: 10_000 });
 
     expect(seen).toEqual(["run_a:QUEUED", "run_b:QUEUED", "run_a:EXECUTING", "run_c:QUEUED"]);
     expect(refused).toHaveLength(1);
@@ -133,7 +151,7 @@ describe("onTokenRefused (S8)", () => {
     feed.failNext(401, { error: "Token expired" }, 2);
     const none = runs.subscribeToRuns({ ...opts(), onTokenRefused: () => undefined });
     const { states } = record(none);
-    await vi.waitFor(() => expect(none.state.kind).toBe("errored"));
+    await vi.waitFor(() => expect(none.state.kind).toBe("errored"), { timeout: 10_000 });
     expect(none.state).toMatchObject({ kind: "errored", error: expect.any(AuthenticationError) });
     expect(states).toEqual(["connecting", "refused", "errored"]);
 
@@ -141,7 +159,7 @@ describe("onTokenRefused (S8)", () => {
       ...opts(),
       onTokenRefused: () => Promise.reject(new Error("signed out")),
     });
-    await vi.waitFor(() => expect(failing.state.kind).toBe("errored"));
+    await vi.waitFor(() => expect(failing.state.kind).toBe("errored"), { timeout: 10_000 });
     expect(failing.state).toMatchObject({ error: { message: "signed out" } });
     expect(feed.requests).toHaveLength(2);
   });

@@ -9,6 +9,7 @@ import {
   auth,
   AuthenticationError,
   batch,
+  configure,
   metadata,
   NotFoundError,
   PermissionDeniedError,
@@ -168,6 +169,67 @@ describe("cancel", () => {
     expect(statuses.at(-1)).toBe("CANCELED");
     expect(last).toMatchObject({ isCancelled: true, isCompleted: false });
     expect(last!.finishedAt).toBeInstanceOf(Date);
+  });
+});
+
+describe("live mode: SSE by default, long-poll when streams are cut short", () => {
+  /** A fetch that records each feed request's live mode, optionally cutting every SSE stream short. */
+  function recordingFetch(cutStreams: boolean) {
+    const modes: Array<"sse" | "long-poll" | "catch-up"> = [];
+    const fetchFn: typeof fetch = async (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      const live = url.searchParams.get("live") === "true";
+      const sse = live && url.searchParams.get("live_sse") === "true";
+      if (url.pathname.startsWith("/realtime/v1/")) modes.push(sse ? "sse" : live ? "long-poll" : "catch-up");
+      const response = await fetch(input, init);
+      if (!sse || !cutStreams) return response;
+      // As a buffering proxy that gives up: the headers, then an empty body that ends at once.
+      await response.body?.cancel();
+      return new Response("", { status: response.status, headers: response.headers });
+    };
+    return { modes, fetch: fetchFn };
+  }
+
+  /** Subscribes with `fetchFn` as the SDK's fetch; cancels the run once `ready()`; returns the statuses seen. */
+  async function watchUntilCancelled(fetchFn: typeof fetch, ready: () => boolean, liveSse?: boolean) {
+    const { id } = await tasks.trigger("hello-world", {}, { delay: "1h" }, server);
+    const statuses: string[] = [];
+    configure({ fetch: fetchFn });
+    try {
+      for await (const run of runs.subscribeToRun(id, { ...server, liveSse })) {
+        statuses.push(run.status);
+        if (run.status === "DELAYED") {
+          await vi.waitFor(() => expect(ready()).toBe(true), { timeout: 30_000, interval: 50 });
+          await runs.cancel(id, server);
+        }
+      }
+    } finally {
+      configure({ fetch: undefined });
+    }
+    return statuses;
+  }
+
+  it("subscribes over server-sent events by default and sees the change", async () => {
+    const recorder = recordingFetch(false);
+    const statuses = await watchUntilCancelled(recorder.fetch, () => recorder.modes.includes("sse"));
+    expect(statuses.at(-1)).toBe("CANCELED");
+    expect(recorder.modes).not.toContain("long-poll");
+  });
+
+  it("falls back to long-polling after streams cut short, and still sees the change", async () => {
+    const recorder = recordingFetch(true);
+    const statuses = await watchUntilCancelled(recorder.fetch, () => recorder.modes.includes("long-poll"));
+    expect(statuses.at(-1)).toBe("CANCELED");
+    const firstLongPoll = recorder.modes.indexOf("long-poll");
+    expect(recorder.modes.slice(0, firstLongPoll).filter((m) => m === "sse").length).toBeGreaterThanOrEqual(3);
+    expect(recorder.modes.slice(firstLongPoll)).not.toContain("sse");
+  });
+
+  it("liveSse: false long-polls from the start", async () => {
+    const recorder = recordingFetch(false);
+    const statuses = await watchUntilCancelled(recorder.fetch, () => recorder.modes.includes("long-poll"), false);
+    expect(statuses.at(-1)).toBe("CANCELED");
+    expect(recorder.modes).not.toContain("sse");
   });
 });
 

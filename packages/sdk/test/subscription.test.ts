@@ -21,7 +21,8 @@ beforeEach(async () => {
 });
 afterEach(() => feed.close());
 
-const opts = () => ({ baseURL: feed.baseURL, accessToken: "token-a" });
+// The scripted feed answers long-polls (SSE and its fallback: sdk.integration.test.ts).
+const opts = () => ({ baseURL: feed.baseURL, accessToken: "token-a", liveSse: false });
 
 async function collect<T>(iterable: AsyncIterable<T>, onEach?: (value: T, index: number) => void): Promise<T[]> {
   const out: T[] = [];

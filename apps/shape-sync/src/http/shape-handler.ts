@@ -79,7 +79,15 @@ export class ShapeApi {
   ): Promise<void> {
     const { catalog, reader } = this.deps.registry;
     const p = parseShapeParams(query, body);
-    const compiled = await this.resolver.resolve(p);
+    // A known handle asked for with the parameters that made it: no re-validation (madeFrom).
+    const known =
+      p.handle && !p.subset && p.offset.kind !== "before_all" && p.offset.kind !== "now"
+        ? catalog.getByHandle(p.handle)
+        : undefined;
+    const compiled =
+      known && known.state === "active" && this.resolver.madeFrom(p, known.compiled)
+        ? known.compiled
+        : await this.resolver.resolve(p);
     if (p.subset) return serveSubset(this.subset, res, compiled, p.handle, p.subset);
     const catchUp = req.method === "POST" ? CACHE_CONTROL_NO_CACHE : this.catchUpCacheControl();
     const pos = p.offset;

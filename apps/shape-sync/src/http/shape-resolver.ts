@@ -26,11 +26,19 @@ export class ShapeResolver {
     for (const c of catalog.compiledShapes()) if (c.requestKey) this.remember(c.requestKey, c);
   }
 
+  /**
+   * Whether `compiled` (a known shape's) was made from exactly these request parameters. A request
+   * naming a known handle with them is served from the shape itself, with no catalog lookup, as Electric
+   * does: a shape whose table was dropped keeps being served to the clients holding its handle (its log
+   * simply stops growing) instead of failing on the missing relation.
+   */
+  madeFrom(p: DefinitionParams, compiled: CompiledShape): boolean {
+    return compiled.requestKey !== undefined && compiled.requestKey === requestKey(p);
+  }
+
   /** Resolves table, columns and where into a compiled shape, or throws a 400. */
   async resolve(p: DefinitionParams): Promise<CompiledShape> {
-    const key = createHash("sha1")
-      .update(JSON.stringify([p.table, p.where, p.where ? p.params : null, p.columns, p.replica, p.log]))
-      .digest("base64");
+    const key = requestKey(p);
     const hit = this.cache.get(key);
     if (hit) return hit;
     const fresh = await this.compile(p);
@@ -86,6 +94,13 @@ export class ShapeResolver {
       );
     return info;
   }
+}
+
+/** The request's definition parameters, hashed. */
+function requestKey(p: DefinitionParams): string {
+  return createHash("sha1")
+    .update(JSON.stringify([p.table, p.where, p.where ? p.params : null, p.columns, p.replica, p.log]))
+    .digest("base64");
 }
 
 /** The `columns` parameter checked against the table: known, not generated, every PK column included. */

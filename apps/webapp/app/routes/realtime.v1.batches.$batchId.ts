@@ -3,11 +3,10 @@
  * (checklist #1, #27, #33).
  */
 import { z } from "zod";
-import { createApiRoute } from "../services/apiRoute.server";
-import { proxyRealtimeFeed } from "../services/realtime/shapeProxy.server";
+import { createFeedRoute } from "../services/realtime/feedRoute.server";
 import { ResourceId } from "../services/runs.server";
 
-const route = createApiRoute(
+const route = createFeedRoute(
   {
     name: "realtime.v1.batches.$batchId",
     method: "GET",
@@ -22,15 +21,7 @@ const route = createApiRoute(
       resources: (batch) => [{ type: "batch", id: batch.friendlyId }, { type: "runs" }],
     },
   },
-  ({ request, resource, authentication, services, apiVersion, signal }) =>
-    proxyRealtimeFeed({
-      services,
-      request,
-      authentication,
-      apiVersion,
-      signal,
-      feed: { kind: "batch", batchId: resource.id },
-    }),
+  ({ resource }) => ({ feed: { kind: "batch", batchId: resource.id } }),
 );
 
 export const loader = route.loader;

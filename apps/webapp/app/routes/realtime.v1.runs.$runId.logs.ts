@@ -5,12 +5,11 @@
  * `read:runs:<id>`, task, tag or batch scope, or the secret key), and the shape is limited to rows of
  * that run in that environment.
  */
-import { createApiRoute } from "../services/apiRoute.server";
 import { runResources } from "../services/realtime/feedLookups.server";
-import { proxyRealtimeFeed } from "../services/realtime/shapeProxy.server";
+import { createFeedRoute } from "../services/realtime/feedRoute.server";
 import { RunIdParams } from "../services/runs.server";
 
-const route = createApiRoute(
+const route = createFeedRoute(
   {
     name: "realtime.v1.runs.$runId.logs",
     method: "GET",
@@ -20,15 +19,7 @@ const route = createApiRoute(
     findResource: ({ params, authentication, services }) => services.feedLookups.findRun(authentication, params.runId),
     authorization: { action: "read", resources: runResources },
   },
-  ({ request, resource, authentication, services, apiVersion, signal }) =>
-    proxyRealtimeFeed({
-      services,
-      request,
-      authentication,
-      apiVersion,
-      signal,
-      feed: { kind: "logs", runId: resource.id },
-    }),
+  ({ resource }) => ({ feed: { kind: "logs", runId: resource.id } }),
 );
 
 export const loader = route.loader;

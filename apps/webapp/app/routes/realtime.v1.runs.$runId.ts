@@ -3,12 +3,11 @@
  * The run is looked up by friendly id in the token's environment; anything else is a 404
  * (fixed fields remembered briefly: feedLookups.server.ts).
  */
-import { createApiRoute } from "../services/apiRoute.server";
 import { runResources } from "../services/realtime/feedLookups.server";
-import { proxyRealtimeFeed } from "../services/realtime/shapeProxy.server";
+import { createFeedRoute } from "../services/realtime/feedRoute.server";
 import { RunIdParams } from "../services/runs.server";
 
-const route = createApiRoute(
+const route = createFeedRoute(
   {
     name: "realtime.v1.runs.$runId",
     method: "GET",
@@ -19,15 +18,7 @@ const route = createApiRoute(
     // A remembered run (no tags) is only returned when its fixed fields alone grant read.
     authorization: { action: "read", resources: runResources },
   },
-  ({ request, resource, authentication, services, apiVersion, signal }) =>
-    proxyRealtimeFeed({
-      services,
-      request,
-      authentication,
-      apiVersion,
-      signal,
-      feed: { kind: "run", runId: resource.id },
-    }),
+  ({ resource }) => ({ feed: { kind: "run", runId: resource.id } }),
 );
 
 export const loader = route.loader;

@@ -3,8 +3,7 @@
  * fixed for the life of the shape handle (checklist #1, #26, #33). No tags: the whole environment.
  */
 import { z } from "zod";
-import { createApiRoute } from "../services/apiRoute.server";
-import { proxyRealtimeFeed } from "../services/realtime/shapeProxy.server";
+import { createFeedRoute } from "../services/realtime/feedRoute.server";
 import { parseTags } from "../services/realtime/shapeRewrite.server";
 
 const SearchParams = z
@@ -24,7 +23,7 @@ const SearchParams = z
   })
   .passthrough();
 
-const route = createApiRoute(
+const route = createFeedRoute(
   {
     name: "realtime.v1.runs",
     method: "GET",
@@ -40,16 +39,7 @@ const route = createApiRoute(
       ],
     },
   },
-  ({ request, searchParams, authentication, services, apiVersion, signal }) =>
-    proxyRealtimeFeed({
-      services,
-      request,
-      authentication,
-      apiVersion,
-      signal,
-      createdAt: searchParams.createdAt,
-      feed: { kind: "tags", tags: searchParams.tags },
-    }),
+  ({ searchParams }) => ({ createdAt: searchParams.createdAt, feed: { kind: "tags", tags: searchParams.tags } }),
 );
 
 export const loader = route.loader;

@@ -9,9 +9,16 @@
  * a 500 with a generic JSON body (never a stack).
  */
 import type { ActionFunctionArgs, AppLoadContext, LoaderFunctionArgs } from "@remix-run/node";
-import { API_VERSION_HEADER, TRIGGER_API_VERSION, type ScopeResource, type TriggerApiVersion } from "@runfeed/core";
+import {
+  API_VERSION_HEADER,
+  TRIGGER_API_VERSION,
+  TRIGGER_BRANCH_HEADER,
+  type ScopeResource,
+  type TriggerApiVersion,
+} from "@runfeed/core";
 import type { z, ZodType } from "zod";
-import type { Authentication } from "./auth.server";
+import { type AuthenticateOptions, type Authentication, type RequestHead, bearerToken } from "./auth.server";
+import { type TtlCache, cachedLookup } from "./ttlCache.server";
 import { HttpError, badRequest, forbidden, notFound } from "./httpErrors.server";
 import type { Services } from "./services.server";
 import { applyCors, preflightResponse } from "./cors.server";
@@ -47,6 +54,11 @@ export interface ApiRouteConfig<
   }) => Promise<TResource | null | undefined>;
   notFoundMessage?: string;
   shouldRetryNotFound?: boolean;
+  /**
+   * Remember successful authentications by credential for a moment (the realtime feeds: every live
+   * client re-polls with the same token each time it is answered). See rememberedAuthentication.
+   */
+  rememberAuthentication?: (services: Services) => TtlCache<Promise<Authentication>>;
   /** Any-of: the caller's ability must grant `action` on at least one resource. */
   authorization?: {
     action: string;
@@ -90,8 +102,7 @@ export function createApiRoute<
       const bodyStream = context.requestBody ?? (request.body as AsyncIterable<Uint8Array> | null);
       response = await handle(request, rawParams, services, bodyStream);
     }
-    services.metrics.httpRequests.inc({ route: config.name, status: String(response.status) });
-    services.metrics.httpDuration.observe({ route: config.name }, (performance.now() - started) / 1000);
+    observe(services, response.status, started);
     return config.cors ? applyCors(request, response) : response;
   }
 
@@ -101,8 +112,30 @@ export function createApiRoute<
     services: Services,
     bodyStream: AsyncIterable<Uint8Array> | null,
   ) {
+    const admitted = await admit(request, rawParams, services, () => readJson(request, config.maxContentLength));
+    if (!admitted.ok) return admitted.response;
     try {
-      const authentication = await services.auth.authenticate(request, { allowJWT: config.allowJWT ?? false });
+      return await handler({ ...admitted.args, request, signal: request.signal, bodyStream });
+    } catch (error) {
+      return errorResponse(error, services);
+    }
+  }
+
+  /**
+   * The pipeline up to the handler: authenticate → validate → find → authorize. Also used by the
+   * realtime feeds' node fast path (server/app.ts), whose request is a view of the node request.
+   */
+  async function admit(
+    request: ApiRequestHead,
+    rawParams: Record<string, string | undefined>,
+    services: Services,
+    readBody: () => Promise<unknown> = async () => undefined,
+  ): Promise<Admission<Infer<TParams>, Infer<TQuery>, Infer<TBody>, TResource>> {
+    try {
+      const options = { allowJWT: config.allowJWT ?? false };
+      const authentication = config.rememberAuthentication
+        ? await rememberedAuthentication(config.rememberAuthentication(services), services, request, options)
+        : await services.auth.authenticate(request, options);
       const params = validate(config.params, rawParams, "Params Error") as Infer<TParams>;
       const searchParams = validate(
         config.searchParams,
@@ -110,9 +143,7 @@ export function createApiRoute<
         "Query Error",
       ) as Infer<TQuery>;
       const body = (
-        config.body
-          ? validate(config.body, await readJson(request, config.maxContentLength), "Invalid request body")
-          : undefined
+        config.body ? validate(config.body, await readBody(), "Invalid request body") : undefined
       ) as Infer<TBody>;
 
       let resource = true as TResource;
@@ -125,34 +156,75 @@ export function createApiRoute<
         const resources = config.authorization.resources(resource, params, searchParams);
         if (!authentication.ability.canAny(config.authorization.action, resources)) throw forbidden();
       }
-      return await handler({
-        request,
-        params,
-        searchParams,
-        body,
-        authentication,
-        resource,
-        services,
-        apiVersion: request.headers.get(API_VERSION_HEADER) === TRIGGER_API_VERSION ? TRIGGER_API_VERSION : "none",
-        signal: request.signal,
-        bodyStream,
-      });
+      const apiVersion: ApiVersion =
+        request.headers.get(API_VERSION_HEADER) === TRIGGER_API_VERSION ? TRIGGER_API_VERSION : "none";
+      return { ok: true, args: { params, searchParams, body, authentication, resource, services, apiVersion } };
     } catch (error) {
-      if (error instanceof HttpError) {
-        if (error.status >= 500) services.logger.error({ route: config.name, err: error.message }, "request failed");
-        return error.toResponse();
-      }
-      if (error instanceof Response) return error;
-      const invalid = postgresDataException(error);
-      if (invalid) return badRequest(`Invalid value: ${invalid}`).toResponse();
-      services.logger.error({ route: config.name, err: error }, "unhandled error in API route");
-      return Response.json({ error: "Internal Server Error" }, { status: 500 });
+      return { ok: false, response: errorResponse(error, services) };
     }
+  }
+
+  function errorResponse(error: unknown, services: Services): Response {
+    if (error instanceof HttpError) {
+      if (error.status >= 500) services.logger.error({ route: config.name, err: error.message }, "request failed");
+      return error.toResponse();
+    }
+    if (error instanceof Response) return error;
+    const invalid = postgresDataException(error);
+    if (invalid) return badRequest(`Invalid value: ${invalid}`).toResponse();
+    services.logger.error({ route: config.name, err: error }, "unhandled error in API route");
+    return Response.json({ error: "Internal Server Error" }, { status: 500 });
+  }
+
+  /** Counts a response in the route's metrics (the fast path's answers too). */
+  function observe(services: Services, status: number, started: number) {
+    services.metrics.httpRequests.inc({ route: config.name, status: String(status) });
+    services.metrics.httpDuration.observe({ route: config.name }, (performance.now() - started) / 1000);
   }
 
   const entry = ({ request, params, context }: LoaderFunctionArgs | ActionFunctionArgs) =>
     run(request, params, context);
-  return { loader: entry, action: entry };
+  return { loader: entry, action: entry, admit, observe };
+}
+
+/** What the pipeline reads of a request before the handler (a Fetch Request, or a view of a node one). */
+export interface ApiRequestHead extends RequestHead {
+  readonly url: string;
+}
+
+/** The handler's arguments, without the request itself. */
+export type AdmittedArgs<TParams, TQuery, TBody, TResource> = Omit<
+  ApiHandlerArgs<TParams, TQuery, TBody, TResource>,
+  "request" | "signal" | "bodyStream"
+>;
+
+export type Admission<TParams, TQuery, TBody, TResource> =
+  | { ok: true; args: AdmittedArgs<TParams, TQuery, TBody, TResource> }
+  | { ok: false; response: Response };
+
+/**
+ * An authentication remembered by credential (bearer token and branch header) for the cache's TTL,
+ * shared by concurrent requests with the same credential; a public JWT's is used only while its `exp`
+ * is in the future (jose's rule: `exp` > now in whole seconds). Failures are never remembered. So
+ * for up to the TTL, a token keeps the environment it was authenticated with: an archival, a rolled
+ * key or a changed realtime limit is seen by its next request after that
+ * (docs/decisions/072-realtime-sse-and-cheap-repoll.md).
+ */
+async function rememberedAuthentication(
+  cache: TtlCache<Promise<Authentication>>,
+  services: Services,
+  request: RequestHead,
+  options: AuthenticateOptions,
+): Promise<Authentication> {
+  const token = bearerToken(request);
+  if (!token) return services.auth.authenticate(request, options);
+  const key = `${token}\0${request.headers.get(TRIGGER_BRANCH_HEADER) ?? ""}`;
+  const authentication = await cachedLookup(cache, key, () => services.auth.authenticate(request, options));
+  if (authentication.type === "PUBLIC_JWT" && authentication.exp <= Math.floor(Date.now() / 1000)) {
+    cache.delete(key);
+    return services.auth.authenticate(request, options);
+  }
+  return authentication;
 }
 
 /**

@@ -27,6 +27,8 @@ export type Authentication =
       environment: AuthenticatedEnvironment;
       ability: Ability;
       token: string;
+      /** The token's `exp` (seconds since the epoch): an event stream is ended then. */
+      exp: number;
       scopes: string[];
       realtime?: RealtimeClaims;
       oneTimeUse: boolean;
@@ -90,7 +92,7 @@ export class Authenticator {
     this.#keyLookups.clear();
   }
 
-  async authenticate(request: Request, options: AuthenticateOptions): Promise<Authentication> {
+  async authenticate(request: RequestHead, options: AuthenticateOptions): Promise<Authentication> {
     const prisma = this.#prisma;
     const token = bearerToken(request);
     if (!token) throw unauthorized("Invalid or Missing API key");
@@ -180,7 +182,12 @@ export class Authenticator {
   }
 }
 
-export function bearerToken(request: Request): string | undefined {
+/** What authentication reads of a request: its headers (a Fetch Request, or a view of a node one). */
+export interface RequestHead {
+  readonly headers: { get(name: string): string | null };
+}
+
+export function bearerToken(request: RequestHead): string | undefined {
   const header = request.headers.get("authorization");
   if (!header) return undefined;
   const token = header.replace(/^Bearer /i, "").trim();
@@ -209,6 +216,7 @@ function publicJWTAuthentication(
     environment,
     ability: verified.ability,
     token,
+    exp: verified.exp,
     scopes: verified.scopes,
     realtime: verified.realtime,
     oneTimeUse: verified.oneTimeUse,
@@ -281,7 +289,7 @@ export const sha256 = (value: string) => createHash("sha256").update(value).dige
 async function resolveBranch(
   prisma: PrismaClient,
   environment: AuthenticatedEnvironment,
-  request: Request,
+  request: RequestHead,
 ): Promise<AuthenticatedEnvironment> {
   const branch = request.headers.get(TRIGGER_BRANCH_HEADER)?.trim();
   if (environment.type === "PREVIEW" && !branch)

@@ -18,6 +18,7 @@ import {
   TRIGGER_SOURCE_HEADER,
   TRIGGER_VERSION_HEADER,
 } from "@runfeed/core";
+import type { RequestHead } from "./auth.server";
 import { directBodyOf, withDirectBody } from "./directBody.server";
 
 const ALLOWED_METHODS = "GET, HEAD, PUT, PATCH, POST, DELETE";
@@ -51,7 +52,7 @@ export function preflightResponse(request: Request): Response {
   });
 }
 
-export function applyCors(request: Request, response: Response): Response {
+export function applyCors(request: RequestHead, response: Response): Response {
   if (response.headers.has("access-control-allow-origin")) return response;
   const headers = new Headers(response.headers);
   headers.set("access-control-allow-origin", request.headers.get("origin") ?? "*");

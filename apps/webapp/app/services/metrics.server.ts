@@ -3,9 +3,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 export function createMetrics() {
   const registry = new Registry();
+  // Gauges read when scraped, from whoever owns the figure (set by that owner; nothing on the hot path).
+  const sources = { upstreamWaiting: () => 0, upstreamSharedPolls: () => 0 };
   collectDefaultMetrics({ register: registry, prefix: "runfeed_webapp_" });
   return {
     registry,
+    sources,
     httpRequests: new Counter({
       name: "runfeed_http_requests_total",
       help: "API requests by route and status",
@@ -24,6 +27,22 @@ export function createMetrics() {
       help: "Live realtime requests in flight per environment (this instance)",
       labelNames: ["environment"] as const,
       registers: [registry],
+    }),
+    realtimeUpstreamWaiting: new Gauge({
+      name: "runfeed_realtime_upstream_waiting_requests",
+      help: "Realtime requests waiting for the shape server's answer (this instance; shared live polls count each client)",
+      registers: [registry],
+      collect() {
+        this.set(sources.upstreamWaiting());
+      },
+    }),
+    realtimeSharedPolls: new Gauge({
+      name: "runfeed_realtime_upstream_shared_polls",
+      help: "Live long-polls to the shape server shared by several clients, in flight (this instance)",
+      registers: [registry],
+      collect() {
+        this.set(sources.upstreamSharedPolls());
+      },
     }),
     realtimeRejected: new Counter({
       name: "runfeed_realtime_rejected_total",

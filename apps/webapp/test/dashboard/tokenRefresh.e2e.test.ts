@@ -20,8 +20,10 @@ describe("dashboard live table across token expiry", () => {
   const watcher = new BrowserProblems();
 
   beforeAll(async () => {
+    // 8 s: long enough for the page to connect on a busy machine, shorter than the 20 s long-poll, so
+    // the request after the first held one is refused.
     [fixture, browser] = await Promise.all([
-      startDashboard({ worker: true, env: { DASHBOARD_REALTIME_TOKEN_TTL_SECONDS: "2" } }),
+      startDashboard({ worker: true, env: { DASHBOARD_REALTIME_TOKEN_TTL_SECONDS: "8" } }),
       launchChromium(),
     ]);
   }, 90_000);
@@ -49,7 +51,7 @@ describe("dashboard live table across token expiry", () => {
     watcher.expect(/console\.error: Failed to load resource: .*status of 401/);
     const page = await watcher.newPage(browser);
     await signIn(page);
-    await page.waitForSelector('[data-live-state="live"]', { timeout: 20_000 });
+    await page.waitForSelector('[data-live-state="live"]', { timeout: 30_000 });
 
     const feed: FeedRequest[] = [];
     const renewals: number[] = [];

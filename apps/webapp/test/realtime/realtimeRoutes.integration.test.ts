@@ -7,6 +7,7 @@ import { generateBatchFriendlyId, generateRunFriendlyId } from "@runfeed/core";
 import { SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signPublicToken } from "../../app/services/auth.server.js";
+import { FEED_AUTHENTICATION_TTL_MS } from "../../app/services/realtime/realtimeServices.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
 
 let app: TestWebapp;
@@ -198,7 +199,8 @@ describe("transport", () => {
     const { prisma } = app.webapp.services;
     await prisma.runtimeEnvironment.update({ where: { id: env(0).id }, data: { realtimeConcurrencyLimit: 0 } });
     try {
-      const token = await tokenFor(0, ["read:runs"]);
+      // A token of its own: the feeds remember an authentication (and its environment's limit) for 1 s.
+      const token = await tokenFor(0, ["read:runs", "read:tags:limit-zero"]);
       const live = await get(`/realtime/v1/runs/${runA.friendlyId}?handle=h&offset=0_0&live=true&cursor=`, token);
       expect(live.status).toBe(429);
       expect(await live.json()).toEqual({ error: "Too many concurrent requests" });
@@ -229,7 +231,14 @@ describe("re-poll caches (docs/decisions/071-realtime-repoll-cpu.md)", () => {
     const original = env(1).apiKey;
     await prisma.runtimeEnvironment.update({ where: { id: env(1).id }, data: { apiKey: `${original}_rolled` } });
     try {
-      expect((await get(runPath, token)).status).toBe(401);
+      // The feeds remember an authentication for FEED_AUTHENTICATION_TTL_MS: refused once that has passed.
+      const rolledAt = Date.now();
+      let status = (await get(runPath, token)).status;
+      while (status !== 401 && Date.now() - rolledAt < FEED_AUTHENTICATION_TTL_MS + 5_000) {
+        await new Promise((r) => setTimeout(r, 50));
+        status = (await get(runPath, token)).status;
+      }
+      expect(status).toBe(401);
     } finally {
       await prisma.runtimeEnvironment.update({ where: { id: env(1).id }, data: { apiKey: original } });
     }

@@ -8,10 +8,25 @@ import type { Logger } from "../logger.server";
 import type { Metrics } from "../metrics.server";
 import { ConcurrencyLimiter } from "./concurrencyLimiter.server";
 import { CreatedAtCache } from "./createdAtCache.server";
+import { ShapeUpstream } from "./shapeUpstream.server";
+import type { Authentication } from "../auth.server";
+import { TtlCache } from "../ttlCache.server";
+
+/** How long the feeds remember an authentication (apiRoute.server.ts, rememberedAuthentication). */
+export const FEED_AUTHENTICATION_TTL_MS = 1_000;
 
 export interface RealtimeServices {
   limiter: ConcurrencyLimiter;
   createdAtCache: CreatedAtCache;
+  /** Requests to the shape server (keep-alive, live long-polls shared while in flight). */
+  upstream: ShapeUpstream;
+  /** The feeds' remembered authentications, by credential. */
+  authentications: TtlCache<Promise<Authentication>>;
+  /**
+   * Resource lookups in flight, per remembered authentication and route: a woken burst of re-polls
+   * with one token reads its run once, not once per client (feedRoute.server.ts).
+   */
+  lookupsInFlight: WeakMap<Authentication, Map<string, Promise<unknown>>>;
   close(): void;
 }
 
@@ -42,10 +57,15 @@ export function createRealtimeServices(deps: {
     freshMs: env.REALTIME_CREATED_AT_CACHE_FRESH_MS,
     staleMs: env.REALTIME_CREATED_AT_CACHE_STALE_MS,
   });
+  const upstream = new ShapeUpstream({ metrics });
   return {
     limiter,
     createdAtCache,
+    upstream,
+    authentications: new TtlCache({ ttlMs: FEED_AUTHENTICATION_TTL_MS, maxEntries: 10_000 }),
+    lookupsInFlight: new WeakMap(),
     close: () => {
+      upstream.close();
       limiter.stop();
       limiterRedis.disconnect();
     },

@@ -6,13 +6,13 @@
  * table/where/columns/params. The upstream fetch carries the request's AbortSignal, so a client
  * that goes away aborts the long-poll upstream and releases its limiter slot.
  */
-import { Agent, request as httpRequest, type IncomingMessage } from "node:http";
-import { Readable } from "node:stream";
 import {
   ELECTRIC_EXPOSED_HEADERS,
   ELECTRIC_HANDLE_HEADER,
+  EXPERIMENTAL_LIVE_SSE_PARAM,
   INITIAL_OFFSET,
   LIVE_PARAM,
+  LIVE_SSE_PARAM,
   NOW_OFFSET,
   OFFSET_PARAM,
   TRIGGER_API_VERSION,
@@ -20,11 +20,16 @@ import {
 import type { Authentication } from "../auth.server";
 import type { ApiVersion } from "../apiRoute.server";
 import type { Services } from "../services.server";
+import { type FeedReply, jsonReply } from "./feedReply.server";
 import { buildShapeUrl, createdAtFloor, hasHandle, type RealtimeFeed } from "./shapeRewrite.server";
+import { UpstreamAbortedError, rawHeader } from "./shapeUpstream.server";
 
 export interface ProxyFeedArgs {
   services: Services;
-  request: Request;
+  /** The client's query string (without `?`). */
+  query: string;
+  /** The client's Origin header, if any. */
+  origin: string | null;
   authentication: Authentication;
   feed: RealtimeFeed;
   apiVersion: ApiVersion;
@@ -44,15 +49,26 @@ const DROPPED_HEADERS = new Set([
   "access-control-expose-headers",
   "access-control-allow-credentials",
   "vary",
+  "cache-control",
 ]);
 const EXPOSE = ELECTRIC_EXPOSED_HEADERS.join(", ");
+const DEQUEUED = Buffer.from('"status":"DEQUEUED"');
+const EXECUTING = Buffer.from('"status":"EXECUTING"');
 
-export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<Response> {
-  const { services, request, authentication, feed, signal } = args;
+/** Whether the client asked for live mode over server-sent events (Electric's `live_sse`, or the older name). */
+export function wantsEventStream(incoming: URLSearchParams): boolean {
+  return (
+    incoming.get(LIVE_PARAM) === "true" &&
+    (incoming.get(LIVE_SSE_PARAM) === "true" || incoming.get(EXPERIMENTAL_LIVE_SSE_PARAM) === "true")
+  );
+}
+
+export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply> {
+  const { services, authentication, feed, signal } = args;
   const { env, realtime } = services;
-  const incoming = new URL(request.url).searchParams;
+  const incoming = new URLSearchParams(args.query);
   const environment = authentication.environment;
-  const origin = request.headers.get("origin") ?? "*";
+  const origin = args.origin ?? "*";
 
   // createdAt floor (tag feed): a new shape computes it; a request continuing a handle reads it back.
   let floor: Date | undefined;
@@ -79,154 +95,103 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<Response> 
     secret: env.ELECTRIC_SECRET,
   });
 
-  // Only live requests continuing a handle hold a slot (#37).
+  // Only live requests continuing a handle hold a slot (#37); an event stream holds it for its life.
+  const live = incoming.get(LIVE_PARAM) === "true" && hasHandle(incoming);
+  const eventStream = wantsEventStream(incoming);
   let release: (() => Promise<void>) | undefined;
-  if (incoming.get(LIVE_PARAM) === "true" && hasHandle(incoming)) {
+  if (live) {
     const limit = environment.realtimeConcurrencyLimit ?? env.REALTIME_DEFAULT_CONCURRENCY_LIMIT;
     const admission = await realtime.limiter.acquire(environment.id, limit);
     if (admission.kind === "rejected") {
-      return Response.json({ error: "Too many concurrent requests" }, { status: 429, headers: { "retry-after": "1" } });
+      return jsonReply(429, { error: "Too many concurrent requests" }, origin, { "retry-after": "1" });
     }
     if (admission.kind === "unavailable") {
-      return Response.json(
-        { error: "Realtime concurrency limiter unavailable" },
-        { status: 503, headers: { "retry-after": "1" } },
-      );
+      return jsonReply(503, { error: "Realtime concurrency limiter unavailable" }, origin, { "retry-after": "1" });
     }
     release = admission.release;
   }
 
-  let upstream: Response;
+  let upstream: Awaited<ReturnType<typeof realtime.upstream.get>>;
   try {
-    upstream = await fetchUpstream(url, signal);
+    upstream = await realtime.upstream.get(url, signal, live && !eventStream);
   } catch (error) {
-    await release?.();
-    if (signal.aborted) return new Response(null, { status: 499 });
+    void release?.();
+    if (error instanceof UpstreamAbortedError || signal.aborted) return jsonReply(499, null, origin);
     services.logger.warn({ err: (error as Error).message, origin: env.ELECTRIC_ORIGIN }, "shape server unreachable");
-    return Response.json(
-      { error: "Realtime service unavailable, retry later" },
-      { status: 503, headers: { "retry-after": "1", "cache-control": "no-store" } },
-    );
+    return jsonReply(503, { error: "Realtime service unavailable, retry later" }, origin, {
+      "retry-after": "1",
+      "cache-control": "no-store",
+    });
   }
 
-  try {
-    const headers = new Headers();
-    upstream.headers.forEach((value, name) => {
-      if (!DROPPED_HEADERS.has(name)) headers.set(name, value);
-    });
-    headers.set("access-control-allow-origin", origin);
-    headers.set("access-control-expose-headers", EXPOSE);
-    if (origin !== "*") headers.set("vary", "Origin");
-    // The response is authorised per token: never let a shared cache keep it.
-    headers.set("cache-control", "no-store");
+  const raw = upstream.rawHeaders;
+  const headers: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!DROPPED_HEADERS.has(raw[i]!.toLowerCase())) headers.push(raw[i]!, raw[i + 1]!);
+  }
+  headers.push("access-control-allow-origin", origin, "access-control-expose-headers", EXPOSE);
+  if (origin !== "*") headers.push("vary", "Origin");
+  // The response is authorised per token: never let a shared cache keep it.
+  headers.push("cache-control", "no-store");
 
-    const handle = upstream.headers.get(ELECTRIC_HANDLE_HEADER);
+  try {
+    const handle = rawHeader(raw, ELECTRIC_HANDLE_HEADER);
     if (storeFloor && floor && handle && upstream.status === 200) {
       const error = await realtime.createdAtCache.set(handle, floor);
       if (error) services.logger.warn({ err: error.message }, "could not cache the createdAt floor");
     }
-
-    const isEventStream = (upstream.headers.get("content-type") ?? "").includes("text/event-stream");
-    // A long-poll's upstream answers headers and body together once there is something to say, so
-    // the wait is over when the headers arrive: release now. An SSE stream keeps its slot until it ends.
-    // Not awaited: the ZREM must not delay the response (release never throws).
-    if (release && !isEventStream) {
-      void release();
-      release = undefined;
-    }
-    const rewriteDequeued =
-      feed.kind !== "logs" && args.apiVersion !== TRIGGER_API_VERSION && upstream.status === 200 && !isEventStream;
-    if (rewriteDequeued) {
-      const text = (await upstream.text()).replaceAll('"status":"DEQUEUED"', '"status":"EXECUTING"');
-      await release?.();
-      return new Response(text, { status: upstream.status, headers });
-    }
-    if (!upstream.body) {
-      await release?.();
-      return new Response(null, { status: upstream.status, headers });
-    }
-    const body = release ? releasingStream(upstream.body, release) : upstream.body;
-    return new Response(body, { status: upstream.status, headers });
   } catch (error) {
-    await release?.();
-    await upstream.body?.cancel().catch(() => {});
-    if (signal.aborted) return new Response(null, { status: 499 });
+    void release?.();
+    if (upstream.body && !Buffer.isBuffer(upstream.body)) upstream.body.destroy();
     throw error;
   }
+
+  const isEventStream = (rawHeader(raw, "content-type") ?? "").includes("text/event-stream");
+  // A long-poll's upstream answers headers and body together once there is something to say, so the
+  // wait is over when the headers arrive: release now. An event stream keeps its slot until it ends.
+  // Not awaited: the ZREM must not delay the response (release never throws).
+  if (release && !isEventStream) {
+    void release();
+    release = undefined;
+  }
+  let body = upstream.body;
+  // Clients without the Trigger.dev API version header never see DEQUEUED (checklist #19).
+  if (
+    feed.kind !== "logs" &&
+    args.apiVersion !== TRIGGER_API_VERSION &&
+    upstream.status === 200 &&
+    !isEventStream &&
+    body
+  ) {
+    body = replaceAll(Buffer.isBuffer(body) ? body : await readAll(body), DEQUEUED, EXECUTING);
+  }
+  const endAt =
+    isEventStream && authentication.type === "PUBLIC_JWT" && authentication.exp !== undefined
+      ? authentication.exp * 1000
+      : undefined;
+  return { status: upstream.status, headers, body, done: release, endAt };
 }
 
-/** Passes `source` through and calls `done` exactly once when it ends, errors or is cancelled. */
-function releasingStream(source: ReadableStream<Uint8Array>, done: () => Promise<void>): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  let finished = false;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    void done();
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done: end, value } = await reader.read();
-        if (end) {
-          finish();
-          controller.close();
-        } else {
-          controller.enqueue(value);
-        }
-      } catch (error) {
-        finish();
-        controller.error(error);
-      }
-    },
-    async cancel(reason) {
-      finish();
-      await reader.cancel(reason).catch(() => {});
-    },
-  });
-}
-
-/**
- * The upstream request: node:http with a keep-alive agent for an http: origin (undici's `fetch` cost
- * several hundred µs of CPU more per long-poll, on both the request and the response side —
- * docs/decisions/071-realtime-repoll-cpu.md), `fetch` otherwise. Same contract as
- * `fetch(url, { signal, redirect: "manual" })` for what the proxy reads: status, headers (repeated
- * ones joined with ", "), a body that is buffered for a long-poll and streamed for an event stream,
- * rejection on a network error or abort. No client header is sent (none is forwarded), nor
- * `accept-encoding` (so the body is never compressed).
- */
-const upstreamAgent = new Agent({ keepAlive: true, maxFreeSockets: 4_096, scheduling: "lifo" });
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
-
-function fetchUpstream(url: URL, signal: AbortSignal): Promise<Response> {
-  if (url.protocol !== "http:") return fetch(url, { signal, redirect: "manual" });
-  return new Promise<Response>((resolve, reject) => {
-    const req = httpRequest(url, { agent: upstreamAgent, signal, headers: { accept: "*/*" } }, (res) => {
-      const headers = new Headers();
-      const raw = res.rawHeaders;
-      for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-      const status = res.statusCode ?? 502;
-      const init = { status, statusText: res.statusMessage ?? "", headers };
-      if (NULL_BODY_STATUSES.has(status)) {
-        res.resume();
-        return resolve(new Response(null, init));
-      }
-      if ((headers.get("content-type") ?? "").includes("text/event-stream")) {
-        return resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, init));
-      }
-      readAll(res).then((body) => resolve(new Response(body as unknown as BodyInit, init)), reject);
-    });
-    req.once("error", reject);
-    req.end();
-  });
-}
-
-function readAll(res: IncomingMessage): Promise<Buffer> {
+function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    res.on("data", (chunk: Buffer) => chunks.push(chunk));
-    res.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    res.once("error", reject);
-    res.once("aborted", () => reject(new Error("upstream response aborted")));
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    stream.once("error", reject);
   });
+}
+
+/** `source` with every `from` replaced by `to`; `source` itself when there is none. */
+function replaceAll(source: Buffer, from: Buffer, to: Buffer): Buffer {
+  let at = source.indexOf(from);
+  if (at === -1) return source;
+  const parts: Buffer[] = [];
+  let start = 0;
+  while (at !== -1) {
+    parts.push(source.subarray(start, at), to);
+    start = at + from.length;
+    at = source.indexOf(from, start);
+  }
+  parts.push(source.subarray(start));
+  return Buffer.concat(parts);
 }

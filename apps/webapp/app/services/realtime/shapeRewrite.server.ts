@@ -87,21 +87,32 @@ export const FORWARDED_PROTOCOL_PARAMS: readonly string[] = ELECTRIC_PROTOCOL_QU
   (name) => !name.startsWith(SUBSET_PARAM_PREFIX),
 );
 
+/** The columns list with nothing skipped (most requests): built once. */
+const ALL_RUN_COLUMNS = quoteColumns(runColumnsWithout([]));
+
 export function buildShapeUrl(request: ShapeRequest): URL {
   const url = new URL(`${request.origin.replace(/\/+$/, "")}/v1/shape`);
+  // Built apart and assigned once: every `url.searchParams.set` re-serializes the whole query.
+  const search = new URLSearchParams(url.search);
   for (const name of FORWARDED_PROTOCOL_PARAMS) {
     const value = request.incoming.get(name);
-    if (value !== null) url.searchParams.set(name, value);
+    if (value !== null) search.set(name, value);
   }
   const { where, params } = feedWhere(request.environmentId, request.feed, request.createdAtFloor);
   const logs = request.feed.kind === "logs";
-  url.searchParams.set(TABLE_PARAM, logs ? RUN_LOGS_TABLE : RUNS_TABLE);
-  url.searchParams.set(WHERE_PARAM, where);
-  params.forEach((value, index) => url.searchParams.set(`${PARAMS_PARAM}[${index + 1}]`, value));
+  search.set(TABLE_PARAM, logs ? RUN_LOGS_TABLE : RUNS_TABLE);
+  search.set(WHERE_PARAM, where);
+  params.forEach((value, index) => search.set(`${PARAMS_PARAM}[${index + 1}]`, value));
   // A log feed always streams every log column: `skipColumns` names run columns.
-  const columns = logs ? [...RUN_LOG_STREAM_COLUMNS] : runColumnsWithout(skipColumnsFor(request));
-  url.searchParams.set(COLUMNS_PARAM, quoteColumns(columns));
-  if (request.secret) url.searchParams.set(SECRET_PARAM, request.secret);
+  const skip = logs ? [] : skipColumnsFor(request);
+  const columns = logs
+    ? quoteColumns([...RUN_LOG_STREAM_COLUMNS])
+    : skip.length === 0
+      ? ALL_RUN_COLUMNS
+      : quoteColumns(runColumnsWithout(skip));
+  search.set(COLUMNS_PARAM, columns);
+  if (request.secret) search.set(SECRET_PARAM, request.secret);
+  url.search = search.toString();
   return url;
 }
 
