@@ -3,6 +3,7 @@
  * (filters and keyset pagination), one run with its relatives, API keys, the realtime token, and
  * shape-server health. Route modules stay thin and call these.
  */
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { z } from "zod";
 import {
   ADDITIONAL_KEY_REGEX,
@@ -406,15 +407,30 @@ export async function shapeServerHealth(origin: string, timeoutMs = 2000): Promi
   return { origin, status, summary, metrics, error };
 }
 
-/** Prometheus text exposition → samples (no histograms' _bucket lines; comments skipped). */
+/**
+ * Prometheus text exposition (parsed by parse-prometheus-text-format) → samples: counters, gauges and
+ * untyped values, a summary's quantiles, and the `_sum` and `_count` of histograms and summaries (not
+ * their buckets).
+ */
 export function parsePrometheus(text: string): Array<{ name: string; labels: string; value: number }> {
   const samples: Array<{ name: string; labels: string; value: number }> = [];
-  for (const line of text.split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (!match || match[1]!.endsWith("_bucket")) continue;
-    const value = Number(match[3]);
-    if (Number.isFinite(value)) samples.push({ name: match[1]!, labels: match[2] ?? "", value });
+  const add = (name: string, labels: Record<string, string> | undefined, raw: string | undefined) => {
+    const value = Number(raw);
+    if (raw === undefined || !Number.isFinite(value)) return;
+    const pairs = Object.entries(labels ?? {}).map(([key, v]) => `${key}=${JSON.stringify(v)}`);
+    samples.push({ name, labels: pairs.length ? `{${pairs.join(",")}}` : "", value });
+  };
+  for (const family of parsePrometheusTextFormat(text)) {
+    for (const sample of family.metrics) {
+      if (family.type !== "HISTOGRAM" && family.type !== "SUMMARY") {
+        add(family.name, sample.labels, sample.value);
+        continue;
+      }
+      for (const [quantile, value] of Object.entries(sample.quantiles ?? {}))
+        add(family.name, { ...sample.labels, quantile }, value);
+      add(`${family.name}_sum`, sample.labels, sample.sum);
+      add(`${family.name}_count`, sample.labels, sample.count);
+    }
   }
   return samples;
 }
