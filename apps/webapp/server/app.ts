@@ -4,21 +4,22 @@
  * loader and action. In front of Remix: security headers on every answer and the Origin check on every
  * dashboard write (docs/decisions/080-dashboard-security.md).
  *
- * The hottest write routes (HOT_ROUTES) are served by the same Remix route modules, called directly
- * ahead of the static files and Remix's router (docs/decisions/070-write-path-throughput.md).
+ * The hottest write routes (HOT_ROUTES, server/hotRoutes.ts) are served by the same Remix route modules,
+ * called directly ahead of the static files and Remix's router (docs/decisions/070-write-path-throughput.md).
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import { createRequestHandler } from "@remix-run/express";
-import type { ActionFunction, AppLoadContext, LoaderFunction, ServerBuild } from "@remix-run/node";
+import type { AppLoadContext, ServerBuild } from "@remix-run/node";
 import express from "express";
 import type { WebappEnv } from "../app/env.server.js";
 import { refuseCrossOrigin } from "../app/services/csrf.server.js";
 import { compileTrust, createClientResolver } from "../app/services/requestClient.server.js";
 import { securityHeaders } from "../app/services/securityHeaders.server.js";
 import { createServices, type Services, type ServicesOptions } from "../app/services/services.server.js";
+import { matchHotRoute, serveHotRoute } from "./hotRoutes.js";
 
 export const APP_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUILD_ENTRY = `${APP_ROOT}/build/server/index.js`;
@@ -141,202 +142,4 @@ export async function listen(webapp: Webapp, port: number, host: string): Promis
       resolve({ url: `http://${host}:${actualPort}`, server });
     });
   });
-}
-
-/**
- * Routes served without Express, Remix's request conversion and its router: the Remix route module
- * (same module instance as Remix's own, from the same build) is called with a Fetch Request built
- * straight from the node request, and its Response written back. Only routes declared with
- * `createApiRoute` (which never throw and answer every method themselves) belong here. Each is named
- * by its Remix route id; its path pattern is derived from the id (hotRoute), and
- * test/hotRoutes.test.ts checks every one against Remix's own route table. The write routes' Request
- * has no abort signal wired to the connection (these handlers never use it; wiring one cost more than
- * the rest of the conversion); the realtime routes' has (serveStreamingRoute).
- */
-export const HOT_ROUTES: readonly HotRoute[] = [
-  hotRoute("routes/api.v1.runs.$runId.metadata"),
-  hotRoute("routes/api.v1.tasks.$taskId.trigger"),
-  // Realtime feeds (docs/decisions/071-realtime-repoll-cpu.md): GET only (no body), their handlers abort
-  // the upstream long-poll and release the limiter slot through the request's signal, and their bodies
-  // stream (SSE), so they get a signal wired to the connection and a streamed response.
-  hotRoute("routes/realtime.v1.runs.$runId", { realtime: true }),
-  hotRoute("routes/realtime.v1.runs", { realtime: true }),
-  hotRoute("routes/realtime.v1.batches.$batchId", { realtime: true }),
-  // Stream readers (docs/decisions/081-realtime-streams.md): SSE bodies held open, like the feeds.
-  hotRoute("routes/realtime.v1.streams.$runId.input.$streamId", { realtime: true }),
-  hotRoute("routes/realtime.v1.streams.$runId.$streamId", { realtime: true }),
-];
-
-/**
- * A hot route from its Remix route id, by the flat-routes file convention these routes use: each dot
- * is a `/`, a `$name` segment is a parameter (no layouts, pathless or optional segments among them).
- */
-function hotRoute(id: string, options: { realtime?: boolean } = {}): HotRoute {
-  const segments = id.replace(/^routes\//, "").split(".");
-  const param = segments.filter((segment) => segment.startsWith("$")).map((segment) => segment.slice(1));
-  const path = segments.map((segment) => (segment.startsWith("$") ? "([^/]+)" : segment.replace(/\W/g, "\\$&")));
-  return { id, pattern: new RegExp(`^/${path.join("/")}/?$`), param, realtime: options.realtime };
-}
-
-/** Larger (or unsized, chunked) bodies take the Remix path, which streams them to the route. */
-const HOT_BODY_LIMIT = 256 * 1024;
-
-export interface HotRoute {
-  /** The Remix route id (its module in the build). */
-  id: string;
-  pattern: RegExp;
-  /** The names of the pattern's groups, in order. */
-  param: readonly string[];
-  /** Signal tied to the connection, streamed response body (the realtime proxy routes). */
-  realtime?: boolean;
-}
-
-interface HotMatch {
-  id: string;
-  params: Record<string, string>;
-  realtime: boolean;
-}
-
-function matchHotRoute(req: IncomingMessage): HotMatch | undefined {
-  const { method } = req;
-  if (method !== "GET" && method !== "PUT" && method !== "POST" && method !== "OPTIONS") return undefined;
-  const url = req.url ?? "/";
-  const q = url.indexOf("?");
-  const pathname = q === -1 ? url : url.slice(0, q);
-  const realtime = pathname.startsWith("/realtime/v1/");
-  if (!realtime && !pathname.startsWith("/api/v1/")) return undefined;
-  if (q !== -1 && url.includes("_data", q)) return undefined; // Remix data requests stay with Remix
-  if (method === "PUT" || method === "POST") {
-    if (realtime) return undefined; // GET-only routes: the 405 (and any body) stays with Remix
-    const length = Number(req.headers["content-length"]);
-    if (!(length <= HOT_BODY_LIMIT) || req.headers["transfer-encoding"] !== undefined) return undefined;
-  } else if (
-    realtime &&
-    (req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined)
-  ) {
-    return undefined; // a GET with a body: Remix's path, as before
-  }
-  for (const route of HOT_ROUTES) {
-    if ((route.realtime ?? false) !== realtime) continue;
-    const m = route.pattern.exec(pathname);
-    if (!m) continue;
-    try {
-      const params = Object.fromEntries(route.param.map((name, i) => [name, decodeURIComponent(m[i + 1]!)]));
-      return { id: route.id, params, realtime };
-    } catch {
-      return undefined; // malformed escapes: let Remix answer as it always has
-    }
-  }
-  return undefined;
-}
-
-async function serveHotRoute(
-  build: ServerBuild,
-  hot: HotMatch,
-  req: IncomingMessage,
-  res: ServerResponse,
-  context: AppLoadContext,
-  fallback: () => void,
-) {
-  const module = build.routes[hot.id]?.module as { loader?: LoaderFunction; action?: ActionFunction } | undefined;
-  const fn = req.method === "GET" ? module?.loader : module?.action;
-  if (!fn) return fallback();
-  if (hot.realtime) return serveStreamingRoute(fn, hot, req, res, context);
-  const request = await toFetchRequest(req);
-  const response = (await fn({ request, params: hot.params, context })) as Response;
-  await sendFetchResponse(res, response);
-}
-
-/**
- * GET routes whose handlers use the request's signal: as @remix-run/express, the signal aborts when
- * the response can no longer be written (`close` before `finish`), and the body is streamed back with
- * backpressure; a client that goes away cancels the body (releasing what the route holds for it).
- */
-async function serveStreamingRoute(
-  fn: LoaderFunction | ActionFunction,
-  hot: HotMatch,
-  req: IncomingMessage,
-  res: ServerResponse,
-  context: AppLoadContext,
-) {
-  const controller = new AbortController();
-  let open = true;
-  const onClose = () => {
-    open = false;
-    if (!res.writableFinished) controller.abort();
-  };
-  res.once("close", onClose);
-  const pairs: Array<[string, string]> = [];
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
-  const request = new Request(`http://${req.headers.host ?? "localhost"}${req.url}`, {
-    method: req.method,
-    headers: pairs,
-    signal: controller.signal,
-  });
-  const response = (await fn({ request, params: hot.params, context })) as Response;
-  res.statusCode = response.status;
-  res.statusMessage = response.statusText;
-  for (const [key, value] of response.headers) res.appendHeader(key, value);
-  // As @remix-run/express: an event stream's headers go out at once (its first event may be far off).
-  if (/text\/event-stream/i.test(response.headers.get("content-type") ?? "")) res.flushHeaders();
-  const body = response.body;
-  if (!body) return void res.end();
-  if (!open) return void (await body.cancel().catch(() => {}));
-  const reader = body.getReader();
-  const cancel = () => void reader.cancel().catch(() => {});
-  res.once("close", cancel);
-  try {
-    for (let r = await reader.read(); !r.done; r = await reader.read()) {
-      if (!open) return;
-      if (!res.write(r.value)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            res.off("drain", done);
-            res.off("close", done);
-            resolve();
-          };
-          res.on("drain", done);
-          res.on("close", done);
-        });
-      }
-    }
-  } catch (error) {
-    if (!open) return;
-    throw error;
-  } finally {
-    res.off("close", cancel);
-  }
-  if (open) res.end();
-}
-
-/** As @remix-run/express's createRemixRequest, with the (small, sized) body read up front. */
-async function toFetchRequest(req: IncomingMessage): Promise<Request> {
-  const pairs: Array<[string, string]> = [];
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
-  const init: RequestInit = { method: req.method, headers: pairs };
-  if (req.method !== "GET") init.body = (await readBody(req)) as unknown as BodyInit;
-  return new Request(`http://${req.headers.host ?? "localhost"}${req.url}`, init);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
-/** As @remix-run/express's sendRemixResponse, for bodies the API routes build in memory. */
-async function sendFetchResponse(res: ServerResponse, response: Response) {
-  res.statusCode = response.status;
-  res.statusMessage = response.statusText;
-  for (const [key, value] of response.headers) res.appendHeader(key, value);
-  if (!response.body) return void res.end();
-  const chunks: Uint8Array[] = [];
-  const reader = response.body.getReader();
-  for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
-  res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
 }

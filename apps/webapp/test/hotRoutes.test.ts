@@ -6,7 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { flatRoutes } from "@remix-run/dev/dist/config/flat-routes.js";
 import { describe, expect, it } from "vitest";
-import { HOT_ROUTES } from "../server/app.js";
+import { HOT_ROUTES } from "../server/hotRoutes.js";
 
 const APP_DIR = fileURLToPath(new URL("../app", import.meta.url));
 const manifest = flatRoutes(APP_DIR);

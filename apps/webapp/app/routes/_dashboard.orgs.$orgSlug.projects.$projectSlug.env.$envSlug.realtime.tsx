@@ -6,7 +6,8 @@ import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { useLoaderData, useRevalidator } from "@remix-run/react";
 import { useEffect } from "react";
 import { PageHeader, ProgressBar } from "../components/ui";
-import { requireEnvironment, shapeServerHealth } from "../services/dashboard.server";
+import { requireEnvironment } from "../services/dashboard.server";
+import { shapeServerHealth } from "../services/shapeServerHealth.server";
 import { realtimeUsage } from "../services/realtime/realtimeServices.server";
 import { requireUser } from "../services/session.server";
 

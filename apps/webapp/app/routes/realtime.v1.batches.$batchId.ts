@@ -22,15 +22,7 @@ const route = createApiRoute(
       resources: (batch) => [{ type: "batch", id: batch.friendlyId }, { type: "runs" }],
     },
   },
-  ({ request, resource, authentication, services, apiVersion, signal }) =>
-    proxyRealtimeFeed({
-      services,
-      request,
-      authentication,
-      apiVersion,
-      signal,
-      feed: { kind: "batch", batchId: resource.id },
-    }),
+  (context) => proxyRealtimeFeed({ ...context, feed: { kind: "batch", batchId: context.resource.id } }),
 );
 
 export const loader = route.loader;

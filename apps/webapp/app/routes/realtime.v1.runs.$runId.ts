@@ -19,15 +19,7 @@ const route = createApiRoute(
     // A remembered run (no tags) is only returned when its fixed fields alone grant read.
     authorization: { action: "read", resources: runResources },
   },
-  ({ request, resource, authentication, services, apiVersion, signal }) =>
-    proxyRealtimeFeed({
-      services,
-      request,
-      authentication,
-      apiVersion,
-      signal,
-      feed: { kind: "run", runId: resource.id },
-    }),
+  (context) => proxyRealtimeFeed({ ...context, feed: { kind: "run", runId: context.resource.id } }),
 );
 
 export const loader = route.loader;

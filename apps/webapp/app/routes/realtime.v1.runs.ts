@@ -40,15 +40,11 @@ const route = createApiRoute(
       ],
     },
   },
-  ({ request, searchParams, authentication, services, apiVersion, signal }) =>
+  (context) =>
     proxyRealtimeFeed({
-      services,
-      request,
-      authentication,
-      apiVersion,
-      signal,
-      createdAt: searchParams.createdAt,
-      feed: { kind: "tags", tags: searchParams.tags },
+      ...context,
+      createdAt: context.searchParams.createdAt,
+      feed: { kind: "tags", tags: context.searchParams.tags },
     }),
 );
 

@@ -1,7 +1,7 @@
 /** The realtime page's reading of a shape server's /metrics, against prom-client's own exposition. */
 import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { parsePrometheus } from "../../app/services/dashboard.server.js";
+import { parsePrometheus } from "../../app/services/shapeServerHealth.server.js";
 
 describe("parsePrometheus", () => {
   it("reads counters, gauges, summaries' quantiles and the sums and counts of histograms", async () => {
