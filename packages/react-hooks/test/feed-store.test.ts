@@ -3,84 +3,84 @@
  * opens on the first listener, closes on the last (unmount), never reopens after the run finished,
  * onComplete exactly once and only with finishedAt set.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, vi } from "vitest";
 import { ConfigurationError, PermissionDeniedError, runs, type RealtimeRun } from "@runfeed/sdk";
 import { FeedStore } from "../src/index.js";
-import { startScriptedFeed, wireRun, type ScriptedFeed } from "../../sdk/test/support/scripted-feed.js";
-
-let feed: ScriptedFeed;
-beforeEach(async () => {
-  feed = await startScriptedFeed();
-});
-afterEach(() => feed.close());
+import { feedTest, wireRun, type ScriptedFeed } from "@runfeed/devstack/fixtures";
 
 const openRun =
-  (extra: Record<string, unknown> = {}) =>
+  (feed: ScriptedFeed, extra: Record<string, unknown> = {}) =>
   () =>
     runs.subscribeToRun("run_1", { baseURL: feed.baseURL, accessToken: "t", ...extra });
 
 describe("FeedStore", () => {
-  it("makes no request before a listener attaches", async () => {
+  feedTest("makes no request before a listener attaches", async ({ feed }) => {
     feed.snapshot = [wireRun()];
-    const store = new FeedStore({ open: openRun() });
+    const store = new FeedStore({ open: openRun(feed) });
     expect(store.getSnapshot()).toMatchObject({ runs: [], ended: false });
     expect(feed.requests).toHaveLength(0);
   });
 
-  it("follows the run, calls onComplete once with the finished run, and never reopens afterwards", async () => {
-    feed.snapshot = [wireRun()];
-    const completed: RealtimeRun[] = [];
-    const store = new FeedStore({ open: openRun(), onComplete: (run) => completed.push(run) });
-    const statuses: string[] = [];
-    const detach = store.subscribe(() => {
-      const run = store.getSnapshot().runs[0];
-      if (run && statuses.at(-1) !== run.status) statuses.push(run.status);
-    });
-    await vi.waitFor(() => expect(statuses).toEqual(["QUEUED"]));
-    feed.push([wireRun({ status: "EXECUTING" })]);
-    await vi.waitFor(() => expect(statuses).toEqual(["QUEUED", "EXECUTING"]));
-    expect(completed).toHaveLength(0);
-    feed.push([wireRun({ status: "COMPLETED_SUCCESSFULLY", completedAt: "2026-06-06T10:00:02.000" })]);
-    await vi.waitFor(() => expect(store.getSnapshot().ended).toBe(true));
-    expect(statuses).toEqual(["QUEUED", "EXECUTING", "COMPLETED"]);
-    expect(completed.map((r) => r.status)).toEqual(["COMPLETED"]);
-    expect(completed[0]!.finishedAt).toBeInstanceOf(Date);
+  feedTest(
+    "follows the run, calls onComplete once with the finished run, and never reopens afterwards",
+    async ({ feed }) => {
+      feed.snapshot = [wireRun()];
+      const completed: RealtimeRun[] = [];
+      const store = new FeedStore({ open: openRun(feed), onComplete: (run) => completed.push(run) });
+      const statuses: string[] = [];
+      const detach = store.subscribe(() => {
+        const run = store.getSnapshot().runs[0];
+        if (run && statuses.at(-1) !== run.status) statuses.push(run.status);
+      });
+      await vi.waitFor(() => expect(statuses).toEqual(["QUEUED"]));
+      feed.push([wireRun({ status: "EXECUTING" })]);
+      await vi.waitFor(() => expect(statuses).toEqual(["QUEUED", "EXECUTING"]));
+      expect(completed).toHaveLength(0);
+      feed.push([wireRun({ status: "COMPLETED_SUCCESSFULLY", completedAt: "2026-06-06T10:00:02.000" })]);
+      await vi.waitFor(() => expect(store.getSnapshot().ended).toBe(true));
+      expect(statuses).toEqual(["QUEUED", "EXECUTING", "COMPLETED"]);
+      expect(completed.map((r) => r.status)).toEqual(["COMPLETED"]);
+      expect(completed[0]!.finishedAt).toBeInstanceOf(Date);
 
-    const requestsAtEnd = feed.requests.length;
-    detach();
-    store.subscribe(() => {}); // a remount after completion
-    expect(feed.requests.length).toBe(requestsAtEnd);
-    expect(feed.pendingLive()).toBe(0);
-    expect(completed).toHaveLength(1);
-  });
+      const requestsAtEnd = feed.requests.length;
+      detach();
+      store.subscribe(() => {}); // a remount after completion
+      expect(feed.requests.length).toBe(requestsAtEnd);
+      expect(feed.pendingLive()).toBe(0);
+      expect(completed).toHaveLength(1);
+    },
+  );
 
-  it("does not call onComplete for a canceled-but-unfinished or running run", async () => {
+  feedTest("does not call onComplete for a canceled-but-unfinished or running run", async ({ feed }) => {
     feed.snapshot = [wireRun({ status: "CANCELED" })];
     const onComplete = vi.fn();
-    const store = new FeedStore({ open: openRun(), onComplete });
+    const store = new FeedStore({ open: openRun(feed), onComplete });
     const detach = store.subscribe(() => {});
     await vi.waitFor(() => expect(store.getSnapshot().runs[0]?.status).toBe("CANCELED"));
     expect(onComplete).not.toHaveBeenCalled();
     detach();
   });
 
-  it("closes the request on the last unsubscribe (unmount) and reopens on a new listener (StrictMode)", async () => {
-    feed.snapshot = [wireRun()];
-    const store = new FeedStore({ open: openRun() });
-    const detach = store.subscribe(() => {});
-    await vi.waitFor(() => expect(feed.pendingLive()).toBe(1));
-    detach();
-    await vi.waitFor(() => expect(feed.pendingLive()).toBe(0));
-    expect(feed.requests.at(-1)!.aborted).toBe(true);
-    expect(store.getSnapshot().ended).toBe(false);
-    const again = store.subscribe(() => {});
-    await vi.waitFor(() => expect(feed.pendingLive()).toBe(1));
-    again();
-  });
+  feedTest(
+    "closes the request on the last unsubscribe (unmount) and reopens on a new listener (StrictMode)",
+    async ({ feed }) => {
+      feed.snapshot = [wireRun()];
+      const store = new FeedStore({ open: openRun(feed) });
+      const detach = store.subscribe(() => {});
+      await vi.waitFor(() => expect(feed.pendingLive()).toBe(1));
+      detach();
+      await vi.waitFor(() => expect(feed.pendingLive()).toBe(0));
+      expect(feed.requests.at(-1)!.aborted).toBe(true);
+      expect(store.getSnapshot().ended).toBe(false);
+      const again = store.subscribe(() => {});
+      await vi.waitFor(() => expect(feed.pendingLive()).toBe(1));
+      again();
+    },
+  );
 
-  it("stop() ends the feed and keeps the last run", async () => {
+  feedTest("stop() ends the feed and keeps the last run", async ({ feed }) => {
     feed.snapshot = [wireRun()];
-    const store = new FeedStore({ open: openRun() });
+    const store = new FeedStore({ open: openRun(feed) });
     store.subscribe(() => {});
     await vi.waitFor(() => expect(feed.pendingLive()).toBe(1));
     store.stop();
@@ -89,9 +89,9 @@ describe("FeedStore", () => {
     expect(store.getSnapshot().runs).toHaveLength(1);
   });
 
-  it("surfaces typed errors: a 403 from the feed, and a missing token before any request", async () => {
+  feedTest("surfaces typed errors: a 403 from the feed, and a missing token before any request", async ({ feed }) => {
     feed.failNext(403, { error: "Unauthorized" });
-    const denied = new FeedStore({ open: openRun() });
+    const denied = new FeedStore({ open: openRun(feed) });
     denied.subscribe(() => {});
     await vi.waitFor(() => expect(denied.getSnapshot().error).toBeInstanceOf(PermissionDeniedError));
 
