@@ -26,7 +26,8 @@ export default defineConfig({
       "react/jsx-runtime",
       "react/jsx-dev-runtime",
       "@remix-run/react",
-      "@electric-sql/client",
+      // The SDK's Electric client, reached through @runfeed/react-hooks (the app does not import it).
+      "@runfeed/sdk > @electric-sql/client",
       "zod",
     ],
   },

@@ -12,7 +12,13 @@
  *     increment on its own run (the SDK's per-task flush), and the exact sum checked afterwards;
  *   - the same with all N clients on ONE run (contention), sum checked;
  *   - triggers/s through HTTP: N clients POST /api/v1/tasks/:id/trigger;
- * each beside the raw rate as a ratio (goal ≥ 0.5).
+ * each beside the raw UPDATE rate as a ratio (goal ≥ 0.5). And, for the critical trigger path (issue 13):
+ *   - raw single-row INSERT rate: 8 pg clients, each inserting one TaskRun row per statement with the
+ *     trigger's own prepared INSERT (runInsert.server.ts), before and after — the trigger figure beside it
+ *     (goal ≥ 0.25);
+ *   - raw multi-row INSERT rows/s: one pg client, 1,000 TaskRun rows per statement (the batch's own
+ *     INSERT), before and after — beside it, rows/s of 1,000-item batch triggers through HTTP (phase 1
+ *     create + phase 2 NDJSON items; one client, like the raw figure) (goal ≥ 0.5).
  *
  * The webapp runs as a child process (its own event loop/core, like production) from its production
  * build, built first when stale as `pnpm start` does (--dev: Vite dev mode instead). Uses DATABASE_URL /
@@ -34,6 +40,14 @@ import { waitForPort } from "../../packages/devstack/src/redis.js";
 import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js";
 import { BenchReport, round } from "../report.js";
 import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
+import {
+  INSERT_MANY_SQL,
+  INSERT_ONE_SQL,
+  insertManyParams,
+  insertOneParams,
+  type NewRun,
+} from "../../apps/webapp/app/services/runInsert.server.js";
+import { generateRunFriendlyId, generateRunId } from "../../packages/core/src/index.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const arg = (name: string, fallback: number) => {
@@ -43,6 +57,7 @@ const arg = (name: string, fallback: number) => {
 const SECONDS = Math.min(Math.max(arg("seconds", 5), 1), 30);
 const CLIENTS = Math.min(Math.max(arg("clients", 8), 1), 64);
 const RAW_CLIENTS = 8;
+const BATCH_SIZE = 1000;
 const FORCE_DEV = process.argv.includes("--dev");
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
@@ -108,6 +123,26 @@ async function main() {
           method,
           agent,
           headers: body === undefined ? headers : { ...headers, "content-length": Buffer.byteLength(body) },
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+  const sendRaw = (method: string, path: string, body: string, contentType: string) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request(
+        `${base}${path}`,
+        {
+          method,
+          agent,
+          headers: { ...headers, "content-type": contentType, "content-length": Buffer.byteLength(body) },
         },
         (res) => {
           let text = "";
@@ -195,6 +230,27 @@ async function main() {
   const rawAfter = await rawUpdates(databaseUrl, internal.slice(0, RAW_CLIENTS));
   const raw = (rawBefore + rawAfter) / 2;
 
+  // ---- the critical trigger path against raw INSERTs of the same rows
+  const environmentId = project.environments.find((e) => e.slug === "prod")!.id;
+  const insertBefore = await rawInserts(databaseUrl, environmentId, project.projectId);
+  const triggersAgain = await loop(CLIENTS, async () => {
+    await trigger("bench-trigger");
+  });
+  const insertAfter = await rawInserts(databaseUrl, environmentId, project.projectId);
+  const rawInsert = (insertBefore + insertAfter) / 2;
+  const multiBefore = await rawMultiInserts(databaseUrl, environmentId, project.projectId);
+  const batchItems = Array.from({ length: BATCH_SIZE }, (_, i) =>
+    JSON.stringify({ index: i, task: "bench-batch", payload: `{"i":${i}}`, options: { tags: ["bench"] } }),
+  ).join("\n");
+  const batches = await loop(1, async () => {
+    const created = await call("POST", "/api/v3/batches", { runCount: BATCH_SIZE });
+    const res = await sendRaw("POST", `/api/v3/batches/${created.id}/items`, `${batchItems}\n`, "application/x-ndjson");
+    if (res.status !== 200 || !JSON.parse(res.text).sealed) throw new Error(`batch items → ${res.status} ${res.text}`);
+  });
+  const multiAfter = await rawMultiInserts(databaseUrl, environmentId, project.projectId);
+  const rawMulti = (multiBefore + multiAfter) / 2;
+  const batchRows = batches.rate * BATCH_SIZE;
+
   // ---- report
   const mode = production
     ? "production build (apps/webapp/build), child process"
@@ -211,6 +267,18 @@ async function main() {
   line(`metadata increment, all clients on one run`, contended);
   line(`trigger`, triggers);
   line(`(floor: GET /healthz, Remix + SELECT 1, no auth)`, floor);
+  console.log(
+    `raw single-row INSERT, ${RAW_CLIENTS} pg clients:          before ${fmt(insertBefore)}/s, after ${fmt(insertAfter)}/s, mean ${fmt(rawInsert)}/s`,
+  );
+  console.log(
+    `${"trigger (measured between the INSERT figures)".padEnd(44)} ${fmt(triggersAgain.rate).padStart(7)} req/s | raw INSERT ${fmt(rawInsert).padStart(7)}/s | ratio ${(triggersAgain.rate / rawInsert).toFixed(2)} (goal ≥ 0.25) ${triggersAgain.rate / rawInsert >= 0.25 ? "PASS" : "FAIL"} | webapp CPU ${triggersAgain.cpuPerOp.toFixed(1)} ms/req`,
+  );
+  console.log(
+    `raw multi-row INSERT (${fmt(BATCH_SIZE)} rows/statement, 1 client): before ${fmt(multiBefore)} rows/s, after ${fmt(multiAfter)} rows/s, mean ${fmt(rawMulti)} rows/s`,
+  );
+  console.log(
+    `${`batch trigger, ${fmt(BATCH_SIZE)} items (1 client)`.padEnd(44)} ${fmt(batchRows).padStart(7)} rows/s | raw multi-row INSERT ${fmt(rawMulti)} rows/s | ratio ${(batchRows / rawMulti).toFixed(2)} (goal ≥ 0.5) ${batchRows / rawMulti >= 0.5 ? "PASS" : "FAIL"} | ${fmt(batches.total)} batches, webapp CPU ${batches.cpuPerOp.toFixed(0)} ms/batch`,
+  );
   console.log(`sequential latency (1 client, mean of 30): ${latencies.join(", ")}`);
   console.log(
     `checked: ${fmt(sum)} + ${fmt(hotCount)} increments read back exactly; ${fmt(triggers.total)} runs triggered`,
@@ -232,6 +300,29 @@ async function main() {
   report.add("metadataOneRun", figures(contended));
   report.add("trigger", figures(triggers));
   report.add("healthzFloor", figures(floor));
+  report.add("rawInsert", {
+    beforePerSecond: round(insertBefore),
+    afterPerSecond: round(insertAfter),
+    meanPerSecond: round(rawInsert),
+  });
+  report.add("triggerVsInsert", {
+    requestsPerSecond: round(triggersAgain.rate),
+    ratio: round(triggersAgain.rate / rawInsert, 2),
+    webappCpuMsPerRequest: round(triggersAgain.cpuPerOp, 1),
+  });
+  report.add("rawMultiInsert", {
+    rowsPerStatement: BATCH_SIZE,
+    beforeRowsPerSecond: round(multiBefore),
+    afterRowsPerSecond: round(multiAfter),
+    meanRowsPerSecond: round(rawMulti),
+  });
+  report.add("batchTrigger", {
+    items: BATCH_SIZE,
+    batches: batches.total,
+    rowsPerSecond: round(batchRows),
+    ratio: round(batchRows / rawMulti, 2),
+    webappCpuMsPerBatch: round(batches.cpuPerOp, 0),
+  });
   report.add("sequentialLatencyMs", latencyMs);
   report.add("checked", { increments: sum + hotCount, runsTriggered: triggers.total });
   return report;
@@ -295,6 +386,84 @@ async function rawUpdates(databaseUrl: string, ids: string[]): Promise<number> {
   } finally {
     await Promise.all(clients.map((c) => c.end()));
   }
+}
+
+/** A TaskRun row as a trigger writes it (what the raw INSERT figures insert). */
+function benchRun(environmentId: string, projectId: string, i: number): NewRun {
+  const now = new Date();
+  return {
+    id: generateRunId(),
+    friendlyId: generateRunFriendlyId(),
+    taskIdentifier: "bench-raw",
+    runtimeEnvironmentId: environmentId,
+    projectId,
+    status: "PENDING",
+    createdAt: now,
+    updatedAt: now,
+    queuedAt: now,
+    delayUntil: null,
+    ttl: null,
+    isTest: false,
+    payload: `{"i":${i}}`,
+    payloadType: "application/json",
+    metadata: null,
+    metadataType: "application/json",
+    runTags: ["bench"],
+    idempotencyKey: null,
+    idempotencyKeyExpiresAt: null,
+    oneTimeUseToken: null,
+    batchId: null,
+    replayedFromTaskRunId: null,
+    queue: "task/bench-raw",
+    concurrencyKey: null,
+    maxAttempts: null,
+    parentTaskRunId: null,
+    rootTaskRunId: null,
+    depth: 0,
+  };
+}
+
+/** RAW_CLIENTS connections, each inserting one run per statement with the trigger's prepared INSERT. */
+async function rawInserts(databaseUrl: string, environmentId: string, projectId: string): Promise<number> {
+  const clients = await Promise.all(
+    Array.from({ length: RAW_CLIENTS }, async () => {
+      const c = new pg.Client({ connectionString: databaseUrl });
+      await c.connect();
+      return c;
+    }),
+  );
+  try {
+    let total = 0;
+    const deadline = performance.now() + SECONDS * 1000;
+    const started = performance.now();
+    await Promise.all(
+      clients.map(async (c) => {
+        while (performance.now() < deadline) {
+          const row = benchRun(environmentId, projectId, total);
+          await c.query({ name: "raw-insert", text: INSERT_ONE_SQL, values: insertOneParams(row) });
+          total++;
+        }
+      }),
+    );
+    return total / ((performance.now() - started) / 1000);
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+}
+
+/** One connection inserting BATCH_SIZE runs per statement with the batch's multi-row INSERT; rows/s. */
+async function rawMultiInserts(databaseUrl: string, environmentId: string, projectId: string): Promise<number> {
+  return withClient(databaseUrl, async (c) => {
+    let rows = 0;
+    const deadline = performance.now() + SECONDS * 1000;
+    const started = performance.now();
+    while (performance.now() < deadline) {
+      const runs = Array.from({ length: BATCH_SIZE }, (_, i) => benchRun(environmentId, projectId, i));
+      await c.query({ name: "raw-insert-many", text: INSERT_MANY_SQL, values: insertManyParams(runs) });
+      rows += BATCH_SIZE;
+    }
+    return rows / ((performance.now() - started) / 1000);
+  });
 }
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {

@@ -52,6 +52,7 @@ export const csvImport = defineTask<CsvImportPayload, CsvImportOutput>({
 
     const batches: string[][][] = [];
     for (let i = 0; i < rows.length; i += batchSize) batches.push(rows.slice(i, i + batchSize));
+    ctx.logger.info(`Parsed ${payload.filename || "the CSV"}`, { rows: rows.length, columns: header.length });
 
     await ctx.metadata.replace({
       filename: payload.filename,
@@ -67,6 +68,7 @@ export const csvImport = defineTask<CsvImportPayload, CsvImportOutput>({
         tags: [`import:${ctx.run.friendlyId}`],
       })),
     );
+    ctx.logger.event("batch-triggered", { batches: batches.length, batchSize });
     const children = await ctx.waitForChildren();
 
     const outputs = children.map((child) => child.output as CsvBatchOutput | null);
@@ -78,6 +80,8 @@ export const csvImport = defineTask<CsvImportPayload, CsvImportOutput>({
       batches: batches.length,
       failedBatches: children.filter((child) => child.status !== "COMPLETED_SUCCESSFULLY").length,
     };
+    if (output.failedBatches > 0) ctx.logger.warn(`${output.failedBatches} batches failed`);
+    ctx.logger.info("Import finished", { processed: output.processed, invalid: output.invalid });
     await ctx.metadata.set("stage", "done");
     return output;
   },
@@ -90,10 +94,14 @@ export const csvImportBatch = defineTask<CsvBatchPayload, CsvBatchOutput>({
     const emailColumn = payload.header.findIndex((name) => name.trim().toLowerCase() === "email");
     const invalidRows: number[] = [];
     let unreported = 0;
+    ctx.logger.info(`Validating rows ${payload.firstRow}–${payload.firstRow + payload.rows.length - 1}`);
     for (const [offset, row] of payload.rows.entries()) {
       await ctx.sleep(payload.rowDelayMs);
       const email = emailColumn >= 0 ? (row[emailColumn] ?? "") : "";
-      if (emailColumn >= 0 && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) invalidRows.push(payload.firstRow + offset);
+      if (emailColumn >= 0 && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+        invalidRows.push(payload.firstRow + offset);
+        ctx.logger.warn(`Row ${payload.firstRow + offset}: invalid email`, { email });
+      }
       unreported++;
       if (unreported >= REPORT_EVERY) {
         await ctx.metadata.parent.increment("processed", unreported);
@@ -101,6 +109,7 @@ export const csvImportBatch = defineTask<CsvBatchPayload, CsvBatchOutput>({
       }
     }
     if (unreported > 0) await ctx.metadata.parent.increment("processed", unreported);
+    ctx.logger.info("Batch done", { processed: payload.rows.length, invalid: invalidRows.length });
     return { processed: payload.rows.length, invalid: invalidRows.length, invalidRows };
   },
 });

@@ -5,8 +5,12 @@ export const helloWorld = defineTask<{ name?: string; fail?: boolean; delayMs?: 
   id: "hello-world",
   description: 'Waits briefly, then greets. Pass {"fail": true} to see a failed run.',
   async run(payload, ctx) {
-    await ctx.sleep(Math.min(payload?.delayMs ?? 500, 10_000));
+    const delayMs = Math.min(payload?.delayMs ?? 500, 10_000);
+    ctx.logger.info("Waiting before greeting", { delayMs });
+    await ctx.sleep(delayMs);
     if (payload?.fail) throw new Error(`hello-world was asked to fail (name: ${payload.name ?? "anonymous"})`);
-    return { greeting: `Hello, ${payload?.name ?? "world"}!` };
+    const greeting = `Hello, ${payload?.name ?? "world"}!`;
+    ctx.logger.info(greeting);
+    return { greeting };
   },
 });

@@ -46,6 +46,7 @@ export const llmDemo = defineTask<LlmDemoPayload, LlmDemoOutput>({
     let text = "";
     let tokens = 0;
     let sentences = 0;
+    ctx.logger.info("Answering", { tokensPerSecond: rate, tokenBudget: budget });
     await ctx.metadata.set("stage", "answering");
 
     async function* answer() {
@@ -58,11 +59,13 @@ export const llmDemo = defineTask<LlmDemoPayload, LlmDemoOutput>({
           yield token;
         }
         sentences++;
+        ctx.logger.debug(`Sentence ${sentences} streamed`, { tokens });
         await ctx.streams.append("sentences", { index: sentences, tokens: tokensOf(sentence).length, text: sentence });
       }
     }
 
     await ctx.streams.pipe("llm", answer());
+    ctx.logger.event("answered", { tokens, sentences });
     await ctx.metadata.set("stage", "done");
     return { tokens, sentences, text: text.trim() };
   },

@@ -12,6 +12,8 @@ export const EnvSchema = z.object({
   HOST: z.string().default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65535).default(3030),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** A request body not complete this long after its headers is a 408 (slow clients); stream writer bodies are exempt. */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),
   DATABASE_URL: z.string().url(),
   DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(20),
   REDIS_URL: z.string().url(),
@@ -49,6 +51,8 @@ export const EnvSchema = z.object({
   SESSION_SECRET: z.string().min(16).default("runfeed-dev-session-secret-change-me"),
   /** A session not used for this long ends (default 24 h). */
   SESSION_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(86_400_000),
+  /** Lifetime of the public tokens the dashboard's live views use; a refused one is renewed (default 15 min). */
+  DASHBOARD_REALTIME_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(900),
   /** A session ends this long after sign-in, however active (default 14 days). */
   SESSION_MAX_AGE_MS: z.coerce
     .number()

@@ -20,6 +20,7 @@ import { compileTrust, createClientResolver } from "../app/services/requestClien
 import { securityHeaders } from "../app/services/securityHeaders.server.js";
 import { createServices, type Services, type ServicesOptions } from "../app/services/services.server.js";
 import { matchHotRoute, serveHotRoute } from "./hotRoutes.js";
+import { applyRequestDeadline } from "./requestDeadline.js";
 
 export const APP_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUILD_ENTRY = `${APP_ROOT}/build/server/index.js`;
@@ -61,7 +62,8 @@ export async function createWebapp(env: WebappEnv, options: ServicesOptions = {}
   // Production serves the built bundle (`pnpm start` builds it when stale, devstack/builds.ts);
   // development and tests run Vite, with HMR under `pnpm dev` only. The server is created here so that
   // Vite can put its HMR websocket on it (same origin: the CSP's connect-src 'self').
-  const server = createServer();
+  // Node's request timeout would cut a stream writer's long POST; requestDeadline.ts replaces it.
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000 });
   let build: ServerBuild | (() => Promise<ServerBuild>);
   let closeVite = async () => {};
   if (env.NODE_ENV === "production") {
@@ -97,6 +99,7 @@ export async function createWebapp(env: WebappEnv, options: ServicesOptions = {}
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const hot = matchHotRoute(req);
+    if (!hot?.streamedBody || req.method !== "POST") applyRequestDeadline(req, res, env.HTTP_REQUEST_TIMEOUT_MS);
     if (!hot) return void app(req, res);
     // The bearer-token API routes read only `services`; the client is worked out if one ever asks.
     const context: AppLoadContext = {

@@ -8,3 +8,4 @@ export * from "./metadata-operations.js";
 export * from "./api-schemas.js";
 export * from "./realtime-streams.js";
 export * from "./env.js";
+export * from "./run-logs.js";

@@ -142,3 +142,56 @@ describe("protocol values are spelled only in packages/core", () => {
     ).toEqual([]);
   });
 });
+
+/** Every module a source text imports, re-exports or loads (static and dynamic imports, require). */
+export function importedModules(file: string, text: string): string[] {
+  const kind = file.endsWith("x") ? ts.ScriptKind.TSX : ts.ScriptKind.TS;
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, kind);
+  const found: string[] = [];
+  const visit = (node: ts.Node) => {
+    if (ts.isStringLiteralLike(node) && (isModuleSpecifier(node) || isImportCall(node))) found.push(node.text);
+    node.forEachChild(visit);
+  };
+  visit(source);
+  return found;
+}
+
+describe("the dashboard rides the product's own client", () => {
+  const DASHBOARD = "apps/webapp/app";
+  const ELECTRIC_CLIENT = /^@electric-sql\/client(\/|$)/;
+
+  it("the import reader sees static, type-only, dynamic and re-exported imports", () => {
+    const text = [
+      `import { ShapeStream } from "@electric-sql/client";`,
+      `import type { Row } from "@electric-sql/client/types";`,
+      `export { FetchError } from "@electric-sql/client";`,
+      `const m = await import("@electric-sql/client");`,
+      `const s = "@electric-sql/client";`,
+    ].join("\n");
+    expect(importedModules("fixture.ts", text).filter((m) => ELECTRIC_CLIENT.test(m))).toHaveLength(4);
+  });
+
+  it("nothing under apps/webapp/app imports @electric-sql/client, nor does the webapp depend on it", () => {
+    const files = sourceFiles(path.join(ROOT, DASHBOARD)).map((f) => path.relative(ROOT, f).split(path.sep).join("/"));
+    expect(files.length).toBeGreaterThan(20);
+    const offending = files.filter((f) =>
+      importedModules(f, readFileSync(path.join(ROOT, f), "utf8")).some((m) => ELECTRIC_CLIENT.test(m)),
+    );
+    expect(offending, "use @runfeed/react-hooks or @runfeed/sdk").toEqual([]);
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, "apps/webapp/package.json"), "utf8")) as Record<
+      string,
+      Record<string, string> | undefined
+    >;
+    expect(manifest.dependencies?.["@electric-sql/client"]).toBeUndefined();
+    expect(manifest.devDependencies?.["@electric-sql/client"]).toBeUndefined();
+  });
+
+  it("the dashboard's live views import @runfeed/react-hooks", () => {
+    const routes = sourceFiles(path.join(ROOT, DASHBOARD, "routes")).filter((f) =>
+      /\.runs\.(_index|\$runParam)\.tsx$/.test(f),
+    );
+    expect(routes).toHaveLength(2);
+    for (const route of routes)
+      expect(importedModules(route, readFileSync(route, "utf8")), route).toContain("@runfeed/react-hooks");
+  });
+});

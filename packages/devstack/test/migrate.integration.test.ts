@@ -25,7 +25,9 @@ describe("migrations", () => {
       const published = await client.query(
         `SELECT tablename FROM pg_publication_tables WHERE pubname = 'electric_publication_default'`,
       );
-      expect(published.rows.map((r) => r.tablename)).toEqual(["TaskRun"]);
+      expect(published.rows.map((r) => r.tablename).sort()).toEqual(["TaskRun", "TaskRunLog"]);
+      const logIdentity = await client.query(`SELECT relreplident FROM pg_class WHERE relname = 'TaskRunLog'`);
+      expect(logIdentity.rows[0].relreplident).toBe("f");
       const columns = await client.query(
         `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'TaskRun' AND column_name IN ('createdAt','runTags','error')`,
       );
@@ -67,6 +69,44 @@ describe("migrations", () => {
       expect(read.status).toBe("PENDING");
       expect(read.id).toBe(run.id);
     } finally {
+      await prisma.$disconnect();
+    }
+  });
+
+  it("give TaskRunLog a Prisma round trip, a per-item key that refuses duplicates and checked kinds and levels", async () => {
+    const prisma = createPrismaClient(db.url);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const time = new Date("2026-12-06T10:00:00.123Z");
+      await prisma.taskRunLog.create({
+        data: { id: "p0:1-0:0", runId: "r1", runtimeEnvironmentId: "e1", message: "hello", time },
+      });
+      const read = await prisma.taskRunLog.findUniqueOrThrow({ where: { id: "p0:1-0:0" } });
+      expect(read).toMatchObject({ kind: "log", level: "info", attributes: {}, seq: 0, time });
+      // The drain's re-apply after a crash between COMMIT and XACK: the same key inserts nothing.
+      const again = await client.query(
+        `INSERT INTO "TaskRunLog" ("id","runId","runtimeEnvironmentId","message","time") VALUES ($1,'r1','e1','dup',now())
+         ON CONFLICT ("id") DO NOTHING`,
+        ["p0:1-0:0"],
+      );
+      expect(again.rowCount).toBe(0);
+      await expect(
+        client.query(
+          `INSERT INTO "TaskRunLog" ("id","runId","runtimeEnvironmentId","level","message","time") VALUES ('x','r1','e1','fatal','m',now())`,
+        ),
+      ).rejects.toThrow(/TaskRunLog_level_check/);
+      await expect(
+        client.query(
+          `INSERT INTO "TaskRunLog" ("id","runId","runtimeEnvironmentId","kind","message","time") VALUES ('y','r1','e1','span','m',now())`,
+        ),
+      ).rejects.toThrow(/TaskRunLog_kind_check/);
+      const index = await client.query(
+        `SELECT indexdef FROM pg_indexes WHERE indexname = 'TaskRunLog_runId_time_seq_idx'`,
+      );
+      expect(index.rows[0].indexdef).toContain(`("runId", "time", seq)`);
+    } finally {
+      await client.end();
       await prisma.$disconnect();
     }
   });

@@ -2,15 +2,18 @@
  * An external store (for useSyncExternalStore) over one SDK subscription. It has no protocol logic:
  * it opens the subscription when the first React listener attaches, closes it when the last one
  * leaves (unmount), never reopens after the feed ended (a finished run, an error, or stop()), and
- * keeps an immutable snapshot of the runs seen, by id, in first-seen order.
+ * keeps an immutable snapshot of the runs seen, by id, in first-seen order (or, with `limit`, the newest
+ * `limit` runs, newest first) and of the subscription's connection state.
  */
-import type { RealtimeRun, RunSubscription } from "@runfeed/sdk";
+import { RecentRuns, type ConnectionState, type RealtimeRun, type RunSubscription } from "@runfeed/sdk";
 
 export interface FeedSnapshot<TRun extends RealtimeRun<any, any, any>> {
   readonly runs: readonly TRun[];
   readonly error: Error | undefined;
   /** The feed ended: the run finished, it failed, or stop() was called. */
   readonly ended: boolean;
+  /** The subscription's state: connecting, live, reconnecting, refused, completed, unsubscribed, errored. */
+  readonly connection: ConnectionState;
 }
 
 export interface FeedStoreOptions<TRun extends RealtimeRun<any, any, any>> {
@@ -18,9 +21,11 @@ export interface FeedStoreOptions<TRun extends RealtimeRun<any, any, any>> {
   open: () => RunSubscription<TRun>;
   /** Called once, the first time a run with finishedAt is seen. */
   onComplete?: (run: TRun) => void;
+  /** Keep only the newest `limit` runs, newest first (a run table), instead of every run in first-seen order. */
+  limit?: number;
 }
 
-const EMPTY = Object.freeze({ runs: Object.freeze([]), error: undefined, ended: false });
+const EMPTY = Object.freeze({ runs: Object.freeze([]), error: undefined, ended: false, connection: "connecting" });
 
 export class FeedStore<TRun extends RealtimeRun<any, any, any> = RealtimeRun> {
   #snapshot: FeedSnapshot<TRun> = EMPTY as FeedSnapshot<TRun>;
@@ -28,9 +33,11 @@ export class FeedStore<TRun extends RealtimeRun<any, any, any> = RealtimeRun> {
   readonly #options: FeedStoreOptions<TRun>;
   #subscription: RunSubscription<TRun> | undefined;
   #completeCalled = false;
+  readonly #recent: RecentRuns<TRun> | undefined;
 
   constructor(options: FeedStoreOptions<TRun>) {
     this.#options = options;
+    this.#recent = options.limit === undefined ? undefined : new RecentRuns<TRun>({ limit: options.limit });
   }
 
   readonly getSnapshot = (): FeedSnapshot<TRun> => this.#snapshot;
@@ -48,7 +55,7 @@ export class FeedStore<TRun extends RealtimeRun<any, any, any> = RealtimeRun> {
   /** Ends the feed for good; the last runs stay in the snapshot. */
   readonly stop = (): void => {
     this.#close();
-    this.#set({ ended: true });
+    this.#set({ ended: true, connection: "unsubscribed" });
   };
 
   #open() {
@@ -57,11 +64,16 @@ export class FeedStore<TRun extends RealtimeRun<any, any, any> = RealtimeRun> {
     try {
       subscription = this.#options.open();
     } catch (error) {
-      this.#set({ error: error as Error, ended: true });
+      this.#set({ error: error as Error, ended: true, connection: "errored" });
       return;
     }
     this.#subscription = subscription;
+    this.#set({ connection: subscription.state.kind });
     subscription.subscribe({
+      state: (state) => {
+        // An unmount's unsubscribe is not shown: a remount reopens.
+        if (this.#subscription === subscription) this.#set({ connection: state.kind });
+      },
       next: (run) => this.#onRun(run),
       error: (error) => {
         if (this.#subscription !== subscription) return;
@@ -84,10 +96,14 @@ export class FeedStore<TRun extends RealtimeRun<any, any, any> = RealtimeRun> {
   }
 
   #onRun(run: TRun) {
-    const runs = this.#snapshot.runs;
-    const index = runs.findIndex((r) => r.id === run.id);
-    const next = index === -1 ? [...runs, run] : runs.map((r, i) => (i === index ? run : r));
-    this.#set({ runs: next });
+    const recent = this.#recent;
+    if (recent) {
+      if (recent.apply(run)) this.#set({ runs: recent.runs });
+    } else {
+      const runs = this.#snapshot.runs;
+      const index = runs.findIndex((r) => r.id === run.id);
+      this.#set({ runs: index === -1 ? [...runs, run] : runs.map((r, i) => (i === index ? run : r)) });
+    }
     if (run.finishedAt && !this.#completeCalled) {
       this.#completeCalled = true;
       this.#options.onComplete?.(run);

@@ -4,13 +4,17 @@
  */
 import { createContext, useContext, useEffect, useRef, useSyncExternalStore, type ReactNode } from "react";
 import {
+  DEFAULT_RECENT_RUNS_LIMIT,
+  mergeRunLogLines,
   runs as sdkRuns,
   streams as sdkStreams,
   type RealtimeRun,
+  type RunLogLine,
   type RunSubscription,
   type RunWithStreamsPart,
   type SkipColumnsOption,
   type StreamPart,
+  type TokenRefusedHandler,
 } from "@runfeed/sdk";
 import { FeedStore } from "./feed-store.js";
 import { IterableStore } from "./iterable-store.js";
@@ -38,6 +42,11 @@ export interface UseRealtimeOptions extends RealtimeConfig {
   /** Subscribe only when true (default true). Useful while a token is being fetched. */
   enabled?: boolean;
   skipColumns?: SkipColumnsOption;
+  /**
+   * Returns a fresh token when the server refuses the current one (401: expired, key rolled); the
+   * feed resumes where it was, without resending runs. Its identity may change between renders.
+   */
+  onTokenRefused?: TokenRefusedHandler;
 }
 
 export interface UseRealtimeRunOptions<TRun extends RealtimeRun<any, any, any> = RealtimeRun>
@@ -53,27 +62,52 @@ export interface UseRealtimeRunsWithTagOptions extends UseRealtimeOptions {
   createdAt?: string;
 }
 
+export interface UseRealtimeRunsOptions extends UseRealtimeOptions {
+  /** Only runs created within this window, e.g. "15m", "1h" (server default and cap 24h). */
+  createdAt?: string;
+  /** Only runs carrying all of these tags (default: every run of the environment). */
+  tags?: string | readonly string[];
+  /** How many runs to keep, newest first (default 100). */
+  limit?: number;
+}
+
+interface FeedConfig {
+  baseURL?: string;
+  accessToken?: string;
+  onTokenRefused?: TokenRefusedHandler;
+}
+
 function useFeed<TRun extends RealtimeRun<any, any, any>>(
   key: unknown[] | undefined,
-  open: (config: { baseURL?: string; accessToken?: string }) => RunSubscription<TRun>,
+  open: (config: FeedConfig) => RunSubscription<TRun>,
   options: UseRealtimeOptions,
   onComplete?: (run: TRun) => void,
+  limit?: number,
 ) {
   const context = useContext(RealtimeContext);
   const baseURL = options.baseURL ?? context.baseURL;
   const accessToken = options.accessToken ?? context.accessToken;
   const onCompleteRef = useRef(onComplete);
+  const onTokenRefusedRef = useRef(options.onTokenRefused);
   useEffect(() => {
     onCompleteRef.current = onComplete;
+    onTokenRefusedRef.current = options.onTokenRefused;
   });
+  const renews = options.onTokenRefused !== undefined;
 
   const enabled = key !== undefined && (options.enabled ?? true);
-  const storeKey = enabled ? JSON.stringify([baseURL, accessToken, ...key]) : "disabled";
+  const storeKey = enabled ? JSON.stringify([baseURL, accessToken, renews, limit, ...key]) : "disabled";
   const ref = useRef<{ key: string; store: FeedStore<TRun> }>();
   if (!ref.current || ref.current.key !== storeKey) {
     const store = new FeedStore<TRun>({
-      open: () => open({ baseURL, accessToken }),
+      open: () =>
+        open({
+          baseURL,
+          accessToken,
+          onTokenRefused: renews ? (error) => onTokenRefusedRef.current?.(error) : undefined,
+        }),
       onComplete: (run) => onCompleteRef.current?.(run),
+      limit,
     });
     if (!enabled) store.stop();
     ref.current = { key: storeKey, store };
@@ -105,7 +139,7 @@ export function useRealtimeRun<TRun extends RealtimeRun<any, any, any> = Realtim
     options,
     options.onComplete,
   );
-  return { run: snapshot.runs[0] as TRun | undefined, error: snapshot.error, stop };
+  return { run: snapshot.runs[0] as TRun | undefined, error: snapshot.error, connection: snapshot.connection, stop };
 }
 
 /** Watches every run carrying all of `tags`. */
@@ -124,7 +158,39 @@ export function useRealtimeRunsWithTag<TRun extends RealtimeRun<any, any, any> =
       }),
     options,
   );
-  return { runs: snapshot.runs as TRun[], error: snapshot.error, stop };
+  return { runs: snapshot.runs as TRun[], error: snapshot.error, connection: snapshot.connection, stop };
+}
+
+/**
+ * Watches every run of the environment the token belongs to (or of `tags`), created within
+ * `createdAt`: the newest `limit` runs, newest first, each replaced as it changes. The token must
+ * read all runs (`read:runs`). `connection` says whether the table is live.
+ *
+ * @example
+ * ```tsx
+ * const { runs, connection } = useRealtimeRuns({ accessToken, baseURL, createdAt: "1h", limit: 50,
+ *   onTokenRefused: () => fetch("/token").then((r) => r.text()) });
+ * return <RunTable runs={runs} live={connection === "live"} />;
+ * ```
+ */
+export function useRealtimeRuns<TRun extends RealtimeRun<any, any, any> = RealtimeRun>(
+  options: UseRealtimeRunsOptions = {},
+) {
+  const tags = typeof options.tags === "string" ? [options.tags] : [...(options.tags ?? [])];
+  const { snapshot, stop } = useFeed<TRun>(
+    ["runs", tags.join(","), options.createdAt, skipKey(options.skipColumns)],
+    (config) =>
+      sdkRuns.subscribeToRuns<TRun>({
+        ...config,
+        tags,
+        createdAt: options.createdAt,
+        skipColumns: options.skipColumns,
+      }),
+    options,
+    undefined,
+    options.limit ?? DEFAULT_RECENT_RUNS_LIMIT,
+  );
+  return { runs: snapshot.runs as TRun[], error: snapshot.error, connection: snapshot.connection, stop };
 }
 
 /** Watches every run of a batch, including runs created after subscribing. */
@@ -137,7 +203,7 @@ export function useRealtimeBatch<TRun extends RealtimeRun<any, any, any> = Realt
     (config) => sdkRuns.subscribeToBatch<TRun>(batchId!, { ...config, skipColumns: options.skipColumns }),
     options,
   );
-  return { runs: snapshot.runs as TRun[], error: snapshot.error, stop };
+  return { runs: snapshot.runs as TRun[], error: snapshot.error, connection: snapshot.connection, stop };
 }
 
 export interface UseRealtimeStreamOptions extends RealtimeConfig {
@@ -271,4 +337,46 @@ export function useRealtimeRunWithStreams<
       }),
   );
   return { run: snapshot.value.run, streams: snapshot.value.streams, error: snapshot.error, stop };
+}
+
+export interface UseRunLogsOptions extends RealtimeConfig {
+  /** Subscribe only when true (default true). */
+  enabled?: boolean;
+  /** Keep only the last `maxLines` lines (chatty runs). */
+  maxLines?: number;
+  /** Render at most once per this many ms (default 16). */
+  throttleInMs?: number;
+}
+
+/**
+ * A run's log lines and events, live: every stored line first, then each new one, in order (time, then
+ * the writer's sequence). Needs read on the run (the same token as `useRealtimeRun`).
+ *
+ * @example
+ * ```tsx
+ * const { lines, error } = useRunLogs(runId, { accessToken, baseURL });
+ * return <ul>{lines.map((l) => <li key={l.id}>{l.level} {l.message}</li>)}</ul>;
+ * ```
+ */
+export function useRunLogs(runId: string | undefined, options: UseRunLogsOptions = {}) {
+  const context = useContext(RealtimeContext);
+  const baseURL = options.baseURL ?? context.baseURL;
+  const accessToken = options.accessToken ?? context.accessToken;
+  const enabled = runId !== undefined && (options.enabled ?? true);
+  const { snapshot, stop } = useIterableStore<readonly RunLogLine[], RunLogLine>(
+    enabled ? JSON.stringify([baseURL, accessToken, runId]) : undefined,
+    () =>
+      new IterableStore<readonly RunLogLine[], RunLogLine>({
+        initial: [],
+        throttleMs: options.throttleInMs,
+        // A restart reads the shape from the beginning again; the merge drops lines already held.
+        open: (_current, signal) => sdkRuns.subscribeToLogs(runId!, { baseURL, accessToken, signal }),
+        fold: (value, items) => {
+          const lines = mergeRunLogLines(value, items);
+          const max = options.maxLines;
+          return max !== undefined && lines.length > max ? lines.slice(lines.length - max) : lines;
+        },
+      }),
+  );
+  return { lines: snapshot.value as RunLogLine[], error: snapshot.error, stop };
 }

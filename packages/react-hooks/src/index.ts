@@ -3,15 +3,27 @@ export {
   RunfeedProvider,
   useRealtimeRun,
   useRealtimeRunsWithTag,
+  useRealtimeRuns,
   useRealtimeBatch,
   useRealtimeStream,
   useRealtimeRunWithStreams,
+  useRunLogs,
+  type UseRunLogsOptions,
   type UseRealtimeStreamOptions,
   type RealtimeConfig,
   type UseRealtimeOptions,
   type UseRealtimeRunOptions,
   type UseRealtimeRunsWithTagOptions,
+  type UseRealtimeRunsOptions,
 } from "./hooks.js";
 export { FeedStore, type FeedSnapshot, type FeedStoreOptions } from "./feed-store.js";
 export { IterableStore, type IterableSnapshot, type IterableStoreOptions } from "./iterable-store.js";
-export type { RealtimeRun, RunStatus, SkipColumnsOption } from "@runfeed/sdk";
+export type {
+  ConnectionState,
+  RealtimeRun,
+  RunLogLine,
+  RunStatus,
+  SkipColumnsOption,
+  TokenRefusedHandler,
+} from "@runfeed/sdk";
+export { mergeRunLogLines } from "@runfeed/sdk";

@@ -100,4 +100,58 @@ describe("FeedStore", () => {
     expect(noToken.getSnapshot().error).toBeInstanceOf(ConfigurationError);
     expect(feed.requests).toHaveLength(1);
   });
+
+  feedTest(
+    "with a limit keeps the newest runs, newest first, as they change (the environment-wide feed)",
+    async ({ feed }) => {
+      feed.snapshot = [
+        wireRun({ id: "a", friendlyId: "run_a", createdAt: "2026-06-06T10:00:01.000" }),
+        wireRun({ id: "b", friendlyId: "run_b", createdAt: "2026-06-06T10:00:03.000" }),
+        wireRun({ id: "c", friendlyId: "run_c", createdAt: "2026-06-06T10:00:02.000" }),
+      ];
+      const store = new FeedStore({
+        open: () => runs.subscribeToRuns({ baseURL: feed.baseURL, accessToken: "t" }),
+        limit: 2,
+      });
+      const ids = () => store.getSnapshot().runs.map((r) => `${r.id}:${r.status}`);
+      const detach = store.subscribe(() => {});
+      await vi.waitFor(() => expect(ids()).toEqual(["run_b:QUEUED", "run_c:QUEUED"]));
+      feed.push([
+        wireRun({ id: "d", friendlyId: "run_d", createdAt: "2026-06-06T10:00:04.000" }),
+        wireRun({ id: "c", friendlyId: "run_c", createdAt: "2026-06-06T10:00:02.000", status: "EXECUTING" }),
+      ]);
+      await vi.waitFor(() => expect(ids()).toEqual(["run_d:QUEUED", "run_b:QUEUED"]));
+      expect(feed.requests[0]!.url.searchParams.has("tags")).toBe(false);
+      detach();
+    },
+  );
+
+  feedTest(
+    "shows the connection state, and keeps the runs across a refused token that is renewed",
+    async ({ feed }) => {
+      feed.snapshot = [wireRun()];
+      const connections: string[] = [];
+      let renewals = 0;
+      const store = new FeedStore({
+        open: openRun(feed, { onTokenRefused: async () => `renewed-${++renewals}` }),
+      });
+      expect(store.getSnapshot().connection).toBe("connecting");
+      const detach = store.subscribe(() => {
+        const { connection } = store.getSnapshot();
+        if (connections.at(-1) !== connection) connections.push(connection);
+      });
+      await vi.waitFor(() => expect(feed.pendingLive()).toBe(1));
+      feed.failNext(401, { error: "Token expired" });
+      feed.push([wireRun({ status: "EXECUTING" })]);
+      await vi.waitFor(() => expect(feed.pendingLive()).toBe(1));
+      feed.push([wireRun({ status: "COMPLETED_SUCCESSFULLY", completedAt: "2026-06-06T10:00:02.000" })]);
+      await vi.waitFor(() => expect(store.getSnapshot().ended).toBe(true));
+      expect(connections).toEqual(["connecting", "live", "refused", "reconnecting", "live", "completed"]);
+      expect(renewals).toBe(1);
+      expect(feed.requests.at(-1)!.authorization).toBe("Bearer renewed-1");
+      expect(store.getSnapshot().runs.map((r) => r.status)).toEqual(["COMPLETED"]);
+      expect(store.getSnapshot().error).toBeUndefined();
+      detach();
+    },
+  );
 });

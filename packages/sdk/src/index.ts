@@ -4,7 +4,8 @@
  */
 import { createPublicToken } from "./auth.js";
 import { flushAll, forRun } from "./metadata.js";
-import { subscribeToBatch, subscribeToRun, subscribeToRunsWithTag } from "./realtime.js";
+import { readLogs, subscribeToLogs } from "./logs.js";
+import { subscribeToBatch, subscribeToRun, subscribeToRuns, subscribeToRunsWithTag } from "./realtime.js";
 import { batchTrigger, cancel, retrieve, trigger } from "./tasks.js";
 import { append, appendText, input, pipe, read } from "./streams.js";
 
@@ -12,7 +13,16 @@ export { configure, getConfig, type ClientConfig, type RequestOptions } from "./
 
 export const tasks = { trigger };
 export const batch = { trigger: batchTrigger };
-export const runs = { retrieve, cancel, subscribeToRun, subscribeToRunsWithTag, subscribeToBatch };
+export const runs = {
+  retrieve,
+  cancel,
+  subscribeToRun,
+  subscribeToRuns,
+  subscribeToRunsWithTag,
+  subscribeToBatch,
+  readLogs,
+  subscribeToLogs,
+};
 export const auth = { createPublicToken };
 export const metadata = { forRun, flush: flushAll };
 export const streams = { pipe, append, appendText, read, input };
@@ -27,8 +37,11 @@ export {
   type SkipColumnsOption,
   type SubscribeOptions,
   type SubscribeToRunOptions,
+  type SubscribeToRunsOptions,
   type SubscribeToRunsWithTagOptions,
 } from "./realtime.js";
+export type { TokenRefusedHandler } from "./token.js";
+export { RecentRuns, DEFAULT_RECENT_RUNS_LIMIT, newestFirst, type RecentRunsOptions } from "./recent-runs.js";
 export { RunSubscription, type SubscriptionObserver, type RunWithStreamsPart } from "./subscription.js";
 export {
   StreamSubscription,
@@ -46,7 +59,17 @@ export {
   type StreamWriteOptions,
   type TaskRunContext,
 } from "./streams.js";
-export type { SubscriptionState } from "./subscription-state.js";
+export {
+  RunLogSubscription,
+  RunLogFold,
+  mergeRunLogLines,
+  toRunLogLine,
+  type RunLogLine,
+  type RunLogKind,
+  type RunLogLevel,
+  type RunLogsOptions,
+} from "./logs.js";
+export type { SubscriptionState, ConnectionState } from "./subscription-state.js";
 export { toRealtimeRun, type RealtimeRun, type RunStatus, type RunError, type RawRunRow } from "./run.js";
 export {
   RunfeedError,
@@ -69,6 +92,7 @@ export {
   defineTask,
   type TaskDefinition,
   type TaskContext,
+  type TaskLogger,
   type TaskRunInfo,
   type TaskStreams,
   type MetadataApi,

@@ -6,7 +6,8 @@
  * drives the lifecycle (subscription-state.ts). See SPEC.md for the invariants.
  */
 import { FetchError, ShapeStream, type Message, type Row } from "@electric-sql/client";
-import { ApiError, ConnectionError, MissingRealtimeHeadersError, RunfeedError } from "./errors.js";
+import { AUTHORIZATION_HEADER, bearer } from "@runfeed/core";
+import { ApiError, AuthenticationError, ConnectionError, MissingRealtimeHeadersError, RunfeedError } from "./errors.js";
 import { RunRowFold, type FoldMessage } from "./fold.js";
 import { toRealtimeRun, type RealtimeRun } from "./run.js";
 import {
@@ -16,6 +17,7 @@ import {
   type SubscriptionEvent,
   type SubscriptionState,
 } from "./subscription-state.js";
+import type { TokenRefusedHandler } from "./token.js";
 import type { FetchFn } from "./fetch.js";
 import type { StreamSubscription } from "./stream-subscription.js";
 
@@ -23,18 +25,25 @@ export interface SubscriptionObserver<T> {
   next?(value: T): void;
   error?(error: Error): void;
   complete?(): void;
+  /** Every change of the subscription's `state` (connecting, live, reconnecting, refused, and the end). */
+  state?(state: SubscriptionState): void;
 }
 
 export interface RunSubscriptionOptions {
   /** The full feed URL, including the feed's own query parameters. */
   url: string;
+  /** Sent as `Authorization: Bearer …`; replaced by what `onTokenRefused` returns. */
+  accessToken: string;
+  /** Every other request header. */
   headers: Record<string, string>;
+  /** Hands over a fresh token after a 401; the feed then resumes from its last offset. */
+  onTokenRefused?: TokenRefusedHandler;
   /** End after emitting a run whose finishedAt is set (single-run feeds). */
   stopOnCompletion: boolean;
   signal?: AbortSignal;
   fetch?: FetchFn;
   /** Opens one of the run's realtime streams (for `withStreams()`), with the same server and token. */
-  openStream?: (runId: string, key: string, signal: AbortSignal) => StreamSubscription<unknown>;
+  openStream?: (runId: string, key: string, signal: AbortSignal, accessToken: string) => StreamSubscription<unknown>;
 }
 
 /** What `withStreams()` yields: the run as it changes, and each chunk of each of its streams. */
@@ -51,6 +60,8 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
   readonly #stopOnCompletion: boolean;
   readonly #url: string;
   readonly #openStream: RunSubscriptionOptions["openStream"];
+  readonly #onTokenRefused: TokenRefusedHandler | undefined;
+  #accessToken: string;
   /** Notices produced before anyone listened; replayed to the first observer (S5). */
   #backlog: Notice<TRun>[] | undefined = [];
   #terminal: Notice<TRun> | undefined;
@@ -61,6 +72,8 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
     this.#stopOnCompletion = options.stopOnCompletion;
     this.#url = options.url;
     this.#openStream = options.openStream;
+    this.#accessToken = options.accessToken;
+    this.#onTokenRefused = options.onTokenRefused;
     const callerSignal = options.signal;
     if (callerSignal) {
       if (callerSignal.aborted) {
@@ -71,16 +84,32 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
       callerSignal.addEventListener("abort", onAbort, { once: true });
       this.#detachCallerSignal = () => callerSignal.removeEventListener("abort", onAbort);
     }
-    const stream = new ShapeStream<Row>({
+    const baseFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    const stream: ShapeStream<Row> = new ShapeStream<Row>({
       url: options.url,
-      headers: options.headers,
+      // Read on every request, so a renewed token is used from the next one on.
+      headers: { ...options.headers, [AUTHORIZATION_HEADER]: () => bearer(this.#accessToken) },
       signal: this.#controller.signal,
-      fetchClient: options.fetch,
-      // Any error reaching here is terminal (4xx other than 429, missing headers): surface it, stop.
-      onError: (error) => {
-        this.#fail(toSubscriptionError(error, this.#url));
-        return undefined;
+      // Electric warns once per page served over http about HTTP/1.1's six connections per origin; a
+      // page holds a few feeds, and the warning would reach every app's console (a dashboard's too).
+      warnOnHttp: false,
+      // Sees every attempt of Electric's retry loop, so the state can say "reconnecting" (S7).
+      fetchClient: async (input, init) => {
+        try {
+          const response = await baseFetch(input, init);
+          if (response.ok) this.#dispatch({ type: "responded", upToDate: stream.isUpToDate });
+          else if (response.status >= 500 || response.status === 429)
+            this.#dispatch({ type: "retrying", error: ApiError.fromStatus(response.status, this.#url, undefined) });
+          return response;
+        } catch (error) {
+          if (!init?.signal?.aborted)
+            this.#dispatch({ type: "retrying", error: toSubscriptionError(error, this.#url) });
+          throw error;
+        }
       },
+      // Any error reaching here is terminal (4xx other than 429, missing headers) unless it is a 401 and
+      // the caller can renew the token: then retry from the same offset and handle (S8).
+      onError: (error) => this.#onError(toSubscriptionError(error, this.#url)),
     });
     stream.subscribe(
       (messages) => this.#onMessages(messages),
@@ -88,7 +117,12 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
     );
   }
 
-  /** The lifecycle state: connecting, live, completed, unsubscribed or errored. */
+  /** The token in use: the one given, or the last one `onTokenRefused` returned. */
+  get accessToken(): string {
+    return this.#accessToken;
+  }
+
+  /** The lifecycle state: connecting, live, reconnecting, refused, completed, unsubscribed or errored. */
   get state(): SubscriptionState {
     return this.#state;
   }
@@ -173,7 +207,7 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
         const notify = () => wake?.();
         const read = (runId: string, key: string) => {
           reading++;
-          const subscription = open(runId, key, streams.signal);
+          const subscription = open(runId, key, streams.signal, this.#accessToken);
           void (async () => {
             for await (const chunk of subscription) {
               queue.push({ type: key, chunk, run: latest } as Part);
@@ -258,6 +292,30 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
     }
   }
 
+  async #onError(error: Error): Promise<{} | undefined> {
+    const renew = this.#onTokenRefused;
+    if (!(error instanceof AuthenticationError) || !renew || isTerminal(this.#state)) {
+      this.#fail(error);
+      return undefined;
+    }
+    this.#dispatch({ type: "refused", error });
+    let token: string | undefined;
+    try {
+      token = await renew(error);
+    } catch (cause) {
+      this.#fail(cause instanceof Error ? cause : new RunfeedError(String(cause)));
+      return undefined;
+    }
+    if (isTerminal(this.#state)) return undefined;
+    if (!token) {
+      this.#fail(error);
+      return undefined;
+    }
+    this.#accessToken = token;
+    this.#dispatch({ type: "token-renewed" });
+    return {};
+  }
+
   #fail(error: Error): void {
     this.#dispatch({ type: "error", error });
   }
@@ -265,7 +323,9 @@ export class RunSubscription<TRun extends RealtimeRun<any, any, any> = RealtimeR
   #dispatch(event: SubscriptionEvent): void {
     const before = this.#state;
     this.#state = transition(before, event);
-    if (this.#state === before || !isTerminal(this.#state)) return;
+    if (this.#state === before) return;
+    for (const observer of [...this.#observers]) observer.state?.(this.#state);
+    if (!isTerminal(this.#state)) return;
     // Entering a terminal state: no request after this point (S3).
     this.#detachCallerSignal?.();
     this.#controller.abort();

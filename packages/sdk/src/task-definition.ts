@@ -50,6 +50,21 @@ export interface TaskStreams {
   };
 }
 
+/**
+ * The run's log (its "TaskRunLog" rows, shown live on the run page and read with `runs.subscribeToLogs`).
+ * Lines are stored in the background, all of them before the run's outcome is recorded.
+ */
+export interface TaskLogger {
+  trace(message: string, attributes?: Record<string, unknown>): void;
+  debug(message: string, attributes?: Record<string, unknown>): void;
+  log(message: string, attributes?: Record<string, unknown>): void;
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+  /** A named event of the run (kind `event`), e.g. "batch-triggered". */
+  event(name: string, attributes?: Record<string, unknown>): void;
+}
+
 export interface TaskContext {
   run: TaskRunInfo;
   /** Aborted when the worker shuts down; long tasks should stop promptly. */
@@ -68,6 +83,9 @@ export interface TaskContext {
   /** Abortable sleep. */
   sleep(ms: number): Promise<void>;
   streams: TaskStreams;
+  /** The run's own log, stored with the run (see TaskLogger). */
+  logger: TaskLogger;
+  /** A line in the worker's process log (not the run's). */
   log(message: string, fields?: Record<string, unknown>): void;
 }
 

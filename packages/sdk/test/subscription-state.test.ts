@@ -27,3 +27,26 @@ describe("subscription lifecycle transitions (SPEC.md S1–S2)", () => {
     }
   });
 });
+
+describe("connection states (SPEC.md S7–S8)", () => {
+  const error = new Error("503");
+  const live = transition(INITIAL_STATE, { type: "up-to-date" });
+
+  it("reconnecting after a failed request, back to live (or connecting) once a request is answered", () => {
+    const reconnecting = transition(live, { type: "retrying", error });
+    expect(reconnecting).toEqual({ kind: "reconnecting", error });
+    expect(transition(reconnecting, { type: "retrying", error: new Error("again") })).toBe(reconnecting);
+    expect(transition(reconnecting, { type: "responded", upToDate: true })).toEqual({ kind: "live" });
+    expect(transition(reconnecting, { type: "responded", upToDate: false })).toEqual({ kind: "connecting" });
+    expect(transition(live, { type: "responded", upToDate: true })).toBe(live);
+  });
+
+  it("refused until a token is renewed, then reconnecting; a retry does not hide the refusal", () => {
+    const refused = transition(live, { type: "refused", error });
+    expect(refused).toEqual({ kind: "refused", error });
+    expect(transition(refused, { type: "retrying", error: new Error("x") })).toBe(refused);
+    expect(transition(refused, { type: "token-renewed" })).toEqual({ kind: "reconnecting", error });
+    expect(transition(live, { type: "token-renewed" })).toBe(live);
+    expect(transition(refused, { type: "error", error })).toEqual({ kind: "errored", error });
+  });
+});

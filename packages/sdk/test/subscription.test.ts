@@ -1,6 +1,6 @@
 /**
  * Subscription lifecycle (SPEC.md S1–S6) against a real local HTTP server speaking the Electric
- * protocol (support/scripted-feed.ts): emission per change, self-ending on completion, unsubscribe and
+ * protocol (@runfeed/devstack/fixtures, scripted-feed.ts): emission per change, self-ending on completion, unsubscribe and
  * caller-signal aborts cancel the in-flight request, typed terminal errors, retry of transient ones.
  */
 import { describe, expect, vi } from "vitest";

@@ -1,7 +1,7 @@
 /** Small presentational pieces shared by the dashboard pages. */
 import { startTransition, useEffect, useState, type ReactNode } from "react";
 import type { PublicRunStatus } from "@runfeed/core";
-import { formatRelative, formatTimestamp, statusTone } from "./runs/runRow";
+import { formatRelative, formatTimestamp, statusTone } from "./runs/format";
 
 /**
  * A clock that ticks every `intervalMs` in the browser. It starts at `initial` (the loader's clock)

@@ -1,24 +1,25 @@
 /**
  * One run, live: status, timestamps, metadata (with a progress bar), output and error follow the
- * single-run realtime feed; the lists of relatives are refreshed when the run changes. A run that has
+ * single-run realtime feed (@runfeed/react-hooks `useRealtimeRun`), its log lines the run's log feed
+ * (RunLogs, `useRunLogs`); the lists of relatives are refreshed when the run changes. A run that has
  * not finished can be cancelled.
  */
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation, useParams, useRevalidator } from "@remix-run/react";
-import { useCallback, useEffect, useRef } from "react";
-import { isFinalRunStatus, publicStatusFromRunStatus } from "@runfeed/core";
+import { useEffect, useRef } from "react";
+import { useRealtimeRun } from "@runfeed/react-hooks";
+import type { RealtimeRun, RunError as RunErrorValue } from "@runfeed/sdk";
+import { RunLogs } from "../components/runs/RunLogs";
 import { RunStreams } from "../components/runs/RunStreams";
 import { RunsTable } from "../components/runs/RunsTable";
-import { useLiveRun } from "../components/runs/useLiveRuns";
+import { liveIndicatorState, useDashboardRealtime } from "../components/runs/useDashboardRealtime";
 import {
   formatCost,
   formatDuration,
   formatTimestamp,
   metadataProgress,
-  parseUtcTimestamp,
   runDurationMs,
-  type RunListItem,
-} from "../components/runs/runRow";
+} from "../components/runs/format";
 import {
   CodeBlock,
   CopyButton,
@@ -30,13 +31,13 @@ import {
   Tag,
   useNow,
 } from "../components/ui";
-import { dashboardRealtimeToken, getRunDetail, requireEnvironment } from "../services/dashboard.server";
+import { dashboardRealtimeToken, getRunDetail, requireEnvironment, type RunDetail } from "../services/dashboard.server";
 import { findRun } from "../services/runLookup.server";
 import { cancelRun } from "../services/runsActions.server";
 import { requireUser } from "../services/session.server";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: `${data?.detail.run.friendlyId ?? "Run"} · runfeed` },
+  { title: `${(data?.detail.run as { id?: string } | undefined)?.id ?? "Run"} · runfeed` },
 ];
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
@@ -47,7 +48,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const detail = await getRunDetail(services.prisma, environment.id, friendlyId).catch(() => {
     throw new Response(`No run ${friendlyId} in this environment.`, { status: 404 });
   });
-  return { detail, now: Date.now(), token: await dashboardRealtimeToken(environment, detail.run.friendlyId) };
+  return { detail, now: Date.now(), token: await dashboardRealtimeToken(services, environment, detail.run.id) };
 }
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
@@ -62,66 +63,54 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function RunPage() {
-  const { detail, token, now: loadedAt } = useLoaderData<typeof loader>();
+  const { token, now: loadedAt, ...data } = useLoaderData<typeof loader>();
+  // Single fetch keeps the runs' Dates (the inferred type says strings).
+  const detail = data.detail as unknown as RunDetail;
   const loaded = detail.run;
-  const refreshToken = useCallback(
-    () =>
-      fetch(
-        `/resources${window.location.pathname.replace(/\/runs\/[^/]+\/?$/, "")}/realtime-token?run=${loaded.friendlyId}`,
-      )
-        .then((r) => r.json() as Promise<{ token: string }>)
-        .then((b) => b.token),
-    [loaded.friendlyId],
-  );
-  const live = useLiveRun({ token, refreshToken, friendlyId: loaded.friendlyId });
+  const realtime = useDashboardRealtime(token, loaded.id);
+  // Follows the run after it finished too (metadata, a late output), as long as the page is open.
+  const live = useRealtimeRun(loaded.id, { ...realtime, stopOnCompletion: false });
   const now = useNow(1000, loadedAt);
   const params = useParams();
   const runsPath = `/orgs/${params.orgSlug}/projects/${params.projectSlug}/env/${params.envSlug}/runs`;
 
   // Newest of the loader's copy and the feed's copy.
-  const useLive = live.run !== undefined && live.run.updatedAt >= loaded.updatedAt;
-  const run: RunListItem = useLive ? live.run! : loaded;
-  const raw = useLive ? live.raw! : undefined;
-  const output = raw ? raw.output : loaded.output;
-  const error = raw ? raw.error : loaded.error;
-  const payload = raw && typeof raw.payload === "string" ? raw.payload : loaded.payload;
-  const status = publicStatusFromRunStatus(run.status);
-  const streamKeys =
-    raw && Array.isArray(raw.realtimeStreams) ? (raw.realtimeStreams as string[]) : loaded.realtimeStreams;
+  const run: RealtimeRun = live.run && live.run.updatedAt >= loaded.updatedAt ? live.run : loaded;
+  const status = run.status;
   const progress = metadataProgress(run.metadata);
 
   useRefreshRelatives(
-    run.updatedAt,
-    loaded.updatedAt,
+    run.updatedAt.getTime(),
+    loaded.updatedAt.getTime(),
     detail.children.length > 0 || run.taskIdentifier === "csv-import",
   );
 
   return (
     <section className="page">
       <nav className="breadcrumbs">
-        <Link to={runsPath}>Runs</Link> <span aria-hidden>/</span> <span className="mono">{run.friendlyId}</span>
+        <Link to={runsPath}>Runs</Link> <span aria-hidden>/</span> <span className="mono">{run.id}</span>
       </nav>
       <PageHeader
         title={
           <>
-            <span className="mono">{run.friendlyId}</span> <CopyButton value={run.friendlyId} label="Copy id" />
+            <span className="mono">{run.id}</span> <CopyButton value={run.id} label="Copy id" />
           </>
         }
         subtitle={
           <>
             <span className="task-name">{run.taskIdentifier}</span> · created{" "}
-            <RelativeTime ms={run.createdAt} now={now} />
+            <RelativeTime ms={run.createdAt.getTime()} now={now} />
           </>
         }
         actions={
           <>
-            {isFinalRunStatus(run.status) ? null : <CancelRunButton />}
-            <LiveIndicator state={live.state} />
+            {run.finishedAt ? null : <CancelRunButton />}
+            <LiveIndicator state={liveIndicatorState(live.connection)} />
           </>
         }
       />
 
-      <div className="run-summary card" data-run-id={run.friendlyId} data-status={status}>
+      <div className="run-summary card" data-run-id={run.id} data-status={status}>
         <div className="summary-item">
           <span className="label">Status</span>
           <span key={run.status} className="flash">
@@ -138,7 +127,7 @@ export default function RunPage() {
         </div>
         <div className="summary-item">
           <span className="label">Attempts</span>
-          <span className="mono">{loaded.attemptCount}</span>
+          <span className="mono">{detail.attemptCount}</span>
         </div>
         {progress !== undefined ? (
           <div className="summary-item summary-progress">
@@ -159,17 +148,13 @@ export default function RunPage() {
         <div className="card">
           <h2>Timeline</h2>
           <dl className="timeline">
-            <Timestamp label="Created" ms={run.createdAt} />
-            <Timestamp label="Queued" ms={raw ? parseUtcTimestamp(raw.queuedAt) : loaded.queuedAt} />
-            <Timestamp
-              label="Delayed until"
-              ms={raw ? parseUtcTimestamp(raw.delayUntil) : loaded.delayUntil}
-              hideEmpty
-            />
-            <Timestamp label="Started" ms={run.startedAt} />
-            <Timestamp label="Finished" ms={run.completedAt} />
-            <Timestamp label="Expired" ms={raw ? parseUtcTimestamp(raw.expiredAt) : loaded.expiredAt} hideEmpty />
-            <Timestamp label="Updated" ms={run.updatedAt} />
+            <Timestamp label="Created" at={run.createdAt} />
+            <Timestamp label="Queued" at={run.queuedAt} />
+            <Timestamp label="Delayed until" at={run.delayedUntil} hideEmpty />
+            <Timestamp label="Started" at={run.startedAt} />
+            <Timestamp label="Finished" at={run.finishedAt} />
+            <Timestamp label="Expired" at={run.expiredAt} hideEmpty />
+            <Timestamp label="Updated" at={run.updatedAt} />
           </dl>
         </div>
         <div className="card">
@@ -188,7 +173,7 @@ export default function RunPage() {
               )}
             </dd>
             <dt>Batch</dt>
-            <dd className="mono">{loaded.batchFriendlyId ?? <span className="muted">none</span>}</dd>
+            <dd className="mono">{detail.batchFriendlyId ?? <span className="muted">none</span>}</dd>
             <dt>Parent</dt>
             <dd>
               {detail.parent ? <RunLink run={detail.parent} base={runsPath} /> : <span className="muted">none</span>}
@@ -202,9 +187,9 @@ export default function RunPage() {
               </>
             ) : null}
             <dt>Idempotency key</dt>
-            <dd className="mono">{loaded.idempotencyKey ?? <span className="muted">none</span>}</dd>
+            <dd className="mono">{detail.idempotencyKey ?? <span className="muted">none</span>}</dd>
             <dt>Test run</dt>
-            <dd>{loaded.isTest ? "yes" : "no"}</dd>
+            <dd>{run.isTest ? "yes" : "no"}</dd>
           </dl>
         </div>
       </div>
@@ -212,7 +197,7 @@ export default function RunPage() {
       <div className="grid-2">
         <div className="card">
           <h2>Payload</h2>
-          <CodeBlock value={payload} />
+          <CodeBlock value={run.payload ?? loaded.payload} />
         </div>
         <div className="card">
           <h2>Metadata</h2>
@@ -223,22 +208,29 @@ export default function RunPage() {
       <div className="grid-2">
         <div className="card">
           <h2>Output</h2>
-          <CodeBlock value={output} empty={run.completedAt ? "No output." : "Not finished yet."} />
+          <CodeBlock value={run.output} empty={run.finishedAt ? "No output." : "Not finished yet."} />
         </div>
-        <div className={error ? "card card-error" : "card"}>
+        <div className={run.error ? "card card-error" : "card"}>
           <h2>Error</h2>
-          <RunError error={error} />
+          <RunError error={run.error} />
         </div>
       </div>
 
-      <RunStreams runId={loaded.friendlyId} keys={streamKeys} token={token} refreshToken={refreshToken} />
+      <RunLogs runId={loaded.id} token={realtime.accessToken} refreshToken={realtime.onTokenRefused} />
+
+      <RunStreams
+        runId={loaded.id}
+        keys={run.realtimeStreams}
+        token={realtime.accessToken}
+        refreshToken={realtime.onTokenRefused}
+      />
 
       <div className="card">
         <h2>
           Child runs <span className="muted">({detail.children.length})</span>
         </h2>
         {detail.children.length ? (
-          <RunsTable runs={detail.children} now={now} runHref={(child) => `${runsPath}/${child.friendlyId}`} />
+          <RunsTable runs={detail.children} now={now} runHref={(child) => `${runsPath}/${child.id}`} />
         ) : (
           <p className="muted">This run has not triggered any runs.</p>
         )}
@@ -275,43 +267,34 @@ function useRefreshRelatives(liveUpdatedAt: number, loadedUpdatedAt: number, ena
   }, [liveUpdatedAt, loadedUpdatedAt, enabled, revalidator]);
 }
 
-function Timestamp({ label, ms, hideEmpty }: { label: string; ms: number | null; hideEmpty?: boolean }) {
-  if (hideEmpty && ms === null) return null;
+function Timestamp({ label, at, hideEmpty }: { label: string; at: Date | undefined; hideEmpty?: boolean }) {
+  if (hideEmpty && !at) return null;
   return (
     <>
       <dt>{label}</dt>
       <dd className="mono" suppressHydrationWarning>
-        {formatTimestamp(ms)}
+        {formatTimestamp(at ? at.getTime() : null)}
       </dd>
     </>
   );
 }
 
-function RunLink({ run, base }: { run: RunListItem; base: string }) {
+function RunLink({ run, base }: { run: RealtimeRun; base: string }) {
   return (
-    <Link to={`${base}/${run.friendlyId}`} className="mono">
-      {run.friendlyId}
+    <Link to={`${base}/${run.id}`} className="mono">
+      {run.id}
     </Link>
   );
 }
 
-function RunError({ error }: { error: unknown }) {
-  if (!error || typeof error !== "object") return <p className="muted">No error.</p>;
-  const e = error as {
-    type?: string;
-    name?: string;
-    message?: string;
-    raw?: string;
-    code?: string;
-    stackTrace?: string;
-  };
-  const title = e.type === "INTERNAL_ERROR" ? `Internal error (${e.code})` : (e.name ?? e.type ?? "Error");
+function RunError({ error }: { error: RunErrorValue | undefined }) {
+  if (!error) return <p className="muted">No error.</p>;
   return (
     <div>
       <p className="error-title">
-        <strong>{title}</strong>: {e.message ?? e.raw ?? ""}
+        <strong>{error.name ?? "Error"}</strong>: {error.message}
       </p>
-      {e.stackTrace ? <pre className="code code-error">{e.stackTrace}</pre> : null}
+      {error.stackTrace ? <pre className="code code-error">{error.stackTrace}</pre> : null}
     </div>
   );
 }

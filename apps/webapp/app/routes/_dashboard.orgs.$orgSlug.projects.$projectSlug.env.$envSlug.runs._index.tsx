@@ -1,6 +1,7 @@
 /**
  * Runs: a live table of the environment's runs. The first page merges the loader's rows with the
- * realtime feed (whole environment or the tag filter, created within the range, at most 24 h), so
+ * environment-wide realtime feed of @runfeed/react-hooks (`useRealtimeRuns`: the whole environment or
+ * the tag filter, created within the range, at most 24 h, newest first, as many as the page shows), so
  * runs appear and change in place; status and task filters apply to live rows as they change.
  * Older pages are history (keyset pagination, not live).
  */
@@ -22,20 +23,28 @@ import {
   useSubmit,
   type ShouldRevalidateFunction,
 } from "@remix-run/react";
-import { useCallback, useMemo } from "react";
-import { PUBLIC_RUN_STATUSES, publicStatusFromRunStatus } from "@runfeed/core";
+import { useMemo } from "react";
+import { PUBLIC_RUN_STATUSES } from "@runfeed/core";
+import { useRealtimeRuns } from "@runfeed/react-hooks";
+import { newestFirst, type RealtimeRun } from "@runfeed/sdk";
 import { RunsTable } from "../components/runs/RunsTable";
-import { useLiveRuns } from "../components/runs/useLiveRuns";
-import type { RunListItem } from "../components/runs/runRow";
+import { liveIndicatorState, useDashboardRealtime } from "../components/runs/useDashboardRealtime";
 import { CopyButton, LiveIndicator, PageHeader, statusLabel, useNow } from "../components/ui";
 import { TIME_RANGES, runCursor, type RunFilters, type TimeRange } from "../components/runs/filters";
-import { dashboardRealtimeToken, listRuns, parseRunFilters, requireEnvironment } from "../services/dashboard.server";
+import {
+  dashboardRealtimeToken,
+  listRuns,
+  parseRunFilters,
+  requireEnvironment,
+  type RunPage,
+} from "../services/dashboard.server";
 import { requireUser } from "../services/session.server";
 import { triggerRun } from "../services/trigger.server";
 
 export const meta: MetaFunction = () => [{ title: "Runs · runfeed" }];
 
 const LIVE_WINDOW_MS = 86_400_000;
+const LIVE_RUNS_KEPT = 100;
 const MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
 const CSV_IMPORT_TASK = "csv-import";
 
@@ -52,7 +61,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     filters,
     page,
     now: Date.now(),
-    token: await dashboardRealtimeToken(environment),
+    token: await dashboardRealtimeToken(services, environment),
     // The empty state shows a ready-to-paste trigger command.
     quickstart: isEmpty
       ? { origin: services.env.APP_ORIGIN ?? url.origin, secretKey: environment.apiKey, envType: environment.type }
@@ -115,8 +124,10 @@ const RANGE_LABEL: Record<TimeRange, string> = {
 };
 
 export default function RunsPage() {
-  const { page, token, quickstart, now: loadedAt, ...loaded } = useLoaderData<typeof loader>();
+  const { token, quickstart, now: loadedAt, ...loaded } = useLoaderData<typeof loader>();
   const filters = loaded.filters as RunFilters;
+  // Single fetch keeps the runs' Dates (the inferred type says strings).
+  const page = loaded.page as unknown as RunPage;
   const actionData = useActionData<typeof action>() as
     | { triggered: string; filename: string }
     | { error: string }
@@ -127,16 +138,15 @@ export default function RunsPage() {
   const isHistory = Boolean(filters.cursor);
   const rangeMs = TIME_RANGES[filters.range];
   const liveCreatedAt = rangeMs !== undefined && rangeMs < LIVE_WINDOW_MS ? filters.range : "24h";
-  const tokenUrl = useTokenUrl();
-  const refreshToken = useCallback(
-    () =>
-      fetch(tokenUrl)
-        .then((r) => r.json() as Promise<{ token: string }>)
-        .then((b) => b.token),
-    [tokenUrl],
-  );
-
-  const live = useLiveRuns({ token, refreshToken, tag: filters.tag, createdAt: liveCreatedAt, enabled: !isHistory });
+  const realtime = useDashboardRealtime(token);
+  const live = useRealtimeRuns({
+    ...realtime,
+    tags: filters.tag,
+    createdAt: liveCreatedAt,
+    // Enough newest runs to fill the page once status and task filters apply to them here.
+    limit: Math.max(filters.limit, LIVE_RUNS_KEPT),
+    enabled: !isHistory,
+  });
   const runs = useMemo(
     () => (isHistory ? page.runs : mergeRuns(page.runs, live.runs, filters, now, loadedAt)),
     [isHistory, page.runs, live.runs, filters, now, loadedAt],
@@ -158,7 +168,7 @@ export default function RunsPage() {
       <PageHeader
         title={
           <>
-            Runs <LiveIndicator state={isHistory ? "off" : live.state} label="History" />
+            Runs <LiveIndicator state={isHistory ? "off" : liveIndicatorState(live.connection)} label="History" />
           </>
         }
         subtitle={
@@ -199,7 +209,7 @@ export default function RunsPage() {
           </div>
         )
       ) : (
-        <RunsTable runs={runs} now={now} runHref={(run) => run.friendlyId} />
+        <RunsTable runs={runs} now={now} runHref={(run) => run.id} />
       )}
 
       <nav className="pagination" aria-label="Pages">
@@ -225,30 +235,28 @@ export default function RunsPage() {
 
 /** Loader rows plus live rows (newer wins), filtered and ordered like the loader, first page only. */
 function mergeRuns(
-  loaded: RunListItem[],
-  live: Map<string, RunListItem> | null,
+  loaded: readonly RealtimeRun[],
+  live: readonly RealtimeRun[],
   filters: RunFilters,
   now: number,
   loadedAt: number,
-): RunListItem[] {
+): RealtimeRun[] {
   const merged = new Map(loaded.map((run) => [run.id, run]));
-  if (live) {
-    for (const run of live.values()) {
-      const known = merged.get(run.id);
-      if (!known || run.updatedAt >= known.updatedAt) merged.set(run.id, run);
-    }
+  for (const run of live) {
+    const known = merged.get(run.id);
+    if (!known || run.updatedAt >= known.updatedAt) merged.set(run.id, run);
   }
   const rangeMs = TIME_RANGES[filters.range];
   const floor = rangeMs === undefined ? -Infinity : Math.min(now, loadedAt + 60_000) - rangeMs;
   return [...merged.values()]
     .filter(
       (run) =>
-        run.createdAt >= floor &&
-        (!filters.status || publicStatusFromRunStatus(run.status) === filters.status) &&
+        run.createdAt.getTime() >= floor &&
+        (!filters.status || run.status === filters.status) &&
         (!filters.task || run.taskIdentifier === filters.task) &&
         (!filters.tag || run.tags.includes(filters.tag)),
     )
-    .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+    .sort(newestFirst)
     .slice(0, filters.limit);
 }
 
@@ -257,12 +265,6 @@ function withParam(searchParams: URLSearchParams, name: string, value: string | 
   if (value === undefined) next.delete(name);
   else next.set(name, value);
   return next.toString();
-}
-
-function useTokenUrl(): string {
-  // Same env path, resource route (see resources.…realtime-token.ts).
-  if (typeof window === "undefined") return "";
-  return `/resources${window.location.pathname.replace(/\/runs\/?$/, "")}/realtime-token`;
 }
 
 function Filters({ filters, tasks, hasFilters }: { filters: RunFilters; tasks: string[]; hasFilters: boolean }) {

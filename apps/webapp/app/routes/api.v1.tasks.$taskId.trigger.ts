@@ -41,16 +41,22 @@ const route = createApiRoute(
       if (cached) answer = JSON.parse(cached) as { id: string; isCached: boolean };
     }
     if (!answer) {
-      const { run, isCached } = await triggerRun(services.prisma, {
-        environment,
-        taskId: params.taskId,
-        body,
-        idempotencyKeyHeader: request.headers.get(IDEMPOTENCY_KEY_HEADER),
-        idempotencyKeyTTLHeader: request.headers.get(IDEMPOTENCY_KEY_TTL_HEADER),
-        oneTimeUseToken:
-          authentication.type === "PUBLIC_JWT" && authentication.oneTimeUse ? sha256(authentication.token) : undefined,
-        metadataMaximumSize: services.env.TASK_RUN_METADATA_MAXIMUM_SIZE,
-      });
+      const { run, isCached } = await triggerRun(
+        services.prisma,
+        {
+          environment,
+          taskId: params.taskId,
+          body,
+          idempotencyKeyHeader: request.headers.get(IDEMPOTENCY_KEY_HEADER),
+          idempotencyKeyTTLHeader: request.headers.get(IDEMPOTENCY_KEY_TTL_HEADER),
+          oneTimeUseToken:
+            authentication.type === "PUBLIC_JWT" && authentication.oneTimeUse
+              ? sha256(authentication.token)
+              : undefined,
+          metadataMaximumSize: services.env.TASK_RUN_METADATA_MAXIMUM_SIZE,
+        },
+        services.sqlPool,
+      );
       answer = { id: run.friendlyId, isCached };
       if (cacheKey)
         await services.redis

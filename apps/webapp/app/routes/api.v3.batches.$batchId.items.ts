@@ -31,6 +31,7 @@ const route = createApiRoute(
     if (!allowed) throw forbidden();
     const result = await addBatchItems(
       services.prisma,
+      services.sqlPool,
       authentication.environment,
       params.batchId,
       items,

@@ -29,13 +29,13 @@ const create = createApiRoute(
 
 const ingest = createApiRoute(
   writeRoute("realtime.v1.streams.ingest", "POST"),
-  async ({ request, resource, params, services }) => {
+  async ({ request, resource, params, services, bodyStream }) => {
     const writer = writerOf(request);
-    if (!request.body) throw badRequest("No body provided: send the stream's chunks as newline-delimited JSON");
+    if (!bodyStream) throw badRequest("No body provided: send the stream's chunks as newline-delimited JSON");
     const ref = await writableStream(services, resource, params.streamId);
     const { streams, metrics } = services;
     try {
-      await ingestNdjson(request.body, {
+      await ingestNdjson(bodyStream, {
         store: streams.store,
         ref,
         limits: streams.limits,

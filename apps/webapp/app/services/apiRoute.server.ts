@@ -64,6 +64,8 @@ export interface ApiHandlerArgs<TParams, TQuery, TBody, TResource> {
   services: Services;
   apiVersion: ApiVersion;
   signal: AbortSignal;
+  /** The raw request body, read as it arrives (the hot path's node stream, else `request.body`). */
+  bodyStream: AsyncIterable<Uint8Array> | null;
 }
 
 export function createApiRoute<
@@ -84,14 +86,21 @@ export function createApiRoute<
     } else if (request.method !== config.method && !(config.method === "GET" && request.method === "HEAD")) {
       response = Response.json({ error: "Method Not Allowed" }, { status: 405, headers: { allow: config.method } });
     } else {
-      response = await handle(request, rawParams, services);
+      // Node's web ReadableStream is async iterable (the DOM typings do not say so).
+      const bodyStream = context.requestBody ?? (request.body as AsyncIterable<Uint8Array> | null);
+      response = await handle(request, rawParams, services, bodyStream);
     }
     services.metrics.httpRequests.inc({ route: config.name, status: String(response.status) });
     services.metrics.httpDuration.observe({ route: config.name }, (performance.now() - started) / 1000);
     return config.cors ? applyCors(request, response) : response;
   }
 
-  async function handle(request: Request, rawParams: Record<string, string | undefined>, services: Services) {
+  async function handle(
+    request: Request,
+    rawParams: Record<string, string | undefined>,
+    services: Services,
+    bodyStream: AsyncIterable<Uint8Array> | null,
+  ) {
     try {
       const authentication = await services.auth.authenticate(request, { allowJWT: config.allowJWT ?? false });
       const params = validate(config.params, rawParams, "Params Error") as Infer<TParams>;
@@ -126,6 +135,7 @@ export function createApiRoute<
         services,
         apiVersion: request.headers.get(API_VERSION_HEADER) === TRIGGER_API_VERSION ? TRIGGER_API_VERSION : "none",
         signal: request.signal,
+        bodyStream,
       });
     } catch (error) {
       if (error instanceof HttpError) {

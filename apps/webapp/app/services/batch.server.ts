@@ -5,14 +5,19 @@
  * the batch row is locked for the whole request, items whose index was already accepted are counted
  * as de-duplicated (the SDK retries the whole stream when `sealed` is false), and every new item
  * becomes a run with `batchId` set — all in one transaction, so a bad item leaves no runs behind.
+ * Items are validated first and the new runs written by one multi-row INSERT (runInsert.server.ts), the
+ * whole transaction on a connection of the services' pg pool.
  */
 import { BatchItemNDJSON, generateBatchFriendlyId, type CreateBatchRequestBody } from "@runfeed/core";
 import type { BatchTaskRun, PrismaClient } from "@runfeed/database";
+import type pg from "pg";
 import { validate } from "./apiRoute.server";
 import type { AuthenticatedEnvironment } from "./auth.server";
 import { HttpError, badRequest, notFound } from "./httpErrors.server";
 import { isUniqueViolation } from "./runLookup.server";
-import { triggerRunInTransaction } from "./trigger.server";
+import { INSERT_MANY_SQL, insertManyParams, type NewRun } from "./runInsert.server";
+import { timestampParam } from "./realtime/shapeRewrite.server";
+import { prepareRun, type ParentCache } from "./trigger.server";
 
 export async function createBatch(
   prisma: PrismaClient,
@@ -77,61 +82,91 @@ export interface StreamItemsResult {
 
 export async function addBatchItems(
   prisma: PrismaClient,
+  /** Services.sqlPool: the transaction runs on one of its connections, every statement prepared. */
+  pool: pg.Pool,
   environment: AuthenticatedEnvironment,
   batchFriendlyId: string,
   items: BatchItemNDJSON[],
   metadataMaximumSize: number,
 ): Promise<StreamItemsResult> {
+  const client = await pool.connect();
   try {
-    return await prisma.$transaction(
-      async (tx) => {
-        const rows = await tx.$queryRaw<Array<{ id: string; runCount: number; acceptedIndexes: number[] | null }>>`
-          SELECT "id", "runCount", "acceptedIndexes" FROM "BatchTaskRun"
-          WHERE "friendlyId" = ${batchFriendlyId} AND "runtimeEnvironmentId" = ${environment.id} FOR UPDATE`;
-        const batch = rows[0];
-        if (!batch) throw notFound("Batch not found");
-        const accepted = new Set(batch.acceptedIndexes ?? []);
-        let itemsAccepted = 0;
-        let itemsDeduplicated = 0;
-        for (const item of items) {
-          if (item.index >= batch.runCount) {
-            throw badRequest(
-              `Invalid batch item: index ${item.index} is out of range for a batch of ${batch.runCount}`,
-            );
-          }
-          if (accepted.has(item.index)) {
-            itemsDeduplicated++;
-            continue;
-          }
-          await triggerRunInTransaction(tx, {
-            environment,
-            taskId: item.task,
-            body: { payload: item.payload, options: item.options },
-            batchId: batch.id,
-            metadataMaximumSize,
-          });
-          accepted.add(item.index);
-          itemsAccepted++;
-        }
-        const sealed = accepted.size >= batch.runCount;
-        await tx.batchTaskRun.update({
-          where: { id: batch.id },
-          data: { acceptedIndexes: [...accepted].sort((a, b) => a - b), sealed, updatedAt: new Date() },
-        });
-        return {
-          id: batchFriendlyId,
-          itemsAccepted,
-          itemsDeduplicated,
-          sealed,
-          ...(sealed ? {} : { enqueuedCount: accepted.size, expectedCount: batch.runCount }),
-        };
-      },
-      { maxWait: 10_000, timeout: 60_000 },
-    );
+    await client.query("BEGIN");
+    const locked = await client.query<{ id: string; runCount: number; acceptedIndexes: number[] | null }>({
+      name: "batch-items-lock",
+      text: `SELECT "id", "runCount", "acceptedIndexes" FROM "BatchTaskRun"
+             WHERE "friendlyId" = $1 AND "runtimeEnvironmentId" = $2 FOR UPDATE`,
+      values: [batchFriendlyId, environment.id],
+    });
+    const batch = locked.rows[0];
+    if (!batch) throw notFound("Batch not found");
+    const accepted = new Set(batch.acceptedIndexes ?? []);
+    let itemsAccepted = 0;
+    let itemsDeduplicated = 0;
+    // Every item is validated and looked up first (reads only, committed rows as the transaction would
+    // see them), then all new runs are inserted by one statement. An idempotency key used twice in the
+    // request: the later item is the earlier one's run, as when items were created one by one.
+    const parents: ParentCache = new Map();
+    const newRuns: NewRun[] = [];
+    const releases: string[] = [];
+    const keysSeen = new Set<string>();
+    for (const item of items) {
+      if (item.index >= batch.runCount) {
+        throw badRequest(`Invalid batch item: index ${item.index} is out of range for a batch of ${batch.runCount}`);
+      }
+      if (accepted.has(item.index)) {
+        itemsDeduplicated++;
+        continue;
+      }
+      accepted.add(item.index);
+      itemsAccepted++;
+      const key = item.options?.idempotencyKey;
+      if (key && keysSeen.has(`${item.task}\0${key}`)) continue;
+      const prepared = await prepareRun(
+        prisma,
+        {
+          environment,
+          taskId: item.task,
+          body: { payload: item.payload, options: item.options },
+          batchId: batch.id,
+          metadataMaximumSize,
+        },
+        parents,
+      );
+      if (prepared.kind === "cached") continue;
+      newRuns.push(prepared.row);
+      if (prepared.releaseKeyOf) releases.push(prepared.releaseKeyOf);
+      if (key) keysSeen.add(`${item.task}\0${key}`);
+    }
+    if (releases.length > 0)
+      await client.query({
+        name: "batch-items-release-keys",
+        text: `UPDATE "TaskRun" SET "idempotencyKey" = NULL, "idempotencyKeyExpiresAt" = NULL WHERE "id" = ANY($1::text[])`,
+        values: [releases],
+      });
+    if (newRuns.length > 0)
+      await client.query({ name: "batch-items-insert", text: INSERT_MANY_SQL, values: insertManyParams(newRuns) });
+    const sealed = accepted.size >= batch.runCount;
+    await client.query({
+      name: "batch-items-accept",
+      text: `UPDATE "BatchTaskRun" SET "acceptedIndexes" = $1::int[], "sealed" = $2, "updatedAt" = $3::timestamp WHERE "id" = $4`,
+      values: [[...accepted].sort((a, b) => a - b), sealed, timestampParam(new Date()), batch.id],
+    });
+    await client.query("COMMIT");
+    return {
+      id: batchFriendlyId,
+      itemsAccepted,
+      itemsDeduplicated,
+      sealed,
+      ...(sealed ? {} : { enqueuedCount: accepted.size, expectedCount: batch.runCount }),
+    };
   } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
     // A concurrent trigger took an item's idempotency key mid-transaction: nothing was written; retryable.
-    if (isUniqueViolation(error))
+    if ((error as { code?: string }).code === "23505")
       throw new HttpError(409, { error: "Conflicting concurrent trigger, retry the request" });
     throw error;
+  } finally {
+    client.release();
   }
 }

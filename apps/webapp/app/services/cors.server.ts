@@ -18,6 +18,7 @@ import {
   TRIGGER_SOURCE_HEADER,
   TRIGGER_VERSION_HEADER,
 } from "@runfeed/core";
+import { directBodyOf, withDirectBody } from "./directBody.server";
 
 const ALLOWED_METHODS = "GET, HEAD, PUT, PATCH, POST, DELETE";
 const DEFAULT_ALLOWED_HEADERS = [
@@ -56,5 +57,7 @@ export function applyCors(request: Request, response: Response): Response {
   headers.set("access-control-allow-origin", request.headers.get("origin") ?? "*");
   headers.append("vary", "Origin");
   if (!headers.has("access-control-expose-headers")) headers.set("access-control-expose-headers", EXPOSED_HEADERS);
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  const copy = new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  const direct = directBodyOf(response);
+  return direct ? withDirectBody(copy, direct) : copy;
 }

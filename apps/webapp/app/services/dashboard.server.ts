@@ -14,8 +14,8 @@ import {
   type PublicRunStatus,
 } from "@runfeed/core";
 import type { Prisma, PrismaClient, TaskRunStatus } from "@runfeed/database";
-import { TIME_RANGES, runCursor, type RunFilters } from "../components/runs/filters";
-import { runFromPrisma, type RunListItem } from "../components/runs/runRow";
+import { toRealtimeRun, type RawRunRow, type RealtimeRun } from "@runfeed/sdk";
+import { TIME_RANGES, parseRunCursor, runCursor, type RunFilters } from "../components/runs/filters";
 
 export { RunFilters, TIME_RANGES, parseRunFilters, runCursor, type TimeRange } from "../components/runs/filters";
 import { auditEventCreate, type AuditActor } from "./audit.server";
@@ -109,21 +109,24 @@ export async function defaultEnvPath(prisma: PrismaClient, userId: string): Prom
 
 // --- realtime token ------------------------------------------------------------------------------
 
-/** Short-lived: the pages revalidate well before it expires. */
-export const DASHBOARD_TOKEN_TTL_SECONDS = 15 * 60;
-
 /**
  * The dashboard's own public token: the same kind a customer's backend mints, so the live table goes
- * through the same realtime route, proxy and limiter as everyone else. List tokens skip the heavy
+ * through the same realtime route, proxy and limiter as everyone else. Short-lived
+ * (DASHBOARD_REALTIME_TOKEN_TTL_SECONDS): when the feed's token is refused, the page asks the
+ * realtime-token resource route for a fresh one and the feed resumes. List tokens skip the heavy
  * columns (payload, output).
  */
-export function dashboardRealtimeToken(environment: AuthenticatedEnvironment, runFriendlyId?: string): Promise<string> {
+export function dashboardRealtimeToken(
+  services: Pick<Services, "env">,
+  environment: AuthenticatedEnvironment,
+  runFriendlyId?: string,
+): Promise<string> {
   return signPublicToken(
     environment,
     runFriendlyId
       ? { scopes: [`read:runs:${runFriendlyId}`] }
       : { scopes: ["read:runs"], realtime: { skipColumns: ["payload", "output"] } },
-    Math.floor(Date.now() / 1000) + DASHBOARD_TOKEN_TTL_SECONDS,
+    Math.floor(Date.now() / 1000) + services.env.DASHBOARD_REALTIME_TOKEN_TTL_SECONDS,
   );
 }
 
@@ -134,8 +137,11 @@ export function dbStatusesFor(status: PublicRunStatus): TaskRunStatus[] {
   return TASK_RUN_STATUSES.filter((s) => publicStatusFromRunStatus(s) === status) as TaskRunStatus[];
 }
 
+/** A database row → the run the SDK maps from the live feed (one mapping for both, packages/sdk/src/run.ts). */
+const runFromRow = (row: Record<string, unknown>): RealtimeRun => toRealtimeRun(row as RawRunRow);
+
 export interface RunPage {
-  runs: RunListItem[];
+  runs: RealtimeRun[];
   nextCursor: string | undefined;
   tasks: string[];
 }
@@ -154,16 +160,15 @@ export async function listRuns(
   const and: Prisma.TaskRunWhereInput[] = [];
   if (rangeMs !== undefined) and.push({ createdAt: { gte: new Date(now - rangeMs) } });
   if (filters.cursor) {
-    const [ms, id] = filters.cursor.split("_") as [string, string];
-    const createdAt = new Date(Number(ms));
-    and.push({ OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] });
+    const { createdAt, friendlyId } = parseRunCursor(filters.cursor);
+    and.push({ OR: [{ createdAt: { lt: createdAt } }, { createdAt, friendlyId: { lt: friendlyId } }] });
   }
   if (and.length) where.AND = and;
 
   const [rows, tasks] = await Promise.all([
     prisma.taskRun.findMany({
       where,
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      orderBy: [{ createdAt: "desc" }, { friendlyId: "desc" }],
       take: filters.limit + 1,
       select: LIST_SELECT,
     }),
@@ -175,7 +180,7 @@ export async function listRuns(
       take: 100,
     }),
   ]);
-  const runs = rows.slice(0, filters.limit).map(runFromPrisma);
+  const runs = rows.slice(0, filters.limit).map(runFromRow);
   const last = runs[runs.length - 1];
   return {
     runs,
@@ -198,6 +203,7 @@ const LIST_SELECT = {
   costInCents: true,
   baseCostInCents: true,
   metadata: true,
+  metadataType: true,
 } as const;
 
 // --- one run -------------------------------------------------------------------------------------
@@ -222,28 +228,16 @@ export async function getRunDetail(prisma: PrismaClient, environmentId: string, 
       select: LIST_SELECT,
     }),
   ]);
-  const byId = new Map(lineage.map((r) => [r.id, runFromPrisma(r)]));
+  const byId = new Map(lineage.map((r) => [r.id, runFromRow(r)]));
   return {
-    run: {
-      ...runFromPrisma(run),
-      payload: run.payload,
-      payloadType: run.payloadType,
-      realtimeStreams: run.realtimeStreams,
-      output: run.output,
-      outputType: run.outputType,
-      error: run.error as unknown,
-      queuedAt: run.queuedAt?.getTime() ?? null,
-      delayUntil: run.delayUntil?.getTime() ?? null,
-      expiredAt: run.expiredAt?.getTime() ?? null,
-      isTest: run.isTest,
-      attemptCount: run.attemptCount,
-      batchFriendlyId: run.batch?.friendlyId ?? null,
-      idempotencyKey: run.idempotencyKey,
-      depth: run.depth,
-    },
+    run: runFromRow(run),
+    /** What the feed does not carry. */
+    attemptCount: run.attemptCount,
+    batchFriendlyId: run.batch?.friendlyId ?? null,
+    idempotencyKey: run.idempotencyKey,
     parent: run.parentTaskRunId ? (byId.get(run.parentTaskRunId) ?? null) : null,
     root: run.rootTaskRunId && run.rootTaskRunId !== run.parentTaskRunId ? (byId.get(run.rootTaskRunId) ?? null) : null,
-    children: children.map(runFromPrisma),
+    children: children.map(runFromRow),
   };
 }
 export type RunDetail = Awaited<ReturnType<typeof getRunDetail>>;

@@ -26,6 +26,11 @@ import { TaskRegistry, type AnyTask } from "../worker/taskRegistry.server";
 export interface Services {
   env: WebappEnv;
   prisma: PrismaClient;
+  /**
+   * A small `pg` pool for the critical path's prepared statements (the trigger INSERT,
+   * runInsert.server.ts): Prisma's create costs several times the CPU of a prepared statement.
+   */
+  sqlPool: pg.Pool;
   redis: Redis;
   logger: Logger;
   metrics: Metrics;
@@ -54,6 +59,9 @@ export interface Services {
   close(): Promise<void>;
 }
 
+/** Connections of `sqlPool`: enough concurrent commits for group commit to help, few enough for 2 cores. */
+const SQL_POOL_SIZE = 4;
+
 export interface ServicesOptions {
   /** The task functions the worker runs (server/index.ts hands in the example tasks); none by default. */
   tasks?: ReadonlyArray<AnyTask>;
@@ -62,6 +70,8 @@ export interface ServicesOptions {
 export function createServices(env: WebappEnv, options: ServicesOptions = {}): Services {
   const logger = createLogger(env.LOG_LEVEL);
   const prisma = createPrismaClient(env.DATABASE_URL, { max: env.DATABASE_POOL_SIZE });
+  const sqlPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: SQL_POOL_SIZE });
+  sqlPool.on("error", (error) => logger.warn({ err: error.message }, "sql pool connection error"));
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false });
   redis.on("error", (error) => logger.debug({ err: error.message }, "redis connection error"));
   const closers: Array<() => Promise<void> | void> = [];
@@ -88,6 +98,7 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
   return {
     env,
     prisma,
+    sqlPool,
     redis,
     logger,
     metrics,
@@ -105,6 +116,7 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
     async close() {
       for (const fn of closers.reverse()) await fn();
       redis.disconnect();
+      await sqlPool.end();
       await prisma.$disconnect();
     },
   };
@@ -117,5 +129,10 @@ declare module "@remix-run/node" {
     client: RequestClient;
     /** This document's CSP nonce, for Remix's inline scripts (securityHeaders.server.ts, entry.server.tsx). */
     cspNonce: string;
+    /**
+     * The request body as the HTTP server reads it, when a hot route (server/app.ts) serves a streamed
+     * body: the route reads it instead of `request.body`, with no web stream in between (ADR 081).
+     */
+    requestBody?: AsyncIterable<Uint8Array>;
   }
 }

@@ -18,6 +18,7 @@
 import {
   MAX_TAGS_PER_RUN,
   generateRunFriendlyId,
+  generateRunId,
   metadataByteLength,
   normalizeTags,
   normalizeTtl,
@@ -25,9 +26,11 @@ import {
   resolveDelay,
   type TriggerTaskRequestBody,
 } from "@runfeed/core";
-import type { Prisma, PrismaClient, TaskRun } from "@runfeed/database";
+import type { PrismaClient, TaskRun } from "@runfeed/database";
+import type pg from "pg";
 import type { AuthenticatedEnvironment } from "./auth.server";
 import { HttpError, badRequest, unprocessable } from "./httpErrors.server";
+import { insertRunPrepared, insertedTaskRun, type NewRun } from "./runInsert.server";
 import { isUniqueViolation, runWhere, type Db } from "./runLookup.server";
 
 /** Largest trigger body (upstream TASK_PAYLOAD_MAXIMUM_SIZE). */
@@ -56,12 +59,34 @@ export interface TriggerResult {
   isCached: boolean;
 }
 
+/** What a trigger comes to before any write: an existing run to answer, or a new row to insert. */
+export type PreparedRun =
+  | { kind: "cached"; run: TaskRun }
+  /** `releaseKeyOf`: the run whose expired idempotency key this one takes (cleared in the same transaction). */
+  | { kind: "new"; row: NewRun; releaseKeyOf?: string };
+
+/** Lookups shared by the items of one batch (their parents are usually one run). */
+export type ParentCache = Map<string, Promise<Lineage>>;
+type Lineage = Pick<NewRun, "parentTaskRunId" | "rootTaskRunId" | "depth">;
+
 /**
  * Triggers one run. Its only write is one INSERT (atomic on its own), except when an expired
  * idempotency key is handed over: then the release and the INSERT share a transaction.
  */
-export async function triggerRun(prisma: PrismaClient, input: TriggerInput): Promise<TriggerResult> {
+export async function triggerRun(
+  prisma: PrismaClient,
+  input: TriggerInput,
+  /** The hot path's pool (Services.sqlPool): the INSERT as a prepared statement instead of Prisma's create. */
+  pool?: pg.Pool,
+): Promise<TriggerResult> {
   try {
+    if (pool) {
+      const prepared = await prepareRun(prisma, input);
+      if (prepared.kind === "cached") return { run: prepared.run, isCached: true };
+      if (!prepared.releaseKeyOf && (await insertRunPrepared(pool, prepared.row)))
+        return { run: insertedTaskRun(prepared.row), isCached: false };
+      // A key taken meanwhile (or an expired key to hand over): the ordinary path answers as it always has.
+    }
     return await triggerRunInTransaction(prisma, input);
   } catch (error) {
     if (isUniqueViolation(error, "oneTimeUseToken")) throw oneTimeUseError(input.taskId);
@@ -85,6 +110,25 @@ const idempotencyKeyOf = (input: TriggerInput) =>
 
 /** Triggers one run, inside the caller's transaction when given one (batch items share one). */
 export async function triggerRunInTransaction(tx: Db, input: TriggerInput): Promise<TriggerResult> {
+  const prepared = await prepareRun(tx, input);
+  if (prepared.kind === "cached") return { run: prepared.run, isCached: true };
+  const data = prepared.row;
+  const releaseKeyOf = prepared.releaseKeyOf;
+  if (!releaseKeyOf) return { run: await tx.taskRun.create({ data }), isCached: false };
+  const release = { where: { id: releaseKeyOf }, data: { idempotencyKey: null, idempotencyKeyExpiresAt: null } };
+  if (isRootClient(tx)) {
+    const [, run] = await tx.$transaction([tx.taskRun.update(release), tx.taskRun.create({ data })]);
+    return { run, isCached: false };
+  }
+  await tx.taskRun.update(release);
+  return { run: await tx.taskRun.create({ data }), isCached: false };
+}
+
+/**
+ * Validates a trigger and does its lookups (idempotency key, one-time token, parent), writing nothing:
+ * errors (400, 422, 413) are thrown here, before any write.
+ */
+export async function prepareRun(tx: Db, input: TriggerInput, parents?: ParentCache): Promise<PreparedRun> {
   const now = input.now ?? new Date();
   const { environment, taskId, body } = input;
   const options = body.options ?? {};
@@ -108,7 +152,7 @@ export async function triggerRunInTransaction(tx: Db, input: TriggerInput): Prom
     });
     if (existing) {
       if (!existing.idempotencyKeyExpiresAt || existing.idempotencyKeyExpiresAt > now)
-        return { run: existing, isCached: true };
+        return { kind: "cached", run: existing };
       // Expired: the old run gives up the key (as upstream does) and a new run takes it below.
       releaseKeyOf = existing.id;
     }
@@ -139,11 +183,12 @@ export async function triggerRunInTransaction(tx: Db, input: TriggerInput): Prom
     ttl = DEV_DEFAULT_TTL;
   }
 
-  const lineage = await resolveParent(tx, environment.id, options.parentRunId);
+  const lineage = await parentLineage(tx, environment.id, options.parentRunId, parents);
   const { payload, payloadType } = serialisePayload(body.payload, options.payloadType);
   const metadata = serialiseMetadata(options.metadata, input.metadataMaximumSize);
 
-  const data: Prisma.TaskRunUncheckedCreateInput = {
+  const row: NewRun = {
+    id: generateRunId(),
     friendlyId: generateRunFriendlyId(),
     taskIdentifier: taskId,
     runtimeEnvironmentId: environment.id,
@@ -152,7 +197,7 @@ export async function triggerRunInTransaction(tx: Db, input: TriggerInput): Prom
     createdAt: now,
     updatedAt: now,
     queuedAt: delayed ? null : now,
-    delayUntil: delayed ? delayUntil : null,
+    delayUntil: delayed && delayUntil ? delayUntil : null,
     ttl: ttl ?? null,
     isTest: options.test ?? false,
     payload,
@@ -170,19 +215,27 @@ export async function triggerRunInTransaction(tx: Db, input: TriggerInput): Prom
     maxAttempts: options.maxAttempts ?? null,
     ...lineage,
   };
-  if (!releaseKeyOf) return { run: await tx.taskRun.create({ data }), isCached: false };
-  const release = { where: { id: releaseKeyOf }, data: { idempotencyKey: null, idempotencyKeyExpiresAt: null } };
-  if (isRootClient(tx)) {
-    const [, run] = await tx.$transaction([tx.taskRun.update(release), tx.taskRun.create({ data })]);
-    return { run, isCached: false };
-  }
-  await tx.taskRun.update(release);
-  return { run: await tx.taskRun.create({ data }), isCached: false };
+  return releaseKeyOf ? { kind: "new", row, releaseKeyOf } : { kind: "new", row };
 }
 
 const isRootClient = (db: Db): db is PrismaClient => "$transaction" in db;
 
-async function resolveParent(tx: Db, environmentId: string, parentRunId: string | undefined) {
+function parentLineage(
+  tx: Db,
+  environmentId: string,
+  parentRunId: string | undefined,
+  parents: ParentCache | undefined,
+): Promise<Lineage> {
+  if (!parentRunId || !parents) return resolveParent(tx, environmentId, parentRunId);
+  let lineage = parents.get(parentRunId);
+  if (!lineage) {
+    lineage = resolveParent(tx, environmentId, parentRunId);
+    parents.set(parentRunId, lineage);
+  }
+  return lineage;
+}
+
+async function resolveParent(tx: Db, environmentId: string, parentRunId: string | undefined): Promise<Lineage> {
   if (!parentRunId) return { parentTaskRunId: null, rootTaskRunId: null, depth: 0 };
   const parent = await tx.taskRun.findFirst({
     where: runWhere(environmentId, parentRunId),

@@ -25,6 +25,8 @@ import { claimRuns, type ClaimedRun } from "./claim.server";
 import { updateRunMetadata, type RunMetadataWriter } from "../services/metadata.server";
 import { signPublicToken } from "../services/auth.server";
 import { createChildBatch } from "./childBatch.server";
+import { appendRunLogs } from "../services/runLogs.server";
+import { TaskRunLogger } from "./taskLogger.server";
 import type { TaskRegistry } from "./taskRegistry.server";
 
 export interface RunWorkerOptions {
@@ -152,6 +154,7 @@ export class RunWorker {
     };
     const task = this.#options.tasks.get(run.taskIdentifier);
     const started = performance.now();
+    let taskLogger: TaskRunLogger | undefined;
     try {
       if (!task) {
         await this.#finish(run, started, {
@@ -164,7 +167,12 @@ export class RunWorker {
         });
         return;
       }
-      const ctx = this.#context(run, releaseSlot, () => {
+      taskLogger = new TaskRunLogger({
+        run,
+        logger,
+        write: (lines) => appendRunLogs(prisma, lines),
+      });
+      const ctx = this.#context(run, taskLogger, releaseSlot, () => {
         this.#busy++;
         holdsSlot = true;
       });
@@ -172,8 +180,13 @@ export class RunWorker {
       const output = await (runContext
         ? taskRuns.run(runContext, () => task.run(parsePayload(run), ctx))
         : task.run(parsePayload(run), ctx));
+      await taskLogger.flush();
       await this.#finish(run, started, { status: "COMPLETED_SUCCESSFULLY", output });
     } catch (error) {
+      if (!this.#abort.signal.aborted && taskLogger) {
+        taskLogger.error(error instanceof Error ? error.message : String(error), { name: (error as Error)?.name });
+      }
+      await taskLogger?.flush();
       if (this.#abort.signal.aborted) {
         // Shutting down: hand the run back to the queue for the next worker.
         await prisma.taskRun
@@ -251,7 +264,12 @@ export class RunWorker {
     };
   }
 
-  #context(run: ClaimedRun, releaseSlot: () => void, reacquireSlot: () => void): TaskContext {
+  #context(
+    run: ClaimedRun,
+    taskLogger: TaskRunLogger,
+    releaseSlot: () => void,
+    reacquireSlot: () => void,
+  ): TaskContext {
     const { prisma, logger } = this.#options;
     const signal = this.#abort.signal;
     let current: Record<string, unknown> = parseObject(run.metadata);
@@ -335,6 +353,7 @@ export class RunWorker {
           };
         },
       },
+      logger: taskLogger,
       log: (message, fields) => logger.info({ run: run.friendlyId, ...fields }, message),
     };
   }

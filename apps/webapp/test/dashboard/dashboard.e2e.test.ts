@@ -176,8 +176,17 @@ describe("dashboard in a browser", () => {
     await page.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs/${id}`);
     await page.waitForSelector('[data-live-state="live"]');
     await page.evaluate(() => (window.__marker = "run-page"));
+    // The run's log lines arrive while the page stays open: the first while it waits, then the greeting.
+    const logs = page.getByTestId("run-logs");
+    await page.waitForSelector('[data-testid="run-logs"] .log-line:has-text("Waiting before greeting")', {
+      timeout: 20_000,
+    });
     await page.waitForSelector('.run-summary[data-status="COMPLETED"]', { timeout: 20_000 });
     expect(await page.textContent("main")).toContain("Hello, e2e!");
+    await page.waitForSelector('[data-testid="run-logs"][data-lines="2"]', { timeout: 20_000 });
+    expect(await logs.locator(".log-message").allTextContents()).toEqual(["Waiting before greeting", "Hello, e2e!"]);
+    expect(await logs.locator(".log-attributes").first().textContent()).toBe('{"delayMs":1500}');
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "run-logs.png"), fullPage: true });
     expect(await page.evaluate(() => window.__marker)).toBe("run-page");
   });
 

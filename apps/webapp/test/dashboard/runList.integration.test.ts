@@ -61,21 +61,21 @@ describe("runs list", () => {
     let cursor: string | undefined;
     do {
       const page = await list(`limit=7${cursor ? `&cursor=${cursor}` : ""}`);
-      seen.push(...page.runs.map((run) => run.friendlyId));
+      seen.push(...page.runs.map((run) => run.id));
       cursor = page.nextCursor;
     } while (cursor);
     expect(seen).toEqual([...ids].reverse());
-    expect((await list("range=all&limit=100")).runs.map((r) => r.friendlyId)).toContain("run_ancient");
+    expect((await list("range=all&limit=100")).runs.map((r) => r.id)).toContain("run_ancient");
   });
 
   it("filters by public status, task and tag", async () => {
     const failed = await list("status=FAILED&limit=100");
-    expect(failed.runs.map((r) => r.friendlyId)).toEqual(ids.filter((_, i) => i % 3 === 0).reverse());
+    expect(failed.runs.map((r) => r.id)).toEqual(ids.filter((_, i) => i % 3 === 0).reverse());
     const odd = await list("task=odd-task&limit=100");
     expect(odd.runs.every((r) => r.taskIdentifier === "odd-task")).toBe(true);
     expect(odd.runs).toHaveLength(15);
     const five = await list("tag=five&limit=100");
-    expect(five.runs.map((r) => r.friendlyId)).toEqual(ids.filter((_, i) => i % 5 === 0).reverse());
+    expect(five.runs.map((r) => r.id)).toEqual(ids.filter((_, i) => i % 5 === 0).reverse());
     expect(five.tasks).toEqual(["even-task", "odd-task"]);
   });
 
@@ -86,7 +86,7 @@ describe("runs list", () => {
     expect(html).toContain(ids[29]);
     expect(html).toContain(ids[20]);
     expect(html).not.toContain(ids[19]);
-    expect(html).toMatch(/href="[^"]*\/runs\?limit=10&amp;cursor=\d+_[a-z0-9]+"/);
+    expect(html).toMatch(/href="[^"]*\/runs\?limit=10&amp;cursor=\d+_run_[a-z0-9]+"/);
     expect(html).not.toContain("Trigger your first run");
   });
 });

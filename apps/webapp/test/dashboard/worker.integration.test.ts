@@ -90,8 +90,25 @@ describe("example worker", () => {
     // Progress was observed climbing, not only at the end.
     expect([...seenProgress].some((value) => value > 0 && value < 60)).toBe(true);
 
+    // The task logged what it did, and every line was stored before the run was recorded as finished.
+    const logs = await prisma.taskRunLog.findMany({
+      where: { runId: parent.id },
+      orderBy: [{ time: "asc" }, { seq: "asc" }],
+    });
+    expect(logs.map((l) => [l.kind, l.level, l.message])).toEqual([
+      ["log", "info", "Parsed customers.csv"],
+      ["event", "info", "batch-triggered"],
+      ["log", "info", "Import finished"],
+    ]);
+    expect(logs[0]!.attributes).toEqual({ rows: 60, columns: 5 });
+    expect(logs.every((l) => l.runtimeEnvironmentId === parent.runtimeEnvironmentId)).toBe(true);
+    expect(logs.at(-1)!.createdAt.getTime()).toBeLessThanOrEqual(done.completedAt!.getTime());
+
     const children = await prisma.taskRun.findMany({ where: { parentTaskRunId: parent.id } });
     expect(children).toHaveLength(6);
+    const childLogs = await prisma.taskRunLog.findMany({ where: { runId: { in: children.map((c) => c.id) } } });
+    expect(childLogs.filter((l) => l.message === "Batch done")).toHaveLength(6);
+    expect(childLogs.filter((l) => l.level === "warn" && l.message.endsWith("invalid email"))).toHaveLength(1);
     expect(
       children.every(
         (child) => child.status === "COMPLETED_SUCCESSFULLY" && child.batchId && child.rootTaskRunId === parent.id,
@@ -129,6 +146,14 @@ describe("example worker", () => {
     );
     const failed = await prisma.taskRun.findUniqueOrThrow({ where: { id: failing.id } });
     expect(failed.status).toBe("COMPLETED_WITH_ERRORS");
+    const failedLogs = await prisma.taskRunLog.findMany({
+      where: { runId: failing.id },
+      orderBy: [{ time: "asc" }, { seq: "asc" }],
+    });
+    expect(failedLogs.map((l) => [l.level, l.message])).toEqual([
+      ["info", "Waiting before greeting"],
+      ["error", expect.stringContaining("asked to fail")],
+    ]);
     expect(failed.error).toMatchObject({
       type: "BUILT_IN_ERROR",
       name: "Error",

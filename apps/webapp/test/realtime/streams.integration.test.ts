@@ -5,6 +5,7 @@
  * streams, and reader options.
  */
 import { spawn } from "node:child_process";
+import { request as httpRequest } from "node:http";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { signJwt } from "../api/helpers.js";
@@ -21,6 +22,7 @@ beforeAll(async () => {
     REALTIME_STREAM_IDLE_TIMEOUT_MS: "2000",
     REALTIME_STREAM_MAX_BYTES: "2000",
     REALTIME_STREAM_MAX_CHUNK_BYTES: "500",
+    HTTP_REQUEST_TIMEOUT_MS: "1500",
   });
   dev = app.project.environments.find((e) => e.slug === "dev")!;
   prod = app.project.environments.find((e) => e.slug === "prod")!;
@@ -248,6 +250,54 @@ describe("caps and bad bodies", () => {
     expect(head.headers.get("x-last-chunk-index")).toBe("3");
     await finish(run.internalId);
     expect(datas((await readSse(await read(run.id, "retry", dev.apiKey))).events)).toEqual(["a", "b", "c", "d"]);
+  });
+});
+
+describe("long writers", () => {
+  it("a writer's pipe outlives the request timeout (Node's would cut it with 408/ECONNRESET); other slow bodies get 408", async () => {
+    const run = await trigger();
+    // 20 lines over ~3 s, twice HTTP_REQUEST_TIMEOUT_MS, in one chunked POST.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${app.url}/realtime/v1/streams/${run.id}/self/long`, {
+        method: "POST",
+        headers: { ...bearer(dev.apiKey), "content-type": "application/x-ndjson" },
+      });
+      req.on("error", reject);
+      req.on("response", (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      let i = 0;
+      const timer = setInterval(() => {
+        req.write(`${JSON.stringify({ i })}\n`);
+        if (++i === 20) {
+          clearInterval(timer);
+          req.end();
+        }
+      }, 150);
+    });
+    expect(status).toBe(200);
+    await finish(run.internalId);
+    expect(datas((await readSse(await read(run.id, "long", dev.apiKey))).events)).toEqual(
+      [...Array(20).keys()].map((i) => ({ i })),
+    );
+
+    // A body that stops arriving, on another route: 408 once the timeout passed, connection closed.
+    const started = Date.now();
+    const slow = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${app.url}/api/v1/runs/${run.id}/metadata`, {
+        method: "PUT",
+        headers: { ...bearer(dev.apiKey), "content-type": "application/json", "content-length": "100" },
+      });
+      req.on("error", reject);
+      req.on("response", (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.write('{"metadata":');
+    });
+    expect(slow).toBe(408);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
   });
 });
 

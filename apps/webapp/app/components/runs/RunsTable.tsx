@@ -1,17 +1,18 @@
 /** The run table: one memoised row per run, so a live update re-renders only the rows that changed. */
 import { Link } from "@remix-run/react";
+import type { RealtimeRun } from "@runfeed/sdk";
 import { memo } from "react";
 import { ProgressBar, RelativeTime, StatusBadge, Tag } from "../ui";
-import { formatCost, formatDuration, metadataProgress, publicStatus, runDurationMs, type RunListItem } from "./runRow";
+import { formatCost, formatDuration, metadataProgress, runDurationMs } from "./format";
 
 export function RunsTable({
   runs,
   now,
   runHref,
 }: {
-  runs: RunListItem[];
+  runs: readonly RealtimeRun[];
   now: number;
-  runHref: (run: RunListItem) => string;
+  runHref: (run: RealtimeRun) => string;
 }) {
   return (
     <div className="table-wrap">
@@ -32,7 +33,7 @@ export function RunsTable({
             <RunRow
               key={run.id}
               run={run}
-              now={isRunning(run) || now - run.createdAt < 3_600_000 ? now : 0}
+              now={isRunning(run) || now - run.createdAt.getTime() < 3_600_000 ? now : 0}
               href={runHref(run)}
             />
           ))}
@@ -42,19 +43,19 @@ export function RunsTable({
   );
 }
 
-const isRunning = (run: RunListItem) => run.startedAt !== null && run.completedAt === null;
+const isRunning = (run: RealtimeRun) => run.startedAt !== undefined && run.finishedAt === undefined;
 
-const RunRow = memo(function RunRow({ run, now, href }: { run: RunListItem; now: number; href: string }) {
-  const status = publicStatus(run);
+const RunRow = memo(function RunRow({ run, now, href }: { run: RealtimeRun; now: number; href: string }) {
+  const status = run.status;
   const progress = metadataProgress(run.metadata);
   const processed = run.metadata?.processed;
   const total = run.metadata?.total;
   const clock = now || Date.now();
   return (
-    <tr data-run-id={run.friendlyId} data-status={status} data-updated-at={run.updatedAt}>
+    <tr data-run-id={run.id} data-status={status} data-updated-at={run.updatedAt.getTime()}>
       <td>
         <Link to={href} className="mono run-link">
-          {run.friendlyId}
+          {run.id}
         </Link>
       </td>
       <td>
@@ -83,7 +84,7 @@ const RunRow = memo(function RunRow({ run, now, href }: { run: RunListItem; now:
         </div>
       </td>
       <td className="nowrap">
-        <RelativeTime ms={run.createdAt} now={clock} />
+        <RelativeTime ms={run.createdAt.getTime()} now={clock} />
       </td>
       <td className="num mono">{formatDuration(runDurationMs(run, clock))}</td>
       <td className="num mono col-cost">{formatCost(run.costInCents + run.baseCostInCents)}</td>

@@ -1,7 +1,7 @@
 /** Run list filters, shared by the loader (query) and the page (live rows are filtered the same way). Pure. */
 import { z } from "zod";
 import { PUBLIC_RUN_STATUSES } from "@runfeed/core";
-import type { RunListItem } from "./runRow";
+import type { RealtimeRun } from "@runfeed/sdk";
 
 export const TIME_RANGES = {
   "15m": 15 * 60_000,
@@ -31,10 +31,10 @@ export const RunFilters = z.object({
     .enum(Object.keys(TIME_RANGES) as [TimeRange, ...TimeRange[]])
     .catch("7d")
     .default("7d"),
-  /** `<createdAtMs>_<id>` of the last row of the previous page. */
+  /** `<createdAtMs>_<friendlyId>` of the last row of the previous page. */
   cursor: z
     .string()
-    .regex(/^\d+_[A-Za-z0-9]+$/)
+    .regex(/^\d+_run_[A-Za-z0-9]+$/)
     .optional()
     .catch(undefined),
   limit: z.coerce.number().int().min(1).max(500).catch(25).default(25),
@@ -46,4 +46,10 @@ export function parseRunFilters(url: URL): RunFilters {
   return RunFilters.parse(raw);
 }
 
-export const runCursor = (run: Pick<RunListItem, "createdAt" | "id">) => `${run.createdAt}_${run.id}`;
+/** Where the next history page starts: after this run (newest first by creation time, then friendly id). */
+export const runCursor = (run: Pick<RealtimeRun, "createdAt" | "id">) => `${run.createdAt.getTime()}_${run.id}`;
+
+export function parseRunCursor(cursor: string): { createdAt: Date; friendlyId: string } {
+  const split = cursor.indexOf("_");
+  return { createdAt: new Date(Number(cursor.slice(0, split))), friendlyId: cursor.slice(split + 1) };
+}

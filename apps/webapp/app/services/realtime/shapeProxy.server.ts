@@ -134,7 +134,8 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<Response> 
       void release();
       release = undefined;
     }
-    const rewriteDequeued = args.apiVersion !== TRIGGER_API_VERSION && upstream.status === 200 && !isEventStream;
+    const rewriteDequeued =
+      feed.kind !== "logs" && args.apiVersion !== TRIGGER_API_VERSION && upstream.status === 200 && !isEventStream;
     if (rewriteDequeued) {
       const text = (await upstream.text()).replaceAll('"status":"DEQUEUED"', '"status":"EXECUTING"');
       await release?.();

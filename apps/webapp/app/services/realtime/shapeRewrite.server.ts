@@ -12,6 +12,8 @@ import {
   ELECTRIC_PROTOCOL_QUERY_PARAMS,
   HANDLE_PARAM,
   PARAMS_PARAM,
+  RUN_LOGS_TABLE,
+  RUN_LOG_STREAM_COLUMNS,
   RUNS_TABLE,
   SECRET_PARAM,
   SUBSET_PARAM_PREFIX,
@@ -24,7 +26,9 @@ import {
 export type RealtimeFeed =
   | { kind: "run"; runId: string }
   | { kind: "batch"; batchId: string }
-  | { kind: "tags"; tags: string[] };
+  | { kind: "tags"; tags: string[] }
+  /** A run's log lines and events (TaskRunLog; docs/decisions/090-run-logs.md). */
+  | { kind: "logs"; runId: string };
 
 export interface ShapeRequest {
   /** `ELECTRIC_ORIGIN`, e.g. `http://127.0.0.1:3060` (a path prefix is kept). */
@@ -43,6 +47,7 @@ export interface ShapeRequest {
 
 export const WHERE_RUN = `"runtimeEnvironmentId" = $1 AND "id" = $2`;
 export const WHERE_BATCH = `"runtimeEnvironmentId" = $1 AND "batchId" = $2`;
+export const WHERE_RUN_LOGS = `"runtimeEnvironmentId" = $1 AND "runId" = $2`;
 
 /** The where text and its bound values for a feed. */
 export function feedWhere(
@@ -55,6 +60,8 @@ export function feedWhere(
       return { where: WHERE_RUN, params: [environmentId, feed.runId] };
     case "batch":
       return { where: WHERE_BATCH, params: [environmentId, feed.batchId] };
+    case "logs":
+      return { where: WHERE_RUN_LOGS, params: [environmentId, feed.runId] };
     case "tags": {
       const clauses = [`"runtimeEnvironmentId" = $1`];
       const params = [environmentId];
@@ -87,10 +94,13 @@ export function buildShapeUrl(request: ShapeRequest): URL {
     if (value !== null) url.searchParams.set(name, value);
   }
   const { where, params } = feedWhere(request.environmentId, request.feed, request.createdAtFloor);
-  url.searchParams.set(TABLE_PARAM, RUNS_TABLE);
+  const logs = request.feed.kind === "logs";
+  url.searchParams.set(TABLE_PARAM, logs ? RUN_LOGS_TABLE : RUNS_TABLE);
   url.searchParams.set(WHERE_PARAM, where);
   params.forEach((value, index) => url.searchParams.set(`${PARAMS_PARAM}[${index + 1}]`, value));
-  url.searchParams.set(COLUMNS_PARAM, quoteColumns(runColumnsWithout(skipColumnsFor(request))));
+  // A log feed always streams every log column: `skipColumns` names run columns.
+  const columns = logs ? [...RUN_LOG_STREAM_COLUMNS] : runColumnsWithout(skipColumnsFor(request));
+  url.searchParams.set(COLUMNS_PARAM, quoteColumns(columns));
   if (request.secret) url.searchParams.set(SECRET_PARAM, request.secret);
   return url;
 }

@@ -29,9 +29,10 @@ export interface IngestResult {
 
 const NEWLINE = 0x0a;
 
-export async function ingestNdjson(body: ReadableStream<Uint8Array>, options: IngestOptions): Promise<IngestResult> {
+export async function ingestNdjson(body: AsyncIterable<Uint8Array>, options: IngestOptions): Promise<IngestResult> {
   const { store, ref, limits } = options;
-  const reader = body.getReader();
+  // The body's own iterator (a node request on the hot path, else a web stream): return() lets go of it.
+  const reader = body[Symbol.asyncIterator]();
   const lease = setInterval(() => void store.touch(ref).catch(() => {}), options.leaseIntervalMs);
   let carry: Buffer | undefined;
   let index = options.writer?.firstIndex ?? 0;
@@ -74,7 +75,7 @@ export async function ingestNdjson(body: ReadableStream<Uint8Array>, options: In
 
   try {
     for (;;) {
-      const { done, value } = await reader.read().catch((error: unknown) => {
+      const { done, value } = await reader.next().catch((error: unknown) => {
         throw new WriterGoneError(result, error);
       });
       if (done) break;
@@ -96,7 +97,7 @@ export async function ingestNdjson(body: ReadableStream<Uint8Array>, options: In
     return result;
   } finally {
     clearInterval(lease);
-    reader.cancel().catch(() => {});
+    reader.return?.()?.catch(() => {});
   }
 }
 

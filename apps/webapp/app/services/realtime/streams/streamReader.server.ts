@@ -23,6 +23,7 @@ import {
   type StreamEntryId,
   type StreamResumePoint,
 } from "@runfeed/core";
+import type { DirectBody } from "../../directBody.server";
 import { archivedStream, readArchive } from "./streamArchive.server";
 import type { StreamHub } from "./streamHub.server";
 import type { RunFinishWatcher } from "./runFinishWatcher.server";
@@ -297,15 +298,15 @@ class StreamReader {
 const formatId = (id: StreamEntryId) => `${id.ms}-${id.seq}`;
 
 /**
- * The SSE body of one reader. `onClose` runs exactly once, when the body ends, errors or is
- * cancelled (the client went away).
+ * The SSE texts of one reader, pulled one at a time (each text holds every event ready at that moment).
+ * `onClose` runs exactly once, when the body ends, errors or is cancelled (the client went away).
  */
-export function streamEventBody(
+export function streamEventSource(
   deps: StreamReaderDeps,
   options: StreamReaderOptions,
   signal: AbortSignal,
   onClose: () => void,
-): ReadableStream<Uint8Array> {
+): DirectBody {
   const reader = new StreamReader(deps, options);
   const abort = new AbortController();
   let closed = false;
@@ -320,23 +321,34 @@ export function streamEventBody(
   // The request's signal: the client went away (the body may never be pulled or cancelled again).
   if (signal.aborted) queueMicrotask(finish);
   else signal.addEventListener("abort", finish, { once: true });
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
+  return {
+    async next() {
       try {
         const text = await reader.next(abort.signal);
-        if (text === undefined) {
-          finish();
-          controller.close();
-        } else {
-          controller.enqueue(encoder.encode(text));
-        }
+        if (text === undefined) finish();
+        return text;
       } catch (error) {
         finish();
-        controller.error(error);
+        throw error;
       }
     },
-    cancel() {
-      finish();
+    cancel: finish,
+  };
+}
+
+/** The same texts as a web stream (pulled only when read: a direct consumer may take them instead). */
+export function streamEventBody(source: DirectBody): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const text = await source.next();
+        if (text === undefined) controller.close();
+        else controller.enqueue(encoder.encode(text));
+      },
+      cancel() {
+        source.cancel();
+      },
     },
-  });
+    { highWaterMark: 0 },
+  );
 }

@@ -24,7 +24,8 @@ import { runResources } from "../feedLookups.server";
 import { badRequest } from "../../httpErrors.server";
 import { ResourceId } from "../../runLookup.server";
 import type { Services } from "../../services.server";
-import { streamEventBody } from "./streamReader.server";
+import { withDirectBody } from "../../directBody.server";
+import { streamEventBody, streamEventSource } from "./streamReader.server";
 import type { StreamRef } from "./streamStore.server";
 
 /** A stream key in a path: see `streamKeyProblem` (reserved `$trigger.` keys only where allowed). */
@@ -153,7 +154,7 @@ export async function streamEventResponse(args: {
     );
   services.metrics.streamReaders.inc();
   const { store, hub, runs } = services.streams;
-  const body = streamEventBody(
+  const source = streamEventSource(
     { store, hub, runs, prisma: services.prisma },
     { ref, resume, startLatest, inactivityTimeoutMs },
     signal,
@@ -162,7 +163,7 @@ export async function streamEventResponse(args: {
       void admission.release();
     },
   );
-  return new Response(body, {
+  const response = new Response(streamEventBody(source), {
     headers: {
       "content-type": EVENT_STREAM_CONTENT_TYPE,
       "cache-control": "no-store",
@@ -170,4 +171,6 @@ export async function streamEventResponse(args: {
       [STREAM_VERSION_HEADER]: STREAM_PROTOCOL_VERSION,
     },
   });
+  // The hot path writes the texts to the socket itself (server/app.ts); Remix's reads the web body.
+  return withDirectBody(response, source);
 }
