@@ -32,7 +32,7 @@ import {
   useNow,
 } from "../components/ui";
 import { dashboardRealtimeToken, getRunDetail, requireEnvironment, type RunDetail } from "../services/dashboard.server";
-import { findRun } from "../services/runs.server";
+import { findRun } from "../services/runLookup.server";
 import { cancelRun } from "../services/runsActions.server";
 import { requireUser } from "../services/session.server";
 

@@ -5,7 +5,7 @@
 import { UpdateMetadataRequestBody } from "@runfeed/core";
 import { createApiRoute } from "../services/apiRoute.server";
 import { getRunMetadata, updateRunMetadata } from "../services/metadata.server";
-import { RunIdParams } from "../services/runs.server";
+import { RunIdParams } from "../services/runLookup.server";
 
 const put = createApiRoute(
   {

@@ -4,7 +4,7 @@
  */
 import { ReplayRunRequestBody } from "@runfeed/core";
 import { createApiRoute } from "../services/apiRoute.server";
-import { findRun, RunIdParams } from "../services/runs.server";
+import { findRun, RunIdParams } from "../services/runLookup.server";
 import { replayRun } from "../services/runsActions.server";
 import { TASK_PAYLOAD_MAXIMUM_SIZE } from "../services/trigger.server";
 

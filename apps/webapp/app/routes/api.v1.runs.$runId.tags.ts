@@ -3,7 +3,7 @@
  */
 import { AddTagsRequestBody } from "@runfeed/core";
 import { createApiRoute } from "../services/apiRoute.server";
-import { RunIdParams } from "../services/runs.server";
+import { RunIdParams } from "../services/runLookup.server";
 import { addRunTags } from "../services/tags.server";
 
 const route = createApiRoute(

@@ -3,7 +3,7 @@
  * Accepts JWTs with `write` on `runs:<id>` or `tasks:<task>`; no CORS, as upstream.
  */
 import { createApiRoute } from "../services/apiRoute.server";
-import { findRun, RunIdParams } from "../services/runs.server";
+import { findRun, RunIdParams } from "../services/runLookup.server";
 import { cancelRun } from "../services/runsActions.server";
 
 const route = createApiRoute(

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { createApiRoute, readText } from "../services/apiRoute.server";
 import { addBatchItems, parseBatchItems } from "../services/batch.server";
 import { HttpError, forbidden } from "../services/httpErrors.server";
-import { ResourceId } from "../services/runs.server";
+import { ResourceId } from "../services/runLookup.server";
 
 export const BATCH_ITEMS_MAXIMUM_SIZE = 16 * 1024 * 1024;
 

@@ -5,7 +5,7 @@
  */
 import { createApiRoute } from "../services/apiRoute.server";
 import { presentRetrievedRun } from "../services/retrieve.server";
-import { RunIdParams, runWhere } from "../services/runs.server";
+import { RunIdParams, runWhere } from "../services/runLookup.server";
 
 const route = createApiRoute(
   {

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { createFeedRoute } from "../services/realtime/feedRoute.server";
-import { ResourceId } from "../services/runs.server";
+import { ResourceId } from "../services/runLookup.server";
 
 const route = createFeedRoute(
   {

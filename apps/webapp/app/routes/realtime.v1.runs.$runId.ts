@@ -5,7 +5,7 @@
  */
 import { runResources } from "../services/realtime/feedLookups.server";
 import { createFeedRoute } from "../services/realtime/feedRoute.server";
-import { RunIdParams } from "../services/runs.server";
+import { RunIdParams } from "../services/runLookup.server";
 
 const route = createFeedRoute(
   {

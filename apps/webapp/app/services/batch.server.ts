@@ -14,7 +14,7 @@ import type pg from "pg";
 import { validate } from "./apiRoute.server";
 import type { AuthenticatedEnvironment } from "./auth.server";
 import { HttpError, badRequest, notFound } from "./httpErrors.server";
-import { isUniqueViolation } from "./runs.server";
+import { isUniqueViolation } from "./runLookup.server";
 import { INSERT_MANY_SQL, insertManyParams, type NewRun } from "./runInsert.server";
 import { timestampParam } from "./realtime/shapeRewrite.server";
 import { prepareRun, type ParentCache } from "./trigger.server";

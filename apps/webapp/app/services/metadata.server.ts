@@ -45,7 +45,7 @@ import type { PrismaClient } from "@runfeed/database";
 import { HttpError, unprocessable } from "./httpErrors.server";
 import { TtlCache } from "./ttlCache.server";
 import { WriteBuffer, type FlushWrites } from "./writeBuffer.server";
-import { runNotFound, runWhere, type Db } from "./runs.server";
+import { runNotFound, runWhere, type Db } from "./runLookup.server";
 import { metadataTooLarge } from "./trigger.server";
 
 /** Runs completed longer ago than this no longer accept metadata (upstream RUN_UPDATABLE_WINDOW_MS). */

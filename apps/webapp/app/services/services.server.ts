@@ -18,7 +18,7 @@ import { FeedLookups } from "./realtime/feedLookups.server";
 import type { RequestClient } from "./requestClient.server";
 import { createSessionCookie } from "./session.server";
 import { createSignInThrottle, type SignInThrottle } from "./signInThrottle.server";
-import { createWorker } from "./worker.server";
+import { createWorker } from "../worker/createWorker.server";
 import { pgFlush } from "./writeBuffer.server";
 import type { RunWorker } from "../worker/runWorker.server";
 import { TaskRegistry, type AnyTask } from "../worker/taskRegistry.server";

@@ -6,7 +6,7 @@
 import { MAX_TAGS_PER_RUN, normalizeTags } from "@runfeed/core";
 import type { PrismaClient } from "@runfeed/database";
 import { unprocessable } from "./httpErrors.server";
-import { runNotFound } from "./runs.server";
+import { runNotFound } from "./runLookup.server";
 
 export async function addRunTags(
   prisma: PrismaClient,

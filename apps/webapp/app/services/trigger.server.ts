@@ -31,7 +31,7 @@ import type pg from "pg";
 import type { AuthenticatedEnvironment } from "./auth.server";
 import { HttpError, badRequest, unprocessable } from "./httpErrors.server";
 import { insertRunPrepared, insertedTaskRun, type NewRun } from "./runInsert.server";
-import { isUniqueViolation, runWhere, type Db } from "./runs.server";
+import { isUniqueViolation, runWhere, type Db } from "./runLookup.server";
 
 /** Largest trigger body (upstream TASK_PAYLOAD_MAXIMUM_SIZE). */
 export const TASK_PAYLOAD_MAXIMUM_SIZE = 3 * 1024 * 1024;

@@ -24,7 +24,7 @@ import type { Logger } from "../services/logger.server";
 import { claimRuns, type ClaimedRun } from "./claim.server";
 import { updateRunMetadata, type RunMetadataWriter } from "../services/metadata.server";
 import { signPublicToken } from "../services/auth.server";
-import { createChildBatch } from "./runs.server";
+import { createChildBatch } from "./childBatch.server";
 import { appendRunLogs } from "../services/runLogs.server";
 import { TaskRunLogger } from "./taskLogger.server";
 import type { TaskRegistry } from "./taskRegistry.server";

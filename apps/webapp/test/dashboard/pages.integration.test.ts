@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { sampleCsv } from "@runfeed/example-tasks";
 import { seedDemo, seedDemoScenario, seedDemoUser } from "../../app/services/seed.server.js";
-import { createWorker } from "../../app/services/worker.server.js";
+import { createWorker } from "../../app/worker/createWorker.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
 import { postForm, signIn } from "./support.js";
 

@@ -5,7 +5,7 @@
 import { fileURLToPath } from "node:url";
 import { freePort, spawnShapeSync, type ShapeSyncProcess } from "@runfeed/devstack";
 import { seedDemoUser } from "../../app/services/seed.server.js";
-import { createWorker } from "../../app/services/worker.server.js";
+import { createWorker } from "../../app/worker/createWorker.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
 
 export type ShapeSync = ShapeSyncProcess;

@@ -6,7 +6,7 @@
  */
 import { freePort, spawnShapeSync, type ShapeSyncProcess as ShapeSync } from "../../../devstack/src/index.js";
 import { startTestWebapp, type TestWebapp } from "../../../../apps/webapp/test/support/webapp.js";
-import { createWorker } from "../../../../apps/webapp/app/services/worker.server.js";
+import { createWorker } from "../../../../apps/webapp/app/worker/createWorker.server.js";
 
 export interface Stack {
   app: TestWebapp;

@@ -22,7 +22,7 @@ import type { Authentication } from "../../auth.server";
 import { createApiRoute } from "../../apiRoute.server";
 import { runResources } from "../feedLookups.server";
 import { badRequest } from "../../httpErrors.server";
-import { ResourceId } from "../../runs.server";
+import { ResourceId } from "../../runLookup.server";
 import type { Services } from "../../services.server";
 import { withDirectBody } from "../../directBody.server";
 import { streamEventBody, streamEventSource } from "./streamReader.server";

@@ -4,10 +4,10 @@
  */
 import type { PrismaClient } from "@runfeed/database";
 import type { WebappEnv } from "../env.server";
-import { RunWorker } from "../worker/runWorker.server";
-import type { TaskRegistry } from "../worker/taskRegistry.server";
-import type { Logger } from "./logger.server";
-import type { RunMetadataWriter } from "./metadata.server";
+import { RunWorker } from "./runWorker.server";
+import type { TaskRegistry } from "./taskRegistry.server";
+import type { Logger } from "../services/logger.server";
+import type { RunMetadataWriter } from "../services/metadata.server";
 
 export function createWorker(deps: {
   env: WebappEnv;
