@@ -52,6 +52,7 @@ const unitOf = (file: string) => file.split("/").slice(0, 2).join("/");
  */
 const KNOWN_CROSSINGS = [
   "apps/webapp/test/realtime/realtimeFeed.integration.test.ts → ../../../shape-sync/src/server.js",
+  "apps/webapp/test/realtime/realtimeSse.integration.test.ts → ../../../shape-sync/src/server.js",
   "apps/webapp/test/realtime/runLogs.integration.test.ts → ../../../shape-sync/src/server.js",
   "packages/react-hooks/test/react-page.e2e.test.ts → ../../sdk/test/support/stack.js",
   "packages/sdk/test/support/stack.ts → ../../../../apps/webapp/test/support/webapp.js",
