@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     globalSetup: ["./packages/devstack/src/test-setup.ts"],
-    include: ["apps/*/**/*.test.{ts,tsx}", "packages/*/**/*.test.{ts,tsx}"],
+    include: ["apps/*/**/*.test.{ts,tsx}", "packages/*/**/*.test.{ts,tsx}", "examples/*/**/*.test.{ts,tsx}"],
     exclude: ["**/node_modules/**", "**/dist/**", "**/build/**"],
     testTimeout: 30_000,
     hookTimeout: 60_000,

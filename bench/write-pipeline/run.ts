@@ -329,12 +329,13 @@ async function triggerRate(trigger: () => Promise<string>, seconds: number) {
   return n / ((performance.now() - t) / 1000);
 }
 
-/** Every 100 ms: set `probe` through the pipeline, then read Postgres until it shows (ms per probe). */
+/** Every 100 ms (at least 20 times): set `probe` through the pipeline, then read Postgres until it shows (ms per probe). */
 async function probeLag(baseURL: string, accessToken: string, run: string, db: pg.Client, seconds: number) {
   const writer = pipeline.writer({ baseURL, accessToken, maxItems: 1, maxAgeMs: 1 });
   const lags: number[] = [];
   const deadline = performance.now() + seconds * 1000;
-  for (let i = 0; performance.now() < deadline; i++) {
+  // At least 20 probes: under saturation one probe can take longer than the phase.
+  for (let i = 0; performance.now() < deadline || lags.length < 20; i++) {
     const started = performance.now();
     writer.metadata(run).set("probe", i);
     await writer.flush();

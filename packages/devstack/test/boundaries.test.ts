@@ -1,6 +1,8 @@
 /**
  * The dependency rules of ARCHITECTURE.md: apps never import each other, packages never import apps,
- * and packages/core does no I/O (no node: modules, no process.env).
+ * and packages/core does no I/O (no node: modules, no process.env). Tests and examples are held to
+ * them too: an example uses packages by name only, and a test imports no other unit's `test/` folder
+ * or app code (shared harnesses are @runfeed/devstack/fixtures).
  */
 import { readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
@@ -8,21 +10,29 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
-const sources = execFileSync("git", ["ls-files", "apps", "packages"], { cwd: ROOT, encoding: "utf8" })
+const files = execFileSync("git", ["ls-files", "apps", "packages", "examples"], { cwd: ROOT, encoding: "utf8" })
   .split("\n")
-  .filter((f) => /\.(ts|tsx)$/.test(f) && !f.includes("/test/") && !/\.test\.tsx?$/.test(f));
+  .filter((f) => /\.(ts|tsx)$/.test(f));
+const isTest = (f: string) => f.includes("/test/") || /\.test\.tsx?$/.test(f);
+const sources = files.filter((f) => !f.startsWith("examples/") && !isTest(f));
+const tests = files.filter((f) => !f.startsWith("examples/") && isTest(f));
+const examples = files.filter((f) => f.startsWith("examples/") && !isTest(f));
 
 function importsOf(file: string): string[] {
   const source = readFileSync(`${ROOT}/${file}`, "utf8");
   return [...source.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)].map((m) => m[1]!);
 }
 
-/** The top-level unit (apps/x or packages/x) an import lands in, resolving relative paths. */
+/** The path an import lands on inside the repository (relative imports), else undefined. */
+const resolved = (file: string, specifier: string) =>
+  specifier.startsWith(".") ? new URL(specifier, `file:///${file}`).pathname.slice(1) : undefined;
+
+/** The top-level unit (apps/x, packages/x or examples/x) an import lands in, resolving relative paths. */
 function target(file: string, specifier: string): string | undefined {
-  if (specifier.startsWith(".")) {
-    const resolved = new URL(specifier, `file:///${file}`).pathname.slice(1);
-    const [area, name] = resolved.split("/");
-    return area === "apps" || area === "packages" ? `${area}/${name}` : undefined;
+  const path = resolved(file, specifier);
+  if (path) {
+    const [area, name] = path.split("/");
+    return area === "apps" || area === "packages" || area === "examples" ? `${area}/${name}` : undefined;
   }
   if (specifier.startsWith("@runfeed/")) {
     const name = specifier.slice("@runfeed/".length).split("/")[0];
@@ -31,19 +41,68 @@ function target(file: string, specifier: string): string | undefined {
   return undefined;
 }
 
+const unitOf = (file: string) => file.split("/").slice(0, 2).join("/");
+
+/**
+ * Test imports that still cross a unit, each waiting for the fixture that replaces it. The SDK's and
+ * the hooks' end-to-end tests run against a real webapp and worker, started in-process through the
+ * webapp's own test harness; they move to a devstack fixture that runs the webapp (and the worker) as
+ * child processes, as `pnpm start` does. The realtime feed and run-log tests run the shape server in-process
+ * (devstack's spawnShapeSync would replace it once it takes their long-poll timeout).
+ */
+const KNOWN_CROSSINGS = [
+  "apps/webapp/test/realtime/realtimeFeed.integration.test.ts → ../../../shape-sync/src/server.js",
+  "apps/webapp/test/realtime/realtimeSse.integration.test.ts → ../../../shape-sync/src/server.js",
+  "apps/webapp/test/realtime/runLogs.integration.test.ts → ../../../shape-sync/src/server.js",
+  "packages/react-hooks/test/react-page.e2e.test.ts → ../../sdk/test/support/stack.js",
+  "packages/sdk/test/support/stack.ts → ../../../../apps/webapp/test/support/webapp.js",
+  "packages/sdk/test/support/stack.ts → ../../../../apps/webapp/app/worker/createWorker.server.js",
+];
+
 describe("import boundaries", () => {
-  it("finds the sources", () => expect(sources.length).toBeGreaterThan(50));
+  it("finds the sources, tests and examples", () => {
+    expect(sources.length).toBeGreaterThan(50);
+    expect(tests.length).toBeGreaterThan(50);
+    expect(examples.length).toBeGreaterThan(5);
+  });
 
   it("apps never import another app, packages never import an app", () => {
     const violations: string[] = [];
     for (const file of sources) {
-      const own = file.split("/").slice(0, 2).join("/");
+      const own = unitOf(file);
       for (const specifier of importsOf(file)) {
         const to = target(file, specifier);
-        if (to?.startsWith("apps/") && to !== own) violations.push(`${file} → ${specifier}`);
+        if ((to?.startsWith("apps/") && to !== own) || to?.startsWith("examples/"))
+          violations.push(`${file} → ${specifier}`);
       }
     }
     expect(violations).toEqual([]);
+  });
+
+  it("examples use packages by name only: no relative import out of their own folder", () => {
+    const violations: string[] = [];
+    for (const file of examples) {
+      for (const specifier of importsOf(file)) {
+        const to = target(file, specifier);
+        if (to && to !== unitOf(file) && resolved(file, specifier)) violations.push(`${file} → ${specifier}`);
+        if (to?.startsWith("apps/")) violations.push(`${file} → ${specifier}`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it("tests import no other unit's test/ folder and no other unit's app code (only the listed ones, still)", () => {
+    const crossings: string[] = [];
+    for (const file of tests) {
+      const own = unitOf(file);
+      for (const specifier of importsOf(file)) {
+        const to = target(file, specifier);
+        if (!to || to === own) continue;
+        const path = resolved(file, specifier) ?? "";
+        if (to.startsWith("apps/") || path.includes("/test/")) crossings.push(`${file} → ${specifier}`);
+      }
+    }
+    expect(crossings.sort()).toEqual([...KNOWN_CROSSINGS].sort());
   });
 
   it("packages/core is pure: no node: modules, no process.env", () => {

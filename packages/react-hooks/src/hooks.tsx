@@ -75,6 +75,7 @@ interface FeedConfig {
   baseURL?: string;
   accessToken?: string;
   onTokenRefused?: TokenRefusedHandler;
+  liveSse?: boolean;
 }
 
 function useFeed<TRun extends RealtimeRun<any, any, any>>(
@@ -105,6 +106,10 @@ function useFeed<TRun extends RealtimeRun<any, any, any>>(
           baseURL,
           accessToken,
           onTokenRefused: renews ? (error) => onTokenRefusedRef.current?.(error) : undefined,
+          // Long-polls for now: an open event stream is re-authenticated only when it reconnects
+          // (docs/decisions/072-realtime-sse-and-cheap-repoll.md), and the dashboard's renewal of a
+          // refused token has not been checked against that yet.
+          liveSse: false,
         }),
       onComplete: (run) => onCompleteRef.current?.(run),
       limit,
@@ -322,7 +327,13 @@ export function useRealtimeRunWithStreams<
         reset: (value) => ({ run: value.run, streams: {} }),
         open: (_current, signal) =>
           sdkRuns
-            .subscribeToRun<TRun>(runId!, { baseURL, accessToken, signal, skipColumns: options.skipColumns })
+            .subscribeToRun<TRun>(runId!, {
+              baseURL,
+              accessToken,
+              signal,
+              skipColumns: options.skipColumns,
+              liveSse: false,
+            })
             .withStreams<TStreams>(),
         fold: (value, items) => {
           let run = value.run;

@@ -1,6 +1,6 @@
 /**
  * The feed APIs a run table needs (SPEC.md S7–S8) against a real local HTTP server speaking the
- * Electric protocol (support/scripted-feed.ts): the environment-wide feed, token renewal after a 401
+ * Electric protocol (@runfeed/devstack/fixtures, scripted-feed.ts): the environment-wide feed, token renewal after a 401
  * that resumes from the last offset (no run sent twice, none missed), and the connection state as it
  * changes.
  */
@@ -13,7 +13,7 @@ import {
   type RealtimeRun,
   type RunSubscription,
 } from "../src/index.js";
-import { startScriptedFeed, wireRun, type ScriptedFeed } from "./support/scripted-feed.js";
+import { startScriptedFeed, wireRun, type ScriptedFeed } from "@runfeed/devstack/fixtures";
 
 let feed: ScriptedFeed;
 beforeEach(async () => {

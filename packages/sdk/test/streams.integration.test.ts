@@ -6,7 +6,7 @@
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { runs, setTaskRunContextProvider, streams, tasks, type TaskRunContext } from "../src/index.js";
-import { startCuttableProxy } from "../../../apps/webapp/test/realtime/streamsSupport.js";
+import { proxyTest } from "@runfeed/devstack/fixtures";
 import { startStack, type Stack } from "./support/stack.js";
 
 let stack: Stack;
@@ -84,60 +84,66 @@ describe("@runfeed/sdk streams", () => {
     ).rejects.toMatchObject({ name: "PermissionDeniedError", status: 403 });
   });
 
-  it("a writer whose connection is cut resumes where the server's copy ends: each chunk once, in order", async () => {
-    const run = await queuedRun();
-    const proxy = await startCuttableProxy(stack.baseURL);
-    try {
-      const writing = streams.pipe("w", numbered(600, 1), {
-        target: run.id,
-        baseURL: proxy.url,
-        accessToken: stack.secretKey,
-      });
-      const readerSeen: number[] = [];
-      const reading = (async () => {
-        for await (const c of streams.read<{ i: number }>(run.id, "w", server())) readerSeen.push(c.i);
-      })();
-      for (const atLeast of [100, 300]) {
-        await vi.waitFor(() => expect(readerSeen.length).toBeGreaterThanOrEqual(atLeast), {
-          timeout: 20_000,
-          interval: 5,
-        });
-        expect(proxy.cut()).toBeGreaterThan(0);
-      }
-      expect(await writing).toEqual({ chunks: 600 });
-      await finish(run.internalId);
-      await reading;
-      expect(readerSeen).toEqual([...Array(600).keys()]);
-    } finally {
-      await proxy.close();
-    }
-  });
-
-  it("a reader whose connection is cut resumes after its last chunk: no gap, no duplicate", async () => {
-    const run = await queuedRun();
-    const proxy = await startCuttableProxy(stack.baseURL);
-    try {
-      const seen: number[] = [];
-      const reading = (async () => {
-        const subscription = streams.read<{ i: number }>(run.id, "r", {
+  proxyTest(
+    "a writer whose connection is cut resumes where the server's copy ends: each chunk once, in order",
+    async ({ cuttableProxy }) => {
+      const run = await queuedRun();
+      const proxy = await cuttableProxy(stack.baseURL);
+      try {
+        const writing = streams.pipe("w", numbered(600, 1), {
+          target: run.id,
           baseURL: proxy.url,
           accessToken: stack.secretKey,
         });
-        for await (const c of subscription) seen.push(c.i);
-      })();
-      const writing = streams.pipe("r", numbered(400, 2), { target: run.id, ...server() });
-      for (const atLeast of [50, 150, 250]) {
-        await vi.waitFor(() => expect(seen.length).toBeGreaterThanOrEqual(atLeast), { timeout: 20_000, interval: 5 });
-        expect(proxy.cut()).toBeGreaterThan(0);
+        const readerSeen: number[] = [];
+        const reading = (async () => {
+          for await (const c of streams.read<{ i: number }>(run.id, "w", server())) readerSeen.push(c.i);
+        })();
+        for (const atLeast of [100, 300]) {
+          await vi.waitFor(() => expect(readerSeen.length).toBeGreaterThanOrEqual(atLeast), {
+            timeout: 20_000,
+            interval: 5,
+          });
+          expect(proxy.cut()).toBeGreaterThan(0);
+        }
+        expect(await writing).toEqual({ chunks: 600 });
+        await finish(run.internalId);
+        await reading;
+        expect(readerSeen).toEqual([...Array(600).keys()]);
+      } finally {
+        await proxy.close();
       }
-      await writing;
-      await finish(run.internalId);
-      await reading;
-      expect(seen).toEqual([...Array(400).keys()]);
-    } finally {
-      await proxy.close();
-    }
-  });
+    },
+  );
+
+  proxyTest(
+    "a reader whose connection is cut resumes after its last chunk: no gap, no duplicate",
+    async ({ cuttableProxy }) => {
+      const run = await queuedRun();
+      const proxy = await cuttableProxy(stack.baseURL);
+      try {
+        const seen: number[] = [];
+        const reading = (async () => {
+          const subscription = streams.read<{ i: number }>(run.id, "r", {
+            baseURL: proxy.url,
+            accessToken: stack.secretKey,
+          });
+          for await (const c of subscription) seen.push(c.i);
+        })();
+        const writing = streams.pipe("r", numbered(400, 2), { target: run.id, ...server() });
+        for (const atLeast of [50, 150, 250]) {
+          await vi.waitFor(() => expect(seen.length).toBeGreaterThanOrEqual(atLeast), { timeout: 20_000, interval: 5 });
+          expect(proxy.cut()).toBeGreaterThan(0);
+        }
+        await writing;
+        await finish(run.internalId);
+        await reading;
+        expect(seen).toEqual([...Array(400).keys()]);
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
 
   it("runs.subscribeToRun(id).withStreams() yields the run and its streams' chunks, and ends with them", async () => {
     const run = await queuedRun();

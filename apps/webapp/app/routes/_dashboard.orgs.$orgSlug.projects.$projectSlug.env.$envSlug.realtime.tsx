@@ -7,7 +7,8 @@ import { useLoaderData, useParams, useRevalidator } from "@remix-run/react";
 import { useEffect } from "react";
 import { PageHeader, ProgressBar } from "../components/ui";
 import { WritePipelinePanel } from "../components/WritePipelinePanel";
-import { requireEnvironment, shapeServerHealth } from "../services/dashboard.server";
+import { requireEnvironment } from "../services/dashboard.server";
+import { shapeServerHealth } from "../services/shapeServerHealth.server";
 import { realtimeUsage } from "../services/realtime/realtimeServices.server";
 import { requireUser } from "../services/session.server";
 

@@ -208,7 +208,7 @@ export type Admission<TParams, TQuery, TBody, TResource> =
  * is in the future (jose's rule: `exp` > now in whole seconds). Failures are never remembered. So
  * for up to the TTL, a token keeps the environment it was authenticated with: an archival, a rolled
  * key or a changed realtime limit is seen by its next request after that
- * (docs/decisions/091-realtime-sse-and-cheap-repoll.md).
+ * (docs/decisions/072-realtime-sse-and-cheap-repoll.md).
  */
 async function rememberedAuthentication(
   cache: TtlCache<Promise<Authentication>>,

@@ -3,13 +3,17 @@
  * batched endpoints, validation that queues nothing, parent/root routing and coalescing, environment
  * isolation, run logs, exactly-once batches (cursor and fence), and low-class backpressure.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { applyBatch, raiseFence, type Applier } from "../../app/services/writePipeline/cursor.server.js";
 import { streamName } from "../../app/services/writePipeline/streamNames.server.js";
 import pg from "pg";
 import { pipeline } from "@runfeed/sdk";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
 import { api } from "./helpers.js";
+
+// Under a loaded machine a drain batch and a trigger can take seconds: wait for conditions, generously.
+vi.setConfig({ testTimeout: 120_000 });
+const eventually = <T>(fn: () => Promise<T> | T) => expect.poll(fn, { timeout: 60_000, interval: 50 });
 
 const FAST = { WRITE_PIPELINE_HIGH_INTERVAL_MS: "50", WRITE_PIPELINE_LOW_INTERVAL_MS: "50" };
 
@@ -49,8 +53,8 @@ describe("write pipeline", () => {
     });
     expect(res.status, res.text).toBe(202);
     expect(res.json).toEqual({ accepted: 5, urgency: "high" });
-    await expect.poll(() => metadataOf(a)).toEqual({ stage: "two", log: [1] });
-    await expect.poll(() => metadataOf(b)).toEqual({ n: 5 });
+    await eventually(() => metadataOf(a)).toEqual({ stage: "two", log: [1] });
+    await eventually(() => metadataOf(b)).toEqual({ n: 5 });
   });
 
   it("queues a request repeated with the same request key once", async () => {
@@ -61,7 +65,7 @@ describe("write pipeline", () => {
     await root("POST", "/api/v1/metadata/batch", {
       items: [{ runId: a, operations: [{ type: "set", key: "marker", value: true }] }],
     });
-    await expect.poll(() => metadataOf(a)).toEqual({ n: 1, marker: true });
+    await eventually(() => metadataOf(a)).toEqual({ n: 1, marker: true });
   });
 
   it("takes @runfeed/sdk's batched writes: metadata and log lines flushed together", async () => {
@@ -71,10 +75,10 @@ describe("write pipeline", () => {
     for (let i = 0; i < 50; i++) writer.metadata(i % 2 ? a : b).increment("n");
     writer.log(a, { message: "from the sdk" });
     await writer.flush();
-    await expect.poll(() => metadataOf(a)).toEqual({ n: 25 });
-    await expect.poll(() => metadataOf(b)).toEqual({ n: 25 });
+    await eventually(() => metadataOf(a)).toEqual({ n: 25 });
+    await eventually(() => metadataOf(b)).toEqual({ n: 25 });
     const internal = (await prisma().taskRun.findFirstOrThrow({ where: { friendlyId: a } })).id;
-    await expect.poll(() => prisma().taskRunLog.count({ where: { runId: internal } })).toBe(1);
+    await eventually(() => prisma().taskRunLog.count({ where: { runId: internal } })).toBe(1);
   });
 
   it("answers a bad item with a 400 naming it, and queues nothing of the request", async () => {
@@ -96,7 +100,7 @@ describe("write pipeline", () => {
     await root("POST", "/api/v1/metadata/batch", {
       items: [{ runId: a, operations: [{ type: "set", key: "k", value: 1 }] }],
     });
-    await expect.poll(() => metadataOf(a)).toEqual({ k: 1 });
+    await eventually(() => metadataOf(a)).toEqual({ k: 1 });
   });
 
   it("routes parent and root operations, coalescing many children's increments into the parent", async () => {
@@ -112,7 +116,7 @@ describe("write pipeline", () => {
     ]);
     const res = await root("POST", "/api/v1/metadata/batch", { items });
     expect(res.status, res.text).toBe(202);
-    await expect.poll(() => metadataOf(parent)).toEqual({ done: 20, total: 40 });
+    await eventually(() => metadataOf(parent)).toEqual({ done: 20, total: 40 });
     for (const child of children) expect(await metadataOf(child)).toEqual({ mine: 1 });
   });
 
@@ -125,7 +129,7 @@ describe("write pipeline", () => {
         { runId: mine, operations: [{ type: "set", key: "ok", value: true }] },
       ],
     });
-    await expect.poll(() => metadataOf(mine)).toEqual({ ok: true });
+    await eventually(() => metadataOf(mine)).toEqual({ ok: true });
     expect(await metadataOf(theirs)).toEqual({});
   });
 
@@ -143,7 +147,7 @@ describe("write pipeline", () => {
     expect(res.json).toEqual({ accepted: 3, urgency: "low" });
     const lines = () =>
       prisma().taskRunLog.findMany({ where: { runId: internal }, orderBy: [{ time: "asc" }, { seq: "asc" }] });
-    await expect.poll(async () => (await lines()).length).toBe(3);
+    await eventually(async () => (await lines()).length).toBe(3);
     const stored = await lines();
     expect(stored.map((l) => [l.message, l.kind, l.level])).toEqual([
       ["first", "log", "info"],
@@ -225,7 +229,7 @@ describe("write pipeline backpressure", () => {
     const logs = { items: [{ runId: "run_x", message: "m" }] };
     for (let i = 0; i < 3; i++) expect((await root("POST", "/api/v1/logs/batch", logs)).status).toBe(202);
     const { depths } = app.webapp.services.writePipeline;
-    await expect.poll(() => depths.depthOf("low")).toBe(3);
+    await eventually(() => depths.depthOf("low")).toBe(3);
     const refused = await root("POST", "/api/v1/logs/batch", logs);
     expect(refused.status).toBe(429);
     expect(refused.headers.get("retry-after")).toBe("2");
@@ -233,7 +237,7 @@ describe("write pipeline backpressure", () => {
 
     const meta = { items: [{ runId: "run_x", operations: [{ type: "increment", key: "n", value: 1 }] }] };
     for (let i = 0; i < 3; i++) expect((await root("POST", "/api/v1/metadata/batch", meta)).status).toBe(202);
-    await expect.poll(() => depths.depthOf("high")).toBe(3);
+    await eventually(() => depths.depthOf("high")).toBe(3);
     const started = performance.now();
     const slowed = await root("POST", "/api/v1/metadata/batch", meta);
     expect(slowed.status).toBe(429);

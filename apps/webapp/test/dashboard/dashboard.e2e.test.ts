@@ -36,7 +36,9 @@ describe("dashboard in a browser", () => {
     if (context.task.result?.state !== "fail") debugLog.length = 0;
     if (context.task.result?.state === "fail" && page) {
       const name = context.task.name.replace(/\W+/g, "-");
-      await page.screenshot({ path: path.join(ARTIFACTS_DIR, `failed-${name}.png`), fullPage: true }).catch(() => {});
+      await page
+        .screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, `failed-${name}.png`), fullPage: true })
+        .catch(() => {});
       console.error(`failed at ${page.url()}:`, (await page.textContent("main").catch(() => ""))?.slice(0, 500));
       console.error(debugLog.join("\n"));
     }
@@ -53,7 +55,9 @@ describe("dashboard in a browser", () => {
     const { app, user } = fixture;
     await page.goto(`${app.url}/`);
     await page.waitForURL(/\/login/);
-    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "login.png") });
+    // caret "initial": Playwright hides the caret by writing a style attribute on every input and
+    // leaves `style=""` behind; before hydration React then warns of an attribute the server never sent.
+    await page.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "login.png") });
     await page.fill('input[name="email"]', user.email);
     await page.fill('input[name="password"]', user.password);
     await page.click('button[type="submit"]');
@@ -63,7 +67,7 @@ describe("dashboard in a browser", () => {
     const devKey = app.project.environments.find((e) => e.slug === "dev")!.apiKey;
     await expect.poll(() => page.textContent('[data-testid="quickstart-curl"]')).toContain(devKey);
     await page.waitForSelector('[data-live-state="live"]', { timeout: 20_000 });
-    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "runs-empty.png") });
+    await page.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "runs-empty.png") });
 
     // Watch the table from inside the page: every status and progress label each row shows.
     await page.evaluate(() => {
@@ -114,7 +118,7 @@ describe("dashboard in a browser", () => {
       },
       { timeout: 20_000, interval: 50 },
     );
-    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "runs-page.png"), fullPage: true });
+    await page.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "runs-page.png"), fullPage: true });
     await page.waitForSelector(`${row}[data-status="COMPLETED"]`, { timeout: 45_000 });
 
     const seen = (await page.evaluate(() => window.__seen))![runId]!;
@@ -136,14 +140,14 @@ describe("dashboard in a browser", () => {
     expect(await page.textContent(".summary-progress")).toContain("300 / 300 (100%)");
     expect(await page.textContent("main")).toContain('"processed": 300');
     expect(await page.locator("tr[data-run-id]").count()).toBe(12);
-    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "run-page.png"), fullPage: true });
+    await page.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "run-page.png"), fullPage: true });
 
     // Phone width.
     const phone = await newPage({ viewport: { width: 390, height: 844 } });
     await phone.context().addCookies(await page.context().cookies());
     await phone.goto(page.url().replace(/\/runs\/.*$/, "/runs"));
     await phone.waitForSelector(row);
-    await phone.screenshot({ path: path.join(ARTIFACTS_DIR, "runs-page-phone.png") });
+    await phone.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "runs-page-phone.png") });
     await phone.close();
   });
 
@@ -186,7 +190,7 @@ describe("dashboard in a browser", () => {
     await page.waitForSelector('[data-testid="run-logs"][data-lines="2"]', { timeout: 20_000 });
     expect(await logs.locator(".log-message").allTextContents()).toEqual(["Waiting before greeting", "Hello, e2e!"]);
     expect(await logs.locator(".log-attributes").first().textContent()).toBe('{"delayMs":1500}');
-    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "run-logs.png"), fullPage: true });
+    await page.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "run-logs.png"), fullPage: true });
     expect(await page.evaluate(() => window.__marker)).toBe("run-page");
   });
 
@@ -223,7 +227,7 @@ describe("dashboard in a browser", () => {
         { timeout: 30_000, interval: 100 },
       );
       expect(lengths.size).toBeGreaterThan(3);
-      await page.screenshot({ path: path.join(ARTIFACTS_DIR, "run-streams.png"), fullPage: true });
+      await page.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "run-streams.png"), fullPage: true });
       const run = await app.webapp.services.prisma.taskRun.findUniqueOrThrow({ where: { friendlyId: id } });
       const output = JSON.parse(run.output!) as { text: string; sentences: number };
       await vi.waitFor(async () => expect(((await text.textContent()) ?? "").trim()).toBe(output.text), {
@@ -331,7 +335,7 @@ describe("dashboard in a browser", () => {
     await page.click('button:has-text("Create key")');
     const key = await page.waitForSelector('[data-testid="new-key"]');
     expect(await key.textContent()).toMatch(/^tr_dev_sk_[0-9a-zA-Z]{24}$/);
-    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "api-keys-page.png"), fullPage: true });
+    await page.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "api-keys-page.png"), fullPage: true });
 
     // Realtime: the runs page's live request holds a slot while it is open.
     const runs = await newPage();
@@ -345,7 +349,7 @@ describe("dashboard in a browser", () => {
     expect(await page.textContent(".health")).toBe("active");
     // The write-pipeline panel loads its live state.
     await page.waitForSelector('[data-testid="pipeline-depth-high"]');
-    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "realtime-page.png"), fullPage: true });
+    await page.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "realtime-page.png"), fullPage: true });
     await runs.close();
   });
   it("cancels a run from its page, and signs out everywhere from the account page", { timeout: 60_000 }, async () => {
@@ -376,7 +380,7 @@ describe("dashboard in a browser", () => {
     await page.waitForURL(/\/account$/);
     await page.waitForSelector('[data-testid="sessions"]');
     expect(await page.textContent('[data-testid="sessions"]')).toContain("this browser");
-    await page.screenshot({ path: path.join(ARTIFACTS_DIR, "account-page.png"), fullPage: true });
+    await page.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "account-page.png"), fullPage: true });
     await page.click('button:has-text("Sign out everywhere")');
     await page.waitForURL(/\/login$/);
 

@@ -112,10 +112,13 @@ describe("dashboard pages", () => {
     expect(Object.keys(snapshot.classes).sort()).toEqual(["high", "low"]);
     expect(snapshot.classes.high).toMatchObject({ depth: expect.any(Number), appliedPerSecond: expect.any(Number) });
     await expect
-      .poll(async () => {
-        const next = await (await fetch(path, { headers: { cookie } })).json();
-        return next.classes.high.acceptedPerSecond;
-      })
+      .poll(
+        async () => {
+          const next = await (await fetch(path, { headers: { cookie } })).json();
+          return next.classes.high.acceptedPerSecond;
+        },
+        { timeout: 30_000 },
+      )
       .toBeGreaterThan(0);
   });
 

@@ -1,6 +1,6 @@
 /**
  * Live mode over server-sent events through the realtime routes, and shared live long-polls
- * (docs/decisions/091-realtime-sse-and-cheap-repoll.md): webapp → apps/shape-sync (in process, on this
+ * (docs/decisions/072-realtime-sse-and-cheap-repoll.md): webapp → apps/shape-sync (in process, on this
  * file's database) → Postgres logical replication, with public tokens.
  */
 import { randomBytes } from "node:crypto";

@@ -7,15 +7,9 @@
 import { ApiClient, realtimeStreams } from "@trigger.dev/core/v3";
 import { StandardRealtimeStreamsManager } from "@trigger.dev/core/v3/workers";
 import { configure, runs, streams } from "@trigger.dev/sdk";
+import { startCuttableProxy } from "@runfeed/devstack/fixtures";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import {
-  completeRun,
-  readSse,
-  startCuttableProxy,
-  startStreamsStack,
-  triggerRun,
-  type StreamsStack,
-} from "./streamsSupport.js";
+import { completeRun, readSse, startStreamsStack, triggerRun, type StreamsStack } from "./streamsSupport.js";
 
 let stack: StreamsStack;
 

@@ -1,9 +1,7 @@
 /**
  * Shared by the realtime stream tests: a webapp with a fast stream sweeper in front of a real shape
- * server, runs to write to, a raw SSE reader, and a TCP proxy whose connections a test can cut.
+ * server, runs to write to, and a raw SSE reader (the TCP proxy a test can cut is @runfeed/devstack/fixtures').
  */
-import { createServer, type Server, type Socket, connect } from "node:net";
-import type { AddressInfo } from "node:net";
 import { freePort, spawnShapeSync, type ShapeSyncProcess } from "@runfeed/devstack";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
 import { SDK_HEADERS } from "../api/helpers.js";
@@ -109,43 +107,4 @@ export async function readSse(
       return { events, ended: false };
     }
   }
-}
-
-/** A TCP proxy in front of `target`; `cut()` drops every connection open through it. */
-export async function startCuttableProxy(
-  target: string,
-): Promise<{ url: string; cut(): number; close(): Promise<void> }> {
-  const { hostname, port } = new URL(target);
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(port), hostname);
-    sockets.add(client);
-    sockets.add(upstream);
-    client.pipe(upstream).pipe(client);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on("error", drop);
-    upstream.on("error", drop);
-    client.on("close", drop);
-    upstream.on("close", drop);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    cut() {
-      const n = sockets.size;
-      for (const socket of sockets) socket.resetAndDestroy();
-      sockets.clear();
-      return n;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }

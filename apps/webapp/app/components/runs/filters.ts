@@ -14,22 +14,19 @@ export const TIME_RANGES = {
 } as const;
 export type TimeRange = keyof typeof TIME_RANGES;
 
+/** A short free-text filter: trimmed, at most 128 characters; empty or invalid is no filter. */
+const OptionalText = z
+  .string()
+  .trim()
+  .max(128)
+  .optional()
+  .catch(undefined)
+  .transform((v) => v || undefined);
+
 export const RunFilters = z.object({
   status: z.enum(PUBLIC_RUN_STATUSES).optional().catch(undefined),
-  task: z
-    .string()
-    .trim()
-    .max(128)
-    .optional()
-    .catch(undefined)
-    .transform((v) => v || undefined),
-  tag: z
-    .string()
-    .trim()
-    .max(128)
-    .optional()
-    .catch(undefined)
-    .transform((v) => v || undefined),
+  task: OptionalText,
+  tag: OptionalText,
   range: z
     .enum(Object.keys(TIME_RANGES) as [TimeRange, ...TimeRange[]])
     .catch("7d")

@@ -3,7 +3,7 @@
  * for admission, then the proxy. Besides Remix's loader it offers `serveNode`, which the server's hot
  * path calls with the node request and response: the same pipeline runs on a view of the node request,
  * and the answer is written straight onto the socket, with no Fetch Request or Response on the way
- * (docs/decisions/091-realtime-sse-and-cheap-repoll.md).
+ * (docs/decisions/072-realtime-sse-and-cheap-repoll.md).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ZodType } from "zod";

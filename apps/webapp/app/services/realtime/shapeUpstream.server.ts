@@ -1,5 +1,5 @@
 /**
- * Requests to the shape server (docs/decisions/071-realtime-repoll-cpu.md, 091-realtime-sse-and-cheap-repoll.md):
+ * Requests to the shape server (docs/decisions/071-realtime-repoll-cpu.md, 072-realtime-sse-and-cheap-repoll.md):
  * node:http over one keep-alive agent, no Fetch `Request`/`Response` on the way, and live long-polls
  * with the same upstream URL shared while they are in flight.
  *
