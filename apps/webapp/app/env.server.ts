@@ -151,6 +151,16 @@ export const EnvSchema = z.object({
 
   /** Start the example worker that executes queued runs (apps/webapp/app/worker). */
   WORKER_ENABLED: envBoolean(true),
+  /** How often a worker stamps the attempts it executes (and notices cancels). */
+  WORKER_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().positive().default(1_000),
+  /** An attempt with no heartbeat for this long is retried, or its run CRASHED when no attempts are left. */
+  WORKER_HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** How long a task may run on after its signal fired (cancel, timeout) before it is cut off. */
+  WORKER_CANCEL_GRACE_PERIOD_MS: z.coerce.number().int().min(0).default(5_000),
+  /** How often the engine's recurring sweep (crash detection, catch-up of every timer) runs. */
+  ENGINE_SWEEP_INTERVAL_MS: z.coerce.number().int().positive().default(1_000),
+  /** How often the durable timers (graphile-worker) look for timers that became due. */
+  ENGINE_TIMER_POLL_INTERVAL_MS: z.coerce.number().int().positive().default(100),
 });
 
 export type WebappEnv = z.infer<typeof EnvSchema>;

@@ -54,6 +54,14 @@ export const TriggerTaskOptions = z.object({
   priority: z.number().optional(),
   region: z.string().optional(),
   externalDeploymentId: z.string().nullish(),
+  debounce: z
+    .object({
+      key: z.string().min(1).max(512),
+      delay: z.string(),
+      mode: z.enum(["leading", "trailing"]).optional(),
+      maxDelay: z.string().optional(),
+    })
+    .optional(),
 });
 export type TriggerTaskOptions = z.output<typeof TriggerTaskOptions>;
 
@@ -76,6 +84,28 @@ export const TriggerTaskRequestBody = z
     }
   });
 export type TriggerTaskRequestBody = z.output<typeof TriggerTaskRequestBody>;
+
+/** POST /api/v1/runs/:runId/reschedule: a new delay for a DELAYED run. */
+export const RescheduleRunRequestBody = z.object({ delay: Delay });
+export type RescheduleRunRequestBody = z.output<typeof RescheduleRunRequestBody>;
+
+// ---- schedules (`schedules.create` / `schedules.list` of the SDK)
+
+export const CreateScheduleRequestBody = z.object({
+  task: z.string().min(1).max(512),
+  /** Five fields, or six with seconds first. */
+  cron: z.string().min(1).max(256),
+  deduplicationKey: z.string().min(1).max(512),
+  externalId: z.string().max(512).optional(),
+  /** IANA time zone; UTC when unset. */
+  timezone: z.string().max(64).optional(),
+});
+export type CreateScheduleRequestBody = z.output<typeof CreateScheduleRequestBody>;
+
+export const ListSchedulesQuery = z.object({
+  page: z.coerce.number().int().positive().default(1),
+  perPage: z.coerce.number().int().positive().max(100).default(20),
+});
 
 // ---- batches (two-phase, §6.2)
 

@@ -38,6 +38,7 @@ export function generateAdditionalKey(type: EnvironmentType): string {
 
 export const generateRunFriendlyId = () => `run_${randomString(25, LOWER_ALNUM)}`;
 export const generateBatchFriendlyId = () => `batch_${randomString(25, LOWER_ALNUM)}`;
+export const generateScheduleFriendlyId = () => `sched_${randomString(25, LOWER_ALNUM)}`;
 
 /** Internal run id, cuid-shaped (`c` + time in base 36 + random): what Prisma's `@default(cuid())` would give. */
 export const generateRunId = () => `c${Date.now().toString(36)}${randomString(16, LOWER_ALNUM)}`;

@@ -8,5 +8,6 @@ export * from "./metadata-operations.js";
 export * from "./api-schemas.js";
 export * from "./realtime-streams.js";
 export * from "./env.js";
+export * from "./run-lifecycle.js";
 export * from "./run-logs.js";
 export * from "./write-pipeline.js";

@@ -7,6 +7,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Logger, runMigrations } from "graphile-worker";
 import pg from "pg";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../../prisma/migrations", import.meta.url));
@@ -70,12 +71,17 @@ export async function migrate(databaseUrl: string, log: (message: string) => voi
       }
       result.applied.push(name);
     }
+    // The durable timers' schema (graphile_worker, docs/decisions/093-run-lifecycle-timers.md): the
+    // library's own migrations, while we still hold our lock, so runs and timers are installed together.
+    await runMigrations({ connectionString: databaseUrl, logger: quietLogger });
     return result;
   } finally {
     await client.query("SELECT pg_advisory_unlock(hashtext('runfeed_migrate'))").catch(() => {});
     await client.end();
   }
 }
+
+const quietLogger = new Logger(() => () => {});
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const url = process.env.DATABASE_URL;

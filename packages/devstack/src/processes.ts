@@ -9,7 +9,7 @@ export interface ManagedProcess {
   stop(): Promise<void>;
 }
 
-const COLOURS: Record<string, string> = { "shape-sync": "35", webapp: "36", seed: "33" };
+const COLOURS: Record<string, string> = { "shape-sync": "35", webapp: "36", seed: "33", worker: "32" };
 
 /** `text` in an ANSI style when printing to a terminal that wants colour, else plain. */
 export function style(code: string | undefined, text: string): string {

@@ -6,6 +6,8 @@
  *   shapes    ELECTRIC_ORIGIN, else apps/shape-sync (built) as a child process
  *   webapp    apps/webapp as a child process after migrations and the demo seed: the production bundle
  *             (built when missing or older than its sources), or Vite with HMR under `--dev`
+ *   worker    apps/webapp/server/worker.ts as a child process: executes runs and fires the lifecycle's
+ *             timers; restarted whenever it exits (docs/decisions/093-run-lifecycle-timers.md)
  *
  * Prints the webapp URL, the shape server URL, the demo environment's secret key and sign-in.
  * Ctrl-C stops everything it started, in reverse order, and exits 0. A failure is one line naming
@@ -72,8 +74,8 @@ try {
   log(`starting the webapp (${DEV ? "Vite with HMR" : "production build"})`);
   const webapp = startProcess("webapp", NODE, tsx("apps/webapp/server/index.ts"), {
     cwd: ROOT,
-    // Seeded demo mode: the sign-in form offers the demo user's email.
-    env: { ...webappEnv, DEMO_SIGN_IN_EMAIL: seeded.user?.email ?? "" },
+    // Seeded demo mode: the sign-in form offers the demo user's email. Runs execute in the worker process.
+    env: { ...webappEnv, DEMO_SIGN_IN_EMAIL: seeded.user?.email ?? "", WORKER_ENABLED: "false" },
     onExit: (code) => {
       if (!stopping) {
         log(`webapp exited (${code}); stopping`);
@@ -82,6 +84,7 @@ try {
     },
   });
   children.push(webapp);
+  superviseWorker({ ...webappEnv, APP_ORIGIN: `http://127.0.0.1:${webappPort}` });
   const webappUrl = `http://127.0.0.1:${webappPort}`;
   await waitForHttp(
     `${webappUrl}/healthz`,
@@ -201,6 +204,32 @@ async function assertLogicalReplication(url: string) {
   } finally {
     await client.end();
   }
+}
+
+/** Time between a worker's exit and its restart (a worker that dies at once is not restarted in a tight loop). */
+const WORKER_RESTART_DELAY_MS = 1_000;
+
+/**
+ * The worker process (apps/webapp/server/worker.ts): restarted whenever it exits, since a task may
+ * end it (`crashy`) and nothing else depends on it staying up; its runs are recovered by the engine.
+ */
+function superviseWorker(workerEnv: Record<string, string>): void {
+  const launch = () => {
+    if (stopping) return;
+    log("starting the worker");
+    const worker = startProcess("worker", NODE, tsx("apps/webapp/server/worker.ts"), {
+      cwd: ROOT,
+      env: workerEnv,
+      onExit: (code) => {
+        children.splice(children.indexOf(worker), 1);
+        if (stopping) return;
+        log(`worker exited (${code ?? worker.child.signalCode}); restarting it`);
+        setTimeout(launch, WORKER_RESTART_DELAY_MS);
+      },
+    });
+    children.push(worker);
+  };
+  launch();
 }
 
 async function triggerDemoScenario(webappEnv: Record<string, string>) {

@@ -25,6 +25,7 @@ describe("pnpm bench", () => {
     expect(BENCHMARKS.sort()).toEqual([
       "dashboard",
       "realtime",
+      "run-lifecycle",
       "shape-sync",
       "streams",
       "write-api",

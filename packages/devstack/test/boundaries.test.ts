@@ -51,6 +51,7 @@ const unitOf = (file: string) => file.split("/").slice(0, 2).join("/");
  * (devstack's spawnShapeSync would replace it once it takes their long-poll timeout).
  */
 const KNOWN_CROSSINGS = [
+  "apps/webapp/test/engine/support.ts → ../../../shape-sync/src/server.js",
   "apps/webapp/test/realtime/realtimeFeed.integration.test.ts → ../../../shape-sync/src/server.js",
   "apps/webapp/test/realtime/realtimeSse.integration.test.ts → ../../../shape-sync/src/server.js",
   "apps/webapp/test/realtime/runLogs.integration.test.ts → ../../../shape-sync/src/server.js",

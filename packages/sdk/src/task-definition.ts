@@ -3,6 +3,7 @@
  * a task module imports these types and `defineTask` from @runfeed/sdk, so it stays free of the
  * webapp, Prisma and env, and the worker is handed the tasks by the process that starts it.
  */
+import type { RetryOptions } from "@runfeed/core";
 export interface TaskRunInfo {
   /** Internal id. */
   id: string;
@@ -67,7 +68,10 @@ export interface TaskLogger {
 
 export interface TaskContext {
   run: TaskRunInfo;
-  /** Aborted when the worker shuts down; long tasks should stop promptly. */
+  /**
+   * Aborted when this attempt must stop: the run was canceled, ran past its maxDuration or was given
+   * up on, or the worker is shutting down. A task that ignores it is cut off after a grace period.
+   */
   signal: AbortSignal;
   metadata: MetadataApi & {
     /** Operations on the parent run's metadata (no-ops for a run without a parent). */
@@ -80,6 +84,8 @@ export interface TaskContext {
   batchTrigger(taskIdentifier: string, items: ChildBatchItem[]): Promise<{ batchId: string; runIds: string[] }>;
   /** Waits, without holding a worker slot, until every child of this run has finished. */
   waitForChildren(): Promise<ChildRunResult[]>;
+  /** True when the worker runs in a process of its own (ending it takes nothing else down). */
+  ownProcess: boolean;
   /** Abortable sleep. */
   sleep(ms: number): Promise<void>;
   streams: TaskStreams;
@@ -92,6 +98,10 @@ export interface TaskContext {
 export interface TaskDefinition<TPayload = unknown, TOutput = unknown> {
   id: string;
   description: string;
+  /** Attempts and backoff; a trigger's `maxAttempts` overrides `retry.maxAttempts`. One attempt when unset. */
+  retry?: RetryOptions;
+  /** Seconds an attempt may run before the run is TIMED_OUT; a trigger's `maxDuration` overrides it. */
+  maxDuration?: number;
   /** A payload to try the task with (the dashboard's "import sample data"). */
   samplePayload?: () => TPayload;
   run(payload: TPayload, ctx: TaskContext): Promise<TOutput>;

@@ -44,6 +44,9 @@ export function AppShell({
             <NavLink to={`${base}/runs`} className="nav-link">
               <Icon d="M4 6h16M4 12h16M4 18h10" /> Runs
             </NavLink>
+            <NavLink to={`${base}/schedules`} className="nav-link">
+              <Icon d="M12 7v5l3 3M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18" /> Schedules
+            </NavLink>
             <NavLink to={`${base}/apikeys`} className="nav-link">
               <Icon d="M15 7a4 4 0 1 1-3.9 4.9L4 19v-3h3v-3h3l1.1-1.1A4 4 0 0 1 15 7z" /> API keys
             </NavLink>
@@ -99,7 +102,7 @@ function EnvironmentSwitcher({ organizations }: { organizations: ShellOrganizati
   const navigate = useNavigate();
   const current = params.orgSlug ? `/orgs/${params.orgSlug}/projects/${params.projectSlug}/env/${params.envSlug}` : "";
   const location = useLocation();
-  const page = /\/(apikeys|realtime)$/.exec(location.pathname)?.[1] ?? "runs";
+  const page = /\/(apikeys|realtime|schedules)$/.exec(location.pathname)?.[1] ?? "runs";
   const currentEnv = organizations
     .flatMap((o) => o.projects.flatMap((p) => p.environments.map((e) => ({ o, p, e }))))
     .find(({ o, p, e }) => o.slug === params.orgSlug && p.slug === params.projectSlug && e.slug === params.envSlug);

@@ -216,6 +216,48 @@ export default function RunPage() {
         </div>
       </div>
 
+      <div className="card">
+        <h2>
+          Attempts <span className="muted">({detail.attempts.length})</span>
+        </h2>
+        {detail.attempts.length ? (
+          <div className="table-wrap">
+            <table className="table">
+              <thead>
+                <tr>
+                  <th>#</th>
+                  <th>Status</th>
+                  <th>Worker</th>
+                  <th>Started</th>
+                  <th>Last heartbeat</th>
+                  <th>Error</th>
+                </tr>
+              </thead>
+              <tbody>
+                {detail.attempts.map((attempt) => (
+                  <tr key={attempt.number}>
+                    <td>{attempt.number}</td>
+                    <td>
+                      <Tag>{attempt.status}</Tag>
+                    </td>
+                    <td className="mono">{attempt.workerId}</td>
+                    <td className="nowrap">
+                      <RelativeTime ms={attempt.startedAt} now={now} />
+                    </td>
+                    <td className="nowrap">
+                      <RelativeTime ms={attempt.heartbeatAt} now={now} />
+                    </td>
+                    <td>{attempt.error?.message ?? attempt.error?.raw ?? attempt.error?.code ?? "–"}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <p className="muted">Not started yet.</p>
+        )}
+      </div>
+
       <RunLogs runId={loaded.id} token={realtime.accessToken} refreshToken={realtime.onTokenRefused} />
 
       <RunStreams

@@ -18,6 +18,7 @@ import { isUniqueViolation } from "./runLookup.server";
 import { INSERT_MANY_SQL, insertManyParams, type NewRun } from "./runInsert.server";
 import { timestampParam } from "./realtime/shapeRewrite.server";
 import { prepareRun, type ParentCache } from "./trigger.server";
+import { armDelayTimers } from "../engine/delays.server";
 
 export async function createBatch(
   prisma: PrismaClient,
@@ -122,6 +123,9 @@ export async function addBatchItems(
       itemsAccepted++;
       const key = item.options?.idempotencyKey;
       if (key && keysSeen.has(`${item.task}\0${key}`)) continue;
+      // Two items with one debounce key: the later joins the earlier's run, which is not written yet.
+      const debounceKey = item.options?.debounce?.key;
+      if (debounceKey && keysSeen.has(`${item.task}\0debounce\0${debounceKey}`)) continue;
       const prepared = await prepareRun(
         prisma,
         {
@@ -137,6 +141,7 @@ export async function addBatchItems(
       newRuns.push(prepared.row);
       if (prepared.releaseKeyOf) releases.push(prepared.releaseKeyOf);
       if (key) keysSeen.add(`${item.task}\0${key}`);
+      if (debounceKey) keysSeen.add(`${item.task}\0debounce\0${debounceKey}`);
     }
     if (releases.length > 0)
       await client.query({
@@ -153,6 +158,7 @@ export async function addBatchItems(
       values: [[...accepted].sort((a, b) => a - b), sealed, timestampParam(new Date()), batch.id],
     });
     await client.query("COMMIT");
+    await armDelayTimers(prisma, newRuns);
     return {
       id: batchFriendlyId,
       itemsAccepted,

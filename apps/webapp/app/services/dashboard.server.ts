@@ -219,7 +219,7 @@ export async function getRunDetail(prisma: PrismaClient, environmentId: string, 
       where: { id: { in: ids.filter((id): id is string => !!id) }, runtimeEnvironmentId: environmentId },
       select: LIST_SELECT,
     });
-  const [lineage, children] = await Promise.all([
+  const [lineage, children, attempts] = await Promise.all([
     relatives([run.parentTaskRunId, run.rootTaskRunId]),
     prisma.taskRun.findMany({
       where: { parentTaskRunId: run.id, runtimeEnvironmentId: environmentId },
@@ -227,6 +227,7 @@ export async function getRunDetail(prisma: PrismaClient, environmentId: string, 
       take: 200,
       select: LIST_SELECT,
     }),
+    prisma.taskRunAttempt.findMany({ where: { runId: run.id }, orderBy: { number: "asc" }, take: 100 }),
   ]);
   const byId = new Map(lineage.map((r) => [r.id, runFromRow(r)]));
   return {
@@ -238,6 +239,16 @@ export async function getRunDetail(prisma: PrismaClient, environmentId: string, 
     parent: run.parentTaskRunId ? (byId.get(run.parentTaskRunId) ?? null) : null,
     root: run.rootTaskRunId && run.rootTaskRunId !== run.parentTaskRunId ? (byId.get(run.rootTaskRunId) ?? null) : null,
     children: children.map(runFromRow),
+    /** Each attempt: who ran it, how it ended, its last heartbeat (docs/decisions/093-run-lifecycle-timers.md). */
+    attempts: attempts.map((attempt) => ({
+      number: attempt.number,
+      status: attempt.status,
+      workerId: attempt.workerId,
+      startedAt: attempt.startedAt.getTime(),
+      heartbeatAt: attempt.heartbeatAt.getTime(),
+      completedAt: attempt.completedAt?.getTime() ?? null,
+      error: (attempt.error as { message?: string; raw?: string; code?: string } | null) ?? null,
+    })),
   };
 }
 export type RunDetail = Awaited<ReturnType<typeof getRunDetail>>;

@@ -67,7 +67,7 @@ function commonFields(run: RunWithBatch, apiVersion: ApiVersion) {
 }
 
 /** Inline packets: JSON parsed, super+json unwrapped to its plain `json`, text as is; store paths omitted. */
-function parsePacket(data: string | null, dataType: string): unknown {
+export function parsePacket(data: string | null, dataType: string): unknown {
   if (data === null || data === "") return undefined;
   try {
     if (dataType === "application/json") return JSON.parse(data);

@@ -41,6 +41,11 @@ export interface NewRun {
   queue: string;
   concurrencyKey: string | null;
   maxAttempts: number | null;
+  /** The lifecycle's settings and deadlines (docs/decisions/093-run-lifecycle-timers.md). */
+  maxDurationInSeconds: number | null;
+  ttlExpiresAt: Date | null;
+  debounceKey: string | null;
+  debounceUntil: Date | null;
   parentTaskRunId: string | null;
   rootTaskRunId: string | null;
   depth: number;
@@ -73,6 +78,10 @@ const COLUMNS: ReadonlyArray<readonly [keyof NewRun, string]> = [
   ["queue", "text"],
   ["concurrencyKey", "text"],
   ["maxAttempts", "int"],
+  ["maxDurationInSeconds", "int"],
+  ["ttlExpiresAt", "timestamp"],
+  ["debounceKey", "text"],
+  ["debounceUntil", "timestamp"],
   ["parentTaskRunId", "text"],
   ["rootTaskRunId", "text"],
   ["depth", "int"],
@@ -134,5 +143,8 @@ export function insertedTaskRun(run: NewRun): TaskRun {
     realtimeStreams: [],
     metadataVersion: 0,
     attemptCount: 0,
+    retryOptions: null,
+    nextAttemptAt: null,
+    scheduleId: null,
   };
 }

@@ -18,7 +18,7 @@ import { FeedLookups } from "./realtime/feedLookups.server";
 import type { RequestClient } from "./requestClient.server";
 import { createSessionCookie } from "./session.server";
 import { createSignInThrottle, type SignInThrottle } from "./signInThrottle.server";
-import { createWorker } from "../worker/createWorker.server";
+import { createRunEngine, createWorker } from "../worker/createWorker.server";
 import { pgFlush } from "./writeBuffer.server";
 import type { RunWorker } from "../worker/runWorker.server";
 import { TaskRegistry, type AnyTask } from "../worker/taskRegistry.server";
@@ -68,6 +68,8 @@ const SQL_POOL_SIZE = 4;
 export interface ServicesOptions {
   /** The task functions the worker runs (server/index.ts hands in the example tasks); none by default. */
   tasks?: ReadonlyArray<AnyTask>;
+  /** The worker has this process to itself (server/worker.ts): tasks may end it. */
+  ownWorkerProcess?: boolean;
 }
 
 export function createServices(env: WebappEnv, options: ServicesOptions = {}): Services {
@@ -95,10 +97,21 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
   const writePipeline = createWritePipeline({ env, redis, logger, metrics });
   closers.push(() => writePipeline.close());
   const tasks = new TaskRegistry(options.tasks);
-  const worker = env.WORKER_ENABLED ? createWorker({ env, prisma, logger, metadataWriter, tasks }) : undefined;
+  const worker = env.WORKER_ENABLED
+    ? createWorker({ env, prisma, logger, metadataWriter, tasks, ownProcess: options.ownWorkerProcess })
+    : undefined;
   if (worker) {
     worker.start();
     closers.push(() => worker.stop());
+    // The lifecycle's timers run where the worker runs (docs/decisions/093-run-lifecycle-timers.md).
+    const engine = createRunEngine({ env, prisma, logger, tasks, worker });
+    const started = engine
+      .start()
+      .catch((error) => logger.error({ err: (error as Error).message }, "engine: timers could not start"));
+    closers.push(async () => {
+      await started;
+      await engine.stop();
+    });
   }
   return {
     env,

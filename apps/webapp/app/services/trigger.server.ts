@@ -13,9 +13,14 @@
  * - tags ≤ 10 (422 above), each ≤ 128 (400, zod); `delay` → DELAYED + delayUntil; otherwise PENDING +
  *   queuedAt; `ttl` as a duration string (dev environments default to "10m");
  * - `parentRunId` (friendly id, same environment) sets parent, root (the parent's root, else the
- *   parent) and depth.
+ *   parent) and depth;
+ * - the lifecycle (docs/decisions/093-run-lifecycle-timers.md): the TTL counts from when the run is
+ *   queued (`ttlExpiresAt`), `maxDuration` and `maxAttempts` are kept for the worker, a `debounce`
+ *   key collapses triggers into the DELAYED run that holds it (engine/debounce.server.ts), and a
+ *   delayed run arms its timer once committed.
  */
 import {
+  MAX_RUN_ATTEMPTS,
   MAX_TAGS_PER_RUN,
   generateRunFriendlyId,
   generateRunId,
@@ -32,6 +37,8 @@ import type { AuthenticatedEnvironment } from "./auth.server";
 import { HttpError, badRequest, unprocessable } from "./httpErrors.server";
 import { insertRunPrepared, insertedTaskRun, type NewRun } from "./runInsert.server";
 import { isUniqueViolation, runWhere, type Db } from "./runLookup.server";
+import { armDelayTimers } from "../engine/delays.server";
+import { debounceTrigger, debounceWindow, isDebounceKeyConflict } from "../engine/debounce.server";
 
 /** Largest trigger body (upstream TASK_PAYLOAD_MAXIMUM_SIZE). */
 export const TASK_PAYLOAD_MAXIMUM_SIZE = 3 * 1024 * 1024;
@@ -80,15 +87,16 @@ export async function triggerRun(
   pool?: pg.Pool,
 ): Promise<TriggerResult> {
   try {
-    if (pool) {
-      const prepared = await prepareRun(prisma, input);
-      if (prepared.kind === "cached") return { run: prepared.run, isCached: true };
-      if (!prepared.releaseKeyOf && (await insertRunPrepared(pool, prepared.row)))
-        return { run: insertedTaskRun(prepared.row), isCached: false };
-      // A key taken meanwhile (or an expired key to hand over): the ordinary path answers as it always has.
-    }
-    return await triggerRunInTransaction(prisma, input);
+    const result = await triggerRunFast(prisma, input, pool);
+    await armDelayTimers(prisma, [result.run]);
+    return result;
   } catch (error) {
+    if (isDebounceKeyConflict(error)) {
+      // Lost a race with a concurrent first trigger of the same debounce key: join its run.
+      const result = await triggerRunInTransaction(prisma, input);
+      await armDelayTimers(prisma, [result.run]);
+      return result;
+    }
     if (isUniqueViolation(error, "oneTimeUseToken")) throw oneTimeUseError(input.taskId);
     const key = idempotencyKeyOf(input);
     if (key && isUniqueViolation(error, "idempotencyKey")) {
@@ -100,6 +108,18 @@ export async function triggerRun(
     }
     throw error;
   }
+}
+
+/** The prepared INSERT when the hot path's pool is given and no key is handed over, else the ordinary path. */
+async function triggerRunFast(prisma: PrismaClient, input: TriggerInput, pool?: pg.Pool): Promise<TriggerResult> {
+  if (pool) {
+    const prepared = await prepareRun(prisma, input);
+    if (prepared.kind === "cached") return { run: prepared.run, isCached: true };
+    if (!prepared.releaseKeyOf && (await insertRunPrepared(pool, prepared.row)))
+      return { run: insertedTaskRun(prepared.row), isCached: false };
+    // A key taken meanwhile (or an expired key to hand over): the ordinary path answers as it always has.
+  }
+  return triggerRunInTransaction(prisma, input);
 }
 
 const oneTimeUseError = (taskId: string) =>
@@ -172,6 +192,21 @@ export async function prepareRun(tx: Db, input: TriggerInput, parents?: ParentCa
     if (!delayUntil)
       throw badRequest(`Invalid request body: options.delay: not a duration or date ("${String(options.delay)}")`);
   }
+  const debounce = options.debounce ? debounceWindow(options.debounce, now) : undefined;
+  if (options.debounce && !debounce)
+    throw badRequest(`Invalid request body: options.debounce: not a duration ("${options.debounce.delay}")`);
+  if (debounce) {
+    if (delayUntil === undefined || delayUntil < debounce.delayUntil) delayUntil = debounce.delayUntil;
+    const joined = await debounceTrigger(tx, {
+      environmentId: environment.id,
+      taskId,
+      key: debounce.key,
+      delayUntil,
+      trailing: debounce.trailing,
+      payload: body.payload === undefined ? undefined : serialisePayload(body.payload, options.payloadType),
+    });
+    if (joined) return { kind: "cached", run: joined };
+  }
   const delayed = delayUntil !== undefined && delayUntil > now;
 
   let ttl: string | undefined;
@@ -186,6 +221,13 @@ export async function prepareRun(tx: Db, input: TriggerInput, parents?: ParentCa
   const lineage = await parentLineage(tx, environment.id, options.parentRunId, parents);
   const { payload, payloadType } = serialisePayload(body.payload, options.payloadType);
   const metadata = serialiseMetadata(options.metadata, input.metadataMaximumSize);
+
+  const ttlMs = ttl === undefined ? undefined : parseDurationMs(ttl);
+  const queuedAt = delayed ? delayUntil! : now;
+  if (options.maxAttempts !== undefined && (options.maxAttempts < 1 || options.maxAttempts > MAX_RUN_ATTEMPTS))
+    throw badRequest(`Invalid request body: options.maxAttempts: between 1 and ${MAX_RUN_ATTEMPTS}`);
+  if (options.maxDuration !== undefined && !(options.maxDuration > 0))
+    throw badRequest("Invalid request body: options.maxDuration: a positive number of seconds");
 
   const row: NewRun = {
     id: generateRunId(),
@@ -213,6 +255,10 @@ export async function prepareRun(tx: Db, input: TriggerInput, parents?: ParentCa
     queue: options.queue?.name ?? `task/${taskId}`,
     concurrencyKey: options.concurrencyKey ?? null,
     maxAttempts: options.maxAttempts ?? null,
+    maxDurationInSeconds: options.maxDuration === undefined ? null : Math.ceil(options.maxDuration),
+    ttlExpiresAt: ttlMs === undefined ? null : new Date(queuedAt.getTime() + ttlMs),
+    debounceKey: debounce && delayed ? debounce.key : null,
+    debounceUntil: debounce && delayed ? debounce.maxUntil : null,
     ...lineage,
   };
   return releaseKeyOf ? { kind: "new", row, releaseKeyOf } : { kind: "new", row };

@@ -5,6 +5,7 @@
 import type { PrismaClient } from "@runfeed/database";
 import type { WebappEnv } from "../env.server";
 import { RunWorker } from "./runWorker.server";
+import { RunEngine } from "../engine/runEngine.server";
 import type { TaskRegistry } from "./taskRegistry.server";
 import type { Logger } from "../services/logger.server";
 import type { RunMetadataWriter } from "../services/metadata.server";
@@ -17,6 +18,8 @@ export function createWorker(deps: {
   tasks: TaskRegistry;
   /** Where tasks reach the API; defaults to APP_ORIGIN, else http://HOST:PORT. */
   apiBaseURL?: string;
+  /** The worker has its process to itself. */
+  ownProcess?: boolean;
 }): RunWorker {
   const { env } = deps;
   return new RunWorker({
@@ -26,5 +29,30 @@ export function createWorker(deps: {
     tasks: deps.tasks,
     metadataMaximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE,
     apiBaseURL: deps.apiBaseURL ?? env.APP_ORIGIN ?? `http://${env.HOST}:${env.PORT}`,
+    heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,
+    cancelGracePeriodMs: env.WORKER_CANCEL_GRACE_PERIOD_MS,
+    ownProcess: deps.ownProcess ?? false,
+  });
+}
+
+/** The engine's timers (docs/decisions/093-run-lifecycle-timers.md); `onQueued` wakes this process's worker. */
+export function createRunEngine(deps: {
+  env: WebappEnv;
+  prisma: PrismaClient;
+  logger: Logger;
+  tasks: TaskRegistry;
+  worker?: RunWorker;
+}): RunEngine {
+  const { env } = deps;
+  return new RunEngine({
+    prisma: deps.prisma,
+    connectionString: env.DATABASE_URL,
+    logger: deps.logger,
+    retryOptionsOf: (taskIdentifier) => deps.tasks.get(taskIdentifier)?.retry,
+    onQueued: () => deps.worker?.wake(),
+    heartbeatTimeoutMs: env.WORKER_HEARTBEAT_TIMEOUT_MS,
+    sweepIntervalMs: env.ENGINE_SWEEP_INTERVAL_MS,
+    timerPollIntervalMs: env.ENGINE_TIMER_POLL_INTERVAL_MS,
+    timerConcurrency: 4,
   });
 }

@@ -1,13 +1,17 @@
 /**
  * The example worker: claims queued runs (claim.server.ts), executes the task functions it was handed
- * (a TaskRegistry) and records the outcome.
+ * (a TaskRegistry) and records how each attempt ends (engine/attempts.server.ts).
  *
  *   PENDING ──claim──► EXECUTING ──return──► COMPLETED_SUCCESSFULLY   (output, completedAt)
- *                                └─throw───► COMPLETED_WITH_ERRORS    (BUILT_IN_ERROR, completedAt)
+ *                                └─throw───► RETRYING_AFTER_FAILURE   (attempts left: queued again after backoff)
+ *                                └─throw───► COMPLETED_WITH_ERRORS    (no attempts left)
  *                                └─no task─► SYSTEM_FAILURE           (INTERNAL_ERROR COULD_NOT_FIND_TASK)
  *
- * A run waiting for its children (`ctx.waitForChildren`) gives its slot back, so parents can never
- * starve their own children. On stop, running tasks are aborted and put back in the queue.
+ * While a run executes, the worker heartbeats its attempt; the answer says whether the run is still
+ * EXECUTING in it. When it is not (canceled, timed out, declared crashed), the task's signal fires,
+ * and a task that ignores it is cut off after a grace period. A run waiting for its children
+ * (`ctx.waitForChildren`) gives its slot back, so parents can never starve their own children. On
+ * stop, running tasks are aborted and put back in the queue.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -22,7 +26,20 @@ import {
 import type { PrismaClient } from "@runfeed/database";
 import type { Logger } from "../services/logger.server";
 import { claimRuns, type ClaimedRun } from "./claim.server";
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { internalRunError, RUN_ERROR_CODES } from "@runfeed/core";
+import {
+  armTimeoutTimer,
+  closeAttempt,
+  completeAttempt,
+  failAttempt,
+  retryOptionsFor,
+  type AttemptRef,
+} from "../engine/attempts.server";
+import { recordHeartbeats } from "../engine/heartbeats.server";
 import { updateRunMetadata, type RunMetadataWriter } from "../services/metadata.server";
+import { parsePacket } from "../services/retrieve.server";
 import { signPublicToken } from "../services/auth.server";
 import { createChildBatch } from "./childBatch.server";
 import { appendRunLogs } from "../services/runLogs.server";
@@ -46,6 +63,14 @@ export interface RunWorkerOptions {
    * `ctx.streams` and `streams.*` of @runfeed/sdk are unavailable to tasks.
    */
   apiBaseURL?: string;
+  /** Names this process in attempt rows; unique per process. */
+  workerId?: string;
+  /** How often executing attempts are stamped (and cancels noticed). */
+  heartbeatIntervalMs?: number;
+  /** How long a task may keep running after its signal fired before it is cut off. */
+  cancelGracePeriodMs?: number;
+  /** This worker has a process of its own (tasks may end it: `crashy`). */
+  ownProcess?: boolean;
 }
 
 /** A run's own token lives this long: the longest a task may write its streams. */
@@ -63,7 +88,22 @@ export const RunWorkerDefaults = {
   pollIntervalMs: 250,
   childPollIntervalMs: 250,
   metadataMaximumSize: 262_144,
+  heartbeatIntervalMs: 1_000,
+  cancelGracePeriodMs: 5_000,
 } as const;
+
+/** One attempt this process executes. */
+interface Execution extends AttemptRef {
+  /** Fires the task's signal; its reason says why. */
+  abort: AbortController;
+}
+
+/** Why an attempt was stopped from outside, from the run's status in the heartbeat's answer. */
+const STOP_REASONS: Record<string, string> = {
+  CANCELED: "The run was canceled.",
+  TIMED_OUT: "The run exceeded its maxDuration.",
+  CRASHED: "The run was declared crashed (its heartbeats stopped).",
+};
 
 /** Cost model of the example machine (small-1x): cents per second of execution, and per run. */
 const CENTS_PER_SECOND = 0.00169;
@@ -73,6 +113,8 @@ export class RunWorker {
   readonly #options: Required<Omit<RunWorkerOptions, "apiBaseURL">> & Pick<RunWorkerOptions, "apiBaseURL">;
   readonly #abort = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #executing = new Map<string, Execution>();
+  #heartbeats: ReturnType<typeof setInterval> | undefined;
   #busy = 0;
   #loop: Promise<void> | undefined;
   #wakeUp: (() => void) | undefined;
@@ -82,12 +124,44 @@ export class RunWorker {
       concurrency: RunWorkerDefaults.concurrency,
       pollIntervalMs: RunWorkerDefaults.pollIntervalMs,
       metadataMaximumSize: RunWorkerDefaults.metadataMaximumSize,
+      heartbeatIntervalMs: RunWorkerDefaults.heartbeatIntervalMs,
+      cancelGracePeriodMs: RunWorkerDefaults.cancelGracePeriodMs,
+      ownProcess: false,
+      workerId: `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
       ...options,
     };
   }
 
+  get workerId(): string {
+    return this.#options.workerId;
+  }
+
   start(): void {
     this.#loop ??= this.#run();
+    this.#heartbeats ??= setInterval(() => void this.#heartbeat(), this.#options.heartbeatIntervalMs);
+  }
+
+  /**
+   * Stamps every attempt this process executes and stops those whose run moved on without it. The
+   * database says when a run must stop; this interval only decides how soon the worker asks.
+   */
+  async #heartbeat(): Promise<void> {
+    const executions = [...this.#executing.values()];
+    if (executions.length === 0) return;
+    try {
+      const answers = await recordHeartbeats(this.#options.prisma, executions);
+      for (const answer of answers) {
+        const execution = this.#executing.get(answer.runId);
+        if (!execution || execution.abort.signal.aborted) continue;
+        if (answer.status !== "EXECUTING" || answer.attemptCount !== execution.attempt) {
+          const reason =
+            STOP_REASONS[answer.status] ?? `The run is ${answer.status} now (attempt ${answer.attemptCount}).`;
+          execution.abort.abort(new RunStoppedError(reason, answer.status));
+        }
+      }
+    } catch (error) {
+      this.#options.logger.warn({ err: (error as Error).message }, "worker: heartbeat failed");
+    }
   }
 
   /** Look for work now (after a trigger in this process). */
@@ -101,6 +175,7 @@ export class RunWorker {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#heartbeats);
     this.#abort.abort(new Error("worker stopping"));
     this.wake();
     await this.#loop;
@@ -114,7 +189,7 @@ export class RunWorker {
       let claimed: ClaimedRun[] = [];
       if (free > 0) {
         try {
-          claimed = await claimRuns(prisma, free);
+          claimed = await claimRuns(prisma, free, this.#options.workerId);
         } catch (error) {
           if (this.#abort.signal.aborted) break;
           logger.warn({ err: (error as Error).message }, "worker: claiming runs failed");
@@ -153,88 +228,163 @@ export class RunWorker {
       }
     };
     const task = this.#options.tasks.get(run.taskIdentifier);
+    const ref: AttemptRef = { runId: run.id, attempt: run.attemptCount };
+    const abort = new AbortController();
+    const stopWithWorker = () => abort.abort(this.#abort.signal.reason);
+    this.#abort.signal.addEventListener("abort", stopWithWorker, { once: true });
+    this.#executing.set(run.id, { ...ref, abort });
     const started = performance.now();
-    let taskLogger: TaskRunLogger | undefined;
     try {
       if (!task) {
-        await this.#finish(run, started, {
-          status: "SYSTEM_FAILURE",
-          error: {
-            type: "INTERNAL_ERROR",
-            code: "COULD_NOT_FIND_TASK",
-            message: `No task "${run.taskIdentifier}" is registered with this worker.`,
-          },
+        await this.#fail(run, started, {
+          error: internalRunError(
+            RUN_ERROR_CODES.couldNotFindTask,
+            `No task "${run.taskIdentifier}" is registered with this worker.`,
+          ),
+          finalStatus: "SYSTEM_FAILURE",
         });
         return;
       }
-      taskLogger = new TaskRunLogger({
+      const maxDuration = run.maxDurationInSeconds ?? task.maxDuration;
+      if (maxDuration) await armTimeoutTimer(prisma, ref, run.startedAt, maxDuration);
+      const taskLogger = new TaskRunLogger({
         run,
         logger,
         write: (lines) => appendRunLogs(prisma, lines),
       });
-      const ctx = this.#context(run, taskLogger, releaseSlot, () => {
+      const ctx = this.#context(run, abort.signal, taskLogger, releaseSlot, () => {
         this.#busy++;
         holdsSlot = true;
       });
       const runContext = await this.#runContext(run);
-      const output = await (runContext
+      const execution = runContext
         ? taskRuns.run(runContext, () => task.run(parsePayload(run), ctx))
-        : task.run(parsePayload(run), ctx));
-      await taskLogger.flush();
-      await this.#finish(run, started, { status: "COMPLETED_SUCCESSFULLY", output });
-    } catch (error) {
-      if (!this.#abort.signal.aborted && taskLogger) {
+        : task.run(parsePayload(run), ctx);
+      const outcome = await this.#untilDoneOrCutOff(execution, abort.signal);
+      if (!outcome.ok && !abort.signal.aborted) {
+        const error = outcome.error;
         taskLogger.error(error instanceof Error ? error.message : String(error), { name: (error as Error)?.name });
       }
-      await taskLogger?.flush();
-      if (this.#abort.signal.aborted) {
-        // Shutting down: hand the run back to the queue for the next worker.
-        await prisma.taskRun
-          .updateMany({ where: { id: run.id, status: "EXECUTING" }, data: { status: "PENDING", startedAt: null } })
-          .catch(() => {});
+      await taskLogger.flush();
+      if (abort.signal.aborted) {
+        await this.#stopped(run, ref, abort.signal.reason);
         return;
       }
-      logger.info(
-        { run: run.friendlyId, task: run.taskIdentifier, err: (error as Error).message },
-        "worker: run failed",
-      );
-      await this.#finish(run, started, { status: "COMPLETED_WITH_ERRORS", error: builtInError(error) }).catch(
-        (finishError) =>
-          logger.error(
-            { run: run.friendlyId, err: (finishError as Error).message },
-            "worker: could not record failure",
-          ),
-      );
+      if (outcome.ok) await this.#complete(run, started, outcome.value);
+      else {
+        logger.info(
+          {
+            run: run.friendlyId,
+            task: run.taskIdentifier,
+            attempt: ref.attempt,
+            err: (outcome.error as Error)?.message,
+          },
+          "worker: attempt failed",
+        );
+        await this.#fail(run, started, { error: builtInError(outcome.error), finalStatus: "COMPLETED_WITH_ERRORS" });
+      }
+    } catch (error) {
+      logger.error({ run: run.friendlyId, err: (error as Error).message }, "worker: could not record the attempt");
     } finally {
+      this.#abort.signal.removeEventListener("abort", stopWithWorker);
+      this.#executing.delete(run.id);
       releaseSlot();
     }
   }
 
-  async #finish(
+  /** The task's result, or — once its signal fired — whatever it has done by the end of the grace period. */
+  async #untilDoneOrCutOff(
+    execution: Promise<unknown>,
+    signal: AbortSignal,
+  ): Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> {
+    const settled = execution.then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    let cutOff: ReturnType<typeof setTimeout> | undefined;
+    let arm = () => {};
+    const graceOver = new Promise<{ ok: false; error: unknown }>((resolve) => {
+      arm = () => {
+        cutOff = setTimeout(
+          () => resolve({ ok: false, error: new Error("cut off after the grace period") }),
+          this.#options.cancelGracePeriodMs,
+        );
+      };
+    });
+    if (signal.aborted) arm();
+    else signal.addEventListener("abort", arm, { once: true });
+    try {
+      return await Promise.race([settled, graceOver]);
+    } finally {
+      clearTimeout(cutOff);
+      signal.removeEventListener("abort", arm);
+    }
+  }
+
+  /** The attempt was stopped from outside (or the worker is stopping): record it on the attempt only. */
+  async #stopped(run: ClaimedRun, ref: AttemptRef, reason: unknown) {
+    const { prisma, logger } = this.#options;
+    if (reason instanceof RunStoppedError) {
+      // The run's status already says what happened (CANCELED, TIMED_OUT, CRASHED, retried elsewhere).
+      const status =
+        reason.runStatus === "CANCELED" || reason.runStatus === "TIMED_OUT" ? reason.runStatus : "INTERRUPTED";
+      await closeAttempt(prisma, ref, status);
+      logger.info({ run: run.friendlyId, attempt: ref.attempt, reason: reason.message }, "worker: attempt stopped");
+      return;
+    }
+    // Shutting down: hand the run back to the queue for the next worker.
+    await prisma.$transaction([
+      prisma.taskRunAttempt.updateMany({
+        where: { runId: ref.runId, number: ref.attempt, status: "EXECUTING" },
+        data: { status: "INTERRUPTED", completedAt: new Date() },
+      }),
+      prisma.taskRun.updateMany({
+        where: { id: run.id, status: "EXECUTING", attemptCount: ref.attempt },
+        data: { status: "PENDING", startedAt: null, queuedAt: new Date() },
+      }),
+    ]);
+  }
+
+  #usage(started: number) {
+    const durationMs = Math.round(performance.now() - started);
+    return {
+      usageDurationMs: durationMs,
+      costInCents: (durationMs / 1000) * CENTS_PER_SECOND,
+      baseCostInCents: BASE_COST_IN_CENTS,
+    };
+  }
+
+  async #complete(run: ClaimedRun, started: number, output: unknown) {
+    await completeAttempt(
+      this.#options.prisma,
+      { runId: run.id, attempt: run.attemptCount },
+      {
+        ...this.#usage(started),
+        output: output === undefined ? null : JSON.stringify(output),
+        outputType: "application/json",
+      },
+    );
+  }
+
+  async #fail(
     run: ClaimedRun,
     started: number,
-    outcome:
-      | { status: "COMPLETED_SUCCESSFULLY"; output: unknown }
-      | { status: "COMPLETED_WITH_ERRORS" | "SYSTEM_FAILURE"; error: object },
+    input: { error: object; finalStatus: "COMPLETED_WITH_ERRORS" | "SYSTEM_FAILURE" },
   ) {
-    const durationMs = Math.round(performance.now() - started);
-    // Only an EXECUTING run is finished here: a run canceled meanwhile keeps its CANCELED.
-    await this.#options.prisma.taskRun.updateMany({
-      where: { id: run.id, status: "EXECUTING" },
-      data: {
-        status: outcome.status,
-        completedAt: new Date(),
-        usageDurationMs: durationMs,
-        costInCents: (durationMs / 1000) * CENTS_PER_SECOND,
-        baseCostInCents: BASE_COST_IN_CENTS,
-        ...("output" in outcome
-          ? {
-              output: outcome.output === undefined ? null : JSON.stringify(outcome.output),
-              outputType: "application/json",
-            }
-          : { error: outcome.error }),
+    const task = this.#options.tasks.get(run.taskIdentifier);
+    const end = await failAttempt(
+      this.#options.prisma,
+      { runId: run.id, attempt: run.attemptCount },
+      {
+        error: input.error,
+        retry: retryOptionsFor(task?.retry, run.maxAttempts),
+        finalStatus: input.finalStatus,
+        attemptStatus: "FAILED",
+        finalData: this.#usage(started),
       },
-    });
+    );
+    if (end === "retrying")
+      this.#options.logger.info({ run: run.friendlyId, attempt: run.attemptCount }, "worker: run will be retried");
   }
 
   /** The run's identity for @runfeed/sdk inside the task: its id, the API and its own token. */
@@ -266,12 +416,12 @@ export class RunWorker {
 
   #context(
     run: ClaimedRun,
+    signal: AbortSignal,
     taskLogger: TaskRunLogger,
     releaseSlot: () => void,
     reacquireSlot: () => void,
   ): TaskContext {
     const { prisma, logger } = this.#options;
-    const signal = this.#abort.signal;
     let current: Record<string, unknown> = parseObject(run.metadata);
     // The same metadata service as PUT /api/v1/runs/:id/metadata (no lost increments, size limit).
     const writer = this.#options.metadataWriter;
@@ -340,6 +490,7 @@ export class RunWorker {
           reacquireSlot();
         }
       },
+      ownProcess: this.#options.ownProcess,
       sleep: (ms) => sleep(ms, undefined, { signal }),
       // The run's context (taskRuns) is active while the task runs, so the SDK knows run and token.
       streams: {
@@ -359,8 +510,22 @@ export class RunWorker {
   }
 }
 
+/** The reason a task's signal carries when its run moved on without it. */
+export class RunStoppedError extends Error {
+  override name = "RunStoppedError";
+  constructor(
+    message: string,
+    /** The run's status that stopped the attempt. */
+    readonly runStatus: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The payload as the task receives it: the same packet rules as the retrieve API (SDK triggers send super+json). */
 function parsePayload(run: ClaimedRun): unknown {
   if (run.payloadType === "application/json") return parseJson(run.payload);
+  if (run.payloadType === "application/super+json") return parsePacket(run.payload, run.payloadType);
   return run.payload;
 }
 

@@ -1,0 +1,164 @@
+/**
+ * Cron schedules (docs/decisions/093-run-lifecycle-timers.md). A schedule keeps one pending timer,
+ * keyed by the schedule, set for its next tick. The tick's run is triggered with the idempotency key
+ * `schedule:<id>:<tick>`, so a tick handled twice (a retried timer, two instances) still makes one
+ * run; then the timer is set for the following tick. Cron expressions have five fields, or six with
+ * seconds first, and are read in the schedule's IANA time zone (daylight saving included).
+ */
+import { CronExpressionParser } from "cron-parser";
+import { generateScheduleFriendlyId, type CreateScheduleRequestBody } from "@runfeed/core";
+import type { PrismaClient, TaskSchedule } from "@runfeed/database";
+import type { AuthenticatedEnvironment } from "../services/auth.server";
+import { badRequest } from "../services/httpErrors.server";
+import { triggerRun } from "../services/trigger.server";
+import { setTimer, TIMERS } from "./timers.server";
+
+/** The next `count` ticks of `cron` in `timezone` strictly after `after`; throws on a bad expression. */
+export function nextTicks(cron: string, timezone: string, after: Date, count = 1): Date[] {
+  const expression = CronExpressionParser.parse(cron, { currentDate: after, tz: timezone, strict: false });
+  return expression.take(count).map((date) => date.toDate());
+}
+
+export function isTimeZone(timezone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: timezone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const scheduleTimerKey = (schedule: Pick<TaskSchedule, "id">) => `schedule:${schedule.id}`;
+
+/**
+ * Creates a schedule, or updates the one with the same deduplication key (as upstream), and sets its
+ * timer for the next tick. 400 for an expression or time zone that does not parse.
+ */
+export async function upsertSchedule(
+  prisma: PrismaClient,
+  environment: Pick<AuthenticatedEnvironment, "id" | "projectId">,
+  body: CreateScheduleRequestBody,
+  now = new Date(),
+): Promise<TaskSchedule> {
+  const timezone = body.timezone ?? "UTC";
+  if (!isTimeZone(timezone)) throw badRequest(`Invalid request body: timezone: not an IANA time zone ("${timezone}")`);
+  let next: Date;
+  try {
+    [next] = nextTicks(body.cron, timezone, now) as [Date];
+  } catch (error) {
+    throw badRequest(`Invalid request body: cron: ${(error as Error).message}`);
+  }
+  return prisma.$transaction(async (tx) => {
+    const fields = {
+      taskIdentifier: body.task,
+      cron: body.cron,
+      timezone,
+      externalId: body.externalId ?? null,
+      active: true,
+      nextRunAt: next,
+    };
+    const schedule = await tx.taskSchedule.upsert({
+      where: {
+        runtimeEnvironmentId_deduplicationKey: {
+          runtimeEnvironmentId: environment.id,
+          deduplicationKey: body.deduplicationKey,
+        },
+      },
+      create: {
+        friendlyId: generateScheduleFriendlyId(),
+        runtimeEnvironmentId: environment.id,
+        projectId: environment.projectId,
+        deduplicationKey: body.deduplicationKey,
+        ...fields,
+      },
+      update: fields,
+    });
+    await setTimer(tx, TIMERS.scheduleTick, scheduleTimerKey(schedule), next, {
+      scheduleId: schedule.id,
+      tick: next.toISOString(),
+    });
+    return schedule;
+  });
+}
+
+/**
+ * Handles tick `tick` of a schedule: triggers its run (once, whoever gets here first) and sets the
+ * timer for the next tick. Returns whether a new run was made.
+ */
+export async function fireScheduleTick(prisma: PrismaClient, scheduleId: string, tick: Date): Promise<boolean> {
+  const schedule = await prisma.taskSchedule.findUnique({
+    where: { id: scheduleId },
+    include: { runtimeEnvironment: { select: { id: true, projectId: true, type: true } } },
+  });
+  if (!schedule?.active) return false;
+  const [upcoming, ...later] = nextTicks(schedule.cron, schedule.timezone, tick, 6);
+  const { isCached } = await triggerRun(prisma, {
+    environment: schedule.runtimeEnvironment,
+    taskId: schedule.taskIdentifier,
+    body: {
+      payload: {
+        scheduleId: schedule.friendlyId,
+        type: "IMPERATIVE",
+        timestamp: tick.toISOString(),
+        lastTimestamp: schedule.lastRunAt?.toISOString(),
+        externalId: schedule.externalId ?? undefined,
+        timezone: schedule.timezone,
+        upcoming: [upcoming, ...later].slice(0, 5).map((date) => date!.toISOString()),
+      },
+      options: {
+        idempotencyKey: `schedule:${schedule.id}:${tick.toISOString()}`,
+        tags: [`schedule:${schedule.friendlyId}`],
+        ttl: 0,
+      },
+    },
+    metadataMaximumSize: Number.MAX_SAFE_INTEGER,
+  });
+  if (!upcoming) return !isCached;
+  await prisma.$transaction(async (tx) => {
+    // Only the first handler of this tick moves the schedule on (a late duplicate must not rewind it).
+    const { count } = await tx.taskSchedule.updateMany({
+      where: { id: schedule.id, OR: [{ lastRunAt: null }, { lastRunAt: { lt: tick } }] },
+      data: { lastRunAt: tick, nextRunAt: upcoming },
+    });
+    if (count > 0)
+      await setTimer(tx, TIMERS.scheduleTick, scheduleTimerKey(schedule), upcoming, {
+        scheduleId: schedule.id,
+        tick: upcoming.toISOString(),
+      });
+  });
+  return !isCached;
+}
+
+/** A schedule as the SDK's ScheduleObject. */
+export function presentSchedule(schedule: TaskSchedule, environment: { id: string; type: string }) {
+  return {
+    id: schedule.friendlyId,
+    type: "IMPERATIVE" as const,
+    task: schedule.taskIdentifier,
+    active: schedule.active,
+    deduplicationKey: schedule.deduplicationKey,
+    externalId: schedule.externalId,
+    generator: { type: "CRON" as const, expression: schedule.cron, description: schedule.cron },
+    timezone: schedule.timezone,
+    nextRun: schedule.active ? (schedule.nextRunAt?.toISOString() ?? null) : null,
+    environments: [{ id: environment.id, type: environment.type }],
+  };
+}
+
+/** An environment's schedules, newest first, a page at a time. */
+export async function listSchedules(
+  prisma: PrismaClient,
+  environmentId: string,
+  page: { page: number; perPage: number },
+): Promise<{ schedules: TaskSchedule[]; count: number }> {
+  const [schedules, count] = await prisma.$transaction([
+    prisma.taskSchedule.findMany({
+      where: { runtimeEnvironmentId: environmentId },
+      orderBy: { createdAt: "desc" },
+      skip: (page.page - 1) * page.perPage,
+      take: page.perPage,
+    }),
+    prisma.taskSchedule.count({ where: { runtimeEnvironmentId: environmentId } }),
+  ]);
+  return { schedules, count };
+}

@@ -1,0 +1,172 @@
+/**
+ * The run lifecycle's timers and dequeue: 10,000 delayed runs due in one second, and claims per second beside a raw SKIP LOCKED loop.
+ *
+ *   pnpm bench run-lifecycle [--runs 10000] [--clients 4] [--batch 50]
+ *
+ * Prints, on one Postgres, in one run:
+ *   - timer precision: --runs DELAYED runs all due in the same second, armed as the trigger path arms
+ *     them (bucket timers, docs/decisions/093-run-lifecycle-timers.md), promoted by the engine
+ *     (graphile-worker); how late each run's `queuedAt` is after its `delayUntil` (max, p99, p50);
+ *     goal: all within 1 s;
+ *   - dequeue throughput: --clients loops claiming --batch runs at a time with the worker's claim
+ *     (fair across environments and queues, attempt rows written) until the queue is empty, beside the
+ *     same loops on a raw `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)` over a plain table
+ *     of as many rows; goal: ratio ≥ 0.5.
+ * Uses DATABASE_URL when set (a fresh database is created on that server and dropped afterwards), else
+ * starts embedded Postgres in a temp folder.
+ */
+import { randomBytes } from "node:crypto";
+import { loadavg } from "node:os";
+import pg from "pg";
+import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
+import { createDatabase, postgresServer } from "../../packages/devstack/src/services.js";
+import { BenchReport, round } from "../report.js";
+import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
+import { createLogger } from "../../apps/webapp/app/services/logger.server.js";
+import { RunEngine } from "../../apps/webapp/app/engine/runEngine.server.js";
+import { armDelayTimers } from "../../apps/webapp/app/engine/delays.server.js";
+import { claimRuns } from "../../apps/webapp/app/worker/claim.server.js";
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+};
+const RUNS = Math.min(Math.max(arg("runs", 10_000), 100), 100_000);
+const CLIENTS = Math.min(Math.max(arg("clients", 4), 1), 32);
+const BATCH = Math.min(Math.max(arg("batch", 50), 1), 1_000);
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const stops: Array<() => Promise<void>> = [];
+
+async function main() {
+  const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-bench");
+  stops.push(postgres.stop);
+  const database = await createDatabase(postgres.url, `bench_lifecycle_${randomBytes(4).toString("hex")}`);
+  stops.push(database.drop);
+  await migrate(database.url);
+  const prisma = createPrismaClient(database.url, { max: CLIENTS + 4 });
+  stops.push(() => prisma.$disconnect());
+  const project = await seedProject(prisma, {
+    orgSlug: "bench",
+    orgTitle: "Bench",
+    projectSlug: "bench",
+    projectName: "Bench",
+  });
+  const environments = project.environments;
+  const logger = createLogger("warn");
+
+  // ---- timer precision: RUNS delayed runs due in the same second
+  const dueAt = new Date(Math.ceil((Date.now() + 8_000) / 1000) * 1000 + 500);
+  console.log(`inserting ${fmt(RUNS)} DELAYED runs due at ${dueAt.toISOString()} (spread over that second)…`);
+  await prisma.$executeRaw`
+    INSERT INTO "TaskRun" (id, "friendlyId", "taskIdentifier", "runtimeEnvironmentId", "projectId", status,
+                           "createdAt", "updatedAt", "delayUntil", payload, queue, "runTags")
+    SELECT 'bench' || i, 'run_bench' || i, 'bench-task', (${environments.map((e) => e.id)}::text[])[1 + i % ${environments.length}],
+           ${project.projectId}, 'DELAYED', now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC',
+           ${dueAt.toISOString()}::timestamp + make_interval(secs => (i % 1000) / 2000.0), '{}',
+           'task/bench-task-' || (i % 10), '{}'
+    FROM generate_series(1, ${RUNS}) AS i`;
+  const due = await prisma.$queryRaw<Array<{ status: "DELAYED"; delayUntil: Date }>>`
+    SELECT DISTINCT 'DELAYED' AS status, "delayUntil" FROM "TaskRun" WHERE status = 'DELAYED'`;
+  await armDelayTimers(prisma, due);
+  const engine = new RunEngine({
+    prisma,
+    connectionString: database.url,
+    logger,
+    retryOptionsOf: () => undefined,
+    heartbeatTimeoutMs: 30_000,
+    sweepIntervalMs: 1_000,
+    timerPollIntervalMs: 100,
+    timerConcurrency: 4,
+  });
+  await engine.start();
+  stops.push(() => engine.stop());
+  const load = loadavg()[0]!;
+  for (;;) {
+    const [{ left }] = await prisma.$queryRaw<
+      [{ left: number }]
+    >`SELECT count(*)::int AS left FROM "TaskRun" WHERE status = 'DELAYED'`;
+    if (left === 0) break;
+    if (Date.now() > dueAt.getTime() + 30_000) throw new Error(`${left} runs still DELAYED 30 s after their time`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const [late] = await prisma.$queryRaw<[{ max: number; p99: number; p50: number }]>`
+    SELECT max(ms)::float8 AS max, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50
+    FROM (SELECT EXTRACT(EPOCH FROM ("queuedAt" - "delayUntil")) * 1000 AS ms FROM "TaskRun" WHERE id LIKE 'bench%') t`;
+  await engine.stop();
+  stops.pop();
+  console.log(
+    `timers: ${fmt(RUNS)} runs due within one second, queued at most ${fmt(late.max)} ms late ` +
+      `(p99 ${fmt(late.p99)} ms, p50 ${fmt(late.p50)} ms; goal ≤ 1,000 ms) — load average ${load.toFixed(1)}`,
+  );
+
+  // ---- dequeue: the worker's claim vs a raw SKIP LOCKED loop, same rows, same clients
+  const claimStarted = performance.now();
+  let claimed = 0;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, c) => {
+      for (;;) {
+        const runs = await claimRuns(prisma, BATCH, `bench-${c}`);
+        if (runs.length === 0) return;
+        claimed += runs.length;
+      }
+    }),
+  );
+  const claimRate = claimed / ((performance.now() - claimStarted) / 1000);
+
+  const pool = new pg.Pool({ connectionString: database.url, max: CLIENTS });
+  stops.push(() => pool.end());
+  await pool.query(
+    `CREATE TABLE bench_queue (id bigserial PRIMARY KEY, status text NOT NULL, queued_at timestamptz NOT NULL DEFAULT now(), started_at timestamptz)`,
+  );
+  await pool.query(`INSERT INTO bench_queue (status) SELECT 'queued' FROM generate_series(1, $1)`, [RUNS]);
+  await pool.query(`CREATE INDEX ON bench_queue (queued_at) WHERE status = 'queued'`);
+  const rawStarted = performance.now();
+  let rawClaimed = 0;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      for (;;) {
+        const { rowCount } = await pool.query(
+          `UPDATE bench_queue SET status = 'executing', started_at = now()
+           WHERE id IN (SELECT id FROM bench_queue WHERE status = 'queued' ORDER BY queued_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)
+           RETURNING id`,
+          [BATCH],
+        );
+        if (!rowCount) return;
+        rawClaimed += rowCount;
+      }
+    }),
+  );
+  const rawRate = rawClaimed / ((performance.now() - rawStarted) / 1000);
+  const loadAfter = loadavg()[0]!;
+  console.log(
+    `dequeue: ${fmt(claimRate)} runs/s with the worker's claim (${fmt(claimed)} runs, ${CLIENTS} clients × ${BATCH}) ` +
+      `beside ${fmt(rawRate)} rows/s raw SKIP LOCKED: ratio ${(claimRate / rawRate).toFixed(2)} (goal ≥ 0.5) — load average ${loadAfter.toFixed(1)}`,
+  );
+
+  const report = new BenchReport("run-lifecycle");
+  report.add("timers", {
+    runs: RUNS,
+    maxLateMs: round(late.max),
+    p99LateMs: round(late.p99),
+    p50LateMs: round(late.p50),
+    allWithin1s: late.max <= 1_000,
+  });
+  report.add("dequeue", {
+    clients: CLIENTS,
+    batch: BATCH,
+    claimPerSecond: round(claimRate),
+    rawSkipLockedPerSecond: round(rawRate),
+    ratio: round(claimRate / rawRate, 2),
+  });
+  report.add("machine", { loadAverageStart: round(load, 1), loadAverageEnd: round(loadAfter, 1) });
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+  stops.length = 0;
+  report.print();
+}
+
+main().catch(async (error) => {
+  console.error(`run-lifecycle failed: ${(error as Error).message}`);
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+  process.exit(1);
+});
