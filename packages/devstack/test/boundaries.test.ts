@@ -47,14 +47,11 @@ const unitOf = (file: string) => file.split("/").slice(0, 2).join("/");
  * Test imports that still cross a unit, each waiting for the fixture that replaces it. The SDK's and
  * the hooks' end-to-end tests run against a real webapp and worker, started in-process through the
  * webapp's own test harness; they move to a devstack fixture that runs the webapp (and the worker) as
- * child processes, as `pnpm start` does. The realtime feed and run-log tests run the shape server in-process
+ * child processes, as `pnpm start` does. The webapp's feed, run-log and lifecycle tests run the shape server in-process (test/support/shapeServer.ts)
  * (devstack's spawnShapeSync would replace it once it takes their long-poll timeout).
  */
 const KNOWN_CROSSINGS = [
-  "apps/webapp/test/engine/support.ts → ../../../shape-sync/src/server.js",
-  "apps/webapp/test/realtime/realtimeFeed.integration.test.ts → ../../../shape-sync/src/server.js",
-  "apps/webapp/test/realtime/realtimeSse.integration.test.ts → ../../../shape-sync/src/server.js",
-  "apps/webapp/test/realtime/runLogs.integration.test.ts → ../../../shape-sync/src/server.js",
+  "apps/webapp/test/support/shapeServer.ts → ../../../shape-sync/src/server.js",
   "packages/react-hooks/test/react-page.e2e.test.ts → ../../sdk/test/support/stack.js",
   "packages/sdk/test/support/stack.ts → ../../../../apps/webapp/test/support/webapp.js",
   "packages/sdk/test/support/stack.ts → ../../../../apps/webapp/app/worker/createWorker.server.js",

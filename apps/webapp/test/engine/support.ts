@@ -3,19 +3,15 @@
  * engine's timers with short deadlines, for the lifecycle tests. The official @trigger.dev/sdk is
  * configured against it.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { configure, runs } from "@trigger.dev/sdk";
 import { isRunStatusTransitionAllowed } from "@runfeed/core";
-import { startShapeServer, type ShapeServer } from "../../../shape-sync/src/server.js";
 import { exampleTasks } from "@runfeed/example-tasks";
 import type { TaskDefinition } from "@runfeed/sdk";
 import { TaskRegistry } from "../../app/worker/taskRegistry.server.js";
 import { RunEngine } from "../../app/engine/runEngine.server.js";
 import { RunWorker } from "../../app/worker/runWorker.server.js";
-import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
+import { startWebappWithShapeServer } from "../support/shapeServer.js";
+import type { TestWebapp } from "../support/webapp.js";
 
 export interface LifecycleApp {
   app: TestWebapp;
@@ -42,26 +38,8 @@ export async function startLifecycleApp(
     inProcess?: boolean;
   } = {},
 ): Promise<LifecycleApp> {
-  const storageDir = mkdtempSync(join(tmpdir(), "runfeed-lifecycle-test-"));
-  let shape: ShapeServer | undefined;
-  const app = await startTestWebapp(
-    {},
-    {
-      beforeStart: async (database) => {
-        shape = await startShapeServer({
-          databaseUrl: database.url,
-          storageDir,
-          port: 0,
-          host: "127.0.0.1",
-          replicationStreamId: `lc${randomBytes(4).toString("hex")}`,
-          longPollTimeoutMs: 20_000,
-          logLevel: "warn",
-        });
-        await shape.ready;
-        return { ELECTRIC_ORIGIN: shape.url };
-      },
-    },
-  );
+  const stack = await startWebappWithShapeServer("lc");
+  const { app } = stack;
   const { prisma, logger, metadataWriter } = app.webapp.services;
   const tasks = new TaskRegistry(options.tasks ?? exampleTasks);
   const worker = new RunWorker({
@@ -105,9 +83,7 @@ export async function startLifecycleApp(
     async close() {
       await worker.stop();
       for (const engine of engines) await engine.stop();
-      await shape?.stop();
-      await app.close();
-      rmSync(storageDir, { recursive: true, force: true });
+      await stack.close();
     },
   };
 }

@@ -3,21 +3,17 @@
  * apps/shape-sync (in process, on this file's database) → Postgres logical replication.
  * Runs change through Prisma updates (which bump updatedAt), as the worker would.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { generateBatchFriendlyId, generateRunFriendlyId } from "@runfeed/core";
 import { auth, configure, runs } from "@trigger.dev/sdk";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { startShapeServer, type ShapeServer } from "../../../shape-sync/src/server.js";
 import { signPublicToken } from "../../app/services/auth.server.js";
 import { realtimeUsage } from "../../app/services/realtime/realtimeServices.server.js";
-import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
+import { startWebappWithShapeServer, type WebappWithShapeServer } from "../support/shapeServer.js";
+import type { TestWebapp } from "../support/webapp.js";
 
 let app: TestWebapp;
-let shape: ShapeServer;
-const storageDir = mkdtempSync(join(tmpdir(), "runfeed-realtime-test-"));
+let stack: WebappWithShapeServer | undefined;
 const prisma = () => app.webapp.services.prisma;
 const env = (i: number) => app.project.environments[i]!;
 const SDK_HEADERS = { "x-trigger-electric-version": "1.0.0-beta.1", "x-trigger-api-version": "2025-07-16" };
@@ -47,31 +43,13 @@ type Message = { key?: string; value?: Record<string, string | null>; headers: R
 const rows = (messages: Message[]) => messages.filter((m) => m.key).map((m) => m.value!);
 
 beforeAll(async () => {
-  app = await startTestWebapp(
-    { REALTIME_LIMITER_ENTRY_TTL_MS: "1500" },
-    {
-      beforeStart: async (database) => {
-        shape = await startShapeServer({
-          databaseUrl: database.url,
-          storageDir,
-          port: 0,
-          host: "127.0.0.1",
-          replicationStreamId: `rt${randomBytes(4).toString("hex")}`,
-          longPollTimeoutMs: 20_000,
-          logLevel: "warn",
-        });
-        await shape.ready;
-        return { ELECTRIC_ORIGIN: shape.url };
-      },
-    },
-  );
+  stack = await startWebappWithShapeServer("rt", { REALTIME_LIMITER_ENTRY_TTL_MS: "1500" });
+  app = stack.app;
   configure({ baseURL: app.url, accessToken: env(2).apiKey });
 }, 120_000);
 
 afterAll(async () => {
-  await shape?.stop();
-  await app?.close();
-  rmSync(storageDir, { recursive: true, force: true });
+  await stack?.close();
 });
 
 describe("@trigger.dev/sdk 4.8.3 subscriptions (checklist #45)", () => {

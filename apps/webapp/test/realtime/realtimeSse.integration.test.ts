@@ -3,20 +3,15 @@
  * (docs/decisions/072-realtime-sse-and-cheap-repoll.md): webapp → apps/shape-sync (in process, on this
  * file's database) → Postgres logical replication, with public tokens.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { generateRunFriendlyId } from "@runfeed/core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type ShapeServer, startShapeServer } from "../../../shape-sync/src/server.js";
 import { signPublicToken } from "../../app/services/auth.server.js";
 import { realtimeUsage } from "../../app/services/realtime/realtimeServices.server.js";
-import { type TestWebapp, startTestWebapp } from "../support/webapp.js";
+import { startWebappWithShapeServer, type WebappWithShapeServer } from "../support/shapeServer.js";
+import type { TestWebapp } from "../support/webapp.js";
 
 let app: TestWebapp;
-let shape: ShapeServer;
-const storageDir = mkdtempSync(join(tmpdir(), "runfeed-sse-test-"));
+let stack: WebappWithShapeServer | undefined;
 const prisma = () => app.webapp.services.prisma;
 const env = (i: number) => app.project.environments[i]!;
 const SDK_HEADERS = { "x-trigger-electric-version": "1.0.0-beta.1", "x-trigger-api-version": "2025-07-16" };
@@ -120,30 +115,12 @@ async function follow(open: (offset: string) => Promise<ReturnType<typeof events
 }
 
 beforeAll(async () => {
-  app = await startTestWebapp(
-    { REALTIME_LIMITER_ENTRY_TTL_MS: "1500" },
-    {
-      beforeStart: async (database) => {
-        shape = await startShapeServer({
-          databaseUrl: database.url,
-          storageDir,
-          port: 0,
-          host: "127.0.0.1",
-          replicationStreamId: `sse${randomBytes(4).toString("hex")}`,
-          longPollTimeoutMs: 20_000,
-          logLevel: "warn",
-        });
-        await shape.ready;
-        return { ELECTRIC_ORIGIN: shape.url };
-      },
-    },
-  );
+  stack = await startWebappWithShapeServer("sse", { REALTIME_LIMITER_ENTRY_TTL_MS: "1500" });
+  app = stack.app;
 }, 120_000);
 
 afterAll(async () => {
-  await shape?.stop();
-  await app?.close();
-  rmSync(storageDir, { recursive: true, force: true });
+  await stack?.close();
 });
 
 describe("SSE through the realtime routes", () => {

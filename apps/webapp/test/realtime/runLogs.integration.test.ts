@@ -4,21 +4,16 @@
  * /realtime/v1/runs/:id/logs → @runfeed/sdk `runs.readLogs` / `runs.subscribeToLogs`. Scopes,
  * environment isolation and hostile query parameters are checked on the real route.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { generateRunFriendlyId, RUN_LOG_STREAM_COLUMNS } from "@runfeed/core";
 import { AuthenticationError, NotFoundError, PermissionDeniedError, runs, type RunLogLine } from "@runfeed/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startShapeServer, type ShapeServer } from "../../../shape-sync/src/server.js";
 import { signPublicToken } from "../../app/services/auth.server.js";
 import { appendRunLogs, type RunLogEntry } from "../../app/services/runLogs.server.js";
-import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
+import { startWebappWithShapeServer, type WebappWithShapeServer } from "../support/shapeServer.js";
+import type { TestWebapp } from "../support/webapp.js";
 
 let app: TestWebapp;
-let shape: ShapeServer;
-const storageDir = mkdtempSync(join(tmpdir(), "runfeed-logs-test-"));
+let stack: WebappWithShapeServer | undefined;
 const prisma = () => app.webapp.services.prisma;
 const env = (i: number) => app.project.environments[i]!;
 
@@ -55,30 +50,12 @@ const line = (run: { id: string; runtimeEnvironmentId: string }, message: string
 const options = (accessToken: string) => ({ baseURL: app.url, accessToken });
 
 beforeAll(async () => {
-  app = await startTestWebapp(
-    {},
-    {
-      beforeStart: async (database) => {
-        shape = await startShapeServer({
-          databaseUrl: database.url,
-          storageDir,
-          port: 0,
-          host: "127.0.0.1",
-          replicationStreamId: `lg${randomBytes(4).toString("hex")}`,
-          longPollTimeoutMs: 20_000,
-          logLevel: "warn",
-        });
-        await shape.ready;
-        return { ELECTRIC_ORIGIN: shape.url };
-      },
-    },
-  );
+  stack = await startWebappWithShapeServer("lg");
+  app = stack.app;
 }, 120_000);
 
 afterAll(async () => {
-  await shape?.stop();
-  await app?.close();
-  rmSync(storageDir, { recursive: true, force: true });
+  await stack?.close();
 });
 
 describe("GET /realtime/v1/runs/:runId/logs", () => {
