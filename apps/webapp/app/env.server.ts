@@ -92,6 +92,30 @@ export const EnvSchema = z.object({
     .positive()
     .default(14 * 86_400_000),
 
+  // --- realtime backend (docs/decisions/073-realtime-notifier-backend.md)
+  /** Which backend serves the run feeds: the shape server ("electric"), the notifier ("native"), or electric compared with native ("shadow"). */
+  REALTIME_BACKEND: z.enum(["electric", "native", "shadow"]).default("electric"),
+  /** Redis for the "run changed" signals (pub/sub); REDIS_URL when unset. */
+  REALTIME_RUNS_PUBSUB_REDIS_URL: z
+    .string()
+    .url()
+    .optional()
+    .transform((v) => v || undefined),
+  /** A native live request answers after this long with nothing new when no signal woke it (backstop). */
+  REALTIME_NOTIFIER_LIVE_POLL_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /** Tag and batch feeds kept resumable on this instance (one working set each); an evicted one is a 409. */
+  REALTIME_NOTIFIER_WORKING_SET_MAX_ENTRIES: z.coerce.number().int().positive().default(10_000),
+  /** Most runs a native tag or batch feed holds (the newest). */
+  REALTIME_NOTIFIER_MAX_LIST_RESULTS: z.coerce.number().int().positive().default(1_000),
+  /** Identical tag/batch filters share one resolve + hydrate for this long. */
+  REALTIME_NOTIFIER_RUNSET_CACHE_TTL_MS: z.coerce.number().int().min(0).default(1_000),
+  /** Filters whose last resolution is kept. */
+  REALTIME_NOTIFIER_RUNSET_CACHE_MAX_ENTRIES: z.coerce.number().int().positive().default(10_000),
+  /** Tag feeds resolve from their createdAt floor rounded down to this step, so feeds opened a moment apart share. */
+  REALTIME_NOTIFIER_RUNSET_CREATED_AT_BUCKET_MS: z.coerce.number().int().positive().default(60_000),
+  /** Shadow mode: the share of initial requests also answered by the native backend and compared. */
+  REALTIME_SHADOW_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(0.1),
+
   // --- realtime streams (docs/decisions/081-realtime-streams.md)
   /** Largest stream, in bytes of chunk data; past it a writer gets 413 (default 300 MiB). */
   REALTIME_STREAM_MAX_BYTES: z.coerce

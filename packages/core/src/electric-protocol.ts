@@ -171,6 +171,44 @@ export interface ColumnSchema {
 
 export type ShapeSchema = Record<string, ColumnSchema>;
 
+/** What the catalog says of a column, as far as its `electric-schema` entry needs (§9.5). */
+export interface CatalogColumn {
+  typname: string;
+  /** Element type name for arrays (a domain's base name for scalars), else typname. */
+  elemTypname: string;
+  /** 0 for scalars. */
+  dims: number;
+  notNull: boolean;
+  /** pg_attribute.atttypmod (-1: none). */
+  typmod: number;
+  pkIndex?: number;
+}
+
+/** A column's `electric-schema` entry (§9.5): the shape server's and the webapp's native feed's one rule. */
+export function columnSchemaOf(c: CatalogColumn): ColumnSchema {
+  // The column's own type name (a domain keeps its name here; only evaluation uses the base type).
+  const s: ColumnSchema = { type: c.dims > 0 ? c.elemTypname : c.typname };
+  if (c.dims > 0) s.dims = c.dims;
+  if (c.pkIndex !== undefined) s.pk_index = c.pkIndex;
+  if (c.notNull) s.not_null = true;
+  if (c.typmod > -1) {
+    const t = c.elemTypname;
+    if (t === "varchar" || t === "text") s.max_length = c.typmod - 4;
+    else if (t === "bpchar") s.length = c.typmod - 4;
+    else if (t === "bit" || t === "varbit") s.length = c.typmod;
+    else if (["time", "timetz", "timestamp", "timestamptz"].includes(t)) s.precision = c.typmod;
+    else if (t === "numeric") {
+      const m = c.typmod - 4;
+      s.precision = (m >> 16) & 0xffff;
+      s.scale = ((m & 0x7ff) ^ 1024) - 1024;
+    } else if (t === "interval") {
+      const precision = c.typmod & 0xffff;
+      if (precision !== 0xffff) s.precision = precision;
+    } else s.type_mod = c.typmod;
+  }
+  return s;
+}
+
 // --- Cache-control values (§7.1)
 export const CACHE_CONTROL_INITIAL = "public, max-age=604800, s-maxage=3600, stale-while-revalidate=2629746";
 export const CACHE_CONTROL_LIVE = "public, max-age=5, stale-while-revalidate=5";

@@ -1,6 +1,6 @@
 /** Table metadata from the Postgres catalog: columns, types, primary key, `electric-schema` (§9.5). */
 import type pg from "pg";
-import type { ColumnSchema, ShapeSchema } from "@runfeed/core";
+import { columnSchemaOf, type ShapeSchema } from "@runfeed/core";
 import { baseOfTypname } from "../where/values.js";
 import type { ColumnType } from "../where/where-clause.js";
 import { collationOrdersByCodePoint } from "../where/collation.js";
@@ -145,34 +145,10 @@ export async function lookupTable(
   };
 }
 
-function columnSchema(c: ColumnInfo): ColumnSchema {
-  // The column's own type name (a domain keeps its name here; only evaluation uses the base type).
-  const s: ColumnSchema = { type: c.dims > 0 ? c.elemTypname : c.typname };
-  if (c.dims > 0) s.dims = c.dims;
-  if (c.pkIndex !== undefined) s.pk_index = c.pkIndex;
-  if (c.notNull) s.not_null = true;
-  if (c.typmod > -1) {
-    const t = c.elemTypname;
-    if (t === "varchar" || t === "text") s.max_length = c.typmod - 4;
-    else if (t === "bpchar") s.length = c.typmod - 4;
-    else if (t === "bit" || t === "varbit") s.length = c.typmod;
-    else if (["time", "timetz", "timestamp", "timestamptz"].includes(t)) s.precision = c.typmod;
-    else if (t === "numeric") {
-      const m = c.typmod - 4;
-      s.precision = (m >> 16) & 0xffff;
-      s.scale = ((m & 0x7ff) ^ 1024) - 1024;
-    } else if (t === "interval") {
-      const precision = c.typmod & 0xffff;
-      if (precision !== 0xffff) s.precision = precision;
-    } else s.type_mod = c.typmod;
-  }
-  return s;
-}
-
 export function shapeSchema(info: TableInfo, selected: ReadonlyArray<string>): ShapeSchema {
   const out: ShapeSchema = {};
   const byName = new Map(info.columns.map((c) => [c.name, c]));
-  for (const name of selected) out[name] = columnSchema(byName.get(name)!);
+  for (const name of selected) out[name] = columnSchemaOf(byName.get(name)!);
   return out;
 }
 

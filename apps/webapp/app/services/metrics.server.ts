@@ -4,7 +4,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 export function createMetrics() {
   const registry = new Registry();
   // Gauges read when scraped, from whoever owns the figure (set by that owner; nothing on the hot path).
-  const sources = { upstreamWaiting: () => 0, upstreamSharedPolls: () => 0 };
+  const sources = {
+    upstreamWaiting: () => 0,
+    upstreamSharedPolls: () => 0,
+    nativeQueries: () => 0,
+    nativeWorkingSets: () => 0,
+  };
   collectDefaultMetrics({ register: registry, prefix: "runfeed_webapp_" });
   return {
     registry,
@@ -125,6 +130,35 @@ export function createMetrics() {
       help: "Accept → commit of the oldest entry of each drain batch",
       labelNames: ["class"] as const,
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers: [registry],
+    }),
+    // --- native realtime backend (docs/decisions/073-realtime-notifier-backend.md)
+    realtimeNativeQueries: new Gauge({
+      name: "runfeed_realtime_native_queries",
+      help: "Statements the native realtime backend ran against Postgres since start (this instance)",
+      registers: [registry],
+      collect() {
+        this.set(sources.nativeQueries());
+      },
+    }),
+    realtimeNativeWorkingSets: new Gauge({
+      name: "runfeed_realtime_native_working_sets",
+      help: "Native tag and batch feeds held resumable (this instance)",
+      registers: [registry],
+      collect() {
+        this.set(sources.nativeWorkingSets());
+      },
+    }),
+    realtimeShadowComparisons: new Counter({
+      name: "runfeed_realtime_shadow_comparisons_total",
+      help: "Shadow mode: feed answers computed by both backends and compared",
+      labelNames: ["feed"] as const,
+      registers: [registry],
+    }),
+    realtimeShadowDifferences: new Counter({
+      name: "runfeed_realtime_shadow_differences_total",
+      help: "Shadow mode: rows on which the native backend's answer differed from the shape server's",
+      labelNames: ["feed"] as const,
       registers: [registry],
     }),
   };

@@ -15,6 +15,8 @@ import { createMetrics, type Metrics } from "./metrics.server";
 import { createRealtimeServices, type RealtimeServices } from "./realtime/realtimeServices.server";
 import { createRealtimeStreams, type RealtimeStreams } from "./realtime/streams/streamServices.server";
 import { FeedLookups } from "./realtime/feedLookups.server";
+import { BackendSelection } from "./realtime/backendSelection.server";
+import { RunSignals } from "./realtime/native/runSignals.server";
 import type { RequestClient } from "./requestClient.server";
 import { createSessionCookie } from "./session.server";
 import { createSignInThrottle, type SignInThrottle } from "./signInThrottle.server";
@@ -47,6 +49,8 @@ export interface Services {
   feedLookups: FeedLookups;
   /** Realtime feed: concurrency limiter and createdAt cache (services/realtime). */
   realtime: RealtimeServices;
+  /** "Run changed" signals: every write path publishes after its commit (docs/decisions/073-realtime-notifier-backend.md). */
+  runSignals: RunSignals;
   /** Realtime streams: Redis store, live hub, Postgres archive, sweeper (services/realtime/streams). */
   streams: RealtimeStreams;
   /** Buffered writes: accept path, queue depths and (when hosted here) the drain (services/writePipeline). */
@@ -90,7 +94,16 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
     maximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE,
     flush: pgFlush(writePool),
   });
-  const realtime = createRealtimeServices({ env, redis, logger, metrics });
+  const backends = new BackendSelection({ prisma, defaultBackend: env.REALTIME_BACKEND });
+  closers.push(() => backends.close());
+  const runSignals = new RunSignals({
+    redisUrl: env.REALTIME_RUNS_PUBSUB_REDIS_URL ?? env.REDIS_URL,
+    keyPrefix: env.REDIS_KEY_PREFIX,
+    logger,
+    needed: () => backends.signalsNeeded(),
+  });
+  closers.push(() => runSignals.close());
+  const realtime = createRealtimeServices({ env, redis, logger, metrics, backends, signals: runSignals });
   closers.push(() => realtime.close());
   const streams = createRealtimeStreams({ env, redis, prisma, logger, metrics });
   closers.push(() => streams.close());
@@ -127,6 +140,7 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
     feedLookups: new FeedLookups({ prisma }),
     tasks,
     realtime,
+    runSignals,
     streams,
     writePipeline,
     signInThrottle: createSignInThrottle(redis, env),

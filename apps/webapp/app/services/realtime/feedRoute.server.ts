@@ -11,7 +11,7 @@ import { type AdmittedArgs, type ApiRequestHead, type ApiRouteConfig, createApiR
 import { applyCors } from "../cors.server";
 import type { Services } from "../services.server";
 import { feedReplyResponse, sendFeedReply } from "./feedReply.server";
-import { proxyRealtimeFeed } from "./shapeProxy.server";
+import { serveRealtimeFeed } from "./realtimeBackend.server";
 import type { RealtimeFeed } from "./shapeRewrite.server";
 
 type Infer<T> = T extends ZodType ? import("zod").z.output<T> : undefined;
@@ -64,7 +64,7 @@ export function createFeedRoute<
   const route = createApiRoute(
     { ...config, findResource: sharedFind, rememberAuthentication: (s) => s.realtime.authentications },
     async ({ request, signal, ...args }) => {
-      const reply = await proxyRealtimeFeed({
+      const reply = await serveRealtimeFeed({
         ...args,
         ...feedOf(args),
         query: queryOf(request.url),
@@ -98,7 +98,7 @@ export function createFeedRoute<
       res.end(Buffer.from(await response.arrayBuffer()));
       return;
     }
-    const reply = await proxyRealtimeFeed({
+    const reply = await serveRealtimeFeed({
       ...admitted.args,
       ...feedOf(admitted.args),
       query: queryOf(req.url ?? ""),

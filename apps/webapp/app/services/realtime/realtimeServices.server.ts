@@ -11,6 +11,9 @@ import { CreatedAtCache } from "./createdAtCache.server";
 import { ShapeUpstream } from "./shapeUpstream.server";
 import type { Authentication } from "../auth.server";
 import { TtlCache } from "../ttlCache.server";
+import type { BackendSelection } from "./backendSelection.server";
+import { createNativeRealtime, type NativeRealtime } from "./native/nativeServices.server";
+import type { RunSignals } from "./native/runSignals.server";
 
 /** How long the feeds remember an authentication (apiRoute.server.ts, rememberedAuthentication). */
 export const FEED_AUTHENTICATION_TTL_MS = 1_000;
@@ -27,7 +30,11 @@ export interface RealtimeServices {
    * with one token reads its run once, not once per client (feedRoute.server.ts).
    */
   lookupsInFlight: WeakMap<Authentication, Map<string, Promise<unknown>>>;
-  close(): void;
+  /** Which backend serves an organisation's run feeds (REALTIME_BACKEND, or its override). */
+  backends: BackendSelection;
+  /** The native backend: Postgres reads, shared resolutions, working sets (nothing opened until used). */
+  native: NativeRealtime;
+  close(): Promise<void>;
 }
 
 export function createRealtimeServices(deps: {
@@ -35,8 +42,10 @@ export function createRealtimeServices(deps: {
   redis: Redis;
   logger: Logger;
   metrics: Metrics;
+  backends: BackendSelection;
+  signals: RunSignals;
 }): RealtimeServices {
-  const { env, redis, logger, metrics } = deps;
+  const { env, redis, logger, metrics, backends, signals } = deps;
   // Its own connection: the hung-Redis watchdog may drop it, and limiter traffic is not queued behind
   // others. Auto-pipelining writes every command issued in the same tick with one syscall: a thousand
   // live polls woken by one change release their slots in a few writes instead of a thousand
@@ -58,16 +67,20 @@ export function createRealtimeServices(deps: {
     staleMs: env.REALTIME_CREATED_AT_CACHE_STALE_MS,
   });
   const upstream = new ShapeUpstream({ metrics });
+  const native = createNativeRealtime({ env, signals, metrics });
   return {
     limiter,
     createdAtCache,
     upstream,
     authentications: new TtlCache({ ttlMs: FEED_AUTHENTICATION_TTL_MS, maxEntries: 10_000 }),
     lookupsInFlight: new WeakMap(),
-    close: () => {
+    backends,
+    native,
+    close: async () => {
       upstream.close();
       limiter.stop();
       limiterRedis.disconnect();
+      await native.close();
     },
   };
 }

@@ -21,6 +21,7 @@ import type { Authentication } from "../auth.server";
 import type { ApiVersion } from "../apiRoute.server";
 import type { Services } from "../services.server";
 import { type FeedReply, jsonReply } from "./feedReply.server";
+import { admitLive } from "./liveAdmission.server";
 import { buildShapeUrl, createdAtFloor, hasHandle, type RealtimeFeed } from "./shapeRewrite.server";
 import { UpstreamAbortedError, rawHeader } from "./shapeUpstream.server";
 
@@ -100,14 +101,8 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
   const eventStream = wantsEventStream(incoming);
   let release: (() => Promise<void>) | undefined;
   if (live) {
-    const limit = environment.realtimeConcurrencyLimit ?? env.REALTIME_DEFAULT_CONCURRENCY_LIMIT;
-    const admission = await realtime.limiter.acquire(environment.id, limit);
-    if (admission.kind === "rejected") {
-      return jsonReply(429, { error: "Too many concurrent requests" }, origin, { "retry-after": "1" });
-    }
-    if (admission.kind === "unavailable") {
-      return jsonReply(503, { error: "Realtime concurrency limiter unavailable" }, origin, { "retry-after": "1" });
-    }
+    const admission = await admitLive(services, authentication, origin);
+    if ("reply" in admission) return admission.reply;
     release = admission.release;
   }
 

@@ -1,0 +1,154 @@
+/**
+ * The native realtime backend (docs/decisions/073-realtime-notifier-backend.md): the three run feeds
+ * answered from Postgres and Redis signals, with no shape server, in the shape protocol's wire format.
+ *
+ * - `offset=-1` (or `now`): a new handle and the feed's rows as inserts (`now`: none, up to date).
+ * - A request continuing a handle: the rows now, diffed against the client's working set
+ *   (feedState.server.ts); a handle that cannot be resumed is a 409 must-refetch.
+ * - A live one with nothing new waits on the feed's signal channel, or the backstop
+ *   REALTIME_NOTIFIER_LIVE_POLL_TIMEOUT_MS, then looks again; it holds a limiter slot meanwhile.
+ *
+ * Authentication, scopes and the route's lookups ran before (feedRoute.server.ts), as for the proxy.
+ */
+import {
+  HANDLE_PARAM,
+  LIVE_PARAM,
+  OFFSET_PARAM,
+  type OffsetAt,
+  TRIGGER_API_VERSION,
+  formatOffset,
+  nextCursor,
+  parseOffset,
+  runColumnsWithout,
+} from "@runfeed/core";
+import { jsonReply, type FeedReply } from "../feedReply.server";
+import { admitLive } from "../liveAdmission.server";
+import type { ProxyFeedArgs } from "../shapeProxy.server";
+import { createdAtFloor, skipColumnsFor } from "../shapeRewrite.server";
+import { diffRows, hasChanges, runOffset, runWorkingSet, type WorkingSet } from "./feedState.server";
+import { feedSource, type FeedSource } from "./feedSource.server";
+import { answer, changeMessages, invalid, type MessageOptions, mustRefetch } from "./nativeReply.server";
+import type { RunRow } from "./runRows.server";
+import type { NativeRealtime } from "./nativeServices.server";
+
+type RowFeedArgs = ProxyFeedArgs & { feed: Exclude<ProxyFeedArgs["feed"], { kind: "logs" }> };
+
+export async function serveNativeFeed(args: RowFeedArgs): Promise<FeedReply> {
+  const { services, authentication, feed } = args;
+  const native = services.realtime.native;
+  const incoming = new URLSearchParams(args.query);
+  const origin = args.origin ?? "*";
+
+  const offsetText = incoming.get(OFFSET_PARAM);
+  if (offsetText === null) return invalid(origin, OFFSET_PARAM, "can't be blank");
+  const offset = parseOffset(offsetText);
+  if (!offset) return invalid(origin, OFFSET_PARAM, "has invalid format");
+  const live = incoming.has(LIVE_PARAM) && incoming.get(LIVE_PARAM) !== "false";
+  const starts = offset.kind !== "at";
+  if (live && offset.kind === "before_all") return invalid(origin, LIVE_PARAM, "can't be true when offset == -1");
+  if (live && offset.kind === "now") return invalid(origin, LIVE_PARAM, "can't be true when offset is 'now'");
+  const handle = incoming.get(HANDLE_PARAM) || incoming.get("shape_id") || undefined;
+  if (!starts && !handle) return invalid(origin, HANDLE_PARAM, "can't be blank when offset != -1");
+
+  const columns = runColumnsWithout(
+    skipColumnsFor({
+      incoming,
+      claimSkipColumns: authentication.type === "PUBLIC_JWT" ? authentication.realtime?.skipColumns : undefined,
+    }),
+  );
+  const options: MessageOptions = { columns, legacyStatus: args.apiVersion !== TRIGGER_API_VERSION };
+  const environmentId = authentication.environment.id;
+  const state = !starts && feed.kind !== "run" ? native.states.get(handle!) : undefined;
+  const floor =
+    feed.kind !== "tags"
+      ? undefined
+      : starts
+        ? createdAtFloor(args.createdAt, Date.now(), services.env.REALTIME_MAXIMUM_CREATED_AT_FILTER_AGE_IN_MS)
+        : state?.floor;
+  const source = feedSource(native.deps, environmentId, feed, columns, floor);
+
+  try {
+    if (offset.kind !== "at") {
+      const [rows, schema] = await Promise.all([source.read(), native.rows.schema()]);
+      const diff = diffRows(undefined, rows);
+      const now = offset.kind === "now";
+      let started: { handle: string; offset: OffsetAt };
+      if (feed.kind === "run") {
+        started = { handle: source.digest, offset: runOffset(diff.next, feed.runId, undefined) };
+      } else {
+        const created = native.states.create(source.digest, floor);
+        started = { handle: created.handle, offset: native.states.advance(created.state, diff.next) };
+      }
+      const messages = now ? [] : changeMessages(diff, options);
+      return answer({ origin, ...started, messages, upToDate: now, schema });
+    }
+
+    // Continuing a handle: the client's working set, or a 409.
+    let previous: WorkingSet | undefined;
+    if (feed.kind === "run") {
+      if (handle !== source.digest) return mustRefetch(origin, source.digest);
+      previous = runWorkingSet(feed.runId, offset);
+    } else {
+      previous = state && state.digest === source.digest ? state.sets.get(formatOffset(offset)) : undefined;
+      if (!previous) return mustRefetch(origin, `${source.digest}-refetch${Date.now().toString(36)}`);
+    }
+    const reply = (rows: RunRow[] | undefined, schema?: Awaited<ReturnType<typeof native.rows.schema>>) => {
+      const diff = rows ? diffRows(previous, rows) : undefined;
+      const changed = diff !== undefined && hasChanges(diff);
+      let next = offset;
+      if (changed && feed.kind === "run") next = runOffset(diff.next, feed.runId, offset);
+      else if (changed && state) next = native.states.advance(state, diff.next);
+      return answer({
+        origin,
+        handle: handle!,
+        offset: next,
+        messages: changed ? changeMessages(diff, options) : [],
+        upToDate: true,
+        cursor: live ? nextCursor(incoming.get("cursor"), native.livePollTimeoutMs, Date.now()) : undefined,
+        schema,
+      });
+    };
+    if (!live) {
+      const [rows, schema] = await Promise.all([source.read(), native.rows.schema()]);
+      return reply(rows, schema);
+    }
+    return await serveLive(args, native, source, previous, origin, reply);
+  } catch (error) {
+    services.logger.warn({ err: (error as Error).message }, "native realtime feed failed");
+    return jsonReply(503, { error: "Realtime service unavailable, retry later" }, origin, {
+      "retry-after": "1",
+      "cache-control": "no-store",
+    });
+  }
+}
+
+/** A live long-poll: answers as soon as the rows differ from the client's, or at the backstop. */
+async function serveLive(
+  args: RowFeedArgs,
+  native: NativeRealtime,
+  source: FeedSource,
+  previous: WorkingSet,
+  origin: string,
+  reply: (rows: RunRow[] | undefined) => FeedReply,
+): Promise<FeedReply> {
+  const { services, authentication, signal } = args;
+  const admission = await admitLive(services, authentication, origin);
+  if ("reply" in admission) return admission.reply;
+  const listener = await native.deps.signals.listen([source.channel]).catch((error: Error) => {
+    void admission.release();
+    throw error;
+  });
+  try {
+    const deadline = performance.now() + native.livePollTimeoutMs;
+    for (;;) {
+      const rows = await source.read();
+      if (hasChanges(diffRows(previous, rows))) return reply(rows);
+      const outcome = await listener.next(deadline - performance.now(), signal);
+      if (outcome === "aborted") return jsonReply(499, null, origin);
+      if (outcome === "timeout") return reply(undefined);
+    }
+  } finally {
+    listener.close();
+    void admission.release();
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The native feed's reads (docs/decisions/073-realtime-notifier-backend.md): run rows as the shape
+ * server sends them — every streamed column as Postgres text under the protocol's display settings
+ * (docs/protocol/electric.md §9.3–9.4) — and the table's `electric-schema` from the catalog (§9.5).
+ *
+ * Its own small pool, whose sessions start with the display settings, so no other reader's session
+ * is changed. `queries` counts the statements it ran (the coalescing test and the bench read it).
+ */
+import { type CatalogColumn, columnSchemaOf, RUN_STREAM_COLUMNS, type ShapeSchema } from "@runfeed/core";
+import pg from "pg";
+
+export type RunRow = Record<string, string | null>;
+
+const DISPLAY_OPTIONS = [
+  "-c bytea_output=hex",
+  "-c DateStyle=ISO,DMY",
+  "-c TimeZone=UTC",
+  "-c extra_float_digits=1",
+  "-c IntervalStyle=iso_8601",
+].join(" ");
+
+const SELECTED = RUN_STREAM_COLUMNS.map((c) => `"${c}"::text AS "${c}"`).join(", ");
+const BY_ID = `SELECT ${SELECTED} FROM "TaskRun" WHERE "runtimeEnvironmentId" = $1 AND "id" = $2`;
+const BY_BATCH = `SELECT ${SELECTED} FROM "TaskRun" WHERE "runtimeEnvironmentId" = $1 AND "batchId" = $2
+  ORDER BY "createdAt" DESC, "id" DESC LIMIT $3`;
+// All the tags (AND, realtime contract §3.3), through the GIN index on "runTags".
+const BY_TAGS = `SELECT ${SELECTED} FROM "TaskRun" WHERE "runtimeEnvironmentId" = $1 AND "runTags" @> $2::text[]
+  AND "createdAt" > $3::timestamp ORDER BY "createdAt" DESC, "id" DESC LIMIT $4`;
+const BY_ENVIRONMENT = `SELECT ${SELECTED} FROM "TaskRun" WHERE "runtimeEnvironmentId" = $1
+  AND "createdAt" > $2::timestamp ORDER BY "createdAt" DESC, "id" DESC LIMIT $3`;
+
+const CATALOG = `SELECT a.attname AS name, t.typname, et.typname AS elemname, bt.typname AS basename,
+    a.attndims::int AS attndims, a.attnotnull, a.atttypmod::int AS atttypmod,
+    (SELECT array_position(i.indkey::int2[], a.attnum) - array_lower(i.indkey::int2[], 1)
+     FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary)::int AS pkpos
+  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+  LEFT JOIN pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd' AND bt.typcategory <> 'A'
+  WHERE a.attrelid = '"TaskRun"'::regclass AND a.attnum > 0 AND NOT a.attisdropped`;
+
+/** A `timestamp` text value (`2026-06-06 10:00:00.12`, UTC) in epoch ms. */
+export function timestampMs(text: string | null | undefined): number {
+  if (!text) return 0;
+  return Date.parse(`${text.replace(" ", "T")}Z`);
+}
+
+export class RunRows {
+  readonly #pool: pg.Pool;
+  #schema: Promise<ShapeSchema> | undefined;
+  queries = 0;
+
+  constructor(options: { databaseUrl: string; poolSize?: number }) {
+    this.#pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 4,
+      options: DISPLAY_OPTIONS,
+    });
+    this.#pool.on("error", () => {});
+  }
+
+  async byId(environmentId: string, runId: string): Promise<RunRow | undefined> {
+    return (await this.#query(BY_ID, [environmentId, runId]))[0];
+  }
+
+  byBatch(environmentId: string, batchId: string, limit: number): Promise<RunRow[]> {
+    return this.#query(BY_BATCH, [environmentId, batchId, limit]);
+  }
+
+  /** Runs carrying every tag (none: the whole environment) created after `floor`, newest first. */
+  byTags(environmentId: string, tags: readonly string[], floor: Date, limit: number): Promise<RunRow[]> {
+    const at = floor.toISOString().replace(/Z$/, "");
+    return tags.length === 0
+      ? this.#query(BY_ENVIRONMENT, [environmentId, at, limit])
+      : this.#query(BY_TAGS, [environmentId, tags, at, limit]);
+  }
+
+  /** The streamed columns' `electric-schema` entries (read once). */
+  schema(): Promise<ShapeSchema> {
+    this.#schema ??= this.#readSchema().catch((error) => {
+      this.#schema = undefined;
+      throw error;
+    });
+    return this.#schema;
+  }
+
+  close(): Promise<void> {
+    return this.#pool.end();
+  }
+
+  async #query(text: string, values: unknown[]): Promise<RunRow[]> {
+    this.queries++;
+    const result = await this.#pool.query<RunRow>(text, values);
+    return result.rows;
+  }
+
+  async #readSchema(): Promise<ShapeSchema> {
+    this.queries++;
+    const { rows } = await this.#pool.query<{
+      name: string;
+      typname: string;
+      elemname: string | null;
+      basename: string | null;
+      attndims: number;
+      attnotnull: boolean;
+      atttypmod: number;
+      pkpos: number | null;
+    }>(CATALOG);
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    const schema: ShapeSchema = {};
+    for (const name of RUN_STREAM_COLUMNS) {
+      const r = byName.get(name);
+      if (!r) throw new Error(`column "TaskRun"."${name}" not found`);
+      const isArray = r.elemname !== null;
+      const column: CatalogColumn = {
+        typname: r.typname,
+        elemTypname: isArray ? r.elemname! : (r.basename ?? r.typname),
+        dims: isArray ? Math.max(1, r.attndims) : 0,
+        notNull: r.attnotnull,
+        typmod: r.atttypmod,
+        pkIndex: r.pkpos ?? undefined,
+      };
+      schema[name] = columnSchemaOf(column);
+    }
+    return schema;
+  }
+}
