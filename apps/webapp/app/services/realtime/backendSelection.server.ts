@@ -25,9 +25,7 @@ export class BackendSelection {
   #anyNativeOverride = false;
   readonly #timer: NodeJS.Timeout;
 
-  constructor(
-    private readonly options: { prisma: PrismaClient; defaultBackend: RealtimeBackendName },
-  ) {
+  constructor(private readonly options: { prisma: PrismaClient; defaultBackend: RealtimeBackendName }) {
     this.#prisma = options.prisma;
     this.#timer = setInterval(() => void this.refresh(), REFRESH_INTERVAL_MS);
     this.#timer.unref();

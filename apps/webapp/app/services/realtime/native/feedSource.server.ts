@@ -72,7 +72,8 @@ export function feedSource(
       const bucketed = new Date(Math.floor(exact.getTime() / deps.createdAtBucketMs) * deps.createdAtBucketMs);
       const tags = [...new Set(feed.tags)].sort();
       // Every run of the feed carries every tag: any one tag's channel hears all of them.
-      const channel = tags.length > 0 ? signals.tagChannel(environmentId, tags[0]!) : signals.environmentChannel(environmentId);
+      const channel =
+        tags.length > 0 ? signals.tagChannel(environmentId, tags[0]!) : signals.environmentChannel(environmentId);
       const key = `tags\0${environmentId}\0${JSON.stringify(tags)}\0${bucketed.getTime()}`;
       const floorMs = exact.getTime();
       return {

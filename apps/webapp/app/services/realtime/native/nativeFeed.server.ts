@@ -20,16 +20,18 @@ import {
   nextCursor,
   parseOffset,
   runColumnsWithout,
+  type ShapeSchema,
 } from "@runfeed/core";
 import { jsonReply, type FeedReply } from "../feedReply.server";
 import { admitLive } from "../liveAdmission.server";
-import type { ProxyFeedArgs } from "../shapeProxy.server";
+import { type ProxyFeedArgs, wantsEventStream } from "../shapeProxy.server";
 import { createdAtFloor, skipColumnsFor } from "../shapeRewrite.server";
-import { diffRows, hasChanges, runOffset, runWorkingSet, type WorkingSet } from "./feedState.server";
+import { type Diff, diffRows, hasChanges, runOffset, runWorkingSet, type WorkingSet } from "./feedState.server";
 import { feedSource, type FeedSource } from "./feedSource.server";
 import { answer, changeMessages, invalid, type MessageOptions, mustRefetch } from "./nativeReply.server";
 import type { RunRow } from "./runRows.server";
-import type { NativeRealtime } from "./nativeServices.server";
+import { nativeEventStream } from "./nativeSse.server";
+import type { SignalListener } from "./runSignals.server";
 
 type RowFeedArgs = ProxyFeedArgs & { feed: Exclude<ProxyFeedArgs["feed"], { kind: "logs" }> };
 
@@ -69,7 +71,9 @@ export async function serveNativeFeed(args: RowFeedArgs): Promise<FeedReply> {
 
   try {
     if (offset.kind !== "at") {
-      const [rows, schema] = await Promise.all([source.read(), native.rows.schema()]);
+      // Listening while it reads makes the shared resolution usable (runSetCache.server.ts).
+      const listener = await native.deps.signals.listen([source.channel]);
+      const [rows, schema] = await Promise.all([source.read(), native.rows.schema(columns)]).finally(() => listener.close());
       const diff = diffRows(undefined, rows);
       const now = offset.kind === "now";
       let started: { handle: string; offset: OffsetAt };
@@ -92,27 +96,63 @@ export async function serveNativeFeed(args: RowFeedArgs): Promise<FeedReply> {
       previous = state && state.digest === source.digest ? state.sets.get(formatOffset(offset)) : undefined;
       if (!previous) return mustRefetch(origin, `${source.digest}-refetch${Date.now().toString(36)}`);
     }
-    const reply = (rows: RunRow[] | undefined, schema?: Awaited<ReturnType<typeof native.rows.schema>>) => {
+    // The client's new working set after a change, at an offset past the last.
+    let last = offset;
+    const advance = (diff: Diff): OffsetAt => {
+      last = feed.kind === "run" ? runOffset(diff.next, feed.runId, last) : native.states.advance(state!, diff.next);
+      return last;
+    };
+    const cursor = live ? nextCursor(incoming.get("cursor"), native.livePollTimeoutMs, Date.now()) : undefined;
+    const reply = (rows: RunRow[] | undefined, schema?: ShapeSchema) => {
       const diff = rows ? diffRows(previous, rows) : undefined;
       const changed = diff !== undefined && hasChanges(diff);
-      let next = offset;
-      if (changed && feed.kind === "run") next = runOffset(diff.next, feed.runId, offset);
-      else if (changed && state) next = native.states.advance(state, diff.next);
       return answer({
         origin,
         handle: handle!,
-        offset: next,
+        offset: changed ? advance(diff) : offset,
         messages: changed ? changeMessages(diff, options) : [],
         upToDate: true,
-        cursor: live ? nextCursor(incoming.get("cursor"), native.livePollTimeoutMs, Date.now()) : undefined,
+        cursor,
         schema,
       });
     };
     if (!live) {
-      const [rows, schema] = await Promise.all([source.read(), native.rows.schema()]);
+      const listener = await native.deps.signals.listen([source.channel]);
+      const [rows, schema] = await Promise.all([source.read(), native.rows.schema(columns)]).finally(() => listener.close());
       return reply(rows, schema);
     }
-    return await serveLive(args, native, source, previous, origin, reply);
+    const admission = await admitLive(services, authentication, origin);
+    if ("reply" in admission) return admission.reply;
+    let listener: SignalListener;
+    try {
+      listener = await native.deps.signals.listen([source.channel]);
+    } catch (error) {
+      void admission.release();
+      throw error;
+    }
+    if (wantsEventStream(incoming)) {
+      return nativeEventStream({
+        origin,
+        handle: handle!,
+        offset,
+        cursor: cursor!,
+        source,
+        previous,
+        listener,
+        advance,
+        messagesOf: (diff) => changeMessages(diff, options),
+        done: admission.release,
+        endAt: authentication.type === "PUBLIC_JWT" ? authentication.exp * 1000 : undefined,
+        backstopMs: native.livePollTimeoutMs,
+        onError: (error) => services.logger.warn({ err: error.message }, "native realtime event stream failed"),
+      });
+    }
+    try {
+      return await longPoll(args.signal, native.livePollTimeoutMs, source, previous, listener, origin, reply);
+    } finally {
+      listener.close();
+      void admission.release();
+    }
   } catch (error) {
     services.logger.warn({ err: (error as Error).message }, "native realtime feed failed");
     return jsonReply(503, { error: "Realtime service unavailable, retry later" }, origin, {
@@ -123,32 +163,21 @@ export async function serveNativeFeed(args: RowFeedArgs): Promise<FeedReply> {
 }
 
 /** A live long-poll: answers as soon as the rows differ from the client's, or at the backstop. */
-async function serveLive(
-  args: RowFeedArgs,
-  native: NativeRealtime,
+async function longPoll(
+  signal: AbortSignal,
+  backstopMs: number,
   source: FeedSource,
   previous: WorkingSet,
+  listener: SignalListener,
   origin: string,
   reply: (rows: RunRow[] | undefined) => FeedReply,
 ): Promise<FeedReply> {
-  const { services, authentication, signal } = args;
-  const admission = await admitLive(services, authentication, origin);
-  if ("reply" in admission) return admission.reply;
-  const listener = await native.deps.signals.listen([source.channel]).catch((error: Error) => {
-    void admission.release();
-    throw error;
-  });
-  try {
-    const deadline = performance.now() + native.livePollTimeoutMs;
-    for (;;) {
-      const rows = await source.read();
-      if (hasChanges(diffRows(previous, rows))) return reply(rows);
-      const outcome = await listener.next(deadline - performance.now(), signal);
-      if (outcome === "aborted") return jsonReply(499, null, origin);
-      if (outcome === "timeout") return reply(undefined);
-    }
-  } finally {
-    listener.close();
-    void admission.release();
+  const deadline = performance.now() + backstopMs;
+  for (;;) {
+    const rows = await source.read();
+    if (hasChanges(diffRows(previous, rows))) return reply(rows);
+    const outcome = await listener.next(deadline - performance.now(), signal);
+    if (outcome === "aborted") return jsonReply(499, null, origin);
+    if (outcome === "timeout") return reply(undefined);
   }
 }

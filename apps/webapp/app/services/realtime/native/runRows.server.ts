@@ -74,13 +74,16 @@ export class RunRows {
       : this.#query(BY_TAGS, [environmentId, tags, at, limit]);
   }
 
-  /** The streamed columns' `electric-schema` entries (read once). */
-  schema(): Promise<ShapeSchema> {
+  /** The `electric-schema` of `columns` (the catalog is read once). */
+  async schema(columns: readonly string[]): Promise<ShapeSchema> {
     this.#schema ??= this.#readSchema().catch((error) => {
       this.#schema = undefined;
       throw error;
     });
-    return this.#schema;
+    const all = await this.#schema;
+    const schema: ShapeSchema = {};
+    for (const column of columns) if (all[column]) schema[column] = all[column];
+    return schema;
   }
 
   close(): Promise<void> {

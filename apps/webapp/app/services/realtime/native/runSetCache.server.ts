@@ -43,9 +43,7 @@ export class RunSetCache<T> {
     if (entry.next) return entry.next;
     const wait = entry.startedAt + this.#options.ttlMs - performance.now();
     if (wait <= 0) return this.#start(key, channel, load);
-    entry.next = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(() =>
-      this.#start(key, channel, load),
-    );
+    entry.next = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(() => this.#start(key, channel, load));
     return entry.next;
   }
 

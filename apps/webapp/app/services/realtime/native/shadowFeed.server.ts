@@ -52,7 +52,12 @@ function compare(args: RowFeedArgs, electric: Rows, native: Rows): void {
   if (differing.length === 0) return;
   metrics.realtimeShadowDifferences.inc({ feed }, differing.length);
   logger.warn(
-    { feed, environmentId: args.authentication.environment.id, differing: differing.slice(0, 10), count: differing.length },
+    {
+      feed,
+      environmentId: args.authentication.environment.id,
+      differing: differing.slice(0, 10),
+      count: differing.length,
+    },
     "realtime shadow difference: the native backend's answer differs from the shape server's",
   );
 }
