@@ -14,6 +14,7 @@ import {
   HANDLE_PARAM,
   LIVE_PARAM,
   OFFSET_PARAM,
+  type LogOffset,
   type OffsetAt,
   TRIGGER_API_VERSION,
   formatOffset,
@@ -35,23 +36,55 @@ import type { SignalListener } from "./runSignals.server";
 
 type RowFeedArgs = ProxyFeedArgs & { feed: Exclude<ProxyFeedArgs["feed"], { kind: "logs" }> };
 
+/** A validated request: what every step below needs. */
+interface Request {
+  args: RowFeedArgs;
+  incoming: URLSearchParams;
+  origin: string;
+  offset: LogOffset;
+  live: boolean;
+  handle: string | undefined;
+  /** The limiter slot of a live request: released once answered (an event stream: once it ends). */
+  slot: { release?: () => Promise<void>; handedOver: boolean };
+}
+
 export async function serveNativeFeed(args: RowFeedArgs): Promise<FeedReply> {
-  const { services, authentication, feed } = args;
-  const native = services.realtime.native;
   const incoming = new URLSearchParams(args.query);
   const origin = args.origin ?? "*";
-
   const offsetText = incoming.get(OFFSET_PARAM);
   if (offsetText === null) return invalid(origin, OFFSET_PARAM, "can't be blank");
   const offset = parseOffset(offsetText);
   if (!offset) return invalid(origin, OFFSET_PARAM, "has invalid format");
   const live = incoming.has(LIVE_PARAM) && incoming.get(LIVE_PARAM) !== "false";
-  const starts = offset.kind !== "at";
   if (live && offset.kind === "before_all") return invalid(origin, LIVE_PARAM, "can't be true when offset == -1");
   if (live && offset.kind === "now") return invalid(origin, LIVE_PARAM, "can't be true when offset is 'now'");
   const handle = incoming.get(HANDLE_PARAM) || incoming.get("shape_id") || undefined;
-  if (!starts && !handle) return invalid(origin, HANDLE_PARAM, "can't be blank when offset != -1");
+  if (offset.kind === "at" && !handle) return invalid(origin, HANDLE_PARAM, "can't be blank when offset != -1");
 
+  // A live request holds a limiter slot from before it is looked at, as on the shape path (#37).
+  const slot: Request["slot"] = { handedOver: false };
+  if (live) {
+    const admission = await admitLive(args.services, args.authentication, origin);
+    if ("reply" in admission) return admission.reply;
+    slot.release = admission.release;
+  }
+  try {
+    return await respond({ args, incoming, origin, offset, live, handle, slot });
+  } catch (error) {
+    args.services.logger.warn({ err: (error as Error).message }, "native realtime feed failed");
+    return jsonReply(503, { error: "Realtime service unavailable, retry later" }, origin, {
+      "retry-after": "1",
+      "cache-control": "no-store",
+    });
+  } finally {
+    if (!slot.handedOver) void slot.release?.();
+  }
+}
+
+async function respond(request: Request): Promise<FeedReply> {
+  const { args, incoming, origin, offset, live, handle } = request;
+  const { services, authentication, feed } = args;
+  const native = services.realtime.native;
   const columns = runColumnsWithout(
     skipColumnsFor({
       incoming,
@@ -59,23 +92,20 @@ export async function serveNativeFeed(args: RowFeedArgs): Promise<FeedReply> {
     }),
   );
   const options: MessageOptions = { columns, legacyStatus: args.apiVersion !== TRIGGER_API_VERSION };
-  const environmentId = authentication.environment.id;
-  const state = !starts && feed.kind !== "run" ? native.states.get(handle!) : undefined;
+  const state = offset.kind === "at" && feed.kind !== "run" ? native.states.get(handle!) : undefined;
   const floor =
     feed.kind !== "tags"
       ? undefined
-      : starts
+      : offset.kind !== "at"
         ? createdAtFloor(args.createdAt, Date.now(), services.env.REALTIME_MAXIMUM_CREATED_AT_FILTER_AGE_IN_MS)
         : state?.floor;
-  const source = feedSource(native.deps, environmentId, feed, columns, floor);
-
+  const source = feedSource(native.deps, authentication.environment.id, feed, columns, floor);
+  // Listening while it reads makes the shared resolution usable (runSetCache.server.ts).
+  const listener = await native.deps.signals.listen([source.channel]);
   try {
     if (offset.kind !== "at") {
-      // Listening while it reads makes the shared resolution usable (runSetCache.server.ts).
-      const listener = await native.deps.signals.listen([source.channel]);
-      const [rows, schema] = await Promise.all([source.read(), native.rows.schema(columns)]).finally(() => listener.close());
+      const [rows, schema] = await Promise.all([source.read(), native.rows.schema(columns)]);
       const diff = diffRows(undefined, rows);
-      const now = offset.kind === "now";
       let started: { handle: string; offset: OffsetAt };
       if (feed.kind === "run") {
         started = { handle: source.digest, offset: runOffset(diff.next, feed.runId, undefined) };
@@ -83,8 +113,8 @@ export async function serveNativeFeed(args: RowFeedArgs): Promise<FeedReply> {
         const created = native.states.create(source.digest, floor);
         started = { handle: created.handle, offset: native.states.advance(created.state, diff.next) };
       }
-      const messages = now ? [] : changeMessages(diff, options);
-      return answer({ origin, ...started, messages, upToDate: now, schema });
+      const now = offset.kind === "now";
+      return answer({ origin, ...started, messages: now ? [] : changeMessages(diff, options), upToDate: now, schema });
     }
 
     // Continuing a handle: the client's working set, or a 409.
@@ -97,7 +127,7 @@ export async function serveNativeFeed(args: RowFeedArgs): Promise<FeedReply> {
       if (!previous) return mustRefetch(origin, `${source.digest}-refetch${Date.now().toString(36)}`);
     }
     // The client's new working set after a change, at an offset past the last.
-    let last = offset;
+    let last: OffsetAt = offset;
     const advance = (diff: Diff): OffsetAt => {
       last = feed.kind === "run" ? runOffset(diff.next, feed.runId, last) : native.states.advance(state!, diff.next);
       return last;
@@ -117,20 +147,12 @@ export async function serveNativeFeed(args: RowFeedArgs): Promise<FeedReply> {
       });
     };
     if (!live) {
-      const listener = await native.deps.signals.listen([source.channel]);
-      const [rows, schema] = await Promise.all([source.read(), native.rows.schema(columns)]).finally(() => listener.close());
+      const [rows, schema] = await Promise.all([source.read(), native.rows.schema(columns)]);
       return reply(rows, schema);
     }
-    const admission = await admitLive(services, authentication, origin);
-    if ("reply" in admission) return admission.reply;
-    let listener: SignalListener;
-    try {
-      listener = await native.deps.signals.listen([source.channel]);
-    } catch (error) {
-      void admission.release();
-      throw error;
-    }
     if (wantsEventStream(incoming)) {
+      request.slot.handedOver = true;
+      const release = request.slot.release;
       return nativeEventStream({
         origin,
         handle: handle!,
@@ -138,27 +160,18 @@ export async function serveNativeFeed(args: RowFeedArgs): Promise<FeedReply> {
         cursor: cursor!,
         source,
         previous,
-        listener,
+        listener: await native.deps.signals.listen([source.channel]),
         advance,
         messagesOf: (diff) => changeMessages(diff, options),
-        done: admission.release,
+        done: () => release?.(),
         endAt: authentication.type === "PUBLIC_JWT" ? authentication.exp * 1000 : undefined,
         backstopMs: native.livePollTimeoutMs,
         onError: (error) => services.logger.warn({ err: error.message }, "native realtime event stream failed"),
       });
     }
-    try {
-      return await longPoll(args.signal, native.livePollTimeoutMs, source, previous, listener, origin, reply);
-    } finally {
-      listener.close();
-      void admission.release();
-    }
-  } catch (error) {
-    services.logger.warn({ err: (error as Error).message }, "native realtime feed failed");
-    return jsonReply(503, { error: "Realtime service unavailable, retry later" }, origin, {
-      "retry-after": "1",
-      "cache-control": "no-store",
-    });
+    return await longPoll(args.signal, native.livePollTimeoutMs, source, previous, listener, origin, reply);
+  } finally {
+    listener.close();
   }
 }
 
