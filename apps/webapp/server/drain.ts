@@ -10,6 +10,9 @@ import { parseEnv } from "../app/env.server.js";
 import { createLogger } from "../app/services/logger.server.js";
 import { createMetrics } from "../app/services/metrics.server.js";
 import { createWritePipeline } from "../app/services/writePipeline/writePipelineServices.server.js";
+import { BackendSelection } from "../app/services/realtime/backendSelection.server.js";
+import { RunSignals } from "../app/services/realtime/native/runSignals.server.js";
+import { createPrismaClient } from "@runfeed/database";
 
 const env = (() => {
   try {
@@ -22,7 +25,16 @@ const env = (() => {
 const logger = createLogger(env.LOG_LEVEL);
 const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1 });
 redis.on("error", (error) => logger.debug({ err: error.message }, "redis connection error"));
-const pipeline = createWritePipeline({ env, redis, logger, metrics: createMetrics(), drain: true });
+// Runs the metadata it applies changed are signalled to the realtime feeds (only while some feed is served natively).
+const prisma = createPrismaClient(env.DATABASE_URL, { max: 2 });
+const backends = new BackendSelection({ prisma, defaultBackend: env.REALTIME_BACKEND });
+const signals = new RunSignals({
+  redisUrl: env.REALTIME_RUNS_PUBSUB_REDIS_URL ?? env.REDIS_URL,
+  keyPrefix: env.REDIS_KEY_PREFIX,
+  logger,
+  needed: () => backends.signalsNeeded(),
+});
+const pipeline = createWritePipeline({ env, redis, logger, metrics: createMetrics(), drain: true, signals });
 logger.info({ consumer: pipeline.drain?.consumer, streams: pipeline.streams.length }, "write pipeline drain running");
 
 let closing = false;
@@ -31,6 +43,9 @@ async function shutdown(signal: string) {
   closing = true;
   logger.info({ signal }, "drain shutting down");
   await pipeline.close();
+  backends.close();
+  signals.close();
+  await prisma.$disconnect();
   redis.disconnect();
   process.exit(0);
 }

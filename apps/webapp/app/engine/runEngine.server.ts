@@ -14,6 +14,7 @@ import { findOverdueAttempts, findStaleAttempts } from "./heartbeats.server";
 import { expireDueRuns, promoteDueDelayedRuns, requeueDueRetries } from "./sweeps.server";
 import { setTimer, startTimerRunner, TIMERS } from "./timers.server";
 import { fireScheduleTick } from "./schedules.server";
+import type { RunChangePublisher } from "../services/realtime/native/runSignals.server";
 
 export interface RunEngineOptions {
   prisma: PrismaClient;
@@ -31,6 +32,8 @@ export interface RunEngineOptions {
   timerPollIntervalMs: number;
   /** Timers handled at once in this process. */
   timerConcurrency: number;
+  /** Every status it changes is signalled to the realtime feeds. */
+  signals?: RunChangePublisher;
 }
 
 export const RunEngineDefaults = {
@@ -62,7 +65,7 @@ export class RunEngine {
       pollIntervalMs: this.#options.timerPollIntervalMs,
       handlers: {
         [TIMERS.promoteDelayed]: async () => this.#queued(await promoteDueDelayedRuns(prisma)),
-        [TIMERS.expire]: async () => void (await expireDueRuns(prisma)),
+        [TIMERS.expire]: async () => this.#changed(await expireDueRuns(prisma)),
         [TIMERS.requeue]: async (payload) => {
           RunPayload.parse(payload);
           this.#queued(await requeueDueRetries(prisma));
@@ -71,6 +74,7 @@ export class RunEngine {
           const { runId, attempt } = AttemptPayload.parse(payload);
           const run = await prisma.taskRun.findUnique({ where: { id: runId }, select: { maxDurationInSeconds: true } });
           if (run?.maxDurationInSeconds) await timeOutAttempt(prisma, { runId, attempt }, run.maxDurationInSeconds);
+          this.#changed([{ id: runId }]);
         },
         [TIMERS.sweep]: async () => {
           try {
@@ -115,17 +119,24 @@ export class RunEngine {
         finalStatus: "CRASHED",
         attemptStatus: "CRASHED",
       });
+      this.#changed([{ id: stale.runId }]);
       logger.warn({ run: stale.runId, attempt: stale.attempt, worker: stale.workerId, end }, "engine: attempt crashed");
     }
     for (const overdue of await findOverdueAttempts(prisma)) {
       await timeOutAttempt(prisma, overdue, overdue.maxDurationInSeconds);
+      this.#changed([{ id: overdue.runId }]);
     }
-    this.#queued((await promoteDueDelayedRuns(prisma)) + (await requeueDueRetries(prisma)));
-    await expireDueRuns(prisma);
+    this.#queued([...(await promoteDueDelayedRuns(prisma)), ...(await requeueDueRetries(prisma))]);
+    this.#changed(await expireDueRuns(prisma));
   }
 
-  #queued(count: number) {
-    if (count > 0) this.#options.onQueued?.();
+  #queued(runs: Array<{ id: string }>) {
+    this.#changed(runs);
+    if (runs.length > 0) this.#options.onQueued?.();
+  }
+
+  #changed(runs: Array<{ id: string }>) {
+    if (runs.length > 0) this.#options.signals?.publishRunIdsChanged(runs.map((run) => run.id));
   }
 
   /** One pending sweep timer for the whole deployment (its key), re-armed by each pass. */

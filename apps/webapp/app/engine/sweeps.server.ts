@@ -7,29 +7,35 @@
 import { EXPIRED_RUN_MESSAGE_TEMPLATE } from "@runfeed/core";
 import type { Db } from "../services/runLookup.server";
 
-/** DELAYED runs whose `delayUntil` passed → PENDING with `queuedAt`. Returns how many. */
-export function promoteDueDelayedRuns(db: Db): Promise<number> {
-  return db.$executeRaw`
+/** A sweep's changed runs (their realtime signals follow). */
+type Changed = Promise<Array<{ id: string }>>;
+
+/** DELAYED runs whose `delayUntil` passed → PENDING with `queuedAt`. Returns them. */
+export function promoteDueDelayedRuns(db: Db): Changed {
+  return db.$queryRaw`
     UPDATE "TaskRun"
     SET status = 'PENDING', "queuedAt" = (now() AT TIME ZONE 'UTC'), "updatedAt" = (now() AT TIME ZONE 'UTC')
-    WHERE status = 'DELAYED' AND "delayUntil" <= (now() AT TIME ZONE 'UTC')`;
+    WHERE status = 'DELAYED' AND "delayUntil" <= (now() AT TIME ZONE 'UTC')
+    RETURNING id`;
 }
 
 /** Queued or delayed runs whose TTL passed → EXPIRED with `expiredAt`, `completedAt` and a string error. */
-export function expireDueRuns(db: Db): Promise<number> {
-  return db.$executeRaw`
+export function expireDueRuns(db: Db): Changed {
+  return db.$queryRaw`
     UPDATE "TaskRun"
     SET status = 'EXPIRED', "expiredAt" = (now() AT TIME ZONE 'UTC'), "completedAt" = (now() AT TIME ZONE 'UTC'),
         "updatedAt" = (now() AT TIME ZONE 'UTC'),
         error = jsonb_build_object('type', 'STRING_ERROR', 'raw', replace(${EXPIRED_RUN_MESSAGE_TEMPLATE}, '{ttl}', coalesce(ttl, '')))
-    WHERE status IN ('PENDING', 'DELAYED') AND "ttlExpiresAt" <= (now() AT TIME ZONE 'UTC')`;
+    WHERE status IN ('PENDING', 'DELAYED') AND "ttlExpiresAt" <= (now() AT TIME ZONE 'UTC')
+    RETURNING id`;
 }
 
 /** Runs waiting for their next attempt whose backoff passed → PENDING with a new `queuedAt`. */
-export function requeueDueRetries(db: Db): Promise<number> {
-  return db.$executeRaw`
+export function requeueDueRetries(db: Db): Changed {
+  return db.$queryRaw`
     UPDATE "TaskRun"
     SET status = 'PENDING', "queuedAt" = (now() AT TIME ZONE 'UTC'), "updatedAt" = (now() AT TIME ZONE 'UTC'),
         "nextAttemptAt" = NULL
-    WHERE status = 'RETRYING_AFTER_FAILURE' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC')`;
+    WHERE status = 'RETRYING_AFTER_FAILURE' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC')
+    RETURNING id`;
 }

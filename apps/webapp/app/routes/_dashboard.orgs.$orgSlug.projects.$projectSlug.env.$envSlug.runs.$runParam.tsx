@@ -58,7 +58,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   if (form.get("intent") !== "cancel") return data({ error: "Unknown action." }, { status: 400 });
   const run = await findRun(context.services.prisma, environment.id, params.runParam ?? "");
   if (!run) return data({ error: "Run not found." }, { status: 404 });
-  await cancelRun(context.services.prisma, run);
+  await cancelRun(context.services.prisma, run, context.services.runSignals);
   return { canceled: run.friendlyId };
 }
 

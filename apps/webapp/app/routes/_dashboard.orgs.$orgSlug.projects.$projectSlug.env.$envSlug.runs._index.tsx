@@ -5,6 +5,7 @@
  * runs appear and change in place; status and task filters apply to live rows as they change.
  * Older pages are history (keyset pagination, not live).
  */
+import { runChangedOf } from "../services/realtime/native/runSignals.server";
 import {
   data,
   unstable_createMemoryUploadHandler,
@@ -105,6 +106,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     },
     metadataMaximumSize: services.env.TASK_RUN_METADATA_MAXIMUM_SIZE,
   });
+  services.runSignals.publishRunChanged(runChangedOf(run));
   services.worker?.wake();
   return { triggered: run.friendlyId, filename: (payload as { filename: string }).filename };
 }

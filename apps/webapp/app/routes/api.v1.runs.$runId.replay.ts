@@ -30,6 +30,7 @@ const route = createApiRoute(
       run,
       body,
       services.env.TASK_RUN_METADATA_MAXIMUM_SIZE,
+      services.runSignals,
     );
     return Response.json({ id: replayed.friendlyId });
   },

@@ -5,6 +5,7 @@
 import { RescheduleRunRequestBody } from "@runfeed/core";
 import { createApiRoute } from "../services/apiRoute.server";
 import { rescheduleRun } from "../engine/delays.server";
+import { runChangedOf } from "../services/realtime/native/runSignals.server";
 import { presentRetrievedRun } from "../services/retrieve.server";
 import { RunIdParams, runWhere } from "../services/runLookup.server";
 
@@ -31,6 +32,7 @@ const route = createApiRoute(
   },
   async ({ resource: run, body, services, apiVersion }) => {
     const updated = await rescheduleRun(services.prisma, run, body.delay);
+    services.runSignals.publishRunChanged(runChangedOf(updated));
     return Response.json(await presentRetrievedRun(services.prisma, { ...updated, batch: run.batch }, apiVersion));
   },
 );

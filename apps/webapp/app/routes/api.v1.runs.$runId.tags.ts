@@ -1,6 +1,7 @@
 /**
  * POST /api/v1/runs/:runId/tags (realtime-contract §6.5, checklist #43). Secret keys only.
  */
+import { runChangedOf } from "../services/realtime/native/runSignals.server";
 import { AddTagsRequestBody } from "@runfeed/core";
 import { createApiRoute } from "../services/apiRoute.server";
 import { RunIdParams } from "../services/runLookup.server";
@@ -19,8 +20,14 @@ const route = createApiRoute(
     },
   },
   async ({ params, body, authentication, services }) => {
-    const result = await addRunTags(services.prisma, authentication.environment.id, params.runId, body.tags);
-    return Response.json(result);
+    const { message, changed } = await addRunTags(
+      services.prisma,
+      authentication.environment.id,
+      params.runId,
+      body.tags,
+    );
+    if (changed) services.runSignals.publishRunChanged(runChangedOf(changed));
+    return Response.json({ message });
   },
 );
 

@@ -2,6 +2,7 @@
  * POST /api/v1/tasks/:taskId/trigger (realtime-contract §6.1, checklist #38).
  * Secret keys, additional keys and public JWTs with `trigger:tasks:<id>`; CORS for browsers.
  */
+import { runChangedOf } from "../services/realtime/native/runSignals.server";
 import {
   IDEMPOTENCY_KEY_HEADER,
   IDEMPOTENCY_KEY_TTL_HEADER,
@@ -57,6 +58,7 @@ const route = createApiRoute(
         },
         services.sqlPool,
       );
+      if (!isCached) services.runSignals.publishRunChanged(runChangedOf(run));
       answer = { id: run.friendlyId, isCached };
       if (cacheKey)
         await services.redis

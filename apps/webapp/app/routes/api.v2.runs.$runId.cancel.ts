@@ -24,7 +24,7 @@ const route = createApiRoute(
     },
   },
   async ({ resource: run, services }) => {
-    await cancelRun(services.prisma, run);
+    await cancelRun(services.prisma, run, services.runSignals);
     return Response.json({ id: run.friendlyId });
   },
 );

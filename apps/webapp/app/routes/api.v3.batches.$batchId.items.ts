@@ -36,6 +36,7 @@ const route = createApiRoute(
       params.batchId,
       items,
       services.env.TASK_RUN_METADATA_MAXIMUM_SIZE,
+      services.runSignals,
     );
     return Response.json(result);
   },

@@ -16,6 +16,7 @@ import type { AuthenticatedEnvironment } from "./auth.server";
 import { HttpError, badRequest, notFound } from "./httpErrors.server";
 import { isUniqueViolation } from "./runLookup.server";
 import { INSERT_MANY_SQL, insertManyParams, type NewRun } from "./runInsert.server";
+import { type RunChangePublisher, runChangedOf } from "./realtime/native/runSignals.server";
 import { timestampParam } from "./realtime/shapeRewrite.server";
 import { prepareRun, type ParentCache } from "./trigger.server";
 import { armDelayTimers } from "../engine/delays.server";
@@ -89,6 +90,8 @@ export async function addBatchItems(
   batchFriendlyId: string,
   items: BatchItemNDJSON[],
   metadataMaximumSize: number,
+  /** The realtime feeds hear of the new runs once they are committed. */
+  signals?: RunChangePublisher,
 ): Promise<StreamItemsResult> {
   const client = await pool.connect();
   try {
@@ -158,6 +161,7 @@ export async function addBatchItems(
       values: [[...accepted].sort((a, b) => a - b), sealed, timestampParam(new Date()), batch.id],
     });
     await client.query("COMMIT");
+    signals?.publishRunsChanged(newRuns.map(runChangedOf));
     await armDelayTimers(prisma, newRuns);
     return {
       id: batchFriendlyId,

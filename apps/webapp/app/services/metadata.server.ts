@@ -32,6 +32,7 @@
  * order, so such requests cannot deadlock each other), so a failure (e.g. 413 on the parent) leaves
  * every row as it was. Every write bumps `updatedAt`, which is what the realtime feeds see.
  */
+import type { RunChangePublisher } from "./realtime/native/runSignals.server";
 import {
   applyMetadataOperations,
   deepEqual,
@@ -148,6 +149,7 @@ export async function updateRunMetadata(
     return writer.submit(run, operations, cutoff);
   }
   const results = await updateLocked(prisma, targets, maximumSize);
+  writer.signals?.publishRunIdsChanged([...targets.keys()]);
   return results.get(run.id)!;
 }
 
@@ -181,6 +183,8 @@ export interface RunMetadataWriterOptions {
   /** How the grouped versioned UPDATEs are written (writeBuffer.server.ts: pgFlush). */
   flush: FlushWrites;
   cache?: typeof RUN_CACHE_DEFAULTS;
+  /** Every committed write is signalled to the realtime feeds (docs/decisions/073-realtime-notifier-backend.md). */
+  signals?: RunChangePublisher;
 }
 
 /**
@@ -190,6 +194,7 @@ export interface RunMetadataWriterOptions {
 export class RunMetadataWriter {
   readonly prisma: PrismaClient;
   readonly maximumSize: number;
+  readonly signals: RunChangePublisher | undefined;
   readonly #queues = new Map<string, Waiter[]>();
   /** `${environmentId}:${runParam}` → the run's fixed references (point 2b). */
   readonly #refs: TtlCache<RunRef>;
@@ -201,6 +206,7 @@ export class RunMetadataWriter {
     const cache = options.cache ?? RUN_CACHE_DEFAULTS;
     this.prisma = options.prisma;
     this.maximumSize = options.maximumSize;
+    this.signals = options.signals;
     this.#refs = new TtlCache({ ttlMs: cache.refTtlMs, maxEntries: cache.maxEntries });
     this.#versions = new TtlCache({ ttlMs: cache.versionTtlMs, maxEntries: cache.maxEntries });
     this.#buffer = new WriteBuffer(options.flush);
@@ -267,6 +273,7 @@ export class RunMetadataWriter {
           metadataType: "application/json",
           metadataVersion: row.metadataVersion + 1,
         });
+        this.signals?.publishRunIdsChanged([runId]);
         return this.#settle(batch, plan.outcomes);
       }
       this.#versions.delete(runId);
@@ -294,6 +301,7 @@ export class RunMetadataWriter {
       },
       { maxWait: 10_000, timeout: 15_000 },
     );
+    this.signals?.publishRunIdsChanged([runId]);
     this.#settle(batch, outcomes);
   }
 

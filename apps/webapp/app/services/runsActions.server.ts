@@ -4,18 +4,20 @@
 import { FINAL_RUN_STATUSES, type ReplayRunRequestBody, type TaskRunStatus } from "@runfeed/core";
 import type { PrismaClient, TaskRun } from "@runfeed/database";
 import type { AuthenticatedEnvironment } from "./auth.server";
+import { type RunChangePublisher, runChangedOf } from "./realtime/native/runSignals.server";
 import { triggerRun } from "./trigger.server";
 
 /**
  * Sets CANCELED + completedAt unless the run already reached a final state (then it is left alone,
  * as upstream does, and the answer is the same `{id}`).
  */
-export async function cancelRun(prisma: PrismaClient, run: TaskRun): Promise<void> {
+export async function cancelRun(prisma: PrismaClient, run: TaskRun, signals?: RunChangePublisher): Promise<void> {
   const now = new Date();
-  await prisma.taskRun.updateMany({
+  const { count } = await prisma.taskRun.updateMany({
     where: { id: run.id, status: { notIn: FINAL_RUN_STATUSES as TaskRunStatus[] } },
     data: { status: "CANCELED", completedAt: now, updatedAt: now },
   });
+  if (count > 0) signals?.publishRunChanged(runChangedOf(run));
 }
 
 /** A new run of the same task with the original's payload, tags, metadata and queue, unless overridden. */
@@ -25,6 +27,7 @@ export async function replayRun(
   original: TaskRun,
   body: ReplayRunRequestBody | undefined,
   metadataMaximumSize: number,
+  signals?: RunChangePublisher,
 ): Promise<TaskRun> {
   const overrides = body ?? {};
   const payload = overrides.payload === undefined ? original.payload : overrides.payload;
@@ -52,6 +55,7 @@ export async function replayRun(
     replayedFromTaskRunId: original.id,
     metadataMaximumSize,
   });
+  signals?.publishRunChanged(runChangedOf(run));
   return run;
 }
 

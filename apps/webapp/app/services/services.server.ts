@@ -16,7 +16,7 @@ import { createRealtimeServices, type RealtimeServices } from "./realtime/realti
 import { createRealtimeStreams, type RealtimeStreams } from "./realtime/streams/streamServices.server";
 import { FeedLookups } from "./realtime/feedLookups.server";
 import { BackendSelection } from "./realtime/backendSelection.server";
-import { RunSignals } from "./realtime/native/runSignals.server";
+import { type ChangedRunRow, RunSignals } from "./realtime/native/runSignals.server";
 import type { RequestClient } from "./requestClient.server";
 import { createSessionCookie } from "./session.server";
 import { createSignInThrottle, type SignInThrottle } from "./signInThrottle.server";
@@ -89,11 +89,6 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
   const writePool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
   writePool.on("error", (error) => logger.warn({ err: error.message }, "write pool connection error"));
   closers.push(() => writePool.end());
-  const metadataWriter = new RunMetadataWriter({
-    prisma,
-    maximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE,
-    flush: pgFlush(writePool),
-  });
   const backends = new BackendSelection({ prisma, defaultBackend: env.REALTIME_BACKEND });
   closers.push(() => backends.close());
   const runSignals = new RunSignals({
@@ -101,23 +96,44 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
     keyPrefix: env.REDIS_KEY_PREFIX,
     logger,
     needed: () => backends.signalsNeeded(),
+    lookup: async (ids) =>
+      (
+        await sqlPool.query<ChangedRunRow>(
+          `SELECT "id", "runtimeEnvironmentId", "runTags", "batchId" FROM "TaskRun" WHERE "id" = ANY($1::text[])`,
+          [ids],
+        )
+      ).rows,
   });
   closers.push(() => runSignals.close());
+  const metadataWriter = new RunMetadataWriter({
+    prisma,
+    maximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE,
+    flush: pgFlush(writePool),
+    signals: runSignals,
+  });
   const realtime = createRealtimeServices({ env, redis, logger, metrics, backends, signals: runSignals });
   closers.push(() => realtime.close());
   const streams = createRealtimeStreams({ env, redis, prisma, logger, metrics });
   closers.push(() => streams.close());
-  const writePipeline = createWritePipeline({ env, redis, logger, metrics });
+  const writePipeline = createWritePipeline({ env, redis, logger, metrics, signals: runSignals });
   closers.push(() => writePipeline.close());
   const tasks = new TaskRegistry(options.tasks);
   const worker = env.WORKER_ENABLED
-    ? createWorker({ env, prisma, logger, metadataWriter, tasks, ownProcess: options.ownWorkerProcess })
+    ? createWorker({
+        env,
+        prisma,
+        logger,
+        metadataWriter,
+        tasks,
+        signals: runSignals,
+        ownProcess: options.ownWorkerProcess,
+      })
     : undefined;
   if (worker) {
     worker.start();
     closers.push(() => worker.stop());
     // The lifecycle's timers run where the worker runs (docs/decisions/093-run-lifecycle-timers.md).
-    const engine = createRunEngine({ env, prisma, logger, tasks, worker });
+    const engine = createRunEngine({ env, prisma, logger, tasks, worker, signals: runSignals });
     const started = engine
       .start()
       .catch((error) => logger.error({ err: (error as Error).message }, "engine: timers could not start"));

@@ -3,6 +3,7 @@
  * at most 10 per run, bumping `updatedAt` so tag feeds see the run. The row is locked while the new
  * set is computed, so two concurrent adds can neither exceed the limit nor drop each other's tags.
  */
+import type { ChangedRunRow } from "./realtime/native/runSignals.server";
 import { MAX_TAGS_PER_RUN, normalizeTags } from "@runfeed/core";
 import type { PrismaClient } from "@runfeed/database";
 import { unprocessable } from "./httpErrors.server";
@@ -13,12 +14,12 @@ export async function addRunTags(
   environmentId: string,
   runParam: string,
   requested: string | string[],
-): Promise<{ message: string }> {
+): Promise<{ message: string; changed?: ChangedRunRow }> {
   const tags = normalizeTags(requested);
   return prisma.$transaction(async (tx) => {
     const column = runParam.startsWith("run_") ? "friendlyId" : "id";
-    const rows = await tx.$queryRawUnsafe<Array<{ id: string; runTags: string[] | null }>>(
-      `SELECT "id", "runTags" FROM "TaskRun" WHERE "${column}" = $1 AND "runtimeEnvironmentId" = $2 FOR UPDATE`,
+    const rows = await tx.$queryRawUnsafe<Array<{ id: string; runTags: string[] | null; batchId: string | null }>>(
+      `SELECT "id", "runTags", "batchId" FROM "TaskRun" WHERE "${column}" = $1 AND "runtimeEnvironmentId" = $2 FOR UPDATE`,
       runParam,
       environmentId,
     );
@@ -34,10 +35,11 @@ export async function addRunTags(
         `Runs can only have ${MAX_TAGS_PER_RUN} tags, you're trying to set ${total}. These tags are already set: ${existing.join(", ")}.`,
       );
     }
-    await tx.taskRun.update({
-      where: { id: run.id },
-      data: { runTags: [...existing, ...added], updatedAt: new Date() },
-    });
-    return { message: `Successfully set ${added.length} new tags.` };
+    const runTags = [...existing, ...added];
+    await tx.taskRun.update({ where: { id: run.id }, data: { runTags, updatedAt: new Date() } });
+    return {
+      message: `Successfully set ${added.length} new tags.`,
+      changed: { id: run.id, runtimeEnvironmentId: environmentId, runTags, batchId: run.batchId },
+    };
   });
 }

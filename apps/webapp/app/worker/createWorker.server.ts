@@ -9,6 +9,7 @@ import { RunEngine } from "../engine/runEngine.server";
 import type { TaskRegistry } from "./taskRegistry.server";
 import type { Logger } from "../services/logger.server";
 import type { RunMetadataWriter } from "../services/metadata.server";
+import type { RunChangePublisher } from "../services/realtime/native/runSignals.server";
 
 export function createWorker(deps: {
   env: WebappEnv;
@@ -16,6 +17,7 @@ export function createWorker(deps: {
   logger: Logger;
   metadataWriter: RunMetadataWriter;
   tasks: TaskRegistry;
+  signals?: RunChangePublisher;
   /** Where tasks reach the API; defaults to APP_ORIGIN, else http://HOST:PORT. */
   apiBaseURL?: string;
   /** The worker has its process to itself. */
@@ -27,6 +29,7 @@ export function createWorker(deps: {
     logger: deps.logger,
     metadataWriter: deps.metadataWriter,
     tasks: deps.tasks,
+    signals: deps.signals,
     metadataMaximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE,
     apiBaseURL: deps.apiBaseURL ?? env.APP_ORIGIN ?? `http://${env.HOST}:${env.PORT}`,
     heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,
@@ -42,6 +45,7 @@ export function createRunEngine(deps: {
   logger: Logger;
   tasks: TaskRegistry;
   worker?: RunWorker;
+  signals?: RunChangePublisher;
 }): RunEngine {
   const { env } = deps;
   return new RunEngine({
@@ -50,6 +54,7 @@ export function createRunEngine(deps: {
     logger: deps.logger,
     retryOptionsOf: (taskIdentifier) => deps.tasks.get(taskIdentifier)?.retry,
     onQueued: () => deps.worker?.wake(),
+    signals: deps.signals,
     heartbeatTimeoutMs: env.WORKER_HEARTBEAT_TIMEOUT_MS,
     sweepIntervalMs: env.ENGINE_SWEEP_INTERVAL_MS,
     timerPollIntervalMs: env.ENGINE_TIMER_POLL_INTERVAL_MS,

@@ -39,6 +39,7 @@ import {
 } from "../engine/attempts.server";
 import { recordHeartbeats } from "../engine/heartbeats.server";
 import { updateRunMetadata, type RunMetadataWriter } from "../services/metadata.server";
+import type { RunChangePublisher } from "../services/realtime/native/runSignals.server";
 import { parsePacket } from "../services/retrieve.server";
 import { signPublicToken } from "../services/auth.server";
 import { createChildBatch } from "./childBatch.server";
@@ -48,6 +49,8 @@ import type { TaskRegistry } from "./taskRegistry.server";
 
 export interface RunWorkerOptions {
   prisma: PrismaClient;
+  /** Status changes (claimed, completed, failed, handed back) are signalled to the realtime feeds. */
+  signals?: RunChangePublisher;
   logger: Logger;
   /** The app instance's metadata writer (Services.metadataWriter): tasks write as PUT …/metadata does. */
   metadataWriter: RunMetadataWriter;
@@ -110,7 +113,8 @@ const CENTS_PER_SECOND = 0.00169;
 const BASE_COST_IN_CENTS = 0.0025;
 
 export class RunWorker {
-  readonly #options: Required<Omit<RunWorkerOptions, "apiBaseURL">> & Pick<RunWorkerOptions, "apiBaseURL">;
+  readonly #options: Required<Omit<RunWorkerOptions, "apiBaseURL" | "signals">> &
+    Pick<RunWorkerOptions, "apiBaseURL" | "signals">;
   readonly #abort = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #executing = new Map<string, Execution>();
@@ -195,7 +199,9 @@ export class RunWorker {
           logger.warn({ err: (error as Error).message }, "worker: claiming runs failed");
         }
       }
-      for (const run of claimed) this.#track(this.#execute(run));
+      const { signals } = this.#options;
+      signals?.publishRunIdsChanged(claimed.map((run) => run.id));
+      for (const run of claimed) this.#track(this.#execute(run).finally(() => signals?.publishRunIdsChanged([run.id])));
       if (claimed.length === 0 || claimed.length < free) await this.#idle();
     }
   }

@@ -24,6 +24,7 @@ import {
   type MetadataOperation,
 } from "@runfeed/core";
 import { RUN_UPDATABLE_WINDOW_MS } from "../metadata.server";
+import type { ChangedRunRow } from "../realtime/native/runSignals.server";
 import type { Applier, ApplyResult } from "./cursor.server";
 
 interface RunRef {
@@ -47,7 +48,8 @@ const LOCK_SQL = `SELECT "id", "metadata", "metadataType", "completedAt" FROM "T
   WHERE "id" = ANY($1::text[]) ORDER BY "id" FOR UPDATE`;
 const WRITE_SQL = `UPDATE "TaskRun" t SET "metadata" = v.data, "metadataType" = 'application/json',
     "metadataVersion" = t."metadataVersion" + 1, "updatedAt" = (clock_timestamp() AT TIME ZONE 'UTC')
-  FROM unnest($1::text[], $2::text[]) AS v(id, data) WHERE t."id" = v.id`;
+  FROM unnest($1::text[], $2::text[]) AS v(id, data) WHERE t."id" = v.id
+  RETURNING t."id", t."runtimeEnvironmentId", t."runTags", t."batchId"`;
 
 export interface MetadataApplierOptions {
   maximumSize: number;
@@ -121,8 +123,13 @@ export function metadataApplier(options: MetadataApplierOptions): Applier {
         leftover.reduce((n, g) => n + g.length, 0),
       );
     if (ids.length > 0) {
-      await client.query({ name: "wp-metadata-write", text: WRITE_SQL, values: [ids, data] });
+      const written = await client.query<ChangedRunRow>({
+        name: "wp-metadata-write",
+        text: WRITE_SQL,
+        values: [ids, data],
+      });
       result.rows = ids.length;
+      result.changedRuns = written.rows;
     }
     return result;
   };

@@ -12,6 +12,7 @@
  * An owner reads its stream in id order (its claimed pending entries first, then new ones), so
  * "at or below lastId" is exactly "already applied".
  */
+import type { ChangedRunRow } from "../realtime/native/runSignals.server";
 import type pg from "pg";
 import { compareStreamIds } from "./streamNames.server";
 
@@ -28,6 +29,8 @@ export interface ApplyResult {
   rows: number;
   /** Units that could not be applied, by reason (unknown run, completed run, too large…). */
   dropped: Record<string, number>;
+  /** Runs whose row changed: their realtime signals follow the commit (docs/decisions/073-realtime-notifier-backend.md). */
+  changedRuns?: ChangedRunRow[];
 }
 
 /** Applies entries of `stream` (its cursor name) inside the caller's transaction, one bulk statement per table. */

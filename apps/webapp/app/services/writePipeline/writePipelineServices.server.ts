@@ -4,6 +4,7 @@
  * it — the drain. Built once per process by createServices (the webapp) or server/drain.ts (a drain
  * alone); a field of Services, never a module-level singleton.
  */
+import { type RunChangePublisher, runChangedOf } from "../realtime/native/runSignals.server";
 import type { Redis } from "ioredis";
 import pg from "pg";
 import type { BufferedClass } from "@runfeed/core";
@@ -35,6 +36,8 @@ export function createWritePipeline(deps: {
   metrics: Metrics;
   /** Host the drain here (default: WRITE_PIPELINE_DRAIN_ENABLED). */
   drain?: boolean;
+  /** Once per applied batch, one "run changed" signal per run it wrote. */
+  signals?: RunChangePublisher;
 }): WritePipeline {
   const { env, redis, logger, metrics } = deps;
   const prefix = env.REDIS_KEY_PREFIX;
@@ -98,7 +101,8 @@ export function createWritePipeline(deps: {
 
   function recordBatch(batch: DrainBatch) {
     const urgency: BufferedClass = batch.stream.urgency;
-    const { applied, rows, dropped } = batch.result;
+    const { applied, rows, dropped, changedRuns } = batch.result;
+    if (changedRuns?.length) deps.signals?.publishRunsChanged(changedRuns.map(runChangedOf));
     metrics.pipelineApplied.inc({ class: urgency }, applied);
     metrics.pipelineRows.inc({ class: urgency }, rows);
     metrics.pipelineApplySeconds.observe({ class: urgency }, batch.applyMs / 1000);

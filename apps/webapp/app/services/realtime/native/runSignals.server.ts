@@ -16,6 +16,7 @@
  */
 import { Redis } from "ioredis";
 import type { Logger } from "../../logger.server";
+import { TtlCache } from "../../ttlCache.server";
 
 export interface RunChanged {
   runId: string;
@@ -23,6 +24,24 @@ export interface RunChanged {
   tags?: readonly string[] | null;
   batchId?: string | null;
 }
+
+/** A run row as write paths hold it: enough to name its channels. */
+export interface ChangedRunRow {
+  id: string;
+  runtimeEnvironmentId: string;
+  runTags?: readonly string[] | null;
+  batchId?: string | null;
+}
+
+export const runChangedOf = (run: ChangedRunRow): RunChanged => ({
+  runId: run.id,
+  environmentId: run.runtimeEnvironmentId,
+  tags: run.runTags,
+  batchId: run.batchId,
+});
+
+/** What a write path needs of RunSignals. */
+export type RunChangePublisher = Pick<RunSignals, "publishRunChanged" | "publishRunsChanged" | "publishRunIdsChanged">;
 
 export interface RunSignalsOptions {
   redisUrl: string;
@@ -32,6 +51,8 @@ export interface RunSignalsOptions {
   needed: () => boolean;
   /** A channel nobody listens to any more stays subscribed this long (re-polls come straight back). */
   lingerMs?: number;
+  /** Reads the channels' fields of runs a write path knows only by id (publishRunIdsChanged). */
+  lookup?: (ids: string[]) => Promise<ChangedRunRow[]>;
 }
 
 export type WaitOutcome = "signal" | "timeout" | "aborted";
@@ -86,6 +107,8 @@ export class RunSignals {
   readonly #options: RunSignalsOptions;
   readonly #subscriptions = new Map<string, Subscription>();
   #publisher: Redis | undefined;
+  /** Runs' environment, tags and batch as last published or read (tags change rarely, and publish themselves). */
+  readonly #known = new TtlCache<RunChanged>({ ttlMs: 10_000, maxEntries: 50_000 });
   #subscriber: Redis | undefined;
   /** Signals published by this instance (metrics and the bench's Redis-ops figure). */
   published = 0;
@@ -112,14 +135,37 @@ export class RunSignals {
     this.publishRunsChanged([change]);
   }
 
+  /**
+   * For write paths that know only the runs' ids (metadata, the worker's status changes): their
+   * environment, tags and batch come from this instance's memory, else one read for all of them.
+   */
+  publishRunIdsChanged(ids: readonly string[]): void {
+    if (ids.length === 0 || !this.#options.needed()) return;
+    const known: RunChanged[] = [];
+    const unknown: string[] = [];
+    for (const id of new Set(ids)) {
+      const change = this.#known.peek(id);
+      if (change) known.push(change);
+      else unknown.push(id);
+    }
+    this.publishRunsChanged(known);
+    if (unknown.length === 0) return;
+    const lookup = this.#options.lookup;
+    if (!lookup) return this.publishRunsChanged(unknown.map((runId) => ({ runId, environmentId: "" })));
+    lookup(unknown)
+      .then((rows) => this.publishRunsChanged(rows.map(runChangedOf)))
+      .catch((error: Error) => this.#options.logger.debug({ err: error.message }, "run signal lost"));
+  }
+
   publishRunsChanged(changes: readonly RunChanged[]): void {
     if (changes.length === 0 || !this.#options.needed()) return;
     const publisher = this.#publisherConnection();
     const pipeline = publisher.pipeline();
     for (const change of changes) {
       const { runId, environmentId } = change;
+      if (environmentId) this.#known.set(runId, change);
       pipeline.publish(this.runChannel(runId), runId);
-      pipeline.publish(this.environmentChannel(environmentId), runId);
+      if (environmentId) pipeline.publish(this.environmentChannel(environmentId), runId);
       for (const tag of new Set(change.tags ?? [])) pipeline.publish(this.tagChannel(environmentId, tag), runId);
       if (change.batchId) pipeline.publish(this.batchChannel(change.batchId), runId);
       this.published++;
