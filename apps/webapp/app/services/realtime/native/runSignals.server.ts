@@ -183,6 +183,11 @@ export class RunSignals {
     return listener;
   }
 
+  /** Redis connections this instance opened for signals (0 while no feed is served natively). */
+  get connections(): number {
+    return (this.#publisher ? 1 : 0) + (this.#subscriber ? 1 : 0);
+  }
+
   /** The channel's generation while it is subscribed; undefined when it is not (nothing can be trusted). */
   generation(channel: string): number | undefined {
     return this.#subscriptions.get(channel)?.generation;
