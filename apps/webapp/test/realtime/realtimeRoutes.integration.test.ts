@@ -233,6 +233,19 @@ describe.each(REALTIME_BACKENDS)("%s backend", (backend) => {
     });
   });
 
+  describe("run-changed signals (docs/decisions/073-realtime-notifier-backend.md)", () => {
+    it("open no Redis connection while every feed is electric; native publishes on its own connection", async () => {
+      const response = await fetch(`${app.url}/api/v1/tasks/my-task/trigger`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${env(0).apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ payload: "{}", options: { tags: ["signal:1"] } }),
+      });
+      expect(response.status).toBe(200);
+      expect(app.webapp.services.runSignals.published).toBe(backend === "electric" ? 0 : 1);
+      expect(app.webapp.services.runSignals.connections).toBe(backend === "electric" ? 0 : 1);
+    });
+  });
+
   describe("re-poll caches (docs/decisions/071-realtime-repoll-cpu.md)", () => {
     it("rejects a remembered token once it expires, and once its environment's key is rolled", async () => {
       const path = `/realtime/v1/runs/${runA.friendlyId}`;
