@@ -1,9 +1,11 @@
 /**
  * Realtime: live requests held right now per environment of the project (from the limiter, across
- * all webapp instances) against each limit, and the shape server's health and metrics.
+ * all webapp instances) against each limit, the backend serving the organisation's run feeds (its
+ * own choice or REALTIME_BACKEND; docs/decisions/073-realtime-notifier-backend.md), and the shape
+ * server's health and metrics.
  */
-import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import { useLoaderData, useParams, useRevalidator } from "@remix-run/react";
+import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { Form, useLoaderData, useParams, useRevalidator } from "@remix-run/react";
 import { useEffect } from "react";
 import { PageHeader, ProgressBar } from "../components/ui";
 import { WritePipelinePanel } from "../components/WritePipelinePanel";
@@ -11,6 +13,7 @@ import { requireEnvironment } from "../services/dashboard.server";
 import { shapeServerHealth } from "../services/shapeServerHealth.server";
 import { realtimeUsage } from "../services/realtime/realtimeServices.server";
 import { requireUser } from "../services/session.server";
+import { RealtimeBackendName } from "../services/realtime/backendSelection.server";
 
 export const meta: MetaFunction = () => [{ title: "Realtime · runfeed" }];
 
@@ -32,6 +35,10 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   ]);
   return {
     currentId: environment.id,
+    backend: {
+      default: services.realtime.backends.defaultBackend,
+      override: RealtimeBackendName.safeParse(environment.organization.realtimeBackend).data ?? null,
+    },
     environments: environments.map((e) => ({
       slug: e.slug,
       type: e.type,
@@ -44,8 +51,20 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   };
 }
 
+/** Sets or clears the organisation's realtime backend. */
+export async function action({ request, params, context }: ActionFunctionArgs) {
+  const { services } = context;
+  const user = await requireUser(context, request);
+  const environment = await requireEnvironment(services, user.id, params);
+  const chosen = String((await request.formData()).get("backend") ?? "");
+  const parsed = chosen === "default" ? { success: true as const, data: null } : RealtimeBackendName.safeParse(chosen);
+  if (!parsed.success) return Response.json({ error: `Unknown realtime backend "${chosen}".` }, { status: 400 });
+  await services.realtime.backends.setOverride(environment.organization.id, parsed.data);
+  return { backend: parsed.data };
+}
+
 export default function RealtimePage() {
-  const { environments, health } = useLoaderData<typeof loader>();
+  const { environments, health, backend } = useLoaderData<typeof loader>();
   const revalidator = useRevalidator();
   useEffect(() => {
     const timer = setInterval(() => {
@@ -90,6 +109,28 @@ export default function RealtimePage() {
             </div>
           ))}
         </div>
+      </div>
+
+      <div className="card">
+        <h2>Backend</h2>
+        <p className="muted">
+          Run feeds are served by the shape server (<code>electric</code>), from Postgres and Redis signals without a
+          shape server (<code>native</code>), or by the shape server with the native answer compared beside it on a
+          sample (<code>shadow</code>). This organisation:{" "}
+          <strong data-testid="realtime-backend">{backend.override ?? backend.default}</strong>
+          {backend.override ? null : " (the deployment's default)"}.
+        </p>
+        <Form method="post" className="inline-form">
+          <select name="backend" defaultValue={backend.override ?? "default"} aria-label="Realtime backend">
+            <option value="default">{`Default (${backend.default})`}</option>
+            <option value="electric">electric</option>
+            <option value="native">native</option>
+            <option value="shadow">shadow</option>
+          </select>
+          <button type="submit" className="button">
+            Save
+          </button>
+        </Form>
       </div>
 
       <WritePipelinePanel

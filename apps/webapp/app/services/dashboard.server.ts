@@ -32,7 +32,7 @@ export interface EnvParams {
 }
 
 export type DashboardEnvironment = AuthenticatedEnvironment & {
-  organization: { id: string; slug: string; title: string };
+  organization: { id: string; slug: string; title: string; realtimeBackend: string | null };
 };
 
 /**

@@ -92,6 +92,40 @@ describe("dashboard pages", () => {
     expect(html).toContain("unreachable");
   });
 
+  it("switches the organisation's realtime backend: with native its feeds need no shape server", async () => {
+    const { prisma } = app.webapp.services;
+    const env = await prisma.runtimeEnvironment.findFirstOrThrow({
+      where: { slug: "dev", projectId: app.project.projectId },
+    });
+    const run = await prisma.taskRun.create({
+      data: {
+        friendlyId: `run_${Date.now()}`,
+        taskIdentifier: "t",
+        payload: "{}",
+        runtimeEnvironmentId: env.id,
+        projectId: app.project.projectId,
+      },
+    });
+    const feed = () =>
+      fetch(`${app.url}/realtime/v1/runs/${run.friendlyId}?offset=-1`, {
+        headers: { authorization: `Bearer ${env.apiKey}` },
+      });
+    expect((await feed()).status).toBe(503); // electric, and the shape server is down
+    expect((await post(`${base}/realtime`, { backend: "native" })).status).toBe(200);
+    const organization = await prisma.organization.findUniqueOrThrow({ where: { id: app.project.organizationId } });
+    expect(organization.realtimeBackend).toBe("native");
+    expect(await (await fetch(`${app.url}${base}/realtime`, { headers: { cookie } })).text()).toContain("native");
+    const served = await feed();
+    expect(served.status).toBe(200);
+    expect(((await served.json()) as Array<{ value?: { id: string } }>).map((m) => m.value?.id)).toEqual([run.id]);
+    expect((await post(`${base}/realtime`, { backend: "nonsense" })).status).toBe(400);
+    expect((await post(`${base}/realtime`, { backend: "default" })).status).toBe(200);
+    expect(
+      (await prisma.organization.findUniqueOrThrow({ where: { id: organization.id } })).realtimeBackend,
+    ).toBeNull();
+    expect((await feed()).status).toBe(503);
+  });
+
   it("serves the write pipeline's live state to signed-in users only", async () => {
     const path = `${app.url}/resources${base}/write-pipeline`;
     const anonymous = await fetch(path, { redirect: "manual" });
