@@ -46,7 +46,7 @@ interface Child {
   stop(): Promise<void>;
 }
 
-function startChild(name: string, args: string[], env: Record<string, string>): Child {
+export function startChild(name: string, args: string[], env: Record<string, string>): Child {
   const profile = process.env.BENCH_PROFILE === name ? ["--cpu-prof", "--cpu-prof-dir=/tmp/bench-prof"] : [];
   const child = spawn(process.execPath, [...profile, ...args], {
     cwd: REPO,
@@ -72,7 +72,7 @@ function startChild(name: string, args: string[], env: Record<string, string>): 
   };
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -87,7 +87,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
 }
 
 /** CPU time (user + system) of a process so far, in ms, from /proc (Linux; 10 ms resolution). */
-function cpuMs(pid: number | undefined): number {
+export function cpuMs(pid: number | undefined): number {
   if (!pid) return NaN;
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
