@@ -151,7 +151,10 @@ export class RunSignals {
     this.publishRunsChanged(known);
     if (unknown.length === 0) return;
     const lookup = this.#options.lookup;
-    if (!lookup) return this.publishRunsChanged(unknown.map((runId) => ({ runId, environmentId: "" })));
+    if (!lookup) {
+      this.publishRunsChanged(unknown.map((runId) => ({ runId, environmentId: "" })));
+      return;
+    }
     lookup(unknown)
       .then((rows) => this.publishRunsChanged(rows.map(runChangedOf)))
       .catch((error: Error) => this.#options.logger.debug({ err: error.message }, "run signal lost"));
