@@ -7,11 +7,11 @@ import { generateRunFriendlyId } from "@runfeed/core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { signPublicToken } from "../../app/services/auth.server.js";
 import { realtimeUsage } from "../../app/services/realtime/realtimeServices.server.js";
-import { startWebappWithShapeServer, type WebappWithShapeServer } from "../support/shapeServer.js";
+import { REALTIME_BACKENDS, type RealtimeStack, runChanged, startRealtimeStack } from "../support/realtimeBackends.js";
 import type { TestWebapp } from "../support/webapp.js";
 
 let app: TestWebapp;
-let stack: WebappWithShapeServer | undefined;
+let stack: RealtimeStack | undefined;
 const prisma = () => app.webapp.services.prisma;
 const env = (i: number) => app.project.environments[i]!;
 const SDK_HEADERS = { "x-trigger-electric-version": "1.0.0-beta.1", "x-trigger-api-version": "2025-07-16" };
@@ -90,15 +90,15 @@ async function changes(stream: ReturnType<typeof events>, count: number) {
 }
 
 /**
- * As Electric's SSE client: rows are taken on up-to-date, and a stream that ends (the shape server
+ * As Electric's SSE client, until the row with `number` = `last` arrived: rows are taken on up-to-date, and a stream that ends (the shape server
  * ends one at once when it already had messages for the offset) is reopened from the last up-to-date.
  */
-async function follow(open: (offset: string) => Promise<ReturnType<typeof events>>, from: string, count: number) {
+async function follow(open: (offset: string) => Promise<ReturnType<typeof events>>, from: string, last: number) {
   const got: Message[] = [];
   let pending: Message[] = [];
   let offset = from;
   let stream = await open(offset);
-  while (got.length < count) {
+  while (Number(got.at(-1)?.value?.number) !== last) {
     const message = await stream.next();
     if (!message) {
       pending = [];
@@ -114,155 +114,178 @@ async function follow(open: (offset: string) => Promise<ReturnType<typeof events
   return { got, offset, stream };
 }
 
-beforeAll(async () => {
-  stack = await startWebappWithShapeServer("sse", { REALTIME_LIMITER_ENTRY_TTL_MS: "1500" });
-  app = stack.app;
-}, 120_000);
+describe.each(REALTIME_BACKENDS)("%s backend", (backend) => {
+  /** A write as the worker makes it: the row, then its signal. */
+  const updateRun = async (args: { where: { id: string }; data: Record<string, unknown> }) => {
+    const run = await prisma().taskRun.update(args);
+    runChanged(app.webapp.services, run);
+    return run;
+  };
+  /**
+   * The shape server delivers every change; the native backend delivers state, so changes made
+   * between two of its reads arrive as one: every value it sends is one of them, in order, and the
+   * last one always arrives.
+   */
+  const expectDelivered = (got: Message[], written: number[]) => {
+    const numbers = got.map((m) => Number(m.value!.number));
+    if (backend === "electric") return expect(numbers).toEqual(written);
+    expect(numbers.at(-1)).toBe(written.at(-1));
+    expect(numbers.every((n, i) => written.includes(n) && (i === 0 || n > numbers[i - 1]!))).toBe(true);
+  };
 
-afterAll(async () => {
-  await stack?.close();
-});
+  beforeAll(async () => {
+    stack = await startRealtimeStack(backend, "sse", { REALTIME_LIMITER_ENTRY_TTL_MS: "1500" });
+    app = stack.app;
+  }, 120_000);
 
-describe("SSE through the realtime routes", () => {
-  it("initial rows, live updates in order, resume after a dropped connection with no gap or duplicate, slot freed on disconnect", async () => {
-    const run = await createRun(0);
-    const token = await tokenFor(0, [`read:runs:${run.friendlyId}`]);
-    const path = `/realtime/v1/runs/${run.friendlyId}`;
-    const initial = await get(`${path}?log=full&offset=-1`, token);
-    expect(initial.status).toBe(200);
-    const initialRows = ((await initial.json()) as Message[]).filter((m) => m.key);
-    expect(initialRows.map((m) => m.value!.id)).toEqual([run.id]);
-    const handle = initial.headers.get("electric-handle")!;
-    let offset = initial.headers.get("electric-offset")!;
+  afterAll(async () => {
+    await stack?.close();
+  });
 
-    const connections: AbortController[] = [];
-    const open = async (from: string) => {
+  describe("SSE through the realtime routes", () => {
+    it("initial rows, live updates in order, resume after a dropped connection with no gap or duplicate, slot freed on disconnect", async () => {
+      const run = await createRun(0);
+      const token = await tokenFor(0, [`read:runs:${run.friendlyId}`]);
+      const path = `/realtime/v1/runs/${run.friendlyId}`;
+      const initial = await get(`${path}?log=full&offset=-1`, token);
+      expect(initial.status).toBe(200);
+      const initialRows = ((await initial.json()) as Message[]).filter((m) => m.key);
+      expect(initialRows.map((m) => m.value!.id)).toEqual([run.id]);
+      const handle = initial.headers.get("electric-handle")!;
+      let offset = initial.headers.get("electric-offset")!;
+
+      const connections: AbortController[] = [];
+      const open = async (from: string) => {
+        const controller = new AbortController();
+        connections.push(controller);
+        const response = await get(
+          `${path}?handle=${encodeURIComponent(handle)}&live=true&live_sse=true&log=full&offset=${encodeURIComponent(from)}`,
+          token,
+          controller.signal,
+        );
+        expect(response.status).toBe(200);
+        expect(response.headers.get("content-type")).toContain("text/event-stream");
+        expect(response.headers.get("access-control-expose-headers")).toContain("electric-handle");
+        return events(response);
+      };
+      const dropAll = async () => {
+        for (const c of connections.splice(0)) c.abort();
+        await vi.waitFor(async () => expect(await usage(0)).toBe(0), { timeout: 5_000, interval: 50 });
+      };
+
+      // Live updates, in order, on one stream holding one slot.
+      const stream = await open(offset);
+      expect(await usage(0)).toBe(1);
+      for (let n = 1; n <= 3; n++) await updateRun({ where: { id: run.id }, data: { number: n } });
+      const live = await follow(async () => stream, offset, 3);
+      expectDelivered(live.got, [1, 2, 3]);
+      expect(connections).toHaveLength(1);
+      offset = live.offset;
+
+      // The connection drops (slot freed at once); changes made meanwhile arrive after resuming, once each.
+      await dropAll();
+      for (let n = 4; n <= 5; n++) await updateRun({ where: { id: run.id }, data: { number: n } });
+      const resumed = follow(open, offset, 6);
+      await vi.waitFor(() => expect(connections.length).toBeGreaterThan(0));
+      await updateRun({ where: { id: run.id }, data: { number: 6 } });
+      expectDelivered((await resumed).got, [4, 5, 6]);
+      await dropAll();
+    });
+
+    it("accepts the older experimental_live_sse name", async () => {
+      const run = await createRun(0);
+      const token = await tokenFor(0, [`read:runs:${run.friendlyId}`]);
+      const initial = await get(`/realtime/v1/runs/${run.friendlyId}?log=full&offset=-1`, token);
+      const query = `handle=${initial.headers.get("electric-handle")}&live=true&experimental_live_sse=true&log=full&offset=${initial.headers.get("electric-offset")}`;
+      await initial.arrayBuffer();
       const controller = new AbortController();
-      connections.push(controller);
-      const response = await get(
-        `${path}?handle=${encodeURIComponent(handle)}&live=true&live_sse=true&log=full&offset=${encodeURIComponent(from)}`,
-        token,
-        controller.signal,
-      );
-      expect(response.status).toBe(200);
+      const response = await get(`/realtime/v1/runs/${run.friendlyId}?${query}`, token, controller.signal);
       expect(response.headers.get("content-type")).toContain("text/event-stream");
-      expect(response.headers.get("access-control-expose-headers")).toContain("electric-handle");
-      return events(response);
-    };
-    const dropAll = async () => {
-      for (const c of connections.splice(0)) c.abort();
-      await vi.waitFor(async () => expect(await usage(0)).toBe(0), { timeout: 5_000, interval: 50 });
-    };
+      controller.abort();
+      await response.body?.cancel().catch(() => {});
+    });
 
-    // Live updates, in order, on one stream holding one slot.
-    const stream = await open(offset);
-    expect(await usage(0)).toBe(1);
-    for (let n = 1; n <= 3; n++) await prisma().taskRun.update({ where: { id: run.id }, data: { number: n } });
-    const live = await follow(async () => stream, offset, 3);
-    expect(live.got.map((m) => Number(m.value!.number))).toEqual([1, 2, 3]);
-    expect(connections).toHaveLength(1);
-    offset = live.offset;
+    it("ends the stream at the token's expiry and frees its slot; the client resumes with a fresh token", async () => {
+      const run = await createRun(1);
+      const exp = Math.floor(Date.now() / 1000) + 3;
+      const token = await tokenFor(1, [`read:runs:${run.friendlyId}`], exp);
+      const initial = await get(`/realtime/v1/runs/${run.friendlyId}?log=full&offset=-1`, token);
+      const query = `handle=${initial.headers.get("electric-handle")}&live=true&live_sse=true&log=full&offset=${initial.headers.get("electric-offset")}`;
+      await initial.arrayBuffer();
+      const response = await get(`/realtime/v1/runs/${run.friendlyId}?${query}`, token);
+      const stream = events(response);
+      await updateRun({ where: { id: run.id }, data: { number: 1 } });
+      const { resume } = await changes(stream, 1);
+      // The stream ends by itself (the shape server's own SSE timeout is far longer), at exp, not before.
+      while ((await stream.next()) !== undefined) {}
+      expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000);
+      await vi.waitFor(async () => expect(await usage(1)).toBe(0), { timeout: 5_000, interval: 50 });
+      expect((await get(`/realtime/v1/runs/${run.friendlyId}?${query}`, token)).status).toBe(401);
 
-    // The connection drops (slot freed at once); changes made meanwhile arrive after resuming, once each.
-    await dropAll();
-    for (let n = 4; n <= 5; n++) await prisma().taskRun.update({ where: { id: run.id }, data: { number: n } });
-    const resumed = follow(open, offset, 3);
-    await vi.waitFor(() => expect(connections.length).toBeGreaterThan(0));
-    await prisma().taskRun.update({ where: { id: run.id }, data: { number: 6 } });
-    expect((await resumed).got.map((m) => Number(m.value!.number))).toEqual([4, 5, 6]);
-    await dropAll();
+      const fresh = await tokenFor(1, [`read:runs:${run.friendlyId}`]);
+      const resumedQuery = `handle=${initial.headers.get("electric-handle")}&live=true&live_sse=true&log=full&offset=${resume}`;
+      const controller = new AbortController();
+      const resumed = events(
+        await get(`/realtime/v1/runs/${run.friendlyId}?${resumedQuery}`, fresh, controller.signal),
+      );
+      await updateRun({ where: { id: run.id }, data: { number: 2 } });
+      expect((await changes(resumed, 1)).got.map((m) => Number(m.value!.number))).toEqual([2]);
+      controller.abort();
+      await resumed.cancel();
+    });
   });
 
-  it("accepts the older experimental_live_sse name", async () => {
-    const run = await createRun(0);
-    const token = await tokenFor(0, [`read:runs:${run.friendlyId}`]);
-    const initial = await get(`/realtime/v1/runs/${run.friendlyId}?log=full&offset=-1`, token);
-    const query = `handle=${initial.headers.get("electric-handle")}&live=true&experimental_live_sse=true&log=full&offset=${initial.headers.get("electric-offset")}`;
-    await initial.arrayBuffer();
-    const controller = new AbortController();
-    const response = await get(`/realtime/v1/runs/${run.friendlyId}?${query}`, token, controller.signal);
-    expect(response.headers.get("content-type")).toContain("text/event-stream");
-    controller.abort();
-    await response.body?.cancel().catch(() => {});
-  });
+  // Sharing upstream long-polls is the proxy's own (the native backend shares resolutions instead).
+  describe.runIf(backend === "electric")("shared live long-polls", () => {
+    it("one upstream poll for identical live requests; every client gets the change; a client leaving frees only its own slot", async () => {
+      const run = await createRun(2);
+      const token = await tokenFor(2, [`read:runs:${run.friendlyId}`]);
+      const path = `/realtime/v1/runs/${run.friendlyId}`;
+      const initial = await get(`${path}?log=full&offset=-1`, token);
+      const query = `cursor=&handle=${initial.headers.get("electric-handle")}&live=true&log=full&offset=${initial.headers.get("electric-offset")}`;
+      await initial.arrayBuffer();
+      const { upstream } = app.webapp.services.realtime;
+      const leaving = new AbortController();
+      const gone = get(`${path}?${query}`, token, leaving.signal).catch((error: Error) => error);
+      const polls = Array.from({ length: 5 }, () => get(`${path}?${query}`, token));
+      await vi.waitFor(() => expect(upstream.waiting).toBe(6), { timeout: 5_000, interval: 20 });
+      expect(upstream.sharedPolls).toBe(1);
+      expect(await usage(2)).toBe(6);
+      leaving.abort();
+      expect(await gone).toBeInstanceOf(Error);
+      await vi.waitFor(async () => expect(await usage(2)).toBe(5), { timeout: 5_000, interval: 50 });
+      expect(upstream.sharedPolls).toBe(1);
 
-  it("ends the stream at the token's expiry and frees its slot; the client resumes with a fresh token", async () => {
-    const run = await createRun(1);
-    const exp = Math.floor(Date.now() / 1000) + 3;
-    const token = await tokenFor(1, [`read:runs:${run.friendlyId}`], exp);
-    const initial = await get(`/realtime/v1/runs/${run.friendlyId}?log=full&offset=-1`, token);
-    const query = `handle=${initial.headers.get("electric-handle")}&live=true&live_sse=true&log=full&offset=${initial.headers.get("electric-offset")}`;
-    await initial.arrayBuffer();
-    const response = await get(`/realtime/v1/runs/${run.friendlyId}?${query}`, token);
-    const stream = events(response);
-    await prisma().taskRun.update({ where: { id: run.id }, data: { number: 1 } });
-    const { resume } = await changes(stream, 1);
-    // The stream ends by itself (the shape server's own SSE timeout is far longer), at exp, not before.
-    while ((await stream.next()) !== undefined) {}
-    expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000);
-    await vi.waitFor(async () => expect(await usage(1)).toBe(0), { timeout: 5_000, interval: 50 });
-    expect((await get(`/realtime/v1/runs/${run.friendlyId}?${query}`, token)).status).toBe(401);
+      await updateRun({ where: { id: run.id }, data: { number: 7 } });
+      const answers = await Promise.all(polls);
+      const bodies = await Promise.all(answers.map(async (r) => ({ status: r.status, body: await r.text() })));
+      for (const { status, body } of bodies) {
+        expect(status).toBe(200);
+        expect(body).toBe(bodies[0]!.body);
+        expect((JSON.parse(body) as Message[]).find((m) => m.key)?.value?.number).toBe("7");
+      }
+      expect(new Set(answers.map((r) => r.headers.get("electric-offset"))).size).toBe(1);
+      await vi.waitFor(async () => expect(await usage(2)).toBe(0), { timeout: 5_000, interval: 50 });
+      expect(upstream.sharedPolls).toBe(0);
+    });
 
-    const fresh = await tokenFor(1, [`read:runs:${run.friendlyId}`]);
-    const resumedQuery = `handle=${initial.headers.get("electric-handle")}&live=true&live_sse=true&log=full&offset=${resume}`;
-    const controller = new AbortController();
-    const resumed = events(await get(`/realtime/v1/runs/${run.friendlyId}?${resumedQuery}`, fresh, controller.signal));
-    await prisma().taskRun.update({ where: { id: run.id }, data: { number: 2 } });
-    expect((await changes(resumed, 1)).got.map((m) => Number(m.value!.number))).toEqual([2]);
-    controller.abort();
-    await resumed.cancel();
-  });
-});
-
-describe("shared live long-polls", () => {
-  it("one upstream poll for identical live requests; every client gets the change; a client leaving frees only its own slot", async () => {
-    const run = await createRun(2);
-    const token = await tokenFor(2, [`read:runs:${run.friendlyId}`]);
-    const path = `/realtime/v1/runs/${run.friendlyId}`;
-    const initial = await get(`${path}?log=full&offset=-1`, token);
-    const query = `cursor=&handle=${initial.headers.get("electric-handle")}&live=true&log=full&offset=${initial.headers.get("electric-offset")}`;
-    await initial.arrayBuffer();
-    const { upstream } = app.webapp.services.realtime;
-    const leaving = new AbortController();
-    const gone = get(`${path}?${query}`, token, leaving.signal).catch((error: Error) => error);
-    const polls = Array.from({ length: 5 }, () => get(`${path}?${query}`, token));
-    await vi.waitFor(() => expect(upstream.waiting).toBe(6), { timeout: 5_000, interval: 20 });
-    expect(upstream.sharedPolls).toBe(1);
-    expect(await usage(2)).toBe(6);
-    leaving.abort();
-    expect(await gone).toBeInstanceOf(Error);
-    await vi.waitFor(async () => expect(await usage(2)).toBe(5), { timeout: 5_000, interval: 50 });
-    expect(upstream.sharedPolls).toBe(1);
-
-    await prisma().taskRun.update({ where: { id: run.id }, data: { number: 7 } });
-    const answers = await Promise.all(polls);
-    const bodies = await Promise.all(answers.map(async (r) => ({ status: r.status, body: await r.text() })));
-    for (const { status, body } of bodies) {
-      expect(status).toBe(200);
-      expect(body).toBe(bodies[0]!.body);
-      expect((JSON.parse(body) as Message[]).find((m) => m.key)?.value?.number).toBe("7");
-    }
-    expect(new Set(answers.map((r) => r.headers.get("electric-offset"))).size).toBe(1);
-    await vi.waitFor(async () => expect(await usage(2)).toBe(0), { timeout: 5_000, interval: 50 });
-    expect(upstream.sharedPolls).toBe(0);
-  });
-
-  it("the last client leaving cancels the upstream poll", async () => {
-    const run = await createRun(2);
-    const token = await tokenFor(2, [`read:runs:${run.friendlyId}`]);
-    const path = `/realtime/v1/runs/${run.friendlyId}`;
-    const initial = await get(`${path}?log=full&offset=-1`, token);
-    const query = `cursor=&handle=${initial.headers.get("electric-handle")}&live=true&log=full&offset=${initial.headers.get("electric-offset")}`;
-    await initial.arrayBuffer();
-    const { upstream } = app.webapp.services.realtime;
-    const controller = new AbortController();
-    const polls = Array.from({ length: 3 }, () =>
-      get(`${path}?${query}`, token, controller.signal).catch((error: Error) => error),
-    );
-    await vi.waitFor(() => expect(upstream.sharedPolls).toBe(1), { timeout: 5_000, interval: 20 });
-    controller.abort();
-    await Promise.all(polls);
-    await vi.waitFor(() => expect(upstream.sharedPolls + upstream.waiting).toBe(0), { timeout: 5_000, interval: 20 });
-    await vi.waitFor(async () => expect(await usage(2)).toBe(0), { timeout: 5_000, interval: 50 });
+    it("the last client leaving cancels the upstream poll", async () => {
+      const run = await createRun(2);
+      const token = await tokenFor(2, [`read:runs:${run.friendlyId}`]);
+      const path = `/realtime/v1/runs/${run.friendlyId}`;
+      const initial = await get(`${path}?log=full&offset=-1`, token);
+      const query = `cursor=&handle=${initial.headers.get("electric-handle")}&live=true&log=full&offset=${initial.headers.get("electric-offset")}`;
+      await initial.arrayBuffer();
+      const { upstream } = app.webapp.services.realtime;
+      const controller = new AbortController();
+      const polls = Array.from({ length: 3 }, () =>
+        get(`${path}?${query}`, token, controller.signal).catch((error: Error) => error),
+      );
+      await vi.waitFor(() => expect(upstream.sharedPolls).toBe(1), { timeout: 5_000, interval: 20 });
+      controller.abort();
+      await Promise.all(polls);
+      await vi.waitFor(() => expect(upstream.sharedPolls + upstream.waiting).toBe(0), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(async () => expect(await usage(2)).toBe(0), { timeout: 5_000, interval: 50 });
+    });
   });
 });
