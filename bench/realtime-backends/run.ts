@@ -10,7 +10,8 @@
  * Each write carries its send time in the metadata: commit → client latency is the time from sending
  * the write to a client holding it (p50/p99 over every delivery). Per update delivered: webapp CPU and
  * Postgres CPU (the server's processes, /proc), and Redis commands per write (INFO commandstats).
- *   pnpm bench realtime-backends   (BENCH_SIZES=100,1000,10000  BENCH_SECONDS=5  BENCH_SINGLE_RATE=50  BENCH_HOT_RATE=20)
+ *   pnpm bench realtime-backends   (BENCH_SIZES=100,1000,10000  BENCH_SCENARIOS=single,hot  BENCH_SECONDS=5
+ *                                   BENCH_SINGLE_RATE=50  BENCH_HOT_RATE=20)
  */
 import { setMaxListeners } from "node:events";
 import http from "node:http";
@@ -40,6 +41,7 @@ const SIZES = (process.env.BENCH_SIZES ?? "100,1000,10000").split(",").map(Numbe
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SINGLE_RATE = Number(process.env.BENCH_SINGLE_RATE ?? 50);
 const HOT_RATE = Number(process.env.BENCH_HOT_RATE ?? 20);
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? "single,hot").split(","));
 const HOT_RUNS = 20;
 const BACKENDS = ["electric", "native"] as const;
 type Backend = (typeof BACKENDS)[number];
@@ -285,23 +287,17 @@ try {
     const runs = await createRuns(size);
     const section: Record<string, unknown> = {};
     for (const backend of BACKENDS) {
-      const single = await measure(
-        backend,
-        runs.map((id) => `/realtime/v1/runs/${id}`),
-        runs.slice(0, Math.min(runs.length, 200)),
-        SINGLE_RATE,
-      );
-      const tag = await measure(
-        backend,
-        Array.from({ length: size }, () => `/realtime/v1/runs?tags=${hot}`),
-        hotRuns,
-        HOT_RATE,
-      );
-      section[backend] = { single, hotTag: tag };
-      for (const [name, r] of [
-        ["single runs", single],
-        ["hot tag", tag],
-      ] as const)
+      const results: Array<[string, Awaited<ReturnType<typeof measure>>]> = [];
+      if (SCENARIOS.has("single")) {
+        const feeds = runs.map((id) => `/realtime/v1/runs/${id}`);
+        results.push(["single runs", await measure(backend, feeds, runs.slice(0, 200), SINGLE_RATE)]);
+      }
+      if (SCENARIOS.has("hot")) {
+        const feeds = Array.from({ length: size }, () => `/realtime/v1/runs?tags=${hot}`);
+        results.push(["hot tag", await measure(backend, feeds, hotRuns, HOT_RATE)]);
+      }
+      section[backend] = Object.fromEntries(results.map(([name, r]) => [name === "hot tag" ? "hotTag" : "single", r]));
+      for (const [name, r] of results)
         console.log(
           `${String(size).padStart(6)} ${backend.padEnd(8)} ${name.padEnd(11)} writes ${r.writes} delivered ${r.delivered}  ` +
             `p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  webapp ${r.webappCpuUsPerDelivery} µs  pg ${r.postgresCpuUsPerDelivery} µs  ` +
