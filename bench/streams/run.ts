@@ -23,15 +23,12 @@
  * Postgres and redis-server. The load generator is this process (node:http, no fetch): on a shared
  * 2-core machine it competes with the webapp, Redis and Postgres, which the figures include.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import getPort from "get-port";
 import type { Redis as RedisClient } from "ioredis";
 import pg from "pg";
 import {
@@ -40,14 +37,11 @@ import {
   STREAM_RESUME_FROM_CHUNK_HEADER,
   generateRunFriendlyId,
 } from "../../packages/core/src/index.js";
-import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
-import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js";
-import { waitForPort } from "../../packages/devstack/src/redis.js";
+import { migrate } from "../../packages/database/src/index.js";
 import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
-import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
+import { seedDemo, spawnWebapp, type WebappProcess } from "../../packages/devstack/src/webapp.js";
 import { BenchReport, round } from "../report.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 // The bench folder has no dependencies of its own: ioredis is the webapp's.
 const { Redis } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
   "ioredis",
@@ -68,7 +62,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const now = () => performance.timeOrigin + performance.now();
 
 const stops: Array<() => Promise<void>> = [];
-let child: ChildProcess | undefined;
+let webapp: WebappProcess | undefined;
 
 function percentile(values: Float64Array, count: number, p: number): number {
   const sorted = values.slice(0, count).sort();
@@ -88,41 +82,22 @@ async function main(): Promise<BenchReport> {
   const redisService = await redisServer(process.env.REDIS_URL);
   stops.push(redisService.stop);
   await migrate(database.url);
-  const prisma = createPrismaClient(database.url, { max: 2 });
-  const project = await seedProject(prisma, {
-    orgSlug: "bench",
-    orgTitle: "Bench",
-    projectSlug: "b",
-    projectName: "B",
-  });
-  await prisma.$disconnect();
-  const environment = project.environments.find((e) => e.slug === "prod")!;
+  const { environments } = await seedDemo({ databaseUrl: database.url, redisUrl: redisService.url });
+  const environment = environments.find((e) => e.slug === "prod")!;
   const db = new pg.Pool({ connectionString: database.url, max: 2 });
   stops.push(() => db.end());
 
   const production = !FORCE_DEV;
-  if (production) await ensureBuilt(WEBAPP_BUILD, (line) => console.log(line));
-  const port = await getPort();
-  const profile = PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(tmpdir(), "runfeed-bench-prof")] : [];
-  child = spawn(process.execPath, [...profile, "--import", "tsx", "server/index.ts"], {
-    cwd: join(ROOT, "apps/webapp"),
-    env: {
-      ...process.env,
-      NODE_ENV: production ? "production" : "development",
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      DATABASE_URL: database.url,
-      REDIS_URL: redisService.url,
-      REDIS_KEY_PREFIX: "bench:",
-      LOG_LEVEL: "warn",
-      WORKER_ENABLED: "false",
-      REALTIME_STREAM_IDLE_TIMEOUT_MS: "600000",
-    },
-    stdio: ["ignore", "inherit", "inherit"],
+  webapp = await spawnWebapp({
+    databaseUrl: database.url,
+    redisUrl: redisService.url,
+    redisKeyPrefix: "bench:",
+    env: { REALTIME_STREAM_IDLE_TIMEOUT_MS: "600000" },
+    mode: production ? "production" : "development",
+    nodeArgs: PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(tmpdir(), "runfeed-bench-prof")] : [],
+    log: (line) => console.log(line),
   });
-  await waitForPort(port, 60_000);
-  const base = `http://127.0.0.1:${port}`;
-  await until(async () => (await fetch(`${base}/healthz`)).ok, 60_000);
+  const base = webapp.url;
   const auth = { authorization: `Bearer ${environment.apiKey}` };
   console.log(
     `webapp in ${production ? "production" : "Vite dev"} mode; ${STREAMS} streams × ${RATE} chunks/s for ${SECONDS} s; load average ${loadavg()
@@ -205,17 +180,6 @@ async function main(): Promise<BenchReport> {
   });
   report.add("machine", { loadAverage1m: round(loadavg()[0]!, 1) });
   return report;
-}
-
-/** CPU seconds (user + system) used so far by the webapp process, from /proc. */
-function webappCpuSeconds(): number {
-  try {
-    const stat = readFileSync(`/proc/${child!.pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 async function until(check: () => Promise<boolean>, timeoutMs: number) {
@@ -432,7 +396,7 @@ async function streamLatency(
   const end = Date.now() + SECONDS * 1000;
   measuring = true;
   const windowStart = process.hrtime.bigint() / 1000n;
-  const webappCpuBefore = webappCpuSeconds();
+  const webappCpuBefore = webapp!.cpuSeconds();
   const clientCpuBefore = process.cpuUsage();
   while (Date.now() < end) {
     carry += perTick;
@@ -450,7 +414,7 @@ async function streamLatency(
   // Let the last chunks arrive (the figure counts those that take longer as late).
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   measuring = false;
-  const webappCpuUsPerChunk = ((webappCpuSeconds() - webappCpuBefore) / sent) * 1e6;
+  const webappCpuUsPerChunk = ((webapp!.cpuSeconds() - webappCpuBefore) / sent) * 1e6;
   const clientCpu = process.cpuUsage(clientCpuBefore);
   const clientCpuUsPerChunk = (clientCpu.user + clientCpu.system) / sent;
   // The webapp's --cpu-prof timestamps are the same monotonic clock (µs): this is the measured window.
@@ -545,12 +509,7 @@ async function cleanUp() {
   if (cleaning) return;
   cleaning = true;
   agent.destroy();
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child!.once("exit", resolve));
-    child.kill("SIGTERM");
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-    if (child.exitCode === null) child.kill("SIGKILL");
-  }
+  await webapp?.stop();
   for (const stop of stops.reverse()) await stop().catch(() => {});
 }
 for (const signal of ["SIGINT", "SIGTERM"] as const)

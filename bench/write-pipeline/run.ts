@@ -27,14 +27,11 @@ import { join } from "node:path";
 import { pipeline as streamPipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import getPort from "get-port";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
-import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
-import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js";
-import { waitForPort } from "../../packages/devstack/src/redis.js";
+import { migrate } from "../../packages/database/src/index.js";
 import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
+import { seedDemo, spawnWebapp } from "../../packages/devstack/src/webapp.js";
 import { pipeline } from "../../packages/sdk/src/index.js";
 import { BenchReport, round } from "../report.js";
 
@@ -63,44 +60,30 @@ async function main() {
   const redisService = await redisServer(process.env.REDIS_URL);
   stops.push(redisService.stop);
   await migrate(database.url);
-  const prisma = createPrismaClient(database.url, { max: 2 });
-  const project = await seedProject(prisma, {
-    orgSlug: "bench",
-    orgTitle: "Bench",
-    projectSlug: "bench",
-    projectName: "Bench",
-  });
-  await prisma.$disconnect();
+  const project = await seedDemo({ databaseUrl: database.url, redisUrl: redisService.url });
   const key = project.environments.find((e) => e.slug === "prod")!.apiKey;
+  const pipelineSettings = {
+    WRITE_PIPELINE_LOW_HIGH_WATER: "10000000",
+    WRITE_PIPELINE_HIGH_SLOW_WATER: "10000000",
+    WRITE_PIPELINE_HIGH_HIGH_WATER: "20000000",
+  };
   const pipelineEnv = {
     DATABASE_URL: database.url,
     REDIS_URL: redisService.url,
     REDIS_KEY_PREFIX: PREFIX,
     LOG_LEVEL: "warn",
-    WRITE_PIPELINE_LOW_HIGH_WATER: "10000000",
-    WRITE_PIPELINE_HIGH_SLOW_WATER: "10000000",
-    WRITE_PIPELINE_HIGH_HIGH_WATER: "20000000",
+    ...pipelineSettings,
   };
 
-  await ensureBuilt(WEBAPP_BUILD, (line) => console.log(line));
-  const port = await getPort();
-  children.push(
-    spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
-      cwd: join(ROOT, "apps/webapp"),
-      env: {
-        ...process.env,
-        ...pipelineEnv,
-        NODE_ENV: "production",
-        HOST: "127.0.0.1",
-        PORT: String(port),
-        WORKER_ENABLED: "false",
-        WRITE_PIPELINE_DRAIN_ENABLED: "false",
-      },
-      stdio: ["ignore", "inherit", "inherit"],
-    }),
-  );
-  await waitForPort(port, 60_000);
-  const baseURL = `http://127.0.0.1:${port}`;
+  const webapp = await spawnWebapp({
+    databaseUrl: database.url,
+    redisUrl: redisService.url,
+    redisKeyPrefix: PREFIX,
+    env: { ...pipelineSettings, WRITE_PIPELINE_DRAIN_ENABLED: "false" },
+    log: (line) => console.log(line),
+  });
+  stops.push(async () => void (await webapp.stop()));
+  const baseURL = webapp.url;
   let drain: ChildProcess | undefined;
   const startDrain = () => {
     drain = spawn(process.execPath, ["--import", "tsx", "apps/webapp/server/drain.ts"], {
@@ -140,7 +123,6 @@ async function main() {
     if (res.status !== 200) throw new Error(`trigger → ${res.status} ${res.text}`);
     return JSON.parse(res.text).id as string;
   };
-  await until(async () => (await fetch(`${baseURL}/healthz`)).ok, 60_000);
   const runs: string[] = [];
   for (let i = 0; i < RUNS; i++) runs.push(await trigger());
   const redis = new Redis(redisService.url);

@@ -7,9 +7,11 @@
 import { test } from "vitest";
 import { startCuttableProxy } from "./cuttable-proxy.js";
 import { startScriptedFeed, type ScriptedFeed } from "./scripted-feed.js";
+import { startStack, type DevStack } from "./stack.js";
 
 export { startCuttableProxy } from "./cuttable-proxy.js";
 export { startScriptedFeed, wireRun, type RecordedRequest, type ScriptedFeed } from "./scripted-feed.js";
+export type { DevStack } from "./stack.js";
 
 export interface FeedFixtures {
   /** A scripted Electric shape server (scripted-feed.ts), new for each test. */
@@ -43,4 +45,29 @@ export const proxyTest = test.extend<ProxyFixtures>({
     });
     await Promise.all(started.map((proxy) => proxy.close()));
   },
+});
+
+export interface StackFixtures {
+  /** Settings for the stack's webapp and worker; a file sets its own with `stackTest.scoped` (below). */
+  stackSettings: Record<string, string>;
+  /** The whole system as child processes (stack.ts), one per test file, shared by its tests. */
+  stack: DevStack;
+}
+
+/**
+ * `test` with the running system (and proxyTest's cuttable proxies):
+ * `stackTest("…", async ({ stack }) => …)`. Different settings:
+ * `stackTest.scoped({ stackSettings: { NAME: "value" } })` at the top of the file (`extend` does not
+ * reach a file-scoped fixture in vitest 3).
+ */
+export const stackTest = proxyTest.extend<StackFixtures>({
+  stackSettings: [{}, { scope: "file" }],
+  stack: [
+    async ({ stackSettings }, use) => {
+      const stack = await startStack(stackSettings);
+      await use(stack);
+      await stack.close();
+    },
+    { scope: "file" },
+  ],
 });

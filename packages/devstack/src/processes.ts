@@ -1,5 +1,6 @@
 /** Child processes of the start command: prefixed output, readiness by HTTP, clean stop. */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 
@@ -98,4 +99,15 @@ export function runToCompletion(
       reject(new Error(`${what} exited with ${code}${cause ? `: ${cause}` : ""}`));
     });
   });
+}
+
+/** CPU seconds (user + system) a process has used so far, from Linux's /proc; NaN where that is missing. */
+export function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
