@@ -24,7 +24,6 @@
  * 2-core machine it competes with the webapp, Redis and Postgres, which the figures include.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import http from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { createRequire } from "node:module";
@@ -41,6 +40,7 @@ import { migrate } from "../../packages/database/src/index.js";
 import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
 import { seedDemo, spawnWebapp, type WebappProcess } from "../../packages/devstack/src/webapp.js";
 import { BenchReport, round } from "../report.js";
+import { until } from "../support.js";
 
 // The bench folder has no dependencies of its own: ioredis is the webapp's.
 const { Redis } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
@@ -180,15 +180,6 @@ async function main(): Promise<BenchReport> {
   });
   report.add("machine", { loadAverage1m: round(loadavg()[0]!, 1) });
   return report;
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function createRuns(db: pg.Pool, environmentId: string, count: number) {
@@ -385,7 +376,7 @@ async function streamLatency(
   const writers = runs.map((run) => openWriter(base, auth, run.friendlyId, "tokens"));
   for (const writer of writers) writer.req.write(chunk(now(), -1));
   const setupStarted = now();
-  await until(async () => warm === runs.length, 300_000).catch(() => {});
+  await until(async () => warm === runs.length, 300_000, 100).catch(() => {});
   console.log(
     `(${warm} of ${runs.length} writer → reader pairs set up in ${((now() - setupStarted) / 1000).toFixed(1)} s before the clock started)`,
   );
@@ -429,7 +420,7 @@ async function streamLatency(
   const pipeline = redis.pipeline();
   for (const run of runs) pipeline.hget(`bench:stream-meta:{${run.id}:tokens}`, "chunks");
   const stored = ((await pipeline.exec()) ?? []).reduce((sum, [, value]) => sum + Number(value ?? 0), 0);
-  await until(async () => received >= stored, 120_000).catch(() => {});
+  await until(async () => received >= stored, 120_000, 100).catch(() => {});
   for (const reader of readers) reader.close();
   const warmUps = runs.length;
   return {
@@ -483,15 +474,19 @@ async function archiveRate(db: pg.Pool, runs: Array<{ id: string }>) {
     runs.map((r) => r.id),
   ]);
   let done = { chunks: 0, bytes: 0 };
-  await until(async () => {
-    const result = await db.query<{ pending: string; chunks: string; bytes: string }>(
-      `SELECT count(*) FILTER (WHERE "endedAt" IS NULL) AS pending, sum("chunkCount") AS chunks, sum("byteCount") AS bytes
+  await until(
+    async () => {
+      const result = await db.query<{ pending: string; chunks: string; bytes: string }>(
+        `SELECT count(*) FILTER (WHERE "endedAt" IS NULL) AS pending, sum("chunkCount") AS chunks, sum("byteCount") AS bytes
        FROM "RealtimeStream" WHERE "runId" = ANY($1)`,
-      [runs.map((r) => r.id)],
-    );
-    done = { chunks: Number(result.rows[0]!.chunks), bytes: Number(result.rows[0]!.bytes) };
-    return Number(result.rows[0]!.pending) === 0;
-  }, 300_000);
+        [runs.map((r) => r.id)],
+      );
+      done = { chunks: Number(result.rows[0]!.chunks), bytes: Number(result.rows[0]!.bytes) };
+      return Number(result.rows[0]!.pending) === 0;
+    },
+    300_000,
+    100,
+  );
   const seconds = (now() - started) / 1000;
   return {
     streams,

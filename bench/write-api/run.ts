@@ -25,9 +25,7 @@
  * REDIS_URL when set (a fresh database is created on that server and dropped afterwards), else starts
  * embedded Postgres (wal_level=logical) in a temp folder and redis-server.
  */
-import http from "node:http";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -35,6 +33,7 @@ import { migrate } from "../../packages/database/src/index.js";
 import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
 import { seedDemo, spawnWebapp, type WebappProcess } from "../../packages/devstack/src/webapp.js";
 import { BenchReport, round } from "../report.js";
+import { keepAliveClient } from "../support.js";
 import {
   INSERT_MANY_SQL,
   INSERT_ONE_SQL,
@@ -87,49 +86,9 @@ async function main() {
   });
   const base = webapp.url;
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json", "trigger-version": "4.8.3" };
-  // node:http on a keep-alive agent (one socket per client): the load generator shares the machine
-  // with the webapp, and undici's fetch costs it ~2 ms CPU per request here, http.request far less.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS + 1 });
-  const send = (method: string, path: string, body?: string) =>
-    new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = http.request(
-        `${base}${path}`,
-        {
-          method,
-          agent,
-          headers: body === undefined ? headers : { ...headers, "content-length": Buffer.byteLength(body) },
-        },
-        (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (chunk: string) => (text += chunk));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-          res.on("error", reject);
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
+  const { send } = keepAliveClient(base, headers, CLIENTS + 1);
   const sendRaw = (method: string, path: string, body: string, contentType: string) =>
-    new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = http.request(
-        `${base}${path}`,
-        {
-          method,
-          agent,
-          headers: { ...headers, "content-type": contentType, "content-length": Buffer.byteLength(body) },
-        },
-        (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (chunk: string) => (text += chunk));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-          res.on("error", reject);
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
+    send(method, path, body, { "content-type": contentType });
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await send(method, path, body === undefined ? undefined : JSON.stringify(body));
     if (res.status < 200 || res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${res.text}`);

@@ -22,8 +22,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
-import http from "node:http";
-import { join } from "node:path";
 import { pipeline as streamPipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -34,6 +32,7 @@ import { createDatabase, postgresServer, redisServer } from "../../packages/devs
 import { seedDemo, spawnWebapp } from "../../packages/devstack/src/webapp.js";
 import { pipeline } from "../../packages/sdk/src/index.js";
 import { BenchReport, round } from "../report.js";
+import { keepAliveClient, until } from "../support.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 // The bench folder has no dependencies of its own: ioredis is the webapp's.
@@ -99,25 +98,10 @@ async function main() {
     await exited;
   };
 
-  // node:http keep-alive for triggers (the load generator shares the machine; see bench/write-api).
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS + 1 });
+  // node:http keep-alive for triggers (the load generator shares the machine; bench/support.ts).
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
-  const post = (path: string, body: unknown) =>
-    new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const data = JSON.stringify(body);
-      const req = http.request(
-        `${baseURL}${path}`,
-        { method: "POST", agent, headers: { ...headers, "content-length": Buffer.byteLength(data) } },
-        (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (chunk: string) => (text += chunk));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-        },
-      );
-      req.on("error", reject);
-      req.end(data);
-    });
+  const { send } = keepAliveClient(baseURL, headers, CLIENTS + 1);
+  const post = (path: string, body: unknown) => send("POST", path, JSON.stringify(body));
   const trigger = async () => {
     const res = await post("/api/v1/tasks/bench-task/trigger", { payload: "{}" });
     if (res.status !== 200) throw new Error(`trigger → ${res.status} ${res.text}`);
@@ -333,15 +317,6 @@ async function probeLag(baseURL: string, accessToken: string, run: string, db: p
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return lags;
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`condition not met within ${timeoutMs} ms`);
 }
 
 async function cleanup() {
