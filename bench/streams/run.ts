@@ -36,11 +36,9 @@ import {
   STREAM_RESUME_FROM_CHUNK_HEADER,
   generateRunFriendlyId,
 } from "../../packages/core/src/index.js";
-import { migrate } from "../../packages/database/src/index.js";
-import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
-import { seedDemo, spawnWebapp, type WebappProcess } from "../../packages/devstack/src/webapp.js";
+import { spawnWebapp, type WebappProcess } from "../../packages/devstack/src/webapp.js";
 import { BenchReport, round } from "../report.js";
-import { until } from "../support.js";
+import { type Stop, runBench, startBenchServices, until } from "../support.js";
 
 // The bench folder has no dependencies of its own: ioredis is the webapp's.
 const { Redis } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
@@ -61,7 +59,7 @@ const TICK_MS = 20;
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const now = () => performance.timeOrigin + performance.now();
 
-const stops: Array<() => Promise<void>> = [];
+const stops: Stop[] = [];
 let webapp: WebappProcess | undefined;
 
 function percentile(values: Float64Array, count: number, p: number): number {
@@ -75,28 +73,22 @@ const chunk = (t: number, i: number) => `{"t":${t},"i":${i},"token":"lorem "}\n`
 // ---------------------------------------------------------------------------------------------------
 
 async function main(): Promise<BenchReport> {
-  const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-bench");
-  stops.push(postgres.stop);
-  const database = await createDatabase(postgres.url, `bench_streams_${randomBytes(4).toString("hex")}`);
-  stops.push(database.drop);
-  const redisService = await redisServer(process.env.REDIS_URL);
-  stops.push(redisService.stop);
-  await migrate(database.url);
-  const { environments } = await seedDemo({ databaseUrl: database.url, redisUrl: redisService.url });
-  const environment = environments.find((e) => e.slug === "prod")!;
-  const db = new pg.Pool({ connectionString: database.url, max: 2 });
+  const { databaseUrl, redisUrl, project } = await startBenchServices("streams", stops);
+  const environment = project.environments.find((e) => e.slug === "prod")!;
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   stops.push(() => db.end());
 
   const production = !FORCE_DEV;
   webapp = await spawnWebapp({
-    databaseUrl: database.url,
-    redisUrl: redisService.url,
+    databaseUrl,
+    redisUrl,
     redisKeyPrefix: "bench:",
     env: { REALTIME_STREAM_IDLE_TIMEOUT_MS: "600000" },
     mode: production ? "production" : "development",
     nodeArgs: PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(tmpdir(), "runfeed-bench-prof")] : [],
     log: (line) => console.log(line),
   });
+  stops.push(webapp.stop, async () => agent.destroy());
   const base = webapp.url;
   const auth = { authorization: `Bearer ${environment.apiKey}` };
   console.log(
@@ -105,7 +97,7 @@ async function main(): Promise<BenchReport> {
       .join(" ")}`,
   );
 
-  const redis = new Redis(redisService.url, { enableAutoPipelining: true });
+  const redis = new Redis(redisUrl, { enableAutoPipelining: true });
   stops.push(async () => void redis.disconnect());
   const report = new BenchReport("streams");
 
@@ -499,24 +491,4 @@ async function archiveRate(db: pg.Pool, runs: Array<{ id: string }>) {
 
 // ---------------------------------------------------------------------------------------------------
 
-let cleaning = false;
-async function cleanUp() {
-  if (cleaning) return;
-  cleaning = true;
-  agent.destroy();
-  await webapp?.stop();
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const)
-  process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
-let report: BenchReport | undefined;
-try {
-  report = await main();
-} catch (error) {
-  console.error(error);
-  process.exitCode = 1;
-} finally {
-  await cleanUp();
-}
-// Last, after everything it started has stopped.
-report?.print();
+await runBench(main, stops);

@@ -25,15 +25,12 @@
  * REDIS_URL when set (a fresh database is created on that server and dropped afterwards), else starts
  * embedded Postgres (wal_level=logical) in a temp folder and redis-server.
  */
-import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { migrate } from "../../packages/database/src/index.js";
-import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
-import { seedDemo, spawnWebapp, type WebappProcess } from "../../packages/devstack/src/webapp.js";
+import { spawnWebapp, type WebappProcess } from "../../packages/devstack/src/webapp.js";
 import { BenchReport, round } from "../report.js";
-import { keepAliveClient } from "../support.js";
+import { type Stop, keepAliveClient, runBench, startBenchServices } from "../support.js";
 import {
   INSERT_MANY_SQL,
   INSERT_ONE_SQL,
@@ -54,22 +51,12 @@ const BATCH_SIZE = 1000;
 const FORCE_DEV = process.argv.includes("--dev");
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
-const stops: Array<() => Promise<void>> = [];
+const stops: Stop[] = [];
 let webapp: WebappProcess | undefined;
 
 async function main() {
   // ---- services
-  const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-bench");
-  stops.push(postgres.stop);
-  const serverUrl = postgres.url;
-  const database = await createDatabase(serverUrl, `bench_write_${randomBytes(4).toString("hex")}`);
-  stops.push(database.drop);
-  const databaseUrl = database.url;
-  const redis = await redisServer(process.env.REDIS_URL);
-  stops.push(redis.stop);
-  const redisUrl = redis.url;
-  await migrate(databaseUrl);
-  const project = await seedDemo({ databaseUrl, redisUrl });
+  const { databaseUrl, redisUrl, project } = await startBenchServices("write", stops);
   const key = project.environments.find((e) => e.slug === "prod")!.apiKey;
 
   // ---- webapp (child process)
@@ -84,6 +71,7 @@ async function main() {
       : [],
     log: (line) => console.log(line),
   });
+  stops.push(webapp.stop);
   const base = webapp.url;
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json", "trigger-version": "4.8.3" };
   const { send } = keepAliveClient(base, headers, CLIENTS + 1);
@@ -400,14 +388,4 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
   }
 }
 
-let report: BenchReport | undefined;
-try {
-  report = await main();
-} catch (error) {
-  console.error(error);
-  process.exitCode = 1;
-} finally {
-  await webapp?.stop();
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-}
-report?.print();
+await runBench(main, stops);

@@ -21,18 +21,16 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
-import { randomBytes } from "node:crypto";
 import { pipeline as streamPipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import { migrate } from "../../packages/database/src/index.js";
-import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
-import { seedDemo, spawnWebapp } from "../../packages/devstack/src/webapp.js";
+import { stopChild } from "../../packages/devstack/src/processes.js";
+import { spawnWebapp } from "../../packages/devstack/src/webapp.js";
 import { pipeline } from "../../packages/sdk/src/index.js";
 import { BenchReport, round } from "../report.js";
-import { keepAliveClient, until } from "../support.js";
+import { type Stop, keepAliveClient, runBench, startBenchServices, until } from "../support.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 // The bench folder has no dependencies of its own: ioredis is the webapp's.
@@ -48,18 +46,10 @@ const CLIENTS = Math.min(Math.max(arg("clients", 16), 1), 64);
 const RUNS = 100;
 const PREFIX = "bench:";
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
-const stops: Array<() => Promise<void>> = [];
-const children: ChildProcess[] = [];
+const stops: Stop[] = [];
 
 async function main() {
-  const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-bench");
-  stops.push(postgres.stop);
-  const database = await createDatabase(postgres.url, `bench_pipeline_${randomBytes(4).toString("hex")}`);
-  stops.push(database.drop);
-  const redisService = await redisServer(process.env.REDIS_URL);
-  stops.push(redisService.stop);
-  await migrate(database.url);
-  const project = await seedDemo({ databaseUrl: database.url, redisUrl: redisService.url });
+  const { databaseUrl, redisUrl, project } = await startBenchServices("pipeline", stops);
   const key = project.environments.find((e) => e.slug === "prod")!.apiKey;
   const pipelineSettings = {
     WRITE_PIPELINE_LOW_HIGH_WATER: "10000000",
@@ -67,16 +57,16 @@ async function main() {
     WRITE_PIPELINE_HIGH_HIGH_WATER: "20000000",
   };
   const pipelineEnv = {
-    DATABASE_URL: database.url,
-    REDIS_URL: redisService.url,
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: PREFIX,
     LOG_LEVEL: "warn",
     ...pipelineSettings,
   };
 
   const webapp = await spawnWebapp({
-    databaseUrl: database.url,
-    redisUrl: redisService.url,
+    databaseUrl,
+    redisUrl,
     redisKeyPrefix: PREFIX,
     env: { ...pipelineSettings, WRITE_PIPELINE_DRAIN_ENABLED: "false" },
     log: (line) => console.log(line),
@@ -90,13 +80,10 @@ async function main() {
       env: { ...process.env, ...pipelineEnv, NODE_ENV: "production" },
       stdio: ["ignore", "ignore", "inherit"],
     });
-    children.push(drain);
+    const started = drain;
+    stops.push(() => stopChild(started));
   };
-  const stopDrain = async () => {
-    const exited = new Promise((resolve) => drain!.once("exit", resolve));
-    drain!.kill("SIGTERM");
-    await exited;
-  };
+  const stopDrain = () => stopChild(drain!);
 
   // node:http keep-alive for triggers (the load generator shares the machine; bench/support.ts).
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
@@ -109,8 +96,8 @@ async function main() {
   };
   const runs: string[] = [];
   for (let i = 0; i < RUNS; i++) runs.push(await trigger());
-  const redis = new Redis(redisService.url);
-  const db = new pg.Client({ connectionString: database.url });
+  const redis = new Redis(redisUrl);
+  const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   const internalIds = (
     await db.query<{ id: string }>(`SELECT "id" FROM "TaskRun" WHERE "friendlyId" = ANY($1)`, [runs])
@@ -234,10 +221,9 @@ write pipeline — ${SECONDS} s per phase, ${CLIENTS} SDK writers, ${RUNS} runs,
   critical triggers       ${fmt(triggersBusy)}/s with the buffer saturated vs ${fmt(triggersIdle)}/s idle = ${(triggersBusy / triggersIdle).toFixed(2)} (goal ≥ 0.8)
   sums checked: ${fmt(metadataOps)} increments, ${fmt(lines)} log lines stored once
 `);
-  await cleanup();
   const report = new BenchReport("write-pipeline");
   for (const [name, value] of Object.entries(figures)) report.figures[name] = value;
-  report.print();
+  return report;
 }
 
 /** `UPDATE … FROM unnest` of every run per statement, one client: rows/s. */
@@ -319,19 +305,4 @@ async function probeLag(baseURL: string, accessToken: string, run: string, db: p
   return lags;
 }
 
-async function cleanup() {
-  for (const child of children.reverse()) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
-  }
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-}
-
-process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
-main().catch(async (error) => {
-  console.error(error);
-  await cleanup();
-  process.exit(1);
-});
+await runBench(main, stops);

@@ -39,17 +39,24 @@ export function startProcess(
   return {
     name,
     child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        child.once("exit", () => {
-          clearTimeout(force);
-          resolve();
-        });
-        child.kill("SIGTERM");
-      }),
+    stop: () => stopChild(child),
   };
+}
+
+/** Sends `signal` (SIGTERM unless given) and resolves once the child has exited; SIGKILL after `graceMs`. */
+export function stopChild(
+  child: ChildProcess,
+  options: { signal?: NodeJS.Signals; graceMs?: number } = {},
+): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const force = setTimeout(() => child.kill("SIGKILL"), options.graceMs ?? 10_000);
+    child.once("exit", () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill(options.signal ?? "SIGTERM");
+  });
 }
 
 /** Polls `url` until it answers 2xx (and `accept(body)` holds), or throws after `timeoutMs`. */

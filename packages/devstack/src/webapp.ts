@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { ROOT, WEBAPP_BUILD, ensureBuilt, ensureBuiltSync } from "./builds.js";
-import { cpuSeconds, runToCompletion, waitForHttp } from "./processes.js";
+import { cpuSeconds, runToCompletion, stopChild, waitForHttp } from "./processes.js";
 import { freePort } from "./redis.js";
 
 /** Children run TypeScript through tsx's loader in a plain node process (as start.ts does). */
@@ -56,14 +56,7 @@ function handle(child: ChildProcess): ChildHandle {
   return {
     child,
     exited,
-    stop: () => {
-      if (running()) {
-        child.kill("SIGTERM");
-        const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        void exited.then(() => clearTimeout(force));
-      }
-      return exited;
-    },
+    stop: () => stopChild(child).then(() => exited),
     kill9: () => {
       if (running()) child.kill("SIGKILL");
       return exited;
