@@ -19,7 +19,8 @@ import {
   type RealtimeRun,
 } from "../src/index.js";
 
-// Runs go through replication, the worker and long-polls; give each test room on a loaded 2-core box.
+// Runs go through replication, the worker and long-polls, and the first test also starts the stack
+// (stackTest's file-scoped fixture); give each test room on a loaded 2-core box.
 vi.setConfig({ testTimeout: 60_000 });
 
 /** The dev environment's secret key against the stack's webapp. */

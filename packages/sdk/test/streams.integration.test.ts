@@ -9,6 +9,9 @@ import { describe, expect, vi } from "vitest";
 import { runs, setTaskRunContextProvider, streams, tasks, type TaskRunContext } from "../src/index.js";
 import { stackTest, type DevStack } from "@runfeed/devstack/fixtures";
 
+// The first test also starts the stack (stackTest's file-scoped fixture): room for it on a loaded box.
+vi.setConfig({ testTimeout: 60_000 });
+
 // Streams swept often, and a writer's silence ends its stream after 3 s.
 stackTest.scoped({
   stackSettings: { REALTIME_STREAM_SWEEP_INTERVAL_MS: "200", REALTIME_STREAM_IDLE_TIMEOUT_MS: "3000" },
