@@ -10,6 +10,12 @@ import { createDatabase, postgresServer, redisServer } from "../packages/devstac
 import { seedDemo } from "../packages/devstack/src/webapp.js";
 import type { BenchReport } from "./report.js";
 
+/** The number after `--<name>` on the command line (else `fallback`), held within 1…`max`. */
+export function numberArg(name: string, fallback: number, max: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return Math.min(Math.max(i === -1 ? fallback : Number(process.argv[i + 1]), 1), max);
+}
+
 /** Something a bench started, stopped on the way out. */
 export type Stop = () => Promise<unknown>;
 

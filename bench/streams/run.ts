@@ -38,21 +38,17 @@ import {
 } from "../../packages/core/src/index.js";
 import { spawnWebapp, type WebappProcess } from "../../packages/devstack/src/webapp.js";
 import { BenchReport, round } from "../report.js";
-import { type Stop, runBench, startBenchServices, until } from "../support.js";
+import { type Stop, numberArg, runBench, startBenchServices, until } from "../support.js";
 
 // The bench folder has no dependencies of its own: ioredis is the webapp's.
 const { Redis } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
   "ioredis",
 ) as typeof import("ioredis");
-const arg = (name: string, fallback: number, max: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return Math.min(Math.max(i === -1 ? fallback : Number(process.argv[i + 1]), 1), max);
-};
-const STREAMS = arg("streams", 1_000, 5_000);
+const STREAMS = numberArg("streams", 1_000, 5_000);
 /** The second latency row: fewer streams, below this machine's capacity (0 = skip). */
-const SMALL_STREAMS = process.argv.includes("--small-streams") ? arg("small-streams", 100, 5_000) : 100;
-const RATE = arg("rate", 50, 1_000);
-const SECONDS = arg("seconds", 10, 60);
+const SMALL_STREAMS = process.argv.includes("--small-streams") ? numberArg("small-streams", 100, 5_000) : 100;
+const RATE = numberArg("rate", 50, 1_000);
+const SECONDS = numberArg("seconds", 10, 60);
 const FORCE_DEV = process.argv.includes("--dev");
 const PROFILE = process.argv.includes("--cpu-prof");
 const TICK_MS = 20;

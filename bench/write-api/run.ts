@@ -30,7 +30,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { spawnWebapp, type WebappProcess } from "../../packages/devstack/src/webapp.js";
 import { BenchReport, round } from "../report.js";
-import { type Stop, keepAliveClient, runBench, startBenchServices } from "../support.js";
+import { type Stop, keepAliveClient, numberArg, runBench, startBenchServices } from "../support.js";
 import {
   INSERT_MANY_SQL,
   INSERT_ONE_SQL,
@@ -40,12 +40,8 @@ import {
 } from "../../apps/webapp/app/services/runInsert.server.js";
 import { generateRunFriendlyId, generateRunId } from "../../packages/core/src/index.js";
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-};
-const SECONDS = Math.min(Math.max(arg("seconds", 5), 1), 30);
-const CLIENTS = Math.min(Math.max(arg("clients", 8), 1), 64);
+const SECONDS = numberArg("seconds", 5, 30);
+const CLIENTS = numberArg("clients", 8, 64);
 const RAW_CLIENTS = 8;
 const BATCH_SIZE = 1000;
 const FORCE_DEV = process.argv.includes("--dev");

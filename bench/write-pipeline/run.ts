@@ -30,19 +30,15 @@ import { stopChild } from "../../packages/devstack/src/processes.js";
 import { spawnWebapp } from "../../packages/devstack/src/webapp.js";
 import { pipeline } from "../../packages/sdk/src/index.js";
 import { BenchReport, round } from "../report.js";
-import { type Stop, keepAliveClient, runBench, startBenchServices, until } from "../support.js";
+import { type Stop, keepAliveClient, numberArg, runBench, startBenchServices, until } from "../support.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 // The bench folder has no dependencies of its own: ioredis is the webapp's.
 const { Redis } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
   "ioredis",
 ) as typeof import("ioredis");
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-};
-const SECONDS = Math.min(Math.max(arg("seconds", 3), 1), 30);
-const CLIENTS = Math.min(Math.max(arg("clients", 16), 1), 64);
+const SECONDS = numberArg("seconds", 3, 30);
+const CLIENTS = numberArg("clients", 16, 64);
 const RUNS = 100;
 const PREFIX = "bench:";
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
