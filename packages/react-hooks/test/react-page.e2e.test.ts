@@ -1,6 +1,6 @@
 /**
- * Browser tests (Debian's /usr/bin/chromium via playwright-core) against the running stack: webapp +
- * shape-sync + Postgres, with the example worker driving the run. The example pages are built with
+ * Browser tests (Debian's /usr/bin/chromium via playwright-core) against the running stack
+ * (devstack's stackTest: webapp, shape-sync and the worker as child processes, on real Postgres). The example pages are built with
  * Vite and served from a different origin (http://localhost:<port>) than the API (http://127.0.0.1:<port>).
  *
  * - examples/react-page with @runfeed/react-hooks, and the same page with the unmodified

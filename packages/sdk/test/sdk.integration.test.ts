@@ -1,6 +1,6 @@
 /**
- * @runfeed/sdk against the running stack: real webapp + real shape-sync + real Postgres (and the
- * example worker driving runs). Covers checklist #45 and #46 from the SDK side, the tag and batch
+ * @runfeed/sdk against the running stack (devstack's stackTest): the webapp's production build,
+ * shape-sync and the worker process driving runs, each a child process on real Postgres and Redis. Covers checklist #45 and #46 from the SDK side, the tag and batch
  * feeds, cancel/retrieve, status-only rows and the typed errors of the realtime routes.
  */
 import { createHash } from "node:crypto";

@@ -1,5 +1,5 @@
 /**
- * @runfeed/sdk realtime streams against a real webapp: the writer (pipe, append, input streams inside
+ * @runfeed/sdk realtime streams against a real webapp (devstack's stackTest, child processes): the writer (pipe, append, input streams inside
  * a task run context with the run's own token), the readers (streams.read, withStreams), a writer and
  * a reader whose connections are cut mid-stream (each chunk exactly once, in order).
  */
