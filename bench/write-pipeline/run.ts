@@ -27,7 +27,7 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { stopChild } from "../../packages/devstack/src/processes.js";
-import { spawnWebapp } from "../../packages/devstack/src/webapp.js";
+import { spawnWebapp, webappArgs } from "../../packages/devstack/src/webapp.js";
 import { pipeline } from "../../packages/sdk/src/index.js";
 import { BenchReport, round } from "../report.js";
 import { type Stop, keepAliveClient, numberArg, runBench, startBenchServices, until } from "../support.js";
@@ -71,7 +71,7 @@ async function main() {
   const baseURL = webapp.url;
   let drain: ChildProcess | undefined;
   const startDrain = () => {
-    drain = spawn(process.execPath, ["--import", "tsx", "apps/webapp/server/drain.ts"], {
+    drain = spawn(process.execPath, webappArgs("server/drain.ts"), {
       cwd: ROOT,
       env: { ...process.env, ...pipelineEnv, NODE_ENV: "production" },
       stdio: ["ignore", "ignore", "inherit"],

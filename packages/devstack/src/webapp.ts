@@ -9,8 +9,20 @@ import { ROOT, WEBAPP_BUILD, ensureBuilt, ensureBuiltSync } from "./builds.js";
 import { cpuSeconds, runToCompletion, stopChild, waitForHttp } from "./processes.js";
 import { freePort } from "./redis.js";
 
-/** Children run TypeScript through tsx's loader in a plain node process (as start.ts does). */
-const tsx = (file: string, nodeArgs: string[] = []) => [...nodeArgs, "--import", "tsx", `apps/webapp/${file}`];
+/** The webapp's process entries (apps/webapp/server). */
+export type WebappEntry = "server/index.ts" | "server/worker.ts" | "server/seed.ts" | "server/drain.ts";
+
+/**
+ * Node's arguments (run from the repository root) for one of the webapp's processes: its TypeScript
+ * through tsx's loader in a plain node process, no wrapper process in between.
+ */
+export const webappArgs = (entry: WebappEntry, options: { nodeArgs?: string[]; args?: string[] } = {}) => [
+  ...(options.nodeArgs ?? []),
+  "--import",
+  "tsx",
+  `apps/webapp/${entry}`,
+  ...(options.args ?? []),
+];
 
 /** What every webapp process needs: its database, its Redis and the key prefix it writes under there. */
 export interface WebappServices {
@@ -89,7 +101,7 @@ export async function spawnWebapp(
     else ensureBuiltSync(WEBAPP_BUILD);
   }
   const port = options.port ?? (await freePort());
-  const child = spawn(process.execPath, tsx("server/index.ts", options.nodeArgs), {
+  const child = spawn(process.execPath, webappArgs("server/index.ts", { nodeArgs: options.nodeArgs }), {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -122,7 +134,7 @@ export async function spawnWebapp(
  * fires the lifecycle's timers. It has no readiness signal of its own; a run it picks up is the proof.
  */
 export function spawnWorker(options: WebappServices & { appOrigin: string; stdio?: StdioOptions }): ChildHandle {
-  const child = spawn(process.execPath, tsx("server/worker.ts"), {
+  const child = spawn(process.execPath, webappArgs("server/worker.ts"), {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: "production", APP_ORIGIN: options.appOrigin, ...servicesEnv(options) },
     stdio: options.stdio ?? ["ignore", "inherit", "inherit"],
@@ -144,7 +156,7 @@ export async function seedDemo(services: WebappServices): Promise<{
   environments: SeededEnvironment[];
   user: { email: string; password: string };
 }> {
-  const out = await runToCompletion(process.execPath, tsx("server/seed.ts"), {
+  const out = await runToCompletion(process.execPath, webappArgs("server/seed.ts"), {
     cwd: ROOT,
     env: { NODE_ENV: "production", ...servicesEnv(services) },
   });
