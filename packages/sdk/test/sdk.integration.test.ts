@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { describe, expect, vi } from "vitest";
-import { stackTest, type DevStack } from "@runfeed/devstack/fixtures";
+import { stackTest, useStack, type DevStack } from "@runfeed/devstack/fixtures";
 import {
   auth,
   AuthenticationError,
@@ -19,9 +19,9 @@ import {
   type RealtimeRun,
 } from "../src/index.js";
 
-// Runs go through replication, the worker and long-polls, and the first test also starts the stack
-// (stackTest's file-scoped fixture); give each test room on a loaded 2-core box.
+// Runs go through replication, the worker and long-polls; give each test room on a loaded 2-core box.
 vi.setConfig({ testTimeout: 60_000 });
+useStack();
 
 /** The dev environment's secret key against the stack's webapp. */
 const serverOf = (stack: DevStack) => ({ baseURL: stack.baseURL, accessToken: stack.secretKey });

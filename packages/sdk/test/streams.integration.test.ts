@@ -7,15 +7,10 @@ import { JWT_AUDIENCE, JWT_ISSUER } from "@runfeed/core";
 import { SignJWT } from "jose";
 import { describe, expect, vi } from "vitest";
 import { runs, setTaskRunContextProvider, streams, tasks, type TaskRunContext } from "../src/index.js";
-import { stackTest, type DevStack } from "@runfeed/devstack/fixtures";
-
-// The first test also starts the stack (stackTest's file-scoped fixture): room for it on a loaded box.
-vi.setConfig({ testTimeout: 60_000 });
+import { stackTest, useStack, type DevStack } from "@runfeed/devstack/fixtures";
 
 // Streams swept often, and a writer's silence ends its stream after 3 s.
-stackTest.scoped({
-  stackSettings: { REALTIME_STREAM_SWEEP_INTERVAL_MS: "200", REALTIME_STREAM_IDLE_TIMEOUT_MS: "3000" },
-});
+useStack({ REALTIME_STREAM_SWEEP_INTERVAL_MS: "200", REALTIME_STREAM_IDLE_TIMEOUT_MS: "3000" });
 
 const server = (stack: DevStack) => ({ baseURL: stack.baseURL, accessToken: stack.secretKey });
 
@@ -201,30 +196,37 @@ describe("@runfeed/sdk streams", () => {
     }
   });
 
-  stackTest("the llm-demo task run by the worker streams its answer with the run's own token", async ({ stack }) => {
-    const { id } = await tasks.trigger(
-      "llm-demo",
-      { prompt: "hi", tokensPerSecond: 400, seconds: 1 },
-      {},
-      server(stack),
-    );
-    const reader = { baseURL: stack.baseURL, accessToken: await token(stack, [`read:runs:${id}`]) };
-    const text = collect(streams.read<string>(id, "llm", reader));
-    const sentences = collect(streams.read<{ index: number; text: string }>(id, "sentences", reader));
-    stack.startWorker();
-    try {
-      const answer = (await text).join("");
-      const parts = await sentences;
-      const run = await stack.prisma.taskRun.findUniqueOrThrow({ where: { friendlyId: id } });
-      expect(run.error).toBeNull();
-      expect(run.status).toBe("COMPLETED_SUCCESSFULLY");
-      const output = JSON.parse(run.output!) as { tokens: number; sentences: number; text: string };
-      expect(output.tokens).toBeGreaterThanOrEqual(400);
-      expect(answer.trim()).toBe(output.text);
-      expect(parts.map((p) => p.index)).toEqual([...Array(output.sentences).keys()].map((i) => i + 1));
-      expect(run.realtimeStreams.sort()).toEqual(["llm", "sentences"]);
-    } finally {
-      await stack.stopWorker();
-    }
-  });
+  // Room for the worker process to start (node + tsx) on a loaded box before it runs the task.
+  stackTest(
+    "the llm-demo task run by the worker streams its answer with the run's own token",
+    {
+      timeout: 60_000,
+    },
+    async ({ stack }) => {
+      const { id } = await tasks.trigger(
+        "llm-demo",
+        { prompt: "hi", tokensPerSecond: 400, seconds: 1 },
+        {},
+        server(stack),
+      );
+      const reader = { baseURL: stack.baseURL, accessToken: await token(stack, [`read:runs:${id}`]) };
+      const text = collect(streams.read<string>(id, "llm", reader));
+      const sentences = collect(streams.read<{ index: number; text: string }>(id, "sentences", reader));
+      stack.startWorker();
+      try {
+        const answer = (await text).join("");
+        const parts = await sentences;
+        const run = await stack.prisma.taskRun.findUniqueOrThrow({ where: { friendlyId: id } });
+        expect(run.error).toBeNull();
+        expect(run.status).toBe("COMPLETED_SUCCESSFULLY");
+        const output = JSON.parse(run.output!) as { tokens: number; sentences: number; text: string };
+        expect(output.tokens).toBeGreaterThanOrEqual(400);
+        expect(answer.trim()).toBe(output.text);
+        expect(parts.map((p) => p.index)).toEqual([...Array(output.sentences).keys()].map((i) => i + 1));
+        expect(run.realtimeStreams.sort()).toEqual(["llm", "sentences"]);
+      } finally {
+        await stack.stopWorker();
+      }
+    },
+  );
 });
