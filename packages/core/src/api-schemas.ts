@@ -31,7 +31,10 @@ export const TriggerTaskOptions = z.object({
   parentBatch: z.string().optional(),
   resumeParentOnCompletion: z.boolean().optional(),
   lockToVersion: z.string().optional(),
-  queue: z.object({ name: z.string(), concurrencyLimit: z.number().int().optional() }).optional(),
+  /** The run's queue; `concurrencyLimit` caps how many of its runs execute at once (the newest trigger's wins). */
+  queue: z
+    .object({ name: z.string().min(1).max(128), concurrencyLimit: z.number().int().min(0).max(100_000).optional() })
+    .optional(),
   concurrency: z
     .array(z.string().regex(/^[a-zA-Z0-9_-]{1,122}$/))
     .max(2)

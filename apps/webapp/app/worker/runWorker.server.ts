@@ -24,6 +24,7 @@ import {
   type TaskRunContext,
 } from "@runfeed/sdk";
 import type { PrismaClient } from "@runfeed/database";
+import type pg from "pg";
 import type { Logger } from "../services/logger.server";
 import { claimRuns, type ClaimedRun } from "./claim.server";
 import { randomBytes } from "node:crypto";
@@ -38,6 +39,7 @@ import {
   type AttemptRef,
 } from "../engine/attempts.server";
 import { recordHeartbeats } from "../engine/heartbeats.server";
+import { applyTaskQueueLimits } from "../engine/queues.server";
 import { updateRunMetadata, type RunMetadataWriter } from "../services/metadata.server";
 import { parsePacket } from "../services/retrieve.server";
 import { signPublicToken } from "../services/auth.server";
@@ -48,6 +50,8 @@ import type { TaskRegistry } from "./taskRegistry.server";
 
 export interface RunWorkerOptions {
   prisma: PrismaClient;
+  /** Where runs are claimed (Services.sqlPool): the claim is a prepared statement on `pg`. */
+  pool: pg.Pool;
   logger: Logger;
   /** The app instance's metadata writer (Services.metadataWriter): tasks write as PUT …/metadata does. */
   metadataWriter: RunMetadataWriter;
@@ -183,13 +187,17 @@ export class RunWorker {
   }
 
   async #run(): Promise<void> {
-    const { logger, prisma } = this.#options;
+    const { logger, pool, prisma, tasks } = this.#options;
+    // The task definitions' queue limits hold before this worker claims anything.
+    await applyTaskQueueLimits(prisma, tasks.all).catch((error) =>
+      logger.warn({ err: (error as Error).message }, "worker: could not set the tasks' queue limits"),
+    );
     while (!this.#abort.signal.aborted) {
       const free = this.#options.concurrency - this.#busy;
       let claimed: ClaimedRun[] = [];
       if (free > 0) {
         try {
-          claimed = await claimRuns(prisma, free, this.#options.workerId);
+          claimed = await claimRuns(pool, free, this.#options.workerId);
         } catch (error) {
           if (this.#abort.signal.aborted) break;
           logger.warn({ err: (error as Error).message }, "worker: claiming runs failed");
