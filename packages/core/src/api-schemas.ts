@@ -92,7 +92,7 @@ export type TriggerTaskRequestBody = z.output<typeof TriggerTaskRequestBody>;
 export const RescheduleRunRequestBody = z.object({ delay: Delay });
 export type RescheduleRunRequestBody = z.output<typeof RescheduleRunRequestBody>;
 
-// ---- schedules (`schedules.create` / `schedules.list` of the SDK)
+// ---- schedules (`schedules.*` of the SDK)
 
 export const CreateScheduleRequestBody = z.object({
   task: z.string().min(1).max(512),
@@ -104,6 +104,12 @@ export const CreateScheduleRequestBody = z.object({
   timezone: z.string().max(64).optional(),
 });
 export type CreateScheduleRequestBody = z.output<typeof CreateScheduleRequestBody>;
+
+/** PUT /api/v1/schedules/:scheduleId (`schedules.update`): as create, without the deduplication key. */
+export const UpdateScheduleRequestBody = CreateScheduleRequestBody.omit({ deduplicationKey: true });
+export type UpdateScheduleRequestBody = z.output<typeof UpdateScheduleRequestBody>;
+
+export const ScheduleIdParams = z.object({ scheduleId: z.string().min(1).max(128) });
 
 export const ListSchedulesQuery = z.object({
   page: z.coerce.number().int().positive().default(1),
