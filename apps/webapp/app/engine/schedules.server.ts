@@ -138,7 +138,10 @@ export async function setScheduleActive(
       return tx.taskSchedule.update({ where: { id: schedule.id }, data: { active: false, nextRunAt: null } });
     }
     const [next] = nextTicks(schedule.cron, schedule.timezone, now) as [Date];
-    const updated = await tx.taskSchedule.update({ where: { id: schedule.id }, data: { active: true, nextRunAt: next } });
+    const updated = await tx.taskSchedule.update({
+      where: { id: schedule.id },
+      data: { active: true, nextRunAt: next },
+    });
     await armTick(tx, updated, next);
     return updated;
   });

@@ -66,11 +66,15 @@ describe("dashboard pages", () => {
   it("deactivates, activates and deletes a schedule from the Schedules page", async () => {
     const { prisma } = app.webapp.services;
     const dev = app.project.environments.find((e) => e.slug === "dev")!;
-    const schedule = await upsertSchedule(prisma, { id: dev.id, projectId: app.project.projectId }, {
-      task: "hello-world",
-      cron: "0 12 * * *",
-      deduplicationKey: "dashboard-actions",
-    });
+    const schedule = await upsertSchedule(
+      prisma,
+      { id: dev.id, projectId: app.project.projectId },
+      {
+        task: "hello-world",
+        cron: "0 12 * * *",
+        deduplicationKey: "dashboard-actions",
+      },
+    );
     const page = async () => (await fetch(`${app.url}${base}/schedules`, { headers: { cookie } })).text();
     expect(await page()).toContain(schedule.friendlyId);
 
