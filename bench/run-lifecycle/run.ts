@@ -12,7 +12,7 @@
  *     (fair across environments and queues, attempt rows written) until the queue is empty, beside the
  *     same loops on a raw `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)` over a plain table
  *     of as many rows (oldest first, no fairness, no attempt rows; both mark rows as executing with a
- *     start time, both named prepared statements on one `pg` pool); the two take turns on halves of
+ *     start time, both named prepared statements on one `pg` pool); the two take turns on quarters of
  *     their rows; goal: ratio ≥ 0.5.
  * Uses DATABASE_URL when set (a fresh database is created on that server and dropped afterwards), else
  * starts embedded Postgres in a temp folder.
@@ -121,15 +121,17 @@ async function main() {
         values: [BATCH],
       })
     ).rowCount ?? 0;
-  // The two take turns on halves of their rows (ours, raw, raw, ours), so a change in the machine's load
-  // during the bench weighs on both alike.
+  // The two take turns on quarters of their rows (ours, raw | raw, ours | ours, raw | raw, ours), so a
+  // change in the machine's load during the bench weighs on both alike.
   const claim = { rows: 0, ms: 0 };
   const raw = { rows: 0, ms: 0 };
-  const half = Math.ceil(RUNS / 2);
-  await drain(ourClaim, claim, half);
-  await drain(rawClaim, raw, half);
-  await drain(rawClaim, raw, RUNS);
-  await drain(ourClaim, claim, RUNS);
+  const quarter = Math.ceil(RUNS / 4);
+  for (let round = 1; round <= 4; round++) {
+    const until = Math.min(RUNS, round * quarter);
+    const ours = { take: ourClaim, total: claim };
+    const theirs = { take: rawClaim, total: raw };
+    for (const { take, total } of round % 2 === 1 ? [ours, theirs] : [theirs, ours]) await drain(take, total, until);
+  }
   const claimed = claim.rows;
   const claimRate = claim.rows / (claim.ms / 1000);
   const rawRate = raw.rows / (raw.ms / 1000);
