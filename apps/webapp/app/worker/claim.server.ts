@@ -3,10 +3,11 @@
  *
  * Fair across environments, and across queues inside an environment: every (environment, queue)
  * with queued work (found by a skip-scan over the PENDING runs' queue index, one probe per queue)
- * offers its oldest runs (`FOR UPDATE SKIP LOCKED`, so concurrent workers never
- * claim the same run); inside an environment the queues take turns, and the environments take
- * turns with each other — one busy environment cannot starve another, and a backlog of child runs
- * cannot starve a new run of another task. Timestamps are written in UTC to match Prisma's
+ * offers its oldest runs, up to its share of the claim (`FOR UPDATE SKIP LOCKED`, so concurrent
+ * workers never claim the same run); inside an environment the queues take turns, and the
+ * environments take turns with each other — one busy environment cannot starve another, and a backlog
+ * of child runs cannot starve a new run of another task. A queue with a concurrency limit
+ * (engine/queues.server.ts) offers no more than its free slots. Timestamps are written in UTC to match Prisma's
  * `TIMESTAMP(3)` columns. A run whose TTL passed is never started (the TTL sweep expires it). The
  * same statement opens each claimed run's attempt row (engine/heartbeats.server.ts), so a worker
  * killed right after claiming still leaves an attempt whose missing heartbeats tell.
@@ -34,7 +35,8 @@ export interface ClaimedRun {
 
 /**
  * Claims on `pool` (Services.sqlPool) with one named prepared statement: each connection plans it once,
- * not once per claim (the plan is most of a small claim's cost, ADR 093 "Dequeue").
+ * not once per claim (planning cost as much as executing it; docs/decisions/093-run-lifecycle-timers.md
+ * "Dequeue").
  */
 export async function claimRuns(pool: pg.Pool, limit: number, workerId = "unnamed"): Promise<ClaimedRun[]> {
   if (limit <= 0) return [];
