@@ -69,14 +69,14 @@ async function closeStackOfThisFile() {
  * apps/webapp/app/env.server.ts), and stops it after the last test. Call it once at the top of a file
  * that uses stackTest; without it the first test that asks for `stack` starts one with no settings.
  */
-export function useStack(settings: Record<string, string> = {}, startTimeoutMs = 180_000): void {
+export function setupStack(settings: Record<string, string> = {}, startTimeoutMs = 180_000): void {
   beforeAll(async () => void (await stackOfThisFile(settings)), startTimeoutMs);
   afterAll(closeStackOfThisFile);
 }
 
 /**
  * `test` with the running system (and proxyTest's cuttable proxies):
- * `stackTest("…", async ({ stack }) => …)`, after `useStack()` at the top of the file.
+ * `stackTest("…", async ({ stack }) => …)`, after `setupStack()` at the top of the file.
  */
 export const stackTest = proxyTest.extend<StackFixtures>({
   stack: [

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "@runfeed/devstack/browser";
-import { stackTest, useStack, type DevStack } from "@runfeed/devstack/fixtures";
+import { stackTest, setupStack, type DevStack } from "@runfeed/devstack/fixtures";
 import { afterAll, beforeAll, describe, expect, vi } from "vitest";
 import { auth, batch, runs, tasks } from "@runfeed/sdk";
 import { buildReactPage } from "../../../examples/react-page/build.js";
@@ -77,7 +77,7 @@ async function setVisibility(page: Page, state: "hidden" | "visible") {
   }, state);
 }
 
-useStack();
+setupStack();
 
 let browser: Browser;
 let buildDir: string;

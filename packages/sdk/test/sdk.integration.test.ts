@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { describe, expect, vi } from "vitest";
-import { stackTest, useStack, type DevStack } from "@runfeed/devstack/fixtures";
+import { stackTest, setupStack, type DevStack } from "@runfeed/devstack/fixtures";
 import {
   auth,
   AuthenticationError,
@@ -21,7 +21,7 @@ import {
 
 // Runs go through replication, the worker and long-polls; give each test room on a loaded 2-core box.
 vi.setConfig({ testTimeout: 60_000 });
-useStack();
+setupStack();
 
 /** The dev environment's secret key against the stack's webapp. */
 const serverOf = (stack: DevStack) => ({ baseURL: stack.baseURL, accessToken: stack.secretKey });

@@ -7,10 +7,10 @@ import { JWT_AUDIENCE, JWT_ISSUER } from "@runfeed/core";
 import { SignJWT } from "jose";
 import { describe, expect, vi } from "vitest";
 import { runs, setTaskRunContextProvider, streams, tasks, type TaskRunContext } from "../src/index.js";
-import { stackTest, useStack, type DevStack } from "@runfeed/devstack/fixtures";
+import { stackTest, setupStack, type DevStack } from "@runfeed/devstack/fixtures";
 
 // Streams swept often, and a writer's silence ends its stream after 3 s.
-useStack({ REALTIME_STREAM_SWEEP_INTERVAL_MS: "200", REALTIME_STREAM_IDLE_TIMEOUT_MS: "3000" });
+setupStack({ REALTIME_STREAM_SWEEP_INTERVAL_MS: "200", REALTIME_STREAM_IDLE_TIMEOUT_MS: "3000" });
 
 const server = (stack: DevStack) => ({ baseURL: stack.baseURL, accessToken: stack.secretKey });
 

@@ -6,7 +6,6 @@
  */
 import type { PrismaClient } from "@runfeed/database";
 import { signPublicToken, type AuthenticatedEnvironment } from "./auth.server";
-import { notFound } from "./httpErrors.server";
 import type { Services } from "./services.server";
 
 // --- environments --------------------------------------------------------------------------------
