@@ -38,12 +38,13 @@ export async function startLifecycleApp(
     inProcess?: boolean;
   } = {},
 ): Promise<LifecycleApp> {
-  const stack = await startWebappWithShapeServer("lc");
+  const stack = await startWebappWithShapeServer();
   const { app } = stack;
-  const { prisma, logger, metadataWriter } = app.webapp.services;
+  const { prisma, sqlPool, logger, metadataWriter } = app.webapp.services;
   const tasks = new TaskRegistry(options.tasks ?? exampleTasks);
   const worker = new RunWorker({
     prisma,
+    pool: sqlPool,
     logger,
     metadataWriter,
     tasks,

@@ -54,7 +54,7 @@ const rows = (messages: Message[]) => messages.filter((m) => m.key).map((m) => m
 describe.each(REALTIME_BACKENDS)("%s backend", (backend) => {
   beforeAll(async () => {
     // A native live request held as long as the shape server holds one (the limiter test counts held polls).
-    stack = await startRealtimeStack(backend, "rt", {
+    stack = await startRealtimeStack(backend, {
       REALTIME_LIMITER_ENTRY_TTL_MS: "1500",
       REALTIME_NOTIFIER_LIVE_POLL_TIMEOUT_MS: "20000",
     });

@@ -25,7 +25,7 @@ const metric = async (name: string) => {
 };
 
 beforeAll(async () => {
-  stack = await startWebappWithShapeServer("shadow", { REALTIME_BACKEND: "shadow", REALTIME_SHADOW_SAMPLE_RATE: "1" });
+  stack = await startWebappWithShapeServer({ REALTIME_BACKEND: "shadow", REALTIME_SHADOW_SAMPLE_RATE: "1" });
 }, 120_000);
 afterAll(() => stack?.close());
 

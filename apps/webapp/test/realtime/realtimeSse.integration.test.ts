@@ -134,7 +134,7 @@ describe.each(REALTIME_BACKENDS)("%s backend", (backend) => {
   };
 
   beforeAll(async () => {
-    stack = await startRealtimeStack(backend, "sse", { REALTIME_LIMITER_ENTRY_TTL_MS: "1500" });
+    stack = await startRealtimeStack(backend, { REALTIME_LIMITER_ENTRY_TTL_MS: "1500" });
     app = stack.app;
   }, 120_000);
 

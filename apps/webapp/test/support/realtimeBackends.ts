@@ -17,10 +17,9 @@ export interface RealtimeStack {
 
 export async function startRealtimeStack(
   backend: TestedBackend,
-  name: string,
   overrides: Record<string, string> = {},
 ): Promise<RealtimeStack> {
-  if (backend === "electric") return startWebappWithShapeServer(name, { ...overrides, REALTIME_BACKEND: "electric" });
+  if (backend === "electric") return startWebappWithShapeServer({ ...overrides, REALTIME_BACKEND: "electric" });
   const app = await startTestWebapp({
     ...overrides,
     REALTIME_BACKEND: "native",

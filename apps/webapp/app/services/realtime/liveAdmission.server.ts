@@ -4,6 +4,7 @@
  * to answer instead.
  */
 import type { Authentication } from "../auth.server";
+import { limiterUnavailable, tooManyConcurrentRequests } from "../httpErrors.server";
 import type { Services } from "../services.server";
 import { type FeedReply, jsonReply } from "./feedReply.server";
 
@@ -17,13 +18,9 @@ export async function admitLive(
   const environment = authentication.environment;
   const limit = environment.realtimeConcurrencyLimit ?? services.env.REALTIME_DEFAULT_CONCURRENCY_LIMIT;
   const admission = await services.realtime.limiter.acquire(environment.id, limit);
-  if (admission.kind === "rejected") {
-    return { reply: jsonReply(429, { error: "Too many concurrent requests" }, origin, { "retry-after": "1" }) };
-  }
-  if (admission.kind === "unavailable") {
-    return {
-      reply: jsonReply(503, { error: "Realtime concurrency limiter unavailable" }, origin, { "retry-after": "1" }),
-    };
+  if (admission.kind !== "admitted") {
+    const refusal = admission.kind === "rejected" ? tooManyConcurrentRequests() : limiterUnavailable();
+    return { reply: jsonReply(refusal.status, refusal.body, origin, refusal.headers) };
   }
   return { release: admission.release };
 }

@@ -24,6 +24,7 @@ import { type FeedReply, jsonReply } from "./feedReply.server";
 import { admitLive } from "./liveAdmission.server";
 import { buildShapeUrl, createdAtFloor, hasHandle, type RealtimeFeed } from "./shapeRewrite.server";
 import { UpstreamAbortedError, rawHeader } from "./shapeUpstream.server";
+import { errorBody } from "../httpErrors.server";
 
 export interface ProxyFeedArgs {
   services: Services;
@@ -113,7 +114,7 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
     void release?.();
     if (error instanceof UpstreamAbortedError || signal.aborted) return jsonReply(499, null, origin);
     services.logger.warn({ err: (error as Error).message, origin: env.ELECTRIC_ORIGIN }, "shape server unreachable");
-    return jsonReply(503, { error: "Realtime service unavailable, retry later" }, origin, {
+    return jsonReply(503, errorBody("Realtime service unavailable, retry later"), origin, {
       "retry-after": "1",
       "cache-control": "no-store",
     });
