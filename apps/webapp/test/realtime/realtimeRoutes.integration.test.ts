@@ -242,7 +242,9 @@ describe.each(REALTIME_BACKENDS)("%s backend", (backend) => {
       });
       expect(response.status).toBe(200);
       expect(app.webapp.services.runSignals.published).toBe(backend === "electric" ? 0 : 1);
-      expect(app.webapp.services.runSignals.connections).toBe(backend === "electric" ? 0 : 1);
+      // native: the publisher, and the subscriber once a feed was served
+      if (backend === "electric") expect(app.webapp.services.runSignals.connections).toBe(0);
+      else expect(app.webapp.services.runSignals.connections).toBeGreaterThanOrEqual(1);
     });
   });
 
