@@ -78,6 +78,11 @@ export const EnvSchema = z.object({
   REALTIME_LIMITER_ENTRY_TTL_MS: z.coerce.number().int().positive().default(30_000),
   /** What the limiter does when Redis is unreachable: admit ("open") or refuse with 503 ("closed"). */
   REALTIME_LIMITER_REDIS_DOWN_POLICY: z.enum(["open", "closed"]).default("open"),
+  /**
+   * Below this share of an environment's limit, a live long-poll is admitted without waiting for Redis
+   * (registered in the next batch; 0 = always wait). See docs/decisions/050-realtime-concurrency-limiter.md.
+   */
+  REALTIME_LIMITER_OPTIMISTIC_FRACTION: z.coerce.number().min(0).max(1).default(0.5),
   /** Oldest createdAt floor a tag feed may ask for (default 24 h). */
   REALTIME_MAXIMUM_CREATED_AT_FILTER_AGE_IN_MS: z.coerce.number().int().positive().default(86_400_000),
   /** createdAt floors cached per shape handle: fresh for a week, stale for two. */

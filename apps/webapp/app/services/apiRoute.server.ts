@@ -137,10 +137,11 @@ export function createApiRoute<
         ? await rememberedAuthentication(config.rememberAuthentication(services), services, request, options)
         : await services.auth.authenticate(request, options);
       const params = validate(config.params, rawParams, "Params Error") as Infer<TParams>;
-      const searchParams = validate(
-        config.searchParams,
-        Object.fromEntries(new URL(request.url).searchParams),
-        "Query Error",
+      // The query is parsed only for a route that declares it (the feeds' hot path mostly does not).
+      const searchParams = (
+        config.searchParams
+          ? validate(config.searchParams, Object.fromEntries(new URL(request.url).searchParams), "Query Error")
+          : undefined
       ) as Infer<TQuery>;
       const body = (
         config.body ? validate(config.body, await readBody(), "Invalid request body") : undefined

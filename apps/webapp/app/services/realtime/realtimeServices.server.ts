@@ -48,6 +48,7 @@ export function createRealtimeServices(deps: {
     keyPrefix: env.REDIS_KEY_PREFIX,
     entryTtlMs: env.REALTIME_LIMITER_ENTRY_TTL_MS,
     redisDownPolicy: env.REALTIME_LIMITER_REDIS_DOWN_POLICY,
+    optimisticFraction: env.REALTIME_LIMITER_OPTIMISTIC_FRACTION,
     metrics,
     logger,
   });

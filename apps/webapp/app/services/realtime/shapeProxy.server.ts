@@ -52,6 +52,24 @@ const DROPPED_HEADERS = new Set([
   "cache-control",
 ]);
 const EXPOSE = ELECTRIC_EXPOSED_HEADERS.join(", ");
+
+/**
+ * The upstream headers a client gets, plus the exposed-headers list, filtered once per upstream
+ * answer: a shared long-poll's 1,000 waiters hold the same raw headers.
+ */
+const forwarded = new WeakMap<readonly string[], readonly string[]>();
+function forwardedHeaders(raw: readonly string[]): readonly string[] {
+  let headers = forwarded.get(raw);
+  if (headers) return headers;
+  const kept: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!DROPPED_HEADERS.has(raw[i]!.toLowerCase())) kept.push(raw[i]!, raw[i + 1]!);
+  }
+  kept.push("access-control-expose-headers", EXPOSE);
+  headers = kept;
+  forwarded.set(raw, headers);
+  return headers;
+}
 const DEQUEUED = Buffer.from('"status":"DEQUEUED"');
 const EXECUTING = Buffer.from('"status":"EXECUTING"');
 
@@ -101,7 +119,9 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
   let release: (() => Promise<void>) | undefined;
   if (live) {
     const limit = environment.realtimeConcurrencyLimit ?? env.REALTIME_DEFAULT_CONCURRENCY_LIMIT;
-    const admission = await realtime.limiter.acquire(environment.id, limit);
+    // A long-poll may be admitted without waiting for Redis while usage is well below the limit (050);
+    // an event stream, which holds its slot for long, always waits for the exact answer.
+    const admission = await realtime.limiter.acquire(environment.id, limit, { optimistic: !eventStream });
     if (admission.kind === "rejected") {
       return jsonReply(429, { error: "Too many concurrent requests" }, origin, { "retry-after": "1" });
     }
@@ -125,11 +145,7 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
   }
 
   const raw = upstream.rawHeaders;
-  const headers: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    if (!DROPPED_HEADERS.has(raw[i]!.toLowerCase())) headers.push(raw[i]!, raw[i + 1]!);
-  }
-  headers.push("access-control-allow-origin", origin, "access-control-expose-headers", EXPOSE);
+  const headers = [...forwardedHeaders(raw), "access-control-allow-origin", origin];
   if (origin !== "*") headers.push("vary", "Origin");
   // The response is authorised per token: never let a shared cache keep it.
   headers.push("cache-control", "no-store");
