@@ -232,6 +232,8 @@ export async function benchProxy({
   // The webapp's CPU as it reads it itself (process.cpuUsage(), µs; prom-client's process metric),
   // rather than /proc's 10 ms ticks: precise enough to tell 200 µs per request from one round.
   const webCpuMs = async () => {
+    // prom-client updates the CPU counters when the user-time one is collected: read that one first.
+    await (await fetch(`${webUrl}/metrics?name=runfeed_webapp_process_cpu_user_seconds_total`)).text();
     const text = await (await fetch(`${webUrl}/metrics?name=runfeed_webapp_process_cpu_seconds_total`)).text();
     return Number(/^runfeed_webapp_process_cpu_seconds_total ([\d.e+-]+)/m.exec(text)?.[1] ?? Number.NaN) * 1000;
   };
@@ -407,6 +409,10 @@ export async function benchProxy({
         if (r.headers.has(ELECTRIC_UP_TO_DATE_HEADER)) return;
       }
     };
+    const webStreamClients = async () => {
+      const text = await (await fetch(`${webUrl}/metrics?name=runfeed_realtime_upstream_event_stream_clients`)).text();
+      return Number(/^runfeed_realtime_upstream_event_stream_clients (\d+)/m.exec(text)?.[1] ?? 0);
+    };
     const sseAgent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
     async function sseRound(mode: "direct" | "proxy", n: number): Promise<number[]> {
       await catchUp();
@@ -432,15 +438,19 @@ export async function benchProxy({
         req.on("error", () => {});
         requests.push(req);
       };
+      // Through the webapp, subscriptions opened together share one upstream stream (072): count the
+      // webapp's clients on event streams, and wait for shape-sync to hold at least one stream.
       const waiters0 = await shapeWaiters();
+      const held = async (target: number) =>
+        mode === "direct"
+          ? (await shapeWaiters()) >= waiters0 + target
+          : (await webStreamClients()) >= target && (await shapeWaiters()) > waiters0;
       for (let sent = 0; sent < n; ) {
         const wave = Math.min(100, n - sent);
         for (let k = 0; k < wave; k++) one();
         sent += wave;
-        const target = waiters0 + sent;
-        await waitFor(`${sent} SSE subscribers (${mode})`, async () =>
-          (await shapeWaiters()) >= target ? true : undefined,
-        );
+        const target = sent;
+        await waitFor(`${sent} SSE subscribers (${mode})`, async () => ((await held(target)) ? true : undefined));
       }
       updatedAt = performance.now();
       await prisma.taskRun.update({ where: { id: run.id }, data: { number: { increment: 1 } } });

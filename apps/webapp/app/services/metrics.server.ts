@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 export function createMetrics() {
   const registry = new Registry();
   // Gauges read when scraped, from whoever owns the figure (set by that owner; nothing on the hot path).
-  const sources = { upstreamWaiting: () => 0, upstreamSharedPolls: () => 0 };
+  const sources = { upstreamWaiting: () => 0, upstreamSharedPolls: () => 0, upstreamEventStreamClients: () => 0 };
   collectDefaultMetrics({ register: registry, prefix: "runfeed_webapp_" });
   return {
     registry,
@@ -42,6 +42,14 @@ export function createMetrics() {
       registers: [registry],
       collect() {
         this.set(sources.upstreamSharedPolls());
+      },
+    }),
+    realtimeEventStreamClients: new Gauge({
+      name: "runfeed_realtime_upstream_event_stream_clients",
+      help: "Clients on an event stream from the shape server (this instance; shared streams count each client)",
+      registers: [registry],
+      collect() {
+        this.set(sources.upstreamEventStreamClients());
       },
     }),
     realtimeRejected: new Counter({

@@ -214,6 +214,45 @@ describe("SSE through the realtime routes", () => {
   });
 });
 
+describe("shared event streams", () => {
+  it("one upstream stream for identical subscriptions opened together; each client its own slot and end; a later one gets its own", async () => {
+    const run = await createRun(2);
+    const token = await tokenFor(2, [`read:runs:${run.friendlyId}`]);
+    const path = `/realtime/v1/runs/${run.friendlyId}`;
+    const initial = await get(`${path}?log=full&offset=-1`, token);
+    const query = `handle=${initial.headers.get("electric-handle")}&live=true&live_sse=true&log=full&offset=${initial.headers.get("electric-offset")}`;
+    await initial.arrayBuffer();
+    const { upstream } = app.webapp.services.realtime;
+    const opened = await Promise.all(Array.from({ length: 3 }, () => get(`${path}?${query}`, token)));
+    for (const r of opened) expect(r.headers.get("content-type")).toContain("text/event-stream");
+    expect(upstream.eventStreamClients).toBe(3);
+    expect(upstream.eventStreams).toBe(1);
+    expect(await usage(2)).toBe(3);
+    const [leaving, ...staying] = opened.map(events);
+    await leaving!.cancel();
+    await vi.waitFor(async () => expect(await usage(2)).toBe(2), { timeout: 5_000, interval: 50 });
+    expect(upstream.eventStreamClients).toBe(2);
+    expect(upstream.eventStreams).toBe(1);
+
+    await prisma().taskRun.update({ where: { id: run.id }, data: { number: 11 } });
+    for (const stream of staying) {
+      const { got } = await changes(stream, 1);
+      expect(got[0]!.value?.number).toBe("11");
+    }
+    // The shared stream has spoken: the same request now opens a stream of its own.
+    const late = await get(`${path}?${query}`, token);
+    expect(late.status).toBe(200);
+    const lateEvents = events(late);
+    expect(upstream.eventStreams).toBe(2);
+    for (const stream of [...staying, lateEvents]) await stream.cancel();
+    await vi.waitFor(() => expect(upstream.eventStreams + upstream.eventStreamClients).toBe(0), {
+      timeout: 5_000,
+      interval: 20,
+    });
+    await vi.waitFor(async () => expect(await usage(2)).toBe(0), { timeout: 5_000, interval: 50 });
+  });
+});
+
 describe("shared live long-polls", () => {
   it("one upstream poll for identical live requests; every client gets the change; a client leaving frees only its own slot", async () => {
     const run = await createRun(2);

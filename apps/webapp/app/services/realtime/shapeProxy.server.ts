@@ -133,7 +133,7 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
 
   let upstream: Awaited<ReturnType<typeof realtime.upstream.get>>;
   try {
-    upstream = await realtime.upstream.get(url, signal, live && !eventStream);
+    upstream = await realtime.upstream.get(url, signal, eventStream ? "stream" : live ? "poll" : "single");
   } catch (error) {
     void release?.();
     if (error instanceof UpstreamAbortedError || signal.aborted) return jsonReply(499, null, origin);
