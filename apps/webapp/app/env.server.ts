@@ -82,6 +82,11 @@ export const EnvSchema = z.object({
    * Below this share of an environment's limit, a live long-poll is admitted without waiting for Redis
    * (registered in the next batch; 0 = always wait). See docs/decisions/050-realtime-concurrency-limiter.md.
    */
+  /**
+   * An open event stream's credential is authenticated again this often; a refused one (rolled key,
+   * revoked key, archived environment) ends its streams (docs/decisions/072-realtime-sse-and-cheap-repoll.md).
+   */
+  REALTIME_STREAM_RECHECK_MS: z.coerce.number().int().positive().default(2_000),
   REALTIME_LIMITER_OPTIMISTIC_FRACTION: z.coerce.number().min(0).max(1).default(0.5),
   /** Oldest createdAt floor a tag feed may ask for (default 24 h). */
   REALTIME_MAXIMUM_CREATED_AT_FILTER_AGE_IN_MS: z.coerce.number().int().positive().default(86_400_000),

@@ -219,7 +219,7 @@ async function rememberedAuthentication(
 ): Promise<Authentication> {
   const token = bearerToken(request);
   if (!token) return services.auth.authenticate(request, options);
-  const key = `${token}\0${request.headers.get(TRIGGER_BRANCH_HEADER) ?? ""}`;
+  const key = credentialKey(token, request.headers.get(TRIGGER_BRANCH_HEADER));
   const authentication = await cachedLookup(cache, key, () => services.auth.authenticate(request, options));
   if (authentication.type === "PUBLIC_JWT" && authentication.exp <= Math.floor(Date.now() / 1000)) {
     cache.delete(key);
@@ -227,6 +227,9 @@ async function rememberedAuthentication(
   }
   return authentication;
 }
+
+/** The key a credential (bearer token and branch header) is remembered by. */
+export const credentialKey = (token: string, branch: string | null) => `${token}\0${branch ?? ""}`;
 
 /**
  * The message of a Postgres data exception (SQLSTATE class 22: a value Postgres refuses, e.g. NUL in

@@ -9,6 +9,7 @@ import type { Metrics } from "../metrics.server";
 import { ConcurrencyLimiter } from "./concurrencyLimiter.server";
 import { CreatedAtCache } from "./createdAtCache.server";
 import { ShapeUpstream } from "./shapeUpstream.server";
+import { StreamCredentialChecks } from "./streamCredentialChecks.server";
 import type { Authentication } from "../auth.server";
 import { TtlCache } from "../ttlCache.server";
 
@@ -27,6 +28,8 @@ export interface RealtimeServices {
    * with one token reads its run once, not once per client (feedRoute.server.ts).
    */
   lookupsInFlight: WeakMap<Authentication, Map<string, Promise<unknown>>>;
+  /** Open event streams' credentials, authenticated again every REALTIME_STREAM_RECHECK_MS. */
+  streamChecks: StreamCredentialChecks;
   close(): void;
 }
 
@@ -59,13 +62,25 @@ export function createRealtimeServices(deps: {
     staleMs: env.REALTIME_CREATED_AT_CACHE_STALE_MS,
   });
   const upstream = new ShapeUpstream({ metrics });
+  const authentications = new TtlCache<Promise<Authentication>>({
+    ttlMs: FEED_AUTHENTICATION_TTL_MS,
+    maxEntries: 10_000,
+  });
+  // A refused stream credential is forgotten at once: its client's reconnect is refused, not admitted
+  // from memory for the rest of the remembered second.
+  const streamChecks = new StreamCredentialChecks({
+    intervalMs: env.REALTIME_STREAM_RECHECK_MS,
+    onRefused: (key) => authentications.delete(key),
+  });
   return {
     limiter,
     createdAtCache,
     upstream,
-    authentications: new TtlCache({ ttlMs: FEED_AUTHENTICATION_TTL_MS, maxEntries: 10_000 }),
+    authentications,
     lookupsInFlight: new WeakMap(),
+    streamChecks,
     close: () => {
+      streamChecks.stop();
       upstream.close();
       limiter.stop();
       limiterRedis.disconnect();

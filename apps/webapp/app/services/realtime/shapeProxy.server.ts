@@ -36,6 +36,14 @@ export interface ProxyFeedArgs {
   signal: AbortSignal;
   /** Tag feed: the raw `createdAt` query value. */
   createdAt?: string;
+  /** The request's credential, authenticated again while an event stream is open (072). */
+  credential?: () => StreamCredential;
+}
+
+export interface StreamCredential {
+  /** Streams with the same key share one check. */
+  key: string;
+  authenticate: () => Promise<unknown>;
 }
 
 /** Hop-by-hop or rewritten upstream headers never copied to the client. */
@@ -185,7 +193,10 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
     isEventStream && authentication.type === "PUBLIC_JWT" && authentication.exp !== undefined
       ? authentication.exp * 1000
       : undefined;
-  return { status: upstream.status, headers, body, done: release, endAt };
+  const credential = isEventStream ? args.credential?.() : undefined;
+  const watch =
+    credential && ((end: () => void) => realtime.streamChecks.watch(credential.key, credential.authenticate, end));
+  return { status: upstream.status, headers, body, done: release, endAt, watch };
 }
 
 function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
