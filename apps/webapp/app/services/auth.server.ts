@@ -86,13 +86,18 @@ export class Authenticator {
    */
   readonly #inflightEnvironments = new Map<string, Promise<AuthenticatedEnvironment | null>>();
 
-  constructor(options: { prisma: PrismaClient }) {
+  /** Called after forgetKeys (the realtime feeds forget their remembered authentications too). */
+  readonly #onForget: () => void;
+
+  constructor(options: { prisma: PrismaClient; onForgetKeys?: () => void }) {
     this.#prisma = options.prisma;
+    this.#onForget = options.onForgetKeys ?? (() => {});
   }
 
   /** Forgets every cached key lookup (e.g. right after a roll or revoke in-process). */
   forgetKeys(): void {
     this.#keyLookups.clear();
+    this.#onForget();
   }
 
   async authenticate(request: RequestHead, options: AuthenticateOptions): Promise<Authentication> {

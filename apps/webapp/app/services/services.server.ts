@@ -120,7 +120,9 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
     redis,
     logger,
     metrics,
-    auth: new Authenticator({ prisma }),
+    // A key rolled or revoked on this instance: the feeds' remembered authentications are dropped and
+    // open event streams re-checked at once (docs/decisions/072-realtime-sse-and-cheap-repoll.md).
+    auth: new Authenticator({ prisma, onForgetKeys: () => realtime.forgetCredentials() }),
     sessionCookie: createSessionCookie(env),
     writePool,
     metadataWriter,

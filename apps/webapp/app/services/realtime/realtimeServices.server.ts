@@ -30,6 +30,11 @@ export interface RealtimeServices {
   lookupsInFlight: WeakMap<Authentication, Map<string, Promise<unknown>>>;
   /** Open event streams' credentials, authenticated again every REALTIME_STREAM_RECHECK_MS. */
   streamChecks: StreamCredentialChecks;
+  /**
+   * A key was rolled or revoked on this instance: forget every remembered authentication and check
+   * the open streams' credentials now (other instances: within the remembered second and the interval).
+   */
+  forgetCredentials(): void;
   close(): void;
 }
 
@@ -79,6 +84,10 @@ export function createRealtimeServices(deps: {
     authentications,
     lookupsInFlight: new WeakMap(),
     streamChecks,
+    forgetCredentials: () => {
+      authentications.clear();
+      void streamChecks.recheck();
+    },
     close: () => {
       streamChecks.stop();
       upstream.close();

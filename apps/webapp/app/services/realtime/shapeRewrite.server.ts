@@ -142,7 +142,9 @@ function shapeTail(request: ShapeRequest): string {
 
 export function skipColumnsFor(request: Pick<ShapeRequest, "incoming" | "claimSkipColumns">): string[] {
   if (request.claimSkipColumns) return request.claimSkipColumns;
-  return (request.incoming.get("skipColumns") ?? "")
+  const listed = request.incoming.get("skipColumns");
+  if (!listed) return [];
+  return listed
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
