@@ -3,6 +3,7 @@
  * services). createServices starts it when WORKER_ENABLED and stops it on close.
  */
 import type { PrismaClient } from "@runfeed/database";
+import type pg from "pg";
 import type { WebappEnv } from "../env.server";
 import { RunWorker } from "./runWorker.server";
 import { RunEngine } from "../engine/runEngine.server";
@@ -13,6 +14,7 @@ import type { RunMetadataWriter } from "../services/metadata.server";
 export function createWorker(deps: {
   env: WebappEnv;
   prisma: PrismaClient;
+  sqlPool: pg.Pool;
   logger: Logger;
   metadataWriter: RunMetadataWriter;
   tasks: TaskRegistry;
@@ -24,6 +26,7 @@ export function createWorker(deps: {
   const { env } = deps;
   return new RunWorker({
     prisma: deps.prisma,
+    pool: deps.sqlPool,
     logger: deps.logger,
     metadataWriter: deps.metadataWriter,
     tasks: deps.tasks,
