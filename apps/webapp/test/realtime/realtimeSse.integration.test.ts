@@ -6,7 +6,7 @@
 import { generateRunFriendlyId } from "@runfeed/core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { signPublicToken } from "../../app/services/auth.server.js";
-import { rollRootKey } from "../../app/services/dashboard.server.js";
+import { rollRootKey } from "../../app/services/apiKeys.server.js";
 import { realtimeUsage } from "../../app/services/realtime/realtimeServices.server.js";
 import { startWebappWithShapeServer, type WebappWithShapeServer } from "../support/shapeServer.js";
 import type { TestWebapp } from "../support/webapp.js";
@@ -116,7 +116,7 @@ async function follow(open: (offset: string) => Promise<ReturnType<typeof events
 }
 
 beforeAll(async () => {
-  stack = await startWebappWithShapeServer("sse", {
+  stack = await startWebappWithShapeServer({
     REALTIME_LIMITER_ENTRY_TTL_MS: "1500",
     REALTIME_STREAM_RECHECK_MS: "200",
   });

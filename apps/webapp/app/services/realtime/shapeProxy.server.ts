@@ -23,6 +23,7 @@ import type { Services } from "../services.server";
 import { type FeedReply, jsonReply } from "./feedReply.server";
 import { buildShapeUrl, createdAtFloor, hasHandle, type RealtimeFeed } from "./shapeRewrite.server";
 import { UpstreamAbortedError, rawHeader } from "./shapeUpstream.server";
+import { errorBody, limiterUnavailable, tooManyConcurrentRequests } from "../httpErrors.server";
 
 export interface ProxyFeedArgs {
   services: Services;
@@ -130,11 +131,9 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
     // A long-poll may be admitted without waiting for Redis while usage is well below the limit (050);
     // an event stream, which holds its slot for long, always waits for the exact answer.
     const admission = await realtime.limiter.acquire(environment.id, limit, { optimistic: !eventStream });
-    if (admission.kind === "rejected") {
-      return jsonReply(429, { error: "Too many concurrent requests" }, origin, { "retry-after": "1" });
-    }
-    if (admission.kind === "unavailable") {
-      return jsonReply(503, { error: "Realtime concurrency limiter unavailable" }, origin, { "retry-after": "1" });
+    if (admission.kind !== "admitted") {
+      const refusal = admission.kind === "rejected" ? tooManyConcurrentRequests() : limiterUnavailable();
+      return jsonReply(refusal.status, refusal.body, origin, refusal.headers);
     }
     release = admission.release;
   }
@@ -146,7 +145,7 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
     void release?.();
     if (error instanceof UpstreamAbortedError || signal.aborted) return jsonReply(499, null, origin);
     services.logger.warn({ err: (error as Error).message, origin: env.ELECTRIC_ORIGIN }, "shape server unreachable");
-    return jsonReply(503, { error: "Realtime service unavailable, retry later" }, origin, {
+    return jsonReply(503, errorBody("Realtime service unavailable, retry later"), origin, {
       "retry-after": "1",
       "cache-control": "no-store",
     });
