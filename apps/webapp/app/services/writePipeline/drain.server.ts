@@ -15,6 +15,8 @@
  *
  * Pace: a stream that returned a full batch, or is longer than `eagerBacklog`, is read again at once
  * (eager flush); otherwise the drain waits its class's interval, which bounds how long an item waits.
+ * While some instance serves critical writes (`yieldToCritical`), the drain applies at most one batch
+ * per interval and stream, eager or not: its Postgres and CPU time goes to the critical writes first.
  */
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -55,6 +57,8 @@ export interface DrainOptions {
   leaseMs: number;
   /** Queued entries of a stream as last read (QueueDepths); decides eager flushing. */
   depthOf?: (stream: StreamName) => number;
+  /** Whether critical writes flow somewhere (QueueDepths.criticalAnywhere): no eager flushing then. */
+  yieldToCritical?: () => boolean;
   logger: Logger;
   consumer?: string;
   onBatch?: (batch: DrainBatch) => void;
@@ -131,7 +135,8 @@ export class WritePipelineDrain {
           continue;
         }
         const backlog = this.options.depthOf?.(stream) ?? 0;
-        if (entries.length < this.options.batchSize && backlog <= this.options.eagerBacklog) {
+        const eager = entries.length >= this.options.batchSize || backlog > this.options.eagerBacklog;
+        if (!eager || this.options.yieldToCritical?.()) {
           await this.#pause(this.options.intervalMs[stream.urgency]);
         }
       } catch (error) {

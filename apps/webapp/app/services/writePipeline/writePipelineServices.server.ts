@@ -12,6 +12,7 @@ import type { Logger } from "../logger.server";
 import type { Metrics } from "../metrics.server";
 import { WriteAcceptor } from "./acceptor.server";
 import { Backpressure } from "./backpressure.server";
+import { CriticalFirst } from "./criticalFirst.server";
 import { logApplier } from "./applyLogs.server";
 import { metadataApplier } from "./applyMetadata.server";
 import { WritePipelineDrain, type DrainBatch } from "./drain.server";
@@ -21,6 +22,8 @@ import { allStreams, type StreamName } from "./streamNames.server";
 
 export interface WritePipeline {
   acceptor: WriteAcceptor;
+  /** Critical writes first: admission of buffered requests in this process (criticalFirst.server.ts). */
+  criticalFirst: CriticalFirst;
   depths: QueueDepths;
   streams: StreamName[];
   /** Present when this process drains (WRITE_PIPELINE_DRAIN_ENABLED, or server/drain.ts). */
@@ -40,10 +43,18 @@ export function createWritePipeline(deps: {
   const prefix = env.REDIS_KEY_PREFIX;
   const streams = allStreams(prefix, env.WRITE_PIPELINE_PARTITIONS);
   let lastDepthError = 0;
+  const criticalFirst = new CriticalFirst({
+    concurrency: env.WRITE_PIPELINE_ACCEPT_CONCURRENCY,
+    share: env.WRITE_PIPELINE_BUFFERED_SHARE,
+    quietMs: env.WRITE_PIPELINE_CRITICAL_QUIET_MS,
+    maxWaitMs: env.WRITE_PIPELINE_ADMISSION_MAX_WAIT_MS,
+  });
   const depths = new QueueDepths({
     redis,
     streams,
+    keyPrefix: prefix,
     intervalMs: env.WRITE_PIPELINE_DEPTH_INTERVAL_MS,
+    criticalActive: () => criticalFirst.criticalActive,
     onRead: (read) => {
       for (const d of read) {
         metrics.pipelineDepth.set({ stream: d.stream.cursor }, d.depth);
@@ -90,6 +101,7 @@ export function createWritePipeline(deps: {
       eagerBacklog: env.WRITE_PIPELINE_EAGER_BACKLOG,
       leaseMs: env.WRITE_PIPELINE_LEASE_MS,
       depthOf: (stream) => depths.latest.find((d) => d.stream.key === stream.key)?.depth ?? 0,
+      yieldToCritical: () => depths.criticalAnywhere,
       logger,
       onBatch: (batch) => recordBatch(batch),
     });
@@ -108,12 +120,20 @@ export function createWritePipeline(deps: {
       logger.warn({ stream: batch.stream.cursor, reason, count }, "write pipeline: buffered items dropped");
     }
     const tx = redis.pipeline();
-    addStats(tx, prefix, urgency, { applied, rows, batches: 1, applyMs: batch.applyMs, lagMs: batch.lagMs });
+    addStats(tx, prefix, urgency, {
+      applied,
+      rows,
+      entries: batch.entries,
+      batches: 1,
+      applyMs: batch.applyMs,
+      lagMs: batch.lagMs,
+    });
     void tx.exec().catch(() => {});
   }
 
   return {
     acceptor,
+    criticalFirst,
     depths,
     streams,
     drain,
