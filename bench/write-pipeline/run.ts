@@ -16,8 +16,9 @@
  *     (@runfeed/sdk subscribeToRun, through the webapp's realtime route and shape-sync) sees it (p50/p99);
  *   - critical trigger rate (8 clients POST …/trigger, in this process) while the buffer is saturated —
  *     the same writers at full demand in their own processes, the drain working off their backlog —
- *     against the same with the pipeline idle; beside it, what the buffered classes were accepted at
- *     meanwhile (critical writes first: docs/decisions/092-write-pipeline.md).
+ *     against the same with the pipeline idle, in alternating one-second slices (so that both see the
+ *     same share of a shared machine); beside it, what the buffered classes were accepted at meanwhile
+ *     (critical writes first: docs/decisions/092-write-pipeline.md) and the cores each process used.
  * The webapp runs as a child process from its production build (built when stale). Uses DATABASE_URL /
  * REDIS_URL when set, else embedded Postgres and a redis-server in temp folders.
  */
@@ -25,6 +26,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
 import http from "node:http";
+import { readFileSync } from "node:fs";
+import { setPriority } from "node:os";
 import { join } from "node:path";
 import { pipeline as streamPipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
@@ -54,9 +57,13 @@ const arg = (name: string, fallback: number) => {
 const SECONDS = Math.min(Math.max(arg("seconds", 3), 1), 30);
 const CLIENTS = Math.min(Math.max(arg("clients", 16), 1), 64);
 const RUNS = 100;
+/** The webapp's WRITE_PIPELINE_ADMISSION_MAX_WAIT_MS (its default): the longest a buffered request is held. */
+const ADMISSION_MAX_WAIT_MS = 2_000;
 const PREFIX = "bench:";
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const stops: Array<() => Promise<void>> = [];
+/** Processes whose CPU time the trigger phases report, by name. */
+const cpuOf = new Map<string, number>();
 const children: ChildProcess[] = [];
 
 async function main() {
@@ -107,6 +114,9 @@ async function main() {
       stdio: ["ignore", "inherit", "inherit"],
     }),
   );
+  cpuOf.set("webapp", children[0]!.pid!);
+  cpuOf.set("shape-sync", shapeSync.child.pid!);
+  cpuOf.set("bench (trigger client)", process.pid);
   await waitForPort(port, 60_000);
   const baseURL = `http://127.0.0.1:${port}`;
   let drain: ChildProcess | undefined;
@@ -117,6 +127,7 @@ async function main() {
       stdio: ["ignore", "ignore", "inherit"],
     });
     children.push(drain);
+    cpuOf.set("drain", drain.pid!);
   };
   const stopDrain = async () => {
     const exited = new Promise((resolve) => drain!.once("exit", resolve));
@@ -162,14 +173,18 @@ async function main() {
     const lengths = await Promise.all(keys.map((k) => redis.xlen(k)));
     return lengths.reduce((a, b) => a + b, 0);
   };
-  /** Accepted per second between two times (whole seconds inside them), from the pipeline's own counters. */
-  const acceptedRate = async (urgency: "high" | "low", fromMs: number, toMs: number) => {
-    const first = Math.ceil(fromMs / 1000);
-    const last = Math.floor(toMs / 1000) - 1;
+  /**
+   * Accepted between two times, from the pipeline's own per-second counters (the seconds they touch,
+   * each weighted by the part of it inside the interval).
+   */
+  const acceptedCount = async (urgency: "high" | "low", fromMs: number, toMs: number) => {
     let accepted = 0;
-    for (let second = first; second <= last; second++)
-      accepted += Number((await redis.hget(`${PREFIX}wp:stats:${urgency}:${second}`, "accepted")) ?? 0);
-    return accepted / Math.max(1, last - first + 1);
+    for (let second = Math.floor(fromMs / 1000); second * 1000 < toMs; second++) {
+      const inside = Math.min(toMs, (second + 1) * 1000) - Math.max(fromMs, second * 1000);
+      const n = Number((await redis.hget(`${PREFIX}wp:stats:${urgency}:${second}`, "accepted")) ?? 0);
+      accepted += (n * inside) / 1000;
+    }
+    return accepted;
   };
   /** Applied per second over the seconds the drain applied anything, from the pipeline's own counters. */
   const appliedRate = async (urgency: "high" | "low", sinceMs: number) => {
@@ -212,6 +227,10 @@ async function main() {
       },
     );
     children.push(child);
+    // The writers stand for clients on other machines: on this shared one they take the CPU the
+    // servers leave, rather than an equal share beside them (the trigger client is not niced either way).
+    if (child.pid !== undefined) setPriority(child.pid, 19);
+    cpuOf.set(`writers (${kind})`, child.pid!);
     let out = "";
     child.stdout!.on("data", (chunk: Buffer) => (out += chunk));
     const exited = new Promise<number>((resolve, reject) =>
@@ -219,7 +238,14 @@ async function main() {
         code === 0 ? resolve(JSON.parse(out).units as number) : reject(new Error(`load ${kind} exited ${code}`)),
       ),
     );
-    return { stop: () => (child.kill("SIGTERM"), exited) };
+    return {
+      signal: (signal: "SIGSTOP" | "SIGCONT") => child.kill(signal),
+      stop: () => {
+        child.kill("SIGCONT");
+        child.kill("SIGTERM");
+        return exited;
+      },
+    };
   };
 
   // ---- raw limits
@@ -252,21 +278,41 @@ async function main() {
   );
   if (stored !== lines) throw new Error(`log lines stored ${stored} ≠ ${lines} accepted`);
 
-  // ---- critical triggers: idle, then with the buffer saturated (writers + drain running)
-  const idle = await triggerRate(trigger, SECONDS);
+  // ---- accept → visible, then critical triggers: the writers in their own processes, at full demand
   const loads = [spawnLoad("metadata"), spawnLoad("logs")];
   // The writers' processes are up and their writes queue faster than the drain empties them.
   await until(async () => (await queued()) > 2 * CLIENTS, 60_000);
   const lagMs = await probeLag(baseURL, key, runs[0]!, SECONDS);
-  const depthBefore = await queued();
-  const busyFrom = Date.now();
-  const busy = await triggerRate(trigger, SECONDS);
-  const busyTo = Date.now();
-  const depthAfter = await queued();
-  const busyAccepted = {
-    high: await acceptedRate("high", busyFrom, busyTo),
-    low: await acceptedRate("low", busyFrom, busyTo),
-  };
+  // Idle and saturated seconds alternate (the writers stopped with SIGSTOP, continued with SIGCONT), so
+  // that both see the same share of this shared machine; each idle second starts once every buffered
+  // request has been answered (ADMISSION_MAX_WAIT_MS) and the drain has emptied the streams.
+  const idle = new TriggerTally();
+  const busy = new TriggerTally();
+  const cpuIdle = new Map<string, number>();
+  const cpuBusy = new Map<string, number>();
+  const depths: number[] = [];
+  let busyMs = 0;
+  const busyAccepted = { high: 0, low: 0 };
+  for (let round = 0; round < SECONDS; round++) {
+    for (const l of loads) l.signal("SIGSTOP");
+    await new Promise((resolve) => setTimeout(resolve, ADMISSION_MAX_WAIT_MS + 500));
+    await until(async () => (await queued()) === 0, 300_000);
+    let cpu = cpuSeconds();
+    await idle.run(trigger, 1);
+    addCpu(cpuIdle, cpu, cpuSeconds());
+    for (const l of loads) l.signal("SIGCONT");
+    await until(async () => (await queued()) > 2 * CLIENTS, 60_000);
+    depths.push(await queued());
+    cpu = cpuSeconds();
+    const from = Date.now();
+    await busy.run(trigger, 1);
+    const to = Date.now();
+    addCpu(cpuBusy, cpu, cpuSeconds());
+    depths.push(await queued());
+    busyMs += to - from;
+    busyAccepted.high += await acceptedCount("high", from, to);
+    busyAccepted.low += await acceptedCount("low", from, to);
+  }
   await Promise.all(loads.map((l) => l.stop()));
   await until(async () => (await queued()) === 0, 300_000);
   await stopDrain();
@@ -287,8 +333,8 @@ async function main() {
     triggersIdle: round(idle.rate),
     triggersBusy: round(busy.rate),
     criticalRatio: round(busy.rate / idle.rate, 2),
-    busyMetadataAccepted: round(busyAccepted.high),
-    busyLogsAccepted: round(busyAccepted.low),
+    busyMetadataAccepted: round(busyAccepted.high / (busyMs / 1000)),
+    busyLogsAccepted: round(busyAccepted.low / (busyMs / 1000)),
   };
   console.log(`
 write pipeline — ${SECONDS} s per phase, ${CLIENTS} SDK writers, ${RUNS} runs, Redis appendfsync always, drain in its own process
@@ -298,8 +344,10 @@ write pipeline — ${SECONDS} s per phase, ${CLIENTS} SDK writers, ${RUNS} runs,
   log lines applied       ${fmt(logsApplied)} lines/s  vs raw COPY ${fmt(logsRaw)} rows/s = ${(logsApplied / logsRaw).toFixed(2)} (goal ≥ 0.5)
   accept → visible (subscriber) under load   p50 ${fmt(p(0.5))} ms, p99 ${fmt(p(0.99))} ms over ${lagMs.length} probes (goal p99 ≤ 1,000)
   critical triggers       ${fmt(busy.rate)}/s with the buffer saturated vs ${fmt(idle.rate)}/s idle = ${(busy.rate / idle.rate).toFixed(2)} (goal ≥ 0.8)
-                          latency p50/p99 ${fmt(busy.p50)}/${fmt(busy.p99)} ms saturated, ${fmt(idle.p50)}/${fmt(idle.p99)} ms idle; backlog ${fmt(depthBefore)} → ${fmt(depthAfter)} entries;
-                          buffered writes accepted meanwhile ${fmt(busyAccepted.high)} metadata ops/s, ${fmt(busyAccepted.low)} log lines/s
+                          ${SECONDS} idle and ${SECONDS} saturated seconds, alternating; trigger latency p50/p99 ${fmt(busy.quantile(0.5))}/${fmt(busy.quantile(0.99))} ms saturated, ${fmt(idle.quantile(0.5))}/${fmt(idle.quantile(0.99))} ms idle
+                          saturated: backlog ${depths.map(fmt).join(" → ")} entries; buffered writes accepted ${fmt(busyAccepted.high / (busyMs / 1000))} metadata ops/s, ${fmt(busyAccepted.low / (busyMs / 1000))} log lines/s
+                          cores used idle:      ${cpuText(cpuIdle, idle.ms)}
+                          cores used saturated: ${cpuText(cpuBusy, busy.ms)}
   sums checked: ${fmt(metadataOps)} increments, ${fmt(lines)} log lines stored once
 `);
   await cleanup();
@@ -348,23 +396,34 @@ async function rawCopy(db: pg.Client, runId: string, environmentId: string, seco
   return rows / ((performance.now() - t) / 1000);
 }
 
-/** Triggers per second from 8 clients in a loop, and their latencies' p50/p99 (ms). */
-async function triggerRate(trigger: () => Promise<string>, seconds: number) {
-  const latencies: number[] = [];
-  const deadline = performance.now() + seconds * 1000;
-  const t = performance.now();
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      while (performance.now() < deadline) {
-        const started = performance.now();
-        await trigger();
-        latencies.push(performance.now() - started);
-      }
-    }),
-  );
-  latencies.sort((a, b) => a - b);
-  const q = (f: number) => latencies[Math.min(latencies.length - 1, Math.floor(f * latencies.length))] ?? Number.NaN;
-  return { rate: latencies.length / ((performance.now() - t) / 1000), p50: q(0.5), p99: q(0.99) };
+/** Triggers from 8 clients in a loop, over any number of runs: rate, latencies' p50/p99 (ms). */
+class TriggerTally {
+  latencies: number[] = [];
+  ms = 0;
+
+  async run(trigger: () => Promise<string>, seconds: number) {
+    const t = performance.now();
+    const deadline = t + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (performance.now() < deadline) {
+          const started = performance.now();
+          await trigger();
+          this.latencies.push(performance.now() - started);
+        }
+      }),
+    );
+    this.ms += performance.now() - t;
+  }
+
+  get rate() {
+    return this.latencies.length / (this.ms / 1000);
+  }
+
+  quantile(q: number) {
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  }
 }
 
 /**
@@ -402,6 +461,32 @@ async function probeLag(baseURL: string, accessToken: string, run: string, secon
   abort.abort();
   await subscription;
   return lags;
+}
+
+/** CPU seconds of each named process and of the whole machine (all processes, everyone's), now. */
+function cpuSeconds(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, pid] of cpuOf) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      out.set(name, (Number(fields[11]) + Number(fields[12])) / 100); // utime + stime, in clock ticks
+    } catch {
+      out.set(name, 0); // exited
+    }
+  }
+  const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  out.set("machine", (cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]!) / 100); // user nice system irq softirq
+  return out;
+}
+
+/** Adds each process's CPU seconds between two readings to a running sum. */
+function addCpu(sum: Map<string, number>, before: Map<string, number>, after: Map<string, number>) {
+  for (const [name, s] of after) sum.set(name, (sum.get(name) ?? 0) + s - (before.get(name) ?? s));
+}
+
+/** Cores used per process over `ms`: "webapp 0.95, drain 0.20, …". */
+function cpuText(sum: Map<string, number>, ms: number): string {
+  return [...sum].map(([name, s]) => `${name} ${(s / (ms / 1000)).toFixed(2)}`).join(", ");
 }
 
 async function until(check: () => Promise<boolean>, timeoutMs: number) {

@@ -137,7 +137,7 @@ export const EnvSchema = z.object({
   WRITE_PIPELINE_EAGER_BACKLOG: z.coerce.number().int().positive().default(500),
   /** A drain owns a stream for this long past its last sign of life; then another takes it over. */
   WRITE_PIPELINE_LEASE_MS: z.coerce.number().int().positive().default(5_000),
-  /** Postgres connections of the drain's apply transactions (this instance). */
+  /** Postgres connections of the drain's apply transactions, per class (this instance: one pool each). */
   WRITE_PIPELINE_APPLY_POOL_SIZE: z.coerce.number().int().positive().default(4),
   /** Low class: past this many queued entries (all its streams) new writes get 429 with retry-after. */
   WRITE_PIPELINE_LOW_HIGH_WATER: z.coerce.number().int().positive().default(20_000),

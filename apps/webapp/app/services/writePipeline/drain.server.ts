@@ -48,7 +48,8 @@ export interface DrainBatch {
 
 export interface DrainOptions {
   redis: Redis;
-  pool: pg.Pool;
+  /** Postgres connections per class, so that long log batches never hold up metadata batches. */
+  pools: Record<BufferedClass, pg.Pool>;
   streams: StreamName[];
   appliers: Record<BufferedClass, Applier>;
   intervalMs: Record<BufferedClass, number>;
@@ -162,7 +163,8 @@ export class WritePipelineDrain {
   }
 
   async #takeOver(stream: StreamName): Promise<Ownership | undefined> {
-    const { redis, pool, leaseMs } = this.options;
+    const { redis, leaseMs } = this.options;
+    const pool = this.options.pools[stream.urgency];
     const got = await redis.set(leaseKey(stream), this.consumer, "PX", leaseMs, "NX");
     if (got !== "OK") return undefined;
     await redis.xgroup("CREATE", stream.key, CONSUMER_GROUP, "0", "MKSTREAM").catch((error: Error) => {
@@ -239,7 +241,7 @@ export class WritePipelineDrain {
     }
     const started = performance.now();
     const outcome = await applyBatch(
-      this.options.pool,
+      this.options.pools[stream.urgency],
       stream.cursor,
       owned.fence,
       entries,

@@ -84,13 +84,17 @@ export function createWritePipeline(deps: {
   });
 
   let drain: WritePipelineDrain | undefined;
-  let pool: pg.Pool | undefined;
+  let pools: Record<BufferedClass, pg.Pool> | undefined;
   if (deps.drain ?? env.WRITE_PIPELINE_DRAIN_ENABLED) {
-    pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.WRITE_PIPELINE_APPLY_POOL_SIZE });
-    pool.on("error", (error) => logger.warn({ err: error.message }, "write pipeline pool connection error"));
+    const pool = () => {
+      const p = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.WRITE_PIPELINE_APPLY_POOL_SIZE });
+      p.on("error", (error) => logger.warn({ err: error.message }, "write pipeline pool connection error"));
+      return p;
+    };
+    pools = { high: pool(), low: pool() };
     drain = new WritePipelineDrain({
       redis,
-      pool,
+      pools,
       streams,
       appliers: {
         high: metadataApplier({ maximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE }),
@@ -140,7 +144,7 @@ export function createWritePipeline(deps: {
     async close() {
       await drain?.stop();
       depths.stop();
-      await pool?.end();
+      await Promise.all(Object.values(pools ?? {}).map((p) => p.end()));
     },
   };
 }
