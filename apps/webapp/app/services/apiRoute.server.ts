@@ -124,7 +124,7 @@ export function createApiRoute<
     const urgency = config.urgency;
     if (urgency === undefined) return handle(request, rawParams, services, bodyStream);
     const gate = services.writePipeline.criticalFirst;
-    const release = urgency === "critical" ? gate.critical() : await gate.buffered();
+    const release = urgency === "critical" ? gate.critical() : await gate.buffered(urgency);
     if (!release) {
       await request.arrayBuffer().catch(() => {}); // its body, unparsed, so the connection can be reused
       services.metrics.pipelineRefused.inc({ class: urgency });

@@ -98,7 +98,15 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
   closers.push(() => writePipeline.close());
   const tasks = new TaskRegistry(options.tasks);
   const worker = env.WORKER_ENABLED
-    ? createWorker({ env, prisma, logger, metadataWriter, tasks, ownProcess: options.ownWorkerProcess })
+    ? createWorker({
+        env,
+        prisma,
+        logger,
+        metadataWriter,
+        tasks,
+        acceptLogs: (environmentId, items) => writePipeline.acceptor.accept("low", environmentId, items),
+        ownProcess: options.ownWorkerProcess,
+      })
     : undefined;
   if (worker) {
     worker.start();

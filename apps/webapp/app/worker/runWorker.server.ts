@@ -42,7 +42,7 @@ import { updateRunMetadata, type RunMetadataWriter } from "../services/metadata.
 import { parsePacket } from "../services/retrieve.server";
 import { signPublicToken } from "../services/auth.server";
 import { createChildBatch } from "./childBatch.server";
-import { appendRunLogs } from "../services/runLogs.server";
+import { type RunLogEntry, runLogWriter } from "../services/runLogs.server";
 import { TaskRunLogger } from "./taskLogger.server";
 import type { TaskRegistry } from "./taskRegistry.server";
 
@@ -51,6 +51,8 @@ export interface RunWorkerOptions {
   logger: Logger;
   /** The app instance's metadata writer (Services.metadataWriter): tasks write as PUT …/metadata does. */
   metadataWriter: RunMetadataWriter;
+  /** Where tasks' log lines go (runLogWriter: the write pipeline's low class, else direct). Default: direct. */
+  writeLogs?: (lines: RunLogEntry[]) => Promise<void>;
   /** The task functions it runs (Services.tasks, handed in by the process that starts the webapp). */
   tasks: TaskRegistry;
   /** Runs executing at once in this process (waiting parents excluded). */
@@ -110,7 +112,8 @@ const CENTS_PER_SECOND = 0.00169;
 const BASE_COST_IN_CENTS = 0.0025;
 
 export class RunWorker {
-  readonly #options: Required<Omit<RunWorkerOptions, "apiBaseURL">> & Pick<RunWorkerOptions, "apiBaseURL">;
+  readonly #options: Required<Omit<RunWorkerOptions, "apiBaseURL" | "writeLogs">> &
+    Pick<RunWorkerOptions, "apiBaseURL" | "writeLogs">;
   readonly #abort = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #executing = new Map<string, Execution>();
@@ -250,7 +253,7 @@ export class RunWorker {
       const taskLogger = new TaskRunLogger({
         run,
         logger,
-        write: (lines) => appendRunLogs(prisma, lines),
+        write: this.#options.writeLogs ?? runLogWriter(prisma),
       });
       const ctx = this.#context(run, abort.signal, taskLogger, releaseSlot, () => {
         this.#busy++;

@@ -11,12 +11,15 @@
  * - Critical writes flowing: one buffered request at a time, and after one that took d ms the next
  *   waits d × (1 − share) / share (at most maxWaitMs), so buffered requests take at most about
  *   `share` of the process's time.
+ * - Among waiting buffered requests, high (metadata) goes before low (log lines): a slot that frees
+ *   goes to the oldest high request, and to a low one only when no high one waits.
  * - A buffered request that waited `maxWaitMs` is refused (429 with retry-after); waiting costs
  *   nothing (its body is not parsed).
  *
  * The drain follows the same signal across processes (criticalActivity in writePipelineServices):
  * with critical writes flowing it applies at most one batch per interval.
  */
+import type { BufferedClass } from "@runfeed/core";
 
 export interface CriticalFirstOptions {
   /** Buffered requests handled at once while no critical write flows. */
@@ -31,6 +34,7 @@ export interface CriticalFirstOptions {
 }
 
 interface Waiter {
+  urgency: BufferedClass;
   admit: (release: (() => void) | undefined) => void;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -70,17 +74,21 @@ export class CriticalFirst {
    * Resolves with a release function once the buffered request may proceed, or with undefined when it
    * waited maxWaitMs (refuse it).
    */
-  buffered(): Promise<(() => void) | undefined> {
+  buffered(urgency: BufferedClass): Promise<(() => void) | undefined> {
     if (this.#waiters.length === 0 && this.#mayStart()) return Promise.resolve(this.#start());
     return new Promise((resolve) => {
       const waiter: Waiter = {
+        urgency,
         admit: resolve,
         timer: setTimeout(() => {
           this.#waiters = this.#waiters.filter((w) => w !== waiter);
           resolve(undefined);
         }, this.options.maxWaitMs),
       };
-      this.#waiters.push(waiter);
+      // High before low; first come, first served within a class.
+      const firstLow = urgency === "high" ? this.#waiters.findIndex((w) => w.urgency === "low") : -1;
+      if (firstLow === -1) this.#waiters.push(waiter);
+      else this.#waiters.splice(firstLow, 0, waiter);
       this.#schedule();
     });
   }

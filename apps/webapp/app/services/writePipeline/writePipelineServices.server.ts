@@ -18,6 +18,7 @@ import { metadataApplier } from "./applyMetadata.server";
 import { WritePipelineDrain, type DrainBatch } from "./drain.server";
 import { addStats } from "./pipelineStats.server";
 import { QueueDepths } from "./queueDepths.server";
+import { checkRedisDurability } from "./redisDurability.server";
 import { allStreams, type StreamName } from "./streamNames.server";
 
 export interface WritePipeline {
@@ -42,6 +43,7 @@ export function createWritePipeline(deps: {
   const { env, redis, logger, metrics } = deps;
   const prefix = env.REDIS_KEY_PREFIX;
   const streams = allStreams(prefix, env.WRITE_PIPELINE_PARTITIONS);
+  void checkRedisDurability(redis, logger);
   let lastDepthError = 0;
   const criticalFirst = new CriticalFirst({
     concurrency: env.WRITE_PIPELINE_ACCEPT_CONCURRENCY,
