@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { applyBatch, raiseFence, type Applier } from "../../app/services/writePipeline/cursor.server.js";
+import { MAX_RETRY_AFTER_S } from "../../app/services/writePipeline/backpressure.server.js";
 import { streamName } from "../../app/services/writePipeline/streamNames.server.js";
 import pg from "pg";
 import { pipeline } from "@runfeed/sdk";
@@ -225,15 +226,24 @@ describe("write pipeline backpressure", () => {
   });
   afterAll(() => app?.close());
 
-  it("refuses low writes past the high-water mark with 429 and retry-after; high writes wait, then are refused", async () => {
+  it("refuses low writes past the high-water mark with 429 and a retry-after from backlog and drain rate; high writes wait, then are refused", async () => {
     const logs = { items: [{ runId: "run_x", message: "m" }] };
     for (let i = 0; i < 3; i++) expect((await root("POST", "/api/v1/logs/batch", logs)).status).toBe(202);
     const { depths } = app.webapp.services.writePipeline;
     await eventually(() => depths.depthOf("low")).toBe(3);
     const refused = await root("POST", "/api/v1/logs/batch", logs);
     expect(refused.status).toBe(429);
-    expect(refused.headers.get("retry-after")).toBe("2");
+    // No drain applied anything in the last second: the longest retry-after.
+    expect(refused.headers.get("retry-after")).toBe(String(MAX_RETRY_AFTER_S));
     expect(refused.json.code).toBe("write_buffer_full");
+    // Drains applying 1 entry/s (their per-second counters, as pipelineStats keeps them), 1 entry over
+    // the mark: retry after 1 s.
+    const { redis, env } = app.webapp.services;
+    const now = Math.floor(Date.now() / 1000);
+    for (let second = now - 1; second <= now + 5; second++)
+      await redis.hset(`${env.REDIS_KEY_PREFIX}wp:stats:low:${second}`, "entries", "1");
+    await eventually(() => depths.drainRateOf("low")).toBe(1);
+    expect((await root("POST", "/api/v1/logs/batch", logs)).headers.get("retry-after")).toBe("1");
 
     const meta = { items: [{ runId: "run_x", operations: [{ type: "increment", key: "n", value: 1 }] }] };
     for (let i = 0; i < 3; i++) expect((await root("POST", "/api/v1/metadata/batch", meta)).status).toBe(202);
@@ -241,7 +251,7 @@ describe("write pipeline backpressure", () => {
     const started = performance.now();
     const slowed = await root("POST", "/api/v1/metadata/batch", meta);
     expect(slowed.status).toBe(429);
-    expect(slowed.headers.get("retry-after")).toBe("1");
+    expect(slowed.headers.get("retry-after")).toBe(String(MAX_RETRY_AFTER_S));
     expect(performance.now() - started).toBeGreaterThanOrEqual(250);
   });
 });

@@ -132,13 +132,17 @@ export class CriticalFirst {
 
   /** Wakes up when waiters could start by time alone: the spacing ends or critical writes go quiet. */
   #schedule() {
-    // A buffered request in flight pumps when it ends.
-    if (this.#wake !== undefined || this.#waiters.length === 0 || this.#bufferedInFlight > 0) return;
+    if (this.#wake !== undefined || this.#waiters.length === 0) return;
     const now = this.#now();
+    // Critical writes in flight end by a call (which pumps); once quiet, only a buffered end can help.
     const quietAt =
-      this.#criticalInFlight > 0 ? Number.POSITIVE_INFINITY : this.#lastCriticalEnd + this.options.quietMs;
-    const at = Math.min(Math.max(this.#nextBufferedAt, now), quietAt);
-    if (!Number.isFinite(at)) return; // a critical write's end pumps
+      this.#criticalInFlight > 0 || !this.criticalActive
+        ? Number.POSITIVE_INFINITY
+        : this.#lastCriticalEnd + this.options.quietMs;
+    // A buffered request in flight pumps when it ends; else the spacing's end lets the next start.
+    const spacedAt = this.#bufferedInFlight > 0 ? Number.POSITIVE_INFINITY : Math.max(this.#nextBufferedAt, now);
+    const at = Math.min(spacedAt, quietAt);
+    if (!Number.isFinite(at)) return;
     this.#wake = setTimeout(
       () => {
         this.#wake = undefined;
