@@ -158,6 +158,17 @@ describe("write pipeline", () => {
     expect(stored[0]!.attributes).toEqual({ step: 1 });
   });
 
+  it("stores a line Postgres would refuse as is (NUL, lone surrogate) made storable, and the stream goes on", async () => {
+    const run = await trigger();
+    const internal = (await prisma().taskRun.findFirstOrThrow({ where: { friendlyId: run } })).id;
+    const odd = { runId: run, message: "a\u0000b", attributes: { "k\u0000": "\ud800" } };
+    expect((await root("POST", "/api/v1/logs/batch", { items: [odd] })).status).toBe(202);
+    expect((await root("POST", "/api/v1/logs/batch", { items: [{ runId: run, message: "after" }] })).status).toBe(202);
+    const lines = () => prisma().taskRunLog.findMany({ where: { runId: internal }, orderBy: { time: "asc" } });
+    await eventually(async () => (await lines()).map((l) => l.message)).toEqual(["a\uFFFDb", "after"]);
+    expect((await lines())[0]!.attributes).toEqual({ "k\uFFFD": "\uFFFD" });
+  });
+
   it("applies a batch once: re-delivered entries are skipped, and a fenced-off drain commits nothing", async () => {
     const run = await trigger();
     const internal = (await prisma().taskRun.findFirstOrThrow({ where: { friendlyId: run } })).id;
