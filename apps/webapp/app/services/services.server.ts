@@ -10,7 +10,7 @@ import { createPrismaClient, type PrismaClient } from "@runfeed/database";
 import type { WebappEnv } from "../env.server";
 import { Authenticator } from "./auth.server";
 import { createLogger, type Logger } from "./logger.server";
-import { RunMetadataWriter } from "./metadata.server";
+import { RunMetadataWriter } from "./metadataWriter.server";
 import { createMetrics, type Metrics } from "./metrics.server";
 import { createRealtimeServices, type RealtimeServices } from "./realtime/realtimeServices.server";
 import { createRealtimeStreams, type RealtimeStreams } from "./realtime/streams/streamServices.server";

@@ -8,7 +8,7 @@ import { RunWorker } from "./runWorker.server";
 import { RunEngine } from "../engine/runEngine.server";
 import type { TaskRegistry } from "./taskRegistry.server";
 import type { Logger } from "../services/logger.server";
-import type { RunMetadataWriter } from "../services/metadata.server";
+import type { RunMetadataWriter } from "../services/metadataWriter.server";
 import { type LowClassAccept, runLogWriter } from "../services/runLogs.server";
 
 export function createWorker(deps: {

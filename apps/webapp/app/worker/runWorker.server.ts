@@ -38,7 +38,8 @@ import {
   type AttemptRef,
 } from "../engine/attempts.server";
 import { recordHeartbeats } from "../engine/heartbeats.server";
-import { updateRunMetadata, type RunMetadataWriter } from "../services/metadata.server";
+import { updateRunMetadata } from "../services/metadata.server";
+import type { RunMetadataWriter } from "../services/metadataWriter.server";
 import { parsePacket } from "../services/retrieve.server";
 import { signPublicToken } from "../services/auth.server";
 import { createChildBatch } from "./childBatch.server";
