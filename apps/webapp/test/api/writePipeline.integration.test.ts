@@ -266,3 +266,32 @@ describe("write pipeline backpressure", () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(250);
   });
 });
+
+describe("write pipeline: the worker's log lines", () => {
+  let app: TestWebapp;
+
+  beforeAll(async () => {
+    app = await startTestWebapp({ ...FAST, WORKER_ENABLED: "true" });
+  });
+  afterAll(() => app?.close());
+
+  it("go through the low class: durable before the run completes, stored in order with their stream place as id", async () => {
+    const root = api(app.url, app.project.environments.find((e) => e.slug === "prod")!.apiKey);
+    const res = await root("POST", "/api/v1/tasks/hello-world/trigger", { payload: JSON.stringify({ delayMs: 10 }) });
+    expect(res.status, res.text).toBe(200);
+    const prisma = app.webapp.services.prisma;
+    const run = () => prisma.taskRun.findFirstOrThrow({ where: { friendlyId: res.json.id as string } });
+    await eventually(async () => (await run()).status).toBe("COMPLETED_SUCCESSFULLY");
+    const runId = (await run()).id;
+    const stored = () =>
+      prisma.taskRunLog.findMany({ where: { runId }, orderBy: [{ time: "asc" }, { seq: "asc" }] });
+    // Accepted before the completion was recorded; applied by the drain within its interval.
+    await eventually(async () => (await stored()).map((l) => l.message)).toEqual([
+      "Waiting before greeting",
+      "Hello, world!",
+    ]);
+    const lines = await stored();
+    const lowStreams = app.webapp.services.writePipeline.streams.filter((s) => s.urgency === "low").map((s) => s.key);
+    for (const line of lines) expect(lowStreams.some((key) => line.id.startsWith(`${key}:`))).toBe(true);
+  });
+});
