@@ -17,6 +17,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { INPUT_STREAM_SCOPE_TYPE, STREAM_WRITE_SCOPE_TYPE, type MetadataOperation } from "@runfeed/core";
 import {
+  metadata as sdkMetadata,
+  pipeline as sdkPipeline,
   setTaskRunContextProvider,
   streams,
   type ChildRunResult,
@@ -270,6 +272,7 @@ export class RunWorker {
         taskLogger.error(error instanceof Error ? error.message : String(error), { name: (error as Error)?.name });
       }
       await taskLogger.flush();
+      await this.#flushSdkWrites(run);
       if (abort.signal.aborted) {
         await this.#stopped(run, ref, abort.signal.reason);
         return;
@@ -392,6 +395,23 @@ export class RunWorker {
   }
 
   /** The run's identity for @runfeed/sdk inside the task: its id, the API and its own token. */
+  /**
+   * Writes a task made through @runfeed/sdk's client-side buffers (`metadata.forRun(…)`, pipeline
+   * writers) are sent before the run's outcome is recorded, as the SDK asks of whoever ends a task
+   * (docs/decisions/092-write-pipeline.md). Flushes this process's buffers (other runs' too: earlier, never
+   * later). A failure is logged; it does not fail the run.
+   */
+  async #flushSdkWrites(run: ClaimedRun) {
+    try {
+      await Promise.all([sdkMetadata.flush(), sdkPipeline.flushAll()]);
+    } catch (error) {
+      this.#options.logger.warn(
+        { run: run.friendlyId, err: (error as Error).message },
+        "worker: the task's buffered SDK writes could not be sent",
+      );
+    }
+  }
+
   async #runContext(run: ClaimedRun): Promise<TaskRunContext | undefined> {
     const { apiBaseURL, prisma } = this.#options;
     if (!apiBaseURL) return undefined;
