@@ -26,7 +26,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
 import http from "node:http";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { setPriority } from "node:os";
 import { join } from "node:path";
 import { pipeline as streamPipeline } from "node:stream/promises";
@@ -474,6 +474,27 @@ function cpuSeconds(): Map<string, number> {
       out.set(name, 0); // exited
     }
   }
+  // Everything else this bench started (Postgres's backends, redis-server, esbuild…): its whole process
+  // tree less the processes named above.
+  const stats = new Map<number, { ppid: number; cpu: number }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ");
+      stats.set(Number(entry), { ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / 100 });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const named = new Set(cpuOf.values());
+  let rest = 0;
+  for (const [pid, stat] of stats) {
+    if (named.has(pid)) continue;
+    let ancestor = stat.ppid;
+    while (ancestor > 1 && ancestor !== process.pid) ancestor = stats.get(ancestor)?.ppid ?? 0;
+    if (ancestor === process.pid) rest += stat.cpu;
+  }
+  out.set("postgres+redis+rest of the bench's processes", rest);
   const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
   out.set("machine", (cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]!) / 100); // user nice system irq softirq
   return out;
