@@ -59,6 +59,11 @@ const CLIENTS = Math.min(Math.max(arg("clients", 16), 1), 64);
 const RUNS = 100;
 /** The webapp's WRITE_PIPELINE_ADMISSION_MAX_WAIT_MS (its default): the longest a buffered request is held. */
 const ADMISSION_MAX_WAIT_MS = 2_000;
+/**
+ * Triggers before each measured second, not counted: an instance stamps "critical writes flow" at its
+ * next depth read and the drains see it at theirs (WRITE_PIPELINE_DEPTH_INTERVAL_MS, 250 ms, each).
+ */
+const WARMUP_MS = 750;
 const PREFIX = "bench:";
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const stops: Array<() => Promise<void>> = [];
@@ -293,21 +298,28 @@ async function main() {
   const depths: number[] = [];
   let busyMs = 0;
   const busyAccepted = { high: 0, low: 0 };
+  /** One counted second of triggers after the warm-up; the cores used over that second; its span (epoch ms). */
+  const measure = async (tally: TriggerTally, cpuSum: Map<string, number>) => {
+    let cpu = cpuSeconds();
+    let from = Date.now();
+    const counted = setTimeout(() => {
+      cpu = cpuSeconds();
+      from = Date.now();
+    }, WARMUP_MS);
+    await tally.run(trigger, 1);
+    clearTimeout(counted);
+    addCpu(cpuSum, cpu, cpuSeconds());
+    return { from, to: Date.now() };
+  };
   for (let round = 0; round < SECONDS; round++) {
     for (const l of loads) l.signal("SIGSTOP");
     await new Promise((resolve) => setTimeout(resolve, ADMISSION_MAX_WAIT_MS + 500));
     await until(async () => (await queued()) === 0, 300_000);
-    let cpu = cpuSeconds();
-    await idle.run(trigger, 1);
-    addCpu(cpuIdle, cpu, cpuSeconds());
+    await measure(idle, cpuIdle);
     for (const l of loads) l.signal("SIGCONT");
     await until(async () => (await queued()) > 2 * CLIENTS, 60_000);
     depths.push(await queued());
-    cpu = cpuSeconds();
-    const from = Date.now();
-    await busy.run(trigger, 1);
-    const to = Date.now();
-    addCpu(cpuBusy, cpu, cpuSeconds());
+    const { from, to } = await measure(busy, cpuBusy);
     depths.push(await queued());
     busyMs += to - from;
     busyAccepted.high += await acceptedCount("high", from, to);
@@ -401,19 +413,20 @@ class TriggerTally {
   latencies: number[] = [];
   ms = 0;
 
-  async run(trigger: () => Promise<string>, seconds: number) {
-    const t = performance.now();
-    const deadline = t + seconds * 1000;
+  /** Triggers for `warmupMs` uncounted (the pipeline's signals settle: drains see critical writes), then `seconds` counted. */
+  async run(trigger: () => Promise<string>, seconds: number, warmupMs = WARMUP_MS) {
+    const from = performance.now() + warmupMs;
+    const deadline = from + seconds * 1000;
     await Promise.all(
       Array.from({ length: 8 }, async () => {
         while (performance.now() < deadline) {
           const started = performance.now();
           await trigger();
-          this.latencies.push(performance.now() - started);
+          if (started >= from) this.latencies.push(performance.now() - started);
         }
       }),
     );
-    this.ms += performance.now() - t;
+    this.ms += performance.now() - from;
   }
 
   get rate() {
@@ -487,22 +500,27 @@ function cpuSeconds(): Map<string, number> {
     }
   }
   const named = new Set(cpuOf.values());
-  let rest = 0;
   for (const [pid, stat] of stats) {
     if (named.has(pid)) continue;
     let ancestor = stat.ppid;
     while (ancestor > 1 && ancestor !== process.pid) ancestor = stats.get(ancestor)?.ppid ?? 0;
-    if (ancestor === process.pid) rest += stat.cpu;
+    if (ancestor === process.pid) out.set(`pid ${pid}`, stat.cpu);
   }
-  out.set("postgres+redis+rest of the bench's processes", rest);
   const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
   out.set("machine", (cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]!) / 100); // user nice system irq softirq
   return out;
 }
 
-/** Adds each process's CPU seconds between two readings to a running sum. */
+/**
+ * Adds each process's CPU seconds between two readings to a running sum; the unnamed ones (`pid …`:
+ * Postgres's backends, redis-server) together, counted only while alive in both readings.
+ */
 function addCpu(sum: Map<string, number>, before: Map<string, number>, after: Map<string, number>) {
-  for (const [name, s] of after) sum.set(name, (sum.get(name) ?? 0) + s - (before.get(name) ?? s));
+  const REST = "postgres+redis+rest of the bench's processes";
+  for (const [name, s] of after) {
+    const key = name.startsWith("pid ") ? REST : name;
+    sum.set(key, (sum.get(key) ?? 0) + s - (before.get(name) ?? s));
+  }
 }
 
 /** Cores used per process over `ms`: "webapp 0.95, drain 0.20, …". */

@@ -15,8 +15,10 @@
  *
  * Pace: a stream that returned a full batch, or is longer than `eagerBacklog`, is read again at once
  * (eager flush); otherwise the drain waits its class's interval, which bounds how long an item waits.
- * While some instance serves critical writes (`yieldToCritical`), the drain applies at most one batch
- * per interval and stream, eager or not: its Postgres and CPU time goes to the critical writes first.
+ * While some instance serves critical writes (`yieldToCritical`), a stream's batches take at most
+ * `criticalShare` of its time: after a batch that took t ms it waits t × (1 − share) / share, at least
+ * its interval and at most YIELD_CAP intervals, eager or not, so the drain's Postgres and CPU time goes
+ * to the critical writes first.
  */
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -58,8 +60,10 @@ export interface DrainOptions {
   leaseMs: number;
   /** Queued entries of a stream as last read (QueueDepths); decides eager flushing. */
   depthOf?: (stream: StreamName) => number;
-  /** Whether critical writes flow somewhere (QueueDepths.criticalAnywhere): no eager flushing then. */
+  /** Whether critical writes flow somewhere (QueueDepths.criticalAnywhere): the drain yields then. */
   yieldToCritical?: () => boolean;
+  /** While yielding, the largest share of each stream's time spent on batches (WRITE_PIPELINE_BUFFERED_SHARE). */
+  criticalShare?: number;
   logger: Logger;
   consumer?: string;
   onBatch?: (batch: DrainBatch) => void;
@@ -71,6 +75,9 @@ const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 type RawEntry = [id: string, fields: string[] | null];
+
+/** While yielding, a stream waits at most this many of its class's intervals between batches. */
+const YIELD_CAP = 5;
 
 interface Ownership {
   fence: string;
@@ -120,6 +127,7 @@ export class WritePipelineDrain {
           owned = this.#lose(stream);
           continue;
         }
+        const stepStarted = performance.now();
         const fromPending = !owned.pendingDone;
         const entries = await this.#read(stream, fromPending ? "0" : ">");
         if (fromPending && entries.length === 0) {
@@ -137,8 +145,14 @@ export class WritePipelineDrain {
         }
         const backlog = this.options.depthOf?.(stream) ?? 0;
         const eager = entries.length >= this.options.batchSize || backlog > this.options.eagerBacklog;
-        if (!eager || this.options.yieldToCritical?.()) {
-          await this.#pause(this.options.intervalMs[stream.urgency]);
+        const interval = this.options.intervalMs[stream.urgency];
+        if (this.options.yieldToCritical?.()) {
+          // Critical writes flow: this stream's batches take at most `criticalShare` of its time.
+          const share = this.options.criticalShare ?? 1;
+          const spent = performance.now() - stepStarted;
+          await this.#pause(Math.min(Math.max(interval, (spent * (1 - share)) / share), YIELD_CAP * interval));
+        } else if (!eager) {
+          await this.#pause(interval);
         }
       } catch (error) {
         if (this.#stop.signal.aborted) break;

@@ -108,6 +108,7 @@ export function createWritePipeline(deps: {
       leaseMs: env.WRITE_PIPELINE_LEASE_MS,
       depthOf: (stream) => depths.latest.find((d) => d.stream.key === stream.key)?.depth ?? 0,
       yieldToCritical: () => depths.criticalAnywhere,
+      criticalShare: env.WRITE_PIPELINE_BUFFERED_SHARE,
       logger,
       onBatch: (batch) => recordBatch(batch),
     });
