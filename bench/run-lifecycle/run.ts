@@ -11,7 +11,9 @@
  *   - dequeue throughput: --clients loops claiming --batch runs at a time with the worker's claim
  *     (fair across environments and queues, attempt rows written) until the queue is empty, beside the
  *     same loops on a raw `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)` over a plain table
- *     of as many rows; goal: ratio ≥ 0.5.
+ *     of as many rows (oldest first, no fairness, no attempt rows; both mark rows as executing with a
+ *     start time, both named prepared statements on one `pg` pool); the two take turns on quarters of
+ *     their rows; goal: ratio ≥ 0.5.
  * Uses DATABASE_URL when set (a fresh database is created on that server and dropped afterwards), else
  * starts embedded Postgres in a temp folder.
  */
@@ -100,20 +102,7 @@ async function main() {
       `(p99 ${fmt(late.p99)} ms, p50 ${fmt(late.p50)} ms; goal ≤ 1,000 ms) — load average ${load.toFixed(1)}`,
   );
 
-  // ---- dequeue: the worker's claim vs a raw SKIP LOCKED loop, same rows, same clients
-  const claimStarted = performance.now();
-  let claimed = 0;
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, c) => {
-      for (;;) {
-        const runs = await claimRuns(prisma, BATCH, `bench-${c}`);
-        if (runs.length === 0) return;
-        claimed += runs.length;
-      }
-    }),
-  );
-  const claimRate = claimed / ((performance.now() - claimStarted) / 1000);
-
+  // ---- dequeue: the worker's claim vs a raw SKIP LOCKED loop, same rows, same clients, same pool
   const pool = new pg.Pool({ connectionString: database.url, max: CLIENTS });
   stops.push(() => pool.end());
   await pool.query(
@@ -121,23 +110,31 @@ async function main() {
   );
   await pool.query(`INSERT INTO bench_queue (status) SELECT 'queued' FROM generate_series(1, $1)`, [RUNS]);
   await pool.query(`CREATE INDEX ON bench_queue (queued_at) WHERE status = 'queued'`);
-  const rawStarted = performance.now();
-  let rawClaimed = 0;
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
-      for (;;) {
-        const { rowCount } = await pool.query(
-          `UPDATE bench_queue SET status = 'executing', started_at = now()
-           WHERE id IN (SELECT id FROM bench_queue WHERE status = 'queued' ORDER BY queued_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)
-           RETURNING id`,
-          [BATCH],
-        );
-        if (!rowCount) return;
-        rawClaimed += rowCount;
-      }
-    }),
-  );
-  const rawRate = rawClaimed / ((performance.now() - rawStarted) / 1000);
+  const ourClaim = async (client: number) => (await claimRuns(pool, BATCH, `bench-${client}`)).length;
+  const rawClaim = async () =>
+    (
+      await pool.query({
+        name: "raw-claim",
+        text: `UPDATE bench_queue SET status = 'executing', started_at = now()
+         WHERE id IN (SELECT id FROM bench_queue WHERE status = 'queued' ORDER BY queued_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING id`,
+        values: [BATCH],
+      })
+    ).rowCount ?? 0;
+  // The two take turns on quarters of their rows (ours, raw | raw, ours | ours, raw | raw, ours), so a
+  // change in the machine's load during the bench weighs on both alike.
+  const claim = { rows: 0, ms: 0 };
+  const raw = { rows: 0, ms: 0 };
+  const quarter = Math.ceil(RUNS / 4);
+  for (let round = 1; round <= 4; round++) {
+    const until = Math.min(RUNS, round * quarter);
+    const ours = { take: ourClaim, total: claim };
+    const theirs = { take: rawClaim, total: raw };
+    for (const { take, total } of round % 2 === 1 ? [ours, theirs] : [theirs, ours]) await drain(take, total, until);
+  }
+  const claimed = claim.rows;
+  const claimRate = claim.rows / (claim.ms / 1000);
+  const rawRate = raw.rows / (raw.ms / 1000);
   const loadAfter = loadavg()[0]!;
   console.log(
     `dequeue: ${fmt(claimRate)} runs/s with the worker's claim (${fmt(claimed)} runs, ${CLIENTS} clients × ${BATCH}) ` +
@@ -163,6 +160,21 @@ async function main() {
   for (const stop of stops.reverse()) await stop().catch(() => {});
   stops.length = 0;
   report.print();
+}
+
+/** CLIENTS loops calling `take` until `total.rows` reaches `until` or nothing is left; adds rows and time to `total`. */
+async function drain(take: (client: number) => Promise<number>, total: { rows: number; ms: number }, until: number) {
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, client) => {
+      while (total.rows < until) {
+        const rows = await take(client);
+        if (rows === 0) return;
+        total.rows += rows;
+      }
+    }),
+  );
+  total.ms += performance.now() - started;
 }
 
 main().catch(async (error) => {

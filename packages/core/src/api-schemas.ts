@@ -31,7 +31,10 @@ export const TriggerTaskOptions = z.object({
   parentBatch: z.string().optional(),
   resumeParentOnCompletion: z.boolean().optional(),
   lockToVersion: z.string().optional(),
-  queue: z.object({ name: z.string(), concurrencyLimit: z.number().int().optional() }).optional(),
+  /** The run's queue; `concurrencyLimit` caps how many of its runs execute at once (the newest trigger's wins). */
+  queue: z
+    .object({ name: z.string().min(1).max(128), concurrencyLimit: z.number().int().min(0).max(100_000).optional() })
+    .optional(),
   concurrency: z
     .array(z.string().regex(/^[a-zA-Z0-9_-]{1,122}$/))
     .max(2)
@@ -89,7 +92,7 @@ export type TriggerTaskRequestBody = z.output<typeof TriggerTaskRequestBody>;
 export const RescheduleRunRequestBody = z.object({ delay: Delay });
 export type RescheduleRunRequestBody = z.output<typeof RescheduleRunRequestBody>;
 
-// ---- schedules (`schedules.create` / `schedules.list` of the SDK)
+// ---- schedules (`schedules.*` of the SDK)
 
 export const CreateScheduleRequestBody = z.object({
   task: z.string().min(1).max(512),
@@ -101,6 +104,12 @@ export const CreateScheduleRequestBody = z.object({
   timezone: z.string().max(64).optional(),
 });
 export type CreateScheduleRequestBody = z.output<typeof CreateScheduleRequestBody>;
+
+/** PUT /api/v1/schedules/:scheduleId (`schedules.update`): as create, without the deduplication key. */
+export const UpdateScheduleRequestBody = CreateScheduleRequestBody.omit({ deduplicationKey: true });
+export type UpdateScheduleRequestBody = z.output<typeof UpdateScheduleRequestBody>;
+
+export const ScheduleIdParams = z.object({ scheduleId: z.string().min(1).max(128) });
 
 export const ListSchedulesQuery = z.object({
   page: z.coerce.number().int().positive().default(1),

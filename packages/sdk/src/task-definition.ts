@@ -102,6 +102,11 @@ export interface TaskDefinition<TPayload = unknown, TOutput = unknown> {
   retry?: RetryOptions;
   /** Seconds an attempt may run before the run is TIMED_OUT; a trigger's `maxDuration` overrides it. */
   maxDuration?: number;
+  /**
+   * The task's default queue (`task/<id>`): at most `concurrencyLimit` of its runs execute at once,
+   * across worker processes. A trigger's `queue` option names another queue or sets a newer limit.
+   */
+  queue?: { concurrencyLimit?: number };
   /** A payload to try the task with (the dashboard's "import sample data"). */
   samplePayload?: () => TPayload;
   run(payload: TPayload, ctx: TaskContext): Promise<TOutput>;

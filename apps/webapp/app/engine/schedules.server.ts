@@ -6,12 +6,17 @@
  * seconds first, and are read in the schedule's IANA time zone (daylight saving included).
  */
 import { CronExpressionParser } from "cron-parser";
-import { generateScheduleFriendlyId, type CreateScheduleRequestBody } from "@runfeed/core";
+import {
+  generateScheduleFriendlyId,
+  type CreateScheduleRequestBody,
+  type UpdateScheduleRequestBody,
+} from "@runfeed/core";
 import type { PrismaClient, TaskSchedule } from "@runfeed/database";
+import type { Db } from "../services/runLookup.server";
 import type { AuthenticatedEnvironment } from "../services/auth.server";
 import { badRequest } from "../services/httpErrors.server";
 import { triggerRun } from "../services/trigger.server";
-import { setTimer, TIMERS } from "./timers.server";
+import { clearTimer, setTimer, TIMERS } from "./timers.server";
 
 /** The next `count` ticks of `cron` in `timezone` strictly after `after`; throws on a bad expression. */
 export function nextTicks(cron: string, timezone: string, after: Date, count = 1): Date[] {
@@ -40,14 +45,7 @@ export async function upsertSchedule(
   body: CreateScheduleRequestBody,
   now = new Date(),
 ): Promise<TaskSchedule> {
-  const timezone = body.timezone ?? "UTC";
-  if (!isTimeZone(timezone)) throw badRequest(`Invalid request body: timezone: not an IANA time zone ("${timezone}")`);
-  let next: Date;
-  try {
-    [next] = nextTicks(body.cron, timezone, now) as [Date];
-  } catch (error) {
-    throw badRequest(`Invalid request body: cron: ${(error as Error).message}`);
-  }
+  const { timezone, next } = firstTick(body, now);
   return prisma.$transaction(async (tx) => {
     const fields = {
       taskIdentifier: body.task,
@@ -73,11 +71,87 @@ export async function upsertSchedule(
       },
       update: fields,
     });
-    await setTimer(tx, TIMERS.scheduleTick, scheduleTimerKey(schedule), next, {
-      scheduleId: schedule.id,
-      tick: next.toISOString(),
-    });
+    await armTick(tx, schedule, next);
     return schedule;
+  });
+}
+
+/** The time zone (UTC when unset) and first tick after `now`; 400 for an expression or zone that does not parse. */
+function firstTick(body: { cron: string; timezone?: string }, now: Date): { timezone: string; next: Date } {
+  const timezone = body.timezone ?? "UTC";
+  if (!isTimeZone(timezone)) throw badRequest(`Invalid request body: timezone: not an IANA time zone ("${timezone}")`);
+  try {
+    return { timezone, next: nextTicks(body.cron, timezone, now)[0]! };
+  } catch (error) {
+    throw badRequest(`Invalid request body: cron: ${(error as Error).message}`);
+  }
+}
+
+const armTick = (db: Db, schedule: Pick<TaskSchedule, "id">, tick: Date) =>
+  setTimer(db, TIMERS.scheduleTick, scheduleTimerKey(schedule), tick, {
+    scheduleId: schedule.id,
+    tick: tick.toISOString(),
+  });
+
+/** An environment's schedule by its friendly id (`sched_…`), as the SDK names it. */
+export function findSchedule(prisma: PrismaClient, environmentId: string, scheduleId: string) {
+  return prisma.taskSchedule.findFirst({ where: { runtimeEnvironmentId: environmentId, friendlyId: scheduleId } });
+}
+
+/** New task, cron, time zone and external id (`schedules.update`); an active schedule's timer moves to the new next tick. */
+export async function updateSchedule(
+  prisma: PrismaClient,
+  schedule: TaskSchedule,
+  body: UpdateScheduleRequestBody,
+  now = new Date(),
+): Promise<TaskSchedule> {
+  const { timezone, next } = firstTick(body, now);
+  return prisma.$transaction(async (tx) => {
+    const updated = await tx.taskSchedule.update({
+      where: { id: schedule.id },
+      data: {
+        taskIdentifier: body.task,
+        cron: body.cron,
+        timezone,
+        externalId: body.externalId ?? null,
+        nextRunAt: schedule.active ? next : null,
+      },
+    });
+    if (updated.active) await armTick(tx, updated, next);
+    return updated;
+  });
+}
+
+/**
+ * Activates a schedule (its timer set for the next tick from now) or deactivates it (its pending
+ * timer removed; a tick already being handled finds it inactive and triggers nothing).
+ */
+export async function setScheduleActive(
+  prisma: PrismaClient,
+  schedule: TaskSchedule,
+  active: boolean,
+  now = new Date(),
+): Promise<TaskSchedule> {
+  return prisma.$transaction(async (tx) => {
+    if (!active) {
+      await clearTimer(tx, scheduleTimerKey(schedule));
+      return tx.taskSchedule.update({ where: { id: schedule.id }, data: { active: false, nextRunAt: null } });
+    }
+    const [next] = nextTicks(schedule.cron, schedule.timezone, now) as [Date];
+    const updated = await tx.taskSchedule.update({
+      where: { id: schedule.id },
+      data: { active: true, nextRunAt: next },
+    });
+    await armTick(tx, updated, next);
+    return updated;
+  });
+}
+
+/** Deletes a schedule and its pending timer; the runs it made stay. */
+export async function deleteSchedule(prisma: PrismaClient, schedule: TaskSchedule): Promise<void> {
+  await prisma.$transaction(async (tx) => {
+    await clearTimer(tx, scheduleTimerKey(schedule));
+    await tx.taskSchedule.delete({ where: { id: schedule.id } });
   });
 }
 
@@ -120,11 +194,7 @@ export async function fireScheduleTick(prisma: PrismaClient, scheduleId: string,
       where: { id: schedule.id, OR: [{ lastRunAt: null }, { lastRunAt: { lt: tick } }] },
       data: { lastRunAt: tick, nextRunAt: upcoming },
     });
-    if (count > 0)
-      await setTimer(tx, TIMERS.scheduleTick, scheduleTimerKey(schedule), upcoming, {
-        scheduleId: schedule.id,
-        tick: upcoming.toISOString(),
-      });
+    if (count > 0) await armTick(tx, schedule, upcoming);
   });
   return !isCached;
 }

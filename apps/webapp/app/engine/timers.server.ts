@@ -52,6 +52,11 @@ export async function setTimer(
     job_key => ${key}, max_attempts => 25, job_key_mode => ${mode})`;
 }
 
+/** Removes the pending timer `key`, if any (a timer already being handled finishes). */
+export async function clearTimer(db: Db, key: string): Promise<void> {
+  await db.$executeRaw`SELECT graphile_worker.remove_job(${key})`;
+}
+
 /** A bucket timer: every due time in the same bucket shares one job that handles them all. */
 export async function setBucketTimer(db: Db, name: TimerName, at: Date): Promise<void> {
   const bucket = bucketOf(at);

@@ -1,6 +1,7 @@
 /**
  * Cancel and replay (realtime-contract §6.6, checklist #44).
  */
+import { defaultQueueName } from "../engine/queues.server";
 import { FINAL_RUN_STATUSES, type ReplayRunRequestBody, type TaskRunStatus } from "@runfeed/core";
 import type { PrismaClient, TaskRun } from "@runfeed/database";
 import type { AuthenticatedEnvironment } from "./auth.server";
@@ -39,7 +40,7 @@ export async function replayRun(
         payloadType,
         tags: overrides.tags ?? original.runTags ?? [],
         metadata: overrides.metadata ?? (original.metadata ? safeParse(original.metadata) : undefined),
-        queue: { name: overrides.queue ?? original.queue ?? `task/${original.taskIdentifier}` },
+        queue: { name: overrides.queue ?? original.queue ?? defaultQueueName(original.taskIdentifier) },
         concurrencyKey: overrides.concurrencyKey ?? original.concurrencyKey ?? undefined,
         maxAttempts: overrides.maxAttempts ?? original.maxAttempts ?? undefined,
         delay: overrides.delay,

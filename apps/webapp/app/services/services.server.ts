@@ -101,6 +101,7 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
     ? createWorker({
         env,
         prisma,
+        sqlPool,
         logger,
         metadataWriter,
         tasks,

@@ -37,6 +37,7 @@ import type { AuthenticatedEnvironment } from "./auth.server";
 import { HttpError, badRequest, unprocessable } from "./httpErrors.server";
 import { insertRunPrepared, insertedTaskRun, type NewRun } from "./runInsert.server";
 import { isUniqueViolation, runWhere, type Db } from "./runLookup.server";
+import { defaultQueueName, setQueueConcurrencyLimit } from "../engine/queues.server";
 import { armDelayTimers } from "../engine/delays.server";
 import { debounceTrigger, debounceWindow, isDebounceKeyConflict } from "../engine/debounce.server";
 
@@ -229,6 +230,10 @@ export async function prepareRun(tx: Db, input: TriggerInput, parents?: ParentCa
   if (options.maxDuration !== undefined && !(options.maxDuration > 0))
     throw badRequest("Invalid request body: options.maxDuration: a positive number of seconds");
 
+  const queue = options.queue?.name ?? defaultQueueName(taskId);
+  if (options.queue?.concurrencyLimit !== undefined)
+    await setQueueConcurrencyLimit(tx, environment.id, queue, options.queue.concurrencyLimit);
+
   const row: NewRun = {
     id: generateRunId(),
     friendlyId: generateRunFriendlyId(),
@@ -252,7 +257,7 @@ export async function prepareRun(tx: Db, input: TriggerInput, parents?: ParentCa
     oneTimeUseToken: input.oneTimeUseToken ?? null,
     batchId: input.batchId ?? null,
     replayedFromTaskRunId: input.replayedFromTaskRunId ?? null,
-    queue: options.queue?.name ?? `task/${taskId}`,
+    queue,
     concurrencyKey: options.concurrencyKey ?? null,
     maxAttempts: options.maxAttempts ?? null,
     maxDurationInSeconds: options.maxDuration === undefined ? null : Math.ceil(options.maxDuration),

@@ -3,15 +3,16 @@
  *
  * Fair across environments, and across queues inside an environment: every (environment, queue)
  * with queued work (found by a skip-scan over the PENDING runs' queue index, one probe per queue)
- * offers its oldest runs (`FOR UPDATE SKIP LOCKED`, so concurrent workers never
- * claim the same run); inside an environment the queues take turns, and the environments take
- * turns with each other — one busy environment cannot starve another, and a backlog of child runs
- * cannot starve a new run of another task. Timestamps are written in UTC to match Prisma's
+ * offers its oldest runs, up to its share of the claim (`FOR UPDATE SKIP LOCKED`, so concurrent
+ * workers never claim the same run); inside an environment the queues take turns, and the
+ * environments take turns with each other — one busy environment cannot starve another, and a backlog
+ * of child runs cannot starve a new run of another task. A queue with a concurrency limit
+ * (engine/queues.server.ts) offers no more than its free slots. Timestamps are written in UTC to match Prisma's
  * `TIMESTAMP(3)` columns. A run whose TTL passed is never started (the TTL sweep expires it). The
  * same statement opens each claimed run's attempt row (engine/heartbeats.server.ts), so a worker
  * killed right after claiming still leaves an attempt whose missing heartbeats tell.
  */
-import type { PrismaClient } from "@runfeed/database";
+import type pg from "pg";
 
 export interface ClaimedRun {
   id: string;
@@ -32,9 +33,19 @@ export interface ClaimedRun {
   maxDurationInSeconds: number | null;
 }
 
-export async function claimRuns(prisma: PrismaClient, limit: number, workerId = "unnamed"): Promise<ClaimedRun[]> {
+/**
+ * Claims on `pool` (Services.sqlPool) with one named prepared statement: each connection plans it once,
+ * not once per claim (planning cost as much as executing it; docs/decisions/093-run-lifecycle-timers.md
+ * "Dequeue").
+ */
+export async function claimRuns(pool: pg.Pool, limit: number, workerId = "unnamed"): Promise<ClaimedRun[]> {
   if (limit <= 0) return [];
-  return prisma.$queryRaw<ClaimedRun[]>`
+  const { rows } = await pool.query<ClaimedRun>({ name: "claim-runs", text: CLAIM_RUNS, values: [limit, workerId] });
+  return rows;
+}
+
+/** $1: how many runs at most; $2: the claiming worker's id (attempt rows). */
+const CLAIM_RUNS = `
     WITH RECURSIVE queues AS (
       -- A skip-scan over "TaskRun_pending_queue": each step finds the next (environment, queue) with a
       -- PENDING run, one index probe per queue whatever the number of runs queued in it.
@@ -50,18 +61,48 @@ export async function claimRuns(prisma: PrismaClient, limit: number, workerId = 
         ORDER BY "runtimeEnvironmentId", COALESCE(queue, '') LIMIT 1
       ) next
     ),
+    -- Queues with a concurrency limit (TaskQueue). Each is locked for this claim; a queue another claim
+    -- holds right now is skipped (it offers nothing this time). Locking reads the row's newest version,
+    -- so "executing" counts every run claimed by a claim that committed before this one took the lock.
+    limited AS (
+      SELECT tq."runtimeEnvironmentId" AS env_id, tq.name AS queue FROM "TaskQueue" tq
+      WHERE tq."concurrencyLimit" IS NOT NULL
+        AND (tq."runtimeEnvironmentId", tq.name) IN (SELECT env_id, queue FROM queues)
+    ),
+    locked AS (
+      SELECT tq."runtimeEnvironmentId" AS env_id, tq.name AS queue,
+             GREATEST(tq."concurrencyLimit" - tq.executing, 0) AS free
+      FROM "TaskQueue" tq
+      WHERE (tq."runtimeEnvironmentId", tq.name) IN (SELECT env_id, queue FROM limited)
+      FOR UPDATE SKIP LOCKED
+    ),
+    -- Each queue offers its fair share of the claim: ceil(limit / (environments × its environment's
+    -- queues)), so the environments split a claim evenly and so do an environment's queues, and at most
+    -- limit + (number of queues) runs are locked per claim (not limit per queue); a limited queue offers
+    -- no more than its free slots.
+    shares AS (
+      SELECT s.env_id, s.queue,
+             CASE WHEN l.env_id IS NULL THEN s.fair ELSE LEAST(s.fair, COALESCE(k.free, 0)) END AS share
+      FROM (
+        SELECT env_id, queue,
+               ceil($1::int::float8 / (count(*) OVER (PARTITION BY env_id) * (SELECT count(DISTINCT env_id) FROM queues)))::int AS fair
+        FROM queues
+      ) s
+      LEFT JOIN limited l ON l.env_id = s.env_id AND l.queue = s.queue
+      LEFT JOIN locked k ON k.env_id = s.env_id AND k.queue = s.queue
+    ),
     candidates AS (
-      SELECT c.* FROM queues
+      SELECT c.* FROM shares
       CROSS JOIN LATERAL (
         SELECT r.id, r."runtimeEnvironmentId" AS env_id, r.queue, r."queuedAt", r."createdAt"
         FROM "TaskRun" r
-        WHERE r."runtimeEnvironmentId" = queues.env_id
-          AND COALESCE(r.queue, '') = queues.queue
+        WHERE r."runtimeEnvironmentId" = shares.env_id
+          AND COALESCE(r.queue, '') = shares.queue
           AND r.status = 'PENDING'
           AND (r."delayUntil" IS NULL OR r."delayUntil" <= (now() AT TIME ZONE 'UTC'))
           AND (r."ttlExpiresAt" IS NULL OR r."ttlExpiresAt" > (now() AT TIME ZONE 'UTC'))
         ORDER BY r."queuedAt" ASC NULLS LAST, r."createdAt" ASC, r.id
-        LIMIT ${limit}
+        LIMIT shares.share
         FOR UPDATE SKIP LOCKED
       ) c
     ),
@@ -75,7 +116,7 @@ export async function claimRuns(prisma: PrismaClient, limit: number, workerId = 
       FROM in_queue
     ),
     picked AS (
-      SELECT id FROM in_env ORDER BY env_rank, random() LIMIT ${limit}
+      SELECT id FROM in_env ORDER BY env_rank, random() LIMIT $1::int
     ),
     claimed AS (
       UPDATE "TaskRun" t
@@ -87,14 +128,24 @@ export async function claimRuns(prisma: PrismaClient, limit: number, workerId = 
       WHERE t.id = picked.id
       RETURNING t.id, t."friendlyId", t."taskIdentifier", t."runtimeEnvironmentId", t."projectId", t.payload,
                 t."payloadType", t.metadata, t."runTags", t."parentTaskRunId", t."rootTaskRunId", t.depth,
-                t."attemptCount", t."startedAt", t."maxAttempts", t."maxDurationInSeconds"
+                t."attemptCount", t."startedAt", t."maxAttempts", t."maxDurationInSeconds", t.queue
+    ),
+    -- The limited queues count what this claim took (the trigger on TaskRun counts them out again).
+    counted AS (
+      UPDATE "TaskQueue" tq SET executing = tq.executing + took.n, "updatedAt" = (now() AT TIME ZONE 'UTC')
+      FROM (SELECT "runtimeEnvironmentId" AS env_id, COALESCE(queue, '') AS queue, count(*)::int AS n
+            FROM claimed GROUP BY 1, 2) took
+      JOIN locked USING (env_id, queue)
+      WHERE tq."runtimeEnvironmentId" = took.env_id AND tq.name = took.queue
     ),
     attempts AS (
       INSERT INTO "TaskRunAttempt" ("runId", number, "workerId")
-      SELECT id, "attemptCount", ${workerId} FROM claimed
+      SELECT id, "attemptCount", $2::text FROM claimed
       ON CONFLICT ("runId", number) DO UPDATE
         SET "workerId" = EXCLUDED."workerId", status = 'EXECUTING', "startedAt" = EXCLUDED."startedAt",
             "heartbeatAt" = EXCLUDED."heartbeatAt", "completedAt" = NULL, error = NULL
     )
-    SELECT * FROM claimed`;
-}
+    SELECT id, "friendlyId", "taskIdentifier", "runtimeEnvironmentId", "projectId", payload, "payloadType",
+           metadata, "runTags", "parentTaskRunId", "rootTaskRunId", depth, "attemptCount",
+           "startedAt" AT TIME ZONE 'UTC' AS "startedAt", "maxAttempts", "maxDurationInSeconds"
+    FROM claimed`;

@@ -3,6 +3,7 @@
  * services). createServices starts it when WORKER_ENABLED and stops it on close.
  */
 import type { PrismaClient } from "@runfeed/database";
+import type pg from "pg";
 import type { WebappEnv } from "../env.server";
 import { RunWorker } from "./runWorker.server";
 import { RunEngine } from "../engine/runEngine.server";
@@ -14,6 +15,7 @@ import { type LowClassAccept, runLogWriter } from "../services/runLogs.server";
 export function createWorker(deps: {
   env: WebappEnv;
   prisma: PrismaClient;
+  sqlPool: pg.Pool;
   logger: Logger;
   metadataWriter: RunMetadataWriter;
   /** The write pipeline's low class: tasks' log lines go through it (runLogWriter). */
@@ -27,6 +29,7 @@ export function createWorker(deps: {
   const { env } = deps;
   return new RunWorker({
     prisma: deps.prisma,
+    pool: deps.sqlPool,
     logger: deps.logger,
     metadataWriter: deps.metadataWriter,
     writeLogs: runLogWriter(deps.prisma, deps.acceptLogs),

@@ -9,48 +9,32 @@
  *
  * While a run executes, the worker heartbeats its attempt; the answer says whether the run is still
  * EXECUTING in it. When it is not (canceled, timed out, declared crashed), the task's signal fires,
- * and a task that ignores it is cut off after a grace period. A run waiting for its children
- * (`ctx.waitForChildren`) gives its slot back, so parents can never starve their own children. On
- * stop, running tasks are aborted and put back in the queue.
+ * and a task that ignores it is cut off after a grace period (attemptOutcome.server.ts). A run waiting
+ * for its children (`ctx.waitForChildren`, taskContext.server.ts) gives its slot back, so parents can
+ * never starve their own children. On stop, running tasks are aborted and put back in the queue.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
-import { setTimeout as sleep } from "node:timers/promises";
-import { INPUT_STREAM_SCOPE_TYPE, STREAM_WRITE_SCOPE_TYPE, type MetadataOperation } from "@runfeed/core";
-import {
-  metadata as sdkMetadata,
-  pipeline as sdkPipeline,
-  setTaskRunContextProvider,
-  streams,
-  type ChildRunResult,
-  type TaskContext,
-  type TaskRunContext,
-} from "@runfeed/sdk";
-import type { PrismaClient } from "@runfeed/database";
-import type { Logger } from "../services/logger.server";
-import { claimRuns, type ClaimedRun } from "./claim.server";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import type pg from "pg";
 import { internalRunError, RUN_ERROR_CODES } from "@runfeed/core";
-import {
-  armTimeoutTimer,
-  closeAttempt,
-  completeAttempt,
-  failAttempt,
-  retryOptionsFor,
-  type AttemptRef,
-} from "../engine/attempts.server";
+import type { PrismaClient } from "@runfeed/database";
+import type { Logger } from "../services/logger.server";
+import { armTimeoutTimer, type AttemptRef } from "../engine/attempts.server";
 import { recordHeartbeats } from "../engine/heartbeats.server";
-import { updateRunMetadata } from "../services/metadata.server";
+import { applyTaskQueueLimits } from "../engine/queues.server";
 import type { RunMetadataWriter } from "../services/metadataWriter.server";
-import { parsePacket } from "../services/retrieve.server";
-import { signPublicToken } from "../services/auth.server";
-import { createChildBatch } from "./childBatch.server";
 import { type RunLogEntry, runLogWriter } from "../services/runLogs.server";
+import { recordCompleted, recordFailed, recordStopped, stopFor, untilDoneOrCutOff } from "./attemptOutcome.server";
+import { claimRuns, type ClaimedRun } from "./claim.server";
+import { createTaskContext, flushTaskSdkWrites, runAsTask, taskRunContext } from "./taskContext.server";
 import { TaskRunLogger } from "./taskLogger.server";
 import type { TaskRegistry } from "./taskRegistry.server";
+import { builtInError, parsePayload } from "./taskValues.server";
 
 export interface RunWorkerOptions {
   prisma: PrismaClient;
+  /** Where runs are claimed (Services.sqlPool): the claim is a prepared statement on `pg`. */
+  pool: pg.Pool;
   logger: Logger;
   /** The app instance's metadata writer (Services.metadataWriter): tasks write as PUT …/metadata does. */
   metadataWriter: RunMetadataWriter;
@@ -78,20 +62,9 @@ export interface RunWorkerOptions {
   ownProcess?: boolean;
 }
 
-/** A run's own token lives this long: the longest a task may write its streams. */
-const RUN_TOKEN_LIFETIME = "24h";
-
-/**
- * The run each task executes in, for @runfeed/sdk's `streams.*` called inside it (no argument needed:
- * the worker says which run, where the API is, and with which token).
- */
-const taskRuns = new AsyncLocalStorage<TaskRunContext>();
-setTaskRunContextProvider(() => taskRuns.getStore());
-
 export const RunWorkerDefaults = {
   concurrency: 4,
   pollIntervalMs: 250,
-  childPollIntervalMs: 250,
   metadataMaximumSize: 262_144,
   heartbeatIntervalMs: 1_000,
   cancelGracePeriodMs: 5_000,
@@ -102,17 +75,6 @@ interface Execution extends AttemptRef {
   /** Fires the task's signal; its reason says why. */
   abort: AbortController;
 }
-
-/** Why an attempt was stopped from outside, from the run's status in the heartbeat's answer. */
-const STOP_REASONS: Record<string, string> = {
-  CANCELED: "The run was canceled.",
-  TIMED_OUT: "The run exceeded its maxDuration.",
-  CRASHED: "The run was declared crashed (its heartbeats stopped).",
-};
-
-/** Cost model of the example machine (small-1x): cents per second of execution, and per run. */
-const CENTS_PER_SECOND = 0.00169;
-const BASE_COST_IN_CENTS = 0.0025;
 
 export class RunWorker {
   readonly #options: Required<Omit<RunWorkerOptions, "apiBaseURL" | "writeLogs">> &
@@ -138,6 +100,11 @@ export class RunWorker {
     };
   }
 
+  get #taskContextDeps() {
+    const { prisma, logger, metadataWriter, metadataMaximumSize, ownProcess } = this.#options;
+    return { prisma, logger, metadataWriter, metadataMaximumSize, ownProcess, wake: () => this.wake() };
+  }
+
   get workerId(): string {
     return this.#options.workerId;
   }
@@ -159,11 +126,8 @@ export class RunWorker {
       for (const answer of answers) {
         const execution = this.#executing.get(answer.runId);
         if (!execution || execution.abort.signal.aborted) continue;
-        if (answer.status !== "EXECUTING" || answer.attemptCount !== execution.attempt) {
-          const reason =
-            STOP_REASONS[answer.status] ?? `The run is ${answer.status} now (attempt ${answer.attemptCount}).`;
-          execution.abort.abort(new RunStoppedError(reason, answer.status));
-        }
+        const stop = stopFor(answer, execution.attempt);
+        if (stop) execution.abort.abort(stop);
       }
     } catch (error) {
       this.#options.logger.warn({ err: (error as Error).message }, "worker: heartbeat failed");
@@ -189,20 +153,26 @@ export class RunWorker {
   }
 
   async #run(): Promise<void> {
-    const { logger, prisma } = this.#options;
+    const { logger, pool, prisma, tasks } = this.#options;
+    // The task definitions' queue limits hold before this worker claims anything.
+    await applyTaskQueueLimits(prisma, tasks.all).catch((error) =>
+      logger.warn({ err: (error as Error).message }, "worker: could not set the tasks' queue limits"),
+    );
     while (!this.#abort.signal.aborted) {
       const free = this.#options.concurrency - this.#busy;
       let claimed: ClaimedRun[] = [];
       if (free > 0) {
         try {
-          claimed = await claimRuns(prisma, free, this.#options.workerId);
+          claimed = await claimRuns(pool, free, this.#options.workerId);
         } catch (error) {
           if (this.#abort.signal.aborted) break;
           logger.warn({ err: (error as Error).message }, "worker: claiming runs failed");
         }
       }
       for (const run of claimed) this.#track(this.#execute(run));
-      if (claimed.length === 0 || claimed.length < free) await this.#idle();
+      // A claim may answer fewer runs than asked (each queue offers its share, limited queues their free
+      // slots): ask again at once, and wait only when there was nothing to take.
+      if (claimed.length === 0) await this.#idle();
     }
   }
 
@@ -242,7 +212,7 @@ export class RunWorker {
     const started = performance.now();
     try {
       if (!task) {
-        await this.#fail(run, started, {
+        await recordFailed(prisma, logger, run, started, {
           error: internalRunError(
             RUN_ERROR_CODES.couldNotFindTask,
             `No task "${run.taskIdentifier}" is registered with this worker.`,
@@ -258,26 +228,27 @@ export class RunWorker {
         logger,
         write: this.#options.writeLogs ?? runLogWriter(prisma),
       });
-      const ctx = this.#context(run, abort.signal, taskLogger, releaseSlot, () => {
-        this.#busy++;
-        holdsSlot = true;
+      const ctx = createTaskContext(this.#taskContextDeps, run, abort.signal, taskLogger, {
+        release: releaseSlot,
+        reacquire: () => {
+          this.#busy++;
+          holdsSlot = true;
+        },
       });
-      const runContext = await this.#runContext(run);
-      const execution = runContext
-        ? taskRuns.run(runContext, () => task.run(parsePayload(run), ctx))
-        : task.run(parsePayload(run), ctx);
-      const outcome = await this.#untilDoneOrCutOff(execution, abort.signal);
+      const runContext = await taskRunContext(prisma, this.#options.apiBaseURL, run);
+      const execution = runAsTask(runContext, () => task.run(parsePayload(run), ctx));
+      const outcome = await untilDoneOrCutOff(execution, abort.signal, this.#options.cancelGracePeriodMs);
       if (!outcome.ok && !abort.signal.aborted) {
         const error = outcome.error;
         taskLogger.error(error instanceof Error ? error.message : String(error), { name: (error as Error)?.name });
       }
       await taskLogger.flush();
-      await this.#flushSdkWrites(run);
+      await flushTaskSdkWrites(logger, run);
       if (abort.signal.aborted) {
-        await this.#stopped(run, ref, abort.signal.reason);
+        await recordStopped(prisma, logger, run, ref, abort.signal.reason);
         return;
       }
-      if (outcome.ok) await this.#complete(run, started, outcome.value);
+      if (outcome.ok) await recordCompleted(prisma, run, started, outcome.value);
       else {
         logger.info(
           {
@@ -288,7 +259,11 @@ export class RunWorker {
           },
           "worker: attempt failed",
         );
-        await this.#fail(run, started, { error: builtInError(outcome.error), finalStatus: "COMPLETED_WITH_ERRORS" });
+        await recordFailed(prisma, logger, run, started, {
+          error: builtInError(outcome.error),
+          finalStatus: "COMPLETED_WITH_ERRORS",
+          taskRetry: task.retry,
+        });
       }
     } catch (error) {
       logger.error({ run: run.friendlyId, err: (error as Error).message }, "worker: could not record the attempt");
@@ -298,279 +273,4 @@ export class RunWorker {
       releaseSlot();
     }
   }
-
-  /** The task's result, or — once its signal fired — whatever it has done by the end of the grace period. */
-  async #untilDoneOrCutOff(
-    execution: Promise<unknown>,
-    signal: AbortSignal,
-  ): Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> {
-    const settled = execution.then(
-      (value) => ({ ok: true as const, value }),
-      (error: unknown) => ({ ok: false as const, error }),
-    );
-    let cutOff: ReturnType<typeof setTimeout> | undefined;
-    let arm = () => {};
-    const graceOver = new Promise<{ ok: false; error: unknown }>((resolve) => {
-      arm = () => {
-        cutOff = setTimeout(
-          () => resolve({ ok: false, error: new Error("cut off after the grace period") }),
-          this.#options.cancelGracePeriodMs,
-        );
-      };
-    });
-    if (signal.aborted) arm();
-    else signal.addEventListener("abort", arm, { once: true });
-    try {
-      return await Promise.race([settled, graceOver]);
-    } finally {
-      clearTimeout(cutOff);
-      signal.removeEventListener("abort", arm);
-    }
-  }
-
-  /** The attempt was stopped from outside (or the worker is stopping): record it on the attempt only. */
-  async #stopped(run: ClaimedRun, ref: AttemptRef, reason: unknown) {
-    const { prisma, logger } = this.#options;
-    if (reason instanceof RunStoppedError) {
-      // The run's status already says what happened (CANCELED, TIMED_OUT, CRASHED, retried elsewhere).
-      const status =
-        reason.runStatus === "CANCELED" || reason.runStatus === "TIMED_OUT" ? reason.runStatus : "INTERRUPTED";
-      await closeAttempt(prisma, ref, status);
-      logger.info({ run: run.friendlyId, attempt: ref.attempt, reason: reason.message }, "worker: attempt stopped");
-      return;
-    }
-    // Shutting down: hand the run back to the queue for the next worker.
-    await prisma.$transaction([
-      prisma.taskRunAttempt.updateMany({
-        where: { runId: ref.runId, number: ref.attempt, status: "EXECUTING" },
-        data: { status: "INTERRUPTED", completedAt: new Date() },
-      }),
-      prisma.taskRun.updateMany({
-        where: { id: run.id, status: "EXECUTING", attemptCount: ref.attempt },
-        data: { status: "PENDING", startedAt: null, queuedAt: new Date() },
-      }),
-    ]);
-  }
-
-  #usage(started: number) {
-    const durationMs = Math.round(performance.now() - started);
-    return {
-      usageDurationMs: durationMs,
-      costInCents: (durationMs / 1000) * CENTS_PER_SECOND,
-      baseCostInCents: BASE_COST_IN_CENTS,
-    };
-  }
-
-  async #complete(run: ClaimedRun, started: number, output: unknown) {
-    await completeAttempt(
-      this.#options.prisma,
-      { runId: run.id, attempt: run.attemptCount },
-      {
-        ...this.#usage(started),
-        output: output === undefined ? null : JSON.stringify(output),
-        outputType: "application/json",
-      },
-    );
-  }
-
-  async #fail(
-    run: ClaimedRun,
-    started: number,
-    input: { error: object; finalStatus: "COMPLETED_WITH_ERRORS" | "SYSTEM_FAILURE" },
-  ) {
-    const task = this.#options.tasks.get(run.taskIdentifier);
-    const end = await failAttempt(
-      this.#options.prisma,
-      { runId: run.id, attempt: run.attemptCount },
-      {
-        error: input.error,
-        retry: retryOptionsFor(task?.retry, run.maxAttempts),
-        finalStatus: input.finalStatus,
-        attemptStatus: "FAILED",
-        finalData: this.#usage(started),
-      },
-    );
-    if (end === "retrying")
-      this.#options.logger.info({ run: run.friendlyId, attempt: run.attemptCount }, "worker: run will be retried");
-  }
-
-  /** The run's identity for @runfeed/sdk inside the task: its id, the API and its own token. */
-  /**
-   * Writes a task made through @runfeed/sdk's client-side buffers (`metadata.forRun(…)`, pipeline
-   * writers) are sent before the run's outcome is recorded, as the SDK asks of whoever ends a task
-   * (docs/decisions/092-write-pipeline.md). Flushes this process's buffers (other runs' too: earlier, never
-   * later). A failure is logged; it does not fail the run.
-   */
-  async #flushSdkWrites(run: ClaimedRun) {
-    try {
-      await Promise.all([sdkMetadata.flush(), sdkPipeline.flushAll()]);
-    } catch (error) {
-      this.#options.logger.warn(
-        { run: run.friendlyId, err: (error as Error).message },
-        "worker: the task's buffered SDK writes could not be sent",
-      );
-    }
-  }
-
-  async #runContext(run: ClaimedRun): Promise<TaskRunContext | undefined> {
-    const { apiBaseURL, prisma } = this.#options;
-    if (!apiBaseURL) return undefined;
-    const environment = await prisma.runtimeEnvironment.findUniqueOrThrow({
-      where: { id: run.runtimeEnvironmentId },
-      include: { project: true, parentEnvironment: true },
-    });
-    const related = await prisma.taskRun.findMany({
-      where: { id: { in: [run.parentTaskRunId, run.rootTaskRunId].filter((id): id is string => id !== null) } },
-      select: { id: true, friendlyId: true },
-    });
-    const friendly = (id: string | null) => related.find((r) => r.id === id)?.friendlyId;
-    const scopes = [
-      `write:${STREAM_WRITE_SCOPE_TYPE}:${run.friendlyId}`,
-      `read:runs:${run.friendlyId}`,
-      `write:${INPUT_STREAM_SCOPE_TYPE}:${run.friendlyId}`,
-    ];
-    return {
-      runId: run.friendlyId,
-      parentRunId: friendly(run.parentTaskRunId),
-      rootRunId: friendly(run.rootTaskRunId),
-      baseURL: apiBaseURL,
-      accessToken: await signPublicToken(environment, { scopes }, RUN_TOKEN_LIFETIME),
-    };
-  }
-
-  #context(
-    run: ClaimedRun,
-    signal: AbortSignal,
-    taskLogger: TaskRunLogger,
-    releaseSlot: () => void,
-    reacquireSlot: () => void,
-  ): TaskContext {
-    const { prisma, logger } = this.#options;
-    let current: Record<string, unknown> = parseObject(run.metadata);
-    // The same metadata service as PUT /api/v1/runs/:id/metadata (no lost increments, size limit).
-    const writer = this.#options.metadataWriter;
-    const apply = async (operations: MetadataOperation[]) => {
-      current = await updateRunMetadata(writer, run.runtimeEnvironmentId, run.id, { operations });
-    };
-    const applyParent = async (operations: MetadataOperation[]) => {
-      if (run.parentTaskRunId)
-        await updateRunMetadata(writer, run.runtimeEnvironmentId, run.id, { parentOperations: operations });
-    };
-    return {
-      run: {
-        id: run.id,
-        friendlyId: run.friendlyId,
-        taskIdentifier: run.taskIdentifier,
-        tags: run.runTags ?? [],
-        attempt: run.attemptCount,
-      },
-      signal,
-      metadata: {
-        current: () => current,
-        set: (key, value) => apply([{ type: "set", key, value }]),
-        increment: (key, by = 1) => apply([{ type: "increment", key, value: by }]),
-        replace: (value) => apply([{ type: "update", value }]),
-        parent: {
-          set: (key, value) => applyParent([{ type: "set", key, value }]),
-          increment: (key, by = 1) => applyParent([{ type: "increment", key, value: by }]),
-        },
-      },
-      batchTrigger: async (taskIdentifier, items) => {
-        const environment = await prisma.runtimeEnvironment.findUniqueOrThrow({
-          where: { id: run.runtimeEnvironmentId },
-        });
-        const batch = await createChildBatch(
-          prisma,
-          run,
-          environment,
-          taskIdentifier,
-          items,
-          this.#options.metadataMaximumSize,
-        );
-        this.wake();
-        return batch;
-      },
-      waitForChildren: async () => {
-        releaseSlot();
-        try {
-          for (;;) {
-            const children = await prisma.taskRun.findMany({
-              where: { parentTaskRunId: run.id },
-              select: { friendlyId: true, status: true, completedAt: true, output: true },
-              orderBy: { createdAt: "asc" },
-            });
-            if (children.every((child) => child.completedAt !== null)) {
-              return children.map(
-                (child): ChildRunResult => ({
-                  friendlyId: child.friendlyId,
-                  status: child.status,
-                  output: parseJson(child.output),
-                }),
-              );
-            }
-            await sleep(RunWorkerDefaults.childPollIntervalMs, undefined, { signal });
-          }
-        } finally {
-          reacquireSlot();
-        }
-      },
-      ownProcess: this.#options.ownProcess,
-      sleep: (ms) => sleep(ms, undefined, { signal }),
-      // The run's context (taskRuns) is active while the task runs, so the SDK knows run and token.
-      streams: {
-        pipe: (key, source) => streams.pipe(key, source, { signal }),
-        append: (key, value) => streams.append(key, value, { signal }),
-        input: <T>(key: string) => {
-          const stream = streams.input<T>(key);
-          return {
-            once: (options?: { timeoutMs?: number }) => stream.once({ signal, ...options }),
-            on: (handler: (data: T) => void) => stream.on(handler, { signal }),
-          };
-        },
-      },
-      logger: taskLogger,
-      log: (message, fields) => logger.info({ run: run.friendlyId, ...fields }, message),
-    };
-  }
-}
-
-/** The reason a task's signal carries when its run moved on without it. */
-export class RunStoppedError extends Error {
-  override name = "RunStoppedError";
-  constructor(
-    message: string,
-    /** The run's status that stopped the attempt. */
-    readonly runStatus: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The payload as the task receives it: the same packet rules as the retrieve API (SDK triggers send super+json). */
-function parsePayload(run: ClaimedRun): unknown {
-  if (run.payloadType === "application/json") return parseJson(run.payload);
-  if (run.payloadType === "application/super+json") return parsePacket(run.payload, run.payloadType);
-  return run.payload;
-}
-
-function parseJson(text: string | null): unknown {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-function parseObject(text: string | null): Record<string, unknown> {
-  const value = parseJson(text);
-  return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-}
-
-/** A thrown value as the contract's `TaskRunError` (§5.4): BUILT_IN_ERROR for Errors, STRING_ERROR otherwise. */
-export function builtInError(error: unknown): object {
-  if (error instanceof Error) {
-    return { type: "BUILT_IN_ERROR", name: error.name, message: error.message, stackTrace: error.stack ?? "" };
-  }
-  return { type: "STRING_ERROR", raw: typeof error === "string" ? error : (JSON.stringify(error) ?? String(error)) };
 }

@@ -18,6 +18,10 @@ export class TaskRegistry {
     return this.#tasks.get(id);
   }
 
+  get all(): AnyTask[] {
+    return [...this.#tasks.values()];
+  }
+
   get ids(): string[] {
     return [...this.#tasks.keys()];
   }

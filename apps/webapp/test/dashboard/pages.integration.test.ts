@@ -1,5 +1,5 @@
 /**
- * The API keys and Realtime pages over HTTP with a signed-in session, and the seed helpers that
+ * The API keys, Schedules and Realtime pages over HTTP with a signed-in session, and the seed helpers that
  * `pnpm start` calls (seedDemoUser, seedDemoScenario).
  */
 import { createHash } from "node:crypto";
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { sampleCsv } from "@runfeed/example-tasks";
 import { seedDemo, seedDemoScenario, seedDemoUser } from "../../app/services/seed.server.js";
 import { createWorker } from "../../app/worker/createWorker.server.js";
+import { upsertSchedule } from "../../app/engine/schedules.server.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
 import { postForm, signIn } from "./support.js";
 
@@ -60,6 +61,33 @@ describe("dashboard pages", () => {
     expect((await post(`${base}/apikeys`, { intent: "revoke", id: stored.id })).status).toBe(200);
     expect((await prisma.apiKey.findUniqueOrThrow({ where: { id: stored.id } })).revokedAt).toBeInstanceOf(Date);
     expect((await trigger()).status).toBe(401);
+  });
+
+  it("deactivates, activates and deletes a schedule from the Schedules page", async () => {
+    const { prisma } = app.webapp.services;
+    const dev = app.project.environments.find((e) => e.slug === "dev")!;
+    const schedule = await upsertSchedule(
+      prisma,
+      { id: dev.id, projectId: app.project.projectId },
+      {
+        task: "hello-world",
+        cron: "0 12 * * *",
+        deduplicationKey: "dashboard-actions",
+      },
+    );
+    const page = async () => (await fetch(`${app.url}${base}/schedules`, { headers: { cookie } })).text();
+    expect(await page()).toContain(schedule.friendlyId);
+
+    expect((await post(`${base}/schedules`, { intent: "deactivate", id: schedule.friendlyId })).status).toBe(200);
+    expect((await prisma.taskSchedule.findUniqueOrThrow({ where: { id: schedule.id } })).active).toBe(false);
+    expect(await page()).toContain(">Activate<");
+    expect((await post(`${base}/schedules`, { intent: "activate", id: schedule.friendlyId })).status).toBe(200);
+    expect((await prisma.taskSchedule.findUniqueOrThrow({ where: { id: schedule.id } })).active).toBe(true);
+
+    expect((await post(`${base}/schedules`, { intent: "delete", id: "sched_nope" })).status).toBe(404);
+    expect((await post(`${base}/schedules`, { intent: "delete", id: schedule.friendlyId })).status).toBe(200);
+    expect(await prisma.taskSchedule.count({ where: { id: schedule.id } })).toBe(0);
+    expect(await page()).not.toContain(schedule.friendlyId);
   });
 
   it("rejects an invalid scope", async () => {

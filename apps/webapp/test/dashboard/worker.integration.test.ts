@@ -10,8 +10,8 @@ describe("example worker", () => {
   let worker: RunWorker;
   beforeAll(async () => {
     app = await startTestWebapp();
-    const { prisma, logger, metadataWriter, tasks } = app.webapp.services;
-    worker = new RunWorker({ prisma, logger, metadataWriter, tasks, pollIntervalMs: 50 });
+    const { prisma, sqlPool, logger, metadataWriter, tasks } = app.webapp.services;
+    worker = new RunWorker({ prisma, pool: sqlPool, logger, metadataWriter, tasks, pollIntervalMs: 50 });
   });
   afterAll(async () => {
     await worker.stop();
@@ -31,11 +31,11 @@ describe("example worker", () => {
     }).then((result) => result.run);
 
   it("claims fairly across environments with FOR UPDATE SKIP LOCKED", async () => {
-    const { prisma } = app.webapp.services;
+    const { prisma, sqlPool } = app.webapp.services;
     for (let i = 0; i < 6; i++) await trigger("prod", "nobody", { i });
     await trigger("staging", "nobody", { i: 0 });
     // Two concurrent claims never return the same run; the quiet environment is served in the first round.
-    const [first, second] = await Promise.all([claimRuns(prisma, 2), claimRuns(prisma, 2)]);
+    const [first, second] = await Promise.all([claimRuns(sqlPool, 2), claimRuns(sqlPool, 2)]);
     const ids = [...first, ...second].map((run) => run.id);
     expect(new Set(ids).size).toBe(ids.length);
     const firstEnvs = new Set(first.map((run) => run.runtimeEnvironmentId));
@@ -45,10 +45,10 @@ describe("example worker", () => {
   });
 
   it("does not let a backlog in one queue starve a newer run of another task", async () => {
-    const { prisma } = app.webapp.services;
+    const { prisma, sqlPool } = app.webapp.services;
     for (let i = 0; i < 5; i++) await trigger("prod", "backlog", { i });
     const late = await trigger("prod", "late-task", {});
-    const claimed = await claimRuns(prisma, 2);
+    const claimed = await claimRuns(sqlPool, 2);
     expect(claimed.map((run) => run.taskIdentifier).sort()).toEqual(["backlog", "late-task"]);
     expect(claimed.find((run) => run.taskIdentifier === "late-task")!.id).toBe(late.id);
     await prisma.taskRun.deleteMany({ where: { taskIdentifier: { in: ["backlog", "late-task"] } } });

@@ -40,10 +40,11 @@ export async function startLifecycleApp(
 ): Promise<LifecycleApp> {
   const stack = await startWebappWithShapeServer("lc");
   const { app } = stack;
-  const { prisma, logger, metadataWriter } = app.webapp.services;
+  const { prisma, sqlPool, logger, metadataWriter } = app.webapp.services;
   const tasks = new TaskRegistry(options.tasks ?? exampleTasks);
   const worker = new RunWorker({
     prisma,
+    pool: sqlPool,
     logger,
     metadataWriter,
     tasks,
