@@ -283,8 +283,7 @@ describe("write pipeline: the worker's log lines", () => {
     const run = () => prisma.taskRun.findFirstOrThrow({ where: { friendlyId: res.json.id as string } });
     await eventually(async () => (await run()).status).toBe("COMPLETED_SUCCESSFULLY");
     const runId = (await run()).id;
-    const stored = () =>
-      prisma.taskRunLog.findMany({ where: { runId }, orderBy: [{ time: "asc" }, { seq: "asc" }] });
+    const stored = () => prisma.taskRunLog.findMany({ where: { runId }, orderBy: [{ time: "asc" }, { seq: "asc" }] });
     // Accepted before the completion was recorded; applied by the drain within its interval.
     await eventually(async () => (await stored()).map((l) => l.message)).toEqual([
       "Waiting before greeting",
