@@ -14,12 +14,13 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import getPort from "get-port";
 import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
 import { createDatabase, postgresServer, withAdmin } from "../../packages/devstack/src/services.js";
+import { cpuSeconds, stopChild } from "../../packages/devstack/src/processes.js";
 import { shapeSyncEntry } from "../../packages/devstack/src/shape-sync.js";
 import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js";
 import { type BenchReport, round as roundTo } from "../report.js";
@@ -59,16 +60,7 @@ function startChild(name: string, args: string[], env: Record<string, string>): 
   });
   return {
     process: child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-        child.once("exit", () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        child.kill("SIGTERM");
-      }),
+    stop: () => stopChild(child, { graceMs: 5000 }),
   };
 }
 
@@ -87,15 +79,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
 }
 
 /** CPU time (user + system) of a process so far, in ms, from /proc (Linux; 10 ms resolution). */
-function cpuMs(pid: number | undefined): number {
-  if (!pid) return NaN;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return NaN;
-  }
-}
+const cpuMs = (pid: number | undefined) => cpuSeconds(pid) * 1000;
 
 /** A negative "added" latency means the direct runs were slower: noise, not a result. */
 const verdict = (added: number) =>

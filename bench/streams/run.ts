@@ -23,15 +23,11 @@
  * Postgres and redis-server. The load generator is this process (node:http, no fetch): on a shared
  * 2-core machine it competes with the webapp, Redis and Postgres, which the figures include.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import http from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import getPort from "get-port";
 import type { Redis as RedisClient } from "ioredis";
 import pg from "pg";
 import {
@@ -40,35 +36,27 @@ import {
   STREAM_RESUME_FROM_CHUNK_HEADER,
   generateRunFriendlyId,
 } from "../../packages/core/src/index.js";
-import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
-import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js";
-import { waitForPort } from "../../packages/devstack/src/redis.js";
-import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
-import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
+import { spawnWebapp, type WebappProcess } from "../../packages/devstack/src/webapp.js";
 import { BenchReport, round } from "../report.js";
+import { type Stop, numberArg, runBench, startBenchServices, until } from "../support.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 // The bench folder has no dependencies of its own: ioredis is the webapp's.
 const { Redis } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
   "ioredis",
 ) as typeof import("ioredis");
-const arg = (name: string, fallback: number, max: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return Math.min(Math.max(i === -1 ? fallback : Number(process.argv[i + 1]), 1), max);
-};
-const STREAMS = arg("streams", 1_000, 5_000);
+const STREAMS = numberArg("streams", 1_000, 5_000);
 /** The second latency row: fewer streams, below this machine's capacity (0 = skip). */
-const SMALL_STREAMS = process.argv.includes("--small-streams") ? arg("small-streams", 100, 5_000) : 100;
-const RATE = arg("rate", 50, 1_000);
-const SECONDS = arg("seconds", 10, 60);
+const SMALL_STREAMS = process.argv.includes("--small-streams") ? numberArg("small-streams", 100, 5_000) : 100;
+const RATE = numberArg("rate", 50, 1_000);
+const SECONDS = numberArg("seconds", 10, 60);
 const FORCE_DEV = process.argv.includes("--dev");
 const PROFILE = process.argv.includes("--cpu-prof");
 const TICK_MS = 20;
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const now = () => performance.timeOrigin + performance.now();
 
-const stops: Array<() => Promise<void>> = [];
-let child: ChildProcess | undefined;
+const stops: Stop[] = [];
+let webapp: WebappProcess | undefined;
 
 function percentile(values: Float64Array, count: number, p: number): number {
   const sorted = values.slice(0, count).sort();
@@ -81,48 +69,23 @@ const chunk = (t: number, i: number) => `{"t":${t},"i":${i},"token":"lorem "}\n`
 // ---------------------------------------------------------------------------------------------------
 
 async function main(): Promise<BenchReport> {
-  const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-bench");
-  stops.push(postgres.stop);
-  const database = await createDatabase(postgres.url, `bench_streams_${randomBytes(4).toString("hex")}`);
-  stops.push(database.drop);
-  const redisService = await redisServer(process.env.REDIS_URL);
-  stops.push(redisService.stop);
-  await migrate(database.url);
-  const prisma = createPrismaClient(database.url, { max: 2 });
-  const project = await seedProject(prisma, {
-    orgSlug: "bench",
-    orgTitle: "Bench",
-    projectSlug: "b",
-    projectName: "B",
-  });
-  await prisma.$disconnect();
+  const { databaseUrl, redisUrl, project } = await startBenchServices("streams", stops);
   const environment = project.environments.find((e) => e.slug === "prod")!;
-  const db = new pg.Pool({ connectionString: database.url, max: 2 });
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   stops.push(() => db.end());
 
   const production = !FORCE_DEV;
-  if (production) await ensureBuilt(WEBAPP_BUILD, (line) => console.log(line));
-  const port = await getPort();
-  const profile = PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(tmpdir(), "runfeed-bench-prof")] : [];
-  child = spawn(process.execPath, [...profile, "--import", "tsx", "server/index.ts"], {
-    cwd: join(ROOT, "apps/webapp"),
-    env: {
-      ...process.env,
-      NODE_ENV: production ? "production" : "development",
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      DATABASE_URL: database.url,
-      REDIS_URL: redisService.url,
-      REDIS_KEY_PREFIX: "bench:",
-      LOG_LEVEL: "warn",
-      WORKER_ENABLED: "false",
-      REALTIME_STREAM_IDLE_TIMEOUT_MS: "600000",
-    },
-    stdio: ["ignore", "inherit", "inherit"],
+  webapp = await spawnWebapp({
+    databaseUrl,
+    redisUrl,
+    redisKeyPrefix: "bench:",
+    env: { REALTIME_STREAM_IDLE_TIMEOUT_MS: "600000" },
+    mode: production ? "production" : "development",
+    nodeArgs: PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(tmpdir(), "runfeed-bench-prof")] : [],
+    log: (line) => console.log(line),
   });
-  await waitForPort(port, 60_000);
-  const base = `http://127.0.0.1:${port}`;
-  await until(async () => (await fetch(`${base}/healthz`)).ok, 60_000);
+  stops.push(webapp.stop, async () => agent.destroy());
+  const base = webapp.url;
   const auth = { authorization: `Bearer ${environment.apiKey}` };
   console.log(
     `webapp in ${production ? "production" : "Vite dev"} mode; ${STREAMS} streams × ${RATE} chunks/s for ${SECONDS} s; load average ${loadavg()
@@ -130,7 +93,7 @@ async function main(): Promise<BenchReport> {
       .join(" ")}`,
   );
 
-  const redis = new Redis(redisService.url, { enableAutoPipelining: true });
+  const redis = new Redis(redisUrl, { enableAutoPipelining: true });
   stops.push(async () => void redis.disconnect());
   const report = new BenchReport("streams");
 
@@ -205,26 +168,6 @@ async function main(): Promise<BenchReport> {
   });
   report.add("machine", { loadAverage1m: round(loadavg()[0]!, 1) });
   return report;
-}
-
-/** CPU seconds (user + system) used so far by the webapp process, from /proc. */
-function webappCpuSeconds(): number {
-  try {
-    const stat = readFileSync(`/proc/${child!.pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function createRuns(db: pg.Pool, environmentId: string, count: number) {
@@ -421,7 +364,7 @@ async function streamLatency(
   const writers = runs.map((run) => openWriter(base, auth, run.friendlyId, "tokens"));
   for (const writer of writers) writer.req.write(chunk(now(), -1));
   const setupStarted = now();
-  await until(async () => warm === runs.length, 300_000).catch(() => {});
+  await until(async () => warm === runs.length, 300_000, 100).catch(() => {});
   console.log(
     `(${warm} of ${runs.length} writer → reader pairs set up in ${((now() - setupStarted) / 1000).toFixed(1)} s before the clock started)`,
   );
@@ -432,7 +375,7 @@ async function streamLatency(
   const end = Date.now() + SECONDS * 1000;
   measuring = true;
   const windowStart = process.hrtime.bigint() / 1000n;
-  const webappCpuBefore = webappCpuSeconds();
+  const webappCpuBefore = webapp!.cpuSeconds();
   const clientCpuBefore = process.cpuUsage();
   while (Date.now() < end) {
     carry += perTick;
@@ -450,7 +393,7 @@ async function streamLatency(
   // Let the last chunks arrive (the figure counts those that take longer as late).
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   measuring = false;
-  const webappCpuUsPerChunk = ((webappCpuSeconds() - webappCpuBefore) / sent) * 1e6;
+  const webappCpuUsPerChunk = ((webapp!.cpuSeconds() - webappCpuBefore) / sent) * 1e6;
   const clientCpu = process.cpuUsage(clientCpuBefore);
   const clientCpuUsPerChunk = (clientCpu.user + clientCpu.system) / sent;
   // The webapp's --cpu-prof timestamps are the same monotonic clock (µs): this is the measured window.
@@ -465,7 +408,7 @@ async function streamLatency(
   const pipeline = redis.pipeline();
   for (const run of runs) pipeline.hget(`bench:stream-meta:{${run.id}:tokens}`, "chunks");
   const stored = ((await pipeline.exec()) ?? []).reduce((sum, [, value]) => sum + Number(value ?? 0), 0);
-  await until(async () => received >= stored, 120_000).catch(() => {});
+  await until(async () => received >= stored, 120_000, 100).catch(() => {});
   for (const reader of readers) reader.close();
   const warmUps = runs.length;
   return {
@@ -519,15 +462,19 @@ async function archiveRate(db: pg.Pool, runs: Array<{ id: string }>) {
     runs.map((r) => r.id),
   ]);
   let done = { chunks: 0, bytes: 0 };
-  await until(async () => {
-    const result = await db.query<{ pending: string; chunks: string; bytes: string }>(
-      `SELECT count(*) FILTER (WHERE "endedAt" IS NULL) AS pending, sum("chunkCount") AS chunks, sum("byteCount") AS bytes
+  await until(
+    async () => {
+      const result = await db.query<{ pending: string; chunks: string; bytes: string }>(
+        `SELECT count(*) FILTER (WHERE "endedAt" IS NULL) AS pending, sum("chunkCount") AS chunks, sum("byteCount") AS bytes
        FROM "RealtimeStream" WHERE "runId" = ANY($1)`,
-      [runs.map((r) => r.id)],
-    );
-    done = { chunks: Number(result.rows[0]!.chunks), bytes: Number(result.rows[0]!.bytes) };
-    return Number(result.rows[0]!.pending) === 0;
-  }, 300_000);
+        [runs.map((r) => r.id)],
+      );
+      done = { chunks: Number(result.rows[0]!.chunks), bytes: Number(result.rows[0]!.bytes) };
+      return Number(result.rows[0]!.pending) === 0;
+    },
+    300_000,
+    100,
+  );
   const seconds = (now() - started) / 1000;
   return {
     streams,
@@ -540,29 +487,4 @@ async function archiveRate(db: pg.Pool, runs: Array<{ id: string }>) {
 
 // ---------------------------------------------------------------------------------------------------
 
-let cleaning = false;
-async function cleanUp() {
-  if (cleaning) return;
-  cleaning = true;
-  agent.destroy();
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child!.once("exit", resolve));
-    child.kill("SIGTERM");
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-    if (child.exitCode === null) child.kill("SIGKILL");
-  }
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const)
-  process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
-let report: BenchReport | undefined;
-try {
-  report = await main();
-} catch (error) {
-  console.error(error);
-  process.exitCode = 1;
-} finally {
-  await cleanUp();
-}
-// Last, after everything it started has stopped.
-report?.print();
+await runBench(main, stops);

@@ -25,21 +25,12 @@
  * REDIS_URL when set (a fresh database is created on that server and dropped afterwards), else starts
  * embedded Postgres (wal_level=logical) in a temp folder and redis-server.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import http from "node:http";
-import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import getPort from "get-port";
 import pg from "pg";
-import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
-import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
-import { waitForPort } from "../../packages/devstack/src/redis.js";
-import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js";
+import { spawnWebapp, type WebappProcess } from "../../packages/devstack/src/webapp.js";
 import { BenchReport, round } from "../report.js";
-import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
+import { type Stop, keepAliveClient, numberArg, runBench, startBenchServices } from "../support.js";
 import {
   INSERT_MANY_SQL,
   INSERT_ONE_SQL,
@@ -49,112 +40,39 @@ import {
 } from "../../apps/webapp/app/services/runInsert.server.js";
 import { generateRunFriendlyId, generateRunId } from "../../packages/core/src/index.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-};
-const SECONDS = Math.min(Math.max(arg("seconds", 5), 1), 30);
-const CLIENTS = Math.min(Math.max(arg("clients", 8), 1), 64);
+const SECONDS = numberArg("seconds", 5, 30);
+const CLIENTS = numberArg("clients", 8, 64);
 const RAW_CLIENTS = 8;
 const BATCH_SIZE = 1000;
 const FORCE_DEV = process.argv.includes("--dev");
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
-const stops: Array<() => Promise<void>> = [];
-let child: ChildProcess | undefined;
+const stops: Stop[] = [];
+let webapp: WebappProcess | undefined;
 
 async function main() {
   // ---- services
-  const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-bench");
-  stops.push(postgres.stop);
-  const serverUrl = postgres.url;
-  const database = await createDatabase(serverUrl, `bench_write_${randomBytes(4).toString("hex")}`);
-  stops.push(database.drop);
-  const databaseUrl = database.url;
-  const redis = await redisServer(process.env.REDIS_URL);
-  stops.push(redis.stop);
-  const redisUrl = redis.url;
-  await migrate(databaseUrl);
-  const prisma = createPrismaClient(databaseUrl, { max: 2 });
-  const project = await seedProject(prisma, {
-    orgSlug: "bench",
-    orgTitle: "Bench",
-    projectSlug: "bench",
-    projectName: "Bench",
-  });
-  await prisma.$disconnect();
+  const { databaseUrl, redisUrl, project } = await startBenchServices("write", stops);
   const key = project.environments.find((e) => e.slug === "prod")!.apiKey;
 
   // ---- webapp (child process)
   const production = !FORCE_DEV;
-  if (production) await ensureBuilt(WEBAPP_BUILD, (line) => console.log(line));
-  const port = await getPort();
-  const profile = process.argv.includes("--cpu-prof")
-    ? ["--cpu-prof", "--cpu-prof-dir", join(tmpdir(), "runfeed-bench-prof")]
-    : [];
-  child = spawn(process.execPath, [...profile, "--import", "tsx", "server/index.ts"], {
-    cwd: join(ROOT, "apps/webapp"),
-    env: {
-      ...process.env,
-      NODE_ENV: production ? "production" : "development",
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: "bench:",
-      LOG_LEVEL: "warn",
-      WORKER_ENABLED: "false",
-    },
-    stdio: ["ignore", "inherit", "inherit"],
+  webapp = await spawnWebapp({
+    databaseUrl,
+    redisUrl,
+    redisKeyPrefix: "bench:",
+    mode: production ? "production" : "development",
+    nodeArgs: process.argv.includes("--cpu-prof")
+      ? ["--cpu-prof", "--cpu-prof-dir", join(tmpdir(), "runfeed-bench-prof")]
+      : [],
+    log: (line) => console.log(line),
   });
-  await waitForPort(port, 60_000);
-  const base = `http://127.0.0.1:${port}`;
-  await until(async () => (await fetch(`${base}/healthz`)).ok, 60_000);
+  stops.push(webapp.stop);
+  const base = webapp.url;
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json", "trigger-version": "4.8.3" };
-  // node:http on a keep-alive agent (one socket per client): the load generator shares the machine
-  // with the webapp, and undici's fetch costs it ~2 ms CPU per request here, http.request far less.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS + 1 });
-  const send = (method: string, path: string, body?: string) =>
-    new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = http.request(
-        `${base}${path}`,
-        {
-          method,
-          agent,
-          headers: body === undefined ? headers : { ...headers, "content-length": Buffer.byteLength(body) },
-        },
-        (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (chunk: string) => (text += chunk));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-          res.on("error", reject);
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
+  const { send } = keepAliveClient(base, headers, CLIENTS + 1);
   const sendRaw = (method: string, path: string, body: string, contentType: string) =>
-    new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = http.request(
-        `${base}${path}`,
-        {
-          method,
-          agent,
-          headers: { ...headers, "content-type": contentType, "content-length": Buffer.byteLength(body) },
-        },
-        (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (chunk: string) => (text += chunk));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-          res.on("error", reject);
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
+    send(method, path, body, { "content-type": contentType });
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await send(method, path, body === undefined ? undefined : JSON.stringify(body));
     if (res.status < 200 || res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${res.text}`);
@@ -328,19 +246,9 @@ async function main() {
   return report;
 }
 
-/** utime+stime of the webapp child in ms (Linux /proc; 0 elsewhere). */
-function childCpuMs(): number {
-  try {
-    const fields = readFileSync(`/proc/${child!.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return 0;
-  }
-}
-
 /** N workers calling `op` back to back for SECONDS; returns the completion rate and webapp CPU per op. */
 async function loop(workers: number, op: (worker: number) => Promise<void>) {
-  const cpuBefore = childCpuMs();
+  const cpuBefore = webapp!.cpuSeconds() * 1000;
   const ownBefore = process.cpuUsage();
   const perClient = new Array<number>(workers).fill(0);
   const deadline = performance.now() + SECONDS * 1000;
@@ -354,7 +262,7 @@ async function loop(workers: number, op: (worker: number) => Promise<void>) {
     }),
   );
   const total = perClient.reduce((a, b) => a + b, 0);
-  const cpuPerOp = (childCpuMs() - cpuBefore) / total;
+  const cpuPerOp = (webapp!.cpuSeconds() * 1000 - cpuBefore) / total;
   const own = process.cpuUsage(ownBefore);
   const clientCpuPerOp = (own.user + own.system) / 1000 / total;
   return { total, perClient, cpuPerOp, clientCpuPerOp, rate: total / ((performance.now() - started) / 1000) };
@@ -476,32 +384,4 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
   }
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("webapp did not become healthy in time");
-}
-
-async function stopChild() {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child!.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child?.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-let report: BenchReport | undefined;
-try {
-  report = await main();
-} catch (error) {
-  console.error(error);
-  process.exitCode = 1;
-} finally {
-  await stopChild();
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-}
-report?.print();
+await runBench(main, stops);

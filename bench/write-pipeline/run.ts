@@ -23,26 +23,21 @@
  * REDIS_URL when set, else embedded Postgres and a redis-server in temp folders.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createRequire } from "node:module";
-import { randomBytes } from "node:crypto";
-import http from "node:http";
 import { readFileSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { setPriority } from "node:os";
 import { join } from "node:path";
 import { pipeline as streamPipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import getPort from "get-port";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
-import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
-import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js";
-import { waitForPort } from "../../packages/devstack/src/redis.js";
-import { createDatabase, postgresServer, redisServer } from "../../packages/devstack/src/services.js";
+import { stopChild } from "../../packages/devstack/src/processes.js";
 import { spawnShapeSync } from "../../packages/devstack/src/shape-sync.js";
+import { spawnWebapp, webappArgs } from "../../packages/devstack/src/webapp.js";
 import { pipeline, runs as runsApi } from "../../packages/sdk/src/index.js";
 import { BenchReport, round } from "../report.js";
+import { type Stop, keepAliveClient, numberArg, runBench, startBenchServices, until } from "../support.js";
 import { type LoadKind, writeLoad } from "./load.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -50,12 +45,8 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const { Redis } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
   "ioredis",
 ) as typeof import("ioredis");
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-};
-const SECONDS = Math.min(Math.max(arg("seconds", 3), 1), 30);
-const CLIENTS = Math.min(Math.max(arg("clients", 16), 1), 64);
+const SECONDS = numberArg("seconds", 3, 30);
+const CLIENTS = numberArg("clients", 16, 64);
 const RUNS = 100;
 /** The webapp's WRITE_PIPELINE_ADMISSION_MAX_WAIT_MS (its default): the longest a buffered request is held. */
 const ADMISSION_MAX_WAIT_MS = 2_000;
@@ -66,109 +57,67 @@ const ADMISSION_MAX_WAIT_MS = 2_000;
 const WARMUP_MS = 750;
 const PREFIX = "bench:";
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
-const stops: Array<() => Promise<void>> = [];
+const stops: Stop[] = [];
 /** Processes whose CPU time the trigger phases report, by name. */
 const cpuOf = new Map<string, number>();
-const children: ChildProcess[] = [];
 
 async function main() {
-  const postgres = await postgresServer(process.env.DATABASE_URL, "runfeed-bench");
-  stops.push(postgres.stop);
-  const database = await createDatabase(postgres.url, `bench_pipeline_${randomBytes(4).toString("hex")}`);
-  stops.push(database.drop);
-  const redisService = await redisServer(process.env.REDIS_URL);
-  stops.push(redisService.stop);
-  await migrate(database.url);
-  const prisma = createPrismaClient(database.url, { max: 2 });
-  const project = await seedProject(prisma, {
-    orgSlug: "bench",
-    orgTitle: "Bench",
-    projectSlug: "bench",
-    projectName: "Bench",
-  });
-  await prisma.$disconnect();
+  const { databaseUrl, redisUrl, project } = await startBenchServices("pipeline", stops);
   const key = project.environments.find((e) => e.slug === "prod")!.apiKey;
-  const pipelineEnv = {
-    DATABASE_URL: database.url,
-    REDIS_URL: redisService.url,
-    REDIS_KEY_PREFIX: PREFIX,
-    LOG_LEVEL: "warn",
+  const pipelineSettings = {
     WRITE_PIPELINE_LOW_HIGH_WATER: "10000000",
     WRITE_PIPELINE_HIGH_SLOW_WATER: "10000000",
     WRITE_PIPELINE_HIGH_HIGH_WATER: "20000000",
   };
+  const pipelineEnv = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: PREFIX,
+    LOG_LEVEL: "warn",
+    ...pipelineSettings,
+  };
 
-  await ensureBuilt(WEBAPP_BUILD, (line) => console.log(line));
   // The subscriber's feed: shape-sync on the same Postgres, behind the webapp's realtime routes.
-  const shapeSync = await spawnShapeSync({ databaseUrl: database.url });
+  const shapeSync = await spawnShapeSync({ databaseUrl });
   stops.push(shapeSync.stop);
-  const port = await getPort();
-  children.push(
-    spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
-      cwd: join(ROOT, "apps/webapp"),
-      env: {
-        ...process.env,
-        ...pipelineEnv,
-        NODE_ENV: "production",
-        HOST: "127.0.0.1",
-        PORT: String(port),
-        WORKER_ENABLED: "false",
-        WRITE_PIPELINE_DRAIN_ENABLED: "false",
-        ELECTRIC_ORIGIN: shapeSync.origin,
-      },
-      stdio: ["ignore", "inherit", "inherit"],
-    }),
-  );
-  cpuOf.set("webapp", children[0]!.pid!);
+  const webapp = await spawnWebapp({
+    databaseUrl,
+    redisUrl,
+    redisKeyPrefix: PREFIX,
+    env: { ...pipelineSettings, WRITE_PIPELINE_DRAIN_ENABLED: "false", ELECTRIC_ORIGIN: shapeSync.origin },
+    log: (line) => console.log(line),
+  });
+  stops.push(async () => void (await webapp.stop()));
+  cpuOf.set("webapp", webapp.child.pid!);
   cpuOf.set("shape-sync", shapeSync.child.pid!);
   cpuOf.set("bench (trigger client)", process.pid);
-  await waitForPort(port, 60_000);
-  const baseURL = `http://127.0.0.1:${port}`;
+  const baseURL = webapp.url;
   let drain: ChildProcess | undefined;
   const startDrain = () => {
-    drain = spawn(process.execPath, ["--import", "tsx", "apps/webapp/server/drain.ts"], {
+    drain = spawn(process.execPath, webappArgs("server/drain.ts"), {
       cwd: ROOT,
       env: { ...process.env, ...pipelineEnv, NODE_ENV: "production" },
       stdio: ["ignore", "ignore", "inherit"],
     });
-    children.push(drain);
+    const started = drain;
+    stops.push(() => stopChild(started));
     cpuOf.set("drain", drain.pid!);
   };
-  const stopDrain = async () => {
-    const exited = new Promise((resolve) => drain!.once("exit", resolve));
-    drain!.kill("SIGTERM");
-    await exited;
-  };
+  const stopDrain = () => stopChild(drain!);
 
-  // node:http keep-alive for triggers (the load generator shares the machine; see bench/write-api).
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS + 1 });
+  // node:http keep-alive for triggers (bench/support.ts).
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
-  const post = (path: string, body: unknown) =>
-    new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const data = JSON.stringify(body);
-      const req = http.request(
-        `${baseURL}${path}`,
-        { method: "POST", agent, headers: { ...headers, "content-length": Buffer.byteLength(data) } },
-        (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (chunk: string) => (text += chunk));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-        },
-      );
-      req.on("error", reject);
-      req.end(data);
-    });
+  const { send } = keepAliveClient(baseURL, headers, CLIENTS + 1);
+  const post = (path: string, body: unknown) => send("POST", path, JSON.stringify(body));
   const trigger = async () => {
     const res = await post("/api/v1/tasks/bench-task/trigger", { payload: "{}" });
     if (res.status !== 200) throw new Error(`trigger → ${res.status} ${res.text}`);
     return JSON.parse(res.text).id as string;
   };
-  await until(async () => (await fetch(`${baseURL}/healthz`)).ok, 60_000);
   const runs: string[] = [];
   for (let i = 0; i < RUNS; i++) runs.push(await trigger());
-  const redis = new Redis(redisService.url);
-  const db = new pg.Client({ connectionString: database.url });
+  const redis = new Redis(redisUrl);
+  const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   const internalIds = (
     await db.query<{ id: string }>(`SELECT "id" FROM "TaskRun" WHERE "friendlyId" = ANY($1)`, [runs])
@@ -231,7 +180,7 @@ async function main() {
         stdio: ["ignore", "pipe", "inherit"],
       },
     );
-    children.push(child);
+    stops.push(() => stopChild(child));
     // The writers stand for clients on other machines: on this shared one they take the CPU the
     // servers leave, rather than an equal share beside them (the trigger client is not niced either way).
     if (child.pid !== undefined) setPriority(child.pid, 19);
@@ -362,10 +311,9 @@ write pipeline — ${SECONDS} s per phase, ${CLIENTS} SDK writers, ${RUNS} runs,
                           cores used saturated: ${cpuText(cpuBusy, busy.ms)}
   sums checked: ${fmt(metadataOps)} increments, ${fmt(lines)} log lines stored once
 `);
-  await cleanup();
   const report = new BenchReport("write-pipeline");
   for (const [name, value] of Object.entries(figures)) report.figures[name] = value;
-  report.print();
+  return report;
 }
 
 /** `UPDATE … FROM unnest` of every run per statement, one client: rows/s. */
@@ -528,28 +476,4 @@ function cpuText(sum: Map<string, number>, ms: number): string {
   return [...sum].map(([name, s]) => `${name} ${(s / (ms / 1000)).toFixed(2)}`).join(", ");
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`condition not met within ${timeoutMs} ms`);
-}
-
-async function cleanup() {
-  for (const child of children.reverse()) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
-  }
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-}
-
-process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
-main().catch(async (error) => {
-  console.error(error);
-  await cleanup();
-  process.exit(1);
-});
+await runBench(main, stops);

@@ -16,6 +16,7 @@ import type { AppLoadContext, ServerBuild } from "@remix-run/node";
 import express from "express";
 import type { WebappEnv } from "../app/env.server.js";
 import { refuseCrossOrigin } from "../app/services/csrf.server.js";
+import { internalServerError } from "../app/services/httpErrors.server.js";
 import { compileTrust, createClientResolver } from "../app/services/requestClient.server.js";
 import { securityHeaders } from "../app/services/securityHeaders.server.js";
 import { createServices, type Services, type ServicesOptions } from "../app/services/services.server.js";
@@ -114,8 +115,9 @@ export async function createWebapp(env: WebappEnv, options: ServicesOptions = {}
       .catch((error: unknown) => {
         services.logger.error({ err: error, url: req.url }, "hot route failed");
         if (res.headersSent) return void res.destroy(); // a streamed body failed midway
-        res.writeHead(500, { "content-type": "application/json" });
-        res.end(JSON.stringify({ error: "Internal Server Error" }));
+        const failure = internalServerError();
+        res.writeHead(failure.status, { "content-type": "application/json" });
+        res.end(JSON.stringify(failure.body));
       });
   };
 

@@ -7,6 +7,7 @@
  * body but a stream writer's.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { errorBody } from "../app/services/httpErrors.server.js";
 
 export function applyRequestDeadline(req: IncomingMessage, res: ServerResponse, timeoutMs: number): void {
   const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
@@ -15,7 +16,7 @@ export function applyRequestDeadline(req: IncomingMessage, res: ServerResponse, 
     if (req.complete) return;
     if (res.headersSent) return void req.socket.destroy();
     res.writeHead(408, { "content-type": "application/json", connection: "close" });
-    res.end(JSON.stringify({ error: `Request Timeout: the body did not arrive within ${timeoutMs} ms` }), () =>
+    res.end(JSON.stringify(errorBody(`Request Timeout: the body did not arrive within ${timeoutMs} ms`)), () =>
       req.socket.destroy(),
     );
   }, timeoutMs);

@@ -26,7 +26,7 @@ try {
   } else {
     const demo = await seedDemo(prisma);
     const user = await seedDemoUser(prisma, { organizationIds: [demo.organizationId] });
-    process.stdout.write(JSON.stringify({ environments: demo.environments, user }) + "\n");
+    process.stdout.write(JSON.stringify({ ...demo, user }) + "\n");
   }
 } finally {
   await prisma.$disconnect();

@@ -22,6 +22,7 @@ import { chmod, chown, cp, mkdir, readdir, rename, rm, symlink, writeFile } from
 import { createRequire } from "node:module";
 import path from "node:path";
 import { StartError } from "./errors.js";
+import { stopChild } from "./processes.js";
 import { freePort } from "./redis.js";
 
 export interface RunningPostgres {
@@ -347,17 +348,7 @@ function startServer(runtime: PostgresRuntime, dir: string, port: number, ownPro
 }
 
 /** Fast shutdown (SIGINT); SIGKILL if it has not exited after 20 s. */
-function stopServer(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const force = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    child.once("exit", () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill("SIGINT");
-  });
-}
+const stopServer = (child: ChildProcess) => stopChild(child, { signal: "SIGINT", graceMs: 20_000 });
 
 /** Runs a command to its end, output collected. */
 function run(

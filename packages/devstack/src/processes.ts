@@ -1,5 +1,6 @@
 /** Child processes of the start command: prefixed output, readiness by HTTP, clean stop. */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 
@@ -38,17 +39,24 @@ export function startProcess(
   return {
     name,
     child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        child.once("exit", () => {
-          clearTimeout(force);
-          resolve();
-        });
-        child.kill("SIGTERM");
-      }),
+    stop: () => stopChild(child),
   };
+}
+
+/** Sends `signal` (SIGTERM unless given) and resolves once the child has exited; SIGKILL after `graceMs`. */
+export function stopChild(
+  child: ChildProcess,
+  options: { signal?: NodeJS.Signals; graceMs?: number } = {},
+): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const force = setTimeout(() => child.kill("SIGKILL"), options.graceMs ?? 10_000);
+    child.once("exit", () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill(options.signal ?? "SIGTERM");
+  });
 }
 
 /** Polls `url` until it answers 2xx (and `accept(body)` holds), or throws after `timeoutMs`. */
@@ -98,4 +106,15 @@ export function runToCompletion(
       reject(new Error(`${what} exited with ${code}${cause ? `: ${cause}` : ""}`));
     });
   });
+}
+
+/** CPU seconds (user + system) a process has used so far, from Linux's /proc; NaN where that is missing. */
+export function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }

@@ -10,7 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ROOT, SHAPE_SYNC_BUILD, ensureBuiltSync } from "./builds.js";
-import { waitForHttp } from "./processes.js";
+import { stopChild, waitForHttp } from "./processes.js";
 import { freePort } from "./redis.js";
 
 /**
@@ -51,13 +51,7 @@ export async function spawnShapeSync(options: {
     stdio: ["ignore", "inherit", "inherit"],
   });
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      const force = setTimeout(() => child.kill("SIGKILL"), 5_000);
-      await exited;
-      clearTimeout(force);
-    }
+    await stopChild(child, { graceMs: 5_000 });
     await rm(storageDir, { recursive: true, force: true });
   };
   const origin = `http://127.0.0.1:${port}`;

@@ -23,10 +23,9 @@ import { startEmbeddedPostgres } from "./postgres.js";
 import { REDIS_SERVER, ensureProgram } from "./prerequisites.js";
 import { freePort, startRedisServer } from "./redis.js";
 import { runToCompletion, startProcess, style, waitForHttp, type ManagedProcess } from "./processes.js";
+import { seedDemo, webappArgs } from "./webapp.js";
 
-/** Children run TypeScript through tsx's loader in a plain node process (no wrapper process in between). */
 const NODE = process.execPath;
-const tsx = (file: string, ...args: string[]) => ["--import", "tsx", file, ...args];
 const log = (message: string) => process.stdout.write(`${style("1", "[start]")} ${message}\n`);
 const DEV = process.argv.includes("--dev");
 
@@ -67,12 +66,10 @@ try {
     ELECTRIC_ORIGIN: electricOrigin,
     PORT: String(webappPort),
   };
-  const seeded = JSON.parse(
-    await runToCompletion(NODE, tsx("apps/webapp/server/seed.ts"), { cwd: ROOT, env: webappEnv }),
-  ) as SeedOutput;
+  const seeded = await seedDemo({ databaseUrl, redisUrl });
 
   log(`starting the webapp (${DEV ? "Vite with HMR" : "production build"})`);
-  const webapp = startProcess("webapp", NODE, tsx("apps/webapp/server/index.ts"), {
+  const webapp = startProcess("webapp", NODE, webappArgs("server/index.ts"), {
     cwd: ROOT,
     // Seeded demo mode: the sign-in form offers the demo user's email. Runs execute in the worker process.
     env: { ...webappEnv, DEMO_SIGN_IN_EMAIL: seeded.user?.email ?? "", WORKER_ENABLED: "false" },
@@ -102,10 +99,7 @@ try {
   await stopAll(1);
 }
 
-interface SeedOutput {
-  environments: Array<{ slug: string; type: string; apiKey: string }>;
-  user?: { email: string; password: string };
-}
+type SeedOutput = Awaited<ReturnType<typeof seedDemo>>;
 
 async function startDatabase(env: ReturnType<typeof parseStartEnv>): Promise<string> {
   let url = env.DATABASE_URL;
@@ -217,7 +211,7 @@ function superviseWorker(workerEnv: Record<string, string>): void {
   const launch = () => {
     if (stopping) return;
     log("starting the worker");
-    const worker = startProcess("worker", NODE, tsx("apps/webapp/server/worker.ts"), {
+    const worker = startProcess("worker", NODE, webappArgs("server/worker.ts"), {
       cwd: ROOT,
       env: workerEnv,
       onExit: (code) => {
@@ -235,7 +229,7 @@ function superviseWorker(workerEnv: Record<string, string>): void {
 async function triggerDemoScenario(webappEnv: Record<string, string>) {
   try {
     const { runId } = JSON.parse(
-      await runToCompletion(NODE, tsx("apps/webapp/server/seed.ts", "scenario"), { cwd: ROOT, env: webappEnv }),
+      await runToCompletion(NODE, webappArgs("server/seed.ts", { args: ["scenario"] }), { cwd: ROOT, env: webappEnv }),
     ) as { runId: string };
     log(`triggered the demo CSV import (${runId}): watch its progress on the dashboard`);
   } catch (error) {

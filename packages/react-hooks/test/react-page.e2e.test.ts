@@ -1,6 +1,6 @@
 /**
- * Browser tests (Debian's /usr/bin/chromium via playwright-core) against the running stack: webapp +
- * shape-sync + Postgres, with the example worker driving the run. The example pages are built with
+ * Browser tests (Debian's /usr/bin/chromium via playwright-core) against the running stack
+ * (devstack's stackTest: webapp, shape-sync and the worker as child processes, on real Postgres). The example pages are built with
  * Vite and served from a different origin (http://localhost:<port>) than the API (http://127.0.0.1:<port>).
  *
  * - examples/react-page with @runfeed/react-hooks, and the same page with the unmodified
@@ -15,12 +15,12 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "../../devstack/src/browser.js";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { launchChromium } from "@runfeed/devstack/browser";
+import { stackTest, setupStack, type DevStack } from "@runfeed/devstack/fixtures";
+import { afterAll, beforeAll, describe, expect, vi } from "vitest";
 import { auth, batch, runs, tasks } from "@runfeed/sdk";
 import { buildReactPage } from "../../../examples/react-page/build.js";
 import { buildPlainJsPage } from "../../../examples/realtime-plain-js/build.js";
-import { startStack, type Stack } from "../../sdk/test/support/stack.js";
 
 const CONTENT_TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
 
@@ -77,7 +77,8 @@ async function setVisibility(page: Page, state: "hidden" | "visible") {
   }, state);
 }
 
-let stack: Stack;
+setupStack();
+
 let browser: Browser;
 let buildDir: string;
 const servers: Server[] = [];
@@ -85,13 +86,7 @@ const pages: Record<"runfeed" | "trigger" | "plain", string> = { runfeed: "", tr
 
 beforeAll(async () => {
   buildDir = await mkdtemp(path.join(tmpdir(), "runfeed-pages-"));
-  const [started, launched] = await Promise.all([
-    startStack(),
-    launchChromium(),
-    buildReactPage("runfeed", path.join(buildDir, "runfeed")),
-  ]);
-  stack = started;
-  browser = launched;
+  [browser] = await Promise.all([launchChromium(), buildReactPage("runfeed", path.join(buildDir, "runfeed"))]);
   await buildReactPage("trigger", path.join(buildDir, "trigger"));
   await buildPlainJsPage(path.join(buildDir, "plain"));
   for (const name of ["runfeed", "trigger", "plain"] as const) {
@@ -107,11 +102,10 @@ afterAll(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
-  await stack?.close();
   if (buildDir) await rm(buildDir, { recursive: true, force: true });
 });
 
-async function queuedRunWithToken() {
+async function queuedRunWithToken(stack: DevStack) {
   await stack.stopWorker();
   const server = { baseURL: stack.baseURL, accessToken: stack.secretKey };
   const { id } = await tasks.trigger("hello-world", { name: "browser", delayMs: 2500 }, {}, server);
@@ -123,103 +117,114 @@ describe.each([
   ["@runfeed/react-hooks", "runfeed"],
   ["@trigger.dev/react-hooks@4.8.3", "trigger"],
 ] as const)("examples/react-page built with %s", (_label, variant) => {
-  it("shows QUEUED → EXECUTING → COMPLETED from another origin, across a tab hide/show", {
-    timeout: 60_000,
-  }, async () => {
-    const { id, token } = await queuedRunWithToken();
-    const page = await browser.newPage();
-    const watched = watchPage(page);
-    const url = `${pages[variant]}/?${new URLSearchParams({ runId: id, token, baseURL: stack.baseURL })}`;
-    expect(new URL(url).origin).not.toBe(new URL(stack.baseURL).origin);
-    await page.goto(url);
-    const status = page.getByTestId("status");
-    await vi.waitFor(async () => expect(await status.textContent()).toBe("QUEUED"), { timeout: 15_000, interval: 100 });
+  stackTest(
+    "shows QUEUED → EXECUTING → COMPLETED from another origin, across a tab hide/show",
+    {
+      timeout: 60_000,
+    },
+    async ({ stack }) => {
+      const { id, token } = await queuedRunWithToken(stack);
+      const page = await browser.newPage();
+      const watched = watchPage(page);
+      const url = `${pages[variant]}/?${new URLSearchParams({ runId: id, token, baseURL: stack.baseURL })}`;
+      expect(new URL(url).origin).not.toBe(new URL(stack.baseURL).origin);
+      await page.goto(url);
+      const status = page.getByTestId("status");
+      await vi.waitFor(async () => expect(await status.textContent()).toBe("QUEUED"), {
+        timeout: 15_000,
+        interval: 100,
+      });
 
-    // Hide the tab: the live request is abandoned. Show it again: the feed resumes with a new request.
-    await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(1), { timeout: 10_000, interval: 50 });
-    await setVisibility(page, "hidden");
-    await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(0), { timeout: 10_000, interval: 50 });
-    const beforeShow = watched.feedRequests();
-    await setVisibility(page, "visible");
-    await vi.waitFor(() => expect(watched.feedRequests()).toBeGreaterThan(beforeShow), {
-      timeout: 10_000,
-      interval: 50,
-    });
+      // Hide the tab: the live request is abandoned. Show it again: the feed resumes with a new request.
+      await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(1), { timeout: 10_000, interval: 50 });
+      await setVisibility(page, "hidden");
+      await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(0), { timeout: 10_000, interval: 50 });
+      const beforeShow = watched.feedRequests();
+      await setVisibility(page, "visible");
+      await vi.waitFor(() => expect(watched.feedRequests()).toBeGreaterThan(beforeShow), {
+        timeout: 10_000,
+        interval: 50,
+      });
 
-    stack.startWorker();
-    await vi.waitFor(async () => expect(await status.textContent()).toBe("COMPLETED"), {
-      timeout: 30_000,
-      interval: 100,
-    });
-    expect(await page.getByTestId("history").textContent()).toBe("QUEUED → EXECUTING → COMPLETED");
-    expect(await page.getByTestId("output").textContent()).toBe(JSON.stringify({ greeting: "Hello, browser!" }));
-    expect(await page.getByTestId("finished").textContent()).toMatch(/^\d{4}-\d\d-\d\dT/);
-    if (variant === "runfeed") expect(await page.getByTestId("completions").textContent()).toBe("1");
-    expect(await page.getByTestId("error").count()).toBe(0);
+      stack.startWorker();
+      await vi.waitFor(async () => expect(await status.textContent()).toBe("COMPLETED"), {
+        timeout: 30_000,
+        interval: 100,
+      });
+      expect(await page.getByTestId("history").textContent()).toBe("QUEUED → EXECUTING → COMPLETED");
+      expect(await page.getByTestId("output").textContent()).toBe(JSON.stringify({ greeting: "Hello, browser!" }));
+      expect(await page.getByTestId("finished").textContent()).toMatch(/^\d{4}-\d\d-\d\dT/);
+      if (variant === "runfeed") expect(await page.getByTestId("completions").textContent()).toBe("1");
+      expect(await page.getByTestId("error").count()).toBe(0);
 
-    // Stopped on completion: no feed request stays open.
-    await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(0), { timeout: 10_000, interval: 50 });
-    expect(watched.problems).toEqual([]);
-    await page.close();
-  });
+      // Stopped on completion: no feed request stays open.
+      await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(0), { timeout: 10_000, interval: 50 });
+      expect(watched.problems).toEqual([]);
+      await page.close();
+    },
+  );
 
-  it("lists runs by tag and by batch live (useRealtimeRunsWithTag, useRealtimeBatch)", {
-    timeout: 60_000,
-  }, async () => {
-    const server = { baseURL: stack.baseURL, accessToken: stack.secretKey };
-    const tag = `e2e:${variant}:${Math.random().toString(36).slice(2, 8)}`;
-    const first = await tasks.trigger("hello-world", {}, { tags: [tag], delay: "1h" }, server);
-    const tagToken = await auth.createPublicToken({ ...server, scopes: { read: { tags: [tag] } } });
-    const page = await browser.newPage();
-    const watched = watchPage(page);
-    await page.goto(`${pages[variant]}/?${new URLSearchParams({ tag, token: tagToken, baseURL: stack.baseURL })}`);
-    await vi.waitFor(async () => expect(await page.getByTestId(`run-${first.id}`).textContent()).toBe("DELAYED"), {
-      timeout: 15_000,
-      interval: 100,
-    });
-    // A run created after the page subscribed arrives live.
-    const second = await tasks.trigger("hello-world", {}, { tags: [tag], delay: "1h" }, server);
-    await vi.waitFor(async () => expect(await page.getByTestId(`run-${second.id}`).textContent()).toBe("DELAYED"), {
-      timeout: 15_000,
-      interval: 100,
-    });
-    expect(await page.getByTestId("count").textContent()).toBe("2");
+  stackTest(
+    "lists runs by tag and by batch live (useRealtimeRunsWithTag, useRealtimeBatch)",
+    {
+      timeout: 60_000,
+    },
+    async ({ stack }) => {
+      const server = { baseURL: stack.baseURL, accessToken: stack.secretKey };
+      const tag = `e2e:${variant}:${Math.random().toString(36).slice(2, 8)}`;
+      const first = await tasks.trigger("hello-world", {}, { tags: [tag], delay: "1h" }, server);
+      const tagToken = await auth.createPublicToken({ ...server, scopes: { read: { tags: [tag] } } });
+      const page = await browser.newPage();
+      const watched = watchPage(page);
+      await page.goto(`${pages[variant]}/?${new URLSearchParams({ tag, token: tagToken, baseURL: stack.baseURL })}`);
+      await vi.waitFor(async () => expect(await page.getByTestId(`run-${first.id}`).textContent()).toBe("DELAYED"), {
+        timeout: 15_000,
+        interval: 100,
+      });
+      // A run created after the page subscribed arrives live.
+      const second = await tasks.trigger("hello-world", {}, { tags: [tag], delay: "1h" }, server);
+      await vi.waitFor(async () => expect(await page.getByTestId(`run-${second.id}`).textContent()).toBe("DELAYED"), {
+        timeout: 15_000,
+        interval: 100,
+      });
+      expect(await page.getByTestId("count").textContent()).toBe("2");
 
-    const created = await batch.trigger(
-      [
-        { task: "hello-world", options: { delay: "1h" } },
-        { task: "hello-world", options: { delay: "1h" } },
-      ],
-      {},
-      server,
-    );
-    await page.goto(
-      `${pages[variant]}/?${new URLSearchParams({ batchId: created.batchId, token: created.publicAccessToken!, baseURL: stack.baseURL })}`,
-    );
-    await vi.waitFor(async () => expect(await page.getByTestId("count").textContent()).toBe("2"), {
-      timeout: 15_000,
-      interval: 100,
-    });
-    // A change driven through the API shows up in the list.
-    const [one] = await page
-      .locator("li[data-testid^='run-']")
-      .evaluateAll((items) => items.map((li) => li.getAttribute("data-testid")!.slice(4)));
-    await runs.cancel(one!, server);
-    await vi.waitFor(async () => expect(await page.getByTestId(`run-${one}`).textContent()).toBe("CANCELED"), {
-      timeout: 15_000,
-      interval: 100,
-    });
-    expect(await page.getByTestId("error").count()).toBe(0);
-    expect(watched.problems).toEqual([]);
-    await page.close();
-  });
+      const created = await batch.trigger(
+        [
+          { task: "hello-world", options: { delay: "1h" } },
+          { task: "hello-world", options: { delay: "1h" } },
+        ],
+        {},
+        server,
+      );
+      await page.goto(
+        `${pages[variant]}/?${new URLSearchParams({ batchId: created.batchId, token: created.publicAccessToken!, baseURL: stack.baseURL })}`,
+      );
+      await vi.waitFor(async () => expect(await page.getByTestId("count").textContent()).toBe("2"), {
+        timeout: 15_000,
+        interval: 100,
+      });
+      // A change driven through the API shows up in the list.
+      const [one] = await page
+        .locator("li[data-testid^='run-']")
+        .evaluateAll((items) => items.map((li) => li.getAttribute("data-testid")!.slice(4)));
+      await runs.cancel(one!, server);
+      await vi.waitFor(async () => expect(await page.getByTestId(`run-${one}`).textContent()).toBe("CANCELED"), {
+        timeout: 15_000,
+        interval: 100,
+      });
+      expect(await page.getByTestId("error").count()).toBe(0);
+      expect(watched.problems).toEqual([]);
+      await page.close();
+    },
+  );
 });
 
 describe.each([
   ["@runfeed/react-hooks", "runfeed"],
   ["@trigger.dev/react-hooks@4.8.3", "trigger"],
 ] as const)("realtime streams in the page built with %s", (_label, variant) => {
-  async function llmRun() {
+  async function llmRun(stack: DevStack) {
     await stack.stopWorker();
     const server = { baseURL: stack.baseURL, accessToken: stack.secretKey };
     const { id } = await tasks.trigger("llm-demo", { prompt: variant, tokensPerSecond: 150, seconds: 1 }, {}, server);
@@ -232,87 +237,99 @@ describe.each([
     return run.output as { text: string; sentences: number };
   }
 
-  it("useRealtimeStream shows the llm-demo answer accumulating, from another origin", { timeout: 60_000 }, async () => {
-    const { id, token, server } = await llmRun();
-    const page = await browser.newPage();
-    const watched = watchPage(page);
-    await page.goto(
-      `${pages[variant]}/?${new URLSearchParams({ runId: id, stream: "llm", token, baseURL: stack.baseURL })}`,
-    );
-    await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(1), { timeout: 15_000, interval: 50 });
-    stack.startWorker();
-    const counts = new Set<string>();
-    await vi.waitFor(
-      async () => {
-        counts.add((await page.getByTestId("count").textContent()) ?? "");
-        expect((await runs.retrieve(id, server)).isCompleted).toBe(true);
-      },
-      { timeout: 30_000, interval: 50 },
-    );
-    const { text } = await answerOf(id, server);
-    await vi.waitFor(async () => expect((await page.getByTestId("text").textContent())?.trim()).toBe(text), {
-      timeout: 15_000,
-      interval: 100,
-    });
-    expect(counts.size).toBeGreaterThan(3); // seen growing, not all at once
-    expect(await page.getByTestId("error").count()).toBe(0);
-    // The stream ended with its run: the reader's request is closed.
-    await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(0), { timeout: 15_000, interval: 50 });
-    expect(watched.problems).toEqual([]);
-    await page.close();
-  });
+  stackTest(
+    "useRealtimeStream shows the llm-demo answer accumulating, from another origin",
+    { timeout: 60_000 },
+    async ({ stack }) => {
+      const { id, token, server } = await llmRun(stack);
+      const page = await browser.newPage();
+      const watched = watchPage(page);
+      await page.goto(
+        `${pages[variant]}/?${new URLSearchParams({ runId: id, stream: "llm", token, baseURL: stack.baseURL })}`,
+      );
+      await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(1), { timeout: 15_000, interval: 50 });
+      stack.startWorker();
+      const counts = new Set<string>();
+      await vi.waitFor(
+        async () => {
+          counts.add((await page.getByTestId("count").textContent()) ?? "");
+          expect((await runs.retrieve(id, server)).isCompleted).toBe(true);
+        },
+        { timeout: 30_000, interval: 50 },
+      );
+      const { text } = await answerOf(id, server);
+      await vi.waitFor(async () => expect((await page.getByTestId("text").textContent())?.trim()).toBe(text), {
+        timeout: 15_000,
+        interval: 100,
+      });
+      expect(counts.size).toBeGreaterThan(3); // seen growing, not all at once
+      expect(await page.getByTestId("error").count()).toBe(0);
+      // The stream ended with its run: the reader's request is closed.
+      await vi.waitFor(() => expect(watched.openFeedRequests.size).toBe(0), { timeout: 15_000, interval: 50 });
+      expect(watched.problems).toEqual([]);
+      await page.close();
+    },
+  );
 
-  it("useRealtimeRunWithStreams shows the run and both of its streams", { timeout: 60_000 }, async () => {
-    const { id, token, server } = await llmRun();
-    const page = await browser.newPage();
-    const watched = watchPage(page);
-    await page.goto(
-      `${pages[variant]}/?${new URLSearchParams({ runId: id, withStreams: "1", token, baseURL: stack.baseURL })}`,
-    );
-    await vi.waitFor(async () => expect(await page.getByTestId("status").textContent()).toBe("QUEUED"), {
-      timeout: 15_000,
-      interval: 100,
-    });
-    stack.startWorker();
-    await vi.waitFor(async () => expect(await page.getByTestId("status").textContent()).toBe("COMPLETED"), {
-      timeout: 30_000,
-      interval: 100,
-    });
-    const { text, sentences } = await answerOf(id, server);
-    await vi.waitFor(async () => expect((await page.getByTestId("stream-llm").textContent())?.trim()).toBe(text), {
-      timeout: 15_000,
-      interval: 100,
-    });
-    const parts = ((await page.getByTestId("stream-sentences").textContent()) ?? "").split("\n");
-    expect(parts.map((p) => (JSON.parse(p) as { index: number }).index)).toEqual(
-      [...Array(sentences).keys()].map((i) => i + 1),
-    );
-    expect(await page.getByTestId("error").count()).toBe(0);
-    expect(watched.problems).toEqual([]);
-    await page.close();
-  });
+  stackTest(
+    "useRealtimeRunWithStreams shows the run and both of its streams",
+    { timeout: 60_000 },
+    async ({ stack }) => {
+      const { id, token, server } = await llmRun(stack);
+      const page = await browser.newPage();
+      const watched = watchPage(page);
+      await page.goto(
+        `${pages[variant]}/?${new URLSearchParams({ runId: id, withStreams: "1", token, baseURL: stack.baseURL })}`,
+      );
+      await vi.waitFor(async () => expect(await page.getByTestId("status").textContent()).toBe("QUEUED"), {
+        timeout: 15_000,
+        interval: 100,
+      });
+      stack.startWorker();
+      await vi.waitFor(async () => expect(await page.getByTestId("status").textContent()).toBe("COMPLETED"), {
+        timeout: 30_000,
+        interval: 100,
+      });
+      const { text, sentences } = await answerOf(id, server);
+      await vi.waitFor(async () => expect((await page.getByTestId("stream-llm").textContent())?.trim()).toBe(text), {
+        timeout: 15_000,
+        interval: 100,
+      });
+      const parts = ((await page.getByTestId("stream-sentences").textContent()) ?? "").split("\n");
+      expect(parts.map((p) => (JSON.parse(p) as { index: number }).index)).toEqual(
+        [...Array(sentences).keys()].map((i) => i + 1),
+      );
+      expect(await page.getByTestId("error").count()).toBe(0);
+      expect(watched.problems).toEqual([]);
+      await page.close();
+    },
+  );
 });
 
 describe("examples/realtime-plain-js", () => {
-  it("subscribes from plain browser JavaScript and ends when the run completes", { timeout: 60_000 }, async () => {
-    const { id, token } = await queuedRunWithToken();
-    const page = await browser.newPage();
-    const watched = watchPage(page);
-    await page.goto(`${pages.plain}/?${new URLSearchParams({ runId: id, token, baseURL: stack.baseURL })}`);
-    await vi.waitFor(async () => expect(await page.locator("#status").textContent()).toBe("QUEUED"), {
-      timeout: 15_000,
-      interval: 100,
-    });
-    stack.startWorker();
-    await vi.waitFor(async () => expect(await page.locator("#status").getAttribute("data-ended")).toBe("true"), {
-      timeout: 30_000,
-      interval: 100,
-    });
-    expect(await page.locator("#status").textContent()).toBe("COMPLETED");
-    const log = await page.locator("#log li").allTextContents();
-    expect(log.at(-1)).toContain('COMPLETED {"greeting":"Hello, browser!"}');
-    expect(await page.locator("#error").textContent()).toBe("");
-    expect(watched.problems).toEqual([]);
-    await page.close();
-  });
+  stackTest(
+    "subscribes from plain browser JavaScript and ends when the run completes",
+    { timeout: 60_000 },
+    async ({ stack }) => {
+      const { id, token } = await queuedRunWithToken(stack);
+      const page = await browser.newPage();
+      const watched = watchPage(page);
+      await page.goto(`${pages.plain}/?${new URLSearchParams({ runId: id, token, baseURL: stack.baseURL })}`);
+      await vi.waitFor(async () => expect(await page.locator("#status").textContent()).toBe("QUEUED"), {
+        timeout: 15_000,
+        interval: 100,
+      });
+      stack.startWorker();
+      await vi.waitFor(async () => expect(await page.locator("#status").getAttribute("data-ended")).toBe("true"), {
+        timeout: 30_000,
+        interval: 100,
+      });
+      expect(await page.locator("#status").textContent()).toBe("COMPLETED");
+      const log = await page.locator("#log li").allTextContents();
+      expect(log.at(-1)).toContain('COMPLETED {"greeting":"Hello, browser!"}');
+      expect(await page.locator("#error").textContent()).toBe("");
+      expect(watched.problems).toEqual([]);
+      await page.close();
+    },
+  );
 });

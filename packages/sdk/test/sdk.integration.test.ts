@@ -1,10 +1,11 @@
 /**
- * @runfeed/sdk against the running stack: real webapp + real shape-sync + real Postgres (and the
- * example worker driving runs). Covers checklist #45 and #46 from the SDK side, the tag and batch
+ * @runfeed/sdk against the running stack (devstack's stackTest): the webapp's production build,
+ * shape-sync and the worker process driving runs, each a child process on real Postgres and Redis. Covers checklist #45 and #46 from the SDK side, the tag and batch
  * feeds, cancel/retrieve, status-only rows and the typed errors of the realtime routes.
  */
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, vi } from "vitest";
+import { stackTest, setupStack, type DevStack } from "@runfeed/devstack/fixtures";
 import {
   auth,
   AuthenticationError,
@@ -17,75 +18,74 @@ import {
   tasks,
   type RealtimeRun,
 } from "../src/index.js";
-import { startStack, type Stack } from "./support/stack.js";
 
 // Runs go through replication, the worker and long-polls; give each test room on a loaded 2-core box.
 vi.setConfig({ testTimeout: 60_000 });
+setupStack();
 
-let stack: Stack;
-let server: { baseURL: string; accessToken: string };
-
-beforeAll(async () => {
-  stack = await startStack();
-  server = { baseURL: stack.baseURL, accessToken: stack.secretKey };
-}, 90_000);
-afterAll(() => stack?.close());
+/** The dev environment's secret key against the stack's webapp. */
+const serverOf = (stack: DevStack) => ({ baseURL: stack.baseURL, accessToken: stack.secretKey });
 
 const unique = () => Math.random().toString(36).slice(2, 10);
 
 describe("a run from trigger to completion (checklist #45)", () => {
-  it("a self-signed public token sees QUEUED → EXECUTING → COMPLETED, and the subscription ends by itself", async () => {
-    const { id, publicAccessToken } = await tasks.trigger("hello-world", { name: "sdk", delayMs: 1500 }, {}, server);
-    expect(id).toMatch(/^run_/);
-    expect(publicAccessToken).toBeTruthy();
-    const token = await auth.createPublicToken({ ...server, scopes: { read: { runs: [id] } } });
+  stackTest(
+    "a self-signed public token sees QUEUED → EXECUTING → COMPLETED, and the subscription ends by itself",
+    async ({ stack }) => {
+      const server = serverOf(stack);
+      const { id, publicAccessToken } = await tasks.trigger("hello-world", { name: "sdk", delayMs: 1500 }, {}, server);
+      expect(id).toMatch(/^run_/);
+      expect(publicAccessToken).toBeTruthy();
+      const token = await auth.createPublicToken({ ...server, scopes: { read: { runs: [id] } } });
 
-    const statuses: string[] = [];
-    let last: RealtimeRun | undefined;
-    for await (const run of runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: token })) {
-      if (statuses.at(-1) !== run.status) statuses.push(run.status);
-      last = run;
-      if (run.status === "QUEUED") stack.startWorker();
-    }
-    expect(statuses[0]).toBe("QUEUED");
-    expect(statuses).toContain("EXECUTING");
-    expect(statuses.at(-1)).toBe("COMPLETED");
-    expect(last).toMatchObject({
-      id,
-      taskIdentifier: "hello-world",
-      isCompleted: true,
-      isSuccess: true,
-      output: { greeting: "Hello, sdk!" },
-      payload: { name: "sdk", delayMs: 1500 },
-    });
-    expect(last!.finishedAt).toBeInstanceOf(Date);
-    expect(last!.startedAt!.getTime()).toBeLessThanOrEqual(last!.finishedAt!.getTime());
+      const statuses: string[] = [];
+      let last: RealtimeRun | undefined;
+      for await (const run of runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: token })) {
+        if (statuses.at(-1) !== run.status) statuses.push(run.status);
+        last = run;
+        if (run.status === "QUEUED") stack.startWorker();
+      }
+      expect(statuses[0]).toBe("QUEUED");
+      expect(statuses).toContain("EXECUTING");
+      expect(statuses.at(-1)).toBe("COMPLETED");
+      expect(last).toMatchObject({
+        id,
+        taskIdentifier: "hello-world",
+        isCompleted: true,
+        isSuccess: true,
+        output: { greeting: "Hello, sdk!" },
+        payload: { name: "sdk", delayMs: 1500 },
+      });
+      expect(last!.finishedAt).toBeInstanceOf(Date);
+      expect(last!.startedAt!.getTime()).toBeLessThanOrEqual(last!.finishedAt!.getTime());
 
-    // Once (1 of ~10 full-suite runs, not reproduced since) the retrieve right after the stream's
-    // COMPLETED answered EXECUTING: wait for COMPLETED, and check the run executed exactly once.
-    const retrieved = await vi.waitFor(
-      async () => {
-        const r = await runs.retrieve(id, server);
-        expect(r).toMatchObject({ id, status: "COMPLETED", isSuccess: true });
-        return r;
-      },
-      { timeout: 5_000, interval: 100 },
-    );
-    expect(retrieved.attemptCount).toBe(1);
-    // The streamed instant equals the stored one (checklist #17).
-    expect(retrieved.finishedAt?.getTime()).toBe(last!.finishedAt!.getTime());
-    expect(retrieved.createdAt.getTime()).toBe(last!.createdAt.getTime());
+      // Once (1 of ~10 full-suite runs, not reproduced since) the retrieve right after the stream's
+      // COMPLETED answered EXECUTING: wait for COMPLETED, and check the run executed exactly once.
+      const retrieved = await vi.waitFor(
+        async () => {
+          const r = await runs.retrieve(id, server);
+          expect(r).toMatchObject({ id, status: "COMPLETED", isSuccess: true });
+          return r;
+        },
+        { timeout: 5_000, interval: 100 },
+      );
+      expect(retrieved.attemptCount).toBe(1);
+      // The streamed instant equals the stored one (checklist #17).
+      expect(retrieved.finishedAt?.getTime()).toBe(last!.finishedAt!.getTime());
+      expect(retrieved.createdAt.getTime()).toBe(last!.createdAt.getTime());
 
-    // The server-minted token from the trigger response works too.
-    const again = [];
-    for await (const run of runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: publicAccessToken }))
-      again.push(run.status);
-    expect(again).toEqual(["COMPLETED"]);
-  });
+      // The server-minted token from the trigger response works too.
+      const again = [];
+      for await (const run of runs.subscribeToRun(id, { baseURL: stack.baseURL, accessToken: publicAccessToken }))
+        again.push(run.status);
+      expect(again).toEqual(["COMPLETED"]);
+    },
+  );
 });
 
 describe("metadata (checklist #46)", () => {
-  it("batched operations reach an open subscription within about 2 s", async () => {
+  stackTest("batched operations reach an open subscription within about 2 s", async ({ stack }) => {
+    const server = serverOf(stack);
     stack.startWorker();
     const { id } = await tasks.trigger("hello-world", { delayMs: 8000 }, {}, server);
     const subscription = runs.subscribeToRun(id, { ...server, stopOnCompletion: true });
@@ -114,7 +114,8 @@ describe("metadata (checklist #46)", () => {
 });
 
 describe("tag and batch feeds", () => {
-  it("subscribeToRunsWithTag sees every run carrying all tags, with a status-only row", async () => {
+  stackTest("subscribeToRunsWithTag sees every run carrying all tags, with a status-only row", async ({ stack }) => {
+    const server = serverOf(stack);
     const tag = `user:${unique()}`;
     const a = await tasks.trigger("hello-world", { delayMs: 10 }, { tags: [tag, "env:test"], delay: "1h" }, server);
     const b = await tasks.trigger("hello-world", { delayMs: 10 }, { tags: [tag], delay: "1h" }, server);
@@ -135,7 +136,8 @@ describe("tag and batch feeds", () => {
     expect(run).toMatchObject({ status: "DELAYED", isQueued: true, payload: undefined, metadata: undefined, tags: [] });
   });
 
-  it("batch.trigger and subscribeToBatch: every item's run arrives", async () => {
+  stackTest("batch.trigger and subscribeToBatch: every item's run arrives", async ({ stack }) => {
+    const server = serverOf(stack);
     const result = await batch.trigger(
       [0, 1, 2].map((i) => ({ task: "hello-world", payload: { name: `item ${i}` }, options: { delay: "1h" } })),
       {},
@@ -157,7 +159,8 @@ describe("tag and batch feeds", () => {
 });
 
 describe("cancel", () => {
-  it("cancelling a delayed run ends its subscription with CANCELED and finishedAt", async () => {
+  stackTest("cancelling a delayed run ends its subscription with CANCELED and finishedAt", async ({ stack }) => {
+    const server = serverOf(stack);
     const { id } = await tasks.trigger("hello-world", {}, { delay: "1h" }, server);
     const statuses: string[] = [];
     let last: RealtimeRun | undefined;
@@ -191,7 +194,12 @@ describe("live mode: SSE by default, long-poll when streams are cut short", () =
   }
 
   /** Subscribes with `fetchFn` as the SDK's fetch; cancels the run once `ready()`; returns the statuses seen. */
-  async function watchUntilCancelled(fetchFn: typeof fetch, ready: () => boolean, liveSse?: boolean) {
+  async function watchUntilCancelled(
+    server: { baseURL: string; accessToken: string },
+    fetchFn: typeof fetch,
+    ready: () => boolean,
+    liveSse?: boolean,
+  ) {
     const { id } = await tasks.trigger("hello-world", {}, { delay: "1h" }, server);
     const statuses: string[] = [];
     configure({ fetch: fetchFn });
@@ -209,32 +217,40 @@ describe("live mode: SSE by default, long-poll when streams are cut short", () =
     return statuses;
   }
 
-  it("subscribes over server-sent events by default and sees the change", async () => {
+  stackTest("subscribes over server-sent events by default and sees the change", async ({ stack }) => {
     const recorder = recordingFetch(false);
-    const statuses = await watchUntilCancelled(recorder.fetch, () => recorder.modes.includes("sse"));
+    const statuses = await watchUntilCancelled(serverOf(stack), recorder.fetch, () => recorder.modes.includes("sse"));
     expect(statuses.at(-1)).toBe("CANCELED");
     expect(recorder.modes).not.toContain("long-poll");
   });
 
-  it("falls back to long-polling after streams cut short, and still sees the change", async () => {
+  stackTest("falls back to long-polling after streams cut short, and still sees the change", async ({ stack }) => {
     const recorder = recordingFetch(true);
-    const statuses = await watchUntilCancelled(recorder.fetch, () => recorder.modes.includes("long-poll"));
+    const statuses = await watchUntilCancelled(serverOf(stack), recorder.fetch, () =>
+      recorder.modes.includes("long-poll"),
+    );
     expect(statuses.at(-1)).toBe("CANCELED");
     const firstLongPoll = recorder.modes.indexOf("long-poll");
     expect(recorder.modes.slice(0, firstLongPoll).filter((m) => m === "sse").length).toBeGreaterThanOrEqual(3);
     expect(recorder.modes.slice(firstLongPoll)).not.toContain("sse");
   });
 
-  it("liveSse: false long-polls from the start", async () => {
+  stackTest("liveSse: false long-polls from the start", async ({ stack }) => {
     const recorder = recordingFetch(false);
-    const statuses = await watchUntilCancelled(recorder.fetch, () => recorder.modes.includes("long-poll"), false);
+    const statuses = await watchUntilCancelled(
+      serverOf(stack),
+      recorder.fetch,
+      () => recorder.modes.includes("long-poll"),
+      false,
+    );
     expect(statuses.at(-1)).toBe("CANCELED");
     expect(recorder.modes).not.toContain("sse");
   });
 });
 
 describe("typed errors from the realtime routes", () => {
-  it("401 for a bad token, 403 for a token of another run, 404 for an unknown run", async () => {
+  stackTest("401 for a bad token, 403 for a token of another run, 404 for an unknown run", async ({ stack }) => {
+    const server = serverOf(stack);
     const { id } = await tasks.trigger("hello-world", {}, { delay: "1h" }, server);
     const other = await tasks.trigger("hello-world", {}, { delay: "1h" }, server);
     const drain = async (iterable: AsyncIterable<unknown>) => {
@@ -258,16 +274,17 @@ describe("typed errors from the realtime routes", () => {
     await expect(runs.retrieve("run_doesnotexist000000000000", { ...server })).rejects.toBeInstanceOf(NotFoundError);
   });
 
-  it("an additional (_sk_) key mints a public token through the server", async () => {
+  stackTest("an additional (_sk_) key mints a public token through the server", async ({ stack }) => {
+    const server = serverOf(stack);
     const key = `tr_dev_sk_${"a1B2c3D4e5F6g7H8i9J0k1L2".slice(0, 24)}`;
     const { id } = await tasks.trigger("hello-world", {}, { delay: "1h" }, server);
-    await stack.app.webapp.services.prisma.apiKey.create({
+    await stack.prisma.apiKey.create({
       data: {
         name: "sdk test",
         keyHash: createHash("sha256").update(key).digest("hex"),
         keyPrefix: key.slice(0, 12),
         scopes: ["read:runs"],
-        runtimeEnvironmentId: stack.app.project.environments[0]!.id,
+        runtimeEnvironmentId: stack.devEnvironment.id,
       },
     });
     const token = await auth.createPublicToken({

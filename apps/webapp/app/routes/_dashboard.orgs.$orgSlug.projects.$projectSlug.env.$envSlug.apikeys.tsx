@@ -8,14 +8,8 @@ import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/re
 import { useState } from "react";
 import { CopyButton, PageHeader, RelativeTime, Tag, useNow } from "../components/ui";
 import { COMMON_SCOPES } from "../components/scopes";
-import {
-  CreateApiKeyForm,
-  createApiKey,
-  listApiKeys,
-  requireEnvironment,
-  revokeApiKey,
-  rollRootKey,
-} from "../services/dashboard.server";
+import { CreateApiKeyForm, createApiKey, listApiKeys, revokeApiKey, rollRootKey } from "../services/apiKeys.server";
+import { requireEnvironment } from "../services/dashboard.server";
 import { listAuditEvents, type AuditRow } from "../services/audit.server";
 import { requireUser } from "../services/session.server";
 

@@ -31,7 +31,8 @@ import {
   Tag,
   useNow,
 } from "../components/ui";
-import { dashboardRealtimeToken, getRunDetail, requireEnvironment, type RunDetail } from "../services/dashboard.server";
+import { dashboardRealtimeToken, requireEnvironment } from "../services/dashboard.server";
+import { getRunDetail, type RunDetail } from "../services/dashboardRuns.server";
 import { findRun } from "../services/runLookup.server";
 import { cancelRun } from "../services/runsActions.server";
 import { requireUser } from "../services/session.server";

@@ -30,14 +30,9 @@ import { newestFirst, type RealtimeRun } from "@runfeed/sdk";
 import { RunsTable } from "../components/runs/RunsTable";
 import { liveIndicatorState, useDashboardRealtime } from "../components/runs/useDashboardRealtime";
 import { CopyButton, LiveIndicator, PageHeader, statusLabel, useNow } from "../components/ui";
-import { TIME_RANGES, runCursor, type RunFilters, type TimeRange } from "../components/runs/filters";
-import {
-  dashboardRealtimeToken,
-  listRuns,
-  parseRunFilters,
-  requireEnvironment,
-  type RunPage,
-} from "../services/dashboard.server";
+import { TIME_RANGES, parseRunFilters, runCursor, type RunFilters, type TimeRange } from "../components/runs/filters";
+import { dashboardRealtimeToken, requireEnvironment } from "../services/dashboard.server";
+import { listRuns, type RunPage } from "../services/dashboardRuns.server";
 import { requireUser } from "../services/session.server";
 import { triggerRun } from "../services/trigger.server";
 

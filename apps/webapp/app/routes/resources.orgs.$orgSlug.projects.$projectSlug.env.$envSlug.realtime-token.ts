@@ -4,6 +4,7 @@
  */
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { z } from "zod";
+import { invalidInput } from "../services/apiRoute.server";
 import { dashboardRealtimeToken, requireEnvironment } from "../services/dashboard.server";
 import { requireUser } from "../services/session.server";
 
@@ -19,13 +20,8 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const environment = await requireEnvironment(context.services, user.id, params);
   const query = Query.safeParse(Object.fromEntries(new URL(request.url).searchParams));
   if (!query.success) {
-    return Response.json(
-      {
-        message: "Invalid query.",
-        errors: query.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
-      },
-      { status: 400, headers: { "cache-control": "no-store" } },
-    );
+    const { status, body } = invalidInput("Invalid query", query.error);
+    return Response.json(body, { status, headers: { "cache-control": "no-store" } });
   }
   const token = await dashboardRealtimeToken(context.services, environment, query.data.run);
   return Response.json({ token }, { headers: { "cache-control": "no-store" } });

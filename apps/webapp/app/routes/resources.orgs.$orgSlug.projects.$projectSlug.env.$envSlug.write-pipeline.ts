@@ -5,6 +5,7 @@
  */
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { requireEnvironment } from "../services/dashboard.server";
+import { errorBody } from "../services/httpErrors.server";
 import { requireUser } from "../services/session.server";
 import { pipelineSnapshot } from "../services/writePipeline/pipelineSnapshot.server";
 
@@ -15,9 +16,9 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     return Response.json(await pipelineSnapshot(context.services), { headers: { "cache-control": "no-store" } });
   } catch (error) {
     context.services.logger.warn({ err: (error as Error).message }, "write pipeline snapshot failed");
-    return Response.json(
-      { error: "The write pipeline's state could not be read from Redis" },
-      { status: 503, headers: { "cache-control": "no-store" } },
-    );
+    return Response.json(errorBody("The write pipeline's state could not be read from Redis"), {
+      status: 503,
+      headers: { "cache-control": "no-store" },
+    });
   }
 }

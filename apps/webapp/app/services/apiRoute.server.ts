@@ -21,7 +21,7 @@ import {
 import type { z, ZodType } from "zod";
 import { type AuthenticateOptions, type Authentication, type RequestHead, bearerToken } from "./auth.server";
 import { type TtlCache, cachedLookup } from "./ttlCache.server";
-import { HttpError, badRequest, forbidden, notFound } from "./httpErrors.server";
+import { HttpError, badRequest, forbidden, internalServerError, methodNotAllowed, notFound } from "./httpErrors.server";
 import type { Services } from "./services.server";
 import { applyCors, preflightResponse } from "./cors.server";
 
@@ -104,7 +104,7 @@ export function createApiRoute<
     if (config.cors && request.method === "OPTIONS") {
       response = preflightResponse(request);
     } else if (request.method !== config.method && !(config.method === "GET" && request.method === "HEAD")) {
-      response = Response.json({ error: "Method Not Allowed" }, { status: 405, headers: { allow: config.method } });
+      response = methodNotAllowed(config.method).toResponse();
     } else {
       // Node's web ReadableStream is async iterable (the DOM typings do not say so).
       const bodyStream = context.requestBody ?? (request.body as AsyncIterable<Uint8Array> | null);
@@ -210,7 +210,7 @@ export function createApiRoute<
     const invalid = postgresDataException(error);
     if (invalid) return badRequest(`Invalid value: ${invalid}`).toResponse();
     services.logger.error({ route: config.name, err: error }, "unhandled error in API route");
-    return Response.json({ error: "Internal Server Error" }, { status: 500 });
+    return internalServerError().toResponse();
   }
 
   /** Counts a response in the route's metrics (the fast path's answers too). */
@@ -288,12 +288,17 @@ export function validate<T extends ZodType>(
   if (!schema) return undefined;
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const details = result.error.issues.map((issue) => ({
+  throw invalidInput(label, result.error);
+}
+
+/** The 400 for input zod refused: its message names each bad field, and `details` lists them. */
+export function invalidInput(label: string, error: z.ZodError): HttpError {
+  const details = error.issues.map((issue) => ({
     path: issue.path.join(".") || "(root)",
     message: issue.message,
   }));
   const summary = details.map((d) => `${d.path}: ${d.message}`).join("; ");
-  throw badRequest(`${label}: ${summary}`, details);
+  return badRequest(`${label}: ${summary}`, details);
 }
 
 /** Reads a JSON body with a size limit: 413 when larger, 400 when not JSON. */

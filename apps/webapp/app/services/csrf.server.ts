@@ -9,6 +9,7 @@
  */
 import type { AppLoadContext } from "@remix-run/node";
 import type { RequestHandler } from "express";
+import { errorBody } from "./httpErrors.server";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -43,6 +44,6 @@ export function refuseCrossOrigin(): RequestHandler {
       { method: req.method, url: req.url, origin: req.headers.origin },
       "refused a cross-origin form",
     );
-    res.status(403).json({ error: refusal });
+    res.status(403).json(errorBody(refusal));
   };
 }

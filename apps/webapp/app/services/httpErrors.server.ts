@@ -1,7 +1,20 @@
 /**
  * An error that knows its HTTP status and renders itself as JSON (style.md rule 4).
  * Route code throws these; the API pipeline turns them into responses.
+ *
+ * Every error the webapp answers has one body shape, `ErrorBody`: `{ "error": "<what went wrong>" }`
+ * plus named details. `error` is the field Trigger.dev's SDK reads (its ApiError takes the message
+ * from it), so the official SDK and ours show the same text.
  */
+
+/** The one error body: the problem in words under `error`, and optional details beside it. */
+export type ErrorBody = { error: string } & Record<string, unknown>;
+
+export const errorBody = (message: string, details: Record<string, unknown> = {}): ErrorBody => ({
+  error: message,
+  ...details,
+});
+
 const HTTP_ERROR = Symbol.for("runfeed.HttpError");
 
 export class HttpError extends Error {
@@ -22,10 +35,10 @@ export class HttpError extends Error {
 
   constructor(
     readonly status: number,
-    readonly body: Record<string, unknown>,
+    readonly body: ErrorBody,
     readonly headers: Record<string, string> = {},
   ) {
-    super(typeof body.error === "string" ? body.error : `HTTP ${status}`);
+    super(body.error);
   }
 
   toResponse(): Response {
@@ -33,11 +46,19 @@ export class HttpError extends Error {
   }
 }
 
-export const unauthorized = (message: string) => new HttpError(401, { error: message });
+export const unauthorized = (message: string) => new HttpError(401, errorBody(message));
 export const notFound = (message = "Not found", shouldRetry = false) =>
-  new HttpError(404, { error: message }, { "x-should-retry": String(shouldRetry) });
+  new HttpError(404, errorBody(message), { "x-should-retry": String(shouldRetry) });
 export const forbidden = () =>
-  new HttpError(403, { error: "Unauthorized", code: "unauthorized", param: "access_token", type: "authorization" });
+  new HttpError(403, errorBody("Unauthorized", { code: "unauthorized", param: "access_token", type: "authorization" }));
 export const badRequest = (error: string, details?: unknown) =>
-  new HttpError(400, details === undefined ? { error } : { error, details });
-export const unprocessable = (message: string) => new HttpError(422, { error: message });
+  new HttpError(400, errorBody(error, details === undefined ? {} : { details }));
+export const unprocessable = (message: string) => new HttpError(422, errorBody(message));
+export const methodNotAllowed = (allow: string) => new HttpError(405, errorBody("Method Not Allowed"), { allow });
+export const internalServerError = () => new HttpError(500, errorBody("Internal Server Error"));
+/** A live request the environment's realtime concurrency limit does not admit (retry in a second). */
+export const tooManyConcurrentRequests = () =>
+  new HttpError(429, errorBody("Too many concurrent requests"), { "retry-after": "1" });
+/** The realtime concurrency limiter cannot be asked (Redis down, REALTIME_LIMITER_REDIS_DOWN_POLICY=closed). */
+export const limiterUnavailable = () =>
+  new HttpError(503, errorBody("Realtime concurrency limiter unavailable"), { "retry-after": "1" });

@@ -256,8 +256,13 @@ describe("write API: trigger, batch, runs", () => {
       expect(res.json.error).toContain("bogus");
     });
 
-    it("wrong methods are 405", async () => {
-      expect((await root("GET", "/api/v1/tasks/h/trigger")).status).toBe(405);
+    it("wrong methods are 405, with the one error body ({error}) and the method allowed", async () => {
+      for (const path of ["/api/v1/tasks/h/trigger", "/api/v3/batches"]) {
+        const res = await root("GET", path);
+        expect(res.status).toBe(405);
+        expect(res.json).toEqual({ error: "Method Not Allowed" });
+        expect(res.headers.get("allow")).toBe("POST");
+      }
     });
   });
 

@@ -1,7 +1,7 @@
 /** The runs page loader: filters and keyset pagination over history (server-rendered HTML). */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedDemoUser } from "../../app/services/seed.server.js";
-import { listRuns } from "../../app/services/dashboard.server.js";
+import { listRuns } from "../../app/services/dashboardRuns.server.js";
 import { parseRunFilters } from "../../app/components/runs/filters.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
 import { signIn } from "./support.js";

@@ -102,6 +102,13 @@ describe("dashboard sessions", () => {
       return ((await response.json()) as { token: string }).token;
     };
     const devToken = await tokenFor("dev");
+    // A bad query is a 400 in the API's one error body: `error` names the field, `details` lists it.
+    const refused = await page(`/resources${envPath("test-org", "test-project", "dev", "realtime-token")}?run=nope`);
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({
+      error: expect.stringMatching(/^Invalid query: run: /),
+      details: [{ path: "run", message: expect.any(String) }],
+    });
     const feed = (path: string, token: string) =>
       fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
     // The token's subject is the dev environment: another environment's run does not exist for it.

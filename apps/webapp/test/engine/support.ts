@@ -38,7 +38,7 @@ export async function startLifecycleApp(
     inProcess?: boolean;
   } = {},
 ): Promise<LifecycleApp> {
-  const stack = await startWebappWithShapeServer("lc");
+  const stack = await startWebappWithShapeServer();
   const { app } = stack;
   const { prisma, sqlPool, logger, metadataWriter } = app.webapp.services;
   const tasks = new TaskRegistry(options.tasks ?? exampleTasks);

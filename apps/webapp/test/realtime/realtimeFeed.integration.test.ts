@@ -43,7 +43,7 @@ type Message = { key?: string; value?: Record<string, string | null>; headers: R
 const rows = (messages: Message[]) => messages.filter((m) => m.key).map((m) => m.value!);
 
 beforeAll(async () => {
-  stack = await startWebappWithShapeServer("rt", { REALTIME_LIMITER_ENTRY_TTL_MS: "1500" });
+  stack = await startWebappWithShapeServer({ REALTIME_LIMITER_ENTRY_TTL_MS: "1500" });
   app = stack.app;
   configure({ baseURL: app.url, accessToken: env(2).apiKey });
 }, 120_000);

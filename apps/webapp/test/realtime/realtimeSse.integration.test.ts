@@ -115,7 +115,7 @@ async function follow(open: (offset: string) => Promise<ReturnType<typeof events
 }
 
 beforeAll(async () => {
-  stack = await startWebappWithShapeServer("sse", { REALTIME_LIMITER_ENTRY_TTL_MS: "1500" });
+  stack = await startWebappWithShapeServer({ REALTIME_LIMITER_ENTRY_TTL_MS: "1500" });
   app = stack.app;
 }, 120_000);
 

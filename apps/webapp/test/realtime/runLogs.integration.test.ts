@@ -50,7 +50,7 @@ const line = (run: { id: string; runtimeEnvironmentId: string }, message: string
 const options = (accessToken: string) => ({ baseURL: app.url, accessToken });
 
 beforeAll(async () => {
-  stack = await startWebappWithShapeServer("lg");
+  stack = await startWebappWithShapeServer();
   app = stack.app;
 }, 120_000);
 

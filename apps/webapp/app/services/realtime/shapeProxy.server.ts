@@ -23,6 +23,7 @@ import type { Services } from "../services.server";
 import { type FeedReply, jsonReply } from "./feedReply.server";
 import { buildShapeUrl, createdAtFloor, hasHandle, type RealtimeFeed } from "./shapeRewrite.server";
 import { UpstreamAbortedError, rawHeader } from "./shapeUpstream.server";
+import { errorBody, limiterUnavailable, tooManyConcurrentRequests } from "../httpErrors.server";
 
 export interface ProxyFeedArgs {
   services: Services;
@@ -102,11 +103,9 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
   if (live) {
     const limit = environment.realtimeConcurrencyLimit ?? env.REALTIME_DEFAULT_CONCURRENCY_LIMIT;
     const admission = await realtime.limiter.acquire(environment.id, limit);
-    if (admission.kind === "rejected") {
-      return jsonReply(429, { error: "Too many concurrent requests" }, origin, { "retry-after": "1" });
-    }
-    if (admission.kind === "unavailable") {
-      return jsonReply(503, { error: "Realtime concurrency limiter unavailable" }, origin, { "retry-after": "1" });
+    if (admission.kind !== "admitted") {
+      const refusal = admission.kind === "rejected" ? tooManyConcurrentRequests() : limiterUnavailable();
+      return jsonReply(refusal.status, refusal.body, origin, refusal.headers);
     }
     release = admission.release;
   }
@@ -118,7 +117,7 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
     void release?.();
     if (error instanceof UpstreamAbortedError || signal.aborted) return jsonReply(499, null, origin);
     services.logger.warn({ err: (error as Error).message, origin: env.ELECTRIC_ORIGIN }, "shape server unreachable");
-    return jsonReply(503, { error: "Realtime service unavailable, retry later" }, origin, {
+    return jsonReply(503, errorBody("Realtime service unavailable, retry later"), origin, {
       "retry-after": "1",
       "cache-control": "no-store",
     });

@@ -21,7 +21,7 @@ import { z } from "zod";
 import type { Authentication } from "../../auth.server";
 import { createApiRoute } from "../../apiRoute.server";
 import { runResources } from "../feedLookups.server";
-import { badRequest } from "../../httpErrors.server";
+import { badRequest, limiterUnavailable, tooManyConcurrentRequests } from "../../httpErrors.server";
 import { ResourceId } from "../../runLookup.server";
 import type { Services } from "../../services.server";
 import { withDirectBody } from "../../directBody.server";
@@ -145,13 +145,8 @@ export async function streamEventResponse(args: {
   const { environment } = authentication;
   const limit = environment.realtimeConcurrencyLimit ?? services.env.REALTIME_DEFAULT_CONCURRENCY_LIMIT;
   const admission = await services.realtime.limiter.acquire(environment.id, limit);
-  if (admission.kind === "rejected")
-    return Response.json({ error: "Too many concurrent requests" }, { status: 429, headers: { "retry-after": "1" } });
-  if (admission.kind === "unavailable")
-    return Response.json(
-      { error: "Realtime concurrency limiter unavailable" },
-      { status: 503, headers: { "retry-after": "1" } },
-    );
+  if (admission.kind === "rejected") return tooManyConcurrentRequests().toResponse();
+  if (admission.kind === "unavailable") return limiterUnavailable().toResponse();
   services.metrics.streamReaders.inc();
   const { store, hub, runs } = services.streams;
   const source = streamEventSource(
