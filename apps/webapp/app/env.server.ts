@@ -147,7 +147,7 @@ export const EnvSchema = z.object({
   WRITE_PIPELINE_EAGER_BACKLOG: z.coerce.number().int().positive().default(500),
   /** A drain owns a stream for this long past its last sign of life; then another takes it over. */
   WRITE_PIPELINE_LEASE_MS: z.coerce.number().int().positive().default(5_000),
-  /** Postgres connections of the drain's apply transactions (this instance). */
+  /** Postgres connections of the drain's apply transactions, per class (this instance: one pool each). */
   WRITE_PIPELINE_APPLY_POOL_SIZE: z.coerce.number().int().positive().default(4),
   /** Low class: past this many queued entries (all its streams) new writes get 429 with retry-after. */
   WRITE_PIPELINE_LOW_HIGH_WATER: z.coerce.number().int().positive().default(20_000),
@@ -158,6 +158,14 @@ export const EnvSchema = z.object({
   WRITE_PIPELINE_HIGH_MAX_WAIT_MS: z.coerce.number().int().positive().default(2_000),
   /** How often queue depths are read from Redis (backpressure and metrics). */
   WRITE_PIPELINE_DEPTH_INTERVAL_MS: z.coerce.number().int().positive().default(250),
+  /** Buffered requests (metadata and log batches) one instance handles at once while no critical write flows. */
+  WRITE_PIPELINE_ACCEPT_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  /** While critical writes flow: the largest share of an instance's time buffered requests take (0–1]. */
+  WRITE_PIPELINE_BUFFERED_SHARE: z.coerce.number().gt(0).max(1).default(0.1),
+  /** An instance counts as serving critical writes until this long after its last one. */
+  WRITE_PIPELINE_CRITICAL_QUIET_MS: z.coerce.number().int().nonnegative().default(200),
+  /** Longest a buffered request waits for its turn behind critical writes before it gets 429. */
+  WRITE_PIPELINE_ADMISSION_MAX_WAIT_MS: z.coerce.number().int().positive().default(2_000),
 
   /** Start the example worker that executes queued runs (apps/webapp/app/worker). */
   WORKER_ENABLED: envBoolean(true),

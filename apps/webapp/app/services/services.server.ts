@@ -10,7 +10,7 @@ import { createPrismaClient, type PrismaClient } from "@runfeed/database";
 import type { WebappEnv } from "../env.server";
 import { Authenticator } from "./auth.server";
 import { createLogger, type Logger } from "./logger.server";
-import { RunMetadataWriter } from "./metadata.server";
+import { RunMetadataWriter } from "./metadataWriter.server";
 import { createMetrics, type Metrics } from "./metrics.server";
 import { createRealtimeServices, type RealtimeServices } from "./realtime/realtimeServices.server";
 import { createRealtimeStreams, type RealtimeStreams } from "./realtime/streams/streamServices.server";
@@ -98,7 +98,16 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
   closers.push(() => writePipeline.close());
   const tasks = new TaskRegistry(options.tasks);
   const worker = env.WORKER_ENABLED
-    ? createWorker({ env, prisma, sqlPool, logger, metadataWriter, tasks, ownProcess: options.ownWorkerProcess })
+    ? createWorker({
+        env,
+        prisma,
+        sqlPool,
+        logger,
+        metadataWriter,
+        tasks,
+        acceptLogs: (environmentId, items) => writePipeline.acceptor.accept("low", environmentId, items),
+        ownProcess: options.ownWorkerProcess,
+      })
     : undefined;
   if (worker) {
     worker.start();

@@ -9,7 +9,8 @@ import { RunWorker } from "./runWorker.server";
 import { RunEngine } from "../engine/runEngine.server";
 import type { TaskRegistry } from "./taskRegistry.server";
 import type { Logger } from "../services/logger.server";
-import type { RunMetadataWriter } from "../services/metadata.server";
+import type { RunMetadataWriter } from "../services/metadataWriter.server";
+import { type LowClassAccept, runLogWriter } from "../services/runLogs.server";
 
 export function createWorker(deps: {
   env: WebappEnv;
@@ -17,6 +18,8 @@ export function createWorker(deps: {
   sqlPool: pg.Pool;
   logger: Logger;
   metadataWriter: RunMetadataWriter;
+  /** The write pipeline's low class: tasks' log lines go through it (runLogWriter). */
+  acceptLogs?: LowClassAccept;
   tasks: TaskRegistry;
   /** Where tasks reach the API; defaults to APP_ORIGIN, else http://HOST:PORT. */
   apiBaseURL?: string;
@@ -29,6 +32,7 @@ export function createWorker(deps: {
     pool: deps.sqlPool,
     logger: deps.logger,
     metadataWriter: deps.metadataWriter,
+    writeLogs: runLogWriter(deps.prisma, deps.acceptLogs),
     tasks: deps.tasks,
     metadataMaximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE,
     apiBaseURL: deps.apiBaseURL ?? env.APP_ORIGIN ?? `http://${env.HOST}:${env.PORT}`,
