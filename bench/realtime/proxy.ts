@@ -213,10 +213,18 @@ export async function benchProxy({
     return Number(/^runfeed_realtime_upstream_waiting_requests (\d+)/m.exec(text)?.[1] ?? 0);
   };
   const liveWaiters = (mode: "direct" | "proxy") => (mode === "direct" ? shapeWaiters() : webWaiters());
+  // The webapp's CPU as it reads it itself (process.cpuUsage(), µs; prom-client's process metric),
+  // rather than /proc's 10 ms ticks: precise enough to tell 200 µs per request from one round.
+  const webCpuMs = async () => {
+    // prom-client updates the CPU counters when the user-time one is collected: read that one first.
+    await (await fetch(`${webUrl}/metrics?name=runfeed_webapp_process_cpu_user_seconds_total`)).text();
+    const text = await (await fetch(`${webUrl}/metrics?name=runfeed_webapp_process_cpu_seconds_total`)).text();
+    return Number(/^runfeed_webapp_process_cpu_seconds_total ([\d.e+-]+)/m.exec(text)?.[1] ?? Number.NaN) * 1000;
+  };
   const CALIBRATION_SCRAPES = 200;
-  const scrapeCpu0 = cpuMs(webapp.process.pid);
+  const scrapeCpu0 = await webCpuMs();
   for (let i = 0; i < CALIBRATION_SCRAPES; i++) await webWaiters();
-  const scrapeCpuMs = (cpuMs(webapp.process.pid) - scrapeCpu0) / CALIBRATION_SCRAPES;
+  const scrapeCpuMs = ((await webCpuMs()) - scrapeCpu0) / CALIBRATION_SCRAPES;
   console.log(`webapp CPU per /metrics scrape (taken off the request path): ${(scrapeCpuMs * 1000).toFixed(0)} µs`);
 
   const cpu = {
@@ -227,7 +235,7 @@ export async function benchProxy({
   };
   let profiled = false;
   async function round(mode: "direct" | "proxy", n: number, record = false): Promise<number[]> {
-    const webCpu0 = cpuMs(webapp.process.pid);
+    const webCpu0 = await webCpuMs();
     const scrapes0 = webScrapes;
     const query = `cursor=&handle=${encodeURIComponent(handle)}&live=true&log=full&offset=${encodeURIComponent(offset)}`;
     const url = mode === "direct" ? `${directBase}&${query}` : `${webUrl}/realtime/v1/runs/${run.friendlyId}?${query}`;
@@ -277,7 +285,7 @@ export async function benchProxy({
       webapp.process.kill("SIGUSR2");
       await new Promise((r) => setTimeout(r, 200));
     }
-    const webCpu1 = cpuMs(webapp.process.pid);
+    const webCpu1 = await webCpuMs();
     const shapeCpu1 = cpuMs(shapeSync.process.pid);
     updatedAt = performance.now();
     await prisma.taskRun.update({ where: { id: run.id }, data: { number: { increment: 1 } } });
@@ -288,7 +296,7 @@ export async function benchProxy({
       profiled = true;
     }
     if (record) {
-      const webCpu2 = cpuMs(webapp.process.pid);
+      const webCpu2 = await webCpuMs();
       const shapeCpu2 = cpuMs(shapeSync.process.pid);
       if (mode === "proxy") {
         cpu.webappRequest.push(((webCpu1 - webCpu0 - scrapeMs) / n) * 1000);
@@ -302,9 +310,11 @@ export async function benchProxy({
     return done.map((t) => t - updatedAt).sort((a, b) => a - b);
   }
 
-  // Warm-up round each way (connection pools, JIT), then alternating measured rounds.
-  await round("direct", Math.min(100, CLIENTS));
-  await round("proxy", Math.min(100, CLIENTS));
+  // Warm-up round each way, at full size (JIT, and every client's keep-alive connection: a live client
+  // re-polls on the connection it already holds, so accepting 1,000 new ones is no part of a re-poll),
+  // then alternating measured rounds.
+  await round("direct", CLIENTS);
+  await round("proxy", CLIENTS);
   const results: Record<"direct" | "proxy", Array<{ p50: number; p99: number; max: number }>> = {
     direct: [],
     proxy: [],
@@ -335,7 +345,9 @@ export async function benchProxy({
   console.log(`per round p99 direct:  ${results.direct.map((r) => r.p99.toFixed(1)).join(", ")}`);
   console.log(`per round p99 proxied: ${results.proxy.map((r) => r.p99.toFixed(1)).join(", ")}`);
   const us = (xs: number[]) => `${median(xs).toFixed(0)} µs`;
-  console.log(`CPU per live request (median over rounds; /proc, 10 ms resolution over ${CLIENTS} requests):`);
+  console.log(
+    `CPU per live request (median over rounds; webapp: its own process.cpuUsage(), shape-sync: /proc, 10 ms resolution over ${CLIENTS} requests):`,
+  );
   console.log(`  webapp, request path (auth, lookup, limiter, rewrite, upstream request): ${us(cpu.webappRequest)}`);
   console.log(`  webapp, response path (upstream response → client):                    ${us(cpu.webappResponse)}`);
   console.log(
@@ -381,6 +393,10 @@ export async function benchProxy({
         if (r.headers.has(ELECTRIC_UP_TO_DATE_HEADER)) return;
       }
     };
+    const webStreamClients = async () => {
+      const text = await (await fetch(`${webUrl}/metrics?name=runfeed_realtime_upstream_event_stream_clients`)).text();
+      return Number(/^runfeed_realtime_upstream_event_stream_clients (\d+)/m.exec(text)?.[1] ?? 0);
+    };
     const sseAgent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
     async function sseRound(mode: "direct" | "proxy", n: number): Promise<number[]> {
       await catchUp();
@@ -406,15 +422,19 @@ export async function benchProxy({
         req.on("error", () => {});
         requests.push(req);
       };
+      // Through the webapp, subscriptions opened together share one upstream stream (072): count the
+      // webapp's clients on event streams, and wait for shape-sync to hold at least one stream.
       const waiters0 = await shapeWaiters();
+      const held = async (target: number) =>
+        mode === "direct"
+          ? (await shapeWaiters()) >= waiters0 + target
+          : (await webStreamClients()) >= target && (await shapeWaiters()) > waiters0;
       for (let sent = 0; sent < n; ) {
         const wave = Math.min(100, n - sent);
         for (let k = 0; k < wave; k++) one();
         sent += wave;
-        const target = waiters0 + sent;
-        await waitFor(`${sent} SSE subscribers (${mode})`, async () =>
-          (await shapeWaiters()) >= target ? true : undefined,
-        );
+        const target = sent;
+        await waitFor(`${sent} SSE subscribers (${mode})`, async () => ((await held(target)) ? true : undefined));
       }
       updatedAt = performance.now();
       await prisma.taskRun.update({ where: { id: run.id }, data: { number: { increment: 1 } } });

@@ -78,6 +78,16 @@ export const EnvSchema = z.object({
   REALTIME_LIMITER_ENTRY_TTL_MS: z.coerce.number().int().positive().default(30_000),
   /** What the limiter does when Redis is unreachable: admit ("open") or refuse with 503 ("closed"). */
   REALTIME_LIMITER_REDIS_DOWN_POLICY: z.enum(["open", "closed"]).default("open"),
+  /**
+   * Below this share of an environment's limit, a live long-poll is admitted without waiting for Redis
+   * (registered in the next batch; 0 = always wait). See docs/decisions/050-realtime-concurrency-limiter.md.
+   */
+  /**
+   * An open event stream's credential is authenticated again this often; a refused one (rolled key,
+   * revoked key, archived environment) ends its streams (docs/decisions/072-realtime-sse-and-cheap-repoll.md).
+   */
+  REALTIME_STREAM_RECHECK_MS: z.coerce.number().int().positive().default(2_000),
+  REALTIME_LIMITER_OPTIMISTIC_FRACTION: z.coerce.number().min(0).max(1).default(0.5),
   /** Oldest createdAt floor a tag feed may ask for (default 24 h). */
   REALTIME_MAXIMUM_CREATED_AT_FILTER_AGE_IN_MS: z.coerce.number().int().positive().default(86_400_000),
   /** createdAt floors cached per shape handle: fresh for a week, stale for two. */
@@ -161,7 +171,7 @@ export const EnvSchema = z.object({
   WRITE_PIPELINE_EAGER_BACKLOG: z.coerce.number().int().positive().default(500),
   /** A drain owns a stream for this long past its last sign of life; then another takes it over. */
   WRITE_PIPELINE_LEASE_MS: z.coerce.number().int().positive().default(5_000),
-  /** Postgres connections of the drain's apply transactions (this instance). */
+  /** Postgres connections of the drain's apply transactions, per class (this instance: one pool each). */
   WRITE_PIPELINE_APPLY_POOL_SIZE: z.coerce.number().int().positive().default(4),
   /** Low class: past this many queued entries (all its streams) new writes get 429 with retry-after. */
   WRITE_PIPELINE_LOW_HIGH_WATER: z.coerce.number().int().positive().default(20_000),
@@ -172,6 +182,14 @@ export const EnvSchema = z.object({
   WRITE_PIPELINE_HIGH_MAX_WAIT_MS: z.coerce.number().int().positive().default(2_000),
   /** How often queue depths are read from Redis (backpressure and metrics). */
   WRITE_PIPELINE_DEPTH_INTERVAL_MS: z.coerce.number().int().positive().default(250),
+  /** Buffered requests (metadata and log batches) one instance handles at once while no critical write flows. */
+  WRITE_PIPELINE_ACCEPT_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  /** While critical writes flow: the largest share of an instance's time buffered requests take (0–1]. */
+  WRITE_PIPELINE_BUFFERED_SHARE: z.coerce.number().gt(0).max(1).default(0.1),
+  /** An instance counts as serving critical writes until this long after its last one. */
+  WRITE_PIPELINE_CRITICAL_QUIET_MS: z.coerce.number().int().nonnegative().default(200),
+  /** Longest a buffered request waits for its turn behind critical writes before it gets 429. */
+  WRITE_PIPELINE_ADMISSION_MAX_WAIT_MS: z.coerce.number().int().positive().default(2_000),
 
   /** Start the example worker that executes queued runs (apps/webapp/app/worker). */
   WORKER_ENABLED: envBoolean(true),

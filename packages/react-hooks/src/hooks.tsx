@@ -47,6 +47,11 @@ export interface UseRealtimeOptions extends RealtimeConfig {
    * feed resumes where it was, without resending runs. Its identity may change between renders.
    */
   onTokenRefused?: TokenRefusedHandler;
+  /**
+   * Live updates over server-sent events (one held stream), with the Electric client's fallback to
+   * long-polling where streams are cut short. Default true; false long-polls from the start.
+   */
+  liveSse?: boolean;
 }
 
 export interface UseRealtimeRunOptions<TRun extends RealtimeRun<any, any, any> = RealtimeRun>
@@ -95,9 +100,10 @@ function useFeed<TRun extends RealtimeRun<any, any, any>>(
     onTokenRefusedRef.current = options.onTokenRefused;
   });
   const renews = options.onTokenRefused !== undefined;
+  const liveSse = options.liveSse ?? true;
 
   const enabled = key !== undefined && (options.enabled ?? true);
-  const storeKey = enabled ? JSON.stringify([baseURL, accessToken, renews, limit, ...key]) : "disabled";
+  const storeKey = enabled ? JSON.stringify([baseURL, accessToken, renews, liveSse, limit, ...key]) : "disabled";
   const ref = useRef<{ key: string; store: FeedStore<TRun> }>();
   if (!ref.current || ref.current.key !== storeKey) {
     const store = new FeedStore<TRun>({
@@ -106,10 +112,9 @@ function useFeed<TRun extends RealtimeRun<any, any, any>>(
           baseURL,
           accessToken,
           onTokenRefused: renews ? (error) => onTokenRefusedRef.current?.(error) : undefined,
-          // Long-polls for now: an open event stream is re-authenticated only when it reconnects
-          // (docs/decisions/072-realtime-sse-and-cheap-repoll.md), and the dashboard's renewal of a
-          // refused token has not been checked against that yet.
-          liveSse: false,
+          // An open stream ends when its token is refused (expiry, rolled key: the server re-checks it),
+          // and the reconnect's 401 goes to onTokenRefused like a long-poll's.
+          liveSse,
         }),
       onComplete: (run) => onCompleteRef.current?.(run),
       limit,
@@ -318,7 +323,9 @@ export function useRealtimeRunWithStreams<
   const accessToken = options.accessToken ?? context.accessToken;
   const enabled = runId !== undefined && (options.enabled ?? true);
   const { snapshot, stop } = useIterableStore<RunWithStreamsValue<TRun, TStreams>, RunWithStreamsPart<TRun, TStreams>>(
-    enabled ? JSON.stringify([baseURL, accessToken, runId, skipKey(options.skipColumns)]) : undefined,
+    enabled
+      ? JSON.stringify([baseURL, accessToken, runId, skipKey(options.skipColumns), options.liveSse ?? true])
+      : undefined,
     () =>
       new IterableStore<RunWithStreamsValue<TRun, TStreams>, RunWithStreamsPart<TRun, TStreams>>({
         initial: { run: undefined, streams: {} },
@@ -332,7 +339,7 @@ export function useRealtimeRunWithStreams<
               accessToken,
               signal,
               skipColumns: options.skipColumns,
-              liveSse: false,
+              liveSse: options.liveSse ?? true,
             })
             .withStreams<TStreams>(),
         fold: (value, items) => {

@@ -109,12 +109,14 @@ export class ShapeApi {
     const cancel = cancelOnClose(res);
     if (this.outOfBounds(shape, pos) && !(await this.awaitOffset(shape, pos, p.offsetText, cancel))) return;
     const r = reader.readAfter(shape, pos);
+    // An event stream stays open whether or not there is something to send at once, as Electric's: a
+    // stream that ended whenever the client was behind would look to Electric's client like a buffering
+    // proxy (it falls back to long-polling after a few short streams).
+    if (p.liveSse && p.live) return await this.sse.stream(res, shape, p, pos, cancel, r);
     if (!p.live || r.items.length > 0) {
-      if (p.live && p.liveSse) return this.sse.sendOnce(res, shape, p, r);
       const cacheControl = p.live ? CACHE_CONTROL_LIVE : catchUp;
       return this.responder.send(req, res, shape, p, r, { cacheControl, upToDate: r.reachedEnd });
     }
-    if (p.liveSse) return await this.sse.stream(res, shape, p, pos, cancel);
     const params = { offsetText: p.offsetText, live: true, cursor: p.cursor };
     holdLongPoll(this.longPoll, req, res, shape, params, pos, cancel, fail);
   }

@@ -1,7 +1,8 @@
 /**
- * Live mode over server-sent events (`live=true&live_sse=true`, §5.2): one `data:` event per message,
- * up-to-date after each batch that reaches the shape's end, keep-alive comments while idle, and the
- * response ended after the SSE timeout (the client reconnects from the last offset it saw).
+ * Live mode over server-sent events (`live=true&live_sse=true`, §5.2): what the log already holds after
+ * the client's offset first, then one `data:` event per message as changes come, up-to-date after each
+ * batch that reaches the shape's end, keep-alive comments while idle, and the response ended after the
+ * SSE timeout (the client reconnects from the last offset it saw).
  */
 import type { ServerResponse } from "node:http";
 import {
@@ -10,7 +11,6 @@ import {
   SSE_KEEP_ALIVE,
   cacheControlSse,
   formatOffset,
-  shapeEtag,
   upToDateMessage,
   type OffsetAt,
 } from "@runfeed/core";
@@ -30,23 +30,30 @@ export interface SseDeps {
 export class SseResponder {
   constructor(private readonly deps: SseDeps) {}
 
-  /** A read that already has messages: sent as one SSE response, ended at once. */
-  sendOnce(res: ServerResponse, shape: Shape, p: ResponseParams, r: ReadResult): void {
-    const end = formatOffset(r.end);
-    this.setHeaders(res, shape, p, end);
-    if (!r.reachedEnd) res.removeHeader(ELECTRIC_UP_TO_DATE_HEADER);
-    res.setHeader("etag", shapeEtag(shape.handle, p.offsetText, end));
-    res.end(events(r));
-  }
-
-  /** Nothing new yet: keep the response open and push each change batch followed by up-to-date. */
-  async stream(res: ServerResponse, shape: Shape, p: ResponseParams, start: OffsetAt, signal: Cancel): Promise<void> {
+  /**
+   * Keeps the response open and pushes each change batch followed by up-to-date; `first`: the read
+   * after `start` already made (sent at once when it holds messages).
+   */
+  async stream(
+    res: ServerResponse,
+    shape: Shape,
+    p: ResponseParams,
+    start: OffsetAt,
+    signal: Cancel,
+    first?: ReadResult,
+  ): Promise<void> {
     const { config, reader, waits } = this.deps;
     this.setHeaders(res, shape, p, formatOffset(start));
-    res.flushHeaders();
-    const deadline = Date.now() + config.sseTimeoutMs;
     let pos = start;
     let lastWrite = Date.now();
+    if (first && first.items.length > 0) {
+      if (!first.reachedEnd) res.removeHeader(ELECTRIC_UP_TO_DATE_HEADER);
+      res.write(events(first));
+      pos = first.end;
+    } else {
+      res.flushHeaders();
+    }
+    const deadline = Date.now() + config.sseTimeoutMs;
     while (!signal.aborted && shape.state === "active") {
       // Read before every wait: the rest of a transaction larger than one chunk, and changes applied
       // since the last read, are already in the log and will not be announced again.

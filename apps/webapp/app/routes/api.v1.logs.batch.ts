@@ -12,6 +12,7 @@ const post = createApiRoute(
   {
     name: "api.v1.logs.batch",
     method: "POST",
+    urgency: "low",
     body: LogBatchRequestBody,
     maxContentLength: MAX_BATCH_BYTES,
   },

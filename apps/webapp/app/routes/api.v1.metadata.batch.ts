@@ -13,6 +13,7 @@ const post = createApiRoute(
   {
     name: "api.v1.metadata.batch",
     method: "POST",
+    urgency: "high",
     body: MetadataBatchRequestBody,
     maxContentLength: MAX_BATCH_BYTES,
   },

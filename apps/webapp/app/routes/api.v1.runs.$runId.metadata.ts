@@ -11,6 +11,7 @@ const put = createApiRoute(
   {
     name: "api.v1.runs.metadata.put",
     method: "PUT",
+    urgency: "critical",
     params: RunIdParams,
     body: UpdateMetadataRequestBody,
     maxContentLength: 2 * 1024 * 1024,

@@ -12,6 +12,7 @@ const route = createApiRoute(
   {
     name: "api.v1.runs.replay",
     method: "POST",
+    urgency: "critical",
     params: RunIdParams,
     body: ReplayRunRequestBody.optional(),
     maxContentLength: TASK_PAYLOAD_MAXIMUM_SIZE,

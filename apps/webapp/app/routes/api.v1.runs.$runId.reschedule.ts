@@ -13,6 +13,7 @@ const route = createApiRoute(
   {
     name: "api.v1.runs.reschedule",
     method: "POST",
+    urgency: "critical",
     params: RunIdParams,
     body: RescheduleRunRequestBody,
     allowJWT: true,

@@ -22,6 +22,7 @@ const route = createApiRoute(
   {
     name: "api.v1.tasks.trigger",
     method: "POST",
+    urgency: "critical",
     params: z.object({ taskId: z.string().min(1).max(512) }),
     body: TriggerTaskRequestBody,
     maxContentLength: TASK_PAYLOAD_MAXIMUM_SIZE,

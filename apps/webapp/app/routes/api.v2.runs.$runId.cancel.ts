@@ -10,6 +10,7 @@ const route = createApiRoute(
   {
     name: "api.v2.runs.cancel",
     method: "POST",
+    urgency: "critical",
     params: RunIdParams,
     allowJWT: true,
     findResource: ({ params, authentication, services }) =>

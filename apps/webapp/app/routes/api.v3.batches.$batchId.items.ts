@@ -15,6 +15,7 @@ const route = createApiRoute(
   {
     name: "api.v3.batches.items",
     method: "POST",
+    urgency: "critical",
     params: z.object({ batchId: ResourceId }),
     allowJWT: true,
   },

@@ -18,6 +18,7 @@ const route = createApiRoute(
   {
     name: "api.v3.batches",
     method: "POST",
+    urgency: "critical",
     body: CreateBatchRequestBody,
     maxContentLength: 128 * 1024,
     allowJWT: true,

@@ -11,10 +11,12 @@
 import type { ActionFunctionArgs, AppLoadContext, LoaderFunctionArgs } from "@remix-run/node";
 import {
   API_VERSION_HEADER,
+  RETRY_AFTER_HEADER,
   TRIGGER_API_VERSION,
   TRIGGER_BRANCH_HEADER,
   type ScopeResource,
   type TriggerApiVersion,
+  type UrgencyClass,
 } from "@runfeed/core";
 import type { z, ZodType } from "zod";
 import { type AuthenticateOptions, type Authentication, type RequestHead, bearerToken } from "./auth.server";
@@ -42,6 +44,12 @@ export interface ApiRouteConfig<
   /** JSON body schema; leave out to read the body yourself (e.g. NDJSON). */
   body?: TBody;
   maxContentLength?: number;
+  /**
+   * The write's urgency class (docs/decisions/092-write-pipeline.md): "critical" marks it in flight for
+   * the critical-first admission; a buffered class waits for its turn there before its body is read
+   * (429 with retry-after when it waited too long). Reads leave it out.
+   */
+  urgency?: UrgencyClass;
   /** Accept public JWTs (otherwise secret keys only). */
   allowJWT?: boolean;
   /** Answer browser preflights and add CORS headers. */
@@ -100,10 +108,39 @@ export function createApiRoute<
     } else {
       // Node's web ReadableStream is async iterable (the DOM typings do not say so).
       const bodyStream = context.requestBody ?? (request.body as AsyncIterable<Uint8Array> | null);
-      response = await handle(request, rawParams, services, bodyStream);
+      response = await handleInTurn(request, rawParams, services, bodyStream);
     }
     observe(services, response.status, started);
     return config.cors ? applyCors(request, response) : response;
+  }
+
+  /** handle(), marked critical or admitted first as its urgency class says (criticalFirst.server.ts). */
+  async function handleInTurn(
+    request: Request,
+    rawParams: Record<string, string | undefined>,
+    services: Services,
+    bodyStream: AsyncIterable<Uint8Array> | null,
+  ) {
+    const urgency = config.urgency;
+    if (urgency === undefined) return handle(request, rawParams, services, bodyStream);
+    const gate = services.writePipeline.criticalFirst;
+    const release = urgency === "critical" ? gate.critical() : await gate.buffered(urgency);
+    if (!release) {
+      await request.arrayBuffer().catch(() => {}); // its body, unparsed, so the connection can be reused
+      services.metrics.pipelineRefused.inc({ class: urgency });
+      return Response.json(
+        {
+          error: `Critical writes are being served first; the ${urgency}-urgency write was not queued, retry after 1 s`,
+          code: "write_buffer_busy",
+        },
+        { status: 429, headers: { [RETRY_AFTER_HEADER]: "1" } },
+      );
+    }
+    try {
+      return await handle(request, rawParams, services, bodyStream);
+    } finally {
+      release();
+    }
   }
 
   async function handle(
@@ -137,10 +174,11 @@ export function createApiRoute<
         ? await rememberedAuthentication(config.rememberAuthentication(services), services, request, options)
         : await services.auth.authenticate(request, options);
       const params = validate(config.params, rawParams, "Params Error") as Infer<TParams>;
-      const searchParams = validate(
-        config.searchParams,
-        Object.fromEntries(new URL(request.url).searchParams),
-        "Query Error",
+      // The query is parsed only for a route that declares it (the feeds' hot path mostly does not).
+      const searchParams = (
+        config.searchParams
+          ? validate(config.searchParams, Object.fromEntries(new URL(request.url).searchParams), "Query Error")
+          : undefined
       ) as Infer<TQuery>;
       const body = (
         config.body ? validate(config.body, await readBody(), "Invalid request body") : undefined
@@ -218,7 +256,7 @@ async function rememberedAuthentication(
 ): Promise<Authentication> {
   const token = bearerToken(request);
   if (!token) return services.auth.authenticate(request, options);
-  const key = `${token}\0${request.headers.get(TRIGGER_BRANCH_HEADER) ?? ""}`;
+  const key = credentialKey(token, request.headers.get(TRIGGER_BRANCH_HEADER));
   const authentication = await cachedLookup(cache, key, () => services.auth.authenticate(request, options));
   if (authentication.type === "PUBLIC_JWT" && authentication.exp <= Math.floor(Date.now() / 1000)) {
     cache.delete(key);
@@ -226,6 +264,9 @@ async function rememberedAuthentication(
   }
   return authentication;
 }
+
+/** The key a credential (bearer token and branch header) is remembered by. */
+export const credentialKey = (token: string, branch: string | null) => `${token}\0${branch ?? ""}`;
 
 /**
  * The message of a Postgres data exception (SQLSTATE class 22: a value Postgres refuses, e.g. NUL in

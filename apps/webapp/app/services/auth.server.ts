@@ -4,11 +4,14 @@
  * signed with the environment's root key, iss/aud/exp enforced).
  */
 import { createHash } from "node:crypto";
-import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify } from "jose";
+import { errors as joseErrors, jwtVerify } from "jose";
 import { ADDITIONAL_KEY_REGEX, Ability, JWT_AUDIENCE, JWT_ISSUER, TRIGGER_BRANCH_HEADER } from "@runfeed/core";
 import type { ApiKey, PrismaClient, RuntimeEnvironment, Project } from "@runfeed/database";
 import { HttpError, unauthorized } from "./httpErrors.server";
 import { TtlCache, cachedLookup } from "./ttlCache.server";
+import { hmacKey, isPublicJWT, parseRealtimeClaim, safeDecode } from "./publicJwt.server";
+
+export { isPublicJWT, signPublicToken, signingKey, type PublicTokenClaims } from "./publicJwt.server";
 
 export type AuthenticatedEnvironment = RuntimeEnvironment & {
   project: Project;
@@ -83,13 +86,18 @@ export class Authenticator {
    */
   readonly #inflightEnvironments = new Map<string, Promise<AuthenticatedEnvironment | null>>();
 
-  constructor(options: { prisma: PrismaClient }) {
+  /** Called after forgetKeys (the realtime feeds forget their remembered authentications too). */
+  readonly #onForget: () => void;
+
+  constructor(options: { prisma: PrismaClient; onForgetKeys?: () => void }) {
     this.#prisma = options.prisma;
+    this.#onForget = options.onForgetKeys ?? (() => {});
   }
 
   /** Forgets every cached key lookup (e.g. right after a roll or revoke in-process). */
   forgetKeys(): void {
     this.#keyLookups.clear();
+    this.#onForget();
   }
 
   async authenticate(request: RequestHead, options: AuthenticateOptions): Promise<Authentication> {
@@ -194,18 +202,6 @@ export function bearerToken(request: RequestHead): string | undefined {
   return token || undefined;
 }
 
-/** A JWT whose unverified payload says `pub: true` (the SDK's own test, contract §4.1). */
-export function isPublicJWT(token: string): boolean {
-  // Not three dot-separated parts (every secret key): decodeJwt would only throw, and building that
-  // error (with its stack) was a measurable share of each secret-key request.
-  if (token.split(".", 4).length !== 3) return false;
-  try {
-    return decodeJwt(token).pub === true;
-  } catch {
-    return false;
-  }
-}
-
 function publicJWTAuthentication(
   environment: AuthenticatedEnvironment,
   token: string,
@@ -221,67 +217,6 @@ function publicJWTAuthentication(
     realtime: verified.realtime,
     oneTimeUse: verified.oneTimeUse,
   };
-}
-
-function parseRealtimeClaim(value: unknown): RealtimeClaims | undefined {
-  if (!value || typeof value !== "object") return undefined;
-  const skip = (value as { skipColumns?: unknown }).skipColumns;
-  return Array.isArray(skip) ? { skipColumns: skip.filter((s): s is string => typeof s === "string") } : {};
-}
-
-function safeDecode(token: string) {
-  try {
-    return decodeJwt(token);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Branch environments sign with their parent's key (contract §4.3). */
-export function signingKey(environment: AuthenticatedEnvironment): Uint8Array {
-  return new TextEncoder().encode(environment.parentEnvironment?.apiKey ?? environment.apiKey);
-}
-
-/**
- * The signing key imported once as an HS256 CryptoKey (jose would import the raw bytes on every sign
- * and verify — every trigger response signs one); cached by key material, so a rolled key is a new entry.
- * Module-wide on purpose, unlike the Authenticator's caches: it holds no answer about any database row,
- * only a pure function of the key bytes, and signPublicToken also runs without an app (seed, tests).
- */
-const hmacKeys = new TtlCache<Promise<CryptoKey>>({ ttlMs: 10 * 60_000, maxEntries: 1_000 });
-function hmacKey(environment: AuthenticatedEnvironment): Promise<CryptoKey> {
-  const secret = environment.parentEnvironment?.apiKey ?? environment.apiKey;
-  return cachedLookup(hmacKeys, secret, () =>
-    crypto.subtle.importKey(
-      "raw",
-      signingKey(environment) as Uint8Array<ArrayBuffer>,
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign", "verify"],
-    ),
-  );
-}
-
-export interface PublicTokenClaims {
-  scopes: string[];
-  realtime?: RealtimeClaims;
-  otu?: boolean;
-}
-
-/** Mints a public JWT for an environment, as the server does for trigger/batch responses. */
-export async function signPublicToken(
-  environment: AuthenticatedEnvironment,
-  claims: PublicTokenClaims,
-  expirationTime: string | number = "1h",
-): Promise<string> {
-  return new SignJWT({ pub: true, ...claims })
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject(environment.id)
-    .setIssuer(JWT_ISSUER)
-    .setAudience(JWT_AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime(expirationTime)
-    .sign(await hmacKey(environment));
 }
 
 export const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");

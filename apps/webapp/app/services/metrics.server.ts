@@ -7,6 +7,7 @@ export function createMetrics() {
   const sources = {
     upstreamWaiting: () => 0,
     upstreamSharedPolls: () => 0,
+    upstreamEventStreamClients: () => 0,
     nativeQueries: () => 0,
     nativeWorkingSets: () => 0,
   };
@@ -47,6 +48,14 @@ export function createMetrics() {
       registers: [registry],
       collect() {
         this.set(sources.upstreamSharedPolls());
+      },
+    }),
+    realtimeEventStreamClients: new Gauge({
+      name: "runfeed_realtime_upstream_event_stream_clients",
+      help: "Clients on an event stream from the shape server (this instance; shared streams count each client)",
+      registers: [registry],
+      collect() {
+        this.set(sources.upstreamEventStreamClients());
       },
     }),
     realtimeRejected: new Counter({

@@ -2,9 +2,10 @@
  * Writing run log lines (docs/decisions/090-run-logs.md): the ONE function every writer of
  * "TaskRunLog" goes through, so that the write pipeline can swap how lines get there.
  *
- * Log lines are the low-urgency class of writes. Until the pipeline's low-urgency stream exists this
- * is a direct multi-row INSERT (one statement, one commit per call); the pipeline replaces the body of
- * `appendRunLogs` with an append to its stream, and callers keep their contract: resolved = durable.
+ * Log lines are the low-urgency class of writes. This is the direct multi-row INSERT (one statement,
+ * one commit per call); `runLogWriter` sends lines through the write pipeline's low class instead
+ * (docs/decisions/092-write-pipeline.md) and falls back to this when the buffer refuses them. Either
+ * way: resolved = durable.
  *
  * Values Postgres would refuse and that would fail the whole statement are made storable first: NUL
  * characters (text and jsonb refuse them) and lone UTF-16 surrogates (jsonb refuses their escapes)
@@ -48,6 +49,37 @@ export async function appendRunLogs(prisma: PrismaClient, lines: readonly RunLog
     lines.map((l) => l.time.toISOString().replace(/Z$/, "")),
     lines.map((l) => l.seq),
   );
+}
+
+/** What accepts buffered log lines: the write pipeline's acceptor (WriteAcceptor.accept, low class). */
+export type LowClassAccept = (
+  environmentId: string,
+  items: Array<{ runId: string }>,
+) => Promise<{ kind: "accepted" | "refused" | "unavailable" }>;
+
+/**
+ * The worker's log writer: a run's lines go through the write pipeline's low class (one append per
+ * call, all lines of one environment); when the buffer refuses them (past its high-water mark, Redis
+ * unreachable) they are written directly instead, so none is lost. Without `accept`: direct.
+ */
+export function runLogWriter(prisma: PrismaClient, accept?: LowClassAccept) {
+  return async (lines: readonly RunLogEntry[]): Promise<void> => {
+    if (lines.length === 0) return;
+    const byEnvironment = new Map<string, RunLogEntry[]>();
+    for (const line of lines) {
+      const group = byEnvironment.get(line.runtimeEnvironmentId);
+      if (group) group.push(line);
+      else byEnvironment.set(line.runtimeEnvironmentId, [line]);
+    }
+    for (const [environmentId, group] of byEnvironment) {
+      const items = group.map(({ id: _id, runtimeEnvironmentId: _env, time, ...rest }) => ({
+        ...rest,
+        time: time.toISOString(),
+      }));
+      const outcome = accept ? await accept(environmentId, items) : undefined;
+      if (outcome?.kind !== "accepted") await appendRunLogs(prisma, group);
+    }
+  };
 }
 
 /** NUL, a high surrogate not followed by a low one, a low surrogate not preceded by a high one. */

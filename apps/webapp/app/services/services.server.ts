@@ -10,7 +10,7 @@ import { createPrismaClient, type PrismaClient } from "@runfeed/database";
 import type { WebappEnv } from "../env.server";
 import { Authenticator } from "./auth.server";
 import { createLogger, type Logger } from "./logger.server";
-import { RunMetadataWriter } from "./metadata.server";
+import { RunMetadataWriter } from "./metadataWriter.server";
 import { createMetrics, type Metrics } from "./metrics.server";
 import { createRealtimeServices, type RealtimeServices } from "./realtime/realtimeServices.server";
 import { createRealtimeStreams, type RealtimeStreams } from "./realtime/streams/streamServices.server";
@@ -127,6 +127,7 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
         metadataWriter,
         tasks,
         signals: runSignals,
+        acceptLogs: (environmentId, items) => writePipeline.acceptor.accept("low", environmentId, items),
         ownProcess: options.ownWorkerProcess,
       })
     : undefined;
@@ -150,7 +151,9 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
     redis,
     logger,
     metrics,
-    auth: new Authenticator({ prisma }),
+    // A key rolled or revoked on this instance: the feeds' remembered authentications are dropped and
+    // open event streams re-checked at once (docs/decisions/072-realtime-sse-and-cheap-repoll.md).
+    auth: new Authenticator({ prisma, onForgetKeys: () => realtime.forgetCredentials() }),
     sessionCookie: createSessionCookie(env),
     writePool,
     metadataWriter,

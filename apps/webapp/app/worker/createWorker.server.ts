@@ -9,8 +9,9 @@ import { RunWorker } from "./runWorker.server";
 import { RunEngine } from "../engine/runEngine.server";
 import type { TaskRegistry } from "./taskRegistry.server";
 import type { Logger } from "../services/logger.server";
-import type { RunMetadataWriter } from "../services/metadata.server";
+import type { RunMetadataWriter } from "../services/metadataWriter.server";
 import type { RunChangePublisher } from "../services/realtime/native/runSignals.server";
+import { type LowClassAccept, runLogWriter } from "../services/runLogs.server";
 
 export function createWorker(deps: {
   env: WebappEnv;
@@ -18,6 +19,8 @@ export function createWorker(deps: {
   sqlPool: pg.Pool;
   logger: Logger;
   metadataWriter: RunMetadataWriter;
+  /** The write pipeline's low class: tasks' log lines go through it (runLogWriter). */
+  acceptLogs?: LowClassAccept;
   tasks: TaskRegistry;
   signals?: RunChangePublisher;
   /** Where tasks reach the API; defaults to APP_ORIGIN, else http://HOST:PORT. */
@@ -31,6 +34,7 @@ export function createWorker(deps: {
     pool: deps.sqlPool,
     logger: deps.logger,
     metadataWriter: deps.metadataWriter,
+    writeLogs: runLogWriter(deps.prisma, deps.acceptLogs),
     tasks: deps.tasks,
     signals: deps.signals,
     metadataMaximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE,

@@ -22,12 +22,12 @@ import type { Logger } from "../services/logger.server";
 import { armTimeoutTimer, type AttemptRef } from "../engine/attempts.server";
 import { recordHeartbeats } from "../engine/heartbeats.server";
 import { applyTaskQueueLimits } from "../engine/queues.server";
-import type { RunMetadataWriter } from "../services/metadata.server";
+import type { RunMetadataWriter } from "../services/metadataWriter.server";
 import type { RunChangePublisher } from "../services/realtime/native/runSignals.server";
-import { appendRunLogs } from "../services/runLogs.server";
+import { type RunLogEntry, runLogWriter } from "../services/runLogs.server";
 import { recordCompleted, recordFailed, recordStopped, stopFor, untilDoneOrCutOff } from "./attemptOutcome.server";
 import { claimRuns, type ClaimedRun } from "./claim.server";
-import { createTaskContext, runAsTask, taskRunContext } from "./taskContext.server";
+import { createTaskContext, flushTaskSdkWrites, runAsTask, taskRunContext } from "./taskContext.server";
 import { TaskRunLogger } from "./taskLogger.server";
 import type { TaskRegistry } from "./taskRegistry.server";
 import { builtInError, parsePayload } from "./taskValues.server";
@@ -41,6 +41,8 @@ export interface RunWorkerOptions {
   logger: Logger;
   /** The app instance's metadata writer (Services.metadataWriter): tasks write as PUT …/metadata does. */
   metadataWriter: RunMetadataWriter;
+  /** Where tasks' log lines go (runLogWriter: the write pipeline's low class, else direct). Default: direct. */
+  writeLogs?: (lines: RunLogEntry[]) => Promise<void>;
   /** The task functions it runs (Services.tasks, handed in by the process that starts the webapp). */
   tasks: TaskRegistry;
   /** Runs executing at once in this process (waiting parents excluded). */
@@ -78,8 +80,8 @@ interface Execution extends AttemptRef {
 }
 
 export class RunWorker {
-  readonly #options: Required<Omit<RunWorkerOptions, "apiBaseURL" | "signals">> &
-    Pick<RunWorkerOptions, "apiBaseURL" | "signals">;
+  readonly #options: Required<Omit<RunWorkerOptions, "apiBaseURL" | "writeLogs" | "signals">> &
+    Pick<RunWorkerOptions, "apiBaseURL" | "writeLogs" | "signals">;
   readonly #abort = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #executing = new Map<string, Execution>();
@@ -229,7 +231,7 @@ export class RunWorker {
       const taskLogger = new TaskRunLogger({
         run,
         logger,
-        write: (lines) => appendRunLogs(prisma, lines),
+        write: this.#options.writeLogs ?? runLogWriter(prisma),
       });
       const ctx = createTaskContext(this.#taskContextDeps, run, abort.signal, taskLogger, {
         release: releaseSlot,
@@ -246,6 +248,7 @@ export class RunWorker {
         taskLogger.error(error instanceof Error ? error.message : String(error), { name: (error as Error)?.name });
       }
       await taskLogger.flush();
+      await flushTaskSdkWrites(logger, run);
       if (abort.signal.aborted) {
         await recordStopped(prisma, logger, run, ref, abort.signal.reason);
         return;

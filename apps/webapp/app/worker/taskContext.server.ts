@@ -8,6 +8,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { INPUT_STREAM_SCOPE_TYPE, STREAM_WRITE_SCOPE_TYPE, type MetadataOperation } from "@runfeed/core";
 import {
+  metadata as sdkMetadata,
+  pipeline as sdkPipeline,
   setTaskRunContextProvider,
   streams,
   type ChildRunResult,
@@ -16,7 +18,8 @@ import {
 } from "@runfeed/sdk";
 import type { PrismaClient } from "@runfeed/database";
 import type { Logger } from "../services/logger.server";
-import { updateRunMetadata, type RunMetadataWriter } from "../services/metadata.server";
+import { updateRunMetadata } from "../services/metadata.server";
+import type { RunMetadataWriter } from "../services/metadataWriter.server";
 import { signPublicToken } from "../services/auth.server";
 import { createChildBatch } from "./childBatch.server";
 import type { ClaimedRun } from "./claim.server";
@@ -169,4 +172,21 @@ export function createTaskContext(
     logger: taskLogger,
     log: (message, fields) => logger.info({ run: run.friendlyId, ...fields }, message),
   };
+}
+
+/**
+ * Writes a task made through @runfeed/sdk's client-side buffers (`metadata.forRun(…)` handles,
+ * `pipeline.writer(…)`) are sent before the run's outcome is recorded, as the SDK asks of whoever ends
+ * a task (docs/decisions/092-write-pipeline.md). Flushes this process's buffers (other runs' too:
+ * earlier, never later). A failure is logged; it does not fail the run.
+ */
+export async function flushTaskSdkWrites(logger: Logger, run: ClaimedRun): Promise<void> {
+  try {
+    await Promise.all([sdkMetadata.flush(), sdkPipeline.flushAll()]);
+  } catch (error) {
+    logger.warn(
+      { run: run.friendlyId, err: (error as Error).message },
+      "worker: the task's buffered SDK writes could not be sent",
+    );
+  }
 }

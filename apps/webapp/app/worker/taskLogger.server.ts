@@ -1,9 +1,11 @@
 /**
  * `ctx.logger` of the example tasks: the run's log lines and events (docs/decisions/090-run-logs.md),
- * written through `appendRunLogs` — the low-urgency class of writes. Lines are gathered and written
- * together when 100 are waiting or the oldest has waited 500 ms, and every line is written before the
- * worker records the run's outcome (`flush()`), so a finished run's logs are complete. A failed write
- * is reported to the process log and never fails the task.
+ * written through the worker's `write` (runLogWriter: the write pipeline's low class, directly when the
+ * buffer refuses them). Lines are gathered and written together when 100 are waiting or the oldest has
+ * waited 500 ms, and every line is durable before the worker records the run's outcome (`flush()`):
+ * a finished run's logs are all stored, the last ones within the low class's drain interval after
+ * (docs/decisions/092-write-pipeline.md). A failed write is reported to the process log and never
+ * fails the task.
  */
 import type { RunLogKind, RunLogLevel } from "@runfeed/core";
 import type { TaskLogger } from "@runfeed/sdk";

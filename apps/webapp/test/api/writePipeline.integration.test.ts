@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { applyBatch, raiseFence, type Applier } from "../../app/services/writePipeline/cursor.server.js";
+import { MAX_RETRY_AFTER_S } from "../../app/services/writePipeline/backpressure.server.js";
 import { streamName } from "../../app/services/writePipeline/streamNames.server.js";
 import pg from "pg";
 import { pipeline } from "@runfeed/sdk";
@@ -157,6 +158,17 @@ describe("write pipeline", () => {
     expect(stored[0]!.attributes).toEqual({ step: 1 });
   });
 
+  it("stores a line Postgres would refuse as is (NUL, lone surrogate) made storable, and the stream goes on", async () => {
+    const run = await trigger();
+    const internal = (await prisma().taskRun.findFirstOrThrow({ where: { friendlyId: run } })).id;
+    const odd = { runId: run, message: "a\u0000b", attributes: { "k\u0000": "\ud800" } };
+    expect((await root("POST", "/api/v1/logs/batch", { items: [odd] })).status).toBe(202);
+    expect((await root("POST", "/api/v1/logs/batch", { items: [{ runId: run, message: "after" }] })).status).toBe(202);
+    const lines = () => prisma().taskRunLog.findMany({ where: { runId: internal }, orderBy: { time: "asc" } });
+    await eventually(async () => (await lines()).map((l) => l.message)).toEqual(["a\uFFFDb", "after"]);
+    expect((await lines())[0]!.attributes).toEqual({ "k\uFFFD": "\uFFFD" });
+  });
+
   it("applies a batch once: re-delivered entries are skipped, and a fenced-off drain commits nothing", async () => {
     const run = await trigger();
     const internal = (await prisma().taskRun.findFirstOrThrow({ where: { friendlyId: run } })).id;
@@ -225,15 +237,24 @@ describe("write pipeline backpressure", () => {
   });
   afterAll(() => app?.close());
 
-  it("refuses low writes past the high-water mark with 429 and retry-after; high writes wait, then are refused", async () => {
+  it("refuses low writes past the high-water mark with 429 and a retry-after from backlog and drain rate; high writes wait, then are refused", async () => {
     const logs = { items: [{ runId: "run_x", message: "m" }] };
     for (let i = 0; i < 3; i++) expect((await root("POST", "/api/v1/logs/batch", logs)).status).toBe(202);
     const { depths } = app.webapp.services.writePipeline;
     await eventually(() => depths.depthOf("low")).toBe(3);
     const refused = await root("POST", "/api/v1/logs/batch", logs);
     expect(refused.status).toBe(429);
-    expect(refused.headers.get("retry-after")).toBe("2");
+    // No drain applied anything in the last second: the longest retry-after.
+    expect(refused.headers.get("retry-after")).toBe(String(MAX_RETRY_AFTER_S));
     expect(refused.json.code).toBe("write_buffer_full");
+    // Drains applying 1 entry/s (their per-second counters, as pipelineStats keeps them), 1 entry over
+    // the mark: retry after 1 s.
+    const { redis, env } = app.webapp.services;
+    const now = Math.floor(Date.now() / 1000);
+    for (let second = now - 1; second <= now + 5; second++)
+      await redis.hset(`${env.REDIS_KEY_PREFIX}wp:stats:low:${second}`, "entries", "1");
+    await eventually(() => depths.drainRateOf("low")).toBe(1);
+    expect((await root("POST", "/api/v1/logs/batch", logs)).headers.get("retry-after")).toBe("1");
 
     const meta = { items: [{ runId: "run_x", operations: [{ type: "increment", key: "n", value: 1 }] }] };
     for (let i = 0; i < 3; i++) expect((await root("POST", "/api/v1/metadata/batch", meta)).status).toBe(202);
@@ -241,7 +262,35 @@ describe("write pipeline backpressure", () => {
     const started = performance.now();
     const slowed = await root("POST", "/api/v1/metadata/batch", meta);
     expect(slowed.status).toBe(429);
-    expect(slowed.headers.get("retry-after")).toBe("1");
+    expect(slowed.headers.get("retry-after")).toBe(String(MAX_RETRY_AFTER_S));
     expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+  });
+});
+
+describe("write pipeline: the worker's log lines", () => {
+  let app: TestWebapp;
+
+  beforeAll(async () => {
+    app = await startTestWebapp({ ...FAST, WORKER_ENABLED: "true" });
+  });
+  afterAll(() => app?.close());
+
+  it("go through the low class: durable before the run completes, stored in order with their stream place as id", async () => {
+    const root = api(app.url, app.project.environments.find((e) => e.slug === "prod")!.apiKey);
+    const res = await root("POST", "/api/v1/tasks/hello-world/trigger", { payload: JSON.stringify({ delayMs: 10 }) });
+    expect(res.status, res.text).toBe(200);
+    const prisma = app.webapp.services.prisma;
+    const run = () => prisma.taskRun.findFirstOrThrow({ where: { friendlyId: res.json.id as string } });
+    await eventually(async () => (await run()).status).toBe("COMPLETED_SUCCESSFULLY");
+    const runId = (await run()).id;
+    const stored = () => prisma.taskRunLog.findMany({ where: { runId }, orderBy: [{ time: "asc" }, { seq: "asc" }] });
+    // Accepted before the completion was recorded; applied by the drain within its interval.
+    await eventually(async () => (await stored()).map((l) => l.message)).toEqual([
+      "Waiting before greeting",
+      "Hello, world!",
+    ]);
+    const lines = await stored();
+    const lowStreams = app.webapp.services.writePipeline.streams.filter((s) => s.urgency === "low").map((s) => s.key);
+    for (const line of lines) expect(lowStreams.some((key) => line.id.startsWith(`${key}:`))).toBe(true);
   });
 });

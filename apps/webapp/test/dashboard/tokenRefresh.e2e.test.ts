@@ -1,6 +1,7 @@
 /**
  * The dashboard's live table outlives its token: with realtime tokens that expire after a few
- * seconds (DASHBOARD_REALTIME_TOKEN_TTL_SECONDS), the feed's request is refused (401), the page asks
+ * seconds (DASHBOARD_REALTIME_TOKEN_TTL_SECONDS), the server ends the table's event stream at the
+ * token's expiry, the reconnect is refused (401), the page asks
  * the realtime-token route for a fresh token (`onTokenRefused` of @runfeed/react-hooks) and the feed
  * resumes with the refused request's handle and offset — no resync — and keeps updating the table
  * live. Chromium against the real stack (production build, worker, shape-sync, Postgres, Redis).
@@ -20,8 +21,8 @@ describe("dashboard live table across token expiry", () => {
   const watcher = new BrowserProblems();
 
   beforeAll(async () => {
-    // 8 s: long enough for the page to connect on a busy machine, shorter than the 20 s long-poll, so
-    // the request after the first held one is refused.
+    // 8 s: long enough for the page to connect on a busy machine, far shorter than the shape server's
+    // own 60 s stream timeout, so the stream is ended at the token's expiry and its reconnect refused.
     [fixture, browser] = await Promise.all([
       startDashboard({ worker: true, env: { DASHBOARD_REALTIME_TOKEN_TTL_SECONDS: "8" } }),
       launchChromium(),
@@ -61,7 +62,7 @@ describe("dashboard live table across token expiry", () => {
       if (url.pathname.endsWith("/realtime-token") && response.ok()) renewals.push(feed.length);
     });
 
-    // The token expires while the long-poll is held; the next request is refused and the token renewed.
+    // The token expires while the stream is open; the reconnect is refused and the token renewed.
     const refused = await page.waitForResponse(
       (r) => new URL(r.url()).pathname === "/realtime/v1/runs" && r.status() === 401,
       { timeout: 45_000 },
@@ -79,6 +80,10 @@ describe("dashboard live table across token expiry", () => {
     for (const param of ["handle", "offset"])
       expect(resumedUrl.searchParams.get(param), param).toBe(refusedUrl.searchParams.get(param));
     expect(resumedUrl.searchParams.get("offset")).not.toBe("-1");
+    // The table follows over server-sent events (the hooks' default): the refused request was the
+    // reconnect of a stream the server ended at the token's expiry, and the resumed one is a stream too.
+    expect(refusedUrl.searchParams.get("live_sse")).toBe("true");
+    expect(resumedUrl.searchParams.get("live_sse")).toBe("true");
 
     // A run triggered now appears and completes in the table without a reload.
     const dev = fixture.app.project.environments.find((e) => e.slug === "dev")!;

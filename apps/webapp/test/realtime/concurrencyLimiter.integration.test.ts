@@ -73,6 +73,59 @@ describe("ConcurrencyLimiter against real Redis", () => {
     alive.stop();
   });
 
+  it("admits long-polls optimistically below its share of the limit, registers them in Redis, and waits above it", async () => {
+    const limiter = limiterFor(30_000, { optimisticFraction: 0.5 });
+    const env = "env_optimistic";
+    const key = limiter.key(env);
+    // No count known yet: the first acquire waits for Redis (and learns the count).
+    const first = await limiter.acquire(env, 10, { optimistic: true });
+    expect(first.kind).toBe("admitted");
+    // Below 5 (half of 10): admitted before Redis has its entry; the entry follows in the next batch.
+    const optimistic = await limiter.acquire(env, 10, { optimistic: true });
+    expect(optimistic.kind).toBe("admitted");
+    expect(await redis.zcard(key)).toBe(1);
+    await vi.waitFor(async () => expect(await redis.zcard(key)).toBe(2), { timeout: 2000, interval: 5 });
+    // Up to the share, then exact admissions, and never past the limit on one instance.
+    const rest = await Promise.all(Array.from({ length: 12 }, () => limiter.acquire(env, 10, { optimistic: true })));
+    expect(rest.filter(admitted)).toHaveLength(8);
+    expect(rest.filter((r) => r.kind === "rejected")).toHaveLength(4);
+    await vi.waitFor(async () => expect((await limiter.usage([env]))[env]).toBe(10), { timeout: 2000, interval: 5 });
+    // A release of an entry not yet registered never reaches Redis; a registered one is removed.
+    for (const lease of [first, optimistic, ...rest]) if (admitted(lease)) await lease.release();
+    expect((await limiter.usage([env]))[env]).toBe(0);
+    const quick = await limiter.acquire(env, 10, { optimistic: true });
+    if (admitted(quick)) await quick.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await limiter.usage([env]))[env]).toBe(0);
+    limiter.stop();
+  });
+
+  it("stops admitting optimistically once Redis fails, so the closed policy applies", async () => {
+    const flaky = new Redis(testServices().redisUrl);
+    const limiter = new ConcurrencyLimiter({
+      redis: flaky,
+      keyPrefix: prefix,
+      entryTtlMs: 30_000,
+      redisDownPolicy: "closed",
+      optimisticFraction: 0.5,
+      redisTimeoutMs: 300,
+    });
+    const env = "env_optimistic_down";
+    const first = await limiter.acquire(env, 10, { optimistic: true });
+    expect(first.kind).toBe("admitted");
+    flaky.disconnect(); // Redis gone: the optimistic admission's registration fails
+    expect((await limiter.acquire(env, 10, { optimistic: true })).kind).toBe("admitted");
+    await vi.waitFor(
+      async () => expect((await limiter.acquire(env, 10, { optimistic: true })).kind).toBe("unavailable"),
+      {
+        timeout: 2000,
+        interval: 10,
+      },
+    );
+    limiter.stop();
+    await redis.del(limiter.key(env));
+  });
+
   it("applies the Redis-down policy: open admits and counts, closed refuses", async () => {
     const dead = new Redis("redis://127.0.0.1:1", {
       maxRetriesPerRequest: 0,

@@ -3,12 +3,17 @@
  * docs/decisions/050-realtime-concurrency-limiter.md).
  *
  * A Redis sorted set per environment (`<prefix>realtime:concurrency:<envId>`), one member per
- * in-flight live request, scored with Redis `TIME` (never the app clock, so instances with skewed
- * clocks agree). Admission is one Lua script: count, sweep entries older than the TTL when that could
- * matter, add if under the limit; concurrent acquires (and releases) of one environment are batched
- * into one call per event-loop turn. A waiting request's entry is refreshed every TTL/3 by one batched script per key, so
- * the entries of a crashed instance (which stops refreshing) are swept within the TTL. Release is
- * a ZREM, called from the proxy's `finally`.
+ * in-flight live request, scored with Redis `TIME` (concurrencyLimiterScripts.server.ts). Admission is
+ * one Lua script; concurrent acquires (and releases) of one environment are batched into one call per
+ * event-loop turn. A waiting request's entry is refreshed every TTL/3 by one batched script per key, so
+ * the entries of a crashed instance (which stops refreshing) are swept within the TTL. Release is a
+ * ZREM, called from the proxy's `finally`.
+ *
+ * Optimistic admission (`optimistic`, the long-polls): while the environment's count as Redis last
+ * reported it (at most TTL/3 ago) plus this instance's admissions since stays below
+ * `optimisticFraction` × limit, a request is admitted at once and its entry is registered with the
+ * next batch (within OPTIMISTIC_FLUSH_MS), off the request's path. Above that share, or without a
+ * recent count, admission waits for Redis as before.
  *
  * Redis unreachable: policy "open" admits (counted and logged once per interval), "closed" refuses.
  */
@@ -16,70 +21,11 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.server";
+import { type LimiterRedis, limiterRedis, limiterUsage, refreshEntries } from "./concurrencyLimiterScripts.server";
+import { LimiterReleases } from "./limiterReleases.server";
+import { LimiterRedisError, RedisWatchdog } from "./redisWatchdog.server";
 
-// KEYS[1] = set; ARGV = limit, ttlMs, member… → number admitted (the first k members, in order).
-// Acquires that arrive in the same event-loop turn for one environment share one call (see #flush),
-// which is how "exactly N of N+k concurrent requests" holds and why the script takes many members.
-// The hot path is ZCARD, TIME, ZADD: stale entries only matter when they would refuse a request, so
-// the sweep runs only when the set would go over the limit (and in every refresh and usage call).
-// A new key gets its expiry here; the refresh script keeps it alive while requests are in flight.
-const ACQUIRE_LUA = `
-local count = redis.call('ZCARD', KEYS[1])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local limit = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
-local n = #ARGV - 2
-if count + n > limit then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
-  count = redis.call('ZCARD', KEYS[1])
-end
-local admit = math.min(n, limit - count)
-if admit <= 0 then
-  return 0
-end
-local args = {}
-for i = 1, admit do
-  args[2 * i - 1] = now
-  args[2 * i] = ARGV[i + 2]
-end
-redis.call('ZADD', KEYS[1], unpack(args))
-if count == 0 then
-  redis.call('PEXPIRE', KEYS[1], ttl * 2)
-end
-return admit
-`;
-
-// KEYS[1] = set; ARGV = ttlMs, members… → number of members written.
-// Plain ZADD (not XX): a member lost with an expired key is put back. A released member is never
-// resurrected: this instance stops listing it before sending its ZREM on the same connection.
-const REFRESH_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ttl = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
-local n = 0
-for i = 2, #ARGV do
-  redis.call('ZADD', KEYS[1], now, ARGV[i])
-  n = n + 1
-end
-redis.call('PEXPIRE', KEYS[1], ttl * 2)
-return n
-`;
-
-// KEYS[1] = set; ARGV = ttlMs → live entries after the sweep
-const USAGE_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
-return redis.call('ZCARD', KEYS[1])
-`;
-
-type LimiterRedis = Redis & {
-  realtimeLimiterAcquire(key: string, limit: number, ttlMs: number, ...members: string[]): Promise<number>;
-  realtimeLimiterRefresh(key: string, ttlMs: number, ...members: string[]): Promise<number>;
-  realtimeLimiterUsage(key: string, ttlMs: number): Promise<number>;
-};
+export { LimiterRedisError };
 
 export type RedisDownPolicy = "open" | "closed";
 
@@ -90,6 +36,11 @@ export interface ConcurrencyLimiterOptions {
   /** Entries not refreshed for this long are swept (REALTIME_LIMITER_ENTRY_TTL_MS). */
   entryTtlMs: number;
   redisDownPolicy: RedisDownPolicy;
+  /**
+   * Below this share of the limit, optimistic acquires are admitted without waiting for Redis
+   * (REALTIME_LIMITER_OPTIMISTIC_FRACTION; 0 = never).
+   */
+  optimisticFraction?: number;
   metrics?: Pick<Metrics, "realtimeConcurrent" | "realtimeRejected" | "limiterRedisErrors">;
   logger?: Pick<Logger, "warn">;
   /** No answer from Redis for this long while calls are pending counts as Redis down (default 2 s). */
@@ -105,48 +56,57 @@ export type Admission =
 
 /** Members per acquire script call (Lua's unpack limit is far above; keeps one call short). */
 const MAX_BATCH = 500;
+/** How long optimistic admissions wait to be registered together (a woken burst: a few calls, not hundreds). */
+export const OPTIMISTIC_FLUSH_MS = 5;
 
 interface AcquireBatch {
   limit: number;
+  /** Admitted already (optimistically): always added. */
+  forced: string[];
+  /** Waiting for the script's answer. */
   members: string[];
   resolvers: Array<(outcome: boolean | Error) => void>;
+  sent: boolean;
 }
 
-interface ReleaseBatch {
-  members: string[];
-  resolvers: Array<() => void>;
-}
-
-export class LimiterRedisError extends Error {
-  override name = "LimiterRedisError";
+/** What this instance knows of a key's count: Redis's last answer, plus its own admissions since. */
+interface KnownCount {
+  count: number;
+  at: number;
 }
 
 export class ConcurrencyLimiter {
   readonly #redis: LimiterRedis;
   readonly #options: Required<Omit<ConcurrencyLimiterOptions, "metrics" | "logger">> &
     Pick<ConcurrencyLimiterOptions, "metrics" | "logger">;
+  readonly #watchdog: RedisWatchdog;
   /** In-flight members of this instance, by key, refreshed together. */
   readonly #inflight = new Map<string, Set<string>>();
   #timer: NodeJS.Timeout | undefined;
-  #watchdog: NodeJS.Timeout | undefined;
-  #callsInFlight = 0;
-  #lastProgress = 0;
   #lastLog = 0;
   readonly #acquires = new Map<string, AcquireBatch>();
-  readonly #releases = new Map<string, ReleaseBatch>();
+  readonly #releases: LimiterReleases;
+  readonly #known = new Map<string, KnownCount>();
   /** Members are `<instance uuid>:<sequence>`: unique across instances, cheap to make. */
   readonly #instanceId = randomUUID();
   #sequence = 0;
 
   constructor(options: ConcurrencyLimiterOptions) {
-    this.#options = { redisTimeoutMs: 2000, logIntervalMs: 60_000, ...options };
-    const redis = options.redis as LimiterRedis;
-    if (typeof redis.realtimeLimiterAcquire !== "function") {
-      redis.defineCommand("realtimeLimiterAcquire", { numberOfKeys: 1, lua: ACQUIRE_LUA });
-      redis.defineCommand("realtimeLimiterRefresh", { numberOfKeys: 1, lua: REFRESH_LUA });
-      redis.defineCommand("realtimeLimiterUsage", { numberOfKeys: 1, lua: USAGE_LUA });
-    }
-    this.#redis = redis;
+    this.#options = { redisTimeoutMs: 2000, logIntervalMs: 60_000, optimisticFraction: 0, ...options };
+    this.#redis = limiterRedis(options.redis);
+    this.#watchdog = new RedisWatchdog({
+      redis: this.#redis,
+      timeoutMs: this.#options.redisTimeoutMs,
+      onHung: (error) => this.#logRedisDown(error),
+    });
+    this.#releases = new LimiterReleases(
+      this.#redis,
+      (promise) => this.#watchdog.call(promise),
+      (error) => {
+        this.#options.metrics?.limiterRedisErrors.inc();
+        this.#logRedisDown(error);
+      },
+    );
   }
 
   key(environmentId: string): string {
@@ -158,38 +118,78 @@ export class ConcurrencyLimiter {
   }
 
   /**
-   * Asks for a slot. Acquires for one environment issued in the same event-loop turn are sent as one
-   * script call (at most MAX_BATCH members), and releases likewise as one ZREM: a thousand live polls
-   * woken by one change come back in a burst, and one Redis call per burst is what keeps the limiter
-   * cheap beside the proxy (bench/realtime).
+   * Asks for a slot; acquires of one environment in the same turn share one script call (a woken
+   * burst: one Redis call, not one per poll). `optimistic`: may be admitted at once (see the header).
    */
-  acquire(environmentId: string, limit: number): Promise<Admission> {
+  acquire(environmentId: string, limit: number, options: { optimistic?: boolean } = {}): Promise<Admission> {
     const key = this.key(environmentId);
     const member = `${this.#instanceId}:${++this.#sequence}`;
+    if (options.optimistic && this.#hasRoom(key, limit)) {
+      const batch = this.#batch(key, limit, false);
+      batch.forced.push(member);
+      this.#known.get(key)!.count++;
+      return Promise.resolve(this.#admitted(environmentId, key, member, batch));
+    }
     return new Promise<boolean | Error>((resolve) => {
-      let batch = this.#acquires.get(key);
-      if (!batch || batch.members.length >= MAX_BATCH) {
-        batch = { limit, members: [], resolvers: [] };
-        this.#acquires.set(key, batch);
-        const pending = batch;
-        setImmediate(() => void this.#flushAcquires(key, pending));
-      }
+      const batch = this.#batch(key, limit, true);
       batch.members.push(member);
       batch.resolvers.push(resolve);
     }).then((outcome) => this.#admission(environmentId, key, member, outcome));
   }
 
-  async #flushAcquires(key: string, batch: AcquireBatch) {
-    if (this.#acquires.get(key) === batch) this.#acquires.delete(key);
-    let admitted: number | Error;
-    try {
-      admitted = await this.#call(
-        this.#redis.realtimeLimiterAcquire(key, batch.limit, this.#options.entryTtlMs, ...batch.members),
-      );
-    } catch (error) {
-      admitted = error instanceof Error ? error : new Error(String(error));
+  #hasRoom(key: string, limit: number): boolean {
+    const known = this.#known.get(key);
+    if (!known || Date.now() - known.at > this.refreshIntervalMs) return false;
+    return known.count + 1 <= Math.floor(limit * this.#options.optimisticFraction);
+  }
+
+  /** The key's pending batch; `now`: flush it this turn (someone waits for its answer). */
+  #batch(key: string, limit: number, now: boolean): AcquireBatch {
+    let batch = this.#acquires.get(key);
+    if (!batch || batch.forced.length + batch.members.length >= MAX_BATCH) {
+      batch = { limit, forced: [], members: [], resolvers: [], sent: false };
+      this.#acquires.set(key, batch);
+      const pending = batch;
+      if (now) setImmediate(() => void this.#flushAcquires(key, pending));
+      else setTimeout(() => void this.#flushAcquires(key, pending), OPTIMISTIC_FLUSH_MS);
+    } else if (now && batch.members.length === 0) {
+      const pending = batch;
+      setImmediate(() => void this.#flushAcquires(key, pending));
     }
-    batch.resolvers.forEach((resolve, i) => resolve(admitted instanceof Error ? admitted : i < admitted));
+    return batch;
+  }
+
+  async #flushAcquires(key: string, batch: AcquireBatch) {
+    if (batch.sent) return;
+    batch.sent = true;
+    if (this.#acquires.get(key) === batch) this.#acquires.delete(key);
+    if (batch.forced.length + batch.members.length === 0) return;
+    let outcome: number | Error;
+    try {
+      const [admitted, count] = await this.#watchdog.call(
+        this.#redis.realtimeLimiterAcquire(
+          key,
+          batch.limit,
+          this.#options.entryTtlMs,
+          batch.forced.length,
+          ...batch.forced,
+          ...batch.members,
+        ),
+      );
+      outcome = admitted;
+      // Redis's count now, plus what this instance admitted since this batch left.
+      const pending = this.#acquires.get(key);
+      this.#known.set(key, { count: count + (pending?.forced.length ?? 0), at: Date.now() });
+    } catch (error) {
+      outcome = error instanceof Error ? error : new Error(String(error));
+      // No optimism without a fresh count: the next acquires wait for Redis (and its down policy).
+      this.#known.delete(key);
+      if (batch.forced.length > 0) {
+        this.#options.metrics?.limiterRedisErrors.inc();
+        this.#logRedisDown(outcome);
+      }
+    }
+    batch.resolvers.forEach((resolve, i) => resolve(outcome instanceof Error ? outcome : i < outcome));
   }
 
   #admission(environmentId: string, key: string, member: string, outcome: boolean | Error): Admission {
@@ -203,6 +203,11 @@ export class ConcurrencyLimiter {
       this.#options.metrics?.realtimeRejected.inc({ environment: environmentId });
       return { kind: "rejected" };
     }
+    return this.#admitted(environmentId, key, member);
+  }
+
+  /** `unsent`: the batch that will register the member (an optimistic admission). */
+  #admitted(environmentId: string, key: string, member: string, unsent?: AcquireBatch): Admission {
     this.#track(key, member);
     this.#options.metrics?.realtimeConcurrent.inc({ environment: environmentId });
     let released = false;
@@ -214,81 +219,48 @@ export class ConcurrencyLimiter {
         released = true;
         this.#untrack(key, member);
         this.#options.metrics?.realtimeConcurrent.dec({ environment: environmentId });
-        return this.#release(key, member);
+        const known = this.#known.get(key);
+        if (known && known.count > 0) known.count--;
+        // Never registered yet: drop it from its batch instead of sending a ZREM.
+        if (unsent && !unsent.sent) {
+          const at = unsent.forced.indexOf(member);
+          if (at !== -1) unsent.forced.splice(at, 1);
+          return Promise.resolve();
+        }
+        return this.#releases.release(key, member);
       },
     };
   }
 
-  /** Queues a ZREM; members of one key released in the same turn go out as one command. */
-  #release(key: string, member: string): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let batch = this.#releases.get(key);
-      if (!batch) {
-        batch = { members: [], resolvers: [] };
-        this.#releases.set(key, batch);
-        const pending = batch;
-        setImmediate(() => void this.#flushReleases(key, pending));
-      }
-      batch.members.push(member);
-      batch.resolvers.push(resolve);
-    });
-  }
-
-  async #flushReleases(key: string, batch: ReleaseBatch) {
-    if (this.#releases.get(key) === batch) this.#releases.delete(key);
-    try {
-      await this.#call(this.#redis.zrem(key, ...batch.members));
-    } catch (error) {
-      // The entries are no longer refreshed and are swept within the TTL.
-      this.#options.metrics?.limiterRedisErrors.inc();
-      this.#logRedisDown(error);
-    }
-    for (const resolve of batch.resolvers) resolve();
-  }
-
   /** Live requests per environment right now, across all instances (sweeps stale entries first). */
   async usage(environmentIds: readonly string[]): Promise<Record<string, number>> {
-    const pipeline = this.#redis.pipeline() as ReturnType<Redis["pipeline"]> & {
-      realtimeLimiterUsage(key: string, ttlMs: number): unknown;
-    };
-    for (const id of environmentIds) pipeline.realtimeLimiterUsage(this.key(id), this.#options.entryTtlMs);
-    const results = (await pipeline.exec()) ?? [];
-    const usage: Record<string, number> = {};
-    environmentIds.forEach((id, i) => {
-      const [error, value] = results[i] ?? [new Error("no result"), 0];
-      if (error) throw new LimiterRedisError(`realtime usage for ${id}: ${error.message}`);
-      usage[id] = Number(value);
-    });
-    return usage;
+    const counts = await limiterUsage(
+      this.#redis,
+      environmentIds.map((id) => this.key(id)),
+      this.#options.entryTtlMs,
+    );
+    return Object.fromEntries(environmentIds.map((id, i) => [id, counts[i]!]));
   }
 
   /** Refreshes every in-flight entry of this instance now (the timer calls this every TTL/3). */
   async refresh(): Promise<void> {
-    const pipeline = this.#redis.pipeline() as ReturnType<Redis["pipeline"]> & {
-      realtimeLimiterRefresh(key: string, ttlMs: number, ...members: string[]): unknown;
-    };
-    let any = false;
-    for (const [key, members] of this.#inflight) {
-      if (members.size === 0) continue;
-      pipeline.realtimeLimiterRefresh(key, this.#options.entryTtlMs, ...members);
-      any = true;
-    }
-    if (!any) return;
+    const sent = refreshEntries(this.#redis, this.#inflight, this.#options.entryTtlMs);
+    if (!sent) return;
     try {
-      await this.#call(pipeline.exec());
+      await this.#watchdog.call(sent);
     } catch (error) {
       this.#options.metrics?.limiterRedisErrors.inc();
       this.#logRedisDown(error);
     }
   }
 
-  /** Stops refreshing (the entries of this instance then expire within the TTL). */
+  /** Stops refreshing (this instance's entries then expire within the TTL). */
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
-    if (this.#watchdog) clearInterval(this.#watchdog);
     this.#timer = undefined;
-    this.#watchdog = undefined;
+    this.#watchdog.stop();
     this.#inflight.clear();
+    this.#known.clear();
   }
 
   #track(key: string, member: string) {
@@ -309,47 +281,6 @@ export class ConcurrencyLimiter {
     if (this.#inflight.size === 0 && this.#timer) {
       clearInterval(this.#timer);
       this.#timer = undefined;
-    }
-  }
-
-  /**
-   * Tracks calls in flight so that a hung Redis cannot hold live requests hostage: when calls are
-   * pending and nothing has answered for redisTimeoutMs, the watchdog drops the connection, which
-   * fails every pending call (→ the Redis-down policy) and reconnects. Costs a counter per call, not a
-   * timer per call: the limiter sits on every live poll (bench/realtime). Give the limiter its own
-   * connection (createRealtimeServices does).
-   */
-  async #call<T>(promise: Promise<T>): Promise<T> {
-    if (this.#callsInFlight++ === 0) {
-      this.#lastProgress = Date.now();
-      if (!this.#watchdog) {
-        this.#watchdog = setInterval(
-          () => this.#checkHung(),
-          Math.max(10, Math.floor(this.#options.redisTimeoutMs / 4)),
-        );
-        this.#watchdog.unref();
-      }
-    }
-    try {
-      return await promise;
-    } finally {
-      this.#callsInFlight--;
-      this.#lastProgress = Date.now();
-    }
-  }
-
-  #checkHung() {
-    if (this.#callsInFlight === 0) {
-      clearInterval(this.#watchdog);
-      this.#watchdog = undefined;
-      return;
-    }
-    if (Date.now() - this.#lastProgress > this.#options.redisTimeoutMs) {
-      this.#lastProgress = Date.now();
-      this.#logRedisDown(
-        new LimiterRedisError(`Redis did not answer for ${this.#options.redisTimeoutMs} ms; reconnecting`),
-      );
-      this.#redis.disconnect(true);
     }
   }
 

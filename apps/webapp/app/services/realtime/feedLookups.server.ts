@@ -32,8 +32,18 @@ export interface FeedBatch {
   friendlyId: string;
 }
 
+/** A remembered run's resources, built once (every re-poll checks them, twice). */
+const rememberedResources = new WeakMap<FeedRun, ScopeResource[]>();
+
 /** The resources a run grants read on; its tags only when they were read on this request. */
 export function runResources(run: FeedRun): ScopeResource[] {
+  if (run.runTags !== undefined) return resourcesOf(run);
+  let resources = rememberedResources.get(run);
+  if (!resources) rememberedResources.set(run, (resources = resourcesOf(run)));
+  return resources;
+}
+
+function resourcesOf(run: FeedRun): ScopeResource[] {
   return [
     { type: "runs", id: run.friendlyId },
     { type: "tasks", id: run.taskIdentifier },

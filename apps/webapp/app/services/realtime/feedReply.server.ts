@@ -17,6 +17,11 @@ export interface FeedReply {
   done?: () => Promise<void> | void;
   /** A streamed body is ended at this time (epoch ms). */
   endAt?: number;
+  /**
+   * Ends a streamed body early when its credential is refused (a rolled or revoked key): called with
+   * the end, returns the function that stops watching.
+   */
+  watch?: (end: () => void) => () => void;
 }
 
 /** A JSON answer of the proxy itself (429, 503…), with the CORS headers the route's answers carry. */
@@ -36,7 +41,7 @@ export function jsonReply(
 /** The longest delay setTimeout takes; a later `endAt` is left to the upstream's own stream timeout. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Runs `done` once, and cuts the body at `endAt`. */
+/** Runs `done` once, and cuts the body at `endAt` or when its credential is refused. */
 function lifecycle(reply: FeedReply, cut: () => void) {
   let finished = false;
   const timer =
@@ -53,8 +58,13 @@ function lifecycle(reply: FeedReply, cut: () => void) {
     if (finished) return;
     finished = true;
     if (timer) clearTimeout(timer);
+    unwatch?.();
     void reply.done?.();
   };
+  const unwatch = reply.watch?.(() => {
+    cut();
+    finish();
+  });
   return finish;
 }
 

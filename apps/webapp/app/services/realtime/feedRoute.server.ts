@@ -6,12 +6,21 @@
  * (docs/decisions/072-realtime-sse-and-cheap-repoll.md).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { TRIGGER_BRANCH_HEADER } from "@runfeed/core";
 import type { ZodType } from "zod";
-import { type AdmittedArgs, type ApiRequestHead, type ApiRouteConfig, createApiRoute } from "../apiRoute.server";
+import {
+  type AdmittedArgs,
+  type ApiRequestHead,
+  type ApiRouteConfig,
+  createApiRoute,
+  credentialKey,
+} from "../apiRoute.server";
+import { type RequestHead, bearerToken } from "../auth.server";
 import { applyCors } from "../cors.server";
 import type { Services } from "../services.server";
 import { feedReplyResponse, sendFeedReply } from "./feedReply.server";
 import { serveRealtimeFeed } from "./realtimeBackend.server";
+import type { StreamCredential } from "./shapeProxy.server";
 import type { RealtimeFeed } from "./shapeRewrite.server";
 
 type Infer<T> = T extends ZodType ? import("zod").z.output<T> : undefined;
@@ -70,6 +79,7 @@ export function createFeedRoute<
         query: queryOf(request.url),
         origin: request.headers.get("origin"),
         signal,
+        credential: () => credentialOf(request, args.services, config.allowJWT ?? false),
       });
       return feedReplyResponse(reply);
     },
@@ -104,6 +114,7 @@ export function createFeedRoute<
       query: queryOf(req.url ?? ""),
       origin: headerValue(req, "origin"),
       signal: controller.signal,
+      credential: () => credentialOf(head, services, config.allowJWT ?? false),
     });
     route.observe(services, reply.status, started);
     if (controller.signal.aborted) {
@@ -121,6 +132,22 @@ export function createFeedRoute<
 function queryOf(url: string): string {
   const q = url.indexOf("?");
   return q === -1 ? "" : url.slice(q + 1);
+}
+
+/** A request's credential, to authenticate it again while its event stream is open (shapeProxy.server.ts). */
+function credentialOf(head: RequestHead, services: Services, allowJWT: boolean): StreamCredential {
+  const authorization = head.headers.get("authorization");
+  const branch = head.headers.get(TRIGGER_BRANCH_HEADER);
+  // Keyed as the remembered authentications are, so a refused one is forgotten there too.
+  const view: RequestHead = {
+    headers: {
+      get: (name) => (name === "authorization" ? authorization : name === TRIGGER_BRANCH_HEADER ? branch : null),
+    },
+  };
+  return {
+    key: credentialKey(bearerToken(head) ?? "", branch),
+    authenticate: () => services.auth.authenticate(view, { allowJWT }),
+  };
 }
 
 /** A header as Fetch's Headers.get reads it (node has already joined repeats). */

@@ -14,10 +14,11 @@ export async function admitLive(
   services: Services,
   authentication: Authentication,
   origin: string,
+  options: { optimistic?: boolean } = {},
 ): Promise<LiveAdmission> {
   const environment = authentication.environment;
   const limit = environment.realtimeConcurrencyLimit ?? services.env.REALTIME_DEFAULT_CONCURRENCY_LIMIT;
-  const admission = await services.realtime.limiter.acquire(environment.id, limit);
+  const admission = await services.realtime.limiter.acquire(environment.id, limit, options);
   if (admission.kind !== "admitted") {
     const refusal = admission.kind === "rejected" ? tooManyConcurrentRequests() : limiterUnavailable();
     return { reply: jsonReply(refusal.status, refusal.body, origin, refusal.headers) };

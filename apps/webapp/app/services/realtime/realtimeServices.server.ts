@@ -9,6 +9,7 @@ import type { Metrics } from "../metrics.server";
 import { ConcurrencyLimiter } from "./concurrencyLimiter.server";
 import { CreatedAtCache } from "./createdAtCache.server";
 import { ShapeUpstream } from "./shapeUpstream.server";
+import { StreamCredentialChecks } from "./streamCredentialChecks.server";
 import type { Authentication } from "../auth.server";
 import { TtlCache } from "../ttlCache.server";
 import type { BackendSelection } from "./backendSelection.server";
@@ -34,6 +35,13 @@ export interface RealtimeServices {
   backends: BackendSelection;
   /** The native backend: Postgres reads, shared resolutions, working sets (nothing opened until used). */
   native: NativeRealtime;
+  /** Open event streams' credentials, authenticated again every REALTIME_STREAM_RECHECK_MS. */
+  streamChecks: StreamCredentialChecks;
+  /**
+   * A key was rolled or revoked on this instance: forget every remembered authentication and check
+   * the open streams' credentials now (other instances: within the remembered second and the interval).
+   */
+  forgetCredentials(): void;
   close(): Promise<void>;
 }
 
@@ -57,6 +65,7 @@ export function createRealtimeServices(deps: {
     keyPrefix: env.REDIS_KEY_PREFIX,
     entryTtlMs: env.REALTIME_LIMITER_ENTRY_TTL_MS,
     redisDownPolicy: env.REALTIME_LIMITER_REDIS_DOWN_POLICY,
+    optimisticFraction: env.REALTIME_LIMITER_OPTIMISTIC_FRACTION,
     metrics,
     logger,
   });
@@ -68,15 +77,31 @@ export function createRealtimeServices(deps: {
   });
   const upstream = new ShapeUpstream({ metrics });
   const native = createNativeRealtime({ env, signals, metrics });
+  const authentications = new TtlCache<Promise<Authentication>>({
+    ttlMs: FEED_AUTHENTICATION_TTL_MS,
+    maxEntries: 10_000,
+  });
+  // A refused stream credential is forgotten at once: its client's reconnect is refused, not admitted
+  // from memory for the rest of the remembered second.
+  const streamChecks = new StreamCredentialChecks({
+    intervalMs: env.REALTIME_STREAM_RECHECK_MS,
+    onRefused: (key) => authentications.delete(key),
+  });
   return {
     limiter,
     createdAtCache,
     upstream,
-    authentications: new TtlCache({ ttlMs: FEED_AUTHENTICATION_TTL_MS, maxEntries: 10_000 }),
+    authentications,
     lookupsInFlight: new WeakMap(),
     backends,
     native,
+    streamChecks,
+    forgetCredentials: () => {
+      authentications.clear();
+      void streamChecks.recheck();
+    },
     close: async () => {
+      streamChecks.stop();
       upstream.close();
       limiter.stop();
       limiterRedis.disconnect();

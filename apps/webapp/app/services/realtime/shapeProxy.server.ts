@@ -38,6 +38,14 @@ export interface ProxyFeedArgs {
   signal: AbortSignal;
   /** Tag feed: the raw `createdAt` query value. */
   createdAt?: string;
+  /** The request's credential, authenticated again while an event stream is open (072). */
+  credential?: () => StreamCredential;
+}
+
+export interface StreamCredential {
+  /** Streams with the same key share one check. */
+  key: string;
+  authenticate: () => Promise<unknown>;
 }
 
 /** Hop-by-hop or rewritten upstream headers never copied to the client. */
@@ -54,6 +62,24 @@ const DROPPED_HEADERS = new Set([
   "cache-control",
 ]);
 const EXPOSE = ELECTRIC_EXPOSED_HEADERS.join(", ");
+
+/**
+ * The upstream headers a client gets, plus the exposed-headers list, filtered once per upstream
+ * answer: a shared long-poll's 1,000 waiters hold the same raw headers.
+ */
+const forwarded = new WeakMap<readonly string[], readonly string[]>();
+function forwardedHeaders(raw: readonly string[]): readonly string[] {
+  let headers = forwarded.get(raw);
+  if (headers) return headers;
+  const kept: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!DROPPED_HEADERS.has(raw[i]!.toLowerCase())) kept.push(raw[i]!, raw[i + 1]!);
+  }
+  kept.push("access-control-expose-headers", EXPOSE);
+  headers = kept;
+  forwarded.set(raw, headers);
+  return headers;
+}
 const DEQUEUED = Buffer.from('"status":"DEQUEUED"');
 const EXECUTING = Buffer.from('"status":"EXECUTING"');
 
@@ -102,14 +128,16 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
   const eventStream = wantsEventStream(incoming);
   let release: (() => Promise<void>) | undefined;
   if (live) {
-    const admission = await admitLive(services, authentication, origin);
+    // A long-poll may be admitted without waiting for Redis while usage is well below the limit (050);
+    // an event stream, which holds its slot for long, always waits for the exact answer.
+    const admission = await admitLive(services, authentication, origin, { optimistic: !eventStream });
     if ("reply" in admission) return admission.reply;
     release = admission.release;
   }
 
   let upstream: Awaited<ReturnType<typeof realtime.upstream.get>>;
   try {
-    upstream = await realtime.upstream.get(url, signal, live && !eventStream);
+    upstream = await realtime.upstream.get(url, signal, eventStream ? "stream" : live ? "poll" : "single");
   } catch (error) {
     void release?.();
     if (error instanceof UpstreamAbortedError || signal.aborted) return jsonReply(499, null, origin);
@@ -121,11 +149,7 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
   }
 
   const raw = upstream.rawHeaders;
-  const headers: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    if (!DROPPED_HEADERS.has(raw[i]!.toLowerCase())) headers.push(raw[i]!, raw[i + 1]!);
-  }
-  headers.push("access-control-allow-origin", origin, "access-control-expose-headers", EXPOSE);
+  const headers = [...forwardedHeaders(raw), "access-control-allow-origin", origin];
   if (origin !== "*") headers.push("vary", "Origin");
   // The response is authorised per token: never let a shared cache keep it.
   headers.push("cache-control", "no-store");
@@ -165,7 +189,10 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
     isEventStream && authentication.type === "PUBLIC_JWT" && authentication.exp !== undefined
       ? authentication.exp * 1000
       : undefined;
-  return { status: upstream.status, headers, body, done: release, endAt };
+  const credential = isEventStream ? args.credential?.() : undefined;
+  const watch =
+    credential && ((end: () => void) => realtime.streamChecks.watch(credential.key, credential.authenticate, end));
+  return { status: upstream.status, headers, body, done: release, endAt, watch };
 }
 
 function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {

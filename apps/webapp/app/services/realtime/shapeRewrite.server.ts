@@ -91,20 +91,42 @@ export const FORWARDED_PROTOCOL_PARAMS: readonly string[] = ELECTRIC_PROTOCOL_QU
 const ALL_RUN_COLUMNS = quoteColumns(runColumnsWithout([]));
 
 export function buildShapeUrl(request: ShapeRequest): URL {
-  const url = new URL(`${request.origin.replace(/\/+$/, "")}/v1/shape`);
-  // Built apart and assigned once: every `url.searchParams.set` re-serializes the whole query.
-  const search = new URLSearchParams(url.search);
+  // The client's protocol parameters (few, short), then the feed's own part, which is the same for
+  // every request of a feed and token and is encoded once (shapeTail): encoding the columns list and
+  // the where text on every re-poll was the largest cost of this function (bench/realtime profile).
+  const protocol = new URLSearchParams();
   for (const name of FORWARDED_PROTOCOL_PARAMS) {
     const value = request.incoming.get(name);
-    if (value !== null) search.set(name, value);
+    if (value !== null) protocol.set(name, value);
   }
-  const { where, params } = feedWhere(request.environmentId, request.feed, request.createdAtFloor);
+  const head = protocol.toString();
+  const tail = shapeTail(request);
+  return new URL(`${request.origin.replace(/\/+$/, "")}/v1/shape?${head ? `${head}&${tail}` : tail}`);
+}
+
+/** Encoded feed parts by what makes them (bounded: cleared when full, rebuilt on demand). */
+const tails = new Map<string, string>();
+const MAX_TAILS = 10_000;
+
+/** table, where, params, columns and secret, encoded as a query string. */
+function shapeTail(request: ShapeRequest): string {
   const logs = request.feed.kind === "logs";
+  // A log feed always streams every log column: `skipColumns` names run columns.
+  const skip = logs ? [] : skipColumnsFor(request);
+  const key = JSON.stringify([
+    request.environmentId,
+    request.feed,
+    skip,
+    request.createdAtFloor?.getTime(),
+    request.secret,
+  ]);
+  const known = tails.get(key);
+  if (known !== undefined) return known;
+  const search = new URLSearchParams();
+  const { where, params } = feedWhere(request.environmentId, request.feed, request.createdAtFloor);
   search.set(TABLE_PARAM, logs ? RUN_LOGS_TABLE : RUNS_TABLE);
   search.set(WHERE_PARAM, where);
   params.forEach((value, index) => search.set(`${PARAMS_PARAM}[${index + 1}]`, value));
-  // A log feed always streams every log column: `skipColumns` names run columns.
-  const skip = logs ? [] : skipColumnsFor(request);
   const columns = logs
     ? quoteColumns([...RUN_LOG_STREAM_COLUMNS])
     : skip.length === 0
@@ -112,13 +134,17 @@ export function buildShapeUrl(request: ShapeRequest): URL {
       : quoteColumns(runColumnsWithout(skip));
   search.set(COLUMNS_PARAM, columns);
   if (request.secret) search.set(SECRET_PARAM, request.secret);
-  url.search = search.toString();
-  return url;
+  const tail = search.toString();
+  if (tails.size >= MAX_TAILS) tails.clear();
+  tails.set(key, tail);
+  return tail;
 }
 
 export function skipColumnsFor(request: Pick<ShapeRequest, "incoming" | "claimSkipColumns">): string[] {
   if (request.claimSkipColumns) return request.claimSkipColumns;
-  return (request.incoming.get("skipColumns") ?? "")
+  const listed = request.incoming.get("skipColumns");
+  if (!listed) return [];
+  return listed
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);

@@ -7,27 +7,19 @@
  * exists to make it safe): the upstream URL is built entirely by the webapp (environment, feed, where
  * text, columns, secret), so two clients asking for the same URL are owed the same answer. A woken
  * burst of 1,000 re-polls of one shape then costs one upstream request and one upstream answer.
- * Only live long-polls are shared: a catch-up request answers at once, and an event stream is one
- * client's own.
+ * Event streams opened at the same moment are shared likewise until their first byte
+ * (sharedEventStreams.server.ts); a catch-up request answers at once and is never shared.
  */
 import { Agent, type ClientRequest, type IncomingMessage, request as httpRequest } from "node:http";
 import { Readable } from "node:stream";
+import { SharedEventStreams } from "./sharedEventStreams.server";
+import { UpstreamAbortedError, type UpstreamReply } from "./upstreamReply.server";
 import type { Metrics } from "../metrics.server";
 
-export interface UpstreamReply {
-  status: number;
-  /** The upstream's raw headers, flat: name, value, name, value… */
-  rawHeaders: string[];
-  /** Buffered (a shared live long-poll), streamed (everything else) or none (null-body status). */
-  body: Buffer | Readable | null;
-}
+export { UpstreamAbortedError, type UpstreamReply };
 
-export class UpstreamAbortedError extends Error {
-  override name = "UpstreamAbortedError";
-  constructor() {
-    super("the client went away before the shape server answered");
-  }
-}
+/** `single`: one client's own request; `poll`: a live long-poll, shared; `stream`: an event stream, shared. */
+export type UpstreamKind = "single" | "poll" | "stream";
 
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
@@ -48,6 +40,7 @@ export interface ShapeUpstreamOptions {
 export class ShapeUpstream {
   readonly #agent = new Agent({ keepAlive: true, maxFreeSockets: 4_096, scheduling: "lifo" });
   readonly #shared = new Map<string, SharedPoll>();
+  readonly #streams = new SharedEventStreams(this.#agent);
   /** Clients waiting for an upstream answer (shared or not). */
   #waiting = 0;
 
@@ -56,6 +49,7 @@ export class ShapeUpstream {
     if (metrics) {
       metrics.sources.upstreamWaiting = () => this.#waiting;
       metrics.sources.upstreamSharedPolls = () => this.#shared.size;
+      metrics.sources.upstreamEventStreamClients = () => this.#streams.clients;
     }
   }
 
@@ -64,23 +58,36 @@ export class ShapeUpstream {
     return this.#waiting;
   }
 
+  /** Clients on an event stream from the shape server right now (shared streams count each client). */
+  get eventStreamClients(): number {
+    return this.#streams.clients;
+  }
+
+  /** Event streams open to the shape server (each shared by one client or more). */
+  get eventStreams(): number {
+    return this.#streams.upstreams;
+  }
+
   /** Live long-polls currently shared (one upstream request each). */
   get sharedPolls(): number {
     return this.#shared.size;
   }
 
   /**
-   * GET `url`. `share`: a live long-poll that may be shared with identical requests in flight (its
-   * body is then buffered, since it goes to several clients). Rejects with UpstreamAbortedError when
-   * `signal` aborts first, with the network error otherwise; never follows redirects.
+   * GET `url`. A `poll` may be shared with identical requests in flight (its body is then buffered,
+   * since it goes to several clients); a `stream` likewise, each client getting its own body. Rejects
+   * with UpstreamAbortedError when `signal` aborts first, with the network error otherwise; never
+   * follows redirects.
    */
-  get(url: URL, signal: AbortSignal, share: boolean): Promise<UpstreamReply> {
+  get(url: URL, signal: AbortSignal, kind: UpstreamKind): Promise<UpstreamReply> {
     if (url.protocol !== "http:") return fetchReply(url, signal);
-    if (!share) return this.#single(url, signal);
-    return this.#join(url, signal);
+    if (kind === "stream") return this.#streams.open(url, signal);
+    if (kind === "poll") return this.#join(url, signal);
+    return this.#single(url, signal);
   }
 
   close(): void {
+    this.#streams.close();
     for (const poll of this.#shared.values()) poll.request.destroy();
     this.#shared.clear();
     this.#agent.destroy();

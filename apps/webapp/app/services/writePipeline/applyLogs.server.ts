@@ -7,9 +7,11 @@
  * cursor's guarantee a re-applied line conflicts on the primary key instead of appearing twice
  * (`ON CONFLICT DO NOTHING`). `seq` is its index in the request (set by the route): lines of one
  * millisecond keep the order they were sent in. Lines for a run that does not exist (or is another
- * environment's) are dropped and counted.
+ * environment's) are dropped and counted. Text Postgres would refuse (NUL, lone surrogates) is made
+ * storable as appendRunLogs does, so one such line can never stop its stream.
  */
 import type { LogBatchItem } from "@runfeed/core";
+import { storableText, storableValue } from "../runLogs.server";
 import { streamIdTime } from "./streamNames.server";
 import type { Applier, ApplyResult } from "./cursor.server";
 
@@ -51,8 +53,8 @@ export function logApplier(): Applier {
           ref.runtimeEnvironmentId,
           item.kind ?? "log",
           item.level ?? "info",
-          item.message,
-          JSON.stringify(item.attributes ?? {}),
+          storableText(item.message),
+          JSON.stringify(storableValue(item.attributes ?? {})),
           item.time ? new Date(item.time).toISOString() : acceptedAt,
           (item as LogBatchItem & { seq?: number }).seq ?? index,
         ];

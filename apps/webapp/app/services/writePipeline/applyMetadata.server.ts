@@ -23,7 +23,7 @@ import {
   type MetadataObject,
   type MetadataOperation,
 } from "@runfeed/core";
-import { RUN_UPDATABLE_WINDOW_MS } from "../metadata.server";
+import { RUN_UPDATABLE_WINDOW_MS } from "../metadataRows.server";
 import type { ChangedRunRow } from "../realtime/native/runSignals.server";
 import type { Applier, ApplyResult } from "./cursor.server";
 

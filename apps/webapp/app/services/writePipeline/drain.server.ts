@@ -15,6 +15,10 @@
  *
  * Pace: a stream that returned a full batch, or is longer than `eagerBacklog`, is read again at once
  * (eager flush); otherwise the drain waits its class's interval, which bounds how long an item waits.
+ * While some instance serves critical writes (`yieldToCritical`), a stream's batches take at most
+ * `criticalShare` of its time: after a batch that took t ms it waits t × (1 − share) / share, at least
+ * its interval and at most YIELD_CAP intervals, eager or not, so the drain's Postgres and CPU time goes
+ * to the critical writes first.
  */
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -46,7 +50,8 @@ export interface DrainBatch {
 
 export interface DrainOptions {
   redis: Redis;
-  pool: pg.Pool;
+  /** Postgres connections per class, so that long log batches never hold up metadata batches. */
+  pools: Record<BufferedClass, pg.Pool>;
   streams: StreamName[];
   appliers: Record<BufferedClass, Applier>;
   intervalMs: Record<BufferedClass, number>;
@@ -55,6 +60,10 @@ export interface DrainOptions {
   leaseMs: number;
   /** Queued entries of a stream as last read (QueueDepths); decides eager flushing. */
   depthOf?: (stream: StreamName) => number;
+  /** Whether critical writes flow somewhere (QueueDepths.criticalAnywhere): the drain yields then. */
+  yieldToCritical?: () => boolean;
+  /** While yielding, the largest share of each stream's time spent on batches (WRITE_PIPELINE_BUFFERED_SHARE). */
+  criticalShare?: number;
   logger: Logger;
   consumer?: string;
   onBatch?: (batch: DrainBatch) => void;
@@ -66,6 +75,9 @@ const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 type RawEntry = [id: string, fields: string[] | null];
+
+/** While yielding, a stream waits at most this many of its class's intervals between batches. */
+const YIELD_CAP = 5;
 
 interface Ownership {
   fence: string;
@@ -115,6 +127,7 @@ export class WritePipelineDrain {
           owned = this.#lose(stream);
           continue;
         }
+        const stepStarted = performance.now();
         const fromPending = !owned.pendingDone;
         const entries = await this.#read(stream, fromPending ? "0" : ">");
         if (fromPending && entries.length === 0) {
@@ -131,8 +144,15 @@ export class WritePipelineDrain {
           continue;
         }
         const backlog = this.options.depthOf?.(stream) ?? 0;
-        if (entries.length < this.options.batchSize && backlog <= this.options.eagerBacklog) {
-          await this.#pause(this.options.intervalMs[stream.urgency]);
+        const eager = entries.length >= this.options.batchSize || backlog > this.options.eagerBacklog;
+        const interval = this.options.intervalMs[stream.urgency];
+        if (this.options.yieldToCritical?.()) {
+          // Critical writes flow: this stream's batches take at most `criticalShare` of its time.
+          const share = this.options.criticalShare ?? 1;
+          const spent = performance.now() - stepStarted;
+          await this.#pause(Math.min(Math.max(interval, (spent * (1 - share)) / share), YIELD_CAP * interval));
+        } else if (!eager) {
+          await this.#pause(interval);
         }
       } catch (error) {
         if (this.#stop.signal.aborted) break;
@@ -157,7 +177,8 @@ export class WritePipelineDrain {
   }
 
   async #takeOver(stream: StreamName): Promise<Ownership | undefined> {
-    const { redis, pool, leaseMs } = this.options;
+    const { redis, leaseMs } = this.options;
+    const pool = this.options.pools[stream.urgency];
     const got = await redis.set(leaseKey(stream), this.consumer, "PX", leaseMs, "NX");
     if (got !== "OK") return undefined;
     await redis.xgroup("CREATE", stream.key, CONSUMER_GROUP, "0", "MKSTREAM").catch((error: Error) => {
@@ -234,7 +255,7 @@ export class WritePipelineDrain {
     }
     const started = performance.now();
     const outcome = await applyBatch(
-      this.options.pool,
+      this.options.pools[stream.urgency],
       stream.cursor,
       owned.fence,
       entries,

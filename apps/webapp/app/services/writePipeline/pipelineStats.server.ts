@@ -1,14 +1,15 @@
 /**
  * Cluster-wide write-pipeline counters per class and second, kept in Redis so the dashboard panel
  * shows every instance's traffic, not one process's: items accepted, items applied, rows written
- * (applied ÷ rows = the coalescing ratio), batches and their apply time. Buckets expire after
+ * (applied ÷ rows = the coalescing ratio), stream entries applied (the drain rate backpressure's
+ * retry-after is derived from), batches and their apply time. Buckets expire after
  * STATS_TTL_S. Prometheus carries the same per instance (metrics.server.ts).
  */
 import type { ChainableCommander, Redis } from "ioredis";
 import { BUFFERED_CLASSES, type BufferedClass } from "@runfeed/core";
 
 const STATS_TTL_S = 300;
-export const STAT_FIELDS = ["accepted", "applied", "rows", "batches", "applyMs", "lagMs"] as const;
+export const STAT_FIELDS = ["accepted", "applied", "rows", "entries", "batches", "applyMs", "lagMs"] as const;
 export type StatField = (typeof STAT_FIELDS)[number];
 
 const bucketKey = (keyPrefix: string, urgency: BufferedClass, second: number) =>

@@ -5,6 +5,8 @@
  */
 import type { Redis } from "ioredis";
 import type { BufferedClass } from "@runfeed/core";
+import { BUFFERED_CLASSES } from "@runfeed/core";
+import { statsKey } from "./pipelineStats.server";
 import { streamIdTime, type StreamName } from "./streamNames.server";
 
 export interface StreamDepth {
@@ -19,12 +21,17 @@ export interface QueueDepthsOptions {
   redis: Redis;
   streams: StreamName[];
   intervalMs: number;
+  keyPrefix: string;
+  /** Whether this instance serves critical writes now (stamped for the others to see). */
+  criticalActive?: () => boolean;
   onRead?: (depths: StreamDepth[]) => void;
   onError?: (error: unknown) => void;
 }
 
 export class QueueDepths {
   #latest: StreamDepth[] = [];
+  #drainRate: Record<BufferedClass, number> = { high: 0, low: 0 };
+  #criticalAnywhere = false;
   #timer: NodeJS.Timeout | undefined;
   #waiters: Array<() => void> = [];
   #stopped = false;
@@ -54,14 +61,25 @@ export class QueueDepths {
 
   /** Reads every stream's length and first entry now. */
   async read(): Promise<StreamDepth[]> {
+    const { keyPrefix, streams, intervalMs } = this.options;
     const pipeline = this.options.redis.pipeline();
-    for (const stream of this.options.streams) {
+    for (const stream of streams) {
       pipeline.xlen(stream.key);
       pipeline.xrange(stream.key, "-", "+", "COUNT", 1);
     }
+    const lastSecond = Date.now() - 1000;
+    for (const urgency of BUFFERED_CLASSES) pipeline.hget(statsKey(keyPrefix, urgency, lastSecond), "entries");
+    const criticalKey = `${keyPrefix}wp:critical`;
+    if (this.options.criticalActive?.()) pipeline.set(criticalKey, "1", "PX", 4 * intervalMs);
+    pipeline.exists(criticalKey);
     const results = (await pipeline.exec()) ?? [];
     const now = Date.now();
-    this.#latest = this.options.streams.map((stream, i) => {
+    const extra = results.slice(2 * streams.length);
+    BUFFERED_CLASSES.forEach((urgency, i) => {
+      this.#drainRate[urgency] = Number(extra[i]?.[1] ?? 0);
+    });
+    this.#criticalAnywhere = Number(extra.at(-1)?.[1] ?? 0) > 0;
+    this.#latest = streams.map((stream, i) => {
       const [lenError, len] = results[2 * i] ?? [];
       const [rangeError, range] = results[2 * i + 1] ?? [];
       if (lenError || rangeError) throw lenError ?? rangeError;
@@ -86,6 +104,16 @@ export class QueueDepths {
     let total = 0;
     for (const d of this.#latest) if (d.stream.urgency === urgency) total += d.depth;
     return total;
+  }
+
+  /** Stream entries of a class applied per second (all drains, the last complete second as of the last read). */
+  drainRateOf(urgency: BufferedClass): number {
+    return this.#drainRate[urgency];
+  }
+
+  /** Whether any instance served critical writes within the last few reads. */
+  get criticalAnywhere(): boolean {
+    return this.#criticalAnywhere;
   }
 
   /** Resolves at the next read (or stop). */

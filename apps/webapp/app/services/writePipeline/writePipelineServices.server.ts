@@ -13,15 +13,19 @@ import type { Logger } from "../logger.server";
 import type { Metrics } from "../metrics.server";
 import { WriteAcceptor } from "./acceptor.server";
 import { Backpressure } from "./backpressure.server";
+import { CriticalFirst } from "./criticalFirst.server";
 import { logApplier } from "./applyLogs.server";
 import { metadataApplier } from "./applyMetadata.server";
 import { WritePipelineDrain, type DrainBatch } from "./drain.server";
 import { addStats } from "./pipelineStats.server";
 import { QueueDepths } from "./queueDepths.server";
+import { checkRedisDurability } from "./redisDurability.server";
 import { allStreams, type StreamName } from "./streamNames.server";
 
 export interface WritePipeline {
   acceptor: WriteAcceptor;
+  /** Critical writes first: admission of buffered requests in this process (criticalFirst.server.ts). */
+  criticalFirst: CriticalFirst;
   depths: QueueDepths;
   streams: StreamName[];
   /** Present when this process drains (WRITE_PIPELINE_DRAIN_ENABLED, or server/drain.ts). */
@@ -42,11 +46,20 @@ export function createWritePipeline(deps: {
   const { env, redis, logger, metrics } = deps;
   const prefix = env.REDIS_KEY_PREFIX;
   const streams = allStreams(prefix, env.WRITE_PIPELINE_PARTITIONS);
+  void checkRedisDurability(redis, logger);
   let lastDepthError = 0;
+  const criticalFirst = new CriticalFirst({
+    concurrency: env.WRITE_PIPELINE_ACCEPT_CONCURRENCY,
+    share: env.WRITE_PIPELINE_BUFFERED_SHARE,
+    quietMs: env.WRITE_PIPELINE_CRITICAL_QUIET_MS,
+    maxWaitMs: env.WRITE_PIPELINE_ADMISSION_MAX_WAIT_MS,
+  });
   const depths = new QueueDepths({
     redis,
     streams,
+    keyPrefix: prefix,
     intervalMs: env.WRITE_PIPELINE_DEPTH_INTERVAL_MS,
+    criticalActive: () => criticalFirst.criticalActive,
     onRead: (read) => {
       for (const d of read) {
         metrics.pipelineDepth.set({ stream: d.stream.cursor }, d.depth);
@@ -76,13 +89,17 @@ export function createWritePipeline(deps: {
   });
 
   let drain: WritePipelineDrain | undefined;
-  let pool: pg.Pool | undefined;
+  let pools: Record<BufferedClass, pg.Pool> | undefined;
   if (deps.drain ?? env.WRITE_PIPELINE_DRAIN_ENABLED) {
-    pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.WRITE_PIPELINE_APPLY_POOL_SIZE });
-    pool.on("error", (error) => logger.warn({ err: error.message }, "write pipeline pool connection error"));
+    const pool = () => {
+      const p = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.WRITE_PIPELINE_APPLY_POOL_SIZE });
+      p.on("error", (error) => logger.warn({ err: error.message }, "write pipeline pool connection error"));
+      return p;
+    };
+    pools = { high: pool(), low: pool() };
     drain = new WritePipelineDrain({
       redis,
-      pool,
+      pools,
       streams,
       appliers: {
         high: metadataApplier({ maximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE }),
@@ -93,6 +110,8 @@ export function createWritePipeline(deps: {
       eagerBacklog: env.WRITE_PIPELINE_EAGER_BACKLOG,
       leaseMs: env.WRITE_PIPELINE_LEASE_MS,
       depthOf: (stream) => depths.latest.find((d) => d.stream.key === stream.key)?.depth ?? 0,
+      yieldToCritical: () => depths.criticalAnywhere,
+      criticalShare: env.WRITE_PIPELINE_BUFFERED_SHARE,
       logger,
       onBatch: (batch) => recordBatch(batch),
     });
@@ -112,19 +131,27 @@ export function createWritePipeline(deps: {
       logger.warn({ stream: batch.stream.cursor, reason, count }, "write pipeline: buffered items dropped");
     }
     const tx = redis.pipeline();
-    addStats(tx, prefix, urgency, { applied, rows, batches: 1, applyMs: batch.applyMs, lagMs: batch.lagMs });
+    addStats(tx, prefix, urgency, {
+      applied,
+      rows,
+      entries: batch.entries,
+      batches: 1,
+      applyMs: batch.applyMs,
+      lagMs: batch.lagMs,
+    });
     void tx.exec().catch(() => {});
   }
 
   return {
     acceptor,
+    criticalFirst,
     depths,
     streams,
     drain,
     async close() {
       await drain?.stop();
       depths.stop();
-      await pool?.end();
+      await Promise.all(Object.values(pools ?? {}).map((p) => p.end()));
     },
   };
 }
