@@ -239,133 +239,139 @@ describe.each(REALTIME_BACKENDS)("%s backend", (backend) => {
     });
   });
 
-  describe.runIf(backend === "electric")("shared event streams", () => {
-    it("one upstream stream for identical subscriptions opened together; each client its own slot and end; a later one gets its own", async () => {
-      const run = await createRun(2);
-      const token = await tokenFor(2, [`read:runs:${run.friendlyId}`]);
-      const path = `/realtime/v1/runs/${run.friendlyId}`;
-      const initial = await get(`${path}?log=full&offset=-1`, token);
-      const query = `handle=${initial.headers.get("electric-handle")}&live=true&live_sse=true&log=full&offset=${initial.headers.get("electric-offset")}`;
-      await initial.arrayBuffer();
-      const { upstream } = app.webapp.services.realtime;
-      const opened = await Promise.all(Array.from({ length: 3 }, () => get(`${path}?${query}`, token)));
-      for (const r of opened) expect(r.headers.get("content-type")).toContain("text/event-stream");
-      expect(upstream.eventStreamClients).toBe(3);
-      expect(upstream.eventStreams).toBe(1);
-      expect(await usage(2)).toBe(3);
-      const [leaving, ...staying] = opened.map(events);
-      await leaving!.cancel();
-      await vi.waitFor(async () => expect(await usage(2)).toBe(2), { timeout: 5_000, interval: 50 });
-      expect(upstream.eventStreamClients).toBe(2);
-      expect(upstream.eventStreams).toBe(1);
+  if (backend === "electric")
+    describe("shared event streams", () => {
+      it("one upstream stream for identical subscriptions opened together; each client its own slot and end; a later one gets its own", async () => {
+        const run = await createRun(2);
+        const token = await tokenFor(2, [`read:runs:${run.friendlyId}`]);
+        const path = `/realtime/v1/runs/${run.friendlyId}`;
+        const initial = await get(`${path}?log=full&offset=-1`, token);
+        const query = `handle=${initial.headers.get("electric-handle")}&live=true&live_sse=true&log=full&offset=${initial.headers.get("electric-offset")}`;
+        await initial.arrayBuffer();
+        const { upstream } = app.webapp.services.realtime;
+        const opened = await Promise.all(Array.from({ length: 3 }, () => get(`${path}?${query}`, token)));
+        for (const r of opened) expect(r.headers.get("content-type")).toContain("text/event-stream");
+        expect(upstream.eventStreamClients).toBe(3);
+        expect(upstream.eventStreams).toBe(1);
+        expect(await usage(2)).toBe(3);
+        const [leaving, ...staying] = opened.map(events);
+        await leaving!.cancel();
+        await vi.waitFor(async () => expect(await usage(2)).toBe(2), { timeout: 5_000, interval: 50 });
+        expect(upstream.eventStreamClients).toBe(2);
+        expect(upstream.eventStreams).toBe(1);
 
-      await updateRun({ where: { id: run.id }, data: { number: 11 } });
-      for (const stream of staying) {
-        const { got } = await changes(stream, 1);
-        expect(got[0]!.value?.number).toBe("11");
-      }
-      // The shared stream has spoken: the same request now opens a stream of its own.
-      // (It would have missed the change; its own stream starts at its offset and has it.)
-      const late = await get(`${path}?${query}`, token);
-      expect(late.status).toBe(200);
-      const lateEvents = events(late);
-      expect((await changes(lateEvents, 1)).got[0]!.value?.number).toBe("11");
-      for (const stream of [...staying, lateEvents]) await stream.cancel();
-      await vi.waitFor(() => expect(upstream.eventStreams + upstream.eventStreamClients).toBe(0), {
-        timeout: 5_000,
-        interval: 20,
+        await updateRun({ where: { id: run.id }, data: { number: 11 } });
+        for (const stream of staying) {
+          const { got } = await changes(stream, 1);
+          expect(got[0]!.value?.number).toBe("11");
+        }
+        // The shared stream has spoken: the same request now opens a stream of its own.
+        // (It would have missed the change; its own stream starts at its offset and has it.)
+        const late = await get(`${path}?${query}`, token);
+        expect(late.status).toBe(200);
+        const lateEvents = events(late);
+        expect((await changes(lateEvents, 1)).got[0]!.value?.number).toBe("11");
+        for (const stream of [...staying, lateEvents]) await stream.cancel();
+        await vi.waitFor(() => expect(upstream.eventStreams + upstream.eventStreamClients).toBe(0), {
+          timeout: 5_000,
+          interval: 20,
+        });
+        await vi.waitFor(async () => expect(await usage(2)).toBe(0), { timeout: 5_000, interval: 50 });
       });
-      await vi.waitFor(async () => expect(await usage(2)).toBe(0), { timeout: 5_000, interval: 50 });
     });
-  });
 
   // Sharing upstream long-polls is the proxy's own (the native backend shares resolutions instead).
-  describe.runIf(backend === "electric")("shared live long-polls", () => {
-    it("one upstream poll for identical live requests; every client gets the change; a client leaving frees only its own slot", async () => {
-      const run = await createRun(2);
-      const token = await tokenFor(2, [`read:runs:${run.friendlyId}`]);
-      const path = `/realtime/v1/runs/${run.friendlyId}`;
-      const initial = await get(`${path}?log=full&offset=-1`, token);
-      const query = `cursor=&handle=${initial.headers.get("electric-handle")}&live=true&log=full&offset=${initial.headers.get("electric-offset")}`;
-      await initial.arrayBuffer();
-      const { upstream } = app.webapp.services.realtime;
-      const leaving = new AbortController();
-      const gone = get(`${path}?${query}`, token, leaving.signal).catch((error: Error) => error);
-      const polls = Array.from({ length: 5 }, () => get(`${path}?${query}`, token));
-      await vi.waitFor(() => expect(upstream.waiting).toBe(6), { timeout: 5_000, interval: 20 });
-      expect(upstream.sharedPolls).toBe(1);
-      // Admitted optimistically (well below the limit): registered in Redis within a batch (050).
-      await vi.waitFor(async () => expect(await usage(2)).toBe(6), { timeout: 5_000, interval: 20 });
-      leaving.abort();
-      expect(await gone).toBeInstanceOf(Error);
-      await vi.waitFor(async () => expect(await usage(2)).toBe(5), { timeout: 5_000, interval: 50 });
-      expect(upstream.sharedPolls).toBe(1);
+  if (backend === "electric")
+    describe("shared live long-polls", () => {
+      it("one upstream poll for identical live requests; every client gets the change; a client leaving frees only its own slot", async () => {
+        const run = await createRun(2);
+        const token = await tokenFor(2, [`read:runs:${run.friendlyId}`]);
+        const path = `/realtime/v1/runs/${run.friendlyId}`;
+        const initial = await get(`${path}?log=full&offset=-1`, token);
+        const query = `cursor=&handle=${initial.headers.get("electric-handle")}&live=true&log=full&offset=${initial.headers.get("electric-offset")}`;
+        await initial.arrayBuffer();
+        const { upstream } = app.webapp.services.realtime;
+        const leaving = new AbortController();
+        const gone = get(`${path}?${query}`, token, leaving.signal).catch((error: Error) => error);
+        const polls = Array.from({ length: 5 }, () => get(`${path}?${query}`, token));
+        await vi.waitFor(() => expect(upstream.waiting).toBe(6), { timeout: 5_000, interval: 20 });
+        expect(upstream.sharedPolls).toBe(1);
+        // Admitted optimistically (well below the limit): registered in Redis within a batch (050).
+        await vi.waitFor(async () => expect(await usage(2)).toBe(6), { timeout: 5_000, interval: 20 });
+        leaving.abort();
+        expect(await gone).toBeInstanceOf(Error);
+        await vi.waitFor(async () => expect(await usage(2)).toBe(5), { timeout: 5_000, interval: 50 });
+        expect(upstream.sharedPolls).toBe(1);
 
-      await updateRun({ where: { id: run.id }, data: { number: 7 } });
-      const answers = await Promise.all(polls);
-      const bodies = await Promise.all(answers.map(async (r) => ({ status: r.status, body: await r.text() })));
-      for (const { status, body } of bodies) {
-        expect(status).toBe(200);
-        expect(body).toBe(bodies[0]!.body);
-        expect((JSON.parse(body) as Message[]).find((m) => m.key)?.value?.number).toBe("7");
-      }
-      expect(new Set(answers.map((r) => r.headers.get("electric-offset"))).size).toBe(1);
-      await vi.waitFor(async () => expect(await usage(2)).toBe(0), { timeout: 5_000, interval: 50 });
-      expect(upstream.sharedPolls).toBe(0);
+        await updateRun({ where: { id: run.id }, data: { number: 7 } });
+        const answers = await Promise.all(polls);
+        const bodies = await Promise.all(answers.map(async (r) => ({ status: r.status, body: await r.text() })));
+        for (const { status, body } of bodies) {
+          expect(status).toBe(200);
+          expect(body).toBe(bodies[0]!.body);
+          expect((JSON.parse(body) as Message[]).find((m) => m.key)?.value?.number).toBe("7");
+        }
+        expect(new Set(answers.map((r) => r.headers.get("electric-offset"))).size).toBe(1);
+        await vi.waitFor(async () => expect(await usage(2)).toBe(0), { timeout: 5_000, interval: 50 });
+        expect(upstream.sharedPolls).toBe(0);
+      });
+
+      it("the last client leaving cancels the upstream poll", async () => {
+        const run = await createRun(2);
+        const token = await tokenFor(2, [`read:runs:${run.friendlyId}`]);
+        const path = `/realtime/v1/runs/${run.friendlyId}`;
+        const initial = await get(`${path}?log=full&offset=-1`, token);
+        const query = `cursor=&handle=${initial.headers.get("electric-handle")}&live=true&log=full&offset=${initial.headers.get("electric-offset")}`;
+        await initial.arrayBuffer();
+        const { upstream } = app.webapp.services.realtime;
+        const controller = new AbortController();
+        const polls = Array.from({ length: 3 }, () =>
+          get(`${path}?${query}`, token, controller.signal).catch((error: Error) => error),
+        );
+        await vi.waitFor(() => expect(upstream.sharedPolls).toBe(1), { timeout: 5_000, interval: 20 });
+        controller.abort();
+        await Promise.all(polls);
+        await vi.waitFor(() => expect(upstream.sharedPolls + upstream.waiting).toBe(0), {
+          timeout: 5_000,
+          interval: 20,
+        });
+        await vi.waitFor(async () => expect(await usage(2)).toBe(0), { timeout: 5_000, interval: 50 });
+      });
     });
 
-    it("the last client leaving cancels the upstream poll", async () => {
-      const run = await createRun(2);
-      const token = await tokenFor(2, [`read:runs:${run.friendlyId}`]);
-      const path = `/realtime/v1/runs/${run.friendlyId}`;
-      const initial = await get(`${path}?log=full&offset=-1`, token);
-      const query = `cursor=&handle=${initial.headers.get("electric-handle")}&live=true&log=full&offset=${initial.headers.get("electric-offset")}`;
-      await initial.arrayBuffer();
-      const { upstream } = app.webapp.services.realtime;
-      const controller = new AbortController();
-      const polls = Array.from({ length: 3 }, () =>
-        get(`${path}?${query}`, token, controller.signal).catch((error: Error) => error),
-      );
-      await vi.waitFor(() => expect(upstream.sharedPolls).toBe(1), { timeout: 5_000, interval: 20 });
-      controller.abort();
-      await Promise.all(polls);
-      await vi.waitFor(() => expect(upstream.sharedPolls + upstream.waiting).toBe(0), { timeout: 5_000, interval: 20 });
-      await vi.waitFor(async () => expect(await usage(2)).toBe(0), { timeout: 5_000, interval: 50 });
-    });
-  });
+  if (backend === "electric")
+    describe("open streams and a rolled key", () => {
+      // Last in the file: it rolls environment 0's key (tokens minted afterwards are signed with the new one).
+      it("ends the open streams of a token whose key was rolled, promptly, and frees their slots; a fresh token resumes", async () => {
+        const run = await createRun(0);
+        const token = await tokenFor(0, [`read:runs:${run.friendlyId}`]);
+        const initial = await get(`/realtime/v1/runs/${run.friendlyId}?log=full&offset=-1`, token);
+        const query = `handle=${initial.headers.get("electric-handle")}&live=true&live_sse=true&log=full&offset=${initial.headers.get("electric-offset")}`;
+        await initial.arrayBuffer();
+        const watched = app.webapp.services.realtime.streamChecks.streams;
+        const streams = await Promise.all(
+          [0, 1].map(async () => events(await get(`/realtime/v1/runs/${run.friendlyId}?${query}`, token))),
+        );
+        await updateRun({ where: { id: run.id }, data: { number: 1 } });
+        const resumes = await Promise.all(streams.map((stream) => changes(stream, 1)));
+        expect(app.webapp.services.realtime.streamChecks.streams).toBe(watched + 2);
 
-  describe.runIf(backend === "electric")("open streams and a rolled key", () => {
-    // Last in the file: it rolls environment 0's key (tokens minted afterwards are signed with the new one).
-    it("ends the open streams of a token whose key was rolled, promptly, and frees their slots; a fresh token resumes", async () => {
-      const run = await createRun(0);
-      const token = await tokenFor(0, [`read:runs:${run.friendlyId}`]);
-      const initial = await get(`/realtime/v1/runs/${run.friendlyId}?log=full&offset=-1`, token);
-      const query = `handle=${initial.headers.get("electric-handle")}&live=true&live_sse=true&log=full&offset=${initial.headers.get("electric-offset")}`;
-      await initial.arrayBuffer();
-      const watched = app.webapp.services.realtime.streamChecks.streams;
-      const streams = await Promise.all(
-        [0, 1].map(async () => events(await get(`/realtime/v1/runs/${run.friendlyId}?${query}`, token))),
-      );
-      await updateRun({ where: { id: run.id }, data: { number: 1 } });
-      const resumes = await Promise.all(streams.map((stream) => changes(stream, 1)));
-      expect(app.webapp.services.realtime.streamChecks.streams).toBe(watched + 2);
-
-      const { services } = app.webapp;
-      const rolledAt = Date.now();
-      await rollRootKey(services, env(0), { userId: undefined, clientAddress: "127.0.0.1" });
-      // Both streams end cleanly (the shape server's own SSE timeout is a minute away), within a few checks.
-      for (const stream of streams) while ((await stream.next()) !== undefined) {}
-      expect(Date.now() - rolledAt).toBeLessThan(5_000);
-      expect(services.realtime.streamChecks.streams).toBe(watched);
-      await vi.waitFor(async () => expect(await usage(0)).toBe(0), { timeout: 5_000, interval: 50 });
-      // The reconnect with the old token is refused; one signed with the new key resumes with no gap.
-      expect((await get(`/realtime/v1/runs/${run.friendlyId}?${query}`, token)).status).toBe(401);
-      const fresh = await tokenFor(0, [`read:runs:${run.friendlyId}`]);
-      const resumedQuery = `handle=${initial.headers.get("electric-handle")}&live=true&live_sse=true&log=full&offset=${resumes[0]!.resume}`;
-      const resumed = events(await get(`/realtime/v1/runs/${run.friendlyId}?${resumedQuery}`, fresh));
-      await updateRun({ where: { id: run.id }, data: { number: 2 } });
-      expect((await changes(resumed, 1)).got.map((m) => Number(m.value!.number))).toEqual([2]);
-      await resumed.cancel();
+        const { services } = app.webapp;
+        const rolledAt = Date.now();
+        await rollRootKey(services, env(0), { userId: undefined, clientAddress: "127.0.0.1" });
+        // Both streams end cleanly (the shape server's own SSE timeout is a minute away), within a few checks.
+        for (const stream of streams) while ((await stream.next()) !== undefined) {}
+        expect(Date.now() - rolledAt).toBeLessThan(5_000);
+        expect(services.realtime.streamChecks.streams).toBe(watched);
+        await vi.waitFor(async () => expect(await usage(0)).toBe(0), { timeout: 5_000, interval: 50 });
+        // The reconnect with the old token is refused; one signed with the new key resumes with no gap.
+        expect((await get(`/realtime/v1/runs/${run.friendlyId}?${query}`, token)).status).toBe(401);
+        const fresh = await tokenFor(0, [`read:runs:${run.friendlyId}`]);
+        const resumedQuery = `handle=${initial.headers.get("electric-handle")}&live=true&live_sse=true&log=full&offset=${resumes[0]!.resume}`;
+        const resumed = events(await get(`/realtime/v1/runs/${run.friendlyId}?${resumedQuery}`, fresh));
+        await updateRun({ where: { id: run.id }, data: { number: 2 } });
+        expect((await changes(resumed, 1)).got.map((m) => Number(m.value!.number))).toEqual([2]);
+        await resumed.cancel();
+      });
     });
-  });
 });
