@@ -28,7 +28,13 @@ import { startRedisServer } from "../../packages/devstack/src/redis.js";
 import { shapeSyncEntry } from "../../packages/devstack/src/shape-sync.js";
 import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js";
 import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
-import { generateRunFriendlyId } from "../../packages/core/src/index.js";
+import {
+  API_VERSION_HEADER,
+  ELECTRIC_HANDLE_HEADER,
+  ELECTRIC_OFFSET_HEADER,
+  TRIGGER_API_VERSION,
+  generateRunFriendlyId,
+} from "../../packages/core/src/index.js";
 import { BenchReport, round } from "../report.js";
 import { cpuMs, startChild, waitFor } from "../realtime/proxy.js";
 
@@ -75,8 +81,8 @@ function get(url: string, headers: Record<string, string>, signal: AbortSignal) 
       res.on("end", () =>
         resolve({
           status: res.statusCode ?? 0,
-          handle: res.headers["electric-handle"] as string | undefined,
-          offset: res.headers["electric-offset"] as string | undefined,
+          handle: res.headers[ELECTRIC_HANDLE_HEADER] as string | undefined,
+          offset: res.headers[ELECTRIC_OFFSET_HEADER] as string | undefined,
           body,
         }),
       );
@@ -139,7 +145,7 @@ try {
   });
   const environment = project.environments[2]!;
   const secret = (await prisma.runtimeEnvironment.findUniqueOrThrow({ where: { id: environment.id } })).apiKey;
-  const headers = { authorization: `Bearer ${secret}`, "x-trigger-api-version": "2025-07-16" };
+  const headers = { authorization: `Bearer ${secret}`, [API_VERSION_HEADER]: TRIGGER_API_VERSION };
 
   // --- the shape server and the two webapps
   const storageDir = mkdtempSync(join(tmpdir(), "runfeed-bench-shapes-"));

@@ -267,7 +267,16 @@ function withParam(searchParams: URLSearchParams, name: string, value: string | 
 function Filters({ filters, tasks, hasFilters }: { filters: RunFilters; tasks: string[]; hasFilters: boolean }) {
   const submit = useSubmit();
   return (
-    <Form method="get" className="filters" onChange={(event) => submit(event.currentTarget, { replace: true })}>
+    <Form
+      method="get"
+      className="filters"
+      // A select applies at once; the tag field applies on Enter, not on every keystroke (each
+      // keystroke's navigation would cut the previous one short).
+      onChange={(event) => {
+        if (event.target instanceof HTMLInputElement && event.target.type === "search") return;
+        submit(event.currentTarget, { replace: true });
+      }}
+    >
       <label className="field field-inline">
         <span>Status</span>
         <select name="status" defaultValue={filters.status ?? ""} key={`status-${filters.status ?? ""}`}>
