@@ -14,7 +14,7 @@ import { findOverdueAttempts, findStaleAttempts } from "./heartbeats.server";
 import { expireDueRuns, promoteDueDelayedRuns, requeueDueRetries } from "./sweeps.server";
 import { setTimer, startTimerRunner, TIMERS } from "./timers.server";
 import { fireScheduleTick } from "./schedules.server";
-import type { RunChangePublisher } from "../services/realtime/native/runSignals.server";
+import { type RunChangePublisher, runChangedOf } from "../services/realtime/native/runSignals.server";
 
 export interface RunEngineOptions {
   prisma: PrismaClient;
@@ -85,7 +85,10 @@ export class RunEngine {
         },
         [TIMERS.scheduleTick]: async (payload) => {
           const { scheduleId, tick } = SchedulePayload.parse(payload);
-          if (await fireScheduleTick(prisma, scheduleId, new Date(tick))) this.#options.onQueued?.();
+          const run = await fireScheduleTick(prisma, scheduleId, new Date(tick));
+          if (!run) return;
+          this.#options.signals?.publishRunChanged(runChangedOf(run));
+          this.#options.onQueued?.();
         },
       },
     });

@@ -11,7 +11,7 @@ import {
   type CreateScheduleRequestBody,
   type UpdateScheduleRequestBody,
 } from "@runfeed/core";
-import type { PrismaClient, TaskSchedule } from "@runfeed/database";
+import type { PrismaClient, TaskRun, TaskSchedule } from "@runfeed/database";
 import type { Db } from "../services/runLookup.server";
 import type { AuthenticatedEnvironment } from "../services/auth.server";
 import { badRequest } from "../services/httpErrors.server";
@@ -157,16 +157,20 @@ export async function deleteSchedule(prisma: PrismaClient, schedule: TaskSchedul
 
 /**
  * Handles tick `tick` of a schedule: triggers its run (once, whoever gets here first) and sets the
- * timer for the next tick. Returns whether a new run was made.
+ * timer for the next tick. Returns the run when this call made it (undefined otherwise).
  */
-export async function fireScheduleTick(prisma: PrismaClient, scheduleId: string, tick: Date): Promise<boolean> {
+export async function fireScheduleTick(
+  prisma: PrismaClient,
+  scheduleId: string,
+  tick: Date,
+): Promise<TaskRun | undefined> {
   const schedule = await prisma.taskSchedule.findUnique({
     where: { id: scheduleId },
     include: { runtimeEnvironment: { select: { id: true, projectId: true, type: true } } },
   });
-  if (!schedule?.active) return false;
+  if (!schedule?.active) return undefined;
   const [upcoming, ...later] = nextTicks(schedule.cron, schedule.timezone, tick, 6);
-  const { isCached } = await triggerRun(prisma, {
+  const { run, isCached } = await triggerRun(prisma, {
     environment: schedule.runtimeEnvironment,
     taskId: schedule.taskIdentifier,
     body: {
@@ -187,7 +191,8 @@ export async function fireScheduleTick(prisma: PrismaClient, scheduleId: string,
     },
     metadataMaximumSize: Number.MAX_SAFE_INTEGER,
   });
-  if (!upcoming) return !isCached;
+  const made = isCached ? undefined : run;
+  if (!upcoming) return made;
   await prisma.$transaction(async (tx) => {
     // Only the first handler of this tick moves the schedule on (a late duplicate must not rewind it).
     const { count } = await tx.taskSchedule.updateMany({
@@ -196,7 +201,7 @@ export async function fireScheduleTick(prisma: PrismaClient, scheduleId: string,
     });
     if (count > 0) await armTick(tx, schedule, upcoming);
   });
-  return !isCached;
+  return made;
 }
 
 /** A schedule as the SDK's ScheduleObject. */

@@ -113,7 +113,7 @@ export function createServices(env: WebappEnv, options: ServicesOptions = {}): S
   });
   const realtime = createRealtimeServices({ env, redis, logger, metrics, backends, signals: runSignals });
   closers.push(() => realtime.close());
-  const streams = createRealtimeStreams({ env, redis, prisma, logger, metrics });
+  const streams = createRealtimeStreams({ env, redis, prisma, logger, metrics, signals: runSignals });
   closers.push(() => streams.close());
   const writePipeline = createWritePipeline({ env, redis, logger, metrics, signals: runSignals });
   closers.push(() => writePipeline.close());

@@ -10,6 +10,7 @@ import { parseEnv } from "../../app/env.server.js";
 import type { Authentication } from "../../app/services/auth.server.js";
 import { serveNativeFeed } from "../../app/services/realtime/native/nativeFeed.server.js";
 import { createServices, type Services } from "../../app/services/services.server.js";
+import { createRunEngine } from "../../app/worker/createWorker.server.js";
 import { SDK_HEADERS } from "../api/helpers.js";
 import { runChanged } from "../support/realtimeBackends.js";
 import { startTestWebapp, type TestWebapp } from "../support/webapp.js";
@@ -80,6 +81,37 @@ describe("signals from the write paths wake live requests", () => {
     expect((await api("POST", `/api/v2/runs/${runId}/cancel`)).status).toBe(200);
     expect((await changes(await cancelLive)).map((m) => m.value!.status)).toEqual(["CANCELED"]);
     expect(services().runSignals.connections).toBe(2);
+  });
+});
+
+describe("signals from the timers and the streams", () => {
+  it("a schedule's tick → tag feed (its schedule tag); a stream listed on its run → run feed", async () => {
+    const s = services();
+    const created = await api("POST", "/api/v1/schedules", {
+      task: "scheduled-task",
+      cron: "* * * * * *",
+      deduplicationKey: `signals-${Date.now()}`,
+    });
+    expect(created.status).toBe(200);
+    const schedule = ((await created.json()) as { id: string }).id;
+    const tickLive = feed(await goLive("/realtime/v1/runs", `&tags=schedule:${schedule}`));
+    // The lifecycle's timers run where a worker runs: here, beside this webapp's services.
+    const engine = createRunEngine({ ...s, signals: s.runSignals });
+    await engine.start();
+    try {
+      const ticked = await changes(await tickLive);
+      expect(ticked.map((m) => [m.headers.operation, m.value!.taskIdentifier])).toEqual([["insert", "scheduled-task"]]);
+    } finally {
+      await engine.stop();
+      await api("DELETE", `/api/v1/schedules/${schedule}`);
+    }
+
+    const triggered = await api("POST", "/api/v1/tasks/stream-task/trigger", { payload: "{}" });
+    const runId = ((await triggered.json()) as { id: string }).id;
+    const runLive = feed(await goLive(`/realtime/v1/runs/${runId}`));
+    expect((await api("PUT", `/realtime/v1/streams/${runId}/self/out`)).status).toBe(202);
+    const listed = await changes(await runLive);
+    expect(listed.map((m) => [m.headers.operation, m.value!.realtimeStreams])).toEqual([["update", "{out}"]]);
   });
 });
 

@@ -23,6 +23,7 @@ import type { Services } from "../services.server";
 import { type FeedReply, jsonReply } from "./feedReply.server";
 import { admitLive } from "./liveAdmission.server";
 import { buildShapeUrl, createdAtFloor, hasHandle, type RealtimeFeed } from "./shapeRewrite.server";
+import { credentialWatch } from "./streamCredentialChecks.server";
 import { UpstreamAbortedError, rawHeader } from "./shapeUpstream.server";
 import { errorBody } from "../httpErrors.server";
 
@@ -189,9 +190,7 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
     isEventStream && authentication.type === "PUBLIC_JWT" && authentication.exp !== undefined
       ? authentication.exp * 1000
       : undefined;
-  const credential = isEventStream ? args.credential?.() : undefined;
-  const watch =
-    credential && ((end: () => void) => realtime.streamChecks.watch(credential.key, credential.authenticate, end));
+  const watch = isEventStream ? credentialWatch(realtime.streamChecks, args.credential?.()) : undefined;
   return { status: upstream.status, headers, body, done: release, endAt, watch };
 }
 

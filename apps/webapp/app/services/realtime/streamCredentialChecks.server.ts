@@ -77,3 +77,14 @@ export class StreamCredentialChecks {
     this.#timer = undefined;
   }
 }
+
+/**
+ * The `watch` of an event stream's reply (feedReply.server.ts) on any backend: the stream is ended once
+ * its credential is refused. Undefined without a credential (nothing to re-check).
+ */
+export function credentialWatch(
+  checks: StreamCredentialChecks,
+  credential: { key: string; authenticate: () => Promise<unknown> } | undefined,
+): ((end: () => void) => () => void) | undefined {
+  return credential && ((end) => checks.watch(credential.key, credential.authenticate, end));
+}

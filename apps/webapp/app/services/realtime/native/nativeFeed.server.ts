@@ -25,6 +25,7 @@ import {
 } from "@runfeed/core";
 import { jsonReply, type FeedReply } from "../feedReply.server";
 import { admitLive } from "../liveAdmission.server";
+import { credentialWatch } from "../streamCredentialChecks.server";
 import { type ProxyFeedArgs, wantsEventStream } from "../shapeProxy.server";
 import { createdAtFloor, skipColumnsFor } from "../shapeRewrite.server";
 import { type Diff, diffRows, hasChanges, runOffset, runWorkingSet, type WorkingSet } from "./feedState.server";
@@ -64,7 +65,10 @@ export async function serveNativeFeed(args: RowFeedArgs): Promise<FeedReply> {
   // A live request holds a limiter slot from before it is looked at, as on the shape path (#37).
   const slot: Request["slot"] = { handedOver: false };
   if (live) {
-    const admission = await admitLive(args.services, args.authentication, origin);
+    // A long-poll may be admitted without waiting for Redis (050); an event stream waits for the answer.
+    const admission = await admitLive(args.services, args.authentication, origin, {
+      optimistic: !wantsEventStream(incoming),
+    });
     if ("reply" in admission) return admission.reply;
     slot.release = admission.release;
   }
@@ -165,6 +169,7 @@ async function respond(request: Request): Promise<FeedReply> {
         messagesOf: (diff) => changeMessages(diff, options),
         done: () => release?.(),
         endAt: authentication.type === "PUBLIC_JWT" ? authentication.exp * 1000 : undefined,
+        watch: credentialWatch(services.realtime.streamChecks, args.credential?.()),
         backstopMs: native.livePollTimeoutMs,
         onError: (error) => services.logger.warn({ err: error.message }, "native realtime event stream failed"),
       });

@@ -3,8 +3,9 @@
  * docs/decisions/073-realtime-notifier-backend.md): one stream per client that, at every signal (or
  * backstop), diffs the rows against the client's working set and writes the changes as `data:` events
  * followed by an up-to-date carrying `global_last_seen_lsn` (the client resumes from `<lsn>_0`).
- * `: keep-alive` after 21 s of silence; the stream ends after 60 s, at the token's expiry, or when the
- * client leaves, and holds its limiter slot until then.
+ * `: keep-alive` after 21 s of silence; the stream ends after 60 s, at the token's expiry, when its
+ * credential is refused (re-checked as on the shape path), or when the client leaves, and holds its
+ * limiter slot until then.
  */
 import { PassThrough } from "node:stream";
 import {
@@ -41,6 +42,8 @@ export interface NativeSseArgs {
   done(): Promise<void> | void;
   /** The token's expiry (epoch ms), for public tokens. */
   endAt?: number;
+  /** Ends the stream once its credential is refused (streamCredentialChecks.server.ts). */
+  watch?: FeedReply["watch"];
   backstopMs: number;
   onError(error: Error): void;
 }
@@ -63,7 +66,7 @@ export function nativeEventStream(args: NativeSseArgs): FeedReply {
   const stop = new AbortController();
   body.once("close", () => stop.abort());
   void pump(args, body, stop.signal);
-  return { status: 200, headers, body, done: args.done, endAt: args.endAt };
+  return { status: 200, headers, body, done: args.done, endAt: args.endAt, watch: args.watch };
 }
 
 async function pump(args: NativeSseArgs, body: PassThrough, stop: AbortSignal): Promise<void> {

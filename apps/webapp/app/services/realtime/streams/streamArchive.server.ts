@@ -12,6 +12,7 @@
  */
 import type { PrismaClient } from "@runfeed/database";
 import { compareStreamEntryIds, parseStreamEntryId, type StreamEntryId } from "@runfeed/core";
+import type { ChangedRunRow } from "../native/runSignals.server";
 import type { StreamEntry, StreamRef } from "./streamStore.server";
 
 export interface ArchivedStream {
@@ -110,17 +111,23 @@ export class PostgresArchiveSink implements StreamArchiveSink {
 /**
  * Lists the stream on its run, once: the `RealtimeStream` row and the key in `TaskRun.realtimeStreams`
  * (bumping `updatedAt`, so the run's feed tells subscribers the stream exists), in one statement.
+ * Returns the run when its row changed (the caller signals it), undefined otherwise.
  * Input streams get a row only (they are not the run's output streams).
  */
-export async function listStream(prisma: PrismaClient, ref: StreamRef, options: { onRun: boolean }): Promise<void> {
+export async function listStream(
+  prisma: PrismaClient,
+  ref: StreamRef,
+  options: { onRun: boolean },
+): Promise<ChangedRunRow | undefined> {
   if (!options.onRun) {
     await prisma.$executeRaw`
       INSERT INTO "RealtimeStream" ("runId", "key", "runtimeEnvironmentId")
       SELECT id, ${ref.key}, "runtimeEnvironmentId" FROM "TaskRun" WHERE id = ${ref.runId}
       ON CONFLICT DO NOTHING`;
-    return;
+    return undefined;
   }
-  await prisma.$executeRaw`
+  // The run as it is after the listing, when this call listed it (its channels, for the signal).
+  const [changed] = await prisma.$queryRaw<ChangedRunRow[]>`
     WITH listed AS (
       INSERT INTO "RealtimeStream" ("runId", "key", "runtimeEnvironmentId")
       SELECT id, ${ref.key}, "runtimeEnvironmentId" FROM "TaskRun" WHERE id = ${ref.runId}
@@ -128,7 +135,9 @@ export async function listStream(prisma: PrismaClient, ref: StreamRef, options: 
     )
     UPDATE "TaskRun"
     SET "realtimeStreams" = array_append("realtimeStreams", ${ref.key}), "updatedAt" = (now() AT TIME ZONE 'UTC')
-    WHERE id = ${ref.runId} AND NOT (${ref.key} = ANY("realtimeStreams"))`;
+    WHERE id = ${ref.runId} AND NOT (${ref.key} = ANY("realtimeStreams"))
+    RETURNING id, "runtimeEnvironmentId", "runTags", "batchId"`;
+  return changed;
 }
 
 export async function archivedStream(prisma: PrismaClient, ref: StreamRef): Promise<ArchivedStream | undefined> {

@@ -8,6 +8,7 @@ import type { WebappEnv } from "../../../env.server";
 import type { Logger } from "../../logger.server";
 import type { Metrics } from "../../metrics.server";
 import { TtlCache } from "../../ttlCache.server";
+import { type RunChangePublisher, runChangedOf } from "../native/runSignals.server";
 import { listStream, PostgresArchiveSink, type StreamArchiveSink } from "./streamArchive.server";
 import { StreamHub } from "./streamHub.server";
 import { RunFinishWatcher } from "./runFinishWatcher.server";
@@ -35,8 +36,10 @@ export function createRealtimeStreams(deps: {
   prisma: PrismaClient;
   logger: Logger;
   metrics: Metrics;
+  /** Listing a stream on its run changes the run row: its feeds are signalled. */
+  signals?: RunChangePublisher;
 }): RealtimeStreams {
-  const { env, redis, prisma, logger, metrics } = deps;
+  const { env, redis, prisma, logger, metrics, signals } = deps;
   // Writers' appends issued in the same tick go out in one socket write.
   const storeRedis = redis.duplicate({ enableAutoPipelining: true });
   storeRedis.on("error", (error) => logger.debug({ err: error.message }, "stream store redis connection error"));
@@ -73,7 +76,9 @@ export function createRealtimeStreams(deps: {
       const key = `${ref.runId}\0${ref.key}`;
       const known = listed.peek(key);
       if (known) return known;
-      const listing = listStream(prisma, ref, options);
+      const listing = listStream(prisma, ref, options).then((run) => {
+        if (run) signals?.publishRunChanged(runChangedOf(run));
+      });
       listed.set(key, listing);
       listing.catch(() => listed.delete(key, listing));
       return listing;
