@@ -31,8 +31,16 @@ export interface DevStack {
   prisma: PrismaClient;
   webapp: WebappProcess;
   shapeSync: ShapeSyncProcess;
-  /** Starts the worker process unless one runs (runs stay QUEUED until then). */
-  startWorker(): void;
+  /**
+   * Starts the worker process unless one runs (runs stay QUEUED until then); `settings` are added to
+   * the stack's for this worker (e.g. `REALTIME_BACKEND: "native"`, so it signals native feeds).
+   */
+  startWorker(settings?: Record<string, string>): void;
+  /**
+   * Another webapp on this stack's database and Redis, with `settings` added to the stack's (e.g. another
+   * realtime backend); stopped with the stack.
+   */
+  spawnWebapp(settings: Record<string, string>): Promise<WebappProcess>;
   /** Stops the worker process and waits for its exit (runs triggered afterwards stay QUEUED). */
   stopWorker(): Promise<void>;
   close(): Promise<void>;
@@ -65,6 +73,7 @@ export async function startStack(settings: Record<string, string> = {}): Promise
   const { environments } = seeded.value;
   const devEnvironment = environments.find((e) => e.slug === "dev")!;
   let worker: ChildHandle | undefined;
+  const more: WebappProcess[] = [];
   const stopWorker = async () => {
     const running = worker;
     worker = undefined;
@@ -79,12 +88,18 @@ export async function startStack(settings: Record<string, string> = {}): Promise
     prisma,
     webapp: webapp.value,
     shapeSync: shapeSync.value,
-    startWorker() {
-      worker ??= spawnWorker({ ...services, appOrigin: webapp.value.url });
+    startWorker(settings = {}) {
+      worker ??= spawnWorker({ ...services, env: { ...services.env, ...settings }, appOrigin: webapp.value.url });
     },
     stopWorker,
+    async spawnWebapp(settings) {
+      const started = await spawnWebapp({ ...services, env: { ...services.env, ...settings } });
+      more.push(started);
+      return started;
+    },
     async close() {
       await stopWorker();
+      await Promise.all(more.map((started) => started.stop()));
       await webapp.value.stop();
       await shapeSync.value.stop();
       await prisma.$disconnect();

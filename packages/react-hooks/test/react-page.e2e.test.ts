@@ -6,6 +6,8 @@
  * - examples/react-page with @runfeed/react-hooks, and the same page with the unmodified
  *   @trigger.dev/react-hooks@4.8.3: status QUEUED → EXECUTING → COMPLETED with a public token, a tab
  *   hide/show survived, no console errors (CORS, missing headers), no request left open after completion;
+ *   on each realtime backend: the native pass talks to a second webapp serving run feeds natively, with
+ *   no shape server behind it (docs/decisions/073-realtime-notifier-backend.md);
  * - examples/realtime-plain-js: the SDK from plain browser JavaScript.
  */
 import { createReadStream } from "node:fs";
@@ -105,29 +107,52 @@ afterAll(async () => {
   if (buildDir) await rm(buildDir, { recursive: true, force: true });
 });
 
-async function queuedRunWithToken(stack: DevStack) {
+type Backend = "electric" | "native";
+/** The native pass's webapp (started on first use): run feeds served natively, no shape server behind it. */
+let nativeWebapp: Promise<string> | undefined;
+
+/**
+ * The API origin the page talks to on `backend` (docs/decisions/073-realtime-notifier-backend.md): the
+ * stack's webapp (shape server), or a second one on the same database and Redis with
+ * REALTIME_BACKEND=native and ELECTRIC_ORIGIN pointing at a closed port.
+ */
+function apiOf(stack: DevStack, backend: Backend): Promise<string> {
+  if (backend === "electric") return Promise.resolve(stack.baseURL);
+  nativeWebapp ??= stack
+    .spawnWebapp({ REALTIME_BACKEND: "native", ELECTRIC_ORIGIN: "http://127.0.0.1:9" })
+    .then((webapp) => webapp.url);
+  return nativeWebapp;
+}
+
+/** The worker signals the native feeds when they are in use (its status changes wake them). */
+const workerOn = (stack: DevStack, backend: Backend) => stack.startWorker({ REALTIME_BACKEND: backend });
+
+async function queuedRunWithToken(stack: DevStack, baseURL = stack.baseURL) {
   await stack.stopWorker();
-  const server = { baseURL: stack.baseURL, accessToken: stack.secretKey };
+  const server = { baseURL, accessToken: stack.secretKey };
   const { id } = await tasks.trigger("hello-world", { name: "browser", delayMs: 2500 }, {}, server);
   const token = await auth.createPublicToken({ ...server, scopes: { read: { runs: [id] } } });
   return { id, token };
 }
 
 describe.each([
-  ["@runfeed/react-hooks", "runfeed"],
-  ["@trigger.dev/react-hooks@4.8.3", "trigger"],
-] as const)("examples/react-page built with %s", (_label, variant) => {
+  ["@runfeed/react-hooks", "electric", "runfeed"],
+  ["@trigger.dev/react-hooks@4.8.3", "electric", "trigger"],
+  ["@runfeed/react-hooks", "native", "runfeed"],
+  ["@trigger.dev/react-hooks@4.8.3", "native", "trigger"],
+] as const)("examples/react-page built with %s (%s backend)", (_label, backend, variant) => {
   stackTest(
     "shows QUEUED → EXECUTING → COMPLETED from another origin, across a tab hide/show",
     {
       timeout: 60_000,
     },
     async ({ stack }) => {
-      const { id, token } = await queuedRunWithToken(stack);
+      const baseURL = await apiOf(stack, backend);
+      const { id, token } = await queuedRunWithToken(stack, baseURL);
       const page = await browser.newPage();
       const watched = watchPage(page);
-      const url = `${pages[variant]}/?${new URLSearchParams({ runId: id, token, baseURL: stack.baseURL })}`;
-      expect(new URL(url).origin).not.toBe(new URL(stack.baseURL).origin);
+      const url = `${pages[variant]}/?${new URLSearchParams({ runId: id, token, baseURL })}`;
+      expect(new URL(url).origin).not.toBe(new URL(baseURL).origin);
       await page.goto(url);
       const status = page.getByTestId("status");
       await vi.waitFor(async () => expect(await status.textContent()).toBe("QUEUED"), {
@@ -146,7 +171,7 @@ describe.each([
         interval: 50,
       });
 
-      stack.startWorker();
+      workerOn(stack, backend);
       await vi.waitFor(async () => expect(await status.textContent()).toBe("COMPLETED"), {
         timeout: 30_000,
         interval: 100,
@@ -170,13 +195,14 @@ describe.each([
       timeout: 60_000,
     },
     async ({ stack }) => {
-      const server = { baseURL: stack.baseURL, accessToken: stack.secretKey };
+      const baseURL = await apiOf(stack, backend);
+      const server = { baseURL, accessToken: stack.secretKey };
       const tag = `e2e:${variant}:${Math.random().toString(36).slice(2, 8)}`;
       const first = await tasks.trigger("hello-world", {}, { tags: [tag], delay: "1h" }, server);
       const tagToken = await auth.createPublicToken({ ...server, scopes: { read: { tags: [tag] } } });
       const page = await browser.newPage();
       const watched = watchPage(page);
-      await page.goto(`${pages[variant]}/?${new URLSearchParams({ tag, token: tagToken, baseURL: stack.baseURL })}`);
+      await page.goto(`${pages[variant]}/?${new URLSearchParams({ tag, token: tagToken, baseURL })}`);
       await vi.waitFor(async () => expect(await page.getByTestId(`run-${first.id}`).textContent()).toBe("DELAYED"), {
         timeout: 15_000,
         interval: 100,
@@ -198,7 +224,7 @@ describe.each([
         server,
       );
       await page.goto(
-        `${pages[variant]}/?${new URLSearchParams({ batchId: created.batchId, token: created.publicAccessToken!, baseURL: stack.baseURL })}`,
+        `${pages[variant]}/?${new URLSearchParams({ batchId: created.batchId, token: created.publicAccessToken!, baseURL })}`,
       );
       await vi.waitFor(async () => expect(await page.getByTestId("count").textContent()).toBe("2"), {
         timeout: 15_000,

@@ -3,6 +3,11 @@
  * shape-sync over logical replication, Postgres, Redis): sign in, trigger the CSV import from the
  * runs page, and watch the row appear and its status and progress change without a reload. No test
  * leaves a console error, a page error or a failed request behind. Screenshots go to test-results/.
+ *
+ * Once on each realtime backend (docs/decisions/073-realtime-notifier-backend.md): the native pass has
+ * no shape server at all (ELECTRIC_ORIGIN points at nothing), its Realtime page shows the shape server
+ * down while the live table keeps updating. The tests that need the shape server (a run's log feed)
+ * are defined for the electric backend only.
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -17,7 +22,7 @@ declare global {
   }
 }
 
-describe("dashboard in a browser", () => {
+describe.each(["electric", "native"] as const)("dashboard in a browser (%s backend)", (backend) => {
   let fixture: DashboardFixture;
   let browser: Browser;
   let page: Page;
@@ -26,9 +31,18 @@ describe("dashboard in a browser", () => {
   /** Console errors, page errors and CSP violations of every page; each test must leave none. */
   const watcher = new BrowserProblems();
   const newPage = (options?: Parameters<Browser["newPage"]>[0]) => watcher.newPage(browser, options);
+  /**
+   * A run page opens its log feed, which only the shape server serves (docs/decisions/090-run-logs.md):
+   * with none (the native pass), it answers 503 and the log panel stays empty, the run's own feed live.
+   */
+  const expectNoLogFeed = () => {
+    if (backend !== "native") return;
+    watcher.expect(/ 503 .*\/realtime\/v1\/runs\/run_\w+\/logs\?/);
+    watcher.expect(/console\.error: Failed to load resource: .*status of 503/);
+  };
 
   beforeAll(async () => {
-    [fixture, browser] = await Promise.all([startDashboard({ worker: true }), launchChromium()]);
+    [fixture, browser] = await Promise.all([startDashboard({ worker: true, backend }), launchChromium()]);
     await mkdir(ARTIFACTS_DIR, { recursive: true });
     page = await newPage({ viewport: { width: 1360, height: 860 } });
   }, 90_000);
@@ -133,6 +147,7 @@ describe("dashboard in a browser", () => {
     expect(listReloads).toEqual([]);
 
     // Run page: final state, output, metadata progress bar, children.
+    expectNoLogFeed();
     await page.click(`${row} a.run-link`);
     await page.waitForURL(new RegExp(`/runs/${runId}$`));
     await page.waitForSelector('.run-summary[data-status="COMPLETED"]');
@@ -167,32 +182,34 @@ describe("dashboard in a browser", () => {
     expect(await page.textContent(`tr[data-run-id="${runId}"] .progress-label`)).toBe("50/50");
   });
 
-  it("shows a run page that follows the run live", { timeout: 60_000 }, async () => {
-    const { app } = fixture;
-    const dev = app.project.environments.find((e) => e.slug === "dev")!;
-    const response = await fetch(`${app.url}/api/v1/tasks/hello-world/trigger`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${dev.apiKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ payload: { name: "e2e", delayMs: 1500 }, options: { tags: ["e2e"] } }),
+  // Its log lines come over the log feed: the shape server's.
+  if (backend === "electric")
+    it("shows a run page that follows the run live", { timeout: 60_000 }, async () => {
+      const { app } = fixture;
+      const dev = app.project.environments.find((e) => e.slug === "dev")!;
+      const response = await fetch(`${app.url}/api/v1/tasks/hello-world/trigger`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${dev.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ payload: { name: "e2e", delayMs: 1500 }, options: { tags: ["e2e"] } }),
+      });
+      expect(response.status).toBe(200);
+      const { id } = (await response.json()) as { id: string };
+      await page.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs/${id}`);
+      await page.waitForSelector('[data-live-state="live"]');
+      await page.evaluate(() => (window.__marker = "run-page"));
+      // The run's log lines arrive while the page stays open: the first while it waits, then the greeting.
+      const logs = page.getByTestId("run-logs");
+      await page.waitForSelector('[data-testid="run-logs"] .log-line:has-text("Waiting before greeting")', {
+        timeout: 20_000,
+      });
+      await page.waitForSelector('.run-summary[data-status="COMPLETED"]', { timeout: 20_000 });
+      expect(await page.textContent("main")).toContain("Hello, e2e!");
+      await page.waitForSelector('[data-testid="run-logs"][data-lines="2"]', { timeout: 20_000 });
+      expect(await logs.locator(".log-message").allTextContents()).toEqual(["Waiting before greeting", "Hello, e2e!"]);
+      expect(await logs.locator(".log-attributes").first().textContent()).toBe('{"delayMs":1500}');
+      await page.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "run-logs.png"), fullPage: true });
+      expect(await page.evaluate(() => window.__marker)).toBe("run-page");
     });
-    expect(response.status).toBe(200);
-    const { id } = (await response.json()) as { id: string };
-    await page.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs/${id}`);
-    await page.waitForSelector('[data-live-state="live"]');
-    await page.evaluate(() => (window.__marker = "run-page"));
-    // The run's log lines arrive while the page stays open: the first while it waits, then the greeting.
-    const logs = page.getByTestId("run-logs");
-    await page.waitForSelector('[data-testid="run-logs"] .log-line:has-text("Waiting before greeting")', {
-      timeout: 20_000,
-    });
-    await page.waitForSelector('.run-summary[data-status="COMPLETED"]', { timeout: 20_000 });
-    expect(await page.textContent("main")).toContain("Hello, e2e!");
-    await page.waitForSelector('[data-testid="run-logs"][data-lines="2"]', { timeout: 20_000 });
-    expect(await logs.locator(".log-message").allTextContents()).toEqual(["Waiting before greeting", "Hello, e2e!"]);
-    expect(await logs.locator(".log-attributes").first().textContent()).toBe('{"delayMs":1500}');
-    await page.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "run-logs.png"), fullPage: true });
-    expect(await page.evaluate(() => window.__marker)).toBe("run-page");
-  });
 
   it("shows a run's realtime streams live: text accumulating, JSON parts for objects", {
     timeout: 60_000,
@@ -200,9 +217,11 @@ describe("dashboard in a browser", () => {
     const { app } = fixture;
     const dev = app.project.environments.find((e) => e.slug === "dev")!;
     const errors: string[] = [];
+    expectNoLogFeed();
     const onConsole = (message: { type(): string; text(): string }) => {
       // Vite's dev-server HMR socket (tests serve the app through Vite, with HMR off) is not ours.
-      if (message.type() === "error" && !/websocket|\[vite\]/i.test(message.text())) errors.push(message.text());
+      const ignored = backend === "native" ? /websocket|\[vite\]|status of 503/i : /websocket|\[vite\]/i;
+      if (message.type() === "error" && !ignored.test(message.text())) errors.push(message.text());
     };
     page.on("console", onConsole);
     try {
@@ -346,7 +365,24 @@ describe("dashboard in a browser", () => {
     await expect
       .poll(async () => (await page.textContent('[data-testid="usage-dev"]'))?.trim(), { timeout: 15_000 })
       .toMatch(/^[1-9]\d* \/ 100,000$/);
-    expect(await page.textContent(".health")).toBe("active");
+    if (backend === "electric") expect(await page.textContent(".health")).toBe("active");
+    else {
+      // No shape server: the page says so, and the runs page's table is still live (native feeds).
+      expect(await page.textContent('[data-testid="realtime-backend"]')).toBe("native");
+      expect(await page.textContent(".health")).not.toBe("active");
+      expect(await page.getAttribute(".health", "class")).toContain("health-bad");
+      const dev = app.project.environments.find((e) => e.slug === "dev")!;
+      const { apiKey } = await app.webapp.services.prisma.runtimeEnvironment.findUniqueOrThrow({
+        where: { id: dev.id },
+      });
+      const response = await fetch(`${app.url}/api/v1/tasks/hello-world/trigger`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ payload: { name: "no-shape-server", delayMs: 100 } }),
+      });
+      const { id } = (await response.json()) as { id: string };
+      await runs.waitForSelector(`tr[data-run-id="${id}"][data-status="COMPLETED"]`, { timeout: 30_000 });
+    }
     // The write-pipeline panel loads its live state.
     await page.waitForSelector('[data-testid="pipeline-depth-high"]');
     await page.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "realtime-page.png"), fullPage: true });
@@ -364,6 +400,7 @@ describe("dashboard in a browser", () => {
     });
     expect(response.status).toBe(200);
     const { id } = (await response.json()) as { id: string };
+    expectNoLogFeed();
     await page.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs/${id}`);
     await page.waitForSelector('[data-live-state="live"]');
     await page.click('button:has-text("Cancel run")');

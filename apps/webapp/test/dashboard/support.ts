@@ -12,7 +12,8 @@ export type ShapeSync = ShapeSyncProcess;
 
 export interface DashboardFixture {
   app: TestWebapp;
-  shapeSync: ShapeSync;
+  /** None on the native backend. */
+  shapeSync?: ShapeSync;
   user: { email: string; password: string };
   close(): Promise<void>;
 }
@@ -21,32 +22,37 @@ export interface DashboardFixture {
  * A webapp in front of a real shape server, with a signed-up user of the test org, serving the
  * production build as `pnpm start` does (the test setup builds it). With `worker: true` the example
  * worker starts once the shape server is active (as under `pnpm start`, where shape-sync is up
- * before the webapp).
+ * before the webapp). With `backend: "native"` the run feeds are served natively
+ * (docs/decisions/073-realtime-notifier-backend.md) and no shape server runs: ELECTRIC_ORIGIN points
+ * at a port nothing listens on.
  */
 export async function startDashboard(
-  options: { worker?: boolean; env?: Record<string, string> } = {},
+  options: { worker?: boolean; backend?: "electric" | "native"; env?: Record<string, string> } = {},
 ): Promise<DashboardFixture> {
+  const backend = options.backend ?? "electric";
   const port = await freePort();
   const app = await startTestWebapp({
     NODE_ENV: "production",
     ELECTRIC_ORIGIN: `http://127.0.0.1:${port}`,
     WORKER_ENABLED: "false",
+    REALTIME_BACKEND: backend,
     ...options.env,
   });
-  let shapeSync: ShapeSync;
+  let shapeSync: ShapeSync | undefined;
   try {
-    shapeSync = await spawnShapeSync({
-      databaseUrl: app.database.url,
-      port,
-      logLevel: process.env.SHAPE_SYNC_LOG_LEVEL,
-    });
+    if (backend === "electric")
+      shapeSync = await spawnShapeSync({
+        databaseUrl: app.database.url,
+        port,
+        logLevel: process.env.SHAPE_SYNC_LOG_LEVEL,
+      });
   } catch (error) {
     await app.close();
     throw error;
   }
   if (options.worker) {
     const { services } = app.webapp;
-    const worker = createWorker({ ...services, apiBaseURL: app.url });
+    const worker = createWorker({ ...services, signals: services.runSignals, apiBaseURL: app.url });
     services.worker = worker;
     worker.start();
     services.onClose(() => worker.stop());
@@ -62,7 +68,7 @@ export async function startDashboard(
     user,
     async close() {
       await app.close().catch(() => {});
-      await shapeSync.stop();
+      await shapeSync?.stop();
     },
   };
 }
