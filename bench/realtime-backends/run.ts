@@ -11,7 +11,7 @@
  * the write to a client holding it (p50/p99 over every delivery). Per update delivered: webapp CPU and
  * Postgres CPU (the server's processes, /proc), and Redis commands per write (INFO commandstats).
  *   pnpm bench realtime-backends   (BENCH_SIZES=100,1000,10000  BENCH_SCENARIOS=single,hot  BENCH_SECONDS=5
- *                                   BENCH_SINGLE_RATE=50  BENCH_HOT_RATE=20)
+ *                                   BENCH_SINGLE_RATE=50  BENCH_HOT_RATE=20  BENCH_BACKENDS=electric,native)
  */
 import { setMaxListeners } from "node:events";
 import http from "node:http";
@@ -49,8 +49,9 @@ const SINGLE_RATE = Number(process.env.BENCH_SINGLE_RATE ?? 50);
 const HOT_RATE = Number(process.env.BENCH_HOT_RATE ?? 20);
 const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? "single,hot").split(","));
 const HOT_RUNS = 20;
-const BACKENDS = ["electric", "native"] as const;
-type Backend = (typeof BACKENDS)[number];
+const ALL_BACKENDS = ["electric", "native"] as const;
+type Backend = (typeof ALL_BACKENDS)[number];
+const BACKENDS = ALL_BACKENDS.filter((b) => (process.env.BENCH_BACKENDS ?? "electric,native").split(",").includes(b));
 
 const stops: Array<() => Promise<void>> = [];
 let cleaning = false;
@@ -227,6 +228,9 @@ try {
       }
     };
     const loops: Promise<void>[] = [];
+    const setupStarted = performance.now();
+    const setupCpu = cpuMs(pid);
+    const clientCpu = (process.cpuUsage().user + process.cpuUsage().system) / 1000;
     for (let i = 0; i < feeds.length; i += 100) {
       for (const path of feeds.slice(i, i + 100)) loops.push(subscriber(path).catch(() => {}));
       await waitFor(
@@ -234,6 +238,11 @@ try {
         async () => (live >= Math.min(i + 100, feeds.length) ? true : undefined),
         120_000,
       );
+      if ((i + 100) % 1000 === 0)
+        console.log(
+          `  ${backend}: ${i + 100} live after ${Math.round(performance.now() - setupStarted)} ms, ` +
+            `webapp ${Math.round(cpuMs(pid) - setupCpu)} ms CPU, this client ${Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000 - clientCpu)} ms CPU`,
+        );
     }
     await sleep(500);
     const cpu0 = { web: cpuMs(pid), pg: postgresCpuMs(postmaster), shape: cpuMs(shapeSync.process.pid) };

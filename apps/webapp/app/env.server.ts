@@ -111,7 +111,7 @@ export const EnvSchema = z.object({
     .url()
     .optional()
     .transform((v) => v || undefined),
-  /** A native live request answers after this long with nothing new when no signal woke it (backstop). */
+  /** A native live request not woken by a signal looks again after this long (backstop; it answers "nothing new" after 20 s). */
   REALTIME_NOTIFIER_LIVE_POLL_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   /** Tag and batch feeds kept resumable on this instance (one working set each); an evicted one is a 409. */
   REALTIME_NOTIFIER_WORKING_SET_MAX_ENTRIES: z.coerce.number().int().positive().default(10_000),

@@ -6,7 +6,8 @@
  * - A request continuing a handle: the rows now, diffed against the client's working set
  *   (feedState.server.ts); a handle that cannot be resumed is a 409 must-refetch.
  * - A live one with nothing new waits on the feed's signal channel, or the backstop
- *   REALTIME_NOTIFIER_LIVE_POLL_TIMEOUT_MS, then looks again; it holds a limiter slot meanwhile.
+ *   REALTIME_NOTIFIER_LIVE_POLL_TIMEOUT_MS, then looks again; it answers as soon as the rows moved,
+ *   and "nothing new" only after LIVE_HOLD_MS, and holds a limiter slot meanwhile.
  *
  * Authentication, scopes and the route's lookups ran before (feedRoute.server.ts), as for the proxy.
  */
@@ -36,6 +37,14 @@ import { nativeEventStream } from "./nativeSse.server";
 import type { SignalListener } from "./runSignals.server";
 
 type RowFeedArgs = ProxyFeedArgs & { feed: Exclude<ProxyFeedArgs["feed"], { kind: "logs" }> };
+
+/**
+ * How long a live request with nothing new is held before it answers "nothing new": as long as the
+ * shape server holds one (its default long-poll timeout), so an idle subscriber costs a round trip
+ * (authentication, limiter, subscription, the client's own work) every 20 s on either backend rather
+ * than at every backstop. Never shorter than the backstop.
+ */
+export const LIVE_HOLD_MS = 20_000;
 
 /** A validated request: what every step below needs. */
 interface Request {
@@ -136,7 +145,8 @@ async function respond(request: Request): Promise<FeedReply> {
       last = feed.kind === "run" ? runOffset(diff.next, feed.runId, last) : native.states.advance(state!, diff.next);
       return last;
     };
-    const cursor = live ? nextCursor(incoming.get("cursor"), native.livePollTimeoutMs, Date.now()) : undefined;
+    const holdMs = Math.max(LIVE_HOLD_MS, native.livePollTimeoutMs);
+    const cursor = live ? nextCursor(incoming.get("cursor"), holdMs, Date.now()) : undefined;
     const reply = (rows: RunRow[] | undefined, schema?: ShapeSchema) => {
       const diff = rows ? diffRows(previous, rows) : undefined;
       const changed = diff !== undefined && hasChanges(diff);
@@ -174,28 +184,33 @@ async function respond(request: Request): Promise<FeedReply> {
         onError: (error) => services.logger.warn({ err: error.message }, "native realtime event stream failed"),
       });
     }
-    return await longPoll(args.signal, native.livePollTimeoutMs, source, previous, listener, origin, reply);
+    const wait = { backstopMs: native.livePollTimeoutMs, holdMs };
+    return await longPoll(args.signal, wait, source, previous, listener, origin, reply);
   } finally {
     listener.close();
   }
 }
 
-/** A live long-poll: answers as soon as the rows differ from the client's, or at the backstop. */
+/**
+ * A live long-poll: answers as soon as the rows differ from the client's. It looks again at every
+ * signal and at every backstop, and answers "nothing new" once held `holdMs`.
+ */
 async function longPoll(
   signal: AbortSignal,
-  backstopMs: number,
+  wait: { backstopMs: number; holdMs: number },
   source: FeedSource,
   previous: WorkingSet,
   listener: SignalListener,
   origin: string,
   reply: (rows: RunRow[] | undefined) => FeedReply,
 ): Promise<FeedReply> {
-  const deadline = performance.now() + backstopMs;
+  const deadline = performance.now() + wait.holdMs;
   for (;;) {
     const rows = await source.read();
     if (hasChanges(diffRows(previous, rows))) return reply(rows);
-    const outcome = await listener.next(deadline - performance.now(), signal);
+    const left = deadline - performance.now();
+    if (left <= 0) return reply(undefined);
+    const outcome = await listener.next(Math.min(left, wait.backstopMs), signal);
     if (outcome === "aborted") return jsonReply(499, null, origin);
-    if (outcome === "timeout") return reply(undefined);
   }
 }
