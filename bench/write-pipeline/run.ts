@@ -288,6 +288,8 @@ async function main() {
   const quantile = (values: number[], q: number) =>
     [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))] ?? Number.NaN;
   const p = (q: number) => quantile(lagMs, q);
+  // From the 202 on: the drain, the commit and the feed, without the probe's own wait to be accepted.
+  const afterAcceptMs = lagMs.map((lag, i) => lag - answeredMs[i]!);
   const figures = {
     metadataAccepted: round(metadataAccepted),
     metadataApplied: round(metadataApplied),
@@ -297,6 +299,7 @@ async function main() {
     logsRaw: round(logsRaw),
     lagP50Ms: round(p(0.5)),
     lagP99Ms: round(p(0.99)),
+    afterAcceptP99Ms: round(quantile(afterAcceptMs, 0.99)),
     triggersIdle: round(idle.rate),
     triggersBusy: round(busy.rate),
     criticalRatio: round(busy.rate / idle.rate, 2),
@@ -313,6 +316,7 @@ write pipeline — ${SECONDS} s per phase, ${CLIENTS} SDK writers, ${RUNS} runs,
   log lines applied       ${fmt(logsApplied)} lines/s  vs raw COPY ${fmt(logsRaw)} rows/s = ${(logsApplied / logsRaw).toFixed(2)} (goal ≥ 0.5)
   accept → visible (subscriber) under load   p50 ${fmt(p(0.5))} ms, p99 ${fmt(p(0.99))} ms over ${lagMs.length} probes (goal p99 ≤ 1,000)
                           of which the probe's request until answered 202: p50 ${fmt(quantile(answeredMs, 0.5))} ms, p99 ${fmt(quantile(answeredMs, 0.99))} ms
+                          from the 202 to the subscriber: p50 ${fmt(quantile(afterAcceptMs, 0.5))} ms, p99 ${fmt(quantile(afterAcceptMs, 0.99))} ms
   critical triggers       ${fmt(busy.rate)}/s with the buffer saturated vs ${fmt(idle.rate)}/s idle = ${(busy.rate / idle.rate).toFixed(2)} (goal ≥ 0.8)
                           ${SECONDS} idle and ${SECONDS} saturated seconds, alternating; trigger latency p50/p99 ${fmt(busy.quantile(0.5))}/${fmt(busy.quantile(0.99))} ms saturated, ${fmt(idle.quantile(0.5))}/${fmt(idle.quantile(0.99))} ms idle
                           saturated: backlog ${depths.map(fmt).join(" → ")} entries; buffered writes accepted ${fmt(busyAccepted.high / (busyMs / 1000))} metadata ops/s, ${fmt(busyAccepted.low / (busyMs / 1000))} log lines/s
