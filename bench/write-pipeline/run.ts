@@ -25,12 +25,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import { setPriority } from "node:os";
 import { join } from "node:path";
 import { pipeline as streamPipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { stopChild } from "../../packages/devstack/src/processes.js";
@@ -42,10 +42,6 @@ import { type Stop, keepAliveClient, numberArg, runBench, startBenchServices, un
 import { type LoadKind, writeLoad } from "./load.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-// The bench folder has no dependencies of its own: ioredis is the webapp's.
-const { Redis } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
-  "ioredis",
-) as typeof import("ioredis");
 const SECONDS = numberArg("seconds", 3, 30);
 const CLIENTS = numberArg("clients", 16, 64);
 const RUNS = 100;
