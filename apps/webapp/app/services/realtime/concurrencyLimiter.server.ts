@@ -69,6 +69,16 @@ interface AcquireBatch {
   sent: boolean;
 }
 
+/** One admitted request's slot, until released. */
+interface Slot {
+  environmentId: string;
+  key: string;
+  member: string;
+  /** The batch that will register the member, for an optimistic admission. */
+  unsent: AcquireBatch | undefined;
+  released: boolean;
+}
+
 /** What this instance knows of a key's count: Redis's last answer, plus its own admissions since. */
 interface KnownCount {
   count: number;
@@ -210,26 +220,27 @@ export class ConcurrencyLimiter {
   #admitted(environmentId: string, key: string, member: string, unsent?: AcquireBatch): Admission {
     this.#track(key, member);
     this.#options.metrics?.realtimeConcurrent.inc({ environment: environmentId });
-    let released = false;
-    return {
-      kind: "admitted",
-      degraded: false,
-      release: () => {
-        if (released) return Promise.resolve();
-        released = true;
-        this.#untrack(key, member);
-        this.#options.metrics?.realtimeConcurrent.dec({ environment: environmentId });
-        const known = this.#known.get(key);
-        if (known && known.count > 0) known.count--;
-        // Never registered yet: drop it from its batch instead of sending a ZREM.
-        if (unsent && !unsent.sent) {
-          const at = unsent.forced.indexOf(member);
-          if (at !== -1) unsent.forced.splice(at, 1);
-          return Promise.resolve();
-        }
-        return this.#releases.release(key, member);
-      },
-    };
+    // A bound method, not a closure: the webapp's server code runs under tsx, whose keepNames gives every
+    // named closure a `__name` call (defineProperty), which was the largest cost of a re-poll's admission.
+    const slot: Slot = { environmentId, key, member, unsent, released: false };
+    return { kind: "admitted", degraded: false, release: this.#release.bind(this, slot) };
+  }
+
+  #release(slot: Slot): Promise<void> {
+    if (slot.released) return Promise.resolve();
+    slot.released = true;
+    const { key, member, unsent } = slot;
+    this.#untrack(key, member);
+    this.#options.metrics?.realtimeConcurrent.dec({ environment: slot.environmentId });
+    const known = this.#known.get(key);
+    if (known && known.count > 0) known.count--;
+    // Never registered yet: drop it from its batch instead of sending a ZREM.
+    if (unsent && !unsent.sent) {
+      const at = unsent.forced.indexOf(member);
+      if (at !== -1) unsent.forced.splice(at, 1);
+      return Promise.resolve();
+    }
+    return this.#releases.release(key, member);
   }
 
   /** Live requests per environment right now, across all instances (sweeps stale entries first). */

@@ -22,7 +22,14 @@ import type { ApiVersion } from "../apiRoute.server";
 import type { Services } from "../services.server";
 import { type FeedReply, jsonReply } from "./feedReply.server";
 import { admitLive } from "./liveAdmission.server";
-import { buildShapeUrl, createdAtFloor, hasHandle, type RealtimeFeed } from "./shapeRewrite.server";
+import {
+  type QueryParams,
+  type RealtimeFeed,
+  createdAtFloor,
+  hasHandle,
+  parseQuery,
+  shapePath,
+} from "./shapeRewrite.server";
 import { UpstreamAbortedError, rawHeader } from "./shapeUpstream.server";
 import { errorBody } from "../httpErrors.server";
 
@@ -84,7 +91,7 @@ const DEQUEUED = Buffer.from('"status":"DEQUEUED"');
 const EXECUTING = Buffer.from('"status":"EXECUTING"');
 
 /** Whether the client asked for live mode over server-sent events (Electric's `live_sse`, or the older name). */
-export function wantsEventStream(incoming: URLSearchParams): boolean {
+export function wantsEventStream(incoming: QueryParams): boolean {
   return (
     incoming.get(LIVE_PARAM) === "true" &&
     (incoming.get(LIVE_SSE_PARAM) === "true" || incoming.get(EXPERIMENTAL_LIVE_SSE_PARAM) === "true")
@@ -94,7 +101,7 @@ export function wantsEventStream(incoming: URLSearchParams): boolean {
 export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply> {
   const { services, authentication, feed, signal } = args;
   const { env, realtime } = services;
-  const incoming = new URLSearchParams(args.query);
+  const incoming = parseQuery(args.query);
   const environment = authentication.environment;
   const origin = args.origin ?? "*";
 
@@ -113,8 +120,7 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
     }
   }
 
-  const url = buildShapeUrl({
-    origin: env.ELECTRIC_ORIGIN,
+  const path = shapePath({
     incoming,
     environmentId: environment.id,
     feed,
@@ -137,7 +143,12 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
 
   let upstream: Awaited<ReturnType<typeof realtime.upstream.get>>;
   try {
-    upstream = await realtime.upstream.get(url, signal, eventStream ? "stream" : live ? "poll" : "single");
+    upstream = await realtime.upstream.get(
+      env.ELECTRIC_ORIGIN,
+      path,
+      signal,
+      eventStream ? "stream" : live ? "poll" : "single",
+    );
   } catch (error) {
     void release?.();
     if (error instanceof UpstreamAbortedError || signal.aborted) return jsonReply(499, null, origin);
