@@ -41,7 +41,7 @@ export interface ConcurrencyLimiterOptions {
    * (REALTIME_LIMITER_OPTIMISTIC_FRACTION; 0 = never).
    */
   optimisticFraction?: number;
-  metrics?: Pick<Metrics, "realtimeConcurrent" | "realtimeRejected" | "limiterRedisErrors">;
+  metrics?: Pick<Metrics, "sources" | "realtimeRejected" | "limiterRedisErrors">;
   logger?: Pick<Logger, "warn">;
   /** No answer from Redis for this long while calls are pending counts as Redis down (default 2 s). */
   redisTimeoutMs?: number;
@@ -100,6 +100,8 @@ export class ConcurrencyLimiter {
   /** Members are `<instance uuid>:<sequence>`: unique across instances, cheap to make. */
   readonly #instanceId = randomUUID();
   #sequence = 0;
+  /** Admitted and not yet released on this instance, by environment id (the concurrent-requests gauge). */
+  readonly #concurrent = new Map<string, number>();
 
   constructor(options: ConcurrencyLimiterOptions) {
     this.#options = { redisTimeoutMs: 2000, logIntervalMs: 60_000, optimisticFraction: 0, ...options };
@@ -109,6 +111,7 @@ export class ConcurrencyLimiter {
       timeoutMs: this.#options.redisTimeoutMs,
       onHung: (error) => this.#logRedisDown(error),
     });
+    if (options.metrics) options.metrics.sources.realtimeConcurrent = () => this.#concurrent;
     this.#releases = new LimiterReleases(
       this.#redis,
       (promise) => this.#watchdog.call(promise),
@@ -219,7 +222,7 @@ export class ConcurrencyLimiter {
   /** `unsent`: the batch that will register the member (an optimistic admission). */
   #admitted(environmentId: string, key: string, member: string, unsent?: AcquireBatch): Admission {
     this.#track(key, member);
-    this.#options.metrics?.realtimeConcurrent.inc({ environment: environmentId });
+    this.#concurrent.set(environmentId, (this.#concurrent.get(environmentId) ?? 0) + 1);
     // A bound method, not a closure: the webapp's server code runs under tsx, whose keepNames gives every
     // named closure a `__name` call (defineProperty), which was the largest cost of a re-poll's admission.
     const slot: Slot = { environmentId, key, member, unsent, released: false };
@@ -231,7 +234,7 @@ export class ConcurrencyLimiter {
     slot.released = true;
     const { key, member, unsent } = slot;
     this.#untrack(key, member);
-    this.#options.metrics?.realtimeConcurrent.dec({ environment: slot.environmentId });
+    this.#concurrent.set(slot.environmentId, this.#concurrent.get(slot.environmentId)! - 1);
     const known = this.#known.get(key);
     if (known && known.count > 0) known.count--;
     // Never registered yet: drop it from its batch instead of sending a ZREM.

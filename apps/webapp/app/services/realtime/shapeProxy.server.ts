@@ -20,6 +20,7 @@ import {
 import type { Authentication } from "../auth.server";
 import type { ApiVersion } from "../apiRoute.server";
 import type { Services } from "../services.server";
+import type { ClientSignal } from "./clientSignal.server";
 import { type FeedReply, jsonReply } from "./feedReply.server";
 import { admitLive } from "./liveAdmission.server";
 import {
@@ -42,7 +43,8 @@ export interface ProxyFeedArgs {
   authentication: Authentication;
   feed: RealtimeFeed;
   apiVersion: ApiVersion;
-  signal: AbortSignal;
+  /** The client going away (the Fetch request's signal, or the node response's close). */
+  signal: ClientSignal;
   /** Tag feed: the raw `createdAt` query value. */
   createdAt?: string;
   /** The request's credential, authenticated again while an event stream is open (072). */
@@ -71,20 +73,25 @@ const DROPPED_HEADERS = new Set([
 const EXPOSE = ELECTRIC_EXPOSED_HEADERS.join(", ");
 
 /**
- * The upstream headers a client gets, plus the exposed-headers list, filtered once per upstream
- * answer: a shared long-poll's 1,000 waiters hold the same raw headers.
+ * The headers a client gets: the upstream's (hop-by-hop and rewritten ones dropped), the exposed-headers
+ * list, CORS for its origin and `no-store` (the response is authorised per token: never let a shared
+ * cache keep it). Built once per upstream answer and origin: a shared long-poll's 1,000 waiters hold
+ * the same raw headers.
  */
-const forwarded = new WeakMap<readonly string[], readonly string[]>();
-function forwardedHeaders(raw: readonly string[]): readonly string[] {
-  let headers = forwarded.get(raw);
+const forwarded = new WeakMap<readonly string[], Map<string, string[]>>();
+function clientHeaders(raw: readonly string[], origin: string): string[] {
+  let byOrigin = forwarded.get(raw);
+  if (!byOrigin) forwarded.set(raw, (byOrigin = new Map()));
+  let headers = byOrigin.get(origin);
   if (headers) return headers;
-  const kept: string[] = [];
+  headers = [];
   for (let i = 0; i < raw.length; i += 2) {
-    if (!DROPPED_HEADERS.has(raw[i]!.toLowerCase())) kept.push(raw[i]!, raw[i + 1]!);
+    if (!DROPPED_HEADERS.has(raw[i]!.toLowerCase())) headers.push(raw[i]!, raw[i + 1]!);
   }
-  kept.push("access-control-expose-headers", EXPOSE);
-  headers = kept;
-  forwarded.set(raw, headers);
+  headers.push("access-control-expose-headers", EXPOSE, "access-control-allow-origin", origin);
+  if (origin !== "*") headers.push("vary", "Origin");
+  headers.push("cache-control", "no-store");
+  byOrigin.set(origin, headers);
   return headers;
 }
 const DEQUEUED = Buffer.from('"status":"DEQUEUED"');
@@ -160,10 +167,7 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
   }
 
   const raw = upstream.rawHeaders;
-  const headers = [...forwardedHeaders(raw), "access-control-allow-origin", origin];
-  if (origin !== "*") headers.push("vary", "Origin");
-  // The response is authorised per token: never let a shared cache keep it.
-  headers.push("cache-control", "no-store");
+  const headers = clientHeaders(raw, origin);
 
   try {
     const handle = rawHeader(raw, ELECTRIC_HANDLE_HEADER);

@@ -12,6 +12,7 @@
  */
 import { Agent, type ClientRequest, type IncomingMessage, type RequestOptions, request as httpRequest } from "node:http";
 import { Readable } from "node:stream";
+import { type ClientSignal, toAbortSignal } from "./clientSignal.server";
 import { SharedEventStreams } from "./sharedEventStreams.server";
 import { UpstreamAbortedError, type UpstreamReply } from "./upstreamReply.server";
 import type { Metrics } from "../metrics.server";
@@ -50,7 +51,7 @@ class PollWaiter {
   reject!: (error: Error) => void;
   constructor(
     readonly poll: SharedPoll,
-    readonly signal: AbortSignal,
+    readonly signal: ClientSignal,
     private readonly leave: (waiter: PollWaiter) => void,
   ) {}
   handleEvent(): void {
@@ -112,7 +113,7 @@ export class ShapeUpstream {
    * UpstreamAbortedError when `signal` aborts first, with the network error otherwise; never follows
    * redirects.
    */
-  get(origin: string, path: string, signal: AbortSignal, kind: UpstreamKind): Promise<UpstreamReply> {
+  get(origin: string, path: string, signal: ClientSignal, kind: UpstreamKind): Promise<UpstreamReply> {
     const target = this.#origin(origin);
     if (!target.http) return fetchReply(new URL(target.prefix + path, target.href), signal);
     const key = target.href + path;
@@ -154,7 +155,7 @@ export class ShapeUpstream {
     };
   }
 
-  #single(options: RequestOptions, signal: AbortSignal): Promise<UpstreamReply> {
+  #single(options: RequestOptions, signal: ClientSignal): Promise<UpstreamReply> {
     this.#waiting++;
     const settled = <T>(value: T) => {
       this.#waiting--;
@@ -167,7 +168,7 @@ export class ShapeUpstream {
     return this.#singleRequest(options, signal).then(settled, failed);
   }
 
-  #singleRequest(options: RequestOptions, signal: AbortSignal): Promise<UpstreamReply> {
+  #singleRequest(options: RequestOptions, signal: ClientSignal): Promise<UpstreamReply> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(new UpstreamAbortedError());
       const onAbort = () => {
@@ -191,7 +192,7 @@ export class ShapeUpstream {
     });
   }
 
-  #join(key: string, target: Origin, path: string, signal: AbortSignal): Promise<UpstreamReply> {
+  #join(key: string, target: Origin, path: string, signal: ClientSignal): Promise<UpstreamReply> {
     if (signal.aborted) return Promise.reject(new UpstreamAbortedError());
     const poll = this.#shared.get(key) ?? this.#start(key, this.#options(target, path));
     const waiter = new PollWaiter(poll, signal, this.#leave);
@@ -263,10 +264,10 @@ function streamedReply(res: IncomingMessage): UpstreamReply {
 }
 
 /** Any other origin (https:): `fetch`, its answer in the same shape. */
-async function fetchReply(url: URL, signal: AbortSignal): Promise<UpstreamReply> {
+async function fetchReply(url: URL, signal: ClientSignal): Promise<UpstreamReply> {
   let response: Response;
   try {
-    response = await fetch(url, { signal, redirect: "manual" });
+    response = await fetch(url, { signal: toAbortSignal(signal), redirect: "manual" });
   } catch (error) {
     if (signal.aborted) throw new UpstreamAbortedError();
     throw error;

@@ -11,6 +11,7 @@
  */
 import { type ClientRequest, type IncomingMessage, type RequestOptions, request as httpRequest } from "node:http";
 import { Readable } from "node:stream";
+import type { ClientSignal } from "./clientSignal.server";
 import { UpstreamAbortedError, type UpstreamReply } from "./upstreamReply.server";
 
 /** A client this far behind (bytes buffered for it) is cut off; it resumes from its last offset. */
@@ -67,7 +68,7 @@ export class SharedEventStreams {
    * Opens (or joins) the event stream `key` (its upstream URL), requested with `options` (agent, host,
    * path); rejects with UpstreamAbortedError when `signal` aborts first.
    */
-  open(key: string, options: RequestOptions, signal: AbortSignal): Promise<UpstreamReply> {
+  open(key: string, options: RequestOptions, signal: ClientSignal): Promise<UpstreamReply> {
     if (signal.aborted) return Promise.reject(new UpstreamAbortedError());
     const stream = this.#joinable.get(key) ?? this.#start(key, options);
     return new Promise((resolve, reject) => {
