@@ -17,33 +17,35 @@ export interface ClientSignal {
  * aborts a request's signal. Listeners run once, in the order they were added.
  */
 export class ResponseClosedSignal implements ClientSignal {
-  #aborted = false;
-  #listeners: Set<EventListenerOrEventListenerObject> | undefined;
+  // TypeScript `private`, not `#`: the server bundle lowers `#` fields to a WeakMap entry per instance,
+  // and one of these is made per request.
+  private isAborted = false;
+  private listeners: Set<EventListenerOrEventListenerObject> | undefined;
 
   constructor(res: ServerResponse) {
     res.once("close", () => {
-      if (!res.writableFinished) this.#abort();
+      if (!res.writableFinished) this.abort();
     });
   }
 
   get aborted(): boolean {
-    return this.#aborted;
+    return this.isAborted;
   }
 
   addEventListener(_type: "abort", listener: EventListenerOrEventListenerObject): void {
-    if (this.#aborted) return;
-    this.#listeners ??= new Set();
-    this.#listeners.add(listener);
+    if (this.isAborted) return;
+    this.listeners ??= new Set();
+    this.listeners.add(listener);
   }
 
   removeEventListener(_type: "abort", listener: EventListenerOrEventListenerObject): void {
-    this.#listeners?.delete(listener);
+    this.listeners?.delete(listener);
   }
 
-  #abort() {
-    this.#aborted = true;
-    const listeners = this.#listeners;
-    this.#listeners = undefined;
+  private abort() {
+    this.isAborted = true;
+    const listeners = this.listeners;
+    this.listeners = undefined;
     if (!listeners) return;
     const event = new Event("abort");
     for (const listener of listeners) {
