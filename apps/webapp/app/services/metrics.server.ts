@@ -32,6 +32,8 @@ export function createMetrics() {
   return {
     registry,
     sources,
+    /** Read it (and so its pending counts) through the registry; count with countRequest. */
+    httpRequests,
     /** Counts one API request in runfeed_http_requests_total. */
     countRequest(route: string, status: number) {
       let byStatus = requestCounts.get(route);

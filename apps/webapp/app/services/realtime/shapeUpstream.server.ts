@@ -10,7 +10,13 @@
  * Event streams opened at the same moment are shared likewise until their first byte
  * (sharedEventStreams.server.ts); a catch-up request answers at once and is never shared.
  */
-import { Agent, type ClientRequest, type IncomingMessage, type RequestOptions, request as httpRequest } from "node:http";
+import {
+  Agent,
+  type ClientRequest,
+  type IncomingMessage,
+  type RequestOptions,
+  request as httpRequest,
+} from "node:http";
 import { Readable } from "node:stream";
 import { type ClientSignal, toAbortSignal } from "./clientSignal.server";
 import { SharedEventStreams } from "./sharedEventStreams.server";

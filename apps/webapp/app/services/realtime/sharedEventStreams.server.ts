@@ -54,7 +54,6 @@ export class SharedEventStreams {
   /** Upstream event streams open. */
   #open = 0;
 
-
   get clients(): number {
     return this.#clients;
   }
