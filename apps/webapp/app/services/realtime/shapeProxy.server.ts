@@ -3,7 +3,7 @@
  * limiter → rewrite → stream the upstream shape response back.
  *
  * Nothing from the client reaches upstream but the Electric protocol parameters: no headers, no
- * table/where/columns/params. The upstream fetch carries the request's AbortSignal, so a client
+ * table/where/columns/params. The upstream request follows the client (its ClientSignal), so a client
  * that goes away aborts the long-poll upstream and releases its limiter slot.
  */
 import {
