@@ -240,9 +240,20 @@ export async function benchProxy({
   for (let i = 0; i < CALIBRATION_QUERIES; i++) await webWaiters();
   const queryCpuMs = ((await webCpuMs()) - queryCpu0) / (CALIBRATION_QUERIES + 1);
   console.log(`webapp CPU per figures query (taken off the request path): ${(queryCpuMs * 1000).toFixed(0)} µs`);
+  // The webapp's own background work (write-pipeline drain and depth polls, timers) while idle: part of
+  // every phase's CPU in proportion to its wall time, so a loaded machine (slower phases) bills more of
+  // it to each re-poll. Printed beside the figures, not taken off them.
+  const idleCpu0 = await webCpuMs();
+  const idleFrom = performance.now();
+  await new Promise((r) => setTimeout(r, 3000));
+  const idleCpuPerMs = ((await webCpuMs()) - idleCpu0 - queryCpuMs) / (performance.now() - idleFrom);
+  console.log(`webapp CPU while idle: ${(idleCpuPerMs * 1000).toFixed(0)} µs per ms`);
 
   const cpu = {
     webappRequest: [] as number[],
+    /** Wall time of each phase (ms), for the idle background share printed beside the figures. */
+    requestWallMs: [] as number[],
+    responseWallMs: [] as number[],
     webappResponse: [] as number[],
     shapeResponseDirect: [] as number[],
     shapeResponseProxy: [] as number[],
@@ -250,6 +261,7 @@ export async function benchProxy({
   let profiled = false;
   async function round(mode: "direct" | "proxy", n: number, record = false): Promise<number[]> {
     const webCpu0 = await webCpuMs();
+    const wall0 = performance.now();
     const queries0 = webQueries;
     const query = `cursor=&handle=${encodeURIComponent(handle)}&live=true&log=full&offset=${encodeURIComponent(offset)}`;
     const url = mode === "direct" ? `${directBase}&${query}` : `${webUrl}/realtime/v1/runs/${run.friendlyId}?${query}`;
@@ -300,6 +312,7 @@ export async function benchProxy({
       await new Promise((r) => setTimeout(r, 200));
     }
     const webCpu1 = await webCpuMs();
+    const wall1 = performance.now();
     const shapeCpu1 = cpuMs(shapeSync.process.pid);
     updatedAt = performance.now();
     await prisma.taskRun.update({ where: { id: run.id }, data: { number: { increment: 1 } } });
@@ -315,6 +328,8 @@ export async function benchProxy({
       if (mode === "proxy") {
         cpu.webappRequest.push(((webCpu1 - webCpu0 - queriesMs) / n) * 1000);
         cpu.webappResponse.push(((webCpu2 - webCpu1) / n) * 1000);
+        cpu.requestWallMs.push(wall1 - wall0);
+        cpu.responseWallMs.push(performance.now() - wall1);
         cpu.shapeResponseProxy.push(((shapeCpu2 - shapeCpu1) / n) * 1000);
       } else {
         cpu.shapeResponseDirect.push(((shapeCpu2 - shapeCpu1) / n) * 1000);
@@ -364,6 +379,10 @@ export async function benchProxy({
   );
   console.log(`  webapp, request path (auth, lookup, limiter, rewrite, upstream request): ${us(cpu.webappRequest)}`);
   console.log(`  webapp, response path (upstream response → client):                    ${us(cpu.webappResponse)}`);
+  const idleShare = (wallMs: number[]) => `${((median(wallMs) * idleCpuPerMs * 1000) / CLIENTS).toFixed(0)} µs`;
+  console.log(
+    `  of which the webapp's idle background, at its idle rate over the phase's wall time (median ${median(cpu.requestWallMs).toFixed(0)} / ${median(cpu.responseWallMs).toFixed(0)} ms): request ${idleShare(cpu.requestWallMs)}, response ${idleShare(cpu.responseWallMs)}`,
+  );
   console.log(
     `  shape-sync, response path: direct ${us(cpu.shapeResponseDirect)}, behind the proxy ${us(cpu.shapeResponseProxy)}`,
   );
