@@ -23,6 +23,7 @@ import {
   runColumnsWithout,
   type ShapeSchema,
 } from "@runfeed/core";
+import type { ClientSignal } from "../clientSignal.server";
 import { jsonReply, type FeedReply } from "../feedReply.server";
 import { admitLive } from "../liveAdmission.server";
 import { type ProxyFeedArgs, wantsEventStream } from "../shapeProxy.server";
@@ -177,7 +178,7 @@ async function respond(request: Request): Promise<FeedReply> {
 
 /** A live long-poll: answers as soon as the rows differ from the client's, or at the backstop. */
 async function longPoll(
-  signal: AbortSignal,
+  signal: ClientSignal,
   backstopMs: number,
   source: FeedSource,
   previous: WorkingSet,
