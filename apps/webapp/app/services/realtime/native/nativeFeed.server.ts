@@ -24,6 +24,7 @@ import {
   runColumnsWithout,
   type ShapeSchema,
 } from "@runfeed/core";
+import type { ClientSignal } from "../clientSignal.server";
 import { jsonReply, type FeedReply } from "../feedReply.server";
 import { admitLive } from "../liveAdmission.server";
 import { credentialWatch } from "../streamCredentialChecks.server";
@@ -196,7 +197,7 @@ async function respond(request: Request): Promise<FeedReply> {
  * signal and at every backstop, and answers "nothing new" once held `holdMs`.
  */
 async function longPoll(
-  signal: AbortSignal,
+  signal: ClientSignal,
   wait: { backstopMs: number; holdMs: number },
   source: FeedSource,
   previous: WorkingSet,
