@@ -19,8 +19,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import getPort from "get-port";
-import { createRequire } from "node:module";
-import type { Redis as RedisClient } from "ioredis";
+import { Redis, type Redis as RedisClient } from "ioredis";
 import pg from "pg";
 import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
 import { createDatabase, postgresServer, withAdmin } from "../../packages/devstack/src/services.js";
@@ -37,11 +36,6 @@ import {
 } from "../../packages/core/src/index.js";
 import { BenchReport, round } from "../report.js";
 import { cpuMs, startChild, waitFor } from "../realtime/proxy.js";
-
-// ioredis is the webapp's dependency, not the workspace root's.
-const { Redis } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
-  "ioredis",
-) as typeof import("ioredis");
 
 const SIZES = (process.env.BENCH_SIZES ?? "100,1000,10000").split(",").map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -70,6 +64,8 @@ process.on("unhandledRejection", (error) => {
 const percentile = (sorted: number[], p: number) =>
   sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Metadata writes sent again after their connection closed under them (putMetadata). */
+let resentWrites = 0;
 const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
 
 /** GET on loopback without fetch's overhead: status, the headers we read, and the body. */
@@ -252,7 +248,7 @@ try {
     for (let n = 0; n < writes; n++) {
       const runId = targets[n % targets.length]!;
       const t = performance.now();
-      const response = await fetch(`${url}/api/v1/runs/${runId}/metadata`, {
+      const response = await putMetadata(`${url}/api/v1/runs/${runId}/metadata`, {
         method: "PUT",
         headers: { ...headers, "content-type": "application/json" },
         body: JSON.stringify({ metadata: { t, n } }),
@@ -331,3 +327,19 @@ try {
   await cleanUp();
 }
 if (!process.exitCode) report.print();
+
+/**
+ * A metadata PUT (idempotent: it sets the whole object), sent again when its connection was closed under it
+ * (a keep-alive socket the webapp closed while 10,000 subscribers held it busy); each resend is counted.
+ */
+async function putMetadata(url: string, init: RequestInit): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      resentWrites++;
+      console.log(`  metadata write resent after ${(error as Error).message} (${resentWrites} so far)`);
+    }
+  }
+}

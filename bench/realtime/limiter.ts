@@ -2,13 +2,9 @@
  * Limiter admissions/s beside raw EVAL of a trivial script, same Redis, same client, same
  * concurrency (commands issued together are written as one pipeline by ioredis).
  */
-import { createRequire } from "node:module";
-import type { Redis as RedisType } from "ioredis";
+import { Redis, type Redis as RedisType } from "ioredis";
 import { ConcurrencyLimiter } from "../../apps/webapp/app/services/realtime/concurrencyLimiter.server.js";
 import { createMetrics } from "../../apps/webapp/app/services/metrics.server.js";
-
-const webappRequire = createRequire(new URL("../../apps/webapp/package.json", import.meta.url));
-export const { Redis } = webappRequire("ioredis") as typeof import("ioredis");
 
 const TRIVIAL = "return 1";
 

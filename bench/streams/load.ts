@@ -18,18 +18,13 @@
  * answer to each command.
  */
 import http from "node:http";
-import { createRequire } from "node:module";
+import { Redis } from "ioredis";
 import {
   NDJSON_CONTENT_TYPE,
   STREAM_CLIENT_ID_HEADER,
   STREAM_RESUME_FROM_CHUNK_HEADER,
 } from "../../packages/core/src/index.js";
 import { until } from "../support.js";
-
-// The bench folder has no dependencies of its own: ioredis is the webapp's.
-const { Redis } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
-  "ioredis",
-) as typeof import("ioredis");
 
 export interface LoadConfig {
   base: string;

@@ -28,9 +28,8 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import { loadavg, tmpdir } from "node:os";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import type { Redis as RedisClient } from "ioredis";
+import { Redis, type Redis as RedisClient } from "ioredis";
 import pg from "pg";
 import {
   NDJSON_CONTENT_TYPE,
@@ -44,10 +43,6 @@ import { type Stop, numberArg, runBench, startBenchServices, until } from "../su
 import { latencyRow } from "./latency.js";
 import { chunkLine } from "./load.js";
 
-// The bench folder has no dependencies of its own: ioredis is the webapp's.
-const { Redis } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
-  "ioredis",
-) as typeof import("ioredis");
 const STREAMS = numberArg("streams", 1_000, 5_000);
 /** The second latency row: fewer streams, below this machine's capacity (0 = skip). */
 const SMALL_STREAMS = process.argv.includes("--small-streams") ? numberArg("small-streams", 100, 5_000) : 100;
