@@ -12,12 +12,14 @@
  *     (fair across environments and queues, attempt rows written) until the queue is empty, beside the
  *     same loops on a raw `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)` over a plain table
  *     of as many rows (oldest first, no fairness, no attempt rows; both mark rows as executing with a
- *     start time, both named prepared statements on one `pg` pool); the two take turns on quarters of
- *     their rows; goal: ratio ≥ 0.5.
+ *     start time, both named prepared statements on one `pg` pool); the two take turns on eighths of
+ *     their rows; goal: ratio ≥ 0.5. Beside it the same ratio in CPU time (the pool's Postgres backends
+ *     and this process; only when Postgres runs on this machine), which a loaded machine disturbs less.
  * Uses DATABASE_URL when set (a fresh database is created on that server and dropped afterwards), else
  * starts embedded Postgres in a temp folder.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import pg from "pg";
 import { createPrismaClient, migrate } from "../../packages/database/src/index.js";
@@ -36,6 +38,8 @@ const arg = (name: string, fallback: number) => {
 const RUNS = Math.min(Math.max(arg("runs", 10_000), 100), 100_000);
 const CLIENTS = Math.min(Math.max(arg("clients", 4), 1), 32);
 const BATCH = Math.min(Math.max(arg("batch", 50), 1), 1_000);
+/** Turns the claim and the raw loop take on the rows (even, so each goes first as often). */
+const TURNS = 8;
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const stops: Array<() => Promise<void>> = [];
 
@@ -103,7 +107,7 @@ async function main() {
   );
 
   // ---- dequeue: the worker's claim vs a raw SKIP LOCKED loop, same rows, same clients, same pool
-  const pool = new pg.Pool({ connectionString: database.url, max: CLIENTS });
+  const pool = new pg.Pool({ connectionString: database.url, max: CLIENTS, idleTimeoutMillis: 0 });
   stops.push(() => pool.end());
   await pool.query(
     `CREATE TABLE bench_queue (id bigserial PRIMARY KEY, status text NOT NULL, queued_at timestamptz NOT NULL DEFAULT now(), started_at timestamptz)`,
@@ -121,25 +125,34 @@ async function main() {
         values: [BATCH],
       })
     ).rowCount ?? 0;
-  // The two take turns on quarters of their rows (ours, raw | raw, ours | ours, raw | raw, ours), so a
-  // change in the machine's load during the bench weighs on both alike.
-  const claim = { rows: 0, ms: 0 };
-  const raw = { rows: 0, ms: 0 };
-  const quarter = Math.ceil(RUNS / 4);
-  for (let round = 1; round <= 4; round++) {
-    const until = Math.min(RUNS, round * quarter);
+  const backends = await poolBackends(pool);
+  // The two take turns on eighths of their rows (ours, raw | raw, ours | …), so a change in the
+  // machine's load during the bench weighs on both alike.
+  const claim = { rows: 0, ms: 0, cpuMs: 0 };
+  const raw = { rows: 0, ms: 0, cpuMs: 0 };
+  const turn = Math.ceil(RUNS / TURNS);
+  for (let round = 1; round <= TURNS; round++) {
+    const until = Math.min(RUNS, round * turn);
     const ours = { take: ourClaim, total: claim };
     const theirs = { take: rawClaim, total: raw };
-    for (const { take, total } of round % 2 === 1 ? [ours, theirs] : [theirs, ours]) await drain(take, total, until);
+    for (const { take, total } of round % 2 === 1 ? [ours, theirs] : [theirs, ours])
+      await drain(take, total, until, backends);
   }
   const claimed = claim.rows;
   const claimRate = claim.rows / (claim.ms / 1000);
   const rawRate = raw.rows / (raw.ms / 1000);
+  // CPU per run: ours over raw's is the ratio of the throughputs the CPU alone would allow.
+  const cpuRatio = backends.length > 0 ? raw.cpuMs / raw.rows / (claim.cpuMs / claim.rows) : Number.NaN;
   const loadAfter = loadavg()[0]!;
   console.log(
     `dequeue: ${fmt(claimRate)} runs/s with the worker's claim (${fmt(claimed)} runs, ${CLIENTS} clients × ${BATCH}) ` +
       `beside ${fmt(rawRate)} rows/s raw SKIP LOCKED: ratio ${(claimRate / rawRate).toFixed(2)} (goal ≥ 0.5) — load average ${loadAfter.toFixed(1)}`,
   );
+  if (backends.length > 0)
+    console.log(
+      `dequeue CPU (Postgres backends + this process): ${((claim.cpuMs / claim.rows) * 1000).toFixed(0)} µs per run ` +
+        `with the worker's claim beside ${((raw.cpuMs / raw.rows) * 1000).toFixed(0)} µs per row raw: ratio ${cpuRatio.toFixed(2)}`,
+    );
 
   const report = new BenchReport("run-lifecycle");
   report.add("timers", {
@@ -155,6 +168,9 @@ async function main() {
     claimPerSecond: round(claimRate),
     rawSkipLockedPerSecond: round(rawRate),
     ratio: round(claimRate / rawRate, 2),
+    claimCpuMicrosPerRun: round((claim.cpuMs / claim.rows) * 1000),
+    rawCpuMicrosPerRow: round((raw.cpuMs / raw.rows) * 1000),
+    cpuRatio: round(cpuRatio, 2),
   });
   report.add("machine", { loadAverageStart: round(load, 1), loadAverageEnd: round(loadAfter, 1) });
   for (const stop of stops.reverse()) await stop().catch(() => {});
@@ -162,8 +178,18 @@ async function main() {
   report.print();
 }
 
-/** CLIENTS loops calling `take` until `total.rows` reaches `until` or nothing is left; adds rows and time to `total`. */
-async function drain(take: (client: number) => Promise<number>, total: { rows: number; ms: number }, until: number) {
+/**
+ * CLIENTS loops calling `take` until `total.rows` reaches `until` or nothing is left; adds rows, time and
+ * CPU time (of `backends` and this process) to `total`.
+ */
+async function drain(
+  take: (client: number) => Promise<number>,
+  total: { rows: number; ms: number; cpuMs: number },
+  until: number,
+  backends: number[],
+) {
+  const cpuBefore = cpuMs(backends);
+  const ownBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CLIENTS }, async (_, client) => {
@@ -175,6 +201,43 @@ async function drain(take: (client: number) => Promise<number>, total: { rows: n
     }),
   );
   total.ms += performance.now() - started;
+  const own = process.cpuUsage(ownBefore);
+  total.cpuMs += cpuMs(backends) - cpuBefore + (own.user + own.system) / 1000;
+}
+
+/**
+ * The process ids of the pool's CLIENTS connections (all opened now; the pool never closes an idle one),
+ * or none when Postgres does not run on this machine (its /proc entry is not a postgres process).
+ */
+async function poolBackends(pool: pg.Pool): Promise<number[]> {
+  const clients = await Promise.all(Array.from({ length: CLIENTS }, () => pool.connect()));
+  try {
+    const pids = await Promise.all(
+      clients.map(
+        async (client) => (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid,
+      ),
+    );
+    const local = (pid: number) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("postgres");
+      } catch {
+        return false;
+      }
+    };
+    return pids.every(local) ? pids : [];
+  } finally {
+    for (const client of clients) client.release();
+  }
+}
+
+/** CPU time (user + system) of these processes so far, in ms (/proc, 10 ms resolution per process). */
+function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10; // USER_HZ is 100
 }
 
 main().catch(async (error) => {

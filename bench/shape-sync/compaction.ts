@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { snapshotEndMessage } from "../../packages/core/src/index.js";
 import { SqliteShapeStorage } from "../../apps/shape-sync/src/shapes/sqlite-storage.js";
+import type { PendingEntry } from "../../apps/shape-sync/src/shapes/storage.js";
 import { compactShapeLog } from "../../apps/shape-sync/src/shapes/compaction.js";
 
 export interface CompactionResult {
@@ -29,7 +30,7 @@ export function benchCompaction(messages: number, keys: number): CompactionResul
     storage.insertPendingShape({ id: shapeId, handle: "h", defKey: "k", def: "{}", requestKey: null });
     storage.completeShape(shapeId, '{"xmin":"1","xmax":"1","xip":[]}', false);
     storage.append([{ shapeId, tx: 0n, op: 0, json: JSON.stringify(snapshotEndMessage("1", "1", [])) }]);
-    const entries = [];
+    const entries: PendingEntry[] = [];
     for (let i = 0; i < messages; i++) {
       const tx = 1_000_000 + i;
       const id = `run_${i % keys}`;

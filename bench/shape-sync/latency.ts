@@ -27,6 +27,8 @@ export interface LatencyResult {
   rawP50: number;
   rawP99: number;
   achievedRate: number;
+  /** shape_sync_compactions_total at the end of the run. */
+  compactions: number;
 }
 
 const now = () => performance.timeOrigin + performance.now();

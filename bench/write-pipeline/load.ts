@@ -7,11 +7,14 @@
  *   node --import tsx bench/write-pipeline/load.ts <metadata|logs> <clients>
  *   env: BENCH_BASE_URL, BENCH_API_KEY, BENCH_RUNS (comma-separated friendly ids)
  */
-import { pipeline } from "../../packages/sdk/src/index.js";
+import { PipelineWriterDefaults, pipeline } from "../../packages/sdk/src/index.js";
 
 export type LoadKind = "metadata" | "logs";
 
-/** Writers flushing and awaiting in a loop: operations (metadata) or lines (logs) accepted. */
+/**
+ * Writers flushing and awaiting in a loop: operations (metadata) or lines (logs) accepted. Each flush
+ * is a full buffer of the SDK's default size.
+ */
 export async function writeLoad(options: {
   kind: LoadKind;
   clients: number;
@@ -22,14 +25,12 @@ export async function writeLoad(options: {
 }): Promise<number> {
   const { kind, runs } = options;
   let units = 0;
-  const batch = kind === "logs" ? 1000 : 100;
+  const batch = PipelineWriterDefaults.maxItems;
   await Promise.all(
     Array.from({ length: options.clients }, async (_, c) => {
       const writer = pipeline.writer({
         baseURL: options.baseURL,
         accessToken: options.accessToken,
-        maxItems: batch,
-        maxAgeMs: 500,
       });
       let i = c;
       while (!options.stop()) {

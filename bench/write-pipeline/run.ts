@@ -5,11 +5,12 @@
  *   pnpm bench write-pipeline [--seconds 3] [--clients 16]
  *
  * Prints, on one Postgres and one Redis (append-only file, appendfsync always), in one run:
- *   - metadata ops/s accepted over HTTP: N clients, each an @runfeed/sdk pipeline writer (flush by 100
- *     operations or 500 ms), increments on 100 runs, drain stopped (the buffer only fills);
+ *   - metadata ops/s accepted over HTTP: N clients, each an @runfeed/sdk pipeline writer flushing full
+ *     buffers of its default size (1,000 writes), increments on 100 runs, drain stopped (the buffer only
+ *     fills); beside it the cores each process used (the writers run in this process);
  *   - metadata ops/s applied: the drain (its own process, server/drain.ts) empties that backlog; beside
  *     the raw batched UPDATE rows/s (one `UPDATE … FROM unnest` of 100 rows per statement, one client);
- *   - log lines/s accepted (writers flushing 1,000 lines) and applied, beside raw `COPY` rows/s into
+ *   - log lines/s accepted (the same writers, 1,000 lines a flush) and applied, beside raw `COPY` rows/s into
  *     "TaskRunLog";
  *   - accept → visible lag at that load: with writers (their own processes, load.ts) and the drain
  *     running, a probe sets a value through the pipeline every 100 ms and waits until a subscriber
@@ -24,12 +25,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import { setPriority } from "node:os";
 import { join } from "node:path";
 import { pipeline as streamPipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { stopChild } from "../../packages/devstack/src/processes.js";
@@ -41,10 +42,6 @@ import { type Stop, keepAliveClient, numberArg, runBench, startBenchServices, un
 import { type LoadKind, writeLoad } from "./load.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-// The bench folder has no dependencies of its own: ioredis is the webapp's.
-const { Redis } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
-  "ioredis",
-) as typeof import("ioredis");
 const SECONDS = numberArg("seconds", 3, 30);
 const CLIENTS = numberArg("clients", 16, 64);
 const RUNS = 100;
@@ -208,8 +205,10 @@ async function main() {
 
   // ---- metadata: accept (drain stopped), then apply
   let t = performance.now();
+  let cpuBefore = cpuSeconds();
   const metadataOps = await write("metadata", SECONDS);
   const metadataAccepted = metadataOps / ((performance.now() - t) / 1000);
+  const cpuMetadataAccept = coresSince(cpuBefore, t);
   let since = Date.now();
   startDrain();
   await until(async () => (await queued()) === 0, 300_000);
@@ -221,8 +220,10 @@ async function main() {
 
   // ---- logs: accept, then apply
   t = performance.now();
+  cpuBefore = cpuSeconds();
   const lines = await write("logs", SECONDS);
   const logsAccepted = lines / ((performance.now() - t) / 1000);
+  const cpuLogsAccept = coresSince(cpuBefore, t);
   since = Date.now();
   startDrain();
   await until(async () => (await queued()) === 0, 300_000);
@@ -236,7 +237,7 @@ async function main() {
   const loads = [spawnLoad("metadata"), spawnLoad("logs")];
   // The writers' processes are up and their writes queue faster than the drain empties them.
   await until(async () => (await queued()) > 2 * CLIENTS, 60_000);
-  const lagMs = await probeLag(baseURL, key, runs[0]!, SECONDS);
+  const { lagMs, answeredMs } = await probeLag(baseURL, key, runs[0]!, SECONDS);
   // Idle and saturated seconds alternate (the writers stopped with SIGSTOP, continued with SIGCONT), so
   // that both see the same share of this shared machine; each idle second starts once every buffered
   // request has been answered (ADMISSION_MAX_WAIT_MS) and the drain has emptied the streams.
@@ -280,8 +281,11 @@ async function main() {
   redis.disconnect();
   await db.end();
 
-  const p = (q: number) =>
-    lagMs.sort((a, b) => a - b)[Math.min(lagMs.length - 1, Math.floor(q * lagMs.length))] ?? Number.NaN;
+  const quantile = (values: number[], q: number) =>
+    [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))] ?? Number.NaN;
+  const p = (q: number) => quantile(lagMs, q);
+  // From the 202 on: the drain, the commit and the feed, without the probe's own wait to be accepted.
+  const afterAcceptMs = lagMs.map((lag, i) => lag - answeredMs[i]!);
   const figures = {
     metadataAccepted: round(metadataAccepted),
     metadataApplied: round(metadataApplied),
@@ -291,6 +295,7 @@ async function main() {
     logsRaw: round(logsRaw),
     lagP50Ms: round(p(0.5)),
     lagP99Ms: round(p(0.99)),
+    afterAcceptP99Ms: round(quantile(afterAcceptMs, 0.99)),
     triggersIdle: round(idle.rate),
     triggersBusy: round(busy.rate),
     criticalRatio: round(busy.rate / idle.rate, 2),
@@ -300,10 +305,14 @@ async function main() {
   console.log(`
 write pipeline — ${SECONDS} s per phase, ${CLIENTS} SDK writers, ${RUNS} runs, Redis appendfsync always, drain in its own process
   metadata ops accepted   ${fmt(metadataAccepted)} ops/s            (goal ≥ 50,000)
+                          cores used: ${cpuMetadataAccept} (writers in the bench process)
   metadata ops applied    ${fmt(metadataApplied)} ops/s  vs raw batched UPDATE ${fmt(metadataRaw)} rows/s = ${(metadataApplied / metadataRaw).toFixed(2)} (goal ≥ 0.5)
   log lines accepted      ${fmt(logsAccepted)} lines/s          (goal ≥ 100,000)
+                          cores used: ${cpuLogsAccept} (writers in the bench process)
   log lines applied       ${fmt(logsApplied)} lines/s  vs raw COPY ${fmt(logsRaw)} rows/s = ${(logsApplied / logsRaw).toFixed(2)} (goal ≥ 0.5)
   accept → visible (subscriber) under load   p50 ${fmt(p(0.5))} ms, p99 ${fmt(p(0.99))} ms over ${lagMs.length} probes (goal p99 ≤ 1,000)
+                          of which the probe's request until answered 202: p50 ${fmt(quantile(answeredMs, 0.5))} ms, p99 ${fmt(quantile(answeredMs, 0.99))} ms
+                          from the 202 to the subscriber: p50 ${fmt(quantile(afterAcceptMs, 0.5))} ms, p99 ${fmt(quantile(afterAcceptMs, 0.99))} ms
   critical triggers       ${fmt(busy.rate)}/s with the buffer saturated vs ${fmt(idle.rate)}/s idle = ${(busy.rate / idle.rate).toFixed(2)} (goal ≥ 0.8)
                           ${SECONDS} idle and ${SECONDS} saturated seconds, alternating; trigger latency p50/p99 ${fmt(busy.quantile(0.5))}/${fmt(busy.quantile(0.99))} ms saturated, ${fmt(idle.quantile(0.5))}/${fmt(idle.quantile(0.99))} ms idle
                           saturated: backlog ${depths.map(fmt).join(" → ")} entries; buffered writes accepted ${fmt(busyAccepted.high / (busyMs / 1000))} metadata ops/s, ${fmt(busyAccepted.low / (busyMs / 1000))} log lines/s
@@ -390,7 +399,7 @@ class TriggerTally {
 /**
  * Every 100 ms (at least 20 times): set `probe` through the pipeline, then wait until a real
  * subscriber (@runfeed/sdk's subscribeToRun: the webapp's realtime feed on shape-sync) sees it (ms per
- * probe, from the flush's start).
+ * probe, from the flush's start; and until the flush was answered, the accept path's part of it).
  */
 async function probeLag(baseURL: string, accessToken: string, run: string, seconds: number) {
   const writer = pipeline.writer({ baseURL, accessToken, maxItems: 1, maxAgeMs: 1 });
@@ -409,19 +418,21 @@ async function probeLag(baseURL: string, accessToken: string, run: string, secon
     if (!abort.signal.aborted) throw error;
   });
   const lags: number[] = [];
+  const answered: number[] = [];
   const deadline = performance.now() + seconds * 1000;
   // At least 20 probes: under saturation one probe can take longer than the phase.
   for (let i = 0; performance.now() < deadline || lags.length < 20; i++) {
     const started = performance.now();
     writer.metadata(run).set("probe", i);
     await writer.flush();
+    answered.push(performance.now() - started);
     while (seen < i) await new Promise<void>((resolve) => (wake = resolve));
     lags.push(performance.now() - started);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   abort.abort();
   await subscription;
-  return lags;
+  return { lagMs: lags, answeredMs: answered };
 }
 
 /** CPU seconds of each named process and of the whole machine (all processes, everyone's), now. */
@@ -469,6 +480,13 @@ function addCpu(sum: Map<string, number>, before: Map<string, number>, after: Ma
     const key = name.startsWith("pid ") ? REST : name;
     sum.set(key, (sum.get(key) ?? 0) + s - (before.get(name) ?? s));
   }
+}
+
+/** Cores each process used since `before` (read at `fromMs`, performance.now()), as cpuText gives them. */
+function coresSince(before: Map<string, number>, fromMs: number): string {
+  const sum = new Map<string, number>();
+  addCpu(sum, before, cpuSeconds());
+  return cpuText(sum, performance.now() - fromMs);
 }
 
 /** Cores used per process over `ms`: "webapp 0.95, drain 0.20, …". */

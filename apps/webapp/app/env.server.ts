@@ -161,8 +161,13 @@ export const EnvSchema = z.object({
   WRITE_PIPELINE_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
   /** Run the drain in this process (it can also run alone: server/drain.ts). Several instances share the streams. */
   WRITE_PIPELINE_DRAIN_ENABLED: envBoolean(true),
-  /** Most stream entries one drain batch applies (an entry is one request's items for one partition). */
+  /** Most stream entries one drain batch of the high class applies (an entry is one request's items for one partition). */
   WRITE_PIPELINE_BATCH_SIZE: z.coerce.number().int().positive().default(200),
+  /**
+   * The same for the low class: its entries are large (up to a thousand log lines each), and a batch of
+   * them holds the drain's event loop while it is decoded and encoded, metadata batches waiting behind it.
+   */
+  WRITE_PIPELINE_LOW_BATCH_SIZE: z.coerce.number().int().positive().default(20),
   /** Pause between batches of the high class (metadata) while its streams are short. */
   WRITE_PIPELINE_HIGH_INTERVAL_MS: z.coerce.number().int().positive().default(200),
   /** Pause between batches of the low class (log lines, events) while its streams are short. */

@@ -73,6 +73,52 @@ describe("migrations", () => {
     }
   });
 
+  it("delete a run's attempts with the run, also through its environment; unique keys refuse duplicates, not NULLs", async () => {
+    const prisma = createPrismaClient(db.url);
+    try {
+      const org = await prisma.organization.create({ data: { slug: "o-attempts", title: "O" } });
+      const project = await prisma.project.create({ data: { slug: "p-attempts", name: "P", organizationId: org.id } });
+      const env = await prisma.runtimeEnvironment.create({
+        data: {
+          slug: "dev",
+          type: "DEVELOPMENT",
+          apiKey: "tr_dev_attemptsattemptsattempts",
+          projectId: project.id,
+          organizationId: org.id,
+        },
+      });
+      const run = (n: number, keys: { idempotencyKey?: string; oneTimeUseToken?: string } = {}) =>
+        prisma.taskRun.create({
+          data: {
+            friendlyId: `run_attempts_${n}`,
+            taskIdentifier: "t",
+            payload: "{}",
+            runtimeEnvironmentId: env.id,
+            projectId: project.id,
+            ...keys,
+          },
+        });
+      const first = await run(1, { idempotencyKey: "k", oneTimeUseToken: "token" });
+      const second = await run(2);
+      await run(3); // NULL key and token again
+      await expect(run(4, { idempotencyKey: "k" })).rejects.toMatchObject({ code: "P2002" });
+      await expect(run(5, { oneTimeUseToken: "token" })).rejects.toMatchObject({ code: "P2002" });
+      await prisma.taskRunAttempt.createMany({
+        data: [
+          { runId: first.id, number: 1, workerId: "w" },
+          { runId: first.id, number: 2, workerId: "w" },
+          { runId: second.id, number: 1, workerId: "w" },
+        ],
+      });
+      await prisma.taskRun.delete({ where: { id: first.id } });
+      expect(await prisma.taskRunAttempt.findMany({ select: { runId: true } })).toEqual([{ runId: second.id }]);
+      await prisma.runtimeEnvironment.delete({ where: { id: env.id } });
+      expect(await prisma.taskRunAttempt.count()).toBe(0);
+    } finally {
+      await prisma.$disconnect();
+    }
+  });
+
   it("give TaskRunLog a Prisma round trip, a per-item key that refuses duplicates and checked kinds and levels", async () => {
     const prisma = createPrismaClient(db.url);
     const client = new pg.Client({ connectionString: db.url });

@@ -4,9 +4,9 @@
  * Fair across environments, and across queues inside an environment: every (environment, queue)
  * with queued work (found by a skip-scan over the PENDING runs' queue index, one probe per queue)
  * offers its oldest runs, up to its share of the claim (`FOR UPDATE SKIP LOCKED`, so concurrent
- * workers never claim the same run); inside an environment the queues take turns, and the
- * environments take turns with each other — one busy environment cannot starve another, and a backlog
- * of child runs cannot starve a new run of another task. A queue with a concurrency limit
+ * workers never claim the same run); the environments split the claim evenly, and an environment's
+ * queues split its part evenly — one busy environment cannot starve another, and a backlog of child
+ * runs cannot starve a new run of another task. A queue with a concurrency limit
  * (engine/queues.server.ts) offers no more than its free slots. Timestamps are written in UTC to match Prisma's
  * `TIMESTAMP(3)` columns. A run whose TTL passed is never started (the TTL sweep expires it). The
  * same statement opens each claimed run's attempt row (engine/heartbeats.server.ts), so a worker
@@ -76,25 +76,35 @@ const CLAIM_RUNS = `
       WHERE (tq."runtimeEnvironmentId", tq.name) IN (SELECT env_id, queue FROM limited)
       FOR UPDATE SKIP LOCKED
     ),
-    -- Each queue offers its fair share of the claim: ceil(limit / (environments × its environment's
-    -- queues)), so the environments split a claim evenly and so do an environment's queues, and at most
-    -- limit + (number of queues) runs are locked per claim (not limit per queue); a limited queue offers
-    -- no more than its free slots.
-    shares AS (
-      SELECT s.env_id, s.queue,
-             CASE WHEN l.env_id IS NULL THEN s.fair ELSE LEAST(s.fair, COALESCE(k.free, 0)) END AS share
-      FROM (
-        SELECT env_id, queue,
-               ceil($1::int::float8 / (count(*) OVER (PARTITION BY env_id) * (SELECT count(DISTINCT env_id) FROM queues)))::int AS fair
-        FROM queues
-      ) s
-      LEFT JOIN limited l ON l.env_id = s.env_id AND l.queue = s.queue
-      LEFT JOIN locked k ON k.env_id = s.env_id AND k.queue = s.queue
+    -- The claim's runs are split exactly: evenly between the environments, and an environment's part evenly
+    -- between its queues; the remainder of each division goes one run each to the first environments
+    -- (queues) in a random order, so no one is favoured over time. The shares add up to the limit, so a
+    -- claim locks no run it then leaves (a lock is a write too); a limited queue offers no more than its
+    -- free slots, and a queue with fewer due runs than its share leaves the rest of it unused this time.
+    envs AS (
+      SELECT env_id, (row_number() OVER (ORDER BY random()) - 1)::int AS i, count(*) OVER ()::int AS n
+      FROM (SELECT DISTINCT env_id FROM queues) e
     ),
-    candidates AS (
-      SELECT c.* FROM shares
+    env_parts AS (
+      SELECT env_id, $1::int / n + (i < $1::int % n)::int AS part FROM envs
+    ),
+    queue_order AS (
+      SELECT q.env_id, q.queue, p.part,
+             (row_number() OVER (PARTITION BY q.env_id ORDER BY random()) - 1)::int AS j,
+             count(*) OVER (PARTITION BY q.env_id)::int AS m
+      FROM queues q JOIN env_parts p USING (env_id)
+    ),
+    shares AS (
+      SELECT o.env_id, o.queue,
+             CASE WHEN l.env_id IS NULL THEN o.fair ELSE LEAST(o.fair, COALESCE(k.free, 0)) END AS share
+      FROM (SELECT env_id, queue, part / m + (j < part % m)::int AS fair FROM queue_order) o
+      LEFT JOIN limited l ON l.env_id = o.env_id AND l.queue = o.queue
+      LEFT JOIN locked k ON k.env_id = o.env_id AND k.queue = o.queue
+    ),
+    picked AS (
+      SELECT c.id FROM shares
       CROSS JOIN LATERAL (
-        SELECT r.id, r."runtimeEnvironmentId" AS env_id, r.queue, r."queuedAt", r."createdAt"
+        SELECT r.id
         FROM "TaskRun" r
         WHERE r."runtimeEnvironmentId" = shares.env_id
           AND COALESCE(r.queue, '') = shares.queue
@@ -105,18 +115,7 @@ const CLAIM_RUNS = `
         LIMIT shares.share
         FOR UPDATE SKIP LOCKED
       ) c
-    ),
-    in_queue AS (
-      SELECT id, env_id, "queuedAt", "createdAt",
-             row_number() OVER (PARTITION BY env_id, queue ORDER BY "queuedAt" ASC NULLS LAST, "createdAt" ASC, id) AS queue_rank
-      FROM candidates
-    ),
-    in_env AS (
-      SELECT id, row_number() OVER (PARTITION BY env_id ORDER BY queue_rank, "queuedAt" ASC NULLS LAST, "createdAt" ASC, id) AS env_rank
-      FROM in_queue
-    ),
-    picked AS (
-      SELECT id FROM in_env ORDER BY env_rank, random() LIMIT $1::int
+      WHERE shares.share > 0
     ),
     claimed AS (
       UPDATE "TaskRun" t

@@ -294,3 +294,43 @@ describe("write pipeline: the worker's log lines", () => {
     for (const line of lines) expect(lowStreams.some((key) => line.id.startsWith(`${key}:`))).toBe(true);
   });
 });
+
+describe("write pipeline: the worker's log lines when the buffer refuses them", () => {
+  let app: TestWebapp;
+
+  beforeAll(async () => {
+    // No drain, and a low class full past one entry: every append of the worker's lines is refused.
+    app = await startTestWebapp({
+      WORKER_ENABLED: "true",
+      WRITE_PIPELINE_DRAIN_ENABLED: "false",
+      WRITE_PIPELINE_LOW_HIGH_WATER: "1",
+      WRITE_PIPELINE_DEPTH_INTERVAL_MS: "20",
+    });
+  });
+  afterAll(() => app?.close());
+
+  it("are written directly instead: stored before the run completes, none of them queued", async () => {
+    const root = api(app.url, app.project.environments.find((e) => e.slug === "prod")!.apiKey);
+    const filler = { items: [{ runId: "run_x", message: "fills the buffer" }] };
+    for (let i = 0; i < 2; i++) expect((await root("POST", "/api/v1/logs/batch", filler)).status).toBe(202);
+    const { depths, streams } = app.webapp.services.writePipeline;
+    await eventually(() => depths.depthOf("low")).toBe(2);
+    expect((await root("POST", "/api/v1/logs/batch", filler)).status).toBe(429);
+
+    const res = await root("POST", "/api/v1/tasks/hello-world/trigger", { payload: JSON.stringify({ delayMs: 10 }) });
+    expect(res.status, res.text).toBe(200);
+    const prisma = app.webapp.services.prisma;
+    const run = () => prisma.taskRun.findFirstOrThrow({ where: { friendlyId: res.json.id as string } });
+    await eventually(async () => (await run()).status).toBe("COMPLETED_SUCCESSFULLY");
+    const runId = (await run()).id;
+    // Stored when the run completed (no drain runs here, so only the direct write can have stored them).
+    const lines = await prisma.taskRunLog.findMany({ where: { runId }, orderBy: [{ time: "asc" }, { seq: "asc" }] });
+    expect(lines.map((l) => l.message)).toEqual(["Waiting before greeting", "Hello, world!"]);
+    const lowStreams = streams.filter((s) => s.urgency === "low").map((s) => s.key);
+    for (const line of lines) expect(lowStreams.some((key) => line.id.startsWith(`${key}:`))).toBe(false);
+    // The buffer holds only the two filler entries: the refused lines were not queued as well.
+    const { redis } = app.webapp.services;
+    const lengths = await Promise.all(lowStreams.map((key) => redis.xlen(key)));
+    expect(lengths.reduce((a, b) => a + b, 0)).toBe(2);
+  });
+});

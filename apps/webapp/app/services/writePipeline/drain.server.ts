@@ -14,7 +14,8 @@
  * any step goes back to reading the pending entries, so nothing read is skipped.
  *
  * Pace: a stream that returned a full batch, or is longer than `eagerBacklog`, is read again at once
- * (eager flush); otherwise the drain waits its class's interval, which bounds how long an item waits.
+ * (eager flush); otherwise the drain waits out its class's interval, counted from the step's start, which
+ * bounds how long an item waits (about one interval plus one batch).
  * While some instance serves critical writes (`yieldToCritical`), a stream's batches take at most
  * `criticalShare` of its time: after a batch that took t ms it waits t × (1 − share) / share, at least
  * its interval and at most YIELD_CAP intervals, eager or not, so the drain's Postgres and CPU time goes
@@ -55,7 +56,8 @@ export interface DrainOptions {
   streams: StreamName[];
   appliers: Record<BufferedClass, Applier>;
   intervalMs: Record<BufferedClass, number>;
-  batchSize: number;
+  /** Most entries per batch, per class. */
+  batchSize: Record<BufferedClass, number>;
   eagerBacklog: number;
   leaseMs: number;
   /** Queued entries of a stream as last read (QueueDepths); decides eager flushing. */
@@ -144,7 +146,7 @@ export class WritePipelineDrain {
           continue;
         }
         const backlog = this.options.depthOf?.(stream) ?? 0;
-        const eager = entries.length >= this.options.batchSize || backlog > this.options.eagerBacklog;
+        const eager = entries.length >= this.options.batchSize[stream.urgency] || backlog > this.options.eagerBacklog;
         const interval = this.options.intervalMs[stream.urgency];
         if (this.options.yieldToCritical?.()) {
           // Critical writes flow: this stream's batches take at most `criticalShare` of its time.
@@ -152,7 +154,9 @@ export class WritePipelineDrain {
           const spent = performance.now() - stepStarted;
           await this.#pause(Math.min(Math.max(interval, (spent * (1 - share)) / share), YIELD_CAP * interval));
         } else if (!eager) {
-          await this.#pause(interval);
+          // The interval counts from this step's start: a slow batch shortens the wait for the next,
+          // so an item waits at most about one interval plus one batch.
+          await this.#pause(interval - (performance.now() - stepStarted));
         }
       } catch (error) {
         if (this.#stop.signal.aborted) break;
@@ -233,7 +237,7 @@ export class WritePipelineDrain {
       CONSUMER_GROUP,
       this.consumer,
       "COUNT",
-      this.options.batchSize,
+      this.options.batchSize[stream.urgency],
       "STREAMS",
       stream.key,
       from,
@@ -284,6 +288,7 @@ export class WritePipelineDrain {
   }
 
   async #pause(ms: number) {
+    if (ms <= 0) return;
     await sleep(ms, undefined, { signal: this.#stop.signal }).catch(() => {});
   }
 }

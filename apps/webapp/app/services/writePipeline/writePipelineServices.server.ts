@@ -106,7 +106,7 @@ export function createWritePipeline(deps: {
         low: logApplier(),
       },
       intervalMs: { high: env.WRITE_PIPELINE_HIGH_INTERVAL_MS, low: env.WRITE_PIPELINE_LOW_INTERVAL_MS },
-      batchSize: env.WRITE_PIPELINE_BATCH_SIZE,
+      batchSize: { high: env.WRITE_PIPELINE_BATCH_SIZE, low: env.WRITE_PIPELINE_LOW_BATCH_SIZE },
       eagerBacklog: env.WRITE_PIPELINE_EAGER_BACKLOG,
       leaseMs: env.WRITE_PIPELINE_LEASE_MS,
       depthOf: (stream) => depths.latest.find((d) => d.stream.key === stream.key)?.depth ?? 0,
