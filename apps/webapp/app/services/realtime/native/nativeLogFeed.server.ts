@@ -9,18 +9,24 @@
  *
  * - `offset=-1`: every final row as inserts, in commit order (`now`: none, up to date).
  * - Continuing: the rows from the offset's horizon on; new rows move the offset to the new horizon.
+ * - Lines committed past the horizon (an older write transaction still open) are final once it ends,
+ *   which no signal announces: a step looks again shortly, a few times, before waiting.
  * - Live: waits on the run's log channel (RunSignals.logsChannel, published after every commit of log
  *   lines) or the backstop, as the run feeds do (nativeRequest.server.ts).
  *
  * The route drops the client's table, where and columns (every log column is streamed), as on the
  * shape path.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { type OffsetAt, offsetAt } from "@runfeed/core";
 import type { FeedReply } from "../feedReply.server";
 import type { ProxyFeedArgs } from "../shapeProxy.server";
 import { definitionDigest } from "./feedState.server";
 import { answer, logMessages, mustRefetch } from "./nativeReply.server";
 import { answerLive, type FeedStep, type NativeRequest, serveNativeRequest } from "./nativeRequest.server";
+
+/** The longest pause while committed lines wait for older transactions to end. */
+const PENDING_PAUSE_MAX_MS = 1_000;
 
 type LogFeedArgs = ProxyFeedArgs & { feed: Extract<ProxyFeedArgs["feed"], { kind: "logs" }> };
 
@@ -41,10 +47,17 @@ async function respond(request: NativeRequest<LogFeedArgs>): Promise<FeedReply> 
   try {
     let from = offset.kind === "at" ? offset.tx : 0n;
     const step: FeedStep = async () => {
-      const read = await native.rows.logsAfter(environmentId, feed.runId, from);
-      if (read.rows.length === 0) return undefined;
-      from = read.horizon;
-      return { offset: offsetAt(read.horizon, 0), messages: logMessages(read.rows) };
+      // Lines committed but not final yet (an older write transaction still open) are looked for again
+      // shortly, with no signal to come: 10 ms, doubling, about 1.3 s in all; then the backstop's turn.
+      for (let pause = 10; ; pause *= 2) {
+        const read = await native.rows.logsAfter(environmentId, feed.runId, from);
+        if (read.rows.length > 0) {
+          from = read.horizon;
+          return { offset: offsetAt(read.horizon, 0), messages: logMessages(read.rows) };
+        }
+        if (!read.pending || pause > PENDING_PAUSE_MAX_MS || args.signal.aborted) return undefined;
+        await sleep(pause);
+      }
     };
     if (offset.kind !== "at") {
       const [read, schema] = await Promise.all([

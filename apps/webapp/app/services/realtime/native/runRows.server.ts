@@ -36,11 +36,15 @@ const BY_ENVIRONMENT = `SELECT ${SELECTED} FROM "TaskRun" WHERE "runtimeEnvironm
   AND "createdAt" > $2::timestamp ORDER BY "createdAt" DESC, "id" DESC LIMIT $3`;
 
 const LOG_SELECTED = RUN_LOG_STREAM_COLUMNS.map((c) => `"${c}"::text AS "${c}"`).join(", ");
-const LOGS_AFTER = `WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS txid)
-  SELECT ${LOG_SELECTED}, (SELECT txid FROM horizon)::text AS "$horizon" FROM "TaskRunLog"
-  WHERE "runtimeEnvironmentId" = $1 AND "runId" = $2 AND "txid" >= $3 AND "txid" < (SELECT txid FROM horizon)
-  ORDER BY "txid", "time", "seq", "id"`;
-const HORIZON = `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS "horizon"`;
+// One statement, one snapshot: its xmin (the horizon), whether rows of the run are visible at or past
+// it (committed, not final yet), and the final rows from the offset on, in commit order.
+const LOGS_AFTER = `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS txid)
+  SELECT h.txid::text AS "$horizon", EXISTS (SELECT 1 FROM "TaskRunLog" p WHERE p."runtimeEnvironmentId" = $1
+      AND p."runId" = $2 AND p."txid" >= h.txid)::text AS "$pending", l.*
+  FROM h LEFT JOIN LATERAL (SELECT ${LOG_SELECTED}, "txid" AS "$txid", "time" AS "$time", "seq" AS "$seq"
+    FROM "TaskRunLog" WHERE "runtimeEnvironmentId" = $1 AND "runId" = $2 AND "txid" >= $3 AND "txid" < h.txid) l ON true
+  ORDER BY l."$txid", l."$time", l."$seq", l."id"`;
+const LOG_INTERNAL = ["$horizon", "$pending", "$txid", "$time", "$seq"];
 
 const CATALOG = `SELECT a.attname AS name, t.typname, et.typname AS elemname, bt.typname AS basename,
     a.attndims::int AS attndims, a.attnotnull, a.atttypmod::int AS atttypmod,
@@ -61,6 +65,8 @@ export function timestampMs(text: string | null | undefined): number {
 export interface LogRead {
   rows: RunRow[];
   horizon: bigint;
+  /** Rows of the run are committed past the horizon: final once the older transactions end. */
+  pending: boolean;
 }
 
 export class RunRows {
@@ -95,14 +101,15 @@ export class RunRows {
 
   /** A run's log rows stored by transactions in [from, horizon), in commit order (from 0: all of them). */
   async logsAfter(environmentId: string, runId: string, from: bigint): Promise<LogRead> {
-    const rows = await this.#query(LOGS_AFTER, [environmentId, runId, from.toString()]);
-    if (rows.length === 0) {
-      const [row] = await this.#query(HORIZON, []);
-      return { rows, horizon: BigInt(row!.horizon!) };
+    const result = await this.#query(LOGS_AFTER, [environmentId, runId, from.toString()]);
+    const first = result[0]!;
+    const read: LogRead = { rows: [], horizon: BigInt(first.$horizon!), pending: first.$pending === "true" };
+    for (const row of result) {
+      if (row.id === null) continue;
+      for (const name of LOG_INTERNAL) delete row[name];
+      read.rows.push(row);
     }
-    const horizon = BigInt(rows[0]!.$horizon!);
-    for (const row of rows) delete row.$horizon;
-    return { rows, horizon };
+    return read;
   }
 
   /** The `electric-schema` of `columns` of "TaskRun" (the catalog is read once). */
