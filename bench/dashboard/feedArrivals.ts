@@ -7,6 +7,8 @@
  *
  * A string, not a function: tsx's name helpers do not exist in the page.
  */
+import { LIVE_SSE_PARAM } from "../../packages/core/src/index.js";
+
 export const TIME_FEED_ARRIVALS = `
   window.__arrived = [];
   const record = (text, at) => {
@@ -24,7 +26,7 @@ export const TIME_FEED_ARRIVALS = `
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     if (!url.includes("/realtime/v1/runs") || !response.body) return response;
     const [mine, theirs] = response.body.tee();
-    const sse = url.includes("live_sse=true");
+    const sse = url.includes("${LIVE_SSE_PARAM}=true");
     (async () => {
       const reader = mine.pipeThrough(new TextDecoderStream()).getReader();
       let buffered = "";

@@ -42,17 +42,26 @@ const REPO = new URL("../../", import.meta.url).pathname;
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 
+/** What the bench's webapp entry answers over IPC (webappBench.ts). */
+interface WebappStats {
+  id: number;
+  waiting: number;
+  eventStreamClients: number;
+  cpuMs: number;
+}
+
 interface Child {
   process: ChildProcess;
   stop(): Promise<void>;
 }
 
-export function startChild(name: string, args: string[], env: Record<string, string>): Child {
+/** `ipc`: with an IPC channel (the bench's webapp entry answers its figures there, webappBench.ts). */
+export function startChild(name: string, args: string[], env: Record<string, string>, ipc = false): Child {
   const profile = process.env.BENCH_PROFILE === name ? ["--cpu-prof", "--cpu-prof-dir=/tmp/bench-prof"] : [];
   const child = spawn(process.execPath, [...profile, ...args], {
     cwd: REPO,
     env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "ignore", "pipe", ...(ipc ? (["ipc"] as const) : [])],
   });
   child.stderr?.on("data", (d: Buffer) => {
     const text = d.toString();
@@ -159,9 +168,10 @@ export async function benchProxy({
   // BENCH_PROFILE_PHASES=response|request: profile that phase of the first measured proxied burst round.
   const profilePhase = process.env.BENCH_PROFILE_PHASES;
   const phases = profilePhase === "response" || profilePhase === "request";
+  // The bench's webapp entry: server/index.ts plus its figures over IPC (and the profiler), webappBench.ts.
   const webapp = startChild(
     "webapp",
-    ["--import", "tsx", phases ? "bench/realtime/webappProfiled.ts" : "apps/webapp/server/index.ts"],
+    ["--import", "tsx", "bench/realtime/webappBench.ts"],
     {
       NODE_ENV: webappMode,
       HOST: "127.0.0.1",
@@ -173,6 +183,7 @@ export async function benchProxy({
       LOG_LEVEL: "warn",
       WORKER_ENABLED: "false",
     },
+    true,
   );
   stops.push(webapp.stop);
   await waitFor("webapp", async () => ((await fetch(`${webUrl}/healthz`)).ok ? true : undefined));
@@ -204,31 +215,45 @@ export async function benchProxy({
     return Number(/^shape_sync_live_waiters (\d+)/m.exec(text)?.[1] ?? 0);
   };
   // Through the webapp, live polls of one shape share one upstream request: count the webapp's waiting
-  // clients instead. Each scrape costs the webapp CPU that would be billed to the request path, so
-  // scrapes are counted and their cost (calibrated below, same process, same run) is taken off.
-  let webScrapes = 0;
-  const webWaiters = async () => {
-    webScrapes++;
-    const text = await (await fetch(`${webUrl}/metrics?name=runfeed_realtime_upstream_waiting_requests`)).text();
-    return Number(/^runfeed_realtime_upstream_waiting_requests (\d+)/m.exec(text)?.[1] ?? 0);
-  };
+  // clients instead. The webapp reports them, and its own CPU time (process.cpuUsage()), over IPC
+  // (webappBench.ts); each query's CPU (calibrated below, same process, same run) is taken off the
+  // request path.
+  let nextQuery = 0;
+  const answers = new Map<number, (stats: WebappStats) => void>();
+  webapp.process.on("message", (stats: WebappStats) => {
+    answers.get(stats.id)?.(stats);
+    answers.delete(stats.id);
+  });
+  let webQueries = 0;
+  const webStats = () =>
+    new Promise<WebappStats>((resolve) => {
+      const id = ++nextQuery;
+      webQueries++;
+      answers.set(id, resolve);
+      webapp.process.send({ id });
+    });
+  const webWaiters = async () => (await webStats()).waiting;
   const liveWaiters = (mode: "direct" | "proxy") => (mode === "direct" ? shapeWaiters() : webWaiters());
-  // The webapp's CPU as it reads it itself (process.cpuUsage(), µs; prom-client's process metric),
-  // rather than /proc's 10 ms ticks: precise enough to tell 200 µs per request from one round.
-  const webCpuMs = async () => {
-    // prom-client updates the CPU counters when the user-time one is collected: read that one first.
-    await (await fetch(`${webUrl}/metrics?name=runfeed_webapp_process_cpu_user_seconds_total`)).text();
-    const text = await (await fetch(`${webUrl}/metrics?name=runfeed_webapp_process_cpu_seconds_total`)).text();
-    return Number(/^runfeed_webapp_process_cpu_seconds_total ([\d.e+-]+)/m.exec(text)?.[1] ?? Number.NaN) * 1000;
-  };
-  const CALIBRATION_SCRAPES = 200;
-  const scrapeCpu0 = await webCpuMs();
-  for (let i = 0; i < CALIBRATION_SCRAPES; i++) await webWaiters();
-  const scrapeCpuMs = ((await webCpuMs()) - scrapeCpu0) / CALIBRATION_SCRAPES;
-  console.log(`webapp CPU per /metrics scrape (taken off the request path): ${(scrapeCpuMs * 1000).toFixed(0)} µs`);
+  const webCpuMs = async () => (await webStats()).cpuMs;
+  const CALIBRATION_QUERIES = 200;
+  const queryCpu0 = await webCpuMs();
+  for (let i = 0; i < CALIBRATION_QUERIES; i++) await webWaiters();
+  const queryCpuMs = ((await webCpuMs()) - queryCpu0) / (CALIBRATION_QUERIES + 1);
+  console.log(`webapp CPU per figures query (taken off the request path): ${(queryCpuMs * 1000).toFixed(0)} µs`);
+  // The webapp's own background work (write-pipeline drain and depth polls, timers) while idle: part of
+  // every phase's CPU in proportion to its wall time, so a loaded machine (slower phases) bills more of
+  // it to each re-poll. Printed beside the figures, not taken off them.
+  const idleCpu0 = await webCpuMs();
+  const idleFrom = performance.now();
+  await new Promise((r) => setTimeout(r, 3000));
+  const idleCpuPerMs = ((await webCpuMs()) - idleCpu0 - queryCpuMs) / (performance.now() - idleFrom);
+  console.log(`webapp CPU while idle: ${(idleCpuPerMs * 1000).toFixed(0)} µs per ms`);
 
   const cpu = {
     webappRequest: [] as number[],
+    /** Wall time of each phase (ms), for the idle background share printed beside the figures. */
+    requestWallMs: [] as number[],
+    responseWallMs: [] as number[],
     webappResponse: [] as number[],
     shapeResponseDirect: [] as number[],
     shapeResponseProxy: [] as number[],
@@ -236,7 +261,8 @@ export async function benchProxy({
   let profiled = false;
   async function round(mode: "direct" | "proxy", n: number, record = false): Promise<number[]> {
     const webCpu0 = await webCpuMs();
-    const scrapes0 = webScrapes;
+    const wall0 = performance.now();
+    const queries0 = webQueries;
     const query = `cursor=&handle=${encodeURIComponent(handle)}&live=true&log=full&offset=${encodeURIComponent(offset)}`;
     const url = mode === "direct" ? `${directBase}&${query}` : `${webUrl}/realtime/v1/runs/${run.friendlyId}?${query}`;
     let updatedAt = 0;
@@ -276,7 +302,7 @@ export async function benchProxy({
         60_000,
       );
     }
-    const scrapeMs = (webScrapes - scrapes0) * scrapeCpuMs;
+    const queriesMs = (webQueries - queries0) * queryCpuMs;
     if (profileNow("request")) {
       webapp.process.kill("SIGUSR2");
       profiled = true;
@@ -286,6 +312,7 @@ export async function benchProxy({
       await new Promise((r) => setTimeout(r, 200));
     }
     const webCpu1 = await webCpuMs();
+    const wall1 = performance.now();
     const shapeCpu1 = cpuMs(shapeSync.process.pid);
     updatedAt = performance.now();
     await prisma.taskRun.update({ where: { id: run.id }, data: { number: { increment: 1 } } });
@@ -299,8 +326,10 @@ export async function benchProxy({
       const webCpu2 = await webCpuMs();
       const shapeCpu2 = cpuMs(shapeSync.process.pid);
       if (mode === "proxy") {
-        cpu.webappRequest.push(((webCpu1 - webCpu0 - scrapeMs) / n) * 1000);
+        cpu.webappRequest.push(((webCpu1 - webCpu0 - queriesMs) / n) * 1000);
         cpu.webappResponse.push(((webCpu2 - webCpu1) / n) * 1000);
+        cpu.requestWallMs.push(wall1 - wall0);
+        cpu.responseWallMs.push(performance.now() - wall1);
         cpu.shapeResponseProxy.push(((shapeCpu2 - shapeCpu1) / n) * 1000);
       } else {
         cpu.shapeResponseDirect.push(((shapeCpu2 - shapeCpu1) / n) * 1000);
@@ -350,6 +379,10 @@ export async function benchProxy({
   );
   console.log(`  webapp, request path (auth, lookup, limiter, rewrite, upstream request): ${us(cpu.webappRequest)}`);
   console.log(`  webapp, response path (upstream response → client):                    ${us(cpu.webappResponse)}`);
+  const idleShare = (wallMs: number[]) => `${((median(wallMs) * idleCpuPerMs * 1000) / CLIENTS).toFixed(0)} µs`;
+  console.log(
+    `  of which the webapp's idle background, at its idle rate over the phase's wall time (median ${median(cpu.requestWallMs).toFixed(0)} / ${median(cpu.responseWallMs).toFixed(0)} ms): request ${idleShare(cpu.requestWallMs)}, response ${idleShare(cpu.responseWallMs)}`,
+  );
   console.log(
     `  shape-sync, response path: direct ${us(cpu.shapeResponseDirect)}, behind the proxy ${us(cpu.shapeResponseProxy)}`,
   );
@@ -393,10 +426,7 @@ export async function benchProxy({
         if (r.headers.has(ELECTRIC_UP_TO_DATE_HEADER)) return;
       }
     };
-    const webStreamClients = async () => {
-      const text = await (await fetch(`${webUrl}/metrics?name=runfeed_realtime_upstream_event_stream_clients`)).text();
-      return Number(/^runfeed_realtime_upstream_event_stream_clients (\d+)/m.exec(text)?.[1] ?? 0);
-    };
+    const webStreamClients = async () => (await webStats()).eventStreamClients;
     const sseAgent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
     async function sseRound(mode: "direct" | "proxy", n: number): Promise<number[]> {
       await catchUp();

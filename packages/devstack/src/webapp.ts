@@ -13,10 +13,19 @@ import { freePort } from "./redis.js";
 export type WebappEntry = "server/index.ts" | "server/worker.ts" | "server/seed.ts" | "server/drain.ts";
 
 /**
+ * V8 flags of the webapp server: 64 MiB young-generation semi-spaces instead of 16. Realtime streams
+ * allocate short-lived strings and objects for every chunk written and read, and with the default
+ * the server spent about a third of its busy time in scavenges at 1,000 streams × 50 chunks/s
+ * (docs/decisions/081-realtime-streams.md). apps/webapp/Dockerfile's CMD passes the same flag.
+ */
+export const WEBAPP_SERVER_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=64"];
+
+/**
  * Node's arguments (run from the repository root) for one of the webapp's processes: its TypeScript
  * through tsx's loader in a plain node process, no wrapper process in between.
  */
 export const webappArgs = (entry: WebappEntry, options: { nodeArgs?: string[]; args?: string[] } = {}) => [
+  ...(entry === "server/index.ts" ? WEBAPP_SERVER_NODE_FLAGS : []),
   ...(options.nodeArgs ?? []),
   "--import",
   "tsx",

@@ -216,7 +216,7 @@ export function createApiRoute<
 
   /** Counts a response in the route's metrics (the fast path's answers too). */
   function observe(services: Services, status: number, started: number) {
-    services.metrics.httpRequests.inc({ route: config.name, status: String(status) });
+    services.metrics.countRequest(config.name, status);
     services.metrics.httpDuration.observe({ route: config.name }, (performance.now() - started) / 1000);
   }
 

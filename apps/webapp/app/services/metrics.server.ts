@@ -10,17 +10,36 @@ export function createMetrics() {
     upstreamEventStreamClients: () => 0,
     nativeQueries: () => 0,
     nativeWorkingSets: () => 0,
+    /** Live realtime requests in flight on this instance, by environment id (the limiter's own count). */
+    realtimeConcurrent: (): ReadonlyMap<string, number> => new Map(),
   };
   collectDefaultMetrics({ register: registry, prefix: "runfeed_webapp_" });
+  // API requests are counted here and handed to prom-client when the counter is read: its labelled
+  // inc (a label hash built per call) cost a realtime re-poll more than the rest of its metrics.
+  const requestCounts = new Map<string, Map<number, number>>();
+  const httpRequests = new Counter({
+    name: "runfeed_http_requests_total",
+    help: "API requests by route and status",
+    labelNames: ["route", "status"] as const,
+    registers: [registry],
+    collect() {
+      for (const [route, byStatus] of requestCounts) {
+        for (const [status, count] of byStatus) this.inc({ route, status: String(status) }, count);
+      }
+      requestCounts.clear();
+    },
+  });
   return {
     registry,
     sources,
-    httpRequests: new Counter({
-      name: "runfeed_http_requests_total",
-      help: "API requests by route and status",
-      labelNames: ["route", "status"] as const,
-      registers: [registry],
-    }),
+    /** Read it (and so its pending counts) through the registry; count with countRequest. */
+    httpRequests,
+    /** Counts one API request in runfeed_http_requests_total. */
+    countRequest(route: string, status: number) {
+      let byStatus = requestCounts.get(route);
+      if (!byStatus) requestCounts.set(route, (byStatus = new Map()));
+      byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+    },
     httpDuration: new Histogram({
       name: "runfeed_http_request_duration_seconds",
       help: "API request duration by route (for live requests: time to response headers)",
@@ -33,6 +52,9 @@ export function createMetrics() {
       help: "Live realtime requests in flight per environment (this instance)",
       labelNames: ["environment"] as const,
       registers: [registry],
+      collect() {
+        for (const [environment, count] of sources.realtimeConcurrent()) this.set({ environment }, count);
+      },
     }),
     realtimeUpstreamWaiting: new Gauge({
       name: "runfeed_realtime_upstream_waiting_requests",

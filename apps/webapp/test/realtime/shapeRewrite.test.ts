@@ -4,6 +4,7 @@ import {
   buildShapeUrl,
   createdAtFloor,
   parseDurationMs,
+  parseQuery,
   parseTags,
   postgresTextArray,
 } from "../../app/services/realtime/shapeRewrite.server.js";
@@ -106,5 +107,25 @@ describe("tags and durations", () => {
     expect(createdAtFloor(undefined, now, day).getTime()).toBe(now - day);
     expect(createdAtFloor("7d", now, day).getTime()).toBe(now - day);
     expect(createdAtFloor("nonsense", now, day).getTime()).toBe(now - day);
+  });
+});
+
+describe("parseQuery", () => {
+  it("reads a query as URLSearchParams does: first value, + and escapes decoded, malformed escapes kept", () => {
+    const query = "offset=5_2&handle=a%2Fb&handle=second&cursor=&live&where=a+b%20c&bad=%E0%A4%A&empty=&=x";
+    const ours = parseQuery(query);
+    const theirs = new URLSearchParams(query);
+    for (const name of ["offset", "handle", "cursor", "live", "where", "bad", "empty", "", "missing"]) {
+      expect(ours.get(name)).toBe(theirs.get(name));
+    }
+  });
+
+  it("builds the same upstream query from it as from URLSearchParams", () => {
+    const query = "offset=5_2&handle=h%201&live=true&cursor=&log=full&cache-buster=(1)!";
+    const feed = { kind: "run", runId: "r" } as const;
+    const fromOurs = buildShapeUrl({ origin, incoming: parseQuery(query), environmentId: "env_1", feed });
+    expect(Object.fromEntries(fromOurs.searchParams)).toEqual(Object.fromEntries(build(query, feed).searchParams));
+    expect(fromOurs.searchParams.get("handle")).toBe("h 1");
+    expect(fromOurs.searchParams.get("cache-buster")).toBe("(1)!");
   });
 });

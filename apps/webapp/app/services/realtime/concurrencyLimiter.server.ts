@@ -41,7 +41,7 @@ export interface ConcurrencyLimiterOptions {
    * (REALTIME_LIMITER_OPTIMISTIC_FRACTION; 0 = never).
    */
   optimisticFraction?: number;
-  metrics?: Pick<Metrics, "realtimeConcurrent" | "realtimeRejected" | "limiterRedisErrors">;
+  metrics?: Pick<Metrics, "sources" | "realtimeRejected" | "limiterRedisErrors">;
   logger?: Pick<Logger, "warn">;
   /** No answer from Redis for this long while calls are pending counts as Redis down (default 2 s). */
   redisTimeoutMs?: number;
@@ -69,6 +69,16 @@ interface AcquireBatch {
   sent: boolean;
 }
 
+/** One admitted request's slot, until released. */
+interface Slot {
+  environmentId: string;
+  key: string;
+  member: string;
+  /** The batch that will register the member, for an optimistic admission. */
+  unsent: AcquireBatch | undefined;
+  released: boolean;
+}
+
 /** What this instance knows of a key's count: Redis's last answer, plus its own admissions since. */
 interface KnownCount {
   count: number;
@@ -90,6 +100,8 @@ export class ConcurrencyLimiter {
   /** Members are `<instance uuid>:<sequence>`: unique across instances, cheap to make. */
   readonly #instanceId = randomUUID();
   #sequence = 0;
+  /** Admitted and not yet released on this instance, by environment id (the concurrent-requests gauge). */
+  readonly #concurrent = new Map<string, number>();
 
   constructor(options: ConcurrencyLimiterOptions) {
     this.#options = { redisTimeoutMs: 2000, logIntervalMs: 60_000, optimisticFraction: 0, ...options };
@@ -99,6 +111,7 @@ export class ConcurrencyLimiter {
       timeoutMs: this.#options.redisTimeoutMs,
       onHung: (error) => this.#logRedisDown(error),
     });
+    if (options.metrics) options.metrics.sources.realtimeConcurrent = () => this.#concurrent;
     this.#releases = new LimiterReleases(
       this.#redis,
       (promise) => this.#watchdog.call(promise),
@@ -209,27 +222,28 @@ export class ConcurrencyLimiter {
   /** `unsent`: the batch that will register the member (an optimistic admission). */
   #admitted(environmentId: string, key: string, member: string, unsent?: AcquireBatch): Admission {
     this.#track(key, member);
-    this.#options.metrics?.realtimeConcurrent.inc({ environment: environmentId });
-    let released = false;
-    return {
-      kind: "admitted",
-      degraded: false,
-      release: () => {
-        if (released) return Promise.resolve();
-        released = true;
-        this.#untrack(key, member);
-        this.#options.metrics?.realtimeConcurrent.dec({ environment: environmentId });
-        const known = this.#known.get(key);
-        if (known && known.count > 0) known.count--;
-        // Never registered yet: drop it from its batch instead of sending a ZREM.
-        if (unsent && !unsent.sent) {
-          const at = unsent.forced.indexOf(member);
-          if (at !== -1) unsent.forced.splice(at, 1);
-          return Promise.resolve();
-        }
-        return this.#releases.release(key, member);
-      },
-    };
+    this.#concurrent.set(environmentId, (this.#concurrent.get(environmentId) ?? 0) + 1);
+    // A bound method, not a closure: the webapp's server code runs under tsx, whose keepNames gives every
+    // named closure a `__name` call (defineProperty), which was the largest cost of a re-poll's admission.
+    const slot: Slot = { environmentId, key, member, unsent, released: false };
+    return { kind: "admitted", degraded: false, release: this.#release.bind(this, slot) };
+  }
+
+  #release(slot: Slot): Promise<void> {
+    if (slot.released) return Promise.resolve();
+    slot.released = true;
+    const { key, member, unsent } = slot;
+    this.#untrack(key, member);
+    this.#concurrent.set(slot.environmentId, this.#concurrent.get(slot.environmentId)! - 1);
+    const known = this.#known.get(key);
+    if (known && known.count > 0) known.count--;
+    // Never registered yet: drop it from its batch instead of sending a ZREM.
+    if (unsent && !unsent.sent) {
+      const at = unsent.forced.indexOf(member);
+      if (at !== -1) unsent.forced.splice(at, 1);
+      return Promise.resolve();
+    }
+    return this.#releases.release(key, member);
   }
 
   /** Live requests per environment right now, across all instances (sweeps stale entries first). */

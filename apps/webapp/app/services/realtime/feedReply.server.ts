@@ -10,7 +10,7 @@ import type { Readable } from "node:stream";
 
 export interface FeedReply {
   status: number;
-  /** Flat: name, value, name, value… */
+  /** Flat: name, value, name, value… (may be shared by the replies of one upstream answer: never mutated) */
   headers: string[];
   body: Buffer | Readable | null;
   /** Called exactly once when a streamed body ends, fails, is cut at `endAt` or its client goes away. */
@@ -68,13 +68,21 @@ function lifecycle(reply: FeedReply, cut: () => void) {
   return finish;
 }
 
-/** Writes the reply onto a node response: headers, then the body, piped with backpressure. */
+/** Writes the reply onto a node response: a buffered body at once, a streamed one piped with backpressure. */
 export function sendFeedReply(res: ServerResponse, reply: FeedReply): void {
   const { body } = reply;
   if (body === null || Buffer.isBuffer(body)) {
     void reply.done?.();
-    res.writeHead(reply.status, reply.headers);
-    res.end(body ?? undefined);
+    if (body === null) {
+      res.writeHead(reply.status, reply.headers);
+      res.end();
+      return;
+    }
+    // Sized (not chunked), and written as one string with the head: one socket write per client.
+    // latin1 maps bytes to characters one to one, as node writes the head itself, so nothing changes
+    // on the wire; a shared poll's clients hold the same Buffer, decoded once.
+    res.writeHead(reply.status, [...reply.headers, "content-length", String(body.length)]);
+    res.end(latin1Of(body), "latin1");
     return;
   }
   res.writeHead(reply.status, reply.headers);
@@ -106,6 +114,13 @@ export function sendFeedReply(res: ServerResponse, reply: FeedReply): void {
     if (!ended) body.destroy();
     finish();
   });
+}
+
+const latin1Bodies = new WeakMap<Buffer, string>();
+function latin1Of(body: Buffer): string {
+  let text = latin1Bodies.get(body);
+  if (text === undefined) latin1Bodies.set(body, (text = body.toString("latin1")));
+  return text;
 }
 
 /** The reply as a Fetch Response (the Remix path). */

@@ -18,6 +18,7 @@ import {
 import { type RequestHead, bearerToken } from "../auth.server";
 import { applyCors } from "../cors.server";
 import type { Services } from "../services.server";
+import { ResponseClosedSignal } from "./clientSignal.server";
 import { feedReplyResponse, sendFeedReply } from "./feedReply.server";
 import { serveRealtimeFeed } from "./realtimeBackend.server";
 import type { StreamCredential } from "./shapeProxy.server";
@@ -92,10 +93,7 @@ export function createFeedRoute<
     services: Services,
   ): Promise<void> {
     const started = performance.now();
-    const controller = new AbortController();
-    res.once("close", () => {
-      if (!res.writableFinished) controller.abort();
-    });
+    const signal = new ResponseClosedSignal(res);
     const head: ApiRequestHead = {
       url: `http://${req.headers.host ?? "localhost"}${req.url}`,
       headers: { get: (name) => headerValue(req, name) },
@@ -113,11 +111,11 @@ export function createFeedRoute<
       ...feedOf(admitted.args),
       query: queryOf(req.url ?? ""),
       origin: headerValue(req, "origin"),
-      signal: controller.signal,
+      signal,
       credential: () => credentialOf(head, services, config.allowJWT ?? false),
     });
     route.observe(services, reply.status, started);
-    if (controller.signal.aborted) {
+    if (signal.aborted) {
       if (reply.body && !Buffer.isBuffer(reply.body)) reply.body.destroy();
       void reply.done?.();
       return;

@@ -3,7 +3,7 @@
  * limiter → rewrite → stream the upstream shape response back.
  *
  * Nothing from the client reaches upstream but the Electric protocol parameters: no headers, no
- * table/where/columns/params. The upstream fetch carries the request's AbortSignal, so a client
+ * table/where/columns/params. The upstream request follows the client (its ClientSignal), so a client
  * that goes away aborts the long-poll upstream and releases its limiter slot.
  */
 import {
@@ -20,9 +20,17 @@ import {
 import type { Authentication } from "../auth.server";
 import type { ApiVersion } from "../apiRoute.server";
 import type { Services } from "../services.server";
+import type { ClientSignal } from "./clientSignal.server";
 import { type FeedReply, jsonReply } from "./feedReply.server";
 import { admitLive } from "./liveAdmission.server";
-import { buildShapeUrl, createdAtFloor, hasHandle, type RealtimeFeed } from "./shapeRewrite.server";
+import {
+  type QueryParams,
+  type RealtimeFeed,
+  createdAtFloor,
+  hasHandle,
+  parseQuery,
+  shapePath,
+} from "./shapeRewrite.server";
 import { credentialWatch } from "./streamCredentialChecks.server";
 import { UpstreamAbortedError, rawHeader } from "./shapeUpstream.server";
 import { errorBody } from "../httpErrors.server";
@@ -36,7 +44,8 @@ export interface ProxyFeedArgs {
   authentication: Authentication;
   feed: RealtimeFeed;
   apiVersion: ApiVersion;
-  signal: AbortSignal;
+  /** The client going away (the Fetch request's signal, or the node response's close). */
+  signal: ClientSignal;
   /** Tag feed: the raw `createdAt` query value. */
   createdAt?: string;
   /** The request's credential, authenticated again while an event stream is open (072). */
@@ -65,27 +74,32 @@ const DROPPED_HEADERS = new Set([
 const EXPOSE = ELECTRIC_EXPOSED_HEADERS.join(", ");
 
 /**
- * The upstream headers a client gets, plus the exposed-headers list, filtered once per upstream
- * answer: a shared long-poll's 1,000 waiters hold the same raw headers.
+ * The headers a client gets: the upstream's (hop-by-hop and rewritten ones dropped), the exposed-headers
+ * list, CORS for its origin and `no-store` (the response is authorised per token: never let a shared
+ * cache keep it). Built once per upstream answer and origin: a shared long-poll's 1,000 waiters hold
+ * the same raw headers.
  */
-const forwarded = new WeakMap<readonly string[], readonly string[]>();
-function forwardedHeaders(raw: readonly string[]): readonly string[] {
-  let headers = forwarded.get(raw);
+const forwarded = new WeakMap<readonly string[], Map<string, string[]>>();
+function clientHeaders(raw: readonly string[], origin: string): string[] {
+  let byOrigin = forwarded.get(raw);
+  if (!byOrigin) forwarded.set(raw, (byOrigin = new Map()));
+  let headers = byOrigin.get(origin);
   if (headers) return headers;
-  const kept: string[] = [];
+  headers = [];
   for (let i = 0; i < raw.length; i += 2) {
-    if (!DROPPED_HEADERS.has(raw[i]!.toLowerCase())) kept.push(raw[i]!, raw[i + 1]!);
+    if (!DROPPED_HEADERS.has(raw[i]!.toLowerCase())) headers.push(raw[i]!, raw[i + 1]!);
   }
-  kept.push("access-control-expose-headers", EXPOSE);
-  headers = kept;
-  forwarded.set(raw, headers);
+  headers.push("access-control-expose-headers", EXPOSE, "access-control-allow-origin", origin);
+  if (origin !== "*") headers.push("vary", "Origin");
+  headers.push("cache-control", "no-store");
+  byOrigin.set(origin, headers);
   return headers;
 }
 const DEQUEUED = Buffer.from('"status":"DEQUEUED"');
 const EXECUTING = Buffer.from('"status":"EXECUTING"');
 
 /** Whether the client asked for live mode over server-sent events (Electric's `live_sse`, or the older name). */
-export function wantsEventStream(incoming: URLSearchParams): boolean {
+export function wantsEventStream(incoming: QueryParams): boolean {
   return (
     incoming.get(LIVE_PARAM) === "true" &&
     (incoming.get(LIVE_SSE_PARAM) === "true" || incoming.get(EXPERIMENTAL_LIVE_SSE_PARAM) === "true")
@@ -95,7 +109,7 @@ export function wantsEventStream(incoming: URLSearchParams): boolean {
 export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply> {
   const { services, authentication, feed, signal } = args;
   const { env, realtime } = services;
-  const incoming = new URLSearchParams(args.query);
+  const incoming = parseQuery(args.query);
   const environment = authentication.environment;
   const origin = args.origin ?? "*";
 
@@ -114,8 +128,7 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
     }
   }
 
-  const url = buildShapeUrl({
-    origin: env.ELECTRIC_ORIGIN,
+  const path = shapePath({
     incoming,
     environmentId: environment.id,
     feed,
@@ -138,7 +151,12 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
 
   let upstream: Awaited<ReturnType<typeof realtime.upstream.get>>;
   try {
-    upstream = await realtime.upstream.get(url, signal, eventStream ? "stream" : live ? "poll" : "single");
+    upstream = await realtime.upstream.get(
+      env.ELECTRIC_ORIGIN,
+      path,
+      signal,
+      eventStream ? "stream" : live ? "poll" : "single",
+    );
   } catch (error) {
     void release?.();
     if (error instanceof UpstreamAbortedError || signal.aborted) return jsonReply(499, null, origin);
@@ -150,10 +168,7 @@ export async function proxyRealtimeFeed(args: ProxyFeedArgs): Promise<FeedReply>
   }
 
   const raw = upstream.rawHeaders;
-  const headers = [...forwardedHeaders(raw), "access-control-allow-origin", origin];
-  if (origin !== "*") headers.push("vary", "Origin");
-  // The response is authorised per token: never let a shared cache keep it.
-  headers.push("cache-control", "no-store");
+  const headers = clientHeaders(raw, origin);
 
   try {
     const handle = rawHeader(raw, ELECTRIC_HANDLE_HEADER);

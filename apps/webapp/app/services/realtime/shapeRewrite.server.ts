@@ -30,11 +30,16 @@ export type RealtimeFeed =
   /** A run's log lines and events (TaskRunLog; docs/decisions/090-run-logs.md). */
   | { kind: "logs"; runId: string };
 
+/** What the rewrite reads of the client's query: the first value of a name, or null (as URLSearchParams). */
+export interface QueryParams {
+  get(name: string): string | null;
+}
+
 export interface ShapeRequest {
   /** `ELECTRIC_ORIGIN`, e.g. `http://127.0.0.1:3060` (a path prefix is kept). */
   origin: string;
-  /** The client's query string (protocol params are picked from it, everything else dropped). */
-  incoming: URLSearchParams;
+  /** The client's query (protocol params are picked from it, everything else dropped). */
+  incoming: QueryParams;
   environmentId: string;
   feed: RealtimeFeed;
   /** JWT `realtime.skipColumns` claim; when present it replaces the URL `skipColumns` entirely. */
@@ -91,17 +96,54 @@ export const FORWARDED_PROTOCOL_PARAMS: readonly string[] = ELECTRIC_PROTOCOL_QU
 const ALL_RUN_COLUMNS = quoteColumns(runColumnsWithout([]));
 
 export function buildShapeUrl(request: ShapeRequest): URL {
-  // The client's protocol parameters (few, short), then the feed's own part, which is the same for
-  // every request of a feed and token and is encoded once (shapeTail): encoding the columns list and
-  // the where text on every re-poll was the largest cost of this function (bench/realtime profile).
-  const protocol = new URLSearchParams();
+  return new URL(`${request.origin.replace(/\/+$/, "")}${shapePath(request)}`);
+}
+
+/**
+ * The upstream request's path and query (`/v1/shape?…`, the origin's own path prefix not included),
+ * built as a string. The client's protocol parameters (few, short), then the feed's own part, which is
+ * the same for every request of a feed and token and is encoded once (shapeTail): encoding the columns
+ * list and the where text on every re-poll was the largest cost of building it (bench/realtime profile).
+ */
+export function shapePath(request: Omit<ShapeRequest, "origin">): string {
+  let head = "";
   for (const name of FORWARDED_PROTOCOL_PARAMS) {
     const value = request.incoming.get(name);
-    if (value !== null) protocol.set(name, value);
+    if (value !== null) head += `${encodeQueryPart(name)}=${encodeQueryPart(value)}&`;
   }
-  const head = protocol.toString();
-  const tail = shapeTail(request);
-  return new URL(`${request.origin.replace(/\/+$/, "")}/v1/shape?${head ? `${head}&${tail}` : tail}`);
+  return `/v1/shape?${head}${shapeTail(request)}`;
+}
+
+/** Protocol values are mostly offsets, handles and flags: left as they are when nothing needs escaping. */
+const PLAIN = /^[\w.~-]*$/;
+const encodeQueryPart = (text: string) => (PLAIN.test(text) ? text : encodeURIComponent(text));
+
+/**
+ * A query string as QueryParams, without URLSearchParams (which re-encodes and keeps every pair): the
+ * first value of each name, `+` and percent escapes decoded as a form query is. A malformed escape
+ * is kept as it was written (URLSearchParams does likewise).
+ */
+export function parseQuery(query: string): QueryParams {
+  const values = new Map<string, string>();
+  if (query.length > 0) {
+    for (const pair of query.split("&")) {
+      if (pair.length === 0) continue;
+      const eq = pair.indexOf("=");
+      const name = decodeQueryPart(eq === -1 ? pair : pair.slice(0, eq));
+      if (!values.has(name)) values.set(name, eq === -1 ? "" : decodeQueryPart(pair.slice(eq + 1)));
+    }
+  }
+  return { get: (name) => values.get(name) ?? null };
+}
+
+function decodeQueryPart(text: string): string {
+  if (!text.includes("%") && !text.includes("+")) return text;
+  const spaced = text.replaceAll("+", " ");
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    return new URLSearchParams(`x=${text}`).get("x") ?? spaced;
+  }
 }
 
 /** Encoded feed parts by what makes them (bounded: cleared when full, rebuilt on demand). */
@@ -109,7 +151,7 @@ const tails = new Map<string, string>();
 const MAX_TAILS = 10_000;
 
 /** table, where, params, columns and secret, encoded as a query string. */
-function shapeTail(request: ShapeRequest): string {
+function shapeTail(request: Omit<ShapeRequest, "origin">): string {
   const logs = request.feed.kind === "logs";
   // A log feed always streams every log column: `skipColumns` names run columns.
   const skip = logs ? [] : skipColumnsFor(request);
@@ -150,7 +192,7 @@ export function skipColumnsFor(request: Pick<ShapeRequest, "incoming" | "claimSk
     .filter(Boolean);
 }
 
-export const hasHandle = (incoming: URLSearchParams) => Boolean(incoming.get(HANDLE_PARAM) || incoming.get("shape_id"));
+export const hasHandle = (incoming: QueryParams) => Boolean(incoming.get(HANDLE_PARAM) || incoming.get("shape_id"));
 
 // --- tags (#26)
 

@@ -10,8 +10,15 @@
  * Event streams opened at the same moment are shared likewise until their first byte
  * (sharedEventStreams.server.ts); a catch-up request answers at once and is never shared.
  */
-import { Agent, type ClientRequest, type IncomingMessage, request as httpRequest } from "node:http";
+import {
+  Agent,
+  type ClientRequest,
+  type IncomingMessage,
+  type RequestOptions,
+  request as httpRequest,
+} from "node:http";
 import { Readable } from "node:stream";
+import { type ClientSignal, toAbortSignal } from "./clientSignal.server";
 import { SharedEventStreams } from "./sharedEventStreams.server";
 import { UpstreamAbortedError, type UpstreamReply } from "./upstreamReply.server";
 import type { Metrics } from "../metrics.server";
@@ -22,15 +29,45 @@ export { UpstreamAbortedError, type UpstreamReply };
 export type UpstreamKind = "single" | "poll" | "stream";
 
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+const REQUEST_HEADERS = { accept: "*/*" };
 
-interface Waiter {
-  resolve(reply: UpstreamReply): void;
-  reject(error: Error): void;
+/** ELECTRIC_ORIGIN taken apart once: an http: origin is requested with node:http, anything else with fetch. */
+interface Origin {
+  href: string;
+  http: boolean;
+  hostname: string;
+  port: string;
+  /** The origin's own path (no trailing slash), put in front of every request's path. */
+  prefix: string;
 }
 
 interface SharedPoll {
-  waiters: Set<Waiter>;
+  key: string;
+  waiters: Set<PollWaiter>;
   request: ClientRequest;
+}
+
+/**
+ * One client of a shared poll. A class (its abort listener is the object itself, `handleEvent`)
+ * rather than closures: the webapp's server code runs under tsx, whose keepNames gives every named
+ * closure a `__name` call per request.
+ */
+class PollWaiter {
+  resolve!: (reply: UpstreamReply) => void;
+  reject!: (error: Error) => void;
+  constructor(
+    readonly poll: SharedPoll,
+    readonly signal: ClientSignal,
+    private readonly leave: (waiter: PollWaiter) => void,
+  ) {}
+  handleEvent(): void {
+    this.leave(this);
+  }
+  settle(reply: UpstreamReply | Error): void {
+    this.signal.removeEventListener("abort", this);
+    if (reply instanceof Error) this.reject(reply);
+    else this.resolve(reply);
+  }
 }
 
 export interface ShapeUpstreamOptions {
@@ -40,7 +77,9 @@ export interface ShapeUpstreamOptions {
 export class ShapeUpstream {
   readonly #agent = new Agent({ keepAlive: true, maxFreeSockets: 4_096, scheduling: "lifo" });
   readonly #shared = new Map<string, SharedPoll>();
-  readonly #streams = new SharedEventStreams(this.#agent);
+  readonly #streams = new SharedEventStreams();
+  readonly #origins = new Map<string, Origin>();
+  readonly #leave = (waiter: PollWaiter) => this.#leavePoll(waiter);
   /** Clients waiting for an upstream answer (shared or not). */
   #waiting = 0;
 
@@ -74,16 +113,19 @@ export class ShapeUpstream {
   }
 
   /**
-   * GET `url`. A `poll` may be shared with identical requests in flight (its body is then buffered,
-   * since it goes to several clients); a `stream` likewise, each client getting its own body. Rejects
-   * with UpstreamAbortedError when `signal` aborts first, with the network error otherwise; never
-   * follows redirects.
+   * GET `path` (with its query) at `origin`, built as strings: no `URL` on a re-poll's path. A `poll`
+   * may be shared with identical requests in flight (its body is then buffered, since it goes to
+   * several clients); a `stream` likewise, each client getting its own body. Rejects with
+   * UpstreamAbortedError when `signal` aborts first, with the network error otherwise; never follows
+   * redirects.
    */
-  get(url: URL, signal: AbortSignal, kind: UpstreamKind): Promise<UpstreamReply> {
-    if (url.protocol !== "http:") return fetchReply(url, signal);
-    if (kind === "stream") return this.#streams.open(url, signal);
-    if (kind === "poll") return this.#join(url, signal);
-    return this.#single(url, signal);
+  get(origin: string, path: string, signal: ClientSignal, kind: UpstreamKind): Promise<UpstreamReply> {
+    const target = this.#origin(origin);
+    if (!target.http) return fetchReply(new URL(target.prefix + path, target.href), signal);
+    const key = target.href + path;
+    if (kind === "poll") return this.#join(key, target, path, signal);
+    if (kind === "stream") return this.#streams.open(key, this.#options(target, path), signal);
+    return this.#single(this.#options(target, path), signal);
   }
 
   close(): void {
@@ -93,7 +135,33 @@ export class ShapeUpstream {
     this.#agent.destroy();
   }
 
-  #single(url: URL, signal: AbortSignal): Promise<UpstreamReply> {
+  #origin(origin: string): Origin {
+    let parsed = this.#origins.get(origin);
+    if (!parsed) {
+      const url = new URL(origin);
+      parsed = {
+        href: url.origin,
+        http: url.protocol === "http:",
+        hostname: url.hostname.replace(/^\[|\]$/g, ""),
+        port: url.port || "80",
+        prefix: url.pathname.replace(/\/+$/, ""),
+      };
+      this.#origins.set(origin, parsed);
+    }
+    return parsed;
+  }
+
+  #options(target: Origin, path: string): RequestOptions {
+    return {
+      agent: this.#agent,
+      hostname: target.hostname,
+      port: target.port,
+      path: target.prefix + path,
+      headers: REQUEST_HEADERS,
+    };
+  }
+
+  #single(options: RequestOptions, signal: ClientSignal): Promise<UpstreamReply> {
     this.#waiting++;
     const settled = <T>(value: T) => {
       this.#waiting--;
@@ -103,17 +171,17 @@ export class ShapeUpstream {
       this.#waiting--;
       throw error;
     };
-    return this.#singleRequest(url, signal).then(settled, failed);
+    return this.#singleRequest(options, signal).then(settled, failed);
   }
 
-  #singleRequest(url: URL, signal: AbortSignal): Promise<UpstreamReply> {
+  #singleRequest(options: RequestOptions, signal: ClientSignal): Promise<UpstreamReply> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(new UpstreamAbortedError());
       const onAbort = () => {
         req.destroy();
         reject(new UpstreamAbortedError());
       };
-      const req = httpRequest(url, { agent: this.#agent, headers: { accept: "*/*" } }, (res) => {
+      const req = httpRequest(options, (res) => {
         signal.removeEventListener("abort", onAbort);
         if (signal.aborted) {
           res.destroy();
@@ -130,72 +198,63 @@ export class ShapeUpstream {
     });
   }
 
-  #join(url: URL, signal: AbortSignal): Promise<UpstreamReply> {
-    const key = url.href;
-    let poll = this.#shared.get(key);
-    if (!poll) poll = this.#start(key, url);
-    const shared = poll;
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(new UpstreamAbortedError());
-      this.#waiting++;
-      const waiter: Waiter = {
-        resolve: (reply) => {
-          this.#waiting--;
-          signal.removeEventListener("abort", onAbort);
-          resolve(reply);
-        },
-        reject: (error) => {
-          this.#waiting--;
-          signal.removeEventListener("abort", onAbort);
-          reject(error);
-        },
-      };
-      const onAbort = () => {
-        this.#waiting--;
-        shared.waiters.delete(waiter);
-        // The last client of a poll still waiting upstream: nobody wants its answer any more.
-        if (shared.waiters.size === 0 && this.#shared.get(key) === shared) {
-          this.#shared.delete(key);
-          shared.request.destroy();
-        }
-        reject(new UpstreamAbortedError());
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      shared.waiters.add(waiter);
+  #join(key: string, target: Origin, path: string, signal: ClientSignal): Promise<UpstreamReply> {
+    if (signal.aborted) return Promise.reject(new UpstreamAbortedError());
+    const poll = this.#shared.get(key) ?? this.#start(key, this.#options(target, path));
+    const waiter = new PollWaiter(poll, signal, this.#leave);
+    const answer = new Promise<UpstreamReply>((resolve, reject) => {
+      waiter.resolve = resolve;
+      waiter.reject = reject;
     });
+    this.#waiting++;
+    signal.addEventListener("abort", waiter, { once: true });
+    poll.waiters.add(waiter);
+    return answer;
   }
 
-  #start(key: string, url: URL): SharedPoll {
-    const waiters = new Set<Waiter>();
-    const fail = (error: Error) => {
-      if (this.#shared.get(key) === poll) this.#shared.delete(key);
-      for (const w of waiters) w.reject(error);
-      waiters.clear();
-    };
-    const request = httpRequest(url, { agent: this.#agent, headers: { accept: "*/*" } }, (res) => {
+  /** A client left before its shared poll was answered: it frees only itself, the last one the poll. */
+  #leavePoll(waiter: PollWaiter) {
+    const { poll } = waiter;
+    if (!poll.waiters.delete(waiter)) return;
+    this.#waiting--;
+    // The last client of a poll still waiting upstream: nobody wants its answer any more.
+    if (poll.waiters.size === 0 && this.#shared.get(poll.key) === poll) {
+      this.#shared.delete(poll.key);
+      poll.request.destroy();
+    }
+    waiter.reject(new UpstreamAbortedError());
+  }
+
+  /** Answers every client of `poll` (once), and forgets it. */
+  #settle(poll: SharedPoll, reply: UpstreamReply | Error) {
+    if (this.#shared.get(poll.key) === poll) this.#shared.delete(poll.key);
+    this.#waiting -= poll.waiters.size;
+    for (const waiter of poll.waiters) waiter.settle(reply);
+    poll.waiters.clear();
+  }
+
+  #start(key: string, options: RequestOptions): SharedPoll {
+    const request = httpRequest(options, (res) => {
       // The wait is over once the headers arrive: a request arriving from now on starts a poll of its own.
       if (this.#shared.get(key) === poll) this.#shared.delete(key);
       const status = res.statusCode ?? 502;
       const rawHeaders = res.rawHeaders;
       if (NULL_BODY_STATUSES.has(status)) {
         res.resume();
-        for (const w of waiters) w.resolve({ status, rawHeaders, body: null });
-        waiters.clear();
-        return;
+        return this.#settle(poll, { status, rawHeaders, body: null });
       }
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
       res.once("end", () => {
         const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-        for (const w of waiters) w.resolve({ status, rawHeaders, body });
-        waiters.clear();
+        this.#settle(poll, { status, rawHeaders, body });
       });
-      res.once("error", fail);
-      res.once("aborted", () => fail(new Error("upstream response aborted")));
+      res.once("error", (error) => this.#settle(poll, error));
+      res.once("aborted", () => this.#settle(poll, new Error("upstream response aborted")));
     });
-    request.once("error", fail);
+    request.once("error", (error) => this.#settle(poll, error));
     request.end();
-    const poll: SharedPoll = { waiters, request };
+    const poll: SharedPoll = { key, waiters: new Set(), request };
     this.#shared.set(key, poll);
     return poll;
   }
@@ -211,10 +270,10 @@ function streamedReply(res: IncomingMessage): UpstreamReply {
 }
 
 /** Any other origin (https:): `fetch`, its answer in the same shape. */
-async function fetchReply(url: URL, signal: AbortSignal): Promise<UpstreamReply> {
+async function fetchReply(url: URL, signal: ClientSignal): Promise<UpstreamReply> {
   let response: Response;
   try {
-    response = await fetch(url, { signal, redirect: "manual" });
+    response = await fetch(url, { signal: toAbortSignal(signal), redirect: "manual" });
   } catch (error) {
     if (signal.aborted) throw new UpstreamAbortedError();
     throw error;

@@ -9,8 +9,9 @@
  * something, and opens a stream of its own. Each client has its own body (a Readable): its own
  * backpressure, its own end (token expiry, leaving). The last client leaving closes the upstream stream.
  */
-import { type ClientRequest, type IncomingMessage, request as httpRequest, type Agent } from "node:http";
+import { type ClientRequest, type IncomingMessage, type RequestOptions, request as httpRequest } from "node:http";
 import { Readable } from "node:stream";
+import type { ClientSignal } from "./clientSignal.server";
 import { UpstreamAbortedError, type UpstreamReply } from "./upstreamReply.server";
 
 /** A client this far behind (bytes buffered for it) is cut off; it resumes from its last offset. */
@@ -53,8 +54,6 @@ export class SharedEventStreams {
   /** Upstream event streams open. */
   #open = 0;
 
-  constructor(private readonly agent: Agent) {}
-
   get clients(): number {
     return this.#clients;
   }
@@ -64,11 +63,13 @@ export class SharedEventStreams {
     return this.#open;
   }
 
-  /** Opens (or joins) the event stream at `url`; rejects with UpstreamAbortedError when `signal` aborts first. */
-  open(url: URL, signal: AbortSignal): Promise<UpstreamReply> {
+  /**
+   * Opens (or joins) the event stream `key` (its upstream URL), requested with `options` (agent, host,
+   * path); rejects with UpstreamAbortedError when `signal` aborts first.
+   */
+  open(key: string, options: RequestOptions, signal: ClientSignal): Promise<UpstreamReply> {
     if (signal.aborted) return Promise.reject(new UpstreamAbortedError());
-    const key = url.href;
-    const stream = this.#joinable.get(key) ?? this.#start(key, url);
+    const stream = this.#joinable.get(key) ?? this.#start(key, options);
     return new Promise((resolve, reject) => {
       const subscriber: Subscriber = {
         body: new ClientBody(() => this.#leave(key, stream, subscriber)),
@@ -115,7 +116,7 @@ export class SharedEventStreams {
     stream.request.destroy();
   }
 
-  #start(key: string, url: URL): SharedStream {
+  #start(key: string, options: RequestOptions): SharedStream {
     const close = () => {
       if (this.#joinable.get(key) === stream) this.#joinable.delete(key);
     };
@@ -127,7 +128,7 @@ export class SharedEventStreams {
         s.body.destroy(error);
       }
     };
-    const request = httpRequest(url, { agent: this.agent, headers: { accept: "*/*" } }, (res) => {
+    const request = httpRequest(options, (res) => {
       stream.response = res;
       stream.head = { status: res.statusCode ?? 502, rawHeaders: res.rawHeaders };
       // Only a stream that has said nothing yet is the same for a newcomer.

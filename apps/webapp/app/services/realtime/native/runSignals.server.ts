@@ -18,6 +18,7 @@
 import { Redis } from "ioredis";
 import type { Logger } from "../../logger.server";
 import { TtlCache } from "../../ttlCache.server";
+import type { ClientSignal } from "../clientSignal.server";
 
 export interface RunChanged {
   runId: string;
@@ -88,7 +89,7 @@ export class SignalListener {
   }
 
   /** Resolves at the next signal (or at once if one came since the last call), the timeout, or the abort. */
-  next(timeoutMs: number, signal: AbortSignal): Promise<WaitOutcome> {
+  next(timeoutMs: number, signal: ClientSignal): Promise<WaitOutcome> {
     if (signal.aborted) return Promise.resolve("aborted");
     if (this.#pending) {
       this.#pending = false;

@@ -8,7 +8,14 @@
  * shard at its current last id; the shard's blocked XREAD is interrupted with `CLIENT UNBLOCK` so the
  * new stream is read at once. Readers catch up on what came before by themselves (XRANGE), then take
  * hub deliveries, skipping ids they already have (streamReader.server.ts).
+ *
+ * Local fan-out: chunks this instance appended (`publish`, from the store's append reply) are handed
+ * to the stream's listeners at once, without waiting for the XREAD to bring them — but only when they
+ * follow the shard's cursor directly (the entry before them is the last one delivered), so a chunk
+ * another instance appended in between is never skipped. The XREAD brings them again; entries at or
+ * before the cursor are not delivered twice.
  */
+import { compareStreamEntryIds, parseStreamEntryId } from "@runfeed/core";
 import type { Redis } from "ioredis";
 import type { Logger } from "../../logger.server";
 import { type StreamEntry, toEntry } from "./streamStore.server";
@@ -54,6 +61,11 @@ export class StreamHub {
     return () => {
       if (shard.remove(streamKey, listener)) this.#shardOf.delete(streamKey);
     };
+  }
+
+  /** Entries this instance just appended right after `prevId` (see the module comment). */
+  publish(streamKey: string, prevId: string, entries: readonly StreamEntry[]): void {
+    this.#shardOf.get(streamKey)?.publish(streamKey, prevId, entries);
   }
 
   get watchedStreams(): number {
@@ -199,10 +211,29 @@ class Shard {
     }
   }
 
+  publish(key: string, prevId: string, entries: readonly StreamEntry[]) {
+    const watched = this.#watched.get(key);
+    if (watched && watched.cursor === prevId && entries.length > 0) this.#hand(watched, entries);
+  }
+
+  /** An XREAD's entries for `key`, less those at or before the cursor (already handed over locally). */
   #deliver(key: string, raw: Array<[string, string[]]>) {
     const watched = this.#watched.get(key);
-    if (!watched || raw.length === 0) return;
-    const entries = raw.map(([id, fields]) => toEntry(id, fields));
+    if (!watched || raw.length === 0 || watched.cursor === undefined) return;
+    const cursor = parseStreamEntryId(watched.cursor);
+    let from = 0;
+    if (cursor) {
+      const after = (i: number) => compareStreamEntryIds(parseStreamEntryId(raw[i]![0])!, cursor) > 0;
+      if (!after(raw.length - 1)) return;
+      while (!after(from)) from++;
+    }
+    this.#hand(
+      watched,
+      raw.slice(from).map(([id, fields]) => toEntry(id, fields)),
+    );
+  }
+
+  #hand(watched: Watched, entries: readonly StreamEntry[]) {
     watched.cursor = entries[entries.length - 1]!.id;
     for (const listener of [...watched.listeners]) {
       try {

@@ -75,6 +75,10 @@ class StreamReader {
   /** While absent: the run-finished watch (RunFinishWatcher), and whether it fired. */
   #unwatchRun: (() => void) | undefined;
   #runFinished = false;
+  /** The wait's timer (see #waitForEntries), when it is due, and the signal it listens to. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDue = 0;
+  #signal: AbortSignal | undefined;
 
   constructor(deps: StreamReaderDeps, options: StreamReaderOptions) {
     this.#deps = deps;
@@ -115,6 +119,8 @@ class StreamReader {
 
   close(): void {
     this.#phase = "done";
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#unwatch?.();
     this.#unwatch = undefined;
     this.#setAbsent(false);
@@ -220,17 +226,32 @@ class StreamReader {
     this.#wake?.();
   }
 
+  /**
+   * Waits for a delivery, the abort, or `ms`. A reader waits once per delivery (50 times a second at
+   * a token stream's rate), so the wait reuses one abort listener and one timer for the reader's life:
+   * the timer is re-armed only when it would fire too late (a wake-up before the deadline is harmless:
+   * #live checks its deadlines again and waits anew).
+   */
   #waitForEntries(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.#signal !== signal) {
+      this.#signal = signal;
+      signal.addEventListener("abort", () => this.#wake?.(), { once: true });
+    }
+    const due = Date.now() + ms;
+    if (this.#timer === undefined || this.#timerDue > due) {
+      clearTimeout(this.#timer);
+      this.#timerDue = due;
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#wake?.();
+      }, ms);
+    }
+    if (signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
+      this.#wake = () => {
         this.#wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-      this.#wake = done;
     });
   }
 

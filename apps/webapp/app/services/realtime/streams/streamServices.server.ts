@@ -43,8 +43,13 @@ export function createRealtimeStreams(deps: {
   // Writers' appends issued in the same tick go out in one socket write.
   const storeRedis = redis.duplicate({ enableAutoPipelining: true });
   storeRedis.on("error", (error) => logger.debug({ err: error.message }, "stream store redis connection error"));
-  const store = new StreamStore({ redis: storeRedis, keyPrefix: env.REDIS_KEY_PREFIX });
   const hub = new StreamHub({ redis: storeRedis, logger });
+  // This instance's appends reach its own readers at once, not a Redis round trip later.
+  const store = new StreamStore({
+    redis: storeRedis,
+    keyPrefix: env.REDIS_KEY_PREFIX,
+    onAppended: (streamKey, prevId, entries) => hub.publish(streamKey, prevId, entries),
+  });
   const sink = new PostgresArchiveSink(prisma);
   const runs = new RunFinishWatcher({ prisma, logger, intervalMs: 2_000 });
   const sweeper = new StreamSweeper({

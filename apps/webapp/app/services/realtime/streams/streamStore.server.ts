@@ -46,12 +46,14 @@ export interface StreamLimits {
 }
 
 // KEYS stream, meta, open; ARGV member, ttl, maxBytes, maxChunks, clientId ('' = none), firstIndex, chunk…
-// → {code, written, skipped, lastId}; code 0 ok, -1 the run finished, -2 bytes cap, -3 chunks cap.
+// → {code, written, skipped, lastId, prevId, {id…}}; code 0 ok, -1 the run finished, -2 bytes cap, -3
+// chunks cap; prevId = the stream's last entry before the first chunk written ('' = none), ids = the
+// written chunks' ids (what the instance's hub hands its readers at once: streamHub.server.ts).
 // Chunks a writer already stored (index ≤ its c:<clientId>) are skipped, so a retried body is idempotent.
 // A cap stops at the first chunk that does not fit; the chunks before it are kept.
 const APPEND_LUA = `
 local state = redis.call('HGET', KEYS[2], 'state')
-if state == 'finished' then return {-1, 0, 0, ''} end
+if state == 'finished' then return {-1, 0, 0, '', '', {}} end
 local skip = 0
 local clientField = nil
 if ARGV[5] ~= '' then
@@ -66,11 +68,18 @@ local maxChunks = tonumber(ARGV[4])
 local code = 0
 local written = 0
 local lastId = ''
+local prevId = ''
+local ids = {}
 for i = 7 + skip, #ARGV do
   local len = string.len(ARGV[i])
   if maxBytes > 0 and bytes + len > maxBytes then code = -2 break end
   if maxChunks > 0 and chunks + 1 > maxChunks then code = -3 break end
+  if written == 0 then
+    local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+    if last[1] then prevId = last[1][1] end
+  end
   lastId = redis.call('XADD', KEYS[1], '*', 'd', ARGV[i])
+  ids[written + 1] = lastId
   bytes = bytes + len
   chunks = chunks + 1
   written = written + 1
@@ -86,7 +95,7 @@ if written > 0 or not state then
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
   if written > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 end
-return {code, written, skip, lastId}
+return {code, written, skip, lastId, prevId, ids}
 `;
 
 // KEYS meta, open; ARGV member, ttl → 1 when created. An ended stream stays ended until a chunk arrives.
@@ -158,7 +167,7 @@ return 1
 `;
 
 type StoreRedis = Redis & {
-  rfStreamAppend(...args: (string | number)[]): Promise<[number, number, number, string]>;
+  rfStreamAppend(...args: (string | number)[]): Promise<AppendReply>;
   rfStreamCreate(...args: (string | number)[]): Promise<number>;
   rfStreamTouch(...args: (string | number)[]): Promise<number>;
   rfStreamEnd(...args: (string | number)[]): Promise<number>;
@@ -180,7 +189,13 @@ export function parseStreamMember(member: string): StreamRef {
   return { runId: member.slice(0, colon), key: member.slice(colon + 1) };
 }
 
-type AppendReply = [number, number, number, string];
+type AppendReply = [number, number, number, string, string, string[]];
+
+/**
+ * Chunks just appended to the stream `streamKey`, with their ids, right after `prevId` (the stream's
+ * last entry before them, `0-0` for none).
+ */
+export type AppendedListener = (streamKey: string, prevId: string, entries: readonly StreamEntry[]) => void;
 
 interface PendingAppend {
   args: (string | number)[];
@@ -195,8 +210,10 @@ export class StreamStore {
   #appends: PendingAppend[] = [];
   readonly openSet: string;
   readonly archiveQueue: string;
+  readonly #onAppended: AppendedListener | undefined;
 
-  constructor(options: { redis: Redis; keyPrefix: string }) {
+  /** `onAppended` hears of every append of this instance once Redis stored it (the hub's local fan-out). */
+  constructor(options: { redis: Redis; keyPrefix: string; onAppended?: AppendedListener }) {
     const redis = options.redis as StoreRedis;
     redis.defineCommand("rfStreamAppend", { numberOfKeys: 3, lua: APPEND_LUA });
     redis.defineCommand("rfStreamCreate", { numberOfKeys: 2, lua: CREATE_LUA });
@@ -206,6 +223,7 @@ export class StreamStore {
     redis.defineCommand("rfStreamArchived", { numberOfKeys: 3, lua: ARCHIVED_LUA });
     this.#redis = redis;
     this.#prefix = options.keyPrefix;
+    this.#onAppended = options.onAppended;
     this.openSet = `${options.keyPrefix}streams:open`;
     this.archiveQueue = `${options.keyPrefix}streams:archive`;
   }
@@ -234,8 +252,9 @@ export class StreamStore {
     limits: StreamLimits,
     writer?: { clientId: string; firstIndex: number },
   ): Promise<AppendOutcome> {
-    const [code, written, skipped, lastId] = await this.#queueAppend([
-      this.streamKey(ref),
+    const streamKey = this.streamKey(ref);
+    const [code, written, skipped, lastId, prevId, ids] = await this.#queueAppend([
+      streamKey,
       this.metaKey(ref),
       this.openSet,
       streamMember(ref),
@@ -246,6 +265,10 @@ export class StreamStore {
       writer?.firstIndex ?? 0,
       ...chunks,
     ]);
+    if (written > 0 && this.#onAppended) {
+      const entries = ids.map((id, i) => ({ id, data: chunks[skipped + i]! }));
+      this.#onAppended(streamKey, prevId || "0-0", entries);
+    }
     if (code === -1) return { kind: "finished", written };
     if (code === -2) return { kind: "too-large", written, cap: "bytes" };
     if (code === -3) return { kind: "too-large", written, cap: "chunks" };

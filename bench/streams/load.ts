@@ -1,0 +1,300 @@
+/**
+ * The streams bench's writers and readers, each side in a process of its own (run by run.ts over an
+ * IPC channel, not by hand), so that the schedule is sent, the readers read, and the webapp's CPU is
+ * the webapp's. The same processes drive runfeed and the raw Redis twin at the same rates:
+ *
+ *   writer http: one v1 writer per stream (a long chunked POST of NDJSON lines)
+ *   writer raw:  XADD of the same lines, auto-pipelined on one connection
+ *   reader http: one SSE reader per stream
+ *   reader raw:  XREAD BLOCK loops over 200 keys each (the webapp hub's read pattern)
+ *
+ *   node --import tsx bench/streams/load.ts <writer|reader> <http|raw>   (its config is the first message)
+ *
+ * Every line carries its send time on the monotonic clock (the same in every process on the machine),
+ * stamped as it is written, so a reader's latency is send → read. Messages, run.ts → load:
+ * `{start, config}` first, then `{go}` (writer: send the schedule), `{measure}` / `{report}` (reader: start / stop counting
+ * latencies), `{end}` (writer: end the bodies), `{drain, until}` (reader: wait until that many chunks
+ * arrived). load → run.ts: `{ready}`, `{warm}` (reader: every stream's first line arrived), and the
+ * answer to each command.
+ */
+import http from "node:http";
+import { createRequire } from "node:module";
+import {
+  NDJSON_CONTENT_TYPE,
+  STREAM_CLIENT_ID_HEADER,
+  STREAM_RESUME_FROM_CHUNK_HEADER,
+} from "../../packages/core/src/index.js";
+import { until } from "../support.js";
+
+// The bench folder has no dependencies of its own: ioredis is the webapp's.
+const { Redis } = createRequire(new URL("../../apps/webapp/package.json", import.meta.url))(
+  "ioredis",
+) as typeof import("ioredis");
+
+export interface LoadConfig {
+  base: string;
+  redisUrl: string;
+  authorization: string;
+  /** http: run friendly ids (stream key `tokens`); raw: Redis keys. */
+  targets: string[];
+  rate: number;
+  seconds: number;
+}
+
+export type LoadMessage =
+  | { kind: "ready" }
+  | { kind: "warm" }
+  | { kind: "sent"; sent: number }
+  | { kind: "ended"; outcomes: string[] }
+  | { kind: "latency"; p50: number; p99: number; count: number }
+  | { kind: "drained"; received: number };
+
+export type LoadCommand =
+  | { kind: "start"; config: LoadConfig }
+  | { kind: "go" }
+  | { kind: "end" }
+  | { kind: "measure" }
+  | { kind: "report" }
+  | { kind: "drain"; until: number };
+
+/** Milliseconds on the monotonic clock (CLOCK_MONOTONIC: the same in every process). */
+export const monotonicMs = () => Number(process.hrtime.bigint() / 1000n) / 1000;
+
+/** The line every writer sends: its send time, and padding to a token-like size (~60 bytes). */
+export const chunkLine = (t: number, i: number) => `{"t":${t},"i":${i},"token":"lorem "}\n`;
+
+/** The send time in a `data: {"t":…` SSE line or a raw entry's `{"t":…` value, at `at`. */
+const sendTime = (text: string, at: number) => Number(text.slice(at + 5, text.indexOf(",", at)));
+
+export function percentile(values: Float64Array, count: number, p: number): number {
+  const sorted = values.slice(0, count).sort();
+  return sorted[Math.min(count - 1, Math.floor(p * count))] ?? Number.NaN;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Sink {
+  write(index: number, line: string): void;
+}
+
+/**
+ * Sends the schedule: `rate` lines a second to every target for `seconds`. Each pass sends what the
+ * clock says is due by then, so a late pass catches up (what could not be sent shows as sent < scheduled).
+ */
+async function sendSchedule(config: LoadConfig, sink: Sink, endOfPass = () => {}): Promise<number> {
+  const started = monotonicMs();
+  const end = started + config.seconds * 1000;
+  let done = 0;
+  let sent = 0;
+  for (;;) {
+    const t0 = monotonicMs();
+    const due = Math.floor(((Math.min(t0, end) - started) * config.rate) / 1000);
+    for (; done < due; done++) {
+      for (let s = 0; s < config.targets.length; s++) sink.write(s, chunkLine(monotonicMs(), done));
+      sent += config.targets.length;
+    }
+    endOfPass();
+    if (t0 >= end) return sent;
+    await sleep(Math.max(1, 1000 / config.rate - (monotonicMs() - t0)));
+  }
+}
+
+async function httpWriter(config: LoadConfig, send: (message: LoadMessage) => void) {
+  const outcomes: Array<Promise<string>> = [];
+  const requests = config.targets.map((runId) => {
+    const req = http.request(`${config.base}/realtime/v1/streams/${runId}/self/tokens`, {
+      method: "POST",
+      agent,
+      headers: {
+        authorization: config.authorization,
+        "content-type": NDJSON_CONTENT_TYPE,
+        [STREAM_CLIENT_ID_HEADER]: "bench",
+        [STREAM_RESUME_FROM_CHUNK_HEADER]: "0",
+      },
+    });
+    // Each line goes out as it is written (no Nagle delay waiting for the server's ACK).
+    req.on("socket", (socket) => socket.setNoDelay(true));
+    outcomes.push(
+      new Promise<string>((resolve) => {
+        req.on("error", (error) => resolve(error.message));
+        req.on("response", (res) => {
+          res.resume();
+          resolve(String(res.statusCode));
+        });
+      }),
+    );
+    // The warm-up line: the request is set up (authenticated, stream listed) before the clock starts.
+    req.write(chunkLine(monotonicMs(), -1));
+    return req;
+  });
+  send({ kind: "ready" });
+  return {
+    // No backpressure on purpose: a writer the server reads slowly queues in its socket.
+    go: () => sendSchedule(config, { write: (s, line) => requests[s]!.write(line) }),
+    end: async () => {
+      for (const req of requests) req.end();
+      return Promise.all(
+        outcomes.map((o) => Promise.race([o, new Promise<string>((r) => setTimeout(r, 120_000, "no answer"))])),
+      );
+    },
+  };
+}
+
+async function rawWriter(config: LoadConfig, send: (message: LoadMessage) => void) {
+  const redis = new Redis(config.redisUrl);
+  send({ kind: "ready" });
+  let pipeline = redis.pipeline();
+  const pending: Array<Promise<unknown>> = [];
+  return {
+    // One explicit pipeline per pass of the schedule (cheaper for this client than a promise per XADD).
+    go: () =>
+      sendSchedule(
+        config,
+        { write: (s, line) => void pipeline.xadd(config.targets[s]!, "*", "d", line.trimEnd()) },
+        () => {
+          if (pipeline.length > 0) pending.push(pipeline.exec());
+          pipeline = redis.pipeline();
+        },
+      ),
+    end: async () => {
+      await Promise.all(pending);
+      await redis.quit();
+      return [];
+    },
+  };
+}
+
+/** Latencies while measuring; every line received (warm-up and late ones included); warm streams. */
+class Tally {
+  readonly latencies: Float64Array;
+  count = 0;
+  received = 0;
+  measuring = false;
+  readonly #warm = new Set<number>();
+  constructor(
+    readonly config: LoadConfig,
+    readonly onWarm: () => void,
+  ) {
+    this.latencies = new Float64Array(config.targets.length * config.rate * (config.seconds + 3));
+  }
+  add(stream: number, sentAt: number, at: number) {
+    this.received++;
+    if (this.#warm.size < this.config.targets.length && !this.#warm.has(stream)) {
+      this.#warm.add(stream);
+      if (this.#warm.size === this.config.targets.length) this.onWarm();
+    }
+    if (this.measuring && this.count < this.latencies.length) this.latencies[this.count++] = at - sentAt;
+  }
+}
+
+async function httpReader(config: LoadConfig, tally: Tally) {
+  await Promise.all(
+    config.targets.map(
+      (runId, stream) =>
+        new Promise<void>((resolve, reject) => {
+          const url = `${config.base}/realtime/v1/streams/${runId}/tokens`;
+          const req = http.get(url, { agent, headers: { authorization: config.authorization } }, (res) => {
+            if (res.statusCode !== 200) return reject(new Error(`reader ${runId}: ${res.statusCode}`));
+            resolve();
+            let buffer = "";
+            res.setEncoding("utf8");
+            res.on("data", (text: string) => {
+              const at = monotonicMs();
+              buffer += text;
+              let start = 0;
+              for (let i = buffer.indexOf("data: ", start); i !== -1; i = buffer.indexOf("data: ", start)) {
+                const eol = buffer.indexOf("\n", i);
+                if (eol === -1) break;
+                tally.add(stream, sendTime(buffer, i + 6), at);
+                start = eol + 1;
+              }
+              buffer = buffer.slice(start);
+            });
+            res.on("error", () => {});
+          });
+          req.on("error", reject);
+        }),
+    ),
+  );
+  return () => agent.destroy();
+}
+
+async function rawReader(config: LoadConfig, tally: Tally) {
+  let stop = false;
+  const loops: Array<Promise<void>> = [];
+  for (let from = 0; from < config.targets.length; from += 200) {
+    const group = config.targets.slice(from, from + 200);
+    const reader = new Redis(config.redisUrl);
+    const cursors = group.map(() => "0-0"); // the keys are new: from their start
+    loops.push(
+      (async () => {
+        while (!stop) {
+          const result = (await reader.xread("COUNT", 1000, "BLOCK", 500, "STREAMS", ...group, ...cursors)) as Array<
+            [string, Array<[string, string[]]>]
+          > | null;
+          const at = monotonicMs();
+          for (const [key, entries] of result ?? []) {
+            const g = group.indexOf(key);
+            cursors[g] = entries[entries.length - 1]![0];
+            for (const [, fields] of entries) tally.add(from + g, sendTime(fields[1]!, 0), at);
+          }
+        }
+        reader.disconnect();
+      })(),
+    );
+  }
+  return async () => {
+    stop = true;
+    await Promise.all(loops);
+  };
+}
+
+async function main() {
+  const [side, target] = process.argv.slice(2) as ["writer" | "reader", "http" | "raw"];
+  const send = (message: LoadMessage) => process.send!(message);
+  const commands: LoadCommand[] = [];
+  let wake = () => {};
+  process.on("message", (command: LoadCommand) => {
+    commands.push(command);
+    wake();
+  });
+  const next = async (): Promise<LoadCommand> => {
+    while (commands.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+    return commands.shift()!;
+  };
+  const start = await next();
+  if (start.kind !== "start") throw new Error(`expected the config first, got ${start.kind}`);
+  const { config } = start;
+
+  if (side === "writer") {
+    const writer = target === "http" ? await httpWriter(config, send) : await rawWriter(config, send);
+    for (;;) {
+      const command = await next();
+      if (command.kind === "go") send({ kind: "sent", sent: await writer.go() });
+      if (command.kind === "end") return send({ kind: "ended", outcomes: await writer.end() });
+    }
+  }
+  const tally = new Tally(config, () => send({ kind: "warm" }));
+  const close = target === "http" ? await httpReader(config, tally) : await rawReader(config, tally);
+  send({ kind: "ready" });
+  for (;;) {
+    const command = await next();
+    if (command.kind === "measure") tally.measuring = true;
+    if (command.kind === "report") {
+      tally.measuring = false;
+      const { latencies, count } = tally;
+      send({ kind: "latency", p50: percentile(latencies, count, 0.5), p99: percentile(latencies, count, 0.99), count });
+    }
+    if (command.kind === "drain") {
+      await until(async () => tally.received >= command.until, 120_000, 100).catch(() => {});
+      await close();
+      return send({ kind: "drained", received: tally.received });
+    }
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await main();
+  process.disconnect?.();
+}
