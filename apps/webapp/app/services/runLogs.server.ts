@@ -14,6 +14,7 @@
 import { randomUUID } from "node:crypto";
 import type { RunLogKind, RunLogLevel } from "@runfeed/core";
 import type { PrismaClient } from "@runfeed/database";
+import type { RunLogsPublisher } from "./realtime/native/runSignals.server";
 
 export interface RunLogEntry {
   /** The per-item key; a random one when absent. A line with a key already stored is skipped. */
@@ -34,8 +35,15 @@ const INSERT_SQL = `INSERT INTO "TaskRunLog" ("id","runId","runtimeEnvironmentId
                        $8::text[]::timestamp[], $9::int[])
   ON CONFLICT ("id") DO NOTHING`;
 
-/** Stores the lines (all or none); resolves once they are durable. */
-export async function appendRunLogs(prisma: PrismaClient, lines: readonly RunLogEntry[]): Promise<void> {
+/**
+ * Stores the lines (all or none); resolves once they are durable. With `signals`, the runs' log feeds
+ * are told after the commit (docs/decisions/073-realtime-notifier-backend.md).
+ */
+export async function appendRunLogs(
+  prisma: PrismaClient,
+  lines: readonly RunLogEntry[],
+  signals?: RunLogsPublisher,
+): Promise<void> {
   if (lines.length === 0) return;
   await prisma.$executeRawUnsafe(
     INSERT_SQL,
@@ -49,6 +57,7 @@ export async function appendRunLogs(prisma: PrismaClient, lines: readonly RunLog
     lines.map((l) => l.time.toISOString().replace(/Z$/, "")),
     lines.map((l) => l.seq),
   );
+  signals?.publishRunLogsAppended(lines.map((l) => l.runId));
 }
 
 /** What accepts buffered log lines: the write pipeline's acceptor (WriteAcceptor.accept, low class). */
@@ -60,9 +69,10 @@ export type LowClassAccept = (
 /**
  * The worker's log writer: a run's lines go through the write pipeline's low class (one append per
  * call, all lines of one environment); when the buffer refuses them (past its high-water mark, Redis
- * unreachable) they are written directly instead, so none is lost. Without `accept`: direct.
+ * unreachable) they are written directly instead, so none is lost (and signalled, as the drain signals
+ * what it applies). Without `accept`: direct.
  */
-export function runLogWriter(prisma: PrismaClient, accept?: LowClassAccept) {
+export function runLogWriter(prisma: PrismaClient, accept?: LowClassAccept, signals?: RunLogsPublisher) {
   return async (lines: readonly RunLogEntry[]): Promise<void> => {
     if (lines.length === 0) return;
     const byEnvironment = new Map<string, RunLogEntry[]>();
@@ -77,7 +87,7 @@ export function runLogWriter(prisma: PrismaClient, accept?: LowClassAccept) {
         time: time.toISOString(),
       }));
       const outcome = accept ? await accept(environmentId, items) : undefined;
-      if (outcome?.kind !== "accepted") await appendRunLogs(prisma, group);
+      if (outcome?.kind !== "accepted") await appendRunLogs(prisma, group, signals);
     }
   };
 }

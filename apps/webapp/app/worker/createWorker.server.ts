@@ -34,7 +34,7 @@ export function createWorker(deps: {
     pool: deps.sqlPool,
     logger: deps.logger,
     metadataWriter: deps.metadataWriter,
-    writeLogs: runLogWriter(deps.prisma, deps.acceptLogs),
+    writeLogs: runLogWriter(deps.prisma, deps.acceptLogs, deps.signals),
     tasks: deps.tasks,
     signals: deps.signals,
     metadataMaximumSize: env.TASK_RUN_METADATA_MAXIMUM_SIZE,

@@ -231,7 +231,7 @@ export class RunWorker {
       const taskLogger = new TaskRunLogger({
         run,
         logger,
-        write: this.#options.writeLogs ?? runLogWriter(prisma),
+        write: this.#options.writeLogs ?? runLogWriter(prisma, undefined, this.#options.signals),
       });
       const ctx = createTaskContext(this.#taskContextDeps, run, abort.signal, taskLogger, {
         release: releaseSlot,

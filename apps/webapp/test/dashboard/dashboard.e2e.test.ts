@@ -12,7 +12,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ARTIFACTS_DIR, BrowserProblems, launchChromium, startDashboard, type DashboardFixture } from "./support.js";
 
 declare global {
@@ -31,17 +31,6 @@ describe.each(["electric", "native"] as const)("dashboard in a browser (%s backe
   /** Console errors, page errors and CSP violations of every page; each test must leave none. */
   const watcher = new BrowserProblems();
   const newPage = (options?: Parameters<Browser["newPage"]>[0]) => watcher.newPage(browser, options);
-  /**
-   * A run page opens its log feed, which only the shape server serves (docs/decisions/090-run-logs.md):
-   * with none (the native pass), it answers 503 and the log panel stays empty, the run's own feed live.
-   * A run page left open retries it into the next test, so every native test allows that, and only that.
-   */
-  beforeEach(() => {
-    if (backend !== "native") return;
-    watcher.expect(/\/runs\/run_\w+ 503 .*\/realtime\/v1\/runs\/run_\w+\/logs\?/);
-    watcher.expect(/\/runs\/run_\w+ console\.error: Failed to load resource: .*status of 503/);
-  });
-
   beforeAll(async () => {
     [fixture, browser] = await Promise.all([startDashboard({ worker: true, backend }), launchChromium()]);
     await mkdir(ARTIFACTS_DIR, { recursive: true });
@@ -182,34 +171,33 @@ describe.each(["electric", "native"] as const)("dashboard in a browser (%s backe
     expect(await page.textContent(`tr[data-run-id="${runId}"] .progress-label`)).toBe("50/50");
   });
 
-  // Its log lines come over the log feed: the shape server's.
-  if (backend === "electric")
-    it("shows a run page that follows the run live", { timeout: 60_000 }, async () => {
-      const { app } = fixture;
-      const dev = app.project.environments.find((e) => e.slug === "dev")!;
-      const response = await fetch(`${app.url}/api/v1/tasks/hello-world/trigger`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${dev.apiKey}`, "content-type": "application/json" },
-        body: JSON.stringify({ payload: { name: "e2e", delayMs: 1500 }, options: { tags: ["e2e"] } }),
-      });
-      expect(response.status).toBe(200);
-      const { id } = (await response.json()) as { id: string };
-      await page.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs/${id}`);
-      await page.waitForSelector('[data-live-state="live"]');
-      await page.evaluate(() => (window.__marker = "run-page"));
-      // The run's log lines arrive while the page stays open: the first while it waits, then the greeting.
-      const logs = page.getByTestId("run-logs");
-      await page.waitForSelector('[data-testid="run-logs"] .log-line:has-text("Waiting before greeting")', {
-        timeout: 20_000,
-      });
-      await page.waitForSelector('.run-summary[data-status="COMPLETED"]', { timeout: 20_000 });
-      expect(await page.textContent("main")).toContain("Hello, e2e!");
-      await page.waitForSelector('[data-testid="run-logs"][data-lines="2"]', { timeout: 20_000 });
-      expect(await logs.locator(".log-message").allTextContents()).toEqual(["Waiting before greeting", "Hello, e2e!"]);
-      expect(await logs.locator(".log-attributes").first().textContent()).toBe('{"delayMs":1500}');
-      await page.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "run-logs.png"), fullPage: true });
-      expect(await page.evaluate(() => window.__marker)).toBe("run-page");
+  // Its log lines come over the log feed (on the native pass, the native log feed: 090, 073).
+  it("shows a run page that follows the run live", { timeout: 60_000 }, async () => {
+    const { app } = fixture;
+    const dev = app.project.environments.find((e) => e.slug === "dev")!;
+    const response = await fetch(`${app.url}/api/v1/tasks/hello-world/trigger`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${dev.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ payload: { name: "e2e", delayMs: 1500 }, options: { tags: ["e2e"] } }),
     });
+    expect(response.status).toBe(200);
+    const { id } = (await response.json()) as { id: string };
+    await page.goto(`${app.url}/orgs/test-org/projects/test-project/env/dev/runs/${id}`);
+    await page.waitForSelector('[data-live-state="live"]');
+    await page.evaluate(() => (window.__marker = "run-page"));
+    // The run's log lines arrive while the page stays open: the first while it waits, then the greeting.
+    const logs = page.getByTestId("run-logs");
+    await page.waitForSelector('[data-testid="run-logs"] .log-line:has-text("Waiting before greeting")', {
+      timeout: 20_000,
+    });
+    await page.waitForSelector('.run-summary[data-status="COMPLETED"]', { timeout: 20_000 });
+    expect(await page.textContent("main")).toContain("Hello, e2e!");
+    await page.waitForSelector('[data-testid="run-logs"][data-lines="2"]', { timeout: 20_000 });
+    expect(await logs.locator(".log-message").allTextContents()).toEqual(["Waiting before greeting", "Hello, e2e!"]);
+    expect(await logs.locator(".log-attributes").first().textContent()).toBe('{"delayMs":1500}');
+    await page.screenshot({ caret: "initial", path: path.join(ARTIFACTS_DIR, "run-logs.png"), fullPage: true });
+    expect(await page.evaluate(() => window.__marker)).toBe("run-page");
+  });
 
   it("shows a run's realtime streams live: text accumulating, JSON parts for objects", {
     timeout: 60_000,
@@ -219,7 +207,7 @@ describe.each(["electric", "native"] as const)("dashboard in a browser (%s backe
     const errors: string[] = [];
     const onConsole = (message: { type(): string; text(): string }) => {
       // Vite's dev-server HMR socket (tests serve the app through Vite, with HMR off) is not ours.
-      const ignored = backend === "native" ? /websocket|\[vite\]|status of 503/i : /websocket|\[vite\]/i;
+      const ignored = /websocket|\[vite\]/i;
       if (message.type() === "error" && !ignored.test(message.text())) errors.push(message.text());
     };
     page.on("console", onConsole);

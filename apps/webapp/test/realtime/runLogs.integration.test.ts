@@ -1,6 +1,7 @@
 /**
- * Run logs end to end: lines stored in "TaskRunLog" (directly, through appendRunLogs — the write
- * pipeline's swap point) → apps/shape-sync (in process, on this file's database) → GET
+ * Run logs end to end, once per backend: lines stored in "TaskRunLog" (directly, through appendRunLogs —
+ * the write pipeline's swap point — which signals the run's log feed after its commit) → apps/shape-sync
+ * (in process, on this file's database) or the native feed (no shape server) → GET
  * /realtime/v1/runs/:id/logs → @runfeed/sdk `runs.readLogs` / `runs.subscribeToLogs`. Scopes,
  * environment isolation and hostile query parameters are checked on the real route.
  */
@@ -9,12 +10,13 @@ import { AuthenticationError, NotFoundError, PermissionDeniedError, runs, type R
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signPublicToken } from "../../app/services/auth.server.js";
 import { appendRunLogs, type RunLogEntry } from "../../app/services/runLogs.server.js";
-import { startWebappWithShapeServer, type WebappWithShapeServer } from "../support/shapeServer.js";
+import { REALTIME_BACKENDS, type RealtimeStack, startRealtimeStack } from "../support/realtimeBackends.js";
 import type { TestWebapp } from "../support/webapp.js";
 
 let app: TestWebapp;
-let stack: WebappWithShapeServer | undefined;
+let stack: RealtimeStack | undefined;
 const prisma = () => app.webapp.services.prisma;
+const append = (lines: RunLogEntry[]) => appendRunLogs(prisma(), lines, app.webapp.services.runSignals);
 const env = (i: number) => app.project.environments[i]!;
 
 async function createRun(i: number, data: Record<string, unknown> = {}) {
@@ -49,20 +51,20 @@ const line = (run: { id: string; runtimeEnvironmentId: string }, message: string
   }) satisfies RunLogEntry;
 const options = (accessToken: string) => ({ baseURL: app.url, accessToken });
 
-beforeAll(async () => {
-  stack = await startWebappWithShapeServer();
-  app = stack.app;
-}, 120_000);
+describe.each(REALTIME_BACKENDS)("GET /realtime/v1/runs/:runId/logs, %s backend", (backend) => {
+  beforeAll(async () => {
+    stack = await startRealtimeStack(backend);
+    app = stack.app;
+  }, 120_000);
 
-afterAll(async () => {
-  await stack?.close();
-});
+  afterAll(async () => {
+    await stack?.close();
+  });
 
-describe("GET /realtime/v1/runs/:runId/logs", () => {
   it("reads a run's lines in order (time, then seq), with levels, kinds and attributes", async () => {
     const run = await createRun(2);
     const t = new Date("2026-12-06T10:00:00.500Z");
-    await appendRunLogs(prisma(), [
+    await append([
       line(run, "second", { time: t, seq: 1, level: "warn" }),
       line(run, "third", { time: new Date(t.getTime() + 1), seq: 0, kind: "event", attributes: { n: 3 } }),
       line(run, "first", { time: t, seq: 0, attributes: { nested: { a: [1, "x"] } } }),
@@ -80,7 +82,7 @@ describe("GET /realtime/v1/runs/:runId/logs", () => {
 
   it("stores hostile text (NUL, lone surrogates, in messages and attribute keys) instead of failing the batch", async () => {
     const run = await createRun(2);
-    await appendRunLogs(prisma(), [
+    await append([
       line(run, "nul\u0000here", { attributes: { "k\u0000": "v\ud800", ok: "😀" } }),
       line(run, "plain", { seq: 1 }),
     ]);
@@ -91,8 +93,8 @@ describe("GET /realtime/v1/runs/:runId/logs", () => {
 
   it("a line whose key is already stored is not stored again (the pipeline's re-apply)", async () => {
     const run = await createRun(2);
-    await appendRunLogs(prisma(), [line(run, "once", { id: `p0:1-0:0:${run.id}` })]);
-    await appendRunLogs(prisma(), [line(run, "again", { id: `p0:1-0:0:${run.id}` }), line(run, "new", { seq: 1 })]);
+    await append([line(run, "once", { id: `p0:1-0:0:${run.id}` })]);
+    await append([line(run, "again", { id: `p0:1-0:0:${run.id}` }), line(run, "new", { seq: 1 })]);
     const lines = await runs.readLogs(run.friendlyId, options(env(2).apiKey));
     expect(lines.map((l) => l.message)).toEqual(["once", "new"]);
   });
@@ -100,13 +102,13 @@ describe("GET /realtime/v1/runs/:runId/logs", () => {
   it("subscribeToLogs yields the stored lines, then new ones as they are written, each once", async () => {
     const run = await createRun(2);
     const other = await createRun(2);
-    await appendRunLogs(prisma(), [line(run, "stored")]);
+    await append([line(run, "stored")]);
     const token = await tokenFor(2, [`read:runs:${run.friendlyId}`]);
     const subscription = runs.subscribeToLogs(run.friendlyId, options(token));
     const seen: RunLogLine[] = [];
     const steps = [
-      () => appendRunLogs(prisma(), [line(other, "other run"), line(run, "live 1", { seq: 1 })]),
-      () => appendRunLogs(prisma(), [line(run, "live 2", { seq: 2 }), line(run, "live 3", { seq: 3 })]),
+      () => append([line(other, "other run"), line(run, "live 1", { seq: 1 })]),
+      () => append([line(run, "live 2", { seq: 2 }), line(run, "live 3", { seq: 3 })]),
     ];
     for await (const received of subscription) {
       seen.push(received);
@@ -120,7 +122,7 @@ describe("GET /realtime/v1/runs/:runId/logs", () => {
   it("needs read on the run: other runs' scopes are refused, task/tag scopes and the secret key are granted", async () => {
     const run = await createRun(2, { runTags: ["team:logs"] });
     const unrelated = await createRun(2);
-    await appendRunLogs(prisma(), [line(run, "secret stuff")]);
+    await append([line(run, "secret stuff")]);
     const read = (token: string) => runs.readLogs(run.friendlyId, options(token));
 
     await expect(read(await tokenFor(2, [`read:runs:${unrelated.friendlyId}`]))).rejects.toBeInstanceOf(
@@ -142,19 +144,19 @@ describe("GET /realtime/v1/runs/:runId/logs", () => {
 
   it("isolates environments: another environment's token or key sees a 404, never the lines", async () => {
     const run = await createRun(2);
-    await appendRunLogs(prisma(), [line(run, "prod only")]);
+    await append([line(run, "prod only")]);
     await expect(runs.readLogs(run.friendlyId, options(env(0).apiKey))).rejects.toBeInstanceOf(NotFoundError);
     await expect(
       runs.readLogs(run.friendlyId, options(await tokenFor(1, [`read:runs:${run.friendlyId}`, "read:all"]))),
     ).rejects.toBeInstanceOf(NotFoundError);
     // A line stored with the run's id but another environment's id is not in the run's feed either.
-    await appendRunLogs(prisma(), [{ ...line(run, "forged", { seq: 1 }), runtimeEnvironmentId: env(0).id }]);
+    await append([{ ...line(run, "forged", { seq: 1 }), runtimeEnvironmentId: env(0).id }]);
     expect((await runs.readLogs(run.friendlyId, options(env(2).apiKey))).map((l) => l.message)).toEqual(["prod only"]);
   });
 
   it("ignores a client's table, where, columns and params, and streams the log columns only", async () => {
     const run = await createRun(2, { payload: JSON.stringify({ status: "DEQUEUED" }) });
-    await appendRunLogs(prisma(), [line(run, '"status":"DEQUEUED"')]);
+    await append([line(run, '"status":"DEQUEUED"')]);
     const hostile = new URLSearchParams({
       offset: "-1",
       table: `public."TaskRun"`,

@@ -39,6 +39,7 @@ export function logApplier(): Applier {
       byParam.set(ref.friendlyId, ref);
     }
     const columns: unknown[][] = Array.from({ length: 9 }, () => []);
+    const logged = new Set<string>();
     for (const entry of entries) {
       const acceptedAt = new Date(streamIdTime(entry.id)).toISOString();
       (entry.items as LogBatchItem[]).forEach((item, index) => {
@@ -59,12 +60,14 @@ export function logApplier(): Applier {
           (item as LogBatchItem & { seq?: number }).seq ?? index,
         ];
         row.forEach((value, i) => columns[i]!.push(value));
+        logged.add(ref.id);
       });
     }
     if (columns[0]!.length === 0) return result;
     const inserted = await client.query({ name: "wp-logs-insert", text: INSERT_SQL, values: columns });
     result.applied = columns[0]!.length;
     result.rows = inserted.rowCount ?? 0;
+    result.loggedRuns = [...logged];
     return result;
   };
 }

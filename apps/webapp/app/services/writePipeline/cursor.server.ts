@@ -31,6 +31,8 @@ export interface ApplyResult {
   dropped: Record<string, number>;
   /** Runs whose row changed: their realtime signals follow the commit (docs/decisions/073-realtime-notifier-backend.md). */
   changedRuns?: ChangedRunRow[];
+  /** Runs that got log lines (internal ids): their log feeds' signals follow the commit. */
+  loggedRuns?: string[];
 }
 
 /** Applies entries of `stream` (its cursor name) inside the caller's transaction, one bulk statement per table. */

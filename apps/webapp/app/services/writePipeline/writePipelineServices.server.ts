@@ -40,7 +40,7 @@ export function createWritePipeline(deps: {
   metrics: Metrics;
   /** Host the drain here (default: WRITE_PIPELINE_DRAIN_ENABLED). */
   drain?: boolean;
-  /** Once per applied batch, one "run changed" signal per run it wrote. */
+  /** Once per applied batch, one "run changed" signal per run it wrote (log lines: one per run's log feed). */
   signals?: RunChangePublisher;
 }): WritePipeline {
   const { env, redis, logger, metrics } = deps;
@@ -120,8 +120,9 @@ export function createWritePipeline(deps: {
 
   function recordBatch(batch: DrainBatch) {
     const urgency: BufferedClass = batch.stream.urgency;
-    const { applied, rows, dropped, changedRuns } = batch.result;
+    const { applied, rows, dropped, changedRuns, loggedRuns } = batch.result;
     if (changedRuns?.length) deps.signals?.publishRunsChanged(changedRuns.map(runChangedOf));
+    if (loggedRuns?.length) deps.signals?.publishRunLogsAppended(loggedRuns);
     metrics.pipelineApplied.inc({ class: urgency }, applied);
     metrics.pipelineRows.inc({ class: urgency }, rows);
     metrics.pipelineApplySeconds.observe({ class: urgency }, batch.applyMs / 1000);

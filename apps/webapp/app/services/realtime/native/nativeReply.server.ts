@@ -57,6 +57,18 @@ export function changeMessages(diff: Diff, options: MessageOptions): ShapeMessag
   return messages;
 }
 
+const LOG_RELATION: [string, string] = ["public", "TaskRunLog"];
+const LOG_KEY_PREFIX = relationKeyPrefix(...LOG_RELATION);
+
+/** A run's new log rows as inserts (the table is append-only: nothing else ever happens to a row). */
+export function logMessages(rows: readonly RunRow[]): ShapeMessage[] {
+  return rows.map((row) => ({
+    key: rowKey(LOG_KEY_PREFIX, [row.id!]),
+    value: row,
+    headers: { operation: "insert", relation: LOG_RELATION },
+  }));
+}
+
 export interface AnswerArgs {
   origin: string;
   handle: string;

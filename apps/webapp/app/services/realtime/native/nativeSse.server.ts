@@ -1,7 +1,7 @@
 /**
  * Live mode over server-sent events on the native backend (docs/protocol/electric.md §5.2,
  * docs/decisions/073-realtime-notifier-backend.md): one stream per client that, at every signal (or
- * backstop), diffs the rows against the client's working set and writes the changes as `data:` events
+ * backstop), reads what changed since the client's state (a run feed's diff, a log feed's new lines) and writes the changes as `data:` events
  * followed by an up-to-date carrying `global_last_seen_lsn` (the client resumes from `<lsn>_0`).
  * `: keep-alive` after 21 s of silence; the stream ends after 60 s, at the token's expiry, when its
  * credential is refused (re-checked as on the shape path), or when the client leaves, and holds its
@@ -14,15 +14,13 @@ import {
   ELECTRIC_OFFSET_HEADER,
   type OffsetAt,
   SSE_KEEP_ALIVE,
-  type ShapeMessage,
   formatOffset,
   upToDateMessage,
 } from "@runfeed/core";
 import type { FeedReply } from "../feedReply.server";
-import { type Diff, diffRows, hasChanges, type WorkingSet } from "./feedState.server";
-import type { FeedSource } from "./feedSource.server";
 import { corsHeaders } from "./nativeReply.server";
 import type { SignalListener } from "./runSignals.server";
+import type { FeedStep } from "./nativeRequest.server";
 
 export const SSE_LIFETIME_MS = 60_000;
 export const SSE_KEEP_ALIVE_MS = 21_000;
@@ -32,12 +30,9 @@ export interface NativeSseArgs {
   handle: string;
   offset: OffsetAt;
   cursor: string;
-  source: FeedSource;
-  previous: WorkingSet;
   listener: SignalListener;
-  /** Records the diff as the client's new working set; returns its offset. */
-  advance(diff: Diff): OffsetAt;
-  messagesOf(diff: Diff): ShapeMessage[];
+  /** Reads the feed; when it moved, records the client's new state and returns the changes (nativeFeed's FeedStep). */
+  step: FeedStep;
   /** Releases the limiter slot (and the listener): called once, when the stream ends. */
   done(): Promise<void> | void;
   /** The token's expiry (epoch ms), for public tokens. */
@@ -71,7 +66,6 @@ export function nativeEventStream(args: NativeSseArgs): FeedReply {
 
 async function pump(args: NativeSseArgs, body: PassThrough, stop: AbortSignal): Promise<void> {
   const endsAt = performance.now() + SSE_LIFETIME_MS;
-  let previous = args.previous;
   let lastWrite = performance.now();
   const write = (text: string) => {
     lastWrite = performance.now();
@@ -79,13 +73,11 @@ async function pump(args: NativeSseArgs, body: PassThrough, stop: AbortSignal): 
   };
   try {
     while (!stop.aborted && performance.now() < endsAt) {
-      const diff = diffRows(previous, await args.source.read());
+      const changes = await args.step();
       if (stop.aborted) break;
-      if (hasChanges(diff)) {
-        const offset = args.advance(diff);
-        previous = diff.next;
-        for (const message of args.messagesOf(diff)) write(`data: ${JSON.stringify(message)}\n\n`);
-        write(`data: ${JSON.stringify(upToDateMessage(String(offset.tx)))}\n\n`);
+      if (changes) {
+        for (const message of changes.messages) write(`data: ${JSON.stringify(message)}\n\n`);
+        write(`data: ${JSON.stringify(upToDateMessage(String(changes.offset.tx)))}\n\n`);
       }
       const wait = Math.min(endsAt, lastWrite + SSE_KEEP_ALIVE_MS) - performance.now();
       const outcome = await args.listener.next(Math.min(wait, args.backstopMs), stop);

@@ -4,7 +4,8 @@
  *
  * A signal carries no data, only the run id: a woken request reads Postgres. Channels: one per run,
  * one per batch, one per (environment, tag) and one per environment (a tag feed without tags, and any
- * tag feed's backstop of last resort). Publishing is fire-and-forget and never fails a write: a lost
+ * tag feed's backstop of last resort), and one per run for its log lines (the log feed; a log line
+ * changes no run row, so it wakes no run, tag or batch feed). Publishing is fire-and-forget and never fails a write: a lost
  * signal costs a live request its backstop wait (REALTIME_NOTIFIER_LIVE_POLL_TIMEOUT_MS), nothing more.
  *
  * Both connections are opened on first use, and publishing is skipped while `needed()` says no feed
@@ -42,7 +43,13 @@ export const runChangedOf = (run: ChangedRunRow): RunChanged => ({
 });
 
 /** What a write path needs of RunSignals. */
-export type RunChangePublisher = Pick<RunSignals, "publishRunChanged" | "publishRunsChanged" | "publishRunIdsChanged">;
+export type RunChangePublisher = Pick<
+  RunSignals,
+  "publishRunChanged" | "publishRunsChanged" | "publishRunIdsChanged" | "publishRunLogsAppended"
+>;
+
+/** What a writer of run log lines needs of RunSignals. */
+export type RunLogsPublisher = Pick<RunSignals, "publishRunLogsAppended">;
 
 export interface RunSignalsOptions {
   redisUrl: string;
@@ -129,6 +136,21 @@ export class RunSignals {
   }
   tagChannel(environmentId: string, tag: string): string {
     return `${this.#options.keyPrefix}realtime:env:${environmentId}:tag:${tag}`;
+  }
+
+  logsChannel(runId: string): string {
+    return `${this.#options.keyPrefix}realtime:run:${runId}:logs`;
+  }
+
+  /** After the commit of log lines (internal run ids): one PUBLISH per run. Never throws and never waits. */
+  publishRunLogsAppended(runIds: readonly string[]): void {
+    if (runIds.length === 0 || !this.#options.needed()) return;
+    const pipeline = this.#publisherConnection().pipeline();
+    for (const runId of new Set(runIds)) {
+      pipeline.publish(this.logsChannel(runId), runId);
+      this.published++;
+    }
+    pipeline.exec().catch((error: Error) => this.#options.logger.debug({ err: error.message }, "run signal lost"));
   }
 
   /** After the commit of a write to the run. Never throws and never waits. */
