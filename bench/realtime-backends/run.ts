@@ -194,11 +194,21 @@ try {
     const latencies: number[] = [];
     let delivered = 0;
     let live = 0;
+    /** Subscribers whose initial requests failed (the connection refused or reset): never live, counted. */
+    let setupFailed = 0;
+    let setupError = "";
     const subscriber = async (path: string) => {
       const sep = path.includes("?") ? "&" : "?";
-      let r = await get(`${url}${path}${sep}offset=-1`, headers, stop.signal);
-      while (r.status === 200 && !r.body.includes('"up-to-date"'))
-        r = await get(`${url}${path}${sep}offset=${r.offset}&handle=${r.handle}`, headers, stop.signal);
+      let r: Awaited<ReturnType<typeof get>>;
+      try {
+        r = await get(`${url}${path}${sep}offset=-1`, headers, stop.signal);
+        while (r.status === 200 && !r.body.includes('"up-to-date"'))
+          r = await get(`${url}${path}${sep}offset=${r.offset}&handle=${r.handle}`, headers, stop.signal);
+      } catch (error) {
+        setupFailed++;
+        setupError ||= (error as Error).message;
+        return;
+      }
       let { handle, offset } = r;
       live++;
       while (!stop.signal.aborted) {
@@ -231,7 +241,7 @@ try {
       for (const path of feeds.slice(i, i + 100)) loops.push(subscriber(path).catch(() => {}));
       await waitFor(
         `${Math.min(i + 100, feeds.length)} subscribers`,
-        async () => (live >= Math.min(i + 100, feeds.length) ? true : undefined),
+        async () => (live + setupFailed >= Math.min(i + 100, feeds.length) ? true : undefined),
         120_000,
       );
       if ((i + 100) % 1000 === 0)
@@ -264,8 +274,11 @@ try {
     await Promise.all(loops);
     latencies.sort((a, b) => a - b);
     const perDelivery = (ms: number) => (delivered ? (ms * 1000) / delivered : Number.NaN);
+    if (setupFailed)
+      console.log(`  ${backend}: ${setupFailed} subscribers never got live (first error: ${setupError})`);
     return {
       subscribers: feeds.length,
+      subscribersFailed: setupFailed,
       writes,
       delivered,
       p50Ms: round(percentile(latencies, 50), 1),

@@ -21,7 +21,15 @@ import {
 import type { z, ZodType } from "zod";
 import { type AuthenticateOptions, type Authentication, type RequestHead, bearerToken } from "./auth.server";
 import { type TtlCache, cachedLookup } from "./ttlCache.server";
-import { HttpError, badRequest, forbidden, internalServerError, methodNotAllowed, notFound } from "./httpErrors.server";
+import {
+  HttpError,
+  badRequest,
+  dependencyUnavailable,
+  forbidden,
+  internalServerError,
+  methodNotAllowed,
+  notFound,
+} from "./httpErrors.server";
 import type { Services } from "./services.server";
 import { applyCors, preflightResponse } from "./cors.server";
 
@@ -210,6 +218,11 @@ export function createApiRoute<
     if (error instanceof Response) return error;
     const invalid = postgresDataException(error);
     if (invalid) return badRequest(`Invalid value: ${invalid}`).toResponse();
+    const unavailable = dependencyUnavailable(error);
+    if (unavailable) {
+      services.logger.error({ route: config.name, err: error }, "dependency unavailable: answered 503");
+      return unavailable.toResponse();
+    }
     services.logger.error({ route: config.name, err: error }, "unhandled error in API route");
     return internalServerError().toResponse();
   }

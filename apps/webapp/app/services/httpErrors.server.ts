@@ -59,6 +59,30 @@ export const internalServerError = () => new HttpError(500, errorBody("Internal 
 /** A live request the environment's realtime concurrency limit does not admit (retry in a second). */
 export const tooManyConcurrentRequests = () =>
   new HttpError(429, errorBody("Too many concurrent requests"), { "retry-after": "1" });
+/**
+ * A dependency this instance cannot reach or use right now: a socket it cannot open or that failed
+ * (out of file descriptors, refused, reset, timed out), or Postgres refusing or dropping the connection
+ * (SQLSTATE classes 08 and 53, and 57P01–57P03), read through Prisma's driver-adapter wrapping too.
+ * The request failed for want of a dependency, not because of anything in it: a 503 with retry-after
+ * instead of a 500. (As with any 5xx, a connection lost mid-statement leaves that statement's outcome
+ * to the database; the client retries as it would after a 500.)
+ */
+export function dependencyUnavailable(error: unknown): HttpError | undefined {
+  const e = error as { code?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } };
+  const code = e?.meta?.driverAdapterError?.cause?.originalCode ?? e?.code;
+  if (typeof code !== "string" || !(UNAVAILABLE_SOCKET.has(code) || /^(08|53|57P0[123])/.test(code))) return undefined;
+  return new HttpError(503, errorBody("Service temporarily unavailable"), { "retry-after": "1" });
+}
+const UNAVAILABLE_SOCKET = new Set([
+  "EMFILE",
+  "ENFILE",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EAI_AGAIN",
+]);
+
 /** The realtime concurrency limiter cannot be asked (Redis down, REALTIME_LIMITER_REDIS_DOWN_POLICY=closed). */
 export const limiterUnavailable = () =>
   new HttpError(503, errorBody("Realtime concurrency limiter unavailable"), { "retry-after": "1" });
