@@ -37,8 +37,8 @@ export async function startBenchServices(name: string, stops: Stop[]) {
 
 /**
  * Runs a bench: `main`, then everything on `stops` in reverse order, also on Ctrl-C or SIGTERM (exit
- * 130). A failure is printed and exits 1. The report `main` returns is printed last, once everything
- * it started has stopped.
+ * 130) and on an unhandled rejection (exit 1). A failure is printed and exits 1. The report `main`
+ * returns is printed last, once everything it started has stopped.
  */
 export async function runBench(main: () => Promise<BenchReport | undefined>, stops: Stop[]): Promise<void> {
   const stopAll = async () => {
@@ -46,6 +46,11 @@ export async function runBench(main: () => Promise<BenchReport | undefined>, sto
   };
   for (const signal of ["SIGINT", "SIGTERM"] as const)
     process.on(signal, () => void stopAll().finally(() => process.exit(130)));
+  // A promise nobody awaited (a subscriber loop, a child's handler) must not leave children behind either.
+  process.on("unhandledRejection", (error) => {
+    console.error(error);
+    void stopAll().finally(() => process.exit(1));
+  });
   let report: BenchReport | undefined;
   try {
     report = await main();

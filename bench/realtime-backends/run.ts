@@ -36,6 +36,7 @@ import {
 } from "../../packages/core/src/index.js";
 import { BenchReport, round } from "../report.js";
 import { cpuMs, startChild, waitFor } from "../realtime/proxy.js";
+import { type Stop, runBench } from "../support.js";
 
 const SIZES = (process.env.BENCH_SIZES ?? "100,1000,10000").split(",").map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -47,19 +48,7 @@ const ALL_BACKENDS = ["electric", "native"] as const;
 type Backend = (typeof ALL_BACKENDS)[number];
 const BACKENDS = ALL_BACKENDS.filter((b) => (process.env.BENCH_BACKENDS ?? "electric,native").split(",").includes(b));
 
-const stops: Array<() => Promise<void>> = [];
-let cleaning = false;
-async function cleanUp() {
-  if (cleaning) return;
-  cleaning = true;
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const)
-  process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
-process.on("unhandledRejection", (error) => {
-  console.error(error);
-  void cleanUp().finally(() => process.exit(1));
-});
+const stops: Stop[] = [];
 
 const percentile = (sorted: number[], p: number) =>
   sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -113,8 +102,9 @@ async function redisCommands(redis: RedisClient): Promise<number> {
   return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0);
 }
 
-const report = new BenchReport("realtime-backends");
-try {
+await runBench(async () => {
+  const report = new BenchReport("realtime-backends");
+  stops.push(async () => agent.destroy());
   const redisServer = process.env.REDIS_URL ? undefined : await startRedisServer();
   if (redisServer) stops.push(redisServer.stop);
   const redisUrl = process.env.REDIS_URL ?? redisServer!.url;
@@ -332,14 +322,8 @@ try {
   }
   console.log(`load average after: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
   report.figures.loadAverage = readFileSync("/proc/loadavg", "utf8").split(" ")[0]!;
-} catch (error) {
-  console.error(error);
-  process.exitCode = 1;
-} finally {
-  agent.destroy();
-  await cleanUp();
-}
-if (!process.exitCode) report.print();
+  return report;
+}, stops);
 
 /**
  * A metadata PUT (idempotent: it sets the whole object), sent again when its connection was closed under it
