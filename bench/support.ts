@@ -37,7 +37,7 @@ export async function startBenchServices(name: string, stops: Stop[]) {
 
 /**
  * Runs a bench: `main`, then everything on `stops` in reverse order, also on Ctrl-C or SIGTERM (exit
- * 130) and on an unhandled rejection (exit 1). A failure is printed and exits 1. The report `main`
+ * 130) and on an unhandled rejection or exception (exit 1). A failure is printed and exits 1. The report `main`
  * returns is printed last, once everything it started has stopped.
  */
 export async function runBench(main: () => Promise<BenchReport | undefined>, stops: Stop[]): Promise<void> {
@@ -46,11 +46,13 @@ export async function runBench(main: () => Promise<BenchReport | undefined>, sto
   };
   for (const signal of ["SIGINT", "SIGTERM"] as const)
     process.on(signal, () => void stopAll().finally(() => process.exit(130)));
-  // A promise nobody awaited (a subscriber loop, a child's handler) must not leave children behind either.
-  process.on("unhandledRejection", (error) => {
-    console.error(error);
-    void stopAll().finally(() => process.exit(1));
-  });
+  // A promise nobody awaited or a throw in a callback (a subscriber loop, a child's handler) must not
+  // leave children behind either.
+  for (const event of ["unhandledRejection", "uncaughtException"] as const)
+    process.on(event, (error) => {
+      console.error(error);
+      void stopAll().finally(() => process.exit(1));
+    });
   let report: BenchReport | undefined;
   try {
     report = await main();

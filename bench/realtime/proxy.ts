@@ -24,6 +24,7 @@ import { cpuSeconds, stopChild } from "../../packages/devstack/src/processes.js"
 import { shapeSyncEntry } from "../../packages/devstack/src/shape-sync.js";
 import { WEBAPP_BUILD, ensureBuilt } from "../../packages/devstack/src/builds.js";
 import { type BenchReport, round as roundTo } from "../report.js";
+import type { Stop } from "../support.js";
 import { seedProject } from "../../apps/webapp/app/services/seed.server.js";
 import { signPublicToken } from "../../apps/webapp/app/services/auth.server.js";
 import { buildShapeUrl } from "../../apps/webapp/app/services/realtime/shapeRewrite.server.js";
@@ -103,7 +104,7 @@ export async function benchProxy({
   report,
 }: {
   redisUrl: string;
-  stops: Array<() => Promise<void>>;
+  stops: Stop[];
   report: BenchReport;
 }) {
   // --- Postgres + database

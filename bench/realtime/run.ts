@@ -7,29 +7,14 @@
 import { benchLimiter } from "./limiter.js";
 import { startRedisServer } from "../../packages/devstack/src/redis.js";
 import { BenchReport, round } from "../report.js";
+import { type Stop, runBench } from "../support.js";
 
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
-const stops: Array<() => Promise<void>> = [];
-// Child processes (shape-sync, webapp, redis-server, Postgres) must not outlive a crashed run.
-let cleaning = false;
-async function cleanUp() {
-  if (cleaning) return;
-  cleaning = true;
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-}
-for (const event of ["unhandledRejection", "uncaughtException"] as const) {
-  process.on(event, (error) => {
-    console.error(error);
-    void cleanUp().finally(() => process.exit(1));
-  });
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const)
-  process.on(signal, () => void cleanUp().finally(() => process.exit(130)));
+const stops: Stop[] = [];
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
-const report = new BenchReport("realtime");
-let failed = false;
 
-try {
+await runBench(async () => {
+  const report = new BenchReport("realtime");
   let redisUrl = process.env.REDIS_URL;
   if (!redisUrl) {
     const redis = await startRedisServer();
@@ -62,11 +47,5 @@ try {
     const { benchProxy } = await import("./proxy.js");
     await benchProxy({ redisUrl, stops, report });
   }
-} catch (error) {
-  failed = true;
-  console.error(error);
-  process.exitCode = 1;
-} finally {
-  await cleanUp();
-}
-if (!failed) report.print();
+  return report;
+}, stops);
