@@ -18,6 +18,7 @@
  * answer to each command.
  */
 import http from "node:http";
+import net from "node:net";
 import { Redis } from "ioredis";
 import {
   NDJSON_CONTENT_TYPE,
@@ -95,42 +96,71 @@ async function sendSchedule(config: LoadConfig, sink: Sink, endOfPass = () => {}
   }
 }
 
-async function httpWriter(config: LoadConfig, send: (message: LoadMessage) => void) {
-  const outcomes: Array<Promise<string>> = [];
-  const requests = config.targets.map((runId) => {
-    const req = http.request(`${config.base}/realtime/v1/streams/${runId}/self/tokens`, {
-      method: "POST",
-      agent,
-      headers: {
-        authorization: config.authorization,
-        "content-type": NDJSON_CONTENT_TYPE,
-        [STREAM_CLIENT_ID_HEADER]: "bench",
-        [STREAM_RESUME_FROM_CHUNK_HEADER]: "0",
-      },
+/**
+ * One v1 writer: a chunked POST of NDJSON lines written on a plain socket, byte for byte what
+ * node:http's ClientRequest sends (the same request line and headers, each line one chunk), but one
+ * socket write per line with its framing instead of ClientRequest's three, and no stream machinery.
+ * The writers stand in for tasks on other machines: their CPU is the bench's, not runfeed's, so the
+ * cheaper they are the less they take from the webapp on this shared machine.
+ */
+class ChunkedWriter {
+  readonly socket: net.Socket;
+  /** The response's status code, or the error that ended the request. */
+  readonly outcome: Promise<string>;
+
+  constructor(url: URL, path: string, headers: Record<string, string>) {
+    this.socket = net.connect({ host: url.hostname, port: Number(url.port), noDelay: true });
+    const head = [`POST ${path} HTTP/1.1`, `Host: ${url.host}`, "Connection: keep-alive"];
+    for (const [name, value] of Object.entries(headers)) head.push(`${name}: ${value}`);
+    head.push("Transfer-Encoding: chunked", "", "");
+    this.socket.write(head.join("\r\n"));
+    this.outcome = new Promise<string>((resolve) => {
+      let response = "";
+      this.socket.setEncoding("latin1");
+      this.socket.on("data", (text: string) => {
+        response += text;
+        const status = /^HTTP\/1\.1 (\d{3})/.exec(response);
+        if (status) {
+          resolve(status[1]!);
+          this.socket.destroy();
+        }
+      });
+      this.socket.on("error", (error) => resolve(error.message));
+      this.socket.on("close", () => resolve("closed without an answer"));
     });
-    // Each line goes out as it is written (no Nagle delay waiting for the server's ACK).
-    req.on("socket", (socket) => socket.setNoDelay(true));
-    outcomes.push(
-      new Promise<string>((resolve) => {
-        req.on("error", (error) => resolve(error.message));
-        req.on("response", (res) => {
-          res.resume();
-          resolve(String(res.statusCode));
-        });
-      }),
-    );
+  }
+
+  /** One NDJSON line (ending in its newline) as one chunk. */
+  write(line: string) {
+    this.socket.write(`${Buffer.byteLength(line).toString(16)}\r\n${line}\r\n`);
+  }
+
+  end() {
+    this.socket.write("0\r\n\r\n");
+  }
+}
+
+async function httpWriter(config: LoadConfig, send: (message: LoadMessage) => void) {
+  const base = new URL(config.base);
+  const writers = config.targets.map((runId) => {
+    const writer = new ChunkedWriter(base, `/realtime/v1/streams/${runId}/self/tokens`, {
+      authorization: config.authorization,
+      "content-type": NDJSON_CONTENT_TYPE,
+      [STREAM_CLIENT_ID_HEADER]: "bench",
+      [STREAM_RESUME_FROM_CHUNK_HEADER]: "0",
+    });
     // The warm-up line: the request is set up (authenticated, stream listed) before the clock starts.
-    req.write(chunkLine(monotonicMs(), -1));
-    return req;
+    writer.write(chunkLine(monotonicMs(), -1));
+    return writer;
   });
   send({ kind: "ready" });
   return {
     // No backpressure on purpose: a writer the server reads slowly queues in its socket.
-    go: () => sendSchedule(config, { write: (s, line) => requests[s]!.write(line) }),
+    go: () => sendSchedule(config, { write: (s, line) => writers[s]!.write(line) }),
     end: async () => {
-      for (const req of requests) req.end();
+      for (const writer of writers) writer.end();
       return Promise.all(
-        outcomes.map((o) => Promise.race([o, new Promise<string>((r) => setTimeout(r, 120_000, "no answer"))])),
+        writers.map((w) => Promise.race([w.outcome, new Promise<string>((r) => setTimeout(r, 120_000, "no answer"))])),
       );
     },
   };
