@@ -37,10 +37,18 @@ export interface StreamHubOptions {
   keysPerShard?: number;
   /** Entries per stream per XREAD. */
   count?: number;
+  /**
+   * Before each XREAD: this instance's appends in flight, to wait for (the store's appendsSettled).
+   * Their chunks reach the shard through `publish` and move its cursors, so the XREAD that follows does
+   * not bring them back; without the wait, a read re-issued in the middle of a burst of appends
+   * returns most of them a second time, to be parsed and skipped.
+   */
+  localAppendsSettled?: () => Promise<unknown> | undefined;
 }
 
 export class StreamHub {
-  readonly #options: Required<Omit<StreamHubOptions, "logger">> & { logger: Logger };
+  readonly #options: Required<Omit<StreamHubOptions, "logger" | "localAppendsSettled">> &
+    Pick<StreamHubOptions, "logger" | "localAppendsSettled">;
   readonly #shards: Shard[] = [];
   readonly #shardOf = new Map<string, Shard>();
   #stopped = false;
@@ -78,7 +86,12 @@ export class StreamHub {
   }
 
   #addShard(): Shard {
-    const shard = new Shard(this.#options.redis, this.#options.count, this.#options.logger);
+    const shard = new Shard(
+      this.#options.redis,
+      this.#options.count,
+      this.#options.logger,
+      this.#options.localAppendsSettled ?? (() => undefined),
+    );
     this.#shards.push(shard);
     return shard;
   }
@@ -93,6 +106,7 @@ class Shard {
   readonly #count: number;
   readonly #logger: Logger;
   readonly #blocking: Redis;
+  readonly #localAppendsSettled: () => Promise<unknown> | undefined;
   #clientId: number | undefined;
   #reading = false;
   /** Bumped at every XREAD sent: an interrupt is retried until the read it meant has returned. */
@@ -103,8 +117,9 @@ class Shard {
   #wake: (() => void) | undefined;
   #loop: Promise<void>;
 
-  constructor(control: Redis, count: number, logger: Logger) {
+  constructor(control: Redis, count: number, logger: Logger, localAppendsSettled: () => Promise<unknown> | undefined) {
     this.#control = control;
+    this.#localAppendsSettled = localAppendsSettled;
     this.#count = count;
     this.#logger = logger;
     this.#blocking = control.duplicate({ enableAutoPipelining: false, maxRetriesPerRequest: null });
@@ -173,6 +188,8 @@ class Shard {
 
   async #run(): Promise<void> {
     while (!this.#stopped) {
+      const local = this.#localAppendsSettled();
+      if (local) await local.catch(() => {});
       const keys: string[] = [];
       const ids: string[] = [];
       for (const [key, watched] of this.#watched) {

@@ -43,7 +43,7 @@ export function createRealtimeStreams(deps: {
   // Writers' appends issued in the same tick go out in one socket write.
   const storeRedis = redis.duplicate({ enableAutoPipelining: true });
   storeRedis.on("error", (error) => logger.debug({ err: error.message }, "stream store redis connection error"));
-  const hub = new StreamHub({ redis: storeRedis, logger });
+  const hub = new StreamHub({ redis: storeRedis, logger, localAppendsSettled: () => store.appendsSettled() });
   // This instance's appends reach its own readers at once, not a Redis round trip later.
   const store = new StreamStore({
     redis: storeRedis,

@@ -208,6 +208,8 @@ export class StreamStore {
   readonly #prefix: string;
   /** Appends issued during one event-loop turn, sent as one pipeline (see #queueAppend). */
   #appends: PendingAppend[] = [];
+  /** Append batches sent and not answered yet, each settling once its appends were handed on. */
+  readonly #inFlight = new Set<Promise<void>>();
   readonly openSet: string;
   readonly archiveQueue: string;
   readonly #onAppended: AppendedListener | undefined;
@@ -290,28 +292,43 @@ export class StreamStore {
   #flushAppends() {
     const batch = this.#appends;
     this.#appends = [];
+    let sent: Promise<void>;
     if (batch.length === 1) {
       const [only] = batch;
-      this.#redis.rfStreamAppend(...only!.args).then(only!.resolve, only!.reject);
-      return;
+      sent = this.#redis.rfStreamAppend(...only!.args).then(only!.resolve, only!.reject);
+    } else {
+      const pipeline = this.#redis.pipeline() as unknown as {
+        rfStreamAppend(...args: (string | number)[]): void;
+        exec(): Promise<Array<[Error | null, unknown]> | null>;
+      };
+      for (const item of batch) pipeline.rfStreamAppend(...item.args);
+      sent = pipeline.exec().then(
+        (results) => {
+          batch.forEach((item, i) => {
+            const [error, reply] = results?.[i] ?? [new Error("no reply from Redis"), undefined];
+            if (error) item.reject(error);
+            else item.resolve(reply as AppendReply);
+          });
+        },
+        (error: unknown) => {
+          for (const item of batch) item.reject(error);
+        },
+      );
     }
-    const pipeline = this.#redis.pipeline() as unknown as {
-      rfStreamAppend(...args: (string | number)[]): void;
-      exec(): Promise<Array<[Error | null, unknown]> | null>;
-    };
-    for (const item of batch) pipeline.rfStreamAppend(...item.args);
-    pipeline.exec().then(
-      (results) => {
-        batch.forEach((item, i) => {
-          const [error, reply] = results?.[i] ?? [new Error("no reply from Redis"), undefined];
-          if (error) item.reject(error);
-          else item.resolve(reply as AppendReply);
-        });
-      },
-      (error: unknown) => {
-        for (const item of batch) item.reject(error);
-      },
-    );
+    // Settles after the appends' own continuations (queued as the batch resolved) handed the chunks on.
+    const settled = sent.then(() => {});
+    this.#inFlight.add(settled);
+    void settled.then(() => this.#inFlight.delete(settled));
+  }
+
+  /**
+   * Settles once the appends already sent to Redis have been answered and handed to `onAppended`;
+   * undefined when none is in flight. The hub waits for it before its next XREAD, so that read starts
+   * after this instance's own chunks (delivered locally) instead of bringing them back a second time.
+   */
+  appendsSettled(): Promise<unknown> | undefined {
+    if (this.#inFlight.size === 0) return undefined;
+    return Promise.all(this.#inFlight);
   }
 
   /** A connected writer's sign of life: keeps an open stream from ending for idleness. */
