@@ -31,8 +31,6 @@ const NEWLINE = 0x0a;
 
 export async function ingestNdjson(body: AsyncIterable<Uint8Array>, options: IngestOptions): Promise<IngestResult> {
   const { store, ref, limits } = options;
-  // The body's own iterator (a node request on the hot path, else a web stream): return() lets go of it.
-  const reader = body[Symbol.asyncIterator]();
   const lease = setInterval(() => void store.touch(ref).catch(() => {}), options.leaseIntervalMs);
   let carry: Buffer | undefined;
   let index = options.writer?.firstIndex ?? 0;
@@ -73,30 +71,130 @@ export async function ingestNdjson(body: AsyncIterable<Uint8Array>, options: Ing
     if (outcome.kind === "too-large") throw capReached(outcome.cap, limits);
   };
 
-  try {
-    for (;;) {
-      const { done, value } = await reader.next().catch((error: unknown) => {
-        throw new WriterGoneError(result, error);
-      });
-      if (done) break;
-      const buffer = carry
-        ? Buffer.concat([carry, value])
-        : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-      const lines: Buffer[] = [];
-      let start = 0;
-      for (let nl = buffer.indexOf(NEWLINE, start); nl !== -1; nl = buffer.indexOf(NEWLINE, start)) {
-        lines.push(buffer.subarray(start, nl));
-        start = nl + 1;
-      }
-      carry = start < buffer.length ? Buffer.from(buffer.subarray(start)) : undefined;
-      if (carry && carry.byteLength > limits.maxChunkBytes) throw chunkTooLarge(limits.maxChunkBytes, lineNumber + 1);
-      await appendLines(lines);
+  /** The complete lines of one read; the rest is carried to the next. */
+  const take = (value: Uint8Array): Promise<void> | undefined => {
+    const buffer = carry
+      ? Buffer.concat([carry, value])
+      : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    const lines: Buffer[] = [];
+    let start = 0;
+    for (let nl = buffer.indexOf(NEWLINE, start); nl !== -1; nl = buffer.indexOf(NEWLINE, start)) {
+      lines.push(buffer.subarray(start, nl));
+      start = nl + 1;
     }
+    carry = start < buffer.length ? Buffer.from(buffer.subarray(start)) : undefined;
+    if (carry && carry.byteLength > limits.maxChunkBytes) throw chunkTooLarge(limits.maxChunkBytes, lineNumber + 1);
+    return lines.length > 0 ? appendLines(lines) : undefined;
+  };
+
+  try {
+    await (isNodeReadable(body) ? readNode(body, take, result) : readIterable(body, take, result));
     // The body ended cleanly: a last line without its newline is complete.
     if (carry) await appendLines([carry]);
     return result;
   } finally {
     clearInterval(lease);
+  }
+}
+
+type NodeReadable = AsyncIterable<Uint8Array> & NodeJS.ReadableStream & { destroy(): void };
+
+function isNodeReadable(body: AsyncIterable<Uint8Array>): body is NodeReadable {
+  const candidate = body as Partial<NodeReadable>;
+  return (
+    typeof candidate.on === "function" &&
+    typeof candidate.pause === "function" &&
+    typeof candidate.destroy === "function"
+  );
+}
+
+/**
+ * A node request (the hot path): its 'data' events, paused while a read's lines are appended. Each
+ * read costs one event instead of an async iterator's promise and readable.read() round.
+ */
+function readNode(
+  body: NodeReadable,
+  take: (value: Uint8Array) => Promise<void> | undefined,
+  result: IngestResult,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let busy = false;
+    let settled = false;
+    let ended = false;
+    let gone: unknown;
+    const finish = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      body.off("data", onData);
+      body.off("end", onEnd);
+      body.off("error", onGone);
+      body.off("close", onClose);
+      // As an async iterator's return(): let go of the request (its socket, unless it was read to the end).
+      body.destroy();
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    // A broken connection while lines are being appended is reported once they are stored.
+    const settle = () => {
+      if (busy) return;
+      if (gone !== undefined) finish(new WriterGoneError(result, gone));
+      else if (ended) finish();
+    };
+    const onData = (value: Uint8Array) => {
+      if (settled) return;
+      let pending: Promise<void> | undefined;
+      try {
+        pending = take(value);
+      } catch (error) {
+        return finish(error);
+      }
+      if (!pending) return;
+      busy = true;
+      body.pause();
+      pending.then(
+        () => {
+          busy = false;
+          if (gone !== undefined || ended) settle();
+          else body.resume();
+        },
+        (error: unknown) => finish(error),
+      );
+    };
+    const onEnd = () => {
+      ended = true;
+      settle();
+    };
+    const onGone = (error: unknown) => {
+      gone ??= error;
+      settle();
+    };
+    const onClose = () => {
+      if (!ended) onGone(new Error("aborted"));
+    };
+    body.on("data", onData);
+    body.on("end", onEnd);
+    body.on("error", onGone);
+    body.on("close", onClose);
+  });
+}
+
+/** Any other body (a web stream on Remix's path): its async iterator, one read at a time. */
+async function readIterable(
+  body: AsyncIterable<Uint8Array>,
+  take: (value: Uint8Array) => Promise<void> | undefined,
+  result: IngestResult,
+): Promise<void> {
+  const reader = body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const { done, value } = await reader.next().catch((error: unknown) => {
+        throw new WriterGoneError(result, error);
+      });
+      if (done) return;
+      await take(value);
+    }
+  } finally {
+    // Lets go of the body's own iterator (a web stream's reader).
     reader.return?.()?.catch(() => {});
   }
 }
