@@ -108,9 +108,14 @@ function isNodeReadable(body: AsyncIterable<Uint8Array>): body is NodeReadable {
   );
 }
 
+/** Bytes a node body may queue while its previous lines are appended before it is paused. */
+const QUEUED_BYTES = 64 * 1024;
+
 /**
- * A node request (the hot path): its 'data' events, paused while a read's lines are appended. Each
- * read costs one event instead of an async iterator's promise and readable.read() round.
+ * A node request (the hot path), read through its 'data' events: one event per read instead of an
+ * async iterator's promise and readable.read() round. What arrives while a read's lines are being
+ * appended is queued and taken as one batch once they are stored (so a writer that got ahead is
+ * caught up with one append, not one per read); past QUEUED_BYTES the request is paused.
  */
 function readNode(
   body: NodeReadable,
@@ -118,7 +123,10 @@ function readNode(
   result: IngestResult,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
+    let queued: Uint8Array[] = [];
+    let queuedBytes = 0;
     let busy = false;
+    let paused = false;
     let settled = false;
     let ended = false;
     let gone: unknown;
@@ -134,39 +142,54 @@ function readNode(
       if (error === undefined) resolve();
       else reject(error);
     };
-    // A broken connection while lines are being appended is reported once they are stored.
-    const settle = () => {
-      if (busy) return;
-      if (gone !== undefined) finish(new WriterGoneError(result, gone));
-      else if (ended) finish();
+    const appended = () => {
+      busy = false;
+      pump();
+    };
+    // Takes what is queued; once nothing is, ends (a broken connection is reported after the lines
+    // that arrived before it are stored) or reads on.
+    const pump = () => {
+      while (!busy && !settled) {
+        if (queued.length === 0) {
+          if (gone !== undefined) finish(new WriterGoneError(result, gone));
+          else if (ended) finish();
+          else if (paused) {
+            paused = false;
+            body.resume();
+          }
+          return;
+        }
+        const value = queued.length === 1 ? queued[0]! : Buffer.concat(queued);
+        queued = [];
+        queuedBytes = 0;
+        let pending: Promise<void> | undefined;
+        try {
+          pending = take(value);
+        } catch (error) {
+          return finish(error);
+        }
+        if (pending) {
+          busy = true;
+          pending.then(appended, finish);
+        }
+      }
     };
     const onData = (value: Uint8Array) => {
-      if (settled) return;
-      let pending: Promise<void> | undefined;
-      try {
-        pending = take(value);
-      } catch (error) {
-        return finish(error);
+      queued.push(value);
+      queuedBytes += value.byteLength;
+      if (busy && queuedBytes >= QUEUED_BYTES && !paused) {
+        paused = true;
+        body.pause();
       }
-      if (!pending) return;
-      busy = true;
-      body.pause();
-      pending.then(
-        () => {
-          busy = false;
-          if (gone !== undefined || ended) settle();
-          else body.resume();
-        },
-        (error: unknown) => finish(error),
-      );
+      pump();
     };
     const onEnd = () => {
       ended = true;
-      settle();
+      pump();
     };
     const onGone = (error: unknown) => {
       gone ??= error;
-      settle();
+      pump();
     };
     const onClose = () => {
       if (!ended) onGone(new Error("aborted"));
