@@ -45,57 +45,85 @@ export interface StreamLimits {
   ttlMs: number;
 }
 
-// KEYS stream, meta, open; ARGV member, ttl, maxBytes, maxChunks, clientId ('' = none), firstIndex, chunk…
-// → {code, written, skipped, lastId, prevId, {id…}}; code 0 ok, -1 the run finished, -2 bytes cap, -3
-// chunks cap; prevId = the stream's last entry before the first chunk written ('' = none), ids = the
-// written chunks' ids (what the instance's hub hands its readers at once: streamHub.server.ts).
+// Appends to many streams in one call (the appends of one event-loop turn: #flushAppends).
+// KEYS open, then per append: stream, meta. ARGV per append: member, ttl, maxBytes, maxChunks, clientId
+// ('' = none), firstIndex, count, then its `count` chunks. → per append {code, written, skipped, lastId,
+// prevId, {id…}}; code 0 ok, -1 the run finished, -2 bytes cap, -3 chunks cap; prevId = the stream's
+// last entry before the first chunk written ('' = none), ids = the written chunks' ids (what the
+// instance's hub hands its readers at once: streamHub.server.ts). The meta hash keeps the stream's last
+// entry id (`last`), so finding prevId costs no XREVRANGE (streams from before it have none: then it does).
 // Chunks a writer already stored (index ≤ its c:<clientId>) are skipped, so a retried body is idempotent.
-// A cap stops at the first chunk that does not fit; the chunks before it are kept.
+// A cap stops at the first chunk that does not fit; the chunks before it are kept. Appends to the same
+// stream in one call run in order, each seeing the one before.
 const APPEND_LUA = `
-local state = redis.call('HGET', KEYS[2], 'state')
-if state == 'finished' then return {-1, 0, 0, '', '', {}} end
-local skip = 0
-local clientField = nil
-if ARGV[5] ~= '' then
-  clientField = 'c:' .. ARGV[5]
-  local last = tonumber(redis.call('HGET', KEYS[2], clientField) or '-1')
-  skip = math.max(0, last - tonumber(ARGV[6]) + 1)
-end
-local bytes = tonumber(redis.call('HGET', KEYS[2], 'bytes') or '0')
-local chunks = tonumber(redis.call('HGET', KEYS[2], 'chunks') or '0')
-local maxBytes = tonumber(ARGV[3])
-local maxChunks = tonumber(ARGV[4])
-local code = 0
-local written = 0
-local lastId = ''
-local prevId = ''
-local ids = {}
-for i = 7 + skip, #ARGV do
-  local len = string.len(ARGV[i])
-  if maxBytes > 0 and bytes + len > maxBytes then code = -2 break end
-  if maxChunks > 0 and chunks + 1 > maxChunks then code = -3 break end
-  if written == 0 then
-    local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-    if last[1] then prevId = last[1][1] end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local replies = {}
+local a = 1
+for s = 1, (#KEYS - 1) / 2 do
+  local streamKey = KEYS[2 * s]
+  local metaKey = KEYS[2 * s + 1]
+  local member = ARGV[a]
+  local ttl = ARGV[a + 1]
+  local maxBytes = tonumber(ARGV[a + 2])
+  local maxChunks = tonumber(ARGV[a + 3])
+  local clientField = nil
+  if ARGV[a + 4] ~= '' then clientField = 'c:' .. ARGV[a + 4] end
+  local firstIndex = tonumber(ARGV[a + 5])
+  local first = a + 7
+  local last = first + tonumber(ARGV[a + 6]) - 1
+  a = last + 1
+  local meta = redis.call('HMGET', metaKey, 'state', 'bytes', 'chunks', 'last', clientField or 'state')
+  local state = meta[1]
+  if state == 'finished' then
+    replies[s] = {-1, 0, 0, '', '', {}}
+  else
+    local skip = 0
+    if clientField then skip = math.max(0, tonumber(meta[5] or '-1') - firstIndex + 1) end
+    local bytes = tonumber(meta[2] or '0')
+    local chunks = tonumber(meta[3] or '0')
+    local code = 0
+    local written = 0
+    local lastId = ''
+    local prevId = ''
+    local ids = {}
+    for i = first + skip, last do
+      local len = string.len(ARGV[i])
+      if maxBytes > 0 and bytes + len > maxBytes then code = -2 break end
+      if maxChunks > 0 and chunks + 1 > maxChunks then code = -3 break end
+      if written == 0 then
+        if meta[4] then
+          prevId = meta[4]
+        else
+          local previous = redis.call('XREVRANGE', streamKey, '+', '-', 'COUNT', 1)
+          if previous[1] then prevId = previous[1][1] end
+        end
+      end
+      lastId = redis.call('XADD', streamKey, '*', 'd', ARGV[i])
+      ids[written + 1] = lastId
+      bytes = bytes + len
+      chunks = chunks + 1
+      written = written + 1
+    end
+    if written > 0 then
+      if clientField then
+        redis.call('HSET', metaKey, 'state', 'open', 'bytes', bytes, 'chunks', chunks, 'last', lastId,
+          clientField, firstIndex + skip + written - 1)
+      else
+        redis.call('HSET', metaKey, 'state', 'open', 'bytes', bytes, 'chunks', chunks, 'last', lastId)
+      end
+      redis.call('PEXPIRE', streamKey, ttl)
+    elseif not state then
+      redis.call('HSET', metaKey, 'state', 'open', 'bytes', bytes, 'chunks', chunks)
+    end
+    if written > 0 or not state then
+      redis.call('ZADD', KEYS[1], now, member)
+      redis.call('PEXPIRE', metaKey, ttl)
+    end
+    replies[s] = {code, written, skip, lastId, prevId, ids}
   end
-  lastId = redis.call('XADD', KEYS[1], '*', 'd', ARGV[i])
-  ids[written + 1] = lastId
-  bytes = bytes + len
-  chunks = chunks + 1
-  written = written + 1
 end
-if written > 0 or not state then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('HSET', KEYS[2], 'state', 'open', 'bytes', bytes, 'chunks', chunks)
-  redis.call('ZADD', KEYS[3], now, ARGV[1])
-  if clientField and written > 0 then
-    redis.call('HSET', KEYS[2], clientField, tonumber(ARGV[6]) + skip + written - 1)
-  end
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
-  if written > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-end
-return {code, written, skip, lastId, prevId, ids}
+return replies
 `;
 
 // KEYS meta, open; ARGV member, ttl → 1 when created. An ended stream stays ended until a chunk arrives.
@@ -137,7 +165,7 @@ if state == 'ended' then
   return 0
 end
 local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
-redis.call('HSET', KEYS[2], 'state', ARGV[2] == 'finished' and 'finished' or 'ended', 'endId', id)
+redis.call('HSET', KEYS[2], 'state', ARGV[2] == 'finished' and 'finished' or 'ended', 'endId', id, 'last', id)
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
@@ -167,7 +195,7 @@ return 1
 `;
 
 type StoreRedis = Redis & {
-  rfStreamAppend(...args: (string | number)[]): Promise<AppendReply>;
+  rfStreamAppend(...args: (string | number)[]): Promise<AppendReply[]>;
   rfStreamCreate(...args: (string | number)[]): Promise<number>;
   rfStreamTouch(...args: (string | number)[]): Promise<number>;
   rfStreamEnd(...args: (string | number)[]): Promise<number>;
@@ -189,6 +217,12 @@ export function parseStreamMember(member: string): StreamRef {
   return { runId: member.slice(0, colon), key: member.slice(colon + 1) };
 }
 
+/**
+ * Appends per call of the append script: Redis runs one call at a time, so a call of this many keeps
+ * other clients (readers' XRANGE, the hub's XREAD) waiting about a millisecond at most.
+ */
+const APPEND_BATCH = 100;
+
 type AppendReply = [number, number, number, string, string, string[]];
 
 /**
@@ -198,6 +232,7 @@ type AppendReply = [number, number, number, string, string, string[]];
 export type AppendedListener = (streamKey: string, prevId: string, entries: readonly StreamEntry[]) => void;
 
 interface PendingAppend {
+  keys: [stream: string, meta: string];
   args: (string | number)[];
   resolve(reply: AppendReply): void;
   reject(error: unknown): void;
@@ -217,7 +252,8 @@ export class StreamStore {
   /** `onAppended` hears of every append of this instance once Redis stored it (the hub's local fan-out). */
   constructor(options: { redis: Redis; keyPrefix: string; onAppended?: AppendedListener }) {
     const redis = options.redis as StoreRedis;
-    redis.defineCommand("rfStreamAppend", { numberOfKeys: 3, lua: APPEND_LUA });
+    // The number of keys is the call's first argument (one pair per append).
+    redis.defineCommand("rfStreamAppend", { lua: APPEND_LUA });
     redis.defineCommand("rfStreamCreate", { numberOfKeys: 2, lua: CREATE_LUA });
     redis.defineCommand("rfStreamTouch", { numberOfKeys: 2, lua: TOUCH_LUA });
     redis.defineCommand("rfStreamEnd", { numberOfKeys: 4, lua: END_LUA });
@@ -255,18 +291,19 @@ export class StreamStore {
     writer?: { clientId: string; firstIndex: number },
   ): Promise<AppendOutcome> {
     const streamKey = this.streamKey(ref);
-    const [code, written, skipped, lastId, prevId, ids] = await this.#queueAppend([
-      streamKey,
-      this.metaKey(ref),
-      this.openSet,
-      streamMember(ref),
-      limits.ttlMs,
-      limits.maxBytes,
-      limits.maxChunks,
-      writer?.clientId ?? "",
-      writer?.firstIndex ?? 0,
-      ...chunks,
-    ]);
+    const [code, written, skipped, lastId, prevId, ids] = await this.#queueAppend(
+      [streamKey, this.metaKey(ref)],
+      [
+        streamMember(ref),
+        limits.ttlMs,
+        limits.maxBytes,
+        limits.maxChunks,
+        writer?.clientId ?? "",
+        writer?.firstIndex ?? 0,
+        chunks.length,
+        ...chunks,
+      ],
+    );
     if (written > 0 && this.#onAppended) {
       const entries = ids.map((id, i) => ({ id, data: chunks[skipped + i]! }));
       this.#onAppended(streamKey, prevId || "0-0", entries);
@@ -278,47 +315,46 @@ export class StreamStore {
   }
 
   /**
-   * Every writer's body arrives on its own socket, so each line would otherwise cost one write to
-   * Redis (auto-pipelining only joins commands of the same tick). Appends queued during one turn of
-   * the event loop go out together at its end (setImmediate), as one pipeline.
+   * Every writer's body arrives on its own socket, so each read's lines would otherwise cost a script
+   * call of their own in Redis (about 35 µs each, most of it the call, not the chunks: ADR 081).
+   * Appends queued during one turn of the event loop go out together at its end (setImmediate), as
+   * one call of the append script per APPEND_BATCH of them.
    */
-  #queueAppend(args: (string | number)[]): Promise<AppendReply> {
+  #queueAppend(keys: [string, string], args: (string | number)[]): Promise<AppendReply> {
     return new Promise((resolve, reject) => {
-      this.#appends.push({ args, resolve, reject });
+      this.#appends.push({ keys, args, resolve, reject });
       if (this.#appends.length === 1) setImmediate(() => this.#flushAppends());
     });
   }
 
   #flushAppends() {
-    const batch = this.#appends;
+    const queued = this.#appends;
     this.#appends = [];
-    let sent: Promise<void>;
-    if (batch.length === 1) {
-      const [only] = batch;
-      sent = this.#redis.rfStreamAppend(...only!.args).then(only!.resolve, only!.reject);
-    } else {
-      const pipeline = this.#redis.pipeline() as unknown as {
-        rfStreamAppend(...args: (string | number)[]): void;
-        exec(): Promise<Array<[Error | null, unknown]> | null>;
-      };
-      for (const item of batch) pipeline.rfStreamAppend(...item.args);
-      sent = pipeline.exec().then(
-        (results) => {
+    for (let from = 0; from < queued.length; from += APPEND_BATCH) {
+      const batch = queued.slice(from, from + APPEND_BATCH);
+      const keys: string[] = [this.openSet];
+      const args: (string | number)[] = [];
+      for (const item of batch) {
+        keys.push(item.keys[0], item.keys[1]);
+        for (const arg of item.args) args.push(arg);
+      }
+      const sent = this.#redis.rfStreamAppend(keys.length, ...keys, ...args).then(
+        (replies) => {
           batch.forEach((item, i) => {
-            const [error, reply] = results?.[i] ?? [new Error("no reply from Redis"), undefined];
-            if (error) item.reject(error);
-            else item.resolve(reply as AppendReply);
+            const reply = replies[i];
+            if (reply) item.resolve(reply);
+            else item.reject(new Error("no reply from Redis"));
           });
         },
         (error: unknown) => {
           for (const item of batch) item.reject(error);
         },
       );
+      // Settles after the appends' own continuations (queued as the batch resolved) handed the chunks on.
+      const settled = sent.then(() => {});
+      this.#inFlight.add(settled);
+      void settled.then(() => this.#inFlight.delete(settled));
     }
-    // Settles after the appends' own continuations (queued as the batch resolved) handed the chunks on.
-    const settled = sent.then(() => {});
-    this.#inFlight.add(settled);
-    void settled.then(() => this.#inFlight.delete(settled));
   }
 
   /**
