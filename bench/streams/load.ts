@@ -213,6 +213,8 @@ class Tally {
   }
 }
 
+const CLOCK_OFFSET = Date.now() - monotonicMs();
+const SPLIT = { a: new Float64Array(400_000), b: new Float64Array(400_000), n: 0 };
 async function httpReader(config: LoadConfig, tally: Tally) {
   await Promise.all(
     config.targets.map(
@@ -231,7 +233,14 @@ async function httpReader(config: LoadConfig, tally: Tally) {
               for (let i = buffer.indexOf("data: ", start); i !== -1; i = buffer.indexOf("data: ", start)) {
                 const eol = buffer.indexOf("\n", i);
                 if (eol === -1) break;
-                tally.add(stream, sendTime(buffer, i + 6), at);
+                const idStart = buffer.lastIndexOf("id: ", i);
+                const storedMs = Number(buffer.slice(idStart + 4, buffer.indexOf("-", idStart))) - CLOCK_OFFSET;
+                const sentAt = sendTime(buffer, i + 6);
+                if (tally.measuring && SPLIT.n < SPLIT.a.length) {
+                  SPLIT.a[SPLIT.n] = storedMs - sentAt;
+                  SPLIT.b[SPLIT.n++] = at - storedMs;
+                }
+                tally.add(stream, sentAt, at);
                 start = eol + 1;
               }
               buffer = buffer.slice(start);
@@ -308,6 +317,8 @@ async function main() {
     if (command.kind === "measure") tally.measuring = true;
     if (command.kind === "report") {
       tally.measuring = false;
+      if (SPLIT.n) console.log(`SPLIT send→stored p50 ${percentile(SPLIT.a, SPLIT.n, 0.5)} p99 ${percentile(SPLIT.a, SPLIT.n, 0.99)}; stored→read p50 ${percentile(SPLIT.b, SPLIT.n, 0.5)} p99 ${percentile(SPLIT.b, SPLIT.n, 0.99)}`);
+      SPLIT.n = 0;
       const { latencies, count } = tally;
       send({ kind: "latency", p50: percentile(latencies, count, 0.5), p99: percentile(latencies, count, 0.99), count });
     }

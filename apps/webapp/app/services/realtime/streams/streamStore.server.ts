@@ -324,6 +324,7 @@ export class StreamStore {
     return new Promise((resolve, reject) => {
       this.#appends.push({ keys, args, resolve, reject });
       if (this.#appends.length === 1) setImmediate(() => this.#flushAppends());
+      else if (this.#appends.length === APPEND_BATCH) this.#flushAppends();
     });
   }
 
