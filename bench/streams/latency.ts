@@ -61,6 +61,8 @@ class LoadProcess {
 export interface LatencyRow {
   p50: number;
   p99: number;
+  /** http: p50 and p99 of send → stored in Redis and of stored → read (the entry id's time, ms). */
+  split?: { toStored: [number, number]; fromStored: [number, number] };
   /** Latencies counted: chunks read within the window plus 2 s. */
   count: number;
   sent: number;
@@ -143,6 +145,9 @@ export async function latencyRow(options: RowOptions): Promise<LatencyRow> {
     return {
       p50: latency.p50,
       p99: latency.p99,
+      ...(latency.toStored && latency.fromStored
+        ? { split: { toStored: latency.toStored, fromStored: latency.fromStored } }
+        : {}),
       count: latency.count,
       sent,
       scheduled: streams * config.rate * config.seconds,

@@ -3,8 +3,8 @@
  * IPC channel, not by hand), so that the schedule is sent, the readers read, and the webapp's CPU is
  * the webapp's. The same processes drive runfeed and the raw Redis twin at the same rates:
  *
- *   writer http: one v1 writer per stream (a long chunked POST of NDJSON lines)
- *   writer raw:  XADD of the same lines, auto-pipelined on one connection
+ *   writer http: one v1 writer per stream (a long chunked POST of NDJSON lines, on a plain socket)
+ *   writer raw:  XADD of the same lines, one explicit pipeline per pass on one connection
  *   reader http: one SSE reader per stream
  *   reader raw:  XREAD BLOCK loops over 200 keys each (the webapp hub's read pattern)
  *
@@ -35,6 +35,8 @@ export interface LoadConfig {
   targets: string[];
   rate: number;
   seconds: number;
+  /** Every target sends at the same instant of each period (else at its own phase: sendSchedule). */
+  phaseLocked: boolean;
 }
 
 export type LoadMessage =
@@ -42,7 +44,15 @@ export type LoadMessage =
   | { kind: "warm" }
   | { kind: "sent"; sent: number }
   | { kind: "ended"; outcomes: string[] }
-  | { kind: "latency"; p50: number; p99: number; count: number }
+  | {
+      kind: "latency";
+      p50: number;
+      p99: number;
+      count: number;
+      /** http: p50 and p99 of send → stored in Redis, and of stored → read. */
+      toStored?: [number, number];
+      fromStored?: [number, number];
+    }
   | { kind: "drained"; received: number };
 
 export type LoadCommand =
@@ -77,22 +87,26 @@ interface Sink {
 /**
  * Sends the schedule: `rate` lines a second to every target for `seconds`. Each pass sends what the
  * clock says is due by then, so a late pass catches up (what could not be sent shows as sent < scheduled).
+ * Phase-locked, every target's k-th line is due at the same instant (one burst per period); spread,
+ * target s of n sends at its own phase, s/n of a period later (independent writers are not in step).
  */
 async function sendSchedule(config: LoadConfig, sink: Sink, endOfPass = () => {}): Promise<number> {
+  const n = config.targets.length;
+  const period = 1000 / config.rate;
+  const lines = config.rate * config.seconds;
+  const offset = (s: number) => (config.phaseLocked ? 0 : (s * period) / n);
+  const done = new Array<number>(n).fill(0);
   const started = monotonicMs();
-  const end = started + config.seconds * 1000;
-  let done = 0;
-  let sent = 0;
   for (;;) {
     const t0 = monotonicMs();
-    const due = Math.floor(((Math.min(t0, end) - started) * config.rate) / 1000);
-    for (; done < due; done++) {
-      for (let s = 0; s < config.targets.length; s++) sink.write(s, chunkLine(monotonicMs(), done));
-      sent += config.targets.length;
+    for (let s = 0; s < n; s++) {
+      const due = Math.min(lines, Math.floor((t0 - started - offset(s)) / period) + 1);
+      for (; done[s]! < due; done[s]!++) sink.write(s, chunkLine(monotonicMs(), done[s]!));
     }
     endOfPass();
-    if (t0 >= end) return sent;
-    await sleep(Math.max(1, 1000 / config.rate - (monotonicMs() - t0)));
+    if (t0 >= started + config.seconds * 1000) return done.reduce((a, b) => a + b, 0);
+    // Phase-locked: wake once a period; spread: about every millisecond (each wake sends n / period lines).
+    await sleep(config.phaseLocked ? Math.max(1, period - (monotonicMs() - t0)) : 1);
   }
 }
 
@@ -193,6 +207,10 @@ async function rawWriter(config: LoadConfig, send: (message: LoadMessage) => voi
 /** Latencies while measuring; every line received (warm-up and late ones included); warm streams. */
 class Tally {
   readonly latencies: Float64Array;
+  /** http only: each counted latency split at the Redis entry's time (send → stored, stored → read). */
+  readonly toStored: Float64Array;
+  readonly fromStored: Float64Array;
+  split = 0;
   count = 0;
   received = 0;
   measuring = false;
@@ -202,6 +220,14 @@ class Tally {
     readonly onWarm: () => void,
   ) {
     this.latencies = new Float64Array(config.targets.length * config.rate * (config.seconds + 3));
+    this.toStored = new Float64Array(this.latencies.length);
+    this.fromStored = new Float64Array(this.latencies.length);
+  }
+  /** `storedAt`: when Redis stored the chunk, on the monotonic clock (its entry id's time, ms precision). */
+  addSplit(sentAt: number, storedAt: number, at: number) {
+    if (!this.measuring || this.split >= this.toStored.length) return;
+    this.toStored[this.split] = storedAt - sentAt;
+    this.fromStored[this.split++] = at - storedAt;
   }
   add(stream: number, sentAt: number, at: number) {
     this.received++;
@@ -213,9 +239,8 @@ class Tally {
   }
 }
 
-const CLOCK_OFFSET = Date.now() - monotonicMs();
-const SPLIT = { a: new Float64Array(400_000), b: new Float64Array(400_000), n: 0 };
 async function httpReader(config: LoadConfig, tally: Tally) {
+  const wallToMonotonic = Date.now() - monotonicMs();
   await Promise.all(
     config.targets.map(
       (runId, stream) =>
@@ -233,13 +258,11 @@ async function httpReader(config: LoadConfig, tally: Tally) {
               for (let i = buffer.indexOf("data: ", start); i !== -1; i = buffer.indexOf("data: ", start)) {
                 const eol = buffer.indexOf("\n", i);
                 if (eol === -1) break;
+                // The event's id is the Redis entry id: Redis's clock (this machine's) in ms, then a sequence.
                 const idStart = buffer.lastIndexOf("id: ", i);
-                const storedMs = Number(buffer.slice(idStart + 4, buffer.indexOf("-", idStart))) - CLOCK_OFFSET;
+                const storedAt = Number(buffer.slice(idStart + 4, buffer.indexOf("-", idStart))) - wallToMonotonic;
                 const sentAt = sendTime(buffer, i + 6);
-                if (tally.measuring && SPLIT.n < SPLIT.a.length) {
-                  SPLIT.a[SPLIT.n] = storedMs - sentAt;
-                  SPLIT.b[SPLIT.n++] = at - storedMs;
-                }
+                tally.addSplit(sentAt, storedAt, at);
                 tally.add(stream, sentAt, at);
                 start = eol + 1;
               }
@@ -317,10 +340,19 @@ async function main() {
     if (command.kind === "measure") tally.measuring = true;
     if (command.kind === "report") {
       tally.measuring = false;
-      if (SPLIT.n) console.log(`SPLIT send→stored p50 ${percentile(SPLIT.a, SPLIT.n, 0.5)} p99 ${percentile(SPLIT.a, SPLIT.n, 0.99)}; stored→read p50 ${percentile(SPLIT.b, SPLIT.n, 0.5)} p99 ${percentile(SPLIT.b, SPLIT.n, 0.99)}`);
-      SPLIT.n = 0;
-      const { latencies, count } = tally;
-      send({ kind: "latency", p50: percentile(latencies, count, 0.5), p99: percentile(latencies, count, 0.99), count });
+      const { latencies, count, toStored, fromStored, split } = tally;
+      send({
+        kind: "latency",
+        p50: percentile(latencies, count, 0.5),
+        p99: percentile(latencies, count, 0.99),
+        count,
+        ...(split > 0
+          ? {
+              toStored: [percentile(toStored, split, 0.5), percentile(toStored, split, 0.99)],
+              fromStored: [percentile(fromStored, split, 0.5), percentile(fromStored, split, 0.99)],
+            }
+          : {}),
+      });
     }
     if (command.kind === "drain") {
       await until(async () => tally.received >= command.until, 120_000, 100).catch(() => {});

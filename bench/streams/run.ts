@@ -2,7 +2,7 @@
  * Realtime streams benchmark, loopback only, bounded in time (about 4 × --seconds plus start-up):
  *
  *   pnpm bench streams [--streams 1000] [--small-streams 100] [--rate 50] [--seconds 10] [--dev]
- *                      [--latency-only] [--cpu-prof]
+ *                      [--latency-only] [--cpu-prof] [--spread]
  *
  * Prints, against one Redis and one Postgres, in one run:
  *   1. latency: N streams × R chunks/s, each written by a v1 writer (one long chunked POST of NDJSON
@@ -13,7 +13,10 @@
  *      Twice: at --streams (the goal's scale) and at --small-streams (below capacity). After each
  *      window every writer ends its body and its answer is counted, and every chunk Redis stored must
  *      reach its reader: scheduled, sent, stored, read late, lost (stored, never read), and CPU per
- *      chunk of the webapp, Redis, the writers and the readers;
+ *      chunk of the webapp, Redis, the writers and the readers; runfeed's latency is also split at the
+ *      Redis entry's time (send → stored, stored → read). The writers send phase-locked (every stream's
+ *      line at the same instant of each period, the worst burst); --spread puts stream s of n at s/n
+ *      of a period instead (the header says which);
  *   2. throughput: writers send as fast as the server takes them; chunks/s stored, beside raw
  *      pipelined XADD of the same lines into as many streams (goal ratio ≥ 0.5);
  *   3. archive: every run completes; chunks/s copied to Postgres until all streams are archived.
@@ -49,6 +52,8 @@ const SMALL_STREAMS = process.argv.includes("--small-streams") ? numberArg("smal
 const RATE = numberArg("rate", 50, 1_000);
 const SECONDS = numberArg("seconds", 10, 60);
 const FORCE_DEV = process.argv.includes("--dev");
+/** Writer s of n sends s/n of a period after writer 0, instead of every writer at the same instant. */
+const PHASE_LOCKED = !process.argv.includes("--spread");
 const PROFILE = process.argv.includes("--cpu-prof");
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const now = () => performance.timeOrigin + performance.now();
@@ -78,7 +83,7 @@ async function main(): Promise<BenchReport> {
   const base = webapp.url;
   const auth = { authorization: `Bearer ${environment.apiKey}` };
   console.log(
-    `webapp in ${production ? "production" : "Vite dev"} mode; ${STREAMS} streams × ${RATE} chunks/s for ${SECONDS} s; load average ${loadavg()
+    `webapp in ${production ? "production" : "Vite dev"} mode; ${STREAMS} streams × ${RATE} chunks/s for ${SECONDS} s, ${PHASE_LOCKED ? "phase-locked (every writer sends at the same instant of each period)" : "spread (writer s of n sends s/n of a period after writer 0)"}; load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(" ")}`,
   );
@@ -91,7 +96,14 @@ async function main(): Promise<BenchReport> {
   const rows = [STREAMS, ...(SMALL_STREAMS < STREAMS ? [SMALL_STREAMS] : [])];
   const latencyRuns: Array<{ id: string; friendlyId: string }> = [];
   for (const [index, streams] of rows.entries()) {
-    const config = { base, redisUrl, authorization: auth.authorization, rate: RATE, seconds: SECONDS };
+    const config = {
+      base,
+      redisUrl,
+      authorization: auth.authorization,
+      rate: RATE,
+      seconds: SECONDS,
+      phaseLocked: PHASE_LOCKED,
+    };
     const rawKeys = Array.from({ length: streams }, (_, i) => `bench:raw-latency:${i}`);
     const raw = await latencyRow({
       target: "raw",
@@ -124,6 +136,10 @@ async function main(): Promise<BenchReport> {
     console.log(
       `runfeed writer → SSE:     p50 ${ours.p50.toFixed(1)} ms  p99 ${ours.p99.toFixed(1)} ms  (${fmt(ours.count)} chunks within 2 s of the end)  p99 ratio to raw ${(ours.p99 / raw.p99).toFixed(2)}  goal p99 ≤ 50 ms ${ours.p99 <= 50 ? "PASS" : "FAIL"}`,
     );
+    if (ours.split)
+      console.log(
+        `  split at the Redis entry's time: send → stored p50 ${ours.split.toStored[0].toFixed(1)} ms  p99 ${ours.split.toStored[1].toFixed(1)} ms;  stored → read p50 ${ours.split.fromStored[0].toFixed(1)} ms  p99 ${ours.split.fromStored[1].toFixed(1)} ms`,
+      );
     if (PROFILE) console.log(`(profile window ${ours.windowUs[0]} to ${ours.windowUs[1]} µs)`);
     for (const [name, row] of [
       ["raw", raw],
