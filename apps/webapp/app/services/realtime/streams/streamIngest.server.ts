@@ -1,7 +1,8 @@
 /**
  * The v1 writer's body (`POST /realtime/v1/streams/:runId/:target/:key`): newline-delimited JSON, one
- * chunk per line, sent for as long as the writer has chunks. Each network read's complete lines are
- * appended as one batch (one Lua call) before the next read, so Redis paces the writer. A line is
+ * chunk per line, sent for as long as the writer has chunks. A read's complete lines are appended as
+ * one batch; what arrives meanwhile waits and goes as the next batch once they are stored, so a body
+ * has one append in flight at a time and Redis paces the writer. A line is
  * stored only once its newline arrived (or the body ended cleanly after it): a writer that dies
  * mid-line leaves no torn chunk. While the body is open the stream counts as having a live writer.
  *
