@@ -7,7 +7,8 @@
  *  2. one change among 1,000 held polls: 1,000 runs (shapes), one poll each; runs are updated one at
  *     a time, and only that poll answers while 999 stay held (latency of one live response).
  * Latency is measured from the moment the UPDATE is sent. Added = proxied − direct per percentile.
- * Env: BENCH_CLIENTS (1000), BENCH_ROUNDS (4), BENCH_SPREAD_SAMPLES (60), BENCH_SPREAD=0 to skip 2.
+ * Env: BENCH_CLIENTS (1000), BENCH_ROUNDS (4), BENCH_WARMUP_ROUNDS (3), BENCH_SPREAD_SAMPLES (60),
+ * BENCH_SPREAD=0 to skip 2.
  *
  * shape-sync and the webapp (its production build, as `pnpm start` runs it, built when stale;
  * BENCH_WEBAPP_MODE=development for Vite) run as child processes; the clients run here. Loopback only.
@@ -42,6 +43,7 @@ import {
 const REPO = new URL("../../", import.meta.url).pathname;
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 3);
 
 /** What the bench's webapp entry answers over IPC (webappBench.ts). */
 interface WebappStats {
@@ -49,6 +51,8 @@ interface WebappStats {
   waiting: number;
   eventStreamClients: number;
   cpuMs: number;
+  /** Main-thread GC pauses so far, ms by kind. */
+  gcMs: Record<"minor" | "major" | "incremental" | "other", number>;
 }
 
 interface Child {
@@ -59,7 +63,8 @@ interface Child {
 /** `ipc`: with an IPC channel (the bench's webapp entry answers its figures there, webappBench.ts). */
 export function startChild(name: string, args: string[], env: Record<string, string>, ipc = false): Child {
   const profile = process.env.BENCH_PROFILE === name ? ["--cpu-prof", "--cpu-prof-dir=/tmp/bench-prof"] : [];
-  const child = spawn(process.execPath, [...profile, ...args], {
+  const extra = name === "webapp" ? (process.env.BENCH_WEBAPP_NODE_ARGS ?? "").split(" ").filter(Boolean) : [];
+  const child = spawn(process.execPath, [...profile, ...extra, ...args], {
     cwd: REPO,
     env: { ...process.env, ...env },
     stdio: ["ignore", "ignore", "pipe", ...(ipc ? (["ipc"] as const) : [])],
@@ -236,31 +241,37 @@ export async function benchProxy({
   const webWaiters = async () => (await webStats()).waiting;
   const liveWaiters = (mode: "direct" | "proxy") => (mode === "direct" ? shapeWaiters() : webWaiters());
   const webCpuMs = async () => (await webStats()).cpuMs;
+  const webGcMs = async () => {
+    const gc = (await webStats()).gcMs;
+    return gc.minor + gc.major + gc.incremental + gc.other;
+  };
+  // Each figures query's CPU, taken off the request path (calibrated again once the webapp is warm).
   const CALIBRATION_QUERIES = 200;
-  const queryCpu0 = await webCpuMs();
-  for (let i = 0; i < CALIBRATION_QUERIES; i++) await webWaiters();
-  const queryCpuMs = ((await webCpuMs()) - queryCpu0) / (CALIBRATION_QUERIES + 1);
-  console.log(`webapp CPU per figures query (taken off the request path): ${(queryCpuMs * 1000).toFixed(0)} µs`);
-  // The webapp's own background work (write-pipeline drain and depth polls, timers) while idle: part of
-  // every phase's CPU in proportion to its wall time, so a loaded machine (slower phases) bills more of
-  // it to each re-poll. Printed beside the figures, not taken off them.
-  const idleCpu0 = await webCpuMs();
-  const idleFrom = performance.now();
-  await new Promise((r) => setTimeout(r, 3000));
-  const idleCpuPerMs = ((await webCpuMs()) - idleCpu0 - queryCpuMs) / (performance.now() - idleFrom);
-  console.log(`webapp CPU while idle: ${(idleCpuPerMs * 1000).toFixed(0)} µs per ms`);
+  const calibrateQueries = async () => {
+    const queryCpu0 = await webCpuMs();
+    for (let i = 0; i < CALIBRATION_QUERIES; i++) await webWaiters();
+    return ((await webCpuMs()) - queryCpu0) / (CALIBRATION_QUERIES + 1);
+  };
+  let queryCpuMs = await calibrateQueries();
 
   const cpu = {
+    /** Webapp CPU per re-poll (request + response) of each warm-up round: V8 is still compiling the path. */
+    warmup: [] as number[],
     webappRequest: [] as number[],
     /** Wall time of each phase (ms), for the idle background share printed beside the figures. */
     requestWallMs: [] as number[],
     responseWallMs: [] as number[],
     webappResponse: [] as number[],
+    /** Of each phase's CPU, main-thread GC pauses (µs per request). */
+    gcRequest: [] as number[],
+    gcResponse: [] as number[],
     shapeResponseDirect: [] as number[],
     shapeResponseProxy: [] as number[],
   };
   let profiled = false;
-  async function round(mode: "direct" | "proxy", n: number, record = false): Promise<number[]> {
+  /** `record`: the round's figures count; "warmup": its CPU is kept apart (cpu.warmup). */
+  async function round(mode: "direct" | "proxy", n: number, record: boolean | "warmup" = false): Promise<number[]> {
+    const gc0 = await webGcMs();
     const webCpu0 = await webCpuMs();
     const wall0 = performance.now();
     const queries0 = webQueries;
@@ -287,7 +298,8 @@ export async function benchProxy({
     // Ramp up in waves of 100, each held upstream before the next, so that neither listen backlog
     // overflows; the measurement starts only once all n are waiting.
     const requests: Promise<void>[] = [];
-    const profileNow = (phase: string) => phases && profilePhase === phase && record && mode === "proxy" && !profiled;
+    const profileNow = (phase: string) =>
+      phases && profilePhase === phase && record === true && mode === "proxy" && !profiled;
     if (profileNow("request")) {
       webapp.process.kill("SIGUSR2");
       await new Promise((r) => setTimeout(r, 200));
@@ -313,6 +325,7 @@ export async function benchProxy({
       await new Promise((r) => setTimeout(r, 200));
     }
     const webCpu1 = await webCpuMs();
+    const gc1 = await webGcMs();
     const wall1 = performance.now();
     const shapeCpu1 = cpuMs(shapeSync.process.pid);
     updatedAt = performance.now();
@@ -323,13 +336,18 @@ export async function benchProxy({
       webapp.process.kill("SIGUSR2");
       profiled = true;
     }
-    if (record) {
+    if (record === "warmup" && mode === "proxy") {
+      cpu.warmup.push((((await webCpuMs()) - webCpu0 - queriesMs) / n) * 1000);
+    } else if (record === true) {
       const webCpu2 = await webCpuMs();
+      const gc2 = await webGcMs();
       const shapeCpu2 = cpuMs(shapeSync.process.pid);
       if (mode === "proxy") {
         cpu.webappRequest.push(((webCpu1 - webCpu0 - queriesMs) / n) * 1000);
         cpu.webappResponse.push(((webCpu2 - webCpu1) / n) * 1000);
         cpu.requestWallMs.push(wall1 - wall0);
+        cpu.gcRequest.push(((gc1 - gc0) / n) * 1000);
+        cpu.gcResponse.push(((gc2 - gc1) / n) * 1000);
         cpu.responseWallMs.push(performance.now() - wall1);
         cpu.shapeResponseProxy.push(((shapeCpu2 - shapeCpu1) / n) * 1000);
       } else {
@@ -340,11 +358,25 @@ export async function benchProxy({
     return done.map((t) => t - updatedAt).sort((a, b) => a - b);
   }
 
-  // Warm-up round each way, at full size (JIT, and every client's keep-alive connection: a live client
-  // re-polls on the connection it already holds, so accepting 1,000 new ones is no part of a re-poll),
-  // then alternating measured rounds.
+  // Warm-up rounds at full size: every client's keep-alive connection (a live client re-polls on the
+  // connection it already holds, so accepting 1,000 new ones is no part of a re-poll), and V8's
+  // compilers. A fresh webapp spends its first few thousand re-polls compiling the path (in a perf
+  // profile of a whole run, a quarter of the webapp's CPU is on V8's compiler threads): those rounds
+  // cost two to three times what every later one does. A serving process spends its life in that later
+  // state, so the measured rounds start after BENCH_WARMUP_ROUNDS proxied rounds (3), whose figures are
+  // printed apart; then the figures queries' CPU and the idle background are taken again, warm.
   await round("direct", CLIENTS);
-  await round("proxy", CLIENTS);
+  for (let r = 0; r < WARMUP_ROUNDS; r++) await round("proxy", CLIENTS, "warmup");
+  queryCpuMs = await calibrateQueries();
+  console.log(`webapp CPU per figures query (taken off the request path): ${(queryCpuMs * 1000).toFixed(0)} µs`);
+  // The webapp's own background work (write-pipeline drain and depth polls, timers) while idle: part of
+  // every phase's CPU in proportion to its wall time, so a loaded machine (slower phases) bills more of
+  // it to each re-poll. Printed beside the figures, not taken off them.
+  const idleCpu0 = await webCpuMs();
+  const idleFrom = performance.now();
+  await new Promise((r) => setTimeout(r, 3000));
+  const idleCpuPerMs = ((await webCpuMs()) - idleCpu0 - queryCpuMs) / (performance.now() - idleFrom);
+  console.log(`webapp CPU while idle: ${(idleCpuPerMs * 1000).toFixed(0)} µs per ms`);
   const results: Record<"direct" | "proxy", Array<{ p50: number; p99: number; max: number }>> = {
     direct: [],
     proxy: [],
@@ -374,7 +406,13 @@ export async function benchProxy({
   console.log(`added    ${f(proxy.p50 - direct.p50)}  ${f(added99)}   (goal p99 added ≤ 5 ms) ${verdict(added99)}`);
   console.log(`per round p99 direct:  ${results.direct.map((r) => r.p99.toFixed(1)).join(", ")}`);
   console.log(`per round p99 proxied: ${results.proxy.map((r) => r.p99.toFixed(1)).join(", ")}`);
+  console.log(
+    `per round webapp CPU per re-poll (request + response): ${cpu.webappRequest.map((r, i) => `${r.toFixed(0)} + ${cpu.webappResponse[i]!.toFixed(0)} µs`).join(", ")}`,
+  );
   const us = (xs: number[]) => `${median(xs).toFixed(0)} µs`;
+  console.log(
+    `warm-up rounds (not counted), webapp CPU per re-poll: ${cpu.warmup.map((v) => `${v.toFixed(0)} µs`).join(", ")}`,
+  );
   console.log(
     `CPU per live request (median over rounds; webapp: its own process.cpuUsage(), shape-sync: /proc, 10 ms resolution over ${CLIENTS} requests):`,
   );
@@ -383,6 +421,9 @@ export async function benchProxy({
   const idleShare = (wallMs: number[]) => `${((median(wallMs) * idleCpuPerMs * 1000) / CLIENTS).toFixed(0)} µs`;
   console.log(
     `  of which the webapp's idle background, at its idle rate over the phase's wall time (median ${median(cpu.requestWallMs).toFixed(0)} / ${median(cpu.responseWallMs).toFixed(0)} ms): request ${idleShare(cpu.requestWallMs)}, response ${idleShare(cpu.responseWallMs)}`,
+  );
+  console.log(
+    `  of which garbage collection (main-thread pauses): request ${us(cpu.gcRequest)}, response ${us(cpu.gcResponse)}`,
   );
   console.log(
     `  shape-sync, response path: direct ${us(cpu.shapeResponseDirect)}, behind the proxy ${us(cpu.shapeResponseProxy)}`,
@@ -405,6 +446,9 @@ export async function benchProxy({
     addedP99Ms: roundTo(added99, 1),
     webappRequestPathCpuMicros: roundTo(median(cpu.webappRequest)),
     webappResponsePathCpuMicros: roundTo(median(cpu.webappResponse)),
+    warmupRoundsCpuMicros: cpu.warmup.map((v) => roundTo(v)).join(" "),
+    webappRequestPathGcMicros: roundTo(median(cpu.gcRequest)),
+    webappResponsePathGcMicros: roundTo(median(cpu.gcResponse)),
     shapeSyncResponseCpuMicrosDirect: roundTo(median(cpu.shapeResponseDirect)),
     shapeSyncResponseCpuMicrosProxied: roundTo(median(cpu.shapeResponseProxy)),
   });

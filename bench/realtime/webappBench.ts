@@ -10,6 +10,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
+import { PerformanceObserver, constants } from "node:perf_hooks";
 import { parseEnv } from "../../apps/webapp/app/env.server.js";
 import { createWebapp, listen } from "../../apps/webapp/server/app.js";
 
@@ -17,6 +18,17 @@ const env = parseEnv(process.env);
 const webapp = await createWebapp(env);
 await listen(webapp, env.PORT, env.HOST);
 const { upstream } = webapp.services.realtime;
+// Time spent in garbage collection so far, by kind (main-thread pauses, as perf_hooks reports them).
+const gcMs = { minor: 0, major: 0, incremental: 0, other: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+    if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gcMs.minor += entry.duration;
+    else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gcMs.major += entry.duration;
+    else if (kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL) gcMs.incremental += entry.duration;
+    else gcMs.other += entry.duration;
+  }
+}).observe({ entryTypes: ["gc"] });
 process.on("message", (message: { id: number }) => {
   const cpu = process.cpuUsage();
   process.send?.({
@@ -24,6 +36,7 @@ process.on("message", (message: { id: number }) => {
     waiting: upstream.waiting,
     eventStreamClients: upstream.eventStreamClients,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    gcMs: { ...gcMs },
   });
 });
 
