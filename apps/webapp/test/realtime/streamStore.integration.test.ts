@@ -79,4 +79,14 @@ describe("stream store: one append call for many streams", () => {
     const retriedIds = (await store.range(retried, "0-0", 100)).map((entry) => entry.id);
     expect(byKey(retried)[0]).toEqual({ key: store.streamKey(retried), prevId: retriedIds[1], ids: [retriedIds[2]] });
   });
+
+  it("takes a flood's turn (200 appends of 1,000 chunks) in several calls, every chunk stored in order", async () => {
+    const store = new StreamStore({ redis, keyPrefix: prefix });
+    const refs = Array.from({ length: 200 }, (_, i) => ({ runId: "run_flood", key: `s${i}` }));
+    const lines = Array.from({ length: 1_000 }, (_, i) => `{"i":${i}}`);
+    const outcomes = await Promise.all(refs.map((ref) => store.append(ref, lines, open)));
+    expect(outcomes.every((o) => o.kind === "ok" && o.written === 1_000)).toBe(true);
+    for (const ref of [refs[0]!, refs[199]!]) expect(await data(store, ref)).toEqual(lines.slice(0, 100));
+    expect(await store.meta(refs[123]!)).toMatchObject({ state: "open", chunks: 1_000 });
+  });
 });

@@ -195,7 +195,7 @@ return 1
 `;
 
 type StoreRedis = Redis & {
-  rfStreamAppend(...args: (string | number)[]): Promise<AppendReply[]>;
+  rfStreamAppend(args: (string | number)[]): Promise<AppendReply[]>;
   rfStreamCreate(...args: (string | number)[]): Promise<number>;
   rfStreamTouch(...args: (string | number)[]): Promise<number>;
   rfStreamEnd(...args: (string | number)[]): Promise<number>;
@@ -218,10 +218,12 @@ export function parseStreamMember(member: string): StreamRef {
 }
 
 /**
- * Appends per call of the append script: Redis runs one call at a time, so a call of this many keeps
- * other clients (readers' XRANGE, the hub's XREAD) waiting about a millisecond at most.
+ * Appends per call of the append script, and chunks per call (an append with more goes alone): Redis
+ * runs one call at a time, so a call this size keeps other clients (readers' XRANGE, the hub's XREAD)
+ * waiting a few milliseconds at most.
  */
 const APPEND_BATCH = 100;
+const APPEND_BATCH_CHUNKS = 2_000;
 
 type AppendReply = [number, number, number, string, string, string[]];
 
@@ -318,7 +320,7 @@ export class StreamStore {
    * Every writer's body arrives on its own socket, so each read's lines would otherwise cost a script
    * call of their own in Redis (about 35 µs each, most of it the call, not the chunks: ADR 081).
    * Appends queued during one turn of the event loop go out together at its end (setImmediate), as
-   * one call of the append script per APPEND_BATCH of them.
+   * calls of the append script of up to APPEND_BATCH of them each.
    */
   #queueAppend(keys: [string, string], args: (string | number)[]): Promise<AppendReply> {
     return new Promise((resolve, reject) => {
@@ -331,15 +333,19 @@ export class StreamStore {
   #flushAppends() {
     const queued = this.#appends;
     this.#appends = [];
-    for (let from = 0; from < queued.length; from += APPEND_BATCH) {
-      const batch = queued.slice(from, from + APPEND_BATCH);
-      const keys: string[] = [this.openSet];
-      const args: (string | number)[] = [];
-      for (const item of batch) {
-        keys.push(item.keys[0], item.keys[1]);
-        for (const arg of item.args) args.push(arg);
-      }
-      const sent = this.#redis.rfStreamAppend(keys.length, ...keys, ...args).then(
+    for (let from = 0; from < queued.length; ) {
+      // One call's appends: up to APPEND_BATCH of them and about APPEND_BATCH_CHUNKS chunks (at least one).
+      let to = from + 1;
+      let chunks = queued[from]!.args.length;
+      while (to < queued.length && to - from < APPEND_BATCH && chunks + queued[to]!.args.length <= APPEND_BATCH_CHUNKS)
+        chunks += queued[to++]!.args.length;
+      const batch = queued.slice(from, to);
+      from = to;
+      // One array argument, never spread into the call: a flood's batch has tens of thousands.
+      const command: (string | number)[] = [1 + 2 * batch.length, this.openSet];
+      for (const item of batch) command.push(item.keys[0], item.keys[1]);
+      for (const item of batch) for (const arg of item.args) command.push(arg);
+      const sent = this.#redis.rfStreamAppend(command).then(
         (replies) => {
           batch.forEach((item, i) => {
             const reply = replies[i];
