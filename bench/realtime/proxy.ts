@@ -403,7 +403,11 @@ export async function benchProxy({
   console.log(`             p50      p99`);
   console.log(`direct   ${f(direct.p50)}  ${f(direct.p99)}`);
   console.log(`proxied  ${f(proxy.p50)}  ${f(proxy.p99)}`);
-  console.log(`added    ${f(proxy.p50 - direct.p50)}  ${f(added99)}   (goal p99 added ≤ 5 ms) ${verdict(added99)}`);
+  // The burst is throughput-bound (1,000 answers pushed through one more process), so its goal is a
+  // ratio; the ≤ 5 ms added goal is the single change's (scenario 2).
+  const burstRatio = proxy.p99 / direct.p99;
+  console.log(`added    ${f(proxy.p50 - direct.p50)}  ${f(added99)}`);
+  console.log(`p99 ratio proxied/direct ${burstRatio.toFixed(2)} (goal ≤ 1.3) ${burstRatio <= 1.3 ? "PASS" : "FAIL"}`);
   console.log(`per round p99 direct:  ${results.direct.map((r) => r.p99.toFixed(1)).join(", ")}`);
   console.log(`per round p99 proxied: ${results.proxy.map((r) => r.p99.toFixed(1)).join(", ")}`);
   console.log(
