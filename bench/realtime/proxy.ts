@@ -8,7 +8,8 @@
  *     a time, and only that poll answers while 999 stay held (latency of one live response).
  * Latency is measured from the moment the UPDATE is sent. Added = proxied − direct per percentile.
  * Env: BENCH_CLIENTS (1000), BENCH_ROUNDS (4), BENCH_WARMUP_ROUNDS (3), BENCH_SPREAD_SAMPLES (60),
- * BENCH_SPREAD=0 to skip 2.
+ * BENCH_SPREAD=0 to skip 2, BENCH_WEBAPP_NODE_ARGS (node flags for the webapp, e.g.
+ * `--perf-basic-prof-only-functions` to read its JIT frames in `perf record -e task-clock`).
  *
  * shape-sync and the webapp (its production build, as `pnpm start` runs it, built when stale;
  * BENCH_WEBAPP_MODE=development for Vite) run as child processes; the clients run here. Loopback only.
@@ -51,8 +52,8 @@ interface WebappStats {
   waiting: number;
   eventStreamClients: number;
   cpuMs: number;
-  /** Main-thread GC pauses so far, ms by kind. */
-  gcMs: Record<"minor" | "major" | "incremental" | "other", number>;
+  /** Main-thread GC pauses so far, ms. */
+  gcMs: number;
 }
 
 interface Child {
@@ -241,10 +242,7 @@ export async function benchProxy({
   const webWaiters = async () => (await webStats()).waiting;
   const liveWaiters = (mode: "direct" | "proxy") => (mode === "direct" ? shapeWaiters() : webWaiters());
   const webCpuMs = async () => (await webStats()).cpuMs;
-  const webGcMs = async () => {
-    const gc = (await webStats()).gcMs;
-    return gc.minor + gc.major + gc.incremental + gc.other;
-  };
+  const webGcMs = async () => (await webStats()).gcMs;
   // Each figures query's CPU, taken off the request path (calibrated again once the webapp is warm).
   const CALIBRATION_QUERIES = 200;
   const calibrateQueries = async () => {
@@ -403,7 +401,11 @@ export async function benchProxy({
   console.log(`             p50      p99`);
   console.log(`direct   ${f(direct.p50)}  ${f(direct.p99)}`);
   console.log(`proxied  ${f(proxy.p50)}  ${f(proxy.p99)}`);
-  console.log(`added    ${f(proxy.p50 - direct.p50)}  ${f(added99)}   (goal p99 added ≤ 5 ms) ${verdict(added99)}`);
+  // The burst is throughput-bound (1,000 answers pushed through one more process), so its goal is a
+  // ratio; the ≤ 5 ms added goal is the single change's (scenario 2).
+  const burstRatio = proxy.p99 / direct.p99;
+  console.log(`added    ${f(proxy.p50 - direct.p50)}  ${f(added99)}`);
+  console.log(`p99 ratio proxied/direct ${burstRatio.toFixed(2)} (goal ≤ 1.3) ${burstRatio <= 1.3 ? "PASS" : "FAIL"}`);
   console.log(`per round p99 direct:  ${results.direct.map((r) => r.p99.toFixed(1)).join(", ")}`);
   console.log(`per round p99 proxied: ${results.proxy.map((r) => r.p99.toFixed(1)).join(", ")}`);
   console.log(

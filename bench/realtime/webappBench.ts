@@ -1,8 +1,8 @@
 /**
  * The webapp process of the realtime benches: like server/index.ts, plus
  * - its own figures on request over the IPC channel (`{ id }` → `{ id, waiting, eventStreamClients,
- *   cpuMs }`): clients waiting for the shape server and the process's CPU time so far
- *   (process.cpuUsage()). A query costs the webapp tens of µs, where a `/metrics` scrape through
+ *   cpuMs, gcMs }`): clients waiting for the shape server, the process's CPU time so far
+ *   (process.cpuUsage()) and its main-thread GC pauses so far. A query costs the webapp tens of µs, where a `/metrics` scrape through
  *   Express and Remix cost ~5 ms, whose calibration error swamped a per-re-poll figure of ~200 µs;
  * - for `BENCH_PROFILE_PHASES=request|response BENCH_PROFILE_DIR=/tmp/x`, a CPU profiler toggled by
  *   SIGUSR2 (the proxy bench sends it around that phase of the first measured proxied burst round; the
@@ -10,7 +10,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
-import { PerformanceObserver, constants } from "node:perf_hooks";
+import { PerformanceObserver } from "node:perf_hooks";
 import { parseEnv } from "../../apps/webapp/app/env.server.js";
 import { createWebapp, listen } from "../../apps/webapp/server/app.js";
 
@@ -18,16 +18,10 @@ const env = parseEnv(process.env);
 const webapp = await createWebapp(env);
 await listen(webapp, env.PORT, env.HOST);
 const { upstream } = webapp.services.realtime;
-// Time spent in garbage collection so far, by kind (main-thread pauses, as perf_hooks reports them).
-const gcMs = { minor: 0, major: 0, incremental: 0, other: 0 };
+// Main-thread GC pauses so far, ms (perf_hooks' gc entries).
+let gcMs = 0;
 new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) {
-    const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
-    if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gcMs.minor += entry.duration;
-    else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gcMs.major += entry.duration;
-    else if (kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL) gcMs.incremental += entry.duration;
-    else gcMs.other += entry.duration;
-  }
+  for (const entry of list.getEntries()) gcMs += entry.duration;
 }).observe({ entryTypes: ["gc"] });
 process.on("message", (message: { id: number }) => {
   const cpu = process.cpuUsage();
@@ -36,7 +30,7 @@ process.on("message", (message: { id: number }) => {
     waiting: upstream.waiting,
     eventStreamClients: upstream.eventStreamClients,
     cpuMs: (cpu.user + cpu.system) / 1000,
-    gcMs: { ...gcMs },
+    gcMs,
   });
 });
 
