@@ -5,7 +5,7 @@
  *
  *   writer http: one v1 writer per stream (a long chunked POST of NDJSON lines, on a plain socket)
  *   writer raw:  XADD of the same lines, one explicit pipeline per pass on one connection
- *   reader http: one SSE reader per stream
+ *   reader http: one SSE reader per stream (a GET on a plain socket, its chunked body decoded here)
  *   reader raw:  XREAD BLOCK loops over 200 keys each (the webapp hub's read pattern)
  *
  *   node --import tsx bench/streams/load.ts <writer|reader> <http|raw>   (its config is the first message)
@@ -17,7 +17,6 @@
  * arrived). load → run.ts: `{ready}`, `{warm}` (reader: every stream's first line arrived), and the
  * answer to each command.
  */
-import http from "node:http";
 import net from "node:net";
 import { Redis } from "ioredis";
 import {
@@ -77,7 +76,6 @@ export function percentile(values: Float64Array, count: number, p: number): numb
   return sorted[Math.min(count - 1, Math.floor(p * count))] ?? Number.NaN;
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Sink {
@@ -239,42 +237,98 @@ class Tally {
   }
 }
 
+/**
+ * One SSE reader on a plain socket: the GET that node:http sends, then the chunked response decoded
+ * here (on latin1 text, so a chunk's size in bytes is its length; the bench's events are ASCII). Like
+ * the writers, the readers stand in for clients on other machines: no IncomingMessage and stream
+ * machinery per delivery, only the socket's read and the parse. `onText` gets the body's text.
+ */
+function sseReader(url: URL, authorization: string, onText: (text: string, at: number) => void): Promise<net.Socket> {
+  const socket = net.connect({ host: url.hostname, port: Number(url.port), noDelay: true });
+  socket.setEncoding("latin1");
+  socket.write(
+    `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: ${authorization}\r\nConnection: keep-alive\r\n\r\n`,
+  );
+  return new Promise((resolve, reject) => {
+    let head = true;
+    let pending = "";
+    /** Bytes of the current chunk still to come, then whether its CRLF is. */
+    let remaining = 0;
+    let crlf = false;
+    socket.on("error", reject);
+    socket.on("data", (text: string) => {
+      const at = monotonicMs();
+      pending += text;
+      if (head) {
+        const end = pending.indexOf("\r\n\r\n");
+        if (end === -1) return;
+        const status = pending.slice(9, 12);
+        if (status !== "200") {
+          socket.destroy();
+          return reject(new Error(`reader ${url.pathname}: ${status}`));
+        }
+        head = false;
+        pending = pending.slice(end + 4);
+        resolve(socket);
+      }
+      let body = "";
+      for (;;) {
+        if (remaining > 0) {
+          if (pending.length === 0) break;
+          const take = Math.min(remaining, pending.length);
+          body += pending.slice(0, take);
+          pending = pending.slice(take);
+          remaining -= take;
+          if (remaining > 0) break;
+          crlf = true;
+        }
+        if (crlf) {
+          if (pending.length < 2) break;
+          pending = pending.slice(2);
+          crlf = false;
+        }
+        const eol = pending.indexOf("\r\n");
+        if (eol === -1) break;
+        const size = Number.parseInt(pending.slice(0, eol), 16);
+        pending = pending.slice(eol + 2);
+        if (!(size > 0)) break; // the last chunk: the body ended
+        remaining = size;
+      }
+      if (body) onText(body, at);
+    });
+  });
+}
+
 async function httpReader(config: LoadConfig, tally: Tally) {
   const wallToMonotonic = Date.now() - monotonicMs();
-  await Promise.all(
-    config.targets.map(
-      (runId, stream) =>
-        new Promise<void>((resolve, reject) => {
-          const url = `${config.base}/realtime/v1/streams/${runId}/tokens`;
-          const req = http.get(url, { agent, headers: { authorization: config.authorization } }, (res) => {
-            if (res.statusCode !== 200) return reject(new Error(`reader ${runId}: ${res.statusCode}`));
-            resolve();
-            let buffer = "";
-            res.setEncoding("utf8");
-            res.on("data", (text: string) => {
-              const at = monotonicMs();
-              buffer += text;
-              let start = 0;
-              for (let i = buffer.indexOf("data: ", start); i !== -1; i = buffer.indexOf("data: ", start)) {
-                const eol = buffer.indexOf("\n", i);
-                if (eol === -1) break;
-                // The event's id is the Redis entry id: Redis's clock (this machine's) in ms, then a sequence.
-                const idStart = buffer.lastIndexOf("id: ", i);
-                const storedAt = Number(buffer.slice(idStart + 4, buffer.indexOf("-", idStart))) - wallToMonotonic;
-                const sentAt = sendTime(buffer, i + 6);
-                tally.addSplit(sentAt, storedAt, at);
-                tally.add(stream, sentAt, at);
-                start = eol + 1;
-              }
-              buffer = buffer.slice(start);
-            });
-            res.on("error", () => {});
-          });
-          req.on("error", reject);
-        }),
-    ),
+  const sockets = await Promise.all(
+    config.targets.map((runId, stream) => {
+      let buffer = "";
+      return sseReader(
+        new URL(`${config.base}/realtime/v1/streams/${runId}/tokens`),
+        config.authorization,
+        (text, at) => {
+          buffer += text;
+          let start = 0;
+          for (let i = buffer.indexOf("data: ", start); i !== -1; i = buffer.indexOf("data: ", start)) {
+            const eol = buffer.indexOf("\n", i);
+            if (eol === -1) break;
+            // The event's id is the Redis entry id: Redis's clock (this machine's) in ms, then a sequence.
+            const idStart = buffer.lastIndexOf("id: ", i);
+            const storedAt = Number(buffer.slice(idStart + 4, buffer.indexOf("-", idStart))) - wallToMonotonic;
+            const sentAt = sendTime(buffer, i + 6);
+            tally.addSplit(sentAt, storedAt, at);
+            tally.add(stream, sentAt, at);
+            start = eol + 1;
+          }
+          buffer = buffer.slice(start);
+        },
+      );
+    }),
   );
-  return () => agent.destroy();
+  return () => {
+    for (const socket of sockets) socket.destroy();
+  };
 }
 
 async function rawReader(config: LoadConfig, tally: Tally) {
