@@ -14,7 +14,9 @@
  *      window every writer ends its body and its answer is counted, and every chunk Redis stored must
  *      reach its reader: scheduled, sent, stored, read late, lost (stored, never read), and CPU per
  *      chunk of the webapp, Redis, the writers and the readers; runfeed's latency is also split at the
- *      Redis entry's time (send → stored, stored → read). The writers send phase-locked (every stream's
+ *      Redis entry's time (send → stored, stored → read). A third twin runs the same load through a
+ *      bare node HTTP relay (relay.ts: writer → SSE reader with nothing in between): the floor of any
+ *      server with one HTTP hop in and one out on this machine. The writers send phase-locked (every stream's
  *      line at the same instant of each period, the worst burst); --spread puts stream s of n at s/n
  *      of a period instead (the header says which);
  *   2. throughput: writers send as fast as the server takes them; chunks/s stored, beside raw
@@ -28,6 +30,7 @@
  * Postgres and redis-server. The latency load runs in its own processes (node:http, no fetch); on a
  * shared 2-core machine they compete with the webapp, Redis and Postgres, which the figures include.
  */
+import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import { loadavg, tmpdir } from "node:os";
@@ -40,6 +43,7 @@ import {
   STREAM_RESUME_FROM_CHUNK_HEADER,
   generateRunFriendlyId,
 } from "../../packages/core/src/index.js";
+import { cpuSeconds, stopChild } from "../../packages/devstack/src/processes.js";
 import { spawnWebapp, type WebappProcess } from "../../packages/devstack/src/webapp.js";
 import { BenchReport, round } from "../report.js";
 import { type Stop, numberArg, runBench, startBenchServices, until } from "../support.js";
@@ -91,6 +95,7 @@ async function main(): Promise<BenchReport> {
   const redis = new Redis(redisUrl, { enableAutoPipelining: true });
   stops.push(async () => void redis.disconnect());
   const report = new BenchReport("streams");
+  const relay = await startRelay();
 
   // ---- 1. latency, each row beside raw Redis at the same load: at the goal's scale, and below capacity
   const rows = [STREAMS, ...(SMALL_STREAMS < STREAMS ? [SMALL_STREAMS] : [])];
@@ -112,6 +117,14 @@ async function main(): Promise<BenchReport> {
       stored: async () => (await Promise.all(rawKeys.map((key) => redis.xlen(key)))).reduce((a, b) => a + b, 0),
     });
     await redis.del(...rawKeys);
+    const relayedBefore = await relay.relayed();
+    const relayRow = await latencyRow({
+      target: "http",
+      config: { ...config, base: relay.url, targets: rawKeys },
+      redis,
+      webappCpu: relay.cpuSeconds,
+      stored: async () => (await relay.relayed()) - relayedBefore,
+    });
     const runs = await createRuns(db, environment.id, streams);
     latencyRuns.push(...runs);
     const ours = await latencyRow({
@@ -134,6 +147,9 @@ async function main(): Promise<BenchReport> {
       `raw XADD → XREAD BLOCK:   p50 ${raw.p50.toFixed(1)} ms  p99 ${raw.p99.toFixed(1)} ms  (${fmt(raw.count)} chunks within 2 s of the end)`,
     );
     console.log(
+      `bare node HTTP relay:     p50 ${relayRow.p50.toFixed(1)} ms  p99 ${relayRow.p99.toFixed(1)} ms  (${fmt(relayRow.count)} chunks within 2 s of the end; the same writers and readers, nothing between them but one node HTTP server)`,
+    );
+    console.log(
       `runfeed writer → SSE:     p50 ${ours.p50.toFixed(1)} ms  p99 ${ours.p99.toFixed(1)} ms  (${fmt(ours.count)} chunks within 2 s of the end)  p99 ratio to raw ${(ours.p99 / raw.p99).toFixed(2)}  goal p99 ≤ 50 ms ${ours.p99 <= 50 ? "PASS" : "FAIL"}`,
     );
     if (ours.split)
@@ -143,6 +159,7 @@ async function main(): Promise<BenchReport> {
     if (PROFILE) console.log(`(profile window ${ours.windowUs[0]} to ${ours.windowUs[1]} µs)`);
     for (const [name, row] of [
       ["raw", raw],
+      ["relay", relayRow],
       ["runfeed", ours],
     ] as const) {
       const cpu = row.cpuUsPerChunk;
@@ -150,7 +167,7 @@ async function main(): Promise<BenchReport> {
         `  ${name.padEnd(8)} ${fmt(row.sent)} of ${fmt(row.scheduled)} scheduled sent (${((100 * row.sent) / row.scheduled).toFixed(0)} %), ${fmt(row.stored)} stored, ${fmt(row.received)} read by the end (${fmt(row.lost)} stored but never read)${row.writerOutcomes.length ? `; writers: ${tally(row.writerOutcomes)}` : ""}`,
       );
       console.log(
-        `           CPU µs per chunk in the window: ${cpu.webapp === undefined ? "" : `webapp ${cpu.webapp.toFixed(1)}, `}redis ${cpu.redis.toFixed(1)}, writers ${cpu.writers.toFixed(1)}, readers ${cpu.readers.toFixed(1)}`,
+        `           CPU µs per chunk in the window: ${cpu.webapp === undefined ? "" : `${name === "relay" ? "relay" : "webapp"} ${cpu.webapp.toFixed(1)}, `}redis ${cpu.redis.toFixed(1)}, writers ${cpu.writers.toFixed(1)}, readers ${cpu.readers.toFixed(1)}`,
       );
     }
     report.add(index === 0 ? "latency" : "latencyBelowCapacity", {
@@ -160,6 +177,9 @@ async function main(): Promise<BenchReport> {
       p99Ms: round(ours.p99, 1),
       rawP50Ms: round(raw.p50, 1),
       rawP99Ms: round(raw.p99, 1),
+      relayP50Ms: round(relayRow.p50, 1),
+      relayP99Ms: round(relayRow.p99, 1),
+      relayCpuUsPerChunk: round(relayRow.cpuUsPerChunk.webapp ?? Number.NaN, 1),
       p99RatioToRaw: round(ours.p99 / raw.p99, 2),
       chunksScheduled: ours.scheduled,
       chunksSent: ours.sent,
@@ -343,3 +363,22 @@ async function archiveRate(db: pg.Pool, runs: Array<{ id: string }>) {
 // ---------------------------------------------------------------------------------------------------
 
 await runBench(main, stops);
+
+/** The bare relay (relay.ts) in a child process: its URL, its CPU, and the lines it relayed so far (every row's). */
+async function startRelay() {
+  const child = fork(new URL("./relay.ts", import.meta.url).pathname, [], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  stops.push(() => stopChild(child));
+  const { port } = await new Promise<{ port: number }>((resolve) => child.once("message", resolve as never));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cpuSeconds: () => cpuSeconds(child.pid),
+    relayed: () =>
+      new Promise<number>((resolve) => {
+        child.once("message", (message: { relayed: number }) => resolve(message.relayed));
+        child.send({});
+      }),
+  };
+}
