@@ -27,7 +27,7 @@
  *
  * The webapp runs as a child process from its production build, built first when stale (--dev: Vite
  * dev mode instead). Uses DATABASE_URL / REDIS_URL when set (a fresh database on that server), else embedded
- * Postgres and redis-server. The latency load runs in its own processes (node:http, no fetch); on a
+ * Postgres and redis-server. The latency load runs in its own processes (plain sockets, no fetch); on a
  * shared 2-core machine they compete with the webapp, Redis and Postgres, which the figures include.
  */
 import { fork } from "node:child_process";
@@ -360,10 +360,6 @@ async function archiveRate(db: pg.Pool, runs: Array<{ id: string }>) {
   };
 }
 
-// ---------------------------------------------------------------------------------------------------
-
-await runBench(main, stops);
-
 /** The bare relay (relay.ts) in a child process: its URL, its CPU, and the lines it relayed so far (every row's). */
 async function startRelay() {
   const child = fork(new URL("./relay.ts", import.meta.url).pathname, [], {
@@ -382,3 +378,7 @@ async function startRelay() {
       }),
   };
 }
+
+// ---------------------------------------------------------------------------------------------------
+
+await runBench(main, stops);
