@@ -9,7 +9,7 @@
  * IPC: sends `{port}` once listening; answers any message with `{relayed}` (lines relayed so far).
  */
 import http from "node:http";
-import { EVENT_STREAM_CONTENT_TYPE } from "../../packages/core/src/index.js";
+import { EVENT_STREAM_CONTENT_TYPE, sseEvent } from "../../packages/core/src/index.js";
 
 const readers = new Map<string, http.ServerResponse>();
 let relayed = 0;
@@ -34,10 +34,10 @@ const server = http.createServer((req, res) => {
       return;
     }
     carry = all.slice(end + 1);
-    const id = `id: ${Date.now()}-0\n`;
+    const id = `${Date.now()}-0`;
     let events = "";
     for (const line of all.slice(0, end).split("\n")) {
-      events += `${id}data: ${line}\n\n`;
+      events += sseEvent(id, line);
       relayed++;
     }
     readers.get(runId)?.write(events);
